@@ -1,0 +1,86 @@
+// Package container is the container init stage: it runs inside a freshly
+// cloned process (new mount namespace, and new pid namespace unless the pod
+// shares one), builds the rootfs from a Config, pivots into it, drops
+// credentials and capabilities, and execs the user's program.
+//
+// The Config is computed purely by package pod from the manifest, the image
+// and the pod's plan; this package only executes it.
+package container
+
+// Config is everything the init stage needs. It is serialised as JSON and
+// passed to `berth container-init --config-fd=N`.
+type Config struct {
+	// ID names the container in logs and errors ("default/web/nginx").
+	ID string `json:"id"`
+
+	// Rootfs: an overlay of LowerDirs (top first, as overlayfs wants them)
+	// with UpperDir/WorkDir, mounted on RootfsDir (an empty directory that
+	// exists on the host, private to berth).
+	LowerDirs []string `json:"lowerDirs"`
+	UpperDir  string   `json:"upperDir"`
+	WorkDir   string   `json:"workDir"`
+	RootfsDir string   `json:"rootfsDir"`
+	// ReadOnlyRootfs remounts the rootfs read-only after all mounts are made.
+	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
+
+	// Mounts are applied in order after /proc, /sys, /dev; each Target is
+	// resolved inside the rootfs without following symlinks out of it.
+	Mounts []Mount `json:"mounts,omitempty"`
+
+	// Hostname is set when the container owns its UTS namespace
+	// (never in a pod: the infra sets it).
+	Hostname string `json:"hostname,omitempty"`
+
+	// Process.
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Cwd  string   `json:"cwd"`
+
+	// User is Docker-style "user[:group]" (names or numbers); names are
+	// resolved against the rootfs's /etc/passwd and /etc/group after
+	// pivot_root, and the user's supplementary groups are added. "" is root.
+	User string `json:"user,omitempty"`
+	// AdditionalGIDs are added to the supplementary groups.
+	AdditionalGIDs []uint32 `json:"additionalGids,omitempty"`
+	// RunAsNonRoot refuses to exec when the resolved UID is 0.
+	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
+
+	// Capabilities (names like "CAP_NET_BIND_SERVICE") kept in the bounding,
+	// permitted, effective and inheritable sets; everything else is dropped.
+	Capabilities []string `json:"capabilities"`
+	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS before exec.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Privileged keeps all capabilities, a read-write /sys and the host's
+	// devices, and skips masked/read-only paths.
+	Privileged bool `json:"privileged,omitempty"`
+
+	// MaskedPaths are hidden (bind of /dev/null, or an empty read-only tmpfs
+	// for directories); ReadonlyPaths are remounted read-only.
+	MaskedPaths   []string `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+
+	// CgroupProcs are cgroup.procs files the init writes its own PID into
+	// before anything of the container runs (cgroup v1; on v2 the process is
+	// cloned straight into its cgroup and this is empty).
+	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+}
+
+// Mount is one mount made inside the container's rootfs.
+type Mount struct {
+	// Source is a host path (for binds) or a fs-specific source.
+	Source string `json:"source"`
+	// Target is an absolute path inside the container.
+	Target string `json:"target"`
+	// Type is "bind", "tmpfs", "proc", "sysfs", "devpts", "mqueue", ...
+	Type string `json:"type"`
+	// Options are mount(8)-style options: "ro", "nosuid", "nodev",
+	// "noexec", "rbind", "rprivate", "size=64m", "mode=755", ...
+	Options []string `json:"options,omitempty"`
+	// SubPath, when set, is a relative path resolved inside Source (a
+	// directory) without leaving it; the bind source is the result, opened
+	// by fd so that a symlink swapped in later cannot redirect it.
+	SubPath string `json:"subPath,omitempty"`
+	// File is true when Source is (or must be) a file, so the target is
+	// created as an empty file rather than a directory.
+	File bool `json:"file,omitempty"`
+}
