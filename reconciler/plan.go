@@ -1,0 +1,194 @@
+package reconciler
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/berth-project/berth/manifests"
+)
+
+// PodKey is a pod's identity: its namespace and name.
+type PodKey struct{ Namespace, Name string }
+
+// String returns "namespace/name".
+func (k PodKey) String() string { return k.Namespace + "/" + k.Name }
+
+func comparePodKeys(a, b PodKey) int {
+	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+}
+
+// Desired is a pod a manifest file asks for. File is the path of the
+// manifest that declares it, as the Source reports it.
+type Desired struct {
+	Key  PodKey
+	File string
+	Pod  *manifests.Pod
+}
+
+// Observed is a pod the runtime runs. File is the manifest path recorded
+// when the pod was created (or last moved); Terminating is set while the
+// pod is being torn down.
+type Observed struct {
+	Key         PodKey
+	UID         string
+	File        string
+	Pod         *manifests.Pod
+	Terminating bool
+}
+
+// ActionKind is what an Action does to a pod.
+type ActionKind int
+
+// The action kinds. Replace stops the observed pod and starts the desired
+// one; UpdateMetadata records new labels, annotations or file without
+// restarting anything.
+const (
+	Create ActionKind = iota + 1
+	Replace
+	Delete
+	UpdateMetadata
+)
+
+var actionKindNames = map[ActionKind]string{
+	Create:         "create",
+	Replace:        "replace",
+	Delete:         "delete",
+	UpdateMetadata: "update-metadata",
+}
+
+func (k ActionKind) String() string {
+	if s, ok := actionKindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("ActionKind(%d)", int(k))
+}
+
+// Action is one step toward the desired state. Desired is nil for Delete;
+// Observed is nil for Create.
+type Action struct {
+	Kind     ActionKind
+	Key      PodKey
+	Desired  *Desired
+	Observed *Observed
+	Reason   string
+}
+
+// String renders the action for logs and golden tests, for example
+// "replace default/web: spec.containers[0].image changed".
+func (a Action) String() string {
+	s := a.Kind.String() + " " + a.Key.String()
+	if a.Reason != "" {
+		s += ": " + a.Reason
+	}
+	return s
+}
+
+// Plan computes the actions that take observed to desired. It is pure and
+// deterministic: Delete actions come first (they free names, ports and
+// addresses the others may need), then the rest; each group is ordered by
+// key. held lists manifest files that exist but currently fail to load;
+// pods they started are left alone. desired must hold each key at most
+// once (the Source resolves duplicates); should a key repeat, the first
+// entry wins.
+func Plan(desired []Desired, held map[string]bool, observed []Observed) []Action {
+	want := make(map[PodKey]*Desired, len(desired))
+	for i := range desired {
+		if _, dup := want[desired[i].Key]; !dup {
+			want[desired[i].Key] = &desired[i]
+		}
+	}
+	have := groupObserved(observed)
+
+	var deletes, others []Action
+	for key, obs := range have {
+		live, extra := splitLive(obs)
+		for _, o := range extra {
+			deletes = append(deletes, Action{Kind: Delete, Key: key, Observed: o,
+				Reason: "duplicate of running pod uid " + live.UID})
+		}
+		d := want[key]
+		switch {
+		case live == nil:
+			// Only terminating pods: wait until they are gone.
+		case d == nil:
+			if !held[live.File] {
+				deletes = append(deletes, Action{Kind: Delete, Key: key, Observed: live,
+					Reason: "no longer declared in any manifest"})
+			}
+		default:
+			if a, ok := compare(d, live); ok {
+				others = append(others, a)
+			}
+		}
+	}
+	for key, d := range want {
+		if _, ok := have[key]; !ok {
+			others = append(others, Action{Kind: Create, Key: key, Desired: d,
+				Reason: "declared in " + filepath.Base(d.File)})
+		}
+	}
+	sortActions(deletes)
+	sortActions(others)
+	return append(deletes, others...)
+}
+
+// groupObserved indexes observed pods by key, keeping the runtime's order.
+func groupObserved(observed []Observed) map[PodKey][]*Observed {
+	have := make(map[PodKey][]*Observed, len(observed))
+	for i := range observed {
+		o := &observed[i]
+		have[o.Key] = append(have[o.Key], o)
+	}
+	return have
+}
+
+// splitLive returns the pod that represents a key (the non-terminating one
+// with the smallest UID, for determinism) and any other non-terminating
+// pods with the same key, which should not exist.
+func splitLive(obs []*Observed) (live *Observed, extra []*Observed) {
+	var running []*Observed
+	for _, o := range obs {
+		if !o.Terminating {
+			running = append(running, o)
+		}
+	}
+	if len(running) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(running, func(a, b *Observed) int { return cmp.Compare(a.UID, b.UID) })
+	return running[0], running[1:]
+}
+
+// compare decides what, if anything, turns live into d.
+func compare(d *Desired, live *Observed) (Action, bool) {
+	a := Action{Key: d.Key, Desired: d, Observed: live}
+	if !manifests.SpecEqual(d.Pod, live.Pod) {
+		a.Kind = Replace
+		a.Reason = specChangeReason(d.Pod, live.Pod)
+		return a, true
+	}
+	var why []string
+	if !maps.Equal(d.Pod.Labels, live.Pod.Labels) {
+		why = append(why, "labels changed")
+	}
+	if !maps.Equal(d.Pod.Annotations, live.Pod.Annotations) {
+		why = append(why, "annotations changed")
+	}
+	if d.File != live.File {
+		why = append(why, fmt.Sprintf("moved from %s to %s", filepath.Base(live.File), filepath.Base(d.File)))
+	}
+	if len(why) == 0 {
+		return Action{}, false
+	}
+	a.Kind = UpdateMetadata
+	a.Reason = strings.Join(why, "; ")
+	return a, true
+}
+
+func sortActions(as []Action) {
+	slices.SortStableFunc(as, func(a, b Action) int { return comparePodKeys(a.Key, b.Key) })
+}
