@@ -1,7 +1,9 @@
-// Package container is the container init stage: it runs inside a freshly
-// cloned process (new mount namespace, and new pid namespace unless the pod
-// shares one), builds the rootfs from a Config, pivots into it, drops
-// credentials and capabilities, and execs the user's program.
+// Package container is the container init stage. Start, called in the
+// pod's infra, clones a process (new mount namespace, and new pid namespace
+// unless the pod shares one) that re-executes berth as `container-init`;
+// Main, in that process, builds the rootfs from a Config, pivots into it,
+// drops credentials and capabilities, and execs the user's program. See
+// README.md for the order of the steps and the security rules behind them.
 //
 // The Config is computed purely by package pod from the manifest, the image
 // and the pod's plan; this package only executes it.
@@ -15,7 +17,9 @@ type Config struct {
 
 	// Rootfs: an overlay of LowerDirs (top first, as overlayfs wants them)
 	// with UpperDir/WorkDir, mounted on RootfsDir (an empty directory that
-	// exists on the host, private to berth).
+	// exists on the host, private to berth). With one lower dir and no
+	// UpperDir the layer is bound read-only instead, and the image must
+	// then have the /proc, /dev and /sys mount points.
 	LowerDirs []string `json:"lowerDirs"`
 	UpperDir  string   `json:"upperDir"`
 	WorkDir   string   `json:"workDir"`
@@ -23,12 +27,14 @@ type Config struct {
 	// ReadOnlyRootfs remounts the rootfs read-only after all mounts are made.
 	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
 
-	// Mounts are applied in order after /proc, /sys, /dev; each Target is
-	// resolved inside the rootfs without following symlinks out of it.
+	// Mounts are applied in order after DefaultMounts (/proc, /dev, /sys);
+	// each Target is resolved inside the rootfs without following symlinks
+	// out of it.
 	Mounts []Mount `json:"mounts,omitempty"`
 
-	// Hostname is set when the container owns its UTS namespace
-	// (never in a pod: the infra sets it).
+	// Hostname, when set, gives the container its own UTS namespace with
+	// this name. Containers of a pod leave it empty: they share the pod's
+	// UTS namespace, whose name the infra sets.
 	Hostname string `json:"hostname,omitempty"`
 
 	// Process.
@@ -38,15 +44,19 @@ type Config struct {
 
 	// User is Docker-style "user[:group]" (names or numbers); names are
 	// resolved against the rootfs's /etc/passwd and /etc/group after
-	// pivot_root, and the user's supplementary groups are added. "" is root.
+	// pivot_root, and the user's supplementary groups are added unless a
+	// group is given. "" is root. Ids above 2^31-1 are refused. HOME is
+	// set from passwd when Env has none.
 	User string `json:"user,omitempty"`
 	// AdditionalGIDs are added to the supplementary groups.
 	AdditionalGIDs []uint32 `json:"additionalGids,omitempty"`
 	// RunAsNonRoot refuses to exec when the resolved UID is 0.
 	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
 
-	// Capabilities (names like "CAP_NET_BIND_SERVICE") kept in the bounding,
-	// permitted, effective and inheritable sets; everything else is dropped.
+	// Capabilities (names like "CAP_NET_BIND_SERVICE", see
+	// ComputeCapabilities) form the bounding set, and the permitted and
+	// effective sets when the user is root; a non-root user has none.
+	// The inheritable set is always empty (CVE-2022-24769).
 	Capabilities []string `json:"capabilities"`
 	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS before exec.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
@@ -55,7 +65,9 @@ type Config struct {
 	Privileged bool `json:"privileged,omitempty"`
 
 	// MaskedPaths are hidden (bind of /dev/null, or an empty read-only tmpfs
-	// for directories); ReadonlyPaths are remounted read-only.
+	// for directories); ReadonlyPaths are remounted read-only. Callers
+	// normally use DefaultMaskedPaths and DefaultReadonlyPaths; both are
+	// skipped for Privileged containers.
 	MaskedPaths   []string `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
 
@@ -71,7 +83,7 @@ type Mount struct {
 	Source string `json:"source"`
 	// Target is an absolute path inside the container.
 	Target string `json:"target"`
-	// Type is "bind", "tmpfs", "proc", "sysfs", "devpts", "mqueue", ...
+	// Type is "bind", "tmpfs", "proc", "sysfs", "devpts" or "mqueue".
 	Type string `json:"type"`
 	// Options are mount(8)-style options: "ro", "nosuid", "nodev",
 	// "noexec", "rbind", "rprivate", "size=64m", "mode=755", ...
@@ -80,7 +92,7 @@ type Mount struct {
 	// directory) without leaving it; the bind source is the result, opened
 	// by fd so that a symlink swapped in later cannot redirect it.
 	SubPath string `json:"subPath,omitempty"`
-	// File is true when Source is (or must be) a file, so the target is
-	// created as an empty file rather than a directory.
+	// File is true when the target must be created as an empty file rather
+	// than a directory; a bind of a non-directory source implies it.
 	File bool `json:"file,omitempty"`
 }

@@ -1,0 +1,147 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// lookupUser resolves cfg.User against the container's own /etc/passwd and
+// /etc/group (read in-root, after pivot_root) and adds AdditionalGIDs.
+func lookupUser(cfg Config) (execUser, error) {
+	passwd, err := openInRootOptional("/etc/passwd")
+	if err != nil {
+		return execUser{}, err
+	}
+	if passwd != nil {
+		defer passwd.Close()
+	}
+	group, err := openInRootOptional("/etc/group")
+	if err != nil {
+		return execUser{}, err
+	}
+	if group != nil {
+		defer group.Close()
+	}
+	u, err := resolveUser(cfg.User, readerOrNil(passwd), readerOrNil(group))
+	if err != nil {
+		return execUser{}, err
+	}
+	u.Groups = append(u.Groups, cfg.AdditionalGIDs...)
+	return u, nil
+}
+
+// openInRootOptional opens a file of the current root for reading, in-root;
+// a missing file is (nil, nil).
+func openInRootOptional(path string) (*os.File, error) {
+	h, err := pathrs.OpenInRoot("/", path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, unix.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("reopen %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// readerOrNil keeps a nil *os.File from becoming a non-nil io.Reader.
+func readerOrNil(f *os.File) io.Reader {
+	if f == nil {
+		return nil
+	}
+	return f
+}
+
+// setCredentials drops to u with Docker's capability semantics: the
+// bounding set is limited to caps for everyone; uid 0 keeps caps as
+// permitted and effective, any other uid has none (setuid clears them and
+// no ambient set is given). The inheritable set stays empty
+// (CVE-2022-24769).
+//
+// A privileged container gets every capability this process holds
+// (allHeld); asking for one it does not hold is an error otherwise.
+//
+// Preconditions: the calling thread is locked and is the one that execs;
+// the bounding set and capset are per thread.
+func setCredentials(u execUser, caps []string, lastCap int, allHeld bool) error {
+	mask, err := capMask(caps, lastCap)
+	if err != nil {
+		return err
+	}
+	held, err := permittedCaps()
+	if err != nil {
+		return err
+	}
+	if allHeld {
+		mask &= held
+	} else if missing := mask &^ held; missing != 0 {
+		return fmt.Errorf("capabilities %#x requested but not held by berth", missing)
+	}
+	for c := 0; c <= lastCap; c++ {
+		if mask&(1<<c) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from bounding set: %w", c, err)
+		}
+	}
+	groups := make([]int, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = int(g)
+	}
+	// The syscall package applies these to every thread of the process.
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups %v: %w", u.Groups, err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("setgid %d: %w", u.GID, err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	}
+	if u.UID != 0 {
+		mask = 0
+	}
+	if err := capset(mask); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// permittedCaps returns this thread's permitted set.
+func permittedCaps() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("capget: %w", err)
+	}
+	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32, nil
+}
+
+// capset sets the permitted and effective sets of this thread to mask and
+// empties the inheritable set.
+func capset(mask uint64) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := range data {
+		word := uint32(mask >> (32 * i))
+		data[i].Effective, data[i].Permitted = word, word
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset %#x: %w", mask, err)
+	}
+	return nil
+}

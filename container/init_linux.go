@@ -1,0 +1,320 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// stepError is a failed init step; the step name travels to Start.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// step runs fn and names its failure.
+func step(name string, fn func() error) error {
+	if err := fn(); err != nil {
+		return &stepError{step: name, err: err}
+	}
+	return nil
+}
+
+// Main is the container init stage, `berth container-init --config-fd=N
+// --sync-fd=M`; args are the arguments after the subcommand name. It never
+// returns: on success it has become the user's program, on failure it
+// reports on the sync fd (see Start) and exits 1.
+//
+// Preconditions: called first thing in a process Start cloned (fresh mount
+// namespace, no other goroutine doing work), before any flag parsing.
+func Main(args []string) {
+	// Mounts, pivot_root, the bounding set and capset act on this thread;
+	// it is never unlocked, and execve replaces the whole process.
+	runtime.LockOSThread()
+	// Non-dumpable before anything else, so the container cannot reach
+	// this binary through /proc/PID/exe (CVE-2019-5736).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "berth container-init: set non-dumpable: %v\n", err)
+		os.Exit(1)
+	}
+	configFd, syncFd, err := parseInitFlags(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth container-init: %v\n", err)
+		os.Exit(2)
+	}
+	// The sync fd must close on execve: that EOF is the success signal.
+	unix.CloseOnExec(syncFd)
+	unix.CloseOnExec(configFd)
+	sync := os.NewFile(uintptr(syncFd), "sync")
+
+	err = run(os.NewFile(uintptr(configFd), "config"))
+	report(sync, err)
+	os.Exit(1)
+}
+
+// parseInitFlags reads --config-fd and --sync-fd.
+func parseInitFlags(args []string) (configFd, syncFd int, err error) {
+	fs := flag.NewFlagSet(InitSubcommand, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.IntVar(&configFd, "config-fd", -1, "fd the Config JSON is read from")
+	fs.IntVar(&syncFd, "sync-fd", -1, "fd failures are reported on")
+	if err := fs.Parse(args); err != nil {
+		return 0, 0, err
+	}
+	if configFd < 3 || syncFd < 3 || configFd == syncFd {
+		return 0, 0, fmt.Errorf("need distinct --config-fd and --sync-fd above 2, got %d and %d", configFd, syncFd)
+	}
+	return configFd, syncFd, nil
+}
+
+// report sends err to Start as an InitError record.
+func report(sync *os.File, err error) {
+	ie := InitError{Step: "init", Message: err.Error()}
+	var se *stepError
+	if errors.As(err, &se) {
+		ie = InitError{Step: se.step, Message: se.err.Error()}
+	}
+	b, mErr := json.Marshal(ie)
+	if mErr != nil {
+		b = []byte(`{"step":"report","message":"cannot encode error"}`)
+	}
+	if _, wErr := sync.Write(b); wErr != nil {
+		fmt.Fprintf(os.Stderr, "berth container-init: %v (and report it: %v)\n", err, wErr)
+	}
+}
+
+// run performs the init steps in order and execs the user's program; it
+// only returns on failure.
+func run(configFile *os.File) error {
+	var cfg Config
+	if err := step("read config", func() error { return readConfig(configFile, &cfg) }); err != nil {
+		return err
+	}
+	if err := step("validate config", func() error { return validate(cfg) }); err != nil {
+		return err
+	}
+	if err := step("join cgroups", func() error { return joinCgroups(cfg.CgroupProcs) }); err != nil {
+		return err
+	}
+	lastCap, err := readLastCap()
+	if err != nil {
+		return &stepError{step: "read cap_last_cap", err: err}
+	}
+	if err := setupRootfs(cfg); err != nil {
+		return err
+	}
+	u, err := setupProcess(cfg, lastCap)
+	if err != nil {
+		return err
+	}
+	return execProcess(cfg, u)
+}
+
+// readConfig decodes the Config and closes its pipe.
+func readConfig(f *os.File, cfg *Config) error {
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return fmt.Errorf("decode config: %w", err)
+	}
+	return nil
+}
+
+// joinCgroups moves this process into each cgroup v1 hierarchy's cgroup
+// ("0" means the writer itself) before anything of the container runs.
+func joinCgroups(procs []string) error {
+	for _, p := range procs {
+		if err := writeExisting(p, "0"); err != nil {
+			return fmt.Errorf("join %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// writeExisting writes s to an existing file, such as cgroup.procs.
+func writeExisting(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readLastCap reads the highest capability the kernel knows.
+func readLastCap() (int, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("parse cap_last_cap %q: %w", b, err)
+	}
+	return n, nil
+}
+
+// setupRootfs builds the container's filesystem view and pivots into it.
+func setupRootfs(cfg Config) error {
+	if err := step("make / rslave", makeRootSlave); err != nil {
+		return err
+	}
+	if err := step("mount rootfs "+cfg.RootfsDir, func() error { return mountRootfs(cfg) }); err != nil {
+		return err
+	}
+	root, err := openRoot(cfg.RootfsDir)
+	if err != nil {
+		return &stepError{step: "open rootfs", err: err}
+	}
+	defer root.Close()
+	for _, m := range systemMounts(cfg.Privileged) {
+		if err := step("mount "+m.Target, func() error { return mountInRoot(root, m, !cfg.Privileged) }); err != nil {
+			return err
+		}
+	}
+	for _, m := range cfg.Mounts {
+		if err := step("mount "+m.Target, func() error { return mountInRoot(root, m, false) }); err != nil {
+			return err
+		}
+	}
+	return step("pivot_root to "+cfg.RootfsDir, func() error { return pivotRoot(cfg.RootfsDir) })
+}
+
+// setupProcess does what follows pivot_root: masking, the read-only
+// rootfs, hostname and credentials. It returns the user it switched to.
+func setupProcess(cfg Config, lastCap int) (execUser, error) {
+	if !cfg.Privileged {
+		if err := step("mask paths", func() error { return maskPaths(cfg.MaskedPaths) }); err != nil {
+			return execUser{}, err
+		}
+		if err := step("read-only paths", func() error { return readonlyPaths(cfg.ReadonlyPaths) }); err != nil {
+			return execUser{}, err
+		}
+	}
+	if err := step("create cwd "+cfg.Cwd, func() error { return ensureCwd(cfg.Cwd) }); err != nil {
+		return execUser{}, err
+	}
+	if cfg.ReadOnlyRootfs {
+		if err := step("read-only rootfs", func() error { return remountReadonly("/") }); err != nil {
+			return execUser{}, err
+		}
+	}
+	if cfg.Hostname != "" {
+		if err := step("set hostname", func() error { return unix.Sethostname([]byte(cfg.Hostname)) }); err != nil {
+			return execUser{}, err
+		}
+	}
+	var u execUser
+	if err := step("resolve user "+cfg.User, func() (err error) { u, err = lookupUser(cfg); return err }); err != nil {
+		return execUser{}, err
+	}
+	if cfg.RunAsNonRoot && u.UID == 0 {
+		return execUser{}, &stepError{step: "check user", err: errors.New("container has runAsNonRoot and image will run as root")}
+	}
+	caps := cfg.Capabilities
+	if cfg.Privileged {
+		caps = AllCapabilities()
+	}
+	if err := step("set credentials", func() error { return setCredentials(u, caps, lastCap, cfg.Privileged) }); err != nil {
+		return execUser{}, err
+	}
+	if cfg.NoNewPrivileges {
+		if err := step("set no_new_privs", func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }); err != nil {
+			return execUser{}, err
+		}
+	}
+	return u, nil
+}
+
+// execProcess enters the working directory as the user, finds the program
+// and execs it, with HOME from passwd unless the config sets it.
+func execProcess(cfg Config, u execUser) error {
+	cwd := cfg.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := step("chdir "+cwd, func() error { return chdirChecked(cwd) }); err != nil {
+		return err
+	}
+	var path string
+	if err := step("find program", func() (err error) { path, err = lookPath(cfg.Args[0], cfg.Env, isExecutable); return err }); err != nil {
+		return err
+	}
+	if err := step("close fds", closeExtraFds); err != nil {
+		return err
+	}
+	return step("exec "+path, func() error { return unix.Exec(path, cfg.Args, envWithHome(cfg.Env, u.Home)) })
+}
+
+// chdirChecked enters dir and makes sure the result is inside the root:
+// a leaked host directory fd reached through /proc/self/fd would show as
+// an unreachable path (CVE-2024-21626).
+func chdirChecked(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return err
+	}
+	wd, err := unix.Getwd()
+	if err != nil {
+		return fmt.Errorf("getcwd: %w", err)
+	}
+	if !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("working directory %q is outside the container", wd)
+	}
+	return nil
+}
+
+// isExecutable reports whether path is a regular file this process may
+// execute.
+func isExecutable(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%s: not a regular file", path)
+	}
+	return unix.Access(path, unix.X_OK)
+}
+
+// closeExtraFds marks every fd above 2 close-on-exec: none of the init's
+// fds (the sync pipe, the Go runtime's) may reach the user's program, and
+// closing them under the runtime would break it before execve.
+func closeExtraFds() error {
+	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("close_range: %w", err)
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
+		// The fd of the directory listing itself is gone by now: EBADF.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
+			return fmt.Errorf("set close-on-exec on fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Start forks and execs the init stage of the container described by cfg
+// and waits until it has either exec'd the user's program (the pid is
+// returned) or failed (the child's own error is returned as an *InitError,
+// and the child has been reaped).
+//
+// The exchange between Start (parent) and Main (child):
+//
+//	Start (infra)                          Main (container init)
+//	  pipe(config), pipe(sync)
+//	  clone NEWNS [NEWPID] [NEWUTS]
+//	  into cgroup v2, exec  ------------>  berth container-init
+//	                                         --config-fd=3 --sync-fd=4
+//	  write Config JSON, close --[fd 3]-->  read until EOF
+//	                                        join v1 cgroups, rootfs,
+//	                                        mounts, pivot_root, creds
+//	  read fd 4 until EOF  <-----[fd 4]---  failure: InitError JSON, exit 1
+//	                                        success: execve(user's program)
+//	                                        closes fd 4 (O_CLOEXEC), no
+//	                                        record written
+//	  EOF, no record: return pid
+//	  a record: wait4(pid), return it
+//
+// A child killed before it could write a record also shows as a bare EOF;
+// Start then returns its pid and the caller sees the death when it reaps.
+//
+// Preconditions: the caller is the container's parent and reaper (the pod's
+// infra) and reaps it with wait4 later; Start never waits on a started
+// child. The child gets SIGKILL when the forking OS thread exits
+// (Pdeathsig), so do not call Start from a goroutine that locked its thread
+// and lets it die.
+func Start(cfg Config, opt StartOptions) (pid int, err error) {
+	payload, err := json.Marshal(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("encode config of container %s: %w", cfg.ID, err)
+	}
+	files, closeFiles, err := openStdio(opt)
+	if err != nil {
+		return 0, fmt.Errorf("stdio of container %s: %w", cfg.ID, err)
+	}
+	defer closeFiles()
+
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("config pipe of container %s: %w", cfg.ID, err)
+	}
+	defer configR.Close()
+	defer configW.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("sync pipe of container %s: %w", cfg.ID, err)
+	}
+	defer syncR.Close()
+	defer syncW.Close()
+
+	attr, closeCgroup, err := procAttr(opt, cfg.Hostname != "", append(files, configR.Fd(), syncW.Fd()))
+	if err != nil {
+		return 0, fmt.Errorf("container %s: %w", cfg.ID, err)
+	}
+	defer closeCgroup()
+
+	pid, err = syscall.ForkExec(opt.exe(), initArgs(), attr)
+	if err != nil {
+		return 0, fmt.Errorf("start init of container %s from %s: %w", cfg.ID, opt.exe(), err)
+	}
+	// Only the child may hold these ends, or EOF never comes.
+	configR.Close()
+	syncW.Close()
+
+	// A child that dies before reading gives EPIPE here; its own record
+	// (if any) on the sync pipe is the better error, so this one only
+	// counts when the sync pipe says nothing.
+	_, writeErr := configW.Write(payload)
+	configW.Close()
+
+	record, readErr := io.ReadAll(syncR)
+	if readErr == nil && len(record) == 0 && writeErr == nil {
+		return pid, nil
+	}
+	initErr := decodeInitError(record, readErr, writeErr)
+	if reapErr := reap(pid); reapErr != nil {
+		initErr = errors.Join(initErr, reapErr)
+	}
+	return 0, fmt.Errorf("init of container %s: %w", cfg.ID, initErr)
+}
+
+// openStdio returns fds 0..2 for the child, opening /dev/null for the ones
+// not given, and a func closing what it opened.
+func openStdio(opt StartOptions) ([]uintptr, func(), error) {
+	var opened []*os.File
+	closeAll := func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	fds := make([]uintptr, 0, 5)
+	for _, f := range []*os.File{opt.Stdin, opt.Stdout, opt.Stderr} {
+		if f == nil {
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			opened = append(opened, null)
+			f = null
+		}
+		fds = append(fds, f.Fd())
+	}
+	return fds, closeAll, nil
+}
+
+// procAttr builds the clone attributes: new mount (and pid) namespace, own
+// session, SIGKILL on the parent's death, an empty environment, and the
+// cgroup v2 directory to be cloned into. A container with its own hostname
+// gets its own UTS namespace (newUTS), so setting it never renames the pod
+// or the host.
+func procAttr(opt StartOptions, newUTS bool, files []uintptr) (*syscall.ProcAttr, func(), error) {
+	sys := &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS,
+		Setsid:     true,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	if !opt.SharePID {
+		sys.Cloneflags |= unix.CLONE_NEWPID
+	}
+	if newUTS {
+		sys.Cloneflags |= unix.CLONE_NEWUTS
+	}
+	closeCgroup := func() {}
+	if opt.CgroupDir != "" {
+		fd, err := unix.Open(opt.CgroupDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open cgroup %s: %w", opt.CgroupDir, err)
+		}
+		sys.UseCgroupFD = true
+		sys.CgroupFD = fd
+		closeCgroup = func() { unix.Close(fd) }
+	}
+	return &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}, closeCgroup, nil
+}
+
+// decodeInitError turns what came back on the sync pipe into an error.
+func decodeInitError(record []byte, readErr, writeErr error) error {
+	if len(record) > 0 {
+		var ie InitError
+		if err := json.Unmarshal(record, &ie); err != nil {
+			return fmt.Errorf("undecodable record %q on sync pipe: %w", record, err)
+		}
+		return &ie
+	}
+	if readErr != nil {
+		return fmt.Errorf("read sync pipe: %w", readErr)
+	}
+	return fmt.Errorf("send config: %w", writeErr)
+}
+
+// reap collects the exit status of a child that failed during init, so no
+// zombie is left for the caller to misread as a container exit.
+func reap(pid int) error {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reap init pid %d: %w", pid, err)
+		}
+		return nil
+	}
+}
