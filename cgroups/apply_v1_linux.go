@@ -1,0 +1,78 @@
+package cgroups
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/containerd/cgroups/v3/cgroup1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ensureV1 creates the cgroup at rel in every usable v1 hierarchy and writes
+// r through containerd's cgroup1 controllers. Unlimited values are written
+// explicitly (-1) so that a re-ensure after a spec change converges.
+func (m *Manager) ensureV1(r Resources, rel ...string) error {
+	if _, err := cgroup1.New(cgroup1.StaticPath(m.l.cgroupPath(rel...)), specsV1(r), cgroup1.WithHierarchy(m.v1Subsystems)); err != nil {
+		return fmt.Errorf("create v1 cgroup %s: %w", m.l.cgroupPath(rel...), err)
+	}
+	// cgroup1's pids controller only writes positive limits; "max" has no
+	// API there, so it is written directly.
+	if h, ok := m.l.hierarchies[Pids]; ok && r.PidsMax == 0 {
+		file := filepath.Join(h, m.l.cgroupPath(rel...), "pids.max")
+		if err := writeExisting(file, "max"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// v1Subsystems is the cgroup1.Hierarchy of the controllers berth uses.
+func (m *Manager) v1Subsystems() ([]cgroup1.Subsystem, error) {
+	var subs []cgroup1.Subsystem
+	for _, c := range m.l.keys() {
+		switch c {
+		case CPU:
+			subs = append(subs, cgroup1.NewCpu(m.root))
+		case Memory:
+			subs = append(subs, cgroup1.NewMemory(m.root))
+		case Pids:
+			subs = append(subs, cgroup1.NewPids(m.root))
+		}
+	}
+	return subs, nil
+}
+
+// specsV1 maps Resources onto the runtime-spec values cgroup1 writes:
+// cpu.shares, cpu.cfs_period_us, cpu.cfs_quota_us, memory.limit_in_bytes and
+// pids.max. Swap (memory.memsw.*) is left alone.
+func specsV1(r Resources) *specs.LinuxResources {
+	quota, mem := int64(-1), int64(-1)
+	if r.CPUQuota > 0 {
+		quota = r.CPUQuota
+	}
+	if r.MemoryMax > 0 {
+		mem = r.MemoryMax
+	}
+	period := uint64(QuotaPeriod)
+	if r.CPUPeriod > 0 {
+		period = uint64(r.CPUPeriod)
+	}
+	shares := r.CPUShares
+	if shares == 0 {
+		shares = 1024 // the kernel's default cpu.shares
+	}
+	return &specs.LinuxResources{
+		CPU:    &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period},
+		Memory: &specs.LinuxMemory{Limit: &mem},
+		Pids:   pidsV1(r.PidsMax),
+	}
+}
+
+// pidsV1 returns the pids limit for cgroup1, nil when unlimited (ensureV1
+// writes "max" itself then).
+func pidsV1(limit int64) *specs.LinuxPids {
+	if limit <= 0 {
+		return nil
+	}
+	return &specs.LinuxPids{Limit: &limit}
+}
