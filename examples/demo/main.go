@@ -1,0 +1,366 @@
+// Command demo is berth's test and demo workload: one small static binary
+// (standard library only) whose sub-command, given as the first argument,
+// selects a behaviour that tests can observe from outside the container.
+//
+//	demo sleep [DURATION]          sleep (forever without DURATION)
+//	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
+//	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
+//	demo read PATH                 print the file at PATH
+//	demo env                       print the environment, one VAR=value a line
+//	demo exit N                    exit with status N
+//	demo echo-tcp PORT             TCP echo server
+//	demo echo-udp PORT             UDP echo server
+//	demo dial ADDR MSG             TCP client: send MSG, print the reply line
+//	demo alloc MiB                 allocate and touch MiB of memory, then sleep
+//	demo spin                      burn one CPU forever
+//	demo print-lines N             print N numbered lines to stdout
+//	demo ps                        list /proc pids with their comm
+//	demo id                        uid/gid/groups/capabilities from /proc/self/status
+//	demo hostname                  print the hostname
+//
+// Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
+// SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
+// (for grace-period tests), --sigterm=exit keeps the default. Global flags
+// come before the sub-command: `demo --sigterm=ignore sleep`.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	args := os.Args[1:]
+	sigterm := "exit"
+	for len(args) > 0 && strings.HasPrefix(args[0], "--sigterm") {
+		v, ok := strings.CutPrefix(args[0], "--sigterm=")
+		if !ok {
+			if len(args) < 2 {
+				fail(errors.New("--sigterm needs a value"))
+			}
+			v, args = args[1], args[1:]
+		}
+		sigterm = v
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		fail(errors.New("usage: demo [--sigterm=ignore|exit] MODE [ARGS...]"))
+	}
+	if err := handleSignals(sigterm); err != nil {
+		fail(err)
+	}
+	if err := run(args[0], args[1:]); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "demo:", err)
+	os.Exit(2)
+}
+
+// handleSignals installs the SIGTERM behaviour. As PID 1 of a pid namespace
+// the kernel ignores SIGTERM unless a handler exists, so "exit" needs one.
+func handleSignals(mode string) error {
+	switch mode {
+	case "ignore":
+		signal.Ignore(syscall.SIGTERM)
+	case "exit":
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+		go func() {
+			<-ch
+			os.Exit(0)
+		}()
+	default:
+		return fmt.Errorf("--sigterm=%q: want ignore or exit", mode)
+	}
+	return nil
+}
+
+func run(mode string, args []string) error {
+	switch mode {
+	case "sleep":
+		return sleep(args)
+	case "serve":
+		return serve(args)
+	case "write":
+		if len(args) != 2 {
+			return errors.New("usage: write PATH TEXT")
+		}
+		if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(args[0], []byte(args[1]), 0o644)
+	case "read":
+		if len(args) != 1 {
+			return errors.New("usage: read PATH")
+		}
+		b, err := os.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(b)
+		return err
+	case "env":
+		for _, e := range os.Environ() {
+			fmt.Println(e)
+		}
+		return nil
+	case "exit":
+		n, err := intArg(args, "exit N")
+		if err != nil {
+			return err
+		}
+		os.Exit(n)
+		return nil
+	case "echo-tcp":
+		return echoTCP(args)
+	case "echo-udp":
+		return echoUDP(args)
+	case "dial":
+		return dial(args)
+	case "alloc":
+		return alloc(args)
+	case "spin":
+		for {
+		}
+	case "print-lines":
+		n, err := intArg(args, "print-lines N")
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriter(os.Stdout)
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(w, "line %d\n", i)
+		}
+		return w.Flush()
+	case "ps":
+		return ps()
+	case "id":
+		return id()
+	case "hostname":
+		h, err := os.Hostname()
+		if err != nil {
+			return err
+		}
+		fmt.Println(h)
+		return nil
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
+
+func intArg(args []string, usage string) (int, error) {
+	if len(args) != 1 {
+		return 0, fmt.Errorf("usage: %s", usage)
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return 0, fmt.Errorf("usage: %s: %w", usage, err)
+	}
+	return n, nil
+}
+
+func sleep(args []string) error {
+	if len(args) == 0 {
+		sleepForever()
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		// Accept plain seconds like sleep(1): "5", "0.5".
+		s, serr := strconv.ParseFloat(args[0], 64)
+		if serr != nil {
+			return fmt.Errorf("sleep %q: %w", args[0], err)
+		}
+		d = time.Duration(s * float64(time.Second))
+	}
+	time.Sleep(d)
+	return nil
+}
+
+func serve(args []string) error {
+	port := "8080"
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--port" && i+1 < len(args):
+			port = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--port="):
+			port = strings.TrimPrefix(a, "--port=")
+		default:
+			return fmt.Errorf("serve: unknown argument %q", a)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		h, _ := os.Hostname()
+		fmt.Fprintf(w, "hello from %s\n", h)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
+		for _, e := range os.Environ() {
+			fmt.Fprintln(w, e)
+		}
+	})
+	mux.HandleFunc("/file", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write(b)
+	})
+	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return srv.ListenAndServe()
+}
+
+func echoTCP(args []string) error {
+	port, err := intArg(args, "echo-tcp PORT")
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			_, _ = io.Copy(c, c)
+		}()
+	}
+}
+
+func echoUDP(args []string) error {
+	port, err := intArg(args, "echo-udp PORT")
+	if err != nil {
+		return err
+	}
+	pc, err := net.ListenPacket("udp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64*1024)
+	for {
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		if _, err := pc.WriteTo(buf[:n], addr); err != nil {
+			return err
+		}
+	}
+}
+
+// dial sends MSG plus a newline to a TCP echo server and prints the first
+// reply line.
+func dial(args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: dial ADDR MSG")
+	}
+	c, err := net.DialTimeout("tcp", args[0], 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(c, args[1]); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	fmt.Print(line)
+	return nil
+}
+
+func alloc(args []string) error {
+	mib, err := intArg(args, "alloc MiB")
+	if err != nil {
+		return err
+	}
+	chunks := make([][]byte, 0, mib)
+	for i := 0; i < mib; i++ {
+		b := make([]byte, 1<<20)
+		// Touch every page so the memory is really charged.
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		chunks = append(chunks, b)
+	}
+	fmt.Printf("allocated %d MiB\n", len(chunks))
+	sleepForever()
+	return nil
+}
+
+// sleepForever blocks without a busy loop. A bare select{} would trip the
+// runtime's deadlock detector when no signal handler goroutine exists.
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func ps() error {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	var pids []int
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	for _, pid := range pids {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue // the process exited meanwhile
+		}
+		fmt.Printf("%d %s\n", pid, strings.TrimSpace(string(comm)))
+	}
+	return nil
+}
+
+// id prints the credential lines of /proc/self/status, e.g.
+// "Uid: 1000 1000 1000 1000" and "CapEff: 00000000a80425fb".
+func id() error {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, k := range []string{"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:"} {
+			if strings.HasPrefix(line, k) {
+				fmt.Println(strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	return sc.Err()
+}

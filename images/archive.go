@@ -1,0 +1,402 @@
+package images
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"runtime"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// maxJSONBlob caps manifests, indexes and configs read into memory.
+const maxJSONBlob = 16 << 20
+
+// pendingImage is an image read from an archive, not yet in the store.
+type pendingImage struct {
+	id     digest.Digest
+	config ocispec.Image
+	layers []pendingLayer
+	refs   []string
+}
+
+// pendingLayer is a layer blob inside the extracted archive.
+type pendingLayer struct {
+	diffID digest.Digest
+	path   string // inside the archive root
+	// blob is the blob's digest, when the archive names one; it is
+	// verified before the blob is unpacked.
+	blob digest.Digest
+}
+
+// decompress returns r, gunzipped when it starts with the gzip magic.
+// zstd is recognised and refused.
+func decompress(r io.Reader) (io.Reader, func() error, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w", err)
+		}
+		return gz, gz.Close, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return nil, nil, fmt.Errorf("zstd compression: %w", ErrUnsupported)
+	}
+	return br, func() error { return nil }, nil
+}
+
+// extractArchive writes the regular files, directories and symlinks of the
+// outer image tarball into dir. It goes through os.Root, so nothing lands
+// outside dir and later reads cannot follow a symlink out of it.
+func extractArchive(r io.Reader, dir string, b *budget, maxEntries int) error {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("image archive: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("image archive: %w", err)
+	}
+	defer root.Close()
+	dec, closeDec, err := decompress(r)
+	if err != nil {
+		return fmt.Errorf("image archive: %w", err)
+	}
+	defer closeDec()
+	tr := tar.NewReader(&limitedReader{r: dec, b: b})
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("image archive: %w: %w", ErrInvalidImage, err)
+		}
+		if n >= maxEntries {
+			return fmt.Errorf("image archive has more than %d entries: %w", maxEntries, ErrTooLarge)
+		}
+		if err := extractEntry(root, hdr, tr); err != nil {
+			return fmt.Errorf("image archive entry %q: %w", hdr.Name, err)
+		}
+	}
+}
+
+func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
+	name, err := cleanEntryName(hdr.Name)
+	if err != nil || name == "." {
+		return err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		return root.MkdirAll(name, 0o700)
+	case tar.TypeSymlink:
+		// docker save links repeated layers to their first copy.
+		if err := root.MkdirAll(path.Dir(name), 0o700); err != nil {
+			return err
+		}
+		return root.Symlink(hdr.Linkname, name)
+	case tar.TypeReg:
+		if err := root.MkdirAll(path.Dir(name), 0o700); err != nil {
+			return err
+		}
+		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, r)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	return nil // other types carry nothing an image archive needs
+}
+
+// readArchive detects the archive format and lists its images. Docker's
+// manifest.json is preferred when present: Docker 25+ writes both, and
+// its RepoTags are what the user knows.
+func readArchive(root *os.Root) ([]pendingImage, error) {
+	if _, err := root.Stat("manifest.json"); err == nil {
+		return readDockerArchive(root)
+	}
+	if _, err := root.Stat("index.json"); err == nil {
+		return readOCIArchive(root)
+	}
+	return nil, fmt.Errorf("neither manifest.json (docker save) nor index.json (OCI layout) found: %w", ErrInvalidImage)
+}
+
+// dockerManifest is one entry of docker save's manifest.json.
+type dockerManifest struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// blobPathRe matches blob paths that name their digest.
+var blobPathRe = regexp.MustCompile(`^(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json|/layer\.tar)?$`)
+
+func readDockerArchive(root *os.Root) ([]pendingImage, error) {
+	var manifests []dockerManifest
+	if err := readJSONFile(root, "manifest.json", &manifests); err != nil {
+		return nil, err
+	}
+	out := make([]pendingImage, 0, len(manifests))
+	for _, m := range manifests {
+		img, err := dockerImage(root, m)
+		if err != nil {
+			return nil, fmt.Errorf("image %s (%v): %w", m.Config, m.RepoTags, err)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+func dockerImage(root *os.Root, m dockerManifest) (pendingImage, error) {
+	raw, err := readFileLimited(root, m.Config)
+	if err != nil {
+		return pendingImage{}, err
+	}
+	img := pendingImage{id: digest.FromBytes(raw)}
+	if sm := blobPathRe.FindStringSubmatch(m.Config); sm != nil && sm[1] != img.id.Encoded() {
+		return pendingImage{}, fmt.Errorf("config %s hashes to %s: %w", m.Config, img.id, ErrDigestMismatch)
+	}
+	if img.config, err = parseConfig(raw); err != nil {
+		return pendingImage{}, err
+	}
+	if len(m.Layers) != len(img.config.RootFS.DiffIDs) {
+		return pendingImage{}, fmt.Errorf("%d layers for %d diff IDs: %w", len(m.Layers), len(img.config.RootFS.DiffIDs), ErrInvalidImage)
+	}
+	for i, p := range m.Layers {
+		l := pendingLayer{diffID: img.config.RootFS.DiffIDs[i], path: p}
+		if sm := blobPathRe.FindStringSubmatch(p); sm != nil && strings.HasPrefix(p, "blobs/") {
+			l.blob = digest.NewDigestFromEncoded(digest.SHA256, sm[1])
+		}
+		img.layers = append(img.layers, l)
+	}
+	for _, t := range m.RepoTags {
+		ref, err := NormalizeRef(t)
+		if err != nil {
+			return pendingImage{}, err
+		}
+		img.refs = append(img.refs, ref)
+	}
+	return img, nil
+}
+
+func readOCIArchive(root *os.Root) ([]pendingImage, error) {
+	var layout ocispec.ImageLayout
+	if err := readJSONFile(root, ocispec.ImageLayoutFile, &layout); err != nil {
+		return nil, err
+	}
+	if layout.Version != ocispec.ImageLayoutVersion {
+		return nil, fmt.Errorf("OCI layout version %q: %w", layout.Version, ErrUnsupported)
+	}
+	var index ocispec.Index
+	if err := readJSONFile(root, "index.json", &index); err != nil {
+		return nil, err
+	}
+	var out []pendingImage
+	for _, desc := range index.Manifests {
+		img, err := ociImage(root, desc, 0)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
+		}
+		if name := ociRefName(desc.Annotations); name != "" {
+			ref, err := NormalizeRef(name)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
+			}
+			img.refs = append(img.refs, ref, repoName(ref)+"@"+desc.Digest.String())
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// ociRefName returns the full reference an index entry is annotated with.
+// A bare tag in org.opencontainers.image.ref.name names no repository and
+// is not used.
+func ociRefName(ann map[string]string) string {
+	if n := ann["io.containerd.image.name"]; n != "" {
+		return n
+	}
+	if n := ann[ocispec.AnnotationRefName]; strings.ContainsAny(n, "/:") {
+		return n
+	}
+	return ""
+}
+
+const (
+	dockerManifestType = "application/vnd.docker.distribution.manifest.v2+json"
+	dockerListType     = "application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// ociImage reads the image a descriptor points to; an index resolves to
+// its entry for this platform.
+func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, error) {
+	if depth > 4 {
+		return pendingImage{}, fmt.Errorf("nested indexes: %w", ErrInvalidImage)
+	}
+	raw, err := readBlob(root, desc)
+	if err != nil {
+		return pendingImage{}, err
+	}
+	switch desc.MediaType {
+	case ocispec.MediaTypeImageIndex, dockerListType:
+		var idx ocispec.Index
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return pendingImage{}, fmt.Errorf("index %s: %w: %w", desc.Digest, ErrInvalidImage, err)
+		}
+		for _, m := range idx.Manifests {
+			if p := m.Platform; p != nil && p.OS == "linux" && p.Architecture == runtime.GOARCH {
+				return ociImage(root, m, depth+1)
+			}
+		}
+		return pendingImage{}, fmt.Errorf("index %s has no linux/%s image: %w", desc.Digest, runtime.GOARCH, ErrUnsupported)
+	case ocispec.MediaTypeImageManifest, dockerManifestType:
+	default:
+		return pendingImage{}, fmt.Errorf("media type %q: %w", desc.MediaType, ErrUnsupported)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return pendingImage{}, fmt.Errorf("manifest %s: %w: %w", desc.Digest, ErrInvalidImage, err)
+	}
+	cfg, err := readBlob(root, m.Config)
+	if err != nil {
+		return pendingImage{}, fmt.Errorf("config: %w", err)
+	}
+	img := pendingImage{id: m.Config.Digest}
+	if img.config, err = parseConfig(cfg); err != nil {
+		return pendingImage{}, err
+	}
+	if len(m.Layers) != len(img.config.RootFS.DiffIDs) {
+		return pendingImage{}, fmt.Errorf("%d layers for %d diff IDs: %w", len(m.Layers), len(img.config.RootFS.DiffIDs), ErrInvalidImage)
+	}
+	for i, l := range m.Layers {
+		if !strings.Contains(l.MediaType, "tar") || strings.Contains(l.MediaType, "zstd") {
+			return pendingImage{}, fmt.Errorf("layer %s media type %q: %w", l.Digest, l.MediaType, ErrUnsupported)
+		}
+		if err := checkDigest(l.Digest); err != nil {
+			return pendingImage{}, err
+		}
+		img.layers = append(img.layers, pendingLayer{
+			diffID: img.config.RootFS.DiffIDs[i],
+			path:   blobPath(l.Digest),
+			blob:   l.Digest,
+		})
+	}
+	return img, nil
+}
+
+// parseConfig decodes and checks an image config.
+func parseConfig(raw []byte) (ocispec.Image, error) {
+	var c ocispec.Image
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return c, fmt.Errorf("image config: %w: %w", ErrInvalidImage, err)
+	}
+	if c.OS != "" && c.OS != "linux" {
+		return c, fmt.Errorf("image OS %q: %w", c.OS, ErrUnsupported)
+	}
+	if c.RootFS.Type != "layers" {
+		return c, fmt.Errorf("rootfs type %q: %w", c.RootFS.Type, ErrInvalidImage)
+	}
+	for _, d := range c.RootFS.DiffIDs {
+		if err := checkDigest(d); err != nil {
+			return c, fmt.Errorf("diff ID: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// checkDigest accepts well-formed sha256 digests only, which also makes
+// them safe to use in paths.
+func checkDigest(d digest.Digest) error {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("digest %q: %w", d, ErrInvalidImage)
+	}
+	return nil
+}
+
+func blobPath(d digest.Digest) string {
+	return "blobs/" + d.Algorithm().String() + "/" + d.Encoded()
+}
+
+// readBlob reads a small blob and checks its size and digest.
+func readBlob(root *os.Root, desc ocispec.Descriptor) ([]byte, error) {
+	if err := checkDigest(desc.Digest); err != nil {
+		return nil, err
+	}
+	if desc.Size < 0 || desc.Size > maxJSONBlob {
+		return nil, fmt.Errorf("blob %s of %d bytes: %w", desc.Digest, desc.Size, ErrTooLarge)
+	}
+	raw, err := readFileLimited(root, blobPath(desc.Digest))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) != desc.Size {
+		return nil, fmt.Errorf("blob %s is %d bytes, descriptor says %d: %w", desc.Digest, len(raw), desc.Size, ErrDigestMismatch)
+	}
+	if got := digest.FromBytes(raw); got != desc.Digest {
+		return nil, fmt.Errorf("blob %s hashes to %s: %w", desc.Digest, got, ErrDigestMismatch)
+	}
+	return raw, nil
+}
+
+// verifyBlobFile hashes a layer blob before anything of it is unpacked.
+func verifyBlobFile(root *os.Root, p string, want digest.Digest) error {
+	f, err := root.Open(p)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", want, err)
+	}
+	defer f.Close()
+	v := want.Verifier()
+	if _, err := io.Copy(v, f); err != nil {
+		return fmt.Errorf("blob %s: %w", want, err)
+	}
+	if !v.Verified() {
+		return fmt.Errorf("blob %s does not match its digest: %w", p, ErrDigestMismatch)
+	}
+	return nil
+}
+
+func readFileLimited(root *os.Root, name string) ([]byte, error) {
+	f, err := root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s missing from archive: %w", name, ErrInvalidImage)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s in archive: %w", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxJSONBlob+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s in archive: %w", name, err)
+	}
+	if len(b) > maxJSONBlob {
+		return nil, fmt.Errorf("%s in archive: %w", name, ErrTooLarge)
+	}
+	return b, nil
+}
+
+func readJSONFile(root *os.Root, name string, v any) error {
+	b, err := readFileLimited(root, name)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parse %s: %w: %w", name, ErrInvalidImage, err)
+	}
+	return nil
+}

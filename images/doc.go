@@ -1,0 +1,48 @@
+// Package images is berth's local image store: it imports images from
+// docker-save or OCI image-layout tarballs (optionally gzip-compressed) and
+// from plain directories, unpacks every layer once into a directory that
+// overlayfs can use as a lower layer, and resolves references for the pod
+// runtime and the CLI.
+//
+// # Layout
+//
+// Everything lives under the store root (berth uses <state-dir>/images),
+// which is created 0700 so that no container can see it:
+//
+//	lock                      flock(2): shared for reads, exclusive for changes
+//	refs.json                 {"name:tag": "sha256:<image-id>", ...}
+//	images/<id-hex>.json      image record: OCI config, ordered diff IDs, sizes
+//	layers/<diffid-hex>/      one unpacked layer, shared by every image using it
+//	tmp/<random>/             private work dirs of running imports
+//
+// An image ID is the sha256 digest of its config JSON (as in Docker); a
+// layer is named by its diff ID, the sha256 of its uncompressed tar. Layer
+// blobs are not kept after unpacking: the unpacked directory is the layer.
+// Every metadata file is written atomically (temp file, fsync, rename).
+// Imports unpack into a work dir under tmp/ that holds its own flock while
+// in use; Open removes work dirs whose lock is free (left by a crash), and
+// finished layers are renamed into layers/ under the store lock.
+//
+// # References
+//
+// References are kept in Docker's familiar form: a missing tag means
+// ":latest", and the "docker.io/library/" (or "docker.io/") prefix is
+// dropped, so "busybox", "busybox:latest" and
+// "docker.io/library/busybox:latest" name the same image, shown as
+// "busybox:latest". Other registries keep their host ("ghcr.io/x/y:1").
+// Get also accepts an image ID or a unique prefix of one, with or without
+// "sha256:".
+//
+// # Layer safety
+//
+// The unpacker resolves every entry inside the layer directory through
+// directory fds opened with O_NOFOLLOW, so no entry is ever created through
+// a symlink, and "..", absolute paths, hardlinks that leave the layer and
+// oversized or over-long archives are refused (see notes/security.md rules
+// 1, 2 and 8). Whiteouts are converted to overlayfs form as containerd's
+// overlay snapshotter does: ".wh.x" becomes a 0/0 character device "x", and
+// ".wh..wh..opq" sets trusted.overlay.opaque=y on its directory. Both need
+// root: run as another user, a layer containing whiteouts or device nodes
+// is refused with ErrNeedsRoot, ownership is not applied and setuid/setgid
+// bits are dropped.
+package images

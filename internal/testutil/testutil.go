@@ -1,0 +1,145 @@
+// Package testutil provides berth's test workload (the static examples/demo
+// binary), a minimal rootfs and image around it, and small helpers that
+// every privileged or end-to-end test needs.
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/images"
+)
+
+// DefaultRef is the reference WorkloadImage uses when given none.
+const DefaultRef = "berth.test/demo:latest"
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// WorkloadBinary returns the path of the demo workload: $BERTH_TEST_WORKLOAD
+// when set (a prebuilt binary, for machines without a Go toolchain),
+// otherwise examples/demo built once per test binary as a static
+// executable (CGO_ENABLED=0, -trimpath).
+func WorkloadBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("BERTH_TEST_WORKLOAD"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("BERTH_TEST_WORKLOAD: %v", err)
+		}
+		return p
+	}
+	buildOnce.Do(func() { buildPath, buildErr = buildWorkload() })
+	if buildErr != nil {
+		t.Fatalf("build test workload: %v", buildErr)
+	}
+	return buildPath
+}
+
+// buildWorkload builds examples/demo into a directory that lives as long as
+// the test binary (the OS temp dir; the file is small).
+func buildWorkload() (string, error) {
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", fmt.Errorf("locate source of package testutil")
+	}
+	src := filepath.Join(filepath.Dir(self), "..", "..", "examples", "demo")
+	dir, err := os.MkdirTemp("", "berth-workload-")
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "demo")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", src, err, b)
+	}
+	return out, nil
+}
+
+// WorkloadRootfs returns a fresh minimal rootfs: /bin/demo, /etc/passwd and
+// /etc/group with root, nobody (65534) and app (1000:1000), an empty
+// /etc/hostname, and /tmp with mode 1777. It is removed after the test.
+func WorkloadRootfs(t testing.TB) string {
+	t.Helper()
+	bin := WorkloadBinary(t)
+	root := t.TempDir()
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/demo\n" +
+			"app:x:1000:1000:app:/home/app:/bin/demo\n" +
+			"nobody:x:65534:65534:nobody:/nonexistent:/bin/demo\n",
+		"etc/group":    "root:x:0:\napp:x:1000:\nnogroup:x:65534:\n",
+		"etc/hostname": "",
+	}
+	for _, d := range []string{"bin", "etc", "tmp", "root", "home/app", "proc", "sys", "dev"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatalf("workload rootfs: %v", err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o777|os.ModeSticky); err != nil {
+		t.Fatalf("workload rootfs: %v", err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatalf("workload rootfs: %v", err)
+		}
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatalf("workload rootfs: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "demo"), data, 0o755); err != nil {
+		t.Fatalf("workload rootfs: %v", err)
+	}
+	return root
+}
+
+// WorkloadImage imports a WorkloadRootfs into the store at storeRoot under
+// ref (DefaultRef when empty) and returns the image.
+func WorkloadImage(t testing.TB, storeRoot, ref string) images.Image {
+	t.Helper()
+	if ref == "" {
+		ref = DefaultRef
+	}
+	s, err := images.Open(storeRoot)
+	if err != nil {
+		t.Fatalf("open image store: %v", err)
+	}
+	img, err := s.ImportRootfs(WorkloadRootfs(t), ref)
+	if err != nil {
+		t.Fatalf("import workload image: %v", err)
+	}
+	return img
+}
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: privileged test (namespaces, cgroups, mounts)")
+	}
+}
+
+// WaitFor polls cond, with growing intervals up to 100ms, until it returns
+// true; after timeout it fails the test naming what it waited for.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, 100*time.Millisecond)
+	}
+}
