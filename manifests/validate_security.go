@@ -1,0 +1,83 @@
+package manifests
+
+func (v *validator) podSecurity(sc *PodSecurityContext, path string) {
+	v.id(joinField(path, "runAsUser"), sc.RunAsUser)
+	v.id(joinField(path, "runAsGroup"), sc.RunAsGroup)
+	v.id(joinField(path, "fsGroup"), sc.FSGroup)
+	for i, g := range sc.SupplementalGroups {
+		v.id(joinIndex(joinField(path, "supplementalGroups"), i), &g)
+	}
+	if sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+		v.errf(joinField(path, "runAsNonRoot"), "runAsNonRoot is true but runAsUser is 0 (root)")
+	}
+	v.oneOf(joinField(path, "fsGroupChangePolicy"), sc.FSGroupChangePolicy, "", "OnRootMismatch", "Always")
+	seen := map[string]bool{}
+	for i, s := range sc.Sysctls {
+		spath := joinIndex(joinField(path, "sysctls"), i)
+		if seen[s.Name] {
+			v.errf(joinField(spath, "name"), "sysctl %q is set more than once", s.Name)
+		}
+		seen[s.Name] = true
+		v.check(joinField(spath, "name"), checkSysctl(s.Name, s.Value))
+	}
+	v.seccomp(sc.SeccompProfile, joinField(path, "seccompProfile"))
+}
+
+func (v *validator) containerSecurity(pod *PodSecurityContext, sc *SecurityContext, path string) {
+	v.id(joinField(path, "runAsUser"), sc.RunAsUser)
+	v.id(joinField(path, "runAsGroup"), sc.RunAsGroup)
+	if sc.Capabilities != nil {
+		for _, part := range []struct {
+			name string
+			caps []string
+		}{{"add", sc.Capabilities.Add}, {"drop", sc.Capabilities.Drop}} {
+			for i, c := range part.caps {
+				if _, ok := NormalizeCapability(c); !ok {
+					v.errf(joinIndex(joinField(joinField(path, "capabilities"), part.name), i),
+						"%q is not a Linux capability: use a name such as NET_ADMIN or CAP_NET_ADMIN", clip(c))
+				}
+			}
+		}
+	}
+	if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+		v.errf(joinField(path, "allowPrivilegeEscalation"), "cannot be false when privileged is true")
+	}
+	v.oneOf(joinField(path, "procMount"), sc.ProcMount, "", "Default", "Unmasked")
+	v.seccomp(sc.SeccompProfile, joinField(path, "seccompProfile"))
+	// The effective user is the container's, else the pod's.
+	user, nonRoot := sc.RunAsUser, sc.RunAsNonRoot
+	if pod != nil && user == nil {
+		user = pod.RunAsUser
+	}
+	if pod != nil && nonRoot == nil {
+		nonRoot = pod.RunAsNonRoot
+	}
+	if nonRoot != nil && *nonRoot && user != nil && *user == 0 {
+		v.errf(joinField(path, "runAsNonRoot"), "runAsNonRoot is true but the container runs as user 0 (root)")
+	}
+}
+
+// id checks a uid or gid: negative ids and ids past 2^31-1 are refused
+// (CVE-2024-40635 class).
+func (v *validator) id(path string, id *int64) {
+	if id != nil && (*id < 0 || *id > maxID) {
+		v.errf(path, "%d is out of range: use 0 to %d", *id, maxID)
+	}
+}
+
+func (v *validator) seccomp(p *SeccompProfile, path string) {
+	if p == nil {
+		return
+	}
+	v.oneOf(joinField(path, "type"), p.Type, "RuntimeDefault", "Unconfined", "Localhost")
+	lpath := joinField(path, "localhostProfile")
+	switch {
+	case p.Type == "Localhost" && (p.LocalhostProfile == nil || *p.LocalhostProfile == ""):
+		v.errf(lpath, "localhostProfile is required when type is Localhost")
+	case p.Type != "Localhost" && p.LocalhostProfile != nil:
+		v.errf(lpath, "localhostProfile may only be set when type is Localhost")
+	case p.LocalhostProfile != nil:
+		// CVE-2023-2431: a profile path must stay inside the profile directory.
+		v.relativePath(lpath, *p.LocalhostProfile, true)
+	}
+}
