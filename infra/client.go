@@ -1,0 +1,101 @@
+package infra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// ErrRemote wraps an error the infra reported for a request.
+var ErrRemote = errors.New("infra")
+
+// Client talks to one pod's infra. It holds no connection: every call
+// dials, so a Client survives an infra restart of the daemon side and
+// several calls (a Status during a long Stop) can run at once.
+type Client struct {
+	socket string
+	// Version is the infra's protocol version, learned by Dial.
+	Version int
+}
+
+// dialTimeout bounds Dial's first exchange.
+const dialTimeout = 5 * time.Second
+
+// Dial checks that an infra owned by root answers on socket and returns
+// a Client for it. This is how the daemon re-attaches to a running pod.
+func Dial(socket string) (*Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	c := &Client{socket: socket}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Version = st.Version
+	return c, nil
+}
+
+// Start asks the infra to run the pod's containers; it returns once the
+// first ones were started. A repeated Start is a no-op.
+func (c *Client) Start(ctx context.Context) error {
+	_, err := c.call(ctx, Request{Op: OpStart})
+	return err
+}
+
+// Status returns the pod's status.
+func (c *Client) Status(ctx context.Context) (PodStatus, error) {
+	return c.call(ctx, Request{Op: OpStatus})
+}
+
+// Stop sends SIGTERM to every container, SIGKILL to those still running
+// after grace, stops all restarts, and returns when no container runs.
+func (c *Client) Stop(ctx context.Context, grace time.Duration) error {
+	_, err := c.call(ctx, Request{Op: OpStop, GraceMillis: grace.Milliseconds()})
+	return err
+}
+
+// Shutdown makes the infra exit after replying (containers still running
+// are killed first). It is meant to follow Stop.
+func (c *Client) Shutdown(ctx context.Context) error {
+	_, err := c.call(ctx, Request{Op: OpShutdown})
+	return err
+}
+
+// call does one request/response exchange on a fresh connection.
+func (c *Client) call(ctx context.Context, req Request) (PodStatus, error) {
+	req.Version = ProtocolVersion
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.socket)
+	if err != nil {
+		return PodStatus{}, fmt.Errorf("dial infra %s: %w", c.socket, err)
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return PodStatus{}, fmt.Errorf("dial infra %s: not a unix connection", c.socket)
+	}
+	if uid, err := peerUID(uc); err != nil || uid != 0 {
+		return PodStatus{}, fmt.Errorf("infra %s runs as uid %d, not root: %w", c.socket, uid, errors.Join(err, errors.New("refused")))
+	}
+	// Unblock reads and writes when ctx ends.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var resp Response
+	err = writeFrame(conn, req)
+	if err == nil {
+		err = readFrame(conn, &resp)
+	}
+	if err != nil {
+		return PodStatus{}, fmt.Errorf("infra %s %s: %w", c.socket, req.Op, errors.Join(ctx.Err(), err))
+	}
+	var st PodStatus
+	if resp.Status != nil {
+		st = *resp.Status
+	}
+	if resp.Error != "" {
+		return st, fmt.Errorf("%w %s %s: %s", ErrRemote, c.socket, req.Op, resp.Error)
+	}
+	return st, nil
+}

@@ -1,0 +1,140 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/berth-project/berth/container"
+)
+
+// Restart policies, as in a Pod's spec.restartPolicy.
+const (
+	RestartAlways    = "Always"
+	RestartOnFailure = "OnFailure"
+	RestartNever     = "Never"
+)
+
+// OOM event file formats (ContainerConfig.OOMFormat).
+const (
+	// OOMFormatV2 is cgroup v2 memory.events.
+	OOMFormatV2 = "v2"
+	// OOMFormatV1 is cgroup v1 memory.oom_control.
+	OOMFormatV1 = "v1"
+)
+
+// PodConfig is what the daemon hands the infra on its config fd, as JSON.
+type PodConfig struct {
+	// Key is "namespace/name"; UID is the pod's metadata.uid.
+	Key string `json:"key"`
+	UID string `json:"uid"`
+	// Hostname is set when the infra owns the UTS namespace (!HostNetwork).
+	Hostname string `json:"hostname"`
+	// Socket is the control socket path; its directory must exist, be owned
+	// by root and not be accessible to anyone else.
+	Socket string `json:"socket"`
+	// StateFile, when set, receives the PodStatus JSON atomically on each
+	// change, so status outlives a stuck daemon.
+	StateFile string `json:"stateFile,omitempty"`
+	// LogDir is the pod's log directory (<logdir>/<ns>_<pod>_<uid>); logs go
+	// to <LogDir>/<container>/<restartCount>.log.
+	LogDir string `json:"logDir"`
+
+	// HostNetwork keeps the host's net and uts namespaces; HostIPC the
+	// host's ipc namespace; SharePID gives the pod one pid namespace with
+	// the infra as its PID 1.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
+	HostIPC     bool `json:"hostIPC,omitempty"`
+	SharePID    bool `json:"sharePID,omitempty"`
+
+	RestartPolicy string        `json:"restartPolicy"`
+	Backoff       BackoffConfig `json:"backoff"`
+	// GracePeriod is used when the infra itself gets SIGTERM.
+	GracePeriod time.Duration `json:"gracePeriod"`
+
+	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
+	Containers     []ContainerConfig `json:"containers"`
+}
+
+// BackoffConfig is the restart back-off: Initial doubling up to Max, back to
+// Initial after a run of at least ResetAfter.
+type BackoffConfig struct {
+	Initial    time.Duration `json:"initial"`
+	Max        time.Duration `json:"max"`
+	ResetAfter time.Duration `json:"resetAfter"`
+}
+
+// DefaultBackoff is the kubelet's: 10s doubling to 5m, reset after 10m.
+var DefaultBackoff = BackoffConfig{Initial: 10 * time.Second, Max: 5 * time.Minute, ResetAfter: 10 * time.Minute}
+
+// ContainerConfig is one container of the pod.
+type ContainerConfig struct {
+	Name string `json:"name"`
+	// Init is what the container init stage executes.
+	Init container.Config `json:"init"`
+	// CgroupDir is the v2 cgroup the container is cloned into; on v1 the
+	// cgroup.procs files are in Init.CgroupProcs and this is empty.
+	CgroupDir string `json:"cgroupDir,omitempty"`
+	// OOMEventsFile is read before start and after exit; an increase of its
+	// oom_kill counter with an exit by SIGKILL means OOMKilled.
+	OOMEventsFile string `json:"oomEventsFile,omitempty"`
+	OOMFormat     string `json:"oomFormat,omitempty"`
+}
+
+// ErrInvalidConfig is wrapped by every Validate error.
+var ErrInvalidConfig = errors.New("invalid infra config")
+
+// Validate checks what the infra relies on: names usable as log directory
+// names, a known restart policy and OOM format, and sane back-off values.
+func (c *PodConfig) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: pod %s: %s", ErrInvalidConfig, c.Key, fmt.Sprintf(format, args...)))
+	}
+	if c.Key == "" {
+		bad("key is empty")
+	}
+	if c.Socket == "" || !strings.HasPrefix(c.Socket, "/") {
+		bad("socket %q must be an absolute path", c.Socket)
+	}
+	if c.LogDir == "" || !strings.HasPrefix(c.LogDir, "/") {
+		bad("logDir %q must be an absolute path", c.LogDir)
+	}
+	switch c.RestartPolicy {
+	case RestartAlways, RestartOnFailure, RestartNever:
+	default:
+		bad("restartPolicy %q is not Always, OnFailure or Never", c.RestartPolicy)
+	}
+	b := c.Backoff
+	if b.Initial <= 0 || b.Max < b.Initial || b.ResetAfter <= 0 {
+		bad("backoff %+v needs 0 < initial <= max and resetAfter > 0", b)
+	}
+	if c.GracePeriod < 0 {
+		bad("gracePeriod %s is negative", c.GracePeriod)
+	}
+	if len(c.Containers) == 0 {
+		bad("no containers")
+	}
+	seen := map[string]bool{}
+	for _, ctr := range append(append([]ContainerConfig{}, c.InitContainers...), c.Containers...) {
+		if !validName(ctr.Name) {
+			bad("container name %q is not a valid file name", ctr.Name)
+		}
+		if seen[ctr.Name] {
+			bad("container name %q is used twice", ctr.Name)
+		}
+		seen[ctr.Name] = true
+		switch ctr.OOMFormat {
+		case "", OOMFormatV1, OOMFormatV2:
+		default:
+			bad("container %s: oomFormat %q is not v1 or v2", ctr.Name, ctr.OOMFormat)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validName accepts names that are safe as one path element.
+func validName(s string) bool {
+	return s != "" && s != "." && s != ".." && len(s) <= 253 && !strings.ContainsAny(s, "/\x00")
+}

@@ -1,0 +1,80 @@
+package infra
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ProtocolVersion is sent in every request and response. Bump it when an op
+// or a field is added, so each side knows what the other understands.
+const ProtocolVersion = 1
+
+// MaxFrame caps a frame's JSON payload.
+const MaxFrame = 16 << 20
+
+// Ops of the control protocol.
+const (
+	OpStatus   = "status"
+	OpStart    = "start"
+	OpStop     = "stop"
+	OpShutdown = "shutdown"
+)
+
+// ErrFrameTooLarge is returned for a frame above MaxFrame.
+var ErrFrameTooLarge = errors.New("frame too large")
+
+// Request is a client's frame.
+type Request struct {
+	Version int    `json:"version"`
+	Op      string `json:"op"`
+	// GraceMillis is Stop's grace period before SIGKILL.
+	GraceMillis int64 `json:"graceMillis,omitempty"`
+}
+
+// Response is the infra's frame. Status is the pod status after the op.
+type Response struct {
+	Version int        `json:"version"`
+	Error   string     `json:"error,omitempty"`
+	Status  *PodStatus `json:"status,omitempty"`
+}
+
+// writeFrame writes v as one length-prefixed JSON frame.
+func writeFrame(w io.Writer, v any) error {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode frame: %w", err)
+	}
+	if len(payload) > MaxFrame {
+		return fmt.Errorf("encode frame of %d bytes: %w", len(payload), ErrFrameTooLarge)
+	}
+	buf := make([]byte, 4, 4+len(payload))
+	binary.BigEndian.PutUint32(buf, uint32(len(payload)))
+	if _, err := w.Write(append(buf, payload...)); err != nil {
+		return fmt.Errorf("write frame: %w", err)
+	}
+	return nil
+}
+
+// readFrame reads one frame into v, refusing more than MaxFrame bytes
+// before reading (or allocating) the payload.
+func readFrame(r io.Reader, v any) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return fmt.Errorf("read frame header: %w", err)
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > MaxFrame {
+		return fmt.Errorf("read frame of %d bytes: %w", n, ErrFrameTooLarge)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return fmt.Errorf("read frame payload: %w", err)
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return fmt.Errorf("decode frame: %w", err)
+	}
+	return nil
+}

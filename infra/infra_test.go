@@ -1,0 +1,428 @@
+package infra
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestShouldRestart(t *testing.T) {
+	const sigkill = 128 + 9
+	tests := []struct {
+		policy string
+		code   int
+		isInit bool
+		want   bool
+	}{
+		{RestartAlways, 0, false, true},
+		{RestartAlways, 1, false, true},
+		{RestartAlways, sigkill, false, true},
+		{RestartOnFailure, 0, false, false},
+		{RestartOnFailure, 1, false, true},
+		{RestartOnFailure, sigkill, false, true},
+		{RestartNever, 0, false, false},
+		{RestartNever, 1, false, false},
+		{RestartNever, sigkill, false, false},
+		// Init containers must complete: success is never re-run.
+		{RestartAlways, 0, true, false},
+		{RestartAlways, 1, true, true},
+		{RestartAlways, sigkill, true, true},
+		{RestartOnFailure, 0, true, false},
+		{RestartOnFailure, 1, true, true},
+		{RestartNever, 1, true, false},
+		{RestartNever, sigkill, true, false},
+		{"", 1, false, false},
+	}
+	for _, tt := range tests {
+		if got := ShouldRestart(tt.policy, tt.code, tt.isInit); got != tt.want {
+			t.Errorf("ShouldRestart(%q, %d, init=%v) = %v, want %v", tt.policy, tt.code, tt.isInit, got, tt.want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	cfg := DefaultBackoff
+	tests := []struct {
+		name         string
+		prev, ranFor time.Duration
+		want         time.Duration
+	}{
+		{"first restart", 0, time.Second, 10 * time.Second},
+		{"doubles", 10 * time.Second, time.Second, 20 * time.Second},
+		{"doubles again", 80 * time.Second, time.Second, 160 * time.Second},
+		{"capped", 160 * time.Second, time.Second, 5 * time.Minute},
+		{"stays capped", 5 * time.Minute, time.Second, 5 * time.Minute},
+		{"reset after a long run", 5 * time.Minute, 10 * time.Minute, 10 * time.Second},
+		{"not reset just before", 40 * time.Second, 10*time.Minute - 1, 80 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := Backoff(tt.prev, tt.ranFor, cfg); got != tt.want {
+			t.Errorf("%s: Backoff(%s, %s) = %s, want %s", tt.name, tt.prev, tt.ranFor, got, tt.want)
+		}
+	}
+}
+
+func TestAppendCRI(t *testing.T) {
+	ts := time.Date(2026, 1, 2, 15, 4, 5, 7000, time.FixedZone("x", 3600))
+	tests := []struct {
+		stream  string
+		partial bool
+		text    string
+		want    string
+	}{
+		{StreamStdout, false, "hello", "2026-01-02T14:04:05.000007000Z stdout F hello\n"},
+		{StreamStderr, true, "part", "2026-01-02T14:04:05.000007000Z stderr P part\n"},
+		{StreamStdout, false, "", "2026-01-02T14:04:05.000007000Z stdout F \n"},
+	}
+	for _, tt := range tests {
+		if got := string(appendCRI(nil, ts, tt.stream, tt.partial, []byte(tt.text))); got != tt.want {
+			t.Errorf("appendCRI(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
+}
+
+func TestCopyCRI(t *testing.T) {
+	ts := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	const prefix = "2026-01-02T15:04:05.000000000Z stdout "
+	long := strings.Repeat("x", logLineMax+10)
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"lines", "a\nb\n", []string{"F a", "F b"}},
+		{"no trailing newline", "a\nb", []string{"F a", "F b"}},
+		{"empty line", "\n", []string{"F "}},
+		{"long line split", long + "\nz\n", []string{"P " + long[:logLineMax], "F " + long[logLineMax:], "F z"}},
+		{"nothing", "", nil},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		if err := copyCRI(&out, strings.NewReader(tt.in), StreamStdout, func() time.Time { return ts }); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var want strings.Builder
+		for _, w := range tt.want {
+			want.WriteString(prefix + w + "\n")
+		}
+		if out.String() != want.String() {
+			t.Errorf("%s: got %q, want %q", tt.name, trunc(out.String()), trunc(want.String()))
+		}
+	}
+}
+
+func trunc(s string) string {
+	if len(s) > 200 {
+		return s[:100] + "..." + s[len(s)-100:]
+	}
+	return s
+}
+
+func TestParseOOMKill(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     uint64
+		wantErr  bool
+	}{
+		{"v2 memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\noom_group_kill 0\n", 2, false},
+		{"v1 memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n", 5, false},
+		{"v1 old kernel without counter", "oom_kill_disable 0\nunder_oom 0\n", 0, true},
+		{"garbage value", "oom_kill x\n", 0, true},
+		{"empty", "", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseOOMKill([]byte(tt.in))
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("%s: parseOOMKill = %d, %v; want %d, err=%v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestFrames(t *testing.T) {
+	var buf bytes.Buffer
+	in := Request{Version: ProtocolVersion, Op: OpStop, GraceMillis: 1500}
+	if err := writeFrame(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := buf.Len(); n < 4 || int(buf.Bytes()[3]) != n-4 {
+		t.Fatalf("frame header does not give the payload length: % x", buf.Bytes()[:4])
+	}
+	var out Request
+	if err := readFrame(&buf, &out); err != nil || out != in {
+		t.Fatalf("round trip: got %+v, %v; want %+v", out, err, in)
+	}
+
+	tests := []struct {
+		name    string
+		in      []byte
+		wantErr error
+	}{
+		{"oversize rejected before reading", []byte{0x01, 0x00, 0x00, 0x01}, ErrFrameTooLarge},
+		{"short header", []byte{0, 0}, io.ErrUnexpectedEOF},
+		{"short payload", []byte{0, 0, 0, 5, '{'}, io.ErrUnexpectedEOF},
+		{"empty stream", nil, io.EOF},
+	}
+	for _, tt := range tests {
+		var req Request
+		if err := readFrame(bytes.NewReader(tt.in), &req); !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.wantErr)
+		}
+	}
+	var junk Request
+	if err := readFrame(bytes.NewReader([]byte{0, 0, 0, 2, 'n', 'o'}), &junk); err == nil {
+		t.Error("bad JSON accepted")
+	}
+}
+
+func TestParseStartTime(t *testing.T) {
+	stat := "42 (we ird) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
+	got, err := parseStartTime(stat)
+	if err != nil || got != 987654 {
+		t.Fatalf("parseStartTime = %d, %v; want 987654", got, err)
+	}
+	if _, err := parseStartTime("42 (x) S 1"); err == nil {
+		t.Fatal("short stat accepted")
+	}
+}
+
+func validConfig() PodConfig {
+	return PodConfig{
+		Key: "default/web", UID: "u1", Socket: "/run/berth/pods/u1/infra.sock", LogDir: "/var/log/berth/pods/default_web_u1",
+		RestartPolicy: RestartAlways, Backoff: DefaultBackoff,
+		Containers: []ContainerConfig{{Name: "app"}},
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*PodConfig)
+		ok     bool
+	}{
+		{"valid", func(*PodConfig) {}, true},
+		{"relative socket", func(c *PodConfig) { c.Socket = "infra.sock" }, false},
+		{"unknown policy", func(c *PodConfig) { c.RestartPolicy = "Sometimes" }, false},
+		{"zero backoff", func(c *PodConfig) { c.Backoff = BackoffConfig{} }, false},
+		{"no containers", func(c *PodConfig) { c.Containers = nil }, false},
+		{"name with slash", func(c *PodConfig) { c.Containers[0].Name = "../x" }, false},
+		{"dot-dot name", func(c *PodConfig) { c.Containers[0].Name = ".." }, false},
+		{"duplicate across init", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "app"}} }, false},
+		{"bad oom format", func(c *PodConfig) { c.Containers[0].OOMFormat = "v3" }, false},
+	}
+	for _, tt := range tests {
+		c := validConfig()
+		tt.mutate(&c)
+		err := c.Validate()
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: Validate = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: error does not wrap ErrInvalidConfig: %v", tt.name, err)
+		}
+	}
+}
+
+// fakeProcs records what the supervisor asks of the OS; timers fire only
+// when the test says so.
+type fakeProcs struct {
+	nextPID  int
+	startErr map[string]error
+	signals  []string
+	oom      uint64
+	timers   []*fakeTimer
+}
+
+type fakeTimer struct {
+	d         time.Duration
+	f         func()
+	cancelled bool
+}
+
+func (p *fakeProcs) start(c *ContainerConfig, run int) (int, string, error) {
+	if err := p.startErr[c.Name]; err != nil {
+		return 0, "", err
+	}
+	p.nextPID++
+	return p.nextPID, "/logs/" + c.Name, nil
+}
+
+func (p *fakeProcs) signal(pid int, sig syscall.Signal) error {
+	p.signals = append(p.signals, sig.String())
+	return nil
+}
+
+func (p *fakeProcs) oomKills(c *ContainerConfig) (uint64, bool) { return p.oom, c.OOMEventsFile != "" }
+
+func (p *fakeProcs) afterFunc(d time.Duration, f func()) func() {
+	ft := &fakeTimer{d: d, f: f}
+	p.timers = append(p.timers, ft)
+	return func() { ft.cancelled = true }
+}
+
+func (p *fakeProcs) changed(PodStatus) {}
+
+// fire runs the pending timers.
+func (p *fakeProcs) fire() {
+	timers := p.timers
+	p.timers = nil
+	for _, ft := range timers {
+		if !ft.cancelled {
+			ft.f()
+		}
+	}
+}
+
+func newTestSupervisor(cfg PodConfig) (*supervisor, *fakeProcs) {
+	p := &fakeProcs{nextPID: 100, startErr: map[string]error{}}
+	cfg.Backoff = BackoffConfig{Initial: time.Second, Max: 4 * time.Second, ResetAfter: time.Hour}
+	s := newSupervisor(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), p, time.Now, PodStatus{PID: 7})
+	return s, p
+}
+
+func exitStatus(code int) syscall.WaitStatus { return syscall.WaitStatus(code << 8) }
+
+func signalStatus(sig syscall.Signal) syscall.WaitStatus { return syscall.WaitStatus(sig) }
+
+func TestSupervisorRestartWithBackoff(t *testing.T) {
+	cfg := validConfig()
+	cfg.RestartPolicy = RestartOnFailure
+	s, p := newTestSupervisor(cfg)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Status().Containers[0]
+	if st.State.Running == nil || st.PID != 101 {
+		t.Fatalf("after Start: %+v", st)
+	}
+	for i, wantDelay := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		s.Exited(s.Status().Containers[0].PID, exitStatus(1))
+		st = s.Status().Containers[0]
+		if st.State.Waiting == nil || st.State.Waiting.Reason != ReasonCrashLoopBackOff {
+			t.Fatalf("exit %d: state %+v, want CrashLoopBackOff", i, st.State)
+		}
+		if len(p.timers) != 1 || p.timers[0].d != wantDelay {
+			t.Fatalf("exit %d: timers %+v, want one of %s", i, p.timers, wantDelay)
+		}
+		p.fire()
+		st = s.Status().Containers[0]
+		if st.State.Running == nil || st.RestartCount != i+1 || st.LastState.Terminated.ExitCode != 1 {
+			t.Fatalf("restart %d: %+v", i, st)
+		}
+	}
+	// Exit 0 under OnFailure is final.
+	s.Exited(st.PID, exitStatus(0))
+	st = s.Status().Containers[0]
+	if st.State.Terminated == nil || st.State.Terminated.Reason != ReasonCompleted || len(p.timers) != 0 {
+		t.Fatalf("after exit 0: %+v, timers %d", st, len(p.timers))
+	}
+}
+
+func TestSupervisorInitContainers(t *testing.T) {
+	cfg := validConfig()
+	cfg.RestartPolicy = RestartNever
+	cfg.InitContainers = []ContainerConfig{{Name: "init1"}, {Name: "init2"}}
+	s, _ := newTestSupervisor(cfg)
+	s.Start()
+	st := s.Status()
+	if st.InitContainers[0].State.Running == nil || st.InitContainers[1].State.Waiting == nil || st.Containers[0].State.Waiting == nil {
+		t.Fatalf("only init1 should run: %+v", st)
+	}
+	s.Exited(st.InitContainers[0].PID, exitStatus(0))
+	st = s.Status()
+	if st.InitContainers[1].State.Running == nil || st.Containers[0].State.Waiting == nil {
+		t.Fatalf("init2 should run next: %+v", st)
+	}
+	// init2 fails under Never: the pod stops there.
+	s.Exited(st.InitContainers[1].PID, exitStatus(3))
+	st = s.Status()
+	if term := st.InitContainers[1].State.Terminated; term == nil || term.ExitCode != 3 || term.Reason != ReasonError {
+		t.Fatalf("init2 should be terminated with 3: %+v", st.InitContainers[1])
+	}
+	if st.Containers[0].State.Waiting == nil {
+		t.Fatalf("app must not start after a failed init: %+v", st.Containers[0])
+	}
+}
+
+func TestSupervisorStartErrorAndOOM(t *testing.T) {
+	cfg := validConfig()
+	cfg.Containers = []ContainerConfig{{Name: "broken"}, {Name: "hog", OOMEventsFile: "/x"}}
+	s, p := newTestSupervisor(cfg)
+	p.startErr["broken"] = errors.New("exec: no such file")
+	s.Start()
+	st := s.Status()
+	if w := st.Containers[0].State.Waiting; w == nil || w.Reason != ReasonCrashLoopBackOff {
+		t.Fatalf("broken: %+v", st.Containers[0])
+	}
+	if term := st.Containers[0].LastState.Terminated; term.Reason != ReasonStartError || !strings.Contains(term.Message, "no such file") || term.ExitCode != 128 {
+		t.Fatalf("broken last state: %+v", term)
+	}
+	p.oom = 1
+	s.Exited(st.Containers[1].PID, signalStatus(syscall.SIGKILL))
+	term := s.Status().Containers[1].LastState.Terminated
+	if term.Reason != ReasonOOMKilled || term.ExitCode != 137 || term.Signal != 9 {
+		t.Fatalf("hog: %+v", term)
+	}
+}
+
+func TestSupervisorStop(t *testing.T) {
+	cfg := validConfig()
+	cfg.Containers = []ContainerConfig{{Name: "a"}, {Name: "b"}, {Name: "crashed"}}
+	s, p := newTestSupervisor(cfg)
+	s.Start()
+	st := s.Status()
+	s.Exited(st.Containers[2].PID, exitStatus(1)) // now in back-off
+	var stopped int
+	s.Stop(time.Minute, func(error) { stopped++ })
+	if len(p.signals) != 2 || p.signals[0] != "terminated" {
+		t.Fatalf("signals after Stop: %v", p.signals)
+	}
+	if !p.timers[0].cancelled || p.timers[1].d != time.Minute {
+		t.Fatalf("restart not cancelled or no grace timer: %+v %+v", p.timers[0], p.timers[1])
+	}
+	s.Exited(st.Containers[0].PID, signalStatus(syscall.SIGTERM))
+	p.fire() // grace elapsed
+	if len(p.signals) != 3 || p.signals[2] != "killed" || stopped != 0 {
+		t.Fatalf("after grace: signals %v, stopped %d", p.signals, stopped)
+	}
+	s.Exited(st.Containers[1].PID, signalStatus(syscall.SIGKILL))
+	if stopped != 1 || s.Running() {
+		t.Fatalf("stop not answered: %d", stopped)
+	}
+	if err := s.Start(); !errors.Is(err, errStopping) {
+		t.Fatalf("Start after Stop = %v", err)
+	}
+	// A second Stop with nothing running answers at once.
+	s.Stop(0, func(error) { stopped++ })
+	if stopped != 2 {
+		t.Fatal("second Stop not answered")
+	}
+}
+
+func TestResetWritableLayer(t *testing.T) {
+	dir := t.TempDir()
+	upper, work := dir+"/upper", dir+"/work"
+	if err := os.MkdirAll(upper+"/etc", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(upper+"/etc/changed", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := resetWritableLayer(upper, work); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(upper)
+	if err != nil || len(entries) != 0 {
+		t.Fatalf("upper not emptied: %v %v", entries, err)
+	}
+	if fi, err := os.Stat(upper); err != nil || fi.Mode().Perm() != 0o750 {
+		t.Fatalf("upper mode not kept: %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(work); err != nil || !fi.IsDir() {
+		t.Fatalf("work not created: %v", err)
+	}
+}

@@ -1,0 +1,170 @@
+package infra
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LaunchOptions are the daemon-side settings of Launch.
+type LaunchOptions struct {
+	// Exe is the sealed berth binary (notes/security.md rule 4).
+	Exe string
+	// CgroupDir is the pod's infra cgroup on v2: the infra is cloned into
+	// it. Empty on v1.
+	CgroupDir string
+	// CgroupProcs are v1 cgroup.procs files the infra's pid is written to
+	// right after clone, before it is sent its config (it does nothing
+	// before that).
+	CgroupProcs []string
+	// Stderr receives the infra's own log (JSON lines); nil is /dev/null.
+	Stderr *os.File
+	// ReadyTimeout bounds the wait for the ready record; 0 is 30s.
+	ReadyTimeout time.Duration
+}
+
+// ErrLaunch wraps the failure the infra reported on its ready fd.
+var ErrLaunch = errors.New("infra failed to start")
+
+// Launch starts the infra of the pod described by cfg and returns once it
+// listens on cfg.Socket (or with the infra's own error).
+//
+// The infra is the daemon's child, but nothing ties its life to the
+// daemon's: it has its own session, and when the daemon exits (restart,
+// upgrade, crash) it is re-parented to init or the nearest subreaper and
+// keeps running; the next daemon re-attaches with Dial. While the daemon
+// lives, it must reap the returned process: call Wait in a goroutine.
+func Launch(cfg PodConfig, opt LaunchOptions) (*os.Process, error) {
+	return launch(cfg, opt, Subcommand)
+}
+
+// launch is Launch with the subcommand to run (tests use a variant).
+func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*os.Process, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode config of pod %s: %w", cfg.Key, err)
+	}
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("config pipe of pod %s: %w", cfg.Key, err)
+	}
+	defer configR.Close()
+	defer configW.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("ready pipe of pod %s: %w", cfg.Key, err)
+	}
+	defer readyR.Close()
+	defer readyW.Close()
+
+	attr, closeAttr, err := infraProcAttr(cfg, opt, configR, readyW)
+	if err != nil {
+		return nil, fmt.Errorf("infra of pod %s: %w", cfg.Key, err)
+	}
+	defer closeAttr()
+	args := []string{"berth", subcommand, "--config-fd=3", "--ready-fd=4"}
+	proc, err := os.StartProcess(opt.Exe, args, attr)
+	if err != nil {
+		return nil, fmt.Errorf("start infra of pod %s from %s: %w", cfg.Key, opt.Exe, err)
+	}
+	configR.Close()
+	readyW.Close()
+	if err := handshake(proc, payload, opt, configW, readyR); err != nil {
+		// Never leave a half-started infra behind.
+		proc.Kill()
+		proc.Wait()
+		return nil, fmt.Errorf("infra of pod %s (pid %d): %w", cfg.Key, proc.Pid, err)
+	}
+	return proc, nil
+}
+
+// infraProcAttr builds the clone attributes: new namespaces, own session,
+// /dev/null stdio except the log, and the v2 cgroup.
+func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (*os.ProcAttr, func(), error) {
+	var flags uintptr
+	if !cfg.HostNetwork {
+		flags |= unix.CLONE_NEWNET | unix.CLONE_NEWUTS
+	}
+	if !cfg.HostIPC {
+		flags |= unix.CLONE_NEWIPC
+	}
+	if cfg.SharePID {
+		flags |= unix.CLONE_NEWPID
+	}
+	sys := &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers := []func() error{null.Close}
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if opt.CgroupDir != "" {
+		fd, err := unix.Open(opt.CgroupDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("open cgroup %s: %w", opt.CgroupDir, err)
+		}
+		sys.UseCgroupFD, sys.CgroupFD = true, fd
+		closers = append(closers, func() error { return unix.Close(fd) })
+	}
+	stderr := opt.Stderr
+	if stderr == nil {
+		stderr = null
+	}
+	return &os.ProcAttr{
+		Dir:   "/",
+		Env:   []string{},
+		Files: []*os.File{null, null, stderr, configR, readyW},
+		Sys:   sys,
+	}, closeAll, nil
+}
+
+// handshake joins the v1 cgroups, sends the config and reads the ready
+// record.
+func handshake(proc *os.Process, payload []byte, opt LaunchOptions, configW, readyR *os.File) error {
+	for _, procs := range opt.CgroupProcs {
+		if err := os.WriteFile(procs, []byte(strconv.Itoa(proc.Pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", procs, err)
+		}
+	}
+	// A failure here shows as a ready record or a bare EOF below.
+	_, writeErr := configW.Write(payload)
+	configW.Close()
+
+	timeout := opt.ReadyTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	if err := readyR.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return fmt.Errorf("ready pipe deadline: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(readyR, 64<<10))
+	if err != nil {
+		return fmt.Errorf("wait for ready record: %w", err)
+	}
+	var rec readyRecord
+	if len(data) == 0 {
+		return fmt.Errorf("%w: exited without a ready record: %w", ErrLaunch, errors.Join(writeErr, errors.New("no record")))
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return fmt.Errorf("ready record %q: %w", data, err)
+	}
+	if rec.Error != "" {
+		return fmt.Errorf("%w: %s", ErrLaunch, rec.Error)
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package infra
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/container"
+)
+
+// Subcommand is the hidden subcommand cmd/berth dispatches to Main before
+// any flag parsing.
+const Subcommand = "infra"
+
+// readyRecord is what the infra writes on its ready fd: its pid, or why it
+// could not start.
+type readyRecord struct {
+	PID   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Main is the infra process: `berth infra --config-fd=N --ready-fd=M`
+// (args without the subcommand; a leading "infra" is accepted too). It does
+// not return: it exits when the pod was shut down, or on SIGTERM after
+// stopping the containers.
+func Main(args []string) {
+	os.Exit(run(args, container.Start))
+}
+
+// run is Main with the container starter injected.
+func run(args []string, start startFunc) int {
+	// One P is plenty for a process that mostly sleeps; a low GC target
+	// keeps the tiny heap tiny (it only grows while containers log).
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(25)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+
+	configFd, readyFd, err := parseFlags(args)
+	if err != nil {
+		log.Error("infra arguments", "err", err)
+		return 2
+	}
+	ready := os.NewFile(uintptr(readyFd), "ready")
+	cfg, srv, err := setup(configFd, readyFd, log, start)
+	if err != nil {
+		sendReady(ready, readyRecord{Error: err.Error()})
+		return 1
+	}
+	if err := sendReady(ready, readyRecord{PID: srv.sup.self.PID}); err != nil {
+		log.Error("infra readiness", "pod", cfg.Key, "err", err)
+		srv.close()
+		return 1
+	}
+	log.Info("infra ready", "pod", cfg.Key, "pid", srv.sup.self.PID)
+	srv.serve()
+	return 0
+}
+
+func parseFlags(args []string) (configFd, readyFd int, err error) {
+	if len(args) > 0 && args[0] == Subcommand {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet(Subcommand, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.IntVar(&configFd, "config-fd", -1, "fd to read the PodConfig JSON from")
+	fs.IntVar(&readyFd, "ready-fd", -1, "fd to write the ready record to")
+	if err := fs.Parse(args); err != nil {
+		return 0, 0, fmt.Errorf("parse infra flags: %w", err)
+	}
+	if configFd < 3 || readyFd < 3 || configFd == readyFd {
+		return 0, 0, fmt.Errorf("infra needs distinct --config-fd and --ready-fd >= 3, got %d and %d", configFd, readyFd)
+	}
+	return configFd, readyFd, nil
+}
+
+// setup makes the process a safe pause process and returns the server that
+// is ready to serve. Each step is one call; errors name it.
+func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig, *server, error) {
+	// Non-dumpable first: with shareProcessNamespace the containers can see
+	// this process, and /proc/PID/exe must not lead to the berth binary.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return nil, nil, fmt.Errorf("set infra non-dumpable: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, nil, fmt.Errorf("become child subreaper: %w", err)
+	}
+	if err := chdirRoot(); err != nil {
+		return nil, nil, err
+	}
+	if err := closeInheritedFds(configFd, readyFd); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := readConfig(configFd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !cfg.HostNetwork && cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return nil, nil, fmt.Errorf("set hostname %q of pod %s: %w", cfg.Hostname, cfg.Key, err)
+		}
+	}
+	self, err := selfIdentity()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := listen(cfg.Socket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("control socket of pod %s: %w", cfg.Key, err)
+	}
+	return cfg, newServer(cfg, log, ln, start, self), nil
+}
+
+// chdirRoot leaves whatever directory was inherited (CVE-2024-21626) and
+// checks that the result really is "/".
+func chdirRoot() error {
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil || wd != "/" {
+		return fmt.Errorf("working directory after chdir / is %q: %w", wd, errors.Join(err, errors.New("not /")))
+	}
+	return nil
+}
+
+// closeInheritedFds closes every fd above stderr that came through exec,
+// except the config and ready fds. Fds without FD_CLOEXEC are exactly the
+// inherited ones: everything the Go runtime opens has CLOEXEC set, so its
+// own fds (epoll, ...) are never touched. The kept fds get CLOEXEC so no
+// container inherits them.
+func closeInheritedFds(keep ...int) error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list inherited fds: %w", err)
+	}
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			continue // the directory's own fd, closed by now
+		}
+		if keepFd(fd, keep) {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC); err != nil {
+				return fmt.Errorf("set CLOEXEC on fd %d: %w", fd, err)
+			}
+			continue
+		}
+		if flags&unix.FD_CLOEXEC == 0 {
+			if err := unix.Close(fd); err != nil {
+				return fmt.Errorf("close inherited fd %d: %w", fd, err)
+			}
+		}
+	}
+	return nil
+}
+
+func keepFd(fd int, keep []int) bool {
+	for _, k := range keep {
+		if fd == k {
+			return true
+		}
+	}
+	return false
+}
+
+// readConfig reads and validates the PodConfig on fd until EOF, then
+// closes fd.
+func readConfig(fd int) (*PodConfig, error) {
+	f := os.NewFile(uintptr(fd), "config")
+	defer f.Close()
+	var cfg PodConfig
+	if err := json.NewDecoder(io.LimitReader(f, MaxFrame)).Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("read pod config from fd %d: %w", fd, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// selfIdentity returns the infra's pid in the host pid namespace (/proc is
+// the host's procfs even when the infra has its own pid namespace) and its
+// start time.
+func selfIdentity() (PodStatus, error) {
+	link, err := os.Readlink("/proc/self")
+	if err != nil {
+		return PodStatus{}, fmt.Errorf("infra pid: %w", err)
+	}
+	pid, err := strconv.Atoi(link)
+	if err != nil {
+		return PodStatus{}, fmt.Errorf("infra pid %q: %w", link, err)
+	}
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return PodStatus{}, fmt.Errorf("infra start time: %w", err)
+	}
+	start, err := parseStartTime(string(stat))
+	if err != nil {
+		return PodStatus{}, fmt.Errorf("infra start time: %w", err)
+	}
+	return PodStatus{PID: pid, StartTime: start}, nil
+}
+
+// parseStartTime returns field 22 (starttime) of a /proc/PID/stat line.
+// The command name (field 2) may contain spaces and parentheses, so fields
+// are counted after its last ')'.
+func parseStartTime(stat string) (uint64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed stat %q", stat)
+	}
+	fields := strings.Fields(stat[i+1:])
+	const startTimeIdx = 22 - 3 // fields[0] is field 3 (state)
+	if len(fields) <= startTimeIdx {
+		return 0, fmt.Errorf("stat has %d fields after the command", len(fields))
+	}
+	return strconv.ParseUint(fields[startTimeIdx], 10, 64)
+}
+
+// sendReady writes the ready record and closes the fd, which ends
+// Launch's read.
+func sendReady(f *os.File, rec readyRecord) error {
+	defer f.Close()
+	if err := json.NewEncoder(f).Encode(rec); err != nil {
+		return fmt.Errorf("write ready record: %w", err)
+	}
+	return nil
+}
+
+// notifySignals routes the signals the infra handles to ch and ignores
+// SIGHUP (there is no terminal; setsid) like pause.c ignores the rest.
+func notifySignals(ch chan<- os.Signal) {
+	signal.Ignore(syscall.SIGHUP)
+	signal.Notify(ch, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGINT)
+}

@@ -1,0 +1,196 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/container"
+)
+
+// startFunc starts a container process; container.Start in production.
+type startFunc func(cfg container.Config, opt container.StartOptions) (int, error)
+
+// procsLinux is the supervisor's real OS side.
+type procsLinux struct {
+	cfg     *PodConfig
+	log     *slog.Logger
+	startFn startFunc
+	// post runs f on the supervisor loop.
+	post func(f func())
+}
+
+var _ procs = (*procsLinux)(nil)
+
+func (p *procsLinux) start(c *ContainerConfig, run int) (int, string, error) {
+	if err := resetWritableLayer(c.Init.UpperDir, c.Init.WorkDir); err != nil {
+		return 0, "", fmt.Errorf("fresh writable layer for container %s: %w", c.Name, err)
+	}
+	logPath := filepath.Join(p.cfg.LogDir, c.Name, strconv.Itoa(run)+".log")
+	logFile, err := openLog(logPath)
+	if err != nil {
+		return 0, logPath, fmt.Errorf("log of container %s: %w", c.Name, err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		logFile.Close()
+		return 0, logPath, fmt.Errorf("stdout pipe of container %s: %w", c.Name, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		logFile.Close()
+		outR.Close()
+		outW.Close()
+		return 0, logPath, fmt.Errorf("stderr pipe of container %s: %w", c.Name, err)
+	}
+	pid, startErr := p.startFn(c.Init, container.StartOptions{
+		Stdout:    outW,
+		Stderr:    errW,
+		SharePID:  p.cfg.SharePID,
+		CgroupDir: c.CgroupDir,
+	})
+	// The child holds its own copies; EOF comes when the last one closes.
+	outW.Close()
+	errW.Close()
+	// Drain even after a failed start: the init stage may have written why.
+	p.copyLogs(c.Name, logFile, outR, errR)
+	if startErr != nil {
+		return 0, logPath, startErr
+	}
+	return pid, logPath, nil
+}
+
+// copyLogs writes both streams to logFile in CRI format, one goroutine per
+// stream (each parked in the netpoller while the container is quiet), and
+// closes everything when both streams end.
+func (p *procsLinux) copyLogs(name string, logFile, outR, errR *os.File) {
+	var open atomic.Int32
+	open.Store(2)
+	copyStream := func(r *os.File, stream string) {
+		if err := copyCRI(logFile, r, stream, time.Now); err != nil {
+			p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
+		}
+		r.Close()
+		if open.Add(-1) == 0 {
+			logFile.Close()
+		}
+	}
+	go copyStream(outR, StreamStdout)
+	go copyStream(errR, StreamStderr)
+}
+
+// openLog creates a run's log file (0640) in its container directory
+// (0750).
+func openLog(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	return f, nil
+}
+
+// resetWritableLayer gives a run an empty overlay upper and work dir, as
+// Kubernetes gives every restarted container a fresh writable layer. The
+// upper dir keeps its mode, since it becomes the mode of the rootfs "/".
+func resetWritableLayer(upper, work string) error {
+	for _, dir := range []string{upper, work} {
+		if dir == "" {
+			continue
+		}
+		mode := os.FileMode(0o755)
+		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+			mode = fi.Mode().Perm()
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove %s: %w", dir, err)
+		}
+		if err := os.Mkdir(dir, mode); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			return fmt.Errorf("chmod %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func (p *procsLinux) signal(pid int, sig syscall.Signal) error {
+	if err := unix.Kill(pid, sig); err != nil {
+		return fmt.Errorf("send %s to pid %d: %w", sig, pid, err)
+	}
+	return nil
+}
+
+func (p *procsLinux) oomKills(c *ContainerConfig) (uint64, bool) {
+	if c.OOMEventsFile == "" {
+		return 0, false
+	}
+	n, err := readOOMKill(c.OOMEventsFile)
+	if err != nil {
+		p.log.Debug("oom events unknown", "pod", p.cfg.Key, "container", c.Name, "err", err)
+		return 0, false
+	}
+	return n, true
+}
+
+func (p *procsLinux) afterFunc(d time.Duration, f func()) func() {
+	t := time.AfterFunc(d, func() { p.post(f) })
+	return func() { t.Stop() }
+}
+
+func (p *procsLinux) changed(st PodStatus) {
+	if p.cfg.StateFile == "" {
+		return
+	}
+	if err := writeStateFile(p.cfg.StateFile, st); err != nil {
+		p.log.Warn("write pod state file", "pod", p.cfg.Key, "err", err)
+	}
+}
+
+// writeStateFile replaces path atomically and durably: temp file, fsync,
+// rename, fsync of the directory.
+func writeStateFile(path string, st PodStatus) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write state file %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir of %s: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir of %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// requestTimeout bounds reading a request and writing its response; a
+// timer exists only while a connection is open.
+const requestTimeout = 30 * time.Second
+
+// server owns the supervisor loop and the control socket.
+type server struct {
+	cfg *PodConfig
+	log *slog.Logger
+	ln  *net.UnixListener
+	sup *supervisor
+	// events carries closures onto the loop: requests and timers.
+	events chan func()
+	// exit is set on the loop to end it.
+	exit bool
+}
+
+func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start startFunc, self PodStatus) *server {
+	s := &server{cfg: cfg, log: log, ln: ln, events: make(chan func())}
+	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post}
+	s.sup = newSupervisor(cfg, log, p, time.Now, self)
+	return s
+}
+
+// post runs f on the loop. It blocks until the loop takes it.
+func (s *server) post(f func()) { s.events <- f }
+
+// serve runs the accept loop and the supervisor loop until Shutdown, or
+// until the containers stopped after SIGTERM.
+func (s *server) serve() {
+	sigs := make(chan os.Signal, 8)
+	notifySignals(sigs)
+	go s.accept()
+	// Children that exited before the handler was installed.
+	s.reap()
+	for !s.exit {
+		select {
+		case sig := <-sigs:
+			s.handleSignal(sig)
+		case f := <-s.events:
+			f()
+		}
+	}
+	s.close()
+}
+
+func (s *server) handleSignal(sig os.Signal) {
+	switch sig {
+	case syscall.SIGCHLD:
+		s.reap()
+	default:
+		s.log.Info("infra terminating", "pod", s.cfg.Key, "signal", sig.String())
+		s.sup.Stop(s.cfg.GracePeriod, func(error) { s.exit = true })
+	}
+}
+
+// reap collects every exited child; container pids are handed to the
+// supervisor, orphans are just reaped.
+func (s *server) reap() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		s.sup.Exited(pid, ws)
+	}
+}
+
+// close removes the socket (the listener unlinks it).
+func (s *server) close() {
+	if err := s.ln.Close(); err != nil {
+		s.log.Warn("close control socket", "pod", s.cfg.Key, "err", err)
+	}
+}
+
+func (s *server) accept() {
+	for {
+		conn, err := s.ln.AcceptUnix()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			// EMFILE and the like: back off a little rather than spin.
+			s.log.Warn("accept on control socket", "pod", s.cfg.Key, "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		go s.handle(conn)
+	}
+}
+
+// handle serves one connection: peer check, one request, one response.
+func (s *server) handle(conn *net.UnixConn) {
+	defer conn.Close()
+	uid, err := peerUID(conn)
+	if err != nil || uid != 0 {
+		s.log.Warn("refused control connection", "pod", s.cfg.Key, "uid", uid, "err", err)
+		return
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(requestTimeout)); err != nil {
+		return
+	}
+	var req Request
+	if err := readFrame(conn, &req); err != nil {
+		s.log.Debug("bad control request", "pod", s.cfg.Key, "err", err)
+		return
+	}
+	resp, after := s.dispatch(req)
+	resp.Version = ProtocolVersion
+	if err := conn.SetWriteDeadline(time.Now().Add(requestTimeout)); err == nil {
+		if err := writeFrame(conn, resp); err != nil {
+			s.log.Debug("control response", "pod", s.cfg.Key, "op", req.Op, "err", err)
+		}
+	}
+	if after != nil {
+		after()
+	}
+}
+
+// dispatch runs req on the loop and waits for its response. after, if
+// set, runs once the response is written.
+func (s *server) dispatch(req Request) (resp Response, after func()) {
+	ch := make(chan Response, 1)
+	reply := func(err error) {
+		r := Response{}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		st := s.sup.Status()
+		r.Status = &st
+		ch <- r
+	}
+	switch req.Op {
+	case OpStatus:
+		s.post(func() { reply(nil) })
+	case OpStart:
+		s.post(func() { reply(s.sup.Start()) })
+	case OpStop:
+		grace := time.Duration(req.GraceMillis) * time.Millisecond
+		s.post(func() { s.sup.Stop(grace, reply) })
+	case OpShutdown:
+		s.post(func() { s.sup.Stop(0, reply) })
+		after = func() { s.post(func() { s.exit = true }) }
+	default:
+		return Response{Error: fmt.Sprintf("unsupported op %q (infra protocol version %d)", req.Op, ProtocolVersion)}, nil
+	}
+	return <-ch, after
+}
+
+// peerUID is the uid of the process that connected (SO_PEERCRED).
+func peerUID(conn *net.UnixConn) (uint32, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("peer credentials: %w", err)
+	}
+	var cred *unix.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return 0, fmt.Errorf("peer credentials: %w", err)
+	}
+	if credErr != nil {
+		return 0, fmt.Errorf("peer credentials: %w", credErr)
+	}
+	return cred.Uid, nil
+}
+
+// errUnsafeSocketDir refuses a socket directory others could reach.
+var errUnsafeSocketDir = errors.New("socket directory must be a root-owned directory with mode 0700")
+
+// listen binds the path-based control socket (never abstract: an abstract
+// socket would be reachable from inside the pod's network namespace) with
+// mode 0600 in a root-only directory, replacing a stale socket file left by
+// a dead infra.
+func listen(path string) (*net.UnixListener, error) {
+	dir := filepath.Dir(path)
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("socket directory %s: %w", dir, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || st.Uid != 0 || fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s (%s): %w", dir, fi.Mode(), errUnsafeSocketDir)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("socket path %s exists and is not a socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+	}
+	// The socket is created 0600 (umask), not chmod'ed after bind. The
+	// infra is single-goroutine here, so the process-wide umask is safe.
+	old := syscall.Umask(0o177)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return ln, nil
+}

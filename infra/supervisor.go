@@ -1,0 +1,288 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"syscall"
+	"time"
+)
+
+// procs is what the supervisor needs from the OS; procsLinux is the real
+// one, tests use a fake that records calls.
+type procs interface {
+	// start prepares and starts run number `run` of c (fresh writable
+	// layer, log pipes and file) and returns its pid and log path.
+	start(c *ContainerConfig, run int) (pid int, logPath string, err error)
+	// signal sends sig to pid.
+	signal(pid int, sig syscall.Signal) error
+	// oomKills reads the container's oom_kill counter; ok is false when it
+	// is unknown.
+	oomKills(c *ContainerConfig) (n uint64, ok bool)
+	// afterFunc runs f on the supervisor loop after d; the returned func
+	// cancels it.
+	afterFunc(d time.Duration, f func()) (cancel func())
+	// changed is called after every status change (StateFile).
+	changed(st PodStatus)
+}
+
+// ctr is the supervisor's record of one container.
+type ctr struct {
+	cfg    *ContainerConfig
+	isInit bool
+	status ContainerStatus
+	// pid and the time its run began; pid 0 when not running.
+	pid       int
+	startedAt time.Time
+	// oomBefore is the oom_kill count read before this run.
+	oomBefore   uint64
+	oomBeforeOK bool
+	// backoff is the last restart delay; cancelRestart is set only while a
+	// restart is pending.
+	backoff       time.Duration
+	cancelRestart func()
+}
+
+// supervisor is the pod's state machine. All methods run on one goroutine
+// (the loop), so it has no locks.
+type supervisor struct {
+	cfg  *PodConfig
+	log  *slog.Logger
+	os   procs
+	now  func() time.Time
+	self PodStatus // PID and StartTime of the infra
+
+	inits, ctrs []*ctr
+	byPID       map[int]*ctr
+
+	started   bool
+	startedAt time.Time
+	// appsStarted is set once the regular containers were started.
+	appsStarted bool
+
+	stopping    bool
+	stopWaiters []func(error)
+	cancelGrace func()
+}
+
+func newSupervisor(cfg *PodConfig, log *slog.Logger, p procs, now func() time.Time, self PodStatus) *supervisor {
+	s := &supervisor{cfg: cfg, log: log, os: p, now: now, self: self, byPID: map[int]*ctr{}}
+	mk := func(list []ContainerConfig, isInit bool) []*ctr {
+		out := make([]*ctr, len(list))
+		for i := range list {
+			c := &ctr{cfg: &list[i], isInit: isInit}
+			c.status = ContainerStatus{Name: list[i].Name, State: ContainerState{Waiting: &StateWaiting{Reason: ReasonPodInitializing}}}
+			out[i] = c
+		}
+		return out
+	}
+	s.inits = mk(cfg.InitContainers, true)
+	s.ctrs = mk(cfg.Containers, false)
+	return s
+}
+
+// errStopping refuses a Start after the tear-down began.
+var errStopping = errors.New("pod is stopping")
+
+// Start begins running the pod: init containers one by one, then the
+// containers. A repeated Start is a no-op, so a daemon may retry it.
+func (s *supervisor) Start() error {
+	if s.stopping {
+		return fmt.Errorf("start pod %s: %w", s.cfg.Key, errStopping)
+	}
+	if s.started {
+		return nil
+	}
+	s.started, s.startedAt = true, s.now()
+	s.advance()
+	s.notify()
+	return nil
+}
+
+// advance starts whatever comes next: the first init container that has
+// not completed, or, once all have, every regular container.
+func (s *supervisor) advance() {
+	if s.stopping || s.appsStarted {
+		return
+	}
+	for _, c := range s.inits {
+		t := c.status.State.Terminated
+		if t != nil && t.ExitCode == 0 {
+			continue
+		}
+		if c.pid == 0 && c.cancelRestart == nil && t == nil {
+			s.run(c)
+		}
+		// Running, waiting for a restart, or failed for good: the next
+		// ones wait for it.
+		return
+	}
+	s.appsStarted = true
+	for _, c := range s.ctrs {
+		s.run(c)
+	}
+}
+
+// run starts one run of c; a failure to start counts as a terminated run.
+func (s *supervisor) run(c *ctr) {
+	c.cancelRestart = nil
+	// Every run after the first is a restart (LastState holds the
+	// previous run, see scheduleRestart).
+	if c.status.LastState.Terminated != nil {
+		c.status.RestartCount++
+	}
+	c.oomBefore, c.oomBeforeOK = s.os.oomKills(c.cfg)
+	c.startedAt = s.now()
+	pid, logPath, err := s.os.start(c.cfg, c.status.RestartCount)
+	c.status.LogPath = logPath
+	if err != nil {
+		s.log.Warn("container failed to start", "pod", s.cfg.Key, "container", c.cfg.Name, "err", err)
+		s.finish(c, &StateTerminated{
+			ExitCode: 128, Reason: ReasonStartError, Message: err.Error(),
+			StartedAt: c.startedAt, FinishedAt: s.now(),
+		})
+		return
+	}
+	c.pid = pid
+	s.byPID[pid] = c
+	c.status.PID = pid
+	c.status.State = ContainerState{Running: &StateRunning{StartedAt: c.startedAt}}
+	s.log.Info("container started", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "restartCount", c.status.RestartCount)
+}
+
+// Exited handles the reaped exit of pid with wait status ws. Pids that are
+// not containers (orphans re-parented to the infra) are ignored.
+func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
+	c, ok := s.byPID[pid]
+	if !ok {
+		return
+	}
+	delete(s.byPID, pid)
+	c.pid = 0
+	c.status.PID = 0
+	t := &StateTerminated{StartedAt: c.startedAt, FinishedAt: s.now()}
+	switch {
+	case ws.Signaled():
+		t.Signal = int(ws.Signal())
+		t.ExitCode = 128 + t.Signal
+	default:
+		t.ExitCode = ws.ExitStatus()
+	}
+	t.Reason = ReasonError
+	if t.ExitCode == 0 {
+		t.Reason = ReasonCompleted
+	}
+	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && c.oomBeforeOK {
+		if n, ok := s.os.oomKills(c.cfg); ok && n > c.oomBefore {
+			t.Reason = ReasonOOMKilled
+		}
+	}
+	s.log.Info("container exited", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "exitCode", t.ExitCode, "reason", t.Reason)
+	s.finish(c, t)
+}
+
+// finish records a terminated run and applies the restart policy.
+func (s *supervisor) finish(c *ctr, t *StateTerminated) {
+	c.status.State = ContainerState{Terminated: t}
+	switch {
+	case s.stopping:
+		s.checkStopped()
+	case ShouldRestart(s.cfg.RestartPolicy, t.ExitCode, c.isInit):
+		s.scheduleRestart(c, t.FinishedAt.Sub(t.StartedAt))
+	case c.isInit && t.ExitCode == 0:
+		s.advance()
+	}
+	s.notify()
+}
+
+// scheduleRestart puts c in CrashLoopBackOff until its back-off elapses.
+func (s *supervisor) scheduleRestart(c *ctr, ranFor time.Duration) {
+	c.backoff = Backoff(c.backoff, ranFor, s.cfg.Backoff)
+	c.status.LastState = ContainerState{Terminated: c.status.State.Terminated}
+	c.status.State = ContainerState{Waiting: &StateWaiting{
+		Reason:  ReasonCrashLoopBackOff,
+		Message: fmt.Sprintf("back-off %s restarting failed container %s", c.backoff, c.cfg.Name),
+	}}
+	c.cancelRestart = s.os.afterFunc(c.backoff, func() {
+		if c.cancelRestart == nil || s.stopping {
+			return
+		}
+		s.run(c)
+		s.notify()
+	})
+}
+
+// Stop begins the tear-down: no more restarts, SIGTERM to every running
+// container, SIGKILL after grace. done is called once no container runs.
+func (s *supervisor) Stop(grace time.Duration, done func(error)) {
+	s.stopWaiters = append(s.stopWaiters, done)
+	first := !s.stopping
+	s.stopping = true
+	for _, c := range append(append([]*ctr{}, s.inits...), s.ctrs...) {
+		if c.cancelRestart != nil {
+			c.cancelRestart()
+			c.cancelRestart = nil
+		}
+	}
+	if first {
+		s.signalAll(syscall.SIGTERM)
+	}
+	if grace <= 0 {
+		s.killAll()
+	} else if first {
+		s.cancelGrace = s.os.afterFunc(grace, s.killAll)
+	}
+	s.checkStopped()
+	s.notify()
+}
+
+func (s *supervisor) killAll() {
+	s.cancelGrace = nil
+	s.signalAll(syscall.SIGKILL)
+}
+
+func (s *supervisor) signalAll(sig syscall.Signal) {
+	for pid, c := range s.byPID {
+		if err := s.os.signal(pid, sig); err != nil {
+			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "signal", sig, "err", err)
+		}
+	}
+}
+
+// checkStopped answers the Stop waiters once nothing runs.
+func (s *supervisor) checkStopped() {
+	if !s.stopping || len(s.byPID) > 0 {
+		return
+	}
+	if s.cancelGrace != nil {
+		s.cancelGrace()
+		s.cancelGrace = nil
+	}
+	waiters := s.stopWaiters
+	s.stopWaiters = nil
+	for _, done := range waiters {
+		done(nil)
+	}
+}
+
+// Running reports whether any container process is alive.
+func (s *supervisor) Running() bool { return len(s.byPID) > 0 }
+
+// Status returns a snapshot; it shares no mutable memory with s.
+func (s *supervisor) Status() PodStatus {
+	st := s.self
+	st.Version = ProtocolVersion
+	st.Started, st.StartedAt, st.Stopping = s.started, s.startedAt, s.stopping
+	snap := func(list []*ctr) []ContainerStatus {
+		out := make([]ContainerStatus, len(list))
+		for i, c := range list {
+			out[i] = c.status
+		}
+		return out
+	}
+	st.InitContainers = snap(s.inits)
+	st.Containers = snap(s.ctrs)
+	return st
+}
+
+func (s *supervisor) notify() { s.os.changed(s.Status()) }
