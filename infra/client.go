@@ -37,10 +37,11 @@ func Dial(socket string) (*Client, error) {
 	return c, nil
 }
 
-// Start asks the infra to run the pod's containers; it returns once the
-// first ones were started. A repeated Start is a no-op.
-func (c *Client) Start(ctx context.Context) error {
-	_, err := c.call(ctx, Request{Op: OpStart})
+// Start asks the infra to run the pod's containers (those given here, or
+// else those of the launch config); it returns once the first ones were
+// started. A repeated Start is a no-op.
+func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) error {
+	_, err := c.call(ctx, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
 	return err
 }
 

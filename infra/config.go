@@ -53,8 +53,10 @@ type PodConfig struct {
 	// GracePeriod is used when the infra itself gets SIGTERM.
 	GracePeriod time.Duration `json:"gracePeriod"`
 
+	// InitContainers and Containers may be left empty at launch and given
+	// with Start instead.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
-	Containers     []ContainerConfig `json:"containers"`
+	Containers     []ContainerConfig `json:"containers,omitempty"`
 }
 
 // BackoffConfig is the restart back-off: Initial doubling up to Max, back to
@@ -113,11 +115,19 @@ func (c *PodConfig) Validate() error {
 	if c.GracePeriod < 0 {
 		bad("gracePeriod %s is negative", c.GracePeriod)
 	}
-	if len(c.Containers) == 0 {
-		bad("no containers")
+	errs = append(errs, validateContainers(c.Key, c.InitContainers, c.Containers))
+	return errors.Join(errs...)
+}
+
+// validateContainers checks the container lists, given at launch or with
+// Start: names usable as log directory names, each once, known OOM formats.
+func validateContainers(key string, inits, ctrs []ContainerConfig) error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: pod %s: %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...)))
 	}
 	seen := map[string]bool{}
-	for _, ctr := range append(append([]ContainerConfig{}, c.InitContainers...), c.Containers...) {
+	for _, ctr := range append(append([]ContainerConfig{}, inits...), ctrs...) {
 		if !validName(ctr.Name) {
 			bad("container name %q is not a valid file name", ctr.Name)
 		}

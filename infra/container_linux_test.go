@@ -64,7 +64,7 @@ func TestInfraRealContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(ctx(t)); err != nil {
+	if err := c.Start(ctx(t), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "crash restarted", func() bool {

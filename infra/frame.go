@@ -32,6 +32,10 @@ type Request struct {
 	Op      string `json:"op"`
 	// GraceMillis is Stop's grace period before SIGKILL.
 	GraceMillis int64 `json:"graceMillis,omitempty"`
+	// InitContainers and Containers, with Start, replace those of the
+	// launch config.
+	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
+	Containers     []ContainerConfig `json:"containers,omitempty"`
 }
 
 // Response is the infra's frame. Status is the pod status after the op.

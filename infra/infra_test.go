@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,7 +154,7 @@ func TestFrames(t *testing.T) {
 		t.Fatalf("frame header does not give the payload length: % x", buf.Bytes()[:4])
 	}
 	var out Request
-	if err := readFrame(&buf, &out); err != nil || out != in {
+	if err := readFrame(&buf, &out); err != nil || !reflect.DeepEqual(out, in) {
 		t.Fatalf("round trip: got %+v, %v; want %+v", out, err, in)
 	}
 
@@ -208,7 +209,7 @@ func TestValidate(t *testing.T) {
 		{"relative socket", func(c *PodConfig) { c.Socket = "infra.sock" }, false},
 		{"unknown policy", func(c *PodConfig) { c.RestartPolicy = "Sometimes" }, false},
 		{"zero backoff", func(c *PodConfig) { c.Backoff = BackoffConfig{} }, false},
-		{"no containers", func(c *PodConfig) { c.Containers = nil }, false},
+		{"no containers at launch: they come with Start", func(c *PodConfig) { c.Containers = nil }, true},
 		{"name with slash", func(c *PodConfig) { c.Containers[0].Name = "../x" }, false},
 		{"dot-dot name", func(c *PodConfig) { c.Containers[0].Name = ".." }, false},
 		{"duplicate across init", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "app"}} }, false},
@@ -292,7 +293,7 @@ func TestSupervisorRestartWithBackoff(t *testing.T) {
 	cfg := validConfig()
 	cfg.RestartPolicy = RestartOnFailure
 	s, p := newTestSupervisor(cfg)
-	if err := s.Start(); err != nil {
+	if err := s.Start(nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	st := s.Status().Containers[0]
@@ -327,7 +328,7 @@ func TestSupervisorInitContainers(t *testing.T) {
 	cfg.RestartPolicy = RestartNever
 	cfg.InitContainers = []ContainerConfig{{Name: "init1"}, {Name: "init2"}}
 	s, _ := newTestSupervisor(cfg)
-	s.Start()
+	s.Start(nil, nil)
 	st := s.Status()
 	if st.InitContainers[0].State.Running == nil || st.InitContainers[1].State.Waiting == nil || st.Containers[0].State.Waiting == nil {
 		t.Fatalf("only init1 should run: %+v", st)
@@ -353,7 +354,7 @@ func TestSupervisorStartErrorAndOOM(t *testing.T) {
 	cfg.Containers = []ContainerConfig{{Name: "broken"}, {Name: "hog", OOMEventsFile: "/x"}}
 	s, p := newTestSupervisor(cfg)
 	p.startErr["broken"] = errors.New("exec: no such file")
-	s.Start()
+	s.Start(nil, nil)
 	st := s.Status()
 	if w := st.Containers[0].State.Waiting; w == nil || w.Reason != ReasonCrashLoopBackOff {
 		t.Fatalf("broken: %+v", st.Containers[0])
@@ -373,7 +374,7 @@ func TestSupervisorStop(t *testing.T) {
 	cfg := validConfig()
 	cfg.Containers = []ContainerConfig{{Name: "a"}, {Name: "b"}, {Name: "crashed"}}
 	s, p := newTestSupervisor(cfg)
-	s.Start()
+	s.Start(nil, nil)
 	st := s.Status()
 	s.Exited(st.Containers[2].PID, exitStatus(1)) // now in back-off
 	var stopped int
@@ -393,7 +394,7 @@ func TestSupervisorStop(t *testing.T) {
 	if stopped != 1 || s.Running() {
 		t.Fatalf("stop not answered: %d", stopped)
 	}
-	if err := s.Start(); !errors.Is(err, errStopping) {
+	if err := s.Start(nil, nil); !errors.Is(err, errStopping) {
 		t.Fatalf("Start after Stop = %v", err)
 	}
 	// A second Stop with nothing running answers at once.
@@ -424,5 +425,24 @@ func TestResetWritableLayer(t *testing.T) {
 	}
 	if fi, err := os.Stat(work); err != nil || !fi.IsDir() {
 		t.Fatalf("work not created: %v", err)
+	}
+}
+
+func TestSupervisorStartTakesContainers(t *testing.T) {
+	cfg := validConfig()
+	cfg.Containers = nil
+	s, _ := newTestSupervisor(cfg)
+	if err := s.Start(nil, nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Start without any containers: %v, want ErrInvalidConfig", err)
+	}
+	if err := s.Start(nil, []ContainerConfig{{Name: "a"}, {Name: "a"}}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Start with a duplicate name: %v, want ErrInvalidConfig", err)
+	}
+	if err := s.Start([]ContainerConfig{{Name: "setup"}}, []ContainerConfig{{Name: "late"}}); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Status()
+	if len(st.InitContainers) != 1 || st.InitContainers[0].State.Running == nil || len(st.Containers) != 1 || st.Containers[0].Name != "late" {
+		t.Fatalf("containers given with Start are not the ones run: %+v", st)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -85,6 +86,9 @@ func parseFlags(args []string) (configFd, readyFd int, err error) {
 	return configFd, readyFd, nil
 }
 
+// processName is the infra's comm (NUL-terminated for PR_SET_NAME).
+var processName = []byte("berth-infra\x00")
+
 // setup makes the process a safe pause process and returns the server that
 // is ready to serve. Each step is one call; errors name it.
 func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig, *server, error) {
@@ -92,6 +96,11 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	// this process, and /proc/PID/exe must not lead to the berth binary.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return nil, nil, fmt.Errorf("set infra non-dumpable: %w", err)
+	}
+	// The binary runs from a memfd, so its name would be a fd number: name
+	// it for ps and for the containers of a shared pid namespace.
+	if err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&processName[0])), 0, 0, 0); err != nil {
+		return nil, nil, fmt.Errorf("set process name: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, nil, fmt.Errorf("become child subreaper: %w", err)

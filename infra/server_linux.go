@@ -152,7 +152,7 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpStatus:
 		s.post(func() { reply(nil) })
 	case OpStart:
-		s.post(func() { reply(s.sup.Start()) })
+		s.post(func() { reply(s.sup.Start(req.InitContainers, req.Containers)) })
 	case OpStop:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
 		s.post(func() { s.sup.Stop(grace, reply) })

@@ -67,31 +67,46 @@ type supervisor struct {
 
 func newSupervisor(cfg *PodConfig, log *slog.Logger, p procs, now func() time.Time, self PodStatus) *supervisor {
 	s := &supervisor{cfg: cfg, log: log, os: p, now: now, self: self, byPID: map[int]*ctr{}}
-	mk := func(list []ContainerConfig, isInit bool) []*ctr {
-		out := make([]*ctr, len(list))
-		for i := range list {
-			c := &ctr{cfg: &list[i], isInit: isInit}
-			c.status = ContainerStatus{Name: list[i].Name, State: ContainerState{Waiting: &StateWaiting{Reason: ReasonPodInitializing}}}
-			out[i] = c
-		}
-		return out
-	}
-	s.inits = mk(cfg.InitContainers, true)
-	s.ctrs = mk(cfg.Containers, false)
+	s.inits = newCtrs(cfg.InitContainers, true)
+	s.ctrs = newCtrs(cfg.Containers, false)
 	return s
+}
+
+// newCtrs makes the supervisor's records of a list of containers, all
+// waiting to be initialised.
+func newCtrs(list []ContainerConfig, isInit bool) []*ctr {
+	out := make([]*ctr, len(list))
+	for i := range list {
+		c := &ctr{cfg: &list[i], isInit: isInit}
+		c.status = ContainerStatus{Name: list[i].Name, State: ContainerState{Waiting: &StateWaiting{Reason: ReasonPodInitializing}}}
+		out[i] = c
+	}
+	return out
 }
 
 // errStopping refuses a Start after the tear-down began.
 var errStopping = errors.New("pod is stopping")
 
 // Start begins running the pod: init containers one by one, then the
-// containers. A repeated Start is a no-op, so a daemon may retry it.
-func (s *supervisor) Start() error {
+// containers. Containers given here replace those of the launch config:
+// the daemon learns values the containers need (the pod's IP) only after
+// the infra exists. A repeated Start is a no-op, so a daemon may retry it.
+func (s *supervisor) Start(inits, ctrs []ContainerConfig) error {
 	if s.stopping {
 		return fmt.Errorf("start pod %s: %w", s.cfg.Key, errStopping)
 	}
 	if s.started {
 		return nil
+	}
+	if len(ctrs) > 0 {
+		if err := validateContainers(s.cfg.Key, inits, ctrs); err != nil {
+			return err
+		}
+		s.cfg.InitContainers, s.cfg.Containers = inits, ctrs
+		s.inits, s.ctrs = newCtrs(inits, true), newCtrs(ctrs, false)
+	}
+	if len(s.ctrs) == 0 {
+		return fmt.Errorf("start pod %s: %w: no containers", s.cfg.Key, ErrInvalidConfig)
 	}
 	s.started, s.startedAt = true, s.now()
 	s.advance()

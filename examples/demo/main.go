@@ -6,6 +6,7 @@
 //	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
 //	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
 //	demo read PATH                 print the file at PATH
+//	demo wait-read PATH            wait until PATH exists, then print it
 //	demo env                       print the environment, one VAR=value a line
 //	demo exit N                    exit with status N
 //	demo echo-tcp PORT             TCP echo server
@@ -20,8 +21,10 @@
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
-// (for grace-period tests), --sigterm=exit keeps the default. Global flags
-// come before the sub-command: `demo --sigterm=ignore sleep`.
+// (for grace-period tests), --sigterm=exit keeps the default; --then-sleep
+// sleeps after a sub-command that ends (write, read, ps, ...) instead of
+// exiting, so a pod's container keeps running. Global flags come before the
+// sub-command: `demo --sigterm=ignore sleep`.
 package main
 
 import (
@@ -44,7 +47,16 @@ import (
 func main() {
 	args := os.Args[1:]
 	sigterm := "exit"
-	for len(args) > 0 && strings.HasPrefix(args[0], "--sigterm") {
+	thenSleep := false
+	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+		if args[0] == "--then-sleep" {
+			thenSleep = true
+			args = args[1:]
+			continue
+		}
+		if !strings.HasPrefix(args[0], "--sigterm") {
+			fail(fmt.Errorf("unknown flag %s", args[0]))
+		}
 		v, ok := strings.CutPrefix(args[0], "--sigterm=")
 		if !ok {
 			if len(args) < 2 {
@@ -63,6 +75,20 @@ func main() {
 	}
 	if err := run(args[0], args[1:]); err != nil {
 		fail(err)
+	}
+	for thenSleep {
+		time.Sleep(time.Hour)
+	}
+}
+
+// waitForFile polls until path exists (another container of the pod is
+// expected to write it).
+func waitForFile(path string) {
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -104,9 +130,12 @@ func run(mode string, args []string) error {
 			return err
 		}
 		return os.WriteFile(args[0], []byte(args[1]), 0o644)
-	case "read":
+	case "read", "wait-read":
 		if len(args) != 1 {
 			return errors.New("usage: read PATH")
+		}
+		if mode == "wait-read" {
+			waitForFile(args[0])
 		}
 		b, err := os.ReadFile(args[0])
 		if err != nil {

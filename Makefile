@@ -1,0 +1,46 @@
+# berth: build, run, test. `make run` is the README's first set-up command.
+GO        ?= go
+BIN       ?= bin/berth
+PREFIX    ?= /usr/local
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+DEMO_REF  ?= localhost/berth-demo:latest
+
+export CGO_ENABLED = 0
+
+.PHONY: build demo-image run test vet install bench clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
+
+# The demo image the examples use, built from the project's own code.
+demo-image: build
+	rm -rf bin/demo-rootfs && mkdir -p bin/demo-rootfs/bin bin/demo-rootfs/etc bin/demo-rootfs/tmp
+	$(GO) build -trimpath -ldflags '-s -w' -o bin/demo-rootfs/bin/demo ./examples/demo
+	printf 'root:x:0:0:root:/root:/bin/demo\nnobody:x:65534:65534:nobody:/:/bin/demo\napp:x:1000:1000:app:/:/bin/demo\n' > bin/demo-rootfs/etc/passwd
+	printf 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\n' > bin/demo-rootfs/etc/group
+	chmod 1777 bin/demo-rootfs/tmp
+	$(BIN) image import --rootfs bin/demo-rootfs $(DEMO_REF)
+
+# Build, import the demo image, and run the daemon on its default paths.
+run: demo-image
+	mkdir -p /etc/berth/manifests
+	$(BIN) daemon
+
+test:
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./...
+
+install: build
+	install -D -m 0755 $(BIN) $(PREFIX)/bin/berth
+	install -D -m 0644 berth.service /etc/systemd/system/berth.service
+	mkdir -p /etc/berth/manifests
+
+bench: build
+	$(GO) run ./bench
+
+clean:
+	rm -rf bin

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// ErrNotFound is returned when the daemon does not know a pod.
+var ErrNotFound = errors.New("not found")
+
+// Client talks to the daemon over its unix socket.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the daemon listening on socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+	}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+}
+
+// Pods lists the daemon's pods.
+func (c *Client) Pods(ctx context.Context) ([]Pod, error) {
+	var l PodList
+	if err := c.get(ctx, "/v1/pods", &l); err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// Pod returns one pod, or ErrNotFound.
+func (c *Client) Pod(ctx context.Context, namespace, name string) (Pod, error) {
+	var p Pod
+	err := c.get(ctx, podPath(namespace, name), &p)
+	return p, err
+}
+
+// WaitSettled waits until the pod is Settled (or timeout passes) and
+// returns its last state; timedOut tells which.
+func (c *Client) WaitSettled(ctx context.Context, namespace, name string, timeout time.Duration) (p Pod, timedOut bool, err error) {
+	q := url.Values{"wait": {WaitSettled}, "timeout": {durationParam(timeout)}}
+	resp, err := c.do(ctx, http.MethodGet, podPath(namespace, name)+"?"+q.Encode())
+	if err != nil {
+		return Pod{}, false, err
+	}
+	defer resp.Body.Close()
+	if err := decode(resp, &p); err != nil {
+		return Pod{}, false, err
+	}
+	return p, resp.Header.Get("X-Berth-Timeout") != "", nil
+}
+
+// WaitGone waits until the pod no longer exists; it returns false when
+// timeout passed first.
+func (c *Client) WaitGone(ctx context.Context, namespace, name string, timeout time.Duration) (bool, error) {
+	q := url.Values{"wait": {WaitGone}, "timeout": {durationParam(timeout)}}
+	resp, err := c.do(ctx, http.MethodGet, podPath(namespace, name)+"?"+q.Encode())
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return true, nil
+	}
+	return false, decode(resp, &Pod{})
+}
+
+// Events returns the daemon's events after since.
+func (c *Client) Events(ctx context.Context, since time.Time) ([]Event, error) {
+	path := "/v1/events"
+	if !since.IsZero() {
+		path += "?since=" + url.QueryEscape(since.Format(time.RFC3339Nano))
+	}
+	var ev []Event
+	err := c.get(ctx, path, &ev)
+	return ev, err
+}
+
+// Reconcile asks the daemon for a pass now and waits for it.
+func (c *Client) Reconcile(ctx context.Context) error {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/reconcile")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decode(resp, nil)
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decode(resp, v)
+}
+
+func (c *Client) do(ctx context.Context, method, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://berth"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("talk to the berth daemon at %s (is `berth daemon` running? set --socket or BERTH_SOCKET): %w", c.socket, err)
+	}
+	return resp, nil
+}
+
+func decode(resp *http.Response, v any) error {
+	if resp.StatusCode >= 300 {
+		var e errorBody
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			if resp.StatusCode == http.StatusNotFound {
+				return fmt.Errorf("%s: %w", e.Error, ErrNotFound)
+			}
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("daemon answered %s", resp.Status)
+	}
+	if v == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("decode daemon answer: %w", err)
+	}
+	return nil
+}
+
+func podPath(namespace, name string) string {
+	return "/v1/pods/" + url.PathEscape(namespace) + "/" + url.PathEscape(name)
+}
+
+func durationParam(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/manifests"
+)
+
+type fakeBackend struct {
+	mu     sync.Mutex
+	pods   []Pod
+	passes int
+}
+
+func (f *fakeBackend) Pods(context.Context) ([]Pod, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Pod(nil), f.pods...), nil
+}
+
+func (f *fakeBackend) Events(since time.Time) []Event {
+	return []Event{{Time: since.Add(time.Second), Reason: "Started"}}
+}
+
+func (f *fakeBackend) Reconcile(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.passes++
+	return nil
+}
+
+func (f *fakeBackend) set(p []Pod) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pods = p
+}
+
+func serve(t *testing.T, b Backend) *Client {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	l, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Serve(ctx, l, Handler(b, slog.New(slog.DiscardHandler))); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return NewClient(sock)
+}
+
+func TestClientServer(t *testing.T) {
+	b := &fakeBackend{}
+	c := serve(t, b)
+	ctx := context.Background()
+
+	if _, err := c.Pod(ctx, "default", "web"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing pod: err %v, want ErrNotFound", err)
+	}
+	web := Pod{Metadata: metaOf("default", "web"), Status: PodStatus{Phase: PodPending}}
+	b.set([]Pod{web})
+	pods, err := c.Pods(ctx)
+	if err != nil || len(pods) != 1 || pods[0].Metadata.Name != "web" {
+		t.Fatalf("Pods = %v, %v", pods, err)
+	}
+	if err := c.Reconcile(ctx); err != nil || b.passes != 1 {
+		t.Fatalf("Reconcile: %v, passes %d", err, b.passes)
+	}
+
+	// A waiting request returns once the pod settles.
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		web.Status = PodStatus{Phase: PodRunning}
+		b.set([]Pod{web})
+	}()
+	p, timedOut, err := c.WaitSettled(ctx, "default", "web", 5*time.Second)
+	if err != nil || timedOut || p.Status.Phase != PodRunning {
+		t.Fatalf("WaitSettled = %s, %v, %v", p.Status.Phase, timedOut, err)
+	}
+	// ... and reports a time-out with the last state.
+	web.Status = PodStatus{Phase: PodPending}
+	b.set([]Pod{web})
+	if _, timedOut, err := c.WaitSettled(ctx, "default", "web", 50*time.Millisecond); err != nil || !timedOut {
+		t.Fatalf("WaitSettled on a pending pod: timedOut %v, err %v", timedOut, err)
+	}
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		b.set(nil)
+	}()
+	if gone, err := c.WaitGone(ctx, "default", "web", 5*time.Second); err != nil || !gone {
+		t.Fatalf("WaitGone = %v, %v", gone, err)
+	}
+	ev, err := c.Events(ctx, time.Unix(100, 0))
+	if err != nil || len(ev) != 1 || ev[0].Reason != "Started" {
+		t.Fatalf("Events = %v, %v", ev, err)
+	}
+}
+
+func TestClientWithoutDaemonSaysWhatToDo(t *testing.T) {
+	c := NewClient(filepath.Join(t.TempDir(), "none.sock"))
+	_, err := c.Pods(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "is `berth daemon` running") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func metaOf(ns, name string) manifests.ObjectMeta {
+	return manifests.ObjectMeta{Namespace: ns, Name: name}
+}

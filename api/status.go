@@ -1,0 +1,120 @@
+package api
+
+import "strconv"
+
+// Settled reports whether a pod has reached a state `berth apply` stops
+// waiting at: every container running (or the pod finished), or a reason
+// why it cannot get there (invalid manifest, start failure, crash loop).
+func Settled(p Pod) bool {
+	switch p.Status.Phase {
+	case PodSucceeded, PodFailed:
+		return true
+	case PodRunning:
+		for _, c := range p.Status.ContainerStatuses {
+			if c.State.Running == nil && c.State.Terminated == nil {
+				return c.State.Waiting != nil && isFailureReason(c.State.Waiting.Reason)
+			}
+		}
+		return true
+	}
+	if isFailureReason(p.Status.Reason) {
+		return true
+	}
+	for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+		if c.State.Waiting != nil && isFailureReason(c.State.Waiting.Reason) {
+			return true
+		}
+	}
+	return false
+}
+
+// Reasons that mean "this will not become Running by waiting".
+const (
+	ReasonInvalidManifest  = "InvalidManifest"
+	ReasonCreateFailed     = "CreateContainerError"
+	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	ReasonImageNotFound    = "ErrImageNeverPull"
+	ReasonStartError       = "StartError"
+)
+
+func isFailureReason(r string) bool {
+	switch r {
+	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError:
+		return true
+	}
+	return false
+}
+
+// DisplayStatus is the STATUS column of `berth get pods`, computed as
+// kubectl does: the pod's reason, else the most telling container state
+// (init containers first, as "Init:N/M"), else the phase.
+func DisplayStatus(p Pod) string {
+	if p.Status.Reason != "" {
+		return p.Status.Reason
+	}
+	st := p.Status
+	for i, c := range st.InitContainerStatuses {
+		switch {
+		case c.State.Terminated != nil && c.State.Terminated.ExitCode == 0:
+			continue
+		case c.State.Terminated != nil:
+			return "Init:" + reasonOr(c.State.Terminated.Reason, "Error")
+		case c.State.Waiting != nil && c.State.Waiting.Reason != "" && c.State.Waiting.Reason != "PodInitializing":
+			return "Init:" + c.State.Waiting.Reason
+		default:
+			return "Init:" + itoa(i) + "/" + itoa(len(st.InitContainerStatuses))
+		}
+	}
+	reason := st.Phase
+	running := false
+	for i := len(st.ContainerStatuses) - 1; i >= 0; i-- {
+		c := st.ContainerStatuses[i]
+		switch {
+		case c.State.Waiting != nil && c.State.Waiting.Reason != "":
+			reason = c.State.Waiting.Reason
+		case c.State.Terminated != nil && c.State.Terminated.Reason != "":
+			reason = c.State.Terminated.Reason
+		case c.State.Terminated != nil && c.State.Terminated.Signal != 0:
+			reason = "Signal:" + itoa(int(c.State.Terminated.Signal))
+		case c.State.Terminated != nil:
+			reason = "ExitCode:" + itoa(int(c.State.Terminated.ExitCode))
+		case c.State.Running != nil:
+			running = true
+		}
+	}
+	if reason == "Completed" && running {
+		reason = PodRunning
+	}
+	return reason
+}
+
+// ReadyCount is the READY column: ready containers over all containers.
+func ReadyCount(p Pod) (ready, total int) {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Ready {
+			ready++
+		}
+	}
+	total = len(p.Spec.Containers)
+	return ready, total
+}
+
+// Restarts is the RESTARTS column: the sum over containers.
+func Restarts(p Pod) int {
+	n := 0
+	for _, c := range p.Status.ContainerStatuses {
+		n += int(c.RestartCount)
+	}
+	return n
+}
+
+func reasonOr(r, def string) string {
+	if r == "" {
+		return def
+	}
+	return r
+}
+
+func itoa(i int) string {
+	return strconv.Itoa(i)
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/internal/atomicfile"
+	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/manifests"
+)
+
+// input is one manifest file given to apply or delete.
+type input struct {
+	name string // base name it gets in the manifest directory
+	data []byte
+	file *manifests.File
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	var files []string
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE|DIR|-",
+		Short: "Validate manifests, place them in the manifest directory and wait for their pods to run",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ins, err := readInputs(files, cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			var problems []manifests.Problem
+			for _, in := range ins {
+				problems = append(problems, in.file.Problems()...)
+			}
+			if reportProblems(cmd.ErrOrStderr(), problems) {
+				return &exitError{code: 1, msg: "nothing applied: fix the problems above"}
+			}
+			if err := checkOwnership(g.manifests, ins); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(g.manifests, 0o755); err != nil {
+				return fmt.Errorf("create manifest directory: %w", err)
+			}
+			for _, in := range ins {
+				dst := filepath.Join(g.manifests, in.name)
+				old, _ := os.ReadFile(dst)
+				verb := "created"
+				if old != nil {
+					verb = "configured"
+					if string(old) == string(in.data) {
+						verb = "unchanged"
+					}
+				}
+				if err := atomicfile.WriteFile(dst, in.data, 0o644); err != nil {
+					return err
+				}
+				for _, k := range podKeys(in.file) {
+					fmt.Fprintf(cmd.OutOrStdout(), "pod/%s %s\n", k.name, verb)
+				}
+			}
+			c := api.NewClient(g.socket)
+			if err := c.Reconcile(cmd.Context()); err != nil {
+				return err
+			}
+			if !wait {
+				return nil
+			}
+			return waitRunning(cmd.Context(), cmd.OutOrStdout(), c, ins, timeout)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin")
+	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the pods run (or say why they do not)")
+	cmd.Flags().DurationVar(&timeout, "timeout", waitTimeout, "how long to wait")
+	cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+// waitRunning waits for every pod the inputs declare to settle and fails
+// with the reason of any that did not start.
+func waitRunning(ctx context.Context, w io.Writer, c *api.Client, ins []input, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var failed []string
+	for _, in := range ins {
+		for _, k := range podKeys(in.file) {
+			p, timedOut, err := c.WaitSettled(ctx, k.namespace, k.name, time.Until(deadline))
+			if err != nil {
+				return fmt.Errorf("wait for pod %s/%s: %w", k.namespace, k.name, err)
+			}
+			status := api.DisplayStatus(p)
+			switch {
+			case timedOut:
+				failed = append(failed, fmt.Sprintf("pod/%s: still %s after %s", k.name, status, timeout))
+			case p.Status.Phase == api.PodRunning || p.Status.Phase == api.PodSucceeded:
+				if !strings.Contains(status, "BackOff") {
+					continue
+				}
+				fallthrough
+			default:
+				failed = append(failed, fmt.Sprintf("pod/%s: %s%s", k.name, status, why(p)))
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "\n"))
+	}
+	return nil
+}
+
+// why is the first explanation a pod's status holds.
+func why(p api.Pod) string {
+	if p.Status.Message != "" {
+		return ": " + p.Status.Message
+	}
+	for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+		if c.State.Waiting != nil && c.State.Waiting.Message != "" {
+			return fmt.Sprintf(": container %s: %s", c.Name, c.State.Waiting.Message)
+		}
+		if t := c.LastState.Terminated; t != nil {
+			return fmt.Sprintf(": container %s last exited %d (%s)", c.Name, t.ExitCode, t.Reason)
+		}
+	}
+	return ""
+}
+
+type podKey struct{ namespace, name string }
+
+func podKeys(f *manifests.File) []podKey {
+	var out []podKey
+	for _, d := range f.Docs {
+		if d.Pod != nil {
+			out = append(out, podKey{d.Pod.Namespace, d.Pod.Name})
+		}
+	}
+	return out
+}
+
+// readInputs reads -f arguments: files, directories (the files in them that
+// the daemon would count), or "-" for standard input.
+func readInputs(args []string, stdin io.Reader) ([]input, error) {
+	var ins []input
+	for _, a := range args {
+		if a == "-" {
+			data, err := io.ReadAll(io.LimitReader(stdin, maxManifest+1))
+			if err != nil {
+				return nil, fmt.Errorf("read standard input: %w", err)
+			}
+			f := manifests.Parse("<stdin>", data)
+			ins = append(ins, input{name: stdinName(f), data: data, file: f})
+			continue
+		}
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		paths := []string{a}
+		if st.IsDir() {
+			if paths, err = countedFiles(a); err != nil {
+				return nil, err
+			}
+		}
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			ins = append(ins, input{name: filepath.Base(p), data: data, file: manifests.Parse(p, data)})
+		}
+	}
+	return ins, nil
+}
+
+// maxManifest bounds what apply reads from standard input.
+const maxManifest = 8 << 20
+
+// stdinName names a manifest read from standard input after its first object.
+func stdinName(f *manifests.File) string {
+	for _, d := range f.Docs {
+		switch {
+		case d.Pod != nil:
+			return d.Pod.Namespace + "_" + d.Pod.Name + ".yaml"
+		case d.ConfigMap != nil:
+			return "configmap_" + d.ConfigMap.Namespace + "_" + d.ConfigMap.Name + ".yaml"
+		case d.Secret != nil:
+			return "secret_" + d.Secret.Namespace + "_" + d.Secret.Name + ".yaml"
+		}
+	}
+	return "stdin.yaml"
+}
+
+func countedFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if !manifestdir.Counts(e.Name()) {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// checkOwnership refuses to place a file whose pods another file in the
+// manifest directory already declares: the daemon would keep the other one
+// and report this one as a duplicate.
+func checkOwnership(dir string, ins []input) error {
+	owners := map[podKey]string{}
+	files, err := countedFiles(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, p := range files {
+		f, err := manifests.ParseFile(p)
+		if err != nil {
+			continue
+		}
+		for _, k := range podKeys(f) {
+			owners[k] = filepath.Base(p)
+		}
+	}
+	for _, in := range ins {
+		for _, k := range podKeys(in.file) {
+			if o, ok := owners[k]; ok && o != in.name {
+				return fmt.Errorf("pod %s/%s is already declared by %s: delete that file first (berth delete -f) or apply it instead",
+					k.namespace, k.name, filepath.Join(dir, o))
+			}
+		}
+	}
+	return nil
+}

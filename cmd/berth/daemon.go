@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/daemon"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/netsetup"
+)
+
+func newDaemonCmd(g *globals) *cobra.Command {
+	var cfg daemon.Config
+	var backoffInitial, backoffMax, backoffReset time.Duration
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the pods of the manifest directory and serve the local API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(g.logLevel)
+			if err != nil {
+				return err
+			}
+			cfg.ManifestDir, cfg.StateDir, cfg.RunDir, cfg.LogDir, cfg.Socket = g.manifests, g.stateDir, g.runDir, g.logDir, g.socket
+			cfg.Backoff = infra.BackoffConfig{Initial: backoffInitial, Max: backoffMax, ResetAfter: backoffReset}
+			cfg.Log = log
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return daemon.Run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Bridge, "bridge", netsetup.DefaultBridge, "bridge the pods attach to")
+	f.StringVar(&cfg.CIDR, "cidr", netsetup.DefaultCIDR, "pod network; the bridge gets its first address")
+	f.StringVar(&cfg.NFTable, "nft-table", netsetup.DefaultTable, "nftables table berth owns (NAT, hostPort)")
+	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "/sys/fs/cgroup", "cgroup file system mount point")
+	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "berth", "cgroup under which pod cgroups are made")
+	f.DurationVar(&cfg.Resync, "resync", manifestdir.DefaultResync, "re-list the manifest directory this often, events or not")
+	f.DurationVar(&cfg.Debounce, "debounce", manifestdir.DefaultDebounce, "wait this long after a file event before acting")
+	f.IntVar(&cfg.Parallel, "parallel", 8, "pods created or removed at once")
+	f.DurationVar(&backoffInitial, "backoff-initial", infra.DefaultBackoff.Initial, "first restart back-off (Kubernetes: 10s)")
+	f.DurationVar(&backoffMax, "backoff-max", infra.DefaultBackoff.Max, "longest restart back-off (Kubernetes: 5m)")
+	f.DurationVar(&backoffReset, "backoff-reset", infra.DefaultBackoff.ResetAfter, "a run this long resets the back-off (Kubernetes: 10m)")
+	return cmd
+}
+
+// newLogger returns the daemon's structured logger: one line per event on
+// standard error.
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+

@@ -1,0 +1,88 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/pod"
+	"github.com/berth-project/berth/reconciler"
+)
+
+// backend serves the API from the manager, the reconciler and the latest
+// view of the manifest directory.
+type backend struct {
+	mgr    *pod.Manager
+	rec    *reconciler.Reconciler
+	loader *manifestdir.Loader
+	events *eventLog
+}
+
+var _ api.Backend = (*backend)(nil)
+
+func (b *backend) Pods(ctx context.Context) ([]api.Pod, error) {
+	pods := b.mgr.Pods(ctx)
+	return withManifestProblems(pods, b.loader.Latest()), nil
+}
+
+func (b *backend) Events(since time.Time) []api.Event { return b.events.since(since) }
+
+func (b *backend) Reconcile(ctx context.Context) error {
+	res := b.rec.Pass(ctx)
+	if snap := b.loader.Latest(); snap != nil {
+		desired := map[reconciler.PodKey]bool{}
+		for _, d := range snap.Pods {
+			desired[d.Key] = true
+		}
+		b.mgr.Forget(func(ns, name string) bool { return desired[reconciler.PodKey{Namespace: ns, Name: name}] })
+	}
+	return res.Err
+}
+
+// withManifestProblems adds what the manifest directory says about pods:
+// a pod whose file no longer validates keeps running on its last good spec
+// and carries the problems; a pod that never ran because its file is
+// invalid shows as InvalidManifest.
+func withManifestProblems(pods []api.Pod, snap *manifestdir.Snapshot) []api.Pod {
+	if snap == nil {
+		return pods
+	}
+	byFile := map[string][]string{}
+	for _, p := range snap.Problems {
+		if p.Refuses() {
+			byFile[p.File] = append(byFile[p.File], p.String())
+		}
+	}
+	index := map[reconciler.PodKey]int{}
+	for i, p := range pods {
+		index[reconciler.PodKey{Namespace: p.Metadata.Namespace, Name: p.Metadata.Name}] = i
+	}
+	for file, problems := range byFile {
+		f, err := manifests.ParseFile(file)
+		if err != nil {
+			continue
+		}
+		for _, d := range f.Docs {
+			if d.Pod == nil || d.Pod.Name == "" {
+				continue
+			}
+			k := reconciler.PodKey{Namespace: d.Pod.Namespace, Name: d.Pod.Name}
+			if i, ok := index[k]; ok {
+				pods[i].Berth.Problems = append(pods[i].Berth.Problems, problems...)
+				continue
+			}
+			if !d.HasErrors() {
+				continue
+			}
+			index[k] = len(pods)
+			pods = append(pods, api.Pod{
+				APIVersion: "v1", Kind: "Pod", Metadata: d.Pod.ObjectMeta, Spec: d.Pod.Spec,
+				Status: api.PodStatus{Phase: api.PodPending, Reason: api.ReasonInvalidManifest, Message: problems[0]},
+				Berth:  api.BerthInfo{File: file, Problems: problems},
+			})
+		}
+	}
+	return pods
+}

@@ -1,0 +1,204 @@
+// Package daemon wires berth's parts into `berth daemon`: it opens the
+// stores, re-attaches to running pods, watches the manifest directory,
+// reconciles, serves the local API and tells systemd when it is ready.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/sealed"
+	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/netsetup"
+	"github.com/berth-project/berth/pod"
+	"github.com/berth-project/berth/reconciler"
+)
+
+// Config is the daemon's configuration; the zero value of a field selects
+// its default.
+type Config struct {
+	ManifestDir, StateDir, RunDir, LogDir, Socket string
+
+	Bridge, CIDR, NFTable string
+	CgroupRoot            string
+	CgroupParent          string
+
+	Resync   time.Duration
+	Debounce time.Duration
+	Backoff  infra.BackoffConfig
+	Parallel int
+
+	Log *slog.Logger
+}
+
+// Run runs the daemon until ctx ends. Stopping the daemon never stops pods:
+// they keep running under their infra processes and are re-attached on the
+// next start.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Log
+	if os.Geteuid() != 0 {
+		return errors.New("berth daemon must run as root: it creates namespaces, cgroups and network interfaces")
+	}
+	if err := makeDirs(cfg); err != nil {
+		return err
+	}
+	unlock, err := lockState(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	exe, err := sealed.Seal(filepath.Join(cfg.RunDir, "bin"))
+	if err != nil {
+		return fmt.Errorf("seal own binary: %w", err)
+	}
+	defer exe.Close()
+	store, err := images.Open(filepath.Join(cfg.StateDir, "images"), images.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	cg, err := cgroups.New(cgroups.Options{Root: cfg.CgroupRoot, Parent: cfg.CgroupParent, Log: log})
+	if err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	if err := cg.Check(cgroups.Controllers); err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	netw, err := netsetup.New(netsetup.Config{
+		Bridge: cfg.Bridge, CIDR: cfg.CIDR, Table: cfg.NFTable,
+		StateDir: filepath.Join(cfg.StateDir, "net"), Log: log,
+	})
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	defer netw.Close()
+	if err := netw.EnsureHost(); err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+
+	events := newEventLog(1000)
+	loader := manifestdir.NewLoader(cfg.ManifestDir)
+	mgr := pod.NewManager(pod.Config{
+		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
+		Exe: exe.Path, Images: store, Cgroups: cg, Net: netw, Backoff: cfg.Backoff,
+		Objects: func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
+		Event:   events.add,
+		Log:     log,
+	})
+	if err := mgr.Recover(ctx); err != nil {
+		log.Error("recovery left something behind", "err", err)
+	}
+	observed, _ := mgr.ListPods(ctx)
+	loader.Seed(observed)
+
+	ready := make(chan struct{})
+	rec := reconciler.New(loader, mgr, log, reconciler.Options{
+		Parallel: cfg.Parallel,
+		OnPass:   firstPass(ready, log),
+	})
+	b := &backend{mgr: mgr, rec: rec, loader: loader, events: events}
+
+	l, err := api.Listen(cfg.Socket)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- api.Serve(ctx, l, api.Handler(b, log)) }()
+
+	trigger := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	go manifestdir.Watch(ctx, cfg.ManifestDir, manifestdir.WatchOptions{Debounce: cfg.Debounce, Resync: cfg.Resync, Log: log}, poke)
+	go func() { errc <- rec.Run(ctx, trigger) }()
+	poke()
+	log.Info("berth daemon started", "manifests", cfg.ManifestDir, "socket", cfg.Socket, "cgroups", cg.Mode().String())
+
+	select {
+	case <-ctx.Done():
+		log.Info("berth daemon stopping; pods keep running")
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// firstPass tells systemd (Type=notify) the daemon is ready once the first
+// reconcile pass has finished, and logs every pass that did something.
+func firstPass(ready chan struct{}, log *slog.Logger) func(reconciler.Result) {
+	return func(r reconciler.Result) {
+		select {
+		case <-ready:
+		default:
+			close(ready)
+			if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+				log.Warn("sd_notify READY failed", "err", err)
+			}
+		}
+	}
+}
+
+func makeDirs(cfg Config) error {
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{
+		{cfg.ManifestDir, 0o755}, {cfg.StateDir, 0o700}, {cfg.RunDir, 0o755},
+		{filepath.Join(cfg.RunDir, "pods"), 0o700}, {cfg.LogDir, 0o750},
+	} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return fmt.Errorf("create %s: %w", d.path, err)
+		}
+	}
+	return nil
+}
+
+// lockState makes sure one daemon at a time uses a state directory.
+func lockState(dir string) (func(), error) {
+	p := filepath.Join(dir, "daemon.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("state directory %s is in use by another berth daemon (lock %s): %w", dir, p, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func objectsOf(s *manifestdir.Snapshot, ns string) pod.Objects {
+	o := pod.Objects{ConfigMaps: map[string]*manifests.ConfigMap{}, Secrets: map[string]*manifests.Secret{}}
+	if s == nil {
+		return o
+	}
+	for k, v := range s.ConfigMaps {
+		if k.Namespace == ns {
+			o.ConfigMaps[k.Name] = v
+		}
+	}
+	for k, v := range s.Secrets {
+		if k.Namespace == ns {
+			o.Secrets[k.Name] = v
+		}
+	}
+	return o
+}

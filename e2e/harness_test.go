@@ -1,0 +1,332 @@
+// Package e2e drives the real berth binary: a daemon on temporary
+// directories with its own bridge, CIDR, nftables table and cgroup parent,
+// manifests dropped into its directory, and assertions on processes,
+// namespaces, cgroups, the network, logs, and a clean host afterwards.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/internal/testutil"
+)
+
+// berthBin is the binary under test: $BERTH_TEST_BINARY, or built once.
+var berthBin string
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		bin, cleanup, err := binary()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "build berth:", err)
+			os.Exit(1)
+		}
+		berthBin = bin
+		code := m.Run()
+		cleanup()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+func binary() (string, func(), error) {
+	if p := os.Getenv("BERTH_TEST_BINARY"); p != "" {
+		return p, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "berth-e2e-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	_, self, _, _ := runtime.Caller(0)
+	out := filepath.Join(dir, "berth")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/berth")
+	cmd.Dir = filepath.Join(filepath.Dir(self), "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("%w\n%s", err, b)
+	}
+	return out, func() { os.RemoveAll(dir) }, nil
+}
+
+// daemon is one berth daemon under test.
+type daemon struct {
+	t                                 *testing.T
+	dir                               string
+	manifests, state, run, logs, sock string
+	bridge, cidr, table, cgroupParent string
+	cmd                               *exec.Cmd
+	logBuf                            *syncBuffer
+	image                             string
+}
+
+// startDaemon starts a daemon with names unique to the test; everything it
+// made is removed and checked gone in t.Cleanup.
+func startDaemon(t *testing.T) *daemon {
+	t.Helper()
+	testutil.RequireRoot(t)
+	dir, err := os.MkdirTemp("", "be2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := randHex(3)
+	d := &daemon{
+		t: t, dir: dir,
+		manifests: filepath.Join(dir, "m"), state: filepath.Join(dir, "s"),
+		run: filepath.Join(dir, "r"), logs: filepath.Join(dir, "l"),
+		sock:   filepath.Join(dir, "r", "berth.sock"),
+		bridge: "bt" + suffix, table: "berth_e2e_" + suffix,
+		cidr:         fmt.Sprintf("10.%d.%d.0/24", 200+int(suffix[0])%50, int(suffix[1])),
+		cgroupParent: "berth-e2e-" + suffix,
+		image:        testutil.DefaultRef,
+	}
+	t.Cleanup(d.cleanup)
+	testutil.WorkloadImage(t, filepath.Join(d.state, "images"), d.image)
+	d.start()
+	return d
+}
+
+func (d *daemon) args(extra ...string) []string {
+	return append([]string{
+		"--manifests", d.manifests, "--state-dir", d.state, "--run-dir", d.run,
+		"--log-dir", d.logs, "--socket", d.sock,
+	}, extra...)
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	d.logBuf = &syncBuffer{}
+	cmd := exec.Command(berthBin, d.args("daemon", "--bridge", d.bridge, "--cidr", d.cidr,
+		"--nft-table", d.table, "--cgroup-parent", d.cgroupParent, "--debounce", "20ms",
+		"--backoff-initial", "200ms", "--backoff-max", "1s", "--log-level", "debug")...)
+	cmd.Stdout, cmd.Stderr = d.logBuf, d.logBuf
+	if err := cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.cmd = cmd
+	testutil.WaitFor(d.t, 30*time.Second, "daemon socket", func() bool {
+		_, err := api.NewClient(d.sock).Pods(context.Background())
+		return err == nil
+	})
+}
+
+// stop ends the daemon with sig (SIGTERM or SIGKILL) and waits for it.
+func (d *daemon) stop(sig syscall.Signal) {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(sig)
+	d.cmd.Wait()
+	d.cmd = nil
+}
+
+// berth runs the CLI against this daemon.
+func (d *daemon) berth(args ...string) (string, error) {
+	cmd := exec.Command(berthBin, d.args(args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (d *daemon) mustBerth(args ...string) string {
+	d.t.Helper()
+	out, err := d.berth(args...)
+	if err != nil {
+		d.t.Fatalf("berth %s: %v\n%s\ndaemon log:\n%s", strings.Join(args, " "), err, out, d.logBuf.String())
+	}
+	return out
+}
+
+// apply writes a manifest through `berth apply` and waits for it.
+func (d *daemon) apply(name, yaml string) {
+	d.t.Helper()
+	p := filepath.Join(d.dir, name)
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	d.mustBerth("apply", "-f", p, "--timeout", "60s")
+}
+
+func (d *daemon) pod(name string) api.Pod {
+	d.t.Helper()
+	p, err := api.NewClient(d.sock).Pod(context.Background(), "default", name)
+	if err != nil {
+		d.t.Fatalf("get pod %s: %v\ndaemon log:\n%s", name, err, d.logBuf.String())
+	}
+	return p
+}
+
+func (d *daemon) pods() []api.Pod {
+	d.t.Helper()
+	ps, err := api.NewClient(d.sock).Pods(context.Background())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return ps
+}
+
+// cleanup removes every pod, stops the daemon, removes the host objects
+// the daemon made (bridge, nftables table, cgroup parent) and the dirs.
+func (d *daemon) cleanup() {
+	t := d.t
+	if d.cmd != nil {
+		ents, _ := os.ReadDir(d.manifests)
+		for _, e := range ents {
+			os.Remove(filepath.Join(d.manifests, e.Name()))
+		}
+		api.NewClient(d.sock).Reconcile(context.Background())
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			ps, err := api.NewClient(d.sock).Pods(context.Background())
+			if err != nil || len(ps) == 0 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		d.stop(syscall.SIGTERM)
+	}
+	if t.Failed() {
+		t.Logf("daemon log:\n%s", d.logBuf.String())
+	}
+	leftovers := d.hostLeftovers()
+	if l, err := netlink.LinkByName(d.bridge); err == nil {
+		netlink.LinkDel(l)
+	}
+	if c, err := nftables.New(); err == nil {
+		c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: d.table})
+		c.Flush()
+	}
+	removeCgroupParent(d.cgroupParent)
+	unmountUnder(d.dir)
+	os.RemoveAll(d.dir)
+	for _, l := range leftovers {
+		t.Errorf("left behind after all pods were deleted: %s", l)
+	}
+}
+
+// hostLeftovers lists pod things that must be gone once every pod is:
+// veths on the bridge, mounts under the test dir, pod cgroups, state dirs.
+func (d *daemon) hostLeftovers() []string {
+	var out []string
+	if br, err := netlink.LinkByName(d.bridge); err == nil {
+		links, _ := netlink.LinkList()
+		for _, l := range links {
+			if l.Attrs().MasterIndex == br.Attrs().Index {
+				out = append(out, "veth "+l.Attrs().Name)
+			}
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(line, d.dir+"/") {
+			out = append(out, "mount "+line)
+		}
+	}
+	for _, cg := range cgroupDirs(d.cgroupParent) {
+		ents, _ := os.ReadDir(cg)
+		for _, e := range ents {
+			if e.IsDir() {
+				out = append(out, "cgroup "+filepath.Join(cg, e.Name()))
+			}
+		}
+	}
+	pods, _ := os.ReadDir(filepath.Join(d.state, "pods"))
+	for _, e := range pods {
+		out = append(out, "state dir "+e.Name())
+	}
+	leases, _ := filepath.Glob(filepath.Join(d.state, "net", "*", "*"))
+	for _, l := range leases {
+		if b := filepath.Base(l); !strings.HasPrefix(b, ".") && !strings.HasSuffix(b, "lock") && strings.Count(b, ".") == 3 {
+			out = append(out, "lease "+l)
+		}
+	}
+	return out
+}
+
+// cgroupDirs are the directories of a cgroup parent in every hierarchy.
+func cgroupDirs(parent string) []string {
+	var out []string
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		return []string{filepath.Join("/sys/fs/cgroup", parent)}
+	}
+	for _, h := range []string{"cpu", "memory", "pids", "cpuacct", "systemd", "unified", "freezer", "devices", "blkio", "cpuset"} {
+		p := filepath.Join("/sys/fs/cgroup", h, parent)
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func removeCgroupParent(parent string) {
+	for _, dir := range cgroupDirs(parent) {
+		var dirs []string
+		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			syscall.Rmdir(dirs[i])
+		}
+	}
+}
+
+func unmountUnder(dir string) {
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	lines := strings.Split(string(mounts), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		f := strings.Fields(lines[i])
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			syscall.Unmount(f[4], syscall.MNT_DETACH)
+		}
+	}
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// syncBuffer collects the daemon's output for failure reports.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func toJSON(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}

@@ -1,0 +1,108 @@
+package pod
+
+import (
+	"fmt"
+
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/volumes"
+)
+
+// podCgroups are where a pod's processes go.
+type podCgroups struct {
+	infra cgroups.Placement
+	ctrs  map[string]cgroups.Placement
+}
+
+// Resources computes a container's cgroup values from its manifest.
+func Resources(c *manifests.Container) (cgroups.Resources, error) {
+	r, err := cgroups.ForContainer(cgroupContainer(c))
+	if err != nil {
+		return cgroups.Resources{}, fmt.Errorf("container %s: resources: %w", c.Name, err)
+	}
+	return r, nil
+}
+
+func cgroupContainer(c *manifests.Container) cgroups.Container {
+	q := func(m map[string]manifests.Quantity) cgroups.Quantities {
+		var out cgroups.Quantities
+		if v, ok := m["cpu"]; ok {
+			out.CPUMilli = v.MilliValue()
+		}
+		if v, ok := m["memory"]; ok {
+			out.MemoryBytes = v.Value()
+		}
+		return out
+	}
+	return cgroups.Container{Limits: q(c.Resources.Limits), Requests: q(c.Resources.Requests)}
+}
+
+func (m *Manager) ensureCgroups(id string, p *manifests.Pod) (podCgroups, error) {
+	var spec []cgroups.Container
+	for _, c := range p.Spec.Containers {
+		spec = append(spec, cgroupContainer(&c))
+	}
+	podRes, err := cgroups.ForPod(spec)
+	if err != nil {
+		return podCgroups{}, fmt.Errorf("pod resources: %w", err)
+	}
+	if err := m.cfg.Cgroups.EnsurePod(id, podRes); err != nil {
+		return podCgroups{}, fmt.Errorf("create pod cgroup: %w", err)
+	}
+	out := podCgroups{ctrs: map[string]cgroups.Placement{}}
+	if out.infra, err = m.cfg.Cgroups.EnsureInfra(id); err != nil {
+		return podCgroups{}, fmt.Errorf("create infra cgroup: %w", err)
+	}
+	for _, c := range allContainers(p) {
+		r, err := Resources(c)
+		if err != nil {
+			return podCgroups{}, err
+		}
+		pl, err := m.cfg.Cgroups.EnsureContainer(id, c.Name, r)
+		if err != nil {
+			return podCgroups{}, fmt.Errorf("create cgroup of container %s: %w", c.Name, err)
+		}
+		out.ctrs[c.Name] = pl
+	}
+	return out, nil
+}
+
+// containerConfigs computes what the infra runs for each container.
+func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images.Image, vols volumes.Set, objs Objects, cg podCgroups) (initCtrs, ctrs []infra.ContainerConfig, err error) {
+	p := rec.Pod
+	build := func(list []manifests.Container) ([]infra.ContainerConfig, error) {
+		var out []infra.ContainerConfig
+		for i := range list {
+			c := &list[i]
+			img := imgs[c.Image]
+			env, err := BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: objs})
+			if err != nil {
+				return nil, fmt.Errorf("container %s: %w", c.Name, err)
+			}
+			mounts, err := volumes.Mounts(c, vols)
+			if err != nil {
+				return nil, fmt.Errorf("container %s: %w", c.Name, err)
+			}
+			pl := cg.ctrs[c.Name]
+			cfg, err := ContainerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Mounts: mounts, Layout: l, CgroupProcs: pl.Procs})
+			if err != nil {
+				return nil, err
+			}
+			oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(ID(p.Namespace, p.Name), c.Name)
+			out = append(out, infra.ContainerConfig{
+				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
+				OOMEventsFile: oomFile, OOMFormat: oomFormat,
+			})
+		}
+		return out, nil
+	}
+	if initCtrs, err = build(p.Spec.InitContainers); err != nil {
+		return nil, nil, err
+	}
+	if ctrs, err = build(p.Spec.Containers); err != nil {
+		return nil, nil, err
+	}
+	return initCtrs, ctrs, nil
+}

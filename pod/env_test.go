@@ -1,0 +1,74 @@
+package pod
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/berth-project/berth/manifests"
+)
+
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"A": "1", "B": "two", "EMPTY": ""}
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"$(A)", "1"},
+		{"x$(A)y$(B)z", "x1ytwoz"},
+		{"$(MISSING)", "$(MISSING)"},
+		{"$$(A)", "$(A)"},
+		{"$$", "$"},
+		{"$", "$"},
+		{"a$b", "a$b"},
+		{"$(A", "$(A"},
+		{"$(EMPTY)x", "x"},
+		{"$(A)$(A)", "11"},
+	} {
+		if got := Expand(tc.in, vars); got != tc.want {
+			t.Errorf("Expand(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestBuildEnv(t *testing.T) {
+	optional := true
+	pod := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{
+		Name: "web", Namespace: "prod", Labels: map[string]string{"app": "shop"},
+	}}
+	objs := Objects{
+		ConfigMaps: map[string]*manifests.ConfigMap{"cfg": {Data: map[string]string{"MODE": "fast", "bad=key": "x", "LEVEL": "3"}}},
+		Secrets:    map[string]*manifests.Secret{"sec": {Data: map[string][]byte{"TOKEN": []byte("s3cret")}}},
+	}
+	c := &manifests.Container{
+		EnvFrom: []manifests.EnvFromSource{{ConfigMapRef: &manifests.LocalObjectRef{Name: "cfg"}, Prefix: "CFG_"}},
+		Env: []manifests.EnvVar{
+			{Name: "PATH", Value: "/custom"},
+			{Name: "POD", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+			{Name: "NS", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+			{Name: "IP", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+			{Name: "APP", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
+			{Name: "TOKEN", ValueFrom: &manifests.EnvVarSource{SecretKeyRef: &manifests.KeySelector{Name: "sec", Key: "TOKEN"}}},
+			{Name: "OPT", ValueFrom: &manifests.EnvVarSource{ConfigMapKeyRef: &manifests.KeySelector{Name: "nope", Key: "x", Optional: &optional}}},
+			{Name: "URL", Value: "http://$(IP):80/$(CFG_MODE)/$(HOME)"},
+		},
+	}
+	got, err := BuildEnv(c, EnvInput{Pod: pod, UID: "u1", PodIP: "10.88.0.5", ImageEnv: []string{"PATH=/usr/bin", "HOME=/root"}, Objects: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"PATH=/custom", "HOME=/root", "CFG_LEVEL=3", "CFG_MODE=fast",
+		"POD=web", "NS=prod", "IP=10.88.0.5", "APP=shop", "TOKEN=s3cret", "OPT=",
+		"URL=http://10.88.0.5:80/fast/$(HOME)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("env:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestBuildEnvMissingReference(t *testing.T) {
+	c := &manifests.Container{Env: []manifests.EnvVar{{Name: "X", ValueFrom: &manifests.EnvVarSource{
+		ConfigMapKeyRef: &manifests.KeySelector{Name: "absent", Key: "k"}}}}}
+	_, err := BuildEnv(c, EnvInput{Pod: &manifests.Pod{}})
+	if err == nil || err.Error() != `env[0] (X): configMap "absent" not found` {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,505 @@
+// Package pod runs pods: it turns a reconciler action into the steps that
+// create or remove a pod (images, volumes, cgroups, infra, network,
+// containers), keeps one record per pod on disk, and on daemon start
+// re-attaches to the pods that still run and removes what a crash left.
+//
+// Decisions (container configs, environment, status) are pure functions in
+// plan.go, env.go and status.go; manager.go sequences the side effects.
+package pod
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/netsetup"
+	"github.com/berth-project/berth/reconciler"
+	"github.com/berth-project/berth/volumes"
+)
+
+var _ reconciler.Runtime = (*Manager)(nil)
+
+// Config wires a Manager to the host.
+type Config struct {
+	StateDir, RunDir, LogDir string
+	// Exe is the sealed berth binary the infra runs from.
+	Exe     string
+	Images  *images.Store
+	Cgroups *cgroups.Manager
+	Net     *netsetup.Network
+	Backoff infra.BackoffConfig
+	// Objects returns the ConfigMaps and Secrets of a namespace, from the
+	// manifest directory.
+	Objects func(namespace string) Objects
+	// Event records something that happened to a pod.
+	Event func(api.Event)
+	Log   *slog.Logger
+}
+
+// Manager creates, observes and removes pods.
+type Manager struct {
+	cfg Config
+	mu  sync.Mutex
+	// pods are the pods that exist (created, or adopted after a restart).
+	pods map[string]*entry
+	// failed are pods whose last create failed, with the reason, so that
+	// status can show why they do not run.
+	failed map[string]failure
+}
+
+type entry struct {
+	rec         *record
+	layout      Layout
+	terminating bool
+}
+
+type failure struct {
+	pod     *manifests.Pod
+	file    string
+	reason  string
+	message string
+	at      time.Time
+}
+
+// NewManager returns a Manager; call Recover before the first reconcile.
+func NewManager(cfg Config) *Manager {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Event == nil {
+		cfg.Event = func(api.Event) {}
+	}
+	return &Manager{cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}}
+}
+
+// ListPods implements reconciler.Runtime.
+func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]reconciler.Observed, 0, len(m.pods))
+	for _, e := range m.pods {
+		p := e.rec.Pod
+		out = append(out, reconciler.Observed{
+			Key: reconciler.PodKey{Namespace: p.Namespace, Name: p.Name},
+			UID: e.rec.UID, File: e.rec.File, Pod: p, Terminating: e.terminating,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
+	return out, nil
+}
+
+// Apply implements reconciler.Runtime.
+func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
+	switch a.Kind {
+	case reconciler.Create:
+		return m.create(ctx, a.Desired)
+	case reconciler.Delete:
+		return m.remove(ctx, a.Observed)
+	case reconciler.Replace:
+		if err := m.remove(ctx, a.Observed); err != nil {
+			return err
+		}
+		return m.create(ctx, a.Desired)
+	case reconciler.UpdateMetadata:
+		return m.updateMetadata(a.Desired)
+	}
+	return fmt.Errorf("unknown action %v", a)
+}
+
+func (m *Manager) layout(p *manifests.Pod, uid string) Layout {
+	return NewLayout(m.cfg.StateDir, m.cfg.RunDir, m.cfg.LogDir, p.Namespace, p.Name, uid)
+}
+
+// create runs every step of a pod's creation; on failure everything made so
+// far is removed (teardown is idempotent and keyed by the pod's identity) and
+// the failure is kept for status.
+func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
+	p := d.Pod
+	id := ID(p.Namespace, p.Name)
+	t := newPhaseTimer(m.cfg.Log, id)
+	uid := newUID()
+	l := m.layout(p, uid)
+	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC()}
+	err := m.build(ctx, rec, l, t)
+	if err != nil {
+		if terr := m.teardown(ctx, id, rec, l, 0); terr != nil {
+			m.cfg.Log.Error("clean up after failed create", "pod", id, "err", terr)
+		}
+		m.setFailed(p, d.File, err)
+		return fmt.Errorf("create pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	m.mu.Lock()
+	m.pods[id] = &entry{rec: rec, layout: l}
+	delete(m.failed, id)
+	m.mu.Unlock()
+	t.done()
+	m.event(p, "", "Normal", "Started", "pod started from "+d.File)
+	return nil
+}
+
+// build makes the pod, one short step each (STYLE.md practice 8).
+func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTimer) error {
+	p := rec.Pod
+	id := ID(p.Namespace, p.Name)
+	imgs, err := m.resolveImages(p)
+	if err != nil {
+		return err
+	}
+	t.mark("images")
+	rec.ImageIDs = map[string]string{}
+	for _, c := range allContainers(p) {
+		rec.ImageIDs[c.Name] = imgs[c.Image].ID
+	}
+	if err := makeDirs(l, p); err != nil {
+		return err
+	}
+	if err := writeRecord(l.State, rec); err != nil {
+		return err
+	}
+	objs := m.objects(p.Namespace)
+	vols, err := volumes.Prepare(l.VolumesDir(), p, objs.ConfigMaps, objs.Secrets)
+	if err != nil {
+		return fmt.Errorf("prepare volumes: %w", err)
+	}
+	t.mark("volumes")
+	cg, err := m.ensureCgroups(id, p)
+	if err != nil {
+		return err
+	}
+	t.mark("cgroups")
+	pcfg := m.infraConfig(rec, l)
+	proc, err := infra.Launch(pcfg, infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: cg.infra.Dir, CgroupProcs: cg.infra.Procs})
+	if err != nil {
+		return fmt.Errorf("start infra: %w", err)
+	}
+	go proc.Wait() // reap our child when it exits; after a restart init does
+	rec.InfraPID = proc.Pid
+	if rec.InfraStart, err = procStartTime(proc.Pid); err != nil {
+		return fmt.Errorf("read infra start time: %w", err)
+	}
+	if err := writeRecord(l.State, rec); err != nil {
+		return err
+	}
+	t.mark("infra")
+	if err := m.setupNetwork(rec, proc.Pid); err != nil {
+		return err
+	}
+	t.mark("network")
+	if err := writeEtcFiles(l, p, rec.IP); err != nil {
+		return err
+	}
+	initCtrs, ctrs, err := m.containerConfigs(rec, l, imgs, vols, objs, cg)
+	if err != nil {
+		return err
+	}
+	if err := writeRecord(l.State, rec); err != nil {
+		return err
+	}
+	c, err := infra.Dial(l.Socket())
+	if err != nil {
+		return err
+	}
+	if err := c.Start(ctx, initCtrs, ctrs); err != nil {
+		return fmt.Errorf("start containers: %w", err)
+	}
+	t.mark("containers")
+	return nil
+}
+
+func (m *Manager) objects(ns string) Objects {
+	if m.cfg.Objects == nil {
+		return Objects{}
+	}
+	return m.cfg.Objects(ns)
+}
+
+func (m *Manager) resolveImages(p *manifests.Pod) (map[string]images.Image, error) {
+	out := map[string]images.Image{}
+	for _, c := range allContainers(p) {
+		if _, ok := out[c.Image]; ok {
+			continue
+		}
+		img, err := m.cfg.Images.Get(c.Image)
+		if err != nil {
+			return nil, &imageError{container: c.Name, image: c.Image, err: err}
+		}
+		out[c.Image] = img
+	}
+	return out, nil
+}
+
+// imageError is a missing image: berth never pulls implicitly.
+type imageError struct {
+	container, image string
+	err              error
+}
+
+func (e *imageError) Error() string {
+	return fmt.Sprintf("container %s: image %q is not in the local store: import it with `berth image import` (%v)", e.container, e.image, e.err)
+}
+
+func (e *imageError) Unwrap() error { return e.err }
+
+// makeDirs creates the pod's directories, and each container's overlay
+// upper, work and mount-point directories.
+func makeDirs(l Layout, p *manifests.Pod) error {
+	dirs := []string{l.State, l.EtcDir(), l.Run}
+	for _, c := range allContainers(p) {
+		d := l.ContainerDir(c.Name)
+		dirs = append(dirs, filepath.Join(d, "upper"), filepath.Join(d, "work"), filepath.Join(d, "rootfs"))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	if err := os.MkdirAll(l.Logs, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", l.Logs, err)
+	}
+	return nil
+}
+
+func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
+	p := rec.Pod
+	host := p.Spec.Hostname
+	if host == "" {
+		host = p.Name
+	}
+	return infra.PodConfig{
+		Key:           p.Namespace + "/" + p.Name,
+		UID:           rec.UID,
+		Hostname:      host,
+		Socket:        l.Socket(),
+		LogDir:        l.Logs,
+		HostNetwork:   p.Spec.HostNetwork,
+		HostIPC:       p.Spec.HostIPC,
+		SharePID:      isTrue(p.Spec.ShareProcessNamespace),
+		RestartPolicy: p.Spec.RestartPolicy,
+		Backoff:       m.cfg.Backoff,
+		GracePeriod:   gracePeriod(p),
+	}
+}
+
+func (m *Manager) setupNetwork(rec *record, infraPID int) error {
+	p := rec.Pod
+	if p.Spec.HostNetwork {
+		return nil
+	}
+	id := ID(p.Namespace, p.Name)
+	pn, err := m.cfg.Net.Setup(id, fmt.Sprintf("/proc/%d/ns/net", infraPID), portMappings(p))
+	if err != nil {
+		return fmt.Errorf("set up network: %w", err)
+	}
+	rec.IP = pn.IP.String()
+	return nil
+}
+
+func portMappings(p *manifests.Pod) []netsetup.PortMapping {
+	var out []netsetup.PortMapping
+	for _, c := range p.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.HostPort == 0 {
+				continue
+			}
+			out = append(out, netsetup.PortMapping{
+				HostIP: port.HostIP, HostPort: int(port.HostPort),
+				ContainerPort: int(port.ContainerPort), Protocol: port.Protocol,
+			})
+		}
+	}
+	return out
+}
+
+func allContainers(p *manifests.Pod) []*manifests.Container {
+	var out []*manifests.Container
+	for i := range p.Spec.InitContainers {
+		out = append(out, &p.Spec.InitContainers[i])
+	}
+	for i := range p.Spec.Containers {
+		out = append(out, &p.Spec.Containers[i])
+	}
+	return out
+}
+
+func gracePeriod(p *manifests.Pod) time.Duration {
+	if g := p.Spec.TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// remove tears a pod down gracefully: its containers get SIGTERM and the
+// pod's grace period, then everything it held goes.
+func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
+	id := ID(o.Key.Namespace, o.Key.Name)
+	m.mu.Lock()
+	e, ok := m.pods[id]
+	if ok {
+		e.terminating = true
+	}
+	m.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	m.event(e.rec.Pod, "", "Normal", "Killing", "stopping pod")
+	if err := m.teardown(ctx, id, e.rec, e.layout, gracePeriod(e.rec.Pod)); err != nil {
+		return fmt.Errorf("remove pod %s: %w", o.Key, err)
+	}
+	m.mu.Lock()
+	delete(m.pods, id)
+	m.mu.Unlock()
+	m.event(e.rec.Pod, "", "Normal", "Deleted", "pod removed")
+	return nil
+}
+
+// teardown removes everything of pod id, in kubelet's order: containers
+// stop within the grace period, then the network goes while the netns still
+// exists (deleting the veth synchronously, so a replacement pod can reuse its
+// name at once), then the infra exits and the cgroups, volumes and
+// directories are removed. It is idempotent and needs no more than the
+// pod's identity and layout, so it also cleans up after a crash.
+func (m *Manager) teardown(ctx context.Context, id string, rec *record, l Layout, grace time.Duration) error {
+	var errs []error
+	var c *infra.Client
+	if rec != nil && alive(rec.InfraPID, rec.InfraStart) {
+		var err error
+		if c, err = m.stopContainers(ctx, l, grace); err != nil {
+			m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", id, "pid", rec.InfraPID, "err", err)
+			c = nil
+		}
+	}
+	if err := m.cfg.Net.Teardown(id); err != nil {
+		errs = append(errs, fmt.Errorf("tear down network: %w", err))
+	}
+	if rec != nil && alive(rec.InfraPID, rec.InfraStart) {
+		if c == nil || c.Shutdown(ctx) != nil {
+			errs = append(errs, killProcess(rec.InfraPID, rec.InfraStart))
+		}
+		if err := waitExit(rec.InfraPID, rec.InfraStart, 10*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.cfg.Cgroups.Kill(id); err != nil {
+		errs = append(errs, fmt.Errorf("kill cgroup: %w", err))
+	}
+	if err := m.cfg.Cgroups.Remove(id); err != nil {
+		errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+	}
+	if err := volumes.Cleanup(l.State); err != nil {
+		errs = append(errs, fmt.Errorf("clean up volumes: %w", err))
+	}
+	for _, d := range []string{l.Run, l.Logs} {
+		if d == "" {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopContainers asks the infra to stop its containers: SIGTERM, then
+// SIGKILL after grace. It returns the client for the Shutdown that follows.
+func (m *Manager) stopContainers(ctx context.Context, l Layout, grace time.Duration) (*infra.Client, error) {
+	c, err := infra.Dial(l.Socket())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, grace+10*time.Second)
+	defer cancel()
+	if err := c.Stop(ctx, grace); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (m *Manager) updateMetadata(d *reconciler.Desired) error {
+	id := ID(d.Pod.Namespace, d.Pod.Name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.pods[id]
+	if !ok {
+		return nil
+	}
+	rec := *e.rec
+	pod := *rec.Pod
+	pod.Labels, pod.Annotations = d.Pod.Labels, d.Pod.Annotations
+	rec.Pod, rec.File = &pod, d.File
+	if err := writeRecord(e.layout.State, &rec); err != nil {
+		return err
+	}
+	e.rec = &rec
+	return nil
+}
+
+func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
+	reason := api.ReasonCreateFailed
+	var ie *imageError
+	if errors.As(err, &ie) {
+		reason = api.ReasonImageNotFound
+	}
+	m.mu.Lock()
+	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: reason, message: err.Error(), at: time.Now()}
+	m.mu.Unlock()
+	m.event(p, "", "Warning", "Failed", err.Error())
+}
+
+// Forget drops the recorded create failure of a pod that is no longer
+// desired.
+func (m *Manager) Forget(keep func(namespace, name string) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, f := range m.failed {
+		if !keep(f.pod.Namespace, f.pod.Name) {
+			delete(m.failed, id)
+		}
+	}
+}
+
+func (m *Manager) event(p *manifests.Pod, ctr, typ, reason, msg string) {
+	m.cfg.Event(api.Event{
+		Time: time.Now().UTC(), Type: typ, Reason: reason,
+		Object: "pod/" + p.Namespace + "/" + p.Name, Container: ctr, Message: msg,
+	})
+}
+
+func newUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// podDirs lists the pod directories under the state directory.
+func podDirs(stateDir string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,60 @@
+package pod
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/berth-project/berth/internal/atomicfile"
+	"github.com/berth-project/berth/manifests"
+)
+
+// recordVersion is bumped when the record's meaning changes; fields are
+// only added.
+const recordVersion = 1
+
+// record is what the daemon keeps on disk per pod (<state>/pods/<id>/pod.json),
+// written atomically. It is never trusted alone: on start the daemon checks
+// the infra it names is alive (PID plus start time) and answers on its socket.
+type record struct {
+	Version int            `json:"version"`
+	UID     string         `json:"uid"`
+	File    string         `json:"file"`
+	Pod     *manifests.Pod `json:"pod"`
+	Created time.Time      `json:"created"`
+	// InfraPID and InfraStart (clock ticks since boot, /proc/PID/stat field
+	// 22) identify the infra process; a bare PID could be reused.
+	InfraPID   int    `json:"infraPID,omitempty"`
+	InfraStart uint64 `json:"infraStart,omitempty"`
+	IP         string `json:"ip,omitempty"`
+	// ImageIDs are the images the containers run, by container name.
+	ImageIDs map[string]string `json:"imageIDs,omitempty"`
+}
+
+const recordFile = "pod.json"
+
+func writeRecord(dir string, r *record) error {
+	r.Version = recordVersion
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode pod record: %w", err)
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, recordFile), b, 0o600)
+}
+
+func readRecord(dir string) (*record, error) {
+	b, err := os.ReadFile(filepath.Join(dir, recordFile))
+	if err != nil {
+		return nil, err
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, recordFile), err)
+	}
+	if r.Pod == nil {
+		return nil, fmt.Errorf("%s holds no pod", filepath.Join(dir, recordFile))
+	}
+	return &r, nil
+}

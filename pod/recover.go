@@ -1,0 +1,132 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/infra"
+)
+
+// Recover rebuilds what the manager knows from the kernel and the state
+// directory after a daemon (re)start: pods whose infra is alive (same PID
+// and start time) and answers are adopted untouched; everything else a
+// crash may have left (half-made pods, dead infras, cgroups, veths, leases,
+// sockets without a pod) is removed. It never trusts a state file alone.
+func (m *Manager) Recover(ctx context.Context) error {
+	ids, err := podDirs(m.cfg.StateDir)
+	if err != nil {
+		return fmt.Errorf("list pod state: %w", err)
+	}
+	live := map[string]bool{}
+	liveRun := map[string]bool{}
+	var errs []error
+	for _, id := range ids {
+		dir := filepath.Join(m.cfg.StateDir, "pods", id)
+		rec, err := readRecord(dir)
+		if err != nil {
+			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", id, "err", err)
+			l := Layout{State: dir, Run: filepath.Join(m.cfg.RunDir, "pods", RunKey(id))}
+			errs = append(errs, m.teardown(ctx, id, nil, l, 0))
+			continue
+		}
+		l := m.layout(rec.Pod, rec.UID)
+		if m.adopt(ctx, rec, l) {
+			live[id] = true
+			liveRun[RunKey(id)] = true
+			m.mu.Lock()
+			m.pods[id] = &entry{rec: rec, layout: l}
+			m.mu.Unlock()
+			m.cfg.Log.Info("re-attached to pod", "pod", id, "pid", rec.InfraPID)
+			continue
+		}
+		m.cfg.Log.Info("removing pod left half-made or dead", "pod", id)
+		errs = append(errs, m.teardown(ctx, id, rec, l, 0))
+	}
+	errs = append(errs, m.collectGarbage(live, liveRun))
+	return errors.Join(errs...)
+}
+
+// adopt reports whether the pod's infra is alive and fully started.
+func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
+	if !alive(rec.InfraPID, rec.InfraStart) {
+		return false
+	}
+	c, err := infra.Dial(l.Socket())
+	if err != nil {
+		return false
+	}
+	st, err := c.Status(ctx)
+	return err == nil && st.Started && !st.Stopping
+}
+
+// collectGarbage removes cgroups, network state and sockets of pods that
+// have no live record.
+func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
+	var errs []error
+	cgs, err := m.cfg.Cgroups.Pods()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list pod cgroups: %w", err))
+	}
+	for _, id := range cgs {
+		if live[id] {
+			continue
+		}
+		if err := m.cfg.Cgroups.Kill(id); err != nil {
+			errs = append(errs, err)
+		}
+		if err := m.cfg.Cgroups.Remove(id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.cfg.Net.GC(live); err != nil {
+		errs = append(errs, fmt.Errorf("network garbage collection: %w", err))
+	}
+	runPods := filepath.Join(m.cfg.RunDir, "pods")
+	ents, _ := os.ReadDir(runPods)
+	for _, e := range ents {
+		if !liveRun[e.Name()] {
+			errs = append(errs, os.RemoveAll(filepath.Join(runPods, e.Name())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Pods returns the status of every pod, asking the infras in parallel, and
+// of every pod whose creation failed.
+func (m *Manager) Pods(ctx context.Context) []api.Pod {
+	m.mu.Lock()
+	entries := make([]*entry, 0, len(m.pods))
+	for _, e := range m.pods {
+		entries = append(entries, e)
+	}
+	var out []api.Pod
+	for id, f := range m.failed {
+		if _, ok := m.pods[id]; !ok {
+			out = append(out, failedPod(f))
+		}
+	}
+	m.mu.Unlock()
+
+	res := make([]api.Pod, len(entries))
+	var wg sync.WaitGroup
+	for i, e := range entries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st *infra.PodStatus
+			if c, err := infra.Dial(e.layout.Socket()); err == nil {
+				if s, err := c.Status(ctx); err == nil {
+					st = &s
+				}
+			}
+			res[i] = apiPod(e.rec, st, e.terminating)
+		}()
+	}
+	wg.Wait()
+	return append(out, res...)
+}

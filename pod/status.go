@@ -1,0 +1,152 @@
+package pod
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/manifests"
+)
+
+// apiPod builds the Kubernetes-shaped view of a pod from its record and
+// what its infra reports (nil when the infra did not answer).
+func apiPod(rec *record, st *infra.PodStatus, terminating bool) api.Pod {
+	p := rec.Pod
+	meta := p.ObjectMeta
+	meta.UID = rec.UID
+	out := api.Pod{
+		APIVersion: "v1", Kind: "Pod", Metadata: meta, Spec: p.Spec,
+		Berth: api.BerthInfo{File: rec.File, InfraPID: rec.InfraPID, Created: rec.Created},
+	}
+	out.Status = podStatus(p, st, rec.ImageIDs)
+	if rec.IP != "" {
+		out.Status.PodIP = rec.IP
+		out.Status.PodIPs = []api.PodIP{{IP: rec.IP}}
+	}
+	if terminating || (st != nil && st.Stopping) {
+		out.Status.Reason = "Terminating"
+	}
+	return out
+}
+
+// podStatus computes phase and container statuses as Kubernetes does for
+// the states berth knows.
+func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string) api.PodStatus {
+	if st == nil {
+		return api.PodStatus{Phase: api.PodUnknown, Reason: "InfraUnreachable", Message: "the pod's infra process does not answer"}
+	}
+	out := api.PodStatus{
+		InitContainerStatuses: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs),
+		ContainerStatuses:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs),
+	}
+	if st.Started {
+		t := st.StartedAt
+		out.StartTime = &t
+	}
+	out.Phase = phase(p.Spec.RestartPolicy, st)
+	return out
+}
+
+func phase(policy string, st *infra.PodStatus) string {
+	if !st.Started {
+		return api.PodPending
+	}
+	for _, c := range st.InitContainers {
+		t := c.State.Terminated
+		if t != nil && t.ExitCode != 0 && policy == infra.RestartNever {
+			return api.PodFailed
+		}
+		if t == nil || t.ExitCode != 0 {
+			return api.PodPending
+		}
+	}
+	var running, waiting, failed, succeeded int
+	for _, c := range st.Containers {
+		switch {
+		case c.State.Running != nil:
+			running++
+		case c.State.Terminated != nil && c.State.Terminated.ExitCode == 0 && c.State.Terminated.Signal == 0:
+			succeeded++
+		case c.State.Terminated != nil:
+			failed++
+		default:
+			waiting++
+			// a container waiting to restart has run before: the pod runs
+			if c.RestartCount > 0 || c.LastState.Terminated != nil {
+				running++
+			}
+		}
+	}
+	switch {
+	case running > 0:
+		return api.PodRunning
+	case waiting > 0:
+		return api.PodPending
+	case failed > 0:
+		return api.PodFailed
+	case succeeded > 0:
+		return api.PodSucceeded
+	}
+	return api.PodPending
+}
+
+func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, started bool, imageIDs map[string]string) []api.ContainerStatus {
+	byName := map[string]infra.ContainerStatus{}
+	for _, s := range st {
+		byName[s.Name] = s
+	}
+	var out []api.ContainerStatus
+	for _, c := range spec {
+		s, ok := byName[c.Name]
+		cs := api.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: imageIDs[c.Name]}
+		if !ok {
+			reason := "ContainerCreating"
+			if !started {
+				reason = "PodInitializing"
+			}
+			cs.State.Waiting = &api.StateWaiting{Reason: reason}
+			out = append(out, cs)
+			continue
+		}
+		cs.State = apiState(s.State)
+		cs.LastState = apiState(s.LastState)
+		cs.RestartCount = int32(s.RestartCount)
+		if s.PID > 0 {
+			cs.ContainerID = "berth://" + strconv.Itoa(s.PID)
+		}
+		running := cs.State.Running != nil
+		cs.Ready = running
+		cs.Started = &running
+		out = append(out, cs)
+	}
+	return out
+}
+
+func apiState(s infra.ContainerState) api.ContainerState {
+	var out api.ContainerState
+	switch {
+	case s.Running != nil:
+		out.Running = &api.StateRunning{StartedAt: s.Running.StartedAt}
+	case s.Terminated != nil:
+		t := s.Terminated
+		out.Terminated = &api.StateTerminated{
+			ExitCode: int32(t.ExitCode), Signal: int32(t.Signal), Reason: t.Reason, Message: t.Message,
+			StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
+		}
+	case s.Waiting != nil:
+		out.Waiting = &api.StateWaiting{Reason: s.Waiting.Reason, Message: s.Waiting.Message}
+	}
+	return out
+}
+
+// failedPod shows a pod whose creation failed, with the reason.
+func failedPod(f failure) api.Pod {
+	p := f.pod
+	created := f.at.UTC().Truncate(time.Second)
+	return api.Pod{
+		APIVersion: "v1", Kind: "Pod", Metadata: p.ObjectMeta, Spec: p.Spec,
+		Status: api.PodStatus{Phase: api.PodPending, Reason: f.reason, Message: f.message},
+		Berth:  api.BerthInfo{File: f.file, Created: created, Problems: []string{f.message}},
+	}
+}
