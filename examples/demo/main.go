@@ -141,6 +141,9 @@ func run(mode string, args []string) error {
 		if err != nil {
 			return err
 		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n') // a log line is complete only with its newline
+		}
 		_, err = os.Stdout.Write(b)
 		return err
 	case "env":
