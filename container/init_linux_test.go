@@ -249,7 +249,7 @@ func TestReadOnlyBindAndRootfsBind(t *testing.T) {
 
 	cfg := r.config("read", "/data/data.txt")
 	cfg.Mounts = []Mount{{Source: vol, Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate", "ro"}}}
-	if got := mustRun(t, cfg); got != "volume" {
+	if got := mustRun(t, cfg); strings.TrimSpace(got) != "volume" {
 		t.Errorf("read volume = %q", got)
 	}
 	cfg.Args = []string{"demo", "write", "/data/x", "y"}
@@ -318,7 +318,7 @@ func TestImageSymlinkOutOfRootfsIsContained(t *testing.T) {
 
 	cfg := r.config("read", "/etc/config")
 	cfg.Mounts = []Mount{{Source: src, Target: "/etc/config", Type: "bind", Options: []string{"bind", "nosuid", "nodev", "noexec"}, File: true}}
-	if got := mustRun(t, cfg); got != "cfg" {
+	if got := mustRun(t, cfg); strings.TrimSpace(got) != "cfg" {
 		t.Errorf("read /etc/config = %q", got)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -492,7 +492,7 @@ func TestOverlayManyLayers(t *testing.T) {
 	if data := overlayData(cfg.LowerDirs, cfg.UpperDir, cfg.WorkDir); len(data) <= maxMountData {
 		t.Fatalf("options are only %d bytes; the test needs more than a page", len(data))
 	}
-	if got := mustRun(t, cfg); got != "20" {
+	if got := mustRun(t, cfg); strings.TrimSpace(got) != "20" {
 		t.Errorf("read /layer-20 = %q", got)
 	}
 }

@@ -658,6 +658,29 @@ func TestLoopbackClosedToPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := dial(); err != nil {
+		// Only meaningful when no other table (another berth daemon of a
+		// test running in parallel) filters the input hook too.
+		if others := otherInputChains(t, c, n.nftTable().Name); len(others) > 0 {
+			t.Logf("control skipped: input chains of other tables %v also filter: %v", others, err)
+			return
+		}
 		t.Errorf("control: without berth's input rule the pod should get through, got %v", err)
 	}
+}
+
+// otherInputChains lists the chains hooked on input in tables other than
+// own.
+func otherInputChains(t *testing.T, c *nftables.Conn, own string) []string {
+	t.Helper()
+	chains, err := c.ListChains()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ch := range chains {
+		if ch.Table.Name != own && ch.Hooknum != nil && *ch.Hooknum == *nftables.ChainHookInput {
+			out = append(out, ch.Table.Name+"/"+ch.Name)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,7 @@ func newDeleteCmd(g *globals) *cobra.Command {
 		Use:   "delete -f FILE | delete pod NAME",
 		Short: "Remove pods from the manifest directory and wait until they are gone",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var keys []podKey
+			var objs []objectKey
 			switch {
 			case len(files) > 0 && len(args) == 0:
 				ins, err := readInputs(files, cmd.InOrStdin())
@@ -33,17 +34,23 @@ func newDeleteCmd(g *globals) *cobra.Command {
 					return err
 				}
 				for _, in := range ins {
-					keys = append(keys, podKeys(in.file)...)
+					objs = append(objs, objectKeys(in.file)...)
 				}
 			case len(files) == 0 && len(args) >= 2 && (args[0] == "pod" || args[0] == "pods" || args[0] == "po"):
 				for _, n := range args[1:] {
-					keys = append(keys, podKey{namespace, n})
+					objs = append(objs, objectKey{"Pod", namespace, n})
 				}
 			default:
 				return errors.New("usage: berth delete -f FILE, or berth delete pod NAME...")
 			}
-			if err := removeFromDir(cmd.OutOrStdout(), g.manifests, keys); err != nil {
+			if err := removeFromDir(cmd.OutOrStdout(), g.manifests, objs); err != nil {
 				return err
+			}
+			var keys []podKey
+			for _, o := range objs {
+				if o.kind == "Pod" {
+					keys = append(keys, podKey{o.namespace, o.name})
+				}
 			}
 			c := api.NewClient(g.socket)
 			if err := c.Reconcile(cmd.Context()); err != nil {
@@ -72,15 +79,33 @@ func newDeleteCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// removeFromDir takes the given pods out of the manifest directory: a file
-// declaring only those pods (and ConfigMaps/Secrets) is removed; from a file
-// that declares other pods too, only their documents are cut out.
-func removeFromDir(w io.Writer, dir string, keys []podKey) error {
-	want := map[podKey]bool{}
-	for _, k := range keys {
+// objectKey names a document: kind, namespace and name.
+type objectKey struct{ kind, namespace, name string }
+
+func objectKeys(f *manifests.File) []objectKey {
+	var out []objectKey
+	for _, d := range f.Docs {
+		switch {
+		case d.Pod != nil:
+			out = append(out, objectKey{"Pod", d.Pod.Namespace, d.Pod.Name})
+		case d.ConfigMap != nil:
+			out = append(out, objectKey{"ConfigMap", d.ConfigMap.Namespace, d.ConfigMap.Name})
+		case d.Secret != nil:
+			out = append(out, objectKey{"Secret", d.Secret.Namespace, d.Secret.Name})
+		}
+	}
+	return out
+}
+
+// removeFromDir takes the given objects out of the manifest directory: their
+// documents are cut out of the files that declare them, and a file left with
+// no document is removed.
+func removeFromDir(w io.Writer, dir string, objs []objectKey) error {
+	want := map[objectKey]bool{}
+	for _, k := range objs {
 		want[k] = true
 	}
-	found := map[podKey]bool{}
+	found := map[objectKey]bool{}
 	files, err := countedFiles(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -91,24 +116,20 @@ func removeFromDir(w io.Writer, dir string, keys []podKey) error {
 			return err
 		}
 		var keep [][]byte
-		removed, others := 0, 0
+		removed := 0
 		for _, doc := range splitDocuments(data) {
-			f := manifests.Parse(p, doc)
-			ks := podKeys(f)
+			ks := objectKeys(manifests.Parse(p, doc))
 			if len(ks) == 1 && want[ks[0]] {
 				found[ks[0]] = true
 				removed++
-				fmt.Fprintf(w, "pod/%s deleted\n", ks[0].name)
+				fmt.Fprintf(w, "%s/%s deleted\n", strings.ToLower(ks[0].kind), ks[0].name)
 				continue
-			}
-			if len(ks) > 0 {
-				others++
 			}
 			keep = append(keep, doc)
 		}
 		switch {
 		case removed == 0:
-		case others == 0:
+		case len(keep) == 0:
 			if err := os.Remove(p); err != nil {
 				return fmt.Errorf("remove %s: %w", p, err)
 			}
@@ -118,9 +139,9 @@ func removeFromDir(w io.Writer, dir string, keys []podKey) error {
 			}
 		}
 	}
-	for _, k := range keys {
+	for _, k := range objs {
 		if !found[k] {
-			return fmt.Errorf("pod %s/%s is not declared by any file in %s", k.namespace, k.name, filepath.Clean(dir))
+			return fmt.Errorf("%s %s/%s is not declared by any file in %s", strings.ToLower(k.kind), k.namespace, k.name, filepath.Clean(dir))
 		}
 	}
 	return nil
