@@ -121,3 +121,29 @@ spec:
 		t.Errorf("get pods:\n%s", out)
 	}
 }
+
+func TestHostNamespacesWhenAsked(t *testing.T) {
+	d := startDaemon(t)
+	d.apply("hostns.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: hostns
+spec:
+  hostPID: true
+  hostIPC: true
+  containers:
+  - name: main
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+`)
+	p := d.pod("hostns")
+	pid := containerPID(t, p, "main")
+	for _, ns := range []string{"pid", "ipc"} {
+		if got, host := nsLink(t, pid, ns), nsLink(t, os.Getpid(), ns); got != host {
+			t.Errorf("host%s: the container's %s namespace %s is not the host's %s", strings.ToUpper(ns[:1])+ns[1:], ns, got, host)
+		}
+	}
+	if nsLink(t, pid, "net") == nsLink(t, os.Getpid(), "net") {
+		t.Errorf("hostPID/hostIPC must not put the pod in the host's network namespace")
+	}
+}

@@ -42,10 +42,12 @@ type PodConfig struct {
 	LogDir string `json:"logDir"`
 
 	// HostNetwork keeps the host's net and uts namespaces; HostIPC the
-	// host's ipc namespace; SharePID gives the pod one pid namespace with
-	// the infra as its PID 1.
+	// host's ipc namespace; HostPID runs the containers in the host's pid
+	// namespace; SharePID gives the pod one pid namespace with the infra as
+	// its PID 1.
 	HostNetwork bool `json:"hostNetwork,omitempty"`
 	HostIPC     bool `json:"hostIPC,omitempty"`
+	HostPID     bool `json:"hostPID,omitempty"`
 	SharePID    bool `json:"sharePID,omitempty"`
 
 	RestartPolicy string        `json:"restartPolicy"`

@@ -54,7 +54,7 @@ func (p *procsLinux) start(c *ContainerConfig, run int) (int, string, error) {
 	pid, startErr := p.startFn(c.Init, container.StartOptions{
 		Stdout:    outW,
 		Stderr:    errW,
-		SharePID:  p.cfg.SharePID,
+		SharePID:  p.cfg.SharePID || p.cfg.HostPID,
 		CgroupDir: c.CgroupDir,
 	})
 	// The child holds its own copies; EOF comes when the last one closes.

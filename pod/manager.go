@@ -286,6 +286,7 @@ func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 		LogDir:        l.Logs,
 		HostNetwork:   p.Spec.HostNetwork,
 		HostIPC:       p.Spec.HostIPC,
+		HostPID:       p.Spec.HostPID,
 		SharePID:      isTrue(p.Spec.ShareProcessNamespace),
 		RestartPolicy: p.Spec.RestartPolicy,
 		Backoff:       m.cfg.Backoff,
