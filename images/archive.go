@@ -25,19 +25,40 @@ const maxJSONBlob = 16 << 20
 
 // pendingImage is an image read from an archive, not yet in the store.
 type pendingImage struct {
-	id     digest.Digest
+	id     digest.Digest // also the digest of the config blob
 	config ocispec.Image
-	layers []pendingLayer
-	refs   []string
+	// configPath is where the config blob is. Like every path of a
+	// pending image it is for the import's opener: relative to the
+	// archive root, or absolute in a rootfs import's work dir.
+	configPath string
+	// manifests are the OCI index and manifest blobs that lead to the
+	// image, outermost first; docker save archives have none.
+	manifests []digest.Digest
+	layers    []pendingLayer
+	refs      []string
 }
 
 // pendingLayer is a layer blob inside the extracted archive.
 type pendingLayer struct {
 	diffID digest.Digest
-	path   string // inside the archive root
-	// blob is the blob's digest, when the archive names one; it is
-	// verified before the blob is unpacked.
+	path   string
+	// blob is the blob's digest. The archive names it in OCI layouts
+	// and Docker 25+ archives, and it is verified before anything uses
+	// the blob; for older docker save layers it is filled in by hashing.
 	blob digest.Digest
+}
+
+// blobs lists the blobs img uses: manifests, config, then layers.
+func (img pendingImage) blobs() []pendingBlob {
+	out := make([]pendingBlob, 0, len(img.manifests)+1+len(img.layers))
+	for _, d := range img.manifests {
+		out = append(out, pendingBlob{digest: d, path: blobPath(d)})
+	}
+	out = append(out, pendingBlob{digest: img.id, path: img.configPath})
+	for _, l := range img.layers {
+		out = append(out, pendingBlob{digest: l.blob, path: l.path})
+	}
+	return out
 }
 
 // decompress returns r, gunzipped when it starts with the gzip magic.
@@ -168,7 +189,7 @@ func dockerImage(root *os.Root, m dockerManifest) (pendingImage, error) {
 	if err != nil {
 		return pendingImage{}, err
 	}
-	img := pendingImage{id: digest.FromBytes(raw)}
+	img := pendingImage{id: digest.FromBytes(raw), configPath: m.Config}
 	if sm := blobPathRe.FindStringSubmatch(m.Config); sm != nil && sm[1] != img.id.Encoded() {
 		return pendingImage{}, fmt.Errorf("config %s hashes to %s: %w", m.Config, img.id, ErrDigestMismatch)
 	}
@@ -261,7 +282,9 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, 
 		}
 		for _, m := range idx.Manifests {
 			if p := m.Platform; p != nil && p.OS == "linux" && p.Architecture == runtime.GOARCH {
-				return ociImage(root, m, depth+1)
+				img, err := ociImage(root, m, depth+1)
+				img.manifests = append([]digest.Digest{desc.Digest}, img.manifests...)
+				return img, err
 			}
 		}
 		return pendingImage{}, fmt.Errorf("index %s has no linux/%s image: %w", desc.Digest, runtime.GOARCH, ErrUnsupported)
@@ -277,7 +300,7 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, 
 	if err != nil {
 		return pendingImage{}, fmt.Errorf("config: %w", err)
 	}
-	img := pendingImage{id: m.Config.Digest}
+	img := pendingImage{id: m.Config.Digest, configPath: blobPath(m.Config.Digest), manifests: []digest.Digest{desc.Digest}}
 	if img.config, err = parseConfig(cfg); err != nil {
 		return pendingImage{}, err
 	}
@@ -352,23 +375,6 @@ func readBlob(root *os.Root, desc ocispec.Descriptor) ([]byte, error) {
 		return nil, fmt.Errorf("blob %s hashes to %s: %w", desc.Digest, got, ErrDigestMismatch)
 	}
 	return raw, nil
-}
-
-// verifyBlobFile hashes a layer blob before anything of it is unpacked.
-func verifyBlobFile(root *os.Root, p string, want digest.Digest) error {
-	f, err := root.Open(p)
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", want, err)
-	}
-	defer f.Close()
-	v := want.Verifier()
-	if _, err := io.Copy(v, f); err != nil {
-		return fmt.Errorf("blob %s: %w", want, err)
-	}
-	if !v.Verified() {
-		return fmt.Errorf("blob %s does not match its digest: %w", p, ErrDigestMismatch)
-	}
-	return nil
 }
 
 func readFileLimited(root *os.Root, name string) ([]byte, error) {

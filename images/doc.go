@@ -11,17 +11,27 @@
 //
 //	lock                      flock(2): shared for reads, exclusive for changes
 //	refs.json                 {"name:tag": "sha256:<image-id>", ...}
-//	images/<id-hex>.json      image record: OCI config, ordered diff IDs, sizes
+//	images/<id-hex>.json      image record: OCI config, ordered diff IDs, sizes, blob digests
+//	blobs/sha256/<hex>        every blob of an imported image, exactly as it came
 //	layers/<diffid-hex>/      one unpacked layer, shared by every image using it
 //	tmp/<random>/             private work dirs of running imports
 //
 // An image ID is the sha256 digest of its config JSON (as in Docker); a
-// layer is named by its diff ID, the sha256 of its uncompressed tar. Layer
-// blobs are not kept after unpacking: the unpacked directory is the layer.
+// layer is named by its diff ID, the sha256 of its uncompressed tar. The
+// blobs are the config, each layer blob as found in the archive
+// (compressed or not) and, for OCI layouts, the index and manifest blobs
+// that led to the image; nothing is synthesised for docker save archives,
+// and ImportRootfs keeps the uncompressed layer tar it builds and its
+// config. A blob or layer shared by several images is stored once; the
+// image record lists the blobs it uses (records from before blobs were
+// kept list none), and Remove collects blobs and layers no record uses.
+//
 // Every metadata file is written atomically (temp file, fsync, rename).
-// Imports unpack into a work dir under tmp/ that holds its own flock while
-// in use; Open removes work dirs whose lock is free (left by a crash), and
-// finished layers are renamed into layers/ under the store lock.
+// Imports unpack layers, and copy verified blobs, into a work dir under
+// tmp/ that holds its own flock while in use; Open removes work dirs whose
+// lock is free (left by a crash). Finished layers and blobs are renamed
+// into layers/ and blobs/ under the store lock, so those hold only
+// complete content.
 //
 // # References
 //

@@ -12,10 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 // entry is one tar entry for hand-built (often hostile) layers.
@@ -156,6 +159,13 @@ func dockerArchive(t testing.TB, layers [][]byte, tag string, cfg []byte) []byte
 // ociArchive wraps layers (gzip-compressed here) in an OCI image layout.
 func ociArchive(t testing.TB, layers [][]byte, name string, cfg []byte) []byte {
 	t.Helper()
+	return ociLayout(t, layers, name, cfg, false)
+}
+
+// ociLayout is ociArchive; with nested, index.json points to an image
+// index blob that lists the manifest for this platform.
+func ociLayout(t testing.TB, layers [][]byte, name string, cfg []byte, nested bool) []byte {
+	t.Helper()
 	var files []entry
 	blob := func(b []byte) ocispec.Descriptor {
 		d := digest.FromBytes(b)
@@ -174,6 +184,14 @@ func ociArchive(t testing.TB, layers [][]byte, name string, cfg []byte) []byte {
 	mb, _ := json.Marshal(m)
 	md := blob(mb)
 	md.MediaType = ocispec.MediaTypeImageManifest
+	if nested {
+		md.Platform = &ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		inner := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{md}}
+		inner.SchemaVersion = 2
+		ib, _ := json.Marshal(inner)
+		md = blob(ib)
+		md.MediaType = ocispec.MediaTypeImageIndex
+	}
 	md.Annotations = map[string]string{"io.containerd.image.name": name, ocispec.AnnotationRefName: "latest"}
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{md}}
 	idx.SchemaVersion = 2
@@ -184,8 +202,11 @@ func ociArchive(t testing.TB, layers [][]byte, name string, cfg []byte) []byte {
 	return archive(t, files)
 }
 
-// snapshot records every path under dir with its type, mode, size, mtime,
-// link target and content hash, skipping the subtree skip.
+// snapshot records every path under dir with its type, mode, owner, inode,
+// link count, size, mtime, ctime, xattrs, link target and content hash,
+// skipping the contents of the subtree skip (of which only the inode and
+// type are kept, so replacing it is seen). ctime is a backstop for any
+// other change of an inode.
 func snapshot(t testing.TB, dir, skip string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -193,14 +214,18 @@ func snapshot(t testing.TB, dir, skip string) map[string]string {
 		if err != nil {
 			return err
 		}
-		if p == skip {
-			return filepath.SkipDir
-		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		desc := fmt.Sprintf("%v %d %d", info.Mode(), info.Size(), info.ModTime().UnixNano())
+		st := info.Sys().(*syscall.Stat_t)
+		if p == skip {
+			out[p] = fmt.Sprintf("%v ino=%d", info.Mode().Type(), st.Ino)
+			return filepath.SkipDir
+		}
+		desc := fmt.Sprintf("%v ino=%d nlink=%d uid=%d gid=%d size=%d mtime=%d ctime=%d", info.Mode(), st.Ino, st.Nlink, st.Uid, st.Gid,
+			st.Size, syscall.TimespecToNsec(st.Mtim), syscall.TimespecToNsec(st.Ctim))
+		desc += " xattrs=" + xattrs(p)
 		if info.Mode()&fs.ModeSymlink != 0 {
 			l, _ := os.Readlink(p)
 			desc += " -> " + l
@@ -218,13 +243,44 @@ func snapshot(t testing.TB, dir, skip string) map[string]string {
 	return out
 }
 
-// sentinel makes a parent dir holding a sentinel file and dir next to an
-// empty unpack root, and returns the parent and the root.
+// xattrs lists the xattrs of p (not following a symlink) with their
+// values, or the error that prevented it.
+func xattrs(p string) string {
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		v := make([]byte, 4096)
+		m, err := unix.Lgetxattr(p, name, v)
+		if err != nil {
+			out = append(out, name+":"+err.Error())
+			continue
+		}
+		out = append(out, name+"="+string(v[:m]))
+	}
+	return strings.Join(out, ",")
+}
+
+// sentinel makes a temp dir holding sentinel files next to an empty unpack
+// root (see makeSentinel), and returns the parent and the root.
 func sentinel(t testing.TB) (parent, root string) {
 	t.Helper()
 	parent = t.TempDir()
-	// Runs before TempDir's own cleanup: layers may hold read-only dirs
-	// that a non-root user must make writable to remove.
+	return parent, makeSentinel(t, parent)
+}
+
+// makeSentinel fills parent with a sentinel dir, file and symlink and an
+// empty unpack root, and returns the root. A cleanup removes the tree
+// before TempDir's own: layers may hold read-only dirs that a non-root
+// user must make writable to remove.
+func makeSentinel(t testing.TB, parent string) (root string) {
+	t.Helper()
 	t.Cleanup(func() {
 		if err := removeTree(parent); err != nil {
 			t.Errorf("clean up %s: %v", parent, err)
@@ -236,11 +292,24 @@ func sentinel(t testing.TB) (parent, root string) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(parent, "outside", "file"), []byte("sentinel"), 0o644); err != nil {
+	for _, f := range []string{filepath.Join(parent, "outside", "file"), filepath.Join(parent, "x")} {
+		if err := os.WriteFile(f, []byte("sentinel"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("outside/file", filepath.Join(parent, "link")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(parent, "x"), []byte("sentinel"), 0o644); err != nil {
+	return root
+}
+
+// resetRoot replaces root with a new empty directory.
+func resetRoot(t testing.TB, root string) {
+	t.Helper()
+	if err := removeTree(root); err != nil {
+		t.Fatalf("clear unpack root: %v", err)
+	}
+	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return parent, root
 }

@@ -2,6 +2,7 @@ package images
 
 import (
 	"archive/tar"
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -18,9 +19,9 @@ import (
 )
 
 // Import reads a docker-save or OCI image-layout tarball (optionally
-// gzip-compressed) and adds its images. Every blob that the archive names
-// by digest is verified before use, and every layer's diff ID after
-// unpacking; a mismatch fails the whole import.
+// gzip-compressed) and adds its images, keeping their blobs as they came.
+// Every blob that the archive names by digest is verified before use, and
+// every layer's diff ID after unpacking; a mismatch fails the whole import.
 func (s *Store) Import(r io.Reader) ([]Image, error) {
 	w, err := s.newWorkDir()
 	if err != nil {
@@ -40,24 +41,14 @@ func (s *Store) Import(r io.Reader) ([]Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range pending {
-		for _, l := range p.layers {
-			if l.blob == "" {
-				continue
-			}
-			if err := verifyBlobFile(root, l.path, l.blob); err != nil {
-				return nil, fmt.Errorf("image %s: %w", p.id, err)
-			}
-		}
-	}
-	open := func(l pendingLayer) (io.ReadCloser, error) {
-		f, err := root.Open(l.path)
+	open := func(p string) (io.ReadCloser, error) {
+		f, err := root.Open(p)
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l.path, err)
+			return nil, fmt.Errorf("open %s in archive: %w", p, err)
 		}
 		return f, nil
 	}
-	return s.commit(w, pending, open)
+	return s.commit(w, newBlobStage(w.path), pending, open)
 }
 
 // ImportRootfs adds a one-layer image made from the directory dir, named
@@ -77,13 +68,16 @@ func (s *Store) ImportRootfs(dir, ref string) (Image, error) {
 		return Image{}, err
 	}
 	defer w.remove()
-	// Pack once to a file to learn the diff ID; the unpack step then
-	// reads it back through the same checks as any imported layer.
+	// Pack once to a file to learn the diff ID; the file is the layer's
+	// blob, and the unpack step reads it back through the same checks as
+	// any imported layer.
+	st := newBlobStage(w.path)
 	layerTar := filepath.Join(w.path, "layer.tar")
 	diffID, err := packToFile(dir, layerTar)
 	if err != nil {
 		return Image{}, err
 	}
+	st.files[diffID] = layerTar
 	now := time.Now().UTC()
 	cfg := ocispec.Image{
 		Created:  &now,
@@ -94,17 +88,22 @@ func (s *Store) ImportRootfs(dir, ref string) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("encode config for %s: %w", dir, err)
 	}
-	p := pendingImage{id: digest.FromBytes(raw), config: cfg, refs: refs,
-		layers: []pendingLayer{{diffID: diffID, path: layerTar}}}
-	open := func(l pendingLayer) (io.ReadCloser, error) { return os.Open(l.path) }
-	imgs, err := s.commit(w, []pendingImage{p}, open)
+	id, err := st.put(bytes.NewReader(raw), "")
+	if err != nil {
+		return Image{}, fmt.Errorf("import rootfs %s: %w", dir, err)
+	}
+	p := pendingImage{id: id, config: cfg, configPath: st.files[id], refs: refs,
+		layers: []pendingLayer{{diffID: diffID, path: layerTar, blob: diffID}}}
+	open := func(p string) (io.ReadCloser, error) { return os.Open(p) }
+	imgs, err := s.commit(w, st, []pendingImage{p}, open)
 	if err != nil {
 		return Image{}, fmt.Errorf("import rootfs %s: %w", dir, err)
 	}
 	return imgs[0], nil
 }
 
-// packToFile packs dir into the tar file dst and returns its diff ID.
+// packToFile packs dir into the tar file dst, fsynced, and returns its
+// diff ID.
 func packToFile(dir, dst string) (digest.Digest, error) {
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -119,17 +118,27 @@ func packToFile(dir, dst string) (digest.Digest, error) {
 	if err := tw.Close(); err != nil {
 		return "", fmt.Errorf("pack %s: %w", dir, err)
 	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("pack %s: %w", dir, err)
+	}
 	if err := f.Close(); err != nil {
 		return "", fmt.Errorf("pack %s: %w", dir, err)
 	}
 	return digest.NewDigest(digest.SHA256, h), nil
 }
 
-// commit unpacks the layers the store lacks into the work dir, then, under
-// the exclusive lock, moves them into layers/ and writes the image
-// records and refs (in that order, so a crash leaves at worst an unnamed
-// image or an unused layer, never a name without its layers).
-func (s *Store) commit(w *workDir, imgs []pendingImage, open func(pendingLayer) (io.ReadCloser, error)) ([]Image, error) {
+// commit verifies and stages the images' blobs and unpacks the layers the
+// store lacks into the work dir, then, under the exclusive lock, moves
+// layers and blobs into place and writes the image records and refs (in
+// that order, so a crash leaves at worst an unnamed image or an unused
+// layer or blob, never a name without its content).
+//
+// Staged copies are not charged to the size budget: they are bounded by
+// the archive, whose extraction was.
+func (s *Store) commit(w *workDir, st *blobStage, imgs []pendingImage, open opener) ([]Image, error) {
+	if err := s.stageBlobs(st, imgs, open); err != nil {
+		return nil, err
+	}
 	b := newBudget(s.maxBytes)
 	sizes, err := s.knownLayers()
 	if err != nil {
@@ -189,17 +198,21 @@ func (s *Store) commit(w *workDir, imgs []pendingImage, open func(pendingLayer) 
 	if err := syncDir(filepath.Join(s.root, "layers")); err != nil {
 		return nil, err
 	}
+	// After the layers: a rootfs import unpacks from its staged blob.
+	if err := s.placeBlobs(st, imgs, open); err != nil {
+		return nil, err
+	}
 	return s.writeImages(imgs, present)
 }
 
 // unpackOne unpacks one layer blob into dst and checks its diff ID.
-func (s *Store) unpackOne(l pendingLayer, dst string, b *budget, open func(pendingLayer) (io.ReadCloser, error)) (int64, error) {
+func (s *Store) unpackOne(l pendingLayer, dst string, b *budget, open opener) (int64, error) {
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return 0, fmt.Errorf("layer %s: %w", l.diffID, err)
 	}
-	rc, err := open(l)
+	rc, err := open(l.path)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("layer %s: %w", l.diffID, err)
 	}
 	defer rc.Close()
 	dec, closeDec, err := decompress(rc)
@@ -273,9 +286,11 @@ func (s *Store) writeImages(imgs []pendingImage, sizes map[digest.Digest]int64) 
 	now := time.Now().UTC()
 	recs := make([]record, 0, len(imgs))
 	for _, img := range imgs {
-		rec := record{ID: img.id.String(), Config: img.config, Imported: now, DiffIDs: img.config.RootFS.DiffIDs}
-		for _, d := range rec.DiffIDs {
-			rec.LayerSizes = append(rec.LayerSizes, sizes[d])
+		rec := record{ID: img.id.String(), Config: img.config, Imported: now, DiffIDs: img.config.RootFS.DiffIDs,
+			Manifests: img.manifests, ConfigBlob: img.id}
+		for _, l := range img.layers {
+			rec.LayerSizes = append(rec.LayerSizes, sizes[l.diffID])
+			rec.LayerBlobs = append(rec.LayerBlobs, l.blob)
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
 )
 
 func openStore(t *testing.T) *Store {
@@ -147,6 +149,14 @@ func TestImportCorrupt(t *testing.T) {
 			m, _ := json.Marshal([]dockerManifest{{Config: name, RepoTags: []string{"x:1"}, Layers: []string{"l.tar"}}})
 			return archive(t, []entry{{name: name, body: string(cfg)}, {name: "l.tar", body: string(layer)}, {name: "manifest.json", body: string(m)}})
 		}, ErrDigestMismatch},
+		{"docker-named-layer-blob", func() []byte {
+			// Docker 25+ names layers by digest; this one does not match.
+			other := layerFromDir(t, writeTree(t, map[string]string{"f": "other"}), nil)
+			name := "blobs/sha256/" + digest.FromBytes(layer).Encoded()
+			cfgName := "blobs/sha256/" + digest.FromBytes(cfg).Encoded()
+			m, _ := json.Marshal([]dockerManifest{{Config: cfgName, RepoTags: []string{"x:1"}, Layers: []string{name}}})
+			return archive(t, []entry{{name: cfgName, body: string(cfg)}, {name: name, body: string(other)}, {name: "manifest.json", body: string(m)}})
+		}, ErrDigestMismatch},
 		{"not-an-image", func() []byte { return buildTar(t, []entry{{name: "hello", body: "x"}}) }, ErrInvalidImage},
 		{"layer-escape", func() []byte {
 			bad := buildTar(t, []entry{{name: "../../evil", body: "x"}})
@@ -162,8 +172,10 @@ func TestImportCorrupt(t *testing.T) {
 			if list, _ := s.List(); len(list) != 0 {
 				t.Fatalf("failed import left images: %v", list)
 			}
-			if ents, _ := os.ReadDir(filepath.Join(s.Root(), "tmp")); len(ents) != 0 {
-				t.Fatalf("failed import left work dirs: %v", ents)
+			for _, d := range []string{"tmp", "blobs/sha256", "layers"} {
+				if ents, _ := os.ReadDir(filepath.Join(s.Root(), d)); len(ents) != 0 {
+					t.Fatalf("failed import left %s: %v", d, ents)
+				}
 			}
 		})
 	}

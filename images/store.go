@@ -94,6 +94,27 @@ type record struct {
 	DiffIDs    []digest.Digest `json:"diffIDs"`
 	LayerSizes []int64         `json:"layerSizes"`
 	Imported   time.Time       `json:"imported"`
+
+	// The blobs the image uses. Records written before blobs were kept
+	// have none of these fields, and so no blobs.
+
+	// Manifests are the OCI index and manifest blobs that led to the
+	// image, outermost first (none for docker save and rootfs images).
+	Manifests []digest.Digest `json:"manifests,omitempty"`
+	// ConfigBlob is the config blob, the same digest as ID.
+	ConfigBlob digest.Digest `json:"configBlob,omitempty"`
+	// LayerBlobs are the layer blobs as imported (compressed or not),
+	// one per diff ID, in the same order.
+	LayerBlobs []digest.Digest `json:"layerBlobs,omitempty"`
+}
+
+// blobs lists every blob digest the record uses.
+func (r record) blobs() []digest.Digest {
+	out := slices.Clone(r.Manifests)
+	if r.ConfigBlob != "" {
+		out = append(out, r.ConfigBlob)
+	}
+	return append(out, r.LayerBlobs...)
 }
 
 // Open opens (creating if needed) the store at root and removes work dirs
@@ -114,7 +135,7 @@ func Open(root string, opts ...Option) (*Store, error) {
 	if err := os.Chmod(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("image store %s: %w", abs, err)
 	}
-	for _, d := range []string{"images", "layers", "tmp"} {
+	for _, d := range []string{"images", "layers", filepath.Join("blobs", "sha256"), "tmp"} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("image store %s: %w", abs, err)
 		}
@@ -193,7 +214,7 @@ func (s *Store) List() ([]Image, error) {
 
 // Remove drops a reference. Given an image ID (or prefix), it drops every
 // reference to that image. An image left without references is deleted,
-// and then layers no image uses any more. The caller must make sure no
+// and then the layers and blobs no image uses any more. The caller must make sure no
 // container still runs on the image's layers.
 func (s *Store) Remove(ref string) error {
 	unlock, err := s.lock(true)
@@ -227,7 +248,7 @@ func (s *Store) Remove(ref string) error {
 			return fmt.Errorf("remove image %s: %w", id, err)
 		}
 	}
-	return s.gcLayers()
+	return s.gc()
 }
 
 // resolve maps a reference or ID prefix to an image ID. Names win over ID
@@ -331,6 +352,15 @@ func (s *Store) readRecord(id digest.Digest) (record, error) {
 	if len(rec.LayerSizes) != len(rec.DiffIDs) {
 		return rec, fmt.Errorf("image record %s: %d layer sizes for %d layers: %w", s.recordPath(id), len(rec.LayerSizes), len(rec.DiffIDs), ErrInvalidImage)
 	}
+	if len(rec.LayerBlobs) != 0 && len(rec.LayerBlobs) != len(rec.DiffIDs) {
+		return rec, fmt.Errorf("image record %s: %d layer blobs for %d layers: %w", s.recordPath(id), len(rec.LayerBlobs), len(rec.DiffIDs), ErrInvalidImage)
+	}
+	// Digests name files: only well-formed ones are accepted.
+	for _, d := range append(rec.blobs(), rec.DiffIDs...) {
+		if err := checkDigest(d); err != nil {
+			return rec, fmt.Errorf("image record %s: %w", s.recordPath(id), err)
+		}
+	}
 	return rec, nil
 }
 
@@ -353,37 +383,30 @@ func (s *Store) recordIDs() ([]digest.Digest, error) {
 	return ids, nil
 }
 
-// gcLayers deletes layer dirs that no image record uses. Callers hold the
-// exclusive lock.
-func (s *Store) gcLayers() error {
+// gc deletes the layer dirs and blobs that no image record uses. Callers
+// hold the exclusive lock.
+func (s *Store) gc() error {
 	ids, err := s.recordIDs()
 	if err != nil {
 		return err
 	}
-	used := map[string]bool{}
+	layers, blobs := map[string]bool{}, map[string]bool{}
 	for _, id := range ids {
 		rec, err := s.readRecord(id)
 		if err != nil {
 			return err
 		}
 		for _, d := range rec.DiffIDs {
-			used[d.Encoded()] = true
+			layers[d.Encoded()] = true
+		}
+		for _, d := range rec.blobs() {
+			blobs[d.Encoded()] = true
 		}
 	}
-	layers := filepath.Join(s.root, "layers")
-	ents, err := os.ReadDir(layers)
-	if err != nil {
-		return fmt.Errorf("list layers: %w", err)
+	if err := removeUnused(filepath.Join(s.root, "layers"), layers, removeTree, "layer"); err != nil {
+		return err
 	}
-	for _, e := range ents {
-		if used[e.Name()] {
-			continue
-		}
-		if err := removeTree(filepath.Join(layers, e.Name())); err != nil {
-			return fmt.Errorf("remove unused layer %s: %w", e.Name(), err)
-		}
-	}
-	return nil
+	return removeUnused(s.blobDir(), blobs, os.Remove, "blob")
 }
 
 func mapValues(m map[string]string) []string {
