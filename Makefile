@@ -2,6 +2,7 @@
 GO        ?= go
 BIN       ?= bin/berth
 PREFIX    ?= /usr/local
+UNITDIR   ?= /etc/systemd/system
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 DEMO_REF  ?= localhost/berth-demo:latest
@@ -34,10 +35,14 @@ vet:
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
 
+# Install the binary and the systemd unit (its ExecStart follows PREFIX),
+# then: systemctl daemon-reload && systemctl enable --now berth
 install: build
-	install -D -m 0755 $(BIN) $(PREFIX)/bin/berth
-	install -D -m 0644 berth.service /etc/systemd/system/berth.service
-	mkdir -p /etc/berth/manifests
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/berth
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/bin/berth|$(PREFIX)/bin/berth|' berth.service > $(DESTDIR)$(UNITDIR)/berth.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/berth.service
+	mkdir -p $(DESTDIR)/etc/berth/manifests
 
 bench: build
 	$(GO) run ./bench

@@ -79,11 +79,20 @@ func (c *Client) WaitGone(ctx context.Context, namespace, name string, timeout t
 	return false, decode(resp, &Pod{})
 }
 
-// Events returns the daemon's events after since.
-func (c *Client) Events(ctx context.Context, since time.Time) ([]Event, error) {
-	path := "/v1/events"
+// Events returns the events last seen after since (all when since is
+// zero), oldest first; object, when set, keeps only that object's events
+// (PodObject for a pod's).
+func (c *Client) Events(ctx context.Context, since time.Time, object string) ([]Event, error) {
+	q := url.Values{}
 	if !since.IsZero() {
-		path += "?since=" + url.QueryEscape(since.Format(time.RFC3339Nano))
+		q.Set("since", since.Format(time.RFC3339Nano))
+	}
+	if object != "" {
+		q.Set("object", object)
+	}
+	path := "/v1/events"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	var ev []Event
 	err := c.get(ctx, path, &ev)

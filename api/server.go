@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -18,10 +20,12 @@ type Backend interface {
 	// Pods lists every pod berth knows: running ones and ones whose
 	// manifest could not be started (with the reason in their status).
 	Pods(ctx context.Context) ([]Pod, error)
-	// Events returns the events recorded after since, oldest first.
-	Events(since time.Time) []Event
+	// Events returns the events last seen after since, oldest first: the
+	// daemon's own and those the pods' infras keep.
+	Events(ctx context.Context, since time.Time) ([]Event, error)
 	// Reconcile runs a reconcile pass now and returns when it has finished.
 	Reconcile(ctx context.Context) error
+	ExecBackend
 }
 
 // Wait conditions for GET /v1/pods/{ns}/{name}?wait=...
@@ -36,8 +40,14 @@ const (
 //	GET  /v1/pods/{ns}/{name}[?wait=settled|gone&timeout=30s]
 //	                                       Pod (404 when absent; with wait=gone
 //	                                       204 once it is absent)
-//	GET  /v1/events[?since=RFC3339Nano]    []Event
+//	GET  /v1/events[?since=RFC3339Nano&object=pod/ns/name]
+//	                                       []Event, oldest first
 //	POST /v1/reconcile                     runs a pass, 204 when done
+//	GET  /v1/pods/{ns}/{name}/exec-target[?container=C]
+//	                                       ExecTarget (404 no such pod or
+//	                                       container, 409 not running)
+//	GET  /v1/pods/{ns}/{name}/log[?container=&follow=&previous=&tail=&since=&timestamps=]
+//	                                       the log lines as text, streamed (see LogOptions)
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	s := &server{b: b, log: log}
 	mux := http.NewServeMux()
@@ -45,6 +55,8 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/pods/{ns}/{name}", s.getPod)
 	mux.HandleFunc("GET /v1/events", s.events)
 	mux.HandleFunc("POST /v1/reconcile", s.reconcile)
+	mux.HandleFunc("GET /v1/pods/{ns}/{name}/exec-target", s.execTarget)
+	mux.HandleFunc("GET /v1/pods/{ns}/{name}/log", s.logs)
 	return mux
 }
 
@@ -138,9 +150,17 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	ev := s.b.Events(since)
-	if ev == nil {
-		ev = []Event{}
+	all, err := s.b.Events(r.Context(), since)
+	if err != nil {
+		s.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	ev := []Event{}
+	object := r.URL.Query().Get("object")
+	for _, e := range all {
+		if object == "" || e.Object == object {
+			ev = append(ev, e)
+		}
 	}
 	writeJSON(w, ev)
 }
@@ -171,30 +191,91 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// Listen creates the daemon's socket: path-based (never abstract), in a
-// directory only root can enter, the socket itself 0600 (notes/security.md
-// rule 3). A stale socket left by a crashed daemon is replaced.
-func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// Listen creates the daemon's socket: path-based (never abstract), owned
+// by root and mode 0600, or 0660 with group gid when gid >= 0, so that the
+// members of one group may use berth without root (notes/security.md rule
+// 3). A stale socket left by a crashed daemon is replaced.
+//
+// The socket is bound under a private 0700 directory, given its owner and
+// mode there, and only then renamed into place: it is never reachable with
+// looser permissions, whatever the umask.
+func Listen(path string, gid int) (net.Listener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create socket directory for %s: %w", path, err)
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+	private, err := os.MkdirTemp(dir, ".berth-sock-")
+	if err != nil {
+		return nil, fmt.Errorf("create private directory for socket %s: %w", path, err)
 	}
-	l, err := net.Listen("unix", path)
+	defer os.RemoveAll(private)
+	tmp := filepath.Join(private, "s")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	// The bound name changes with the rename below; Close removes path.
+	l.SetUnlinkOnClose(false)
+	if err := setSocketAccess(tmp, gid); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("chmod socket %s: %w", path, err)
+		return nil, fmt.Errorf("socket %s: %w", path, err)
 	}
-	return l, nil
+	if err := os.Rename(tmp, path); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("move socket into place at %s: %w", path, err)
+	}
+	return &socketListener{UnixListener: l, path: path}, nil
+}
+
+// setSocketAccess gives the socket at p its owner and mode.
+func setSocketAccess(p string, gid int) error {
+	mode := os.FileMode(0o600)
+	if gid >= 0 {
+		if err := os.Lchown(p, 0, gid); err != nil {
+			return fmt.Errorf("chown to group %d: %w", gid, err)
+		}
+		mode = 0o660
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		return fmt.Errorf("chmod %o: %w", mode, err)
+	}
+	return nil
+}
+
+// LookupGroup returns the gid of the group named name (or given as a
+// number), for the --socket-group flag.
+func LookupGroup(name string) (int, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		g, err = user.LookupGroupId(name)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("socket group %q: %w", name, err)
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("socket group %q has gid %q: %w", name, g.Gid, err)
+	}
+	return gid, nil
+}
+
+// socketListener removes the socket file when closed.
+type socketListener struct {
+	*net.UnixListener
+	path string
+}
+
+func (l *socketListener) Close() error {
+	err := l.UnixListener.Close()
+	if rerr := os.Remove(l.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, fmt.Errorf("remove socket %s: %w", l.path, rerr))
+	}
+	return err
 }
 
 // Serve runs the API on l until ctx ends.
 func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ConnContext: withConn}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)

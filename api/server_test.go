@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -25,8 +26,11 @@ func (f *fakeBackend) Pods(context.Context) ([]Pod, error) {
 	return append([]Pod(nil), f.pods...), nil
 }
 
-func (f *fakeBackend) Events(since time.Time) []Event {
-	return []Event{{Time: since.Add(time.Second), Reason: "Started"}}
+func (f *fakeBackend) Events(_ context.Context, since time.Time) ([]Event, error) {
+	return []Event{
+		{Time: since.Add(time.Second), Reason: "Started", Object: PodObject("default", "web")},
+		{Time: since.Add(2 * time.Second), Reason: "BackOff", Object: PodObject("default", "db")},
+	}, nil
 }
 
 func (f *fakeBackend) Reconcile(context.Context) error {
@@ -34,6 +38,16 @@ func (f *fakeBackend) Reconcile(context.Context) error {
 	defer f.mu.Unlock()
 	f.passes++
 	return nil
+}
+
+func (f *fakeBackend) ExecTarget(_ context.Context, ns, name, ctr string) (ExecTarget, error) {
+	switch {
+	case name == "gone":
+		return ExecTarget{}, fmt.Errorf("pod %s/%s not found: %w", ns, name, ErrNotFound)
+	case ctr == "stopped":
+		return ExecTarget{}, fmt.Errorf("container %s is terminated: %w", ctr, ErrNotRunning)
+	}
+	return ExecTarget{Pod: ns + "/" + name, Container: ctr, PID: 42}, nil
 }
 
 func (f *fakeBackend) set(p []Pod) {
@@ -45,7 +59,7 @@ func (f *fakeBackend) set(p []Pod) {
 func serve(t *testing.T, b Backend) *Client {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "api.sock")
-	l, err := Listen(sock)
+	l, err := Listen(sock, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +111,13 @@ func TestClientServer(t *testing.T) {
 	if gone, err := c.WaitGone(ctx, "default", "web", 5*time.Second); err != nil || !gone {
 		t.Fatalf("WaitGone = %v, %v", gone, err)
 	}
-	ev, err := c.Events(ctx, time.Unix(100, 0))
-	if err != nil || len(ev) != 1 || ev[0].Reason != "Started" {
+	ev, err := c.Events(ctx, time.Unix(100, 0), "")
+	if err != nil || len(ev) != 2 || ev[0].Reason != "Started" {
 		t.Fatalf("Events = %v, %v", ev, err)
+	}
+	ev, err = c.Events(ctx, time.Time{}, PodObject("default", "db"))
+	if err != nil || len(ev) != 1 || ev[0].Reason != "BackOff" {
+		t.Fatalf("Events of pod/default/db = %v, %v", ev, err)
 	}
 }
 

@@ -35,11 +35,23 @@ const (
 	ReasonCrashLoopBackOff = "CrashLoopBackOff"
 	ReasonImageNotFound    = "ErrImageNeverPull"
 	ReasonStartError       = "StartError"
+	// ReasonHostPortInUse: another pod holds one of the pod's hostPorts.
+	ReasonHostPortInUse = "HostPortInUse"
+	// ReasonNoPodIP: the pod network has no free address left.
+	ReasonNoPodIP = "PodIPExhausted"
+)
+
+// Reasons of a pod or container on its way to Running, or out of it.
+const (
+	ReasonContainerCreating = "ContainerCreating"
+	ReasonPodInitializing   = "PodInitializing"
+	ReasonTerminating       = "Terminating"
 )
 
 func isFailureReason(r string) bool {
 	switch r {
-	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError:
+	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError,
+		ReasonHostPortInUse, ReasonNoPodIP:
 		return true
 	}
 	return false

@@ -105,11 +105,34 @@ type StateTerminated struct {
 
 // Event is something that happened to a pod (Created, Started, Killing,
 // BackOff, OOMKilled, FailedValidation, ...), as `kubectl get events` shows.
+// Repeats are folded into one event with a Count, seen first at FirstTime
+// and last at Time.
 type Event struct {
 	Time      time.Time `json:"time"`
+	FirstTime time.Time `json:"firstTime,omitzero"`
+	Count     int32     `json:"count,omitempty"`
 	Type      string    `json:"type"` // Normal or Warning
 	Reason    string    `json:"reason"`
 	Object    string    `json:"object"` // pod/namespace/name or file path
 	Container string    `json:"container,omitempty"`
 	Message   string    `json:"message"`
 }
+
+// Event types and the reasons the daemon and the infras record.
+const (
+	EventNormal  = "Normal"
+	EventWarning = "Warning"
+
+	EventCreated          = "Created"
+	EventStarted          = "Started"
+	EventKilling          = "Killing"
+	EventBackOff          = "BackOff"
+	EventOOMKilled        = "OOMKilled"
+	EventFailed           = "Failed"
+	EventFailedValidation = "FailedValidation"
+	EventImageNotFound    = "ImageNotFound"
+	EventDeleted          = "Deleted"
+)
+
+// PodObject is the Object of a pod's events.
+func PodObject(namespace, name string) string { return "pod/" + namespace + "/" + name }

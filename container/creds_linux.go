@@ -87,13 +87,8 @@ func setCredentials(u execUser, caps []string, lastCap int, allHeld bool) error 
 	} else if missing := mask &^ held; missing != 0 {
 		return fmt.Errorf("capabilities %#x requested but not held by berth", missing)
 	}
-	for c := 0; c <= lastCap; c++ {
-		if mask&(1<<c) != 0 {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
-			return fmt.Errorf("drop capability %d from bounding set: %w", c, err)
-		}
+	if err := dropBounding(mask, lastCap); err != nil {
+		return err
 	}
 	groups := make([]int, len(u.Groups))
 	for i, g := range u.Groups {
@@ -117,6 +112,20 @@ func setCredentials(u execUser, caps []string, lastCap int, allHeld bool) error 
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// dropBounding removes every capability not in mask from this thread's
+// bounding set.
+func dropBounding(mask uint64, lastCap int) error {
+	for c := 0; c <= lastCap; c++ {
+		if mask&(1<<c) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from bounding set: %w", c, err)
+		}
 	}
 	return nil
 }

@@ -18,6 +18,10 @@ type backend struct {
 	rec    *reconciler.Reconciler
 	loader *manifestdir.Loader
 	events *eventLog
+	// logDir is the daemon's container log directory (Config.LogDir).
+	logDir string
+	// problems is only used from the reconcile loop (OnPass).
+	problems problemTracker
 }
 
 var _ api.Backend = (*backend)(nil)
@@ -27,7 +31,28 @@ func (b *backend) Pods(ctx context.Context) ([]api.Pod, error) {
 	return withManifestProblems(pods, b.loader.Latest()), nil
 }
 
-func (b *backend) Events(since time.Time) []api.Event { return b.events.since(since) }
+// Events merges the daemon's events with those the infras keep.
+func (b *backend) Events(ctx context.Context, since time.Time) ([]api.Event, error) {
+	return mergeEvents(b.events.since(since), after(b.mgr.Events(ctx), since)), nil
+}
+
+// reportProblems records a FailedValidation event for each manifest problem
+// that appeared since the previous pass.
+func (b *backend) reportProblems() {
+	snap := b.loader.Latest()
+	if snap == nil {
+		return
+	}
+	now := time.Now().UTC()
+	for _, p := range b.problems.fresh(snap.Problems) {
+		b.events.add(validationEvent(p, now))
+	}
+}
+
+// ExecTarget implements api.ExecBackend.
+func (b *backend) ExecTarget(ctx context.Context, namespace, name, ctr string) (api.ExecTarget, error) {
+	return b.mgr.ExecTarget(ctx, namespace, name, ctr)
+}
 
 func (b *backend) Reconcile(ctx context.Context) error {
 	res := b.rec.Pass(ctx)

@@ -5,7 +5,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/hostcheck"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/sealed"
@@ -31,6 +31,13 @@ import (
 // its default.
 type Config struct {
 	ManifestDir, StateDir, RunDir, LogDir, Socket string
+	// LogMaxSize and LogMaxFiles rotate container logs (infra.PodConfig).
+	LogMaxSize  int64
+	LogMaxFiles int
+
+	// SocketGroup, when set, is the group (name or gid) allowed to use the
+	// API socket: it becomes 0660 instead of 0600.
+	SocketGroup string
 
 	Bridge, CIDR, NFTable string
 	CgroupRoot            string
@@ -49,8 +56,12 @@ type Config struct {
 // next start.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Log
-	if os.Geteuid() != 0 {
-		return errors.New("berth daemon must run as root: it creates namespaces, cgroups and network interfaces")
+	if err := hostcheck.CheckRoot(os.Geteuid()); err != nil {
+		return err
+	}
+	gid, err := socketGID(cfg.SocketGroup)
+	if err != nil {
+		return err
 	}
 	if err := makeDirs(cfg); err != nil {
 		return err
@@ -74,8 +85,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("cgroups: %w", err)
 	}
-	if err := cg.Check(cgroups.Controllers); err != nil {
-		return fmt.Errorf("cgroups: %w", err)
+	// Fatal host problems stop the daemon; a missing memory controller only
+	// fails the pods that set a memory limit, with the reason in their status.
+	checks := hostcheck.Run(hostcheck.Sources{}, cg)
+	if err := checks.Err(); err != nil {
+		return err
+	}
+	for _, w := range checks.Warnings {
+		log.Warn("host check", "err", w)
 	}
 	netw, err := netsetup.New(netsetup.Config{
 		Bridge: cfg.Bridge, CIDR: cfg.CIDR, Table: cfg.NFTable,
@@ -89,10 +106,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("network: %w", err)
 	}
 
-	events := newEventLog(1000)
+	events := newEventLog(1000, log)
 	loader := manifestdir.NewLoader(cfg.ManifestDir)
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
+		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
 		Exe: exe.Path, Images: store, Cgroups: cg, Net: netw, Backoff: cfg.Backoff,
 		Objects: func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:   events.add,
@@ -104,14 +122,18 @@ func Run(ctx context.Context, cfg Config) error {
 	observed, _ := mgr.ListPods(ctx)
 	loader.Seed(observed)
 
+	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir}
 	ready := make(chan struct{})
-	rec := reconciler.New(loader, mgr, log, reconciler.Options{
+	notifyReady := firstPass(ready, log)
+	b.rec = reconciler.New(loader, mgr, log, reconciler.Options{
 		Parallel: cfg.Parallel,
-		OnPass:   firstPass(ready, log),
+		OnPass: func(r reconciler.Result) {
+			b.reportProblems()
+			notifyReady(r)
+		},
 	})
-	b := &backend{mgr: mgr, rec: rec, loader: loader, events: events}
 
-	l, err := api.Listen(cfg.Socket)
+	l, err := api.Listen(cfg.Socket, gid)
 	if err != nil {
 		return err
 	}
@@ -128,13 +150,17 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	go manifestdir.Watch(ctx, cfg.ManifestDir, manifestdir.WatchOptions{Debounce: cfg.Debounce, Resync: cfg.Resync, Log: log}, poke)
-	go func() { errc <- rec.Run(ctx, trigger) }()
+	go func() { errc <- b.rec.Run(ctx, trigger) }()
 	poke()
+	startWatchdog(ctx, log)
 	log.Info("berth daemon started", "manifests", cfg.ManifestDir, "socket", cfg.Socket, "cgroups", cg.Mode().String())
 
 	select {
 	case <-ctx.Done():
 		log.Info("berth daemon stopping; pods keep running")
+		if _, err := daemon.SdNotify(false, daemon.SdNotifyStopping); err != nil {
+			log.Warn("sd_notify STOPPING failed", "err", err)
+		}
 		return nil
 	case err := <-errc:
 		return err
@@ -154,6 +180,44 @@ func firstPass(ready chan struct{}, log *slog.Logger) func(reconciler.Result) {
 			}
 		}
 	}
+}
+
+// startWatchdog pings systemd's watchdog (WatchdogSec= in berth.service)
+// at half the interval it asks for, from a goroutine that exists only when
+// it asks: without a watchdog the daemon has no timer of its own. The pings
+// stop when ctx ends.
+func startWatchdog(ctx context.Context, log *slog.Logger) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil {
+		log.Warn("systemd watchdog settings unusable; not sending keep-alives", "err", err)
+		return
+	}
+	if interval <= 0 {
+		return
+	}
+	log.Info("systemd watchdog enabled", "interval", interval)
+	go func() {
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := daemon.SdNotify(false, daemon.SdNotifyWatchdog); err != nil {
+					log.Warn("sd_notify WATCHDOG failed", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// socketGID is the gid of the API socket's group, or -1 for root only.
+func socketGID(group string) (int, error) {
+	if group == "" {
+		return -1, nil
+	}
+	return api.LookupGroup(group)
 }
 
 func makeDirs(cfg Config) error {

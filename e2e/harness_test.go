@@ -75,11 +75,14 @@ type daemon struct {
 	cmd                               *exec.Cmd
 	logBuf                            *syncBuffer
 	image                             string
+	// daemonArgs are extra flags for `berth daemon` (set by a startDaemon opt).
+	daemonArgs []string
 }
 
 // startDaemon starts a daemon with names unique to the test; everything it
-// made is removed and checked gone in t.Cleanup.
-func startDaemon(t *testing.T) *daemon {
+// made is removed and checked gone in t.Cleanup. Each opt may change the
+// daemon's settings (e.g. its CIDR) before it starts.
+func startDaemon(t *testing.T, opts ...func(*daemon)) *daemon {
 	t.Helper()
 	testutil.RequireRoot(t)
 	dir, err := os.MkdirTemp("", "be2e")
@@ -97,6 +100,9 @@ func startDaemon(t *testing.T) *daemon {
 		cgroupParent: "berth-e2e-" + suffix,
 		image:        testutil.DefaultRef,
 	}
+	for _, opt := range opts {
+		opt(d)
+	}
 	t.Cleanup(d.cleanup)
 	testutil.WorkloadImage(t, filepath.Join(d.state, "images"), d.image)
 	d.start()
@@ -113,9 +119,10 @@ func (d *daemon) args(extra ...string) []string {
 func (d *daemon) start() {
 	d.t.Helper()
 	d.logBuf = &syncBuffer{}
-	cmd := exec.Command(berthBin, d.args("daemon", "--bridge", d.bridge, "--cidr", d.cidr,
+	args := append([]string{"daemon", "--bridge", d.bridge, "--cidr", d.cidr,
 		"--nft-table", d.table, "--cgroup-parent", d.cgroupParent, "--debounce", "20ms",
-		"--backoff-initial", "200ms", "--backoff-max", "1s", "--log-level", "debug")...)
+		"--backoff-initial", "200ms", "--backoff-max", "1s", "--log-level", "debug"}, d.daemonArgs...)
+	cmd := exec.Command(berthBin, d.args(args...)...)
 	cmd.Stdout, cmd.Stderr = d.logBuf, d.logBuf
 	if err := cmd.Start(); err != nil {
 		d.t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/testutil"
 )
 
@@ -65,7 +66,10 @@ spec:
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		file = "memory.max"
 	}
-	if got := readTrim(t, d.containerCgroupFile("oom", "hog", "memory", file)); got != strconv.Itoa(32<<20) {
+	path := d.containerCgroupFile("oom", "hog", "memory", file)
+	got := readTrim(t, path)
+	t.Logf("read back %s = %s", path, got)
+	if got != strconv.Itoa(32<<20) {
 		t.Errorf("%s = %s, want %d", file, got, 32<<20)
 	}
 }
@@ -90,16 +94,25 @@ spec:
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		v2 = true
 	}
+	// The values the kernel holds, read back from cgroupfs; 50m of CPU
+	// request is 51 shares, weight 2 on v2 (the kubelet's conversions), and
+	// every container gets the default pids limit.
+	want := map[string]struct{ controller, value string }{
+		"cpu.cfs_quota_us": {"cpu", "10000"}, "cpu.shares": {"cpu", "51"},
+		"pids.max": {"pids", strconv.Itoa(cgroups.DefaultPidsMax)},
+	}
 	if v2 {
-		if got := readTrim(t, d.containerCgroupFile("spin", "spinner", "cpu", "cpu.max")); got != "10000 100000" {
-			t.Errorf("cpu.max = %q, want 10000 100000", got)
+		want = map[string]struct{ controller, value string }{
+			"cpu.max": {"cpu", "10000 100000"}, "cpu.weight": {"cpu", "2"},
+			"pids.max": {"pids", strconv.Itoa(cgroups.DefaultPidsMax)},
 		}
-	} else {
-		if got := readTrim(t, d.containerCgroupFile("spin", "spinner", "cpu", "cpu.cfs_quota_us")); got != "10000" {
-			t.Errorf("cpu.cfs_quota_us = %q, want 10000", got)
-		}
-		if got := readTrim(t, d.containerCgroupFile("spin", "spinner", "cpu", "cpu.shares")); got != "51" {
-			t.Errorf("cpu.shares = %q, want 51 (50m as kubelet maps it)", got)
+	}
+	for file, w := range want {
+		path := d.containerCgroupFile("spin", "spinner", w.controller, file)
+		got := readTrim(t, path)
+		t.Logf("read back %s = %s", path, got)
+		if got != w.value {
+			t.Errorf("%s = %q, want %q", file, got, w.value)
 		}
 	}
 	stat := d.containerCgroupFile("spin", "spinner", "cpu", "cpu.stat")

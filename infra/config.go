@@ -40,6 +40,13 @@ type PodConfig struct {
 	// LogDir is the pod's log directory (<logdir>/<ns>_<pod>_<uid>); logs go
 	// to <LogDir>/<container>/<restartCount>.log.
 	LogDir string `json:"logDir"`
+	// LogMaxSize is the size in bytes past which a run's log file is
+	// rotated, and LogMaxFiles how many of a run's files are kept, the
+	// current one included (kubelet's containerLogMaxSize and
+	// containerLogMaxFiles); zero selects DefaultLogMaxSize and
+	// DefaultLogMaxFiles.
+	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
+	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
 
 	// HostNetwork keeps the host's net and uts namespaces; HostIPC the
 	// host's ipc namespace; HostPID runs the containers in the host's pid
@@ -104,6 +111,12 @@ func (c *PodConfig) Validate() error {
 	}
 	if c.LogDir == "" || !strings.HasPrefix(c.LogDir, "/") {
 		bad("logDir %q must be an absolute path", c.LogDir)
+	}
+	if c.LogMaxSize < 0 {
+		bad("logMaxSize %d is negative", c.LogMaxSize)
+	}
+	if c.LogMaxFiles < 0 || c.LogMaxFiles == 1 {
+		bad("logMaxFiles %d must be 0 (default) or at least 2: rotation keeps the current file and one more", c.LogMaxFiles)
 	}
 	switch c.RestartPolicy {
 	case RestartAlways, RestartOnFailure, RestartNever:

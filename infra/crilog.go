@@ -2,6 +2,7 @@ package infra
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -69,4 +70,55 @@ func copyCRI(w io.Writer, r io.Reader, stream string, now func() time.Time) erro
 			return fmt.Errorf("read %s: %w", stream, err)
 		}
 	}
+}
+
+// LogRecord is one parsed CRI log record.
+type LogRecord struct {
+	Time   time.Time
+	Stream string
+	// Partial is set for a P record: the text continues in the stream's
+	// next record.
+	Partial bool
+	// Text is the record's text without its newline; it aliases the
+	// parsed line.
+	Text []byte
+}
+
+// ErrBadRecord is wrapped by ParseCRI's errors.
+var ErrBadRecord = errors.New("malformed CRI log record")
+
+// ParseCRI parses one CRI log line, with or without its newline:
+// "<RFC3339Nano time> <stdout|stderr> <P|F> <text>".
+func ParseCRI(line []byte) (LogRecord, error) {
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	ts, rest, ok := bytes.Cut(line, []byte{' '})
+	if !ok {
+		return LogRecord{}, fmt.Errorf("%w: no time", ErrBadRecord)
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(ts))
+	if err != nil {
+		return LogRecord{}, fmt.Errorf("%w: time: %w", ErrBadRecord, err)
+	}
+	stream, rest, ok := bytes.Cut(rest, []byte{' '})
+	var r LogRecord
+	switch string(stream) {
+	case StreamStdout:
+		r.Stream = StreamStdout
+	case StreamStderr:
+		r.Stream = StreamStderr
+	default:
+		ok = false
+	}
+	if !ok {
+		return LogRecord{}, fmt.Errorf("%w: stream %q", ErrBadRecord, stream)
+	}
+	// The tag may be followed by ":"-separated attributes (CRI allows
+	// them); only the first, P or F, means something here.
+	tag, text, _ := bytes.Cut(rest, []byte{' '})
+	tag, _, _ = bytes.Cut(tag, []byte{':'})
+	if len(tag) != 1 || (tag[0] != tagFull && tag[0] != tagPartial) {
+		return LogRecord{}, fmt.Errorf("%w: tag %q", ErrBadRecord, tag)
+	}
+	r.Time, r.Partial, r.Text = t, tag[0] == tagPartial, text
+	return r, nil
 }

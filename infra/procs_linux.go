@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -34,19 +33,23 @@ func (p *procsLinux) start(c *ContainerConfig, run int) (int, string, error) {
 	if err := resetWritableLayer(c.Init.UpperDir, c.Init.WorkDir); err != nil {
 		return 0, "", fmt.Errorf("fresh writable layer for container %s: %w", c.Name, err)
 	}
-	logPath := filepath.Join(p.cfg.LogDir, c.Name, strconv.Itoa(run)+".log")
-	logFile, err := openLog(logPath)
+	logPath := LogPath(p.cfg.LogDir, c.Name, run)
+	logW, err := openLogWriter(logWriterConfig{
+		dir: filepath.Dir(logPath), run: run,
+		maxSize: p.cfg.LogMaxSize, maxFiles: p.cfg.LogMaxFiles,
+		log: p.log.With("pod", p.cfg.Key, "container", c.Name),
+	})
 	if err != nil {
 		return 0, logPath, fmt.Errorf("log of container %s: %w", c.Name, err)
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		logFile.Close()
+		logW.Close()
 		return 0, logPath, fmt.Errorf("stdout pipe of container %s: %w", c.Name, err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		logFile.Close()
+		logW.Close()
 		outR.Close()
 		outW.Close()
 		return 0, logPath, fmt.Errorf("stderr pipe of container %s: %w", c.Name, err)
@@ -61,43 +64,33 @@ func (p *procsLinux) start(c *ContainerConfig, run int) (int, string, error) {
 	outW.Close()
 	errW.Close()
 	// Drain even after a failed start: the init stage may have written why.
-	p.copyLogs(c.Name, logFile, outR, errR)
+	p.copyLogs(c.Name, logW, outR, errR)
 	if startErr != nil {
 		return 0, logPath, startErr
 	}
 	return pid, logPath, nil
 }
 
-// copyLogs writes both streams to logFile in CRI format, one goroutine per
-// stream (each parked in the netpoller while the container is quiet), and
-// closes everything when both streams end.
-func (p *procsLinux) copyLogs(name string, logFile, outR, errR *os.File) {
+// copyLogs writes both streams to the run's log in CRI format, one
+// goroutine per stream (each parked in the netpoller while the container is
+// quiet), and closes everything when both streams end; closing marks the
+// run's log complete for readers that follow it.
+func (p *procsLinux) copyLogs(name string, logW *logWriter, outR, errR *os.File) {
 	var open atomic.Int32
 	open.Store(2)
 	copyStream := func(r *os.File, stream string) {
-		if err := copyCRI(logFile, r, stream, time.Now); err != nil {
+		if err := copyCRI(logW, r, stream, time.Now); err != nil {
 			p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
 		}
 		r.Close()
 		if open.Add(-1) == 0 {
-			logFile.Close()
+			if err := logW.Close(); err != nil {
+				p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
+			}
 		}
 	}
 	go copyStream(outR, StreamStdout)
 	go copyStream(errR, StreamStderr)
-}
-
-// openLog creates a run's log file (0640) in its container directory
-// (0750).
-func openLog(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("create log dir: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("open log file: %w", err)
-	}
-	return f, nil
 }
 
 // resetWritableLayer gives a run an empty overlay upper and work dir, as

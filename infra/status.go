@@ -29,6 +29,9 @@ type PodStatus struct {
 	Stopping       bool              `json:"stopping,omitempty"`
 	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 	Containers     []ContainerStatus `json:"containers"`
+	// Events are the most recent container events (at most MaxEvents),
+	// oldest first. The infra keeps them, so they outlive a daemon restart.
+	Events []Event `json:"events,omitempty"`
 }
 
 // ContainerStatus mirrors Kubernetes' ContainerStatus.

@@ -63,6 +63,9 @@ type supervisor struct {
 	stopping    bool
 	stopWaiters []func(error)
 	cancelGrace func()
+
+	// events are the recent container events, shown by `berth describe`.
+	events eventRing
 }
 
 func newSupervisor(cfg *PodConfig, log *slog.Logger, p procs, now func() time.Time, self PodStatus) *supervisor {
@@ -152,6 +155,7 @@ func (s *supervisor) run(c *ctr) {
 	c.status.LogPath = logPath
 	if err != nil {
 		s.log.Warn("container failed to start", "pod", s.cfg.Key, "container", c.cfg.Name, "err", err)
+		s.event(c, EventWarning, EventFailed, "Error: "+err.Error())
 		s.finish(c, &StateTerminated{
 			ExitCode: 128, Reason: ReasonStartError, Message: err.Error(),
 			StartedAt: c.startedAt, FinishedAt: s.now(),
@@ -162,6 +166,8 @@ func (s *supervisor) run(c *ctr) {
 	s.byPID[pid] = c
 	c.status.PID = pid
 	c.status.State = ContainerState{Running: &StateRunning{StartedAt: c.startedAt}}
+	s.event(c, EventNormal, EventCreated, "Created container "+c.cfg.Name)
+	s.event(c, EventNormal, EventStarted, "Started container "+c.cfg.Name)
 	s.log.Info("container started", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "restartCount", c.status.RestartCount)
 }
 
@@ -190,6 +196,7 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && c.oomBeforeOK {
 		if n, ok := s.os.oomKills(c.cfg); ok && n > c.oomBefore {
 			t.Reason = ReasonOOMKilled
+			s.event(c, EventWarning, EventOOMKilled, "Container "+c.cfg.Name+" was killed by the OOM killer: it reached its memory limit")
 		}
 	}
 	s.log.Info("container exited", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "exitCode", t.ExitCode, "reason", t.Reason)
@@ -218,6 +225,7 @@ func (s *supervisor) scheduleRestart(c *ctr, ranFor time.Duration) {
 		Reason:  ReasonCrashLoopBackOff,
 		Message: fmt.Sprintf("back-off %s restarting failed container %s", c.backoff, c.cfg.Name),
 	}}
+	s.event(c, EventWarning, EventBackOff, "Back-off restarting failed container "+c.cfg.Name)
 	c.cancelRestart = s.os.afterFunc(c.backoff, func() {
 		if c.cancelRestart == nil || s.stopping {
 			return
@@ -240,6 +248,11 @@ func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 		}
 	}
 	if first {
+		for _, c := range append(append([]*ctr{}, s.inits...), s.ctrs...) {
+			if c.pid != 0 {
+				s.event(c, EventNormal, EventKilling, "Stopping container "+c.cfg.Name)
+			}
+		}
 		s.signalAll(syscall.SIGTERM)
 	}
 	if grace <= 0 {
@@ -297,7 +310,13 @@ func (s *supervisor) Status() PodStatus {
 	}
 	st.InitContainers = snap(s.inits)
 	st.Containers = snap(s.ctrs)
+	st.Events = s.events.list()
 	return st
+}
+
+// event records something that happened to c.
+func (s *supervisor) event(c *ctr, typ, reason, msg string) {
+	s.events.add(Event{Type: typ, Reason: reason, Container: c.cfg.Name, Message: msg}, s.now())
 }
 
 func (s *supervisor) notify() { s.os.changed(s.Status()) }

@@ -24,6 +24,9 @@
 //     (iptables FORWARD policy DROP, as Docker sets it, or another nft table)
 //     drops forwarded traffic, pod egress and hostPorts from other hosts stay
 //     blocked until the administrator allows the pod CIDR there.
+//   - When a UDP hostPort rule is added or removed, conntrack entries of UDP
+//     flows to that port are deleted, so a client that keeps sending from one
+//     socket reaches the port's new owner rather than the pod it replaced.
 //
 // Partition: config.go, ipam.go, ports.go, hosts.go and resolv.go are pure
 // (table-tested without root); the _linux.go files apply them to the kernel.

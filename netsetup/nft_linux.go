@@ -106,7 +106,17 @@ func (n *Network) replacePortRules(podID string, podIP netip.Addr, hps []hostPor
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("install hostPort rules in table ip %s: %w", n.plan.table, err)
 	}
+	n.forgetUDPFlows(hps)
 	return nil
+}
+
+// forgetUDPFlows clears the conntrack entries of the UDP host ports in hps
+// after their rules changed. Failing to does not fail the pod: only clients
+// that never pause sending keep reaching the previous owner.
+func (n *Network) forgetUDPFlows(hps []hostPort) {
+	if err := clearUDPConntrack(hps); err != nil {
+		n.log.Warn("UDP flows to changed host ports may still reach their previous pod", "err", err)
+	}
 }
 
 // deletePortRules removes the hostPort rules of every pod for which match
@@ -120,20 +130,21 @@ func (n *Network) deletePortRules(match func(podID string) bool) error {
 	if err != nil {
 		return err
 	}
-	any := false
+	var removed []hostPort
 	for _, r := range existing {
 		if match(r.podID) {
 			if err := c.DelRule(r.rule); err != nil {
 				return fmt.Errorf("delete hostPort rule %s of pod %s: %w", r.port, r.podID, err)
 			}
-			any = true
+			removed = append(removed, r.port)
 		}
 	}
-	if !any {
+	if len(removed) == 0 {
 		return nil
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("delete hostPort rules in table ip %s: %w", n.plan.table, err)
 	}
+	n.forgetUDPFlows(removed)
 	return nil
 }

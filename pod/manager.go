@@ -35,6 +35,9 @@ var _ reconciler.Runtime = (*Manager)(nil)
 // Config wires a Manager to the host.
 type Config struct {
 	StateDir, RunDir, LogDir string
+	// LogMaxSize and LogMaxFiles rotate container logs (infra.PodConfig).
+	LogMaxSize  int64
+	LogMaxFiles int
 	// Exe is the sealed berth binary the infra runs from.
 	Exe     string
 	Images  *images.Store
@@ -58,6 +61,15 @@ type Manager struct {
 	// failed are pods whose last create failed, with the reason, so that
 	// status can show why they do not run.
 	failed map[string]failure
+	// creating are pods whose creation is under way (ContainerCreating).
+	creating map[string]creation
+}
+
+// creation is a pod being created.
+type creation struct {
+	pod  *manifests.Pod
+	file string
+	at   time.Time
 }
 
 type entry struct {
@@ -82,7 +94,7 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Event == nil {
 		cfg.Event = func(api.Event) {}
 	}
-	return &Manager{cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}}
+	return &Manager{cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}}
 }
 
 // ListPods implements reconciler.Runtime.
@@ -133,6 +145,14 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	uid := newUID()
 	l := m.layout(p, uid)
 	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC()}
+	m.mu.Lock()
+	m.creating[id] = creation{pod: p, file: d.File, at: rec.Created}
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.creating, id)
+		m.mu.Unlock()
+	}()
 	err := m.build(ctx, rec, l, t)
 	if err != nil {
 		if terr := m.teardown(ctx, id, rec, l, 0); terr != nil {
@@ -146,7 +166,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	delete(m.failed, id)
 	m.mu.Unlock()
 	t.done()
-	m.event(p, "", "Normal", "Started", "pod started from "+d.File)
+	m.event(p, "", api.EventNormal, api.EventCreated, "Created pod from "+d.File)
 	return nil
 }
 
@@ -284,6 +304,8 @@ func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 		Hostname:      host,
 		Socket:        l.Socket(),
 		LogDir:        l.Logs,
+		LogMaxSize:    m.cfg.LogMaxSize,
+		LogMaxFiles:   m.cfg.LogMaxFiles,
 		HostNetwork:   p.Spec.HostNetwork,
 		HostIPC:       p.Spec.HostIPC,
 		HostPID:       p.Spec.HostPID,
@@ -355,14 +377,14 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	if !ok {
 		return nil
 	}
-	m.event(e.rec.Pod, "", "Normal", "Killing", "stopping pod")
+	m.event(e.rec.Pod, "", api.EventNormal, api.EventKilling, "Stopping pod")
 	if err := m.teardown(ctx, id, e.rec, e.layout, gracePeriod(e.rec.Pod)); err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}
 	m.mu.Lock()
 	delete(m.pods, id)
 	m.mu.Unlock()
-	m.event(e.rec.Pod, "", "Normal", "Deleted", "pod removed")
+	m.event(e.rec.Pod, "", api.EventNormal, api.EventDeleted, "Pod removed")
 	return nil
 }
 
@@ -448,15 +470,25 @@ func (m *Manager) updateMetadata(d *reconciler.Desired) error {
 }
 
 func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
-	reason := api.ReasonCreateFailed
-	var ie *imageError
-	if errors.As(err, &ie) {
-		reason = api.ReasonImageNotFound
-	}
 	m.mu.Lock()
-	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: reason, message: err.Error(), at: time.Now()}
+	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
 	m.mu.Unlock()
-	m.event(p, "", "Warning", "Failed", err.Error())
+	m.event(p, "", api.EventWarning, failedEventReason(failureReason(err)), err.Error())
+}
+
+// failureReason is the status reason of a failed create: specific where the
+// user can act on the cause, CreateContainerError otherwise.
+func failureReason(err error) string {
+	var ie *imageError
+	switch {
+	case errors.As(err, &ie):
+		return api.ReasonImageNotFound
+	case errors.Is(err, netsetup.ErrHostPortInUse):
+		return api.ReasonHostPortInUse
+	case errors.Is(err, netsetup.ErrRangeExhausted):
+		return api.ReasonNoPodIP
+	}
+	return api.ReasonCreateFailed
 }
 
 // Forget drops the recorded create failure of a pod that is no longer
@@ -474,7 +506,7 @@ func (m *Manager) Forget(keep func(namespace, name string) bool) {
 func (m *Manager) event(p *manifests.Pod, ctr, typ, reason, msg string) {
 	m.cfg.Event(api.Event{
 		Time: time.Now().UTC(), Type: typ, Reason: reason,
-		Object: "pod/" + p.Namespace + "/" + p.Name, Container: ctr, Message: msg,
+		Object: api.PodObject(p.Namespace, p.Name), Container: ctr, Message: msg,
 	})
 }
 

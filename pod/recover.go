@@ -96,37 +96,73 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 	return errors.Join(errs...)
 }
 
-// Pods returns the status of every pod, asking the infras in parallel, and
-// of every pod whose creation failed.
+// Pods returns the status of every pod, asking the infras in parallel, of
+// every pod being created, and of every pod whose creation failed.
 func (m *Manager) Pods(ctx context.Context) []api.Pod {
 	m.mu.Lock()
-	entries := make([]*entry, 0, len(m.pods))
-	for _, e := range m.pods {
-		entries = append(entries, e)
-	}
 	var out []api.Pod
-	for id, f := range m.failed {
+	for id, c := range m.creating {
 		if _, ok := m.pods[id]; !ok {
+			out = append(out, creatingPod(c.pod, c.file, c.at))
+		}
+	}
+	for id, f := range m.failed {
+		_, exists := m.pods[id]
+		_, creating := m.creating[id]
+		if !exists && !creating {
 			out = append(out, failedPod(f))
 		}
 	}
 	m.mu.Unlock()
+	for _, s := range m.statuses(ctx) {
+		out = append(out, apiPod(s.rec, s.st, s.terminating))
+	}
+	return out
+}
 
-	res := make([]api.Pod, len(entries))
+// Events returns the container events the infras of the existing pods
+// keep, oldest first per pod.
+func (m *Manager) Events(ctx context.Context) []api.Event {
+	var out []api.Event
+	for _, s := range m.statuses(ctx) {
+		if s.st != nil {
+			out = append(out, podEvents(s.rec.Pod, s.st.Events)...)
+		}
+	}
+	return out
+}
+
+// podState is one existing pod with what its infra reports (st is nil when
+// the infra did not answer).
+type podState struct {
+	rec         *record
+	st          *infra.PodStatus
+	terminating bool
+}
+
+// statuses asks every existing pod's infra for its status, in parallel.
+func (m *Manager) statuses(ctx context.Context) []podState {
+	m.mu.Lock()
+	res := make([]podState, 0, len(m.pods))
+	var socks []string
+	for _, e := range m.pods {
+		res = append(res, podState{rec: e.rec, terminating: e.terminating})
+		socks = append(socks, e.layout.Socket())
+	}
+	m.mu.Unlock()
+
 	var wg sync.WaitGroup
-	for i, e := range entries {
+	for i := range res {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var st *infra.PodStatus
-			if c, err := infra.Dial(e.layout.Socket()); err == nil {
+			if c, err := infra.Dial(socks[i]); err == nil {
 				if s, err := c.Status(ctx); err == nil {
-					st = &s
+					res[i].st = &s
 				}
 			}
-			res[i] = apiPod(e.rec, st, e.terminating)
 		}()
 	}
 	wg.Wait()
-	return append(out, res...)
+	return res
 }

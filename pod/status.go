@@ -25,7 +25,7 @@ func apiPod(rec *record, st *infra.PodStatus, terminating bool) api.Pod {
 		out.Status.PodIPs = []api.PodIP{{IP: rec.IP}}
 	}
 	if terminating || (st != nil && st.Stopping) {
-		out.Status.Reason = "Terminating"
+		out.Status.Reason = api.ReasonTerminating
 	}
 	return out
 }
@@ -37,8 +37,8 @@ func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string
 		return api.PodStatus{Phase: api.PodUnknown, Reason: "InfraUnreachable", Message: "the pod's infra process does not answer"}
 	}
 	out := api.PodStatus{
-		InitContainerStatuses: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs),
-		ContainerStatuses:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs),
+		InitContainerStatuses: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs, api.ReasonPodInitializing),
+		ContainerStatuses:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs, creatingReason(p)),
 	}
 	if st.Started {
 		t := st.StartedAt
@@ -91,7 +91,20 @@ func phase(policy string, st *infra.PodStatus) string {
 	return api.PodPending
 }
 
-func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, started bool, imageIDs map[string]string) []api.ContainerStatus {
+// creatingReason is what a pod's regular containers wait for while the pod
+// is being set up, as the kubelet says it: ContainerCreating, or
+// PodInitializing when init containers must run first.
+func creatingReason(p *manifests.Pod) string {
+	if len(p.Spec.InitContainers) > 0 {
+		return api.ReasonPodInitializing
+	}
+	return api.ReasonContainerCreating
+}
+
+// containerStatuses pairs each container of spec with what the infra
+// reports. Until the infra was told to start, every container waits with
+// the reason creating.
+func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, started bool, imageIDs map[string]string, creating string) []api.ContainerStatus {
 	byName := map[string]infra.ContainerStatus{}
 	for _, s := range st {
 		byName[s.Name] = s
@@ -100,12 +113,8 @@ func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, s
 	for _, c := range spec {
 		s, ok := byName[c.Name]
 		cs := api.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: imageIDs[c.Name]}
-		if !ok {
-			reason := "ContainerCreating"
-			if !started {
-				reason = "PodInitializing"
-			}
-			cs.State.Waiting = &api.StateWaiting{Reason: reason}
+		if !ok || !started {
+			cs.State.Waiting = &api.StateWaiting{Reason: creating}
 			out = append(out, cs)
 			continue
 		}
@@ -149,4 +158,42 @@ func failedPod(f failure) api.Pod {
 		Status: api.PodStatus{Phase: api.PodPending, Reason: f.reason, Message: f.message},
 		Berth:  api.BerthInfo{File: f.file, Created: created, Problems: []string{f.message}},
 	}
+}
+
+// creatingPod shows a pod whose creation is under way: Pending, every
+// container waiting (ContainerCreating, or PodInitializing behind init
+// containers).
+func creatingPod(p *manifests.Pod, file string, at time.Time) api.Pod {
+	return api.Pod{
+		APIVersion: "v1", Kind: "Pod", Metadata: p.ObjectMeta, Spec: p.Spec,
+		Status: api.PodStatus{
+			Phase:                 api.PodPending,
+			InitContainerStatuses: containerStatuses(p.Spec.InitContainers, nil, false, nil, api.ReasonPodInitializing),
+			ContainerStatuses:     containerStatuses(p.Spec.Containers, nil, false, nil, creatingReason(p)),
+		},
+		Berth: api.BerthInfo{File: file, Created: at},
+	}
+}
+
+// podEvents turns the container events an infra keeps into API events of
+// pod p.
+func podEvents(p *manifests.Pod, evs []infra.Event) []api.Event {
+	out := make([]api.Event, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, api.Event{
+			Time: e.Time, FirstTime: e.FirstTime, Count: int32(e.Count),
+			Type: e.Type, Reason: e.Reason, Object: api.PodObject(p.Namespace, p.Name),
+			Container: e.Container, Message: e.Message,
+		})
+	}
+	return out
+}
+
+// failedEventReason is the event reason of a failed create with status
+// reason r: ImageNotFound for a missing image, Failed otherwise.
+func failedEventReason(r string) string {
+	if r == api.ReasonImageNotFound {
+		return api.EventImageNotFound
+	}
+	return api.EventFailed
 }

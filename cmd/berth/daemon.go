@@ -14,12 +14,14 @@ import (
 	"github.com/berth-project/berth/daemon"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 )
 
 func newDaemonCmd(g *globals) *cobra.Command {
 	var cfg daemon.Config
 	var backoffInitial, backoffMax, backoffReset time.Duration
+	var logMaxSize string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the pods of the manifest directory and serve the local API",
@@ -32,12 +34,19 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			cfg.ManifestDir, cfg.StateDir, cfg.RunDir, cfg.LogDir, cfg.Socket = g.manifests, g.stateDir, g.runDir, g.logDir, g.socket
 			cfg.Backoff = infra.BackoffConfig{Initial: backoffInitial, Max: backoffMax, ResetAfter: backoffReset}
 			cfg.Log = log
+			if cfg.LogMaxSize, err = parseLogMaxSize(logMaxSize); err != nil {
+				return err
+			}
+			if cfg.LogMaxFiles < 2 {
+				return fmt.Errorf("--container-log-max-files %d: want at least 2 (the current file and one more)", cfg.LogMaxFiles)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return daemon.Run(ctx, cfg)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cfg.SocketGroup, "socket-group", "", "group (name or gid) that may use the API socket: makes it 0660 instead of 0600")
 	f.StringVar(&cfg.Bridge, "bridge", netsetup.DefaultBridge, "bridge the pods attach to")
 	f.StringVar(&cfg.CIDR, "cidr", netsetup.DefaultCIDR, "pod network; the bridge gets its first address")
 	f.StringVar(&cfg.NFTable, "nft-table", netsetup.DefaultTable, "nftables table berth owns (NAT, hostPort)")
@@ -46,6 +55,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Resync, "resync", manifestdir.DefaultResync, "re-list the manifest directory this often, events or not")
 	f.DurationVar(&cfg.Debounce, "debounce", manifestdir.DefaultDebounce, "wait this long after a file event before acting")
 	f.IntVar(&cfg.Parallel, "parallel", 8, "pods created or removed at once")
+	f.StringVar(&logMaxSize, "container-log-max-size", "10Mi", "rotate a container's log file past this size (Kubernetes: containerLogMaxSize)")
+	f.IntVar(&cfg.LogMaxFiles, "container-log-max-files", infra.DefaultLogMaxFiles, "log files kept per container run, the current one included, at least 2 (Kubernetes: containerLogMaxFiles)")
 	f.DurationVar(&backoffInitial, "backoff-initial", infra.DefaultBackoff.Initial, "first restart back-off (Kubernetes: 10s)")
 	f.DurationVar(&backoffMax, "backoff-max", infra.DefaultBackoff.Max, "longest restart back-off (Kubernetes: 5m)")
 	f.DurationVar(&backoffReset, "backoff-reset", infra.DefaultBackoff.ResetAfter, "a run this long resets the back-off (Kubernetes: 10m)")
@@ -60,4 +71,16 @@ func newLogger(level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parseLogMaxSize reads --container-log-max-size, a quantity such as 10Mi.
+func parseLogMaxSize(s string) (int64, error) {
+	q, err := manifests.ParseQuantity(s)
+	if err != nil {
+		return 0, fmt.Errorf("--container-log-max-size: %w", err)
+	}
+	if q.Value() < 1024 {
+		return 0, fmt.Errorf("--container-log-max-size %q: want at least 1Ki, such as 10Mi", s)
+	}
+	return q.Value(), nil
 }

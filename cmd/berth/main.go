@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/execin"
 	"github.com/berth-project/berth/infra"
 )
 
@@ -21,6 +22,9 @@ func main() {
 			return
 		case "container-init":
 			container.Main(os.Args[2:])
+			return
+		case execin.InitSubcommand:
+			execin.Main(os.Args[2:])
 			return
 		}
 	}

@@ -18,6 +18,8 @@
 //	demo ps                        list /proc pids with their comm
 //	demo id                        uid/gid/groups/capabilities from /proc/self/status
 //	demo hostname                  print the hostname
+//	demo tty                       whether stdin is a terminal, and its name
+//	demo self                      own cgroups and namespaces (/proc/self)
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
@@ -42,6 +44,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 func main() {
@@ -183,6 +186,10 @@ func run(mode string, args []string) error {
 		return ps()
 	case "id":
 		return id()
+	case "tty":
+		return tty()
+	case "self":
+		return self()
 	case "hostname":
 		h, err := os.Hostname()
 		if err != nil {
@@ -395,4 +402,45 @@ func id() error {
 		}
 	}
 	return sc.Err()
+}
+
+// tty prints "tty: yes NAME" and "size: ROWSxCOLS" when stdin is a
+// terminal (TCGETS succeeds), else "tty: no".
+func tty() error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TCGETS, uintptr(unsafe.Pointer(&syscall.Termios{}))); errno != 0 {
+		fmt.Println("tty: no")
+		return nil
+	}
+	name, err := os.Readlink("/proc/self/fd/0")
+	if err != nil {
+		return err
+	}
+	fmt.Println("tty: yes", name)
+	var ws [4]uint16 // struct winsize: rows, cols, xpixel, ypixel
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TIOCGWINSZ, uintptr(unsafe.Pointer(&ws))); errno != 0 {
+		return errno
+	}
+	fmt.Printf("size: %dx%d\n", ws[0], ws[1])
+	return nil
+}
+
+// self prints this process's namespaces ("ns net net:[4026531840]") and
+// cgroups ("cgroup 4:memory:/berth/pod/c"), to compare with another
+// process's from outside.
+func self() error {
+	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "uts"} {
+		l, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			return err
+		}
+		fmt.Println("ns", ns, l)
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		fmt.Println("cgroup", line)
+	}
+	return nil
 }

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRunning is returned when an exec targets a container that exists
+// but does not run.
+var ErrNotRunning = errors.New("container is not running")
+
+// ExecTarget is what `berth exec` needs to enter a running container: the
+// process to take the namespaces of, the cgroup to join, and how the
+// container's own process runs (user, capabilities, environment, working
+// directory). The daemon derives it from the pod record, the infra's
+// status and the container's cgroup; the CLI, running as root on the same
+// host, does the entering (never the multi-threaded daemon).
+type ExecTarget struct {
+	// Pod is "namespace/name"; Container the container chosen.
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	// PID is the container's init process in the host pid namespace and
+	// StartTime its start time (clock ticks since boot, /proc/PID/stat
+	// field 22): together they name the process, a bare PID could be reused.
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"startTime"`
+	// CgroupProcs are the cgroup.procs files of the container's cgroup: one
+	// per v1 hierarchy, or the one of the v2 cgroup.
+	CgroupProcs []string `json:"cgroupProcs"`
+
+	// User is the init stage's "user[:group]"; AdditionalGIDs are added to
+	// the resolved supplementary groups.
+	User           string   `json:"user,omitempty"`
+	AdditionalGIDs []uint32 `json:"additionalGids,omitempty"`
+	RunAsNonRoot   bool     `json:"runAsNonRoot,omitempty"`
+	// Capabilities are the container's bounding set (CAP_* names).
+	Capabilities    []string `json:"capabilities"`
+	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
+	Env             []string `json:"env"`
+	Cwd             string   `json:"cwd"`
+}
+
+// ExecBackend is the part of Backend that serves exec targets.
+type ExecBackend interface {
+	// ExecTarget returns how to enter container ctr of a pod ("" picks
+	// the only container). Errors wrap ErrNotFound for a missing pod or
+	// container, ErrNotRunning for a container that does not run.
+	ExecTarget(ctx context.Context, namespace, name, ctr string) (ExecTarget, error)
+}
+
+// execTarget serves GET /v1/pods/{ns}/{name}/exec-target[?container=C].
+// Only root may ask: the answer holds the container's environment, secret
+// values included, and entering a container needs root anyway, while the
+// socket may be open to a group (--socket-group).
+func (s *server) execTarget(w http.ResponseWriter, r *http.Request) {
+	if uid, err := peerUID(r.Context()); err != nil || uid != 0 {
+		s.fail(w, http.StatusForbidden, errors.Join(errors.New("berth exec needs root"), err))
+		return
+	}
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	t, err := s.b.ExecTarget(r.Context(), ns, name, r.URL.Query().Get("container"))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.fail(w, http.StatusNotFound, err)
+	case errors.Is(err, ErrNotRunning):
+		s.fail(w, http.StatusConflict, err)
+	case err != nil:
+		s.fail(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, t)
+	}
+}
+
+// ExecTarget asks the daemon how to enter container ctr of a pod ("" for
+// the pod's only container). Errors wrap ErrNotFound or ErrNotRunning.
+func (c *Client) ExecTarget(ctx context.Context, namespace, name, ctr string) (ExecTarget, error) {
+	path := podPath(namespace, name) + "/exec-target"
+	if ctr != "" {
+		path += "?" + url.Values{"container": {ctr}}.Encode()
+	}
+	resp, err := c.do(ctx, http.MethodGet, path)
+	if err != nil {
+		return ExecTarget{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusConflict {
+		var e errorBody
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = resp.Status
+		}
+		return ExecTarget{}, &remoteError{msg: e.Error, is: ErrNotRunning}
+	}
+	var t ExecTarget
+	if err := decode(resp, &t); err != nil {
+		return ExecTarget{}, err
+	}
+	return t, nil
+}
+
+// remoteError is the daemon's message, matching a sentinel with errors.Is.
+type remoteError struct {
+	msg string
+	is  error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.is }
+
+// connKey is the context key of the request's connection.
+type connKey struct{}
+
+// withConn keeps the connection in the request context (http.Server's
+// ConnContext) so that handlers can check the peer's credentials.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// peerUID returns the uid of the process at the other end of the request's
+// unix connection (SO_PEERCRED).
+func peerUID(ctx context.Context) (int, error) {
+	uc, ok := ctx.Value(connKey{}).(*net.UnixConn)
+	if !ok {
+		return -1, errors.New("not a unix socket connection")
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil {
+		return -1, err
+	}
+	if cerr != nil {
+		return -1, fmt.Errorf("read peer credentials: %w", cerr)
+	}
+	return int(cred.Uid), nil
+}

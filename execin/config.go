@@ -1,0 +1,170 @@
+package execin
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/berth-project/berth/api"
+)
+
+// InitSubcommand is the hidden entry point cmd/berth dispatches to Main
+// before any flag parsing.
+const InitSubcommand = "exec-init"
+
+// Exit codes of a command that could not be run, as shells and Docker use
+// them.
+const (
+	ExitCannotRun = 126
+	ExitNotFound  = 127
+)
+
+// Config is everything exec-init needs, passed as JSON on its config fd.
+type Config struct {
+	// Target names the container in messages ("ns/pod/container").
+	Target string `json:"target"`
+	// PID and StartTime name the container's init process on the host.
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"startTime"`
+	// CgroupProcs are the cgroup.procs files exec-init writes itself into.
+	CgroupProcs []string `json:"cgroupProcs"`
+
+	// Args is the command; Args[0] is looked up through Env's PATH inside
+	// the container when it has no slash.
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Cwd  string   `json:"cwd"`
+
+	// User, AdditionalGIDs, RunAsNonRoot, Capabilities and NoNewPrivileges
+	// have the meaning of container.Config's fields.
+	User            string   `json:"user,omitempty"`
+	AdditionalGIDs  []uint32 `json:"additionalGids,omitempty"`
+	RunAsNonRoot    bool     `json:"runAsNonRoot,omitempty"`
+	Capabilities    []string `json:"capabilities"`
+	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
+
+	// TTY makes stdin the command's controlling terminal (a new session).
+	TTY bool `json:"tty,omitempty"`
+}
+
+// Namespaces are the namespaces joined, in order; the mount namespace comes
+// last, because joining it changes the root under every later path.
+var Namespaces = []string{"ipc", "uts", "net", "pid", "mnt"}
+
+// defaultTerm is TERM for -t when the caller has none.
+const defaultTerm = "xterm"
+
+// NewConfig builds the Config of running args in the target container.
+// With tty, TERM is the caller's (callerTerm, defaultTerm when empty),
+// replacing any TERM of the container's environment.
+func NewConfig(t api.ExecTarget, args []string, tty bool, callerTerm string) Config {
+	env := append([]string{}, t.Env...)
+	if tty {
+		if callerTerm == "" {
+			callerTerm = defaultTerm
+		}
+		env = setEnv(env, "TERM", callerTerm)
+	}
+	return Config{
+		Target: t.Pod + "/" + t.Container, PID: t.PID, StartTime: t.StartTime,
+		CgroupProcs: t.CgroupProcs, Args: args, Env: env, Cwd: t.Cwd,
+		User: t.User, AdditionalGIDs: t.AdditionalGIDs, RunAsNonRoot: t.RunAsNonRoot,
+		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, TTY: tty,
+	}
+}
+
+// setEnv sets name=value in env, dropping earlier values of name.
+func setEnv(env []string, name, value string) []string {
+	out := env[:0]
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			out = append(out, kv)
+		}
+	}
+	return append(out, name+"="+value)
+}
+
+// ErrInvalidConfig is wrapped by every Validate error.
+var ErrInvalidConfig = errors.New("invalid exec config")
+
+// Validate checks what exec-init relies on before it acts.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...)))
+	}
+	if c.PID <= 0 || c.StartTime == 0 {
+		bad("target process %d (start time %d) is not a running process", c.PID, c.StartTime)
+	}
+	if len(c.CgroupProcs) == 0 {
+		bad("no cgroup to join")
+	}
+	for _, p := range c.CgroupProcs {
+		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/cgroup.procs") || strings.Contains(p, "/../") {
+			bad("cgroup file %q is not an absolute path to a cgroup.procs file", p)
+		}
+	}
+	if len(c.Args) == 0 || c.Args[0] == "" {
+		bad("no command")
+	}
+	if c.Cwd != "" && !strings.HasPrefix(c.Cwd, "/") {
+		bad("working directory %q is not absolute", c.Cwd)
+	}
+	for _, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
+			bad("environment entry %q is not NAME=value", kv)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetupError is a failure of exec-init before the command ran, sent back on
+// the sync fd.
+type SetupError struct {
+	Step    string `json:"step"`
+	Message string `json:"message"`
+	// NotFound is set when the command does not exist in the container.
+	NotFound bool `json:"notFound,omitempty"`
+}
+
+func (e *SetupError) Error() string { return e.Step + ": " + e.Message }
+
+// ExitCode is what berth exec exits with for this failure.
+func (e *SetupError) ExitCode() int {
+	if e.NotFound {
+		return ExitNotFound
+	}
+	return ExitCannotRun
+}
+
+// ExitCode maps how a command ended to a shell's exit status: its code,
+// or 128+N when signal N killed it.
+func ExitCode(exited bool, code int, signaled bool, signal int) int {
+	switch {
+	case exited:
+		return code
+	case signaled:
+		return 128 + signal
+	}
+	return ExitCannotRun
+}
+
+// parseStartTime returns field 22 (starttime) of a /proc/PID/stat line. The
+// command name (field 2) may hold spaces and parentheses, so fields are
+// counted after its last ')'.
+func parseStartTime(stat string) (uint64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat: no ')'")
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed stat: %d fields after the name", len(f))
+	}
+	n, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("malformed stat: starttime %q: %w", f[19], err)
+	}
+	return n, nil
+}

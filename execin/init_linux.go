@@ -1,0 +1,343 @@
+package execin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/container"
+)
+
+// stepError names the exec-init step that failed.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+func step(name string, fn func() error) error {
+	if err := fn(); err != nil {
+		return &stepError{step: name, err: err}
+	}
+	return nil
+}
+
+// Main is `berth exec-init --config-fd=N --sync-fd=M`; args follow the
+// subcommand name. It enters the container, runs the command and exits
+// with its status; a setup failure is reported on the sync fd (see the
+// package doc) and exits ExitCannotRun.
+//
+// Preconditions: called first thing in a process Run started, before any
+// flag parsing; its main goroutine is this one.
+func Main(args []string) {
+	// Namespaces, the bounding set and no_new_privs are per thread: this
+	// thread does all of it and forks the command, and it is never
+	// unlocked (its namespaces cannot be restored), the process exits.
+	runtime.LockOSThread()
+	// Non-dumpable first: the command's parent runs berth's code and must
+	// not be reachable through /proc/PID/exe (CVE-2019-5736).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "berth %s: set non-dumpable: %v\n", InitSubcommand, err)
+		os.Exit(ExitCannotRun)
+	}
+	configFd, syncFd, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "berth %s: %v\n", InitSubcommand, err)
+		os.Exit(2)
+	}
+	unix.CloseOnExec(configFd)
+	unix.CloseOnExec(syncFd)
+	sync := os.NewFile(uintptr(syncFd), "sync")
+	cmd, err := start(os.NewFile(uintptr(configFd), "config"))
+	if err != nil {
+		report(sync, err)
+		os.Exit(ExitCannotRun)
+	}
+	sync.Close() // EOF: the command runs
+	os.Exit(wait(cmd))
+}
+
+func parseFlags(args []string) (configFd, syncFd int, err error) {
+	fs := flag.NewFlagSet(InitSubcommand, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.IntVar(&configFd, "config-fd", -1, "fd the Config JSON is read from")
+	fs.IntVar(&syncFd, "sync-fd", -1, "fd setup failures are reported on")
+	if err := fs.Parse(args); err != nil {
+		return 0, 0, err
+	}
+	if configFd < 3 || syncFd < 3 || configFd == syncFd {
+		return 0, 0, fmt.Errorf("need distinct --config-fd and --sync-fd above 2, got %d and %d", configFd, syncFd)
+	}
+	return configFd, syncFd, nil
+}
+
+// report sends err to Run as a SetupError.
+func report(sync *os.File, err error) {
+	se := SetupError{Step: "exec-init", Message: err.Error()}
+	var st *stepError
+	if errors.As(err, &st) {
+		se = SetupError{Step: st.step, Message: st.err.Error()}
+	}
+	se.NotFound = se.Step == "find program" && (errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist))
+	b, mErr := json.Marshal(se)
+	if mErr != nil {
+		b = []byte(`{"step":"report","message":"cannot encode error"}`)
+	}
+	if _, wErr := sync.Write(b); wErr != nil {
+		fmt.Fprintf(os.Stderr, "berth %s: %v (and report it: %v)\n", InitSubcommand, err, wErr)
+	}
+}
+
+// start performs the steps of the package doc up to the command's start.
+func start(configFile *os.File) (*exec.Cmd, error) {
+	var cfg Config
+	if err := step("read config", func() error { return readConfig(configFile, &cfg) }); err != nil {
+		return nil, err
+	}
+	if err := step("validate config", cfg.Validate); err != nil {
+		return nil, err
+	}
+	// Cgroup paths are host paths: join before entering the mount
+	// namespace. Every thread of this process moves, and the command
+	// forked later starts inside.
+	if err := step("join cgroups", func() error { return joinCgroups(cfg.CgroupProcs) }); err != nil {
+		return nil, err
+	}
+	var fds []nsFile
+	if err := step("open namespaces of "+cfg.Target, func() (err error) { fds, err = openNamespaces(cfg.PID, cfg.StartTime); return err }); err != nil {
+		return nil, err
+	}
+	defer closeAll(fds)
+	if err := step("unshare fs", func() error { return unix.Unshare(unix.CLONE_FS) }); err != nil {
+		return nil, err
+	}
+	for _, f := range fds {
+		if err := step("join "+f.name+" namespace", func() error { return unix.Setns(f.fd, f.flag) }); err != nil {
+			return nil, err
+		}
+	}
+	// From here on, paths resolve in the container's root.
+	u, err := resolveUser(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var path string
+	if err := step("find program", func() (err error) { path, err = container.LookPath(cfg.Args[0], cfg.Env); return err }); err != nil {
+		return nil, err
+	}
+	if err := step("limit capabilities", func() error { return container.LimitCapabilities(cfg.Capabilities) }); err != nil {
+		return nil, err
+	}
+	if cfg.NoNewPrivileges {
+		if err := step("set no_new_privs", func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }); err != nil {
+			return nil, err
+		}
+	}
+	cmd := command(cfg, u, path)
+	if err := step("start "+path, cmd.Start); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// command describes the child: the credentials, the working directory and
+// the session are set by the fork between clone and execve.
+func command(cfg Config, u container.ExecUser, path string) *exec.Cmd {
+	cwd := cfg.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	cmd := &exec.Cmd{
+		Path: path, Args: cfg.Args, Env: container.EnvWithHome(cfg.Env, u.Home), Dir: cwd,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// No Pdeathsig: the forked child checks getppid() against its
+		// parent's PID, and in the container's pid namespace its parent has
+		// none, so it would kill itself.
+		Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups},
+	}
+	if cfg.TTY {
+		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
+	}
+	return cmd
+}
+
+func readConfig(f *os.File, cfg *Config) error {
+	defer f.Close()
+	dec := json.NewDecoder(io.LimitReader(f, 16<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		return fmt.Errorf("decode config: %w", err)
+	}
+	return nil
+}
+
+func joinCgroups(procs []string) error {
+	for _, p := range procs {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		// "0" is the writing process, with all its threads.
+		_, err = f.WriteString("0")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("join %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// nsFile is an open namespace of the target.
+type nsFile struct {
+	name string
+	fd   int
+	flag int
+}
+
+var nsFlags = map[string]int{
+	"ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS, "net": unix.CLONE_NEWNET,
+	"pid": unix.CLONE_NEWPID, "mnt": unix.CLONE_NEWNS,
+}
+
+// openNamespaces opens the namespaces of pid, checking before and after
+// that pid still is the process that started at start: the fds then belong
+// to it, never to a process that reused its PID.
+func openNamespaces(pid int, start uint64) ([]nsFile, error) {
+	if err := checkStart(pid, start); err != nil {
+		return nil, err
+	}
+	var out []nsFile
+	for _, ns := range Namespaces {
+		p := "/proc/" + strconv.Itoa(pid) + "/ns/" + ns
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+		out = append(out, nsFile{name: ns, fd: fd, flag: nsFlags[ns]})
+	}
+	if err := checkStart(pid, start); err != nil {
+		closeAll(out)
+		return nil, err
+	}
+	return out, nil
+}
+
+// ErrGone is returned when the container's process is no longer the one
+// the daemon named.
+var ErrGone = errors.New("the container's process is gone (did the container restart?)")
+
+func checkStart(pid int, start uint64) error {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("process %d: %w", pid, ErrGone)
+	}
+	if err != nil {
+		return err
+	}
+	st, err := parseStartTime(string(b))
+	if err != nil {
+		return fmt.Errorf("process %d: %w", pid, err)
+	}
+	if st != start {
+		return fmt.Errorf("process %d started at %d, not %d: %w", pid, st, start, ErrGone)
+	}
+	return nil
+}
+
+func closeAll(fds []nsFile) {
+	for _, f := range fds {
+		unix.Close(f.fd)
+	}
+}
+
+// maxUserFile bounds how much of the container's passwd and group files is
+// read: they are the container's, and may be anything.
+const maxUserFile = 4 << 20
+
+// resolveUser resolves cfg.User in the container's /etc/passwd and
+// /etc/group, as the container's init did.
+func resolveUser(cfg Config) (container.ExecUser, error) {
+	var passwd, group io.Reader
+	if err := step("read /etc/passwd", func() (err error) { passwd, err = readContainerFile("/etc/passwd"); return err }); err != nil {
+		return container.ExecUser{}, err
+	}
+	if err := step("read /etc/group", func() (err error) { group, err = readContainerFile("/etc/group"); return err }); err != nil {
+		return container.ExecUser{}, err
+	}
+	var u container.ExecUser
+	if err := step("resolve user "+cfg.User, func() (err error) { u, err = container.ResolveUser(cfg.User, passwd, group); return err }); err != nil {
+		return container.ExecUser{}, err
+	}
+	if cfg.RunAsNonRoot && u.UID == 0 {
+		return container.ExecUser{}, &stepError{step: "check user", err: errors.New("container has runAsNonRoot and the user is root")}
+	}
+	u.Groups = append(u.Groups, cfg.AdditionalGIDs...)
+	return u, nil
+}
+
+// readContainerFile reads a regular file of the container (resolved in the
+// thread's root, which is the container's), nil when it does not exist. A
+// FIFO or device planted there can neither block nor flood the read.
+func readContainerFile(path string) (io.Reader, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxUserFile))
+	if err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(b), nil
+}
+
+// wait forwards termination signals to the command, waits for it and
+// returns the exit status to exit with. Terminal signals (SIGINT, SIGQUIT)
+// reach the command from its terminal directly and are not forwarded.
+func wait(cmd *exec.Cmd) int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGHUP)
+	signal.Ignore(unix.SIGINT, unix.SIGQUIT)
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	err := cmd.Wait()
+	ps := cmd.ProcessState
+	if ps == nil {
+		fmt.Fprintf(os.Stderr, "berth %s: wait: %v\n", InitSubcommand, err)
+		return ExitCannotRun
+	}
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	return ExitCode(ws.Exited(), ws.ExitStatus(), ws.Signaled(), int(ws.Signal()))
+}

@@ -1,0 +1,95 @@
+package hostcheck
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/cgroups"
+)
+
+// Sources says where Gather reads its facts; tests point it at fakes. The
+// zero value of a field selects the host's own.
+type Sources struct {
+	// Filesystems is /proc/filesystems.
+	Filesystems string
+	// Modules is /lib/modules (the running kernel's directory is below it).
+	Modules string
+	// Release overrides the kernel release uname reports.
+	Release string
+	// NFTables lists nftables tables; the default asks the kernel over
+	// netlink in the daemon's network namespace.
+	NFTables func() error
+}
+
+// Gather reads the facts: the effective uid, the kernel release, the
+// filesystems and modules, the controllers cg can use, and whether
+// nf_tables answers. Reading errors become facts that fail a check (an
+// unreadable /proc/filesystems reads as "no overlay"), never a panic.
+func Gather(s Sources, cg *cgroups.Manager) Facts {
+	if s.Filesystems == "" {
+		s.Filesystems = "/proc/filesystems"
+	}
+	if s.Modules == "" {
+		s.Modules = "/lib/modules"
+	}
+	if s.Release == "" {
+		s.Release = release()
+	}
+	if s.NFTables == nil {
+		s.NFTables = listNFTables
+	}
+	f := Facts{
+		EUID:        os.Geteuid(),
+		Release:     s.Release,
+		CgroupMode:  cg.Mode(),
+		Controllers: map[string]error{},
+		NFTables:    s.NFTables(),
+	}
+	if data, err := os.ReadFile(s.Filesystems); err == nil {
+		f.Filesystems = ParseFilesystems(string(data))
+	}
+	var indexes []string
+	for _, name := range []string{"modules.dep", "modules.builtin"} {
+		if data, err := os.ReadFile(filepath.Join(s.Modules, s.Release, name)); err == nil {
+			indexes = append(indexes, string(data))
+		}
+	}
+	f.OverlayModule = ModuleAvailable("overlay", indexes...)
+	for _, c := range cgroups.Controllers {
+		f.Controllers[c] = cg.Check([]string{c})
+	}
+	return f
+}
+
+// Run gathers the facts for cg and evaluates them.
+func Run(s Sources, cg *cgroups.Manager) Report {
+	return Evaluate(Gather(s, cg))
+}
+
+// release returns uname's release string ("" when uname fails, which the
+// kernel check reports as not understood).
+func release() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// listNFTables asks the kernel for its IPv4 nftables tables, which loads
+// nf_tables on demand when it is a module. The connection is not lasting:
+// the library opens and closes a netlink socket for the one request.
+func listNFTables() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("open nftables netlink socket: %w", err)
+	}
+	if _, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4); err != nil {
+		return fmt.Errorf("list nftables tables: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Write failures (a full disk, EIO): a record that cannot be written is
+// retried with back-off for up to writeRetryBudget, holding up both of the
+// run's streams, so a short outage loses nothing. If the disk stays full the
+// writer drops records (counting them, and logging when dropping begins and
+// ends) and tries each later record once, so that the copier keeps draining
+// the pipes: a container never blocks forever on a full disk, and what was
+// written before stays intact.
+const (
+	writeRetryFirst  = 10 * time.Millisecond
+	writeRetryMax    = time.Second
+	writeRetryBudget = 5 * time.Second
+)
+
+// logWriter writes one run's CRI records to <dir>/<run>.log and rotates the
+// file by size. Each Write is one complete record, so rotation always falls
+// between records. It is safe for the stdout and stderr copiers to share.
+// It has no timer: it acts only when a record arrives.
+type logWriter struct {
+	dir      string
+	run      int
+	maxSize  int64
+	maxFiles int
+	log      *slog.Logger
+	now      func() time.Time
+	sleep    func(time.Duration)
+	budget   time.Duration
+
+	mu sync.Mutex
+	f  *os.File
+	// size is the current file's length; rotateAt is the size past which
+	// the next record rotates (raised after a failed rotation so that it
+	// is not retried on every record).
+	size, rotateAt int64
+	// rotated are the run's rotated files, oldest first.
+	rotated []string
+	// dropping is set while records are dropped; dropped counts them.
+	dropping bool
+	dropped  uint64
+	closed   bool
+}
+
+// logWriterConfig are a logWriter's settings; zero sizes select the
+// defaults.
+type logWriterConfig struct {
+	dir      string // the container's log directory
+	run      int
+	maxSize  int64
+	maxFiles int
+	log      *slog.Logger // carries the pod and container
+}
+
+// openLogWriter creates the container's log directory (0750) and run's
+// current file.
+func openLogWriter(c logWriterConfig) (*logWriter, error) {
+	if c.maxSize <= 0 {
+		c.maxSize = DefaultLogMaxSize
+	}
+	if c.maxFiles <= 0 {
+		c.maxFiles = DefaultLogMaxFiles
+	}
+	if err := os.MkdirAll(c.dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create log dir %s: %w", c.dir, err)
+	}
+	w := &logWriter{
+		dir: c.dir, run: c.run, maxSize: c.maxSize, maxFiles: c.maxFiles, log: c.log,
+		now: time.Now, sleep: time.Sleep, budget: writeRetryBudget,
+	}
+	f, size, err := w.openCurrent()
+	if err != nil {
+		return nil, err
+	}
+	w.f, w.size, w.rotateAt = f, size, c.maxSize
+	return w, nil
+}
+
+// openCurrent opens <run>.log for appending (0640, never through a
+// symlink) and returns its size.
+func (w *logWriter) openCurrent() (*os.File, int64, error) {
+	path := filepath.Join(w.dir, LogName(w.run))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, logModeWriting)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open log file %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("stat log file %s: %w", path, err)
+	}
+	return f, fi.Size(), nil
+}
+
+// Write writes rec, one complete record, rotating first when rec would
+// take the file past its maximum size. A record that cannot be written is
+// dropped as described at writeRetryBudget; Write fails only once the
+// writer is closed.
+func (w *logWriter) Write(rec []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, fmt.Errorf("write log of run %d in %s: %w", w.run, w.dir, os.ErrClosed)
+	}
+	if w.size > 0 && w.size+int64(len(rec)) > w.rotateAt {
+		if err := w.rotate(); err != nil {
+			w.log.Warn("rotate container log", "err", err)
+			w.rotateAt = w.size + w.maxSize
+		}
+	}
+	err := w.writeRecord(rec)
+	if err != nil && !w.dropping {
+		delay := writeRetryFirst
+		for waited := time.Duration(0); err != nil && waited < w.budget; waited += delay {
+			w.sleep(delay)
+			delay = min(2*delay, writeRetryMax)
+			err = w.writeRecord(rec)
+		}
+	}
+	switch {
+	case err != nil:
+		if !w.dropping {
+			w.log.Warn("container log write failing; dropping records until it works again", "err", err)
+		}
+		w.dropping = true
+		w.dropped++
+	case w.dropping:
+		w.log.Warn("container log writes work again", "dropped", w.dropped)
+		w.dropping = false
+	}
+	return len(rec), nil
+}
+
+// writeRecord appends rec whole or not at all: a short write is cut off
+// again, so a later record never continues a torn one.
+func (w *logWriter) writeRecord(rec []byte) error {
+	n, err := w.f.Write(rec)
+	if err == nil {
+		w.size += int64(n)
+		return nil
+	}
+	if n > 0 {
+		if terr := w.f.Truncate(w.size); terr != nil {
+			return errors.Join(err, fmt.Errorf("cut torn log record: %w", terr))
+		}
+	}
+	return err
+}
+
+// rotate renames the current file to its rotated name, opens a fresh one,
+// marks the old one complete and deletes the oldest files beyond maxFiles.
+// When the fresh file cannot be opened the rename is undone and writing
+// goes on in the old file.
+func (w *logWriter) rotate() error {
+	name, remove := planRotation(w.rotated, w.run, w.now(), w.maxFiles)
+	cur := filepath.Join(w.dir, LogName(w.run))
+	next := filepath.Join(w.dir, name)
+	if err := os.Rename(cur, next); err != nil {
+		return fmt.Errorf("rename %s: %w", cur, err)
+	}
+	f, size, err := w.openCurrent()
+	if err != nil {
+		if uerr := os.Rename(next, cur); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("undo rename of %s: %w", cur, uerr))
+		}
+		return err
+	}
+	old := w.f
+	w.f, w.size, w.rotateAt = f, size, w.maxSize
+	w.rotated = append(w.rotated, name)
+	var errs []error
+	if err := old.Chmod(logModeComplete); err != nil {
+		errs = append(errs, fmt.Errorf("mark %s complete: %w", next, err))
+	}
+	if err := old.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close %s: %w", next, err))
+	}
+	for _, r := range remove {
+		if err := os.Remove(filepath.Join(w.dir, r)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove old log: %w", err))
+		}
+	}
+	w.rotated = w.rotated[len(remove):]
+	return errors.Join(errs...)
+}
+
+// Close marks the current file complete (the run's output ended) and
+// closes it.
+func (w *logWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.dropped > 0 {
+		w.log.Warn("container log records were dropped", "dropped", w.dropped)
+	}
+	err := w.f.Chmod(logModeComplete)
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("close log of run %d in %s: %w", w.run, w.dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/manifests"
+)
+
+// ExecTarget tells `berth exec` how to enter container ctr of a pod ("" is
+// the pod's only container): the container's init process on the host
+// (PID plus start time), its cgroup, and the user, capabilities,
+// environment and working directory its own process got, computed by the
+// same pure code (BuildEnv, ContainerConfig) from the pod record.
+//
+// Errors wrap api.ErrNotFound for an unknown pod or container and
+// api.ErrNotRunning for a container that does not run.
+func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (api.ExecTarget, error) {
+	key := namespace + "/" + name
+	id := ID(namespace, name)
+	m.mu.Lock()
+	e, ok := m.pods[id]
+	var rec *record
+	var l Layout
+	var terminating bool
+	if ok {
+		rec, l, terminating = e.rec, e.layout, e.terminating
+	}
+	m.mu.Unlock()
+	if !ok {
+		return api.ExecTarget{}, fmt.Errorf("pod %s not found: %w", key, api.ErrNotFound)
+	}
+	if terminating {
+		return api.ExecTarget{}, fmt.Errorf("pod %s is terminating: %w", key, api.ErrNotRunning)
+	}
+	c, err := pickContainer(rec.Pod, ctr)
+	if err != nil {
+		return api.ExecTarget{}, err
+	}
+	st, err := m.infraStatus(ctx, l)
+	if err != nil {
+		return api.ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
+	}
+	podPID, err := runningPID(st, key, c.Name)
+	if err != nil {
+		return api.ExecTarget{}, err
+	}
+	cfg, err := m.execConfig(rec, l, c)
+	if err != nil {
+		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
+	}
+	procs, err := m.containerProcs(id, c)
+	if err != nil {
+		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
+	}
+	pid, start, err := hostPID(procs[0], rec.InfraPID, podPID)
+	if err != nil {
+		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: find its process on the host: %w", key, c.Name, err)
+	}
+	return execTarget(key, c.Name, pid, start, procs, cfg), nil
+}
+
+func (m *Manager) infraStatus(ctx context.Context, l Layout) (infra.PodStatus, error) {
+	c, err := infra.Dial(l.Socket())
+	if err != nil {
+		return infra.PodStatus{}, err
+	}
+	return c.Status(ctx)
+}
+
+// execConfig recomputes the container's init config from the record, the
+// image it runs and the namespace's current ConfigMaps and Secrets.
+func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container) (container.Config, error) {
+	ref := rec.ImageIDs[c.Name]
+	if ref == "" {
+		ref = c.Image
+	}
+	img, err := m.cfg.Images.Get(ref)
+	if err != nil {
+		return container.Config{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	p := rec.Pod
+	env, err := BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: m.objects(p.Namespace)})
+	if err != nil {
+		return container.Config{}, err
+	}
+	return ContainerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Layout: l})
+}
+
+// containerProcs returns the cgroup.procs files of the container's cgroup.
+// EnsureContainer is idempotent: it writes the limits the container
+// already has, computed from the same spec.
+func (m *Manager) containerProcs(id string, c *manifests.Container) ([]string, error) {
+	r, err := Resources(c)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := m.cfg.Cgroups.EnsureContainer(id, c.Name, r)
+	if err != nil {
+		return nil, err
+	}
+	return placementProcs(pl), nil
+}
+
+// placementProcs lists the cgroup.procs files a process writes itself into
+// to join a placement: every v1 hierarchy's, or the v2 cgroup's.
+func placementProcs(pl cgroups.Placement) []string {
+	if pl.Dir != "" {
+		return []string{filepath.Join(pl.Dir, "cgroup.procs")}
+	}
+	return pl.Procs
+}
+
+// pickContainer finds container name (an init container too) in the pod;
+// "" is accepted when the pod has exactly one container.
+func pickContainer(p *manifests.Pod, name string) (*manifests.Container, error) {
+	key := p.Namespace + "/" + p.Name
+	if name == "" {
+		if len(p.Spec.Containers) == 1 {
+			return &p.Spec.Containers[0], nil
+		}
+		names := make([]string, len(p.Spec.Containers))
+		for i, c := range p.Spec.Containers {
+			names[i] = c.Name
+		}
+		return nil, fmt.Errorf("pod %s has %d containers (%s): name one with -c", key, len(names), strings.Join(names, ", "))
+	}
+	for _, c := range allContainers(p) {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("container %s not found in pod %s: %w", name, key, api.ErrNotFound)
+}
+
+// runningPID returns the PID (in the infra's pid namespace) of container
+// name, or an error wrapping api.ErrNotRunning saying why it does not run.
+func runningPID(st infra.PodStatus, key, name string) (int, error) {
+	all := append(append([]infra.ContainerStatus{}, st.InitContainers...), st.Containers...)
+	for _, cs := range all {
+		if cs.Name != name {
+			continue
+		}
+		if cs.State.Running != nil && cs.PID > 0 {
+			return cs.PID, nil
+		}
+		why := "not started"
+		switch s := cs.State; {
+		case s.Terminated != nil:
+			why = fmt.Sprintf("terminated (%s, exit code %d)", s.Terminated.Reason, s.Terminated.ExitCode)
+		case s.Waiting != nil && s.Waiting.Reason != "":
+			why = "waiting (" + s.Waiting.Reason + ")"
+		}
+		return 0, fmt.Errorf("container %s of pod %s is %s: %w", name, key, why, api.ErrNotRunning)
+	}
+	return 0, fmt.Errorf("container %s of pod %s has not been started: %w", name, key, api.ErrNotRunning)
+}
+
+// execTarget assembles the answer from the container's init config.
+func execTarget(key, ctr string, pid int, start uint64, procs []string, cfg container.Config) api.ExecTarget {
+	return api.ExecTarget{
+		Pod: key, Container: ctr, PID: pid, StartTime: start, CgroupProcs: procs,
+		User: cfg.User, AdditionalGIDs: cfg.AdditionalGIDs, RunAsNonRoot: cfg.RunAsNonRoot,
+		Capabilities: cfg.Capabilities, NoNewPrivileges: cfg.NoNewPrivileges,
+		Env: cfg.Env, Cwd: cfg.Cwd,
+	}
+}
+
+// matchNSpid picks, among the processes of a cgroup (host PID -> the
+// NSpid list of /proc/PID/status, outermost first), the one whose PID at
+// the infra's pid-namespace level is podPID. infraLevel is the index of
+// that level: len(NSpid of the infra)-1, 0 when the infra runs in the
+// host's pid namespace, 1 when it is PID 1 of a shared pod namespace.
+func matchNSpid(procs map[int][]int, infraLevel, podPID int) (int, bool) {
+	for host, nspid := range procs {
+		if infraLevel < len(nspid) && nspid[infraLevel] == podPID {
+			return host, true
+		}
+	}
+	return 0, false
+}
+
+// parseNSpid reads the NSpid line of /proc/PID/status.
+func parseNSpid(status string) ([]int, error) {
+	for line := range strings.Lines(status) {
+		rest, ok := strings.CutPrefix(line, "NSpid:")
+		if !ok {
+			continue
+		}
+		var out []int
+		for _, f := range strings.Fields(rest) {
+			n, err := strconv.Atoi(f)
+			if err != nil {
+				return nil, fmt.Errorf("NSpid field %q: %w", f, err)
+			}
+			out = append(out, n)
+		}
+		if len(out) == 0 {
+			return nil, errors.New("empty NSpid line")
+		}
+		return out, nil
+	}
+	return nil, errors.New("no NSpid line")
+}
