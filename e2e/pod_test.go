@@ -147,3 +147,32 @@ spec:
 		t.Errorf("hostPID/hostIPC must not put the pod in the host's network namespace")
 	}
 }
+
+func TestRunAsNonRootUser(t *testing.T) {
+	d := startDaemon(t)
+	d.apply("user.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: user
+spec:
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 1000
+    runAsNonRoot: true
+  containers:
+  - name: main
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "--then-sleep", "id"]
+`)
+	p := d.pod("user")
+	var out string
+	testutil.WaitFor(t, 10*time.Second, "the container to print its credentials", func() bool {
+		out = d.logOf(p, "main", 0)
+		return strings.Contains(out, "CapEff")
+	})
+	for _, want := range []string{"Uid: 1000 1000 1000 1000", "Gid: 1000 1000 1000 1000", "CapEff: 0000000000000000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("credentials lack %q:\n%s", want, out)
+		}
+	}
+}

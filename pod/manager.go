@@ -286,6 +286,15 @@ func makeDirs(l Layout, p *manifests.Pod) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	// The root of an overlay mount takes the upper dir's mode: 0755, as an
+	// image's root is, or a non-root user could not enter "/". The pod's
+	// state dir above stays 0700.
+	for _, c := range allContainers(p) {
+		upper := filepath.Join(l.ContainerDir(c.Name), "upper")
+		if err := os.Chmod(upper, 0o755); err != nil {
+			return fmt.Errorf("chmod %s: %w", upper, err)
+		}
+	}
 	if err := os.MkdirAll(l.Logs, 0o750); err != nil {
 		return fmt.Errorf("create %s: %w", l.Logs, err)
 	}

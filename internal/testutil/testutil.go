@@ -73,6 +73,11 @@ func WorkloadRootfs(t testing.TB) string {
 	t.Helper()
 	bin := WorkloadBinary(t)
 	root := t.TempDir()
+	// t.TempDir is 0700; an image's root is 0755, or non-root users could
+	// not even enter it.
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatalf("workload rootfs: %v", err)
+	}
 	files := map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/demo\n" +
 			"app:x:1000:1000:app:/home/app:/bin/demo\n" +
