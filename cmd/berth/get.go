@@ -256,7 +256,7 @@ func podChanges(prev map[string]string, pods []api.Pod, sig func(api.Pod) string
 		k := p.Metadata.Namespace + "/" + p.Metadata.Name
 		s := sig(p)
 		next[k] = s
-		if old, ok := prev[k]; !ok || old != s || prev == nil {
+		if old, ok := prev[k]; !ok || old != s {
 			changed = append(changed, p)
 		}
 	}
