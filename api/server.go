@@ -23,6 +23,9 @@ type Backend interface {
 	// Events returns the events last seen after since, oldest first: the
 	// daemon's own and those the pods' infras keep.
 	Events(ctx context.Context, since time.Time) ([]Event, error)
+	// Pod returns one pod; it asks only that pod's infra, so that waiting
+	// for one pod costs nothing per other pod.
+	Pod(ctx context.Context, namespace, name string) (Pod, bool, error)
 	// Reconcile runs a reconcile pass now and returns when it has finished.
 	Reconcile(ctx context.Context) error
 	ExecBackend
@@ -128,16 +131,7 @@ func (s *server) getPod(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) find(ctx context.Context, ns, name string) (Pod, bool, error) {
-	pods, err := s.b.Pods(ctx)
-	if err != nil {
-		return Pod{}, false, err
-	}
-	for _, p := range pods {
-		if p.Metadata.Namespace == ns && p.Metadata.Name == name {
-			return p, true, nil
-		}
-	}
-	return Pod{}, false, nil
+	return s.b.Pod(ctx, ns, name)
 }
 
 func (s *server) events(w http.ResponseWriter, r *http.Request) {

@@ -132,3 +132,13 @@ func TestClientWithoutDaemonSaysWhatToDo(t *testing.T) {
 func metaOf(ns, name string) manifests.ObjectMeta {
 	return manifests.ObjectMeta{Namespace: ns, Name: name}
 }
+
+func (f *fakeBackend) Pod(ctx context.Context, ns, name string) (Pod, bool, error) {
+	pods, _ := f.Pods(ctx)
+	for _, p := range pods {
+		if p.Metadata.Namespace == ns && p.Metadata.Name == name {
+			return p, true, nil
+		}
+	}
+	return Pod{}, false, nil
+}

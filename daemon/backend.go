@@ -32,6 +32,19 @@ func (b *backend) Pods(ctx context.Context) ([]api.Pod, error) {
 }
 
 // Events merges the daemon's events with those the infras keep.
+func (b *backend) Pod(ctx context.Context, namespace, name string) (api.Pod, bool, error) {
+	var pods []api.Pod
+	if p, ok := b.mgr.Pod(ctx, namespace, name); ok {
+		pods = append(pods, p)
+	}
+	for _, p := range withManifestProblems(pods, b.loader.Latest()) {
+		if p.Metadata.Namespace == namespace && p.Metadata.Name == name {
+			return p, true, nil
+		}
+	}
+	return api.Pod{}, false, nil
+}
+
 func (b *backend) Events(ctx context.Context, since time.Time) ([]api.Event, error) {
 	return mergeEvents(b.events.since(since), after(b.mgr.Events(ctx), since)), nil
 }

@@ -20,6 +20,10 @@ type Client struct {
 	Version int
 }
 
+// NewClient returns a Client for socket without talking to it yet; the
+// first call says whether an infra answers.
+func NewClient(socket string) *Client { return &Client{socket: socket, Version: ProtocolVersion} }
+
 // dialTimeout bounds Dial's first exchange.
 const dialTimeout = 5 * time.Second
 

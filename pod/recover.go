@@ -99,22 +99,39 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 // Pods returns the status of every pod, asking the infras in parallel, of
 // every pod being created, and of every pod whose creation failed.
 func (m *Manager) Pods(ctx context.Context) []api.Pod {
+	return m.apiPods(ctx, func(string) bool { return true })
+}
+
+// Pod returns the status of one pod, asking only its infra.
+func (m *Manager) Pod(ctx context.Context, namespace, name string) (api.Pod, bool) {
+	id := ID(namespace, name)
+	out := m.apiPods(ctx, func(other string) bool { return other == id })
+	if len(out) == 0 {
+		return api.Pod{}, false
+	}
+	return out[0], true
+}
+
+// apiPods builds the status of the pods whose identity want accepts.
+func (m *Manager) apiPods(ctx context.Context, want func(id string) bool) []api.Pod {
 	m.mu.Lock()
 	var out []api.Pod
+	// A retry of a failed create shows the last failure until it succeeds,
+	// so that the status does not flip between the two.
 	for id, c := range m.creating {
-		if _, ok := m.pods[id]; !ok {
+		_, exists := m.pods[id]
+		_, failed := m.failed[id]
+		if want(id) && !exists && !failed {
 			out = append(out, creatingPod(c.pod, c.file, c.at))
 		}
 	}
 	for id, f := range m.failed {
-		_, exists := m.pods[id]
-		_, creating := m.creating[id]
-		if !exists && !creating {
+		if _, exists := m.pods[id]; want(id) && !exists {
 			out = append(out, failedPod(f))
 		}
 	}
 	m.mu.Unlock()
-	for _, s := range m.statuses(ctx) {
+	for _, s := range m.statuses(ctx, want) {
 		out = append(out, apiPod(s.rec, s.st, s.terminating))
 	}
 	return out
@@ -124,7 +141,7 @@ func (m *Manager) Pods(ctx context.Context) []api.Pod {
 // keep, oldest first per pod.
 func (m *Manager) Events(ctx context.Context) []api.Event {
 	var out []api.Event
-	for _, s := range m.statuses(ctx) {
+	for _, s := range m.statuses(ctx, func(string) bool { return true }) {
 		if s.st != nil {
 			out = append(out, podEvents(s.rec.Pod, s.st.Events)...)
 		}
@@ -141,11 +158,14 @@ type podState struct {
 }
 
 // statuses asks every existing pod's infra for its status, in parallel.
-func (m *Manager) statuses(ctx context.Context) []podState {
+func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []podState {
 	m.mu.Lock()
-	res := make([]podState, 0, len(m.pods))
+	var res []podState
 	var socks []string
-	for _, e := range m.pods {
+	for id, e := range m.pods {
+		if !want(id) {
+			continue
+		}
 		res = append(res, podState{rec: e.rec, terminating: e.terminating})
 		socks = append(socks, e.layout.Socket())
 	}
@@ -156,10 +176,8 @@ func (m *Manager) statuses(ctx context.Context) []podState {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if c, err := infra.Dial(socks[i]); err == nil {
-				if s, err := c.Status(ctx); err == nil {
-					res[i].st = &s
-				}
+			if s, err := infra.NewClient(socks[i]).Status(ctx); err == nil {
+				res[i].st = &s
 			}
 		}()
 	}
