@@ -39,6 +39,9 @@ const (
 	ReasonHostPortInUse = "HostPortInUse"
 	// ReasonNoPodIP: the pod network has no free address left.
 	ReasonNoPodIP = "PodIPExhausted"
+	// ReasonControllerMissing: the pod asks for a limit whose cgroup
+	// controller this host does not have.
+	ReasonControllerMissing = "CgroupControllerMissing"
 )
 
 // Reasons of a pod or container on its way to Running, or out of it.
@@ -51,7 +54,7 @@ const (
 func isFailureReason(r string) bool {
 	switch r {
 	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError,
-		ReasonHostPortInUse, ReasonNoPodIP:
+		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing:
 		return true
 	}
 	return false

@@ -116,7 +116,9 @@ func configurePeer(h *netlink.Handle, peer string) error {
 }
 
 // stop is the floor of a tear-down: delete the veth (synchronously), then
-// SIGTERM each workload and reap it; its namespaces go with it.
+// SIGKILL each workload and reap it; its namespaces go with it. (SIGTERM
+// could arrive before the workload, pid 1 of its pid namespace, installed
+// its handler, and the kernel drops it then.)
 func (f *floorPod) stop() error {
 	var errs []error
 	if f.veth != "" {
@@ -127,7 +129,7 @@ func (f *floorPod) stop() error {
 		}
 	}
 	for _, c := range f.cmds {
-		c.Process.Signal(syscall.SIGTERM)
+		c.Process.Kill()
 	}
 	for _, c := range f.cmds {
 		c.Wait()

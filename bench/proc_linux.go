@@ -77,18 +77,22 @@ func exeName(pid int) string {
 	return filepath.Base(p)
 }
 
-// cpuNanos sums the CPU time of the given processes (all their threads)
-// from /proc/PID/schedstat, which counts nanoseconds where stat's utime and
-// stime count 10 ms ticks; gone processes count 0.
+// cpuNanos sums the CPU time of the given processes from the schedstat of
+// each of their threads (/proc/PID/schedstat covers one thread only),
+// which counts nanoseconds where stat's utime and stime count 10 ms ticks.
+// Threads gone meanwhile count 0.
 func cpuNanos(pids []int) int64 {
 	var sum int64
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
-		if err != nil {
-			continue
-		}
-		if ns, err := parseSchedstat(string(b)); err == nil {
-			sum += ns
+		files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			if ns, err := parseSchedstat(string(b)); err == nil {
+				sum += ns
+			}
 		}
 	}
 	return sum

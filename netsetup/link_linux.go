@@ -92,7 +92,10 @@ func (n *Network) createVeth(podID, veth string, ip netip.Addr, ns netns.NsHandl
 // the default route via the gateway, through a netlink handle bound to the
 // pod's netns (no setns of any daemon thread).
 func (n *Network) configurePod(podID string, ns netns.NsHandle, ip netip.Addr) error {
-	h, err := netlink.NewHandleAt(ns)
+	// Route netlink only: without a family list the library also opens
+	// NETLINK_XFRM and NETLINK_NETFILTER sockets, and a kernel without the
+	// xfrm_user module (Debian's cloud kernel) refuses with EPROTONOSUPPORT.
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("open netlink in netns of pod %s: %w", podID, err)
 	}

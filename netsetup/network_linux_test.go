@@ -384,7 +384,7 @@ func TestEgressMasquerade(t *testing.T) {
 	if err := netlink.LinkSetUp(host); err != nil {
 		t.Fatal(err)
 	}
-	h, err := netlink.NewHandleAt(nsh)
+	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/netsetup"
 )
 
@@ -19,6 +20,7 @@ func TestFailureReason(t *testing.T) {
 		{"host port", fmt.Errorf("set up network: %w", &netsetup.PortConflictError{Port: 80, Proto: "TCP", Owner: "default_a"}), api.ReasonHostPortInUse},
 		{"no address", fmt.Errorf("lease IP: %w", netsetup.ErrRangeExhausted), api.ReasonNoPodIP},
 		{"joined with an undo error", errors.Join(fmt.Errorf("x: %w", netsetup.ErrRangeExhausted), errors.New("undo")), api.ReasonNoPodIP},
+		{"no memory controller", fmt.Errorf("create cgroup of container c: %w: memory", cgroups.ErrControllerMissing), api.ReasonControllerMissing},
 		{"other", errors.New("mount failed"), api.ReasonCreateFailed},
 	}
 	for _, tc := range cases {

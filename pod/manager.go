@@ -496,6 +496,8 @@ func failureReason(err error) string {
 		return api.ReasonHostPortInUse
 	case errors.Is(err, netsetup.ErrRangeExhausted):
 		return api.ReasonNoPodIP
+	case errors.Is(err, cgroups.ErrControllerMissing):
+		return api.ReasonControllerMissing
 	}
 	return api.ReasonCreateFailed
 }
