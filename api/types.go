@@ -132,6 +132,9 @@ const (
 	EventFailedValidation = "FailedValidation"
 	EventImageNotFound    = "ImageNotFound"
 	EventDeleted          = "Deleted"
+	// EventDNSConfigForming is kubelet's warning about a pod's DNS
+	// settings (berth has no cluster DNS; limits were applied).
+	EventDNSConfigForming = "DNSConfigForming"
 )
 
 // PodObject is the Object of a pod's events.

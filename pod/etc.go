@@ -24,8 +24,9 @@ func hostResolvConf() []byte {
 }
 
 // writeEtcFiles writes the pod's hostname, hosts and resolv.conf, which
-// every container bind-mounts.
-func writeEtcFiles(l Layout, p *manifests.Pod, ip string) error {
+// every container bind-mounts. It returns the warnings about the pod's DNS
+// settings (ClusterFirst without cluster DNS, limits applied).
+func writeEtcFiles(l Layout, p *manifests.Pod, ip string) ([]string, error) {
 	host := p.Spec.Hostname
 	if host == "" {
 		host = p.Name
@@ -35,19 +36,19 @@ func writeEtcFiles(l Layout, p *manifests.Pod, ip string) error {
 	}
 	hosts, err := hostsFile(p, ip, host)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	resolv, _, err := netsetup.ResolvConf(p.Spec.DNSPolicy, dnsConfig(p.Spec.DNSConfig), hostResolvConf())
+	resolv, warnings, err := netsetup.ResolvConf(p.Spec.DNSPolicy, dnsConfig(p.Spec.DNSConfig), hostResolvConf())
 	if err != nil {
-		return fmt.Errorf("resolv.conf: %w", err)
+		return nil, fmt.Errorf("resolv.conf: %w", err)
 	}
 	dir := l.EtcDir()
 	for name, data := range map[string][]byte{"hostname": []byte(host + "\n"), "hosts": hosts, "resolv.conf": resolv} {
 		if err := atomicfile.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return warnings, nil
 }
 
 func hostsFile(p *manifests.Pod, ip, host string) ([]byte, error) {

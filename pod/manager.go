@@ -218,8 +218,12 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 		return err
 	}
 	t.mark("network")
-	if err := writeEtcFiles(l, p, rec.IP); err != nil {
+	warnings, err := writeEtcFiles(l, p, rec.IP)
+	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		m.event(p, "", api.EventWarning, api.EventDNSConfigForming, w)
 	}
 	initCtrs, ctrs, err := m.containerConfigs(rec, l, imgs, vols, objs, cg)
 	if err != nil {
