@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,6 +26,24 @@ type procsLinux struct {
 	startFn startFunc
 	// post runs f on the supervisor loop.
 	post func(f func())
+
+	// drains maps a running container's pid to a channel closed once both
+	// of its output streams reached EOF and are in the log.
+	drainMu sync.Mutex
+	drains  map[int]chan struct{}
+}
+
+// drained hands over (and forgets) the drain channel of pid; nil for a
+// process that is not a container run.
+func (p *procsLinux) drained(pid int) <-chan struct{} {
+	p.drainMu.Lock()
+	defer p.drainMu.Unlock()
+	done, ok := p.drains[pid]
+	if !ok {
+		return nil
+	}
+	delete(p.drains, pid)
+	return done
 }
 
 var _ procs = (*procsLinux)(nil)
@@ -64,18 +83,23 @@ func (p *procsLinux) start(c *ContainerConfig, run int) (int, string, error) {
 	outW.Close()
 	errW.Close()
 	// Drain even after a failed start: the init stage may have written why.
-	p.copyLogs(c.Name, logW, outR, errR)
+	done := p.copyLogs(c.Name, logW, outR, errR)
 	if startErr != nil {
 		return 0, logPath, startErr
 	}
+	p.drainMu.Lock()
+	p.drains[pid] = done
+	p.drainMu.Unlock()
 	return pid, logPath, nil
 }
 
 // copyLogs writes both streams to the run's log in CRI format, one
 // goroutine per stream (each parked in the netpoller while the container is
 // quiet), and closes everything when both streams end; closing marks the
-// run's log complete for readers that follow it.
-func (p *procsLinux) copyLogs(name string, logW *logWriter, outR, errR *os.File) {
+// run's log complete for readers that follow it. The returned channel is
+// closed then.
+func (p *procsLinux) copyLogs(name string, logW *logWriter, outR, errR *os.File) chan struct{} {
+	done := make(chan struct{})
 	var open atomic.Int32
 	open.Store(2)
 	copyStream := func(r *os.File, stream string) {
@@ -87,10 +111,12 @@ func (p *procsLinux) copyLogs(name string, logW *logWriter, outR, errR *os.File)
 			if err := logW.Close(); err != nil {
 				p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
 			}
+			close(done)
 		}
 	}
 	go copyStream(outR, StreamStdout)
 	go copyStream(errR, StreamStderr)
+	return done
 }
 
 // resetWritableLayer gives a run an empty overlay upper and work dir, as

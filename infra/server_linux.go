@@ -19,10 +19,11 @@ const requestTimeout = 30 * time.Second
 
 // server owns the supervisor loop and the control socket.
 type server struct {
-	cfg *PodConfig
-	log *slog.Logger
-	ln  *net.UnixListener
-	sup *supervisor
+	cfg   *PodConfig
+	log   *slog.Logger
+	ln    *net.UnixListener
+	sup   *supervisor
+	procs *procsLinux
 	// events carries closures onto the loop: requests and timers.
 	events chan func()
 	// exit is set on the loop to end it.
@@ -31,7 +32,8 @@ type server struct {
 
 func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start startFunc, self PodStatus) *server {
 	s := &server{cfg: cfg, log: log, ln: ln, events: make(chan func())}
-	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post}
+	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post, drains: map[int]chan struct{}{}}
+	s.procs = p
 	s.sup = newSupervisor(cfg, log, p, time.Now, self)
 	return s
 }
@@ -80,8 +82,31 @@ func (s *server) reap() {
 		if err != nil || pid <= 0 {
 			return
 		}
+		if done := s.procs.drained(pid); done != nil {
+			go s.exitAfterDrain(pid, ws, done)
+			continue
+		}
 		s.sup.Exited(pid, ws)
 	}
+}
+
+// logDrainTimeout bounds how long an exit waits for the container's output
+// to reach its log: a process that outlives the container (a daemonised
+// child in a shared pid namespace) may hold the pipe open for good.
+const logDrainTimeout = 2 * time.Second
+
+// exitAfterDrain reports a container's exit once everything it wrote is in
+// its log file, so that a container seen as terminated has complete logs
+// (as containerd waits for a task's IO before publishing its exit).
+func (s *server) exitAfterDrain(pid int, ws syscall.WaitStatus, done <-chan struct{}) {
+	t := time.NewTimer(logDrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("container exited but its output pipe is still open; reporting the exit", "pod", s.cfg.Key, "pid", pid)
+	}
+	s.post(func() { s.sup.Exited(pid, ws) })
 }
 
 // close removes the socket (the listener unlinks it).
