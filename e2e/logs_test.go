@@ -199,5 +199,16 @@ func TestLogsSurviveDaemonKill(t *testing.T) {
 	d.stop(syscall.SIGKILL)
 	d.start()
 	waitPhase(t, d, "slow", "Succeeded")
-	checkNumbered(t, d.mustBerth("logs", "slow"), n)
+	out := d.mustBerth("logs", "slow")
+	if got := strings.Count(out, "\n"); got != n {
+		// Say where the lines went: the files as the infra left them.
+		files, _ := filepath.Glob(filepath.Join(d.logs, "*", "main", "*"))
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				b, _ := os.ReadFile(f)
+				t.Logf("%s: %d bytes, mode %v, %d records", f, st.Size(), st.Mode(), strings.Count(string(b), "\n"))
+			}
+		}
+	}
+	checkNumbered(t, out, n)
 }

@@ -90,16 +90,26 @@ func (s *server) reap() {
 	}
 }
 
-// logDrainTimeout bounds how long an exit waits for the container's output
-// to reach its log: a process that outlives the container (a daemonised
-// child in a shared pid namespace) may hold the pipe open for good.
-const logDrainTimeout = 2 * time.Second
+// How long an exit waits for the container's output to reach its log. With
+// its own pid namespace every process of the container dies with its init,
+// so the pipe closes soon; the bound only covers a copier starved of CPU
+// (the infra shares the pod's cgroup and its quota). In a shared pid
+// namespace a process that outlives the container (a daemonised child) may
+// hold the pipe open for good, so the wait is short.
+const (
+	logDrainTimeout       = 30 * time.Second
+	logDrainTimeoutShared = 2 * time.Second
+)
 
 // exitAfterDrain reports a container's exit once everything it wrote is in
 // its log file, so that a container seen as terminated has complete logs
 // (as containerd waits for a task's IO before publishing its exit).
 func (s *server) exitAfterDrain(pid int, ws syscall.WaitStatus, done <-chan struct{}) {
-	t := time.NewTimer(logDrainTimeout)
+	timeout := logDrainTimeout
+	if s.cfg.SharePID || s.cfg.HostPID {
+		timeout = logDrainTimeoutShared
+	}
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case <-done:
