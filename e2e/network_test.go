@@ -225,21 +225,30 @@ func netnsInode(t *testing.T, pid int) uint64 {
 	return st.Ino
 }
 
-// liveNetns returns the network namespaces in use by a process or bound
-// by an nsfs mount on the host, by inode.
-func liveNetns() map[uint64]string {
+// netnsHolders lists the network namespaces still held by this daemon's
+// processes (an infra, or anything in its cgroup parent) or by nsfs mounts
+// under its directories. Other namespaces on the host do not count: once a
+// pod's netns is freed, its inode number may be reused by an unrelated one
+// (another test's, or a peer runtime's).
+func (d *daemon) netnsHolders() map[uint64]string {
 	out := map[uint64]string{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
+		dir := filepath.Join("/proc", e.Name())
+		comm, _ := os.ReadFile(filepath.Join(dir, "comm"))
+		cg, _ := os.ReadFile(filepath.Join(dir, "cgroup"))
+		if strings.TrimSpace(string(comm)) != "berth-infra" && !strings.Contains(string(cg), "/"+d.cgroupParent+"/") {
+			continue
+		}
 		var st syscall.Stat_t
-		if syscall.Stat(filepath.Join("/proc", e.Name(), "ns", "net"), &st) == nil {
+		if syscall.Stat(filepath.Join(dir, "ns", "net"), &st) == nil {
 			out[st.Ino] = "process " + e.Name()
 		}
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, line := range strings.Split(string(mounts), "\n") {
 		f := strings.Fields(line)
-		if len(f) > 4 && strings.Contains(line, " - nsfs ") {
+		if len(f) > 4 && strings.Contains(line, " - nsfs ") && strings.HasPrefix(f[4], d.dir+"/") {
 			var st syscall.Stat_t
 			if syscall.Stat(f[4], &st) == nil {
 				out[st.Ino] = "nsfs mount " + f[4]
@@ -577,7 +586,7 @@ func TestNetFiftyPodsUpAndDownLeaveNothing(t *testing.T) {
 	if r := d.nftPodRules(t); len(r) > 0 {
 		t.Errorf("nftables rules of deleted pods remain: %v", r)
 	}
-	live := liveNetns()
+	live := d.netnsHolders()
 	for _, ino := range nsInodes {
 		if who, ok := live[ino]; ok {
 			t.Errorf("a deleted pod's netns %d is still held by %s", ino, who)
