@@ -4,7 +4,7 @@
 // addressed), in one run with the runs interleaved, and prints a table plus
 // one JSON line per scenario.
 //
-//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-podman auto|off] [-only start-1,stop,...]
+//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-podman auto|off] [-only start-1,start-2,start-host,restart,relist,burst]
 //
 // It needs root (namespaces, cgroups, veths). It builds berth and the
 // examples/demo workload from this module, imports the workload into a

@@ -88,6 +88,23 @@ func parseStat(s string) (procStat, error) {
 	return procStat{Comm: s[open+1 : end], PPID: ppid, CPU: ut + st}, nil
 }
 
+// catchesSignal reports whether a /proc/PID/status text shows a handler
+// for signal sig (its SigCgt mask).
+func catchesSignal(status string, sig int) (bool, error) {
+	for _, line := range strings.Split(status, "\n") {
+		v, ok := strings.CutPrefix(line, "SigCgt:")
+		if !ok {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			return false, fmt.Errorf("SigCgt %q: %w", v, err)
+		}
+		return mask&(1<<(sig-1)) != 0, nil
+	}
+	return false, fmt.Errorf("status: no SigCgt")
+}
+
 // parseSchedstat returns the first field of /proc/PID/schedstat: the
 // nanoseconds the process has run on a CPU.
 func parseSchedstat(s string) (int64, error) {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
+	"time"
 )
 
 func readMemAvailable() (int64, error) {
@@ -96,4 +98,36 @@ func cpuNanos(pids []int) int64 {
 		}
 	}
 	return sum
+}
+
+// waitWorkloadsHandleSIGTERM waits until every process running the demo
+// workload has its SIGTERM handler installed. A workload is pid 1 of its
+// pid namespace, and the kernel drops a signal without a handler sent to
+// such a process: a pod stopped in the first instants of its workload's
+// life waits out its whole grace period (with berth and with podman
+// alike). The stop scenario measures tear-down, not that race.
+func waitWorkloadsHandleSIGTERM(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		pending := 0
+		for pid := range processes() {
+			if exeName(pid) != "demo" {
+				continue
+			}
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				continue
+			}
+			if ok, err := catchesSignal(string(b), int(syscall.SIGTERM)); err == nil && !ok {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d workload processes still without a SIGTERM handler after %s", pending, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -85,3 +85,25 @@ func TestParseSchedstat(t *testing.T) {
 		t.Fatal("want error on empty")
 	}
 }
+
+func TestCatchesSignal(t *testing.T) {
+	tests := []struct {
+		name    string
+		status  string
+		want    bool
+		wantErr bool
+	}{
+		{"go program with handlers", "Name:\tdemo\nSigCgt:\tfffffffe7fc1feff\n", true, false},
+		{"SIGTERM only", "SigCgt:\t0000000000004000\n", true, false},
+		{"still starting", "SigCgt:\t0000000000000000\n", false, false},
+		{"no line", "Name:\tx\n", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := catchesSignal(tt.status, 15)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("got %v, %v; want %v (err %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

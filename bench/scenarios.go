@@ -60,6 +60,9 @@ func (bn *bench) startStop(scn string, shape podShape, withStop bool) ([]*Scenar
 		if err != nil {
 			return nil, fmt.Errorf("%s: berth apply: %w", scn, err)
 		}
+		if err := waitWorkloadsHandleSIGTERM(10 * time.Second); err != nil {
+			return nil, err
+		}
 		down, err := bn.b.timedCLI("delete", "-f", f, "--timeout", "60s")
 		if err != nil {
 			return nil, fmt.Errorf("%s: berth delete: %w", scn, err)
@@ -73,6 +76,9 @@ func (bn *bench) startStop(scn string, shape podShape, withStop bool) ([]*Scenar
 			up, err := bn.p.timed("kube", "play", f)
 			if err != nil {
 				return nil, fmt.Errorf("%s: podman kube play: %w", scn, err)
+			}
+			if err := waitWorkloadsHandleSIGTERM(10 * time.Second); err != nil {
+				return nil, err
 			}
 			down, err := bn.p.timed("kube", "down", f)
 			if err != nil {

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"regexp"
 	"runtime"
 	"strings"
 
@@ -166,7 +165,7 @@ type dockerManifest struct {
 }
 
 // blobPathRe matches blob paths that name their digest.
-var blobPathRe = regexp.MustCompile(`^(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json|/layer\.tar)?$`)
+var blobPathRe = lazyRegexp(`^(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json|/layer\.tar)?$`)
 
 func readDockerArchive(root *os.Root) ([]pendingImage, error) {
 	var manifests []dockerManifest
@@ -190,7 +189,7 @@ func dockerImage(root *os.Root, m dockerManifest) (pendingImage, error) {
 		return pendingImage{}, err
 	}
 	img := pendingImage{id: digest.FromBytes(raw), configPath: m.Config}
-	if sm := blobPathRe.FindStringSubmatch(m.Config); sm != nil && sm[1] != img.id.Encoded() {
+	if sm := blobPathRe().FindStringSubmatch(m.Config); sm != nil && sm[1] != img.id.Encoded() {
 		return pendingImage{}, fmt.Errorf("config %s hashes to %s: %w", m.Config, img.id, ErrDigestMismatch)
 	}
 	if img.config, err = parseConfig(raw); err != nil {
@@ -201,7 +200,7 @@ func dockerImage(root *os.Root, m dockerManifest) (pendingImage, error) {
 	}
 	for i, p := range m.Layers {
 		l := pendingLayer{diffID: img.config.RootFS.DiffIDs[i], path: p}
-		if sm := blobPathRe.FindStringSubmatch(p); sm != nil && strings.HasPrefix(p, "blobs/") {
+		if sm := blobPathRe().FindStringSubmatch(p); sm != nil && strings.HasPrefix(p, "blobs/") {
 			l.blob = digest.NewDigestFromEncoded(digest.SHA256, sm[1])
 		}
 		img.layers = append(img.layers, l)

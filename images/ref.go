@@ -4,16 +4,27 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
+// The reference grammars are compiled on first use, not at package init:
+// every berth process links this package, including each pod's infra and
+// each container's init, which never parse a reference. Compiled eagerly
+// they cost those processes ~0.8 ms of start-up and ~180 kB of heap each
+// (the counted repetitions unroll into large programs; see BENCHMARKS.md).
 var (
 	// refNameRe is Docker's repository name grammar, with an optional
 	// registry host[:port] as the first component.
-	refNameRe = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?/)?` +
+	refNameRe = lazyRegexp(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?/)?` +
 		`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
-	refTagRe    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	refDigestRe = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	refTagRe    = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	refDigestRe = lazyRegexp(`^sha256:[a-f0-9]{64}$`)
 )
+
+// lazyRegexp returns a func that compiles expr once, on its first call.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // NormalizeRef validates ref and returns its familiar form (see the package
 // doc): "busybox" -> "busybox:latest",
@@ -26,11 +37,11 @@ func NormalizeRef(ref string) (string, error) {
 	// registry port ("host:5000/x") is not taken for a tag.
 	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
 		name, tag = name[:i], name[i+1:]
-		if !refTagRe.MatchString(tag) {
+		if !refTagRe().MatchString(tag) {
 			return "", fmt.Errorf("reference %q: invalid tag %q: %w", ref, tag, ErrInvalidRef)
 		}
 	}
-	if len(name) > 255 || !refNameRe.MatchString(name) {
+	if len(name) > 255 || !refNameRe().MatchString(name) {
 		return "", fmt.Errorf("reference %q: invalid name: %w", ref, ErrInvalidRef)
 	}
 	name = familiarName(name)
@@ -38,7 +49,7 @@ func NormalizeRef(ref string) (string, error) {
 	case hasDigest && tag != "":
 		return "", fmt.Errorf("reference %q: both tag and digest: %w", ref, ErrInvalidRef)
 	case hasDigest:
-		if !refDigestRe.MatchString(digest) {
+		if !refDigestRe().MatchString(digest) {
 			return "", fmt.Errorf("reference %q: invalid digest: %w", ref, ErrInvalidRef)
 		}
 		return name + "@" + digest, nil
