@@ -533,9 +533,16 @@ func TestNetFiftyPodsUpAndDownLeaveNothing(t *testing.T) {
 	d := startDaemon(t)
 	const n = 50
 	var docs []string
+	used := map[int]bool{}
 	for i := range n {
+		// A port just closed may be handed out again: take distinct ones.
+		port := freeHostPort(t, "tcp")
+		for used[port] {
+			port = freeHostPort(t, "tcp")
+		}
+		used[port] = true
 		docs = append(docs, netPodYAML(fmt.Sprintf("many-%02d", i), `["/bin/demo", "sleep"]`,
-			hostPortYAML("TCP", 7000, freeHostPort(t, "tcp"))))
+			hostPortYAML("TCP", 7000, port)))
 	}
 	file := filepath.Join(d.dir, "many.yaml")
 	if err := os.WriteFile(file, []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
