@@ -191,3 +191,19 @@ spec:
 		t.Errorf("processes seen in the shared pid namespace:\n%s", out)
 	}
 }
+
+// TestLongPodName runs a pod whose name takes the 253 bytes Kubernetes
+// allows: names of kernel objects and sockets derived from it must fit.
+func TestLongPodName(t *testing.T) {
+	d := startDaemon(t)
+	name := strings.Repeat("a", 120) + "." + strings.Repeat("b", 132)
+	d.apply("long.yaml", podYAML(name, "Always", `["/bin/demo", "sleep"]`))
+	p := d.pod(name)
+	if p.Status.Phase != "Running" || p.Status.PodIP == "" {
+		t.Fatalf("pod with a %d-byte name: %s", len(name), toJSON(p.Status))
+	}
+	d.mustBerth("delete", "pod", name, "--timeout", "30s")
+	if l := d.hostLeftovers(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+}

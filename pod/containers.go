@@ -48,11 +48,11 @@ func (m *Manager) ensureCgroups(id string, p *manifests.Pod) (podCgroups, error)
 	if err != nil {
 		return podCgroups{}, fmt.Errorf("pod resources: %w", err)
 	}
-	if err := m.cfg.Cgroups.EnsurePod(id, podRes); err != nil {
+	if err := m.cfg.Cgroups.EnsurePod(KernelID(id), podRes); err != nil {
 		return podCgroups{}, fmt.Errorf("create pod cgroup: %w", err)
 	}
 	out := podCgroups{ctrs: map[string]cgroups.Placement{}}
-	if out.infra, err = m.cfg.Cgroups.EnsureInfra(id); err != nil {
+	if out.infra, err = m.cfg.Cgroups.EnsureInfra(KernelID(id)); err != nil {
 		return podCgroups{}, fmt.Errorf("create infra cgroup: %w", err)
 	}
 	for _, c := range allContainers(p) {
@@ -60,7 +60,7 @@ func (m *Manager) ensureCgroups(id string, p *manifests.Pod) (podCgroups, error)
 		if err != nil {
 			return podCgroups{}, err
 		}
-		pl, err := m.cfg.Cgroups.EnsureContainer(id, c.Name, r)
+		pl, err := m.cfg.Cgroups.EnsureContainer(KernelID(id), c.Name, r)
 		if err != nil {
 			return podCgroups{}, fmt.Errorf("create cgroup of container %s: %w", c.Name, err)
 		}
@@ -90,7 +90,7 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 			if err != nil {
 				return nil, err
 			}
-			oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(ID(p.Namespace, p.Name), c.Name)
+			oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(KernelID(ID(p.Namespace, p.Name)), c.Name)
 			out = append(out, infra.ContainerConfig{
 				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
 				OOMEventsFile: oomFile, OOMFormat: oomFormat,

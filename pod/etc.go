@@ -27,10 +27,7 @@ func hostResolvConf() []byte {
 // every container bind-mounts. It returns the warnings about the pod's DNS
 // settings (ClusterFirst without cluster DNS, limits applied).
 func writeEtcFiles(l Layout, p *manifests.Pod, ip string) ([]string, error) {
-	host := p.Spec.Hostname
-	if host == "" {
-		host = p.Name
-	}
+	host := Hostname(p)
 	if p.Spec.HostNetwork {
 		host, _ = os.Hostname()
 	}

@@ -103,7 +103,7 @@ func (m *Manager) containerProcs(id string, c *manifests.Container) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	pl, err := m.cfg.Cgroups.EnsureContainer(id, c.Name, r)
+	pl, err := m.cfg.Cgroups.EnsureContainer(KernelID(id), c.Name, r)
 	if err != nil {
 		return nil, err
 	}

@@ -307,10 +307,7 @@ func makeDirs(l Layout, p *manifests.Pod) error {
 
 func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 	p := rec.Pod
-	host := p.Spec.Hostname
-	if host == "" {
-		host = p.Name
-	}
+	host := Hostname(p)
 	return infra.PodConfig{
 		Key:           p.Namespace + "/" + p.Name,
 		UID:           rec.UID,
@@ -335,7 +332,7 @@ func (m *Manager) setupNetwork(rec *record, infraPID int) error {
 		return nil
 	}
 	id := ID(p.Namespace, p.Name)
-	pn, err := m.cfg.Net.Setup(id, fmt.Sprintf("/proc/%d/ns/net", infraPID), portMappings(p))
+	pn, err := m.cfg.Net.Setup(KernelID(id), fmt.Sprintf("/proc/%d/ns/net", infraPID), portMappings(p))
 	if err != nil {
 		return fmt.Errorf("set up network: %w", err)
 	}
@@ -417,7 +414,7 @@ func (m *Manager) teardown(ctx context.Context, id string, rec *record, l Layout
 			c = nil
 		}
 	}
-	if err := m.cfg.Net.Teardown(id); err != nil {
+	if err := m.cfg.Net.Teardown(KernelID(id)); err != nil {
 		errs = append(errs, fmt.Errorf("tear down network: %w", err))
 	}
 	if rec != nil && alive(rec.InfraPID, rec.InfraStart) {
@@ -428,10 +425,10 @@ func (m *Manager) teardown(ctx context.Context, id string, rec *record, l Layout
 			errs = append(errs, err)
 		}
 	}
-	if err := m.cfg.Cgroups.Kill(id); err != nil {
+	if err := m.cfg.Cgroups.Kill(KernelID(id)); err != nil {
 		errs = append(errs, fmt.Errorf("kill cgroup: %w", err))
 	}
-	if err := m.cfg.Cgroups.Remove(id); err != nil {
+	if err := m.cfg.Cgroups.Remove(KernelID(id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 	}
 	if err := volumes.Cleanup(l.State); err != nil {

@@ -19,6 +19,22 @@ import (
 // (directories, cgroups, veth, lease) without any saved state.
 func ID(namespace, name string) string { return namespace + "_" + name }
 
+// maxHostname is the longest hostname a UTS namespace takes.
+const maxHostname = 63
+
+// Hostname is the pod's hostname as kubelet computes it: spec.hostname, or
+// the pod's name cut to 63 bytes without a trailing '-' or '.'.
+func Hostname(p *manifests.Pod) string {
+	if p.Spec.Hostname != "" {
+		return p.Spec.Hostname
+	}
+	h := p.Name
+	if len(h) > maxHostname {
+		h = strings.TrimRight(h[:maxHostname], "-.")
+	}
+	return h
+}
+
 // Layout is where a pod's files live.
 type Layout struct {
 	State string // <state>/pods/<id>: record, volumes, container layers
@@ -29,11 +45,32 @@ type Layout struct {
 // NewLayout derives a pod's directories from the daemon's.
 func NewLayout(stateDir, runDir, logDir, namespace, name, uid string) Layout {
 	id := ID(namespace, name)
-	return Layout{
-		State: filepath.Join(stateDir, "pods", id),
-		Run:   filepath.Join(runDir, "pods", RunKey(id)),
-		Logs:  filepath.Join(logDir, namespace+"_"+name+"_"+uid),
+	logs := namespace + "_" + name + "_" + uid
+	if len(logs) > maxFileName {
+		logs = KernelID(id) + "_" + uid
 	}
+	return Layout{
+		State: filepath.Join(stateDir, "pods", KernelID(id)),
+		Run:   filepath.Join(runDir, "pods", RunKey(id)),
+		Logs:  filepath.Join(logDir, logs),
+	}
+}
+
+// maxFileName is the longest name of one directory entry (NAME_MAX).
+const maxFileName = 255
+
+// maxKernelID is the longest pod identity the network layer takes as it is:
+// it becomes part of nftables rule comments and interface aliases.
+const maxKernelID = 100
+
+// NetID is the pod's identity for the network layer: the identity itself,
+// or, when it is too long, its first 83 bytes and a hash of the whole, so
+// that it stays unique and derivable without saved state.
+func KernelID(id string) string {
+	if len(id) <= maxKernelID {
+		return id
+	}
+	return id[:maxKernelID-17] + "-" + RunKey(id)
 }
 
 // RunKey names a pod's runtime directory: a hash of its identity, because a

@@ -25,15 +25,18 @@ func (m *Manager) Recover(ctx context.Context) error {
 	live := map[string]bool{}
 	liveRun := map[string]bool{}
 	var errs []error
-	for _, id := range ids {
-		dir := filepath.Join(m.cfg.StateDir, "pods", id)
+	for _, name := range ids {
+		dir := filepath.Join(m.cfg.StateDir, "pods", name)
 		rec, err := readRecord(dir)
 		if err != nil {
-			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", id, "err", err)
-			l := Layout{State: dir, Run: filepath.Join(m.cfg.RunDir, "pods", RunKey(id))}
-			errs = append(errs, m.teardown(ctx, id, nil, l, 0))
+			// The directory's name is the pod's KernelID, which is all that
+			// cgroups and the network need to find what the pod held.
+			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", name, "err", err)
+			l := Layout{State: dir}
+			errs = append(errs, m.teardown(ctx, name, nil, l, 0))
 			continue
 		}
+		id := ID(rec.Pod.Namespace, rec.Pod.Name)
 		l := m.layout(rec.Pod, rec.UID)
 		if m.adopt(ctx, rec, l) {
 			live[id] = true
@@ -68,12 +71,16 @@ func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
 // have no live record.
 func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 	var errs []error
+	liveKernel := map[string]bool{}
+	for id := range live {
+		liveKernel[KernelID(id)] = true
+	}
 	cgs, err := m.cfg.Cgroups.Pods()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list pod cgroups: %w", err))
 	}
 	for _, id := range cgs {
-		if live[id] {
+		if liveKernel[id] {
 			continue
 		}
 		if err := m.cfg.Cgroups.Kill(id); err != nil {
@@ -83,7 +90,7 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := m.cfg.Net.GC(live); err != nil {
+	if err := m.cfg.Net.GC(liveKernel); err != nil {
 		errs = append(errs, fmt.Errorf("network garbage collection: %w", err))
 	}
 	runPods := filepath.Join(m.cfg.RunDir, "pods")

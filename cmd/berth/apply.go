@@ -16,6 +16,7 @@ import (
 	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/pod"
 )
 
 // input is one manifest file given to apply or delete.
@@ -187,7 +188,7 @@ func stdinName(f *manifests.File) string {
 	for _, d := range f.Docs {
 		switch {
 		case d.Pod != nil:
-			return d.Pod.Namespace + "_" + d.Pod.Name + ".yaml"
+			return pod.KernelID(pod.ID(d.Pod.Namespace, d.Pod.Name)) + ".yaml"
 		case d.ConfigMap != nil:
 			return "configmap_" + d.ConfigMap.Namespace + "_" + d.ConfigMap.Name + ".yaml"
 		case d.Secret != nil:
