@@ -3,33 +3,19 @@ package container
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/reexec"
 )
 
-// stepError is a failed init step; the step name travels to Start.
-type stepError struct {
-	step string
-	err  error
-}
-
-func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
-func (e *stepError) Unwrap() error { return e.err }
-
-// step runs fn and names its failure.
-func step(name string, fn func() error) error {
-	if err := fn(); err != nil {
-		return &stepError{step: name, err: err}
-	}
-	return nil
-}
+// step runs fn and names its failure, which travels to Start.
+var step = reexec.Step
 
 // Main is the container init stage, `berth container-init --config-fd=N
 // --sync-fd=M`; args are the arguments after the subcommand name. It never
@@ -48,7 +34,7 @@ func Main(args []string) {
 		fmt.Fprintf(os.Stderr, "berth container-init: set non-dumpable: %v\n", err)
 		os.Exit(1)
 	}
-	configFd, syncFd, err := parseInitFlags(args)
+	configFd, syncFd, err := reexec.ParseFds(InitSubcommand, args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "berth container-init: %v\n", err)
 		os.Exit(2)
@@ -63,28 +49,10 @@ func Main(args []string) {
 	os.Exit(1)
 }
 
-// parseInitFlags reads --config-fd and --sync-fd.
-func parseInitFlags(args []string) (configFd, syncFd int, err error) {
-	fs := flag.NewFlagSet(InitSubcommand, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.IntVar(&configFd, "config-fd", -1, "fd the Config JSON is read from")
-	fs.IntVar(&syncFd, "sync-fd", -1, "fd failures are reported on")
-	if err := fs.Parse(args); err != nil {
-		return 0, 0, err
-	}
-	if configFd < 3 || syncFd < 3 || configFd == syncFd {
-		return 0, 0, fmt.Errorf("need distinct --config-fd and --sync-fd above 2, got %d and %d", configFd, syncFd)
-	}
-	return configFd, syncFd, nil
-}
-
 // report sends err to Start as an InitError record.
 func report(sync *os.File, err error) {
-	ie := InitError{Step: "init", Message: err.Error()}
-	var se *stepError
-	if errors.As(err, &se) {
-		ie = InitError{Step: se.step, Message: se.err.Error()}
-	}
+	var ie InitError
+	ie.Step, ie.Message = reexec.Describe(err, "init")
 	b, mErr := json.Marshal(ie)
 	if mErr != nil {
 		b = []byte(`{"step":"report","message":"cannot encode error"}`)
@@ -98,18 +66,18 @@ func report(sync *os.File, err error) {
 // only returns on failure.
 func run(configFile *os.File) error {
 	var cfg Config
-	if err := step("read config", func() error { return readConfig(configFile, &cfg) }); err != nil {
+	if err := step("read config", func() error { return reexec.DecodeConfig(configFile, &cfg) }); err != nil {
 		return err
 	}
 	if err := step("validate config", func() error { return validate(cfg) }); err != nil {
 		return err
 	}
-	if err := step("join cgroups", func() error { return joinCgroups(cfg.CgroupProcs) }); err != nil {
+	if err := step("join cgroups", func() error { return reexec.JoinCgroups(cfg.CgroupProcs) }); err != nil {
 		return err
 	}
 	lastCap, err := readLastCap()
 	if err != nil {
-		return &stepError{step: "read cap_last_cap", err: err}
+		return &reexec.StepError{Step: "read cap_last_cap", Err: err}
 	}
 	if err := setupRootfs(cfg); err != nil {
 		return err
@@ -119,41 +87,6 @@ func run(configFile *os.File) error {
 		return err
 	}
 	return execProcess(cfg, u)
-}
-
-// readConfig decodes the Config and closes its pipe.
-func readConfig(f *os.File, cfg *Config) error {
-	defer f.Close()
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return fmt.Errorf("decode config: %w", err)
-	}
-	return nil
-}
-
-// joinCgroups moves this process into each cgroup v1 hierarchy's cgroup
-// ("0" means the writer itself) before anything of the container runs.
-func joinCgroups(procs []string) error {
-	for _, p := range procs {
-		if err := writeExisting(p, "0"); err != nil {
-			return fmt.Errorf("join %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
-// writeExisting writes s to an existing file, such as cgroup.procs.
-func writeExisting(path, s string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(s)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // readLastCap reads the highest capability the kernel knows.
@@ -179,7 +112,7 @@ func setupRootfs(cfg Config) error {
 	}
 	root, err := openRoot(cfg.RootfsDir)
 	if err != nil {
-		return &stepError{step: "open rootfs", err: err}
+		return &reexec.StepError{Step: "open rootfs", Err: err}
 	}
 	defer root.Close()
 	for _, m := range systemMounts(cfg.Privileged) {
@@ -224,7 +157,7 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 		return execUser{}, err
 	}
 	if cfg.RunAsNonRoot && u.UID == 0 {
-		return execUser{}, &stepError{step: "check user", err: errors.New("container has runAsNonRoot and image will run as root")}
+		return execUser{}, &reexec.StepError{Step: "check user", Err: errors.New("container has runAsNonRoot and image will run as root")}
 	}
 	caps := cfg.Capabilities
 	if cfg.Privileged {

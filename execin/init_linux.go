@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,23 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/reexec"
 )
 
-// stepError names the exec-init step that failed.
-type stepError struct {
-	step string
-	err  error
-}
-
-func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
-func (e *stepError) Unwrap() error { return e.err }
-
-func step(name string, fn func() error) error {
-	if err := fn(); err != nil {
-		return &stepError{step: name, err: err}
-	}
-	return nil
-}
+// step runs fn and names its failure, which travels to Run.
+var step = reexec.Step
 
 // Main is `berth exec-init --config-fd=N --sync-fd=M`; args follow the
 // subcommand name. It enters the container, runs the command and exits
@@ -53,7 +40,7 @@ func Main(args []string) {
 		fmt.Fprintf(os.Stderr, "berth %s: set non-dumpable: %v\n", InitSubcommand, err)
 		os.Exit(ExitCannotRun)
 	}
-	configFd, syncFd, err := parseFlags(args)
+	configFd, syncFd, err := reexec.ParseFds(InitSubcommand, args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "berth %s: %v\n", InitSubcommand, err)
 		os.Exit(2)
@@ -70,27 +57,10 @@ func Main(args []string) {
 	os.Exit(wait(cmd))
 }
 
-func parseFlags(args []string) (configFd, syncFd int, err error) {
-	fs := flag.NewFlagSet(InitSubcommand, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.IntVar(&configFd, "config-fd", -1, "fd the Config JSON is read from")
-	fs.IntVar(&syncFd, "sync-fd", -1, "fd setup failures are reported on")
-	if err := fs.Parse(args); err != nil {
-		return 0, 0, err
-	}
-	if configFd < 3 || syncFd < 3 || configFd == syncFd {
-		return 0, 0, fmt.Errorf("need distinct --config-fd and --sync-fd above 2, got %d and %d", configFd, syncFd)
-	}
-	return configFd, syncFd, nil
-}
-
 // report sends err to Run as a SetupError.
 func report(sync *os.File, err error) {
-	se := SetupError{Step: "exec-init", Message: err.Error()}
-	var st *stepError
-	if errors.As(err, &st) {
-		se = SetupError{Step: st.step, Message: st.err.Error()}
-	}
+	var se SetupError
+	se.Step, se.Message = reexec.Describe(err, InitSubcommand)
 	se.NotFound = se.Step == "find program" && (errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist))
 	b, mErr := json.Marshal(se)
 	if mErr != nil {
@@ -104,7 +74,7 @@ func report(sync *os.File, err error) {
 // start performs the steps of the package doc up to the command's start.
 func start(configFile *os.File) (*exec.Cmd, error) {
 	var cfg Config
-	if err := step("read config", func() error { return readConfig(configFile, &cfg) }); err != nil {
+	if err := step("read config", func() error { return reexec.DecodeConfig(configFile, &cfg) }); err != nil {
 		return nil, err
 	}
 	if err := step("validate config", cfg.Validate); err != nil {
@@ -113,7 +83,7 @@ func start(configFile *os.File) (*exec.Cmd, error) {
 	// Cgroup paths are host paths: join before entering the mount
 	// namespace. Every thread of this process moves, and the command
 	// forked later starts inside.
-	if err := step("join cgroups", func() error { return joinCgroups(cfg.CgroupProcs) }); err != nil {
+	if err := step("join cgroups", func() error { return reexec.JoinCgroups(cfg.CgroupProcs) }); err != nil {
 		return nil, err
 	}
 	var fds []nsFile
@@ -174,34 +144,6 @@ func command(cfg Config, u container.ExecUser, path string) *exec.Cmd {
 		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
 	}
 	return cmd
-}
-
-func readConfig(f *os.File, cfg *Config) error {
-	defer f.Close()
-	dec := json.NewDecoder(io.LimitReader(f, 16<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		return fmt.Errorf("decode config: %w", err)
-	}
-	return nil
-}
-
-func joinCgroups(procs []string) error {
-	for _, p := range procs {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		// "0" is the writing process, with all its threads.
-		_, err = f.WriteString("0")
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("join %s: %w", p, err)
-		}
-	}
-	return nil
 }
 
 // nsFile is an open namespace of the target.
@@ -287,7 +229,7 @@ func resolveUser(cfg Config) (container.ExecUser, error) {
 		return container.ExecUser{}, err
 	}
 	if cfg.RunAsNonRoot && u.UID == 0 {
-		return container.ExecUser{}, &stepError{step: "check user", err: errors.New("container has runAsNonRoot and the user is root")}
+		return container.ExecUser{}, &reexec.StepError{Step: "check user", Err: errors.New("container has runAsNonRoot and the user is root")}
 	}
 	u.Groups = append(u.Groups, cfg.AdditionalGIDs...)
 	return u, nil

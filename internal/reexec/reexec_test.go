@@ -1,0 +1,70 @@
+package reexec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestParseFds(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		ok      bool
+		cfg, sy int
+	}{
+		{[]string{"--config-fd=3", "--sync-fd=4"}, true, 3, 4},
+		{[]string{"--config-fd=3"}, false, 0, 0},
+		{[]string{"--config-fd=4", "--sync-fd=4"}, false, 0, 0},
+		{[]string{"--config-fd=1", "--sync-fd=4"}, false, 0, 0},
+		{[]string{"--bogus"}, false, 0, 0},
+	} {
+		c, s, err := ParseFds("x", tc.args)
+		if (err == nil) != tc.ok || (tc.ok && (c != tc.cfg || s != tc.sy)) {
+			t.Errorf("ParseFds(%q) = %d, %d, %v", tc.args, c, s, err)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	base := errors.New("boom")
+	if st, msg := Describe(Step("mount rootfs", func() error { return base }), "init"); st != "mount rootfs" || msg != "boom" {
+		t.Errorf("step error described as %q, %q", st, msg)
+	}
+	if st, msg := Describe(base, "init"); st != "init" || msg != "boom" {
+		t.Errorf("plain error described as %q, %q", st, msg)
+	}
+	if err := Step("x", func() error { return nil }); err != nil {
+		t.Errorf("Step of a success = %v", err)
+	}
+}
+
+func TestDecodeConfigIsStrict(t *testing.T) {
+	type cfg struct{ A int }
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{{`{"A":1}`, true}, {`{"A":1,"B":2}`, false}, {`{`, false}} {
+		p := filepath.Join(t.TempDir(), "c")
+		os.WriteFile(p, []byte(tc.in), 0o600)
+		f, _ := os.Open(p)
+		var c cfg
+		if err := DecodeConfig(f, &c); (err == nil) != tc.ok {
+			t.Errorf("DecodeConfig(%s) = %v", tc.in, err)
+		}
+	}
+}
+
+func TestWriteExistingNeverCreates(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cgroup.procs")
+	if err := WriteExisting(p, "0"); err == nil {
+		t.Fatal("WriteExisting created a missing file")
+	}
+	os.WriteFile(p, nil, 0o600)
+	if err := JoinCgroups([]string{p}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "0" {
+		t.Errorf("wrote %q", b)
+	}
+}
