@@ -15,10 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/nftables"
-	"github.com/vishvananda/netlink"
-
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/internal/hostclean"
 )
 
 // berthDaemon is a berth daemon on its own temporary directories, bridge,
@@ -136,50 +134,7 @@ func (d *berthDaemon) cleanup() {
 		d.cmd.Wait()
 		d.cmd = nil
 	}
-	if l, err := netlink.LinkByName(d.bridge); err == nil {
-		netlink.LinkDel(l)
-	}
-	if c, err := nftables.New(); err == nil {
-		c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: d.table})
-		c.Flush()
-	}
-	removeCgroupParent(d.cgroupParent)
-	unmountUnder(d.dir)
-	os.RemoveAll(d.dir)
-}
-
-// removeCgroupParent removes a cgroup parent, deepest first, in every
-// hierarchy (v2 unified, or each v1 controller of a hybrid host).
-func removeCgroupParent(parent string) {
-	roots := []string{"/sys/fs/cgroup"}
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
-		roots, _ = filepath.Glob("/sys/fs/cgroup/*")
-	}
-	for _, r := range roots {
-		dir := filepath.Join(r, parent)
-		var dirs []string
-		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			syscall.Rmdir(dirs[i])
-		}
-	}
-}
-
-// unmountUnder detaches every mount below dir, deepest first.
-func unmountUnder(dir string) {
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	lines := strings.Split(string(mounts), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		f := strings.Fields(lines[i])
-		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			syscall.Unmount(f[4], syscall.MNT_DETACH)
-		}
-	}
+	hostclean.Remove(hostclean.Daemon{Dir: d.dir, Bridge: d.bridge, Table: d.table, CgroupParent: d.cgroupParent})
 }
 
 func tail(s string, n int) string {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/berth-project/berth/internal/hostclean"
 )
 
 // podman drives the comparison peer on private storage (--root, --runroot)
@@ -109,8 +111,7 @@ func (p *podman) cleanup() {
 	p.cmd("pod", "rm", "-a", "-f", "-t", "0")
 	p.cmd("rm", "-a", "-f", "-t", "0")
 	p.cmd("rmi", "-a", "-f")
-	unmountUnder(p.dir)
-	os.RemoveAll(p.dir)
+	hostclean.Remove(hostclean.Daemon{Dir: p.dir})
 	if !p.bridgeExisted {
 		if l, err := netlink.LinkByName("podman0"); err == nil {
 			netlink.LinkDel(l)

@@ -21,10 +21,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/internal/hostclean"
 	"github.com/berth-project/berth/internal/testutil"
 )
 
@@ -214,16 +214,7 @@ func (d *daemon) cleanup() {
 		t.Logf("daemon log:\n%s", d.logBuf.String())
 	}
 	leftovers := d.hostLeftovers()
-	if l, err := netlink.LinkByName(d.bridge); err == nil {
-		netlink.LinkDel(l)
-	}
-	if c, err := nftables.New(); err == nil {
-		c.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: d.table})
-		c.Flush()
-	}
-	removeCgroupParent(d.cgroupParent)
-	unmountUnder(d.dir)
-	os.RemoveAll(d.dir)
+	hostclean.Remove(hostclean.Daemon{Dir: d.dir, Bridge: d.bridge, Table: d.table, CgroupParent: d.cgroupParent})
 	for _, l := range leftovers {
 		t.Errorf("left behind after all pods were deleted: %s", l)
 	}
@@ -247,7 +238,7 @@ func (d *daemon) hostLeftovers() []string {
 			out = append(out, "mount "+line)
 		}
 	}
-	for _, cg := range cgroupDirs(d.cgroupParent) {
+	for _, cg := range hostclean.CgroupDirs(d.cgroupParent) {
 		ents, _ := os.ReadDir(cg)
 		for _, e := range ents {
 			if e.IsDir() {
@@ -266,47 +257,6 @@ func (d *daemon) hostLeftovers() []string {
 		}
 	}
 	return out
-}
-
-// cgroupDirs are the directories of a cgroup parent in every hierarchy.
-func cgroupDirs(parent string) []string {
-	var out []string
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		return []string{filepath.Join("/sys/fs/cgroup", parent)}
-	}
-	for _, h := range []string{"cpu", "memory", "pids", "cpuacct", "systemd", "unified", "freezer", "devices", "blkio", "cpuset"} {
-		p := filepath.Join("/sys/fs/cgroup", h, parent)
-		if _, err := os.Stat(p); err == nil {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func removeCgroupParent(parent string) {
-	for _, dir := range cgroupDirs(parent) {
-		var dirs []string
-		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			syscall.Rmdir(dirs[i])
-		}
-	}
-}
-
-func unmountUnder(dir string) {
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	lines := strings.Split(string(mounts), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		f := strings.Fields(lines[i])
-		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			syscall.Unmount(f[4], syscall.MNT_DETACH)
-		}
-	}
 }
 
 func randHex(n int) string {
