@@ -17,6 +17,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-project/berth/internal/lazyre"
 )
 
 // maxJSONBlob caps manifests, indexes and configs read into memory.
@@ -165,7 +167,7 @@ type dockerManifest struct {
 }
 
 // blobPathRe matches blob paths that name their digest.
-var blobPathRe = lazyRegexp(`^(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json|/layer\.tar)?$`)
+var blobPathRe = lazyre.New(`^(?:blobs/sha256/)?([a-f0-9]{64})(?:\.json|/layer\.tar)?$`)
 
 func readDockerArchive(root *os.Root) ([]pendingImage, error) {
 	var manifests []dockerManifest

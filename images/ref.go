@@ -2,9 +2,9 @@ package images
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/berth-project/berth/internal/lazyre"
 )
 
 // The reference grammars are compiled on first use, not at package init:
@@ -15,16 +15,11 @@ import (
 var (
 	// refNameRe is Docker's repository name grammar, with an optional
 	// registry host[:port] as the first component.
-	refNameRe = lazyRegexp(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?/)?` +
+	refNameRe = lazyre.New(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?/)?` +
 		`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
-	refTagRe    = lazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	refDigestRe = lazyRegexp(`^sha256:[a-f0-9]{64}$`)
+	refTagRe    = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	refDigestRe = lazyre.New(`^sha256:[a-f0-9]{64}$`)
 )
-
-// lazyRegexp returns a func that compiles expr once, on its first call.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
-}
 
 // NormalizeRef validates ref and returns its familiar form (see the package
 // doc): "busybox" -> "busybox:latest",

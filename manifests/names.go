@@ -2,8 +2,9 @@ package manifests
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/berth-project/berth/internal/lazyre"
 )
 
 // Name and value rules, as in k8s.io/apimachinery/pkg/util/validation.
@@ -21,23 +22,23 @@ const (
 )
 
 var (
-	dns1123LabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dns1123SubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	qualifiedNameRE    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
-	ianaSvcNameRE      = regexp.MustCompile(`^[-a-z0-9]+$`)
-	configKeyRE        = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
-	sysctlNameRE       = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
+	dns1123LabelRE     = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1123SubdomainRE = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	qualifiedNameRE    = lazyre.New(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	ianaSvcNameRE      = lazyre.New(`^[-a-z0-9]+$`)
+	configKeyRE        = lazyre.New(`^[-._a-zA-Z0-9]+$`)
+	sysctlNameRE       = lazyre.New(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
 )
 
 func checkDNS1123Label(s string) string {
-	if len(s) > dns1123LabelMax || !dns1123LabelRE.MatchString(s) {
+	if len(s) > dns1123LabelMax || !dns1123LabelRE().MatchString(s) {
 		return fmt.Sprintf("%q is not a valid DNS-1123 label: use at most %d lowercase letters, digits and '-', starting and ending with a letter or digit", clip(s), dns1123LabelMax)
 	}
 	return ""
 }
 
 func checkDNS1123Subdomain(s string) string {
-	if len(s) > dns1123SubdomainMax || !dns1123SubdomainRE.MatchString(s) {
+	if len(s) > dns1123SubdomainMax || !dns1123SubdomainRE().MatchString(s) {
 		return fmt.Sprintf("%q is not a valid DNS-1123 subdomain: use at most %d lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", clip(s), dns1123SubdomainMax)
 	}
 	return ""
@@ -48,7 +49,7 @@ func checkPortName(s string) string {
 	switch {
 	case len(s) > ianaSvcNameMax:
 		return fmt.Sprintf("port name %q is longer than %d characters", clip(s), ianaSvcNameMax)
-	case !ianaSvcNameRE.MatchString(s):
+	case !ianaSvcNameRE().MatchString(s):
 		return fmt.Sprintf("port name %q may contain only lowercase letters, digits and '-'", clip(s))
 	case strings.HasPrefix(s, "-") || strings.HasSuffix(s, "-"):
 		return fmt.Sprintf("port name %q must not start or end with '-'", s)
@@ -75,7 +76,7 @@ func checkQualifiedName(s string) string {
 			return "the prefix of key " + fmt.Sprintf("%q", clip(s)) + ": " + msg
 		}
 	}
-	if len(name) > qualifiedNameMax || !qualifiedNameRE.MatchString(name) {
+	if len(name) > qualifiedNameMax || !qualifiedNameRE().MatchString(name) {
 		return fmt.Sprintf("key %q is not a valid name: use at most %d letters, digits, '-', '_' and '.', starting and ending with a letter or digit, with an optional DNS subdomain prefix and '/'", clip(s), qualifiedNameMax)
 	}
 	return ""
@@ -85,7 +86,7 @@ func checkLabelValue(s string) string {
 	if s == "" {
 		return ""
 	}
-	if len(s) > labelValueMax || !qualifiedNameRE.MatchString(s) {
+	if len(s) > labelValueMax || !qualifiedNameRE().MatchString(s) {
 		return fmt.Sprintf("label value %q is not valid: use at most %d letters, digits, '-', '_' and '.', starting and ending with a letter or digit", clip(s), labelValueMax)
 	}
 	return ""
@@ -94,7 +95,7 @@ func checkLabelValue(s string) string {
 // checkConfigKey checks a ConfigMap or Secret key (it becomes a file name).
 func checkConfigKey(s string) string {
 	switch {
-	case len(s) > configKeyMax || !configKeyRE.MatchString(s):
+	case len(s) > configKeyMax || !configKeyRE().MatchString(s):
 		return fmt.Sprintf("key %q is not valid: use at most %d letters, digits, '-', '_' and '.'", clip(s), configKeyMax)
 	case s == "." || s == ".." || strings.HasPrefix(s, ".."):
 		return fmt.Sprintf("key %q must not be '.' or start with '..'", s)
@@ -124,7 +125,7 @@ func checkEnvName(s string) string {
 var namespacedSysctlPrefixes = []string{"net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."}
 
 func checkSysctl(name, value string) string {
-	if len(name) > sysctlNameMax || !sysctlNameRE.MatchString(name) {
+	if len(name) > sysctlNameMax || !sysctlNameRE().MatchString(name) {
 		return fmt.Sprintf("sysctl name %q is not valid: use lowercase words separated by '.' or '/'", clip(name))
 	}
 	namespaced := false

@@ -7,12 +7,13 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/berth-project/berth/internal/lazyre"
 )
 
 // MaxFileSize is the largest manifest file berth reads (1 MiB). Kubernetes
@@ -128,12 +129,12 @@ func (d *Document) add(sev Severity, path string, line int, msg string) {
 	d.Problems = append(d.Problems, Problem{File: d.file, Document: d.Index, Path: path, Line: line, Severity: sev, Message: msg})
 }
 
-var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
+var yamlLineRE = lazyre.New(`(?s)^yaml: line (\d+): (.*)$`)
 
 // syntaxProblem turns a yaml.v3 error into a Problem on the file's line.
 func syntaxProblem(doc *Document, firstLine int, err error) Problem {
 	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), firstLine
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(err.Error()); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		line, msg = firstLine+n-1, m[2]
 	}
