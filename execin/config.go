@@ -3,7 +3,6 @@ package execin
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/berth-project/berth/api"
@@ -148,23 +147,4 @@ func ExitCode(exited bool, code int, signaled bool, signal int) int {
 		return 128 + signal
 	}
 	return ExitCannotRun
-}
-
-// parseStartTime returns field 22 (starttime) of a /proc/PID/stat line. The
-// command name (field 2) may hold spaces and parentheses, so fields are
-// counted after its last ')'.
-func parseStartTime(stat string) (uint64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat: no ')'")
-	}
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 20 {
-		return 0, fmt.Errorf("malformed stat: %d fields after the name", len(f))
-	}
-	n, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("malformed stat: starttime %q: %w", f[19], err)
-	}
-	return n, nil
 }

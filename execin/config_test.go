@@ -115,23 +115,3 @@ func TestSetupErrorExitCode(t *testing.T) {
 		t.Errorf("setup failure: %d", c)
 	}
 }
-
-func TestParseStartTime(t *testing.T) {
-	fields := " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 20 21"
-	for _, tc := range []struct {
-		name, stat string
-		want       uint64
-		ok         bool
-	}{
-		{"plain", "12 (demo)" + fields, 424242, true},
-		{"name with spaces and parens", "12 (a) b (c)" + fields, 424242, true},
-		{"no name", "12 demo S 1", 0, false},
-		{"short", "12 (demo) S 1 2 3", 0, false},
-		{"not a number", "12 (demo) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 x", 0, false},
-	} {
-		got, err := parseStartTime(tc.stat)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("%s: parseStartTime = %d, %v; want %d ok=%v", tc.name, got, err, tc.want, tc.ok)
-		}
-	}
-}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/internal/reexec"
 )
 
@@ -187,16 +188,12 @@ func openNamespaces(pid int, start uint64) ([]nsFile, error) {
 var ErrGone = errors.New("the container's process is gone (did the container restart?)")
 
 func checkStart(pid int, start uint64) error {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	st, err := procstat.StartTime(pid)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("process %d: %w", pid, ErrGone)
 	}
 	if err != nil {
 		return err
-	}
-	st, err := parseStartTime(string(b))
-	if err != nil {
-		return fmt.Errorf("process %d: %w", pid, err)
 	}
 	if st != start {
 		return fmt.Errorf("process %d started at %d, not %d: %w", pid, st, start, ErrGone)

@@ -180,17 +180,6 @@ func TestFrames(t *testing.T) {
 	}
 }
 
-func TestParseStartTime(t *testing.T) {
-	stat := "42 (we ird) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
-	got, err := parseStartTime(stat)
-	if err != nil || got != 987654 {
-		t.Fatalf("parseStartTime = %d, %v; want 987654", got, err)
-	}
-	if _, err := parseStartTime("42 (x) S 1"); err == nil {
-		t.Fatal("short stat accepted")
-	}
-}
-
 func validConfig() PodConfig {
 	return PodConfig{
 		Key: "default/web", UID: "u1", Socket: "/run/berth/pods/u1/infra.sock", LogDir: "/var/log/berth/pods/default_web_u1",

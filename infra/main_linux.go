@@ -12,13 +12,14 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+
+	"github.com/berth-project/berth/internal/procstat"
 )
 
 // Subcommand is the hidden subcommand cmd/berth dispatches to Main before
@@ -214,31 +215,11 @@ func selfIdentity() (PodStatus, error) {
 	if err != nil {
 		return PodStatus{}, fmt.Errorf("infra pid %q: %w", link, err)
 	}
-	stat, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return PodStatus{}, fmt.Errorf("infra start time: %w", err)
-	}
-	start, err := parseStartTime(string(stat))
+	start, err := procstat.StartTime(pid)
 	if err != nil {
 		return PodStatus{}, fmt.Errorf("infra start time: %w", err)
 	}
 	return PodStatus{PID: pid, StartTime: start}, nil
-}
-
-// parseStartTime returns field 22 (starttime) of a /proc/PID/stat line.
-// The command name (field 2) may contain spaces and parentheses, so fields
-// are counted after its last ')'.
-func parseStartTime(stat string) (uint64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed stat %q", stat)
-	}
-	fields := strings.Fields(stat[i+1:])
-	const startTimeIdx = 22 - 3 // fields[0] is field 3 (state)
-	if len(fields) <= startTimeIdx {
-		return 0, fmt.Errorf("stat has %d fields after the command", len(fields))
-	}
-	return strconv.ParseUint(fields[startTimeIdx], 10, 64)
 }
 
 // sendReady writes the ready record and closes the fd, which ends

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/berth-project/berth/internal/procstat"
 )
 
 // hostPID translates podPID, a container's PID as its infra reports it (in
@@ -37,7 +39,7 @@ func hostPID(procsFile string, infraPID, podPID int) (int, uint64, error) {
 	if !ok {
 		return 0, 0, fmt.Errorf("no process of %s has pid %d in the infra's pid namespace", procsFile, podPID)
 	}
-	start, err := procStartTime(pid)
+	start, err := procstat.StartTime(pid)
 	if err != nil {
 		return 0, 0, fmt.Errorf("read start time of %d: %w", pid, err)
 	}

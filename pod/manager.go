@@ -24,6 +24,7 @@ import (
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
@@ -207,7 +208,7 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 	}
 	go proc.Wait() // reap our child when it exits; after a restart init does
 	rec.InfraPID = proc.Pid
-	if rec.InfraStart, err = procStartTime(proc.Pid); err != nil {
+	if rec.InfraStart, err = procstat.StartTime(proc.Pid); err != nil {
 		return fmt.Errorf("read infra start time: %w", err)
 	}
 	if err := writeRecord(l.State, rec); err != nil {

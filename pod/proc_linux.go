@@ -3,41 +3,19 @@ package pod
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// procStartTime reads a process's start time (clock ticks since boot) from
-// /proc/PID/stat, which together with the PID identifies it for good.
-func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may contain spaces and parentheses: the
-	// fields we want come after its last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
-}
+	"github.com/berth-project/berth/internal/procstat"
+)
 
 // alive reports whether pid still is the process that started at start.
 func alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	st, err := procStartTime(pid)
+	st, err := procstat.StartTime(pid)
 	return err == nil && st == start
 }
 

@@ -1,0 +1,47 @@
+// Package procstat reads a process's start time from /proc/PID/stat. With
+// the PID it names a process for good: berth never trusts a bare PID, which
+// the kernel may hand to another process once the first one is gone.
+package procstat
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// StartTime returns the start time of process pid in clock ticks since
+// boot. A process that does not exist gives an error wrapping
+// os.ErrNotExist.
+func StartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("start time of process %d: %w", pid, err)
+	}
+	st, err := ParseStartTime(string(b))
+	if err != nil {
+		return 0, fmt.Errorf("start time of process %d: %w", pid, err)
+	}
+	return st, nil
+}
+
+// ParseStartTime returns field 22 (starttime) of a /proc/PID/stat line.
+// The command name (field 2) may contain spaces and parentheses, so fields
+// are counted after its last ')'.
+func ParseStartTime(stat string) (uint64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat: no ')'")
+	}
+	f := strings.Fields(stat[i+1:])
+	const startTimeIdx = 22 - 3 // f[0] is field 3 (state)
+	if len(f) <= startTimeIdx {
+		return 0, fmt.Errorf("malformed stat: %d fields after the name", len(f))
+	}
+	n, err := strconv.ParseUint(f[startTimeIdx], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("malformed stat: starttime %q: %w", f[startTimeIdx], err)
+	}
+	return n, nil
+}

@@ -1,0 +1,41 @@
+package procstat
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+func TestParseStartTime(t *testing.T) {
+	fields := " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 424242 20 21"
+	for _, tc := range []struct {
+		name, stat string
+		want       uint64
+		ok         bool
+	}{
+		{"plain", "12 (demo)" + fields, 424242, true},
+		{"name with spaces and parens", "12 (a) b (c)" + fields, 424242, true},
+		{"real line", "42 (we ird) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10", 987654, true},
+		{"no name", "12 demo S 1", 0, false},
+		{"short", "12 (demo) S 1 2 3", 0, false},
+		{"not a number", "12 (demo) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 x", 0, false},
+	} {
+		got, err := ParseStartTime(tc.stat)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%s: ParseStartTime = %d, %v; want %d ok=%v", tc.name, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestStartTime(t *testing.T) {
+	a, err := StartTime(os.Getpid())
+	if err != nil || a == 0 {
+		t.Fatalf("own start time = %d, %v", a, err)
+	}
+	if b, _ := StartTime(os.Getpid()); b != a {
+		t.Errorf("start time changed: %d then %d", a, b)
+	}
+	if _, err := StartTime(1 << 30); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing process: %v, want os.ErrNotExist", err)
+	}
+}
