@@ -14,32 +14,15 @@ var ErrRemote = errors.New("infra")
 // Client talks to one pod's infra. It holds no connection: every call
 // dials, so a Client survives an infra restart of the daemon side and
 // several calls (a Status during a long Stop) can run at once.
+// The infra's protocol version comes back in every PodStatus.
 type Client struct {
 	socket string
-	// Version is the infra's protocol version, learned by Dial.
-	Version int
 }
 
 // NewClient returns a Client for socket without talking to it yet; the
 // first call says whether an infra answers.
-func NewClient(socket string) *Client { return &Client{socket: socket, Version: ProtocolVersion} }
-
-// dialTimeout bounds Dial's first exchange.
-const dialTimeout = 5 * time.Second
-
-// Dial checks that an infra owned by root answers on socket and returns
-// a Client for it. This is how the daemon re-attaches to a running pod.
-func Dial(socket string) (*Client, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
-	defer cancel()
-	c := &Client{socket: socket}
-	st, err := c.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.Version = st.Version
-	return c, nil
-}
+// This is also how the daemon re-attaches to a running pod.
+func NewClient(socket string) *Client { return &Client{socket: socket} }
 
 // Start asks the infra to run the pod's containers (those given here, or
 // else those of the launch config); it returns once the first ones were

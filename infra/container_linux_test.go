@@ -60,8 +60,8 @@ func TestInfraRealContainers(t *testing.T) {
 			<-exited
 		}
 	})
-	c, err := Dial(cfg.Socket)
-	if err != nil {
+	c := NewClient(cfg.Socket)
+	if _, err := c.Status(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Start(ctx(t), nil, nil); err != nil {

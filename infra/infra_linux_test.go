@@ -214,8 +214,8 @@ func launchPod(t *testing.T, cfg PodConfig) (*os.Process, *Client) {
 		proc.Kill()
 		<-exited
 	})
-	c, err := Dial(cfg.Socket)
-	if err != nil {
+	c := NewClient(cfg.Socket)
+	if _, err := c.Status(ctx(t)); err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	return proc, c
@@ -345,8 +345,8 @@ func TestInfraPodLifecycle(t *testing.T) {
 	}
 	unix.Write(conn, []byte{0, 0, 1})
 	unix.Close(conn)
-	c2, err := Dial(cfg.Socket)
-	if err != nil {
+	c2 := NewClient(cfg.Socket)
+	if _, err := c2.Status(ctx(t)); err != nil {
 		t.Fatalf("re-dial: %v", err)
 	}
 	if st2 := status(t, c2); st2.Containers[0].PID != app.PID || !st2.Started {
@@ -496,8 +496,8 @@ func TestInfraOutlivesDaemon(t *testing.T) {
 			unix.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	c, err := Dial(cfg.Socket)
-	if err != nil {
+	c := NewClient(cfg.Socket)
+	if _, err := c.Status(ctx(t)); err != nil {
 		t.Fatalf("re-attach: %v", err)
 	}
 	if err := c.Start(ctx(t), nil, nil); err != nil {

@@ -39,7 +39,7 @@ var ErrLaunch = errors.New("infra failed to start")
 // The infra is the daemon's child, but nothing ties its life to the
 // daemon's: it has its own session, and when the daemon exits (restart,
 // upgrade, crash) it is re-parented to init or the nearest subreaper and
-// keeps running; the next daemon re-attaches with Dial. While the daemon
+// keeps running; the next daemon re-attaches with NewClient. While the daemon
 // lives, it must reap the returned process: call Wait in a goroutine.
 func Launch(cfg PodConfig, opt LaunchOptions) (*os.Process, error) {
 	return launch(cfg, opt, Subcommand)

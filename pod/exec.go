@@ -69,11 +69,7 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 }
 
 func (m *Manager) infraStatus(ctx context.Context, l Layout) (infra.PodStatus, error) {
-	c, err := infra.Dial(l.Socket())
-	if err != nil {
-		return infra.PodStatus{}, err
-	}
-	return c.Status(ctx)
+	return infra.NewClient(l.Socket()).Status(ctx)
 }
 
 // execConfig recomputes the container's init config from the record, the

@@ -233,11 +233,8 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 	if err := writeRecord(l.State, rec); err != nil {
 		return err
 	}
-	c, err := infra.Dial(l.Socket())
-	if err != nil {
-		return err
-	}
-	if err := c.Start(ctx, initCtrs, ctrs); err != nil {
+	// One exchange: a failure to reach the infra shows as Start's error.
+	if err := infra.NewClient(l.Socket()).Start(ctx, initCtrs, ctrs); err != nil {
 		return fmt.Errorf("start containers: %w", err)
 	}
 	t.mark("containers")
@@ -449,10 +446,7 @@ func (m *Manager) teardown(ctx context.Context, id string, rec *record, l Layout
 // stopContainers asks the infra to stop its containers: SIGTERM, then
 // SIGKILL after grace. It returns the client for the Shutdown that follows.
 func (m *Manager) stopContainers(ctx context.Context, l Layout, grace time.Duration) (*infra.Client, error) {
-	c, err := infra.Dial(l.Socket())
-	if err != nil {
-		return nil, err
-	}
+	c := infra.NewClient(l.Socket())
 	ctx, cancel := context.WithTimeout(ctx, grace+10*time.Second)
 	defer cancel()
 	if err := c.Stop(ctx, grace); err != nil {

@@ -59,11 +59,7 @@ func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
 	if !alive(rec.InfraPID, rec.InfraStart) {
 		return false
 	}
-	c, err := infra.Dial(l.Socket())
-	if err != nil {
-		return false
-	}
-	st, err := c.Status(ctx)
+	st, err := infra.NewClient(l.Socket()).Status(ctx)
 	return err == nil && st.Started && !st.Stopping
 }
 
