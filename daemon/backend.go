@@ -6,7 +6,6 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/manifestdir"
-	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/pod"
 	"github.com/berth-project/berth/reconciler"
 )
@@ -98,8 +97,8 @@ func withManifestProblems(pods []api.Pod, snap *manifestdir.Snapshot) []api.Pod 
 		index[reconciler.PodKey{Namespace: p.Metadata.Namespace, Name: p.Metadata.Name}] = i
 	}
 	for file, problems := range byFile {
-		f, err := manifests.ParseFile(file)
-		if err != nil {
+		f, ok := snap.Parsed[file]
+		if !ok {
 			continue
 		}
 		for _, d := range f.Docs {

@@ -34,6 +34,9 @@ type Snapshot struct {
 	// Held marks files that exist but have errors: their pods are not
 	// started or changed, and running pods from them are kept.
 	Held map[string]bool
+	// Parsed holds every file that could be read, as parsed (documents
+	// with errors included), by path.
+	Parsed map[string]*manifests.File
 }
 
 // loadedFile is one counted file after reading: parsed, or failed to read.
@@ -70,6 +73,7 @@ func resolve(dir string, files []loadedFile, owners map[reconciler.PodKey]string
 			ConfigMaps: map[ObjectKey]*manifests.ConfigMap{},
 			Secrets:    map[ObjectKey]*manifests.Secret{},
 			Held:       map[string]bool{},
+			Parsed:     map[string]*manifests.File{},
 		},
 		extra:  map[string][]manifests.Problem{},
 		held:   map[string]bool{},
@@ -77,6 +81,9 @@ func resolve(dir string, files []loadedFile, owners map[reconciler.PodKey]string
 	}
 	for _, f := range files {
 		r.snap.Files = append(r.snap.Files, f.path)
+		if f.file != nil {
+			r.snap.Parsed[f.path] = f.file
+		}
 		if f.readErr != nil || f.file.HasErrors() {
 			r.held[f.path] = true
 		}
