@@ -95,6 +95,17 @@ func waitForFile(path string) {
 	}
 }
 
+// writeAtomic writes text to a temporary file beside path and renames it
+// into place, so a wait-read in another container never sees the file
+// created but still empty.
+func writeAtomic(path, text string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "demo:", err)
 	os.Exit(2)
@@ -132,7 +143,7 @@ func run(mode string, args []string) error {
 		if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(args[0], []byte(args[1]), 0o644)
+		return writeAtomic(args[0], args[1])
 	case "read", "wait-read":
 		if len(args) != 1 {
 			return errors.New("usage: read PATH")
