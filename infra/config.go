@@ -34,9 +34,6 @@ type PodConfig struct {
 	// Socket is the control socket path; its directory must exist, be owned
 	// by root and not be accessible to anyone else.
 	Socket string `json:"socket"`
-	// StateFile, when set, receives the PodStatus JSON atomically on each
-	// change, so status outlives a stuck daemon.
-	StateFile string `json:"stateFile,omitempty"`
 	// LogDir is the pod's log directory (<logdir>/<ns>_<pod>_<uid>); logs go
 	// to <LogDir>/<container>/<restartCount>.log.
 	LogDir string `json:"logDir"`

@@ -46,7 +46,7 @@ func TestInfraRealContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proc, err := Launch(cfg, LaunchOptions{Exe: exe})
+	proc, err := launchWait(cfg, LaunchOptions{Exe: exe}, Subcommand)
 	if err != nil {
 		t.Fatalf("launch: %v", err)
 	}

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -25,4 +26,17 @@ func runCmd(name string, args ...string) (string, error) {
 		return string(out) + string(ee.Stderr), err
 	}
 	return string(out), err
+}
+
+// launchWait launches an infra and waits for its start-up, as the pod
+// manager does with the network set up in between.
+func launchWait(cfg PodConfig, opt LaunchOptions, subcommand string) (*os.Process, error) {
+	l, err := launch(cfg, opt, subcommand)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.Wait(); err != nil {
+		return nil, err
+	}
+	return l.Proc, nil
 }

@@ -254,8 +254,6 @@ func (p *fakeProcs) afterFunc(d time.Duration, f func()) func() {
 	return func() { ft.cancelled = true }
 }
 
-func (p *fakeProcs) changed(PodStatus) {}
-
 // fire runs the pending timers.
 func (p *fakeProcs) fire() {
 	timers := p.timers

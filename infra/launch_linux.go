@@ -21,8 +21,8 @@ type LaunchOptions struct {
 	// it. Empty on v1.
 	CgroupDir string
 	// CgroupProcs are v1 cgroup.procs files the infra's pid is written to
-	// right after clone, before it is sent its config (it does nothing
-	// before that).
+	// right after clone, while it starts. It is in them before Wait
+	// returns, so before it is asked to start any container.
 	CgroupProcs []string
 	// Stderr receives the infra's own log (JSON lines); nil is /dev/null.
 	Stderr *os.File
@@ -33,20 +33,39 @@ type LaunchOptions struct {
 // ErrLaunch wraps the failure the infra reported on its ready fd.
 var ErrLaunch = errors.New("infra failed to start")
 
-// Launch starts the infra of the pod described by cfg and returns once it
-// listens on cfg.Socket (or with the infra's own error).
+// Launching is an infra process that exists, with its namespaces, and is
+// finishing its start-up in the background.
+type Launching struct {
+	// Proc is the infra process. Its net namespace exists from the start,
+	// so the pod's network can be set up while the infra starts.
+	Proc *os.Process
+	done chan error
+}
+
+// Wait returns once the infra is in its cgroups and listens on its socket,
+// or with why not; the infra has then been killed and reaped. Call it
+// exactly once.
+func (l *Launching) Wait() error { return <-l.done }
+
+// Launch starts the infra of the pod described by cfg and returns as soon
+// as the process exists; the rest (joining the v1 cgroups, sending the
+// config, waiting for the ready record) goes on until Wait returns. The
+// v1 cgroup join is the slow part on a hybrid host, since moving a
+// process waits for an RCU grace period (several ms), so it runs at the
+// same time as the infra's own start.
 //
 // The infra is the daemon's child, but nothing ties its life to the
 // daemon's: it has its own session, and when the daemon exits (restart,
 // upgrade, crash) it is re-parented to init or the nearest subreaper and
 // keeps running; the next daemon re-attaches with NewClient. While the daemon
-// lives, it must reap the returned process: call Wait in a goroutine.
-func Launch(cfg PodConfig, opt LaunchOptions) (*os.Process, error) {
+// lives, it must reap the process once Wait succeeded: call Proc.Wait in a
+// goroutine.
+func Launch(cfg PodConfig, opt LaunchOptions) (*Launching, error) {
 	return launch(cfg, opt, Subcommand)
 }
 
 // launch is Launch with the subcommand to run (tests use a variant).
-func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*os.Process, error) {
+func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,33 +78,42 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*os.Process, e
 		return nil, fmt.Errorf("config pipe of pod %s: %w", cfg.Key, err)
 	}
 	defer configR.Close()
-	defer configW.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
+		configW.Close()
 		return nil, fmt.Errorf("ready pipe of pod %s: %w", cfg.Key, err)
 	}
-	defer readyR.Close()
 	defer readyW.Close()
 
 	attr, closeAttr, err := infraProcAttr(cfg, opt, configR, readyW)
 	if err != nil {
+		configW.Close()
+		readyR.Close()
 		return nil, fmt.Errorf("infra of pod %s: %w", cfg.Key, err)
 	}
 	defer closeAttr()
 	args := []string{"berth", subcommand, "--config-fd=3", "--ready-fd=4"}
 	proc, err := os.StartProcess(opt.Exe, args, attr)
 	if err != nil {
+		configW.Close()
+		readyR.Close()
 		return nil, fmt.Errorf("start infra of pod %s from %s: %w", cfg.Key, opt.Exe, err)
 	}
+	// Only the child may hold these ends, or EOF never comes.
 	configR.Close()
 	readyW.Close()
-	if err := handshake(proc, payload, opt, configW, readyR); err != nil {
-		// Never leave a half-started infra behind.
-		proc.Kill()
-		proc.Wait()
-		return nil, fmt.Errorf("infra of pod %s (pid %d): %w", cfg.Key, proc.Pid, err)
-	}
-	return proc, nil
+	l := &Launching{Proc: proc, done: make(chan error, 1)}
+	go func() {
+		err := handshake(proc, payload, opt, configW, readyR)
+		if err != nil {
+			// Never leave a half-started infra behind.
+			proc.Kill()
+			proc.Wait()
+			err = fmt.Errorf("infra of pod %s (pid %d): %w", cfg.Key, proc.Pid, err)
+		}
+		l.done <- err
+	}()
+	return l, nil
 }
 
 // infraProcAttr builds the clone attributes: new namespaces, own session,
@@ -133,19 +161,35 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 	}, closeAll, nil
 }
 
-// handshake joins the v1 cgroups, sends the config and reads the ready
-// record.
+// handshake joins the v1 cgroups while the infra reads its config and
+// starts, and reads the ready record. It closes configW and readyR.
 func handshake(proc *os.Process, payload []byte, opt LaunchOptions, configW, readyR *os.File) error {
-	for _, procs := range opt.CgroupProcs {
-		if err := os.WriteFile(procs, []byte(strconv.Itoa(proc.Pid)), 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", procs, err)
-		}
-	}
+	defer readyR.Close()
+	joined := make(chan error, 1)
+	go func() { joined <- joinCgroups(proc.Pid, opt.CgroupProcs) }()
 	// A failure here shows as a ready record or a bare EOF below.
 	_, writeErr := configW.Write(payload)
 	configW.Close()
+	readyErr := readReady(readyR, opt.ReadyTimeout, writeErr)
+	if err := <-joined; err != nil {
+		return err
+	}
+	return readyErr
+}
 
-	timeout := opt.ReadyTimeout
+// joinCgroups writes pid into each v1 cgroup.procs file.
+func joinCgroups(pid int, procs []string) error {
+	for _, f := range procs {
+		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// readReady reads the ready record; writeErr is the failure to send the
+// config, reported when the infra exited without a record.
+func readReady(readyR *os.File, timeout time.Duration, writeErr error) error {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}

@@ -1,7 +1,6 @@
 package infra
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -166,50 +165,4 @@ func (p *procsLinux) oomKills(c *ContainerConfig) (uint64, bool) {
 func (p *procsLinux) afterFunc(d time.Duration, f func()) func() {
 	t := time.AfterFunc(d, func() { p.post(f) })
 	return func() { t.Stop() }
-}
-
-func (p *procsLinux) changed(st PodStatus) {
-	if p.cfg.StateFile == "" {
-		return
-	}
-	if err := writeStateFile(p.cfg.StateFile, st); err != nil {
-		p.log.Warn("write pod state file", "pod", p.cfg.Key, "err", err)
-	}
-}
-
-// writeStateFile replaces path atomically and durably: temp file, fsync,
-// rename, fsync of the directory.
-func writeStateFile(path string, st PodStatus) error {
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode state of %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("state file %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write state file %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir of %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir of %s: %w", path, err)
-	}
-	return nil
 }

@@ -22,8 +22,6 @@ type procs interface {
 	// afterFunc runs f on the supervisor loop after d; the returned func
 	// cancels it.
 	afterFunc(d time.Duration, f func()) (cancel func())
-	// changed is called after every status change (StateFile).
-	changed(st PodStatus)
 }
 
 // ctr is the supervisor's record of one container.
@@ -113,7 +111,6 @@ func (s *supervisor) Start(inits, ctrs []ContainerConfig) error {
 	}
 	s.started, s.startedAt = true, s.now()
 	s.advance()
-	s.notify()
 	return nil
 }
 
@@ -214,7 +211,6 @@ func (s *supervisor) finish(c *ctr, t *StateTerminated) {
 	case c.isInit && t.ExitCode == 0:
 		s.advance()
 	}
-	s.notify()
 }
 
 // scheduleRestart puts c in CrashLoopBackOff until its back-off elapses.
@@ -231,7 +227,6 @@ func (s *supervisor) scheduleRestart(c *ctr, ranFor time.Duration) {
 			return
 		}
 		s.run(c)
-		s.notify()
 	})
 }
 
@@ -261,7 +256,6 @@ func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 		s.cancelGrace = s.os.afterFunc(grace, s.killAll)
 	}
 	s.checkStopped()
-	s.notify()
 }
 
 func (s *supervisor) killAll() {
@@ -318,5 +312,3 @@ func (s *supervisor) Status() PodStatus {
 func (s *supervisor) event(c *ctr, typ, reason, msg string) {
 	s.events.add(Event{Type: typ, Reason: reason, Container: c.cfg.Name, Message: msg}, s.now())
 }
-
-func (s *supervisor) notify() { s.os.changed(s.Status()) }

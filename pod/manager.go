@@ -202,23 +202,30 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 	}
 	t.mark("cgroups")
 	pcfg := m.infraConfig(rec, l)
-	proc, err := infra.Launch(pcfg, infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: cg.infra.Dir, CgroupProcs: cg.infra.Procs})
+	la, err := infra.Launch(pcfg, infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: cg.infra.Dir, CgroupProcs: cg.infra.Procs})
 	if err != nil {
 		return fmt.Errorf("start infra: %w", err)
 	}
-	go proc.Wait() // reap our child when it exits; after a restart init does
-	rec.InfraPID = proc.Pid
-	if rec.InfraStart, err = procstat.StartTime(proc.Pid); err != nil {
-		return fmt.Errorf("read infra start time: %w", err)
+	t.mark("infra")
+	// The infra's net namespace exists from its clone: the network is set
+	// up while the infra starts and joins its cgroups.
+	netErr := m.setupNetwork(rec, la.Proc.Pid)
+	t.mark("network")
+	if err := la.Wait(); err != nil {
+		return errors.Join(fmt.Errorf("start infra: %w", err), netErr)
+	}
+	go la.Proc.Wait() // reap our child when it exits; after a restart init does
+	rec.InfraPID = la.Proc.Pid
+	if rec.InfraStart, err = procstat.StartTime(la.Proc.Pid); err != nil {
+		return errors.Join(fmt.Errorf("read infra start time: %w", err), netErr)
+	}
+	if netErr != nil {
+		return netErr
 	}
 	if err := writeRecord(l.State, rec); err != nil {
 		return err
 	}
-	t.mark("infra")
-	if err := m.setupNetwork(rec, proc.Pid); err != nil {
-		return err
-	}
-	t.mark("network")
+	t.mark("infra-ready")
 	warnings, err := writeEtcFiles(l, p, rec.IP)
 	if err != nil {
 		return err
@@ -228,9 +235,6 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 	}
 	initCtrs, ctrs, err := m.containerConfigs(rec, l, imgs, vols, objs, cg)
 	if err != nil {
-		return err
-	}
-	if err := writeRecord(l.State, rec); err != nil {
 		return err
 	}
 	// One exchange: a failure to reach the infra shows as Start's error.
