@@ -101,12 +101,12 @@ func (s *leaseStore) reserve(podID string) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, ip.String()), []byte(podID), 0o600); err != nil {
+	if err := atomicfile.Replace(filepath.Join(s.dir, ip.String()), []byte(podID), 0o600); err != nil {
 		return netip.Addr{}, fmt.Errorf("write lease %s: %w", ip, err)
 	}
 	s.byIP[ip] = podID
 	s.last = ip
-	if err := atomicfile.WriteFile(filepath.Join(s.dir, lastFile), []byte(ip.String()), 0o600); err != nil {
+	if err := atomicfile.Replace(filepath.Join(s.dir, lastFile), []byte(ip.String()), 0o600); err != nil {
 		return netip.Addr{}, fmt.Errorf("record last reserved IP %s: %w", ip, err)
 	}
 	return ip, nil

@@ -41,7 +41,7 @@ func writeEtcFiles(l Layout, p *manifests.Pod, ip string) ([]string, error) {
 	}
 	dir := l.EtcDir()
 	for name, data := range map[string][]byte{"hostname": []byte(host + "\n"), "hosts": hosts, "resolv.conf": resolv} {
-		if err := atomicfile.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		if err := atomicfile.Replace(filepath.Join(dir, name), data, 0o644); err != nil {
 			return nil, err
 		}
 	}

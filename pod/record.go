@@ -41,7 +41,7 @@ func writeRecord(dir string, r *record) error {
 	if err != nil {
 		return fmt.Errorf("encode pod record: %w", err)
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, recordFile), b, 0o600)
+	return atomicfile.Replace(filepath.Join(dir, recordFile), b, 0o600)
 }
 
 func readRecord(dir string) (*record, error) {

@@ -1,6 +1,14 @@
-// Package atomicfile writes state files so that a crash at any point leaves
-// either the old or the new content, never a torn file: write a temp file in
-// the same directory, fsync it, rename it over the target, fsync the directory.
+// Package atomicfile writes files so that a crash at any point leaves either
+// the old or the new content, never a torn file: write a temp file in the
+// same directory and rename it over the target.
+//
+// WriteFile also makes the result durable (fsync of the file before the
+// rename and of the directory after): for what must survive a power loss,
+// such as the user's manifests. Replace does not: for runtime state that
+// describes processes, namespaces, cgroups and leases, which a reboot ends
+// anyway. A daemon crash still leaves old or new content (the page cache
+// survives it), and start-up recovery handles a record lost to a power
+// loss; the fsyncs would cost about 1 ms each on a pod's start path.
 package atomicfile
 
 import (
@@ -9,8 +17,19 @@ import (
 	"path/filepath"
 )
 
-// WriteFile atomically replaces path with data, created with perm.
+// WriteFile atomically and durably replaces path with data, created with
+// perm.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// Replace atomically replaces path with data, created with perm, without
+// waiting for the disk.
+func Replace(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -30,8 +49,10 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
@@ -40,6 +61,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	ok = true
+	if !durable {
+		return nil
+	}
 	return syncDir(dir)
 }
 
