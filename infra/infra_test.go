@@ -233,12 +233,17 @@ type fakeTimer struct {
 	cancelled bool
 }
 
-func (p *fakeProcs) start(c *ContainerConfig, run int) (int, string, error) {
-	if err := p.startErr[c.Name]; err != nil {
-		return 0, "", err
+func (p *fakeProcs) start(runs []runSpec) []runStart {
+	var out []runStart
+	for _, r := range runs {
+		if err := p.startErr[r.cfg.Name]; err != nil {
+			out = append(out, runStart{err: err})
+			continue
+		}
+		p.nextPID++
+		out = append(out, runStart{pid: p.nextPID, logPath: "/logs/" + r.cfg.Name})
 	}
-	p.nextPID++
-	return p.nextPID, "/logs/" + c.Name, nil
+	return out
 }
 
 func (p *fakeProcs) signal(pid int, sig syscall.Signal) error {

@@ -11,9 +11,10 @@ import (
 // procs is what the supervisor needs from the OS; procsLinux is the real
 // one, tests use a fake that records calls.
 type procs interface {
-	// start prepares and starts run number `run` of c (fresh writable
-	// layer, log pipes and file) and returns its pid and log path.
-	start(c *ContainerConfig, run int) (pid int, logPath string, err error)
+	// start prepares and starts the given runs, at the same time where it
+	// can (fresh writable layer, log pipes and file, init stage), and
+	// returns for each, in order, its pid and log path or why it failed.
+	start(runs []runSpec) []runStart
 	// signal sends sig to pid.
 	signal(pid int, sig syscall.Signal) error
 	// oomKills reads the container's oom_kill counter; ok is false when it
@@ -22,6 +23,19 @@ type procs interface {
 	// afterFunc runs f on the supervisor loop after d; the returned func
 	// cancels it.
 	afterFunc(d time.Duration, f func()) (cancel func())
+}
+
+// runSpec is one run of a container to start: run n counts restarts.
+type runSpec struct {
+	cfg *ContainerConfig
+	n   int
+}
+
+// runStart is how the start of a run went.
+type runStart struct {
+	pid     int
+	logPath string
+	err     error
 }
 
 // ctr is the supervisor's record of one container.
@@ -133,39 +147,48 @@ func (s *supervisor) advance() {
 		return
 	}
 	s.appsStarted = true
-	for _, c := range s.ctrs {
-		s.run(c)
+	s.run(s.ctrs...)
+}
+
+// run starts one run of each of cs, all at once; a failure to start counts
+// as a terminated run of that container.
+func (s *supervisor) run(cs ...*ctr) {
+	specs := make([]runSpec, len(cs))
+	for i, c := range cs {
+		c.cancelRestart = nil
+		// Every run after the first is a restart (LastState holds the
+		// previous run, see scheduleRestart).
+		if c.status.LastState.Terminated != nil {
+			c.status.RestartCount++
+		}
+		c.oomBefore, c.oomBeforeOK = s.os.oomKills(c.cfg)
+		c.startedAt = s.now()
+		specs[i] = runSpec{cfg: c.cfg, n: c.status.RestartCount}
+	}
+	for i, r := range s.os.start(specs) {
+		s.recordStart(cs[i], r)
 	}
 }
 
-// run starts one run of c; a failure to start counts as a terminated run.
-func (s *supervisor) run(c *ctr) {
-	c.cancelRestart = nil
-	// Every run after the first is a restart (LastState holds the
-	// previous run, see scheduleRestart).
-	if c.status.LastState.Terminated != nil {
-		c.status.RestartCount++
-	}
-	c.oomBefore, c.oomBeforeOK = s.os.oomKills(c.cfg)
-	c.startedAt = s.now()
-	pid, logPath, err := s.os.start(c.cfg, c.status.RestartCount)
-	c.status.LogPath = logPath
-	if err != nil {
-		s.log.Warn("container failed to start", "pod", s.cfg.Key, "container", c.cfg.Name, "err", err)
-		s.event(c, EventWarning, EventFailed, "Error: "+err.Error())
+// recordStart records how the start of c's run went.
+func (s *supervisor) recordStart(c *ctr, r runStart) {
+	c.status.LogPath = r.logPath
+	if r.err != nil {
+		s.log.Warn("container failed to start", "pod", s.cfg.Key, "container", c.cfg.Name, "err", r.err)
+		s.event(c, EventWarning, EventFailed, "Error: "+r.err.Error())
 		s.finish(c, &StateTerminated{
-			ExitCode: 128, Reason: ReasonStartError, Message: err.Error(),
+			ExitCode: 128, Reason: ReasonStartError, Message: r.err.Error(),
 			StartedAt: c.startedAt, FinishedAt: s.now(),
 		})
 		return
 	}
-	c.pid = pid
-	s.byPID[pid] = c
-	c.status.PID = pid
+	c.pid = r.pid
+	s.byPID[r.pid] = c
+	c.status.PID = r.pid
 	c.status.State = ContainerState{Running: &StateRunning{StartedAt: c.startedAt}}
 	s.event(c, EventNormal, EventCreated, "Created container "+c.cfg.Name)
 	s.event(c, EventNormal, EventStarted, "Started container "+c.cfg.Name)
-	s.log.Info("container started", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "restartCount", c.status.RestartCount)
+	s.log.Info("container started", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", r.pid, "restartCount", c.status.RestartCount)
 }
 
 // Exited handles the reaped exit of pid with wait status ws. Pids that are
