@@ -11,8 +11,9 @@ export CGO_ENABLED = 0
 
 .PHONY: build demo-image run test vet install bench clean
 
+# hack/build embeds the lean init binary (cmd/berth-init, see internal/initbin).
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/berth
+	GO=$(GO) hack/build $(BIN) -trimpath -ldflags '$(LDFLAGS)'
 
 # The demo image the examples use, built from the project's own code.
 demo-image: build

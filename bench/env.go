@@ -57,7 +57,7 @@ func newEnv(repo, dir, berthBin string, log *slog.Logger) (*env, error) {
 	start := time.Now()
 	if berthBin != "" {
 		e.berthBin = berthBin
-	} else if err := goBuild(repo, e.berthBin, "./cmd/berth"); err != nil {
+	} else if err := buildBerth(repo, e.berthBin); err != nil {
 		return nil, err
 	}
 	if err := goBuild(repo, e.demoBin, "./examples/demo"); err != nil {
@@ -68,6 +68,18 @@ func newEnv(repo, dir, berthBin string, log *slog.Logger) (*env, error) {
 	}
 	log.Info("built berth and the workload", "dir", dir, "took", time.Since(start).Round(time.Millisecond))
 	return e, nil
+}
+
+// buildBerth builds berth as `make build` does: with hack/build, which
+// embeds the lean init binary the pods' infra processes run.
+func buildBerth(repo, out string) error {
+	cmd := exec.Command("bash", "hack/build", out, "-trimpath", "-ldflags", "-s -w")
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("hack/build berth: %w\n%s", err, b)
+	}
+	return nil
 }
 
 func goBuild(repo, out, pkg string) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-project/berth/hostcheck"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/initbin"
 	"github.com/berth-project/berth/internal/sealed"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
@@ -72,9 +73,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer unlock()
 
-	exe, err := sealed.Seal(filepath.Join(cfg.RunDir, "bin"))
+	exe, err := sealInit(filepath.Join(cfg.RunDir, "bin"), log)
 	if err != nil {
-		return fmt.Errorf("seal own binary: %w", err)
+		return err
 	}
 	defer exe.Close()
 	store, err := images.Open(filepath.Join(cfg.StateDir, "images"), images.WithLogger(log))
@@ -165,6 +166,26 @@ func Run(ctx context.Context, cfg Config) error {
 	case err := <-errc:
 		return err
 	}
+}
+
+// sealInit seals the binary every infra and container-init process runs
+// from: the lean one embedded by hack/build, or else berth itself, which has
+// the same entry points.
+func sealInit(fallbackDir string, log *slog.Logger) (*sealed.Binary, error) {
+	if lean := initbin.Binary(); lean != nil {
+		exe, err := sealed.SealBytes("berth-init", lean, fallbackDir)
+		if err != nil {
+			return nil, fmt.Errorf("seal embedded init binary: %w", err)
+		}
+		log.Info("init binary", "source", "embedded", "size", len(lean))
+		return exe, nil
+	}
+	exe, err := sealed.Seal(fallbackDir)
+	if err != nil {
+		return nil, fmt.Errorf("seal own binary: %w", err)
+	}
+	log.Info("init binary", "source", "self", "hint", "build with `make build` or hack/build to embed the lean init binary")
+	return exe, nil
 }
 
 // firstPass tells systemd (Type=notify) the daemon is ready once the first

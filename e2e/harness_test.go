@@ -56,7 +56,8 @@ func binary() (string, func(), error) {
 	}
 	_, self, _, _ := runtime.Caller(0)
 	out := filepath.Join(dir, "berth")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/berth")
+	// hack/build embeds the lean init binary, as every real build does.
+	cmd := exec.Command("bash", "hack/build", out, "-trimpath")
 	cmd.Dir = filepath.Join(filepath.Dir(self), "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/internal/initbin"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -26,7 +28,17 @@ func newVersionCmd() *cobra.Command {
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "berth %s%s %s %s/%s\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(cmd.OutOrStdout(), "init: %s\n", initDescription(len(initbin.Binary())))
 			return nil
 		},
 	}
+}
+
+// initDescription says what pods' infra and container-init processes run:
+// the lean binary hack/build embeds (of size bytes), or berth itself.
+func initDescription(size int) string {
+	if size == 0 {
+		return "berth itself (built without hack/build)"
+	}
+	return fmt.Sprintf("embedded (%.1f MB)", float64(size)/1e6)
 }

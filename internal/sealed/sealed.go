@@ -1,13 +1,15 @@
-// Package sealed gives the daemon a copy of its own binary that no container
-// can modify, to re-execute as the infra and container-init processes
+// Package sealed gives the daemon a copy of the binary its infra and
+// container-init processes re-execute that no container can modify
 // (CVE-2019-5736: a container overwriting the host runtime through
-// /proc/PID/exe). The copy lives in a sealed memfd, made once per daemon
-// start and shared by every infra it launches; where the kernel refuses to
-// execute memfds (vm.memfd_noexec), a read-only copy in a root-only directory
-// is used instead.
+// /proc/PID/exe). The copy is either berth itself (Seal) or the lean init
+// binary embedded in it (SealBytes, see internal/initbin). It lives in a
+// sealed memfd, made once per daemon start and shared by every infra it
+// launches; where the kernel refuses to execute memfds (vm.memfd_noexec), a
+// read-only copy in a root-only directory is used instead.
 package sealed
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Binary is a sealed copy of the running executable.
+// Binary is a sealed copy of an executable.
 type Binary struct {
 	// Path execs the copy; for a memfd it is /proc/self/fd/N, valid in this
 	// process and in children it forks (the fd is CLOEXEC, so it is gone
@@ -31,18 +33,25 @@ type Binary struct {
 // resolves the path.
 const highFD = 100
 
-// Seal copies the running executable into a sealed memfd, or into
-// fallbackDir (created 0700) when memfd execution is disabled.
+// Seal copies the running executable into a sealed memfd named "berth", or
+// into fallbackDir (created 0700) when memfd execution is disabled.
 func Seal(fallbackDir string) (*Binary, error) {
 	self, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open own executable: %w", err)
 	}
 	defer self.Close()
-	if memfdExecAllowed() {
-		return sealMemfd(self)
+	return seal("berth", self, fallbackDir)
+}
+
+// SealBytes is Seal for an executable given as its bytes. name names the
+// memfd (/proc/PID/exe of its processes reads "/memfd:<name> (deleted)")
+// or the fallback file; it must be a plain file name.
+func SealBytes(name string, data []byte, fallbackDir string) (*Binary, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return nil, fmt.Errorf("seal executable %q: name must be a plain file name", name)
 	}
-	return copyToDir(self, fallbackDir)
+	return seal(name, bytes.NewReader(data), fallbackDir)
 }
 
 // Close releases the copy. Processes already started from it keep it alive.
@@ -53,6 +62,15 @@ func (b *Binary) Close() error {
 	return b.file.Close()
 }
 
+// seal copies src into a sealed memfd, or into fallbackDir when the kernel
+// does not execute memfds.
+func seal(name string, src io.Reader, fallbackDir string) (*Binary, error) {
+	if memfdExecAllowed() {
+		return sealMemfd(name, src)
+	}
+	return copyToDir(name, src, fallbackDir)
+}
+
 func memfdExecAllowed() bool {
 	v, err := os.ReadFile("/proc/sys/vm/memfd_noexec")
 	if err != nil {
@@ -61,49 +79,51 @@ func memfdExecAllowed() bool {
 	return strings.TrimSpace(string(v)) == "0"
 }
 
-func sealMemfd(self *os.File) (*Binary, error) {
-	fd, err := unix.MemfdCreate("berth", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+func sealMemfd(name string, src io.Reader) (*Binary, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if err == unix.EINVAL {
 		// Kernels before 6.3 do not know MFD_EXEC; their memfds are executable.
-		fd, err = unix.MemfdCreate("berth", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return nil, fmt.Errorf("memfd_create %s: %w", name, err)
 	}
-	mem := os.NewFile(uintptr(fd), "memfd:berth")
-	if _, err := io.Copy(mem, self); err != nil {
+	mem := os.NewFile(uintptr(fd), "memfd:"+name)
+	if _, err := io.Copy(mem, src); err != nil {
 		mem.Close()
-		return nil, fmt.Errorf("copy own executable to memfd: %w", err)
+		return nil, fmt.Errorf("copy %s to memfd: %w", name, err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		mem.Close()
-		return nil, fmt.Errorf("seal memfd: %w", err)
+		return nil, fmt.Errorf("seal memfd %s: %w", name, err)
 	}
 	high, err := unix.FcntlInt(mem.Fd(), unix.F_DUPFD_CLOEXEC, highFD)
 	mem.Close()
 	if err != nil {
-		return nil, fmt.Errorf("move memfd above fd %d: %w", highFD, err)
+		return nil, fmt.Errorf("move memfd %s above fd %d: %w", name, highFD, err)
 	}
-	f := os.NewFile(uintptr(high), "memfd:berth")
+	f := os.NewFile(uintptr(high), "memfd:"+name)
 	return &Binary{Path: fmt.Sprintf("/proc/self/fd/%d", high), file: f}, nil
 }
 
-func copyToDir(self *os.File, dir string) (*Binary, error) {
+// copyToDir writes src to dir/<name>.<pid>, read-only and executable by
+// root alone, in a directory only root may enter.
+func copyToDir(name string, src io.Reader, dir string) (*Binary, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("chmod %s: %w", dir, err)
 	}
-	dst := filepath.Join(dir, fmt.Sprintf("berth.%d", os.Getpid()))
+	dst := filepath.Join(dir, fmt.Sprintf("%s.%d", name, os.Getpid()))
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o500)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", dst, err)
 	}
-	if _, err := io.Copy(f, self); err != nil {
+	if _, err := io.Copy(f, src); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("copy own executable to %s: %w", dst, err)
+		return nil, fmt.Errorf("copy %s to %s: %w", name, dst, err)
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("close %s: %w", dst, err)

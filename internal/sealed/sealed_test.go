@@ -3,6 +3,8 @@ package sealed
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,25 +20,23 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestSealedCopyRunsAndRefusesWrites(t *testing.T) {
-	b, err := Seal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-
+// runChild executes the copy in child mode and returns what /proc/self/exe
+// reads in it.
+func runChild(t *testing.T, b *Binary) string {
+	t.Helper()
 	cmd := exec.Command(b.Path)
 	cmd.Env = append(os.Environ(), "SEALED_TEST_CHILD=1")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("exec sealed copy %s: %v", b.Path, err)
 	}
-	if b.file != nil && !strings.HasPrefix(string(out), "/memfd:berth") {
-		t.Errorf("child runs from %q, want the memfd", out)
-	}
-	if b.file == nil {
-		return
-	}
+	return string(out)
+}
+
+// checkSealed fails unless b is a memfd sealed against writes and further
+// seals, and a write through its path fails.
+func checkSealed(t *testing.T, b *Binary) {
+	t.Helper()
 	seals, err := unix.FcntlInt(b.file.Fd(), unix.F_GET_SEALS, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -51,5 +51,93 @@ func TestSealedCopyRunsAndRefusesWrites(t *testing.T) {
 	}
 	if err == nil {
 		t.Error("writing to the sealed copy succeeded")
+	}
+}
+
+func TestSealedCopyRunsAndRefusesWrites(t *testing.T) {
+	b, err := Seal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+
+	out := runChild(t, b)
+	if b.file == nil {
+		return // vm.memfd_noexec is set: the fallback test covers this case
+	}
+	if !strings.HasPrefix(out, "/memfd:berth") {
+		t.Errorf("child runs from %q, want the memfd", out)
+	}
+	checkSealed(t, b)
+}
+
+func TestSealBytesRunsAndRefusesWrites(t *testing.T) {
+	self, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := SealBytes("berth-sealtest", self, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+
+	out := runChild(t, b)
+	if b.file == nil {
+		return
+	}
+	if !strings.HasPrefix(out, "/memfd:berth-sealtest") {
+		t.Errorf("child runs from %q, want the memfd berth-sealtest", out)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(b.file.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != int64(len(self)) {
+		t.Errorf("memfd holds %d bytes, want %d", st.Size, len(self))
+	}
+	checkSealed(t, b)
+}
+
+func TestSealBytesRejectsBadNames(t *testing.T) {
+	for _, name := range []string{"", ".", "..", "a/b", "../x", "a\x00b"} {
+		if b, err := SealBytes(name, []byte("x"), t.TempDir()); err == nil {
+			b.Close()
+			t.Errorf("SealBytes(%q) succeeded", name)
+		}
+	}
+}
+
+// TestFallbackCopy covers the path taken when vm.memfd_noexec forbids
+// executing memfds: a 0500 copy in a 0700 directory that it creates.
+func TestFallbackCopy(t *testing.T) {
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	dir := filepath.Join(t.TempDir(), "bin")
+	b, err := copyToDir("berth-init", self, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "berth-init."+strconv.Itoa(os.Getpid()))
+	if b.Path != want {
+		t.Errorf("Path = %s, want %s", b.Path, want)
+	}
+	if out := runChild(t, b); out != want {
+		t.Errorf("child runs from %q, want %q", out, want)
+	}
+	for path, mode := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, want: 0o500} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode() != mode {
+			t.Errorf("%s has mode %v, want %v", path, st.Mode(), mode)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("Close of a directory copy: %v", err)
 	}
 }
