@@ -84,7 +84,7 @@ spec:
   containers:
   - name: writer
     image: berth.test/demo:latest
-    command: ["/bin/demo", "--then-sleep", "write", "/shared/msg", "hello from writer"]
+    command: ["/bin/demo", "--then-sleep", "publish", "/shared/msg", "hello from writer"]
     volumeMounts: [{name: shared, mountPath: /shared}]
   - name: reader
     image: berth.test/demo:latest

@@ -6,6 +6,7 @@
 //	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
 //	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
 //	demo read PATH                 print the file at PATH
+//	demo publish PATH TEXT         write TEXT to PATH atomically (temp file, rename)
 //	demo wait-read PATH            wait until PATH exists, then print it
 //	demo env                       print the environment, one VAR=value a line
 //	demo exit N                    exit with status N
@@ -95,10 +96,10 @@ func waitForFile(path string) {
 	}
 }
 
-// writeAtomic writes text to a temporary file beside path and renames it
-// into place, so a wait-read in another container never sees the file
-// created but still empty.
-func writeAtomic(path, text string) error {
+// publish writes text to a temporary file beside path and renames it into
+// place, so a wait-read in another container never sees the file created
+// but still empty.
+func publish(path, text string) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
 		return err
@@ -136,14 +137,17 @@ func run(mode string, args []string) error {
 		return sleep(args)
 	case "serve":
 		return serve(args)
-	case "write":
+	case "write", "publish":
 		if len(args) != 2 {
-			return errors.New("usage: write PATH TEXT")
+			return fmt.Errorf("usage: %s PATH TEXT", mode)
 		}
 		if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
 			return err
 		}
-		return writeAtomic(args[0], args[1])
+		if mode == "publish" {
+			return publish(args[0], args[1])
+		}
+		return os.WriteFile(args[0], []byte(args[1]), 0o644)
 	case "read", "wait-read":
 		if len(args) != 1 {
 			return errors.New("usage: read PATH")
