@@ -132,6 +132,9 @@ const (
 	EventFailedValidation = "FailedValidation"
 	EventImageNotFound    = "ImageNotFound"
 	EventDeleted          = "Deleted"
+	// EventStartTimings breaks a pod's start down by phase (daemon flag
+	// --timing-events).
+	EventStartTimings = "StartTimings"
 	// EventDNSConfigForming is kubelet's warning about a pod's DNS
 	// settings (berth has no cluster DNS; limits were applied).
 	EventDNSConfigForming = "DNSConfigForming"

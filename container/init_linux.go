@@ -25,6 +25,7 @@ var step = reexec.Step
 // Preconditions: called first thing in a process Start cloned (fresh mount
 // namespace, no other goroutine doing work), before any flag parsing.
 func Main(args []string) {
+	started := monotonic()
 	// Mounts, pivot_root, the bounding set and capset act on this thread;
 	// it is never unlocked, and execve replaces the whole process.
 	runtime.LockOSThread()
@@ -44,7 +45,7 @@ func Main(args []string) {
 	unix.CloseOnExec(configFd)
 	sync := os.NewFile(uintptr(syncFd), "sync")
 
-	err = run(os.NewFile(uintptr(configFd), "config"))
+	err = run(os.NewFile(uintptr(configFd), "config"), sync, progress{Main: started})
 	report(sync, err)
 	os.Exit(1)
 }
@@ -62,9 +63,9 @@ func report(sync *os.File, err error) {
 	}
 }
 
-// run performs the init steps in order and execs the user's program; it
-// only returns on failure.
-func run(configFile *os.File) error {
+// run performs the init steps in order, noting in p when each began, and
+// execs the user's program; it only returns on failure.
+func run(configFile, sync *os.File, p progress) error {
 	var cfg Config
 	if err := step("read config", func() error { return reexec.DecodeConfig(configFile, &cfg) }); err != nil {
 		return err
@@ -72,7 +73,13 @@ func run(configFile *os.File) error {
 	if err := step("validate config", func() error { return validate(cfg) }); err != nil {
 		return err
 	}
-	if err := step("join cgroups", func() error { return reexec.JoinCgroups(cfg.CgroupProcs) }); err != nil {
+	// The v1 cgroup.procs files are opened now, while the host's
+	// /sys/fs/cgroup is reachable, and written after the rootfs is built:
+	// the write waits for an RCU grace period, often still running for the
+	// pod's infra, so the mounts overlap it. The process is in its cgroups
+	// before credentials are dropped and long before the user's program.
+	var cgs *reexec.Cgroups
+	if err := step("open cgroups", func() (err error) { cgs, err = reexec.OpenCgroups(cfg.CgroupProcs); return err }); err != nil {
 		return err
 	}
 	lastCap, err := readLastCap()
@@ -82,11 +89,16 @@ func run(configFile *os.File) error {
 	if err := setupRootfs(cfg); err != nil {
 		return err
 	}
+	p.Rootfs = monotonic()
+	if err := step("join cgroups", cgs.Join); err != nil {
+		return err
+	}
+	p.Cgroups = monotonic()
 	u, err := setupProcess(cfg, lastCap)
 	if err != nil {
 		return err
 	}
-	return execProcess(cfg, u)
+	return execProcess(cfg, u, sync, p)
 }
 
 // readLastCap reads the highest capability the kernel knows.
@@ -175,8 +187,9 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 }
 
 // execProcess enters the working directory as the user, finds the program
-// and execs it, with HOME from passwd unless the config sets it.
-func execProcess(cfg Config, u execUser) error {
+// and execs it, with HOME from passwd unless the config sets it. The
+// progress record goes to the parent just before execve.
+func execProcess(cfg Config, u execUser, sync *os.File, p progress) error {
 	cwd := cfg.Cwd
 	if cwd == "" {
 		cwd = "/"
@@ -189,6 +202,10 @@ func execProcess(cfg Config, u execUser) error {
 		return err
 	}
 	if err := step("close fds", closeExtraFds); err != nil {
+		return err
+	}
+	p.Exec = monotonic()
+	if err := step("report progress", func() error { return json.NewEncoder(sync).Encode(p) }); err != nil {
 		return err
 	}
 	return step("exec "+path, func() error { return unix.Exec(path, cfg.Args, envWithHome(cfg.Env, u.Home)) })

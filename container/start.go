@@ -40,6 +40,9 @@ type StartOptions struct {
 	// (CLONE_INTO_CGROUP). Empty on cgroup v1, where Config.CgroupProcs is
 	// used instead.
 	CgroupDir string
+
+	// Timings, when set, receives the breakdown of a successful start.
+	Timings *StartTimings
 }
 
 // exe returns the binary to execute.
@@ -49,6 +52,12 @@ func (o StartOptions) exe() string {
 	}
 	return o.Exe
 }
+
+// initEnv is the whole environment of the init stage (the user's program
+// gets its own at execve). GOMAXPROCS set spares the Go runtime its start-up
+// search of /proc/self/cgroup and mountinfo for a CPU limit: a short-lived
+// process that only makes syscalls needs one P.
+var initEnv = []string{"GOMAXPROCS=1"}
 
 // initArgs is the argv of the init stage.
 func initArgs() []string {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,14 +25,16 @@ import (
 //	  into cgroup v2, exec  ------------>  berth container-init
 //	                                         --config-fd=3 --sync-fd=4
 //	  write Config JSON, close --[fd 3]-->  read until EOF
-//	                                        join v1 cgroups, rootfs,
-//	                                        mounts, pivot_root, creds
+//	                                        rootfs, mounts, pivot_root,
+//	                                        join v1 cgroups, creds
 //	  read fd 4 until EOF  <-----[fd 4]---  failure: InitError JSON, exit 1
-//	                                        success: execve(user's program)
-//	                                        closes fd 4 (O_CLOEXEC), no
-//	                                        record written
-//	  EOF, no record: return pid
-//	  a record: wait4(pid), return it
+//	                                        success: progress JSON (when
+//	                                        each step began), then
+//	                                        execve(user's program) closes
+//	                                        fd 4 (O_CLOEXEC)
+//	  EOF, no failure record: return pid
+//	  (and the StartTimings)
+//	  a failure record: wait4(pid), return it
 //
 // A child killed before it could write a record also shows as a bare EOF;
 // Start then returns its pid and the caller sees the death when it reaps.
@@ -71,7 +74,9 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 	}
 	defer closeCgroup()
 
+	forked := monotonic()
 	pid, err = syscall.ForkExec(opt.exe(), initArgs(), attr)
+	execd := monotonic()
 	if err != nil {
 		return 0, fmt.Errorf("start init of container %s from %s: %w", cfg.ID, opt.exe(), err)
 	}
@@ -86,10 +91,15 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 	configW.Close()
 
 	record, readErr := io.ReadAll(syncR)
-	if readErr == nil && len(record) == 0 && writeErr == nil {
+	eof := monotonic()
+	prog, ie, decodeErr := syncRecords(record)
+	if readErr == nil && decodeErr == nil && ie == nil && writeErr == nil {
+		if opt.Timings != nil {
+			*opt.Timings = timings(forked, execd, eof, prog)
+		}
 		return pid, nil
 	}
-	initErr := decodeInitError(record, readErr, writeErr)
+	initErr := initFailure(ie, decodeErr, readErr, writeErr)
 	if reapErr := reap(pid); reapErr != nil {
 		initErr = errors.Join(initErr, reapErr)
 	}
@@ -148,19 +158,44 @@ func procAttr(opt StartOptions, newUTS bool, files []uintptr) (*syscall.ProcAttr
 		sys.CgroupFD = fd
 		closeCgroup = func() { unix.Close(fd) }
 	}
-	return &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}, closeCgroup, nil
+	return &syscall.ProcAttr{Env: initEnv, Files: files, Sys: sys}, closeCgroup, nil
 }
 
-// decodeInitError turns what came back on the sync pipe into an error.
-func decodeInitError(record []byte, readErr, writeErr error) error {
-	if len(record) > 0 {
-		var ie InitError
-		if err := json.Unmarshal(record, &ie); err != nil {
-			return fmt.Errorf("undecodable record %q on sync pipe: %w", record, err)
+// syncRecords splits what came back on the sync pipe into the init
+// stage's progress record (written just before execve) and its failure
+// record, if any.
+func syncRecords(data []byte) (progress, *InitError, error) {
+	var p progress
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		var r struct {
+			progress
+			InitError
 		}
-		return &ie
+		err := dec.Decode(&r)
+		if errors.Is(err, io.EOF) {
+			return p, nil, nil
+		}
+		if err != nil {
+			return p, nil, fmt.Errorf("undecodable record %q on sync pipe: %w", data, err)
+		}
+		if r.Step != "" {
+			ie := r.InitError
+			return p, &ie, nil
+		}
+		p = r.progress
 	}
-	if readErr != nil {
+}
+
+// initFailure is the error of a start that did not succeed, the child's
+// own record first.
+func initFailure(ie *InitError, decodeErr, readErr, writeErr error) error {
+	switch {
+	case ie != nil:
+		return ie
+	case decodeErr != nil:
+		return decodeErr
+	case readErr != nil:
 		return fmt.Errorf("read sync pipe: %w", readErr)
 	}
 	return fmt.Errorf("send config: %w", writeErr)

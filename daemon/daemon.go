@@ -48,6 +48,8 @@ type Config struct {
 	Debounce time.Duration
 	Backoff  infra.BackoffConfig
 	Parallel int
+	// TimingEvents records each pod's start breakdown as an event too.
+	TimingEvents bool
 
 	Log *slog.Logger
 }
@@ -113,9 +115,10 @@ func Run(ctx context.Context, cfg Config) error {
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
 		Exe: exe.Path, Images: store, Cgroups: cg, Net: netw, Backoff: cfg.Backoff,
-		Objects: func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
-		Event:   events.add,
-		Log:     log,
+		TimingEvents: cfg.TimingEvents,
+		Objects:      func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
+		Event:        events.add,
+		Log:          log,
 	})
 	if err := mgr.Recover(ctx); err != nil {
 		log.Error("recovery left something behind", "err", err)

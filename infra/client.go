@@ -27,9 +27,8 @@ func NewClient(socket string) *Client { return &Client{socket: socket} }
 // Start asks the infra to run the pod's containers (those given here, or
 // else those of the launch config); it returns once the first ones were
 // started. A repeated Start is a no-op.
-func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) error {
-	_, err := c.call(ctx, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
-	return err
+func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) (PodStatus, error) {
+	return c.call(ctx, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
 }
 
 // Status returns the pod's status.

@@ -64,8 +64,14 @@ func TestInfraRealContainers(t *testing.T) {
 	if _, err := c.Status(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(ctx(t), nil, nil); err != nil {
+	started, err := c.Start(ctx(t), nil, nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// Each step of a real start takes time: a zero means a reading was lost.
+	if r := started.Containers[0].State.Running; r == nil || r.StartTimings.Clone <= 0 || r.StartTimings.Runtime <= 0 ||
+		r.StartTimings.Rootfs <= 0 || r.StartTimings.Setup <= 0 || r.StartTimings.Exec <= 0 {
+		t.Errorf("start of web: %+v, want every step timed", started.Containers[0].State)
 	}
 	waitFor(t, "crash restarted", func() bool {
 		return status(t, c).Containers[1].RestartCount >= 1

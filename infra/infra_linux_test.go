@@ -288,7 +288,7 @@ func TestInfraPodLifecycle(t *testing.T) {
 		t.Fatalf("before Start: %+v", st)
 	}
 
-	if err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "crasher restarted", func() bool {
@@ -437,7 +437,7 @@ func TestInfraNeverAndGrace(t *testing.T) {
 	if nsLink(t, strconv.Itoa(proc.Pid), "pid") == nsLink(t, "self", "pid") {
 		t.Error("SharePID infra has no pid namespace of its own")
 	}
-	if err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "done completed and stubborn running", func() bool {
@@ -495,7 +495,7 @@ func TestInfraOutlivesDaemon(t *testing.T) {
 	if _, err := c.Status(ctx(t)); err != nil {
 		t.Fatalf("re-attach: %v", err)
 	}
-	if err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "app running", func() bool { return status(t, c).Containers[0].State.Running != nil })

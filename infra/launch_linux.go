@@ -21,8 +21,7 @@ type LaunchOptions struct {
 	// it. Empty on v1.
 	CgroupDir string
 	// CgroupProcs are v1 cgroup.procs files the infra's pid is written to
-	// right after clone, while it starts. It is in them before Wait
-	// returns, so before it is asked to start any container.
+	// right after clone, while it starts (Launching.Joined).
 	CgroupProcs []string
 	// Stderr receives the infra's own log (JSON lines); nil is /dev/null.
 	Stderr *os.File
@@ -39,27 +38,44 @@ type Launching struct {
 	// Proc is the infra process. Its net namespace exists from the start,
 	// so the pod's network can be set up while the infra starts.
 	Proc *os.Process
-	done chan error
+
+	readyDone chan struct{}
+	readyErr  error
+	joinDone  chan struct{}
+	joinErr   error
 }
 
-// Wait returns once the infra is in its cgroups and listens on its socket,
-// or with why not; the infra has then been killed and reaped. Call it
-// exactly once.
-func (l *Launching) Wait() error { return <-l.done }
+// Wait returns once the infra listens on its socket and can be asked to
+// start containers, or with why not; the infra has then been killed and
+// reaped. It may still be joining its v1 cgroups: see Joined.
+func (l *Launching) Wait() error {
+	<-l.readyDone
+	return l.readyErr
+}
+
+// Joined returns once the infra's pid was written to its v1 cgroups (at
+// once on v2, where it was cloned into its cgroup), or with why not. Reap
+// Proc only after Joined returned: until then the pid may still be
+// written, and a reaped pid can name another process.
+func (l *Launching) Joined() error {
+	<-l.joinDone
+	return l.joinErr
+}
 
 // Launch starts the infra of the pod described by cfg and returns as soon
-// as the process exists; the rest (joining the v1 cgroups, sending the
-// config, waiting for the ready record) goes on until Wait returns. The
-// v1 cgroup join is the slow part on a hybrid host, since moving a
-// process waits for an RCU grace period (several ms), so it runs at the
-// same time as the infra's own start.
+// as the process exists; sending the config and waiting for the ready
+// record go on until Wait returns, joining the v1 cgroups until Joined
+// does. The v1 cgroup join is the slow part on a hybrid host: moving a
+// process waits for an RCU grace period (5 to 20 ms measured here), so it
+// runs while the infra starts, the network is set up and the containers'
+// init stages build their root filesystems.
 //
 // The infra is the daemon's child, but nothing ties its life to the
 // daemon's: it has its own session, and when the daemon exits (restart,
 // upgrade, crash) it is re-parented to init or the nearest subreaper and
 // keeps running; the next daemon re-attaches with NewClient. While the daemon
-// lives, it must reap the process once Wait succeeded: call Proc.Wait in a
-// goroutine.
+// lives, it must reap the process once Wait succeeded: call Joined, then
+// Proc.Wait, in a goroutine.
 func Launch(cfg PodConfig, opt LaunchOptions) (*Launching, error) {
 	return launch(cfg, opt, Subcommand)
 }
@@ -102,22 +118,30 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	// Only the child may hold these ends, or EOF never comes.
 	configR.Close()
 	readyW.Close()
-	l := &Launching{Proc: proc, done: make(chan error, 1)}
+	l := &Launching{Proc: proc, readyDone: make(chan struct{}), joinDone: make(chan struct{})}
 	go func() {
-		err := handshake(proc, payload, opt, configW, readyR)
+		l.joinErr = joinCgroups(proc.Pid, opt.CgroupProcs)
+		close(l.joinDone)
+	}()
+	go func() {
+		err := handshake(payload, opt.ReadyTimeout, configW, readyR)
 		if err != nil {
-			// Never leave a half-started infra behind.
+			// Never leave a half-started infra behind, and never reap it
+			// while its pid may still be written to a cgroup.
 			proc.Kill()
+			<-l.joinDone
 			proc.Wait()
 			err = fmt.Errorf("infra of pod %s (pid %d): %w", cfg.Key, proc.Pid, err)
 		}
-		l.done <- err
+		l.readyErr = err
+		close(l.readyDone)
 	}()
 	return l, nil
 }
 
 // infraProcAttr builds the clone attributes: new namespaces, own session,
-// /dev/null stdio except the log, and the v2 cgroup.
+// /dev/null stdio except the log, the v2 cgroup, and GOMAXPROCS=1 as the
+// whole environment.
 func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (*os.ProcAttr, func(), error) {
 	var flags uintptr
 	if !cfg.HostNetwork {
@@ -155,26 +179,20 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 	}
 	return &os.ProcAttr{
 		Dir:   "/",
-		Env:   []string{},
+		Env:   []string{"GOMAXPROCS=1"},
 		Files: []*os.File{null, null, stderr, configR, readyW},
 		Sys:   sys,
 	}, closeAll, nil
 }
 
-// handshake joins the v1 cgroups while the infra reads its config and
-// starts, and reads the ready record. It closes configW and readyR.
-func handshake(proc *os.Process, payload []byte, opt LaunchOptions, configW, readyR *os.File) error {
+// handshake sends the config and reads the ready record. It closes
+// configW and readyR.
+func handshake(payload []byte, timeout time.Duration, configW, readyR *os.File) error {
 	defer readyR.Close()
-	joined := make(chan error, 1)
-	go func() { joined <- joinCgroups(proc.Pid, opt.CgroupProcs) }()
 	// A failure here shows as a ready record or a bare EOF below.
 	_, writeErr := configW.Write(payload)
 	configW.Close()
-	readyErr := readReady(readyR, opt.ReadyTimeout, writeErr)
-	if err := <-joined; err != nil {
-		return err
-	}
-	return readyErr
+	return readReady(readyR, timeout, writeErr)
 }
 
 // joinCgroups writes pid into each v1 cgroup.procs file.

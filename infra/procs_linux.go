@@ -57,14 +57,14 @@ func (p *procsLinux) start(runs []runSpec) []runStart {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i].pid, out[i].logPath, out[i].err = p.startOne(r.cfg, r.n)
+			out[i].pid, out[i].logPath, out[i].err = p.startOne(r.cfg, r.n, &out[i].timings)
 		}()
 	}
 	wg.Wait()
 	return out
 }
 
-func (p *procsLinux) startOne(c *ContainerConfig, run int) (int, string, error) {
+func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *container.StartTimings) (int, string, error) {
 	if err := resetWritableLayer(c.Init.UpperDir, c.Init.WorkDir); err != nil {
 		return 0, "", fmt.Errorf("fresh writable layer for container %s: %w", c.Name, err)
 	}
@@ -94,6 +94,7 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int) (int, string, error) 
 		Stderr:    errW,
 		SharePID:  p.cfg.SharePID || p.cfg.HostPID,
 		CgroupDir: c.CgroupDir,
+		Timings:   timings,
 	})
 	// The child holds its own copies; EOF comes when the last one closes.
 	outW.Close()

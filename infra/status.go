@@ -1,6 +1,10 @@
 package infra
 
-import "time"
+import (
+	"time"
+
+	"github.com/berth-project/berth/container"
+)
 
 // Reasons in container states, as Kubernetes reports them.
 const (
@@ -65,6 +69,8 @@ type StateWaiting struct {
 // StateRunning is a running container.
 type StateRunning struct {
 	StartedAt time.Time `json:"startedAt"`
+	// StartTimings break this run's start down by step.
+	StartTimings container.StartTimings `json:"startTimings"`
 }
 
 // StateTerminated is a finished run. ExitCode is 128+Signal for a run ended

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"syscall"
 	"time"
+
+	"github.com/berth-project/berth/container"
 )
 
 // procs is what the supervisor needs from the OS; procsLinux is the real
@@ -35,6 +37,7 @@ type runSpec struct {
 type runStart struct {
 	pid     int
 	logPath string
+	timings container.StartTimings
 	err     error
 }
 
@@ -185,7 +188,7 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	c.pid = r.pid
 	s.byPID[r.pid] = c
 	c.status.PID = r.pid
-	c.status.State = ContainerState{Running: &StateRunning{StartedAt: c.startedAt}}
+	c.status.State = ContainerState{Running: &StateRunning{StartedAt: c.startedAt, StartTimings: r.timings}}
 	s.event(c, EventNormal, EventCreated, "Created container "+c.cfg.Name)
 	s.event(c, EventNormal, EventStarted, "Started container "+c.cfg.Name)
 	s.log.Info("container started", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", r.pid, "restartCount", c.status.RestartCount)

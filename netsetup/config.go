@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -60,6 +61,9 @@ type PodNet struct {
 	Gateway   net.IP
 	PrefixLen int
 	Veth      string // host end of the pod's veth pair
+	// IPAM is how long leasing the IP and installing the hostPort rules
+	// took; Link how long the veth pair, its addresses and routes did.
+	IPAM, Link time.Duration
 }
 
 // netPlan is the validated, computed form of a Config.

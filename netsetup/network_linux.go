@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -96,10 +97,12 @@ func (n *Network) Setup(podID, netnsPath string, ports []PortMapping) (_ PodNet,
 			}
 		}
 	}()
+	start := time.Now()
 	ip, err := n.claim(podID, hps, &undo)
 	if err != nil {
 		return PodNet{}, fmt.Errorf("set up network for pod %s: %w", podID, err)
 	}
+	claimed := time.Now()
 	veth := VethName(podID)
 	if err := n.createVeth(podID, veth, ip, ns); err != nil {
 		return PodNet{}, err
@@ -117,6 +120,8 @@ func (n *Network) Setup(podID, netnsPath string, ports []PortMapping) (_ PodNet,
 		Gateway:   n.Gateway(),
 		PrefixLen: n.plan.prefix.Bits(),
 		Veth:      veth,
+		IPAM:      claimed.Sub(start),
+		Link:      time.Since(claimed),
 	}, nil
 }
 

@@ -45,6 +45,9 @@ type Config struct {
 	Cgroups *cgroups.Manager
 	Net     *netsetup.Network
 	Backoff infra.BackoffConfig
+	// TimingEvents records each pod's start breakdown (the "pod created"
+	// log line) as an event too, for `berth describe` and `get events`.
+	TimingEvents bool
 	// Objects returns the ConfigMaps and Secrets of a namespace, from the
 	// manifest directory.
 	Objects func(namespace string) Objects
@@ -143,6 +146,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	p := d.Pod
 	id := ID(p.Namespace, p.Name)
 	t := newPhaseTimer(m.cfg.Log, id)
+	t.seen(d.Seen, d.Parsed)
 	uid := newUID()
 	l := m.layout(p, uid)
 	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC()}
@@ -168,6 +172,9 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	m.mu.Unlock()
 	t.done()
 	m.event(p, "", api.EventNormal, api.EventCreated, "Created pod from "+d.File)
+	if m.cfg.TimingEvents {
+		m.event(p, "", api.EventNormal, api.EventStartTimings, t.summary())
+	}
 	return nil
 }
 
@@ -209,40 +216,61 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 	t.mark("infra")
 	// The infra's net namespace exists from its clone: the network is set
 	// up while the infra starts and joins its cgroups.
-	netErr := m.setupNetwork(rec, la.Proc.Pid)
+	netErr := m.setupNetwork(rec, la.Proc.Pid, t)
 	t.mark("network")
-	if err := la.Wait(); err != nil {
-		return errors.Join(fmt.Errorf("start infra: %w", err), netErr)
+	var initCtrs, ctrs []infra.ContainerConfig
+	var prepErr error
+	if netErr == nil {
+		initCtrs, ctrs, prepErr = m.prepareContainers(rec, l, imgs, vols, objs, cg)
+		t.mark("configs")
 	}
-	go la.Proc.Wait() // reap our child when it exits; after a restart init does
+	if err := la.Wait(); err != nil {
+		return errors.Join(fmt.Errorf("start infra: %w", err), netErr, prepErr)
+	}
+	go func() {
+		// Reap our child when it exits (after a restart init does), but
+		// not before its pid was written to its cgroups.
+		la.Joined()
+		la.Proc.Wait()
+	}()
 	rec.InfraPID = la.Proc.Pid
 	if rec.InfraStart, err = procstat.StartTime(la.Proc.Pid); err != nil {
-		return errors.Join(fmt.Errorf("read infra start time: %w", err), netErr)
+		return errors.Join(fmt.Errorf("read infra start time: %w", err), netErr, prepErr)
 	}
-	if netErr != nil {
-		return netErr
+	if err := errors.Join(netErr, prepErr); err != nil {
+		return err
 	}
 	if err := writeRecord(l.State, rec); err != nil {
 		return err
 	}
 	t.mark("infra-ready")
+	// One exchange: a failure to reach the infra shows as Start's error.
+	st, err := infra.NewClient(l.Socket()).Start(ctx, initCtrs, ctrs)
+	if err != nil {
+		return fmt.Errorf("start containers: %w", err)
+	}
+	t.mark("containers")
+	t.containers(st)
+	// Usually long done: the containers' own v1 joins waited for the same
+	// grace period.
+	if err := la.Joined(); err != nil {
+		return fmt.Errorf("move infra into its cgroups: %w", err)
+	}
+	return nil
+}
+
+// prepareContainers writes the pod's /etc files and computes what the infra
+// runs for each container; both need the pod's IP.
+func (m *Manager) prepareContainers(rec *record, l Layout, imgs map[string]images.Image, vols volumes.Set, objs Objects, cg podCgroups) (initCtrs, ctrs []infra.ContainerConfig, err error) {
+	p := rec.Pod
 	warnings, err := writeEtcFiles(l, p, rec.IP)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, w := range warnings {
 		m.event(p, "", api.EventWarning, api.EventDNSConfigForming, w)
 	}
-	initCtrs, ctrs, err := m.containerConfigs(rec, l, imgs, vols, objs, cg)
-	if err != nil {
-		return err
-	}
-	// One exchange: a failure to reach the infra shows as Start's error.
-	if err := infra.NewClient(l.Socket()).Start(ctx, initCtrs, ctrs); err != nil {
-		return fmt.Errorf("start containers: %w", err)
-	}
-	t.mark("containers")
-	return nil
+	return m.containerConfigs(rec, l, imgs, vols, objs, cg)
 }
 
 func (m *Manager) objects(ns string) Objects {
@@ -328,7 +356,9 @@ func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 	}
 }
 
-func (m *Manager) setupNetwork(rec *record, infraPID int) error {
+// setupNetwork wires the pod's net namespace, and records how long the
+// IP lease and the link set-up took.
+func (m *Manager) setupNetwork(rec *record, infraPID int, t *phaseTimer) error {
 	p := rec.Pod
 	if p.Spec.HostNetwork {
 		return nil
@@ -339,6 +369,8 @@ func (m *Manager) setupNetwork(rec *record, infraPID int) error {
 		return fmt.Errorf("set up network: %w", err)
 	}
 	rec.IP = pn.IP.String()
+	t.detail("net_ipam", pn.IPAM)
+	t.detail("net_link", pn.Link)
 	return nil
 }
 

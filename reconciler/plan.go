@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/berth-project/berth/manifests"
 )
@@ -27,6 +28,10 @@ type Desired struct {
 	Key  PodKey
 	File string
 	Pod  *manifests.Pod
+	// Seen is when the pass that found the pod began reading the manifest
+	// directory, Parsed when it had read and validated it; zero outside a
+	// pass. The runtime times a pod's start from Seen.
+	Seen, Parsed time.Time
 }
 
 // Observed is a pod the runtime runs. File is the manifest path recorded

@@ -167,7 +167,12 @@ func (r *Reconciler) Pass(ctx context.Context) Result {
 }
 
 func (r *Reconciler) pass(ctx context.Context) Result {
+	seen := r.now()
 	desired, held, problems, err := r.src.Desired(ctx)
+	parsed := r.now()
+	for i := range desired {
+		desired[i].Seen, desired[i].Parsed = seen, parsed
+	}
 	r.logNewProblems(problems)
 	if err != nil {
 		r.setProblems(slices.Concat(problems, []error{err}))

@@ -55,6 +55,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Resync, "resync", manifestdir.DefaultResync, "re-list the manifest directory this often, events or not")
 	f.DurationVar(&cfg.Debounce, "debounce", manifestdir.DefaultDebounce, "wait this long after a file event before acting")
 	f.IntVar(&cfg.Parallel, "parallel", 8, "pods created or removed at once")
+	f.BoolVar(&cfg.TimingEvents, "timing-events", false, "record each pod's start time by phase as a StartTimings event (it is always in the \"pod created\" log line)")
 	f.StringVar(&logMaxSize, "container-log-max-size", "10Mi", "rotate a container's log file past this size (Kubernetes: containerLogMaxSize)")
 	f.IntVar(&cfg.LogMaxFiles, "container-log-max-files", infra.DefaultLogMaxFiles, "log files kept per container run, the current one included, at least 2 (Kubernetes: containerLogMaxFiles)")
 	f.DurationVar(&backoffInitial, "backoff-initial", infra.DefaultBackoff.Initial, "first restart back-off (Kubernetes: 10s)")
