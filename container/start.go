@@ -53,12 +53,6 @@ func (o StartOptions) exe() string {
 	return o.Exe
 }
 
-// initEnv is the whole environment of the init stage (the user's program
-// gets its own at execve). GOMAXPROCS set spares the Go runtime its start-up
-// search of /proc/self/cgroup and mountinfo for a CPU limit: a short-lived
-// process that only makes syscalls needs one P.
-var initEnv = []string{"GOMAXPROCS=1"}
-
 // initArgs is the argv of the init stage.
 func initArgs() []string {
 	return []string{

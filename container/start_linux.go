@@ -158,7 +158,7 @@ func procAttr(opt StartOptions, newUTS bool, files []uintptr) (*syscall.ProcAttr
 		sys.CgroupFD = fd
 		closeCgroup = func() { unix.Close(fd) }
 	}
-	return &syscall.ProcAttr{Env: initEnv, Files: files, Sys: sys}, closeCgroup, nil
+	return &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}, closeCgroup, nil
 }
 
 // syncRecords splits what came back on the sync pipe into the init

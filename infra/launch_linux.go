@@ -140,8 +140,7 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 }
 
 // infraProcAttr builds the clone attributes: new namespaces, own session,
-// /dev/null stdio except the log, the v2 cgroup, and GOMAXPROCS=1 as the
-// whole environment.
+// /dev/null stdio except the log, and the v2 cgroup.
 func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (*os.ProcAttr, func(), error) {
 	var flags uintptr
 	if !cfg.HostNetwork {
@@ -154,7 +153,9 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 		flags |= unix.CLONE_NEWPID
 	}
 	sys := &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
-	null, err := os.Open(os.DevNull)
+	// Read-write: the infra logs to stderr, and a write to a read-only fd
+	// fails with EBADF.
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,7 +180,7 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 	}
 	return &os.ProcAttr{
 		Dir:   "/",
-		Env:   []string{"GOMAXPROCS=1"},
+		Env:   []string{},
 		Files: []*os.File{null, null, stderr, configR, readyW},
 		Sys:   sys,
 	}, closeAll, nil

@@ -43,10 +43,8 @@ func Main(args []string) {
 
 // run is Main with the container starter injected.
 func run(args []string, start startFunc) int {
-	// One P is plenty for a process that mostly sleeps (Launch also sets
-	// GOMAXPROCS=1 in the environment, which spares the runtime its search
-	// for a cgroup CPU limit at start); a low GC target keeps the tiny heap
-	// tiny (it only grows while containers log).
+	// One P is plenty for a process that mostly sleeps; a low GC target
+	// keeps the tiny heap tiny (it only grows while containers log).
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(25)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
