@@ -69,6 +69,10 @@ func (bn *bench) startStop(scn string, shape podShape, withStop bool) ([]*Scenar
 		}
 		if ts := bn.b.timings(); keep {
 			internal = append(internal, ts...)
+			// berth's own figure: manifest seen -> all containers started.
+			for _, t := range ts {
+				start.add("berth-internal", ms(t.Phases["total"]))
+			}
 			start.add("berth", up)
 			stop.add("berth", down)
 		}
