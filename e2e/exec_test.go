@@ -363,3 +363,43 @@ func hostPIDOf(t *testing.T, infra, podPID int) int {
 	t.Fatalf("no child of infra %d has pod pid %d", infra, podPID)
 	return 0
 }
+
+// TestExecEnvIsTheContainers: `berth exec` gets the environment the
+// container was started with, as kubectl exec does, not one recomputed
+// from a ConfigMap that changed since.
+func TestExecEnvIsTheContainers(t *testing.T) {
+	d := startDaemon(t)
+	configMap := func(value string) string {
+		return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: greetings
+data:
+  greeting: ` + value + "\n"
+	}
+	d.apply("cm.yaml", configMap("before"))
+	d.apply("env.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: envpod
+spec:
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: greetings, key: greeting}}
+`)
+	uid := d.pod("envpod").Metadata.UID
+	if out := d.mustBerth("exec", "envpod", "--", "/bin/demo", "env"); !strings.Contains(out, "GREETING=before\n") {
+		t.Fatalf("env before the change:\n%s", out)
+	}
+	d.apply("cm.yaml", configMap("after"))
+	if p := d.pod("envpod"); p.Metadata.UID != uid {
+		t.Fatalf("the pod was re-created (uid %s -> %s): a ConfigMap change must not restart it", uid, p.Metadata.UID)
+	}
+	if out := d.mustBerth("exec", "envpod", "--", "/bin/demo", "env"); !strings.Contains(out, "GREETING=before\n") {
+		t.Errorf("exec after the ConfigMap changed, want the container's own GREETING=before:\n%s", out)
+	}
+}

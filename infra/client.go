@@ -11,6 +11,11 @@ import (
 // ErrRemote wraps an error the infra reported for a request.
 var ErrRemote = errors.New("infra")
 
+// ErrUnsupported is a request the infra is too old to know: it runs an
+// older protocol version (pods started before a berth upgrade keep their
+// infra).
+var ErrUnsupported = errors.New("not supported by this infra")
+
 // Client talks to one pod's infra. It holds no connection: every call
 // dials, so a Client survives an infra restart of the daemon side and
 // several calls (a Status during a long Stop) can run at once.
@@ -28,12 +33,26 @@ func NewClient(socket string) *Client { return &Client{socket: socket} }
 // else those of the launch config); it returns once the first ones were
 // started. A repeated Start is a no-op.
 func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) (PodStatus, error) {
-	return c.call(ctx, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
+	resp, err := c.call(ctx, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
+	return statusOf(resp), err
+}
+
+// Env returns the environment container ctr was started with: what `berth
+// exec` gives its process, as Kubernetes does, even after a ConfigMap or
+// Secret it came from changed. It wraps ErrUnsupported for an infra of
+// protocol version 1.
+func (c *Client) Env(ctx context.Context, ctr string) ([]string, error) {
+	resp, err := c.call(ctx, Request{Op: OpEnv, Container: ctr})
+	if err != nil && resp.Version < 2 && resp.Version > 0 {
+		return nil, fmt.Errorf("environment of container %s: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
+	}
+	return resp.Env, err
 }
 
 // Status returns the pod's status.
 func (c *Client) Status(ctx context.Context) (PodStatus, error) {
-	return c.call(ctx, Request{Op: OpStatus})
+	resp, err := c.call(ctx, Request{Op: OpStatus})
+	return statusOf(resp), err
 }
 
 // Stop sends SIGTERM to every container, SIGKILL to those still running
@@ -50,21 +69,30 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// call does one request/response exchange on a fresh connection.
-func (c *Client) call(ctx context.Context, req Request) (PodStatus, error) {
+// statusOf is the pod status a response carries, or the zero status.
+func statusOf(resp Response) PodStatus {
+	if resp.Status == nil {
+		return PodStatus{}
+	}
+	return *resp.Status
+}
+
+// call does one request/response exchange on a fresh connection. The
+// response is returned with an error the infra reported too.
+func (c *Client) call(ctx context.Context, req Request) (Response, error) {
 	req.Version = ProtocolVersion
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.socket)
 	if err != nil {
-		return PodStatus{}, fmt.Errorf("dial infra %s: %w", c.socket, err)
+		return Response{}, fmt.Errorf("dial infra %s: %w", c.socket, err)
 	}
 	defer conn.Close()
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
-		return PodStatus{}, fmt.Errorf("dial infra %s: not a unix connection", c.socket)
+		return Response{}, fmt.Errorf("dial infra %s: not a unix connection", c.socket)
 	}
 	if uid, err := peerUID(uc); err != nil || uid != 0 {
-		return PodStatus{}, fmt.Errorf("infra %s runs as uid %d, not root: %w", c.socket, uid, errors.Join(err, errors.New("refused")))
+		return Response{}, fmt.Errorf("infra %s runs as uid %d, not root: %w", c.socket, uid, errors.Join(err, errors.New("refused")))
 	}
 	// Unblock reads and writes when ctx ends.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
@@ -75,14 +103,10 @@ func (c *Client) call(ctx context.Context, req Request) (PodStatus, error) {
 		err = readFrame(conn, &resp)
 	}
 	if err != nil {
-		return PodStatus{}, fmt.Errorf("infra %s %s: %w", c.socket, req.Op, errors.Join(ctx.Err(), err))
-	}
-	var st PodStatus
-	if resp.Status != nil {
-		st = *resp.Status
+		return Response{}, fmt.Errorf("infra %s %s: %w", c.socket, req.Op, errors.Join(ctx.Err(), err))
 	}
 	if resp.Error != "" {
-		return st, fmt.Errorf("%w %s %s: %s", ErrRemote, c.socket, req.Op, resp.Error)
+		return resp, fmt.Errorf("%w %s %s: %s", ErrRemote, c.socket, req.Op, resp.Error)
 	}
-	return st, nil
+	return resp, nil
 }

@@ -10,7 +10,8 @@ import (
 
 // ProtocolVersion is sent in every request and response. Bump it when an op
 // or a field is added, so each side knows what the other understands.
-const ProtocolVersion = 1
+// Version 2 added OpEnv and the running state's StartTimings.
+const ProtocolVersion = 2
 
 // MaxFrame caps a frame's JSON payload.
 const MaxFrame = 16 << 20
@@ -21,6 +22,8 @@ const (
 	OpStart    = "start"
 	OpStop     = "stop"
 	OpShutdown = "shutdown"
+	// OpEnv returns the environment a container was started with.
+	OpEnv = "env"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -36,6 +39,8 @@ type Request struct {
 	// launch config.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
+	// Container names the container of OpEnv.
+	Container string `json:"container,omitempty"`
 }
 
 // Response is the infra's frame. Status is the pod status after the op.
@@ -43,6 +48,8 @@ type Response struct {
 	Version int        `json:"version"`
 	Error   string     `json:"error,omitempty"`
 	Status  *PodStatus `json:"status,omitempty"`
+	// Env is OpEnv's answer.
+	Env []string `json:"env,omitempty"`
 }
 
 // writeFrame writes v as one length-prefixed JSON frame.

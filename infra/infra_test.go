@@ -438,3 +438,24 @@ func TestSupervisorStartTakesContainers(t *testing.T) {
 		t.Fatalf("containers given with Start are not the ones run: %+v", st)
 	}
 }
+
+func TestSupervisorEnv(t *testing.T) {
+	cfg := validConfig()
+	s, _ := newTestSupervisor(cfg)
+	ctrs := []ContainerConfig{{Name: "app"}}
+	ctrs[0].Init.Env = []string{"GREETING=before"}
+	inits := []ContainerConfig{{Name: "prep"}}
+	inits[0].Init.Env = []string{"STEP=1"}
+	if err := s.Start(inits, ctrs); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"app": "GREETING=before", "prep": "STEP=1"} {
+		env, err := s.Env(name)
+		if err != nil || len(env) != 1 || env[0] != want {
+			t.Errorf("Env(%s) = %v, %v; want [%s]", name, env, err, want)
+		}
+	}
+	if _, err := s.Env("nope"); err == nil {
+		t.Error("Env of an unknown container: want an error")
+	}
+}

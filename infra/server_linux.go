@@ -188,6 +188,15 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		s.post(func() { reply(nil) })
 	case OpStart:
 		s.post(func() { reply(s.sup.Start(req.InitContainers, req.Containers)) })
+	case OpEnv:
+		s.post(func() {
+			env, err := s.sup.Env(req.Container)
+			if err != nil {
+				ch <- Response{Error: err.Error()}
+				return
+			}
+			ch <- Response{Env: env}
+		})
 	case OpStop:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
 		s.post(func() { s.sup.Stop(grace, reply) })

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"syscall"
 	"time"
 
@@ -129,6 +130,16 @@ func (s *supervisor) Start(inits, ctrs []ContainerConfig) error {
 	s.started, s.startedAt = true, s.now()
 	s.advance()
 	return nil
+}
+
+// Env returns the environment container name is started with.
+func (s *supervisor) Env(name string) ([]string, error) {
+	for _, c := range slices.Concat(s.inits, s.ctrs) {
+		if c.cfg.Name == name {
+			return slices.Clone(c.cfg.Init.Env), nil
+		}
+	}
+	return nil, fmt.Errorf("pod %s has no container %q", s.cfg.Key, name)
 }
 
 // advance starts whatever comes next: the first init container that has

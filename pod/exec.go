@@ -17,9 +17,10 @@ import (
 
 // ExecTarget tells `berth exec` how to enter container ctr of a pod ("" is
 // the pod's only container): the container's init process on the host
-// (PID plus start time), its cgroup, and the user, capabilities,
-// environment and working directory its own process got, computed by the
-// same pure code (BuildEnv, ContainerConfig) from the pod record.
+// (PID plus start time), its cgroup, and the user, capabilities and working
+// directory its own process got, computed by the same pure code
+// (ContainerConfig) from the pod record, and the environment it was started
+// with, from the infra.
 //
 // Errors wrap api.ErrNotFound for an unknown pod or container and
 // api.ErrNotRunning for a container that does not run.
@@ -53,7 +54,11 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	if err != nil {
 		return api.ExecTarget{}, err
 	}
-	cfg, err := m.execConfig(rec, l, c)
+	env, err := infra.NewClient(l.Socket()).Env(ctx, c.Name)
+	if err != nil && !errors.Is(err, infra.ErrUnsupported) {
+		return api.ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
+	}
+	cfg, err := m.execConfig(rec, l, c, env)
 	if err != nil {
 		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
 	}
@@ -72,9 +77,11 @@ func (m *Manager) infraStatus(ctx context.Context, l Layout) (infra.PodStatus, e
 	return infra.NewClient(l.Socket()).Status(ctx)
 }
 
-// execConfig recomputes the container's init config from the record, the
-// image it runs and the namespace's current ConfigMaps and Secrets.
-func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container) (container.Config, error) {
+// execConfig recomputes the container's init config from the record and
+// the image it runs, with env, the environment the container was started
+// with. A nil env (an infra too old to tell) is recomputed from the
+// namespace's current ConfigMaps and Secrets.
+func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container, env []string) (container.Config, error) {
 	ref := rec.ImageIDs[c.Name]
 	if ref == "" {
 		ref = c.Image
@@ -84,9 +91,10 @@ func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container) (con
 		return container.Config{}, fmt.Errorf("image %s: %w", ref, err)
 	}
 	p := rec.Pod
-	env, err := BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: m.objects(p.Namespace)})
-	if err != nil {
-		return container.Config{}, err
+	if env == nil {
+		if env, err = BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: m.objects(p.Namespace)}); err != nil {
+			return container.Config{}, err
+		}
 	}
 	return ContainerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Layout: l})
 }
