@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,9 @@ func TestInfraRealContainers(t *testing.T) {
 	if r := started.Containers[0].State.Running; r == nil || r.StartTimings.Clone <= 0 || r.StartTimings.Runtime <= 0 ||
 		r.StartTimings.Rootfs <= 0 || r.StartTimings.Setup <= 0 || r.StartTimings.Exec <= 0 {
 		t.Errorf("start of web: %+v, want every step timed", started.Containers[0].State)
+	}
+	if b, err := os.ReadFile(filepath.Join(cfg.LogDir, InfraLogName)); err != nil || !strings.Contains(string(b), `"msg":"container started"`) {
+		t.Errorf("infra log: %v\n%s", err, b)
 	}
 	waitFor(t, "crash restarted", func() bool {
 		return status(t, c).Containers[1].RestartCount >= 1

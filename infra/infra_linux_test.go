@@ -166,6 +166,9 @@ func testPod(t *testing.T, policy string, ctrs ...[]string) PodConfig {
 		Backoff:       BackoffConfig{Initial: 100 * time.Millisecond, Max: time.Second, ResetAfter: time.Minute},
 		GracePeriod:   time.Second,
 	}
+	if err := os.Mkdir(cfg.LogDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Mkdir(filepath.Dir(cfg.Socket), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -186,19 +189,13 @@ func launchPod(t *testing.T, cfg PodConfig) (*os.Process, *Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The infra's own log goes to a file, shown only when the test fails.
-	logPath := filepath.Join(t.TempDir(), "infra.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
+	// The infra's own log, shown only when the test fails.
 	t.Cleanup(func() {
-		if data, _ := os.ReadFile(logPath); t.Failed() {
+		if data, _ := os.ReadFile(filepath.Join(cfg.LogDir, InfraLogName)); t.Failed() {
 			t.Logf("infra log:\n%s", data)
 		}
 	})
-	proc, err := launchWait(cfg, LaunchOptions{Exe: exe, Stderr: logFile}, execInfra)
+	proc, err := launchWait(cfg, LaunchOptions{Exe: exe}, execInfra)
 	if err != nil {
 		t.Fatalf("launch: %v", err)
 	}

@@ -23,8 +23,6 @@ type LaunchOptions struct {
 	// CgroupProcs are v1 cgroup.procs files the infra's pid is written to
 	// right after clone, while it starts (Launching.Joined).
 	CgroupProcs []string
-	// Stderr receives the infra's own log (JSON lines); nil is /dev/null.
-	Stderr *os.File
 	// ReadyTimeout bounds the wait for the ready record; 0 is 30s.
 	ReadyTimeout time.Duration
 }
@@ -140,7 +138,8 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 }
 
 // infraProcAttr builds the clone attributes: new namespaces, own session,
-// /dev/null stdio except the log, and the v2 cgroup.
+// /dev/null stdio (the infra logs to a file in the pod's log directory),
+// and the v2 cgroup.
 func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (*os.ProcAttr, func(), error) {
 	var flags uintptr
 	if !cfg.HostNetwork {
@@ -153,8 +152,8 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 		flags |= unix.CLONE_NEWPID
 	}
 	sys := &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
-	// Read-write: the infra logs to stderr, and a write to a read-only fd
-	// fails with EBADF.
+	// Read-write: the infra logs to stderr until it has read its config,
+	// and a write to a read-only fd fails with EBADF.
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, err
@@ -174,14 +173,10 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 		sys.UseCgroupFD, sys.CgroupFD = true, fd
 		closers = append(closers, func() error { return unix.Close(fd) })
 	}
-	stderr := opt.Stderr
-	if stderr == nil {
-		stderr = null
-	}
 	return &os.ProcAttr{
 		Dir:   "/",
 		Env:   []string{},
-		Files: []*os.File{null, null, stderr, configR, readyW},
+		Files: []*os.File{null, null, null, configR, readyW},
 		Sys:   sys,
 	}, closeAll, nil
 }

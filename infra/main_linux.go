@@ -47,6 +47,8 @@ func run(args []string, start startFunc) int {
 	// keeps the tiny heap tiny (it only grows while containers log).
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(25)
+	// Standard error is /dev/null unless a test says otherwise; once the
+	// config is read, the log goes to the pod's log directory.
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
 	configFd, readyFd, err := parseFlags(args)
@@ -61,11 +63,11 @@ func run(args []string, start startFunc) int {
 		return 1
 	}
 	if err := sendReady(ready, readyRecord{PID: srv.sup.self.PID}); err != nil {
-		log.Error("infra readiness", "pod", cfg.Key, "err", err)
+		srv.log.Error("infra readiness", "pod", cfg.Key, "err", err)
 		srv.close()
 		return 1
 	}
-	log.Info("infra ready", "pod", cfg.Key, "pid", srv.sup.self.PID)
+	srv.log.Info("infra ready", "pod", cfg.Key, "pid", srv.sup.self.PID)
 	srv.serve()
 	return 0
 }
@@ -115,6 +117,13 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	cfg, err := readConfig(configFd)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Until here failures travel on the ready fd; from now on the infra
+	// logs to its file in the pod's log directory.
+	if w, err := openInfraLog(cfg.LogDir); err == nil {
+		log = slog.New(slog.NewJSONHandler(w, nil))
+	} else {
+		log.Warn("infra log", "pod", cfg.Key, "err", err)
 	}
 	if !cfg.HostNetwork && cfg.Hostname != "" {
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
