@@ -52,6 +52,9 @@ func CanonicalSpec(p *Pod) ([]byte, error) {
 // Quantities compare as written: "1Gi" and "1024Mi" differ, as any edit of
 // the spec does.
 func SpecEqual(a, b *Pod) bool {
+	if a == b {
+		return true
+	}
 	ca, errA := defaulted(a)
 	cb, errB := defaulted(b)
 	if errA != nil || errB != nil {

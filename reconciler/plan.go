@@ -100,6 +100,11 @@ func (a Action) String() string {
 // once (the Source resolves duplicates); should a key repeat, the first
 // entry wins.
 func Plan(desired []Desired, held map[string]bool, observed []Observed) []Action {
+	return plan(desired, held, observed, manifests.SpecEqual)
+}
+
+// plan is Plan with the spec comparison given (the Reconciler memoises it).
+func plan(desired []Desired, held map[string]bool, observed []Observed, specEqual func(a, b *manifests.Pod) bool) []Action {
 	want := make(map[PodKey]*Desired, len(desired))
 	for i := range desired {
 		if _, dup := want[desired[i].Key]; !dup {
@@ -125,7 +130,7 @@ func Plan(desired []Desired, held map[string]bool, observed []Observed) []Action
 					Reason: "no longer declared in any manifest"})
 			}
 		default:
-			if a, ok := compare(d, live); ok {
+			if a, ok := compare(d, live, specEqual); ok {
 				others = append(others, a)
 			}
 		}
@@ -169,9 +174,9 @@ func splitLive(obs []*Observed) (live *Observed, extra []*Observed) {
 }
 
 // compare decides what, if anything, turns live into d.
-func compare(d *Desired, live *Observed) (Action, bool) {
+func compare(d *Desired, live *Observed, specEqual func(a, b *manifests.Pod) bool) (Action, bool) {
 	a := Action{Key: d.Key, Desired: d, Observed: live}
-	if !manifests.SpecEqual(d.Pod, live.Pod) {
+	if !specEqual(d.Pod, live.Pod) {
 		a.Kind = Replace
 		a.Reason = specChangeReason(d.Pod, live.Pod)
 		return a, true

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/berth-project/berth/manifests"
 )
 
 // Runtime is what the reconciler needs from the pod runtime; package pod
@@ -104,6 +106,7 @@ type Reconciler struct {
 
 	passMu sync.Mutex // one pass at a time
 	errs   *errorLog  // guarded by passMu
+	specs  specMemo   // guarded by passMu
 
 	mu       sync.Mutex // guards problems
 	problems []error
@@ -117,7 +120,7 @@ func New(src Source, rt Runtime, log *slog.Logger, opts Options) *Reconciler {
 	}
 	opts = opts.withDefaults()
 	return &Reconciler{src: src, rt: rt, log: log, opts: opts, now: time.Now,
-		errs: newErrorLog(opts.LogRepeat)}
+		errs: newErrorLog(opts.LogRepeat), specs: specMemo{compare: manifests.SpecEqual}}
 }
 
 // Run does a pass at once, then one per receive on trigger, until ctx
@@ -183,7 +186,8 @@ func (r *Reconciler) pass(ctx context.Context) Result {
 		r.setProblems(slices.Concat(problems, []error{err}))
 		return Result{Err: fmt.Errorf("list pods: %w", err)}
 	}
-	actions := Plan(desired, held, observed)
+	actions := plan(desired, held, observed, r.specs.equal)
+	r.specs.endPass()
 	res := execute(ctx, r.rt, actions, r.opts.Parallel)
 	res.Planned = len(actions)
 	all := slices.Clone(problems)
