@@ -108,7 +108,10 @@ func sealMemfd(name string, src io.Reader) (*Binary, error) {
 }
 
 // copyToDir writes src to dir/<name>.<pid>, read-only and executable by
-// root alone, in a directory only root may enter.
+// root alone, in a directory only root may enter, and removes the copies
+// earlier daemons made: processes still running from one keep its inode,
+// and an infra starts its containers' init from /proc/self/exe, which
+// names that inode, not the path.
 func copyToDir(name string, src io.Reader, dir string) (*Binary, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
@@ -127,6 +130,17 @@ func copyToDir(name string, src io.Reader, dir string) (*Binary, error) {
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("close %s: %w", dst, err)
+	}
+	old, err := filepath.Glob(filepath.Join(dir, name+".*"))
+	if err != nil {
+		return nil, fmt.Errorf("list old copies in %s: %w", dir, err)
+	}
+	for _, o := range old {
+		if o != dst {
+			if err := os.Remove(o); err != nil {
+				return nil, fmt.Errorf("remove old copy: %w", err)
+			}
+		}
 	}
 	return &Binary{Path: dst}, nil
 }

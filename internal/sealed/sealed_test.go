@@ -117,9 +117,26 @@ func TestFallbackCopy(t *testing.T) {
 	}
 	defer self.Close()
 	dir := filepath.Join(t.TempDir(), "bin")
+	// Copies of earlier daemons (other pids) go; other names stay. The
+	// directory is tightened to 0700 if it exists with a looser mode.
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale, other := filepath.Join(dir, "berth-init.1"), filepath.Join(dir, "berth.1")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, nil, 0o500); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b, err := copyToDir("berth-init", self, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("an earlier daemon's copy %s was kept: %v", stale, err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a copy under another name was removed: %v", err)
 	}
 	want := filepath.Join(dir, "berth-init."+strconv.Itoa(os.Getpid()))
 	if b.Path != want {
