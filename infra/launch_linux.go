@@ -137,9 +137,17 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	return l, nil
 }
 
+// infraEnv is the infra's whole environment. The Go runtime sizes its
+// per-P caches as it starts, before Main can lower GOMAXPROCS: starting
+// with one P keeps the infra's private memory at about 1.0 MB, against 1.03
+// to 1.26 MB when it starts with one P per CPU (Pss_Anon of five infras on
+// this 2-CPU machine). Containers never see it: each gets its own
+// environment at execve.
+var infraEnv = []string{"GOMAXPROCS=1"}
+
 // infraProcAttr builds the clone attributes: new namespaces, own session,
 // /dev/null stdio (the infra logs to a file in the pod's log directory),
-// and the v2 cgroup.
+// the v2 cgroup and infraEnv.
 func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (*os.ProcAttr, func(), error) {
 	var flags uintptr
 	if !cfg.HostNetwork {
@@ -175,7 +183,7 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 	}
 	return &os.ProcAttr{
 		Dir:   "/",
-		Env:   []string{},
+		Env:   infraEnv,
 		Files: []*os.File{null, null, null, configR, readyW},
 		Sys:   sys,
 	}, closeAll, nil
