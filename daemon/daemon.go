@@ -175,12 +175,13 @@ func Run(ctx context.Context, cfg Config) error {
 // from: the lean one embedded by hack/build, or else berth itself, which has
 // the same entry points.
 func sealInit(fallbackDir string, log *slog.Logger) (*sealed.Binary, error) {
-	if lean := initbin.Binary(); lean != nil {
-		exe, err := sealed.SealBytes("berth-init", lean, fallbackDir)
+	if lean, size, ok := initbin.Open(); ok {
+		defer lean.Close()
+		exe, err := sealed.SealReader("berth-init", lean, fallbackDir)
 		if err != nil {
 			return nil, fmt.Errorf("seal embedded init binary: %w", err)
 		}
-		log.Info("init binary", "source", "embedded", "size", len(lean))
+		log.Info("init binary", "source", "embedded", "size", size)
 		return exe, nil
 	}
 	exe, err := sealed.Seal(fallbackDir)

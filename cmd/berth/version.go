@@ -28,7 +28,7 @@ func newVersionCmd() *cobra.Command {
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "berth %s%s %s %s/%s\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			fmt.Fprintf(cmd.OutOrStdout(), "init: %s\n", initDescription(len(initbin.Binary())))
+			fmt.Fprintf(cmd.OutOrStdout(), "init: %s\n", initDescription(initbin.Size()))
 			return nil
 		},
 	}
@@ -36,7 +36,7 @@ func newVersionCmd() *cobra.Command {
 
 // initDescription says what pods' infra and container-init processes run:
 // the lean binary hack/build embeds (of size bytes), or berth itself.
-func initDescription(size int) string {
+func initDescription(size int64) string {
 	if size == 0 {
 		return "berth itself (built without hack/build)"
 	}

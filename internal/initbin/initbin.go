@@ -12,11 +12,14 @@
 // overlay even for a file absent from disk. So a lean binary older than the
 // berth it is embedded in cannot exist.
 //
-// A plain `go build ./cmd/berth` embeds nothing: Binary returns nil and the
+// A plain `go build ./cmd/berth` embeds nothing: Open reports so and the
 // daemon re-executes berth itself, which has the same entry points.
 package initbin
 
-import "embed"
+import (
+	"embed"
+	"io/fs"
+)
 
 // payload is embedded with all: so that the directory's .gitkeep, the one
 // file it has in git, keeps the pattern from matching nothing.
@@ -27,13 +30,28 @@ var payload embed.FS
 // name is the lean binary's path inside payload.
 const name = "payload/berth-init"
 
-// Binary returns a fresh copy of the embedded lean init binary, or nil when
-// berth was built without it.
-func Binary() []byte {
+// Open returns the embedded lean init binary for reading, and its size;
+// ok is false when berth was built without it. Reading streams the bytes
+// out of berth's own read-only data, with no copy on the heap.
+func Open() (f fs.File, size int64, ok bool) {
 	// An embed.FS fails only for a name it does not hold (fs.ErrNotExist).
-	b, err := payload.ReadFile(name)
+	f, err := payload.Open(name)
 	if err != nil {
-		return nil
+		return nil, 0, false
 	}
-	return b
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, false
+	}
+	return f, st.Size(), true
+}
+
+// Size is the embedded lean init binary's size, 0 when there is none.
+func Size() int64 {
+	f, size, ok := Open()
+	if !ok {
+		return 0
+	}
+	f.Close()
+	return size
 }

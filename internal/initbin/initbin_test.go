@@ -19,10 +19,10 @@ func TestPayloadHoldsOnlyGitkeep(t *testing.T) {
 	}
 }
 
-// TestBinaryWithoutOverlay: `go test` builds without hack/build's overlay,
+// TestOpenWithoutOverlay: `go test` builds without hack/build's overlay,
 // so nothing is embedded.
-func TestBinaryWithoutOverlay(t *testing.T) {
-	if b := Binary(); b != nil {
-		t.Errorf("Binary() = %d bytes, want nil in a build without -overlay", len(b))
+func TestOpenWithoutOverlay(t *testing.T) {
+	if _, size, ok := Open(); ok {
+		t.Errorf("Open() found %d bytes, want nothing in a build without -overlay", size)
 	}
 }

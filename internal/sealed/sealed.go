@@ -2,14 +2,13 @@
 // container-init processes re-execute that no container can modify
 // (CVE-2019-5736: a container overwriting the host runtime through
 // /proc/PID/exe). The copy is either berth itself (Seal) or the lean init
-// binary embedded in it (SealBytes, see internal/initbin). It lives in a
+// binary embedded in it (SealReader, see internal/initbin). It lives in a
 // sealed memfd, made once per daemon start and shared by every infra it
 // launches; where the kernel refuses to execute memfds (vm.memfd_noexec), a
 // read-only copy in a root-only directory is used instead.
 package sealed
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -44,14 +43,14 @@ func Seal(fallbackDir string) (*Binary, error) {
 	return seal("berth", self, fallbackDir)
 }
 
-// SealBytes is Seal for an executable given as its bytes. name names the
+// SealReader is Seal for an executable read from src. name names the
 // memfd (/proc/PID/exe of its processes reads "/memfd:<name> (deleted)")
 // or the fallback file; it must be a plain file name.
-func SealBytes(name string, data []byte, fallbackDir string) (*Binary, error) {
+func SealReader(name string, src io.Reader, fallbackDir string) (*Binary, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 		return nil, fmt.Errorf("seal executable %q: name must be a plain file name", name)
 	}
-	return seal(name, bytes.NewReader(data), fallbackDir)
+	return seal(name, src, fallbackDir)
 }
 
 // Close releases the copy. Processes already started from it keep it alive.

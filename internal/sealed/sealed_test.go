@@ -1,6 +1,7 @@
 package sealed
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,12 +72,12 @@ func TestSealedCopyRunsAndRefusesWrites(t *testing.T) {
 	checkSealed(t, b)
 }
 
-func TestSealBytesRunsAndRefusesWrites(t *testing.T) {
+func TestSealReaderRunsAndRefusesWrites(t *testing.T) {
 	self, err := os.ReadFile("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := SealBytes("berth-sealtest", self, t.TempDir())
+	b, err := SealReader("berth-sealtest", bytes.NewReader(self), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +100,11 @@ func TestSealBytesRunsAndRefusesWrites(t *testing.T) {
 	checkSealed(t, b)
 }
 
-func TestSealBytesRejectsBadNames(t *testing.T) {
+func TestSealReaderRejectsBadNames(t *testing.T) {
 	for _, name := range []string{"", ".", "..", "a/b", "../x", "a\x00b"} {
-		if b, err := SealBytes(name, []byte("x"), t.TempDir()); err == nil {
+		if b, err := SealReader(name, strings.NewReader("x"), t.TempDir()); err == nil {
 			b.Close()
-			t.Errorf("SealBytes(%q) succeeded", name)
+			t.Errorf("SealReader(%q) succeeded", name)
 		}
 	}
 }
