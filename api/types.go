@@ -138,6 +138,9 @@ const (
 	// EventDNSConfigForming is kubelet's warning about a pod's DNS
 	// settings (berth has no cluster DNS; limits were applied).
 	EventDNSConfigForming = "DNSConfigForming"
+	// EventFailedMount is kubelet's reason for a volume that cannot be
+	// (re)written, such as a configMap volume whose ConfigMap went away.
+	EventFailedMount = "FailedMount"
 )
 
 // PodObject is the Object of a pod's events.

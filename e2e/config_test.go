@@ -91,3 +91,81 @@ spec:
 		return strings.Contains(d.logOf(p, "reader", 0), "hello from a configMap")
 	})
 }
+
+// TestConfigMapAndSecretVolumesFollowTheirDocuments: as with the kubelet,
+// a changed ConfigMap or Secret reaches the files of a running pod's
+// volumes (not its environment, and without restarting it), and a
+// document that goes away leaves the files and a FailedMount event.
+func TestConfigMapAndSecretVolumesFollowTheirDocuments(t *testing.T) {
+	d := startDaemon(t)
+	objects := func(greeting, token string) string {
+		return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: live-config
+data:
+  greeting: ` + greeting + `
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: live-secret
+stringData:
+  token: ` + token + "\n"
+	}
+	d.apply("objects.yaml", objects("before", "t1"))
+	d.apply("live.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: live
+spec:
+  volumes:
+  - name: config
+    configMap: {name: live-config}
+  - name: secret
+    secret: {secretName: live-secret}
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: live-config, key: greeting}}
+    volumeMounts:
+    - {name: config, mountPath: /etc/config}
+    - {name: secret, mountPath: /etc/secret}
+`)
+	uid := d.pod("live").Metadata.UID
+	read := func(path string) string {
+		out, _ := d.berth("exec", "live", "--", "/bin/demo", "read", path)
+		return strings.TrimSpace(out)
+	}
+	if got := read("/etc/config/greeting"); got != "before" {
+		t.Fatalf("/etc/config/greeting = %q, want before", got)
+	}
+	d.apply("objects.yaml", objects("after", "t2"))
+	testutil.WaitFor(t, 30*time.Second, "the new ConfigMap and Secret in the volumes", func() bool {
+		return read("/etc/config/greeting") == "after" && read("/etc/secret/token") == "t2"
+	})
+	if p := d.pod("live"); p.Metadata.UID != uid {
+		t.Errorf("the pod was re-created (uid %s -> %s)", uid, p.Metadata.UID)
+	}
+	if out := d.mustBerth("exec", "live", "--", "/bin/demo", "env"); !strings.Contains(out, "GREETING=before\n") {
+		t.Errorf("the environment changed with the ConfigMap:\n%s", out)
+	}
+
+	// The ConfigMap goes: the files stay, an event says why they are stale.
+	d.apply("objects.yaml", `apiVersion: v1
+kind: Secret
+metadata:
+  name: live-secret
+stringData:
+  token: t2
+`)
+	testutil.WaitFor(t, 30*time.Second, "a FailedMount event", func() bool {
+		return strings.Contains(d.mustBerth("get", "events"), "FailedMount")
+	})
+	if got := read("/etc/config/greeting"); got != "after" {
+		t.Errorf("after the ConfigMap went away, /etc/config/greeting = %q, want the last content, after", got)
+	}
+}

@@ -80,6 +80,10 @@ type entry struct {
 	rec         *record
 	layout      Layout
 	terminating bool
+	// refs are the ConfigMaps and Secrets the pod's volumes were last
+	// refreshed from, and volErr the refresh's last failure (RefreshVolumes).
+	refs   map[string]any
+	volErr string
 }
 
 type failure struct {

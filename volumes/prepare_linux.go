@@ -195,6 +195,22 @@ func writeSecret(path string, p payload) error {
 	return err
 }
 
+// Projected returns the configMap and secret volumes of pod as Prepare put
+// them under podDir, for Update. It touches nothing.
+func Projected(podDir string, pod *manifests.Pod) Set {
+	set := Set{}
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		switch {
+		case v.ConfigMap != nil:
+			set[v.Name] = Prepared{Name: v.Name, Path: filepath.Join(podDir, configMapDir, v.Name), Kind: KindConfigMap, ReadOnly: true}
+		case v.Secret != nil:
+			set[v.Name] = Prepared{Name: v.Name, Path: filepath.Join(podDir, secretDir, v.Name), Kind: KindSecret, ReadOnly: true}
+		}
+	}
+	return set
+}
+
 // Update rewrites the configMap and secret volumes of pod in set from the
 // current documents, in place: a volume whose files differ gets a new
 // version and an atomic ..data swap, so running containers see the change

@@ -130,6 +130,10 @@ func TestSecretVolume(t *testing.T) {
 	if tls.Kind != KindSecret || !tls.ReadOnly {
 		t.Errorf("Prepared = %+v", tls)
 	}
+	// Projected finds the volume where Prepare put it, without Prepare.
+	if got := Projected(podDir, pod); len(got) != 1 || got["tls"] != tls {
+		t.Errorf("Projected = %+v, want only %+v", got, tls)
+	}
 	st := statfs(t, tls.Path)
 	if st.Type != unix.TMPFS_MAGIC {
 		t.Fatalf("secret volume: fs type %#x, want tmpfs", st.Type)

@@ -85,6 +85,9 @@ func TestConfigMapProjectionAndUpdate(t *testing.T) {
 	if conf.Kind != KindConfigMap || !conf.ReadOnly || conf.Path != filepath.Join(podDir, "configmap", "conf") {
 		t.Fatalf("Prepared = %+v", conf)
 	}
+	if got := Projected(podDir, pod); len(got) != 1 || got["conf"] != conf {
+		t.Errorf("Projected = %+v, want only %+v", got, conf)
+	}
 	if got := readVolume(t, conf.Path); len(got) != 2 || got["a"] != "1" || got["b"] != "2" {
 		t.Fatalf("volume content = %v", got)
 	}
