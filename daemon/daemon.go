@@ -132,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 	b.rec = reconciler.New(loader, mgr, log, reconciler.Options{
 		Parallel: cfg.Parallel,
 		OnPass: func(r reconciler.Result) {
-			mgr.RefreshVolumes()
+			mgr.Refresh(ctx)
 			b.reportProblems()
 			notifyReady(r)
 		},

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +170,51 @@ stringData:
 	if got := read("/etc/config/greeting"); got != "after" {
 		t.Errorf("after the ConfigMap went away, /etc/config/greeting = %q, want the last content, after", got)
 	}
+}
+
+// TestRestartGetsTheCurrentEnvironment: as with the kubelet, a container's
+// next run (a restart) gets its environment from the ConfigMaps as they are
+// then, while exec into a running one sees what it started with
+// (TestExecEnvIsTheContainers).
+func TestRestartGetsTheCurrentEnvironment(t *testing.T) {
+	d := startDaemon(t)
+	configMap := func(value string) string {
+		return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: loop-config
+data:
+  greeting: ` + value + "\n"
+	}
+	d.apply("loop-cm.yaml", configMap("before"))
+	// A container that prints its environment and exits: restartPolicy
+	// Always restarts it (the harness's back-off is under a second).
+	looper := filepath.Join(d.dir, "looper.yaml")
+	if err := os.WriteFile(looper, []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: looper
+spec:
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "env"]
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: loop-config, key: greeting}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.mustBerth("apply", "--wait=false", "-f", looper)
+	logs := func() string {
+		out, _ := d.berth("logs", "looper")
+		return out
+	}
+	testutil.WaitFor(t, 60*time.Second, "a run with GREETING=before", func() bool {
+		return strings.Contains(logs(), "GREETING=before")
+	})
+	d.apply("loop-cm.yaml", configMap("after"))
+	testutil.WaitFor(t, 60*time.Second, "a restarted run with GREETING=after", func() bool {
+		return strings.Contains(logs(), "GREETING=after")
+	})
 }

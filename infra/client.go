@@ -37,16 +37,28 @@ func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) (PodS
 	return statusOf(resp), err
 }
 
-// Env returns the environment container ctr was started with: what `berth
-// exec` gives its process, as Kubernetes does, even after a ConfigMap or
-// Secret it came from changed. It wraps ErrUnsupported for an infra of
-// protocol version 1.
+// Env returns the environment container ctr's current run was started
+// with: what `berth exec` gives its process, as Kubernetes does, even after
+// a ConfigMap or Secret it came from changed. It wraps ErrUnsupported for
+// an infra of protocol version 1.
 func (c *Client) Env(ctx context.Context, ctr string) ([]string, error) {
 	resp, err := c.call(ctx, Request{Op: OpEnv, Container: ctr})
 	if err != nil && resp.Version < 2 && resp.Version > 0 {
 		return nil, fmt.Errorf("environment of container %s: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
 	}
 	return resp.Env, err
+}
+
+// SetEnv sets the environment the named containers get from their next
+// run on (a restart), as the kubelet computes a restarted container's
+// environment afresh; running processes keep theirs. It wraps
+// ErrUnsupported for an infra older than protocol version 3.
+func (c *Client) SetEnv(ctx context.Context, envs map[string][]string) error {
+	resp, err := c.call(ctx, Request{Op: OpSetEnv, Envs: envs})
+	if err != nil && resp.Version < 3 && resp.Version > 0 {
+		return fmt.Errorf("set environment: infra protocol %d: %w", resp.Version, ErrUnsupported)
+	}
+	return err
 }
 
 // Status returns the pod's status.

@@ -10,8 +10,9 @@ import (
 
 // ProtocolVersion is sent in every request and response. Bump it when an op
 // or a field is added, so each side knows what the other understands.
-// Version 2 added OpEnv and the running state's StartTimings.
-const ProtocolVersion = 2
+// Version 2 added OpEnv and the running state's StartTimings, version 3
+// OpSetEnv.
+const ProtocolVersion = 3
 
 // MaxFrame caps a frame's JSON payload.
 const MaxFrame = 16 << 20
@@ -22,8 +23,11 @@ const (
 	OpStart    = "start"
 	OpStop     = "stop"
 	OpShutdown = "shutdown"
-	// OpEnv returns the environment a container was started with.
+	// OpEnv returns the environment a container's current run was started
+	// with.
 	OpEnv = "env"
+	// OpSetEnv sets the environment of containers' next runs.
+	OpSetEnv = "setenv"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -41,6 +45,8 @@ type Request struct {
 	Containers     []ContainerConfig `json:"containers,omitempty"`
 	// Container names the container of OpEnv.
 	Container string `json:"container,omitempty"`
+	// Envs, with OpSetEnv, maps container names to their new environment.
+	Envs map[string][]string `json:"envs,omitempty"`
 }
 
 // Response is the infra's frame. Status is the pod status after the op.

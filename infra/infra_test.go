@@ -459,3 +459,35 @@ func TestSupervisorEnv(t *testing.T) {
 		t.Error("Env of an unknown container: want an error")
 	}
 }
+
+// TestSupervisorSetEnv: a new environment applies from the next run on;
+// the running one keeps (and Env reports) what it started with.
+func TestSupervisorSetEnv(t *testing.T) {
+	cfg := validConfig()
+	s, p := newTestSupervisor(cfg)
+	ctrs := []ContainerConfig{{Name: "app"}}
+	ctrs[0].Init.Env = []string{"GREETING=before"}
+	if err := s.Start(nil, ctrs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetEnv(map[string][]string{"app": {"GREETING=after"}, "nope": nil}); err == nil {
+		t.Fatal("SetEnv with an unknown container: want an error")
+	}
+	if env, _ := s.Env("app"); len(env) != 1 || env[0] != "GREETING=before" {
+		t.Fatalf("a failed SetEnv changed the environment: %v", env)
+	}
+	if err := s.SetEnv(map[string][]string{"app": {"GREETING=after"}}); err != nil {
+		t.Fatal(err)
+	}
+	if env, _ := s.Env("app"); len(env) != 1 || env[0] != "GREETING=before" {
+		t.Fatalf("running container's env = %v, want the one it started with", env)
+	}
+	s.Exited(s.Status().Containers[0].PID, exitStatus(1))
+	p.fire()
+	if st := s.Status().Containers[0]; st.State.Running == nil || st.RestartCount != 1 {
+		t.Fatalf("after the restart: %+v", st)
+	}
+	if env, _ := s.Env("app"); len(env) != 1 || env[0] != "GREETING=after" {
+		t.Errorf("restarted container's env = %v, want GREETING=after", env)
+	}
+}

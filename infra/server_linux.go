@@ -188,6 +188,14 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		s.post(func() { reply(nil) })
 	case OpStart:
 		s.post(func() { reply(s.sup.Start(req.InitContainers, req.Containers)) })
+	case OpSetEnv:
+		s.post(func() {
+			if err := s.sup.SetEnv(req.Envs); err != nil {
+				ch <- Response{Error: err.Error()}
+				return
+			}
+			ch <- Response{}
+		})
 	case OpEnv:
 		s.post(func() {
 			env, err := s.sup.Env(req.Container)

@@ -53,6 +53,9 @@ type ctr struct {
 	// oomBefore is the oom_kill count read before this run.
 	oomBefore   uint64
 	oomBeforeOK bool
+	// runEnv is the environment the current (or last) run started with;
+	// cfg.Init.Env is what the next run gets (SetEnv).
+	runEnv []string
 	// backoff is the last restart delay; cancelRestart is set only while a
 	// restart is pending.
 	backoff       time.Duration
@@ -132,11 +135,38 @@ func (s *supervisor) Start(inits, ctrs []ContainerConfig) error {
 	return nil
 }
 
-// Env returns the environment container name is started with.
+// Env returns the environment container name's current run started with,
+// or the one its first run will get.
 func (s *supervisor) Env(name string) ([]string, error) {
+	c, err := s.byName(name)
+	if err != nil {
+		return nil, err
+	}
+	if c.runEnv != nil {
+		return slices.Clone(c.runEnv), nil
+	}
+	return slices.Clone(c.cfg.Init.Env), nil
+}
+
+// SetEnv gives the named containers a new environment from their next run
+// on. Every name must be known; nothing changes otherwise.
+func (s *supervisor) SetEnv(envs map[string][]string) error {
+	for name := range envs {
+		if _, err := s.byName(name); err != nil {
+			return err
+		}
+	}
+	for name, env := range envs {
+		c, _ := s.byName(name)
+		c.cfg.Init.Env = slices.Clone(env)
+	}
+	return nil
+}
+
+func (s *supervisor) byName(name string) (*ctr, error) {
 	for _, c := range slices.Concat(s.inits, s.ctrs) {
 		if c.cfg.Name == name {
-			return slices.Clone(c.cfg.Init.Env), nil
+			return c, nil
 		}
 	}
 	return nil, fmt.Errorf("pod %s has no container %q", s.cfg.Key, name)
@@ -177,6 +207,7 @@ func (s *supervisor) run(cs ...*ctr) {
 		}
 		c.oomBefore, c.oomBeforeOK = s.os.oomKills(c.cfg)
 		c.startedAt = s.now()
+		c.runEnv = c.cfg.Init.Env
 		specs[i] = runSpec{cfg: c.cfg, n: c.status.RestartCount}
 	}
 	for i, r := range s.os.start(specs) {

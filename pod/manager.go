@@ -80,10 +80,9 @@ type entry struct {
 	rec         *record
 	layout      Layout
 	terminating bool
-	// refs are the ConfigMaps and Secrets the pod's volumes were last
-	// refreshed from, and volErr the refresh's last failure (RefreshVolumes).
-	refs   map[string]any
-	volErr string
+	// vol and env are the last refreshes of the pod's volumes and of its
+	// containers' environment from ConfigMaps and Secrets (Refresh).
+	vol, env refreshState
 }
 
 type failure struct {

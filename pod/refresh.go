@@ -1,68 +1,140 @@
 package pod
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"maps"
+	"time"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/volumes"
 )
 
-// RefreshVolumes brings the configMap and secret volumes of the running
-// pods up to date with the documents of the manifest directory, as the
-// kubelet does: the files change in place, atomically (a new version and a
-// swap of the volume's ..data link), and the containers see them, except
-// through subPath mounts. Environment variables taken from the same
-// documents do not change. A pod is only rewritten when a document it
-// references was replaced since its last refresh; a failure (a document
-// that went missing) is logged and recorded as a FailedMount event once,
-// and the volume keeps its files. The daemon calls it after each reconcile
-// pass, never at the same time as one.
-func (m *Manager) RefreshVolumes() {
+// Refresh brings running pods up to date with the ConfigMaps and Secrets
+// of the manifest directory, as the kubelet does:
+//
+//   - configMap and secret volumes change in place, atomically (a new
+//     version and a swap of the volume's ..data link), and the containers
+//     see the new files, except through subPath mounts;
+//   - a container's environment is computed afresh for its next run (a
+//     restart), while running processes keep the one they started with.
+//
+// A pod is only looked at again when a document it references was replaced
+// since its last refresh (the loader returns the same document until its
+// file changes, so an unchanged pod costs a map comparison). A failure (a
+// document or key that went missing) is logged and recorded as an event
+// once, and the pod keeps its files and environment. The daemon calls
+// Refresh after each reconcile pass, never at the same time as one.
+func (m *Manager) Refresh(ctx context.Context) {
 	m.mu.Lock()
 	var entries []*entry
 	for _, e := range m.pods {
-		if !e.terminating && hasProjectedVolumes(e.rec.Pod) {
+		if !e.terminating {
 			entries = append(entries, e)
 		}
 	}
 	m.mu.Unlock()
 	for _, e := range entries {
 		p := e.rec.Pod
+		if len(volumeRefs(p, Objects{})) == 0 && len(envRefs(p, Objects{})) == 0 {
+			continue
+		}
 		objs := m.objects(p.Namespace)
-		refs := volumeRefs(p, objs)
-		if maps.Equal(refs, e.refs) {
-			continue
-		}
-		err := volumes.Update(volumes.Projected(e.layout.VolumesDir(), p), p, objs.ConfigMaps, objs.Secrets)
-		if err != nil {
-			if msg := err.Error(); msg != e.volErr {
-				m.cfg.Log.Warn("refresh volumes", "pod", ID(p.Namespace, p.Name), "err", err)
-				m.event(p, "", api.EventWarning, api.EventFailedMount, msg)
-				e.volErr = msg
-			}
-			continue
-		}
-		if e.refs != nil {
-			m.cfg.Log.Info("volumes refreshed", "pod", ID(p.Namespace, p.Name))
-		}
-		e.refs, e.volErr = refs, ""
+		m.refreshVolumes(e, objs)
+		m.refreshEnv(ctx, e, objs)
 	}
 }
 
-func hasProjectedVolumes(p *manifests.Pod) bool {
-	for _, v := range p.Spec.Volumes {
-		if v.ConfigMap != nil || v.Secret != nil {
-			return true
-		}
+func (m *Manager) refreshVolumes(e *entry, objs Objects) {
+	p := e.rec.Pod
+	refs := volumeRefs(p, objs)
+	if maps.Equal(refs, e.vol.refs) {
+		return
 	}
-	return false
+	err := volumes.Update(volumes.Projected(e.layout.VolumesDir(), p), p, objs.ConfigMaps, objs.Secrets)
+	if m.refreshed(p, &e.vol, refs, api.EventFailedMount, err) {
+		m.cfg.Log.Info("volumes refreshed", "pod", ID(p.Namespace, p.Name))
+	}
+}
+
+func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
+	p := e.rec.Pod
+	refs := envRefs(p, objs)
+	if maps.Equal(refs, e.env.refs) {
+		return
+	}
+	envs, err := m.containerEnvs(e.rec, objs)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, infraCallTimeout)
+		err = infra.NewClient(e.layout.Socket()).SetEnv(ctx, envs)
+		cancel()
+	}
+	if errors.Is(err, infra.ErrUnsupported) {
+		// An infra from before an upgrade: its containers keep their
+		// environment until the pod is re-created.
+		e.env.refs = refs
+		return
+	}
+	if m.refreshed(p, &e.env, refs, api.EventFailed, err) {
+		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", ID(p.Namespace, p.Name))
+	}
+}
+
+// infraCallTimeout bounds a call to an infra made outside a pod's create
+// or removal: a stuck infra must not hold up the reconcile loop.
+const infraCallTimeout = 5 * time.Second
+
+// refreshState is what a pod's last refresh of one kind saw.
+type refreshState struct {
+	// refs are the documents it was last refreshed from; err its last
+	// failure.
+	refs map[string]any
+	err  string
+}
+
+// refreshed records the outcome of a refresh from refs: on failure, a log
+// line and an event with reason the first time this error is seen (the
+// refresh is retried after the next pass); it reports whether a refresh
+// after the first one succeeded.
+func (m *Manager) refreshed(p *manifests.Pod, st *refreshState, refs map[string]any, reason string, err error) bool {
+	if err != nil {
+		if msg := err.Error(); msg != st.err {
+			m.cfg.Log.Warn("refresh from ConfigMaps and Secrets", "pod", ID(p.Namespace, p.Name), "err", err)
+			m.event(p, "", api.EventWarning, reason, msg)
+			st.err = msg
+		}
+		return false
+	}
+	again := st.refs != nil
+	st.refs, st.err = refs, ""
+	return again
+}
+
+// containerEnvs computes every container's environment from the current
+// documents, as the create did.
+func (m *Manager) containerEnvs(rec *record, objs Objects) (map[string][]string, error) {
+	p := rec.Pod
+	envs := map[string][]string{}
+	for _, c := range allContainers(p) {
+		img, err := m.cfg.Images.Get(rec.ImageIDs[c.Name])
+		if err != nil {
+			return nil, fmt.Errorf("container %s: image %s: %w", c.Name, rec.ImageIDs[c.Name], err)
+		}
+		env, err := BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: objs})
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", c.Name, err)
+		}
+		envs[c.Name] = env
+	}
+	return envs, nil
 }
 
 // volumeRefs maps each ConfigMap and Secret p's volumes reference to the
-// document the manifest directory holds now (nil when it has none). The
-// loader hands back the same document until its file changes, so comparing
-// two results tells whether anything needs rewriting.
+// document objs holds (nil when it has none): comparing two results tells
+// whether anything needs rewriting.
 func volumeRefs(p *manifests.Pod, objs Objects) map[string]any {
 	refs := map[string]any{}
 	for _, v := range p.Spec.Volumes {
@@ -71,6 +143,34 @@ func volumeRefs(p *manifests.Pod, objs Objects) map[string]any {
 			refs["configmap/"+v.ConfigMap.Name] = objs.ConfigMaps[v.ConfigMap.Name]
 		case v.Secret != nil:
 			refs["secret/"+v.Secret.SecretName] = objs.Secrets[v.Secret.SecretName]
+		}
+	}
+	return refs
+}
+
+// envRefs is volumeRefs for the documents the containers' env and envFrom
+// reference.
+func envRefs(p *manifests.Pod, objs Objects) map[string]any {
+	refs := map[string]any{}
+	for _, c := range allContainers(p) {
+		for _, f := range c.EnvFrom {
+			if f.ConfigMapRef != nil {
+				refs["configmap/"+f.ConfigMapRef.Name] = objs.ConfigMaps[f.ConfigMapRef.Name]
+			}
+			if f.SecretRef != nil {
+				refs["secret/"+f.SecretRef.Name] = objs.Secrets[f.SecretRef.Name]
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom == nil {
+				continue
+			}
+			if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
+				refs["configmap/"+r.Name] = objs.ConfigMaps[r.Name]
+			}
+			if r := e.ValueFrom.SecretKeyRef; r != nil {
+				refs["secret/"+r.Name] = objs.Secrets[r.Name]
+			}
 		}
 	}
 	return refs

@@ -13,8 +13,8 @@ func TestVolumeRefs(t *testing.T) {
 		{Name: "s", Secret: &manifests.SecretVolumeSource{SecretName: "tok"}},
 		{Name: "e", EmptyDir: &manifests.EmptyDirVolumeSource{}},
 	}}}
-	if !hasProjectedVolumes(p) || hasProjectedVolumes(&manifests.Pod{}) {
-		t.Fatal("hasProjectedVolumes")
+	if len(volumeRefs(&manifests.Pod{}, Objects{})) != 0 {
+		t.Fatal("a pod without volumes references documents")
 	}
 	cm1, cm2, sec := &manifests.ConfigMap{}, &manifests.ConfigMap{}, &manifests.Secret{}
 	before := volumeRefs(p, Objects{ConfigMaps: map[string]*manifests.ConfigMap{"conf": cm1}, Secrets: map[string]*manifests.Secret{"tok": sec}})
@@ -29,5 +29,21 @@ func TestVolumeRefs(t *testing.T) {
 	}
 	if !maps.Equal(gone, volumeRefs(p, Objects{Secrets: map[string]*manifests.Secret{"tok": sec}})) {
 		t.Error("a missing ConfigMap gives different refs each time")
+	}
+}
+
+func TestEnvRefs(t *testing.T) {
+	p := &manifests.Pod{Spec: manifests.PodSpec{
+		InitContainers: []manifests.Container{{Name: "i", EnvFrom: []manifests.EnvFromSource{{SecretRef: &manifests.LocalObjectRef{Name: "tok"}}}}},
+		Containers: []manifests.Container{{Name: "a", Env: []manifests.EnvVar{
+			{Name: "PLAIN", Value: "x"},
+			{Name: "G", ValueFrom: &manifests.EnvVarSource{ConfigMapKeyRef: &manifests.KeySelector{Name: "conf", Key: "g"}}},
+		}}},
+	}}
+	cm := &manifests.ConfigMap{}
+	got := envRefs(p, Objects{ConfigMaps: map[string]*manifests.ConfigMap{"conf": cm}})
+	want := map[string]any{"configmap/conf": cm, "secret/tok": (*manifests.Secret)(nil)}
+	if !maps.Equal(got, want) {
+		t.Errorf("envRefs = %v, want %v", got, want)
 	}
 }
