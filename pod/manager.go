@@ -161,7 +161,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		delete(m.creating, id)
 		m.mu.Unlock()
 	}()
-	err := m.build(ctx, rec, l, t)
+	objs, err := m.build(ctx, rec, l, t)
 	if err != nil {
 		if terr := m.teardown(ctx, id, rec, l, 0); terr != nil {
 			m.cfg.Log.Error("clean up after failed create", "pod", id, "err", terr)
@@ -170,7 +170,10 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		return fmt.Errorf("create pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	m.mu.Lock()
-	m.pods[id] = &entry{rec: rec, layout: l}
+	// The volumes and environment were made from objs: Refresh has
+	// nothing to do until one of those documents changes.
+	m.pods[id] = &entry{rec: rec, layout: l,
+		vol: refreshState{refs: volumeRefs(p, objs)}, env: refreshState{refs: envRefs(p, objs)}}
 	delete(m.failed, id)
 	m.mu.Unlock()
 	t.done()
@@ -182,12 +185,13 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 }
 
 // build makes the pod, one short step each (STYLE.md practice 8).
-func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTimer) error {
+// It returns the ConfigMaps and Secrets it used.
+func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTimer) (Objects, error) {
 	p := rec.Pod
 	id := ID(p.Namespace, p.Name)
 	imgs, err := m.resolveImages(p)
 	if err != nil {
-		return err
+		return Objects{}, err
 	}
 	t.mark("images")
 	rec.ImageIDs = map[string]string{}
@@ -195,26 +199,26 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 		rec.ImageIDs[c.Name] = imgs[c.Image].ID
 	}
 	if err := makeDirs(l, p); err != nil {
-		return err
+		return Objects{}, err
 	}
 	if err := writeRecord(l.State, rec); err != nil {
-		return err
+		return Objects{}, err
 	}
 	objs := m.objects(p.Namespace)
 	vols, err := volumes.Prepare(l.VolumesDir(), p, objs.ConfigMaps, objs.Secrets)
 	if err != nil {
-		return fmt.Errorf("prepare volumes: %w", err)
+		return Objects{}, fmt.Errorf("prepare volumes: %w", err)
 	}
 	t.mark("volumes")
 	cg, err := m.ensureCgroups(id, p)
 	if err != nil {
-		return err
+		return Objects{}, err
 	}
 	t.mark("cgroups")
 	pcfg := m.infraConfig(rec, l)
 	la, err := infra.Launch(pcfg, infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: cg.infra.Dir, CgroupProcs: cg.infra.Procs})
 	if err != nil {
-		return fmt.Errorf("start infra: %w", err)
+		return Objects{}, fmt.Errorf("start infra: %w", err)
 	}
 	t.mark("infra")
 	// The infra's net namespace exists from its clone: the network is set
@@ -228,7 +232,7 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 		t.mark("configs")
 	}
 	if err := la.Wait(); err != nil {
-		return errors.Join(fmt.Errorf("start infra: %w", err), netErr, prepErr)
+		return Objects{}, errors.Join(fmt.Errorf("start infra: %w", err), netErr, prepErr)
 	}
 	go func() {
 		// Reap our child when it exits (after a restart init does), but
@@ -238,28 +242,28 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 	}()
 	rec.InfraPID = la.Proc.Pid
 	if rec.InfraStart, err = procstat.StartTime(la.Proc.Pid); err != nil {
-		return errors.Join(fmt.Errorf("read infra start time: %w", err), netErr, prepErr)
+		return Objects{}, errors.Join(fmt.Errorf("read infra start time: %w", err), netErr, prepErr)
 	}
 	if err := errors.Join(netErr, prepErr); err != nil {
-		return err
+		return Objects{}, err
 	}
 	if err := writeRecord(l.State, rec); err != nil {
-		return err
+		return Objects{}, err
 	}
 	t.mark("infra-ready")
 	// One exchange: a failure to reach the infra shows as Start's error.
 	st, err := infra.NewClient(l.Socket()).Start(ctx, initCtrs, ctrs)
 	if err != nil {
-		return fmt.Errorf("start containers: %w", err)
+		return Objects{}, fmt.Errorf("start containers: %w", err)
 	}
 	t.mark("containers")
 	t.containers(st)
 	// Usually long done: the containers' own v1 joins waited for the same
 	// grace period.
 	if err := la.Joined(); err != nil {
-		return fmt.Errorf("move infra into its cgroups: %w", err)
+		return Objects{}, fmt.Errorf("move infra into its cgroups: %w", err)
 	}
-	return nil
+	return objs, nil
 }
 
 // prepareContainers writes the pod's /etc files and computes what the infra
