@@ -63,6 +63,7 @@ func TestLimitsWrittenAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	podPids := strconv.Itoa(DefaultPidsMax + podPidsHeadroom)
+	podMem := strconv.Itoa(64<<20 + podMemoryHeadroom + podMemoryHeadroomPerContainer)
 	want := map[string]map[string]string{ // file -> rel -> value
 		"v1": {
 			"cpu/cpu.cfs_quota_us":             "50000",
@@ -72,7 +73,7 @@ func TestLimitsWrittenAndReset(t *testing.T) {
 			"pids/pids.max":                    "4096",
 			"pod:cpu/cpu.cfs_quota_us":         "50000",
 			"pod:cpu/cpu.shares":               "256",
-			"pod:memory/memory.limit_in_bytes": "67108864",
+			"pod:memory/memory.limit_in_bytes": podMem,
 			"pod:pids/pids.max":                podPids,
 		},
 		"v2": {
@@ -82,7 +83,7 @@ func TestLimitsWrittenAndReset(t *testing.T) {
 			"memory/memory.oom.group": "1",
 			"pids/pids.max":           "4096",
 			"pod:cpu/cpu.max":         "50000 100000",
-			"pod:memory/memory.max":   "67108864",
+			"pod:memory/memory.max":   podMem,
 			"pod:pids/pids.max":       podPids,
 		},
 	}

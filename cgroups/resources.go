@@ -35,6 +35,18 @@ const (
 	// and for a container's init between its fork (in the infra's cgroup on
 	// v1) and joining its own cgroup.
 	podPidsHeadroom = 16
+	// podMemoryHeadroom, plus podMemoryHeadroomPerContainer for each
+	// container, is added to a pod's memory limit (when every container
+	// has one) for the infra process (its Go runtime and heap, sockets,
+	// pipes, the page cache of the logs it writes) and for each
+	// container's init stage, which on v1 runs in the infra's cgroup until
+	// it joins its own. Without it a pod whose containers all reach their
+	// limits also reaches its own, and the kernel's OOM killer may then
+	// pick the infra, which ends the whole pod (the kubelet guards its
+	// pause container with oom_score_adj -998, which needs
+	// CAP_SYS_RESOURCE). The containers stay bound by their own limits.
+	podMemoryHeadroom             = 8 << 20
+	podMemoryHeadroomPerContainer = 4 << 20
 )
 
 // ErrInvalidQuantity is returned for negative or out-of-range quantities.
@@ -142,7 +154,9 @@ func ForPod(ctrs []Container) (Resources, error) {
 	if !cpuAll {
 		cpuSum = 0
 	}
-	if !memAll {
+	if memAll {
+		memSum += podMemoryHeadroom + int64(len(ctrs))*podMemoryHeadroomPerContainer
+	} else {
 		memSum = 0
 	}
 	return cpuMemory(reqSum, cpuSum, memSum, pidsSum+podPidsHeadroom), nil

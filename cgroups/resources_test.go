@@ -99,13 +99,13 @@ func TestForPod(t *testing.T) {
 		{
 			name: "every container limited: sums",
 			in:   []Container{limited(500, 64*mi), limited(250, 32*mi)},
-			want: Resources{MemoryMax: 96 * mi, CPUQuota: 75000, CPUPeriod: QuotaPeriod, CPUShares: 768, CPUWeight: 30,
+			want: Resources{MemoryMax: 96*mi + podMemoryHeadroom + 2*podMemoryHeadroomPerContainer, CPUQuota: 75000, CPUPeriod: QuotaPeriod, CPUShares: 768, CPUWeight: 30,
 				PidsMax: 2*DefaultPidsMax + podPidsHeadroom},
 		},
 		{
 			name: "one without cpu limit: no pod quota, memory still summed",
 			in:   []Container{limited(500, 64*mi), {Limits: Quantities{MemoryBytes: 32 * mi}, Requests: Quantities{CPUMilli: 100}}},
-			want: Resources{MemoryMax: 96 * mi, CPUPeriod: QuotaPeriod, CPUShares: 614, CPUWeight: 24,
+			want: Resources{MemoryMax: 96*mi + podMemoryHeadroom + 2*podMemoryHeadroomPerContainer, CPUPeriod: QuotaPeriod, CPUShares: 614, CPUWeight: 24,
 				PidsMax: 2*DefaultPidsMax + podPidsHeadroom},
 		},
 		{

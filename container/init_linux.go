@@ -73,15 +73,15 @@ func run(configFile, sync *os.File, p progress) error {
 	if err := step("validate config", func() error { return validate(cfg) }); err != nil {
 		return err
 	}
-	// The v1 cgroup.procs files are opened now, while the host's
-	// /sys/fs/cgroup is reachable, and written after the rootfs is built:
-	// the write waits for an RCU grace period, often still running for the
-	// pod's infra, so the mounts overlap it. The process is in its cgroups
-	// before credentials are dropped and long before the user's program.
-	var cgs *reexec.Cgroups
-	if err := step("open cgroups", func() (err error) { cgs, err = reexec.OpenCgroups(cfg.CgroupProcs); return err }); err != nil {
+	// Into the container's cgroups first: everything the init stage makes
+	// from here on (the rootfs mounts' kernel memory above all, which
+	// lives as long as the container) is charged to the container, not to
+	// the pod's infra. On v1 the write waits for an RCU grace period,
+	// usually the one the pod's infra is already waiting for.
+	if err := step("join cgroups", func() error { return reexec.JoinCgroups(cfg.CgroupProcs) }); err != nil {
 		return err
 	}
+	p.Cgroups = monotonic()
 	lastCap, err := readLastCap()
 	if err != nil {
 		return &reexec.StepError{Step: "read cap_last_cap", Err: err}
@@ -90,10 +90,6 @@ func run(configFile, sync *os.File, p progress) error {
 		return err
 	}
 	p.Rootfs = monotonic()
-	if err := step("join cgroups", cgs.Join); err != nil {
-		return err
-	}
-	p.Cgroups = monotonic()
 	u, err := setupProcess(cfg, lastCap)
 	if err != nil {
 		return err

@@ -25,8 +25,8 @@ import (
 //	  into cgroup v2, exec  ------------>  berth container-init
 //	                                         --config-fd=3 --sync-fd=4
 //	  write Config JSON, close --[fd 3]-->  read until EOF
-//	                                        rootfs, mounts, pivot_root,
-//	                                        join v1 cgroups, creds
+//	                                        join v1 cgroups, rootfs,
+//	                                        mounts, pivot_root, creds
 //	  read fd 4 until EOF  <-----[fd 4]---  failure: InitError JSON, exit 1
 //	                                        success: progress JSON (when
 //	                                        each step began), then

@@ -10,13 +10,13 @@ type StartTimings struct {
 	Clone time.Duration `json:"clone"`
 	// Runtime is the init binary's Go runtime and package start, up to Main.
 	Runtime time.Duration `json:"runtime"`
-	// Rootfs is reading the config, the overlay, the system and volume
-	// mounts, and pivot_root.
-	Rootfs time.Duration `json:"rootfs"`
-	// Cgroups is joining the v1 cgroups (nothing on v2, where the process
-	// was cloned into its cgroup): the write waits for an RCU grace period,
-	// shared with the infra's own join when that still runs.
+	// Cgroups is reading the config and joining the v1 cgroups (nothing on
+	// v2, where the process was cloned into its cgroup): the write waits
+	// for an RCU grace period, shared with the infra's own join when that
+	// still runs.
 	Cgroups time.Duration `json:"cgroups"`
+	// Rootfs is the overlay, the system and volume mounts, and pivot_root.
+	Rootfs time.Duration `json:"rootfs"`
 	// Setup is masking, hostname, user lookup, credentials and
 	// capabilities, up to the execve of the user's program.
 	Setup time.Duration `json:"setup"`
@@ -26,7 +26,7 @@ type StartTimings struct {
 
 // Total is the whole start.
 func (t StartTimings) Total() time.Duration {
-	return t.Clone + t.Runtime + t.Rootfs + t.Cgroups + t.Setup + t.Exec
+	return t.Clone + t.Runtime + t.Cgroups + t.Rootfs + t.Setup + t.Exec
 }
 
 // progress is the init stage's record of when it reached each step, in
@@ -35,8 +35,8 @@ func (t StartTimings) Total() time.Duration {
 // the sync pipe before execve.
 type progress struct {
 	Main    int64 `json:"main"`
-	Rootfs  int64 `json:"rootfs"`
 	Cgroups int64 `json:"cgroups"`
+	Rootfs  int64 `json:"rootfs"`
 	Exec    int64 `json:"exec"`
 }
 
@@ -54,9 +54,9 @@ func timings(forked, execd, eof int64, p progress) StartTimings {
 	return StartTimings{
 		Clone:   d(forked, execd),
 		Runtime: d(execd, p.Main),
-		Rootfs:  d(p.Main, p.Rootfs),
-		Cgroups: d(p.Rootfs, p.Cgroups),
-		Setup:   d(p.Cgroups, p.Exec),
+		Cgroups: d(p.Main, p.Cgroups),
+		Rootfs:  d(p.Cgroups, p.Rootfs),
+		Setup:   d(p.Rootfs, p.Exec),
 		Exec:    d(p.Exec, eof),
 	}
 }

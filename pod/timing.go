@@ -73,8 +73,8 @@ func (t *phaseTimer) containers(st infra.PodStatus) {
 	t.attrs = append(t.attrs, slog.String("slowest", slowest))
 	t.detail("ctr_clone", ct.Clone)
 	t.detail("ctr_runtime", ct.Runtime)
-	t.detail("ctr_rootfs", ct.Rootfs)
 	t.detail("ctr_cgroups", ct.Cgroups)
+	t.detail("ctr_rootfs", ct.Rootfs)
 	t.detail("ctr_setup", ct.Setup)
 	t.detail("ctr_exec", ct.Exec)
 }

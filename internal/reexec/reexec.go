@@ -74,52 +74,12 @@ func DecodeConfig(f *os.File, v any) error {
 // JoinCgroups moves the calling process, with all its threads, into the
 // cgroup of each v1 hierarchy by writing "0" to its cgroup.procs.
 func JoinCgroups(procs []string) error {
-	c, err := OpenCgroups(procs)
-	if err != nil {
-		return err
-	}
-	return c.Join()
-}
-
-// Cgroups are cgroup.procs files opened for a later Join: opening is cheap
-// and works before pivot_root hides the host's /sys/fs/cgroup, while the
-// write waits for an RCU grace period on v1 (it takes the kernel's global
-// cgroup_threadgroup_rwsem), so a caller can do other work first.
-type Cgroups struct {
-	files []*os.File
-}
-
-// OpenCgroups opens each cgroup.procs file for writing (close-on-exec).
-func OpenCgroups(procs []string) (*Cgroups, error) {
-	c := &Cgroups{}
 	for _, p := range procs {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			c.close()
-			return nil, fmt.Errorf("open %s: %w", p, err)
-		}
-		c.files = append(c.files, f)
-	}
-	return c, nil
-}
-
-// Join moves the calling process into every opened cgroup and closes the
-// files.
-func (c *Cgroups) Join() error {
-	defer c.close()
-	for _, f := range c.files {
-		if _, err := f.WriteString("0"); err != nil {
-			return fmt.Errorf("join %s: %w", f.Name(), err)
+		if err := WriteExisting(p, "0"); err != nil {
+			return fmt.Errorf("join %s: %w", p, err)
 		}
 	}
 	return nil
-}
-
-func (c *Cgroups) close() {
-	for _, f := range c.files {
-		f.Close()
-	}
-	c.files = nil
 }
 
 // WriteExisting writes s to a file that must already exist (cgroup and

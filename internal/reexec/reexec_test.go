@@ -68,35 +68,3 @@ func TestWriteExistingNeverCreates(t *testing.T) {
 		t.Errorf("wrote %q", b)
 	}
 }
-
-// TestOpenCgroupsThenJoin opens the files, loses their path (as pivot_root
-// does) and still joins through the open files.
-func TestOpenCgroupsThenJoin(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := OpenCgroups([]string{filepath.Join(dir, "missing", "cgroup.procs")}); err == nil {
-		t.Fatal("OpenCgroups opened a missing file")
-	}
-	var procs []string
-	for _, h := range []string{"cpu", "memory"} {
-		os.Mkdir(filepath.Join(dir, h), 0o700)
-		p := filepath.Join(dir, h, "cgroup.procs")
-		os.WriteFile(p, nil, 0o600)
-		procs = append(procs, p)
-	}
-	c, err := OpenCgroups(procs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	moved := t.TempDir()
-	if err := os.Rename(filepath.Join(dir, "cpu"), filepath.Join(moved, "cpu")); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Join(); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{filepath.Join(moved, "cpu", "cgroup.procs"), procs[1]} {
-		if b, _ := os.ReadFile(p); string(b) != "0" {
-			t.Errorf("%s holds %q, want 0", p, b)
-		}
-	}
-}
