@@ -43,7 +43,7 @@ func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) (PodS
 // an infra of protocol version 1.
 func (c *Client) Env(ctx context.Context, ctr string) ([]string, error) {
 	resp, err := c.call(ctx, Request{Op: OpEnv, Container: ctr})
-	if err != nil && resp.Version < 2 && resp.Version > 0 {
+	if err != nil && olderThan(resp, 2) {
 		return nil, fmt.Errorf("environment of container %s: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
 	}
 	return resp.Env, err
@@ -55,11 +55,15 @@ func (c *Client) Env(ctx context.Context, ctr string) ([]string, error) {
 // ErrUnsupported for an infra older than protocol version 3.
 func (c *Client) SetEnv(ctx context.Context, envs map[string][]string) error {
 	resp, err := c.call(ctx, Request{Op: OpSetEnv, Envs: envs})
-	if err != nil && resp.Version < 3 && resp.Version > 0 {
+	if err != nil && olderThan(resp, 3) {
 		return fmt.Errorf("set environment: infra protocol %d: %w", resp.Version, ErrUnsupported)
 	}
 	return err
 }
+
+// olderThan reports whether resp came from an infra of a protocol version
+// before v, which refuses the ops it does not know.
+func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Version < v }
 
 // Status returns the pod's status.
 func (c *Client) Status(ctx context.Context) (PodStatus, error) {
