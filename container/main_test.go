@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 // TestMain lets the test binary be the init stage too: Start re-executes
@@ -13,7 +15,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == InitSubcommand {
 		Main(os.Args[2:])
 	}
-	os.Exit(m.Run())
+	os.Exit(testutil.RunTests(m))
 }
 
 // statusField returns a field of /proc/PID/status text (or of `demo id`).

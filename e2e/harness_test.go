@@ -39,11 +39,11 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		berthBin = bin
-		code := m.Run()
+		code := testutil.RunTests(m)
 		cleanup()
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	os.Exit(testutil.RunTests(m))
 }
 
 func binary() (string, func(), error) {

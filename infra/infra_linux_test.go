@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 // Sub-commands of the re-executed test binary.
@@ -47,7 +48,7 @@ func TestMain(m *testing.M) {
 			container.Main(os.Args[2:])
 		}
 	}
-	os.Exit(m.Run())
+	os.Exit(testutil.RunTests(m))
 }
 
 // execStart runs cfg.Args directly in the infra's namespaces; the child

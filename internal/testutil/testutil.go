@@ -44,8 +44,19 @@ func WorkloadBinary(t testing.TB) string {
 	return buildPath
 }
 
-// buildWorkload builds examples/demo into a directory that lives as long as
-// the test binary (the OS temp dir; the file is small).
+// RunTests runs a package's tests and then removes the workload
+// WorkloadBinary built for them: a TestMain that uses the workload ends
+// with os.Exit(testutil.RunTests(m)).
+func RunTests(m *testing.M) int {
+	code := m.Run()
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
+	}
+	return code
+}
+
+// buildWorkload builds examples/demo into a temporary directory that
+// RunTests removes once the package's tests are done.
 func buildWorkload() (string, error) {
 	_, self, _, ok := runtime.Caller(0)
 	if !ok {

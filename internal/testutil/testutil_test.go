@@ -84,3 +84,5 @@ func TestWorkloadImage(t *testing.T) {
 		t.Errorf("tmp: %v %v", st.Mode(), err)
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(RunTests(m)) }
