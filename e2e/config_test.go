@@ -178,15 +178,7 @@ stringData:
 // (TestExecEnvIsTheContainers).
 func TestRestartGetsTheCurrentEnvironment(t *testing.T) {
 	d := startDaemon(t)
-	configMap := func(value string) string {
-		return `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: loop-config
-data:
-  greeting: ` + value + "\n"
-	}
-	d.apply("loop-cm.yaml", configMap("before"))
+	d.apply("loop-cm.yaml", greetingConfigMap("loop-config", "before"))
 	// A container that prints its environment and exits: restartPolicy
 	// Always restarts it (the harness's back-off is under a second).
 	looper := filepath.Join(d.dir, "looper.yaml")
@@ -213,8 +205,18 @@ spec:
 	testutil.WaitFor(t, 60*time.Second, "a run with GREETING=before", func() bool {
 		return strings.Contains(logs(), "GREETING=before")
 	})
-	d.apply("loop-cm.yaml", configMap("after"))
+	d.apply("loop-cm.yaml", greetingConfigMap("loop-config", "after"))
 	testutil.WaitFor(t, 60*time.Second, "a restarted run with GREETING=after", func() bool {
 		return strings.Contains(logs(), "GREETING=after")
 	})
+}
+
+// greetingConfigMap is a ConfigMap name whose key "greeting" holds value.
+func greetingConfigMap(name, value string) string {
+	return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ` + name + `
+data:
+  greeting: ` + value + "\n"
 }

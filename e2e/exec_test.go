@@ -369,15 +369,7 @@ func hostPIDOf(t *testing.T, infra, podPID int) int {
 // from a ConfigMap that changed since.
 func TestExecEnvIsTheContainers(t *testing.T) {
 	d := startDaemon(t)
-	configMap := func(value string) string {
-		return `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: greetings
-data:
-  greeting: ` + value + "\n"
-	}
-	d.apply("cm.yaml", configMap("before"))
+	d.apply("cm.yaml", greetingConfigMap("greetings", "before"))
 	d.apply("env.yaml", `apiVersion: v1
 kind: Pod
 metadata:
@@ -395,7 +387,7 @@ spec:
 	if out := d.mustBerth("exec", "envpod", "--", "/bin/demo", "env"); !strings.Contains(out, "GREETING=before\n") {
 		t.Fatalf("env before the change:\n%s", out)
 	}
-	d.apply("cm.yaml", configMap("after"))
+	d.apply("cm.yaml", greetingConfigMap("greetings", "after"))
 	if p := d.pod("envpod"); p.Metadata.UID != uid {
 		t.Fatalf("the pod was re-created (uid %s -> %s): a ConfigMap change must not restart it", uid, p.Metadata.UID)
 	}

@@ -77,7 +77,7 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 		for i := range list {
 			c := &list[i]
 			img := imgs[c.Image]
-			env, err := BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: objs})
+			env, err := rec.env(c, img, objs)
 			if err != nil {
 				return nil, fmt.Errorf("container %s: %w", c.Name, err)
 			}

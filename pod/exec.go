@@ -11,6 +11,7 @@ import (
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/manifests"
 )
@@ -82,21 +83,31 @@ func (m *Manager) infraStatus(ctx context.Context, l Layout) (infra.PodStatus, e
 // with. A nil env (an infra too old to tell) is recomputed from the
 // namespace's current ConfigMaps and Secrets.
 func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container, env []string) (container.Config, error) {
+	img, err := m.imageOf(rec, c)
+	if err != nil {
+		return container.Config{}, err
+	}
+	if env == nil {
+		if env, err = rec.env(c, img, m.objects(rec.Pod.Namespace)); err != nil {
+			return container.Config{}, err
+		}
+	}
+	return ContainerConfig(ContainerInput{Pod: rec.Pod, Container: c, Image: img, Env: env, Layout: l})
+}
+
+// imageOf returns the image container c of a created pod runs: the one
+// recorded at its create (a record from before images were recorded names
+// none, and the spec's reference stands in).
+func (m *Manager) imageOf(rec *record, c *manifests.Container) (images.Image, error) {
 	ref := rec.ImageIDs[c.Name]
 	if ref == "" {
 		ref = c.Image
 	}
 	img, err := m.cfg.Images.Get(ref)
 	if err != nil {
-		return container.Config{}, fmt.Errorf("image %s: %w", ref, err)
+		return images.Image{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	p := rec.Pod
-	if env == nil {
-		if env, err = BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: m.objects(p.Namespace)}); err != nil {
-			return container.Config{}, err
-		}
-	}
-	return ContainerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Layout: l})
+	return img, nil
 }
 
 // containerProcs returns the cgroup.procs files of the container's cgroup.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/manifests"
 )
@@ -42,6 +43,12 @@ func writeRecord(dir string, r *record) error {
 		return fmt.Errorf("encode pod record: %w", err)
 	}
 	return atomicfile.Replace(filepath.Join(dir, recordFile), b, 0o600)
+}
+
+// env computes container c's environment for the pod of r, which runs img,
+// from the ConfigMaps and Secrets in objs.
+func (r *record) env(c *manifests.Container, img images.Image, objs Objects) ([]string, error) {
+	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: r.IP, ImageEnv: img.Config.Env, Objects: objs})
 }
 
 func readRecord(dir string) (*record, error) {

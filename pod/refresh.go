@@ -37,12 +37,16 @@ func (m *Manager) Refresh(ctx context.Context) {
 		}
 	}
 	m.mu.Unlock()
+	byNamespace := map[string]Objects{}
 	for _, e := range entries {
-		p := e.rec.Pod
-		if len(volumeRefs(p, Objects{})) == 0 && len(envRefs(p, Objects{})) == 0 {
-			continue
+		ns := e.rec.Pod.Namespace
+		objs, ok := byNamespace[ns]
+		if !ok {
+			objs = m.objects(ns)
+			byNamespace[ns] = objs
 		}
-		objs := m.objects(p.Namespace)
+		// A pod that references no document has empty refs, equal to its
+		// recorded ones: both refreshes return at once.
 		m.refreshVolumes(e, objs)
 		m.refreshEnv(ctx, e, objs)
 	}
@@ -119,11 +123,11 @@ func (m *Manager) containerEnvs(rec *record, objs Objects) (map[string][]string,
 	p := rec.Pod
 	envs := map[string][]string{}
 	for _, c := range allContainers(p) {
-		img, err := m.cfg.Images.Get(rec.ImageIDs[c.Name])
+		img, err := m.imageOf(rec, c)
 		if err != nil {
-			return nil, fmt.Errorf("container %s: image %s: %w", c.Name, rec.ImageIDs[c.Name], err)
+			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}
-		env, err := BuildEnv(c, EnvInput{Pod: p, UID: rec.UID, PodIP: rec.IP, ImageEnv: img.Config.Env, Objects: objs})
+		env, err := rec.env(c, img, objs)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}
