@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netns"
 )
 
@@ -125,11 +126,38 @@ func (n *Network) Setup(podID, netnsPath string, ports []PortMapping) (_ PodNet,
 	}, nil
 }
 
-// claim leases podID's IP and installs its hostPort rules, atomically with
-// respect to other pods, registering the undo of each.
+// CheckPorts reports whether podID could claim its hostPorts now: an error
+// for a malformed mapping, or a *PortConflictError naming the pod that holds
+// one. It lets a pod that cannot get its ports fail before anything of it
+// is made; Setup checks again, atomically with the claim.
+func (n *Network) CheckPorts(podID string, ports []PortMapping) error {
+	hps, err := planPorts(ports)
+	if err != nil || len(hps) == 0 {
+		return err
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("open nftables: %w", err)
+	}
+	_, err = n.portConflict(c, podID, hps)
+	return err
+}
+
+// claim checks podID's hostPorts against other pods', then leases its IP and
+// installs its hostPort rules, atomically with respect to other pods,
+// registering the undo of each. A pod refused for a port never holds a
+// lease, not even for a moment.
 func (n *Network) claim(podID string, hps []hostPort, undo *undoStack) (netip.Addr, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	c, err := nftables.New()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("open nftables: %w", err)
+	}
+	existing, err := n.portConflict(c, podID, hps)
+	if err != nil {
+		return netip.Addr{}, err
+	}
 	ip, err := n.store.reserve(podID)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("lease IP: %w", err)
@@ -139,7 +167,7 @@ func (n *Network) claim(podID string, hps []hostPort, undo *undoStack) (netip.Ad
 		defer n.mu.Unlock()
 		return n.store.releasePod(podID)
 	})
-	if err := n.replacePortRules(podID, ip, hps); err != nil {
+	if err := n.replacePortRules(c, existing, podID, ip, hps); err != nil {
 		return netip.Addr{}, err
 	}
 	undo.push(func() error {

@@ -565,12 +565,35 @@ func TestDuplicateHostPort(t *testing.T) {
 	if got, ok := n.Lease("default_web"); !ok || !got.Equal(a.IP) || hostPortRuleCount(t, n) != 1 {
 		t.Errorf("first pod disturbed: lease %v %v, %d rules", got, ok, hostPortRuleCount(t, n))
 	}
+	// The advance check gives the same answer, and a pod's own ports are
+	// no conflict.
+	if err := n.CheckPorts("default_other", []PortMapping{{HostPort: hp, ContainerPort: 8080}}); !errors.Is(err, ErrHostPortInUse) {
+		t.Errorf("CheckPorts of a held port: err = %v, want ErrHostPortInUse", err)
+	}
+	if err := n.CheckPorts("default_web", []PortMapping{{HostPort: hp, ContainerPort: 80}}); err != nil {
+		t.Errorf("CheckPorts of the holder's own port: %v", err)
+	}
 	// UDP on the same port number is a different host socket.
 	if _, err := n.Setup("default_other", path, []PortMapping{{HostPort: hp, ContainerPort: 53, Protocol: "UDP"}}); err != nil {
 		t.Fatalf("UDP on the same port: %v", err)
 	}
 	if err := n.Teardown("default_other"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPortRefusedBeforeLease: a pod refused for a host port never takes
+// a lease, not even for the moment before its rules fail. In a range with
+// one pod address, held by the port's owner, the refusal must name the port
+// and not the full range.
+func TestPortRefusedBeforeLease(t *testing.T) {
+	requireRoot(t)
+	n := newTestNetwork(t, testConfig(t, 30)) // 1 pod address
+	hp := 20000 + rand.IntN(20000)
+	newPod(t, n, "default_web", []PortMapping{{HostPort: hp, ContainerPort: 80}})
+	_, err := n.Setup("default_other", newNetns(t), []PortMapping{{HostPort: hp, ContainerPort: 80}})
+	if !errors.Is(err, ErrHostPortInUse) {
+		t.Fatalf("err = %v, want ErrHostPortInUse", err)
 	}
 }
 

@@ -69,25 +69,25 @@ type ownedRule struct {
 	port  hostPort
 }
 
-// replacePortRules installs podID's hostPort rules after checking that no
-// other pod holds the same host ports; leftovers of an earlier attempt for
-// podID are replaced in the same transaction. Preconditions: n.mu held.
-func (n *Network) replacePortRules(podID string, podIP netip.Addr, hps []hostPort) error {
-	c, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
-	}
+// portConflict lists berth's hostPort rules and returns the first clash of
+// hps with another pod's, as a *PortConflictError. Preconditions: n.mu held,
+// or a check whose answer is only advice (claim checks again).
+func (n *Network) portConflict(c *nftables.Conn, podID string, hps []hostPort) ([]ownedRule, error) {
 	existing, err := n.hostportRules(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	held := map[string][]hostPort{}
 	for _, r := range existing {
 		held[r.podID] = append(held[r.podID], r.port)
 	}
-	if err := checkConflicts(podID, hps, held); err != nil {
-		return err
-	}
+	return existing, checkConflicts(podID, hps, held)
+}
+
+// replacePortRules installs podID's hostPort rules; leftovers of an earlier
+// attempt for podID (existing, from portConflict) are replaced in the same
+// transaction. Preconditions: n.mu held, and portConflict passed under it.
+func (n *Network) replacePortRules(c *nftables.Conn, existing []ownedRule, podID string, podIP netip.Addr, hps []hostPort) error {
 	for _, r := range existing {
 		if r.podID == podID {
 			if err := c.DelRule(r.rule); err != nil {

@@ -194,6 +194,13 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 		return Objects{}, err
 	}
 	t.mark("images")
+	if !p.Spec.HostNetwork {
+		// A pod whose host port another pod holds starts nothing, on each
+		// retry; setupNetwork checks again, atomically with the claim.
+		if err := m.cfg.Net.CheckPorts(KernelID(id), portMappings(p)); err != nil {
+			return Objects{}, fmt.Errorf("set up network: %w", err)
+		}
+	}
 	rec.ImageIDs = map[string]string{}
 	for _, c := range allContainers(p) {
 		rec.ImageIDs[c.Name] = imgs[c.Image].ID
