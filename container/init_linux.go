@@ -78,7 +78,7 @@ func run(configFile, sync *os.File, p progress) error {
 	// lives as long as the container) is charged to the container, not to
 	// the pod's infra. On v1 the write waits for an RCU grace period,
 	// usually the one the pod's infra is already waiting for.
-	if err := step("join cgroups", func() error { return reexec.JoinCgroups(cfg.CgroupProcs) }); err != nil {
+	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
 		return err
 	}
 	p.Cgroups = monotonic()

@@ -84,7 +84,7 @@ func start(configFile *os.File) (*exec.Cmd, error) {
 	// Cgroup paths are host paths: join before entering the mount
 	// namespace. Every thread of this process moves, and the command
 	// forked later starts inside.
-	if err := step("join cgroups", func() error { return reexec.JoinCgroups(cfg.CgroupProcs) }); err != nil {
+	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
 		return nil, err
 	}
 	var fds []nsFile

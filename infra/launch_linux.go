@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/berth-project/berth/internal/reexec"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,7 +118,7 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	readyW.Close()
 	l := &Launching{Proc: proc, readyDone: make(chan struct{}), joinDone: make(chan struct{})}
 	go func() {
-		l.joinErr = joinCgroups(proc.Pid, opt.CgroupProcs)
+		l.joinErr = reexec.JoinCgroups(proc.Pid, opt.CgroupProcs)
 		close(l.joinDone)
 	}()
 	go func() {
@@ -197,16 +197,6 @@ func handshake(payload []byte, timeout time.Duration, configW, readyR *os.File) 
 	_, writeErr := configW.Write(payload)
 	configW.Close()
 	return readReady(readyR, timeout, writeErr)
-}
-
-// joinCgroups writes pid into each v1 cgroup.procs file.
-func joinCgroups(pid int, procs []string) error {
-	for _, f := range procs {
-		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", f, err)
-		}
-	}
-	return nil
 }
 
 // readReady reads the ready record; writeErr is the failure to send the

@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
-
 	"github.com/berth-project/berth/internal/procstat"
 )
 

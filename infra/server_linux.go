@@ -189,21 +189,11 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpStart:
 		s.post(func() { reply(s.sup.Start(req.InitContainers, req.Containers)) })
 	case OpSetEnv:
-		s.post(func() {
-			if err := s.sup.SetEnv(req.Envs); err != nil {
-				ch <- Response{Error: err.Error()}
-				return
-			}
-			ch <- Response{}
-		})
+		s.post(func() { ch <- answer(Response{}, s.sup.SetEnv(req.Envs)) })
 	case OpEnv:
 		s.post(func() {
 			env, err := s.sup.Env(req.Container)
-			if err != nil {
-				ch <- Response{Error: err.Error()}
-				return
-			}
-			ch <- Response{Env: env}
+			ch <- answer(Response{Env: env}, err)
 		})
 	case OpStop:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
@@ -215,6 +205,14 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		return Response{Error: fmt.Sprintf("unsupported op %q (infra protocol version %d)", req.Op, ProtocolVersion)}, nil
 	}
 	return <-ch, after
+}
+
+// answer is r, or the error alone when the op failed.
+func answer(r Response, err error) Response {
+	if err != nil {
+		return Response{Error: err.Error()}
+	}
+	return r
 }
 
 // peerUID is the uid of the process that connected (SO_PEERCRED).

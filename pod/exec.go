@@ -47,7 +47,7 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	if err != nil {
 		return api.ExecTarget{}, err
 	}
-	st, err := m.infraStatus(ctx, l)
+	st, err := infra.NewClient(l.Socket()).Status(ctx)
 	if err != nil {
 		return api.ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
 	}
@@ -72,10 +72,6 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: find its process on the host: %w", key, c.Name, err)
 	}
 	return execTarget(key, c.Name, pid, start, procs, cfg), nil
-}
-
-func (m *Manager) infraStatus(ctx context.Context, l Layout) (infra.PodStatus, error) {
-	return infra.NewClient(l.Socket()).Status(ctx)
 }
 
 // execConfig recomputes the container's init config from the record and

@@ -59,13 +59,15 @@ func NewLayout(stateDir, runDir, logDir, namespace, name, uid string) Layout {
 // maxFileName is the longest name of one directory entry (NAME_MAX).
 const maxFileName = 255
 
-// maxKernelID is the longest pod identity the network layer takes as it is:
-// it becomes part of nftables rule comments and interface aliases.
+// maxKernelID is the longest pod identity used as it is where the kernel
+// and the file system hold it: nftables rule comments, interface aliases,
+// cgroup and state directory names.
 const maxKernelID = 100
 
-// NetID is the pod's identity for the network layer: the identity itself,
-// or, when it is too long, its first 83 bytes and a hash of the whole, so
-// that it stays unique and derivable without saved state.
+// KernelID is the pod's identity in those places: the identity itself, or,
+// when it is too long, its first 83 bytes, '-' and a 16-character hash of
+// the whole (RunKey), so that it stays unique and derivable without saved
+// state.
 func KernelID(id string) string {
 	if len(id) <= maxKernelID {
 		return id

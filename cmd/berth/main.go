@@ -17,10 +17,10 @@ func main() {
 	// be confused with user flags (STYLE.md practice 6).
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case "infra":
+		case infra.Subcommand:
 			infra.Main(os.Args[2:])
 			return
-		case "container-init":
+		case container.InitSubcommand:
 			container.Main(os.Args[2:])
 			return
 		case execin.InitSubcommand:

@@ -1,6 +1,7 @@
 // Package reexec holds what berth's re-executed entry points (container-init,
 // exec-init) share: their fd flags, config decoding, named setup steps
-// whose failure travels back to the parent, and joining v1 cgroups.
+// whose failure travels back to the parent, and joining v1 cgroups (which
+// the infra's launcher does for the infra too).
 package reexec
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // MaxConfig bounds the config a parent hands over.
@@ -71,11 +73,13 @@ func DecodeConfig(f *os.File, v any) error {
 	return nil
 }
 
-// JoinCgroups moves the calling process, with all its threads, into the
-// cgroup of each v1 hierarchy by writing "0" to its cgroup.procs.
-func JoinCgroups(procs []string) error {
+// JoinCgroups moves process pid, with all its threads, into the cgroup of
+// each v1 hierarchy by writing it to the cgroup's procs file; pid 0 is the
+// calling process.
+func JoinCgroups(pid int, procs []string) error {
+	s := strconv.Itoa(pid)
 	for _, p := range procs {
-		if err := WriteExisting(p, "0"); err != nil {
+		if err := WriteExisting(p, s); err != nil {
 			return fmt.Errorf("join %s: %w", p, err)
 		}
 	}

@@ -60,11 +60,16 @@ func TestWriteExistingNeverCreates(t *testing.T) {
 	if err := WriteExisting(p, "0"); err == nil {
 		t.Fatal("WriteExisting created a missing file")
 	}
-	os.WriteFile(p, nil, 0o600)
-	if err := JoinCgroups([]string{p}); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "0" {
-		t.Errorf("wrote %q", b)
+	for _, tc := range []struct {
+		pid  int
+		want string
+	}{{0, "0"}, {4242, "4242"}} {
+		os.WriteFile(p, nil, 0o600)
+		if err := JoinCgroups(tc.pid, []string{p}); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != tc.want {
+			t.Errorf("JoinCgroups(%d) wrote %q, want %q", tc.pid, b, tc.want)
+		}
 	}
 }
