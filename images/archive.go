@@ -240,7 +240,11 @@ func readOCIArchive(root *os.Root) ([]pendingImage, error) {
 			if err != nil {
 				return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
 			}
-			img.refs = append(img.refs, ref, repoName(ref)+"@"+desc.Digest.String())
+			byDigest, err := digestRef(ref, desc.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
+			}
+			img.refs = append(img.refs, ref, byDigest)
 		}
 		out = append(out, img)
 	}

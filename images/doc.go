@@ -35,21 +35,24 @@
 //
 // # References
 //
-// References are kept in Docker's familiar form: a missing tag means
-// ":latest", and the "docker.io/library/" (or "docker.io/") prefix is
-// dropped, so "busybox", "busybox:latest" and
-// "docker.io/library/busybox:latest" name the same image, shown as
-// "busybox:latest". Other registries keep their host ("ghcr.io/x/y:1").
-// Get also accepts an image ID or a unique prefix of one, with or without
-// "sha256:".
+// References are parsed and normalized as Docker does
+// (github.com/distribution/reference): a missing tag means ":latest", and a
+// name without a registry is on Docker Hub, whose official images live in
+// "library/". So "busybox", "library/busybox", "busybox:latest" and
+// "docker.io/library/busybox:latest" name the same image. The store keeps
+// and shows the familiar form, "busybox:latest", as docker image ls does;
+// other registries keep their host ("ghcr.io/x/y:1"). A reference with both
+// a tag and a digest ("busybox:1@sha256:...") means the digest, as with
+// docker pull. Get also accepts an image ID or a unique prefix of one, with
+// or without "sha256:".
 //
 // # Layer safety
 //
 // The unpacker resolves every entry inside the layer directory through
 // directory fds opened with O_NOFOLLOW, so no entry is ever created through
 // a symlink, and "..", absolute paths, hardlinks that leave the layer and
-// oversized or over-long archives are refused (see notes/security.md rules
-// 1, 2 and 8). Whiteouts are converted to overlayfs form as containerd's
+// oversized or over-long archives are refused (docs/security.md rules 1, 2
+// and 8). Whiteouts are converted to overlayfs form as containerd's
 // overlay snapshotter does: ".wh.x" becomes a 0/0 character device "x", and
 // ".wh..wh..opq" sets trusted.overlay.opaque=y on its directory. Both need
 // root: run as another user, a layer containing whiteouts or device nodes

@@ -84,7 +84,12 @@ func TestImportFormats(t *testing.T) {
 		t.Errorf("app/two = %q", got)
 	}
 
-	for _, ref := range []string{"two", "docker.io/library/two", "two:latest", two.ID, strings.TrimPrefix(two.ID, "sha256:")[:12], two.Refs[1]} {
+	manifestDigest := strings.TrimPrefix(two.Refs[1], "two@")
+	for _, ref := range []string{
+		"two", "library/two", "docker.io/library/two", "two:latest", "docker.io/two:latest",
+		two.ID, strings.TrimPrefix(two.ID, "sha256:")[:12],
+		two.Refs[1], "two:latest@" + manifestDigest, "library/two@" + manifestDigest,
+	} {
 		if got, err := s.Get(ref); err != nil || got.ID != two.ID {
 			t.Errorf("Get(%q) = %v, %v", ref, got.ID, err)
 		}
