@@ -187,7 +187,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // Listen creates the daemon's socket: path-based (never abstract), owned
 // by root and mode 0600, or 0660 with group gid when gid >= 0, so that the
-// members of one group may use berth without root (notes/security.md rule
+// members of one group may use berth without root (docs/security.md rule
 // 3). A stale socket left by a crashed daemon is replaced.
 //
 // The socket is bound under a private 0700 directory, given its owner and

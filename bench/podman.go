@@ -15,8 +15,8 @@ import (
 
 // podman drives the comparison peer on private storage (--root, --runroot)
 // and a private containers.conf (CONTAINERS_CONF): the host's podman
-// configuration and images are never touched. See
-// /work/shared/notes/podman-here.md for why each setting is there.
+// configuration and images are never touched. containersConf says why
+// each setting is there.
 type podman struct {
 	dir     string
 	env     []string
@@ -61,7 +61,9 @@ const unixRlimitNproc = 6
 // containersConf clamps podman's default ulimits to what this host allows
 // (as root it asks for 1048576, which a host without CAP_SYS_RESOURCE or
 // with a lower hard limit refuses; nproc at the hard limit was refused too,
-// 32768 works) and selects the OCI runtime.
+// 32768 works) and selects the OCI runtime (runc by default: crun refuses
+// hybrid cgroup hosts where hugetlb is on the cgroup2 mount). cgroupfs and
+// a file event log, because the host may have no systemd.
 func containersConf(runtime string, nofile, nproc uint64) string {
 	nofile = min(nofile, 1048576)
 	nproc = min(nproc, 32768)

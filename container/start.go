@@ -23,7 +23,7 @@ const InitSubcommand = "container-init"
 // where the process is placed.
 type StartOptions struct {
 	// Exe is the sealed berth binary to re-execute as the init stage
-	// (notes/security.md rule 4). Empty means "/proc/self/exe".
+	// (docs/security.md rule 4). Empty means "/proc/self/exe".
 	Exe string
 
 	// Stdin, Stdout and Stderr become fds 0..2 of the container. A nil

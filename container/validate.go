@@ -9,7 +9,7 @@ import (
 )
 
 // validate checks the values of a Config that the init stage would
-// otherwise pass to the kernel unchecked (notes/security.md rule 7). It
+// otherwise pass to the kernel unchecked (docs/security.md rule 7). It
 // returns every problem found.
 func validate(cfg Config) error {
 	var errs []error

@@ -1,8 +1,8 @@
 // Package execin runs a process inside a running container (`berth exec`).
 //
-// The daemon is multi-threaded and must never setns into a mount namespace
-// (STYLE.md practice 7), so the entering is done by the CLI, which runs as
-// root on the same host: it asks the daemon for an api.ExecTarget, builds a
+// The daemon is multi-threaded and must never setns into a mount namespace,
+// so the entering is done by the CLI, which runs as root on the same host:
+// it asks the daemon for an api.ExecTarget, builds a
 // Config from it, and re-executes berth, from a sealed copy, as the hidden
 // entry point `berth exec-init --config-fd=3 --sync-fd=4` (Main):
 //

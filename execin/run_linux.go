@@ -88,7 +88,7 @@ func Run(o Options) (int, error) {
 
 // sealSelf makes the sealed copy of berth that exec-init runs from: its
 // child is the command, inside the container, and must never reach the
-// host's binary (notes/security.md rule 4). release may be called twice.
+// host's binary (docs/security.md rule 4). release may be called twice.
 func sealSelf() (path string, release func(), err error) {
 	dir, err := os.MkdirTemp("", "berth-exec-")
 	if err != nil {

@@ -15,7 +15,7 @@ const maxFuzzInput = 64 << 10
 
 // FuzzUnpack unpacks arbitrary bytes as a layer into a root next to
 // sentinel files and fails when anything outside the root changed
-// (security.md rule 8). Errors are expected; escapes are not.
+// (docs/security.md rule 8). Errors are expected; escapes are not.
 //
 // Each worker process runs inputs one at a time, so it builds one sentinel
 // tree and gives every input a fresh, empty root in it.

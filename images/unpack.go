@@ -73,7 +73,7 @@ func allowedXattr(name string) bool {
 	return strings.HasPrefix(name, "user.") || name == "security.capability"
 }
 
-// validID checks a uid or gid from a tar header (security.md rule 7).
+// validID checks a uid or gid from a tar header (docs/security.md rule 7).
 func validID(id int) bool { return id >= 0 && id <= 1<<31-1 }
 
 // budget caps the bytes of one import: read counts decompressed archive

@@ -15,7 +15,7 @@ import (
 
 // LaunchOptions are the daemon-side settings of Launch.
 type LaunchOptions struct {
-	// Exe is the sealed berth binary (notes/security.md rule 4).
+	// Exe is the sealed berth binary (docs/security.md rule 4).
 	Exe string
 	// CgroupDir is the pod's infra cgroup on v2: the infra is cloned into
 	// it. Empty on v1.

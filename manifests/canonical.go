@@ -48,7 +48,7 @@ func CanonicalSpec(p *Pod) ([]byte, error) {
 // SpecEqual reports whether a and b have the same defaulted spec, compared
 // field by field. Callers keep the last good manifest and compare decoded
 // specs rather than a stored hash: a hash of Go structs changes when berth
-// gains a field and would restart every pod (security.md rule 9).
+// gains a field and would restart every pod (docs/security.md rule 9).
 // Quantities compare as written: "1Gi" and "1024Mi" differ, as any edit of
 // the spec does.
 func SpecEqual(a, b *Pod) bool {

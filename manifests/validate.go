@@ -17,7 +17,7 @@ const (
 	maxNameservers    = 3
 	maxSearches       = 32
 	maxSearchesLen    = 2048
-	maxID             = math.MaxInt32 // uids and gids (security.md rule 7)
+	maxID             = math.MaxInt32 // uids and gids (docs/security.md rule 7)
 	maxFileMode       = 0o777
 )
 

@@ -184,7 +184,8 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	return nil
 }
 
-// build makes the pod, one short step each (STYLE.md practice 8).
+// build makes the pod, one short idempotent step each
+// (docs/design.md, "Steps are idempotent").
 // It returns the ConfigMaps and Secrets it used.
 func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTimer) (Objects, error) {
 	p := rec.Pod

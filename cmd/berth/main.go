@@ -14,7 +14,7 @@ import (
 func main() {
 	// Re-exec entry points are dispatched before any flag parsing or CLI
 	// set-up, so that these processes stay small and their arguments cannot
-	// be confused with user flags (STYLE.md practice 6).
+	// be confused with user flags.
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case infra.Subcommand:

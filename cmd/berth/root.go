@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Default paths, from DESIGN.md "Contracts users script against".
+// Default paths, a contract users script against (docs/design.md).
 const (
 	defaultManifests = "/etc/berth/manifests"
 	defaultStateDir  = "/var/lib/berth"
