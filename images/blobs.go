@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-project/berth/internal/atomicfile"
 )
 
 // pendingBlob is a blob an import keeps in the store.
@@ -151,7 +153,7 @@ func (s *Store) placeBlobs(st *blobStage, imgs []pendingImage, open opener) erro
 	if !placed {
 		return nil
 	}
-	return syncDir(s.blobDir())
+	return atomicfile.SyncDir(s.blobDir())
 }
 
 func restage(st *blobStage, b pendingBlob, open opener) error {

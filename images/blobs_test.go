@@ -11,6 +11,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-project/berth/internal/atomicfile"
 )
 
 func importOne(t *testing.T, s *Store, arch []byte) Image {
@@ -173,7 +175,7 @@ func TestBlobsSharedAndCollected(t *testing.T) {
 	if bytes.Contains(b, []byte("Blob")) || bytes.Contains(b, []byte("manifests")) {
 		t.Fatalf("legacy record still names blobs: %s", b)
 	}
-	if err := writeFileAtomic(s.recordPath(digest.Digest(two.ID)), b); err != nil {
+	if err := atomicfile.WriteFile(s.recordPath(digest.Digest(two.ID)), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Get("two:1"); err != nil || !reflect.DeepEqual(got.Layers, two.Layers) {

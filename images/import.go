@@ -16,6 +16,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-project/berth/internal/atomicfile"
 )
 
 // Import reads a docker-save or OCI image-layout tarball (optionally
@@ -195,7 +197,7 @@ func (s *Store) commit(w *workDir, st *blobStage, imgs []pendingImage, open open
 			present[l.diffID] = sizes[l.diffID]
 		}
 	}
-	if err := syncDir(filepath.Join(s.root, "layers")); err != nil {
+	if err := atomicfile.SyncDir(filepath.Join(s.root, "layers")); err != nil {
 		return nil, err
 	}
 	// After the layers: a rootfs import unpacks from its staged blob.
@@ -296,7 +298,7 @@ func (s *Store) writeImages(imgs []pendingImage, sizes map[digest.Digest]int64) 
 		if err != nil {
 			return nil, fmt.Errorf("encode image %s: %w", img.id, err)
 		}
-		if err := writeFileAtomic(s.recordPath(img.id), b); err != nil {
+		if err := atomicfile.WriteFile(s.recordPath(img.id), b, 0o600); err != nil {
 			return nil, err
 		}
 		recs = append(recs, rec)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-project/berth/internal/atomicfile"
 )
 
 // Errors returned by the store; match them with errors.Is.
@@ -334,7 +336,7 @@ func (s *Store) writeRefs(refs map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("encode image refs: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(s.root, "refs.json"), b)
+	return atomicfile.WriteFile(filepath.Join(s.root, "refs.json"), b, 0o600)
 }
 
 func (s *Store) readRecord(id digest.Digest) (record, error) {

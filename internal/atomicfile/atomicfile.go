@@ -64,10 +64,12 @@ func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	if !durable {
 		return nil
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-func syncDir(dir string) error {
+// SyncDir makes the renames and creations in dir durable (fsync of the
+// directory), for callers that rename files into place themselves.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open dir %s: %w", dir, err)
