@@ -3,6 +3,7 @@
 package deps
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,7 +117,7 @@ func listGraph(goTool, arch string) (map[string]pkg, error) {
 		return nil, fmt.Errorf("go list -deps for linux/%s: %w: %s", arch, err, stderr.String())
 	}
 	graph := map[string]pkg{}
-	dec := json.NewDecoder(strings.NewReader(string(out)))
+	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
 		var p pkg
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
