@@ -56,10 +56,10 @@ func (m *Manager) Recover(ctx context.Context) error {
 
 // adopt reports whether the pod's infra is alive and fully started.
 func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
-	if !alive(rec.InfraPID, rec.InfraStart) {
+	if !m.cfg.Processes.Alive(rec.InfraPID, rec.InfraStart) {
 		return false
 	}
-	st, err := infra.NewClient(l.Socket()).Status(ctx)
+	st, err := m.cfg.Infra.Status(ctx, l.Socket())
 	return err == nil && st.Started && !st.Stopping
 }
 
