@@ -229,8 +229,9 @@ type podRun struct {
 // within the grace period, the network goes while the netns still exists
 // (deleting the veth synchronously, so that a replacement pod can reuse
 // its name at once), then the infra exits and the cgroups, volumes and
-// directories are removed; the record goes last, with its directory, so
-// that a crash half-way through leaves the pod for Recover to finish.
+// directories are removed. The record comes first and goes last, with its
+// directory, so that a crash at any point leaves the pod for Recover to
+// find and finish.
 //
 // The network is set up while the infra finishes its start: its net
 // namespace exists from the clone.
@@ -238,10 +239,12 @@ func (m *Manager) createSteps(c *podRun) []step {
 	return []step{
 		{name: "images", phase: "images", do: func(context.Context) error { return m.resolveImages(c) }},
 		{name: "ports", phase: "images", do: func(context.Context) error { return m.checkPorts(c) }},
+		{name: "record", phase: "volumes",
+			do:   func(context.Context) error { return createRecord(c.l.State, c.rec) },
+			undo: func(context.Context) error { return m.removeRecord(c) }},
 		{name: "dirs", phase: "volumes",
 			do:   func(context.Context) error { return makeDirs(c.l, c.rec.Pod) },
-			undo: func(context.Context) error { return m.removeDirs(c) }},
-		{name: "record", phase: "volumes", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }},
+			undo: func(context.Context) error { return removeDirs(c.l) }},
 		{name: "volumes", phase: "volumes",
 			do:   func(context.Context) error { return m.prepareVolumes(c) },
 			undo: func(context.Context) error { return m.removeVolumes(c) }},
@@ -285,15 +288,30 @@ func (m *Manager) checkPorts(c *podRun) error {
 	return nil
 }
 
-// removeDirs removes the pod's directories: its state directory (with the
-// record, and unmounting anything still mounted below), its runtime
-// directory and its logs.
-func (m *Manager) removeDirs(c *podRun) error {
-	var errs []error
-	if err := m.cfg.Volumes.Cleanup(c.l.State); err != nil {
-		errs = append(errs, fmt.Errorf("clean up volumes: %w", err))
+// createRecord makes the pod's state directory and writes its record
+// first: from then on, whatever a crash leaves of the pod, Recover finds
+// it by its record.
+func createRecord(dir string, rec *record) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	for _, d := range []string{c.l.Run, c.l.Logs} {
+	return writeRecord(dir, rec)
+}
+
+// removeRecord removes the pod's state directory with its record,
+// unmounting anything still mounted below it.
+func (m *Manager) removeRecord(c *podRun) error {
+	if err := m.cfg.Volumes.Cleanup(c.l.State); err != nil {
+		return fmt.Errorf("clean up volumes: %w", err)
+	}
+	return nil
+}
+
+// removeDirs removes the pod's runtime directory and its logs; the rest is
+// in its state directory (removeRecord).
+func removeDirs(l Layout) error {
+	var errs []error
+	for _, d := range []string{l.Run, l.Logs} {
 		if d == "" {
 			continue
 		}
