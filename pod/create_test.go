@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
 )
 
@@ -98,7 +100,10 @@ func checkEmpty(t *testing.T, h *fakeHost) {
 
 func TestCreateAndRemoveOperations(t *testing.T) {
 	h := newFakeHost(t.TempDir())
-	m := newTestManager(h)
+	var logBuf bytes.Buffer
+	cfg := h.config()
+	cfg.Log = slog.New(slog.NewTextHandler(&logBuf, nil))
+	m := NewManager(cfg)
 	p := webPod(t)
 	ctx := context.Background()
 	if err := m.Apply(ctx, createAction(p)); err != nil {
@@ -106,6 +111,18 @@ func TestCreateAndRemoveOperations(t *testing.T) {
 	}
 	if got := h.log(); !slices.Equal(got, goldenCreate) {
 		t.Errorf("create did\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(goldenCreate, "\n  "))
+	}
+	// The "pod created" line times the phases the runner marks, in this
+	// order (the fake's infra reports no container start breakdown).
+	var keys []string
+	for _, f := range strings.Fields(logBuf.String()) {
+		if k, _, ok := strings.Cut(f, "="); ok && !slices.Contains([]string{"time", "level", "msg", "pod"}, k) {
+			keys = append(keys, k)
+		}
+	}
+	phases := []string{"total", "images", "volumes", "cgroups", "infra", "net_ipam", "net_link", "network", "configs", "infra-ready", "containers"}
+	if !slices.Equal(keys, phases) || !strings.Contains(logBuf.String(), `msg="pod created"`) {
+		t.Errorf("logged %q, want the phases %q", logBuf.String(), phases)
 	}
 	e := m.pods[ID(p.Namespace, p.Name)]
 	if e == nil || e.rec.IP != "10.88.0.2" || e.rec.InfraPID != 100 || e.rec.ImageIDs["web"] != "sha256:1d" {
@@ -274,5 +291,26 @@ func TestRecoverAfterCrashAfterEachStep(t *testing.T) {
 			}
 			checkEmpty(t, h)
 		})
+	}
+}
+
+// TestPortRefusedPodNeverHoldsALease: a pod whose host port another pod
+// holds is refused before anything of it is made, and one that loses the
+// port between the check and the claim is refused holding no lease.
+func TestPortRefusedPodNeverHoldsALease(t *testing.T) {
+	for _, late := range []bool{false, true} {
+		h := newFakeHost(t.TempDir())
+		m := newTestManager(h)
+		p := webPod(t)
+		h.portOwner, h.portTakenLate = "default_other", late
+		err := m.Apply(context.Background(), createAction(p))
+		if !errors.Is(err, netsetup.ErrHostPortInUse) || failureReason(err) != api.ReasonHostPortInUse {
+			t.Fatalf("late %v: create: %v, want a host port conflict", late, err)
+		}
+		ops := h.log()
+		if !late && !slices.Equal(ops, goldenCreate[:2]) {
+			t.Errorf("a pod refused at the check made %q", ops)
+		}
+		checkEmpty(t, h)
 	}
 }

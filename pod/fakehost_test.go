@@ -39,6 +39,11 @@ type fakeHost struct {
 	failAt int // 1-based index of the operation that fails; 0: none
 	// notReady makes every infra fail its start (Launching.Wait).
 	notReady bool
+	// portOwner holds every host port for another pod, from CheckPorts
+	// on, or only from Setup on with portTakenLate (another pod claimed it
+	// in between).
+	portOwner     string
+	portTakenLate bool
 
 	cgroups map[string]bool // "<pod>", "<pod>/<child>"
 	leases  map[string]bool
@@ -222,13 +227,29 @@ func (h *fakeHost) CheckPorts(podID string, ports []netsetup.PortMapping) error 
 	for _, p := range ports {
 		ps = append(ps, fmt.Sprintf("%d/%s", p.HostPort, p.Protocol))
 	}
-	return h.op("net check-ports %s %s", podID, strings.Join(ps, ","))
+	if err := h.op("net check-ports %s %s", podID, strings.Join(ps, ",")); err != nil {
+		return err
+	}
+	return h.conflict(ports, !h.portTakenLate)
+}
+
+// conflict is the error of a claim of ports while h.portOwner holds them;
+// the caller holds h.mu.
+func (h *fakeHost) conflict(ports []netsetup.PortMapping, held bool) error {
+	if h.portOwner == "" || !held || len(ports) == 0 {
+		return nil
+	}
+	return &netsetup.PortConflictError{Port: ports[0].HostPort, Proto: ports[0].Protocol, Owner: h.portOwner}
 }
 
 func (h *fakeHost) Setup(podID, netnsPath string, ports []netsetup.PortMapping) (netsetup.PodNet, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.op("net setup %s", podID); err != nil {
+		return netsetup.PodNet{}, err
+	}
+	// The check and the lease are one step under one lock.
+	if err := h.conflict(ports, true); err != nil {
 		return netsetup.PodNet{}, err
 	}
 	h.leases[podID] = true
