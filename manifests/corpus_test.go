@@ -257,7 +257,7 @@ var corpus = []struct {
 	{file: "x39-sysctls.yaml", want: []want{
 		{1, "spec.securityContext.sysctls", 7, Unsupported, "sysctls is not supported yet by berth"},
 		{1, "spec.securityContext.sysctls[0].name", 8, Error, "sysctl \"kernel.core_pattern\" is not name"},
-		{1, "spec.securityContext.sysctls[1].name", 10, Error, "sysctl net.core.somaxconn value \"1024+ke"},
+		{1, "spec.securityContext.sysctls[1].value", 11, Error, "sysctl net.core.somaxconn value \"1024+ke"},
 		{1, "spec.securityContext.sysctls[2].name", 12, Error, "sysctl name \"Net.Bad\" is not valid: use "},
 	}},
 	{file: "x40-seccomp.yaml", want: []want{
