@@ -203,6 +203,13 @@ func TestValidate(t *testing.T) {
 		{"dot-dot name", func(c *PodConfig) { c.Containers[0].Name = ".." }, false},
 		{"duplicate across init", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "app"}} }, false},
 		{"bad oom format", func(c *PodConfig) { c.Containers[0].OOMFormat = "v3" }, false},
+		{"sysctl", func(c *PodConfig) {
+			c.Sysctls = []Sysctl{{Name: "net.ipv4.conf.eth0/100.forwarding", Path: "net/ipv4/conf/eth0.100/forwarding", Value: "1"}}
+		}, true},
+		{"sysctl path with ..", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net/../../etc/passwd", Value: "1"}} }, false},
+		{"absolute sysctl path", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "/etc/passwd", Value: "1"}} }, false},
+		{"empty sysctl element", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net//core", Value: "1"}} }, false},
+		{"sysctl value with newline", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net/core/somaxconn", Value: "1\n2"}} }, false},
 	}
 	for _, tt := range tests {
 		c := validConfig()

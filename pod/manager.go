@@ -367,7 +367,20 @@ func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 		RestartPolicy: p.Spec.RestartPolicy,
 		Backoff:       m.cfg.Backoff,
 		GracePeriod:   gracePeriod(p),
+		Sysctls:       sysctls(p),
 	}
+}
+
+// sysctls are the pod's securityContext.sysctls as the infra writes them.
+func sysctls(p *manifests.Pod) []infra.Sysctl {
+	if p.Spec.SecurityContext == nil {
+		return nil
+	}
+	var out []infra.Sysctl
+	for _, s := range p.Spec.SecurityContext.Sysctls {
+		out = append(out, infra.Sysctl{Name: manifests.NormalizeSysctlName(s.Name), Path: manifests.SysctlPath(s.Name), Value: s.Value})
+	}
+	return out
 }
 
 // setupNetwork wires the pod's net namespace, and records how long the
