@@ -70,11 +70,13 @@ type PodConfig struct {
 }
 
 // Sysctl is one sysctl of the pod: its dotted name (for messages), its
-// path below /proc/sys and the value to write.
+// path below /proc/sys, the value to write and the namespace it belongs to
+// ("net", "ipc" or "uts"), which the infra must own.
 type Sysctl struct {
-	Name  string `json:"name"`
-	Path  string `json:"path"`
-	Value string `json:"value"`
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	Value     string `json:"value"`
+	Namespace string `json:"namespace"`
 }
 
 // BackoffConfig is the restart back-off: Initial doubling up to Max, back to
@@ -143,6 +145,9 @@ func (c *PodConfig) Validate() error {
 		if !validSysctlPath(s.Path) || strings.ContainsAny(s.Value, "\n\r\x00") {
 			bad("sysctl %s: path %q or value %q is not one a sysctl can have", s.Name, s.Path, s.Value)
 		}
+		if !c.ownsNamespace(s.Namespace) {
+			bad("sysctl %s: the infra does not own a %q namespace it could set it in", s.Name, s.Namespace)
+		}
 	}
 	errs = append(errs, validateContainers(c.Key, c.InitContainers, c.Containers))
 	return errors.Join(errs...)
@@ -171,6 +176,19 @@ func validateContainers(key string, inits, ctrs []ContainerConfig) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ownsNamespace reports whether the infra has a namespace of its own of
+// kind ns ("net", "ipc" or "uts"); with hostNetwork it has neither net nor
+// uts.
+func (c *PodConfig) ownsNamespace(ns string) bool {
+	switch ns {
+	case "net", "uts":
+		return !c.HostNetwork
+	case "ipc":
+		return !c.HostIPC
+	}
+	return false
 }
 
 // validSysctlPath accepts a relative path of plain elements: it can only

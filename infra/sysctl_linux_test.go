@@ -48,9 +48,9 @@ func TestInfraSetsSysctlsInItsNamespaces(t *testing.T) {
 	hostDomain := readHostSysctl(t, "kernel/domainname")
 	cfg := testPod(t, RestartNever)
 	cfg.Sysctls = []Sysctl{
-		{Name: "net.ipv4.ip_unprivileged_port_start", Path: "net/ipv4/ip_unprivileged_port_start", Value: "555"},
-		{Name: "kernel.shm_rmid_forced", Path: "kernel/shm_rmid_forced", Value: flip(hostRmid)},
-		{Name: "kernel.domainname", Path: "kernel/domainname", Value: "pod.test"},
+		{Name: "net.ipv4.ip_unprivileged_port_start", Path: "net/ipv4/ip_unprivileged_port_start", Value: "555", Namespace: "net"},
+		{Name: "kernel.shm_rmid_forced", Path: "kernel/shm_rmid_forced", Value: flip(hostRmid), Namespace: "ipc"},
+		{Name: "kernel.domainname", Path: "kernel/domainname", Value: "pod.test", Namespace: "uts"},
 	}
 	proc, c := launchPod(t, cfg)
 	if got := readSysctlIn(t, proc.Pid, "net", "net/ipv4/ip_unprivileged_port_start"); got != "555" {
@@ -75,7 +75,7 @@ func TestInfraSetsSysctlsInItsNamespaces(t *testing.T) {
 func TestInfraFailsOnSysctlItCannotSet(t *testing.T) {
 	needRoot(t)
 	cfg := testPod(t, RestartNever)
-	cfg.Sysctls = []Sysctl{{Name: "net.ipv4.no_such_sysctl", Path: "net/ipv4/no_such_sysctl", Value: "1"}}
+	cfg.Sysctls = []Sysctl{{Name: "net.ipv4.no_such_sysctl", Path: "net/ipv4/no_such_sysctl", Value: "1", Namespace: "net"}}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -378,7 +378,9 @@ func sysctls(p *manifests.Pod) []infra.Sysctl {
 	}
 	var out []infra.Sysctl
 	for _, s := range p.Spec.SecurityContext.Sysctls {
-		out = append(out, infra.Sysctl{Name: manifests.NormalizeSysctlName(s.Name), Path: manifests.SysctlPath(s.Name), Value: s.Value})
+		name := manifests.NormalizeSysctlName(s.Name)
+		ns, _ := manifests.SysctlNamespace(name) // validation refused the others
+		out = append(out, infra.Sysctl{Name: name, Path: manifests.SysctlPath(s.Name), Value: s.Value, Namespace: ns})
 	}
 	return out
 }
