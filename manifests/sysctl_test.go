@@ -104,3 +104,47 @@ func TestCheckSysctlValue(t *testing.T) {
 		}
 	}
 }
+
+func TestValidatePodSecurityContext(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	sysctls := func(s ...Sysctl) func(*Pod) {
+		return func(p *Pod) { p.Spec.SecurityContext = &PodSecurityContext{Sysctls: s} }
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Pod)
+		path   string // "" when valid
+		sev    Severity
+	}{
+		{"fsGroup and policy", func(p *Pod) {
+			p.Spec.SecurityContext = &PodSecurityContext{FSGroup: i64(2000), FSGroupChangePolicy: "OnRootMismatch", SupplementalGroups: []int64{3000}}
+		}, "", Error},
+		{"bad policy", func(p *Pod) {
+			p.Spec.SecurityContext = &PodSecurityContext{FSGroup: i64(2000), FSGroupChangePolicy: "Sometimes"}
+		}, "spec.securityContext.fsGroupChangePolicy", Error},
+		{"fsGroup out of range", func(p *Pod) { p.Spec.SecurityContext = &PodSecurityContext{FSGroup: i64(1 << 31)} }, "spec.securityContext.fsGroup", Error},
+		{"namespaced sysctls", sysctls(Sysctl{Name: "net.core.somaxconn", Value: "1024"}, Sysctl{Name: "kernel/shm_rmid_forced", Value: "1"}), "", Error},
+		{"same sysctl with both separators", sysctls(Sysctl{Name: "net.core.somaxconn", Value: "1"}, Sysctl{Name: "net/core/somaxconn", Value: "2"}), "spec.securityContext.sysctls[1].name", Error},
+		{"value trick", sysctls(Sysctl{Name: "net.core.somaxconn", Value: "1+kernel.core_pattern=|/evil"}), "spec.securityContext.sysctls[0].value", Error},
+		{"hostname", sysctls(Sysctl{Name: "kernel.hostname", Value: "x"}), "spec.securityContext.sysctls[0].name", Error},
+		{"net with hostNetwork", func(p *Pod) {
+			sysctls(Sysctl{Name: "net.ipv4.ip_forward", Value: "1"})(p)
+			p.Spec.HostNetwork = true
+			p.Spec.Containers[0].Ports = nil
+		}, "spec.securityContext.sysctls[0].name", Error},
+	}
+	for _, tt := range tests {
+		p := goodPod()
+		tt.mutate(p)
+		ps := ValidatePod(p)
+		if tt.path == "" {
+			if len(ps) != 0 {
+				t.Errorf("%s: got %v, want no problem", tt.name, ps)
+			}
+			continue
+		}
+		if len(ps) != 1 || ps[0].Path != tt.path || ps[0].Severity != tt.sev {
+			t.Errorf("%s: got %v, want one %v at %s", tt.name, ps, tt.sev, tt.path)
+		}
+	}
+}
