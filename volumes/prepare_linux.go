@@ -207,21 +207,23 @@ func writeSecret(path string, p payload, own *ownership) error {
 // writeOwned writes p into the projected volume at path with own (nil
 // without fsGroup): files group-readable from the start, a new version
 // owned before ..data points at it (so no container sees it half done),
-// then the whole volume, whose walk is cheap (configMap and secret volumes
-// always walk, as the kubelet's do).
+// then the whole volume (as the kubelet, on every write: its policy does
+// not apply to configMap and secret volumes). Update runs after every
+// reconcile pass, so an unchanged volume is walked only when its root
+// does not match.
 func writeOwned(path string, p payload, own *ownership) error {
 	var before func(string) error
 	if own != nil {
 		p = p.groupReadable()
 		before = own.apply
 	}
-	if _, err := writePayload(path, p, before); err != nil {
+	changed, err := writePayload(path, p, before)
+	if err != nil || own == nil {
 		return err
 	}
-	if own != nil {
-		return own.apply(path)
-	}
-	return nil
+	o := *own
+	o.onRootMismatch = !changed
+	return o.apply(path)
 }
 
 // Projected returns the configMap and secret volumes of pod as Prepare put
