@@ -12,7 +12,8 @@ import (
 )
 
 // lookupUser resolves cfg.User against the container's own /etc/passwd and
-// /etc/group (read in-root, after pivot_root) and adds AdditionalGIDs.
+// /etc/group (read in-root, after pivot_root) and adds AdditionalGIDs (the
+// pod's supplementalGroups and fsGroup).
 func lookupUser(cfg Config) (execUser, error) {
 	passwd, err := openInRootOptional("/etc/passwd")
 	if err != nil {
@@ -32,7 +33,7 @@ func lookupUser(cfg Config) (execUser, error) {
 	if err != nil {
 		return execUser{}, err
 	}
-	u.Groups = append(u.Groups, cfg.AdditionalGIDs...)
+	u.AddGroups(cfg.AdditionalGIDs...)
 	return u, nil
 }
 

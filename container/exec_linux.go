@@ -18,7 +18,7 @@ type ExecUser = execUser
 
 // ResolveUser resolves a Docker-style "user[:group]" against the contents
 // of a container's /etc/passwd and /etc/group (nil when missing), with
-// runc's rules, as the init stage does.
+// the rules of the init stage (see resolveUser).
 func ResolveUser(spec string, passwd, group io.Reader) (ExecUser, error) {
 	return resolveUser(spec, passwd, group)
 }

@@ -359,8 +359,10 @@ func TestCredentialsAndCapabilities(t *testing.T) {
 	if gid := statusField(user, "Gid"); gid != "1000 1000 1000 1000" {
 		t.Errorf("Gid = %q", gid)
 	}
-	if groups := statusField(user, "Groups"); groups != "3000" {
-		t.Errorf("Groups = %q, want 3000", groups)
+	// containerd's rule: the primary gid, the image's /etc/group
+	// memberships (app is in staff), then the pod's groups.
+	if groups := statusField(user, "Groups"); groups != "50 1000 3000" {
+		t.Errorf("Groups = %q, want 50 1000 3000 (the kernel sorts them)", groups)
 	}
 	if eff, prm := parseHex(t, statusField(user, "CapEff")), parseHex(t, statusField(user, "CapPrm")); eff != 0 || prm != 0 {
 		t.Errorf("uid 1000: CapEff %#x CapPrm %#x, want 0", eff, prm)

@@ -228,7 +228,7 @@ func resolveUser(cfg Config) (container.ExecUser, error) {
 	if cfg.RunAsNonRoot && u.UID == 0 {
 		return container.ExecUser{}, &reexec.StepError{Step: "check user", Err: errors.New("container has runAsNonRoot and the user is root")}
 	}
-	u.Groups = append(u.Groups, cfg.AdditionalGIDs...)
+	u.AddGroups(cfg.AdditionalGIDs...)
 	return u, nil
 }
 

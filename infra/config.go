@@ -54,6 +54,10 @@ type PodConfig struct {
 	HostPID     bool `json:"hostPID,omitempty"`
 	SharePID    bool `json:"sharePID,omitempty"`
 
+	// Sysctls are written, in order, in the infra's own namespaces before
+	// it reports ready, so before any container starts.
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
+
 	RestartPolicy string        `json:"restartPolicy"`
 	Backoff       BackoffConfig `json:"backoff"`
 	// GracePeriod is used when the infra itself gets SIGTERM.
@@ -63,6 +67,16 @@ type PodConfig struct {
 	// with Start instead.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
+}
+
+// Sysctl is one sysctl of the pod: its dotted name (for messages), its
+// path below /proc/sys, the value to write and the namespace it belongs to
+// ("net", "ipc" or "uts"), which the infra must own.
+type Sysctl struct {
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	Value     string `json:"value"`
+	Namespace string `json:"namespace"`
 }
 
 // BackoffConfig is the restart back-off: Initial doubling up to Max, back to
@@ -127,6 +141,14 @@ func (c *PodConfig) Validate() error {
 	if c.GracePeriod < 0 {
 		bad("gracePeriod %s is negative", c.GracePeriod)
 	}
+	for _, s := range c.Sysctls {
+		if !validSysctlPath(s.Path) || strings.ContainsAny(s.Value, "\n\r\x00") {
+			bad("sysctl %s: path %q or value %q is not one a sysctl can have", s.Name, s.Path, s.Value)
+		}
+		if !c.ownsNamespace(s.Namespace) {
+			bad("sysctl %s: the infra does not own a %q namespace it could set it in", s.Name, s.Namespace)
+		}
+	}
 	errs = append(errs, validateContainers(c.Key, c.InitContainers, c.Containers))
 	return errors.Join(errs...)
 }
@@ -154,6 +176,33 @@ func validateContainers(key string, inits, ctrs []ContainerConfig) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ownsNamespace reports whether the infra has a namespace of its own of
+// kind ns ("net", "ipc" or "uts"); with hostNetwork it has neither net nor
+// uts.
+func (c *PodConfig) ownsNamespace(ns string) bool {
+	switch ns {
+	case "net", "uts":
+		return !c.HostNetwork
+	case "ipc":
+		return !c.HostIPC
+	}
+	return false
+}
+
+// validSysctlPath accepts a relative path of plain elements: it can only
+// name something below /proc/sys (the write also resolves it beneath).
+func validSysctlPath(p string) bool {
+	if p == "" || strings.ContainsRune(p, 0) {
+		return false
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == "" || el == "." || el == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // validName accepts names that are safe as one path element.

@@ -203,6 +203,30 @@ func TestValidate(t *testing.T) {
 		{"dot-dot name", func(c *PodConfig) { c.Containers[0].Name = ".." }, false},
 		{"duplicate across init", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "app"}} }, false},
 		{"bad oom format", func(c *PodConfig) { c.Containers[0].OOMFormat = "v3" }, false},
+		{"sysctl", func(c *PodConfig) {
+			c.Sysctls = []Sysctl{{Name: "net.ipv4.conf.eth0/100.forwarding", Path: "net/ipv4/conf/eth0.100/forwarding", Value: "1", Namespace: "net"}}
+		}, true},
+		{"net sysctl with hostNetwork", func(c *PodConfig) {
+			c.HostNetwork = true
+			c.Sysctls = []Sysctl{{Name: "net.core.somaxconn", Path: "net/core/somaxconn", Value: "1", Namespace: "net"}}
+		}, false},
+		{"uts sysctl with hostNetwork", func(c *PodConfig) {
+			c.HostNetwork = true
+			c.Sysctls = []Sysctl{{Name: "kernel.domainname", Path: "kernel/domainname", Value: "x", Namespace: "uts"}}
+		}, false},
+		{"ipc sysctl with hostIPC", func(c *PodConfig) {
+			c.HostIPC = true
+			c.Sysctls = []Sysctl{{Name: "kernel.shmmax", Path: "kernel/shmmax", Value: "1", Namespace: "ipc"}}
+		}, false},
+		{"ipc sysctl with hostNetwork", func(c *PodConfig) {
+			c.HostNetwork = true
+			c.Sysctls = []Sysctl{{Name: "kernel.shmmax", Path: "kernel/shmmax", Value: "1", Namespace: "ipc"}}
+		}, true},
+		{"sysctl of no namespace", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "vm.swappiness", Path: "vm/swappiness", Value: "1"}} }, false},
+		{"sysctl path with ..", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net/../../etc/passwd", Value: "1"}} }, false},
+		{"absolute sysctl path", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "/etc/passwd", Value: "1"}} }, false},
+		{"empty sysctl element", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net//core", Value: "1"}} }, false},
+		{"sysctl value with newline", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net/core/somaxconn", Value: "1\n2"}} }, false},
 	}
 	for _, tt := range tests {
 		c := validConfig()

@@ -129,6 +129,9 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 			return nil, nil, fmt.Errorf("set hostname %q of pod %s: %w", cfg.Hostname, cfg.Key, err)
 		}
 	}
+	if err := writeSysctls(cfg.Sysctls); err != nil {
+		return nil, nil, fmt.Errorf("pod %s: %w", cfg.Key, err)
+	}
 	self, err := selfIdentity()
 	if err != nil {
 		return nil, nil, err

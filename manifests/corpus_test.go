@@ -200,8 +200,6 @@ var corpus = []struct {
 	}},
 	{file: "x31-unsupported.yaml", want: []want{
 		{1, "spec.activeDeadlineSeconds", 6, Unsupported, "activeDeadlineSeconds is not supported y"},
-		{1, "spec.securityContext.fsGroup", 8, Unsupported, "fsGroup is not supported yet by berth"},
-		{1, "spec.securityContext.sysctls", 9, Unsupported, "sysctls is not supported yet by berth"},
 		{1, "spec.containers[0].tty", 18, Unsupported, "tty is not supported yet by berth"},
 		{1, "spec.containers[0].stdin", 19, Unsupported, "stdin is not supported yet by berth: con"},
 		{1, "spec.containers[0].livenessProbe.exec.command[0]", 22, Error, "expected a string, got the boolean true:"},
@@ -255,9 +253,8 @@ var corpus = []struct {
 		{2, "stringData[bad key]", 17, Error, "key \"bad key\" is not valid: use at most "},
 	}},
 	{file: "x39-sysctls.yaml", want: []want{
-		{1, "spec.securityContext.sysctls", 7, Unsupported, "sysctls is not supported yet by berth"},
 		{1, "spec.securityContext.sysctls[0].name", 8, Error, "sysctl \"kernel.core_pattern\" is not name"},
-		{1, "spec.securityContext.sysctls[1].name", 10, Error, "sysctl net.core.somaxconn value \"1024+ke"},
+		{1, "spec.securityContext.sysctls[1].value", 11, Error, "sysctl net.core.somaxconn value \"1024+ke"},
 		{1, "spec.securityContext.sysctls[2].name", 12, Error, "sysctl name \"Net.Bad\" is not valid: use "},
 	}},
 	{file: "x40-seccomp.yaml", want: []want{

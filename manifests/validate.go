@@ -114,7 +114,7 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 		v.errf(joinField(path, "shareProcessNamespace"), "shareProcessNamespace and hostPID cannot both be true")
 	}
 	if s.SecurityContext != nil {
-		v.podSecurity(s.SecurityContext, joinField(path, "securityContext"))
+		v.podSecurity(s.SecurityContext, joinField(path, "securityContext"), s.HostNetwork, s.HostIPC)
 	}
 }
 

@@ -1,6 +1,6 @@
 package manifests
 
-func (v *validator) podSecurity(sc *PodSecurityContext, path string) {
+func (v *validator) podSecurity(sc *PodSecurityContext, path string, hostNetwork, hostIPC bool) {
 	v.id(joinField(path, "runAsUser"), sc.RunAsUser)
 	v.id(joinField(path, "runAsGroup"), sc.RunAsGroup)
 	v.id(joinField(path, "fsGroup"), sc.FSGroup)
@@ -14,11 +14,15 @@ func (v *validator) podSecurity(sc *PodSecurityContext, path string) {
 	seen := map[string]bool{}
 	for i, s := range sc.Sysctls {
 		spath := joinIndex(joinField(path, "sysctls"), i)
-		if seen[s.Name] {
-			v.errf(joinField(spath, "name"), "sysctl %q is set more than once", s.Name)
+		npath := joinField(spath, "name")
+		if msg := checkSysctlName(s.Name, hostNetwork, hostIPC); msg != "" {
+			v.errf(npath, "%s", msg)
+		} else if norm := NormalizeSysctlName(s.Name); seen[norm] {
+			v.errf(npath, "sysctl %q is set more than once", s.Name)
+		} else {
+			seen[norm] = true
 		}
-		seen[s.Name] = true
-		v.check(joinField(spath, "name"), checkSysctl(s.Name, s.Value))
+		v.check(joinField(spath, "value"), checkSysctlValue(s.Name, s.Value))
 	}
 	v.seccomp(sc.SeccompProfile, joinField(path, "seccompProfile"))
 }

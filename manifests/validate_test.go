@@ -49,30 +49,6 @@ func TestNameRules(t *testing.T) {
 	}
 }
 
-func TestCheckSysctl(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, value string
-		ok          bool
-	}{
-		{"net.core.somaxconn", "1024", true},
-		{"net/ipv4/ip_local_port_range", "1024 65000", true},
-		{"kernel.shm_rmid_forced", "1", true},
-		{"fs.mqueue.msg_max", "10", true},
-		{"kernel.core_pattern", "x", false},
-		{"vm.swappiness", "1", false},
-		{"net.core.somaxconn", "1+kernel.x=y", false},
-		{"net.core.somaxconn", "1\n", false},
-		{"Net.core", "1", false},
-		{"net..core", "1", false},
-	}
-	for _, tt := range tests {
-		if got := checkSysctl(tt.name, tt.value) == ""; got != tt.ok {
-			t.Errorf("checkSysctl(%q, %q) ok = %v, want %v", tt.name, tt.value, got, tt.ok)
-		}
-	}
-}
-
 func TestNormalizeCapability(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{

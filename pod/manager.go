@@ -368,7 +368,22 @@ func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 		RestartPolicy: p.Spec.RestartPolicy,
 		Backoff:       m.cfg.Backoff,
 		GracePeriod:   gracePeriod(p),
+		Sysctls:       sysctls(p),
 	}
+}
+
+// sysctls are the pod's securityContext.sysctls as the infra writes them.
+func sysctls(p *manifests.Pod) []infra.Sysctl {
+	if p.Spec.SecurityContext == nil {
+		return nil
+	}
+	var out []infra.Sysctl
+	for _, s := range p.Spec.SecurityContext.Sysctls {
+		name := manifests.NormalizeSysctlName(s.Name)
+		ns, _ := manifests.SysctlNamespace(name) // validation refused the others
+		out = append(out, infra.Sysctl{Name: name, Path: manifests.SysctlPath(s.Name), Value: s.Value, Namespace: ns})
+	}
+	return out
 }
 
 // setupNetwork wires the pod's net namespace, and records how long the

@@ -236,6 +236,8 @@ func user(s security, imageUser string) string {
 	return u + ":" + g
 }
 
+// supplementalGroups are the groups the kubelet adds to every container's
+// process: the pod's supplementalGroups, then its fsGroup.
 func supplementalGroups(p *manifests.PodSecurityContext) []uint32 {
 	if p == nil {
 		return nil
@@ -243,6 +245,9 @@ func supplementalGroups(p *manifests.PodSecurityContext) []uint32 {
 	var out []uint32
 	for _, g := range p.SupplementalGroups {
 		out = append(out, uint32(g))
+	}
+	if p.FSGroup != nil {
+		out = append(out, uint32(*p.FSGroup))
 	}
 	return out
 }

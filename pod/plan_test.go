@@ -161,3 +161,24 @@ func TestHostname(t *testing.T) {
 		}
 	}
 }
+
+func TestSupplementalGroups(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	tests := []struct {
+		name string
+		sc   *manifests.PodSecurityContext
+		want []uint32
+	}{
+		{name: "no security context"},
+		{name: "supplementalGroups only", sc: &manifests.PodSecurityContext{SupplementalGroups: []int64{3000, 4000}}, want: []uint32{3000, 4000}},
+		{name: "fsGroup after supplementalGroups", sc: &manifests.PodSecurityContext{SupplementalGroups: []int64{3000}, FSGroup: i64(2000)}, want: []uint32{3000, 2000}},
+		{name: "fsGroup only", sc: &manifests.PodSecurityContext{FSGroup: i64(2000)}, want: []uint32{2000}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := supplementalGroups(tt.sc); !slices.Equal(got, tt.want) {
+				t.Errorf("supplementalGroups = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
