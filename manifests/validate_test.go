@@ -313,6 +313,11 @@ func TestVolumeMountDestinations(t *testing.T) {
 			t.Errorf("mountPath %q: got %v, want one error at %s containing %q", tt.mountPath, ps, field, tt.wantMsg)
 		}
 	}
+	p := goodPod()
+	p.Spec.InitContainers = []Container{{Name: "init", Image: "x", VolumeMounts: []VolumeMount{{Name: "cfg", MountPath: "/proc/1/root"}}}}
+	if ps := ValidatePod(p); len(ps) != 1 || ps[0].Path != "spec.initContainers[0].volumeMounts[0].mountPath" {
+		t.Errorf("init container mount inside /proc: got %v", ps)
+	}
 }
 
 // TestVolumeMountDuplicatesAfterCleaning checks that two spellings of one
