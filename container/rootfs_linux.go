@@ -220,11 +220,11 @@ func (r rootDir) checkTarget(f *os.File, target string) error {
 	if err != nil {
 		return fmt.Errorf("locate rootfs: %w", err)
 	}
-	real, err := os.Readlink(fdPath(f))
+	resolved, err := os.Readlink(fdPath(f))
 	if err != nil {
 		return fmt.Errorf("locate target %s: %w", target, err)
 	}
-	rel, err := filepath.Rel(rootReal, real)
+	rel, err := filepath.Rel(rootReal, resolved)
 	if err != nil {
 		return fmt.Errorf("locate target %s: %w", target, err)
 	}
