@@ -125,15 +125,15 @@ spec:
 // adds nothing to the store.
 func TestImageImportRefusesAmbiguousManifest(t *testing.T) {
 	d := startDaemon(t)
-	var files []struct {
-		name string
-		body []byte
-	}
+	var archive bytes.Buffer
+	aw := tar.NewWriter(&archive)
 	add := func(name string, body []byte) {
-		files = append(files, struct {
-			name string
-			body []byte
-		}{name, body})
+		if err := aw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := aw.Write(body); err != nil {
+			t.Fatal(err)
+		}
 	}
 	blob := func(mediaType string, body []byte) map[string]any {
 		sum := sha256.Sum256(body)
@@ -152,8 +152,12 @@ func TestImageImportRefusesAmbiguousManifest(t *testing.T) {
 	if err := tw.WriteHeader(&tar.Header{Name: "hello", Mode: 0o644, Size: 2}); err != nil {
 		t.Fatal(err)
 	}
-	tw.Write([]byte("hi"))
-	tw.Close()
+	if _, err := tw.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	sum := sha256.Sum256(layer.Bytes())
 	cfg := mustJSON(map[string]any{"architecture": runtime.GOARCH, "os": "linux",
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(sum[:])}}})
@@ -168,15 +172,9 @@ func TestImageImportRefusesAmbiguousManifest(t *testing.T) {
 	add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	add("index.json", mustJSON(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []any{md}}))
 
-	var archive bytes.Buffer
-	aw := tar.NewWriter(&archive)
-	for _, f := range files {
-		if err := aw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body))}); err != nil {
-			t.Fatal(err)
-		}
-		aw.Write(f.body)
+	if err := aw.Close(); err != nil {
+		t.Fatal(err)
 	}
-	aw.Close()
 	p := filepath.Join(d.dir, "ambiguous.tar")
 	if err := os.WriteFile(p, archive.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
