@@ -99,6 +99,11 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case whiteoutAufs:
 		return nil
 	case whiteoutDir:
+		if path.Clean(dir) == "." {
+			// An opaque layer root would hide every layer below
+			// it; image builders never write one.
+			return fmt.Errorf("opaque whiteout at the layer root: %w", ErrUnsafeEntry)
+		}
 		return u.opaque(path.Clean(dir))
 	case whiteoutFile:
 		return u.whiteout(path.Join(dir, target))

@@ -67,6 +67,12 @@ func TestUnpackHostile(t *testing.T) {
 			})
 		}, ErrUnsafeEntry},
 		{"huge-decompression", func(string) []byte { return hugeFile }, ErrTooLarge},
+		{"root-opaque-whiteout", func(string) []byte {
+			return buildTar(t, []entry{{name: ".wh..wh..opq"}})
+		}, ErrUnsafeEntry},
+		{"root-opaque-whiteout-spelled-absolute", func(string) []byte {
+			return buildTar(t, []entry{{name: "/./.wh..wh..opq"}})
+		}, ErrUnsafeEntry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

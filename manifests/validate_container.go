@@ -3,6 +3,7 @@ package manifests
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"slices"
 	"strings"
 	"unicode"
@@ -237,6 +238,10 @@ func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 			v.errf(tpath, "mountPath %q must not contain '..'", clip(m.MountPath))
 		case targets[cleanMountPath(m.MountPath)]:
 			v.errf(tpath, "mountPath %q is used by more than one volumeMount in this container", clip(m.MountPath))
+		default:
+			if why := forbiddenMountPath(m.MountPath); why != "" {
+				v.errf(tpath, "mountPath %q %s", clip(m.MountPath), why)
+			}
 		}
 		targets[cleanMountPath(m.MountPath)] = true
 		v.relativePath(joinField(mpath, "subPath"), m.SubPath, false)
@@ -248,10 +253,24 @@ func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 	}
 }
 
-// cleanMountPath makes "/data/" and "/data" the same target.
-func cleanMountPath(p string) string {
-	if len(p) > 1 {
-		return strings.TrimRight(p, "/")
+// cleanMountPath makes "/data/", "//data" and "/data" the same target.
+func cleanMountPath(p string) string { return path.Clean(p) }
+
+// forbiddenMountPath says why a volume may not be mounted at the absolute
+// path p, compared after cleaning ("//proc/" is "/proc"), or returns "".
+// The rules are runc's: nothing on top of the rootfs, and nothing at or
+// inside /proc, where a mount would replace what the kernel shows the
+// container (masked and read-only paths included) and what berth reads
+// there. /sys and /dev are left open, as runc leaves them: /dev/shm
+// (emptyDir medium Memory), /dev/fuse, and the /dev, /sys or
+// /sys/fs/cgroup hostPaths of node agents are everyday manifests.
+// (runc also lets a few lxcfs files under /proc be bound; berth does not.)
+func forbiddenMountPath(p string) string {
+	switch c := cleanMountPath(p); {
+	case c == "/":
+		return "is the container's root: a volume cannot replace the image; mount it on a directory"
+	case c == "/proc" || strings.HasPrefix(c, "/proc/"):
+		return "is inside /proc: a mount there would replace what the kernel shows the container, masked paths included; mount the volume elsewhere"
 	}
-	return p
+	return ""
 }
