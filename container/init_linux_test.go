@@ -588,3 +588,30 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestImageDeviceNodeNodev checks that a device node in an image layer
+// cannot be opened: the rootfs is mounted nodev unless the container is
+// privileged. The node has /dev/null's numbers, so only the mount flag can
+// refuse it (the test runs no device cgroup).
+func TestImageDeviceNodeNodev(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	layer := t.TempDir()
+	if err := unix.Mknod(filepath.Join(layer, "imgnull"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.config("open", "/imgnull", "rw")
+	cfg.LowerDirs = []string{layer, r.lower}
+	if out := mustFail(t, cfg); !strings.Contains(out, "permission denied") {
+		t.Errorf("open of an image's device node: %q, want permission denied", out)
+	}
+	cfg.Args = []string{"demo", "open", "/dev/null", "rw"}
+	if out := mustRun(t, cfg); !strings.Contains(out, "opened /dev/null") {
+		t.Errorf("open /dev/null: %q", out)
+	}
+	cfg.Args = []string{"demo", "open", "/imgnull", "rw"}
+	cfg.Privileged, cfg.Capabilities = true, AllCapabilities()
+	if out := mustRun(t, cfg); !strings.Contains(out, "opened /imgnull") {
+		t.Errorf("privileged open of an image's device node: %q", out)
+	}
+}

@@ -67,13 +67,20 @@ func makeRootSlave() error {
 }
 
 // mountRootfs mounts the overlay of the image layers on RootfsDir, or a
-// read-only bind of the single layer when there is no upper dir.
+// read-only bind of the single layer when there is no upper dir. Unless the
+// container is privileged the mount is nodev: a device node from an image
+// layer, or one made in the rootfs, cannot be opened (the device cgroup
+// refuses most of them too; /dev is a mount of its own).
 func mountRootfs(cfg Config) error {
+	var flags uintptr
+	if !cfg.Privileged {
+		flags = unix.MS_NODEV
+	}
 	if cfg.UpperDir == "" && len(cfg.LowerDirs) == 1 {
 		if err := unix.Mount(cfg.LowerDirs[0], cfg.RootfsDir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind %s: %w", cfg.LowerDirs[0], err)
 		}
-		return remountReadonly(cfg.RootfsDir)
+		return remountReadonly(cfg.RootfsDir, flags)
 	}
 	plan, err := planOverlay(cfg.LowerDirs, cfg.UpperDir, cfg.WorkDir)
 	if err != nil {
@@ -87,21 +94,22 @@ func mountRootfs(cfg Config) error {
 		}
 		defer unix.Chdir("/")
 	}
-	if err := unix.Mount("overlay", cfg.RootfsDir, "overlay", 0, plan.data); err != nil {
+	if err := unix.Mount("overlay", cfg.RootfsDir, "overlay", flags, plan.data); err != nil {
 		return fmt.Errorf("overlay %q: %w", plan.data, err)
 	}
 	return nil
 }
 
-// remountReadonly makes the mount at path read-only, keeping the
-// nosuid/nodev/noexec/atime flags it has: a bind remount that dropped a
-// locked flag would fail, and one that dropped nosuid would widen access.
-func remountReadonly(path string) error {
+// remountReadonly makes the mount at path read-only, with the extra flags
+// and keeping the nosuid/nodev/noexec/atime flags it has: a bind remount
+// that dropped a locked flag would fail, and one that dropped nosuid would
+// widen access.
+func remountReadonly(path string, extra uintptr) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", path, err)
 	}
-	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | statfsMountFlags(st.Flags)
+	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | extra | statfsMountFlags(st.Flags)
 	if err := unix.Mount("", path, "", flags, ""); err != nil {
 		return fmt.Errorf("remount %s read-only: %w", path, err)
 	}
@@ -377,7 +385,7 @@ func remountReadonlyInRoot(path string) error {
 		return err
 	}
 	defer f.Close()
-	return remountReadonly(fdPath(f))
+	return remountReadonly(fdPath(f), 0)
 }
 
 // eachExistingInRoot calls fn with an O_PATH handle of each path that
