@@ -62,7 +62,8 @@ func nodeStates(t *testing.T, paths []string) map[string]unix.Stat_t {
 // unprivileged user finds the image's nodes gone (unpacked as whiteouts)
 // and the volume's refused (nodev); container root cannot create device
 // nodes outside the default list, neither from its init process nor from
-// `berth exec` (device cgroup); /dev/null and /dev/zero work.
+// `berth exec` (device cgroup); /dev/null and /dev/zero work; a privileged
+// container still may.
 func TestDeviceNodesUnusable(t *testing.T) {
 	d := startDaemon(t)
 	root := testutil.WorkloadRootfs(t)
@@ -110,6 +111,17 @@ spec:
     command: ["/bin/demo", "sleep"]
     volumeMounts: [{name: hostdev, mountPath: /hostdev}]
 `)
+	d.apply("devpriv.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: devpriv
+spec:
+  containers:
+  - name: main
+    image: berth.test/devices:latest
+    command: ["/bin/demo", "sleep"]
+    securityContext: {privileged: true}
+`)
 	p := filepath.Join(d.dir, "devinit.yaml")
 	if err := os.WriteFile(p, []byte(`apiVersion: v1
 kind: Pod
@@ -143,6 +155,8 @@ spec:
 		{"devroot", []string{"open", "/hostdev/disk", "rw"}, "permission denied"},
 		{"devroot", []string{"mknod", "/dev/null2", "c", "1", "3"}, "created /dev/null2"},
 		{"devroot", []string{"open", "/dev/null2", "rw"}, "opened /dev/null2"},
+		// Privileged: every device, as today (in the rootfs, not the host's /dev).
+		{"devpriv", []string{"mknod", "/tmp/disk", "b", "7", "0"}, "created /tmp/disk"},
 	} {
 		out, _ := d.berth(append([]string{"exec", tt.pod, "--", "/bin/demo"}, tt.args...)...)
 		if !strings.Contains(out, tt.want) {
