@@ -189,7 +189,31 @@ func bindInRoot(root rootDir, m Mount, opts mountOptions) error {
 			return err
 		}
 	}
+	if opts.flags&unix.MS_REC != 0 && extra&unix.MS_NODEV != 0 {
+		if err := nodevBelow(root, m.Target); err != nil {
+			return err
+		}
+	}
 	return applyPropagation(root, m.Target, opts.propagation)
+}
+
+// nodevBelow makes every mount at and below target nodev: a recursive
+// bind brings the source's submounts along (a hostPath of /run or of / has
+// tmpfs and devtmpfs below it), and the bind remount only reaches the top
+// one. mount_setattr(2) is Linux 5.12+; on older kernels the submounts
+// keep their flags and the device cgroup alone refuses their nodes.
+func nodevBelow(root rootDir, target string) error {
+	mounted, err := root.open(target)
+	if err != nil {
+		return fmt.Errorf("reopen target: %w", err)
+	}
+	defer mounted.Close()
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV}
+	err = unix.MountSetattr(int(mounted.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+	if err != nil && !errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("set nodev below: %w", err)
+	}
+	return nil
 }
 
 // openBindSource opens the host side of a bind: Source itself (a host

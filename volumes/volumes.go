@@ -120,9 +120,8 @@ func mountFor(vm manifests.VolumeMount, set Set, privileged bool) (container.Mou
 // the volumes berth fills itself, and nodev for every volume of a container
 // that is not privileged, so that no device node in a volume can be opened.
 // A privileged container's hostPath keeps the host's flags: binding the
-// host's /dev must keep working there. The flags apply to the bound mount
-// itself; mounts below a hostPath keep theirs, and the device cgroup still
-// refuses every device outside the default list.
+// host's /dev must keep working there. The container init applies nodev
+// to the mounts below a recursive bind too (Linux 5.12+).
 func bindOptions(p Prepared, readOnly, privileged bool) []string {
 	opts := []string{"rbind", "rprivate"}
 	if readOnly || p.ReadOnly {
