@@ -151,7 +151,7 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 		return execUser{}, err
 	}
 	if cfg.ReadOnlyRootfs {
-		if err := step("read-only rootfs", func() error { return remountReadonly("/") }); err != nil {
+		if err := step("read-only rootfs", func() error { return remountReadonly("/", 0) }); err != nil {
 			return execUser{}, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -589,4 +590,73 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestImageDeviceNodeNodev checks that a device node in an image layer
+// cannot be opened: the rootfs is mounted nodev unless the container is
+// privileged. The node has /dev/null's numbers, so only the mount flag can
+// refuse it (the test runs no device cgroup).
+func TestImageDeviceNodeNodev(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	layer := t.TempDir()
+	if err := unix.Mknod(filepath.Join(layer, "imgnull"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.config("open", "/imgnull", "rw")
+	cfg.LowerDirs = []string{layer, r.lower}
+	if out := mustFail(t, cfg); !strings.Contains(out, "permission denied") {
+		t.Errorf("open of an image's device node: %q, want permission denied", out)
+	}
+	cfg.Args = []string{"demo", "open", "/dev/null", "rw"}
+	if out := mustRun(t, cfg); !strings.Contains(out, "opened /dev/null") {
+		t.Errorf("open /dev/null: %q", out)
+	}
+	cfg.Args = []string{"demo", "open", "/imgnull", "rw"}
+	cfg.Privileged, cfg.Capabilities = true, AllCapabilities()
+	if out := mustRun(t, cfg); !strings.Contains(out, "opened /imgnull") {
+		t.Errorf("privileged open of an image's device node: %q", out)
+	}
+}
+
+// TestRecursiveBindNodev checks that a recursive bind with nodev (every
+// volume of a container that is not privileged) makes the mounts the
+// source has below it nodev too, not only the top one.
+func TestRecursiveBindNodev(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	src := t.TempDir()
+	sub := filepath.Join(src, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(sub, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", sub, err)
+		}
+	})
+	cfg := r.config()
+	cfg.Mounts = []Mount{{Source: src, Target: "/vol", Type: "bind", Options: []string{"rbind", "rprivate", "nodev"}}}
+	pid := running(t, cfg, StartOptions{})
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || (f[4] != "/vol" && f[4] != "/vol/sub") {
+			continue
+		}
+		seen[f[4]] = true
+		if !slices.Contains(strings.Split(f[5], ","), "nodev") {
+			t.Errorf("%s mounted %s, want nodev", f[4], f[5])
+		}
+	}
+	if !seen["/vol"] || !seen["/vol/sub"] {
+		t.Errorf("mounts /vol and /vol/sub not both found in:\n%s", b)
+	}
 }

@@ -68,13 +68,20 @@ func makeRootSlave() error {
 }
 
 // mountRootfs mounts the overlay of the image layers on RootfsDir, or a
-// read-only bind of the single layer when there is no upper dir.
+// read-only bind of the single layer when there is no upper dir. Unless the
+// container is privileged the mount is nodev: a device node from an image
+// layer, or one made in the rootfs, cannot be opened (the device cgroup
+// refuses most of them too; /dev is a mount of its own).
 func mountRootfs(cfg Config) error {
+	var flags uintptr
+	if !cfg.Privileged {
+		flags = unix.MS_NODEV
+	}
 	if cfg.UpperDir == "" && len(cfg.LowerDirs) == 1 {
 		if err := unix.Mount(cfg.LowerDirs[0], cfg.RootfsDir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind %s: %w", cfg.LowerDirs[0], err)
 		}
-		return remountReadonly(cfg.RootfsDir)
+		return remountReadonly(cfg.RootfsDir, flags)
 	}
 	plan, err := planOverlay(cfg.LowerDirs, cfg.UpperDir, cfg.WorkDir)
 	if err != nil {
@@ -88,21 +95,22 @@ func mountRootfs(cfg Config) error {
 		}
 		defer unix.Chdir("/")
 	}
-	if err := unix.Mount("overlay", cfg.RootfsDir, "overlay", 0, plan.data); err != nil {
+	if err := unix.Mount("overlay", cfg.RootfsDir, "overlay", flags, plan.data); err != nil {
 		return fmt.Errorf("overlay %q: %w", plan.data, err)
 	}
 	return nil
 }
 
-// remountReadonly makes the mount at path read-only, keeping the
-// nosuid/nodev/noexec/atime flags it has: a bind remount that dropped a
-// locked flag would fail, and one that dropped nosuid would widen access.
-func remountReadonly(path string) error {
+// remountReadonly makes the mount at path read-only, with the extra flags
+// and keeping the nosuid/nodev/noexec/atime flags it has: a bind remount
+// that dropped a locked flag would fail, and one that dropped nosuid would
+// widen access.
+func remountReadonly(path string, extra uintptr) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", path, err)
 	}
-	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | statfsMountFlags(st.Flags)
+	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | extra | statfsMountFlags(st.Flags)
 	if err := unix.Mount("", path, "", flags, ""); err != nil {
 		return fmt.Errorf("remount %s read-only: %w", path, err)
 	}
@@ -327,7 +335,31 @@ func bindInRoot(root rootDir, m Mount, opts mountOptions) error {
 			return err
 		}
 	}
+	if opts.flags&unix.MS_REC != 0 && extra&unix.MS_NODEV != 0 {
+		if err := nodevBelow(root, m.Target); err != nil {
+			return err
+		}
+	}
 	return applyPropagation(root, m.Target, opts.propagation)
+}
+
+// nodevBelow makes every mount at and below target nodev: a recursive
+// bind brings the source's submounts along (a hostPath of /run or of / has
+// tmpfs and devtmpfs below it), and the bind remount only reaches the top
+// one. mount_setattr(2) is Linux 5.12+; on older kernels the submounts
+// keep their flags and the device cgroup alone refuses their nodes.
+func nodevBelow(root rootDir, target string) error {
+	mounted, err := root.open(target)
+	if err != nil {
+		return fmt.Errorf("reopen target: %w", err)
+	}
+	defer mounted.Close()
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV}
+	err = unix.MountSetattr(int(mounted.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+	if err != nil && !errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("set nodev below: %w", err)
+	}
+	return nil
 }
 
 // openBindSource opens the host side of a bind: Source itself (a host
@@ -549,7 +581,7 @@ func remountReadonlyInRoot(path string) error {
 		return err
 	}
 	defer f.Close()
-	return remountReadonly(fdPath(f))
+	return remountReadonly(fdPath(f), 0)
 }
 
 // eachExistingInRoot calls fn with an O_PATH handle of each path that

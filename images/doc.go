@@ -71,4 +71,19 @@
 // descriptor that led to the document. This holds for OCI layouts and for
 // the OCI documents Docker 25+ adds to docker save archives, although berth
 // reads those through manifest.json.
+//
+// # Device nodes
+//
+// A character or block device entry is unpacked as a whiteout (a 0:0
+// character device, the form overlay whiteouts already have), never as a
+// node with the entry's numbers; the import logs the paths. In the
+// container the path reads as absent and hides what lower layers had
+// there, as the node would have. Keeping the nodes and relying on the
+// container's nodev rootfs and device cgroup would also stop a container
+// from opening them, but the nodes would then exist on the host, under the
+// store, where any root process walking the state directory opens the
+// host's disk or terminal through them, and a privileged container (no
+// nodev, every device) could use them. Real images lose nothing: the nodes
+// they carry sit under /dev, which berth's own /dev tmpfs (or the host's
+// /dev for a privileged container) covers. FIFOs are kept.
 package images

@@ -36,7 +36,10 @@ func cgroupContainer(c *manifests.Container) cgroups.Container {
 		}
 		return out
 	}
-	return cgroups.Container{Limits: q(c.Resources.Limits), Requests: q(c.Resources.Requests)}
+	return cgroups.Container{
+		Limits: q(c.Resources.Limits), Requests: q(c.Resources.Requests),
+		Privileged: c.SecurityContext != nil && isTrue(c.SecurityContext.Privileged),
+	}
 }
 
 func (m *Manager) ensureCgroups(id string, p *manifests.Pod) (podCgroups, error) {

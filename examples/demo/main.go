@@ -21,6 +21,8 @@
 //	demo hostname                  print the hostname
 //	demo tty                       whether stdin is a terminal, and its name
 //	demo self                      own cgroups and namespaces (/proc/self)
+//	demo open PATH [rw]            open PATH read-only (or read-write) and close it
+//	demo mknod PATH c|b MAJ MIN    create a device node, mode 0666
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
@@ -205,6 +207,10 @@ func run(mode string, args []string) error {
 		return tty()
 	case "self":
 		return self()
+	case "open":
+		return openFile(args)
+	case "mknod":
+		return mknod(args)
 	case "hostname":
 		h, err := os.Hostname()
 		if err != nil {
@@ -457,5 +463,47 @@ func self() error {
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		fmt.Println("cgroup", line)
 	}
+	return nil
+}
+
+// openFile opens a file, a device node above all, without reading it:
+// O_NOCTTY and O_NONBLOCK keep a terminal or a slow device from changing
+// anything or blocking.
+func openFile(args []string) error {
+	if len(args) < 1 || len(args) > 2 || len(args) == 2 && args[1] != "rw" {
+		return errors.New("usage: open PATH [rw]")
+	}
+	flags := syscall.O_RDONLY
+	if len(args) == 2 {
+		flags = syscall.O_RDWR
+	}
+	fd, err := syscall.Open(args[0], flags|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", args[0], err)
+	}
+	fmt.Println("opened", args[0])
+	return syscall.Close(fd)
+}
+
+// mknod creates a character (c) or block (b) device node.
+func mknod(args []string) error {
+	if len(args) != 4 || args[1] != "c" && args[1] != "b" {
+		return errors.New("usage: mknod PATH c|b MAJOR MINOR")
+	}
+	major, err1 := strconv.ParseUint(args[2], 10, 12)
+	minor, err2 := strconv.ParseUint(args[3], 10, 20)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("mknod %s: %w", args[0], err)
+	}
+	mode := uint32(syscall.S_IFCHR)
+	if args[1] == "b" {
+		mode = syscall.S_IFBLK
+	}
+	// The kernel's dev_t encoding (new_encode_dev) for 12-bit majors.
+	dev := minor&0xff | major<<8 | (minor&^0xff)<<12
+	if err := syscall.Mknod(args[0], mode|0o666, int(dev)); err != nil {
+		return fmt.Errorf("mknod %s: %w", args[0], err)
+	}
+	fmt.Println("created", args[0])
 	return nil
 }
