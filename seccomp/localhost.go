@@ -43,15 +43,15 @@ func readLocalhost(dir, name string) ([]byte, error) {
 	}
 	h, err := pathrs.OpenInRoot(dir, path.Clean(name))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s in %s: %w", name, dir, ErrNoProfile)
+		return nil, fmt.Errorf("%s: %w", name, ErrNoProfile)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s in %s: %w", name, dir, err)
+		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	defer h.Close()
 	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
-		return nil, fmt.Errorf("open %s in %s: %w", name, dir, err)
+		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -59,7 +59,7 @@ func readLocalhost(dir, name string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s in %s is not a regular file", name, dir)
+		return nil, fmt.Errorf("%s is not a regular file", name)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxProfileSize+1))
 	if err != nil {
