@@ -129,3 +129,15 @@ func TestLocalhostProfileDecides(t *testing.T) {
 		t.Error("a malformed profile parsed")
 	}
 }
+
+// BenchmarkRuntimeDefault is the cost of one compile, which the Compiler
+// pays once per set of capabilities.
+func BenchmarkRuntimeDefault(b *testing.B) {
+	caps := container.DefaultCapabilities()
+	for b.Loop() {
+		c := NewCompiler(b.TempDir())
+		if _, err := c.Filter(Profile{Type: RuntimeDefault}, caps); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
