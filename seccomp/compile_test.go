@@ -357,6 +357,20 @@ func TestArgumentRulesCombine(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// A profile that names no syscall answers everything with its default.
+func TestProfileWithoutSyscalls(t *testing.T) {
+	f, err := compile(&specs.LinuxSeccomp{DefaultAction: specs.ActErrno}, specs.ArchX86_64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVM(t, f)
+	check(t, v, []call{
+		{"read", auditArchX8664, 0, nil, eperm},
+		{"keyctl", auditArchX8664, syscallsX8664["keyctl"], nil, eperm},
+		{"beyond every table", auditArchX8664, 5000, nil, eperm},
+	})
+}
+
 func TestCompileRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
