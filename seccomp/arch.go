@@ -84,7 +84,11 @@ var x32Compat = []string{
 	"execveat", "preadv2", "pwritev2",
 }
 
-// x32Table derives the x32 numbers from the x86_64 table.
+// x32Table derives the x32 numbers from the x86_64 table, as libseccomp
+// numbers x32: the x86_64 number with x32SyscallBit, or the x32 entry
+// point for x32Compat. A few x86_64-only calls (uselib, the old module
+// calls) keep their number with the bit although the kernel's x32 table
+// has nothing there: allowing one allows nothing.
 func x32Table() map[string]uint32 {
 	t := make(map[string]uint32, len(syscallsX8664))
 	for name, nr := range syscallsX8664 {
