@@ -51,6 +51,20 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata:
+  name: nnp
+spec:
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "--then-sleep", "syscalls"]
+    securityContext:
+      runAsUser: 1000
+      allowPrivilegeEscalation: false
+      seccompProfile: {type: RuntimeDefault}
+---
+apiVersion: v1
+kind: Pod
+metadata:
   name: unconfined
 spec:
   securityContext:
@@ -84,19 +98,25 @@ spec:
 	}
 
 	t.Run("default is RuntimeDefault", func(t *testing.T) {
-		out := logs("dflt")
-		for _, want := range seccompBlocked {
-			if !strings.Contains(out, want) {
-				t.Errorf("no %q in:\n%s", want, out)
+		// Without no_new_privs (root) the filter is loaded before the
+		// credentials change, with it (uid 1000) just before execve.
+		for _, pod := range []string{"dflt", "nnp"} {
+			out := logs(pod)
+			for _, want := range seccompBlocked {
+				if !strings.Contains(out, want) {
+					t.Errorf("pod %s: no %q in:\n%s", pod, want, out)
+				}
 			}
 		}
 	})
 
 	t.Run("exec gets the container's filter", func(t *testing.T) {
-		out := d.mustBerth("exec", "dflt", "--", "/bin/demo", "syscalls")
-		for _, want := range seccompBlocked {
-			if !strings.Contains(out, want) {
-				t.Errorf("no %q in:\n%s", want, out)
+		for _, pod := range []string{"dflt", "nnp"} {
+			out := d.mustBerth("exec", pod, "--", "/bin/demo", "syscalls")
+			for _, want := range seccompBlocked {
+				if !strings.Contains(out, want) {
+					t.Errorf("exec into pod %s: no %q in:\n%s", pod, want, out)
+				}
 			}
 		}
 		if out := d.mustBerth("exec", "unconfined", "--", "/bin/demo", "syscalls"); !strings.Contains(out, "Seccomp: 0") {
