@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/internal/seccompload"
 )
 
 // step runs fn and names its failure, which travels to Start.
@@ -171,6 +172,11 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 	if cfg.Privileged {
 		caps = AllCapabilities()
 	}
+	if cfg.Seccomp != nil && !cfg.NoNewPrivileges {
+		if err := step("load seccomp filter", func() error { return seccompload.Load(cfg.Seccomp, true) }); err != nil {
+			return execUser{}, err
+		}
+	}
 	if err := step("set credentials", func() error { return setCredentials(u, caps, lastCap, cfg.Privileged) }); err != nil {
 		return execUser{}, err
 	}
@@ -199,6 +205,11 @@ func execProcess(cfg Config, u execUser, sync *os.File, p progress) error {
 	}
 	if err := step("close fds", closeExtraFds); err != nil {
 		return err
+	}
+	if cfg.Seccomp != nil && cfg.NoNewPrivileges {
+		if err := step("load seccomp filter", func() error { return seccompload.Load(cfg.Seccomp, true) }); err != nil {
+			return err
+		}
 	}
 	p.Exec = monotonic()
 	if err := step("report progress", func() error { return json.NewEncoder(sync).Encode(p) }); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/internal/seccompload"
 )
 
 // InitSubcommand is the hidden entry point cmd/berth dispatches to Main
@@ -42,6 +43,10 @@ type Config struct {
 	RunAsNonRoot    bool     `json:"runAsNonRoot,omitempty"`
 	Capabilities    []string `json:"capabilities"`
 	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
+	// Seccomp is the container's filter (nil: none). exec-init loads it on
+	// its locked thread, which forks the command: the command inherits it,
+	// while the threads that wait for it and forward signals stay free.
+	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
 
 	// TTY makes stdin the command's controlling terminal (a new session).
 	TTY bool `json:"tty,omitempty"`
@@ -69,7 +74,7 @@ func NewConfig(t api.ExecTarget, args []string, tty bool, callerTerm string) Con
 		Target: t.Pod + "/" + t.Container, PID: t.PID, StartTime: t.StartTime,
 		CgroupProcs: t.CgroupProcs, Args: args, Env: env, Cwd: t.Cwd,
 		User: t.User, AdditionalGIDs: t.AdditionalGIDs, RunAsNonRoot: t.RunAsNonRoot,
-		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, TTY: tty,
+		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, Seccomp: t.Seccomp, TTY: tty,
 	}
 }
 

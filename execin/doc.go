@@ -13,7 +13,9 @@
 //	  |                                     |    PID's start time checked before and after
 //	  |                                     |  unshare(CLONE_FS), setns each (mnt last)
 //	  |                                     |  resolve user and program in the container
-//	  |                                     |  bounding set, no_new_privs on this thread
+//	  |                                     |  bounding set, no_new_privs and the seccomp
+//	  |                                     |    filter on this thread (the filter before
+//	  |                                     |    the bounding set without no_new_privs)
 //	  |                                     |  fork the command (into the pid namespace):
 //	  |                                     |    setgroups/setgid/setuid, chdir,
 //	  |                                     |    [setsid + TIOCSCTTY], execve

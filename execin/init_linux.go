@@ -18,6 +18,7 @@ import (
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/internal/seccompload"
 )
 
 // step runs fn and names its failure, which travels to Run.
@@ -109,11 +110,27 @@ func start(configFile *os.File) (*exec.Cmd, error) {
 	if err := step("find program", func() (err error) { path, err = container.LookPath(cfg.Args[0], cfg.Env); return err }); err != nil {
 		return nil, err
 	}
+	// The seccomp filter goes on this thread only, as late as possible:
+	// right before the fork with no_new_privs, and before the capabilities
+	// are limited without it (loading then needs CAP_SYS_ADMIN).
+	loadSeccomp := func() error {
+		return step("load seccomp filter", func() error { return seccompload.Load(cfg.Seccomp, false) })
+	}
+	if cfg.Seccomp != nil && !cfg.NoNewPrivileges {
+		if err := loadSeccomp(); err != nil {
+			return nil, err
+		}
+	}
 	if err := step("limit capabilities", func() error { return container.LimitCapabilities(cfg.Capabilities) }); err != nil {
 		return nil, err
 	}
 	if cfg.NoNewPrivileges {
 		if err := step("set no_new_privs", func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Seccomp != nil && cfg.NoNewPrivileges {
+		if err := loadSeccomp(); err != nil {
 			return nil, err
 		}
 	}

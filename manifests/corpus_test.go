@@ -212,7 +212,6 @@ var corpus = []struct {
 		{1, "spec.containers[0].volumeMounts[0].mountPropagation", 45, Unsupported, "mountPropagation \"HostToContainer\" is no"},
 		{1, "spec.containers[0].resources.limits[hugepages-2Mi]", 48, Unsupported, "limits[hugepages-2Mi] is not supported y"},
 		{1, "spec.containers[0].securityContext.procMount", 50, Unsupported, "procMount \"Unmasked\" is not supported ye"},
-		{1, "spec.containers[0].securityContext.seccompProfile.type", 52, Unsupported, "type \"Localhost\" is not supported yet by"},
 	}},
 	{file: "x32-unsupported-unmodelled.yaml", want: []want{
 		{1, "spec.os", 6, Unsupported, "os is not supported yet by berth"},
@@ -258,7 +257,6 @@ var corpus = []struct {
 		{1, "spec.securityContext.sysctls[2].name", 12, Error, "sysctl name \"Net.Bad\" is not valid: use "},
 	}},
 	{file: "x40-seccomp.yaml", want: []want{
-		{1, "spec.securityContext.seccompProfile.type", 8, Unsupported, "type \"Localhost\" is not supported yet by"},
 		{1, "spec.securityContext.seccompProfile.localhostProfile", 9, Error, "\"../../etc/shadow\" must not contain '..'"},
 		{1, "spec.containers[0].securityContext.seccompProfile.type", 15, Error, "\"Strict\" is not valid: use one of \"Runti"},
 		{1, "spec.containers[0].securityContext.procMount", 16, Error, "\"Weird\" is not valid: use one of \"Defaul"},

@@ -51,7 +51,6 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[SecurityContext](), field: "seLinuxOptions", detail: ": berth does not label with SELinux"},
 	{owner: typeOf[SecurityContext](), field: "windowsOptions"},
 	{owner: typeOf[SecurityContext](), field: "appArmorProfile"},
-	{owner: typeOf[SeccompProfile](), field: "type", bad: stringIn("Localhost"), detail: ": use RuntimeDefault or Unconfined"},
 	{owner: typeOf[ContainerPort](), field: "protocol", bad: stringIn("SCTP")},
 	{owner: typeOf[EnvVarSource](), field: "resourceFieldRef"},
 	{owner: typeOf[EnvVarSource](), field: "fileKeyRef"},

@@ -89,7 +89,7 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 				return nil, fmt.Errorf("container %s: %w", c.Name, err)
 			}
 			pl := cg.ctrs[c.Name]
-			cfg, err := ContainerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Mounts: mounts, Layout: l, CgroupProcs: pl.Procs})
+			cfg, err := m.containerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Mounts: mounts, Layout: l, CgroupProcs: pl.Procs})
 			if err != nil {
 				return nil, err
 			}

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
+	"github.com/berth-project/berth/seccomp"
 	"github.com/berth-project/berth/volumes"
 )
 
@@ -67,6 +68,9 @@ type Manager struct {
 	failed map[string]failure
 	// creating are pods whose creation is under way (ContainerCreating).
 	creating map[string]creation
+	// seccomp compiles containers' filters, once per profile and set of
+	// capabilities.
+	seccomp *seccomp.Compiler
 }
 
 // creation is a pod being created.
@@ -101,7 +105,10 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Event == nil {
 		cfg.Event = func(api.Event) {}
 	}
-	return &Manager{cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}}
+	return &Manager{
+		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{},
+		seccomp: seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
+	}
 }
 
 // ListPods implements reconciler.Runtime.
