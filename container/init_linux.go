@@ -82,9 +82,9 @@ func run(configFile, sync *os.File, p progress) error {
 		return err
 	}
 	p.Cgroups = monotonic()
-	lastCap, err := readLastCap()
+	lastCap, err := LastCap()
 	if err != nil {
-		return &reexec.StepError{Step: "read cap_last_cap", Err: err}
+		return &reexec.StepError{Step: "learn the last capability", Err: err}
 	}
 	if err := setupRootfs(cfg); err != nil {
 		return err
@@ -95,19 +95,6 @@ func run(configFile, sync *os.File, p progress) error {
 		return err
 	}
 	return execProcess(cfg, u, sync, p)
-}
-
-// readLastCap reads the highest capability the kernel knows.
-func readLastCap() (int, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("parse cap_last_cap %q: %w", b, err)
-	}
-	return n, nil
 }
 
 // setupRootfs builds the container's filesystem view and pivots into it.

@@ -21,6 +21,8 @@
 //	demo hostname                  print the hostname
 //	demo tty                       whether stdin is a terminal, and its name
 //	demo self                      own cgroups and namespaces (/proc/self)
+//	demo overmount DIR FILE TEXT   mount a tmpfs over DIR and write TEXT to DIR/FILE
+//	                               (needs CAP_SYS_ADMIN: a container faking its /proc)
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
@@ -205,6 +207,8 @@ func run(mode string, args []string) error {
 		return tty()
 	case "self":
 		return self()
+	case "overmount":
+		return overmount(args)
 	case "hostname":
 		h, err := os.Hostname()
 		if err != nil {
@@ -458,4 +462,16 @@ func self() error {
 		fmt.Println("cgroup", line)
 	}
 	return nil
+}
+
+// overmount hides DIR under a fresh tmpfs holding only FILE with TEXT, as a
+// container with CAP_SYS_ADMIN can do to its own /proc/sys/kernel.
+func overmount(args []string) error {
+	if len(args) != 3 {
+		return errors.New("usage: overmount DIR FILE TEXT")
+	}
+	if err := syscall.Mount("tmpfs", args[0], "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", args[0], err)
+	}
+	return os.WriteFile(filepath.Join(args[0], args[1]), []byte(args[2]+"\n"), 0o644)
 }
