@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -64,7 +65,7 @@ func ReadUserFile(path string) (io.Reader, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+		return nil, fmt.Errorf("%s is not a regular file but %s: fix the image", path, fileKind(st.Mode()))
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxUserFile+1))
 	if err != nil {
@@ -74,4 +75,19 @@ func ReadUserFile(path string) (io.Reader, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxUserFile)
 	}
 	return bytes.NewReader(b), nil
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
