@@ -207,16 +207,9 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	return <-ch, after
 }
 
-// startReplyWait bounds how long a Start request waits for the first
-// containers' starts before it is answered: usually they take
-// milliseconds, and their timings go back with the answer; an init stage
-// that hangs is the infra's to handle (it is killed at
-// container.DefaultInitTimeout and retried), never the daemon's to wait
-// for.
-const startReplyWait = 3 * time.Second
-
 // start runs a Start request on the loop and replies once the first
-// starts are recorded, or after startReplyWait.
+// starts are recorded, or after StartReplyWait (a stuck init stage is
+// killed at container.DefaultInitTimeout and retried, by the infra).
 func (s *server) start(req Request, reply func(error)) {
 	replied := false
 	var cancel func()
@@ -235,7 +228,7 @@ func (s *server) start(req Request, reply func(error)) {
 		return
 	}
 	if !replied {
-		cancel = s.procs.afterFunc(startReplyWait, func() { once(nil) })
+		cancel = s.procs.afterFunc(StartReplyWait, func() { once(nil) })
 	}
 }
 
