@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -136,6 +137,11 @@ func mountInRoot(root rootDir, m Mount, makeDev bool) error {
 	if m.Type == "bind" {
 		return bindInRoot(root, m, opts)
 	}
+	if m.Type == "proc" || m.Type == "sysfs" {
+		if err := checkPlainDir(root, m.Target); err != nil {
+			return err
+		}
+	}
 	target, err := root.mkdirAll(m.Target)
 	if err != nil {
 		return fmt.Errorf("create target in rootfs: %w", err)
@@ -149,6 +155,30 @@ func mountInRoot(root rootDir, m Mount, makeDev bool) error {
 	}
 	if makeDev && m.Target == "/dev" {
 		return populateDev(root)
+	}
+	return nil
+}
+
+// checkPlainDir refuses to mount /proc or /sys where the image has a
+// symlink or anything but a directory, as runc does: masking and the
+// read-only paths are applied by those names, and must land on the mount.
+// A missing one is fine (it is created); deeper targets are resolved
+// in-root by the mount itself.
+func checkPlainDir(root rootDir, target string) error {
+	name := strings.TrimPrefix(filepath.Clean(target), "/")
+	if name == "" || strings.Contains(name, "/") {
+		return nil
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(int(root.f.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check %s in the image: %w", target, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("the image's %s is not a plain directory (a symlink or a file): fix the image", target)
 	}
 	return nil
 }
