@@ -17,9 +17,9 @@ import (
 // and start time) and answers are adopted untouched; everything else a
 // crash may have left (half-made pods, dead infras, cgroups, veths, leases,
 // sockets without a pod) is removed. It never trusts a state file alone.
-// The infras are asked in parallel, each call with its deadline
-// (infra.CallTimeout), so a stuck one delays the daemon's start by that at
-// most.
+// The infras are asked, and the pods removed, in parallel, each infra call
+// with its deadline (infra.CallTimeout): a stuck infra delays the daemon's
+// start by one deadline, never holds it.
 func (m *Manager) Recover(ctx context.Context) error {
 	ids, err := podDirs(m.cfg.StateDir)
 	if err != nil {
@@ -33,13 +33,23 @@ func (m *Manager) Recover(ctx context.Context) error {
 	wg.Wait()
 	live := map[string]bool{}
 	liveRun := map[string]bool{}
+	var mu sync.Mutex
 	var errs []error
+	// Teardowns run in parallel too: each may wait on its infra's deadlines.
+	remove := func(id string, rec *record, l Layout) {
+		wg.Go(func() {
+			err := m.teardown(ctx, id, rec, l, 0)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		})
+	}
 	for _, f := range found {
 		if f.readErr != nil {
 			// The directory's name is the pod's KernelID, which is all that
 			// cgroups and the network need to find what the pod held.
 			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", f.name, "err", f.readErr)
-			errs = append(errs, m.teardown(ctx, f.name, nil, Layout{State: f.dir}, 0))
+			remove(f.name, nil, Layout{State: f.dir})
 			continue
 		}
 		id := ID(f.rec.Pod.Namespace, f.rec.Pod.Name)
@@ -53,8 +63,9 @@ func (m *Manager) Recover(ctx context.Context) error {
 			continue
 		}
 		m.cfg.Log.Info("removing pod left half-made or dead", "pod", id)
-		errs = append(errs, m.teardown(ctx, id, f.rec, f.layout, 0))
+		remove(id, f.rec, f.layout)
 	}
+	wg.Wait()
 	errs = append(errs, m.collectGarbage(live, liveRun))
 	return errors.Join(errs...)
 }
