@@ -250,7 +250,7 @@ func (s *supervisor) run(cs ...*ctr) {
 func (s *supervisor) recordStart(c *ctr, r runStart) {
 	c.status.LogPath = r.logPath
 	if r.err != nil && container.IsCreateError(r.err) {
-		s.createFailed(c, r.err)
+		s.recordCreateError(c, r.err)
 		return
 	}
 	c.createFailed = false
@@ -286,11 +286,11 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	}
 }
 
-// createFailed records a run that could not be created (its init stage
+// recordCreateError records a run that could not be created (its init stage
 // timed out, or the image's user database is unusable): the container
 // waits with CreateContainerError and is tried again after a back-off,
 // whatever the restart policy, as the kubelet does; its program never ran.
-func (s *supervisor) createFailed(c *ctr, err error) {
+func (s *supervisor) recordCreateError(c *ctr, err error) {
 	s.log.Warn("container could not be created", "pod", s.cfg.Key, "container", c.cfg.Name, "err", err)
 	s.event(c, EventWarning, EventFailed, "Error: "+err.Error())
 	c.createFailed = true
