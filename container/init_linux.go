@@ -83,9 +83,9 @@ func run(configFile, sync *os.File, p progress) error {
 		return err
 	}
 	p.Cgroups = monotonic()
-	lastCap, err := readLastCap()
+	lastCap, err := LastCap()
 	if err != nil {
-		return &reexec.StepError{Step: "read cap_last_cap", Err: err}
+		return &reexec.StepError{Step: "learn the last capability", Err: err}
 	}
 	if err := setupRootfs(cfg); err != nil {
 		return err
@@ -96,19 +96,6 @@ func run(configFile, sync *os.File, p progress) error {
 		return err
 	}
 	return execProcess(cfg, u, sync, p)
-}
-
-// readLastCap reads the highest capability the kernel knows.
-func readLastCap() (int, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("parse cap_last_cap %q: %w", b, err)
-	}
-	return n, nil
 }
 
 // setupRootfs builds the container's filesystem view and pivots into it.
@@ -162,7 +149,7 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 		}
 	}
 	var u execUser
-	if err := step("resolve user "+cfg.User, func() (err error) { u, err = lookupUser(cfg); return err }); err != nil {
+	if err := step(stepResolveUser+" "+cfg.User, func() (err error) { u, err = lookupUser(cfg); return err }); err != nil {
 		return execUser{}, err
 	}
 	if cfg.RunAsNonRoot && u.UID == 0 {

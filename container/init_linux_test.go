@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -658,5 +659,50 @@ func TestRecursiveBindNodev(t *testing.T) {
 	}
 	if !seen["/vol"] || !seen["/vol/sub"] {
 		t.Errorf("mounts /vol and /vol/sub not both found in:\n%s", b)
+	}
+}
+
+// Image files the init stage would act on, shaped to block it or to move
+// a system mount, fail the start with the reason, at once.
+func TestHostileImageFailsTheInit(t *testing.T) {
+	testutil.RequireRoot(t)
+	tests := []struct {
+		name    string
+		mutate  func(t *testing.T, lower string)
+		errText string
+		create  bool
+	}{
+		{"fifo passwd", func(t *testing.T, lower string) {
+			if err := os.Remove(lower + "/etc/passwd"); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mkfifo(lower+"/etc/passwd", 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "/etc/passwd is not a regular file but a FIFO", true},
+		{"symlinked /proc", func(t *testing.T, lower string) {
+			if err := os.RemoveAll(lower + "/proc"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/tmp", lower+"/proc"); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a plain directory", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRootfs(t)
+			tt.mutate(t, r.lower)
+			cfg := r.config("exit", "0")
+			pid, err := Start(cfg, StartOptions{Timeout: 10 * time.Second})
+			if err == nil {
+				unix.Wait4(pid, nil, 0, nil)
+				t.Fatalf("Start succeeded, want %q", tt.errText)
+			}
+			if !strings.Contains(err.Error(), tt.errText) || IsCreateError(err) != tt.create {
+				t.Errorf("Start error %q (create error: %v), want %q (%v)", err, IsCreateError(err), tt.errText, tt.create)
+			}
+			assertNoHostMounts(t, cfg)
+		})
 	}
 }

@@ -204,6 +204,8 @@ var errNotPlainDir = errors.New("the kernel filesystem mounted there needs a pla
 // fileKind names a file type for an error.
 func fileKind(mode uint32) string {
 	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return "a directory"
 	case unix.S_IFLNK:
 		return "a symlink"
 	case unix.S_IFREG:

@@ -120,13 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Event:        events.add,
 		Log:          log,
 	})
-	if err := mgr.Recover(ctx); err != nil {
-		log.Error("recovery left something behind", "err", err)
-	}
-	observed, _ := mgr.ListPods(ctx)
-	loader.Seed(observed)
-
-	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir}
+	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	ready := make(chan struct{})
 	notifyReady := firstPass(ready, log)
 	b.rec = reconciler.New(loader, mgr, log, reconciler.Options{
@@ -146,6 +140,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(ctx, l, api.Handler(b, log)) }()
+
+	// The socket answers from now on; requests wait for the recovery,
+	// which asks every infra in parallel with a deadline per call.
+	if err := mgr.Recover(ctx); err != nil {
+		log.Error("recovery left something behind", "err", err)
+	}
+	observed, _ := mgr.ListPods(ctx)
+	loader.Seed(observed)
+	close(b.recovered)
 
 	trigger := make(chan struct{}, 1)
 	poke := func() {

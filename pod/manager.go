@@ -267,6 +267,10 @@ func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTime
 	}
 	t.mark("infra-ready")
 	// One exchange: a failure to reach the infra shows as Start's error.
+	// The infra answers once the first starts are recorded or after
+	// infra.StartReplyWait: a container whose init stage hangs holds
+	// neither this create nor the reconcile pass (it shows as
+	// CreateContainerError when the infra gives up on it).
 	st, err := infra.NewClient(l.Socket()).Start(ctx, initCtrs, ctrs)
 	if err != nil {
 		return Objects{}, fmt.Errorf("start containers: %w", err)
@@ -517,11 +521,10 @@ func (m *Manager) teardown(ctx context.Context, id string, rec *record, l Layout
 }
 
 // stopContainers asks the infra to stop its containers: SIGTERM, then
-// SIGKILL after grace. It returns the client for the Shutdown that follows.
+// SIGKILL after grace (the call's deadline is grace plus
+// infra.CallTimeout). It returns the client for the Shutdown that follows.
 func (m *Manager) stopContainers(ctx context.Context, l Layout, grace time.Duration) (*infra.Client, error) {
 	c := infra.NewClient(l.Socket())
-	ctx, cancel := context.WithTimeout(ctx, grace+10*time.Second)
-	defer cancel()
 	if err := c.Stop(ctx, grace); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,8 @@
 //	demo syscalls                  the Seccomp mode, then each call a container's
 //	                               seccomp profile refuses, with its result
 //	demo getpid N                  N getpid system calls; prints ns per call
+//	demo overmount DIR FILE TEXT   mount a tmpfs over DIR and write TEXT to DIR/FILE
+//	                               (needs CAP_SYS_ADMIN: a container faking its /proc)
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
@@ -228,6 +230,8 @@ func run(mode string, args []string) error {
 		}
 		fmt.Printf("getpid: %d calls, %.1f ns each\n", n, float64(time.Since(start).Nanoseconds())/float64(max(n, 1)))
 		return nil
+	case "overmount":
+		return overmount(args)
 	case "hostname":
 		h, err := os.Hostname()
 		if err != nil {
@@ -611,4 +615,16 @@ func errnoName(e syscall.Errno) string {
 		return "EFAULT"
 	}
 	return fmt.Sprintf("errno %d", int(e))
+}
+
+// overmount hides DIR under a fresh tmpfs holding only FILE with TEXT, as a
+// container with CAP_SYS_ADMIN can do to its own /proc/sys/kernel.
+func overmount(args []string) error {
+	if len(args) != 3 {
+		return errors.New("usage: overmount DIR FILE TEXT")
+	}
+	if err := syscall.Mount("tmpfs", args[0], "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", args[0], err)
+	}
+	return os.WriteFile(filepath.Join(args[0], args[1]), []byte(args[2]+"\n"), 0o644)
 }
