@@ -43,7 +43,7 @@ var clusterOnlyFields = map[ownerField]clusterOnly{
 	{typeOf[PodSpec](), "serviceAccountName"}:           ignored("serviceAccountName", noAPIServer),
 	{typeOf[PodSpec](), "serviceAccount"}:               ignored("serviceAccount", noAPIServer),
 	{typeOf[PodSpec](), "automountServiceAccountToken"}: ignored("automountServiceAccountToken", noAPIServer),
-	{typeOf[PodSpec](), "imagePullSecrets"}:             ignored("imagePullSecrets", "berth pulls with its own registry credentials"),
+	{typeOf[PodSpec](), "imagePullSecrets"}:             ignored("imagePullSecrets", "berth pulls no images: it runs images imported with `berth image import`"),
 
 	{typeOf[ObjectMeta](), "creationTimestamp"}:          ignored("creationTimestamp", serverOwned),
 	{typeOf[ObjectMeta](), "deletionTimestamp"}:          ignored("deletionTimestamp", serverOwned),

@@ -25,7 +25,9 @@ var corpus = []struct {
 	want []want
 }{
 	{file: "v01-minimal.yaml"},
-	{file: "v02-full.yaml"},
+	{file: "v02-full.yaml", want: []want{
+		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 108, Warning, "an ephemeral-storage request is ignored"},
+	}},
 	{file: "v03-multi.yaml"},
 	{file: "v04-json.yaml"},
 	{file: "v05-anchors.yaml"},
@@ -44,7 +46,7 @@ var corpus = []struct {
 		{1, "spec.tolerations", 20, Warning, "tolerations is ignored: it only matters "},
 		{1, "spec.affinity", 22, Warning, "affinity is ignored: it only matters to "},
 		{1, "spec.schedulerName", 23, Warning, "schedulerName is ignored: it only matter"},
-		{1, "spec.imagePullSecrets", 24, Warning, "imagePullSecrets is ignored: berth pulls"},
+		{1, "spec.imagePullSecrets", 24, Warning, "imagePullSecrets is ignored: berth pulls no images:"},
 	}},
 	{file: "v10-status.yaml", want: []want{
 		{1, "status", 9, Warning, "status is ignored: status is reported by"},
@@ -286,6 +288,18 @@ var corpus = []struct {
 	}},
 	{file: "x45-alias-cycle.yaml", want: []want{
 		{1, "", 1, Error, "a YAML alias (*name) refers to the value"},
+	}},
+	{file: "x46-accepted-then-ignored.yaml", want: []want{
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/b]", 7, Unsupported, "AppArmor profile \"runtime/default\" is no"},
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]", 8, Unsupported, "AppArmor profile \"localhost/my-profile\" "},
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/ghost]", 9, Error, "the pod has no container \"ghost\""},
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/init]", 10, Error, "AppArmor profile \"Strict\" is not valid"},
+		{1, "spec.volumes[0].emptyDir.sizeLimit", 16, Unsupported, "sizeLimit on a disk emptyDir is not supp"},
+		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 26, Warning, "an ephemeral-storage request is ignored"},
+		{1, "spec.containers[0].resources.limits[ephemeral-storage]", 27, Unsupported, "limits[ephemeral-storage] is not support"},
+		{1, "spec.containers[1].securityContext.appArmorProfile.type", 31, Unsupported, "type \"RuntimeDefault\" is not supported "},
+		{1, "spec.containers[2].securityContext.appArmorProfile.type", 35, Unsupported, "type \"Localhost\" is not supported yet b"},
+		{1, "spec.containers[3].securityContext.appArmorProfile.localhostProfile", 39, Error, "localhostProfile may only be set when ty"},
 	}},
 }
 

@@ -293,6 +293,8 @@ type SecurityContext struct {
 	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation,omitempty"`
 	ProcMount                string          `json:"procMount,omitempty"`
 	SeccompProfile           *SeccompProfile `json:"seccompProfile,omitempty"`
+
+	AppArmorProfile *AppArmorProfile `json:"appArmorProfile,omitempty"`
 }
 
 // PodSecurityContext is the pod-level security context.
@@ -306,6 +308,8 @@ type PodSecurityContext struct {
 	FSGroupChangePolicy string          `json:"fsGroupChangePolicy,omitempty"`
 	Sysctls             []Sysctl        `json:"sysctls,omitempty"`
 	SeccompProfile      *SeccompProfile `json:"seccompProfile,omitempty"`
+
+	AppArmorProfile *AppArmorProfile `json:"appArmorProfile,omitempty"`
 }
 
 // Capabilities adds and drops Linux capabilities (names without CAP_).
@@ -324,6 +328,13 @@ type SELinuxOptions struct {
 
 // SeccompProfile selects a seccomp profile.
 type SeccompProfile struct {
+	Type             string  `json:"type"`
+	LocalhostProfile *string `json:"localhostProfile,omitempty"`
+}
+
+// AppArmorProfile selects an AppArmor profile. berth loads no AppArmor
+// profiles, so Unconfined is the only type it gives.
+type AppArmorProfile struct {
 	Type             string  `json:"type"`
 	LocalhostProfile *string `json:"localhostProfile,omitempty"`
 }

@@ -209,6 +209,9 @@ func (v *validator) resources(r *ResourceRequirements, path string) {
 			}
 		}
 	}
+	if _, ok := r.Requests[ephemeralStorage]; ok {
+		v.add(Warning, joinKey(joinField(path, "requests"), ephemeralStorage), "%s", ephemeralStorageRequest)
+	}
 	for _, k := range sortedKeys(r.Requests) {
 		limit, ok := r.Limits[k]
 		if ok && r.Requests[k].Cmp(limit) > 0 {
@@ -216,6 +219,14 @@ func (v *validator) resources(r *ResourceRequirements, path string) {
 		}
 	}
 }
+
+const (
+	ephemeralStorage = "ephemeral-storage"
+	// A request reserves nothing on the node: the scheduler places pods by
+	// it and the kubelet ranks pods by usage above it when it evicts.
+	ephemeralStorageRequest = "an ephemeral-storage request is ignored: on a cluster it only places the pod on a node " +
+		"and ranks it for eviction; berth runs every pod on this node and evicts none (limits are not supported yet)"
+)
 
 func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 	targets := map[string]bool{}
