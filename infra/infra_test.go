@@ -225,6 +225,8 @@ type fakeProcs struct {
 	signals  []string
 	oom      uint64
 	timers   []*fakeTimer
+	// messages are the termination messages by container name.
+	messages map[string]string
 }
 
 type fakeTimer struct {
@@ -252,6 +254,10 @@ func (p *fakeProcs) signal(pid int, sig syscall.Signal) error {
 }
 
 func (p *fakeProcs) oomKills(c *ContainerConfig) (uint64, bool) { return p.oom, c.OOMEventsFile != "" }
+
+func (p *fakeProcs) terminationMessage(c *ContainerConfig, _ string, _ bool) string {
+	return p.messages[c.Name]
+}
 
 func (p *fakeProcs) afterFunc(d time.Duration, f func()) func() {
 	ft := &fakeTimer{d: d, f: f}

@@ -28,6 +28,15 @@ func (v *validator) container(s *PodSpec, c *Container, path string, vols map[st
 	}
 	v.oneOf(joinField(path, "imagePullPolicy"), c.ImagePullPolicy, "", "Always", "IfNotPresent", "Never")
 	v.oneOf(joinField(path, "terminationMessagePolicy"), c.TerminationMessagePolicy, "", "File", "FallbackToLogsOnError")
+	if p := c.TerminationMessagePath; p != "" {
+		tpath := joinField(path, "terminationMessagePath")
+		switch {
+		case !strings.HasPrefix(p, "/"):
+			v.errf(tpath, "terminationMessagePath %q must be absolute", clip(p))
+		case hasDotDot(p) || cleanMountPath(p) == "/":
+			v.errf(tpath, "terminationMessagePath %q must name a file below / without '..'", clip(p))
+		}
+	}
 	v.ports(s, c, path, ports)
 	v.env(c, path)
 	v.resources(&c.Resources, joinField(path, "resources"))

@@ -94,7 +94,11 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 			out = append(out, infra.ContainerConfig{
 				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
 				OOMEventsFile: oomFile, OOMFormat: oomFormat,
+				TerminationMessagePolicy: c.TerminationMessagePolicy,
 			})
+			if c.TerminationMessagePath != "" {
+				out[len(out)-1].TerminationMessageFile = l.TerminationMessageFile(c.Name)
+			}
 		}
 		return out, nil
 	}

@@ -86,6 +86,12 @@ func RunKey(id string) string {
 // ContainerDir holds a container's overlay upper, work and mount-point dirs.
 func (l Layout) ContainerDir(name string) string { return filepath.Join(l.State, "containers", name) }
 
+// TerminationMessageFile is the host side of a container's
+// terminationMessagePath; the infra makes it empty before each run.
+func (l Layout) TerminationMessageFile(name string) string {
+	return filepath.Join(l.ContainerDir(name), "termination-log")
+}
+
 // EtcDir holds the pod's generated hosts, resolv.conf and hostname files.
 func (l Layout) EtcDir() string { return filepath.Join(l.State, "etc") }
 
@@ -140,7 +146,7 @@ func ContainerConfig(in ContainerInput) (container.Config, error) {
 		WorkDir:        filepath.Join(dir, "work"),
 		RootfsDir:      filepath.Join(dir, "rootfs"),
 		ReadOnlyRootfs: isTrue(sc.ReadOnlyRootFilesystem),
-		Mounts:         append(etcMounts(in.Layout), in.Mounts...),
+		Mounts:         append(append(etcMounts(in.Layout), in.Mounts...), terminationMounts(in.Layout, c)...),
 		Args:           args,
 		Env:            in.Env,
 		Cwd:            cwd,
@@ -256,6 +262,18 @@ func etcMounts(l Layout) []container.Mount {
 		{Source: filepath.Join(etc, "hosts"), Target: "/etc/hosts", Type: "bind", Options: opts, File: true},
 		{Source: filepath.Join(etc, "resolv.conf"), Target: "/etc/resolv.conf", Type: "bind", Options: opts, File: true},
 	}
+}
+
+// terminationMounts binds the container's termination message file at its
+// terminationMessagePath, after every other mount, as the kubelet does.
+func terminationMounts(l Layout, c *manifests.Container) []container.Mount {
+	if c.TerminationMessagePath == "" {
+		return nil
+	}
+	return []container.Mount{{
+		Source: l.TerminationMessageFile(c.Name), Target: c.TerminationMessagePath, Type: "bind",
+		Options: []string{"bind", "nosuid", "nodev", "noexec"}, File: true,
+	}}
 }
 
 func envMap(env []string) map[string]string {

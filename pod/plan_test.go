@@ -68,7 +68,7 @@ func TestContainerConfig(t *testing.T) {
 	img := images.Image{Layers: []string{"/layers/base", "/layers/top"}, Config: images.ImageConfig{
 		Entrypoint: []string{"/bin/demo"}, Cmd: []string{"serve"}, WorkingDir: "/srv", User: "app",
 	}}
-	c := &manifests.Container{Name: "main", SecurityContext: &manifests.SecurityContext{
+	c := &manifests.Container{Name: "main", TerminationMessagePath: "/dev/termination-log", SecurityContext: &manifests.SecurityContext{
 		AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
 		Capabilities: &manifests.Capabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE"}},
 	}}
@@ -96,8 +96,11 @@ func TestContainerConfig(t *testing.T) {
 	for _, m := range cfg.Mounts {
 		targets = append(targets, m.Target)
 	}
-	if !reflect.DeepEqual(targets, []string{"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/data"}) {
+	if !reflect.DeepEqual(targets, []string{"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/data", "/dev/termination-log"}) {
 		t.Errorf("mount targets %q", targets)
+	}
+	if m := cfg.Mounts[len(cfg.Mounts)-1]; m.Source != l.TerminationMessageFile("main") || !m.File || m.Type != "bind" {
+		t.Errorf("termination message mount %+v: want a file bind of %s", m, l.TerminationMessageFile("main"))
 	}
 	if !strings.HasPrefix(cfg.UpperDir, "/s/pods/default_web/containers/main/") {
 		t.Errorf("upper dir %s outside the pod's state", cfg.UpperDir)
