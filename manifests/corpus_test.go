@@ -26,6 +26,7 @@ var corpus = []struct {
 }{
 	{file: "v01-minimal.yaml"},
 	{file: "v02-full.yaml", want: []want{
+		{1, "spec.enableServiceLinks", 18, Warning, "enableServiceLinks is ignored: berth has"},
 		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 108, Warning, "an ephemeral-storage request is ignored"},
 	}},
 	{file: "v03-multi.yaml"},
@@ -51,10 +52,19 @@ var corpus = []struct {
 	{file: "v10-status.yaml", want: []want{
 		{1, "status", 9, Warning, "status is ignored: status is reported by"},
 	}},
-	{file: "v11-configmap-binary.yaml"},
+	{file: "v11-configmap-binary.yaml", want: []want{
+		{1, "immutable", 10, Warning, "immutable is ignored: berth has no API s"},
+	}},
 	{file: "v12-capabilities.yaml"},
 	{file: "v13-hostpid-ipc.yaml"},
 	{file: "v14-block-scalars.yaml"},
+	{file: "v15-accepted-with-warnings.yaml", want: []want{
+		{1, "metadata.uid", 5, Warning, "uid is ignored: it is written by a Kube"},
+		{1, "spec.enableServiceLinks", 7, Warning, "enableServiceLinks is ignored: berth has"},
+		{1, "spec.containers[0].imagePullPolicy", 11, Warning, "imagePullPolicy Always is treated as IfN"},
+		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 13, Warning, "an ephemeral-storage request is ignored"},
+		{2, "immutable", 19, Warning, "immutable is ignored: berth has no API s"},
+	}},
 	{file: "x01-unknown-field-deep.yaml", want: []want{
 		{1, "spec.containers[1].volumeMounts[0].readonly", 17, Error, "unknown field \"readonly\": did you mean \""},
 		{1, "spec.containers[1].restartCount", 18, Error, "unknown field \"restartCount\": remove it,"},

@@ -72,8 +72,8 @@ func (v *validator) objectMeta(m *ObjectMeta, path string) {
 	if total > maxAnnotationsLen {
 		v.errf(joinField(path, "annotations"), "annotations take %d bytes; the limit is %d", total, maxAnnotationsLen)
 	}
-	if len(m.UID) > dns1123SubdomainMax {
-		v.errf(joinField(path, "uid"), "uid is longer than %d characters", dns1123SubdomainMax)
+	if m.UID != "" {
+		v.add(Warning, joinField(path, "uid"), "uid is ignored: %s; berth gives each pod a uid of its own", serverOwned)
 	}
 }
 

@@ -229,6 +229,26 @@ func (v *validator) resources(r *ResourceRequirements, path string) {
 	}
 }
 
+// pullAlwaysWarnings warns about an imagePullPolicy Always written in the
+// manifest: berth never pulls, so it cannot fetch the image again at each
+// start. (The Always that defaulting gives a :latest or untagged image is
+// not warned about: berth's images are imported, so none is pulled.)
+func pullAlwaysWarnings(s *PodSpec) []Problem {
+	v := &validator{}
+	for _, list := range []struct {
+		name string
+		ctrs []Container
+	}{{"initContainers", s.InitContainers}, {"containers", s.Containers}} {
+		for i, c := range list.ctrs {
+			if c.ImagePullPolicy == "Always" {
+				v.add(Warning, joinField(joinIndex(joinField("spec", list.name), i), "imagePullPolicy"),
+					"imagePullPolicy Always is treated as IfNotPresent: berth never pulls, it runs the image as imported with `berth image import` (import it again to update it)")
+			}
+		}
+	}
+	return v.probs
+}
+
 const (
 	ephemeralStorage = "ephemeral-storage"
 	// A request reserves nothing on the node: the scheduler places pods by
