@@ -265,7 +265,10 @@ func etcMounts(l Layout) []container.Mount {
 }
 
 // terminationMounts binds the container's termination message file at its
-// terminationMessagePath, after every other mount, as the kubelet does.
+// terminationMessagePath, after every other mount, as the kubelet does. A
+// privileged container's /dev is the host's, so there a missing target
+// such as /dev/termination-log is made once on the host's /dev, as an
+// empty file each such container binds its own file over.
 func terminationMounts(l Layout, c *manifests.Container) []container.Mount {
 	if c.TerminationMessagePath == "" {
 		return nil
