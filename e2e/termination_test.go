@@ -15,7 +15,8 @@ import (
 // terminationMessagePath (the default /dev/termination-log, or its own
 // path, also as a non-root user) becomes its terminated state's message,
 // cut to 4 KiB; under FallbackToLogsOnError a failed container that wrote
-// nothing gets the tail of its log, under File it gets nothing.
+// nothing gets the tail of its log, under File it gets nothing. After a
+// restart the message is the last state's.
 func TestTerminationMessages(t *testing.T) {
 	d := startDaemon(t)
 	long := strings.Repeat("x", 5000)
@@ -45,6 +46,17 @@ spec:
   - name: long
     image: berth.test/demo:latest
     command: ["/bin/demo", "write", "/dev/termination-log", "` + long + `"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: term-restart
+spec:
+  containers:
+  - name: fallback
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "read", "/missing"]
+    terminationMessagePolicy: FallbackToLogsOnError
 `
 	// Written beside the directory and renamed in: apply would report the
 	// failing containers as a failed apply.
@@ -55,13 +67,22 @@ spec:
 	if err := os.Rename(tmp, filepath.Join(d.manifests, "term.yaml")); err != nil {
 		t.Fatal(err)
 	}
+	// Both pods come from one file, so neither exists before the first
+	// pass that reads it.
+	find := func(name string) api.Pod {
+		for _, p := range d.pods() {
+			if p.Metadata.Name == name {
+				return p
+			}
+		}
+		return api.Pod{}
+	}
 	var p api.Pod
 	testutil.WaitFor(t, 60*time.Second, "every container of pod term terminated", func() bool {
-		ps := d.pods()
-		if len(ps) != 1 || len(ps[0].Status.ContainerStatuses) != 5 {
+		p = find("term")
+		if len(p.Status.ContainerStatuses) != 5 {
 			return false
 		}
-		p = ps[0]
 		for _, c := range p.Status.ContainerStatuses {
 			if c.State.Terminated == nil {
 				return false
@@ -91,6 +112,19 @@ spec:
 	}
 	if out := d.mustBerth("describe", "pod", "term"); !strings.Contains(out, "all done") || !strings.Contains(out, "demo: open /missing") {
 		t.Errorf("describe lacks the termination messages:\n%s", out)
+	}
+
+	var last *api.StateTerminated
+	testutil.WaitFor(t, 60*time.Second, "a restart of pod term-restart", func() bool {
+		cs := find("term-restart").Status.ContainerStatuses
+		if len(cs) != 1 || cs[0].RestartCount < 1 {
+			return false
+		}
+		last = cs[0].LastState.Terminated
+		return true
+	})
+	if last == nil || !strings.Contains(last.Message, "demo: open /missing") {
+		t.Errorf("after a restart: last state %+v, want the failed run's log tail as its message", last)
 	}
 }
 
