@@ -107,6 +107,26 @@ func TestContainerConfig(t *testing.T) {
 	}
 }
 
+func TestContainerConfigWorkingDir(t *testing.T) {
+	pod := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "p", Namespace: "default"}}
+	l := NewLayout("/s", "/r", "/l", "default", "p", "uid")
+	for _, tc := range []struct{ image, container, want string }{
+		{"", "", "/"},
+		{"/srv", "", "/srv"},
+		{"/srv", "/work", "/work"},
+	} {
+		c := &manifests.Container{Name: "main", Command: []string{"/x"}, WorkingDir: tc.container}
+		img := images.Image{Config: images.ImageConfig{WorkingDir: tc.image}}
+		cfg, err := ContainerConfig(ContainerInput{Pod: pod, Container: c, Image: img, Layout: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Cwd != tc.want {
+			t.Errorf("image %q, workingDir %q: cwd %q, want %q", tc.image, tc.container, cfg.Cwd, tc.want)
+		}
+	}
+}
+
 func TestContainerConfigPrivilegedKeepsEverything(t *testing.T) {
 	yes := true
 	pod := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "p", Namespace: "default"}}
