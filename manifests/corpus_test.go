@@ -299,6 +299,12 @@ var corpus = []struct {
 	{file: "x45-alias-cycle.yaml", want: []want{
 		{1, "", 1, Error, "a YAML alias (*name) refers to the value"},
 	}},
+	{file: "x47-secret-types.yaml", want: []want{
+		{2, "type", 15, Error, "type kubernetes.io/tls needs the key \"tl"},
+		{3, "type", 23, Error, "type kubernetes.io/basic-auth needs a us"},
+		{4, "stringData[.dockerconfigjson]", 33, Error, "the value is not valid JSON"},
+		{5, "type", 39, Warning, "type kubernetes.io/service-account-toke"},
+	}},
 	{file: "x46-accepted-then-ignored.yaml", want: []want{
 		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/b]", 7, Unsupported, "AppArmor profile \"runtime/default\" is no"},
 		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]", 8, Unsupported, "AppArmor profile \"localhost/my-profile\" "},
