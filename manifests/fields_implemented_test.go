@@ -27,9 +27,9 @@ var implemented = map[string]string{
 	"ConfigMap.binaryData": "TestConfigMapPayload (volumes/projection_test.go)",
 	// A kubelet does nothing with a type; the API server checks a built-in
 	// type's keys, and so does validation.
-	"Secret.type":          "TestCorpus (manifests/corpus_test.go)",
-	"Secret.data":          "TestSecretVolume (volumes/prepare_linux_test.go)",
-	"Secret.stringData":    "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
+	"Secret.type":       "TestCorpus (manifests/corpus_test.go)",
+	"Secret.data":       "TestSecretVolume (volumes/prepare_linux_test.go)",
+	"Secret.stringData": "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
 
 	// Pod spec.
 	"PodSpec.restartPolicy":                 "TestRestartPolicies (e2e/lifecycle_test.go)",
