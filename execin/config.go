@@ -42,6 +42,8 @@ type Config struct {
 	RunAsNonRoot    bool     `json:"runAsNonRoot,omitempty"`
 	Capabilities    []string `json:"capabilities"`
 	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
+	// OOMScoreAdj is the container's, which the command gets too.
+	OOMScoreAdj int `json:"oomScoreAdj"`
 
 	// TTY makes stdin the command's controlling terminal (a new session).
 	TTY bool `json:"tty,omitempty"`
@@ -70,6 +72,7 @@ func NewConfig(t api.ExecTarget, args []string, tty bool, callerTerm string) Con
 		CgroupProcs: t.CgroupProcs, Args: args, Env: env, Cwd: t.Cwd,
 		User: t.User, AdditionalGIDs: t.AdditionalGIDs, RunAsNonRoot: t.RunAsNonRoot,
 		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, TTY: tty,
+		OOMScoreAdj: t.OOMScoreAdj,
 	}
 }
 
@@ -98,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.CgroupProcs) == 0 {
 		bad("no cgroup to join")
+	}
+	if c.OOMScoreAdj < -1000 || c.OOMScoreAdj > 1000 {
+		bad("oomScoreAdj %d is not within -1000 to 1000", c.OOMScoreAdj)
 	}
 	for _, p := range c.CgroupProcs {
 		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/cgroup.procs") || strings.Contains(p, "/../") {

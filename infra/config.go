@@ -24,6 +24,10 @@ const (
 	OOMFormatV1 = "v1"
 )
 
+// OOMScoreAdj is the infra's oom_score_adj: the kubelet's for a pod's
+// pause container.
+const OOMScoreAdj = -998
+
 // PodConfig is what the daemon hands the infra on its config fd, as JSON.
 type PodConfig struct {
 	// Key is "namespace/name"; UID is the pod's metadata.uid.

@@ -93,7 +93,7 @@ var implemented = map[string]string{
 	"LocalObjectRef.name":                      "TestBuildEnv (pod/env_test.go)",
 	"LocalObjectRef.optional":                  "TestBuildEnvMissingReference (pod/env_test.go)",
 	"ResourceRequirements.limits":              "TestMemoryLimitOOMKilled (e2e/resources_test.go)",
-	"ResourceRequirements.requests":            "TestForContainer (cgroups/resources_test.go)",
+	"ResourceRequirements.requests":            "TestOOMScoreAdjFollowsQoS (e2e/qos_test.go)",
 	"VolumeMount.name":                         "TestTwoContainerPodSharesNamespacesAndEmptyDir (e2e/pod_test.go)",
 	"VolumeMount.mountPath":                    "TestTwoContainerPodSharesNamespacesAndEmptyDir (e2e/pod_test.go)",
 	"VolumeMount.readOnly":                     "TestMounts (volumes/mounts_test.go)",

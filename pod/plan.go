@@ -111,6 +111,8 @@ type ContainerInput struct {
 	Layout    Layout
 	// CgroupProcs are the v1 cgroup.procs files the init joins.
 	CgroupProcs []string
+	// OOMScoreAdj is the container's, from the pod's QoS class.
+	OOMScoreAdj int
 }
 
 // ContainerConfig computes the container init's Config: pure, from the
@@ -159,6 +161,7 @@ func ContainerConfig(in ContainerInput) (container.Config, error) {
 		NoNewPrivileges: sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !privileged,
 		Privileged:      privileged,
 		CgroupProcs:     in.CgroupProcs,
+		OOMScoreAdj:     in.OOMScoreAdj,
 	}
 	if !privileged {
 		cfg.MaskedPaths = container.DefaultMaskedPaths()

@@ -73,9 +73,12 @@ func TestContainerConfig(t *testing.T) {
 		Capabilities: &manifests.Capabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE"}},
 	}}
 	cfg, err := ContainerConfig(ContainerInput{Pod: pod, Container: c, Image: img, Layout: l,
-		Mounts: []container.Mount{{Source: "/v", Target: "/data", Type: "bind"}}})
+		Mounts: []container.Mount{{Source: "/v", Target: "/data", Type: "bind"}}, OOMScoreAdj: 875})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.OOMScoreAdj != 875 {
+		t.Errorf("oom_score_adj %d, want the input's 875", cfg.OOMScoreAdj)
 	}
 	if !reflect.DeepEqual(cfg.LowerDirs, []string{"/layers/top", "/layers/base"}) {
 		t.Errorf("lower dirs %q: overlayfs wants the top layer first", cfg.LowerDirs)
