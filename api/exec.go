@@ -50,6 +50,8 @@ type ExecTarget struct {
 	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
 	Env     []string            `json:"env"`
 	Cwd     string              `json:"cwd"`
+	// OOMScoreAdj is the container's oom_score_adj.
+	OOMScoreAdj int `json:"oomScoreAdj"`
 }
 
 // ExecBackend is the part of Backend that serves exec targets.

@@ -82,6 +82,11 @@ type Config struct {
 	// before anything of the container runs (cgroup v1; on v2 the process is
 	// cloned straight into its cgroup and this is empty).
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+
+	// OOMScoreAdj is written to the init's oom_score_adj before anything of
+	// the container runs (it starts with the infra's): every process of the
+	// container inherits it.
+	OOMScoreAdj int `json:"oomScoreAdj"`
 }
 
 // Mount is one mount made inside the container's rootfs.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -82,6 +83,9 @@ func run(configFile, sync *os.File, p progress) error {
 	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
 		return err
 	}
+	if err := step("set oom_score_adj", func() error { return setOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil {
+		return err
+	}
 	p.Cgroups = monotonic()
 	lastCap, err := LastCap()
 	if err != nil {
@@ -96,6 +100,33 @@ func run(configFile, sync *os.File, p progress) error {
 		return err
 	}
 	return execProcess(cfg, u, sync, p)
+}
+
+// ErrOOMScoreAdjDenied is returned when the process may not lower its
+// oom_score_adj (it lacks CAP_SYS_RESOURCE, which the daemon's start-up
+// checks warn about); the value stays what it was.
+var ErrOOMScoreAdjDenied = errors.New("lowering oom_score_adj needs CAP_SYS_RESOURCE")
+
+// SetOOMScoreAdj sets the calling process's oom_score_adj, which its
+// children inherit.
+func SetOOMScoreAdj(adj int) error {
+	err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(adj)), 0)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("set oom_score_adj %d: %w", adj, ErrOOMScoreAdjDenied)
+	}
+	return fmt.Errorf("set oom_score_adj %d: %w", adj, err)
+}
+
+// setOOMScoreAdj is SetOOMScoreAdj for the process stages, which go on
+// when only the privilege to lower it is missing.
+func setOOMScoreAdj(adj int) error {
+	if err := SetOOMScoreAdj(adj); !errors.Is(err, ErrOOMScoreAdjDenied) {
+		return err
+	}
+	return nil
 }
 
 // setupRootfs builds the container's filesystem view and pivots into it.

@@ -109,16 +109,21 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("network: %w", err)
 	}
 
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return fmt.Errorf("read the host's memory size: %w", err)
+	}
 	events := newEventLog(1000, log)
 	loader := manifestdir.NewLoader(cfg.ManifestDir)
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
 		Exe: exe.Path, Images: store, Cgroups: cg, Net: netw, Backoff: cfg.Backoff,
-		TimingEvents: cfg.TimingEvents,
-		Objects:      func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
-		Event:        events.add,
-		Log:          log,
+		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
+		TimingEvents:   cfg.TimingEvents,
+		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
+		Event:          events.add,
+		Log:            log,
 	})
 	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	ready := make(chan struct{})

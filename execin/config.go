@@ -47,6 +47,8 @@ type Config struct {
 	// its locked thread, which forks the command: the command inherits it,
 	// while the threads that wait for it and forward signals stay free.
 	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
+	// OOMScoreAdj is the container's, which the command gets too.
+	OOMScoreAdj int `json:"oomScoreAdj"`
 
 	// TTY makes stdin the command's controlling terminal (a new session).
 	TTY bool `json:"tty,omitempty"`
@@ -75,6 +77,7 @@ func NewConfig(t api.ExecTarget, args []string, tty bool, callerTerm string) Con
 		CgroupProcs: t.CgroupProcs, Args: args, Env: env, Cwd: t.Cwd,
 		User: t.User, AdditionalGIDs: t.AdditionalGIDs, RunAsNonRoot: t.RunAsNonRoot,
 		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, Seccomp: t.Seccomp, TTY: tty,
+		OOMScoreAdj: t.OOMScoreAdj,
 	}
 }
 
@@ -103,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.CgroupProcs) == 0 {
 		bad("no cgroup to join")
+	}
+	if c.OOMScoreAdj < -1000 || c.OOMScoreAdj > 1000 {
+		bad("oomScoreAdj %d is not within -1000 to 1000", c.OOMScoreAdj)
 	}
 	for _, p := range c.CgroupProcs {
 		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/cgroup.procs") || strings.Contains(p, "/../") {

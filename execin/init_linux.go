@@ -87,6 +87,11 @@ func start(configFile *os.File) (*exec.Cmd, error) {
 	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
 		return nil, err
 	}
+	// Without CAP_SYS_RESOURCE a negative value cannot be set: the command
+	// then keeps the caller's, as the container keeps the infra's.
+	if err := step("set oom_score_adj", func() error { return container.SetOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil && !errors.Is(err, container.ErrOOMScoreAdjDenied) {
+		return nil, err
+	}
 	// Learnt before entering: nothing after setns may take a decision from
 	// the container's files (its /proc may be its own tmpfs).
 	var lastCap int

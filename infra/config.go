@@ -24,6 +24,10 @@ const (
 	OOMFormatV1 = "v1"
 )
 
+// OOMScoreAdj is the infra's oom_score_adj: the kubelet's for a pod's
+// pause container.
+const OOMScoreAdj = -998
+
 // PodConfig is what the daemon hands the infra on its config fd, as JSON.
 type PodConfig struct {
 	// Key is "namespace/name"; UID is the pod's metadata.uid.
@@ -102,6 +106,14 @@ type ContainerConfig struct {
 	// oom_kill counter with an exit by SIGKILL means OOMKilled.
 	OOMEventsFile string `json:"oomEventsFile,omitempty"`
 	OOMFormat     string `json:"oomFormat,omitempty"`
+	// TerminationMessageFile is the host file bound at the container's
+	// terminationMessagePath (a path in a directory only root can write):
+	// the infra empties it before each run and reads it once the run ends.
+	// Empty: the container has none.
+	TerminationMessageFile string `json:"terminationMessageFile,omitempty"`
+	// TerminationMessagePolicy is File or FallbackToLogsOnError: the tail
+	// of the run's log when it failed and left the file empty.
+	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every Validate error.
@@ -173,6 +185,14 @@ func validateContainers(key string, inits, ctrs []ContainerConfig) error {
 		case "", OOMFormatV1, OOMFormatV2:
 		default:
 			bad("container %s: oomFormat %q is not v1 or v2", ctr.Name, ctr.OOMFormat)
+		}
+		switch ctr.TerminationMessagePolicy {
+		case "", TerminationMessageFile, TerminationMessageFallbackToLogs:
+		default:
+			bad("container %s: terminationMessagePolicy %q is not File or FallbackToLogsOnError", ctr.Name, ctr.TerminationMessagePolicy)
+		}
+		if f := ctr.TerminationMessageFile; f != "" && !strings.HasPrefix(f, "/") {
+			bad("container %s: terminationMessageFile %q must be an absolute path", ctr.Name, f)
 		}
 	}
 	return errors.Join(errs...)

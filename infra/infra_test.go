@@ -254,6 +254,8 @@ type fakeProcs struct {
 	timers   []*fakeTimer
 	hold     bool
 	held     []func()
+	// messages are the termination messages by container name.
+	messages map[string]string
 }
 
 type fakeTimer struct {
@@ -301,6 +303,10 @@ func (p *fakeProcs) signal(pid int, sig syscall.Signal) error {
 }
 
 func (p *fakeProcs) oomKills(c *ContainerConfig) (uint64, bool) { return p.oom, c.OOMEventsFile != "" }
+
+func (p *fakeProcs) terminationMessage(c *ContainerConfig, _ string, _ bool) string {
+	return p.messages[c.Name]
+}
 
 func (p *fakeProcs) afterFunc(d time.Duration, f func()) func() {
 	ft := &fakeTimer{d: d, f: f}

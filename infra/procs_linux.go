@@ -69,6 +69,9 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *container.St
 	if err := resetWritableLayer(c.Init.UpperDir, c.Init.WorkDir); err != nil {
 		return 0, "", fmt.Errorf("fresh writable layer for container %s: %w", c.Name, err)
 	}
+	if err := resetTerminationFile(c.TerminationMessageFile); err != nil {
+		return 0, "", fmt.Errorf("termination message file of container %s: %w", c.Name, err)
+	}
 	logPath := LogPath(p.cfg.LogDir, c.Name, run)
 	logW, err := openLogWriter(logWriterConfig{
 		dir: filepath.Dir(logPath), run: run,

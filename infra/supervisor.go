@@ -25,6 +25,10 @@ type procs interface {
 	// oomKills reads the container's oom_kill counter; ok is false when it
 	// is unknown.
 	oomKills(c *ContainerConfig) (n uint64, ok bool)
+	// terminationMessage reads what the ended run of c left in its
+	// termination message file, or, for a failed run under
+	// FallbackToLogsOnError that left it empty, the tail of its log.
+	terminationMessage(c *ContainerConfig, logPath string, failed bool) string
 	// afterFunc runs f on the supervisor loop after d; the returned func
 	// cancels it.
 	afterFunc(d time.Duration, f func()) (cancel func())
@@ -341,6 +345,7 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 			s.event(c, EventWarning, EventOOMKilled, "Container "+c.cfg.Name+" was killed by the OOM killer: it reached its memory limit")
 		}
 	}
+	t.Message = s.os.terminationMessage(c.cfg, c.status.LogPath, t.ExitCode != 0)
 	s.log.Info("container exited", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "exitCode", t.ExitCode, "reason", t.Reason)
 	s.finish(c, t)
 }
@@ -443,12 +448,13 @@ func (s *supervisor) Status() PodStatus {
 	snap := func(list []*ctr) []ContainerStatus {
 		out := make([]ContainerStatus, len(list))
 		for i, c := range list {
-			out[i] = c.status
+			out[i] = copyTerminated(c.status)
 		}
 		return out
 	}
 	st.InitContainers = snap(s.inits)
 	st.Containers = snap(s.ctrs)
+	capTerminationMessages(st.InitContainers, st.Containers)
 	st.Events = s.events.list()
 	return st
 }

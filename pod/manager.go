@@ -46,6 +46,9 @@ type Config struct {
 	Cgroups *cgroups.Manager
 	Net     *netsetup.Network
 	Backoff infra.BackoffConfig
+	// MemoryCapacity is the host's memory in bytes, which a Burstable
+	// container's oom_score_adj is relative to.
+	MemoryCapacity int64
 	// TimingEvents records each pod's start breakdown (the "pod created"
 	// log line) as an event too, for `berth describe` and `get events`.
 	TimingEvents bool
