@@ -11,6 +11,8 @@ import (
 	"net/url"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/seccompload"
 )
 
 // ErrNotRunning is returned when an exec targets a container that exists
@@ -44,8 +46,12 @@ type ExecTarget struct {
 	// Capabilities are the container's bounding set (CAP_* names).
 	Capabilities    []string `json:"capabilities"`
 	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
-	Env             []string `json:"env"`
-	Cwd             string   `json:"cwd"`
+	// Seccomp is the container's compiled seccomp filter, nil for none.
+	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
+	Env     []string            `json:"env"`
+	Cwd     string              `json:"cwd"`
+	// OOMScoreAdj is the container's oom_score_adj.
+	OOMScoreAdj int `json:"oomScoreAdj"`
 }
 
 // ExecBackend is the part of Backend that serves exec targets.

@@ -10,7 +10,9 @@ import (
 
 // ensureV1 creates the cgroup at rel in every usable v1 hierarchy and writes
 // r through containerd's cgroup1 controllers. Unlimited values are written
-// explicitly (-1) so that a re-ensure after a spec change converges.
+// explicitly (-1) so that a re-ensure after a spec change converges. Device
+// access goes to the devices hierarchy (ensure has checked that there is
+// one when it restricts anything).
 func (m *Manager) ensureV1(r Resources, rel ...string) error {
 	if _, err := cgroup1.New(cgroup1.StaticPath(m.l.cgroupPath(rel...)), specsV1(r), cgroup1.WithHierarchy(m.v1Subsystems)); err != nil {
 		return fmt.Errorf("create v1 cgroup %s: %w", m.l.cgroupPath(rel...), err)
@@ -23,10 +25,15 @@ func (m *Manager) ensureV1(r Resources, rel ...string) error {
 			return err
 		}
 	}
+	if dir := m.l.devicesDir(rel...); dir != "" && r.Devices != DevicesInherited {
+		return applyDevicesV1(dir, r.Devices.Access())
+	}
 	return nil
 }
 
-// v1Subsystems is the cgroup1.Hierarchy of the controllers berth uses.
+// v1Subsystems is the cgroup1.Hierarchy of the controllers berth uses. The
+// devices controller only creates directories (specsV1 sets no device
+// rules); applyDevicesV1 writes the rules.
 func (m *Manager) v1Subsystems() ([]cgroup1.Subsystem, error) {
 	var subs []cgroup1.Subsystem
 	for _, c := range m.l.keys() {
@@ -37,6 +44,8 @@ func (m *Manager) v1Subsystems() ([]cgroup1.Subsystem, error) {
 			subs = append(subs, cgroup1.NewMemory(m.root))
 		case Pids:
 			subs = append(subs, cgroup1.NewPids(m.root))
+		case Devices:
+			subs = append(subs, cgroup1.NewDevices(m.root))
 		}
 	}
 	return subs, nil

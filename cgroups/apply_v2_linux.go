@@ -12,11 +12,16 @@ import (
 // subtree_control of every ancestor (containerd's cgroup2.NewManager does
 // that from the mount root down), and writes r. Controllers are always
 // enabled and their values always written, unlimited as "max", so that a
-// re-ensure converges and children of the cgroup can be limited.
+// re-ensure converges and children of the cgroup can be limited. Device
+// access is an eBPF program attached to the cgroup (attachDevicesV2);
+// resourcesV2 leaves Devices empty so that cgroup2 attaches nothing itself.
 func (m *Manager) ensureV2(r Resources, container bool, rel ...string) error {
 	path := m.l.cgroupPath(rel...)
 	if _, err := cgroup2.NewManager(m.root, path, m.resourcesV2(r, container)); err != nil {
 		return fmt.Errorf("create v2 cgroup %s: %w", path, err)
+	}
+	if r.Devices != DevicesInherited {
+		return attachDevicesV2(m.l.dirs(rel...)[0], r.Devices.Access())
 	}
 	return nil
 }

@@ -49,7 +49,8 @@ func fsType(path string) int64 {
 
 // probe finds the hierarchies berth can use: on V2 the controllers the
 // parent's parent can hand down (its cgroup.controllers), on V1 and Hybrid
-// the controllers that have a v1 hierarchy of their own.
+// the controllers that have a v1 hierarchy of their own, and the devices
+// hierarchy when it is mounted.
 func probe(mode Mode, root, parent string) (hierarchies map[string]string, usable []string, err error) {
 	if mode == V2 {
 		avail, err := v2Available(root, parent)
@@ -70,6 +71,9 @@ func probe(mode Mode, root, parent string) (hierarchies map[string]string, usabl
 			hierarchies[c] = dir
 			usable = append(usable, c)
 		}
+	}
+	if dir := filepath.Join(root, Devices); fsType(dir) == unix.CGROUP_SUPER_MAGIC {
+		hierarchies[Devices] = dir
 	}
 	return hierarchies, usable, nil
 }

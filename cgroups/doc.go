@@ -9,11 +9,16 @@
 //	<hierarchy>/<parent>/<pod>/_infra   the pod's infra process
 //	<hierarchy>/<parent>/<pod>/<ctr>    one container
 //
-// On v2 <hierarchy> is the unified mount; on v1 and hybrid hosts it is each of
-// the v1 hierarchies berth uses (cpu, memory, pids). The infra leaf exists on v2
-// because of the no-internal-processes rule; v1 uses the same layout so that
-// both modes look alike. Its name starts with '_', which no Kubernetes
+// On v2 <hierarchy> is the unified mount; on v1 and hybrid hosts it is each
+// of the v1 hierarchies berth uses (cpu, memory, pids, devices). The infra
+// leaf exists on v2 because of the no-internal-processes rule; v1 uses the
+// same layout so that both modes look alike. Its name starts with '_', which no Kubernetes
 // container name (a DNS label) can, so it never collides with a container.
+//
+// Device access (devices.go) is the same on every host: containers and the
+// infra may use only DefaultDevices, privileged containers every device.
+// v1 enforces it with the devices controller, v2 with a cgroup-device eBPF
+// program on the container's cgroup; pod cgroups are left allowing all.
 //
 // cpuset is not used: v1 would need cpuset.cpus and cpuset.mems copied into
 // every new cgroup, and no Pod field berth supports needs CPU pinning.

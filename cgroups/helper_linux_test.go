@@ -16,15 +16,37 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test binary re-executes itself as a workload: helperEnv names what it
 // does, procsEnv lists the v1 cgroup.procs files it joins first (as a
-// container init does before exec).
+// container init does before exec), pathEnv is the device node the open and
+// mknod modes use.
 const (
 	helperEnv = "BERTH_CGROUPS_TEST_HELPER"
 	procsEnv  = "BERTH_CGROUPS_TEST_PROCS"
+	pathEnv   = "BERTH_CGROUPS_TEST_PATH"
 )
+
+// Exit codes of the open and mknod modes besides 0 (success).
+const (
+	exitEPERM = 10
+	exitOther = 11
+)
+
+// errnoExit maps the result of the open and mknod modes to an exit code.
+func errnoExit(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, unix.EPERM):
+		return exitEPERM
+	}
+	fmt.Fprintln(os.Stderr, err)
+	return exitOther
+}
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
@@ -56,6 +78,14 @@ func runHelper(mode string) int {
 	case "spin":
 		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); {
 		}
+	case "open":
+		fd, err := unix.Open(os.Getenv(pathEnv), unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return errnoExit(err)
+	case "mknod":
+		return errnoExit(unix.Mknod(os.Getenv(pathEnv), unix.S_IFBLK|0o600, int(unix.Mkdev(7, 0))))
 	default:
 		return 3
 	}

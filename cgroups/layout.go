@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -42,6 +43,11 @@ const (
 
 // Controllers are the controllers berth uses, in the order it applies them.
 var Controllers = []string{CPU, Memory, Pids}
+
+// Devices is the v1 devices controller. It is not in Controllers: it
+// limits no resource, and on v2 an eBPF program attached to the cgroup
+// takes its place.
+const Devices = "devices"
 
 // InfraName is the leaf under a pod cgroup that holds the pod's infra process.
 const InfraName = "_infra"
@@ -95,7 +101,7 @@ func validateParent(parent string) error {
 
 // layout maps pods and containers to directories. hierarchies holds the
 // directory of each hierarchy berth uses: on V2 the unified mount alone (key
-// ""), on V1 and Hybrid one per available controller.
+// ""), on V1 and Hybrid one per available controller, devices included.
 type layout struct {
 	mode        Mode
 	parent      string
@@ -108,7 +114,7 @@ func (l layout) keys() []string {
 		return []string{""}
 	}
 	var ks []string
-	for _, c := range Controllers {
+	for _, c := range append(slices.Clone(Controllers), Devices) {
 		if _, ok := l.hierarchies[c]; ok {
 			ks = append(ks, c)
 		}
@@ -151,6 +157,16 @@ func (l layout) memoryDir(rel ...string) string {
 	}
 	h, ok := l.hierarchies[k]
 	if !ok {
+		return ""
+	}
+	return filepath.Join(append([]string{h, l.parent}, rel...)...)
+}
+
+// devicesDir returns the v1 devices cgroup directory at rel, or "" when
+// there is none (v2, or no v1 devices hierarchy).
+func (l layout) devicesDir(rel ...string) string {
+	h, ok := l.hierarchies[Devices]
+	if !ok || l.mode == V2 {
 		return ""
 	}
 	return filepath.Join(append([]string{h, l.parent}, rel...)...)

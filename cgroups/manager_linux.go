@@ -127,12 +127,15 @@ func (m *Manager) EnsureContainer(pod, ctr string, r Resources) (Placement, erro
 }
 
 // EnsureInfra creates the leaf for the pod's infra process (InfraName under
-// the pod cgroup, without limits of its own) and tells how to place it.
+// the pod cgroup, without resource limits of its own, with the default
+// device access) and tells how to place it.
 func (m *Manager) EnsureInfra(pod string) (Placement, error) {
 	if err := ValidateName(pod); err != nil {
 		return Placement{}, err
 	}
-	if err := m.ensure(Resources{}, false, pod, InfraName); err != nil {
+	// The infra runs berth's own code in the host's mount namespace and
+	// opens only /dev/null; it gets no more than a container.
+	if err := m.ensure(Resources{Devices: DevicesDefault}, false, pod, InfraName); err != nil {
 		return Placement{}, fmt.Errorf("ensure infra cgroup of pod %s: %w", pod, err)
 	}
 	return m.placement(pod, InfraName), nil
@@ -145,7 +148,8 @@ func (m *Manager) placement(rel ...string) Placement {
 	return Placement{Procs: m.l.procsFiles(rel...)}
 }
 
-// ensure checks that r only limits usable controllers, then applies it.
+// ensure checks that r only limits usable controllers (and, on v1, that
+// device access can be limited), then applies it.
 func (m *Manager) ensure(r Resources, container bool, rel ...string) error {
 	asks := map[string]bool{
 		CPU:    r.CPUQuota > 0 || r.CPUShares > 0 || r.CPUWeight > 0,
@@ -156,6 +160,9 @@ func (m *Manager) ensure(r Resources, container bool, rel ...string) error {
 		if asks[c] && !slices.Contains(m.usable, c) {
 			return fmt.Errorf("%w: %s", ErrControllerMissing, missingReason(m.mode, m.root, m.l.parent, c))
 		}
+	}
+	if r.Devices == DevicesDefault && m.mode != V2 && m.l.devicesDir() == "" {
+		return fmt.Errorf("%w: %s", ErrControllerMissing, missingReason(m.mode, m.root, m.l.parent, Devices))
 	}
 	if m.mode == V2 {
 		return m.ensureV2(r, container, rel...)

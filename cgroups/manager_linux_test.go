@@ -167,6 +167,10 @@ func TestPlaceKillRemove(t *testing.T) {
 			if (app.Dir != "") != (m.Mode() == V2) || (len(app.Procs) > 0) == (m.Mode() == V2) {
 				t.Fatalf("placement %+v does not fit mode %s", app, m.Mode())
 			}
+			// On v1 the devices hierarchy is joined and removed like the others.
+			if dir := m.l.devicesDir(pod, "app"); dir != "" && !slices.Contains(app.Procs, filepath.Join(dir, "cgroup.procs")) {
+				t.Errorf("placement %v does not join the devices cgroup %s", app.Procs, dir)
+			}
 			procs := []*child{startHelper(t, "sleep", infra), startHelper(t, "sleep", app)}
 			assertIn(t, m, procs[0].pid, pod, InfraName)
 			assertIn(t, m, procs[1].pid, pod, "app")

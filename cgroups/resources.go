@@ -65,6 +65,8 @@ type Container struct {
 	Requests Quantities
 	// PidsMax is the container's pids limit; 0 means DefaultPidsMax.
 	PidsMax int64
+	// Privileged containers may use every device (ContainerDevices).
+	Privileged bool
 }
 
 // Resources are the cgroup values of one pod or container. A zero field
@@ -82,6 +84,8 @@ type Resources struct {
 	CPUWeight uint64
 	// PidsMax is pids.max.
 	PidsMax int64
+	// Devices chooses the device access of the cgroup's processes.
+	Devices DevicePolicy
 }
 
 // ForContainer computes the cgroup values of one container as the kubelet
@@ -97,7 +101,8 @@ type Resources struct {
 //   - CPUWeight = CpuSharesToCPUWeight(shares) = 1 + ((shares-2)*9999)/262142
 //     (the kubelet's and runc's v1-to-v2 conversion);
 //   - MemoryMax = limits.memory (requests.memory has no cgroup value);
-//   - PidsMax = c.PidsMax, or DefaultPidsMax when 0.
+//   - PidsMax = c.PidsMax, or DefaultPidsMax when 0;
+//   - Devices = ContainerDevices(c.Privileged).
 func ForContainer(c Container) (Resources, error) {
 	if err := c.validate(); err != nil {
 		return Resources{}, err
@@ -110,7 +115,9 @@ func ForContainer(c Container) (Resources, error) {
 	if pids == 0 {
 		pids = DefaultPidsMax
 	}
-	return cpuMemory(req, c.Limits.CPUMilli, c.Limits.MemoryBytes, pids), nil
+	r := cpuMemory(req, c.Limits.CPUMilli, c.Limits.MemoryBytes, pids)
+	r.Devices = ContainerDevices(c.Privileged)
+	return r, nil
 }
 
 // ForPod computes the pod-level cgroup values as the kubelet's

@@ -15,47 +15,47 @@ func TestForContainer(t *testing.T) {
 		{
 			name: "best effort",
 			in:   Container{},
-			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: 2, CPUWeight: 1, PidsMax: DefaultPidsMax},
+			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: 2, CPUWeight: 1, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "request only",
 			in:   Container{Requests: Quantities{CPUMilli: 250, MemoryBytes: 64 * mi}},
-			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: 256, CPUWeight: 10, PidsMax: DefaultPidsMax},
+			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: 256, CPUWeight: 10, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "limit only: request defaults to limit",
 			in:   Container{Limits: Quantities{CPUMilli: 500, MemoryBytes: 128 * mi}},
-			want: Resources{MemoryMax: 128 * mi, CPUQuota: 50000, CPUPeriod: QuotaPeriod, CPUShares: 512, CPUWeight: 20, PidsMax: DefaultPidsMax},
+			want: Resources{MemoryMax: 128 * mi, CPUQuota: 50000, CPUPeriod: QuotaPeriod, CPUShares: 512, CPUWeight: 20, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "guaranteed one cpu",
 			in:   Container{Limits: Quantities{CPUMilli: 1000}, Requests: Quantities{CPUMilli: 1000}},
-			want: Resources{CPUQuota: 100000, CPUPeriod: QuotaPeriod, CPUShares: 1024, CPUWeight: 39, PidsMax: DefaultPidsMax},
+			want: Resources{CPUQuota: 100000, CPUPeriod: QuotaPeriod, CPUShares: 1024, CPUWeight: 39, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "burstable: request below limit",
 			in:   Container{Limits: Quantities{CPUMilli: 2000}, Requests: Quantities{CPUMilli: 100}},
-			want: Resources{CPUQuota: 200000, CPUPeriod: QuotaPeriod, CPUShares: 102, CPUWeight: 4, PidsMax: DefaultPidsMax},
+			want: Resources{CPUQuota: 200000, CPUPeriod: QuotaPeriod, CPUShares: 102, CPUWeight: 4, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "tiny limit: quota floor and shares floor",
 			in:   Container{Limits: Quantities{CPUMilli: 1}},
-			want: Resources{CPUQuota: MinQuotaPeriod, CPUPeriod: QuotaPeriod, CPUShares: 2, CPUWeight: 1, PidsMax: DefaultPidsMax},
+			want: Resources{CPUQuota: MinQuotaPeriod, CPUPeriod: QuotaPeriod, CPUShares: 2, CPUWeight: 1, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "100m limit",
 			in:   Container{Limits: Quantities{CPUMilli: 100}},
-			want: Resources{CPUQuota: 10000, CPUPeriod: QuotaPeriod, CPUShares: 102, CPUWeight: 4, PidsMax: DefaultPidsMax},
+			want: Resources{CPUQuota: 10000, CPUPeriod: QuotaPeriod, CPUShares: 102, CPUWeight: 4, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "huge request: shares ceiling",
 			in:   Container{Requests: Quantities{CPUMilli: 1000 * 1000}},
-			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: MaxShares, CPUWeight: 10000, PidsMax: DefaultPidsMax},
+			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: MaxShares, CPUWeight: 10000, PidsMax: DefaultPidsMax, Devices: DevicesDefault},
 		},
 		{
 			name: "explicit pids",
 			in:   Container{PidsMax: 64},
-			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: 2, CPUWeight: 1, PidsMax: 64},
+			want: Resources{CPUPeriod: QuotaPeriod, CPUShares: 2, CPUWeight: 1, PidsMax: 64, Devices: DevicesDefault},
 		},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,8 @@
 // and the pod's plan; this package only executes it.
 package container
 
+import "github.com/berth-project/berth/internal/seccompload"
+
 // Config is everything the init stage needs. It is serialised as JSON and
 // passed to `berth container-init --config-fd=N`.
 type Config struct {
@@ -60,6 +62,11 @@ type Config struct {
 	Capabilities []string `json:"capabilities"`
 	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS before exec.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Seccomp is the compiled seccomp filter, nil for none (Unconfined).
+	// With NoNewPrivileges it is loaded last, just before execve; without,
+	// loading needs CAP_SYS_ADMIN, so it is loaded before the credentials
+	// change, and the profile must allow what the init does after that.
+	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
 	// Privileged keeps all capabilities, a read-write /sys and the host's
 	// devices, and skips masked/read-only paths.
 	Privileged bool `json:"privileged,omitempty"`
@@ -75,6 +82,11 @@ type Config struct {
 	// before anything of the container runs (cgroup v1; on v2 the process is
 	// cloned straight into its cgroup and this is empty).
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+
+	// OOMScoreAdj is written to the init's oom_score_adj before anything of
+	// the container runs (it starts with the infra's): every process of the
+	// container inherits it.
+	OOMScoreAdj int `json:"oomScoreAdj"`
 }
 
 // Mount is one mount made inside the container's rootfs.

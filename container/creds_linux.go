@@ -1,65 +1,30 @@
 package container
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"syscall"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
 // lookupUser resolves cfg.User against the container's own /etc/passwd and
-// /etc/group (read in-root, after pivot_root) and adds AdditionalGIDs.
+// /etc/group (read in-root, after pivot_root) and adds AdditionalGIDs (the
+// pod's supplementalGroups and fsGroup).
 func lookupUser(cfg Config) (execUser, error) {
-	passwd, err := openInRootOptional("/etc/passwd")
+	passwd, err := ReadUserFile("/etc/passwd")
 	if err != nil {
 		return execUser{}, err
 	}
-	if passwd != nil {
-		defer passwd.Close()
-	}
-	group, err := openInRootOptional("/etc/group")
+	group, err := ReadUserFile("/etc/group")
 	if err != nil {
 		return execUser{}, err
 	}
-	if group != nil {
-		defer group.Close()
-	}
-	u, err := resolveUser(cfg.User, readerOrNil(passwd), readerOrNil(group))
+	u, err := resolveUser(cfg.User, passwd, group)
 	if err != nil {
 		return execUser{}, err
 	}
-	u.Groups = append(u.Groups, cfg.AdditionalGIDs...)
+	u.AddGroups(cfg.AdditionalGIDs...)
 	return u, nil
-}
-
-// openInRootOptional opens a file of the current root for reading, in-root;
-// a missing file is (nil, nil).
-func openInRootOptional(path string) (*os.File, error) {
-	h, err := pathrs.OpenInRoot("/", path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer h.Close()
-	f, err := pathrs.Reopen(h, unix.O_RDONLY)
-	if err != nil {
-		return nil, fmt.Errorf("reopen %s: %w", path, err)
-	}
-	return f, nil
-}
-
-// readerOrNil keeps a nil *os.File from becoming a non-nil io.Reader.
-func readerOrNil(f *os.File) io.Reader {
-	if f == nil {
-		return nil
-	}
-	return f
 }
 
 // setCredentials drops to u with Docker's capability semantics: the

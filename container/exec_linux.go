@@ -18,7 +18,7 @@ type ExecUser = execUser
 
 // ResolveUser resolves a Docker-style "user[:group]" against the contents
 // of a container's /etc/passwd and /etc/group (nil when missing), with
-// runc's rules, as the init stage does.
+// the rules of the init stage (see resolveUser).
 func ResolveUser(spec string, passwd, group io.Reader) (ExecUser, error) {
 	return resolveUser(spec, passwd, group)
 }
@@ -40,13 +40,12 @@ func EnvWithHome(env []string, home string) []string { return envWithHome(env, h
 // its capabilities, and execve as root gives it exactly the bounding set:
 // the semantics of the container's own process (see setCredentials).
 //
+// lastCap is the kernel's last capability (LastCap), learnt before the
+// caller entered the container.
+//
 // Preconditions: the calling thread is locked to its goroutine; these sets
 // are per thread and inherited by a child it forks.
-func LimitCapabilities(caps []string) error {
-	lastCap, err := readLastCap()
-	if err != nil {
-		return fmt.Errorf("read cap_last_cap: %w", err)
-	}
+func LimitCapabilities(caps []string, lastCap int) error {
 	mask, err := capMask(caps, lastCap)
 	if err != nil {
 		return err

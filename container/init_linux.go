@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/internal/seccompload"
 )
 
 // step runs fn and names its failure, which travels to Start.
@@ -81,10 +83,13 @@ func run(configFile, sync *os.File, p progress) error {
 	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
 		return err
 	}
+	if err := step("set oom_score_adj", func() error { return setOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil {
+		return err
+	}
 	p.Cgroups = monotonic()
-	lastCap, err := readLastCap()
+	lastCap, err := LastCap()
 	if err != nil {
-		return &reexec.StepError{Step: "read cap_last_cap", Err: err}
+		return &reexec.StepError{Step: "learn the last capability", Err: err}
 	}
 	if err := setupRootfs(cfg); err != nil {
 		return err
@@ -97,17 +102,31 @@ func run(configFile, sync *os.File, p progress) error {
 	return execProcess(cfg, u, sync, p)
 }
 
-// readLastCap reads the highest capability the kernel knows.
-func readLastCap() (int, error) {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 0, err
+// ErrOOMScoreAdjDenied is returned when the process may not lower its
+// oom_score_adj (it lacks CAP_SYS_RESOURCE, which the daemon's start-up
+// checks warn about); the value stays what it was.
+var ErrOOMScoreAdjDenied = errors.New("lowering oom_score_adj needs CAP_SYS_RESOURCE")
+
+// SetOOMScoreAdj sets the calling process's oom_score_adj, which its
+// children inherit.
+func SetOOMScoreAdj(adj int) error {
+	err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(adj)), 0)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("set oom_score_adj %d: %w", adj, ErrOOMScoreAdjDenied)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("parse cap_last_cap %q: %w", b, err)
+	return fmt.Errorf("set oom_score_adj %d: %w", adj, err)
+}
+
+// setOOMScoreAdj is SetOOMScoreAdj for the process stages, which go on
+// when only the privilege to lower it is missing.
+func setOOMScoreAdj(adj int) error {
+	if err := SetOOMScoreAdj(adj); !errors.Is(err, ErrOOMScoreAdjDenied) {
+		return err
 	}
-	return n, nil
+	return nil
 }
 
 // setupRootfs builds the container's filesystem view and pivots into it.
@@ -151,7 +170,7 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 		return execUser{}, err
 	}
 	if cfg.ReadOnlyRootfs {
-		if err := step("read-only rootfs", func() error { return remountReadonly("/") }); err != nil {
+		if err := step("read-only rootfs", func() error { return remountReadonly("/", 0) }); err != nil {
 			return execUser{}, err
 		}
 	}
@@ -161,7 +180,7 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 		}
 	}
 	var u execUser
-	if err := step("resolve user "+cfg.User, func() (err error) { u, err = lookupUser(cfg); return err }); err != nil {
+	if err := step(stepResolveUser+" "+cfg.User, func() (err error) { u, err = lookupUser(cfg); return err }); err != nil {
 		return execUser{}, err
 	}
 	if cfg.RunAsNonRoot && u.UID == 0 {
@@ -170,6 +189,11 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 	caps := cfg.Capabilities
 	if cfg.Privileged {
 		caps = AllCapabilities()
+	}
+	if cfg.Seccomp != nil && !cfg.NoNewPrivileges {
+		if err := step("load seccomp filter", func() error { return seccompload.Load(cfg.Seccomp, true) }); err != nil {
+			return execUser{}, err
+		}
 	}
 	if err := step("set credentials", func() error { return setCredentials(u, caps, lastCap, cfg.Privileged) }); err != nil {
 		return execUser{}, err
@@ -199,6 +223,11 @@ func execProcess(cfg Config, u execUser, sync *os.File, p progress) error {
 	}
 	if err := step("close fds", closeExtraFds); err != nil {
 		return err
+	}
+	if cfg.Seccomp != nil && cfg.NoNewPrivileges {
+		if err := step("load seccomp filter", func() error { return seccompload.Load(cfg.Seccomp, true) }); err != nil {
+			return err
+		}
 	}
 	p.Exec = monotonic()
 	if err := step("report progress", func() error { return json.NewEncoder(sync).Encode(p) }); err != nil {

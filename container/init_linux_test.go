@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -359,8 +361,10 @@ func TestCredentialsAndCapabilities(t *testing.T) {
 	if gid := statusField(user, "Gid"); gid != "1000 1000 1000 1000" {
 		t.Errorf("Gid = %q", gid)
 	}
-	if groups := statusField(user, "Groups"); groups != "3000" {
-		t.Errorf("Groups = %q, want 3000", groups)
+	// containerd's rule: the primary gid, the image's /etc/group
+	// memberships (app is in staff), then the pod's groups.
+	if groups := statusField(user, "Groups"); groups != "50 1000 3000" {
+		t.Errorf("Groups = %q, want 50 1000 3000 (the kernel sorts them)", groups)
 	}
 	if eff, prm := parseHex(t, statusField(user, "CapEff")), parseHex(t, statusField(user, "CapPrm")); eff != 0 || prm != 0 {
 		t.Errorf("uid 1000: CapEff %#x CapPrm %#x, want 0", eff, prm)
@@ -587,4 +591,118 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestImageDeviceNodeNodev checks that a device node in an image layer
+// cannot be opened: the rootfs is mounted nodev unless the container is
+// privileged. The node has /dev/null's numbers, so only the mount flag can
+// refuse it (the test runs no device cgroup).
+func TestImageDeviceNodeNodev(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	layer := t.TempDir()
+	if err := unix.Mknod(filepath.Join(layer, "imgnull"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.config("open", "/imgnull", "rw")
+	cfg.LowerDirs = []string{layer, r.lower}
+	if out := mustFail(t, cfg); !strings.Contains(out, "permission denied") {
+		t.Errorf("open of an image's device node: %q, want permission denied", out)
+	}
+	cfg.Args = []string{"demo", "open", "/dev/null", "rw"}
+	if out := mustRun(t, cfg); !strings.Contains(out, "opened /dev/null") {
+		t.Errorf("open /dev/null: %q", out)
+	}
+	cfg.Args = []string{"demo", "open", "/imgnull", "rw"}
+	cfg.Privileged, cfg.Capabilities = true, AllCapabilities()
+	if out := mustRun(t, cfg); !strings.Contains(out, "opened /imgnull") {
+		t.Errorf("privileged open of an image's device node: %q", out)
+	}
+}
+
+// TestRecursiveBindNodev checks that a recursive bind with nodev (every
+// volume of a container that is not privileged) makes the mounts the
+// source has below it nodev too, not only the top one.
+func TestRecursiveBindNodev(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	src := t.TempDir()
+	sub := filepath.Join(src, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(sub, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", sub, err)
+		}
+	})
+	cfg := r.config()
+	cfg.Mounts = []Mount{{Source: src, Target: "/vol", Type: "bind", Options: []string{"rbind", "rprivate", "nodev"}}}
+	pid := running(t, cfg, StartOptions{})
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || (f[4] != "/vol" && f[4] != "/vol/sub") {
+			continue
+		}
+		seen[f[4]] = true
+		if !slices.Contains(strings.Split(f[5], ","), "nodev") {
+			t.Errorf("%s mounted %s, want nodev", f[4], f[5])
+		}
+	}
+	if !seen["/vol"] || !seen["/vol/sub"] {
+		t.Errorf("mounts /vol and /vol/sub not both found in:\n%s", b)
+	}
+}
+
+// Image files the init stage would act on, shaped to block it or to move
+// a system mount, fail the start with the reason, at once.
+func TestHostileImageFailsTheInit(t *testing.T) {
+	testutil.RequireRoot(t)
+	tests := []struct {
+		name    string
+		mutate  func(t *testing.T, lower string)
+		errText string
+		create  bool
+	}{
+		{"fifo passwd", func(t *testing.T, lower string) {
+			if err := os.Remove(lower + "/etc/passwd"); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Mkfifo(lower+"/etc/passwd", 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "/etc/passwd is not a regular file but a FIFO", true},
+		{"symlinked /proc", func(t *testing.T, lower string) {
+			if err := os.RemoveAll(lower + "/proc"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/tmp", lower+"/proc"); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a plain directory", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRootfs(t)
+			tt.mutate(t, r.lower)
+			cfg := r.config("exit", "0")
+			pid, err := Start(cfg, StartOptions{Timeout: 10 * time.Second})
+			if err == nil {
+				unix.Wait4(pid, nil, 0, nil)
+				t.Fatalf("Start succeeded, want %q", tt.errText)
+			}
+			if !strings.Contains(err.Error(), tt.errText) || IsCreateError(err) != tt.create {
+				t.Errorf("Start error %q (create error: %v), want %q (%v)", err, IsCreateError(err), tt.errText, tt.create)
+			}
+			assertNoHostMounts(t, cfg)
+		})
+	}
 }

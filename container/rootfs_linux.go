@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -67,13 +68,20 @@ func makeRootSlave() error {
 }
 
 // mountRootfs mounts the overlay of the image layers on RootfsDir, or a
-// read-only bind of the single layer when there is no upper dir.
+// read-only bind of the single layer when there is no upper dir. Unless the
+// container is privileged the mount is nodev: a device node from an image
+// layer, or one made in the rootfs, cannot be opened (the device cgroup
+// refuses most of them too; /dev is a mount of its own).
 func mountRootfs(cfg Config) error {
+	var flags uintptr
+	if !cfg.Privileged {
+		flags = unix.MS_NODEV
+	}
 	if cfg.UpperDir == "" && len(cfg.LowerDirs) == 1 {
 		if err := unix.Mount(cfg.LowerDirs[0], cfg.RootfsDir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind %s: %w", cfg.LowerDirs[0], err)
 		}
-		return remountReadonly(cfg.RootfsDir)
+		return remountReadonly(cfg.RootfsDir, flags)
 	}
 	plan, err := planOverlay(cfg.LowerDirs, cfg.UpperDir, cfg.WorkDir)
 	if err != nil {
@@ -87,21 +95,22 @@ func mountRootfs(cfg Config) error {
 		}
 		defer unix.Chdir("/")
 	}
-	if err := unix.Mount("overlay", cfg.RootfsDir, "overlay", 0, plan.data); err != nil {
+	if err := unix.Mount("overlay", cfg.RootfsDir, "overlay", flags, plan.data); err != nil {
 		return fmt.Errorf("overlay %q: %w", plan.data, err)
 	}
 	return nil
 }
 
-// remountReadonly makes the mount at path read-only, keeping the
-// nosuid/nodev/noexec/atime flags it has: a bind remount that dropped a
-// locked flag would fail, and one that dropped nosuid would widen access.
-func remountReadonly(path string) error {
+// remountReadonly makes the mount at path read-only, with the extra flags
+// and keeping the nosuid/nodev/noexec/atime flags it has: a bind remount
+// that dropped a locked flag would fail, and one that dropped nosuid would
+// widen access.
+func remountReadonly(path string, extra uintptr) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", path, err)
 	}
-	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | statfsMountFlags(st.Flags)
+	flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | extra | statfsMountFlags(st.Flags)
 	if err := unix.Mount("", path, "", flags, ""); err != nil {
 		return fmt.Errorf("remount %s read-only: %w", path, err)
 	}
@@ -127,18 +136,162 @@ func statfsMountFlags(f int64) uintptr {
 	return out
 }
 
+// plainDir opens the directory p of the root as an O_PATH handle, one
+// component at a time without following symlinks, creating missing
+// components. A component that is a symlink, a file or anything else but
+// a directory is refused: procfs and sysfs go exactly where the container
+// expects them, or not at all (runc refuses them on anything but an
+// ordinary directory). The handle is the checked directory itself, so
+// nothing can swap it before the mount.
+func (r rootDir) plainDir(p string) (*os.File, error) {
+	fd, err := unix.Openat(int(r.f.Fd()), ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	done := "/"
+	for _, c := range strings.Split(strings.Trim(filepath.Clean(p), "/"), "/") {
+		done = filepath.Join(done, c)
+		next, err := openPlainDir(fd, c)
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("the image's %s %w", done, err)
+		}
+		fd = next
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// openPlainDir opens (creating it if missing) the directory name in dir
+// without following a symlink, and says what name is when it is not a
+// directory.
+func openPlainDir(dir int, name string) (int, error) {
+	open := func() (int, error) {
+		return unix.Openat(dir, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	fd, err := open()
+	if errors.Is(err, unix.ENOENT) {
+		if err := unix.Mkdirat(dir, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			return -1, fmt.Errorf("is missing and cannot be created: %w", err)
+		}
+		fd, err = open()
+	}
+	if err != nil {
+		return -1, fmt.Errorf("cannot be opened: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("cannot be examined: %w", err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return fd, nil
+	}
+	what := fileKind(st.Mode)
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		buf := make([]byte, unix.PathMax)
+		if n, err := unix.Readlinkat(fd, "", buf); err == nil {
+			what = fmt.Sprintf("a symlink to %q", buf[:n])
+		}
+	}
+	unix.Close(fd)
+	return -1, fmt.Errorf("is %s, not a plain directory: %w", what, errNotPlainDir)
+}
+
+// errNotPlainDir marks an image whose /proc or /sys (or a directory above
+// another kernel filesystem's mount point) is not a directory.
+var errNotPlainDir = errors.New("the kernel filesystem mounted there needs a plain directory (as in runc); rebuild the image with it as an empty directory, or without it")
+
+// fileKind names a file type for an error.
+func fileKind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFLNK:
+		return "a symlink"
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	case unix.S_IFIFO:
+		return "a FIFO"
+	case unix.S_IFSOCK:
+		return "a socket"
+	}
+	return fmt.Sprintf("a file of type %#o", mode&unix.S_IFMT)
+}
+
+// checkTarget refuses a mount whose target, as resolved in-root (through
+// the image's symlinks), is somewhere no mount may go; see
+// forbiddenResolved. It reads where the handle f really is, as runc does.
+func (r rootDir) checkTarget(f *os.File, target string) error {
+	rootReal, err := os.Readlink(fdPath(r.f))
+	if err != nil {
+		return fmt.Errorf("locate rootfs: %w", err)
+	}
+	resolved, err := os.Readlink(fdPath(f))
+	if err != nil {
+		return fmt.Errorf("locate target %s: %w", target, err)
+	}
+	rel, err := filepath.Rel(rootReal, resolved)
+	if err != nil {
+		return fmt.Errorf("locate target %s: %w", target, err)
+	}
+	return forbiddenResolved(target, rel)
+}
+
+// forbiddenResolved decides whether a mount at target, which resolved to
+// rel (relative to the rootfs, "." for the rootfs itself), may be made.
+// As in runc: never on the rootfs itself, outside it, or at or inside
+// /proc, where a mount replaces what the kernel shows the container and
+// what berth reads there; the /proc mount itself goes through plainDir.
+// /dev may be a symlink in-root, as runc allows, but its tmpfs must not
+// land on /sys either, which is mounted after it.
+func forbiddenResolved(target, rel string) error {
+	rel = filepath.Clean(rel)
+	under := func(dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }
+	var where string
+	switch {
+	case rel == ".":
+		where = "the container's root"
+	case rel == ".." || strings.HasPrefix(rel, "../"):
+		where = "outside the rootfs"
+	case under("proc"):
+		where = "/" + rel + ", inside /proc"
+	case filepath.Clean(target) == "/dev" && under("sys"):
+		where = "/" + rel + ", inside /sys"
+	default:
+		return nil
+	}
+	return fmt.Errorf("mount target %s resolves, through the image's symlinks, to %s; fix the image's symlinks or mount elsewhere", target, where)
+}
+
 // mountInRoot makes one mount inside the rootfs. The target is resolved
 // and created in-root and mounted through its fd; a bind source with a
-// SubPath is resolved inside the volume the same way. makeDev fills a
-// fresh /dev tmpfs with the minimal nodes.
+// SubPath is resolved inside the volume the same way. procfs and sysfs
+// need a plain directory (plainDir); every other target is checked where
+// it resolved (checkTarget). makeDev fills a fresh /dev tmpfs with the
+// minimal nodes.
 func mountInRoot(root rootDir, m Mount, makeDev bool) error {
 	opts := parseMountOptions(m.Options)
 	if m.Type == "bind" {
 		return bindInRoot(root, m, opts)
 	}
-	target, err := root.mkdirAll(m.Target)
-	if err != nil {
-		return fmt.Errorf("create target in rootfs: %w", err)
+	var target *os.File
+	var err error
+	if m.Type == "proc" || m.Type == "sysfs" {
+		if target, err = root.plainDir(m.Target); err != nil {
+			return err
+		}
+	} else {
+		if target, err = root.mkdirAll(m.Target); err != nil {
+			return fmt.Errorf("create target in rootfs: %w", err)
+		}
+		if err := root.checkTarget(target, m.Target); err != nil {
+			target.Close()
+			return err
+		}
 	}
 	defer target.Close()
 	if err := unix.Mount(m.Source, fdPath(target), m.Type, opts.flags, opts.data); err != nil {
@@ -171,6 +324,9 @@ func bindInRoot(root rootDir, m Mount, opts mountOptions) error {
 		return err
 	}
 	defer target.Close()
+	if err := root.checkTarget(target, m.Target); err != nil {
+		return err
+	}
 
 	if err := unix.Mount(fdPath(src), fdPath(target), "", unix.MS_BIND|opts.flags&unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", m.Source, err)
@@ -181,7 +337,31 @@ func bindInRoot(root rootDir, m Mount, opts mountOptions) error {
 			return err
 		}
 	}
+	if opts.flags&unix.MS_REC != 0 && extra&unix.MS_NODEV != 0 {
+		if err := nodevBelow(root, m.Target); err != nil {
+			return err
+		}
+	}
 	return applyPropagation(root, m.Target, opts.propagation)
+}
+
+// nodevBelow makes every mount at and below target nodev: a recursive
+// bind brings the source's submounts along (a hostPath of /run or of / has
+// tmpfs and devtmpfs below it), and the bind remount only reaches the top
+// one. mount_setattr(2) is Linux 5.12+; on older kernels the submounts
+// keep their flags and the device cgroup alone refuses their nodes.
+func nodevBelow(root rootDir, target string) error {
+	mounted, err := root.open(target)
+	if err != nil {
+		return fmt.Errorf("reopen target: %w", err)
+	}
+	defer mounted.Close()
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV}
+	err = unix.MountSetattr(int(mounted.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+	if err != nil && !errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("set nodev below: %w", err)
+	}
+	return nil
 }
 
 // openBindSource opens the host side of a bind: Source itself (a host
@@ -347,14 +527,40 @@ func pivotRoot(rootfs string) error {
 }
 
 // maskPaths hides each path that exists: /dev/null over files, an empty
-// read-only tmpfs over directories.
+// read-only tmpfs over directories. The container's /dev/null must be the
+// null device, as runc checks: a volume or image file there would
+// otherwise be what the masked files show.
 func maskPaths(paths []string) error {
+	null, err := openDevNull()
+	if err != nil {
+		return err
+	}
+	defer null.Close()
 	return eachExistingInRoot(paths, func(_ string, f *os.File, isDir bool) error {
 		if isDir {
 			return unix.Mount("tmpfs", fdPath(f), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		}
-		return unix.Mount("/dev/null", fdPath(f), "", unix.MS_BIND, "")
+		return unix.Mount(fdPath(null), fdPath(f), "", unix.MS_BIND, "")
 	})
+}
+
+// openDevNull opens the (pivoted) root's /dev/null and checks that it is
+// the null device.
+func openDevNull() (*os.File, error) {
+	f, err := pathrs.OpenInRoot("/", "/dev/null")
+	if err != nil {
+		return nil, fmt.Errorf("open the container's /dev/null: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat the container's /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		f.Close()
+		return nil, fmt.Errorf("the container's /dev/null is %s, not the null device (a volume mounted there?): masked paths would show it", fileKind(st.Mode))
+	}
+	return f, nil
 }
 
 // readonlyPaths bind-mounts each existing path on itself read-only.
@@ -377,7 +583,7 @@ func remountReadonlyInRoot(path string) error {
 		return err
 	}
 	defer f.Close()
-	return remountReadonly(fdPath(f))
+	return remountReadonly(fdPath(f), 0)
 }
 
 // eachExistingInRoot calls fn with an O_PATH handle of each path that

@@ -1,9 +1,12 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Fd numbers of the pipes Start hands to the init stage. They are named on
@@ -43,6 +46,22 @@ type StartOptions struct {
 
 	// Timings, when set, receives the breakdown of a successful start.
 	Timings *StartTimings
+
+	// Timeout bounds the whole init stage, from the clone to the execve of
+	// the user's program; zero means DefaultInitTimeout.
+	Timeout time.Duration
+}
+
+// DefaultInitTimeout is how long the init stage may take before Start kills
+// it. A start takes milliseconds; only a stuck step (an image file that
+// blocks on open, a hung mount) comes near it.
+const DefaultInitTimeout = 30 * time.Second
+
+func (o StartOptions) timeout() time.Duration {
+	if o.Timeout <= 0 {
+		return DefaultInitTimeout
+	}
+	return o.Timeout
 }
 
 // exe returns the binary to execute.
@@ -71,4 +90,31 @@ type InitError struct {
 
 func (e *InitError) Error() string {
 	return fmt.Sprintf("%s: %s", e.Step, e.Message)
+}
+
+// TimeoutError is an init stage that neither exec'd nor failed in time;
+// Start killed it.
+type TimeoutError struct {
+	Timeout time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("the init stage did not finish within %s and was killed (a file of the image that blocks when read, or a mount that hangs, can cause this)", e.Timeout)
+}
+
+// stepResolveUser names the step that reads the image's user database.
+const stepResolveUser = "resolve user"
+
+// IsCreateError reports whether err, from Start, means the container
+// could not be created from its image and configuration, before any of its
+// program ran: the init stage timed out, or the image's user database
+// could not be used. Kubernetes reports these as CreateContainerError and
+// retries them; a failure to run the program itself is a StartError.
+func IsCreateError(err error) bool {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return true
+	}
+	var ie *InitError
+	return errors.As(err, &ie) && strings.HasPrefix(ie.Step, stepResolveUser)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +39,8 @@ import (
 //
 // A child killed before it could write a record also shows as a bare EOF;
 // Start then returns its pid and the caller sees the death when it reaps.
+// A child that neither execs nor fails within StartOptions.Timeout is
+// killed and reaped, and Start returns a *TimeoutError.
 //
 // Preconditions: the caller is the container's parent and reaper (the pod's
 // infra) and reaps it with wait4 later; Start never waits on a started
@@ -84,6 +87,13 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 	configR.Close()
 	syncW.Close()
 
+	// The whole init stage has one deadline: a child stuck in it (an
+	// image file that blocks, a hung mount) is killed, never waited on.
+	timeout := opt.timeout()
+	deadline := time.Now().Add(timeout)
+	if err := errors.Join(configW.SetWriteDeadline(deadline), syncR.SetReadDeadline(deadline)); err != nil {
+		return 0, errors.Join(fmt.Errorf("pipe deadlines of container %s: %w", cfg.ID, err), kill(pid))
+	}
 	// A child that dies before reading gives EPIPE here; its own record
 	// (if any) on the sync pipe is the better error, so this one only
 	// counts when the sync pipe says nothing.
@@ -92,6 +102,9 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 
 	record, readErr := io.ReadAll(syncR)
 	eof := monotonic()
+	if errors.Is(readErr, os.ErrDeadlineExceeded) {
+		return 0, errors.Join(fmt.Errorf("init of container %s: %w", cfg.ID, &TimeoutError{Timeout: timeout}), kill(pid))
+	}
 	prog, ie, decodeErr := syncRecords(record)
 	if readErr == nil && decodeErr == nil && ie == nil && writeErr == nil {
 		if opt.Timings != nil {
@@ -202,7 +215,8 @@ func initFailure(ie *InitError, decodeErr, readErr, writeErr error) error {
 }
 
 // reap collects the exit status of a child that failed during init, so no
-// zombie is left for the caller to misread as a container exit.
+// zombie is left for the caller to misread as a container exit. ECHILD
+// means the caller's own reaper (the infra's SIGCHLD loop) got there first.
 func reap(pid int) error {
 	var ws unix.WaitStatus
 	for {
@@ -210,9 +224,18 @@ func reap(pid int) error {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, unix.ECHILD) {
 			return fmt.Errorf("reap init pid %d: %w", pid, err)
 		}
 		return nil
 	}
+}
+
+// kill ends an init stage that overran its deadline and reaps it. With its
+// own pid namespace, everything it started dies with it.
+func kill(pid int) error {
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill init pid %d: %w", pid, err)
+	}
+	return reap(pid)
 }

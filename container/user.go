@@ -44,9 +44,13 @@ var (
 
 // resolveUser resolves a Docker-style "user[:group]" spec against the
 // contents of the container's /etc/passwd and /etc/group (nil readers
-// when the files are missing: then only numeric ids work). It follows
-// runc's GetExecUser: a user found in passwd brings its primary group and,
-// unless a group is given explicitly, its supplementary groups.
+// when the files are missing: then only numeric ids work). The uid and
+// primary gid follow runc's GetExecUser: a user found in passwd brings its
+// primary group unless a group is given. The supplementary groups follow
+// containerd's CRI after CVE-2023-25173: the primary gid first, then every
+// group of /etc/group that lists the user by name (except the group named
+// like the user), whether or not a group was given; AddGroups then appends
+// the pod's supplementalGroups and fsGroup.
 func resolveUser(spec string, passwd, group io.Reader) (execUser, error) {
 	userPart, groupPart, explicitGroup := strings.Cut(spec, ":")
 	if userPart == "" {
@@ -86,16 +90,26 @@ func resolveUser(spec string, passwd, group io.Reader) (execUser, error) {
 			return execUser{}, err
 		}
 		u.GID = gid
-		return u, nil
 	}
+	u.Groups = []uint32{u.GID}
 	if name != "" {
 		for _, g := range groups {
-			if slices.Contains(g.members, name) {
-				u.Groups = append(u.Groups, g.gid)
+			if g.name != name && slices.Contains(g.members, name) {
+				u.AddGroups(g.gid)
 			}
 		}
 	}
 	return u, nil
+}
+
+// AddGroups appends gids to the supplementary groups, skipping those
+// already there.
+func (u *execUser) AddGroups(gids ...uint32) {
+	for _, g := range gids {
+		if !slices.Contains(u.Groups, g) {
+			u.Groups = append(u.Groups, g)
+		}
+	}
 }
 
 func homeOr(home, def string) string {

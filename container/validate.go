@@ -58,6 +58,9 @@ func validate(cfg Config) error {
 			bad("mounts[%d].subPath: only for bind mounts", i)
 		}
 	}
+	if cfg.OOMScoreAdj < -1000 || cfg.OOMScoreAdj > 1000 {
+		bad("oomScoreAdj %d: not within -1000 to 1000", cfg.OOMScoreAdj)
+	}
 	for _, c := range cfg.Capabilities {
 		if _, err := canonicalCap(c); err != nil {
 			bad("capabilities: %w", err)

@@ -21,17 +21,37 @@ type backend struct {
 	logDir string
 	// problems is only used from the reconcile loop (OnPass).
 	problems problemTracker
+	// recovered is closed once the manager re-attached to the pods that
+	// run: the socket is open before, and requests wait for it.
+	recovered chan struct{}
+}
+
+// waitRecovered holds a request until recovery is over: the pod list is
+// complete then, and a reconcile pass cannot race the re-attaching.
+func (b *backend) waitRecovered(ctx context.Context) error {
+	select {
+	case <-b.recovered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 var _ api.Backend = (*backend)(nil)
 
 func (b *backend) Pods(ctx context.Context) ([]api.Pod, error) {
+	if err := b.waitRecovered(ctx); err != nil {
+		return nil, err
+	}
 	pods := b.mgr.Pods(ctx)
 	return withManifestProblems(pods, b.loader.Latest()), nil
 }
 
 // Events merges the daemon's events with those the infras keep.
 func (b *backend) Pod(ctx context.Context, namespace, name string) (api.Pod, bool, error) {
+	if err := b.waitRecovered(ctx); err != nil {
+		return api.Pod{}, false, err
+	}
 	var pods []api.Pod
 	if p, ok := b.mgr.Pod(ctx, namespace, name); ok {
 		pods = append(pods, p)
@@ -45,6 +65,9 @@ func (b *backend) Pod(ctx context.Context, namespace, name string) (api.Pod, boo
 }
 
 func (b *backend) Events(ctx context.Context, since time.Time) ([]api.Event, error) {
+	if err := b.waitRecovered(ctx); err != nil {
+		return nil, err
+	}
 	return mergeEvents(b.events.since(since), after(b.mgr.Events(ctx), since)), nil
 }
 
@@ -63,10 +86,16 @@ func (b *backend) reportProblems() {
 
 // ExecTarget implements api.ExecBackend.
 func (b *backend) ExecTarget(ctx context.Context, namespace, name, ctr string) (api.ExecTarget, error) {
+	if err := b.waitRecovered(ctx); err != nil {
+		return api.ExecTarget{}, err
+	}
 	return b.mgr.ExecTarget(ctx, namespace, name, ctr)
 }
 
 func (b *backend) Reconcile(ctx context.Context) error {
+	if err := b.waitRecovered(ctx); err != nil {
+		return err
+	}
 	res := b.rec.Pass(ctx)
 	if snap := b.loader.Latest(); snap != nil {
 		desired := map[reconciler.PodKey]bool{}

@@ -109,24 +109,23 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("network: %w", err)
 	}
 
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return fmt.Errorf("read the host's memory size: %w", err)
+	}
 	events := newEventLog(1000, log)
 	loader := manifestdir.NewLoader(cfg.ManifestDir)
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
 		Exe: exe.Path, Images: store, Cgroups: cg, Net: netw, Backoff: cfg.Backoff,
-		TimingEvents: cfg.TimingEvents,
-		Objects:      func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
-		Event:        events.add,
-		Log:          log,
+		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
+		TimingEvents:   cfg.TimingEvents,
+		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
+		Event:          events.add,
+		Log:            log,
 	})
-	if err := mgr.Recover(ctx); err != nil {
-		log.Error("recovery left something behind", "err", err)
-	}
-	observed, _ := mgr.ListPods(ctx)
-	loader.Seed(observed)
-
-	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir}
+	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	ready := make(chan struct{})
 	notifyReady := firstPass(ready, log)
 	b.rec = reconciler.New(loader, mgr, log, reconciler.Options{
@@ -146,6 +145,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(ctx, l, api.Handler(b, log)) }()
+
+	// The socket answers from now on; requests wait for the recovery,
+	// which asks every infra in parallel with a deadline per call.
+	if err := mgr.Recover(ctx); err != nil {
+		log.Error("recovery left something behind", "err", err)
+	}
+	observed, _ := mgr.ListPods(ctx)
+	loader.Seed(observed)
+	close(b.recovered)
 
 	trigger := make(chan struct{}, 1)
 	poke := func() {

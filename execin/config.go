@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/internal/seccompload"
 )
 
 // InitSubcommand is the hidden entry point cmd/berth dispatches to Main
@@ -42,6 +43,12 @@ type Config struct {
 	RunAsNonRoot    bool     `json:"runAsNonRoot,omitempty"`
 	Capabilities    []string `json:"capabilities"`
 	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
+	// Seccomp is the container's filter (nil: none). exec-init loads it on
+	// its locked thread, which forks the command: the command inherits it,
+	// while the threads that wait for it and forward signals stay free.
+	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
+	// OOMScoreAdj is the container's, which the command gets too.
+	OOMScoreAdj int `json:"oomScoreAdj"`
 
 	// TTY makes stdin the command's controlling terminal (a new session).
 	TTY bool `json:"tty,omitempty"`
@@ -69,7 +76,8 @@ func NewConfig(t api.ExecTarget, args []string, tty bool, callerTerm string) Con
 		Target: t.Pod + "/" + t.Container, PID: t.PID, StartTime: t.StartTime,
 		CgroupProcs: t.CgroupProcs, Args: args, Env: env, Cwd: t.Cwd,
 		User: t.User, AdditionalGIDs: t.AdditionalGIDs, RunAsNonRoot: t.RunAsNonRoot,
-		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, TTY: tty,
+		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, Seccomp: t.Seccomp, TTY: tty,
+		OOMScoreAdj: t.OOMScoreAdj,
 	}
 }
 
@@ -98,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.CgroupProcs) == 0 {
 		bad("no cgroup to join")
+	}
+	if c.OOMScoreAdj < -1000 || c.OOMScoreAdj > 1000 {
+		bad("oomScoreAdj %d is not within -1000 to 1000", c.OOMScoreAdj)
 	}
 	for _, p := range c.CgroupProcs {
 		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/cgroup.procs") || strings.Contains(p, "/../") {

@@ -9,11 +9,16 @@
 //	berth exec (Run)                      berth exec-init (Main)
 //	  |  config JSON on fd 3, then EOF  ->  |  non-dumpable, lock OS thread
 //	  |                                     |  join the container's cgroups
+//	  |                                     |  last capability from the kernel (prctl),
+//	  |                                     |    never from the container's /proc
 //	  |                                     |  open /proc/PID/ns/{ipc,uts,net,pid,mnt},
 //	  |                                     |    PID's start time checked before and after
 //	  |                                     |  unshare(CLONE_FS), setns each (mnt last)
 //	  |                                     |  resolve user and program in the container
-//	  |                                     |  bounding set, no_new_privs on this thread
+//	  |                                     |    (passwd, group: bounded regular files)
+//	  |                                     |  bounding set, no_new_privs and the seccomp
+//	  |                                     |    filter on this thread (the filter before
+//	  |                                     |    the bounding set without no_new_privs)
 //	  |                                     |  fork the command (into the pid namespace):
 //	  |                                     |    setgroups/setgid/setuid, chdir,
 //	  |                                     |    [setsid + TIOCSCTTY], execve

@@ -1,7 +1,6 @@
 package execin
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/internal/seccompload"
 )
 
 // step runs fn and names its failure, which travels to Run.
@@ -87,6 +87,17 @@ func start(configFile *os.File) (*exec.Cmd, error) {
 	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
 		return nil, err
 	}
+	// Without CAP_SYS_RESOURCE a negative value cannot be set: the command
+	// then keeps the caller's, as the container keeps the infra's.
+	if err := step("set oom_score_adj", func() error { return container.SetOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil && !errors.Is(err, container.ErrOOMScoreAdjDenied) {
+		return nil, err
+	}
+	// Learnt before entering: nothing after setns may take a decision from
+	// the container's files (its /proc may be its own tmpfs).
+	var lastCap int
+	if err := step("learn the last capability", func() (err error) { lastCap, err = container.LastCap(); return err }); err != nil {
+		return nil, err
+	}
 	var fds []nsFile
 	if err := step("open namespaces of "+cfg.Target, func() (err error) { fds, err = openNamespaces(cfg.PID, cfg.StartTime); return err }); err != nil {
 		return nil, err
@@ -109,11 +120,27 @@ func start(configFile *os.File) (*exec.Cmd, error) {
 	if err := step("find program", func() (err error) { path, err = container.LookPath(cfg.Args[0], cfg.Env); return err }); err != nil {
 		return nil, err
 	}
-	if err := step("limit capabilities", func() error { return container.LimitCapabilities(cfg.Capabilities) }); err != nil {
+	// The seccomp filter goes on this thread only, as late as possible:
+	// right before the fork with no_new_privs, and before the capabilities
+	// are limited without it (loading then needs CAP_SYS_ADMIN).
+	loadSeccomp := func() error {
+		return step("load seccomp filter", func() error { return seccompload.Load(cfg.Seccomp, false) })
+	}
+	if cfg.Seccomp != nil && !cfg.NoNewPrivileges {
+		if err := loadSeccomp(); err != nil {
+			return nil, err
+		}
+	}
+	if err := step("limit capabilities", func() error { return container.LimitCapabilities(cfg.Capabilities, lastCap) }); err != nil {
 		return nil, err
 	}
 	if cfg.NoNewPrivileges {
 		if err := step("set no_new_privs", func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Seccomp != nil && cfg.NoNewPrivileges {
+		if err := loadSeccomp(); err != nil {
 			return nil, err
 		}
 	}
@@ -207,18 +234,15 @@ func closeAll(fds []nsFile) {
 	}
 }
 
-// maxUserFile bounds how much of the container's passwd and group files is
-// read: they are the container's, and may be anything.
-const maxUserFile = 4 << 20
-
 // resolveUser resolves cfg.User in the container's /etc/passwd and
-// /etc/group, as the container's init did.
+// /etc/group, as the container's init did (container.ReadUserFile: regular
+// files only, bounded, never blocking).
 func resolveUser(cfg Config) (container.ExecUser, error) {
 	var passwd, group io.Reader
-	if err := step("read /etc/passwd", func() (err error) { passwd, err = readContainerFile("/etc/passwd"); return err }); err != nil {
+	if err := step("read /etc/passwd", func() (err error) { passwd, err = container.ReadUserFile("/etc/passwd"); return err }); err != nil {
 		return container.ExecUser{}, err
 	}
-	if err := step("read /etc/group", func() (err error) { group, err = readContainerFile("/etc/group"); return err }); err != nil {
+	if err := step("read /etc/group", func() (err error) { group, err = container.ReadUserFile("/etc/group"); return err }); err != nil {
 		return container.ExecUser{}, err
 	}
 	var u container.ExecUser
@@ -228,35 +252,8 @@ func resolveUser(cfg Config) (container.ExecUser, error) {
 	if cfg.RunAsNonRoot && u.UID == 0 {
 		return container.ExecUser{}, &reexec.StepError{Step: "check user", Err: errors.New("container has runAsNonRoot and the user is root")}
 	}
-	u.Groups = append(u.Groups, cfg.AdditionalGIDs...)
+	u.AddGroups(cfg.AdditionalGIDs...)
 	return u, nil
-}
-
-// readContainerFile reads a regular file of the container (resolved in the
-// thread's root, which is the container's), nil when it does not exist. A
-// FIFO or device planted there can neither block nor flood the read.
-func readContainerFile(path string) (io.Reader, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	if errors.Is(err, unix.ENOENT) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxUserFile))
-	if err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(b), nil
 }
 
 // wait forwards termination signals to the command, waits for it and

@@ -62,7 +62,19 @@ func Gather(s Sources, cg *cgroups.Manager) Facts {
 	for _, c := range cgroups.Controllers {
 		f.Controllers[c] = cg.Check([]string{c})
 	}
+	f.NoSysResource = !hasCapability(unix.CAP_SYS_RESOURCE)
 	return f
+}
+
+// hasCapability reports whether the calling thread has capability c in
+// its effective set.
+func hasCapability(c int) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(c%32)) != 0
 }
 
 // Run gathers the facts for cg and evaluates them.

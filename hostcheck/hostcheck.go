@@ -30,6 +30,7 @@ var (
 	ErrKernelTooOld  = errors.New("kernel too old")
 	ErrNoNFTables    = errors.New("nf_tables not usable")
 	ErrUnknownKernel = errors.New("kernel release not understood")
+	ErrNoSysResource = errors.New("CAP_SYS_RESOURCE missing")
 )
 
 // Version is a kernel version, compared by major, minor, patch.
@@ -119,6 +120,9 @@ type Facts struct {
 	Controllers map[string]error
 	// NFTables is the error of listing nftables tables, nil when it worked.
 	NFTables error
+	// NoSysResource is true when the daemon lacks CAP_SYS_RESOURCE, which
+	// lowering an oom_score_adj needs.
+	NoSysResource bool
 }
 
 // feature is a kernel feature berth needs, with the first release that
@@ -193,6 +197,11 @@ func Evaluate(f Facts) Report {
 	}
 	if f.NFTables != nil {
 		r.Fatal = append(r.Fatal, nftablesProblem(f.NFTables))
+	}
+	if f.NoSysResource {
+		r.Warnings = append(r.Warnings, fmt.Errorf("%w: the containers of Guaranteed pods and the pods' infra processes "+
+			"keep the daemon's oom_score_adj instead of the kubelet's -997 and -998, so the kernel's OOM killer may pick "+
+			"them before Burstable containers: run the daemon with root's full capabilities", ErrNoSysResource))
 	}
 	return r
 }

@@ -86,6 +86,12 @@ func TestEvaluate(t *testing.T) {
 	}{
 		{name: "all good", change: func(*Facts) {}, wantClean: true},
 		{
+			name:     "no CAP_SYS_RESOURCE",
+			change:   func(f *Facts) { f.NoSysResource = true },
+			warnings: []error{ErrNoSysResource},
+			mentions: []string{"oom_score_adj", "-997"},
+		},
+		{
 			name:   "overlay as a loadable module counts",
 			change: func(f *Facts) { f.Filesystems, f.OverlayModule = []string{"ext4"}, true },
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -174,6 +175,9 @@ func readDockerArchive(root *os.Root) ([]pendingImage, error) {
 	if err := readJSONFile(root, "manifest.json", &manifests); err != nil {
 		return nil, err
 	}
+	if err := checkOCIDocs(root); err != nil {
+		return nil, err
+	}
 	out := make([]pendingImage, 0, len(manifests))
 	for _, m := range manifests {
 		img, err := dockerImage(root, m)
@@ -193,6 +197,9 @@ func dockerImage(root *os.Root, m dockerManifest) (pendingImage, error) {
 	img := pendingImage{id: digest.FromBytes(raw), configPath: m.Config}
 	if sm := blobPathRe().FindStringSubmatch(m.Config); sm != nil && sm[1] != img.id.Encoded() {
 		return pendingImage{}, fmt.Errorf("config %s hashes to %s: %w", m.Config, img.id, ErrDigestMismatch)
+	}
+	if err := checkDocKind(raw, ocispec.MediaTypeImageConfig); err != nil {
+		return pendingImage{}, fmt.Errorf("config %s: %w", m.Config, err)
 	}
 	if img.config, err = parseConfig(raw); err != nil {
 		return pendingImage{}, err
@@ -225,8 +232,8 @@ func readOCIArchive(root *os.Root) ([]pendingImage, error) {
 	if layout.Version != ocispec.ImageLayoutVersion {
 		return nil, fmt.Errorf("OCI layout version %q: %w", layout.Version, ErrUnsupported)
 	}
-	var index ocispec.Index
-	if err := readJSONFile(root, "index.json", &index); err != nil {
+	index, err := readIndexJSON(root)
+	if err != nil {
 		return nil, err
 	}
 	var out []pendingImage
@@ -279,6 +286,9 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, 
 	if err != nil {
 		return pendingImage{}, err
 	}
+	if err := checkDocKind(raw, desc.MediaType); err != nil {
+		return pendingImage{}, fmt.Errorf("blob %s: %w", desc.Digest, err)
+	}
 	switch desc.MediaType {
 	case ocispec.MediaTypeImageIndex, dockerListType:
 		var idx ocispec.Index
@@ -304,6 +314,9 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, 
 	cfg, err := readBlob(root, m.Config)
 	if err != nil {
 		return pendingImage{}, fmt.Errorf("config: %w", err)
+	}
+	if err := checkDocKind(cfg, ocispec.MediaTypeImageConfig); err != nil {
+		return pendingImage{}, fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
 	img := pendingImage{id: m.Config.Digest, configPath: blobPath(m.Config.Digest), manifests: []digest.Digest{desc.Digest}}
 	if img.config, err = parseConfig(cfg); err != nil {
@@ -408,6 +421,129 @@ func readJSONFile(root *os.Root, name string, v any) error {
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("parse %s: %w: %w", name, ErrInvalidImage, err)
+	}
+	return nil
+}
+
+// Document kinds of checkDocKind: the media types an image index, an image
+// manifest and an image config may carry in their own mediaType field.
+var (
+	indexTypes    = []string{ocispec.MediaTypeImageIndex, dockerListType}
+	manifestTypes = []string{ocispec.MediaTypeImageManifest, dockerManifestType}
+)
+
+// checkDocKind refuses a JSON document whose content disagrees with the
+// media type it was reached by, as containerd and the OCI image spec
+// (1.0.2) do since CVE-2021-41190: a document with "manifests" and
+// "layers" or "config" is an index to one reader and a manifest to
+// another. An index must not have "layers" or "config", a manifest no
+// "manifests", a config neither; a mediaType field inside the document
+// must name the same kind. Other media types are left to the caller.
+func checkDocKind(raw []byte, mediaType string) error {
+	var doc struct {
+		MediaType string          `json:"mediaType"`
+		Config    json.RawMessage `json:"config"`
+		Layers    json.RawMessage `json:"layers"`
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("%s: %w: %w", mediaType, ErrInvalidImage, err)
+	}
+	has := func(m json.RawMessage) bool { return len(m) > 0 && string(m) != "null" }
+	var what string
+	switch {
+	case slices.Contains(indexTypes, mediaType):
+		switch {
+		case has(doc.Layers) || has(doc.Config):
+			what = `image index also has a manifest's "layers"/"config"`
+		case doc.MediaType != "" && !slices.Contains(indexTypes, doc.MediaType):
+			what = "image index says its mediaType is " + doc.MediaType
+		}
+	case slices.Contains(manifestTypes, mediaType):
+		switch {
+		case has(doc.Manifests):
+			what = `image manifest also has an index's "manifests"`
+		case doc.MediaType != "" && !slices.Contains(manifestTypes, doc.MediaType):
+			what = "image manifest says its mediaType is " + doc.MediaType
+		}
+	case mediaType == ocispec.MediaTypeImageConfig:
+		switch {
+		case has(doc.Manifests) || has(doc.Layers):
+			what = `image config has an index's "manifests" or a manifest's "layers"`
+		case slices.Contains(indexTypes, doc.MediaType) || slices.Contains(manifestTypes, doc.MediaType):
+			what = "image config says its mediaType is " + doc.MediaType
+		}
+	}
+	if what != "" {
+		return fmt.Errorf("%s: different tools would read it as different images (CVE-2021-41190); re-export the image with a current tool: %w", what, ErrInvalidImage)
+	}
+	return nil
+}
+
+// readIndexJSON reads and checks an OCI layout's index.json.
+func readIndexJSON(root *os.Root) (ocispec.Index, error) {
+	var index ocispec.Index
+	raw, err := readFileLimited(root, "index.json")
+	if err != nil {
+		return index, err
+	}
+	if err := checkDocKind(raw, ocispec.MediaTypeImageIndex); err != nil {
+		return index, fmt.Errorf("index.json: %w", err)
+	}
+	if err := json.Unmarshal(raw, &index); err != nil {
+		return index, fmt.Errorf("parse index.json: %w: %w", ErrInvalidImage, err)
+	}
+	return index, nil
+}
+
+// checkOCIDocs checks the OCI index and the manifests and indexes it
+// names, when a docker save archive also carries them (Docker 25+): berth
+// reads manifest.json, but other tools read index.json, and the archive
+// must not mean different images to them. Blobs the index names but the
+// archive lacks are not used by anyone here and are not checked.
+func checkOCIDocs(root *os.Root) error {
+	if _, err := root.Stat("index.json"); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	index, err := readIndexJSON(root)
+	if err != nil {
+		return err
+	}
+	return checkOCIDescs(root, index.Manifests, 0)
+}
+
+func checkOCIDescs(root *os.Root, descs []ocispec.Descriptor, depth int) error {
+	if depth > 4 {
+		return fmt.Errorf("nested indexes: %w", ErrInvalidImage)
+	}
+	for _, d := range descs {
+		isIndex := slices.Contains(indexTypes, d.MediaType)
+		if !isIndex && !slices.Contains(manifestTypes, d.MediaType) {
+			continue
+		}
+		if err := checkDigest(d.Digest); err != nil {
+			return err
+		}
+		if _, err := root.Stat(blobPath(d.Digest)); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		raw, err := readBlob(root, d)
+		if err != nil {
+			return err
+		}
+		if err := checkDocKind(raw, d.MediaType); err != nil {
+			return fmt.Errorf("blob %s: %w", d.Digest, err)
+		}
+		if !isIndex {
+			continue
+		}
+		var idx ocispec.Index
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return fmt.Errorf("index %s: %w: %w", d.Digest, ErrInvalidImage, err)
+		}
+		if err := checkOCIDescs(root, idx.Manifests, depth+1); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -50,12 +50,40 @@
 //
 // The unpacker resolves every entry inside the layer directory through
 // directory fds opened with O_NOFOLLOW, so no entry is ever created through
-// a symlink, and "..", absolute paths, hardlinks that leave the layer and
-// oversized or over-long archives are refused (docs/security.md rules 1, 2
-// and 8). Whiteouts are converted to overlayfs form as containerd's
+// a symlink, and "..", hardlinks that leave the layer and oversized or
+// over-long archives are refused (absolute names are taken relative to the
+// layer root; docs/security.md rules 1, 2 and 8). Whiteouts are converted
+// to overlayfs form as containerd's
 // overlay snapshotter does: ".wh.x" becomes a 0/0 character device "x", and
-// ".wh..wh..opq" sets trusted.overlay.opaque=y on its directory. Both need
-// root: run as another user, a layer containing whiteouts or device nodes
-// is refused with ErrNeedsRoot, ownership is not applied and setuid/setgid
-// bits are dropped.
+// ".wh..wh..opq" sets trusted.overlay.opaque=y on its directory; an opaque
+// whiteout at the layer root, which would hide every layer below, is
+// refused. Both need root: run as another user, a layer containing
+// whiteouts or device nodes is refused with ErrNeedsRoot, ownership is not
+// applied and setuid/setgid bits are dropped.
+//
+// # Refused documents
+//
+// An import is refused (ErrInvalidImage) when a JSON document could mean
+// different images to different tools (CVE-2021-41190): an index (the
+// layout's index.json or a nested one) that also has a manifest's "layers"
+// or "config", a manifest that also has an index's "manifests", a config
+// with either, or a mediaType field that names another kind than the
+// descriptor that led to the document. This holds for OCI layouts and for
+// the OCI documents Docker 25+ adds to docker save archives, although berth
+// reads those through manifest.json.
+//
+// # Device nodes
+//
+// A character or block device entry is unpacked as a whiteout (a 0:0
+// character device, the form overlay whiteouts already have), never as a
+// node with the entry's numbers; the import logs the paths. In the
+// container the path reads as absent and hides what lower layers had
+// there, as the node would have. Keeping the nodes and relying on the
+// container's nodev rootfs and device cgroup would also stop a container
+// from opening them, but the nodes would then exist on the host, under the
+// store, where any root process walking the state directory opens the
+// host's disk or terminal through them, and a privileged container (no
+// nodev, every device) could use them. Real images lose nothing: the nodes
+// they carry sit under /dev, which berth's own /dev tmpfs (or the host's
+// /dev for a privileged container) covers. FIFOs are kept.
 package images

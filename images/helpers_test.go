@@ -26,6 +26,7 @@ type entry struct {
 	name, link, body string
 	typ              byte
 	mode             int64
+	major, minor     int64 // of a device node
 }
 
 func buildTar(t testing.TB, entries []entry) []byte {
@@ -41,7 +42,8 @@ func buildTar(t testing.TB, entries []entry) []byte {
 		if mode == 0 {
 			mode = 0o644
 		}
-		hdr := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: typ, Mode: mode, Size: int64(len(e.body)), Format: tar.FormatPAX}
+		hdr := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: typ, Mode: mode, Size: int64(len(e.body)), Format: tar.FormatPAX,
+			Devmajor: e.major, Devminor: e.minor}
 		if typ != tar.TypeReg {
 			hdr.Size = 0
 		}
@@ -68,7 +70,11 @@ func layerFromDir(t testing.TB, dir string, extra []entry) []byte {
 		t.Fatal(err)
 	}
 	for _, e := range extra {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644}); err != nil {
+		typ := e.typ
+		if typ == 0 {
+			typ = tar.TypeReg
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: typ, Mode: 0o644, Devmajor: e.major, Devminor: e.minor}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -236,6 +236,9 @@ func (s *Store) unpackOne(l pendingLayer, dst string, b *budget, open opener) (i
 	if !v.Verified() {
 		return 0, fmt.Errorf("layer %s: content does not match its diff ID: %w", l.diffID, ErrDigestMismatch)
 	}
+	if len(res.devices) > 0 {
+		s.log.Info("device nodes unpacked as whiteouts", "layer", l.diffID.String(), "paths", res.devices)
+	}
 	if len(res.droppedXattrs) > 0 {
 		s.log.Info("dropped xattrs outside user.* and security.capability", "layer", l.diffID.String(), "xattrs", res.droppedXattrs)
 	}

@@ -217,3 +217,38 @@ func TestImportRootfsAndStaleTemps(t *testing.T) {
 		t.Fatalf("Get after reopen: %v %v", got.ID, err)
 	}
 }
+
+// TestStoreIsPrivate: the store root is 0700 even when it existed with
+// wider permissions, so no container (nor another user) can reach the
+// layers, and imports unpack into 0700 work dirs inside it.
+func TestStoreIsPrivate(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "store")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"", "images", "layers", "blobs", "blobs/sha256", "tmp"} {
+		st, err := os.Stat(filepath.Join(root, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o700 {
+			t.Errorf("%s/%s has mode %v, want 0700", root, d, st.Mode().Perm())
+		}
+	}
+	w, err := s.newWorkDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.remove()
+	st, err := os.Stat(w.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("work dir %s has mode %v, want 0700", w.path, st.Mode().Perm())
+	}
+}

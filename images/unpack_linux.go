@@ -26,6 +26,7 @@ type unpacker struct {
 	dirs       []dirMeta // applied last, deepest first
 	size       int64     // bytes of file content written
 	dropped    []string  // xattrs not applied (see allowedXattr)
+	devices    []string  // device nodes unpacked as whiteouts (see node)
 }
 
 // dirMeta is a directory's metadata, applied after its contents exist.
@@ -38,6 +39,7 @@ type dirMeta struct {
 type unpackResult struct {
 	size          int64
 	droppedXattrs []string
+	devices       []string
 }
 
 // unpackLayer unpacks the tar stream r into dst, an existing empty
@@ -68,7 +70,7 @@ func unpackLayer(r io.Reader, dst string, b *budget, maxEntries int) (unpackResu
 	if err := u.finishDirs(); err != nil {
 		return unpackResult{}, err
 	}
-	return unpackResult{size: u.size, droppedXattrs: u.dropped}, nil
+	return unpackResult{size: u.size, droppedXattrs: u.dropped, devices: u.devices}, nil
 }
 
 // entry applies one tar entry.
@@ -99,6 +101,11 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case whiteoutAufs:
 		return nil
 	case whiteoutDir:
+		if path.Clean(dir) == "." {
+			// An opaque layer root would hide every layer below
+			// it; image builders never write one.
+			return fmt.Errorf("opaque whiteout at the layer root: %w", ErrUnsafeEntry)
+		}
 		return u.opaque(path.Clean(dir))
 	case whiteoutFile:
 		return u.whiteout(path.Join(dir, target))
@@ -137,7 +144,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeLink:
 		return u.hardlink(parent, base, hdr)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		return u.node(parent, base, hdr)
+		return u.node(parent, name, hdr)
 	}
 	return fmt.Errorf("entry type %q: %w", hdr.Typeflag, ErrUnsupported)
 }
@@ -256,26 +263,30 @@ func (u *unpacker) hardlink(parent int, base string, hdr *tar.Header) error {
 	return nil
 }
 
-// node creates a device node or FIFO. Device nodes need root.
-func (u *unpacker) node(parent int, base string, hdr *tar.Header) error {
-	mode := uint32(unix.S_IFIFO)
-	switch hdr.Typeflag {
-	case tar.TypeChar:
-		mode = unix.S_IFCHR
-	case tar.TypeBlock:
-		mode = unix.S_IFBLK
+// node creates a FIFO or, for a character or block device entry, an
+// overlay whiteout (a 0:0 character device, which needs root): no node
+// with an entry's device numbers is ever made (see the package doc).
+func (u *unpacker) node(parent int, name string, hdr *tar.Header) error {
+	base := path.Base(name)
+	if hdr.Typeflag == tar.TypeFifo {
+		if err := unix.Mknodat(parent, base, unix.S_IFIFO|0o600, 0); err != nil {
+			return fmt.Errorf("mkfifo: %w", err)
+		}
+		return u.finishLeaf(parent, base, hdr, true)
 	}
-	if mode != unix.S_IFIFO && !u.isRoot {
+	if !u.isRoot {
 		return fmt.Errorf("device node: %w", ErrNeedsRoot)
 	}
 	if hdr.Devmajor < 0 || hdr.Devminor < 0 || hdr.Devmajor > 1<<20 || hdr.Devminor > 1<<20 {
 		return fmt.Errorf("device number %d:%d: %w", hdr.Devmajor, hdr.Devminor, ErrUnsafeEntry)
 	}
-	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	if err := unix.Mknodat(parent, base, mode|0o600, int(dev)); err != nil {
-		return fmt.Errorf("mknod: %w", err)
+	if err := unix.Mknodat(parent, base, unix.S_IFCHR, 0); err != nil {
+		return fmt.Errorf("whiteout for device node: %w", err)
 	}
-	return u.finishLeaf(parent, base, hdr, true)
+	if hdr.Devmajor != 0 || hdr.Devminor != 0 {
+		u.devices = append(u.devices, name)
+	}
+	return nil
 }
 
 // finishLeaf applies owner, mode (unless the leaf is a symlink) and times

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func unpackBytes(b []byte, dst string, max int64) error {
@@ -67,6 +69,12 @@ func TestUnpackHostile(t *testing.T) {
 			})
 		}, ErrUnsafeEntry},
 		{"huge-decompression", func(string) []byte { return hugeFile }, ErrTooLarge},
+		{"root-opaque-whiteout", func(string) []byte {
+			return buildTar(t, []entry{{name: ".wh..wh..opq"}})
+		}, ErrUnsafeEntry},
+		{"root-opaque-whiteout-spelled-absolute", func(string) []byte {
+			return buildTar(t, []entry{{name: "/./.wh..wh..opq"}})
+		}, ErrUnsafeEntry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,17 +91,30 @@ func TestUnpackHostile(t *testing.T) {
 	}
 }
 
+// TestUnpackDeviceNode checks that character and block device entries
+// become overlay whiteouts (0:0 character devices), never nodes with their
+// own numbers, and that FIFOs stay FIFOs.
 func TestUnpackDeviceNode(t *testing.T) {
 	parent, root := sentinel(t)
 	before := snapshot(t, parent, root)
-	err := unpackBytes(buildTar(t, []entry{{name: "dev/null", typ: tar.TypeChar, mode: 0o666}}), root, 1<<20)
+	err := unpackBytes(buildTar(t, []entry{
+		{name: "dev/null", typ: tar.TypeChar, mode: 0o666, major: 1, minor: 3},
+		{name: "dev/tty0", typ: tar.TypeChar, mode: 0o666, major: 4, minor: 0},
+		{name: "disk", typ: tar.TypeBlock, mode: 0o666, major: 7, minor: 0},
+		{name: "fifo", typ: tar.TypeFifo, mode: 0o644},
+	}), root, 1<<20)
 	if os.Geteuid() == 0 {
 		if err != nil {
 			t.Fatalf("device node as root: %v", err)
 		}
-		st, err := os.Lstat(filepath.Join(root, "dev/null"))
-		if err != nil || st.Mode()&os.ModeCharDevice == 0 {
-			t.Fatalf("dev/null: %v %v", st, err)
+		for _, p := range []string{"dev/null", "dev/tty0", "disk"} {
+			var st unix.Stat_t
+			if err := unix.Lstat(filepath.Join(root, p), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+				t.Errorf("%s: mode %#o rdev %#x (%v), want a 0:0 character device", p, st.Mode, st.Rdev, err)
+			}
+		}
+		if st, err := os.Lstat(filepath.Join(root, "fifo")); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("fifo: %v %v", st, err)
 		}
 	} else if !errors.Is(err, ErrNeedsRoot) {
 		t.Fatalf("device node as non-root: %v, want ErrNeedsRoot", err)

@@ -20,20 +20,38 @@ var ErrUnsupported = errors.New("not supported by this infra")
 // dials, so a Client survives an infra restart of the daemon side and
 // several calls (a Status during a long Stop) can run at once.
 // The infra's protocol version comes back in every PodStatus.
+//
+// Every call has a deadline, the caller's or else its own (CallTimeout;
+// Stop: its grace period plus CallTimeout; Start: StartReplyWait plus
+// CallTimeout): an infra that stops answering fails the call, never holds
+// its caller.
 type Client struct {
 	socket string
+	// timeout is CallTimeout; tests shorten it.
+	timeout time.Duration
 }
+
+// Deadlines of a Client's calls.
+const (
+	// CallTimeout bounds a call whose answer the infra has at hand.
+	CallTimeout = 5 * time.Second
+	// StartReplyWait is how long the infra lets a Start request wait for
+	// the first containers' starts (they take milliseconds, and their
+	// timings go back with the answer); an init stage that hangs is the
+	// infra's to handle, never the daemon's to wait for.
+	StartReplyWait = 3 * time.Second
+)
 
 // NewClient returns a Client for socket without talking to it yet; the
 // first call says whether an infra answers.
 // This is also how the daemon re-attaches to a running pod.
-func NewClient(socket string) *Client { return &Client{socket: socket} }
+func NewClient(socket string) *Client { return &Client{socket: socket, timeout: CallTimeout} }
 
 // Start asks the infra to run the pod's containers (those given here, or
 // else those of the launch config); it returns once the first ones were
 // started. A repeated Start is a no-op.
 func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) (PodStatus, error) {
-	resp, err := c.call(ctx, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
+	resp, err := c.call(ctx, StartReplyWait+c.timeout, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
 	return statusOf(resp), err
 }
 
@@ -42,7 +60,7 @@ func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) (PodS
 // a ConfigMap or Secret it came from changed. It wraps ErrUnsupported for
 // an infra of protocol version 1.
 func (c *Client) Env(ctx context.Context, ctr string) ([]string, error) {
-	resp, err := c.call(ctx, Request{Op: OpEnv, Container: ctr})
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpEnv, Container: ctr})
 	if err != nil && olderThan(resp, 2) {
 		return nil, fmt.Errorf("environment of container %s: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
 	}
@@ -54,7 +72,7 @@ func (c *Client) Env(ctx context.Context, ctr string) ([]string, error) {
 // environment afresh; running processes keep theirs. It wraps
 // ErrUnsupported for an infra older than protocol version 3.
 func (c *Client) SetEnv(ctx context.Context, envs map[string][]string) error {
-	resp, err := c.call(ctx, Request{Op: OpSetEnv, Envs: envs})
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpSetEnv, Envs: envs})
 	if err != nil && olderThan(resp, 3) {
 		return fmt.Errorf("set environment: infra protocol %d: %w", resp.Version, ErrUnsupported)
 	}
@@ -67,21 +85,21 @@ func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Vers
 
 // Status returns the pod's status.
 func (c *Client) Status(ctx context.Context) (PodStatus, error) {
-	resp, err := c.call(ctx, Request{Op: OpStatus})
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpStatus})
 	return statusOf(resp), err
 }
 
 // Stop sends SIGTERM to every container, SIGKILL to those still running
 // after grace, stops all restarts, and returns when no container runs.
 func (c *Client) Stop(ctx context.Context, grace time.Duration) error {
-	_, err := c.call(ctx, Request{Op: OpStop, GraceMillis: grace.Milliseconds()})
+	_, err := c.call(ctx, grace+c.timeout, Request{Op: OpStop, GraceMillis: grace.Milliseconds()})
 	return err
 }
 
 // Shutdown makes the infra exit after replying (containers still running
 // are killed first). It is meant to follow Stop.
 func (c *Client) Shutdown(ctx context.Context) error {
-	_, err := c.call(ctx, Request{Op: OpShutdown})
+	_, err := c.call(ctx, c.timeout, Request{Op: OpShutdown})
 	return err
 }
 
@@ -93,9 +111,12 @@ func statusOf(resp Response) PodStatus {
 	return *resp.Status
 }
 
-// call does one request/response exchange on a fresh connection. The
-// response is returned with an error the infra reported too.
-func (c *Client) call(ctx context.Context, req Request) (Response, error) {
+// call does one request/response exchange on a fresh connection, within
+// timeout (or ctx's earlier deadline). The response is returned with an
+// error the infra reported too.
+func (c *Client) call(ctx context.Context, timeout time.Duration, req Request) (Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req.Version = ProtocolVersion
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.socket)

@@ -39,3 +39,58 @@ func TestEnvFromAnOldInfra(t *testing.T) {
 		t.Errorf("Env from a version 1 infra = %v, want ErrUnsupported", err)
 	}
 }
+
+// TestCallsHaveDeadlines: an infra that accepts and never answers fails
+// each call at the client's own deadline, even when the caller's context
+// has none.
+func TestCallsHaveDeadlines(t *testing.T) {
+	testutil.RequireRoot(t) // the client insists on a root peer
+	sock := filepath.Join(t.TempDir(), "infra.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Accepted connections stay open, unanswered, until the listener goes.
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			conn, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			conns = append(conns, conn)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-accepted
+	})
+	c := NewClient(sock)
+	c.timeout = 100 * time.Millisecond
+	calls := map[string]func() error{
+		"status":   func() error { _, err := c.Status(context.Background()); return err },
+		"env":      func() error { _, err := c.Env(context.Background(), "app"); return err },
+		"setenv":   func() error { return c.SetEnv(context.Background(), map[string][]string{"app": nil}) },
+		"stop":     func() error { return c.Stop(context.Background(), 0) },
+		"shutdown": func() error { return c.Shutdown(context.Background()) },
+	}
+	for name, call := range calls {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s to a silent infra = %v, want a deadline error", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s to a silent infra never returned", name)
+		}
+	}
+}

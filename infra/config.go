@@ -24,6 +24,10 @@ const (
 	OOMFormatV1 = "v1"
 )
 
+// OOMScoreAdj is the infra's oom_score_adj: the kubelet's for a pod's
+// pause container.
+const OOMScoreAdj = -998
+
 // PodConfig is what the daemon hands the infra on its config fd, as JSON.
 type PodConfig struct {
 	// Key is "namespace/name"; UID is the pod's metadata.uid.
@@ -54,6 +58,10 @@ type PodConfig struct {
 	HostPID     bool `json:"hostPID,omitempty"`
 	SharePID    bool `json:"sharePID,omitempty"`
 
+	// Sysctls are written, in order, in the infra's own namespaces before
+	// it reports ready, so before any container starts.
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
+
 	RestartPolicy string        `json:"restartPolicy"`
 	Backoff       BackoffConfig `json:"backoff"`
 	// GracePeriod is used when the infra itself gets SIGTERM.
@@ -63,6 +71,16 @@ type PodConfig struct {
 	// with Start instead.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
+}
+
+// Sysctl is one sysctl of the pod: its dotted name (for messages), its
+// path below /proc/sys, the value to write and the namespace it belongs to
+// ("net", "ipc" or "uts"), which the infra must own.
+type Sysctl struct {
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	Value     string `json:"value"`
+	Namespace string `json:"namespace"`
 }
 
 // BackoffConfig is the restart back-off: Initial doubling up to Max, back to
@@ -88,6 +106,14 @@ type ContainerConfig struct {
 	// oom_kill counter with an exit by SIGKILL means OOMKilled.
 	OOMEventsFile string `json:"oomEventsFile,omitempty"`
 	OOMFormat     string `json:"oomFormat,omitempty"`
+	// TerminationMessageFile is the host file bound at the container's
+	// terminationMessagePath (a path in a directory only root can write):
+	// the infra empties it before each run and reads it once the run ends.
+	// Empty: the container has none.
+	TerminationMessageFile string `json:"terminationMessageFile,omitempty"`
+	// TerminationMessagePolicy is File or FallbackToLogsOnError: the tail
+	// of the run's log when it failed and left the file empty.
+	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every Validate error.
@@ -127,6 +153,14 @@ func (c *PodConfig) Validate() error {
 	if c.GracePeriod < 0 {
 		bad("gracePeriod %s is negative", c.GracePeriod)
 	}
+	for _, s := range c.Sysctls {
+		if !validSysctlPath(s.Path) || strings.ContainsAny(s.Value, "\n\r\x00") {
+			bad("sysctl %s: path %q or value %q is not one a sysctl can have", s.Name, s.Path, s.Value)
+		}
+		if !c.ownsNamespace(s.Namespace) {
+			bad("sysctl %s: the infra does not own a %q namespace it could set it in", s.Name, s.Namespace)
+		}
+	}
 	errs = append(errs, validateContainers(c.Key, c.InitContainers, c.Containers))
 	return errors.Join(errs...)
 }
@@ -152,8 +186,43 @@ func validateContainers(key string, inits, ctrs []ContainerConfig) error {
 		default:
 			bad("container %s: oomFormat %q is not v1 or v2", ctr.Name, ctr.OOMFormat)
 		}
+		switch ctr.TerminationMessagePolicy {
+		case "", TerminationMessageFile, TerminationMessageFallbackToLogs:
+		default:
+			bad("container %s: terminationMessagePolicy %q is not File or FallbackToLogsOnError", ctr.Name, ctr.TerminationMessagePolicy)
+		}
+		if f := ctr.TerminationMessageFile; f != "" && !strings.HasPrefix(f, "/") {
+			bad("container %s: terminationMessageFile %q must be an absolute path", ctr.Name, f)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// ownsNamespace reports whether the infra has a namespace of its own of
+// kind ns ("net", "ipc" or "uts"); with hostNetwork it has neither net nor
+// uts.
+func (c *PodConfig) ownsNamespace(ns string) bool {
+	switch ns {
+	case "net", "uts":
+		return !c.HostNetwork
+	case "ipc":
+		return !c.HostIPC
+	}
+	return false
+}
+
+// validSysctlPath accepts a relative path of plain elements: it can only
+// name something below /proc/sys (the write also resolves it beneath).
+func validSysctlPath(p string) bool {
+	if p == "" || strings.ContainsRune(p, 0) {
+		return false
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == "" || el == "." || el == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // validName accepts names that are safe as one path element.

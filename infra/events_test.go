@@ -71,7 +71,7 @@ func TestSupervisorEvents(t *testing.T) {
 	cfg.Containers = []ContainerConfig{{Name: "loop"}, {Name: "hog", OOMEventsFile: "/x"}, {Name: "broken"}}
 	s, p := newTestSupervisor(cfg)
 	p.startErr["broken"] = errors.New("exec: no such file")
-	if err := s.Start(nil, nil); err != nil {
+	if err := s.Start(nil, nil, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

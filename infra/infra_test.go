@@ -3,6 +3,7 @@ package infra
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/container"
 )
 
 func TestShouldRestart(t *testing.T) {
@@ -203,6 +206,30 @@ func TestValidate(t *testing.T) {
 		{"dot-dot name", func(c *PodConfig) { c.Containers[0].Name = ".." }, false},
 		{"duplicate across init", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "app"}} }, false},
 		{"bad oom format", func(c *PodConfig) { c.Containers[0].OOMFormat = "v3" }, false},
+		{"sysctl", func(c *PodConfig) {
+			c.Sysctls = []Sysctl{{Name: "net.ipv4.conf.eth0/100.forwarding", Path: "net/ipv4/conf/eth0.100/forwarding", Value: "1", Namespace: "net"}}
+		}, true},
+		{"net sysctl with hostNetwork", func(c *PodConfig) {
+			c.HostNetwork = true
+			c.Sysctls = []Sysctl{{Name: "net.core.somaxconn", Path: "net/core/somaxconn", Value: "1", Namespace: "net"}}
+		}, false},
+		{"uts sysctl with hostNetwork", func(c *PodConfig) {
+			c.HostNetwork = true
+			c.Sysctls = []Sysctl{{Name: "kernel.domainname", Path: "kernel/domainname", Value: "x", Namespace: "uts"}}
+		}, false},
+		{"ipc sysctl with hostIPC", func(c *PodConfig) {
+			c.HostIPC = true
+			c.Sysctls = []Sysctl{{Name: "kernel.shmmax", Path: "kernel/shmmax", Value: "1", Namespace: "ipc"}}
+		}, false},
+		{"ipc sysctl with hostNetwork", func(c *PodConfig) {
+			c.HostNetwork = true
+			c.Sysctls = []Sysctl{{Name: "kernel.shmmax", Path: "kernel/shmmax", Value: "1", Namespace: "ipc"}}
+		}, true},
+		{"sysctl of no namespace", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "vm.swappiness", Path: "vm/swappiness", Value: "1"}} }, false},
+		{"sysctl path with ..", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net/../../etc/passwd", Value: "1"}} }, false},
+		{"absolute sysctl path", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "/etc/passwd", Value: "1"}} }, false},
+		{"empty sysctl element", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net//core", Value: "1"}} }, false},
+		{"sysctl value with newline", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net/core/somaxconn", Value: "1\n2"}} }, false},
 	}
 	for _, tt := range tests {
 		c := validConfig()
@@ -225,6 +252,10 @@ type fakeProcs struct {
 	signals  []string
 	oom      uint64
 	timers   []*fakeTimer
+	hold     bool
+	held     []func()
+	// messages are the termination messages by container name.
+	messages map[string]string
 }
 
 type fakeTimer struct {
@@ -233,7 +264,27 @@ type fakeTimer struct {
 	cancelled bool
 }
 
-func (p *fakeProcs) start(runs []runSpec) []runStart {
+// start answers at once, unless hold is set: then the answer waits for
+// release, as a slow init stage makes it wait.
+func (p *fakeProcs) start(runs []runSpec, done func([]runStart)) {
+	out := p.results(runs)
+	if p.hold {
+		p.held = append(p.held, func() { done(out) })
+		return
+	}
+	done(out)
+}
+
+// release delivers the held start results.
+func (p *fakeProcs) release() {
+	held := p.held
+	p.held = nil
+	for _, f := range held {
+		f()
+	}
+}
+
+func (p *fakeProcs) results(runs []runSpec) []runStart {
 	var out []runStart
 	for _, r := range runs {
 		if err := p.startErr[r.cfg.Name]; err != nil {
@@ -252,6 +303,10 @@ func (p *fakeProcs) signal(pid int, sig syscall.Signal) error {
 }
 
 func (p *fakeProcs) oomKills(c *ContainerConfig) (uint64, bool) { return p.oom, c.OOMEventsFile != "" }
+
+func (p *fakeProcs) terminationMessage(c *ContainerConfig, _ string, _ bool) string {
+	return p.messages[c.Name]
+}
 
 func (p *fakeProcs) afterFunc(d time.Duration, f func()) func() {
 	ft := &fakeTimer{d: d, f: f}
@@ -285,7 +340,7 @@ func TestSupervisorRestartWithBackoff(t *testing.T) {
 	cfg := validConfig()
 	cfg.RestartPolicy = RestartOnFailure
 	s, p := newTestSupervisor(cfg)
-	if err := s.Start(nil, nil); err != nil {
+	if err := s.Start(nil, nil, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	st := s.Status().Containers[0]
@@ -320,7 +375,7 @@ func TestSupervisorInitContainers(t *testing.T) {
 	cfg.RestartPolicy = RestartNever
 	cfg.InitContainers = []ContainerConfig{{Name: "init1"}, {Name: "init2"}}
 	s, _ := newTestSupervisor(cfg)
-	s.Start(nil, nil)
+	s.Start(nil, nil, func() {})
 	st := s.Status()
 	if st.InitContainers[0].State.Running == nil || st.InitContainers[1].State.Waiting == nil || st.Containers[0].State.Waiting == nil {
 		t.Fatalf("only init1 should run: %+v", st)
@@ -346,7 +401,7 @@ func TestSupervisorStartErrorAndOOM(t *testing.T) {
 	cfg.Containers = []ContainerConfig{{Name: "broken"}, {Name: "hog", OOMEventsFile: "/x"}}
 	s, p := newTestSupervisor(cfg)
 	p.startErr["broken"] = errors.New("exec: no such file")
-	s.Start(nil, nil)
+	s.Start(nil, nil, func() {})
 	st := s.Status()
 	if w := st.Containers[0].State.Waiting; w == nil || w.Reason != ReasonCrashLoopBackOff {
 		t.Fatalf("broken: %+v", st.Containers[0])
@@ -366,7 +421,7 @@ func TestSupervisorStop(t *testing.T) {
 	cfg := validConfig()
 	cfg.Containers = []ContainerConfig{{Name: "a"}, {Name: "b"}, {Name: "crashed"}}
 	s, p := newTestSupervisor(cfg)
-	s.Start(nil, nil)
+	s.Start(nil, nil, func() {})
 	st := s.Status()
 	s.Exited(st.Containers[2].PID, exitStatus(1)) // now in back-off
 	var stopped int
@@ -386,7 +441,7 @@ func TestSupervisorStop(t *testing.T) {
 	if stopped != 1 || s.Running() {
 		t.Fatalf("stop not answered: %d", stopped)
 	}
-	if err := s.Start(nil, nil); !errors.Is(err, errStopping) {
+	if err := s.Start(nil, nil, func() {}); !errors.Is(err, errStopping) {
 		t.Fatalf("Start after Stop = %v", err)
 	}
 	// A second Stop with nothing running answers at once.
@@ -424,13 +479,13 @@ func TestSupervisorStartTakesContainers(t *testing.T) {
 	cfg := validConfig()
 	cfg.Containers = nil
 	s, _ := newTestSupervisor(cfg)
-	if err := s.Start(nil, nil); !errors.Is(err, ErrInvalidConfig) {
+	if err := s.Start(nil, nil, func() {}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("Start without any containers: %v, want ErrInvalidConfig", err)
 	}
-	if err := s.Start(nil, []ContainerConfig{{Name: "a"}, {Name: "a"}}); !errors.Is(err, ErrInvalidConfig) {
+	if err := s.Start(nil, []ContainerConfig{{Name: "a"}, {Name: "a"}}, func() {}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("Start with a duplicate name: %v, want ErrInvalidConfig", err)
 	}
-	if err := s.Start([]ContainerConfig{{Name: "setup"}}, []ContainerConfig{{Name: "late"}}); err != nil {
+	if err := s.Start([]ContainerConfig{{Name: "setup"}}, []ContainerConfig{{Name: "late"}}, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	st := s.Status()
@@ -446,7 +501,7 @@ func TestSupervisorEnv(t *testing.T) {
 	ctrs[0].Init.Env = []string{"GREETING=before"}
 	inits := []ContainerConfig{{Name: "prep"}}
 	inits[0].Init.Env = []string{"STEP=1"}
-	if err := s.Start(inits, ctrs); err != nil {
+	if err := s.Start(inits, ctrs, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"app": "GREETING=before", "prep": "STEP=1"} {
@@ -467,7 +522,7 @@ func TestSupervisorSetEnv(t *testing.T) {
 	s, p := newTestSupervisor(cfg)
 	ctrs := []ContainerConfig{{Name: "app"}}
 	ctrs[0].Init.Env = []string{"GREETING=before"}
-	if err := s.Start(nil, ctrs); err != nil {
+	if err := s.Start(nil, ctrs, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetEnv(map[string][]string{"app": {"GREETING=after"}, "nope": nil}); err == nil {
@@ -489,5 +544,98 @@ func TestSupervisorSetEnv(t *testing.T) {
 	}
 	if env, _ := s.Env("app"); len(env) != 1 || env[0] != "GREETING=after" {
 		t.Errorf("restarted container's env = %v, want GREETING=after", env)
+	}
+}
+
+// A run that could not be created waits with CreateContainerError and is
+// tried again after a back-off, even under restartPolicy Never, without
+// counting as a restart; once it starts, it runs.
+func TestSupervisorCreateErrorRetries(t *testing.T) {
+	cfg := validConfig()
+	cfg.RestartPolicy = RestartNever
+	s, p := newTestSupervisor(cfg)
+	p.startErr["app"] = fmt.Errorf("init of container app: %w", &container.InitError{Step: "resolve user 1000", Message: "/etc/passwd is not a regular file but a FIFO: fix the image"})
+	s.Start(nil, nil, func() {})
+	for i, wantDelay := range []time.Duration{time.Second, 2 * time.Second} {
+		st := s.Status()
+		c := st.Containers[0]
+		if w := c.State.Waiting; w == nil || w.Reason != ReasonCreateContainerError || !strings.Contains(w.Message, "not a regular file") {
+			t.Fatalf("attempt %d: state %+v, want waiting with CreateContainerError", i, c.State)
+		}
+		if c.RestartCount != 0 || c.LastState.Terminated != nil {
+			t.Fatalf("attempt %d: restart count %d, last state %+v: a create error is no run", i, c.RestartCount, c.LastState)
+		}
+		if n := len(p.timers); n != 1 || p.timers[0].d != wantDelay {
+			t.Fatalf("attempt %d: timers %+v, want one of %s", i, p.timers, wantDelay)
+		}
+		if ev := st.Events[len(st.Events)-1]; ev.Reason != EventFailed || !strings.Contains(ev.Message, "not a regular file") {
+			t.Fatalf("attempt %d: last event %+v", i, ev)
+		}
+		p.fire()
+	}
+	delete(p.startErr, "app")
+	s.Stop(time.Minute, func(error) {})
+	p.fire()
+	if st := s.Status().Containers[0]; st.State.Running != nil {
+		t.Fatalf("a retry after Stop ran the container: %+v", st)
+	}
+
+	s, p = newTestSupervisor(cfg)
+	p.startErr["app"] = &container.TimeoutError{Timeout: 30 * time.Second}
+	s.Start(nil, nil, func() {})
+	delete(p.startErr, "app")
+	p.fire()
+	if st := s.Status().Containers[0]; st.State.Running == nil || st.RestartCount != 0 {
+		t.Fatalf("retry after an init timeout: %+v, want running, no restart counted", st)
+	}
+}
+
+// While a start is under way the supervisor keeps answering; Start's
+// callback, an early exit and a Stop all wait for the start's outcome.
+func TestSupervisorStartUnderWay(t *testing.T) {
+	cfg := validConfig()
+	cfg.Containers = []ContainerConfig{{Name: "quick"}, {Name: "slow"}}
+	s, p := newTestSupervisor(cfg)
+	p.hold = true
+	started := 0
+	if err := s.Start(nil, nil, func() { started++ }); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); started != 0 || !st.Started || st.Containers[0].State.Waiting == nil {
+		t.Fatalf("before the starts finished: callback %d, status %+v", started, st)
+	}
+	// The container's exit is reaped before its start is recorded.
+	s.Exited(101, exitStatus(3))
+	p.release()
+	if started != 1 {
+		t.Fatalf("Start's callback ran %d times, want once", started)
+	}
+	st := s.Status()
+	if term := st.Containers[0].LastState.Terminated; term == nil || term.ExitCode != 3 {
+		t.Fatalf("the early exit of quick was lost: %+v", st.Containers[0])
+	}
+	if st.Containers[1].State.Running == nil {
+		t.Fatalf("slow: %+v", st.Containers[1])
+	}
+	if s.Start(nil, nil, func() { started++ }); started != 2 {
+		t.Fatal("a repeated Start was not answered at once")
+	}
+
+	// A Stop while a restart is starting answers only once it is recorded
+	// and gone.
+	p.fire() // quick's back-off: its restart starts, held
+	var stopped int
+	s.Stop(time.Minute, func(error) { stopped++ })
+	s.Exited(st.Containers[1].PID, signalStatus(syscall.SIGTERM))
+	if stopped != 0 {
+		t.Fatal("Stop answered while a start was under way")
+	}
+	p.release()
+	if last := p.signals[len(p.signals)-1]; last != "terminated" {
+		t.Fatalf("a container started during Stop got %v, want SIGTERM", p.signals)
+	}
+	s.Exited(s.Status().Containers[0].PID, signalStatus(syscall.SIGTERM))
+	if stopped != 1 {
+		t.Fatalf("Stop answered %d times after everything exited", stopped)
 	}
 }

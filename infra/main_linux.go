@@ -107,6 +107,14 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, nil, fmt.Errorf("become child subreaper: %w", err)
 	}
+	// Under memory pressure the kernel should kill a container before the
+	// infra, whose end ends the pod; each container's init sets its own.
+	switch err := container.SetOOMScoreAdj(OOMScoreAdj); {
+	case errors.Is(err, container.ErrOOMScoreAdjDenied):
+		log.Warn("infra keeps the daemon's oom_score_adj", "err", err)
+	case err != nil:
+		return nil, nil, err
+	}
 	if err := chdirRoot(); err != nil {
 		return nil, nil, err
 	}
@@ -128,6 +136,9 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 			return nil, nil, fmt.Errorf("set hostname %q of pod %s: %w", cfg.Hostname, cfg.Key, err)
 		}
+	}
+	if err := writeSysctls(cfg.Sysctls); err != nil {
+		return nil, nil, fmt.Errorf("pod %s: %w", cfg.Key, err)
 	}
 	self, err := selfIdentity()
 	if err != nil {

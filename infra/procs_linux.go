@@ -47,26 +47,30 @@ func (p *procsLinux) drained(pid int) <-chan struct{} {
 
 var _ procs = (*procsLinux)(nil)
 
-// start starts the runs in parallel: each one's init stage (exec, rootfs,
-// mounts) takes milliseconds of mostly CPU, and a pod's containers are
-// independent of each other.
-func (p *procsLinux) start(runs []runSpec) []runStart {
-	out := make([]runStart, len(runs))
-	var wg sync.WaitGroup
-	for i, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i].pid, out[i].logPath, out[i].err = p.startOne(r.cfg, r.n, &out[i].timings)
-		}()
-	}
-	wg.Wait()
-	return out
+// start starts the runs in parallel, off the supervisor loop: each one's
+// init stage (exec, rootfs, mounts) takes milliseconds of mostly CPU, a
+// pod's containers are independent of each other, and a stuck one (killed
+// at container.DefaultInitTimeout) must not stop the loop from answering.
+func (p *procsLinux) start(runs []runSpec, done func([]runStart)) {
+	go func() {
+		out := make([]runStart, len(runs))
+		var wg sync.WaitGroup
+		for i, r := range runs {
+			wg.Go(func() {
+				out[i].pid, out[i].logPath, out[i].err = p.startOne(r.cfg, r.n, &out[i].timings)
+			})
+		}
+		wg.Wait()
+		p.post(func() { done(out) })
+	}()
 }
 
 func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *container.StartTimings) (int, string, error) {
 	if err := resetWritableLayer(c.Init.UpperDir, c.Init.WorkDir); err != nil {
 		return 0, "", fmt.Errorf("fresh writable layer for container %s: %w", c.Name, err)
+	}
+	if err := resetTerminationFile(c.TerminationMessageFile); err != nil {
+		return 0, "", fmt.Errorf("termination message file of container %s: %w", c.Name, err)
 	}
 	logPath := LogPath(p.cfg.LogDir, c.Name, run)
 	logW, err := openLogWriter(logWriterConfig{

@@ -33,12 +33,15 @@ func TestStartRunsInParallel(t *testing.T) {
 			return 1002, nil
 		}
 	}
-	p := &procsLinux{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), startFn: start, drains: map[int]chan struct{}{}}
+	p := &procsLinux{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), startFn: start, drains: map[int]chan struct{}{},
+		post: func(f func()) { f() }}
 	runs := []runSpec{
 		{cfg: &ContainerConfig{Name: "a", Init: container.Config{ID: "test/par/a"}}},
 		{cfg: &ContainerConfig{Name: "b", Init: container.Config{ID: "test/par/b"}}},
 	}
-	got := p.start(runs)
+	results := make(chan []runStart, 1)
+	p.start(runs, func(rs []runStart) { results <- rs })
+	got := <-results
 	for i, want := range []int{1001, 1002} {
 		if got[i].err != nil || got[i].pid != want {
 			t.Errorf("run %d: pid %d, err %v; want pid %d", i, got[i].pid, got[i].err, want)

@@ -187,7 +187,7 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpStatus:
 		s.post(func() { reply(nil) })
 	case OpStart:
-		s.post(func() { reply(s.sup.Start(req.InitContainers, req.Containers)) })
+		s.post(func() { s.start(req, reply) })
 	case OpSetEnv:
 		s.post(func() { ch <- answer(Response{}, s.sup.SetEnv(req.Envs)) })
 	case OpEnv:
@@ -205,6 +205,31 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		return Response{Error: fmt.Sprintf("unsupported op %q (infra protocol version %d)", req.Op, ProtocolVersion)}, nil
 	}
 	return <-ch, after
+}
+
+// start runs a Start request on the loop and replies once the first
+// starts are recorded, or after StartReplyWait (a stuck init stage is
+// killed at container.DefaultInitTimeout and retried, by the infra).
+func (s *server) start(req Request, reply func(error)) {
+	replied := false
+	var cancel func()
+	once := func(err error) {
+		if replied {
+			return
+		}
+		replied = true
+		if cancel != nil {
+			cancel()
+		}
+		reply(err)
+	}
+	if err := s.sup.Start(req.InitContainers, req.Containers, func() { once(nil) }); err != nil {
+		once(err)
+		return
+	}
+	if !replied {
+		cancel = s.procs.afterFunc(StartReplyWait, func() { once(nil) })
+	}
 }
 
 // answer is r, or the error alone when the op failed.

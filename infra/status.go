@@ -8,12 +8,15 @@ import (
 
 // Reasons in container states, as Kubernetes reports them.
 const (
-	ReasonCompleted        = "Completed"
-	ReasonError            = "Error"
-	ReasonOOMKilled        = "OOMKilled"
-	ReasonStartError       = "StartError"
-	ReasonCrashLoopBackOff = "CrashLoopBackOff"
-	ReasonPodInitializing  = "PodInitializing"
+	ReasonCompleted  = "Completed"
+	ReasonError      = "Error"
+	ReasonOOMKilled  = "OOMKilled"
+	ReasonStartError = "StartError"
+	// ReasonCreateContainerError is a container waiting to retry a run that
+	// could not be created (container.IsCreateError).
+	ReasonCreateContainerError = "CreateContainerError"
+	ReasonCrashLoopBackOff     = "CrashLoopBackOff"
+	ReasonPodInitializing      = "PodInitializing"
 )
 
 // PodStatus is everything the infra knows; the daemon computes the pod's

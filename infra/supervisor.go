@@ -15,14 +15,20 @@ import (
 // one, tests use a fake that records calls.
 type procs interface {
 	// start prepares and starts the given runs, at the same time where it
-	// can (fresh writable layer, log pipes and file, init stage), and
-	// returns for each, in order, its pid and log path or why it failed.
-	start(runs []runSpec) []runStart
+	// can (fresh writable layer, log pipes and file, init stage), and calls
+	// done on the supervisor loop with, for each run in order, its pid and
+	// log path or why it failed. The loop keeps serving meanwhile: an init
+	// stage may take up to its timeout.
+	start(runs []runSpec, done func([]runStart))
 	// signal sends sig to pid.
 	signal(pid int, sig syscall.Signal) error
 	// oomKills reads the container's oom_kill counter; ok is false when it
 	// is unknown.
 	oomKills(c *ContainerConfig) (n uint64, ok bool)
+	// terminationMessage reads what the ended run of c left in its
+	// termination message file, or, for a failed run under
+	// FallbackToLogsOnError that left it empty, the tail of its log.
+	terminationMessage(c *ContainerConfig, logPath string, failed bool) string
 	// afterFunc runs f on the supervisor loop after d; the returned func
 	// cancels it.
 	afterFunc(d time.Duration, f func()) (cancel func())
@@ -60,6 +66,10 @@ type ctr struct {
 	// restart is pending.
 	backoff       time.Duration
 	cancelRestart func()
+	// starting is set while a run's start is under way; createFailed after
+	// a start failed with a create error, whose retry is no restart.
+	starting     bool
+	createFailed bool
 }
 
 // supervisor is the pod's state machine. All methods run on one goroutine
@@ -73,6 +83,13 @@ type supervisor struct {
 
 	inits, ctrs []*ctr
 	byPID       map[int]*ctr
+	// pending counts the start batches under way. Exits of pids not known
+	// yet are kept in early meanwhile: a container may exit (and be reaped)
+	// before its start is recorded.
+	pending int
+	early   map[int]syscall.WaitStatus
+	// onStarted is called once the first start batch is recorded.
+	onStarted func()
 
 	started   bool
 	startedAt time.Time
@@ -88,7 +105,7 @@ type supervisor struct {
 }
 
 func newSupervisor(cfg *PodConfig, log *slog.Logger, p procs, now func() time.Time, self PodStatus) *supervisor {
-	s := &supervisor{cfg: cfg, log: log, os: p, now: now, self: self, byPID: map[int]*ctr{}}
+	s := &supervisor{cfg: cfg, log: log, os: p, now: now, self: self, byPID: map[int]*ctr{}, early: map[int]syscall.WaitStatus{}}
 	s.inits = newCtrs(cfg.InitContainers, true)
 	s.ctrs = newCtrs(cfg.Containers, false)
 	return s
@@ -113,11 +130,14 @@ var errStopping = errors.New("pod is stopping")
 // containers. Containers given here replace those of the launch config:
 // the daemon learns values the containers need (the pod's IP) only after
 // the infra exists. A repeated Start is a no-op, so a daemon may retry it.
-func (s *supervisor) Start(inits, ctrs []ContainerConfig) error {
+// started is called once the first containers' starts are recorded (at
+// once for a repeated Start), never when Start returns an error.
+func (s *supervisor) Start(inits, ctrs []ContainerConfig, started func()) error {
 	if s.stopping {
 		return fmt.Errorf("start pod %s: %w", s.cfg.Key, errStopping)
 	}
 	if s.started {
+		started()
 		return nil
 	}
 	if len(ctrs) > 0 {
@@ -131,6 +151,7 @@ func (s *supervisor) Start(inits, ctrs []ContainerConfig) error {
 		return fmt.Errorf("start pod %s: %w: no containers", s.cfg.Key, ErrInvalidConfig)
 	}
 	s.started, s.startedAt = true, s.now()
+	s.onStarted = started
 	s.advance()
 	return nil
 }
@@ -183,7 +204,7 @@ func (s *supervisor) advance() {
 		if t != nil && t.ExitCode == 0 {
 			continue
 		}
-		if c.pid == 0 && c.cancelRestart == nil && t == nil {
+		if c.pid == 0 && c.cancelRestart == nil && !c.starting && t == nil {
 			s.run(c)
 		}
 		// Running, waiting for a restart, or failed for good: the next
@@ -194,15 +215,16 @@ func (s *supervisor) advance() {
 	s.run(s.ctrs...)
 }
 
-// run starts one run of each of cs, all at once; a failure to start counts
-// as a terminated run of that container.
+// run starts one run of each of cs, all at once, and records how each
+// start went when they are done (recordStart).
 func (s *supervisor) run(cs ...*ctr) {
 	specs := make([]runSpec, len(cs))
 	for i, c := range cs {
 		c.cancelRestart = nil
+		c.starting = true
 		// Every run after the first is a restart (LastState holds the
-		// previous run, see scheduleRestart).
-		if c.status.LastState.Terminated != nil {
+		// previous run, see scheduleRestart); retrying a create is not.
+		if c.status.LastState.Terminated != nil && !c.createFailed {
 			c.status.RestartCount++
 		}
 		c.oomBefore, c.oomBeforeOK = s.os.oomKills(c.cfg)
@@ -210,14 +232,32 @@ func (s *supervisor) run(cs ...*ctr) {
 		c.runEnv = c.cfg.Init.Env
 		specs[i] = runSpec{cfg: c.cfg, n: c.status.RestartCount}
 	}
-	for i, r := range s.os.start(specs) {
-		s.recordStart(cs[i], r)
-	}
+	s.pending++
+	s.os.start(specs, func(rs []runStart) {
+		s.pending--
+		for i, r := range rs {
+			cs[i].starting = false
+			s.recordStart(cs[i], r)
+		}
+		if s.pending == 0 {
+			clear(s.early)
+		}
+		if f := s.onStarted; f != nil {
+			s.onStarted = nil
+			f()
+		}
+	})
 }
 
-// recordStart records how the start of c's run went.
+// recordStart records how the start of c's run went: running, waiting to
+// retry a create error, or a failed start that counts as a terminated run.
 func (s *supervisor) recordStart(c *ctr, r runStart) {
 	c.status.LogPath = r.logPath
+	if r.err != nil && container.IsCreateError(r.err) {
+		s.recordCreateError(c, r.err)
+		return
+	}
+	c.createFailed = false
 	if r.err != nil {
 		s.log.Warn("container failed to start", "pod", s.cfg.Key, "container", c.cfg.Name, "err", r.err)
 		s.event(c, EventWarning, EventFailed, "Error: "+r.err.Error())
@@ -234,13 +274,54 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	s.event(c, EventNormal, EventCreated, "Created container "+c.cfg.Name)
 	s.event(c, EventNormal, EventStarted, "Started container "+c.cfg.Name)
 	s.log.Info("container started", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", r.pid, "restartCount", c.status.RestartCount)
+	switch ws, exited := s.early[r.pid]; {
+	case exited:
+		delete(s.early, r.pid)
+		s.Exited(r.pid, ws)
+	case s.stopping:
+		// Started while the pod stops: it gets what the others got.
+		sig := syscall.SIGTERM
+		if s.cancelGrace == nil {
+			sig = syscall.SIGKILL
+		}
+		if err := s.os.signal(r.pid, sig); err != nil {
+			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", r.pid, "signal", sig, "err", err)
+		}
+	}
+}
+
+// recordCreateError records a run that could not be created (its init stage
+// timed out, or the image's user database is unusable): the container
+// waits with CreateContainerError and is tried again after a back-off,
+// whatever the restart policy, as the kubelet does; its program never ran.
+func (s *supervisor) recordCreateError(c *ctr, err error) {
+	s.log.Warn("container could not be created", "pod", s.cfg.Key, "container", c.cfg.Name, "err", err)
+	s.event(c, EventWarning, EventFailed, "Error: "+err.Error())
+	c.createFailed = true
+	c.status.State = ContainerState{Waiting: &StateWaiting{Reason: ReasonCreateContainerError, Message: err.Error()}}
+	if s.stopping {
+		s.checkStopped()
+		return
+	}
+	c.backoff = Backoff(c.backoff, 0, s.cfg.Backoff)
+	c.cancelRestart = s.os.afterFunc(c.backoff, func() {
+		if c.cancelRestart == nil || s.stopping {
+			return
+		}
+		s.run(c)
+	})
 }
 
 // Exited handles the reaped exit of pid with wait status ws. Pids that are
-// not containers (orphans re-parented to the infra) are ignored.
+// not containers (orphans re-parented to the infra) are ignored, unless a
+// start is under way: the pid may be its container's, and is kept for
+// recordStart.
 func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 	c, ok := s.byPID[pid]
 	if !ok {
+		if s.pending > 0 {
+			s.early[pid] = ws
+		}
 		return
 	}
 	delete(s.byPID, pid)
@@ -264,6 +345,7 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 			s.event(c, EventWarning, EventOOMKilled, "Container "+c.cfg.Name+" was killed by the OOM killer: it reached its memory limit")
 		}
 	}
+	t.Message = s.os.terminationMessage(c.cfg, c.status.LogPath, t.ExitCode != 0)
 	s.log.Info("container exited", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "exitCode", t.ExitCode, "reason", t.Reason)
 	s.finish(c, t)
 }
@@ -339,9 +421,9 @@ func (s *supervisor) signalAll(sig syscall.Signal) {
 	}
 }
 
-// checkStopped answers the Stop waiters once nothing runs.
+// checkStopped answers the Stop waiters once nothing runs or is starting.
 func (s *supervisor) checkStopped() {
-	if !s.stopping || len(s.byPID) > 0 {
+	if !s.stopping || len(s.byPID) > 0 || s.pending > 0 {
 		return
 	}
 	if s.cancelGrace != nil {
@@ -366,12 +448,13 @@ func (s *supervisor) Status() PodStatus {
 	snap := func(list []*ctr) []ContainerStatus {
 		out := make([]ContainerStatus, len(list))
 		for i, c := range list {
-			out[i] = c.status
+			out[i] = copyTerminated(c.status)
 		}
 		return out
 	}
 	st.InitContainers = snap(s.inits)
 	st.Containers = snap(s.ctrs)
+	capTerminationMessages(st.InitContainers, st.Containers)
 	st.Events = s.events.list()
 	return st
 }

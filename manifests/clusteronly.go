@@ -25,6 +25,9 @@ const (
 	noAPIServer  = "berth has no API server or service accounts"
 	serverOwned  = "it is written by a Kubernetes API server, not by users"
 	statusIgnore = "status is reported by berth, not read from the manifest"
+	// An immutable object's data cannot change through a cluster's API;
+	// berth reads files, and an edited file still reaches running pods.
+	noAPIServerToRefuse = "berth has no API server to refuse changes: an edited file still reaches the running pods' volumes"
 )
 
 var clusterOnlyFields = map[ownerField]clusterOnly{
@@ -43,7 +46,8 @@ var clusterOnlyFields = map[ownerField]clusterOnly{
 	{typeOf[PodSpec](), "serviceAccountName"}:           ignored("serviceAccountName", noAPIServer),
 	{typeOf[PodSpec](), "serviceAccount"}:               ignored("serviceAccount", noAPIServer),
 	{typeOf[PodSpec](), "automountServiceAccountToken"}: ignored("automountServiceAccountToken", noAPIServer),
-	{typeOf[PodSpec](), "imagePullSecrets"}:             ignored("imagePullSecrets", "berth pulls with its own registry credentials"),
+	{typeOf[PodSpec](), "enableServiceLinks"}:           ignored("enableServiceLinks", "berth has no Services whose addresses it could put in the environment"),
+	{typeOf[PodSpec](), "imagePullSecrets"}:             ignored("imagePullSecrets", "berth pulls no images: it runs images imported with `berth image import`"),
 
 	{typeOf[ObjectMeta](), "creationTimestamp"}:          ignored("creationTimestamp", serverOwned),
 	{typeOf[ObjectMeta](), "deletionTimestamp"}:          ignored("deletionTimestamp", serverOwned),
@@ -58,6 +62,9 @@ var clusterOnlyFields = map[ownerField]clusterOnly{
 		"generateName is not allowed: a pod from a file needs a fixed metadata.name, so that berth can tell a changed pod from a new one"},
 
 	{typeOf[Pod](), "status"}: ignored("status", statusIgnore),
+
+	{typeOf[ConfigMap](), "immutable"}: ignored("immutable", noAPIServerToRefuse),
+	{typeOf[Secret](), "immutable"}:    ignored("immutable", noAPIServerToRefuse),
 }
 
 func clusterOnlyField(owner reflect.Type, name string) (clusterOnly, bool) {

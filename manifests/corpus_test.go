@@ -25,7 +25,10 @@ var corpus = []struct {
 	want []want
 }{
 	{file: "v01-minimal.yaml"},
-	{file: "v02-full.yaml"},
+	{file: "v02-full.yaml", want: []want{
+		{1, "spec.enableServiceLinks", 18, Warning, "enableServiceLinks is ignored: berth has"},
+		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 108, Warning, "an ephemeral-storage request is ignored"},
+	}},
 	{file: "v03-multi.yaml"},
 	{file: "v04-json.yaml"},
 	{file: "v05-anchors.yaml"},
@@ -44,15 +47,24 @@ var corpus = []struct {
 		{1, "spec.tolerations", 20, Warning, "tolerations is ignored: it only matters "},
 		{1, "spec.affinity", 22, Warning, "affinity is ignored: it only matters to "},
 		{1, "spec.schedulerName", 23, Warning, "schedulerName is ignored: it only matter"},
-		{1, "spec.imagePullSecrets", 24, Warning, "imagePullSecrets is ignored: berth pulls"},
+		{1, "spec.imagePullSecrets", 24, Warning, "imagePullSecrets is ignored: berth pulls no images:"},
 	}},
 	{file: "v10-status.yaml", want: []want{
 		{1, "status", 9, Warning, "status is ignored: status is reported by"},
 	}},
-	{file: "v11-configmap-binary.yaml"},
+	{file: "v11-configmap-binary.yaml", want: []want{
+		{1, "immutable", 10, Warning, "immutable is ignored: berth has no API s"},
+	}},
 	{file: "v12-capabilities.yaml"},
 	{file: "v13-hostpid-ipc.yaml"},
 	{file: "v14-block-scalars.yaml"},
+	{file: "v15-accepted-with-warnings.yaml", want: []want{
+		{1, "metadata.uid", 5, Warning, "uid is ignored: it is written by a Kube"},
+		{1, "spec.enableServiceLinks", 7, Warning, "enableServiceLinks is ignored: berth has"},
+		{1, "spec.containers[0].imagePullPolicy", 11, Warning, "imagePullPolicy Always is treated as IfN"},
+		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 13, Warning, "an ephemeral-storage request is ignored"},
+		{2, "immutable", 19, Warning, "immutable is ignored: berth has no API s"},
+	}},
 	{file: "x01-unknown-field-deep.yaml", want: []want{
 		{1, "spec.containers[1].volumeMounts[0].readonly", 17, Error, "unknown field \"readonly\": did you mean \""},
 		{1, "spec.containers[1].restartCount", 18, Error, "unknown field \"restartCount\": remove it,"},
@@ -200,8 +212,6 @@ var corpus = []struct {
 	}},
 	{file: "x31-unsupported.yaml", want: []want{
 		{1, "spec.activeDeadlineSeconds", 6, Unsupported, "activeDeadlineSeconds is not supported y"},
-		{1, "spec.securityContext.fsGroup", 8, Unsupported, "fsGroup is not supported yet by berth"},
-		{1, "spec.securityContext.sysctls", 9, Unsupported, "sysctls is not supported yet by berth"},
 		{1, "spec.containers[0].tty", 18, Unsupported, "tty is not supported yet by berth"},
 		{1, "spec.containers[0].stdin", 19, Unsupported, "stdin is not supported yet by berth: con"},
 		{1, "spec.containers[0].livenessProbe.exec.command[0]", 22, Error, "expected a string, got the boolean true:"},
@@ -214,7 +224,6 @@ var corpus = []struct {
 		{1, "spec.containers[0].volumeMounts[0].mountPropagation", 45, Unsupported, "mountPropagation \"HostToContainer\" is no"},
 		{1, "spec.containers[0].resources.limits[hugepages-2Mi]", 48, Unsupported, "limits[hugepages-2Mi] is not supported y"},
 		{1, "spec.containers[0].securityContext.procMount", 50, Unsupported, "procMount \"Unmasked\" is not supported ye"},
-		{1, "spec.containers[0].securityContext.seccompProfile.type", 52, Unsupported, "type \"Localhost\" is not supported yet by"},
 	}},
 	{file: "x32-unsupported-unmodelled.yaml", want: []want{
 		{1, "spec.os", 6, Unsupported, "os is not supported yet by berth"},
@@ -255,13 +264,11 @@ var corpus = []struct {
 		{2, "stringData[bad key]", 17, Error, "key \"bad key\" is not valid: use at most "},
 	}},
 	{file: "x39-sysctls.yaml", want: []want{
-		{1, "spec.securityContext.sysctls", 7, Unsupported, "sysctls is not supported yet by berth"},
 		{1, "spec.securityContext.sysctls[0].name", 8, Error, "sysctl \"kernel.core_pattern\" is not name"},
-		{1, "spec.securityContext.sysctls[1].name", 10, Error, "sysctl net.core.somaxconn value \"1024+ke"},
+		{1, "spec.securityContext.sysctls[1].value", 11, Error, "sysctl net.core.somaxconn value \"1024+ke"},
 		{1, "spec.securityContext.sysctls[2].name", 12, Error, "sysctl name \"Net.Bad\" is not valid: use "},
 	}},
 	{file: "x40-seccomp.yaml", want: []want{
-		{1, "spec.securityContext.seccompProfile.type", 8, Unsupported, "type \"Localhost\" is not supported yet by"},
 		{1, "spec.securityContext.seccompProfile.localhostProfile", 9, Error, "\"../../etc/shadow\" must not contain '..'"},
 		{1, "spec.containers[0].securityContext.seccompProfile.type", 15, Error, "\"Strict\" is not valid: use one of \"Runti"},
 		{1, "spec.containers[0].securityContext.procMount", 16, Error, "\"Weird\" is not valid: use one of \"Defaul"},
@@ -286,6 +293,24 @@ var corpus = []struct {
 	}},
 	{file: "x45-alias-cycle.yaml", want: []want{
 		{1, "", 1, Error, "a YAML alias (*name) refers to the value"},
+	}},
+	{file: "x47-secret-types.yaml", want: []want{
+		{2, "type", 15, Error, "type kubernetes.io/tls needs the key \"tl"},
+		{3, "type", 23, Error, "type kubernetes.io/basic-auth needs a us"},
+		{4, "stringData[.dockerconfigjson]", 33, Error, "the value is not valid JSON"},
+		{5, "type", 39, Warning, "type kubernetes.io/service-account-toke"},
+	}},
+	{file: "x46-accepted-then-ignored.yaml", want: []want{
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/b]", 7, Unsupported, "AppArmor profile \"runtime/default\" is no"},
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]", 8, Unsupported, "AppArmor profile \"localhost/my-profile\" "},
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/ghost]", 9, Error, "the pod has no container \"ghost\""},
+		{1, "metadata.annotations[container.apparmor.security.beta.kubernetes.io/init]", 10, Error, "AppArmor profile \"Strict\" is not valid"},
+		{1, "spec.volumes[0].emptyDir.sizeLimit", 16, Unsupported, "sizeLimit on a disk emptyDir is not supp"},
+		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 26, Warning, "an ephemeral-storage request is ignored"},
+		{1, "spec.containers[0].resources.limits[ephemeral-storage]", 27, Unsupported, "limits[ephemeral-storage] is not support"},
+		{1, "spec.containers[1].securityContext.appArmorProfile.type", 31, Unsupported, "type \"RuntimeDefault\" is not supported "},
+		{1, "spec.containers[2].securityContext.appArmorProfile.type", 35, Unsupported, "type \"Localhost\" is not supported yet b"},
+		{1, "spec.containers[3].securityContext.appArmorProfile.localhostProfile", 39, Error, "localhostProfile may only be set when ty"},
 	}},
 }
 

@@ -19,6 +19,7 @@ const (
 	labelValueMax       = 63
 	configKeyMax        = 253
 	sysctlNameMax       = 253
+	sysctlValueMax      = 4096 // a page: what a sysctl write takes at most
 )
 
 var (
@@ -116,27 +117,6 @@ func checkEnvName(s string) string {
 		if r == '=' {
 			return fmt.Sprintf("name %q must not contain '='", clip(s))
 		}
-	}
-	return ""
-}
-
-// Sysctl prefixes that are isolated by a namespace berth creates per pod
-// (network, IPC); any other sysctl would change the host.
-var namespacedSysctlPrefixes = []string{"net.", "kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."}
-
-func checkSysctl(name, value string) string {
-	if len(name) > sysctlNameMax || !sysctlNameRE().MatchString(name) {
-		return fmt.Sprintf("sysctl name %q is not valid: use lowercase words separated by '.' or '/'", clip(name))
-	}
-	namespaced := false
-	for _, p := range namespacedSysctlPrefixes {
-		namespaced = namespaced || strings.HasPrefix(strings.ReplaceAll(name, "/", "."), p)
-	}
-	if !namespaced {
-		return fmt.Sprintf("sysctl %q is not namespaced: a pod may set only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.*", name)
-	}
-	if strings.ContainsAny(value, "+=,\n\r\x00") {
-		return fmt.Sprintf("sysctl %s value %q must not contain '+', '=', ',' or line breaks", name, clip(value))
 	}
 	return ""
 }

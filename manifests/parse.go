@@ -218,8 +218,9 @@ func decodeObject(doc *Document, n *yaml.Node, budget int) {
 	var found []Problem
 	switch o := obj.(type) {
 	case *Pod:
+		found = pullAlwaysWarnings(&o.Spec) // what the user wrote, before defaults
 		SetDefaults(o)
-		found = ValidatePod(o)
+		found = append(found, ValidatePod(o)...)
 	case *ConfigMap:
 		defaultObjectMeta(&o.ObjectMeta)
 		found = ValidateConfigMap(o)

@@ -26,14 +26,10 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[PodSpec](), field: "resourceClaims"},
 	{owner: typeOf[PodSpec](), field: "schedulingGates"},
 	{owner: typeOf[PodSpec](), field: "resources", detail: ": set resources per container"},
-	{owner: typeOf[PodSecurityContext](), field: "fsGroup"},
-	{owner: typeOf[PodSecurityContext](), field: "fsGroupChangePolicy"},
-	{owner: typeOf[PodSecurityContext](), field: "sysctls"},
 	{owner: typeOf[PodSecurityContext](), field: "seLinuxOptions", detail: ": berth does not label with SELinux"},
 	{owner: typeOf[PodSecurityContext](), field: "seLinuxChangePolicy"},
 	{owner: typeOf[PodSecurityContext](), field: "supplementalGroupsPolicy"},
 	{owner: typeOf[PodSecurityContext](), field: "windowsOptions"},
-	{owner: typeOf[PodSecurityContext](), field: "appArmorProfile"},
 
 	// Containers and init containers.
 	{owner: typeOf[Container](), field: "livenessProbe"},
@@ -47,14 +43,13 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[Container](), field: "resizePolicy"},
 	{owner: typeOf[Container](), field: "restartPolicy", detail: ": sidecar init containers are not implemented"},
 	{owner: typeOf[Container](), field: "restartPolicyRules"},
-	{owner: typeOf[ResourceRequirements](), field: "limits", bad: mapKeysNotIn(supportedResources...), detail: ": only cpu, memory and ephemeral-storage are"},
-	{owner: typeOf[ResourceRequirements](), field: "requests", bad: mapKeysNotIn(supportedResources...), detail: ": only cpu, memory and ephemeral-storage are"},
+	{owner: typeOf[ResourceRequirements](), field: "limits", bad: mapKeysNotIn("cpu", "memory"), detail: ": only cpu and memory limits are enforced"},
+	{owner: typeOf[ResourceRequirements](), field: "requests", bad: mapKeysNotIn("cpu", "memory", "ephemeral-storage"), detail: ": only cpu, memory and ephemeral-storage are"},
 	{owner: typeOf[ResourceRequirements](), field: "claims"},
 	{owner: typeOf[SecurityContext](), field: "procMount", bad: stringIn("Unmasked")},
 	{owner: typeOf[SecurityContext](), field: "seLinuxOptions", detail: ": berth does not label with SELinux"},
 	{owner: typeOf[SecurityContext](), field: "windowsOptions"},
-	{owner: typeOf[SecurityContext](), field: "appArmorProfile"},
-	{owner: typeOf[SeccompProfile](), field: "type", bad: stringIn("Localhost"), detail: ": use RuntimeDefault or Unconfined"},
+	{owner: typeOf[AppArmorProfile](), field: "type", bad: stringIn("RuntimeDefault", "Localhost"), detail: appArmorDetail + "; use Unconfined"},
 	{owner: typeOf[ContainerPort](), field: "protocol", bad: stringIn("SCTP")},
 	{owner: typeOf[EnvVarSource](), field: "resourceFieldRef"},
 	{owner: typeOf[EnvVarSource](), field: "fileKeyRef"},
@@ -93,8 +88,9 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[Volume](), field: "photonPersistentDisk"},
 }
 
-// supportedResources are the resource names berth enforces.
-var supportedResources = []string{"cpu", "memory", "ephemeral-storage"}
+// appArmorDetail ends the message for an AppArmor profile other than
+// unconfined, as a field or as an annotation.
+const appArmorDetail = ": berth loads no AppArmor profiles, so its containers run unconfined"
 
 type unsupportedField struct {
 	owner  reflect.Type

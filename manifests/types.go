@@ -13,8 +13,10 @@ type TypeMeta struct {
 
 // ObjectMeta is the subset of Kubernetes object metadata berth uses.
 type ObjectMeta struct {
-	Name        string            `json:"name"`
-	Namespace   string            `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	// UID is berth's own pod uid in what the API reports; one written in
+	// a manifest is ignored with a warning.
 	UID         string            `json:"uid,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
@@ -33,7 +35,6 @@ type ConfigMap struct {
 	ObjectMeta `json:"metadata"`
 	Data       map[string]string `json:"data,omitempty"`
 	BinaryData map[string][]byte `json:"binaryData,omitempty"`
-	Immutable  *bool             `json:"immutable,omitempty"`
 }
 
 // Secret is a v1 Secret document. Data values are base64 in YAML and
@@ -44,7 +45,6 @@ type Secret struct {
 	Type       string            `json:"type,omitempty"`
 	Data       map[string][]byte `json:"data,omitempty"`
 	StringData map[string]string `json:"stringData,omitempty"`
-	Immutable  *bool             `json:"immutable,omitempty"`
 }
 
 // PodSpec is the subset of v1 PodSpec berth parses.
@@ -65,7 +65,6 @@ type PodSpec struct {
 	Hostname                      string              `json:"hostname,omitempty"`
 	Subdomain                     string              `json:"subdomain,omitempty"`
 	HostAliases                   []HostAlias         `json:"hostAliases,omitempty"`
-	EnableServiceLinks            *bool               `json:"enableServiceLinks,omitempty"`
 }
 
 // Container is a v1 Container (used for containers and initContainers).
@@ -293,6 +292,8 @@ type SecurityContext struct {
 	AllowPrivilegeEscalation *bool           `json:"allowPrivilegeEscalation,omitempty"`
 	ProcMount                string          `json:"procMount,omitempty"`
 	SeccompProfile           *SeccompProfile `json:"seccompProfile,omitempty"`
+
+	AppArmorProfile *AppArmorProfile `json:"appArmorProfile,omitempty"`
 }
 
 // PodSecurityContext is the pod-level security context.
@@ -306,6 +307,8 @@ type PodSecurityContext struct {
 	FSGroupChangePolicy string          `json:"fsGroupChangePolicy,omitempty"`
 	Sysctls             []Sysctl        `json:"sysctls,omitempty"`
 	SeccompProfile      *SeccompProfile `json:"seccompProfile,omitempty"`
+
+	AppArmorProfile *AppArmorProfile `json:"appArmorProfile,omitempty"`
 }
 
 // Capabilities adds and drops Linux capabilities (names without CAP_).
@@ -324,6 +327,13 @@ type SELinuxOptions struct {
 
 // SeccompProfile selects a seccomp profile.
 type SeccompProfile struct {
+	Type             string  `json:"type"`
+	LocalhostProfile *string `json:"localhostProfile,omitempty"`
+}
+
+// AppArmorProfile selects an AppArmor profile. berth loads no AppArmor
+// profiles, so Unconfined is the only type it gives.
+type AppArmorProfile struct {
 	Type             string  `json:"type"`
 	LocalhostProfile *string `json:"localhostProfile,omitempty"`
 }

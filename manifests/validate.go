@@ -44,6 +44,7 @@ func ValidatePod(p *Pod) []Problem {
 	v := &validator{}
 	v.objectMeta(&p.ObjectMeta, "metadata")
 	v.podSpec(&p.Spec, "spec")
+	v.appArmorAnnotations(p, joinField("metadata", "annotations"))
 	checkUnsupported(p, func(path, msg string) { v.add(Unsupported, path, "%s", msg) })
 	v.strings(reflect.ValueOf(&p.Spec).Elem(), "spec")
 	return v.probs
@@ -71,8 +72,8 @@ func (v *validator) objectMeta(m *ObjectMeta, path string) {
 	if total > maxAnnotationsLen {
 		v.errf(joinField(path, "annotations"), "annotations take %d bytes; the limit is %d", total, maxAnnotationsLen)
 	}
-	if len(m.UID) > dns1123SubdomainMax {
-		v.errf(joinField(path, "uid"), "uid is longer than %d characters", dns1123SubdomainMax)
+	if m.UID != "" {
+		v.add(Warning, joinField(path, "uid"), "uid is ignored: %s; berth gives each pod a uid of its own", serverOwned)
 	}
 }
 
@@ -114,7 +115,7 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 		v.errf(joinField(path, "shareProcessNamespace"), "shareProcessNamespace and hostPID cannot both be true")
 	}
 	if s.SecurityContext != nil {
-		v.podSecurity(s.SecurityContext, joinField(path, "securityContext"))
+		v.podSecurity(s.SecurityContext, joinField(path, "securityContext"), s.HostNetwork, s.HostIPC)
 	}
 }
 
@@ -228,8 +229,15 @@ func (v *validator) emptyDir(e *EmptyDirVolumeSource, path string) {
 	if e.Medium != "" && e.Medium != "Memory" && !strings.HasPrefix(e.Medium, "HugePages") {
 		v.errf(joinField(path, "medium"), "medium %q is not valid: use \"\" (disk) or \"Memory\"", clip(e.Medium))
 	}
-	if e.SizeLimit != nil && e.SizeLimit.Sign() < 0 {
+	switch {
+	case e.SizeLimit == nil:
+	case e.SizeLimit.Sign() < 0:
 		v.errf(joinField(path, "sizeLimit"), "must not be negative")
+	case e.Medium == "":
+		// The kubelet enforces it by evicting the pod once the directory
+		// grows past it; berth neither measures nor evicts yet.
+		v.add(Unsupported, joinField(path, "sizeLimit"), "sizeLimit on a disk emptyDir is not supported yet by berth: "+
+			"use medium \"Memory\" for a tmpfs of that size (it counts against the container's memory limit), or remove sizeLimit")
 	}
 }
 

@@ -3,6 +3,7 @@ package manifests
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"slices"
 	"strings"
 	"unicode"
@@ -28,6 +29,15 @@ func (v *validator) container(s *PodSpec, c *Container, path string, vols map[st
 	}
 	v.oneOf(joinField(path, "imagePullPolicy"), c.ImagePullPolicy, "", "Always", "IfNotPresent", "Never")
 	v.oneOf(joinField(path, "terminationMessagePolicy"), c.TerminationMessagePolicy, "", "File", "FallbackToLogsOnError")
+	if p := c.TerminationMessagePath; p != "" {
+		tpath := joinField(path, "terminationMessagePath")
+		switch {
+		case !strings.HasPrefix(p, "/"):
+			v.errf(tpath, "terminationMessagePath %q must be absolute", clip(p))
+		case hasDotDot(p) || cleanMountPath(p) == "/":
+			v.errf(tpath, "terminationMessagePath %q must name a file below / without '..'", clip(p))
+		}
+	}
 	v.ports(s, c, path, ports)
 	v.env(c, path)
 	v.resources(&c.Resources, joinField(path, "resources"))
@@ -209,6 +219,9 @@ func (v *validator) resources(r *ResourceRequirements, path string) {
 			}
 		}
 	}
+	if _, ok := r.Requests[ephemeralStorage]; ok {
+		v.add(Warning, joinKey(joinField(path, "requests"), ephemeralStorage), "%s", ephemeralStorageRequest)
+	}
 	for _, k := range sortedKeys(r.Requests) {
 		limit, ok := r.Limits[k]
 		if ok && r.Requests[k].Cmp(limit) > 0 {
@@ -216,6 +229,34 @@ func (v *validator) resources(r *ResourceRequirements, path string) {
 		}
 	}
 }
+
+// pullAlwaysWarnings warns about an imagePullPolicy Always written in the
+// manifest: berth never pulls, so it cannot fetch the image again at each
+// start. (The Always that defaulting gives a :latest or untagged image is
+// not warned about: berth's images are imported, so none is pulled.)
+func pullAlwaysWarnings(s *PodSpec) []Problem {
+	v := &validator{}
+	for _, list := range []struct {
+		name string
+		ctrs []Container
+	}{{"initContainers", s.InitContainers}, {"containers", s.Containers}} {
+		for i, c := range list.ctrs {
+			if c.ImagePullPolicy == "Always" {
+				v.add(Warning, joinField(joinIndex(joinField("spec", list.name), i), "imagePullPolicy"),
+					"imagePullPolicy Always is treated as IfNotPresent: berth never pulls, it runs the image as imported with `berth image import` (import it again to update it)")
+			}
+		}
+	}
+	return v.probs
+}
+
+const (
+	ephemeralStorage = "ephemeral-storage"
+	// A request reserves nothing on the node: the scheduler places pods by
+	// it and the kubelet ranks pods by usage above it when it evicts.
+	ephemeralStorageRequest = "an ephemeral-storage request is ignored: on a cluster it only places the pod on a node " +
+		"and ranks it for eviction; berth runs every pod on this node and evicts none (limits are not supported yet)"
+)
 
 func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 	targets := map[string]bool{}
@@ -237,6 +278,10 @@ func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 			v.errf(tpath, "mountPath %q must not contain '..'", clip(m.MountPath))
 		case targets[cleanMountPath(m.MountPath)]:
 			v.errf(tpath, "mountPath %q is used by more than one volumeMount in this container", clip(m.MountPath))
+		default:
+			if why := forbiddenMountPath(m.MountPath); why != "" {
+				v.errf(tpath, "mountPath %q %s", clip(m.MountPath), why)
+			}
 		}
 		targets[cleanMountPath(m.MountPath)] = true
 		v.relativePath(joinField(mpath, "subPath"), m.SubPath, false)
@@ -248,10 +293,24 @@ func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 	}
 }
 
-// cleanMountPath makes "/data/" and "/data" the same target.
-func cleanMountPath(p string) string {
-	if len(p) > 1 {
-		return strings.TrimRight(p, "/")
+// cleanMountPath makes "/data/", "//data" and "/data" the same target.
+func cleanMountPath(p string) string { return path.Clean(p) }
+
+// forbiddenMountPath says why a volume may not be mounted at the absolute
+// path p, compared after cleaning ("//proc/" is "/proc"), or returns "".
+// The rules are runc's: nothing on top of the rootfs, and nothing at or
+// inside /proc, where a mount would replace what the kernel shows the
+// container (masked and read-only paths included) and what berth reads
+// there. /sys and /dev are left open, as runc leaves them: /dev/shm
+// (emptyDir medium Memory), /dev/fuse, and the /dev, /sys or
+// /sys/fs/cgroup hostPaths of node agents are everyday manifests.
+// (runc also lets a few lxcfs files under /proc be bound; berth does not.)
+func forbiddenMountPath(p string) string {
+	switch c := cleanMountPath(p); {
+	case c == "/":
+		return "is the container's root: a volume cannot replace the image; mount it on a directory"
+	case c == "/proc" || strings.HasPrefix(c, "/proc/"):
+		return "is inside /proc: a mount there would replace what the kernel shows the container, masked paths included; mount the volume elsewhere"
 	}
-	return p
+	return ""
 }

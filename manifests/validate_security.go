@@ -1,6 +1,8 @@
 package manifests
 
-func (v *validator) podSecurity(sc *PodSecurityContext, path string) {
+import "strings"
+
+func (v *validator) podSecurity(sc *PodSecurityContext, path string, hostNetwork, hostIPC bool) {
 	v.id(joinField(path, "runAsUser"), sc.RunAsUser)
 	v.id(joinField(path, "runAsGroup"), sc.RunAsGroup)
 	v.id(joinField(path, "fsGroup"), sc.FSGroup)
@@ -14,13 +16,18 @@ func (v *validator) podSecurity(sc *PodSecurityContext, path string) {
 	seen := map[string]bool{}
 	for i, s := range sc.Sysctls {
 		spath := joinIndex(joinField(path, "sysctls"), i)
-		if seen[s.Name] {
-			v.errf(joinField(spath, "name"), "sysctl %q is set more than once", s.Name)
+		npath := joinField(spath, "name")
+		if msg := checkSysctlName(s.Name, hostNetwork, hostIPC); msg != "" {
+			v.errf(npath, "%s", msg)
+		} else if norm := NormalizeSysctlName(s.Name); seen[norm] {
+			v.errf(npath, "sysctl %q is set more than once", s.Name)
+		} else {
+			seen[norm] = true
 		}
-		seen[s.Name] = true
-		v.check(joinField(spath, "name"), checkSysctl(s.Name, s.Value))
+		v.check(joinField(spath, "value"), checkSysctlValue(s.Name, s.Value))
 	}
 	v.seccomp(sc.SeccompProfile, joinField(path, "seccompProfile"))
+	v.appArmor(sc.AppArmorProfile, joinField(path, "appArmorProfile"))
 }
 
 func (v *validator) containerSecurity(pod *PodSecurityContext, sc *SecurityContext, path string) {
@@ -44,6 +51,7 @@ func (v *validator) containerSecurity(pod *PodSecurityContext, sc *SecurityConte
 	}
 	v.oneOf(joinField(path, "procMount"), sc.ProcMount, "", "Default", "Unmasked")
 	v.seccomp(sc.SeccompProfile, joinField(path, "seccompProfile"))
+	v.appArmor(sc.AppArmorProfile, joinField(path, "appArmorProfile"))
 	// The effective user is the container's, else the pod's.
 	user, nonRoot := sc.RunAsUser, sc.RunAsNonRoot
 	if pod != nil && user == nil {
@@ -80,4 +88,61 @@ func (v *validator) seccomp(p *SeccompProfile, path string) {
 		// CVE-2023-2431: a profile path must stay inside the profile directory.
 		v.relativePath(lpath, *p.LocalhostProfile, true)
 	}
+}
+
+// appArmor checks an appArmorProfile field; support.go refuses the types
+// other than Unconfined.
+func (v *validator) appArmor(p *AppArmorProfile, path string) {
+	if p == nil {
+		return
+	}
+	v.oneOf(joinField(path, "type"), p.Type, "RuntimeDefault", "Unconfined", "Localhost")
+	lpath := joinField(path, "localhostProfile")
+	switch {
+	case p.Type == "Localhost" && (p.LocalhostProfile == nil || *p.LocalhostProfile == ""):
+		v.errf(lpath, "localhostProfile is required when type is Localhost")
+	case p.Type != "Localhost" && p.LocalhostProfile != nil:
+		v.errf(lpath, "localhostProfile may only be set when type is Localhost")
+	}
+}
+
+// appArmorAnnotationPrefix starts the annotation that set a container's
+// AppArmor profile before the appArmorProfile field existed; the kubelet
+// still honours it.
+const appArmorAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/"
+
+// appArmorAnnotations treats the annotations as the appArmorProfile field:
+// "unconfined" is what berth gives; "runtime/default" and "localhost/NAME"
+// are not supported yet.
+func (v *validator) appArmorAnnotations(p *Pod, path string) {
+	for _, k := range sortedKeys(p.Annotations) {
+		name, ok := strings.CutPrefix(k, appArmorAnnotationPrefix)
+		if !ok {
+			continue
+		}
+		kpath := joinKey(path, k)
+		if !hasContainer(&p.Spec, name) {
+			v.errf(kpath, "the pod has no container %q to give this AppArmor profile to", clip(name))
+			continue
+		}
+		val := p.Annotations[k]
+		switch {
+		case val == "unconfined":
+		case val == "runtime/default" || strings.HasPrefix(val, "localhost/") && len(val) > len("localhost/"):
+			v.add(Unsupported, kpath, "AppArmor profile %q is not supported yet by berth%s; use \"unconfined\"", clip(val), appArmorDetail)
+		default:
+			v.errf(kpath, "AppArmor profile %q is not valid: use \"unconfined\", \"runtime/default\" or \"localhost/NAME\"", clip(val))
+		}
+	}
+}
+
+func hasContainer(s *PodSpec, name string) bool {
+	for _, list := range [][]Container{s.InitContainers, s.Containers} {
+		for i := range list {
+			if list[i].Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -49,30 +49,6 @@ func TestNameRules(t *testing.T) {
 	}
 }
 
-func TestCheckSysctl(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, value string
-		ok          bool
-	}{
-		{"net.core.somaxconn", "1024", true},
-		{"net/ipv4/ip_local_port_range", "1024 65000", true},
-		{"kernel.shm_rmid_forced", "1", true},
-		{"fs.mqueue.msg_max", "10", true},
-		{"kernel.core_pattern", "x", false},
-		{"vm.swappiness", "1", false},
-		{"net.core.somaxconn", "1+kernel.x=y", false},
-		{"net.core.somaxconn", "1\n", false},
-		{"Net.core", "1", false},
-		{"net..core", "1", false},
-	}
-	for _, tt := range tests {
-		if got := checkSysctl(tt.name, tt.value) == ""; got != tt.ok {
-			t.Errorf("checkSysctl(%q, %q) ok = %v, want %v", tt.name, tt.value, got, tt.ok)
-		}
-	}
-}
-
 func TestNormalizeCapability(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
@@ -265,5 +241,70 @@ func TestSpecEqual(t *testing.T) {
 	}
 	if base.Spec.RestartPolicy != "" {
 		t.Error("CanonicalSpec or SpecEqual changed its argument")
+	}
+}
+
+// TestVolumeMountDestinations pins which mount destinations are refused,
+// with runc as the reference: the root and /proc (at or inside, after
+// cleaning) are; /sys and /dev, which real manifests use, are not.
+func TestVolumeMountDestinations(t *testing.T) {
+	t.Parallel()
+	const field = "spec.containers[0].volumeMounts[1].mountPath"
+	tests := []struct {
+		mountPath string
+		wantMsg   string // "" when accepted
+	}{
+		{"/proc", "is inside /proc"},
+		{"/proc/", "is inside /proc"},
+		{"//proc", "is inside /proc"},
+		{"/./proc", "is inside /proc"},
+		{"/proc/sys/kernel", "is inside /proc"},
+		{"/proc/meminfo", "is inside /proc"},
+		{"/proc//self/", "is inside /proc"},
+		{"/proc/../proc/x", "must not contain '..'"},
+		{"/", "is the container's root"},
+		{"//", "is the container's root"},
+		{"/procfs", ""},
+		{"/data/proc", ""},
+		{"/host/proc", ""},
+		{"/dev/shm", ""},
+		{"/dev", ""},
+		{"/dev/fuse", ""},
+		{"/sys", ""},
+		{"/sys/fs/cgroup", ""},
+		{"/run/secrets", ""},
+	}
+	for _, tt := range tests {
+		p := goodPod()
+		c := &p.Spec.Containers[0]
+		c.VolumeMounts = append(c.VolumeMounts, VolumeMount{Name: "cfg", MountPath: tt.mountPath})
+		ps := ValidatePod(p)
+		if tt.wantMsg == "" {
+			if len(ps) != 0 {
+				t.Errorf("mountPath %q refused: %v", tt.mountPath, ps)
+			}
+			continue
+		}
+		if len(ps) != 1 || ps[0].Path != field || ps[0].Severity != Error || !strings.Contains(ps[0].Message, tt.wantMsg) {
+			t.Errorf("mountPath %q: got %v, want one error at %s containing %q", tt.mountPath, ps, field, tt.wantMsg)
+		}
+	}
+	p := goodPod()
+	p.Spec.InitContainers = []Container{{Name: "init", Image: "x", VolumeMounts: []VolumeMount{{Name: "cfg", MountPath: "/proc/1/root"}}}}
+	if ps := ValidatePod(p); len(ps) != 1 || ps[0].Path != "spec.initContainers[0].volumeMounts[0].mountPath" {
+		t.Errorf("init container mount inside /proc: got %v", ps)
+	}
+}
+
+// TestVolumeMountDuplicatesAfterCleaning checks that two spellings of one
+// target are one target.
+func TestVolumeMountDuplicatesAfterCleaning(t *testing.T) {
+	t.Parallel()
+	p := goodPod()
+	c := &p.Spec.Containers[0]
+	c.VolumeMounts = append(c.VolumeMounts, VolumeMount{Name: "cfg", MountPath: "//etc/./app/"})
+	ps := ValidatePod(p)
+	if len(ps) != 1 || ps[0].Path != "spec.containers[0].volumeMounts[1].mountPath" || !strings.Contains(ps[0].Message, "more than one volumeMount") {
+		t.Errorf("got %v, want a duplicate target", ps)
 	}
 }

@@ -36,7 +36,10 @@ func cgroupContainer(c *manifests.Container) cgroups.Container {
 		}
 		return out
 	}
-	return cgroups.Container{Limits: q(c.Resources.Limits), Requests: q(c.Resources.Requests)}
+	return cgroups.Container{
+		Limits: q(c.Resources.Limits), Requests: q(c.Resources.Requests),
+		Privileged: c.SecurityContext != nil && isTrue(c.SecurityContext.Privileged),
+	}
 }
 
 // ensureCgroups creates the pod's cgroup, with the infra's and each
@@ -73,6 +76,15 @@ func (m *Manager) ensureCgroups(c *podRun) error {
 	return nil
 }
 
+// oomScoreAdj is container c's oom_score_adj from its pod's QoS class.
+func (m *Manager) oomScoreAdj(p *manifests.Pod, c *manifests.Container) int {
+	var all []cgroups.Container
+	for _, pc := range allContainers(p) {
+		all = append(all, cgroupContainer(pc))
+	}
+	return cgroups.OOMScoreAdj(cgroups.QOSClass(all), cgroupContainer(c), m.cfg.MemoryCapacity)
+}
+
 // containerConfigs computes what the infra runs for each container.
 func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images.Image, vols volumes.Set, objs Objects, cg podCgroups) (initCtrs, ctrs []infra.ContainerConfig, err error) {
 	p := rec.Pod
@@ -90,7 +102,8 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 				return nil, fmt.Errorf("container %s: %w", c.Name, err)
 			}
 			pl := cg.ctrs[c.Name]
-			cfg, err := ContainerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Mounts: mounts, Layout: l, CgroupProcs: pl.Procs})
+			cfg, err := m.containerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Mounts: mounts, Layout: l, CgroupProcs: pl.Procs,
+				OOMScoreAdj: m.oomScoreAdj(p, c)})
 			if err != nil {
 				return nil, err
 			}
@@ -98,7 +111,11 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 			out = append(out, infra.ContainerConfig{
 				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
 				OOMEventsFile: oomFile, OOMFormat: oomFormat,
+				TerminationMessagePolicy: c.TerminationMessagePolicy,
 			})
+			if c.TerminationMessagePath != "" {
+				out[len(out)-1].TerminationMessageFile = l.TerminationMessageFile(c.Name)
+			}
 		}
 		return out, nil
 	}

@@ -31,7 +31,7 @@ func TestExpand(t *testing.T) {
 func TestBuildEnv(t *testing.T) {
 	optional := true
 	pod := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{
-		Name: "web", Namespace: "prod", Labels: map[string]string{"app": "shop"},
+		Name: "web", Namespace: "prod", Labels: map[string]string{"app": "shop"}, Annotations: map[string]string{"team": "ops"},
 	}}
 	objs := Objects{
 		ConfigMaps: map[string]*manifests.ConfigMap{"cfg": {Data: map[string]string{"MODE": "fast", "bad=key": "x", "LEVEL": "3"}}},
@@ -45,6 +45,7 @@ func TestBuildEnv(t *testing.T) {
 			{Name: "NS", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 			{Name: "IP", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 			{Name: "APP", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
+			{Name: "TEAM", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.annotations['team']"}}},
 			{Name: "TOKEN", ValueFrom: &manifests.EnvVarSource{SecretKeyRef: &manifests.KeySelector{Name: "sec", Key: "TOKEN"}}},
 			{Name: "OPT", ValueFrom: &manifests.EnvVarSource{ConfigMapKeyRef: &manifests.KeySelector{Name: "nope", Key: "x", Optional: &optional}}},
 			{Name: "URL", Value: "http://$(IP):80/$(CFG_MODE)/$(HOME)"},
@@ -56,7 +57,7 @@ func TestBuildEnv(t *testing.T) {
 	}
 	want := []string{
 		"PATH=/custom", "HOME=/root", "CFG_LEVEL=3", "CFG_MODE=fast",
-		"POD=web", "NS=prod", "IP=10.88.0.5", "APP=shop", "TOKEN=s3cret", "OPT=",
+		"POD=web", "NS=prod", "IP=10.88.0.5", "APP=shop", "TEAM=ops", "TOKEN=s3cret", "OPT=",
 		"URL=http://10.88.0.5:80/fast/$(HOME)",
 	}
 	if !reflect.DeepEqual(got, want) {

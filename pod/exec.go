@@ -88,7 +88,7 @@ func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container, env 
 			return container.Config{}, err
 		}
 	}
-	return ContainerConfig(ContainerInput{Pod: rec.Pod, Container: c, Image: img, Env: env, Layout: l})
+	return m.containerConfig(ContainerInput{Pod: rec.Pod, Container: c, Image: img, Env: env, Layout: l, OOMScoreAdj: m.oomScoreAdj(rec.Pod, c)})
 }
 
 // imageOf returns the image container c of a created pod runs: the one
@@ -180,8 +180,8 @@ func execTarget(key, ctr string, pid int, start uint64, procs []string, cfg cont
 	return api.ExecTarget{
 		Pod: key, Container: ctr, PID: pid, StartTime: start, CgroupProcs: procs,
 		User: cfg.User, AdditionalGIDs: cfg.AdditionalGIDs, RunAsNonRoot: cfg.RunAsNonRoot,
-		Capabilities: cfg.Capabilities, NoNewPrivileges: cfg.NoNewPrivileges,
-		Env: cfg.Env, Cwd: cfg.Cwd,
+		Capabilities: cfg.Capabilities, NoNewPrivileges: cfg.NoNewPrivileges, Seccomp: cfg.Seccomp,
+		Env: cfg.Env, Cwd: cfg.Cwd, OOMScoreAdj: cfg.OOMScoreAdj,
 	}
 }
 

@@ -53,6 +53,10 @@ type Volumes interface {
 }
 
 // Infra launches pods' infra processes and talks to them on their sockets.
+// Every call returns by ctx's deadline or else its own (the host's is
+// infra.Client's: infra.CallTimeout; Stop the grace period plus that;
+// Start infra.StartReplyWait plus that); an infra that does not answer in
+// time fails it with an error that wraps context.DeadlineExceeded.
 type Infra interface {
 	Launch(cfg infra.PodConfig, opt infra.LaunchOptions) (Launching, error)
 	Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error)

@@ -30,6 +30,7 @@ import (
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
+	"github.com/berth-project/berth/seccomp"
 	"github.com/berth-project/berth/volumes"
 )
 
@@ -52,6 +53,9 @@ type Config struct {
 	Infra     Infra
 	Processes Processes
 	Backoff   infra.BackoffConfig
+	// MemoryCapacity is the host's memory in bytes, which a Burstable
+	// container's oom_score_adj is relative to.
+	MemoryCapacity int64
 	// TimingEvents records each pod's start breakdown (the "pod created"
 	// log line) as an event too, for `berth describe` and `get events`.
 	TimingEvents bool
@@ -74,6 +78,9 @@ type Manager struct {
 	failed map[string]failure
 	// creating are pods whose creation is under way (ContainerCreating).
 	creating map[string]creation
+	// seccomp compiles containers' filters, once per profile and set of
+	// capabilities.
+	seccomp *seccomp.Compiler
 }
 
 // creation is a pod being created.
@@ -117,7 +124,10 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Processes == nil {
 		cfg.Processes = hostProcesses{}
 	}
-	return &Manager{cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}}
+	return &Manager{
+		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{},
+		seccomp: seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
+	}
 }
 
 // ListPods implements reconciler.Runtime.
@@ -414,7 +424,10 @@ func (m *Manager) stopInfra(ctx context.Context, c *podRun) error {
 }
 
 // startContainers is one exchange: a failure to reach the infra shows as
-// Start's error.
+// Start's error. The infra answers once the first starts are recorded or
+// after infra.StartReplyWait: a container whose init stage hangs holds
+// neither this create nor the reconcile pass (it shows as
+// CreateContainerError when the infra gives up on it).
 func (m *Manager) startContainers(ctx context.Context, c *podRun) error {
 	st, err := m.cfg.Infra.Start(ctx, c.l.Socket(), c.initCtrs, c.ctrs)
 	if err != nil {
@@ -425,14 +438,13 @@ func (m *Manager) startContainers(ctx context.Context, c *podRun) error {
 }
 
 // stopContainers asks the infra to stop its containers: SIGTERM, then
-// SIGKILL after the grace period. An infra that does not answer is killed
-// with its pod (stopInfra, and the cgroup's kill).
+// SIGKILL after the grace period (the call's deadline is the grace period
+// plus infra.CallTimeout). An infra that does not answer is killed with
+// its pod (stopInfra, and the cgroup's kill).
 func (m *Manager) stopContainers(ctx context.Context, c *podRun) error {
 	if !m.infraAlive(c) {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.grace+10*time.Second)
-	defer cancel()
 	if err := m.cfg.Infra.Stop(ctx, c.l.Socket(), c.grace); err != nil {
 		m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", c.id, "pid", c.rec.InfraPID, "err", err)
 		return nil
@@ -540,7 +552,22 @@ func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 		RestartPolicy: p.Spec.RestartPolicy,
 		Backoff:       m.cfg.Backoff,
 		GracePeriod:   gracePeriod(p),
+		Sysctls:       sysctls(p),
 	}
+}
+
+// sysctls are the pod's securityContext.sysctls as the infra writes them.
+func sysctls(p *manifests.Pod) []infra.Sysctl {
+	if p.Spec.SecurityContext == nil {
+		return nil
+	}
+	var out []infra.Sysctl
+	for _, s := range p.Spec.SecurityContext.Sysctls {
+		name := manifests.NormalizeSysctlName(s.Name)
+		ns, _ := manifests.SysctlNamespace(name) // validation refused the others
+		out = append(out, infra.Sysctl{Name: name, Path: manifests.SysctlPath(s.Name), Value: s.Value, Namespace: ns})
+	}
+	return out
 }
 
 // setupNetwork leases the pod's IP, installs its hostPort rules and wires

@@ -86,6 +86,12 @@ func RunKey(id string) string {
 // ContainerDir holds a container's overlay upper, work and mount-point dirs.
 func (l Layout) ContainerDir(name string) string { return filepath.Join(l.State, "containers", name) }
 
+// TerminationMessageFile is the host side of a container's
+// terminationMessagePath; the infra makes it empty before each run.
+func (l Layout) TerminationMessageFile(name string) string {
+	return filepath.Join(l.ContainerDir(name), "termination-log")
+}
+
 // EtcDir holds the pod's generated hosts, resolv.conf and hostname files.
 func (l Layout) EtcDir() string { return filepath.Join(l.State, "etc") }
 
@@ -105,6 +111,8 @@ type ContainerInput struct {
 	Layout    Layout
 	// CgroupProcs are the v1 cgroup.procs files the init joins.
 	CgroupProcs []string
+	// OOMScoreAdj is the container's, from the pod's QoS class.
+	OOMScoreAdj int
 }
 
 // ContainerConfig computes the container init's Config: pure, from the
@@ -140,7 +148,7 @@ func ContainerConfig(in ContainerInput) (container.Config, error) {
 		WorkDir:        filepath.Join(dir, "work"),
 		RootfsDir:      filepath.Join(dir, "rootfs"),
 		ReadOnlyRootfs: isTrue(sc.ReadOnlyRootFilesystem),
-		Mounts:         append(etcMounts(in.Layout), in.Mounts...),
+		Mounts:         append(append(etcMounts(in.Layout), in.Mounts...), terminationMounts(in.Layout, c)...),
 		Args:           args,
 		Env:            in.Env,
 		Cwd:            cwd,
@@ -153,6 +161,7 @@ func ContainerConfig(in ContainerInput) (container.Config, error) {
 		NoNewPrivileges: sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !privileged,
 		Privileged:      privileged,
 		CgroupProcs:     in.CgroupProcs,
+		OOMScoreAdj:     in.OOMScoreAdj,
 	}
 	if !privileged {
 		cfg.MaskedPaths = container.DefaultMaskedPaths()
@@ -236,6 +245,8 @@ func user(s security, imageUser string) string {
 	return u + ":" + g
 }
 
+// supplementalGroups are the groups the kubelet adds to every container's
+// process: the pod's supplementalGroups, then its fsGroup.
 func supplementalGroups(p *manifests.PodSecurityContext) []uint32 {
 	if p == nil {
 		return nil
@@ -243,6 +254,9 @@ func supplementalGroups(p *manifests.PodSecurityContext) []uint32 {
 	var out []uint32
 	for _, g := range p.SupplementalGroups {
 		out = append(out, uint32(g))
+	}
+	if p.FSGroup != nil {
+		out = append(out, uint32(*p.FSGroup))
 	}
 	return out
 }
@@ -256,6 +270,21 @@ func etcMounts(l Layout) []container.Mount {
 		{Source: filepath.Join(etc, "hosts"), Target: "/etc/hosts", Type: "bind", Options: opts, File: true},
 		{Source: filepath.Join(etc, "resolv.conf"), Target: "/etc/resolv.conf", Type: "bind", Options: opts, File: true},
 	}
+}
+
+// terminationMounts binds the container's termination message file at its
+// terminationMessagePath, after every other mount, as the kubelet does. A
+// privileged container's /dev is the host's, so there a missing target
+// such as /dev/termination-log is made once on the host's /dev, as an
+// empty file each such container binds its own file over.
+func terminationMounts(l Layout, c *manifests.Container) []container.Mount {
+	if c.TerminationMessagePath == "" {
+		return nil
+	}
+	return []container.Mount{{
+		Source: l.TerminationMessageFile(c.Name), Target: c.TerminationMessagePath, Type: "bind",
+		Options: []string{"bind", "nosuid", "nodev", "noexec"}, File: true,
+	}}
 }
 
 func envMap(env []string) map[string]string {

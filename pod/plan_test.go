@@ -68,14 +68,17 @@ func TestContainerConfig(t *testing.T) {
 	img := images.Image{Layers: []string{"/layers/base", "/layers/top"}, Config: images.ImageConfig{
 		Entrypoint: []string{"/bin/demo"}, Cmd: []string{"serve"}, WorkingDir: "/srv", User: "app",
 	}}
-	c := &manifests.Container{Name: "main", SecurityContext: &manifests.SecurityContext{
+	c := &manifests.Container{Name: "main", TerminationMessagePath: "/dev/termination-log", SecurityContext: &manifests.SecurityContext{
 		AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
 		Capabilities: &manifests.Capabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE"}},
 	}}
 	cfg, err := ContainerConfig(ContainerInput{Pod: pod, Container: c, Image: img, Layout: l,
-		Mounts: []container.Mount{{Source: "/v", Target: "/data", Type: "bind"}}})
+		Mounts: []container.Mount{{Source: "/v", Target: "/data", Type: "bind"}}, OOMScoreAdj: 875})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.OOMScoreAdj != 875 {
+		t.Errorf("oom_score_adj %d, want the input's 875", cfg.OOMScoreAdj)
 	}
 	if !reflect.DeepEqual(cfg.LowerDirs, []string{"/layers/top", "/layers/base"}) {
 		t.Errorf("lower dirs %q: overlayfs wants the top layer first", cfg.LowerDirs)
@@ -96,11 +99,34 @@ func TestContainerConfig(t *testing.T) {
 	for _, m := range cfg.Mounts {
 		targets = append(targets, m.Target)
 	}
-	if !reflect.DeepEqual(targets, []string{"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/data"}) {
+	if !reflect.DeepEqual(targets, []string{"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/data", "/dev/termination-log"}) {
 		t.Errorf("mount targets %q", targets)
+	}
+	if m := cfg.Mounts[len(cfg.Mounts)-1]; m.Source != l.TerminationMessageFile("main") || !m.File || m.Type != "bind" {
+		t.Errorf("termination message mount %+v: want a file bind of %s", m, l.TerminationMessageFile("main"))
 	}
 	if !strings.HasPrefix(cfg.UpperDir, "/s/pods/default_web/containers/main/") {
 		t.Errorf("upper dir %s outside the pod's state", cfg.UpperDir)
+	}
+}
+
+func TestContainerConfigWorkingDir(t *testing.T) {
+	pod := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "p", Namespace: "default"}}
+	l := NewLayout("/s", "/r", "/l", "default", "p", "uid")
+	for _, tc := range []struct{ image, container, want string }{
+		{"", "", "/"},
+		{"/srv", "", "/srv"},
+		{"/srv", "/work", "/work"},
+	} {
+		c := &manifests.Container{Name: "main", Command: []string{"/x"}, WorkingDir: tc.container}
+		img := images.Image{Config: images.ImageConfig{WorkingDir: tc.image}}
+		cfg, err := ContainerConfig(ContainerInput{Pod: pod, Container: c, Image: img, Layout: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Cwd != tc.want {
+			t.Errorf("image %q, workingDir %q: cwd %q, want %q", tc.image, tc.container, cfg.Cwd, tc.want)
+		}
 	}
 }
 
@@ -159,5 +185,26 @@ func TestHostname(t *testing.T) {
 		if got := Hostname(p); got != tc.want {
 			t.Errorf("Hostname(%q, %q) = %q, want %q", tc.name, tc.hostname, got, tc.want)
 		}
+	}
+}
+
+func TestSupplementalGroups(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	tests := []struct {
+		name string
+		sc   *manifests.PodSecurityContext
+		want []uint32
+	}{
+		{name: "no security context"},
+		{name: "supplementalGroups only", sc: &manifests.PodSecurityContext{SupplementalGroups: []int64{3000, 4000}}, want: []uint32{3000, 4000}},
+		{name: "fsGroup after supplementalGroups", sc: &manifests.PodSecurityContext{SupplementalGroups: []int64{3000}, FSGroup: i64(2000)}, want: []uint32{3000, 2000}},
+		{name: "fsGroup only", sc: &manifests.PodSecurityContext{FSGroup: i64(2000)}, want: []uint32{2000}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := supplementalGroups(tt.sc); !slices.Equal(got, tt.want) {
+				t.Errorf("supplementalGroups = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -17,49 +17,94 @@ import (
 // and start time) and answers are adopted untouched; everything else a
 // crash may have left (half-made pods, dead infras, cgroups, veths, leases,
 // sockets without a pod) is removed. It never trusts a state file alone.
+// The infras are asked, and the pods removed, in parallel, each infra call
+// with its deadline (infra.CallTimeout): a stuck infra delays the daemon's
+// start by one deadline, never holds it.
 func (m *Manager) Recover(ctx context.Context) error {
 	ids, err := podDirs(m.cfg.StateDir)
 	if err != nil {
 		return fmt.Errorf("list pod state: %w", err)
 	}
+	found := make([]recovered, len(ids))
+	var wg sync.WaitGroup
+	for i, name := range ids {
+		wg.Go(func() { found[i] = m.inspect(ctx, name) })
+	}
+	wg.Wait()
 	live := map[string]bool{}
 	liveRun := map[string]bool{}
+	var mu sync.Mutex
 	var errs []error
-	for _, name := range ids {
-		dir := filepath.Join(m.cfg.StateDir, "pods", name)
-		rec, err := readRecord(dir)
-		if err != nil {
+	// Teardowns run in parallel too: each may wait on its infra's deadlines.
+	remove := func(id string, rec *record, l Layout) {
+		wg.Go(func() {
+			err := m.teardown(ctx, id, rec, l, 0)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		})
+	}
+	for _, f := range found {
+		if f.readErr != nil {
 			// The directory's name is the pod's KernelID, which is all that
 			// cgroups and the network need to find what the pod held.
-			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", name, "err", err)
-			l := Layout{State: dir}
-			errs = append(errs, m.teardown(ctx, name, nil, l, 0))
+			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", f.name, "err", f.readErr)
+			remove(f.name, nil, Layout{State: f.dir})
 			continue
 		}
-		id := ID(rec.Pod.Namespace, rec.Pod.Name)
-		l := m.layout(rec.Pod, rec.UID)
-		if m.adopt(ctx, rec, l) {
+		id := ID(f.rec.Pod.Namespace, f.rec.Pod.Name)
+		if f.adopt {
 			live[id] = true
 			liveRun[RunKey(id)] = true
 			m.mu.Lock()
-			m.pods[id] = &entry{rec: rec, layout: l}
+			m.pods[id] = &entry{rec: f.rec, layout: f.layout}
 			m.mu.Unlock()
-			m.cfg.Log.Info("re-attached to pod", "pod", id, "pid", rec.InfraPID)
+			m.cfg.Log.Info("re-attached to pod", "pod", id, "pid", f.rec.InfraPID)
 			continue
 		}
 		m.cfg.Log.Info("removing pod left half-made or dead", "pod", id)
-		errs = append(errs, m.teardown(ctx, id, rec, l, 0))
+		remove(id, f.rec, f.layout)
 	}
+	wg.Wait()
 	errs = append(errs, m.collectGarbage(live, liveRun))
 	return errors.Join(errs...)
 }
 
-// adopt reports whether the pod's infra is alive and fully started.
+// recovered is what Recover found of one pod directory.
+type recovered struct {
+	name, dir string
+	rec       *record
+	readErr   error
+	layout    Layout
+	adopt     bool
+}
+
+// inspect reads the record in the pod directory name and decides whether
+// its pod is adopted.
+func (m *Manager) inspect(ctx context.Context, name string) recovered {
+	r := recovered{name: name, dir: filepath.Join(m.cfg.StateDir, "pods", name)}
+	if r.rec, r.readErr = readRecord(r.dir); r.readErr != nil {
+		return r
+	}
+	r.layout = m.layout(r.rec.Pod, r.rec.UID)
+	r.adopt = m.adopt(ctx, r.rec, r.layout)
+	return r
+}
+
+// adopt reports whether the pod's infra is alive and fully started. An
+// infra that is alive but does not answer in time is kept as well: its
+// pod may run, and tearing it down for a slow answer would be worse; its
+// status shows it unreachable until it answers, and its removal is bounded
+// by the deadlines of Stop and the kill that follows.
 func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
 	if !m.cfg.Processes.Alive(rec.InfraPID, rec.InfraStart) {
 		return false
 	}
 	st, err := m.cfg.Infra.Status(ctx, l.Socket())
+	if errors.Is(err, context.DeadlineExceeded) {
+		m.cfg.Log.Warn("infra does not answer; keeping its pod", "pod", ID(rec.Pod.Namespace, rec.Pod.Name), "pid", rec.InfraPID, "err", err)
+		return true
+	}
 	return err == nil && st.Started && !st.Stopping
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"time"
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/infra"
@@ -72,9 +71,7 @@ func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
 	}
 	envs, err := m.containerEnvs(e.rec, objs)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(ctx, infraCallTimeout)
 		err = infra.NewClient(e.layout.Socket()).SetEnv(ctx, envs)
-		cancel()
 	}
 	if errors.Is(err, infra.ErrUnsupported) {
 		// An infra from before an upgrade: its containers keep their
@@ -86,10 +83,6 @@ func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
 		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", ID(p.Namespace, p.Name))
 	}
 }
-
-// infraCallTimeout bounds a call to an infra made outside a pod's create
-// or removal: a stuck infra must not hold up the reconcile loop.
-const infraCallTimeout = 5 * time.Second
 
 // refreshState is what a pod's last refresh of one kind saw.
 type refreshState struct {

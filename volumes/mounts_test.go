@@ -20,10 +20,11 @@ func TestMounts(t *testing.T) {
 	owned := []string{"rbind", "rprivate", "nosuid", "nodev"}
 	ownedRO := []string{"rbind", "rprivate", "ro", "nosuid", "nodev"}
 	tests := []struct {
-		name    string
-		mounts  []manifests.VolumeMount
-		want    []container.Mount
-		wantErr error
+		name       string
+		privileged bool
+		mounts     []manifests.VolumeMount
+		want       []container.Mount
+		wantErr    error
 	}{
 		{
 			name:   "emptyDir read-write",
@@ -46,19 +47,28 @@ func TestMounts(t *testing.T) {
 			want:   []container.Mount{{Source: "/pods/p/secret/tls", Target: "/etc/tls", Type: "bind", Options: ownedRO}},
 		},
 		{
-			name:   "hostPath keeps host flags",
+			name:   "hostPath is nodev",
 			mounts: []manifests.VolumeMount{{Name: "data", MountPath: "/data"}},
-			want:   []container.Mount{{Source: "/srv/data", Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate"}}},
+			want:   []container.Mount{{Source: "/srv/data", Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate", "nodev"}}},
+		},
+		{
+			name:       "privileged hostPath keeps host flags",
+			privileged: true,
+			mounts:     []manifests.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "scratch", MountPath: "/scratch"}},
+			want: []container.Mount{
+				{Source: "/srv/data", Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate"}},
+				{Source: "/pods/p/empty-dir/scratch", Target: "/scratch", Type: "bind", Options: owned},
+			},
 		},
 		{
 			name:   "hostPath readOnly",
 			mounts: []manifests.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}},
-			want:   []container.Mount{{Source: "/srv/data", Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate", "ro"}}},
+			want:   []container.Mount{{Source: "/srv/data", Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate", "ro", "nodev"}}},
 		},
 		{
 			name:   "file hostPath",
 			mounts: []manifests.VolumeMount{{Name: "sock", MountPath: "/run/app.sock"}},
-			want:   []container.Mount{{Source: "/run/app.sock", Target: "/run/app.sock", Type: "bind", Options: []string{"rbind", "rprivate"}, File: true}},
+			want:   []container.Mount{{Source: "/run/app.sock", Target: "/run/app.sock", Type: "bind", Options: []string{"rbind", "rprivate", "nodev"}, File: true}},
 		},
 		{
 			name:   "subPath carried, not resolved",
@@ -68,7 +78,7 @@ func TestMounts(t *testing.T) {
 		{
 			name:   "subPath of a file hostPath leaves File to the init",
 			mounts: []manifests.VolumeMount{{Name: "sock", MountPath: "/x", SubPath: "y"}},
-			want:   []container.Mount{{Source: "/run/app.sock", Target: "/x", Type: "bind", Options: []string{"rbind", "rprivate"}, SubPath: "y"}},
+			want:   []container.Mount{{Source: "/run/app.sock", Target: "/x", Type: "bind", Options: []string{"rbind", "rprivate", "nodev"}, SubPath: "y"}},
 		},
 		{
 			name:   "target cleaned, propagation None accepted",
@@ -85,7 +95,7 @@ func TestMounts(t *testing.T) {
 			},
 			want: []container.Mount{
 				{Source: "/pods/p/empty-dir/scratch", Target: "/scratch", Type: "bind", Options: owned},
-				{Source: "/srv/data", Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate"}},
+				{Source: "/srv/data", Target: "/data", Type: "bind", Options: []string{"rbind", "rprivate", "nodev"}},
 				{Source: "/pods/p/configmap/conf", Target: "/etc/app", Type: "bind", Options: ownedRO},
 				{Source: "/pods/p/secret/tls", Target: "/etc/app/tls", Type: "bind", Options: ownedRO},
 			},
@@ -129,6 +139,9 @@ func TestMounts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &manifests.Container{Name: "app", VolumeMounts: tt.mounts}
+			if tt.privileged {
+				c.SecurityContext = &manifests.SecurityContext{Privileged: &tt.privileged}
+			}
 			got, err := Mounts(c, set)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {

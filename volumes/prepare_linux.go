@@ -54,7 +54,7 @@ func Prepare(podDir string, pod *manifests.Pod, cms map[string]*manifests.Config
 		if _, dup := set[v.Name]; dup {
 			return nil, fmt.Errorf("pod %s/%s: volume %s declared twice: %w", pod.Namespace, pod.Name, v.Name, ErrInvalid)
 		}
-		p, err := prepareVolume(root, podDir, v, cms, secrets)
+		p, err := prepareVolume(root, podDir, pod, v, cms, secrets)
 		if err != nil {
 			return nil, fmt.Errorf("pod %s/%s: volume %s: %w", pod.Namespace, pod.Name, v.Name, err)
 		}
@@ -85,13 +85,17 @@ func ensurePodDir(podDir string) (string, error) {
 }
 
 // prepareVolume makes one volume ready.
-func prepareVolume(root *os.Root, podDir string, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (Prepared, error) {
+//
+// With fsGroup, the emptyDir, configMap and secret volumes get the pod's
+// group as the kubelet gives it; a hostPath is the host's and is left
+// alone, as the kubelet leaves it.
+func prepareVolume(root *os.Root, podDir string, pod *manifests.Pod, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (Prepared, error) {
 	if n := countSources(v); n != 1 {
 		return Prepared{}, fmt.Errorf("has %d volume sources, want exactly one: %w", n, ErrInvalid)
 	}
 	switch {
 	case v.EmptyDir != nil:
-		return prepareEmptyDir(root, podDir, v)
+		return prepareEmptyDir(root, podDir, v, podOwnership(pod, false))
 	case v.HostPath != nil:
 		isFile, err := ensureHostPath(v.HostPath.Path, v.HostPath.Type)
 		if err != nil {
@@ -102,12 +106,12 @@ func prepareVolume(root *os.Root, podDir string, v *manifests.Volume, cms map[st
 		if err := checkName("configMap", v.ConfigMap.Name); err != nil {
 			return Prepared{}, err
 		}
-		return prepareConfigMap(root, podDir, v, cms[v.ConfigMap.Name])
+		return prepareConfigMap(root, podDir, v, cms[v.ConfigMap.Name], podOwnership(pod, true))
 	default:
 		if err := checkName("secret", v.Secret.SecretName); err != nil {
 			return Prepared{}, err
 		}
-		return prepareSecret(root, podDir, v, secrets[v.Secret.SecretName])
+		return prepareSecret(root, podDir, v, secrets[v.Secret.SecretName], podOwnership(pod, true))
 	}
 }
 
@@ -123,8 +127,8 @@ func countSources(v *manifests.Volume) int {
 }
 
 // prepareEmptyDir creates the emptyDir and, for medium Memory, mounts its
-// tmpfs.
-func prepareEmptyDir(root *os.Root, podDir string, v *manifests.Volume) (Prepared, error) {
+// tmpfs; own (nil without fsGroup) is applied last.
+func prepareEmptyDir(root *os.Root, podDir string, v *manifests.Volume, own *ownership) (Prepared, error) {
 	plan, err := planEmptyDir(v.EmptyDir)
 	if err != nil {
 		return Prepared{}, err
@@ -142,12 +146,18 @@ func prepareEmptyDir(root *os.Root, podDir string, v *manifests.Volume) (Prepare
 		// can use them; MkdirAll's mode is cut by the umask.
 		return Prepared{}, fmt.Errorf("chmod emptyDir %s: %w", rel, err)
 	}
-	return Prepared{Name: v.Name, Path: filepath.Join(podDir, rel), Kind: KindEmptyDir}, nil
+	path := filepath.Join(podDir, rel)
+	if own != nil {
+		if err := own.apply(path); err != nil {
+			return Prepared{}, err
+		}
+	}
+	return Prepared{Name: v.Name, Path: path, Kind: KindEmptyDir}, nil
 }
 
 // prepareConfigMap projects cm (nil when missing) into the volume's
 // directory on disk.
-func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *manifests.ConfigMap) (Prepared, error) {
+func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *manifests.ConfigMap, own *ownership) (Prepared, error) {
 	p, err := configMapPayload(v.ConfigMap, cm)
 	if err != nil {
 		return Prepared{}, err
@@ -157,7 +167,7 @@ func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *man
 		return Prepared{}, fmt.Errorf("create configMap dir %s: %w", rel, err)
 	}
 	path := filepath.Join(podDir, rel)
-	if _, err := writePayload(path, p); err != nil {
+	if err := writeOwned(path, p, own); err != nil {
 		return Prepared{}, err
 	}
 	return Prepared{Name: v.Name, Path: path, Kind: KindConfigMap, ReadOnly: true}, nil
@@ -165,7 +175,7 @@ func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *man
 
 // prepareSecret projects s (nil when missing) into the volume's directory,
 // on a tmpfs of its own so that secret data never reaches a disk.
-func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifests.Secret) (Prepared, error) {
+func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifests.Secret, own *ownership) (Prepared, error) {
 	p, err := secretPayload(v.Secret, s)
 	if err != nil {
 		return Prepared{}, err
@@ -179,7 +189,7 @@ func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifes
 		return Prepared{}, err
 	}
 	path := filepath.Join(podDir, rel)
-	if err := writeSecret(path, p); err != nil {
+	if err := writeSecret(path, p, own); err != nil {
 		return Prepared{}, err
 	}
 	return Prepared{Name: v.Name, Path: path, Kind: KindSecret, ReadOnly: true}, nil
@@ -187,12 +197,33 @@ func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifes
 
 // writeSecret writes p into the secret volume at path after checking that
 // path is a tmpfs big enough for it (growing it when not).
-func writeSecret(path string, p payload) error {
+func writeSecret(path string, p payload, own *ownership) error {
 	if err := growTmpfs(path, secretTmpfsSize(p, int64(os.Getpagesize()))); err != nil {
 		return err
 	}
-	_, err := writePayload(path, p)
-	return err
+	return writeOwned(path, p, own)
+}
+
+// writeOwned writes p into the projected volume at path with own (nil
+// without fsGroup): files group-readable from the start, a new version
+// owned before ..data points at it (so no container sees it half done),
+// then the whole volume (as the kubelet, on every write: its policy does
+// not apply to configMap and secret volumes). Update runs after every
+// reconcile pass, so an unchanged volume is walked only when its root
+// does not match.
+func writeOwned(path string, p payload, own *ownership) error {
+	var before func(string) error
+	if own != nil {
+		p = p.groupReadable()
+		before = own.apply
+	}
+	changed, err := writePayload(path, p, before)
+	if err != nil || own == nil {
+		return err
+	}
+	o := *own
+	o.onRootMismatch = !changed
+	return o.apply(path)
 }
 
 // Projected returns the configMap and secret volumes of pod as Prepare put
@@ -219,13 +250,14 @@ func Projected(podDir string, pod *manifests.Pod) Set {
 // optional, in which case it is emptied. Every volume is tried; the errors
 // are joined.
 func Update(set Set, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) error {
+	own := podOwnership(pod, true)
 	var errs []error
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		if v.ConfigMap == nil && v.Secret == nil {
 			continue
 		}
-		if err := updateVolume(set, v, cms, secrets); err != nil {
+		if err := updateVolume(set, v, cms, secrets, own); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s/%s: update volume %s: %w", pod.Namespace, pod.Name, v.Name, err))
 		}
 	}
@@ -233,7 +265,7 @@ func Update(set Set, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, se
 }
 
 // updateVolume rewrites one prepared configMap or secret volume.
-func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) error {
+func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, own *ownership) error {
 	prep, ok := set[v.Name]
 	if !ok {
 		return fmt.Errorf("not prepared: %w", ErrUnknownVolume)
@@ -246,8 +278,7 @@ func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.Config
 		if err != nil {
 			return err
 		}
-		_, err = writePayload(prep.Path, p)
-		return err
+		return writeOwned(prep.Path, p, own)
 	}
 	if prep.Kind != KindSecret {
 		return fmt.Errorf("prepared as %s, not %s: %w", prep.Kind, KindSecret, ErrInvalid)
@@ -256,7 +287,7 @@ func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.Config
 	if err != nil {
 		return err
 	}
-	return writeSecret(prep.Path, p)
+	return writeSecret(prep.Path, p, own)
 }
 
 // ensureTmpfs mounts a tmpfs with mount data data on the directory rel of

@@ -163,6 +163,9 @@ func TestSecretPayload(t *testing.T) {
 	if _, err := secretPayload(&manifests.SecretVolumeSource{SecretName: "s"}, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("secretPayload() of a missing secret: error = %v, want ErrNotFound", err)
 	}
+	if got, err := secretPayload(&manifests.SecretVolumeSource{SecretName: "s", Optional: yes()}, nil); err != nil || len(got) != 0 {
+		t.Errorf("secretPayload() of a missing optional secret = %v, %v; want an empty payload", got, err)
+	}
 }
 
 func TestSecretTmpfsSize(t *testing.T) {

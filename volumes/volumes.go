@@ -62,8 +62,9 @@ type Prepared struct {
 func Mounts(c *manifests.Container, set Set) ([]container.Mount, error) {
 	mounts := make([]container.Mount, 0, len(c.VolumeMounts))
 	targets := make(map[string]bool, len(c.VolumeMounts))
+	privileged := c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
 	for i, vm := range c.VolumeMounts {
-		m, err := mountFor(vm, set)
+		m, err := mountFor(vm, set, privileged)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: volumeMounts[%d] (%s): %w", c.Name, i, vm.Name, err)
 		}
@@ -80,8 +81,8 @@ func Mounts(c *manifests.Container, set Set) ([]container.Mount, error) {
 	return mounts, nil
 }
 
-// mountFor plans one volumeMount.
-func mountFor(vm manifests.VolumeMount, set Set) (container.Mount, error) {
+// mountFor plans one volumeMount of a container, privileged or not.
+func mountFor(vm manifests.VolumeMount, set Set, privileged bool) (container.Mount, error) {
 	p, ok := set[vm.Name]
 	if !ok {
 		return container.Mount{}, fmt.Errorf("volume %q: %w", vm.Name, ErrUnknownVolume)
@@ -106,7 +107,7 @@ func mountFor(vm manifests.VolumeMount, set Set) (container.Mount, error) {
 		Source:  p.Path,
 		Target:  path.Clean(vm.MountPath),
 		Type:    "bind",
-		Options: bindOptions(p, vm.ReadOnly),
+		Options: bindOptions(p, vm.ReadOnly, privileged),
 		SubPath: vm.SubPath,
 		// With a subPath the target's type is that of what the subPath
 		// resolves to, which only the init learns (by fstat of the fd).
@@ -115,16 +116,22 @@ func mountFor(vm manifests.VolumeMount, set Set) (container.Mount, error) {
 }
 
 // bindOptions are the options of a volume bind: recursive and private as
-// containerd's CRI makes them, read-only when asked or forced, and
-// nosuid/nodev for the volumes berth fills itself (a hostPath keeps the
-// host's flags: binding /dev must keep working).
-func bindOptions(p Prepared, readOnly bool) []string {
+// containerd's CRI makes them, read-only when asked or forced, nosuid for
+// the volumes berth fills itself, and nodev for every volume of a container
+// that is not privileged, so that no device node in a volume can be opened.
+// A privileged container's hostPath keeps the host's flags: binding the
+// host's /dev must keep working there. The container init applies nodev
+// to the mounts below a recursive bind too (Linux 5.12+).
+func bindOptions(p Prepared, readOnly, privileged bool) []string {
 	opts := []string{"rbind", "rprivate"}
 	if readOnly || p.ReadOnly {
 		opts = append(opts, "ro")
 	}
-	if p.Kind != KindHostPath {
+	switch {
+	case p.Kind != KindHostPath:
 		opts = append(opts, "nosuid", "nodev")
+	case !privileged:
+		opts = append(opts, "nodev")
 	}
 	return opts
 }

@@ -31,7 +31,10 @@ const (
 //
 // Files are not fsynced: a version torn by a power loss differs from the
 // payload, so the next Prepare or Update rewrites it.
-func writePayload(dir string, p payload) (changed bool, err error) {
+//
+// before, when not nil, is called with the path of a new version directory
+// before ..data points at it.
+func writePayload(dir string, p payload, before func(versionDir string) error) (changed bool, err error) {
 	root, err := openVolumeRoot(dir)
 	if err != nil {
 		return false, err
@@ -42,6 +45,11 @@ func writePayload(dir string, p payload) (changed bool, err error) {
 	if !ok || !versionMatches(root, ts, p) {
 		if ts, err = writeVersion(root, p); err != nil {
 			return false, fmt.Errorf("write files in %s: %w", dir, err)
+		}
+		if before != nil {
+			if err := before(path.Join(dir, ts)); err != nil {
+				return false, err
+			}
 		}
 		if err := swapData(root, ts); err != nil {
 			return false, fmt.Errorf("swap %s in %s: %w", dataLink, dir, err)

@@ -126,6 +126,9 @@ func why(p api.Pod) string {
 		if c.State.Waiting != nil && c.State.Waiting.Message != "" {
 			return fmt.Sprintf(": container %s: %s", c.Name, c.State.Waiting.Message)
 		}
+		if t := c.State.Terminated; t != nil && t.Message != "" {
+			return fmt.Sprintf(": container %s: %s", c.Name, t.Message)
+		}
 		if t := c.LastState.Terminated; t != nil {
 			return fmt.Sprintf(": container %s last exited %d (%s)", c.Name, t.ExitCode, t.Reason)
 		}

@@ -21,6 +21,13 @@
 //	demo hostname                  print the hostname
 //	demo tty                       whether stdin is a terminal, and its name
 //	demo self                      own cgroups and namespaces (/proc/self)
+//	demo open PATH [rw]            open PATH read-only (or read-write) and close it
+//	demo mknod PATH c|b MAJ MIN    create a device node, mode 0666
+//	demo syscalls                  the Seccomp mode, then each call a container's
+//	                               seccomp profile refuses, with its result
+//	demo getpid N                  N getpid system calls; prints ns per call
+//	demo overmount DIR FILE TEXT   mount a tmpfs over DIR and write TEXT to DIR/FILE
+//	                               (needs CAP_SYS_ADMIN: a container faking its /proc)
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
@@ -40,6 +47,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -205,6 +213,25 @@ func run(mode string, args []string) error {
 		return tty()
 	case "self":
 		return self()
+	case "open":
+		return openFile(args)
+	case "mknod":
+		return mknod(args)
+	case "syscalls":
+		return syscalls()
+	case "getpid":
+		n, err := intArg(args, "getpid N")
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		for range n {
+			syscall.RawSyscall(syscall.SYS_GETPID, 0, 0, 0)
+		}
+		fmt.Printf("getpid: %d calls, %.1f ns each\n", n, float64(time.Since(start).Nanoseconds())/float64(max(n, 1)))
+		return nil
+	case "overmount":
+		return overmount(args)
 	case "hostname":
 		h, err := os.Hostname()
 		if err != nil {
@@ -458,4 +485,146 @@ func self() error {
 		fmt.Println("cgroup", line)
 	}
 	return nil
+}
+
+// openFile opens a file, a device node above all, without reading it:
+// O_NOCTTY and O_NONBLOCK keep a terminal or a slow device from changing
+// anything or blocking.
+func openFile(args []string) error {
+	if len(args) < 1 || len(args) > 2 || len(args) == 2 && args[1] != "rw" {
+		return errors.New("usage: open PATH [rw]")
+	}
+	flags := syscall.O_RDONLY
+	if len(args) == 2 {
+		flags = syscall.O_RDWR
+	}
+	fd, err := syscall.Open(args[0], flags|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", args[0], err)
+	}
+	fmt.Println("opened", args[0])
+	return syscall.Close(fd)
+}
+
+// mknod creates a character (c) or block (b) device node.
+func mknod(args []string) error {
+	if len(args) != 4 || args[1] != "c" && args[1] != "b" {
+		return errors.New("usage: mknod PATH c|b MAJOR MINOR")
+	}
+	major, err1 := strconv.ParseUint(args[2], 10, 12)
+	minor, err2 := strconv.ParseUint(args[3], 10, 20)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("mknod %s: %w", args[0], err)
+	}
+	mode := uint32(syscall.S_IFCHR)
+	if args[1] == "b" {
+		mode = syscall.S_IFBLK
+	}
+	// The kernel's dev_t encoding (new_encode_dev) for 12-bit majors.
+	dev := minor&0xff | major<<8 | (minor&^0xff)<<12
+	if err := syscall.Mknod(args[0], mode|0o666, int(dev)); err != nil {
+		return fmt.Errorf("mknod %s: %w", args[0], err)
+	}
+	fmt.Println("created", args[0])
+	return nil
+}
+
+// syscalls prints the Seccomp line of /proc/self/status ("Seccomp: 2" is
+// a filter) and tries the calls Docker's default profile refuses, one line
+// each: "keyctl: ok" or "keyctl: EPERM (operation not permitted)". The
+// arguments make the kernel itself fail most of them with another errno,
+// so that EPERM points at the filter.
+func syscalls() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Seccomp:") {
+			fmt.Println(strings.Join(strings.Fields(line), " "))
+		}
+	}
+	// Numbers the frozen syscall package lacks: io_uring_setup is 425
+	// everywhere; bpf differs.
+	const ioUringSetup = 425
+	sysBPF := map[string]uintptr{"amd64": 321, "arm64": 280}[runtime.GOARCH]
+	var ioParams [120]byte // struct io_uring_params
+	var perfAttr [128]byte // struct perf_event_attr, size field 1: E2BIG
+	perfAttr[4] = 1
+	calls := []struct {
+		name string
+		call func() (uintptr, syscall.Errno)
+	}{
+		{"keyctl", func() (uintptr, syscall.Errno) {
+			// KEYCTL_GET_KEYRING_ID of the session keyring (-3), no create.
+			r, _, e := syscall.Syscall(syscall.SYS_KEYCTL, 0, ^uintptr(2), 0)
+			return r, e
+		}},
+		{"io_uring_setup", func() (uintptr, syscall.Errno) {
+			r, _, e := syscall.Syscall(ioUringSetup, 1, uintptr(unsafe.Pointer(&ioParams)), 0)
+			return r, e
+		}},
+		{"socket(AF_VSOCK)", func() (uintptr, syscall.Errno) {
+			r, _, e := syscall.Syscall(syscall.SYS_SOCKET, 40, syscall.SOCK_STREAM, 0)
+			return r, e
+		}},
+		{"unshare(CLONE_NEWUSER)", func() (uintptr, syscall.Errno) {
+			// A multi-threaded process gets EINVAL from the kernel.
+			r, _, e := syscall.Syscall(syscall.SYS_UNSHARE, syscall.CLONE_NEWUSER, 0, 0)
+			return r, e
+		}},
+		{"bpf", func() (uintptr, syscall.Errno) {
+			// BPF_MAP_CREATE with a zero-length attribute: EINVAL.
+			r, _, e := syscall.Syscall(sysBPF, 0, 0, 0)
+			return r, e
+		}},
+		{"perf_event_open", func() (uintptr, syscall.Errno) {
+			r, _, e := syscall.Syscall6(syscall.SYS_PERF_EVENT_OPEN, uintptr(unsafe.Pointer(&perfAttr)), 0, ^uintptr(0), ^uintptr(0), 0, 0)
+			return r, e
+		}},
+	}
+	for _, c := range calls {
+		r, e := c.call()
+		if e != 0 {
+			fmt.Printf("%s: %s (%v)\n", c.name, errnoName(e), e)
+			continue
+		}
+		if c.name != "keyctl" {
+			syscall.Close(int(r))
+		}
+		fmt.Printf("%s: ok\n", c.name)
+	}
+	return nil
+}
+
+func errnoName(e syscall.Errno) string {
+	switch e {
+	case syscall.EPERM:
+		return "EPERM"
+	case syscall.ENOSYS:
+		return "ENOSYS"
+	case syscall.EINVAL:
+		return "EINVAL"
+	case syscall.EACCES:
+		return "EACCES"
+	case syscall.E2BIG:
+		return "E2BIG"
+	case syscall.EAFNOSUPPORT:
+		return "EAFNOSUPPORT"
+	case syscall.EFAULT:
+		return "EFAULT"
+	}
+	return fmt.Sprintf("errno %d", int(e))
+}
+
+// overmount hides DIR under a fresh tmpfs holding only FILE with TEXT, as a
+// container with CAP_SYS_ADMIN can do to its own /proc/sys/kernel.
+func overmount(args []string) error {
+	if len(args) != 3 {
+		return errors.New("usage: overmount DIR FILE TEXT")
+	}
+	if err := syscall.Mount("tmpfs", args[0], "tmpfs", 0, "mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", args[0], err)
+	}
+	return os.WriteFile(filepath.Join(args[0], args[1]), []byte(args[2]+"\n"), 0o644)
 }

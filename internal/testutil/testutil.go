@@ -78,7 +78,8 @@ func buildWorkload() (string, error) {
 }
 
 // WorkloadRootfs returns a fresh minimal rootfs: /bin/demo, /etc/passwd and
-// /etc/group with root, nobody (65534) and app (1000:1000), an empty
+// /etc/group with root, nobody (65534) and app (1000:1000, also a member of
+// staff, 50), an empty
 // /etc/hostname, and /tmp with mode 1777. It is removed after the test.
 func WorkloadRootfs(t testing.TB) string {
 	t.Helper()
@@ -93,7 +94,7 @@ func WorkloadRootfs(t testing.TB) string {
 		"etc/passwd": "root:x:0:0:root:/root:/bin/demo\n" +
 			"app:x:1000:1000:app:/home/app:/bin/demo\n" +
 			"nobody:x:65534:65534:nobody:/nonexistent:/bin/demo\n",
-		"etc/group":    "root:x:0:\napp:x:1000:\nnogroup:x:65534:\n",
+		"etc/group":    "root:x:0:\nstaff:x:50:app\napp:x:1000:\nnogroup:x:65534:\n",
 		"etc/hostname": "",
 	}
 	for _, d := range []string{"bin", "etc", "tmp", "root", "home/app", "proc", "sys", "dev"} {
