@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -292,6 +293,64 @@ func TestRecoverAfterCrashAfterEachStep(t *testing.T) {
 			checkEmpty(t, h)
 		})
 	}
+}
+
+// TestRecoverKeepsSilentInfra restarts the daemon over two whole pods: one
+// whose infra is alive but answers no call in time, one whose infra died.
+// Recover keeps the first untouched (it may run), shown Unknown with
+// InfraUnreachable, and removes the second; removing the kept pod later
+// kills its infra, which never answers the stop.
+func TestRecoverKeepsSilentInfra(t *testing.T) {
+	ctx := context.Background()
+	h := newFakeHost(t.TempDir())
+	crashed := newTestManager(h)
+	silent, dead := webPod(t), webPod(t)
+	dead.Name = "dead"
+	for _, p := range []*manifests.Pod{silent, dead} {
+		if err := crashed.Apply(ctx, createAction(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	silentPID := crashed.pods[ID(silent.Namespace, silent.Name)].rec.InfraPID
+	h.mu.Lock()
+	h.procs[silentPID].silent = true
+	h.procs[crashed.pods[ID(dead.Namespace, dead.Name)].rec.InfraPID].alive = false
+	h.mu.Unlock()
+	h.log()
+
+	m := newTestManager(h)
+	if err := m.Recover(ctx); err != nil {
+		t.Errorf("recover: %v", err)
+	}
+	for _, op := range h.log() {
+		if strings.Contains(op, "default_web") || strings.Contains(op, "default/web") || strings.HasSuffix(op, fmt.Sprint(silentPID)) {
+			t.Errorf("recover touched the pod of the silent infra: %s", op)
+		}
+	}
+	var left []string
+	for _, l := range h.leftovers() {
+		if strings.Contains(l, "dead") {
+			left = append(left, l)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("the dead pod was not removed: %q", left)
+	}
+	pods := m.Pods(ctx)
+	if len(m.pods) != 1 || len(pods) != 1 || pods[0].Metadata.Name != "web" ||
+		pods[0].Status.Phase != api.PodUnknown || pods[0].Status.Reason != "InfraUnreachable" {
+		t.Fatalf("after recover: %d pods held, status %+v; want web kept, Unknown, InfraUnreachable", len(m.pods), pods)
+	}
+
+	if err := m.Apply(ctx, deleteAction(silent)); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(goldenTeardown)
+	want[slices.Index(want, "infra shutdown default/web")] = fmt.Sprintf("proc kill %d", silentPID)
+	if got := h.log(); !slices.Equal(got, want) {
+		t.Errorf("removal did\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	checkEmpty(t, h)
 }
 
 // TestPortRefusedPodNeverHoldsALease: a pod whose host port another pod

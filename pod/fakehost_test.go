@@ -58,6 +58,9 @@ type fakeProc struct {
 	start            uint64
 	alive            bool
 	started          bool // its containers run
+	// silent: it accepts calls and never answers, as an infra whose loop
+	// is stuck: every call fails at its deadline.
+	silent bool
 }
 
 func newFakeHost(root string) *fakeHost {
@@ -354,9 +357,13 @@ func (l fakeLaunching) Joined() error { return nil }
 func (l fakeLaunching) Reap() {}
 
 // infraAt is the live infra listening on socket; the caller holds h.mu.
+// A silent one is returned with the error its call ends with.
 func (h *fakeHost) infraAt(socket string) (*fakeProc, error) {
 	for _, p := range h.procs {
 		if p.socket == socket && p.alive {
+			if p.silent {
+				return p, fmt.Errorf("infra %s: no answer: %w", socket, context.DeadlineExceeded)
+			}
 			return p, nil
 		}
 	}
@@ -395,10 +402,10 @@ func (h *fakeHost) Stop(ctx context.Context, socket string, grace time.Duration)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p, err := h.infraAt(socket)
-	if err != nil {
+	if p == nil {
 		return err
 	}
-	if err := h.op("infra stop %s grace=%s", p.key, grace); err != nil {
+	if err := errors.Join(h.op("infra stop %s grace=%s", p.key, grace), err); err != nil {
 		return err
 	}
 	p.started = false

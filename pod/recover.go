@@ -224,7 +224,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if s, err := infra.NewClient(socks[i]).Status(ctx); err == nil {
+			if s, err := m.cfg.Infra.Status(ctx, socks[i]); err == nil {
 				res[i].st = &s
 			}
 		}()
