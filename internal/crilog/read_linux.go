@@ -326,9 +326,10 @@ func listDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-// openFile opens a log file for reading, never through a symlink.
+// openFile opens a log file for reading, never through a symlink, and
+// without blocking should something have put a fifo in its place.
 func openFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open container log: %w", err)
 	}

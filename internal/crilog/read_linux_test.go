@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-project/berth/internal/testutil"
 )
 
@@ -293,5 +295,11 @@ func TestTail(t *testing.T) {
 	}
 	if _, err := Tail(filepath.Join(dir, "infra.log"), 80, 2048); err == nil {
 		t.Error("a path that names no run's log was taken")
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, "4.log"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Tail(filepath.Join(dir, "4.log"), 80, 2048); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a fifo in a log's place: %v, want refused without blocking", err)
 	}
 }
