@@ -33,7 +33,7 @@ func (m *Manager) ensureV1(r Resources, rel ...string) error {
 
 // v1Subsystems is the cgroup1.Hierarchy of the controllers berth uses. The
 // devices controller only creates directories (specsV1 sets no device
-// rules); applyDevicesV1 writes the rules.
+// rules); applyDevicesV1 writes the rules. cpuacct only counts.
 func (m *Manager) v1Subsystems() ([]cgroup1.Subsystem, error) {
 	var subs []cgroup1.Subsystem
 	for _, c := range m.l.keys() {
@@ -46,6 +46,8 @@ func (m *Manager) v1Subsystems() ([]cgroup1.Subsystem, error) {
 			subs = append(subs, cgroup1.NewPids(m.root))
 		case Devices:
 			subs = append(subs, cgroup1.NewDevices(m.root))
+		case CPUAcct:
+			subs = append(subs, cgroup1.NewCpuacct(m.root))
 		}
 	}
 	return subs, nil

@@ -49,8 +49,9 @@ func fsType(path string) int64 {
 
 // probe finds the hierarchies berth can use: on V2 the controllers the
 // parent's parent can hand down (its cgroup.controllers), on V1 and Hybrid
-// the controllers that have a v1 hierarchy of their own, and the devices
-// hierarchy when it is mounted.
+// the controllers that have a v1 hierarchy of their own, the devices
+// hierarchy when it is mounted, and the cpuacct one when it is mounted
+// apart from cpu.
 func probe(mode Mode, root, parent string) (hierarchies map[string]string, usable []string, err error) {
 	if mode == V2 {
 		avail, err := v2Available(root, parent)
@@ -75,7 +76,21 @@ func probe(mode Mode, root, parent string) (hierarchies map[string]string, usabl
 	if dir := filepath.Join(root, Devices); fsType(dir) == unix.CGROUP_SUPER_MAGIC {
 		hierarchies[Devices] = dir
 	}
+	if dir := filepath.Join(root, CPUAcct); fsType(dir) == unix.CGROUP_SUPER_MAGIC && !sameDir(dir, hierarchies[CPU]) {
+		hierarchies[CPUAcct] = dir
+	}
 	return hierarchies, usable, nil
+}
+
+// sameDir reports whether a and b are the same directory (a comounted
+// hierarchy reached through two names).
+func sameDir(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // v2Available reads cgroup.controllers of the nearest existing ancestor of

@@ -49,6 +49,11 @@ var Controllers = []string{CPU, Memory, Pids}
 // takes its place.
 const Devices = "devices"
 
+// CPUAcct is the v1 cpuacct controller, which counts CPU time. Mostly it
+// shares the cpu hierarchy (cpu,cpuacct); where it has one of its own,
+// berth uses that too, so that a container's CPU time can be read.
+const CPUAcct = "cpuacct"
+
 // InfraName is the leaf under a pod cgroup that holds the pod's infra process.
 const InfraName = "_infra"
 
@@ -114,7 +119,7 @@ func (l layout) keys() []string {
 		return []string{""}
 	}
 	var ks []string
-	for _, c := range append(slices.Clone(Controllers), Devices) {
+	for _, c := range append(slices.Clone(Controllers), Devices, CPUAcct) {
 		if _, ok := l.hierarchies[c]; ok {
 			ks = append(ks, c)
 		}

@@ -1,0 +1,254 @@
+package cgroups
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StatsDirs tells where one cgroup's statistics are: on v2 every field but
+// Path names the one directory; on v1 each names that controller's
+// hierarchy ("" when the host has none; CPUAcct is "" also when cpuacct
+// shares the cpu hierarchy).
+type StatsDirs struct {
+	Mode Mode
+	// Path is the cgroup as /proc/PID/cgroup shows it, cAdvisor's id.
+	Path                       string
+	CPU, CPUAcct, Memory, Pids string
+}
+
+// statsDirs returns the StatsDirs of the cgroup at rel.
+func (l layout) statsDirs(rel ...string) StatsDirs {
+	d := StatsDirs{Mode: l.mode, Path: l.cgroupPath(rel...)}
+	dir := func(k string) string {
+		h, ok := l.hierarchies[k]
+		if !ok {
+			return ""
+		}
+		return filepath.Join(append([]string{h, l.parent}, rel...)...)
+	}
+	if l.mode == V2 {
+		u := dir("")
+		d.CPU, d.Memory, d.Pids = u, u, u
+		return d
+	}
+	d.CPU, d.CPUAcct, d.Memory, d.Pids = dir(CPU), dir(CPUAcct), dir(Memory), dir(Pids)
+	return d
+}
+
+// Files lists the files ReadStats reads, each under the directory that
+// holds it.
+func (d StatsDirs) Files() []string {
+	var out []string
+	add := func(dir string, names ...string) {
+		if dir == "" {
+			return
+		}
+		for _, n := range names {
+			out = append(out, filepath.Join(dir, n))
+		}
+	}
+	if d.Mode == V2 {
+		add(d.CPU, "cpu.stat", "cpu.max", "memory.current", "memory.stat", "memory.max", "memory.events", "cgroup.procs")
+		return out
+	}
+	acct := d.CPUAcct
+	if acct == "" {
+		acct = d.CPU
+	}
+	add(acct, "cpuacct.usage")
+	add(d.CPU, "cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us")
+	add(d.Memory, "memory.usage_in_bytes", "memory.stat", "memory.limit_in_bytes", "memory.oom_control")
+	add(d.Pids, "cgroup.procs")
+	return out
+}
+
+// Stats are one cgroup's counters, with cAdvisor's meanings. A Has field is
+// false when the host does not provide the values it guards.
+type Stats struct {
+	// CPUUsage is the CPU time the cgroup's tasks used, children included.
+	CPUUsage    time.Duration
+	HasCPUUsage bool
+	// Periods and ThrottledPeriods are the CFS enforcement periods that
+	// elapsed and those in which the cgroup hit its quota.
+	Periods, ThrottledPeriods uint64
+	// CPUQuota and CPUPeriod are the CFS quota and period in microseconds;
+	// CPUQuota is 0 without a quota.
+	CPUQuota, CPUPeriod uint64
+
+	HasMemory bool
+	// MemoryUsage is memory.current (v2) or memory.usage_in_bytes (v1);
+	// WorkingSet is that minus the inactive file cache, as the kubelet's
+	// eviction and `kubectl top` count it; RSS is anonymous memory.
+	MemoryUsage, WorkingSet, RSS uint64
+	// MemoryLimit is the memory limit in bytes, 0 when unlimited.
+	MemoryLimit uint64
+
+	// OOMKills counts the cgroup's processes the OOM killer killed.
+	OOMKills    uint64
+	HasOOMKills bool
+
+	// Processes is the number of processes (not threads) in the cgroup.
+	Processes int
+}
+
+// v1Unlimited: the kernel shows an unlimited v1 memory limit as the
+// largest page-aligned int64 (9223372036854771712); anything this large
+// means no limit.
+const v1Unlimited = 1 << 62
+
+// ParseStats computes Stats from file contents keyed by file name (the
+// names Files lists; a missing name is a file the host does not have).
+func ParseStats(mode Mode, files map[string]string) (Stats, error) {
+	if mode == V2 {
+		return parseV2(files)
+	}
+	return parseV1(files)
+}
+
+func parseV1(files map[string]string) (Stats, error) {
+	var s Stats
+	p := parser{files: files}
+	if _, ok := files["cpuacct.usage"]; ok {
+		s.CPUUsage, s.HasCPUUsage = time.Duration(p.uint("cpuacct.usage")), true
+	}
+	cpu := p.kv("cpu.stat")
+	s.Periods, s.ThrottledPeriods = cpu["nr_periods"], cpu["nr_throttled"]
+	if q := p.int("cpu.cfs_quota_us"); q > 0 {
+		s.CPUQuota = uint64(q)
+	}
+	s.CPUPeriod = p.uint("cpu.cfs_period_us")
+	if _, ok := files["memory.usage_in_bytes"]; ok {
+		s.HasMemory = true
+		st := p.kv("memory.stat")
+		s.MemoryUsage, s.RSS = p.uint("memory.usage_in_bytes"), st["total_rss"]
+		s.WorkingSet = workingSet(s.MemoryUsage, st["total_inactive_file"])
+		if l := p.uint("memory.limit_in_bytes"); l < v1Unlimited {
+			s.MemoryLimit = l
+		}
+	}
+	if _, ok := files["memory.oom_control"]; ok {
+		// oom_kill exists since Linux 4.13 (see OOMKills).
+		s.OOMKills, s.HasOOMKills = p.kvHas("memory.oom_control", "oom_kill")
+	}
+	s.Processes = p.lines("cgroup.procs")
+	return s, p.err
+}
+
+func parseV2(files map[string]string) (Stats, error) {
+	var s Stats
+	p := parser{files: files}
+	if _, ok := files["cpu.stat"]; ok {
+		cpu := p.kv("cpu.stat")
+		s.CPUUsage, s.HasCPUUsage = time.Duration(cpu["usage_usec"])*time.Microsecond, true
+		s.Periods, s.ThrottledPeriods = cpu["nr_periods"], cpu["nr_throttled"]
+	}
+	if max, ok := files["cpu.max"]; ok {
+		s.CPUQuota, s.CPUPeriod = p.cpuMax(max)
+	}
+	if _, ok := files["memory.current"]; ok {
+		s.HasMemory = true
+		st := p.kv("memory.stat")
+		s.MemoryUsage, s.RSS = p.uint("memory.current"), st["anon"]
+		s.WorkingSet = workingSet(s.MemoryUsage, st["inactive_file"])
+		if strings.TrimSpace(files["memory.max"]) != "max" {
+			s.MemoryLimit = p.uint("memory.max")
+		}
+	}
+	if _, ok := files["memory.events"]; ok {
+		s.OOMKills, s.HasOOMKills = p.kvHas("memory.events", "oom_kill")
+	}
+	s.Processes = p.lines("cgroup.procs")
+	return s, p.err
+}
+
+// workingSet is usage less the inactive file cache, never below 0, as
+// cAdvisor computes it.
+func workingSet(usage, inactiveFile uint64) uint64 {
+	if inactiveFile > usage {
+		return 0
+	}
+	return usage - inactiveFile
+}
+
+// parser reads values out of files, keeping the first error.
+type parser struct {
+	files map[string]string
+	err   error
+}
+
+func (p *parser) fail(name string, err error) {
+	if p.err == nil {
+		p.err = fmt.Errorf("parse %s: %w", name, err)
+	}
+}
+
+func (p *parser) uint(name string) uint64 {
+	data, ok := p.files[name]
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(data), 10, 64)
+	if err != nil {
+		p.fail(name, err)
+	}
+	return n
+}
+
+func (p *parser) int(name string) int64 {
+	data, ok := p.files[name]
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(data), 10, 64)
+	if err != nil {
+		p.fail(name, err)
+	}
+	return n
+}
+
+func (p *parser) kv(name string) map[string]uint64 {
+	kv, err := parseKV(p.files[name])
+	if err != nil {
+		p.fail(name, err)
+	}
+	return kv
+}
+
+func (p *parser) kvHas(name, key string) (uint64, bool) {
+	v, ok := p.kv(name)[key]
+	return v, ok
+}
+
+// cpuMax parses v2's cpu.max: "$QUOTA $PERIOD", QUOTA "max" for none.
+func (p *parser) cpuMax(data string) (quota, period uint64) {
+	f := strings.Fields(data)
+	if len(f) != 2 {
+		p.fail("cpu.max", fmt.Errorf("%q: want \"quota period\"", data))
+		return 0, 0
+	}
+	period, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		p.fail("cpu.max", err)
+	}
+	if f[0] == "max" {
+		return 0, period
+	}
+	if quota, err = strconv.ParseUint(f[0], 10, 64); err != nil {
+		p.fail("cpu.max", err)
+	}
+	return quota, period
+}
+
+// lines counts the non-empty lines of a file.
+func (p *parser) lines(name string) int {
+	n := 0
+	for _, l := range strings.Split(p.files[name], "\n") {
+		if strings.TrimSpace(l) != "" {
+			n++
+		}
+	}
+	return n
+}

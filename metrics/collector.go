@@ -1,0 +1,198 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/berth-project/berth/cgroups"
+)
+
+// scrapeTimeout bounds how long one scrape waits for the pod list (the
+// daemon asks every infra for its status).
+const scrapeTimeout = 10 * time.Second
+
+// cAdvisor's label names, in its order; the pod's own cgroup has
+// container="" and image="".
+var containerLabels = []string{"container", "id", "image", "namespace", "pod"}
+
+func containerDesc(name, help string, extra ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, append(append([]string{}, containerLabels...), extra...), nil)
+}
+
+// The series `berth top` reads.
+const (
+	nameCPUUsage   = "container_cpu_usage_seconds_total"
+	nameWorkingSet = "container_memory_working_set_bytes"
+)
+
+// The cAdvisor series berth reports, with cAdvisor's help texts' meaning.
+var (
+	descCPUUsage        = containerDesc(nameCPUUsage, "Cumulative cpu time consumed in seconds.", "cpu")
+	descCFSPeriods      = containerDesc("container_cpu_cfs_periods_total", "Number of elapsed enforcement period intervals.")
+	descCFSThrottled    = containerDesc("container_cpu_cfs_throttled_periods_total", "Number of throttled period intervals.")
+	descCPUQuota        = containerDesc("container_spec_cpu_quota", "CPU quota of the container, in microseconds per period.")
+	descCPUPeriod       = containerDesc("container_spec_cpu_period", "CPU period of the container, in microseconds.")
+	descMemUsage        = containerDesc("container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed.")
+	descMemWorkingSet   = containerDesc(nameWorkingSet, "Current working set in bytes: usage less inactive file cache.")
+	descMemRSS          = containerDesc("container_memory_rss", "Size of RSS (anonymous memory) in bytes.")
+	descMemLimit        = containerDesc("container_spec_memory_limit_bytes", "Memory limit for the container in bytes; 0 when unlimited.")
+	descOOMEvents       = containerDesc("container_oom_events_total", "Count of out of memory events observed for the container.")
+	descProcesses       = containerDesc("container_processes", "Number of processes running inside the container.")
+	descFSUsage         = containerDesc("container_fs_usage_bytes", "Number of bytes that are consumed by the container's writable layer on this filesystem.", "device")
+	descStartTime       = containerDesc("container_start_time_seconds", "Start time of the container since unix epoch in seconds.")
+	descNetReceive      = containerDesc("container_network_receive_bytes_total", "Cumulative count of bytes received.", "interface")
+	descNetTransmit     = containerDesc("container_network_transmit_bytes_total", "Cumulative count of bytes transmitted.", "interface")
+	descMachineCores    = prometheus.NewDesc("machine_cpu_cores", "Number of logical CPU cores.", nil, nil)
+	descMachineMemory   = prometheus.NewDesc("machine_memory_bytes", "Amount of memory installed on the machine.", nil, nil)
+	descPods            = prometheus.NewDesc("berth_pods", "Number of pods berth knows, by phase.", []string{"phase"}, nil)
+	descContainers      = prometheus.NewDesc("berth_containers", "Number of containers of berth's pods, by state.", []string{"container_state"}, nil)
+	descRestarts        = prometheus.NewDesc("kube_pod_container_status_restarts_total", "The number of container restarts per container.", []string{"namespace", "pod", "uid", "container"}, nil)
+	descScrapeError     = prometheus.NewDesc("berth_scrape_error", "1 if listing the pods for this scrape failed, 0 otherwise.", nil, nil)
+	allPhases           = []string{"Pending", "Running", "Succeeded", "Failed", "Unknown"}
+	allContainerStates  = []string{StateRunning, StateWaiting, StateTerminated}
+	containerCollectors = []*prometheus.Desc{
+		descCPUUsage, descCFSPeriods, descCFSThrottled, descCPUQuota, descCPUPeriod,
+		descMemUsage, descMemWorkingSet, descMemRSS, descMemLimit, descOOMEvents, descProcesses,
+		descFSUsage, descStartTime, descNetReceive, descNetTransmit,
+		descMachineCores, descMachineMemory, descPods, descContainers, descRestarts, descScrapeError,
+	}
+)
+
+// collector reads everything at scrape time.
+type collector struct {
+	src  Source
+	node Node
+	log  *slog.Logger
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range containerCollectors {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- gauge(descMachineCores, float64(c.node.CPUs))
+	ch <- gauge(descMachineMemory, float64(c.node.MemoryBytes))
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	pods, err := c.src.Pods(ctx)
+	if err != nil {
+		c.log.Warn("metrics: list pods", "err", err)
+		ch <- gauge(descScrapeError, 1)
+		return
+	}
+	ch <- gauge(descScrapeError, 0)
+	c.collectPipeline(ch, pods)
+	for _, p := range pods {
+		c.collectPod(ch, p)
+	}
+}
+
+// collectPipeline reports pods by phase, containers by state and restarts.
+func (c *collector) collectPipeline(ch chan<- prometheus.Metric, pods []Pod) {
+	phases, states := map[string]int{}, map[string]int{}
+	for _, p := range pods {
+		phases[p.Phase]++
+		for _, ctr := range p.Containers {
+			states[ctr.State]++
+			ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(ctr.Restarts), p.Namespace, p.Name, p.UID, ctr.Name)
+		}
+	}
+	for _, ph := range allPhases {
+		ch <- gauge(descPods, float64(phases[ph]), ph)
+	}
+	for _, s := range allContainerStates {
+		ch <- gauge(descContainers, float64(states[s]), s)
+	}
+}
+
+func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
+	podLabels := []string{"", p.Cgroup.Path, "", p.Namespace, p.Name}
+	c.collectCgroup(ch, p.Cgroup, podLabels)
+	if p.NetPID > 0 {
+		ifs, err := readNetDev(p.NetPID)
+		if err != nil {
+			c.log.Debug("metrics: pod network counters", "pod", p.Namespace+"/"+p.Name, "err", err)
+		}
+		for _, i := range ifs {
+			ch <- counter(descNetReceive, float64(i.RxBytes), append(podLabels, i.Name)...)
+			ch <- counter(descNetTransmit, float64(i.TxBytes), append(podLabels, i.Name)...)
+		}
+	}
+	for _, ctr := range p.Containers {
+		labels := []string{ctr.Name, ctr.Cgroup.Path, ctr.Image, p.Namespace, p.Name}
+		if !c.collectCgroup(ch, ctr.Cgroup, labels) {
+			continue
+		}
+		if !ctr.StartedAt.IsZero() {
+			ch <- gauge(descStartTime, float64(ctr.StartedAt.UnixNano())/1e9, labels...)
+		}
+		if ctr.Layer != "" {
+			n, dev, err := layerUsage(ctr.Layer)
+			if err != nil {
+				c.log.Debug("metrics: writable layer usage", "pod", p.Namespace+"/"+p.Name, "container", ctr.Name, "err", err)
+				continue
+			}
+			ch <- gauge(descFSUsage, float64(n), append(labels, dev)...)
+		}
+	}
+}
+
+// collectCgroup reports one cgroup's statistics and whether it exists.
+func (c *collector) collectCgroup(ch chan<- prometheus.Metric, d cgroups.StatsDirs, labels []string) bool {
+	if d.Path == "" {
+		return false
+	}
+	s, err := cgroups.ReadStats(d)
+	if errors.Is(err, os.ErrNotExist) {
+		return false // not created yet, or gone since the pod list was read
+	}
+	if err != nil {
+		c.log.Warn("metrics: cgroup statistics", "cgroup", d.Path, "err", err)
+		return false
+	}
+	for _, m := range statsMetrics(s, labels) {
+		ch <- m
+	}
+	return true
+}
+
+// statsMetrics maps one cgroup's Stats onto cAdvisor's series.
+func statsMetrics(s cgroups.Stats, labels []string) []prometheus.Metric {
+	var out []prometheus.Metric
+	if s.HasCPUUsage {
+		out = append(out, counter(descCPUUsage, s.CPUUsage.Seconds(), append(labels, "total")...))
+	}
+	if s.CPUQuota > 0 {
+		out = append(out,
+			gauge(descCPUQuota, float64(s.CPUQuota), labels...),
+			gauge(descCPUPeriod, float64(s.CPUPeriod), labels...),
+			counter(descCFSPeriods, float64(s.Periods), labels...),
+			counter(descCFSThrottled, float64(s.ThrottledPeriods), labels...))
+	}
+	if s.HasMemory {
+		out = append(out,
+			gauge(descMemUsage, float64(s.MemoryUsage), labels...),
+			gauge(descMemWorkingSet, float64(s.WorkingSet), labels...),
+			gauge(descMemRSS, float64(s.RSS), labels...),
+			gauge(descMemLimit, float64(s.MemoryLimit), labels...))
+	}
+	if s.HasOOMKills {
+		out = append(out, counter(descOOMEvents, float64(s.OOMKills), labels...))
+	}
+	return append(out, gauge(descProcesses, float64(s.Processes), labels...))
+}
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func counter(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+}

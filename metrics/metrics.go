@@ -1,0 +1,55 @@
+package metrics
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the daemon's registry: the scrape-time collector, the Go
+// runtime's and the process's own series, and the reconcile histogram the
+// daemon feeds.
+type Metrics struct {
+	reg       *prometheus.Registry
+	reconcile prometheus.Histogram
+	log       *slog.Logger
+}
+
+// New returns the registry for src and node.
+func New(src Source, node Node, log *slog.Logger) *Metrics {
+	if log == nil {
+		log = slog.Default()
+	}
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		reconcile: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "berth_reconcile_duration_seconds",
+			Help: "Duration in seconds of a reconcile pass: reading the manifest directory, planning, and acting on the pods.",
+			// 1 ms to 16 s
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}),
+		log: log,
+	}
+	m.reg.MustRegister(
+		&collector{src: src, node: node, log: log},
+		m.reconcile,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// ObserveReconcile records one reconcile pass's duration.
+func (m *Metrics) ObserveReconcile(d time.Duration) { m.reconcile.Observe(d.Seconds()) }
+
+// Handler serves the registry in the Prometheus exposition formats.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+}
