@@ -51,6 +51,7 @@ const (
 //	                                       container, 409 not running)
 //	GET  /v1/pods/{ns}/{name}/log[?container=&follow=&previous=&tail=&since=&timestamps=]
 //	                                       the log lines as text, streamed (see LogOptions)
+//	GET  /metrics                          Prometheus metrics (a MetricsBackend only)
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	s := &server{b: b, log: log}
 	mux := http.NewServeMux()
@@ -60,6 +61,9 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/reconcile", s.reconcile)
 	mux.HandleFunc("GET /v1/pods/{ns}/{name}/exec-target", s.execTarget)
 	mux.HandleFunc("GET /v1/pods/{ns}/{name}/log", s.logs)
+	if mb, ok := b.(MetricsBackend); ok {
+		mux.Handle("GET /metrics", mb.MetricsHandler())
+	}
 	return mux
 }
 

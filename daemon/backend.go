@@ -6,6 +6,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/metrics"
 	"github.com/berth-project/berth/pod"
 	"github.com/berth-project/berth/reconciler"
 )
@@ -24,6 +25,7 @@ type backend struct {
 	// recovered is closed once the manager re-attached to the pods that
 	// run: the socket is open before, and requests wait for it.
 	recovered chan struct{}
+	metrics   *metrics.Metrics
 }
 
 // waitRecovered holds a request until recovery is over: the pod list is
@@ -37,7 +39,10 @@ func (b *backend) waitRecovered(ctx context.Context) error {
 	}
 }
 
-var _ api.Backend = (*backend)(nil)
+var (
+	_ api.Backend        = (*backend)(nil)
+	_ api.MetricsBackend = (*backend)(nil)
+)
 
 func (b *backend) Pods(ctx context.Context) ([]api.Pod, error) {
 	if err := b.waitRecovered(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -23,6 +24,7 @@ import (
 	"github.com/berth-project/berth/internal/sealed"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/metrics"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/pod"
 	"github.com/berth-project/berth/reconciler"
@@ -50,6 +52,9 @@ type Config struct {
 	Parallel int
 	// TimingEvents records each pod's start breakdown as an event too.
 	TimingEvents bool
+	// MetricsAddr, when set, serves GET /metrics on this TCP address too,
+	// without authentication; the API socket always serves it.
+	MetricsAddr string
 
 	Log *slog.Logger
 }
@@ -126,11 +131,15 @@ func Run(ctx context.Context, cfg Config) error {
 		Log:            log,
 	})
 	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
+	b.metrics = metrics.New(metricsSource{b: b, cg: cg, stateDir: cfg.StateDir},
+		metrics.Node{CPUs: runtime.NumCPU(), MemoryBytes: uint64(si.Totalram) * uint64(si.Unit)}, log)
 	ready := make(chan struct{})
 	notifyReady := firstPass(ready, log)
-	b.rec = reconciler.New(loader, mgr, log, reconciler.Options{
+	timed := &timedSource{Source: loader}
+	b.rec = reconciler.New(timed, mgr, log, reconciler.Options{
 		Parallel: cfg.Parallel,
 		OnPass: func(r reconciler.Result) {
+			b.metrics.ObserveReconcile(time.Since(timed.began))
 			mgr.Refresh(ctx)
 			b.reportProblems()
 			notifyReady(r)
@@ -145,6 +154,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(ctx, l, api.Handler(b, log)) }()
+	metricsErr := make(<-chan error)
+	if cfg.MetricsAddr != "" {
+		if metricsErr, err = serveMetricsTCP(ctx, cfg.MetricsAddr, b.metrics.Handler(), log); err != nil {
+			return err
+		}
+	}
 
 	// The socket answers from now on; requests wait for the recovery,
 	// which asks every infra in parallel with a deadline per call.
@@ -176,6 +191,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return nil
 	case err := <-errc:
+		return err
+	case err := <-metricsErr:
 		return err
 	}
 }

@@ -47,6 +47,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "also serve Prometheus metrics at http://HOST:PORT/metrics, WITHOUT authentication (the API socket always serves /metrics)")
 	f.StringVar(&cfg.SocketGroup, "socket-group", "", "group (name or gid) that may use the API socket: makes it 0660 instead of 0600")
 	f.StringVar(&cfg.Bridge, "bridge", netsetup.DefaultBridge, "bridge the pods attach to")
 	f.StringVar(&cfg.CIDR, "cidr", netsetup.DefaultCIDR, "pod network; the bridge gets its first address")

@@ -55,6 +55,7 @@ func newRootCmd() *cobra.Command {
 		newGetCmd(g),
 		newDescribeCmd(g),
 		newLogsCmd(g),
+		newTopCmd(g),
 		newImageCmd(g),
 		newValidateCmd(g),
 		newVersionCmd(),
