@@ -28,6 +28,7 @@ func containerDesc(name, help string, extra ...string) *prometheus.Desc {
 const (
 	nameCPUUsage   = "container_cpu_usage_seconds_total"
 	nameWorkingSet = "container_memory_working_set_bytes"
+	nameProcesses  = "container_processes"
 )
 
 // The cAdvisor series berth reports, with cAdvisor's help texts' meaning.
@@ -42,7 +43,7 @@ var (
 	descMemRSS          = containerDesc("container_memory_rss", "Size of RSS (anonymous memory) in bytes.")
 	descMemLimit        = containerDesc("container_spec_memory_limit_bytes", "Memory limit for the container in bytes; 0 when unlimited.")
 	descOOMEvents       = containerDesc("container_oom_events_total", "Count of out of memory events observed for the container.")
-	descProcesses       = containerDesc("container_processes", "Number of processes running inside the container.")
+	descProcesses       = containerDesc(nameProcesses, "Number of processes running inside the container.")
 	descFSUsage         = containerDesc("container_fs_usage_bytes", "Number of bytes that are consumed by the container's writable layer on this filesystem.", "device")
 	descStartTime       = containerDesc("container_start_time_seconds", "Start time of the container since unix epoch in seconds.")
 	descNetReceive      = containerDesc("container_network_receive_bytes_total", "Cumulative count of bytes received.", "interface")
@@ -68,6 +69,8 @@ type collector struct {
 	src  Source
 	node Node
 	log  *slog.Logger
+	// proc is where /proc is mounted (tests point it at fixtures).
+	proc string
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -116,7 +119,7 @@ func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
 	podLabels := []string{"", p.Cgroup.Path, "", p.Namespace, p.Name}
 	c.collectCgroup(ch, p.Cgroup, podLabels)
 	if p.NetPID > 0 {
-		ifs, err := readNetDev(p.NetPID)
+		ifs, err := readNetDev(c.proc, p.NetPID)
 		if err != nil {
 			c.log.Debug("metrics: pod network counters", "pod", p.Namespace+"/"+p.Name, "err", err)
 		}

@@ -21,6 +21,10 @@ type Metrics struct {
 
 // New returns the registry for src and node.
 func New(src Source, node Node, log *slog.Logger) *Metrics {
+	return newMetrics(src, node, log, "/proc")
+}
+
+func newMetrics(src Source, node Node, log *slog.Logger, proc string) *Metrics {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -35,7 +39,7 @@ func New(src Source, node Node, log *slog.Logger) *Metrics {
 		log: log,
 	}
 	m.reg.MustRegister(
-		&collector{src: src, node: node, log: log},
+		&collector{src: src, node: node, log: log, proc: proc},
 		m.reconcile,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

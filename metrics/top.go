@@ -22,6 +22,7 @@ type ContainerKey struct {
 type Sample struct {
 	CPUSeconds float64 // container_cpu_usage_seconds_total
 	WorkingSet float64 // container_memory_working_set_bytes
+	Processes  float64 // container_processes
 }
 
 // ParseSamples reads a scrape in the text exposition format and returns
@@ -65,6 +66,7 @@ func ParseSamples(r io.Reader) (map[ContainerKey]Sample, error) {
 	}
 	read(nameCPUUsage, func(s *Sample, v float64) { s.CPUSeconds = v })
 	read(nameWorkingSet, func(s *Sample, v float64) { s.WorkingSet = v })
+	read(nameProcesses, func(s *Sample, v float64) { s.Processes = v })
 	return out, nil
 }
 
@@ -79,8 +81,9 @@ type TopRow struct {
 
 // Top computes the rows from two scrapes taken elapsed apart: one per
 // container, or one per pod (its containers added up) unless containers.
-// A container missing from either scrape (started or gone in between) is
-// left out.
+// A container missing from either scrape (started or gone in between), or
+// without processes (exited), is left out, as kubectl top shows only
+// running containers.
 func Top(before, after map[ContainerKey]Sample, elapsed time.Duration, containers bool) []TopRow {
 	type podKey struct{ ns, pod string }
 	type sum struct{ cpu, mem float64 }
@@ -88,7 +91,7 @@ func Top(before, after map[ContainerKey]Sample, elapsed time.Duration, container
 	pods := map[podKey]*sum{}
 	for k, a := range after {
 		b, ok := before[k]
-		if !ok || elapsed <= 0 {
+		if !ok || elapsed <= 0 || a.Processes == 0 {
 			continue
 		}
 		cpu := max(a.CPUSeconds-b.CPUSeconds, 0) / elapsed.Seconds()

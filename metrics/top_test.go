@@ -20,6 +20,13 @@ container_memory_working_set_bytes{container="",id="/berth/default_web",image=""
 container_memory_working_set_bytes{container="a",id="/berth/default_web/a",image="demo",namespace="default",pod="web"} ` + f(memA) + `
 container_memory_working_set_bytes{container="b",id="/berth/default_web/b",image="demo",namespace="default",pod="web"} 1048576
 container_memory_working_set_bytes{container="c",id="/berth/kube_db/c",image="demo",namespace="kube",pod="db"} 3145728
+container_memory_working_set_bytes{container="x",id="/berth/kube_db/x",image="demo",namespace="kube",pod="db"} 5e6
+container_cpu_usage_seconds_total{container="x",cpu="total",id="/berth/kube_db/x",image="demo",namespace="kube",pod="db"} 1
+# TYPE container_processes gauge
+container_processes{container="a",id="/berth/default_web/a",image="demo",namespace="default",pod="web"} 2
+container_processes{container="b",id="/berth/default_web/b",image="demo",namespace="default",pod="web"} 1
+container_processes{container="c",id="/berth/kube_db/c",image="demo",namespace="kube",pod="db"} 1
+container_processes{container="x",id="/berth/kube_db/x",image="demo",namespace="kube",pod="db"} 0
 `
 	}
 	before, err := ParseSamples(strings.NewReader(scrape(10, 2, 0)))
@@ -30,8 +37,8 @@ container_memory_working_set_bytes{container="c",id="/berth/kube_db/c",image="de
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(after) != 3 {
-		t.Fatalf("ParseSamples: %d containers, want 3 (the pod cgroups left out): %v", len(after), after)
+	if len(after) != 4 {
+		t.Fatalf("ParseSamples: %d containers, want 4 (the pod cgroups left out): %v", len(after), after)
 	}
 	for _, tt := range []struct {
 		name       string

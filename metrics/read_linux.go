@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -71,10 +72,10 @@ func layerUsage(dir string) (bytes uint64, device string, err error) {
 }
 
 // readNetDev reads the interface counters of the network namespace of
-// process pid: /proc/<pid>/net/dev shows that namespace's interfaces, so
+// process pid: <proc>/<pid>/net/dev shows that namespace's interfaces, so
 // no setns is needed.
-func readNetDev(pid int) ([]Interface, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/dev", pid))
+func readNetDev(proc string, pid int) ([]Interface, error) {
+	data, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "net", "dev"))
 	if err != nil {
 		return nil, fmt.Errorf("read network counters of process %d: %w", pid, err)
 	}
