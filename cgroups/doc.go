@@ -10,7 +10,8 @@
 //	<hierarchy>/<parent>/<pod>/<ctr>    one container
 //
 // On v2 <hierarchy> is the unified mount; on v1 and hybrid hosts it is each
-// of the v1 hierarchies berth uses (cpu, memory, pids, devices). The infra
+// of the v1 hierarchies berth uses (cpu, memory, pids, devices, and cpuacct
+// where it is mounted apart from cpu, for CPU time). The infra
 // leaf exists on v2 because of the no-internal-processes rule; v1 uses the
 // same layout so that both modes look alike. Its name starts with '_', which no Kubernetes
 // container name (a DNS label) can, so it never collides with a container.
