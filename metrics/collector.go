@@ -117,7 +117,7 @@ func (c *collector) collectPipeline(ch chan<- prometheus.Metric, pods []Pod) {
 
 func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
 	podLabels := []string{"", p.Cgroup.Path, "", p.Namespace, p.Name}
-	c.collectCgroup(ch, p.Cgroup, podLabels)
+	c.collectCgroup(ch, p.Cgroup, podLabels, false)
 	if p.NetPID > 0 {
 		ifs, err := readNetDev(c.proc, p.NetPID)
 		if err != nil {
@@ -130,7 +130,7 @@ func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
 	}
 	for _, ctr := range p.Containers {
 		labels := []string{ctr.Name, ctr.Cgroup.Path, ctr.Image, p.Namespace, p.Name}
-		if !c.collectCgroup(ch, ctr.Cgroup, labels) {
+		if !c.collectCgroup(ch, ctr.Cgroup, labels, true) {
 			continue
 		}
 		if !ctr.StartedAt.IsZero() {
@@ -148,7 +148,9 @@ func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
 }
 
 // collectCgroup reports one cgroup's statistics and whether it exists.
-func (c *collector) collectCgroup(ch chan<- prometheus.Metric, d cgroups.StatsDirs, labels []string) bool {
+// Processes are counted for a container's cgroup only: a pod cgroup's own
+// cgroup.procs is empty, its processes are in the leaves below.
+func (c *collector) collectCgroup(ch chan<- prometheus.Metric, d cgroups.StatsDirs, labels []string, processes bool) bool {
 	if d.Path == "" {
 		return false
 	}
@@ -162,6 +164,9 @@ func (c *collector) collectCgroup(ch chan<- prometheus.Metric, d cgroups.StatsDi
 	}
 	for _, m := range statsMetrics(s, labels) {
 		ch <- m
+	}
+	if processes {
+		ch <- gauge(descProcesses, float64(s.Processes), labels...)
 	}
 	return true
 }
@@ -189,7 +194,7 @@ func statsMetrics(s cgroups.Stats, labels []string) []prometheus.Metric {
 	if s.HasOOMKills {
 		out = append(out, counter(descOOMEvents, float64(s.OOMKills), labels...))
 	}
-	return append(out, gauge(descProcesses, float64(s.Processes), labels...))
+	return out
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

@@ -154,6 +154,11 @@ func TestCollectorFixtures(t *testing.T) {
 	if fs := find(t, fams, "container_fs_usage_bytes", app1); fs < 8192 || fs > 1<<20 {
 		t.Errorf("container_fs_usage_bytes = %v, want the 8 KiB file's blocks", fs)
 	}
+	for _, m := range fams["container_processes"].GetMetric() {
+		if hasLabels(m, map[string]string{"container": ""}) {
+			t.Errorf("a pod cgroup has a container_processes series: %v", m)
+		}
+	}
 	for _, m := range fams["container_cpu_usage_seconds_total"].GetMetric() {
 		if hasLabels(m, map[string]string{"container": "gone"}) {
 			t.Errorf("a container without a cgroup has CPU series: %v", m)
