@@ -120,6 +120,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	events := newEventLog(1000, log)
 	loader := manifestdir.NewLoader(cfg.ManifestDir)
+	timed := &timedSource{Source: loader}
+	var b *backend
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
@@ -127,15 +129,14 @@ func Run(ctx context.Context, cfg Config) error {
 		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
-		Event:          events.add,
+		Event:          func(e api.Event) { events.add(e); timed.podStarted(e, b.metrics) },
 		Log:            log,
 	})
-	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
+	b = &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	b.metrics = metrics.New(metricsSource{b: b, cg: cg, stateDir: cfg.StateDir},
 		metrics.Node{CPUs: runtime.NumCPU(), MemoryBytes: uint64(si.Totalram) * uint64(si.Unit)}, log)
 	ready := make(chan struct{})
 	notifyReady := firstPass(ready, log)
-	timed := &timedSource{Source: loader}
 	b.rec = reconciler.New(timed, mgr, log, reconciler.Options{
 		Parallel: cfg.Parallel,
 		OnPass: func(r reconciler.Result) {

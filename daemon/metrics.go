@@ -71,11 +71,22 @@ func (s metricsSource) pod(p api.Pod) metrics.Pod {
 func (b *backend) MetricsHandler() http.Handler { return b.metrics.Handler() }
 
 // timedSource notes when a reconcile pass begins (it reads the manifest
-// directory first) so that OnPass can time the pass. Passes run one at a
-// time, and OnPass runs inside the pass.
+// directory first) so that OnPass can time the pass, and a pod's Created
+// event its start. Passes run one at a time; OnPass and the creates (and
+// their events) run inside the pass.
 type timedSource struct {
 	reconciler.Source
 	began time.Time
+}
+
+// podStarted records the start duration of the pod a Created event is
+// about: from the beginning of the pass that created it (which saw its
+// manifest) to its containers' start, the "pod created" log line's total.
+// The event is recorded at the end of the create, inside the pass.
+func (t *timedSource) podStarted(e api.Event, m *metrics.Metrics) {
+	if e.Reason == api.EventCreated && e.Container == "" && !t.began.IsZero() && m != nil {
+		m.ObservePodStart(time.Since(t.began))
+	}
 }
 
 func (t *timedSource) Desired(ctx context.Context) ([]reconciler.Desired, map[string]bool, []error, error) {

@@ -172,11 +172,10 @@ spec:
 		{"container_network_transmit_bytes_total", map[string]string{"pod": "spin", "container": "", "interface": "eth0"}},
 		{"machine_cpu_cores", nil},
 		{"machine_memory_bytes", nil},
-		{"berth_reconcile_duration_seconds", nil},
 		{"go_goroutines", nil},
 		{"process_resident_memory_bytes", nil},
 	} {
-		if len(series(last, c.name, c.labels)) == 0 && !(c.name == "berth_reconcile_duration_seconds" && last[c.name] != nil) {
+		if len(series(last, c.name, c.labels)) == 0 {
 			t.Errorf("no %s%v in the scrape", c.name, c.labels)
 		}
 	}
@@ -185,6 +184,11 @@ spec:
 	}
 	if start := one(t, last, "container_start_time_seconds", spin); time.Since(time.Unix(int64(start), 0)) > 5*time.Minute {
 		t.Errorf("container_start_time_seconds = %v, want the spinner's recent start", start)
+	}
+	for name, want := range map[string]uint64{"berth_pod_start_duration_seconds": 2, "berth_reconcile_duration_seconds": 1} {
+		if fams := last[name].GetMetric(); len(fams) != 1 || fams[0].GetHistogram().GetSampleCount() < want {
+			t.Errorf("%s: %v, want a histogram of at least %d observations", name, fams, want)
+		}
 	}
 	if got := one(t, last, "berth_pods", map[string]string{"phase": "Running"}); got != 1 {
 		t.Errorf("berth_pods{phase=Running} = %v, want 1", got)

@@ -14,9 +14,9 @@ import (
 // runtime's and the process's own series, and the reconcile histogram the
 // daemon feeds.
 type Metrics struct {
-	reg       *prometheus.Registry
-	reconcile prometheus.Histogram
-	log       *slog.Logger
+	reg                 *prometheus.Registry
+	reconcile, podStart prometheus.Histogram
+	log                 *slog.Logger
 }
 
 // New returns the registry for src and node.
@@ -36,11 +36,18 @@ func newMetrics(src Source, node Node, log *slog.Logger, proc string) *Metrics {
 			// 1 ms to 16 s
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}),
+		podStart: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "berth_pod_start_duration_seconds",
+			Help: "Duration in seconds from the reconcile pass that saw a pod's manifest to its containers' start, as the kubelet's kubelet_pod_start_duration_seconds.",
+			// 10 ms to 82 s
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}),
 		log: log,
 	}
 	m.reg.MustRegister(
 		&collector{src: src, node: node, log: log, proc: proc},
 		m.reconcile,
+		m.podStart,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -49,6 +56,9 @@ func newMetrics(src Source, node Node, log *slog.Logger, proc string) *Metrics {
 
 // ObserveReconcile records one reconcile pass's duration.
 func (m *Metrics) ObserveReconcile(d time.Duration) { m.reconcile.Observe(d.Seconds()) }
+
+// ObservePodStart records one pod's start duration.
+func (m *Metrics) ObservePodStart(d time.Duration) { m.podStart.Observe(d.Seconds()) }
 
 // Handler serves the registry in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {

@@ -191,6 +191,8 @@ func with(m map[string]string, k, v string) map[string]string {
 func TestCollectorSourceError(t *testing.T) {
 	m := New(fakeSource{err: errors.New("daemon stopping")}, Node{CPUs: 1}, nil)
 	m.ObserveReconcile(3 * time.Millisecond)
+	m.ObservePodStart(20 * time.Millisecond)
+	m.ObservePodStart(30 * time.Millisecond)
 	fams := scrape(t, m)
 	if got := find(t, fams, "berth_scrape_error", nil); got != 1 {
 		t.Errorf("berth_scrape_error = %v, want 1", got)
@@ -200,6 +202,9 @@ func TestCollectorSourceError(t *testing.T) {
 	}
 	if got := fams["berth_reconcile_duration_seconds"].GetMetric()[0].GetHistogram().GetSampleCount(); got != 1 {
 		t.Errorf("reconcile histogram count = %d, want 1", got)
+	}
+	if h := fams["berth_pod_start_duration_seconds"].GetMetric()[0].GetHistogram(); h.GetSampleCount() != 2 || h.GetSampleSum() != 0.05 {
+		t.Errorf("pod start histogram count %d sum %v, want 2 and 0.05", h.GetSampleCount(), h.GetSampleSum())
 	}
 }
 
