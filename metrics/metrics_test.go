@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,14 +209,53 @@ func TestCollectorSourceError(t *testing.T) {
 	}
 }
 
+func TestLayerUsage(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "big"), make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	layer := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(layer, "d", "e"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(layer, "d", "e", "f"), make([]byte, 64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(layer, "d", "e", "f"), filepath.Join(layer, "hardlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(layer, "out")); err != nil {
+		t.Fatal(err)
+	}
+	n, dev, err := layerUsage(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 64 KiB of data counted once, plus four directories and a symlink:
+	// far below the 1 MiB the symlink points at.
+	if n < 64<<10 || n >= 1<<20 {
+		t.Errorf("layerUsage = %d bytes, want the 64 KiB file once and nothing behind the symlink", n)
+	}
+	if !strings.Contains(dev, ":") {
+		t.Errorf("device %q, want major:minor", dev)
+	}
+}
+
 func TestLayerUsageBound(t *testing.T) {
-	dir := t.TempDir()
-	for i := range maxLayerEntries {
-		if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(i)), nil, 0o600); err != nil {
+	wide := t.TempDir()
+	for i := range maxLayerEntries + 1 {
+		if err := os.WriteFile(filepath.Join(wide, "f"+strconv.Itoa(i)), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := layerUsage(dir); !errors.Is(err, errTooLarge) {
+	if _, _, err := layerUsage(wide); !errors.Is(err, errTooLarge) {
 		t.Errorf("layerUsage of %d entries = %v, want errTooLarge", maxLayerEntries+1, err)
+	}
+	deep := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(deep, strings.Repeat("d/", maxLayerDepth+1)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := layerUsage(deep); !errors.Is(err, errTooLarge) {
+		t.Errorf("layerUsage of a tree %d deep = %v, want errTooLarge", maxLayerDepth+1, err)
 	}
 }
