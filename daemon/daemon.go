@@ -122,6 +122,12 @@ func Run(ctx context.Context, cfg Config) error {
 	loader := manifestdir.NewLoader(cfg.ManifestDir)
 	timed := &timedSource{Source: loader}
 	var b *backend
+	onEvent := func(e api.Event) {
+		events.add(e)
+		if b != nil { // set before the first pass, so before any create
+			timed.podStarted(e, b.metrics)
+		}
+	}
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
@@ -129,7 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
-		Event:          func(e api.Event) { events.add(e); timed.podStarted(e, b.metrics) },
+		Event:          onEvent,
 		Log:            log,
 	})
 	b = &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
@@ -155,7 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(ctx, l, api.Handler(b, log)) }()
-	metricsErr := make(<-chan error)
+	var metricsErr <-chan error // nil: never ready without --metrics-addr
 	if cfg.MetricsAddr != "" {
 		if metricsErr, err = serveMetricsTCP(ctx, cfg.MetricsAddr, b.metrics.Handler(), log); err != nil {
 			return err

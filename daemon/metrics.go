@@ -84,7 +84,7 @@ type timedSource struct {
 // manifest) to its containers' start, the "pod created" log line's total.
 // The event is recorded at the end of the create, inside the pass.
 func (t *timedSource) podStarted(e api.Event, m *metrics.Metrics) {
-	if e.Reason == api.EventCreated && e.Container == "" && !t.began.IsZero() && m != nil {
+	if e.Reason == api.EventCreated && e.Container == "" && !t.began.IsZero() {
 		m.ObservePodStart(time.Since(t.began))
 	}
 }
