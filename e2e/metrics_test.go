@@ -260,8 +260,10 @@ func checkTop(t *testing.T, d *daemon) {
 		quota, _ = strconv.ParseFloat(readTrim(t, d.containerCgroupFile("spin", "spinner", "cpu", "cpu.cfs_quota_us")), 64)
 		period, _ = strconv.ParseFloat(readTrim(t, d.containerCgroupFile("spin", "spinner", "cpu", "cpu.cfs_period_us")), 64)
 	}
+	// The window is timed by the CLI around two scrapes: loose bounds, as
+	// the VM in CI runs under emulation.
 	limit := quota / period * 1000
-	if float64(milli) < limit/2 || float64(milli) > limit*1.2 {
+	if float64(milli) < limit*0.4 || float64(milli) > limit*1.5 {
 		t.Errorf("berth top: spin uses %dm, want near its quota of %.0fm (read from the cgroup)", milli, limit)
 	}
 	usageFile, inactiveKey := "memory.usage_in_bytes", "total_inactive_file"
