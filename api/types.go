@@ -6,6 +6,7 @@ package api
 import (
 	"time"
 
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -35,13 +36,14 @@ type PodList struct {
 	Items      []Pod  `json:"items"`
 }
 
-// Pod phases, as Kubernetes names them.
+// Pod phases, as Kubernetes names them (package kube holds the vocabulary
+// the API shares with the runtime).
 const (
-	PodPending   = "Pending"
-	PodRunning   = "Running"
-	PodSucceeded = "Succeeded"
-	PodFailed    = "Failed"
-	PodUnknown   = "Unknown"
+	PodPending   = kube.PodPending
+	PodRunning   = kube.PodRunning
+	PodSucceeded = kube.PodSucceeded
+	PodFailed    = kube.PodFailed
+	PodUnknown   = kube.PodUnknown
 )
 
 // PodStatus mirrors the Kubernetes PodStatus fields berth fills.
@@ -63,44 +65,15 @@ type PodIP struct {
 
 // ContainerStatus mirrors the Kubernetes ContainerStatus.
 type ContainerStatus struct {
-	Name         string         `json:"name"`
-	State        ContainerState `json:"state"`
-	LastState    ContainerState `json:"lastTerminationState"`
-	Ready        bool           `json:"ready"`
-	RestartCount int32          `json:"restartCount"`
-	Image        string         `json:"image"`
-	ImageID      string         `json:"imageID"`
-	ContainerID  string         `json:"containerID,omitempty"`
-	Started      *bool          `json:"started,omitempty"`
-}
-
-// ContainerState holds at most one of its members.
-type ContainerState struct {
-	Waiting    *StateWaiting    `json:"waiting,omitempty"`
-	Running    *StateRunning    `json:"running,omitempty"`
-	Terminated *StateTerminated `json:"terminated,omitempty"`
-}
-
-// StateWaiting is a container not running yet, or backing off.
-type StateWaiting struct {
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
-// StateRunning is a running container.
-type StateRunning struct {
-	StartedAt time.Time `json:"startedAt"`
-}
-
-// StateTerminated is a container that exited.
-type StateTerminated struct {
-	ExitCode   int32     `json:"exitCode"`
-	Signal     int32     `json:"signal,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	Message    string    `json:"message,omitempty"`
-	StartedAt  time.Time `json:"startedAt"`
-	FinishedAt time.Time `json:"finishedAt"`
-	PID        int       `json:"-"`
+	Name         string              `json:"name"`
+	State        kube.ContainerState `json:"state"`
+	LastState    kube.ContainerState `json:"lastTerminationState"`
+	Ready        bool                `json:"ready"`
+	RestartCount int32               `json:"restartCount"`
+	Image        string              `json:"image"`
+	ImageID      string              `json:"imageID"`
+	ContainerID  string              `json:"containerID,omitempty"`
+	Started      *bool               `json:"started,omitempty"`
 }
 
 // Event is something that happened to a pod (Created, Started, Killing,
@@ -120,27 +93,21 @@ type Event struct {
 
 // Event types and the reasons the daemon and the infras record.
 const (
-	EventNormal  = "Normal"
-	EventWarning = "Warning"
+	EventNormal  = kube.EventNormal
+	EventWarning = kube.EventWarning
 
-	EventCreated          = "Created"
-	EventStarted          = "Started"
-	EventKilling          = "Killing"
-	EventBackOff          = "BackOff"
-	EventOOMKilled        = "OOMKilled"
-	EventFailed           = "Failed"
-	EventFailedValidation = "FailedValidation"
-	EventImageNotFound    = "ImageNotFound"
-	EventDeleted          = "Deleted"
-	// EventStartTimings breaks a pod's start down by phase (daemon flag
-	// --timing-events).
-	EventStartTimings = "StartTimings"
-	// EventDNSConfigForming is kubelet's warning about a pod's DNS
-	// settings (berth has no cluster DNS; limits were applied).
-	EventDNSConfigForming = "DNSConfigForming"
-	// EventFailedMount is kubelet's reason for a volume that cannot be
-	// (re)written, such as a configMap volume whose ConfigMap went away.
-	EventFailedMount = "FailedMount"
+	EventCreated          = kube.EventCreated
+	EventStarted          = kube.EventStarted
+	EventKilling          = kube.EventKilling
+	EventBackOff          = kube.EventBackOff
+	EventOOMKilled        = kube.EventOOMKilled
+	EventFailed           = kube.EventFailed
+	EventFailedValidation = kube.EventFailedValidation
+	EventImageNotFound    = kube.EventImageNotFound
+	EventDeleted          = kube.EventDeleted
+	EventStartTimings     = kube.EventStartTimings
+	EventDNSConfigForming = kube.EventDNSConfigForming
+	EventFailedMount      = kube.EventFailedMount
 )
 
 // PodObject is the Object of a pod's events.

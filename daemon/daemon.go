@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
-		Event:          events.add,
+		Event:          func(e pod.Event) { events.add(apiEvent(e)) },
 		Log:            log,
 	})
 	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}

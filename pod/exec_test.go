@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/infra"
@@ -42,7 +41,7 @@ func TestPickContainer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := pickContainer(tc.pod, tc.ctr)
 			if tc.errText != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.errText) || errors.Is(err, api.ErrNotFound) != tc.notFound {
+				if err == nil || !strings.Contains(err.Error(), tc.errText) || errors.Is(err, ErrNotFound) != tc.notFound {
 					t.Fatalf("error %v, want %q (not found %v)", err, tc.errText, tc.notFound)
 				}
 				return
@@ -75,7 +74,7 @@ func TestRunningPID(t *testing.T) {
 	} {
 		pid, err := runningPID(st, "default/web", tc.ctr)
 		if tc.errText != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.errText) || !errors.Is(err, api.ErrNotRunning) {
+			if err == nil || !strings.Contains(err.Error(), tc.errText) || !errors.Is(err, ErrNotRunning) {
 				t.Errorf("%s: error %v, want %q wrapping ErrNotRunning", tc.ctr, err, tc.errText)
 			}
 			continue
@@ -144,7 +143,7 @@ func TestExecTargetFromConfig(t *testing.T) {
 		Env: []string{"A=1"}, Cwd: "/w", Args: []string{"ignored"},
 	}
 	got := execTarget("default/web", "app", 5000, 99, []string{"/x/cgroup.procs"}, cfg)
-	want := api.ExecTarget{
+	want := ExecTarget{
 		Pod: "default/web", Container: "app", PID: 5000, StartTime: 99, CgroupProcs: []string{"/x/cgroup.procs"},
 		User: "1000", AdditionalGIDs: []uint32{3}, RunAsNonRoot: true,
 		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true, Env: []string{"A=1"}, Cwd: "/w",

@@ -23,10 +23,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
@@ -63,7 +63,7 @@ type Config struct {
 	// manifest directory.
 	Objects func(namespace string) Objects
 	// Event records something that happened to a pod.
-	Event func(api.Event)
+	Event func(Event)
 	Log   *slog.Logger
 }
 
@@ -113,7 +113,7 @@ func NewManager(cfg Config) *Manager {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Event == nil {
-		cfg.Event = func(api.Event) {}
+		cfg.Event = func(Event) {}
 	}
 	if cfg.Volumes == nil {
 		cfg.Volumes = hostVolumes{}
@@ -204,9 +204,9 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	m.mu.Unlock()
 	t.containers(c.status)
 	t.done()
-	m.event(p, "", api.EventNormal, api.EventCreated, "Created pod from "+d.File)
+	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)
 	if m.cfg.TimingEvents {
-		m.event(p, "", api.EventNormal, api.EventStartTimings, t.summary())
+		m.event(p, "", kube.EventNormal, kube.EventStartTimings, t.summary())
 	}
 	return nil
 }
@@ -462,7 +462,7 @@ func (m *Manager) prepareContainers(c *podRun) error {
 		return err
 	}
 	for _, w := range warnings {
-		m.event(p, "", api.EventWarning, api.EventDNSConfigForming, w)
+		m.event(p, "", kube.EventWarning, kube.EventDNSConfigForming, w)
 	}
 	c.initCtrs, c.ctrs, err = m.containerConfigs(c.rec, c.l, c.imgs, c.vols, c.objs, c.cg)
 	return err
@@ -651,14 +651,14 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	if !ok {
 		return nil
 	}
-	m.event(e.rec.Pod, "", api.EventNormal, api.EventKilling, "Stopping pod")
+	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventKilling, "Stopping pod")
 	if err := m.teardown(ctx, id, e.rec, e.layout, gracePeriod(e.rec.Pod)); err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}
 	m.mu.Lock()
 	delete(m.pods, id)
 	m.mu.Unlock()
-	m.event(e.rec.Pod, "", api.EventNormal, api.EventDeleted, "Pod removed")
+	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventDeleted, "Pod removed")
 	return nil
 }
 
@@ -692,7 +692,7 @@ func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
 	m.mu.Lock()
 	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
 	m.mu.Unlock()
-	m.event(p, "", api.EventWarning, failedEventReason(failureReason(err)), err.Error())
+	m.event(p, "", kube.EventWarning, failedEventReason(failureReason(err)), err.Error())
 }
 
 // failureReason is the status reason of a failed create: specific where the
@@ -701,15 +701,15 @@ func failureReason(err error) string {
 	var ie *imageError
 	switch {
 	case errors.As(err, &ie):
-		return api.ReasonImageNotFound
+		return kube.ReasonImageNotFound
 	case errors.Is(err, netsetup.ErrHostPortInUse):
-		return api.ReasonHostPortInUse
+		return kube.ReasonHostPortInUse
 	case errors.Is(err, netsetup.ErrRangeExhausted):
-		return api.ReasonNoPodIP
+		return kube.ReasonNoPodIP
 	case errors.Is(err, cgroups.ErrControllerMissing):
-		return api.ReasonControllerMissing
+		return kube.ReasonControllerMissing
 	}
-	return api.ReasonCreateFailed
+	return kube.ReasonCreateFailed
 }
 
 // Forget drops the recorded create failure of a pod that is no longer
@@ -725,9 +725,9 @@ func (m *Manager) Forget(keep func(namespace, name string) bool) {
 }
 
 func (m *Manager) event(p *manifests.Pod, ctr, typ, reason, msg string) {
-	m.cfg.Event(api.Event{
+	m.cfg.Event(Event{
 		Time: time.Now().UTC(), Type: typ, Reason: reason,
-		Object: api.PodObject(p.Namespace, p.Name), Container: ctr, Message: msg,
+		Namespace: p.Namespace, Name: p.Name, Container: ctr, Message: msg,
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/infra"
 )
 
@@ -146,24 +145,24 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 
 // Pods returns the status of every pod, asking the infras in parallel, of
 // every pod being created, and of every pod whose creation failed.
-func (m *Manager) Pods(ctx context.Context) []api.Pod {
-	return m.apiPods(ctx, func(string) bool { return true })
+func (m *Manager) Pods(ctx context.Context) []View {
+	return m.views(ctx, func(string) bool { return true })
 }
 
 // Pod returns the status of one pod, asking only its infra.
-func (m *Manager) Pod(ctx context.Context, namespace, name string) (api.Pod, bool) {
+func (m *Manager) Pod(ctx context.Context, namespace, name string) (View, bool) {
 	id := ID(namespace, name)
-	out := m.apiPods(ctx, func(other string) bool { return other == id })
+	out := m.views(ctx, func(other string) bool { return other == id })
 	if len(out) == 0 {
-		return api.Pod{}, false
+		return View{}, false
 	}
 	return out[0], true
 }
 
-// apiPods builds the status of the pods whose identity want accepts.
-func (m *Manager) apiPods(ctx context.Context, want func(id string) bool) []api.Pod {
+// views builds the views of the pods whose identity want accepts.
+func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	m.mu.Lock()
-	var out []api.Pod
+	var out []View
 	// A retry of a failed create shows the last failure until it succeeds,
 	// so that the status does not flip between the two.
 	for id, c := range m.creating {
@@ -180,15 +179,15 @@ func (m *Manager) apiPods(ctx context.Context, want func(id string) bool) []api.
 	}
 	m.mu.Unlock()
 	for _, s := range m.statuses(ctx, want) {
-		out = append(out, apiPod(s.rec, s.st, s.terminating))
+		out = append(out, podView(s.rec, s.st, s.terminating))
 	}
 	return out
 }
 
 // Events returns the container events the infras of the existing pods
 // keep, oldest first per pod.
-func (m *Manager) Events(ctx context.Context) []api.Event {
-	var out []api.Event
+func (m *Manager) Events(ctx context.Context) []Event {
+	var out []Event
 	for _, s := range m.statuses(ctx, func(string) bool { return true }) {
 		if s.st != nil {
 			out = append(out, podEvents(s.rec.Pod, s.st.Events)...)

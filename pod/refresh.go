@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/volumes"
 )
@@ -58,7 +58,7 @@ func (m *Manager) refreshVolumes(e *entry, objs Objects) {
 		return
 	}
 	err := volumes.Update(volumes.Projected(e.layout.VolumesDir(), p), p, objs.ConfigMaps, objs.Secrets)
-	if m.refreshed(p, &e.vol, refs, api.EventFailedMount, err) {
+	if m.refreshed(p, &e.vol, refs, kube.EventFailedMount, err) {
 		m.cfg.Log.Info("volumes refreshed", "pod", ID(p.Namespace, p.Name))
 	}
 }
@@ -79,7 +79,7 @@ func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
 		e.env.refs = refs
 		return
 	}
-	if m.refreshed(p, &e.env, refs, api.EventFailed, err) {
+	if m.refreshed(p, &e.env, refs, kube.EventFailed, err) {
 		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", ID(p.Namespace, p.Name))
 	}
 }
@@ -100,7 +100,7 @@ func (m *Manager) refreshed(p *manifests.Pod, st *refreshState, refs map[string]
 	if err != nil {
 		if msg := err.Error(); msg != st.err {
 			m.cfg.Log.Warn("refresh from ConfigMaps and Secrets", "pod", ID(p.Namespace, p.Name), "err", err)
-			m.event(p, "", api.EventWarning, reason, msg)
+			m.event(p, "", kube.EventWarning, reason, msg)
 			st.err = msg
 		}
 		return false

@@ -1,11 +1,12 @@
 package pod
 
 import (
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -24,17 +25,17 @@ func TestPhase(t *testing.T) {
 		st     infra.PodStatus
 		want   string
 	}{
-		{"not started", "Always", infra.PodStatus{}, api.PodPending},
-		{"running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{running}}, api.PodRunning},
-		{"crash loop is still Running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{backingOff}}, api.PodRunning},
-		{"creating", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{waiting}}, api.PodPending},
-		{"all succeeded", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(0)}}, api.PodSucceeded},
-		{"one failed", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(3)}}, api.PodFailed},
-		{"one still running", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(3), running}}, api.PodRunning},
-		{"init running", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{running}, Containers: []infra.ContainerStatus{waiting}}, api.PodPending},
-		{"init failed, Never", "Never", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, api.PodFailed},
-		{"init failed, OnFailure retries", "OnFailure", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, api.PodPending},
-		{"init done", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(0)}, Containers: []infra.ContainerStatus{running}}, api.PodRunning},
+		{"not started", "Always", infra.PodStatus{}, kube.PodPending},
+		{"running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{running}}, kube.PodRunning},
+		{"crash loop is still Running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{backingOff}}, kube.PodRunning},
+		{"creating", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{waiting}}, kube.PodPending},
+		{"all succeeded", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(0)}}, kube.PodSucceeded},
+		{"one failed", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(3)}}, kube.PodFailed},
+		{"one still running", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(3), running}}, kube.PodRunning},
+		{"init running", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{running}, Containers: []infra.ContainerStatus{waiting}}, kube.PodPending},
+		{"init failed, Never", "Never", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, kube.PodFailed},
+		{"init failed, OnFailure retries", "OnFailure", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, kube.PodPending},
+		{"init done", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(0)}, Containers: []infra.ContainerStatus{running}}, kube.PodRunning},
 	} {
 		if got := phase(tc.policy, &tc.st); got != tc.want {
 			t.Errorf("%s: phase %s, want %s", tc.name, got, tc.want)
@@ -55,24 +56,40 @@ func TestCreatingStatusNames(t *testing.T) {
 	notStarted := &infra.PodStatus{Containers: []infra.ContainerStatus{
 		{Name: "a", State: infra.ContainerState{Waiting: &infra.StateWaiting{Reason: infra.ReasonPodInitializing}}},
 	}}
+	// waits returns the pod's reason, else the waiting reason of every
+	// container, init containers first.
+	waits := func(v View) []string {
+		if v.Reason != "" {
+			return []string{v.Reason}
+		}
+		var out []string
+		for _, c := range append(v.InitContainers, v.Containers...) {
+			if c.State.Waiting == nil {
+				out = append(out, "not waiting")
+				continue
+			}
+			out = append(out, c.State.Waiting.Reason)
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name string
-		pod  api.Pod
-		want string
+		pod  View
+		want []string
 	}{
-		{"being created", creatingPod(plain, "/m/p.yaml", time.Now()), "ContainerCreating"},
-		{"being created, init first", creatingPod(withInit, "/m/q.yaml", time.Now()), "Init:0/1"},
-		{"infra up, not started", apiPod(&record{Pod: plain}, notStarted, false), "ContainerCreating"},
-		{"terminating", apiPod(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false), "Terminating"},
+		{"being created", creatingPod(plain, "/m/p.yaml", time.Now()), []string{"ContainerCreating", "ContainerCreating"}},
+		{"being created, init first", creatingPod(withInit, "/m/q.yaml", time.Now()), []string{"PodInitializing", "PodInitializing"}},
+		{"infra up, not started", podView(&record{Pod: plain}, notStarted, false), []string{"ContainerCreating", "ContainerCreating"}},
+		{"terminating", podView(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false), []string{"Terminating"}},
 	} {
-		if got := api.DisplayStatus(tc.pod); got != tc.want {
-			t.Errorf("%s: status %q, want %q", tc.name, got, tc.want)
+		if got := waits(tc.pod); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
-		if api.Settled(tc.pod) && tc.want != "Terminating" {
-			t.Errorf("%s: settled, but apply must keep waiting", tc.name)
+		if tc.pod.Phase != kube.PodPending && tc.want[0] != "Terminating" {
+			t.Errorf("%s: phase %s, want Pending", tc.name, tc.pod.Phase)
 		}
 	}
-	if p := creatingPod(plain, "/m/p.yaml", time.Now()); p.Status.Phase != api.PodPending || p.Berth.File != "/m/p.yaml" || len(p.Status.ContainerStatuses) != 2 {
+	if p := creatingPod(plain, "/m/p.yaml", time.Now()); p.File != "/m/p.yaml" || len(p.Containers) != 2 {
 		t.Errorf("creating pod: %+v", p)
 	}
 }
@@ -81,11 +98,11 @@ func TestPodEvents(t *testing.T) {
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "web", Namespace: "prod"}}
 	t0 := time.Unix(100, 0)
 	got := podEvents(p, []infra.Event{{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: infra.EventWarning, Reason: infra.EventBackOff, Container: "srv", Message: "m"}})
-	want := api.Event{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: "Warning", Reason: "BackOff", Object: "pod/prod/web", Container: "srv", Message: "m"}
+	want := Event{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: "Warning", Reason: "BackOff", Namespace: "prod", Name: "web", Container: "srv", Message: "m"}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("podEvents = %+v, want %+v", got, want)
 	}
-	if failedEventReason(api.ReasonImageNotFound) != api.EventImageNotFound || failedEventReason(api.ReasonCreateFailed) != api.EventFailed {
+	if failedEventReason(kube.ReasonImageNotFound) != kube.EventImageNotFound || failedEventReason(kube.ReasonCreateFailed) != kube.EventFailed {
 		t.Fatal("failedEventReason")
 	}
 }
