@@ -16,6 +16,15 @@ import (
 	"github.com/berth-project/berth/manifests"
 )
 
+var (
+	// ErrNotFound is wrapped by errors about a pod or container that does
+	// not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrNotRunning is wrapped by errors about a container that exists but
+	// does not run.
+	ErrNotRunning = errors.New("container is not running")
+)
+
 // ExecTarget is what `berth exec` needs to enter a running container: the
 // process to take the namespaces of, the cgroup to join, and how the
 // container's own process runs.
@@ -111,7 +120,7 @@ func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container, env 
 		return container.Config{}, err
 	}
 	if env == nil {
-		if env, err = rec.env(c, img, m.objects(rec.Pod.Namespace)); err != nil {
+		if env, err = rec.env(c, img, m.objects(rec.Pod.Namespace), m.nodeName); err != nil {
 			return container.Config{}, err
 		}
 	}

@@ -45,10 +45,10 @@ func writeRecord(dir string, r *record) error {
 	return atomicfile.Replace(filepath.Join(dir, recordFile), b, 0o600)
 }
 
-// env computes container c's environment for the pod of r, which runs img,
-// from the ConfigMaps and Secrets in objs.
-func (r *record) env(c *manifests.Container, img images.Image, objs Objects) ([]string, error) {
-	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: r.IP, ImageEnv: img.Config.Env, Objects: objs})
+// env computes container c's environment for the pod of r, which runs img
+// on node, from the ConfigMaps and Secrets in objs.
+func (r *record) env(c *manifests.Container, img images.Image, objs Objects, node string) ([]string, error) {
+	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: r.IP, NodeName: node, ImageEnv: img.Config.Env, Objects: objs})
 }
 
 func readRecord(dir string) (*record, error) {

@@ -120,7 +120,7 @@ func (m *Manager) containerEnvs(rec *record, objs Objects) (map[string][]string,
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}
-		env, err := rec.env(c, img, objs)
+		env, err := rec.env(c, img, objs, m.nodeName)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}

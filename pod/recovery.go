@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
-	"github.com/berth-project/berth/infra"
 )
 
 // Recover rebuilds what the manager knows from the kernel and the state
@@ -143,91 +141,20 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 	return errors.Join(errs...)
 }
 
-// Pods returns the status of every pod, asking the infras in parallel, of
-// every pod being created, and of every pod whose creation failed.
-func (m *Manager) Pods(ctx context.Context) []View {
-	return m.views(ctx, func(string) bool { return true })
-}
-
-// Pod returns the status of one pod, asking only its infra.
-func (m *Manager) Pod(ctx context.Context, namespace, name string) (View, bool) {
-	id := ID(namespace, name)
-	out := m.views(ctx, func(other string) bool { return other == id })
-	if len(out) == 0 {
-		return View{}, false
+// podDirs lists the pod directories under the state directory.
+func podDirs(stateDir string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
 	}
-	return out[0], true
-}
-
-// views builds the views of the pods whose identity want accepts.
-func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
-	m.mu.Lock()
-	var out []View
-	// A retry of a failed create shows the last failure until it succeeds,
-	// so that the status does not flip between the two.
-	for id, c := range m.creating {
-		_, exists := m.pods[id]
-		_, failed := m.failed[id]
-		if want(id) && !exists && !failed {
-			out = append(out, creatingPod(c.pod, c.file, c.at))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
 		}
 	}
-	for id, f := range m.failed {
-		if _, exists := m.pods[id]; want(id) && !exists {
-			out = append(out, failedPod(f))
-		}
-	}
-	m.mu.Unlock()
-	for _, s := range m.statuses(ctx, want) {
-		out = append(out, podView(s.rec, s.st, s.terminating))
-	}
-	return out
-}
-
-// Events returns the container events the infras of the existing pods
-// keep, oldest first per pod.
-func (m *Manager) Events(ctx context.Context) []Event {
-	var out []Event
-	for _, s := range m.statuses(ctx, func(string) bool { return true }) {
-		if s.st != nil {
-			out = append(out, podEvents(s.rec.Pod, s.st.Events)...)
-		}
-	}
-	return out
-}
-
-// podState is one existing pod with what its infra reports (st is nil when
-// the infra did not answer).
-type podState struct {
-	rec         *record
-	st          *infra.PodStatus
-	terminating bool
-}
-
-// statuses asks every existing pod's infra for its status, in parallel.
-func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []podState {
-	m.mu.Lock()
-	var res []podState
-	var socks []string
-	for id, e := range m.pods {
-		if !want(id) {
-			continue
-		}
-		res = append(res, podState{rec: e.rec, terminating: e.terminating})
-		socks = append(socks, e.layout.Socket())
-	}
-	m.mu.Unlock()
-
-	var wg sync.WaitGroup
-	for i := range res {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if s, err := m.cfg.Infra.Status(ctx, socks[i]); err == nil {
-				res[i].st = &s
-			}
-		}()
-	}
-	wg.Wait()
-	return res
+	return out, nil
 }

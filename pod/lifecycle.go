@@ -1,13 +1,3 @@
-// Package pod runs pods: it turns a reconciler action into the steps that
-// create or remove a pod (images, volumes, cgroups, infra, network,
-// containers), keeps one record per pod on disk, and on daemon start
-// re-attaches to the pods that still run and removes what a crash left.
-//
-// Decisions (container configs, environment, status) are pure functions in
-// plan.go, env.go and status.go. A pod's creation is a list of steps, each
-// with its undo (Manager.createSteps), that a runner (steps.go) runs, times
-// and, on failure, undoes; the teardown is the same list's undos. The steps
-// reach the host through small interfaces (host.go).
 package pod
 
 import (
@@ -23,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
@@ -81,6 +70,8 @@ type Manager struct {
 	// seccomp compiles containers' filters, once per profile and set of
 	// capabilities.
 	seccomp *seccomp.Compiler
+	// nodeName is the host's name, spec.nodeName in containers' env.
+	nodeName string
 }
 
 // creation is a pod being created.
@@ -97,14 +88,6 @@ type entry struct {
 	// vol and env are the last refreshes of the pod's volumes and of its
 	// containers' environment from ConfigMaps and Secrets (Refresh).
 	vol, env refreshState
-}
-
-type failure struct {
-	pod     *manifests.Pod
-	file    string
-	reason  string
-	message string
-	at      time.Time
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.
@@ -124,9 +107,11 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Processes == nil {
 		cfg.Processes = hostProcesses{}
 	}
+	node, _ := os.Hostname()
 	return &Manager{
 		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{},
-		seccomp: seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
+		seccomp:  seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
+		nodeName: node,
 	}
 }
 
@@ -688,42 +673,6 @@ func (m *Manager) updateMetadata(d *reconciler.Desired) error {
 	return nil
 }
 
-func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
-	m.mu.Lock()
-	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
-	m.mu.Unlock()
-	m.event(p, "", kube.EventWarning, failedEventReason(failureReason(err)), err.Error())
-}
-
-// failureReason is the status reason of a failed create: specific where the
-// user can act on the cause, CreateContainerError otherwise.
-func failureReason(err error) string {
-	var ie *imageError
-	switch {
-	case errors.As(err, &ie):
-		return kube.ReasonImageNotFound
-	case errors.Is(err, netsetup.ErrHostPortInUse):
-		return kube.ReasonHostPortInUse
-	case errors.Is(err, netsetup.ErrRangeExhausted):
-		return kube.ReasonNoPodIP
-	case errors.Is(err, cgroups.ErrControllerMissing):
-		return kube.ReasonControllerMissing
-	}
-	return kube.ReasonCreateFailed
-}
-
-// Forget drops the recorded create failure of a pod that is no longer
-// desired.
-func (m *Manager) Forget(keep func(namespace, name string) bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id, f := range m.failed {
-		if !keep(f.pod.Namespace, f.pod.Name) {
-			delete(m.failed, id)
-		}
-	}
-}
-
 func (m *Manager) event(p *manifests.Pod, ctr, typ, reason, msg string) {
 	m.cfg.Event(Event{
 		Time: time.Now().UTC(), Type: typ, Reason: reason,
@@ -738,22 +687,4 @@ func newUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// podDirs lists the pod directories under the state directory.
-func podDirs(stateDir string) ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if e.IsDir() {
-			out = append(out, e.Name())
-		}
-	}
-	return out, nil
 }
