@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/berth-project/berth/internal/seccompload"
+	"github.com/berth-project/berth/container"
 )
 
 // ErrNotRunning is returned when an exec targets a container that exists
@@ -34,20 +34,10 @@ type ExecTarget struct {
 	// per v1 hierarchy, or the one of the v2 cgroup.
 	CgroupProcs []string `json:"cgroupProcs"`
 
-	// User is the init stage's "user[:group]"; AdditionalGIDs are added to
-	// the resolved supplementary groups.
-	User           string   `json:"user,omitempty"`
-	AdditionalGIDs []uint32 `json:"additionalGids,omitempty"`
-	RunAsNonRoot   bool     `json:"runAsNonRoot,omitempty"`
-	// Capabilities are the container's bounding set (CAP_* names).
-	Capabilities    []string `json:"capabilities"`
-	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
-	// Seccomp is the container's compiled seccomp filter, nil for none.
-	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
-	Env     []string            `json:"env"`
-	Cwd     string              `json:"cwd"`
-	// OOMScoreAdj is the container's oom_score_adj.
-	OOMScoreAdj int `json:"oomScoreAdj"`
+	// Process is how the container's own process runs (user,
+	// capabilities, seccomp filter, oom_score_adj), with the environment it
+	// was started with.
+	container.Process
 }
 
 // ExecBackend is the part of Backend that serves exec targets.

@@ -25,6 +25,9 @@ type StateWaiting struct {
 // StateRunning is a running container.
 type StateRunning struct {
 	StartedAt time.Time `json:"startedAt"`
+	// StartTimings break this run's start down by step, as the infra
+	// reports them; the API leaves them out (zero).
+	StartTimings StartTimings `json:"startTimings,omitzero"`
 }
 
 // StateTerminated is a finished run. ExitCode is 128+Signal for a run ended
@@ -47,9 +50,18 @@ const (
 	PodUnknown   = "Unknown"
 )
 
+// Reasons of a terminated container's state.
+const (
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
+)
+
 // Reasons that mean "this will not become Running by waiting".
 const (
-	ReasonInvalidManifest  = "InvalidManifest"
+	ReasonInvalidManifest = "InvalidManifest"
+	// ReasonCreateFailed: a pod whose create failed, or a container waiting
+	// to retry a run that could not be created (container.IsCreateError).
 	ReasonCreateFailed     = "CreateContainerError"
 	ReasonCrashLoopBackOff = "CrashLoopBackOff"
 	ReasonImageNotFound    = "ErrImageNeverPull"
@@ -96,3 +108,30 @@ const (
 	// (re)written, such as a configMap volume whose ConfigMap went away.
 	EventFailedMount = "FailedMount"
 )
+
+// StartTimings break a container's start down by step, for the "pod
+// created" log line and `berth describe`: where the milliseconds go.
+type StartTimings struct {
+	// Clone is fork and exec of the init stage's binary (Start's
+	// ForkExec, which returns once the child's execve succeeded).
+	Clone time.Duration `json:"clone"`
+	// Runtime is the init binary's Go runtime and package start, up to Main.
+	Runtime time.Duration `json:"runtime"`
+	// Cgroups is reading the config and joining the v1 cgroups (nothing on
+	// v2, where the process was cloned into its cgroup): the write waits
+	// for an RCU grace period, shared with the infra's own join when that
+	// still runs.
+	Cgroups time.Duration `json:"cgroups"`
+	// Rootfs is the overlay, the system and volume mounts, and pivot_root.
+	Rootfs time.Duration `json:"rootfs"`
+	// Setup is masking, hostname, user lookup, credentials and
+	// capabilities, up to the execve of the user's program.
+	Setup time.Duration `json:"setup"`
+	// Exec is the execve of the user's program.
+	Exec time.Duration `json:"exec"`
+}
+
+// Total is the whole start.
+func (t StartTimings) Total() time.Duration {
+	return t.Clone + t.Runtime + t.Cgroups + t.Rootfs + t.Setup + t.Exec
+}

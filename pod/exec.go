@@ -12,7 +12,6 @@ import (
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
-	"github.com/berth-project/berth/internal/seccompload"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -40,16 +39,8 @@ type ExecTarget struct {
 	// CgroupProcs are the cgroup.procs files of the container's cgroup.
 	CgroupProcs []string
 
-	// The rest is container.Config's.
-	User            string
-	AdditionalGIDs  []uint32
-	RunAsNonRoot    bool
-	Capabilities    []string
-	NoNewPrivileges bool
-	Seccomp         *seccompload.Filter
-	Env             []string
-	Cwd             string
-	OOMScoreAdj     int
+	// Process is the container's (container.Config's).
+	container.Process
 }
 
 // ExecTarget tells `berth exec` how to enter container ctr of a pod ("" is
@@ -213,12 +204,7 @@ func runningPID(st infra.PodStatus, key, name string) (int, error) {
 
 // execTarget assembles the answer from the container's init config.
 func execTarget(key, ctr string, pid int, start uint64, procs []string, cfg container.Config) ExecTarget {
-	return ExecTarget{
-		Pod: key, Container: ctr, PID: pid, StartTime: start, CgroupProcs: procs,
-		User: cfg.User, AdditionalGIDs: cfg.AdditionalGIDs, RunAsNonRoot: cfg.RunAsNonRoot,
-		Capabilities: cfg.Capabilities, NoNewPrivileges: cfg.NoNewPrivileges, Seccomp: cfg.Seccomp,
-		Env: cfg.Env, Cwd: cfg.Cwd, OOMScoreAdj: cfg.OOMScoreAdj,
-	}
+	return ExecTarget{Pod: key, Container: ctr, PID: pid, StartTime: start, CgroupProcs: procs, Process: cfg.Process}
 }
 
 // matchNSpid picks, among the processes of a cgroup (host PID -> the

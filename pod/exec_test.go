@@ -11,6 +11,7 @@ import (
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -55,11 +56,11 @@ func TestPickContainer(t *testing.T) {
 
 func TestRunningPID(t *testing.T) {
 	st := infra.PodStatus{
-		InitContainers: []infra.ContainerStatus{{Name: "setup", State: infra.ContainerState{
-			Terminated: &infra.StateTerminated{ExitCode: 0, Reason: infra.ReasonCompleted}}}},
+		InitContainers: []infra.ContainerStatus{{Name: "setup", State: kube.ContainerState{
+			Terminated: &kube.StateTerminated{ExitCode: 0, Reason: kube.ReasonCompleted}}}},
 		Containers: []infra.ContainerStatus{
-			{Name: "app", PID: 12, State: infra.ContainerState{Running: &infra.StateRunning{StartedAt: time.Now()}}},
-			{Name: "side", State: infra.ContainerState{Waiting: &infra.StateWaiting{Reason: infra.ReasonCrashLoopBackOff}}},
+			{Name: "app", PID: 12, State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: time.Now()}}},
+			{Name: "side", State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCrashLoopBackOff}}},
 		},
 	}
 	for _, tc := range []struct {
@@ -137,16 +138,16 @@ func TestPlacementProcs(t *testing.T) {
 }
 
 func TestExecTargetFromConfig(t *testing.T) {
-	cfg := container.Config{
+	proc := container.Process{
 		User: "1000", AdditionalGIDs: []uint32{3}, RunAsNonRoot: true,
 		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true,
-		Env: []string{"A=1"}, Cwd: "/w", Args: []string{"ignored"},
+		Env: []string{"A=1"}, Cwd: "/w", OOMScoreAdj: -997,
 	}
+	cfg := container.Config{ID: "default/web/app", Args: []string{"ignored"}, Process: proc}
 	got := execTarget("default/web", "app", 5000, 99, []string{"/x/cgroup.procs"}, cfg)
 	want := ExecTarget{
 		Pod: "default/web", Container: "app", PID: 5000, StartTime: 99, CgroupProcs: []string{"/x/cgroup.procs"},
-		User: "1000", AdditionalGIDs: []uint32{3}, RunAsNonRoot: true,
-		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true, Env: []string{"A=1"}, Cwd: "/w",
+		Process: proc,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)

@@ -60,18 +60,20 @@ func ContainerConfig(in ContainerInput) (container.Config, error) {
 		ReadOnlyRootfs: isTrue(sc.ReadOnlyRootFilesystem),
 		Mounts:         append(append(etcMounts(in.Layout), in.Mounts...), terminationMounts(in.Layout, c)...),
 		Args:           args,
-		Env:            in.Env,
-		Cwd:            cwd,
-		User:           user(sc, in.Image.Config.User),
-		AdditionalGIDs: supplementalGroups(in.Pod.Spec.SecurityContext),
-		RunAsNonRoot:   isTrue(sc.RunAsNonRoot),
-		Capabilities:   caps,
-		// Kubernetes: no_new_privs only when allowPrivilegeEscalation is
-		// explicitly false (and never for privileged containers).
-		NoNewPrivileges: sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !privileged,
-		Privileged:      privileged,
-		CgroupProcs:     in.CgroupProcs,
-		OOMScoreAdj:     in.OOMScoreAdj,
+		Process: container.Process{
+			Env:            in.Env,
+			Cwd:            cwd,
+			User:           user(sc, in.Image.Config.User),
+			AdditionalGIDs: supplementalGroups(in.Pod.Spec.SecurityContext),
+			RunAsNonRoot:   isTrue(sc.RunAsNonRoot),
+			Capabilities:   caps,
+			// Kubernetes: no_new_privs only when allowPrivilegeEscalation is
+			// explicitly false (and never for privileged containers).
+			NoNewPrivileges: sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !privileged,
+			OOMScoreAdj:     in.OOMScoreAdj,
+		},
+		Privileged:  privileged,
+		CgroupProcs: in.CgroupProcs,
 	}
 	if !privileged {
 		cfg.MaskedPaths = container.DefaultMaskedPaths()

@@ -127,21 +127,14 @@ func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, s
 	return out
 }
 
-func viewState(s infra.ContainerState) kube.ContainerState {
-	var out kube.ContainerState
-	switch {
-	case s.Running != nil:
-		out.Running = &kube.StateRunning{StartedAt: s.Running.StartedAt}
-	case s.Terminated != nil:
-		t := s.Terminated
-		out.Terminated = &kube.StateTerminated{
-			ExitCode: int32(t.ExitCode), Signal: int32(t.Signal), Reason: t.Reason, Message: t.Message,
-			StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
-		}
-	case s.Waiting != nil:
-		out.Waiting = &kube.StateWaiting{Reason: s.Waiting.Reason, Message: s.Waiting.Message}
+// viewState is a container state as the view shows it: without the
+// running state's start timings, which the "pod created" log line and the
+// StartTimings event report.
+func viewState(s kube.ContainerState) kube.ContainerState {
+	if s.Running != nil {
+		s.Running = &kube.StateRunning{StartedAt: s.Running.StartedAt}
 	}
-	return out
+	return s
 }
 
 // failedPod shows a pod whose creation failed, with the reason.

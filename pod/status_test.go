@@ -11,14 +11,14 @@ import (
 )
 
 func TestPhase(t *testing.T) {
-	running := infra.ContainerStatus{State: infra.ContainerState{Running: &infra.StateRunning{}}}
-	exited := func(code int) infra.ContainerStatus {
-		return infra.ContainerStatus{State: infra.ContainerState{Terminated: &infra.StateTerminated{ExitCode: code}}}
+	running := infra.ContainerStatus{State: kube.ContainerState{Running: &kube.StateRunning{}}}
+	exited := func(code int32) infra.ContainerStatus {
+		return infra.ContainerStatus{State: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: code}}}
 	}
 	backingOff := infra.ContainerStatus{RestartCount: 1,
-		State:     infra.ContainerState{Waiting: &infra.StateWaiting{Reason: infra.ReasonCrashLoopBackOff}},
-		LastState: infra.ContainerState{Terminated: &infra.StateTerminated{ExitCode: 1}}}
-	waiting := infra.ContainerStatus{State: infra.ContainerState{Waiting: &infra.StateWaiting{Reason: "ContainerCreating"}}}
+		State:     kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCrashLoopBackOff}},
+		LastState: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1}}}
+	waiting := infra.ContainerStatus{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}}
 	for _, tc := range []struct {
 		name   string
 		policy string
@@ -54,7 +54,7 @@ func TestCreatingStatusNames(t *testing.T) {
 	plain := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "p", Namespace: "default"}, Spec: manifests.PodSpec{Containers: ctr("a", "b")}}
 	withInit := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "q", Namespace: "default"}, Spec: manifests.PodSpec{InitContainers: ctr("setup"), Containers: ctr("a")}}
 	notStarted := &infra.PodStatus{Containers: []infra.ContainerStatus{
-		{Name: "a", State: infra.ContainerState{Waiting: &infra.StateWaiting{Reason: infra.ReasonPodInitializing}}},
+		{Name: "a", State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonPodInitializing}}},
 	}}
 	// waits returns the pod's reason, else the waiting reason of every
 	// container, init containers first.
@@ -97,7 +97,7 @@ func TestCreatingStatusNames(t *testing.T) {
 func TestPodEvents(t *testing.T) {
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "web", Namespace: "prod"}}
 	t0 := time.Unix(100, 0)
-	got := podEvents(p, []infra.Event{{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: infra.EventWarning, Reason: infra.EventBackOff, Container: "srv", Message: "m"}})
+	got := podEvents(p, []infra.Event{{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: kube.EventWarning, Reason: kube.EventBackOff, Container: "srv", Message: "m"}})
 	want := Event{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: "Warning", Reason: "BackOff", Namespace: "prod", Name: "web", Container: "srv", Message: "m"}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("podEvents = %+v, want %+v", got, want)

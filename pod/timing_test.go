@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 )
 
 func TestPhaseTimer(t *testing.T) {
@@ -20,9 +20,9 @@ func TestPhaseTimer(t *testing.T) {
 	tm.mark("images")
 	tm.detail("net_ipam", 1500*time.Microsecond)
 	tm.containers(infra.PodStatus{Containers: []infra.ContainerStatus{
-		{Name: "fast", State: infra.ContainerState{Running: &infra.StateRunning{StartTimings: container.StartTimings{Clone: time.Millisecond}}}},
-		{Name: "slow", State: infra.ContainerState{Running: &infra.StateRunning{StartTimings: container.StartTimings{Clone: time.Millisecond, Exec: 2 * time.Millisecond}}}},
-		{Name: "done", State: infra.ContainerState{Terminated: &infra.StateTerminated{}}},
+		{Name: "fast", State: kube.ContainerState{Running: &kube.StateRunning{StartTimings: kube.StartTimings{Clone: time.Millisecond}}}},
+		{Name: "slow", State: kube.ContainerState{Running: &kube.StateRunning{StartTimings: kube.StartTimings{Clone: time.Millisecond, Exec: 2 * time.Millisecond}}}},
+		{Name: "done", State: kube.ContainerState{Terminated: &kube.StateTerminated{}}},
 	}})
 	tm.done()
 
