@@ -14,6 +14,10 @@ import (
 // (directories, cgroups, veth, lease) without any saved state.
 func ID(namespace, name string) string { return namespace + "_" + name }
 
+// key is a pod's "namespace/name", as errors name it and as logs spell the
+// "pod" attribute everywhere.
+func key(p *manifests.Pod) string { return p.Namespace + "/" + p.Name }
+
 // maxHostname is the longest hostname a UTS namespace takes.
 const maxHostname = 63
 

@@ -158,7 +158,7 @@ func (m *Manager) layout(p *manifests.Pod, uid string) Layout {
 func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	p := d.Pod
 	id := ID(p.Namespace, p.Name)
-	t := newPhaseTimer(m.cfg.Log, id)
+	t := newPhaseTimer(m.cfg.Log, key(p))
 	t.seen(d.Seen, d.Parsed)
 	uid := newUID()
 	l := m.layout(p, uid)
@@ -175,7 +175,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	r := newRunner(t)
 	if err := r.run(ctx, m.createSteps(c)); err != nil {
 		if uerr := r.rollback(ctx); uerr != nil {
-			m.cfg.Log.Error("clean up after failed create", "pod", id, "err", uerr)
+			m.cfg.Log.Error("clean up after failed create", "pod", key(p), "err", uerr)
 		}
 		m.setFailed(p, d.File, err)
 		return fmt.Errorf("create pod %s/%s: %w", p.Namespace, p.Name, err)
@@ -431,7 +431,7 @@ func (m *Manager) stopContainers(ctx context.Context, c *podRun) error {
 		return nil
 	}
 	if err := m.cfg.Infra.Stop(ctx, c.l.Socket(), c.grace); err != nil {
-		m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", c.id, "pid", c.rec.InfraPID, "err", err)
+		m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", key(c.rec.Pod), "pid", c.rec.InfraPID, "err", err)
 		return nil
 	}
 	c.stopped = true

@@ -45,7 +45,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 		if f.readErr != nil {
 			// The directory's name is the pod's KernelID, which is all that
 			// cgroups and the network need to find what the pod held.
-			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", f.name, "err", f.readErr)
+			m.cfg.Log.Warn("pod state unreadable; removing the pod", "dir", f.dir, "err", f.readErr)
 			remove(f.name, nil, Layout{State: f.dir})
 			continue
 		}
@@ -56,10 +56,10 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.mu.Lock()
 			m.pods[id] = &entry{rec: f.rec, layout: f.layout}
 			m.mu.Unlock()
-			m.cfg.Log.Info("re-attached to pod", "pod", id, "pid", f.rec.InfraPID)
+			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)
 			continue
 		}
-		m.cfg.Log.Info("removing pod left half-made or dead", "pod", id)
+		m.cfg.Log.Info("removing pod left half-made or dead", "pod", key(f.rec.Pod))
 		remove(id, f.rec, f.layout)
 	}
 	wg.Wait()
@@ -99,7 +99,7 @@ func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
 	}
 	st, err := m.cfg.Infra.Status(ctx, l.Socket())
 	if errors.Is(err, context.DeadlineExceeded) {
-		m.cfg.Log.Warn("infra does not answer; keeping its pod", "pod", ID(rec.Pod.Namespace, rec.Pod.Name), "pid", rec.InfraPID, "err", err)
+		m.cfg.Log.Warn("infra does not answer; keeping its pod", "pod", key(rec.Pod), "pid", rec.InfraPID, "err", err)
 		return true
 	}
 	return err == nil && st.Started && !st.Stopping

@@ -59,7 +59,7 @@ func (m *Manager) refreshVolumes(e *entry, objs Objects) {
 	}
 	err := volumes.Update(volumes.Projected(e.layout.VolumesDir(), p), p, objs.ConfigMaps, objs.Secrets)
 	if m.refreshed(p, &e.vol, refs, kube.EventFailedMount, err) {
-		m.cfg.Log.Info("volumes refreshed", "pod", ID(p.Namespace, p.Name))
+		m.cfg.Log.Info("volumes refreshed", "pod", key(p))
 	}
 }
 
@@ -80,7 +80,7 @@ func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
 		return
 	}
 	if m.refreshed(p, &e.env, refs, kube.EventFailed, err) {
-		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", ID(p.Namespace, p.Name))
+		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", key(p))
 	}
 }
 
@@ -99,7 +99,7 @@ type refreshState struct {
 func (m *Manager) refreshed(p *manifests.Pod, st *refreshState, refs map[string]any, reason string, err error) bool {
 	if err != nil {
 		if msg := err.Error(); msg != st.err {
-			m.cfg.Log.Warn("refresh from ConfigMaps and Secrets", "pod", ID(p.Namespace, p.Name), "err", err)
+			m.cfg.Log.Warn("refresh from ConfigMaps and Secrets", "pod", key(p), "err", err)
 			m.event(p, "", kube.EventWarning, reason, msg)
 			st.err = msg
 		}
