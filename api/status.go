@@ -32,8 +32,7 @@ func Settled(p Pod) bool {
 	return false
 }
 
-// Reasons that mean "this will not become Running by waiting", and of a
-// pod or container on its way to Running, or out of it.
+// Reasons that mean "this will not become Running by waiting" (kube's).
 const (
 	ReasonInvalidManifest   = kube.ReasonInvalidManifest
 	ReasonCreateFailed      = kube.ReasonCreateFailed
@@ -43,9 +42,6 @@ const (
 	ReasonHostPortInUse     = kube.ReasonHostPortInUse
 	ReasonNoPodIP           = kube.ReasonNoPodIP
 	ReasonControllerMissing = kube.ReasonControllerMissing
-	ReasonContainerCreating = kube.ReasonContainerCreating
-	ReasonPodInitializing   = kube.ReasonPodInitializing
-	ReasonTerminating       = kube.ReasonTerminating
 )
 
 func isFailureReason(r string) bool {

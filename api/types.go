@@ -36,14 +36,13 @@ type PodList struct {
 	Items      []Pod  `json:"items"`
 }
 
-// Pod phases, as Kubernetes names them (package kube holds the vocabulary
-// the API shares with the runtime).
+// Pod phases, as Kubernetes names them. Package kube holds the vocabulary
+// the API shares with the runtime; the API names what its clients use.
 const (
 	PodPending   = kube.PodPending
 	PodRunning   = kube.PodRunning
 	PodSucceeded = kube.PodSucceeded
 	PodFailed    = kube.PodFailed
-	PodUnknown   = kube.PodUnknown
 )
 
 // PodStatus mirrors the Kubernetes PodStatus fields berth fills.
@@ -91,23 +90,15 @@ type Event struct {
 	Message   string    `json:"message"`
 }
 
-// Event types and the reasons the daemon and the infras record.
+// Event types and reasons (kube's).
 const (
 	EventNormal  = kube.EventNormal
 	EventWarning = kube.EventWarning
 
 	EventCreated          = kube.EventCreated
-	EventStarted          = kube.EventStarted
-	EventKilling          = kube.EventKilling
 	EventBackOff          = kube.EventBackOff
-	EventOOMKilled        = kube.EventOOMKilled
-	EventFailed           = kube.EventFailed
 	EventFailedValidation = kube.EventFailedValidation
 	EventImageNotFound    = kube.EventImageNotFound
-	EventDeleted          = kube.EventDeleted
-	EventStartTimings     = kube.EventStartTimings
-	EventDNSConfigForming = kube.EventDNSConfigForming
-	EventFailedMount      = kube.EventFailedMount
 )
 
 // PodObject is the Object of a pod's events.
