@@ -146,17 +146,23 @@ func serveH2C(t *testing.T, h http.Handler) int32 {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	srv := &http2.Server{}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go srv.ServeConn(c, &http2.ServeConnOpts{Handler: h})
-		}
-	}()
+	go (&http2Server{h: h}).serve(l)
 	return int32(l.Addr().(*net.TCPAddr).Port)
+}
+
+// http2Server serves cleartext HTTP/2 without the upgrade dance, as gRPC
+// servers do.
+type http2Server struct{ h http.Handler }
+
+func (s *http2Server) serve(l net.Listener) {
+	srv := &http2.Server{}
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go srv.ServeConn(c, &http2.ServeConnOpts{Handler: s.h})
+	}
 }
 
 func TestGRPCChecker(t *testing.T) {
