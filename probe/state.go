@@ -126,7 +126,7 @@ func (s *State) ContainerStopped() []Report {
 	return reports
 }
 
-// due says whether probe p may run now, whatever the time.
+// active says whether probe p may run, whenever it is due.
 func (s *State) active(p *probeState) bool {
 	if p == nil || !s.running || p.onHold || p.inFlight {
 		return false
