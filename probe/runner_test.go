@@ -60,7 +60,9 @@ type fixedChecker struct {
 	output string
 }
 
-func (f fixedChecker) Check(context.Context, time.Duration) (Result, string) { return f.result, f.output }
+func (f fixedChecker) Check(context.Context, time.Duration) (Result, string) {
+	return f.result, f.output
+}
 
 func TestRunner(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
