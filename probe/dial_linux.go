@@ -180,10 +180,12 @@ func connect(ctx context.Context, f *os.File, sa unix.Sockaddr) error {
 	if err := rc.Control(func(fd uintptr) { cerr = unix.Connect(int(fd), sa) }); err != nil {
 		return err
 	}
-	switch {
-	case cerr == nil:
+	switch cerr {
+	case nil:
 		return nil
-	case !errors.Is(cerr, unix.EINPROGRESS):
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		// Under way: wait below.
+	default:
 		return os.NewSyscallError("connect", cerr)
 	}
 	if deadline, ok := ctx.Deadline(); ok {

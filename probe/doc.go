@@ -11,6 +11,7 @@
 // Layout:
 //
 //	result.go    Result, Type, Report, the kubelet's event wording
+//	checker.go   Checker, Target, NewChecker
 //	spec.go      Spec from a manifests.Probe, with the kubelet's defaults
 //	state.go     the pure state machine of one container's probes
 //	runner.go    the loop that drives it on a Clock and calls the checkers

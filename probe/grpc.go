@@ -99,9 +99,10 @@ func healthCheck(ctx context.Context, conn net.Conn, addr, service, userAgent st
 	// A trailers-only response (an error without a message) carries the
 	// status in its headers.
 	if err, ok := parseStatus(res.Header.Get("Grpc-Status"), res.Header.Get("Grpc-Message")); ok {
-		if err != nil {
-			return 0, err
+		if err == nil {
+			err = &statusError{codeInternal, "response has status OK and no message"}
 		}
+		return 0, err
 	}
 	body, err := io.ReadAll(io.LimitReader(res.Body, 5+maxMessage+1))
 	if err != nil {

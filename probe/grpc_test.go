@@ -175,6 +175,11 @@ func TestGRPCChecker(t *testing.T) {
 		w.Header().Set("Grpc-Status", "12")
 		w.Header().Set("Grpc-Message", "unknown service grpc.health.v1.Health")
 	}))
+	okNoMessage := serveH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hs.requests <- r.Header
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Grpc-Status", "0")
+	}))
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello") }))
 	t.Cleanup(plain.Close)
 	_, plainPort := hostPort(t, plain.URL)
@@ -196,6 +201,8 @@ func TestGRPCChecker(t *testing.T) {
 			"error: health rpc probe failed: rpc error: code = NotFound desc = unknown service", false, true},
 		{"health not implemented", manifests.GRPCAction{Port: unimpl}, Failure,
 			"error: this server does not implement the grpc health protocol (grpc.health.v1.Health): unknown service grpc.health.v1.Health", false, true},
+		{"status OK without a message", manifests.GRPCAction{Port: okNoMessage}, Failure,
+			"error: health rpc probe failed: rpc error: code = Internal desc = response has status OK and no message", false, true},
 		{"h2c server without gRPC", manifests.GRPCAction{Port: other}, Failure,
 			"error: this server does not implement the grpc health protocol (grpc.health.v1.Health): unexpected HTTP status code received from server: 404 (Not Found)", false, false},
 		{"HTTP/1 server", manifests.GRPCAction{Port: plainPort}, Failure, "error: health rpc probe failed: ", true, false},

@@ -34,10 +34,10 @@ func newHTTPChecker(a manifests.HTTPGetAction, t Target) *httpChecker {
 		DialContext: t.Dialer.DialContext,
 		// As the kubelet: a probe checks that the server answers, not
 		// who it is.
-		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // as the kubelet's probes
+		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true},
 		DisableKeepAlives:  true,
 		DisableCompression: true,
-		Proxy:              nil,
+		Proxy:              nil, // never a proxy from the daemon's environment
 	}}
 }
 

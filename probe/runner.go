@@ -72,7 +72,7 @@ func NewRunner(container string, clock Clock, report func(Report), probes ...Pro
 // ContainerStarted tells the runner that a run of the container began at
 // at: every probe starts over.
 func (r *Runner) ContainerStarted(at time.Time) {
-	r.send(func() []Report { r.state.ContainerStarted(at); return nil })
+	r.send(func() []Report { return r.state.ContainerStarted(at) })
 }
 
 // ContainerStopped tells the runner that the container is not running:
@@ -88,8 +88,8 @@ func (r *Runner) send(ev func() []Report) {
 	}
 }
 
-// Run probes until ctx is done. Checks in flight then see ctx done and
-// their results are dropped.
+// Run probes until ctx is done; it is called once. Checks in flight then
+// see ctx done and their results are dropped.
 func (r *Runner) Run(ctx context.Context) {
 	defer close(r.done)
 	for {

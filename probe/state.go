@@ -96,8 +96,13 @@ func (s *State) Result(t Type) Result {
 }
 
 // ContainerStarted resets every probe for a new run of the container that
-// began at at.
-func (s *State) ContainerStarted(at time.Time) {
+// began at at. A start without a stop first (the stop was missed) stops
+// the earlier run, and returns its reports.
+func (s *State) ContainerStarted(at time.Time) []Report {
+	var reports []Report
+	if s.running {
+		reports = s.ContainerStopped()
+	}
 	s.running, s.startedAt = true, at
 	s.gen++
 	for _, p := range s.probes {
@@ -105,6 +110,7 @@ func (s *State) ContainerStarted(at time.Time) {
 			*p = probeState{spec: p.spec, result: initialResult(p.spec.Type), next: at.Add(p.spec.InitialDelay)}
 		}
 	}
+	return reports
 }
 
 // ContainerStopped stops probing until the next start. A readiness result

@@ -10,7 +10,7 @@ import (
 // step is one operation on a State at a time in seconds, with what it must
 // answer:
 //
-//	start            ContainerStarted
+//	start            ContainerStarted; want: the reports, as for stop
 //	stop             ContainerStopped; want: the reports, "Type=Result" joined by ","
 //	take             Take; want: the types due, joined by ","
 //	record TYPE RES  Record the run of TYPE that take handed out; want:
@@ -161,6 +161,16 @@ func TestState(t *testing.T) {
 			{100, "next", 0, 0, "none"},
 			{101, "stop", 0, 0, ""},
 		}},
+		{"a start without a stop: the earlier run ends, readiness with it", []Spec{readiness2}, []step{
+			{0, "start", 0, 0, ""},
+			{0, "take", 0, 0, "Readiness"},
+			{0, "record", Readiness, Success, "Failure"},
+			{10, "take", 0, 0, "Readiness"},
+			{10, "record", Readiness, Success, "Success!"},
+			{12, "start", 0, 0, "Readiness=Failure"},
+			{12, "ready", 0, 0, "false"},
+			{12, "take", 0, 0, "Readiness"},
+		}},
 		{"a slow run: the next one is due at once, not a period after it ended", []Spec{liveness}, []step{
 			{0, "start", 0, 0, ""},
 			{0, "take", 0, 0, "Liveness"},
@@ -178,13 +188,9 @@ func TestState(t *testing.T) {
 				var got string
 				switch st.op {
 				case "start":
-					s.ContainerStarted(now)
+					got = describeReports(s.ContainerStarted(now))
 				case "stop":
-					var parts []string
-					for _, r := range s.ContainerStopped() {
-						parts = append(parts, fmt.Sprintf("%v=%v", r.Type, r.Result))
-					}
-					got = strings.Join(parts, ",")
+					got = describeReports(s.ContainerStopped())
 				case "take":
 					var parts []string
 					for _, r := range s.Take(now) {
@@ -211,6 +217,14 @@ func TestState(t *testing.T) {
 			}
 		})
 	}
+}
+
+func describeReports(reports []Report) string {
+	var parts []string
+	for _, r := range reports {
+		parts = append(parts, fmt.Sprintf("%v=%v", r.Type, r.Result))
+	}
+	return strings.Join(parts, ",")
 }
 
 func describeReport(rep Report, ok bool) string {
