@@ -77,9 +77,9 @@ func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) 
 	raddr := net.TCPAddrFromAddrPort(ap)
 	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: err} }
 
-	family, sa := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()})
-	if ap.Addr().Is6() {
-		family, sa = unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	family, sa, err := sockaddr(network, ap)
+	if err != nil {
+		return nil, opErr(err)
 	}
 	fd, err := socketIn(d.ns, family)
 	if err != nil {
@@ -120,6 +120,22 @@ func resolve(ctx context.Context, network, address string) (netip.AddrPort, erro
 		return netip.AddrPort{}, err
 	}
 	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
+}
+
+// sockaddr returns the socket family and address of ap for network.
+func sockaddr(network string, ap netip.AddrPort) (int, unix.Sockaddr, error) {
+	ip := ap.Addr()
+	switch {
+	case ip.Zone() != "":
+		// A zone names an interface, which the daemon would look up in
+		// its own namespace, not the pod's.
+		return 0, nil, fmt.Errorf("address %s has a zone, which probes do not support", ip)
+	case ip.Is4() && network != "tcp6":
+		return unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}, nil
+	case ip.Is6() && network != "tcp4":
+		return unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}, nil
+	}
+	return 0, nil, fmt.Errorf("address %s is not of network %s", ip, network)
 }
 
 // socketIn creates a non-blocking TCP socket of the family inside ns.

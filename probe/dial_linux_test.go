@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -369,4 +370,45 @@ func kubeletStyleGet(port int) error {
 	}
 	_, err = io.ReadAll(c)
 	return err
+}
+
+func TestNetnsDialerIPv6(t *testing.T) {
+	tn := newTestNetns(t)
+	var l net.Listener
+	if err := tn.do(func() (err error) { l, err = net.Listen("tcp", "[::1]:0"); return err }); err != nil {
+		t.Skipf("no IPv6 loopback in a new network namespace here: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	serveText(t, l, "six")
+	port := int32(l.Addr().(*net.TCPAddr).Port)
+	h := manifests.ProbeHandler{HTTPGet: &manifests.HTTPGetAction{Port: manifests.FromInt(port)}}
+	if res, out := check(t, h, Target{PodIP: "::1", Dialer: tn.dialer()}, time.Second); res != Success || out != "six" {
+		t.Errorf("http probe of [::1]:%d in the pod's namespace: got %v %q", port, res, out)
+	}
+}
+
+func TestSockaddr(t *testing.T) {
+	tests := []struct {
+		network, addr string
+		family        int
+		wantErr       string
+	}{
+		{"tcp", "10.0.0.5:80", unix.AF_INET, ""},
+		{"tcp4", "10.0.0.5:80", unix.AF_INET, ""},
+		{"tcp", "[fd00::5]:80", unix.AF_INET6, ""},
+		{"tcp6", "[::1]:80", unix.AF_INET6, ""},
+		{"tcp6", "10.0.0.5:80", 0, "address 10.0.0.5 is not of network tcp6"},
+		{"tcp4", "[::1]:80", 0, "address ::1 is not of network tcp4"},
+		{"tcp", "[fe80::1%eth0]:80", 0, "address fe80::1%eth0 has a zone, which probes do not support"},
+	}
+	for _, tt := range tests {
+		family, _, err := sockaddr(tt.network, netip.MustParseAddrPort(tt.addr))
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if family != tt.family || gotErr != tt.wantErr {
+			t.Errorf("sockaddr(%s, %s) = %d, %q; want %d, %q", tt.network, tt.addr, family, gotErr, tt.family, tt.wantErr)
+		}
+	}
 }
