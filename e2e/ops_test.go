@@ -130,7 +130,7 @@ spec:
 func TestFailedValidationEventOncePerProblem(t *testing.T) {
 	d := startDaemon(t)
 	d.apply("sleeper.yaml", sleeperYAML)
-	file := d.pod("sleeper").Berth.File
+	file := d.pod("sleeper").File()
 	broken := strings.Replace(sleeperYAML, "image: berth.test/demo:latest", "image: berth.test/demo:latest\n    bogusField: 1", 1)
 	if err := os.WriteFile(file+".tmp", []byte(broken), 0o644); err != nil {
 		t.Fatal(err)

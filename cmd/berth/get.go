@@ -124,7 +124,7 @@ func podRow(p api.Pod, output string, allNS bool, now time.Time) []string {
 		row = append([]string{p.Metadata.Namespace}, row...)
 	}
 	if output == "wide" {
-		row = append(row, orNone(p.Status.PodIP), orNone(p.Berth.File))
+		row = append(row, orNone(p.Status.PodIP), orNone(p.File()))
 	}
 	return row
 }
@@ -152,7 +152,7 @@ func orNone(s string) string {
 }
 
 func age(p api.Pod, now time.Time) string {
-	start := p.Berth.Created
+	start := p.Metadata.CreationTimestamp
 	if p.Status.StartTime != nil {
 		start = *p.Status.StartTime
 	}
