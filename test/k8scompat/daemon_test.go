@@ -410,8 +410,12 @@ func TestDaemonOutputIsKubernetes(t *testing.T) {
 				t.Errorf("steady: condition %s is %q, want True", c, s)
 			}
 		}
-		if s := condition(crasher, corev1.PodReady); s != corev1.ConditionFalse {
-			t.Errorf("crasher: condition Ready is %q, want False", s)
+		for _, p := range []corev1.Pod{steady, crasher} {
+			ready := len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].Ready
+			want := map[bool]corev1.ConditionStatus{true: corev1.ConditionTrue, false: corev1.ConditionFalse}[ready]
+			if s := condition(p, corev1.PodReady); s != want {
+				t.Errorf("%s: condition Ready is %q, the container's ready is %v", p.Name, s, ready)
+			}
 		}
 		if len(steady.Status.InitContainerStatuses) != 1 {
 			t.Fatalf("steady: initContainerStatuses %+v", steady.Status.InitContainerStatuses)
