@@ -1,7 +1,9 @@
 package k8scompat
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -394,6 +396,45 @@ func TestDaemonOutputIsKubernetes(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("get events -w -o json", func(t *testing.T) {
+		// As kubectl -w -o json: one v1 Event a line, each strict.
+		var list corev1.EventList
+		if err := json.Unmarshal(d.mustBerth("get", "events", "-o", "json"), &list); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := exec.CommandContext(ctx, berthBin, d.args("get", "events", "-w", "-o", "json")...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cancel()
+			cmd.Wait()
+		}()
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 1<<20)
+		n := 0
+		for ; n < len(list.Items) && sc.Scan(); n++ {
+			lost, err := roundTrip(sc.Bytes(), &corev1.Event{})
+			if err != nil {
+				t.Fatalf("line %d: %v\n%s", n+1, err, sc.Bytes())
+			}
+			if len(lost) > 0 {
+				t.Errorf("line %d: the round trip through v1.Event loses:%s", n+1, lostReport(lost))
+			}
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 || n < len(list.Items) {
+			t.Errorf("-w -o json printed %d lines, want one per event (%d)", n, len(list.Items))
+		}
+	})
 
 	t.Run("kubelet fields", func(t *testing.T) {
 		steady, crasher := d.pod("steady"), d.pod("crasher")
