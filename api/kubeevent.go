@@ -131,6 +131,3 @@ func isInitContainer(p Pod, name string) bool {
 	}
 	return false
 }
-
-// kubeTime is t as Kubernetes shows times: UTC, whole seconds.
-func kubeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }

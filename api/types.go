@@ -179,7 +179,7 @@ type StateTerminated struct {
 	Signal     int32     `json:"signal,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
 	Message    string    `json:"message,omitempty"`
-	StartedAt  time.Time `json:"startedAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt"`
 	PID        int       `json:"-"`
 }

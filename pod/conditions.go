@@ -13,7 +13,7 @@ import (
 // PodScheduled time, and the time of conditions that never changed).
 func conditions(p api.Pod, created time.Time) []api.PodCondition {
 	st := p.Status
-	since := apiTime(created)
+	since := created
 	started := since
 	if st.StartTime != nil {
 		started = *st.StartTime

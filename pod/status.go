@@ -33,20 +33,12 @@ func apiPod(rec *record, st *infra.PodStatus, terminating bool, hostIP string) a
 func newAPIPod(p *manifests.Pod, file string, created time.Time) api.Pod {
 	out := api.Pod{
 		APIVersion: "v1", Kind: "Pod", Spec: p.Spec,
-		Metadata: api.ObjectMeta{ObjectMeta: p.ObjectMeta, CreationTimestamp: apiTime(created)},
+		Metadata: api.ObjectMeta{ObjectMeta: p.ObjectMeta, CreationTimestamp: created},
 	}
 	if file != "" {
 		out.SetAnnotation(api.AnnotationFile, file)
 	}
 	return out
-}
-
-// apiTime is t as Kubernetes shows times: UTC, whole seconds.
-func apiTime(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC().Truncate(time.Second)
 }
 
 // setIPs fills the pod's and the host's addresses as the kubelet does: a
@@ -75,7 +67,7 @@ func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string
 		QOSClass:              qosClass(&p.Spec),
 	}
 	if st.Started {
-		t := apiTime(st.StartedAt)
+		t := st.StartedAt
 		out.StartTime = &t
 	}
 	out.Phase = phase(p.Spec.RestartPolicy, st)
@@ -170,12 +162,12 @@ func apiState(s infra.ContainerState) api.ContainerState {
 	var out api.ContainerState
 	switch {
 	case s.Running != nil:
-		out.Running = &api.StateRunning{StartedAt: apiTime(s.Running.StartedAt)}
+		out.Running = &api.StateRunning{StartedAt: s.Running.StartedAt}
 	case s.Terminated != nil:
 		t := s.Terminated
 		out.Terminated = &api.StateTerminated{
 			ExitCode: int32(t.ExitCode), Signal: int32(t.Signal), Reason: t.Reason, Message: t.Message,
-			StartedAt: apiTime(t.StartedAt), FinishedAt: apiTime(t.FinishedAt),
+			StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
 		}
 	case s.Waiting != nil:
 		out.Waiting = &api.StateWaiting{Reason: s.Waiting.Reason, Message: s.Waiting.Message}

@@ -74,9 +74,13 @@ func filterPods(list []api.Pod, ns string, all bool, names []string) []api.Pod {
 // printPods renders pods as kubectl does: a table, or a PodList (a Pod when
 // one was named) in JSON or YAML.
 func printPods(w io.Writer, pods []api.Pod, output string, single, allNS bool, now time.Time) error {
-	var obj any = api.PodList{APIVersion: "v1", Kind: "List", Items: pods}
+	kube := make([]api.Pod, len(pods))
+	for i, p := range pods {
+		kube[i] = p.WithKubeTimes()
+	}
+	var obj any = api.PodList{APIVersion: "v1", Kind: "List", Items: kube}
 	if single && len(pods) == 1 {
-		obj = pods[0]
+		obj = kube[0]
 	}
 	switch output {
 	case "json":
