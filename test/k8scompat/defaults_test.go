@@ -16,7 +16,9 @@ import (
 // pkg/apis/core/v1/defaults.go, using k8s.io/api's own constants where it
 // has them. Fields Kubernetes defaults and berth leaves unset
 // (schedulerName, enableServiceLinks, securityContext, priority) belong to
-// the scheduler and the API server and are not checked.
+// the scheduler and the API server and are not checked. One default berth
+// does not write into the spec: a container's requests from its limits;
+// berth applies it where it matters (CPU shares, the QoS class) instead.
 func TestDefaultsAgree(t *testing.T) {
 	const digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 	src := `apiVersion: v1
