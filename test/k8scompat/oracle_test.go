@@ -1,28 +1,26 @@
 package k8scompat
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	sigsjson "sigs.k8s.io/json"
 )
 
-// strictJSON decodes data into v refusing unknown fields, as a strict
-// Kubernetes decoder does, and trailing data.
+// strictJSON decodes data into v as the API server's strict decoder does
+// (sigs.k8s.io/json): field names match exactly, and an unknown or
+// duplicate field is an error.
 func strictJSON(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	strict, err := sigsjson.UnmarshalStrict(data, v, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err != nil {
 		return err
 	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after the object")
-	}
-	return nil
+	return errors.Join(strict...)
 }
 
 // roundTrip decodes data strictly into v (a pointer to a k8s.io/api type),
