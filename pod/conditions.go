@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -26,21 +27,29 @@ func conditions(p api.Pod, created time.Time) []api.PodCondition {
 		return c
 	}
 
+	byName := map[string]api.ContainerStatus{}
+	for _, c := range append(slices.Clone(st.InitContainerStatuses), st.ContainerStatuses...) {
+		byName[c.Name] = c
+	}
+
 	initAt, notInit := started, []string(nil)
-	for _, c := range st.InitContainerStatuses {
-		if t := c.State.Terminated; t != nil && t.ExitCode == 0 {
+	for _, spec := range p.Spec.InitContainers {
+		if t := byName[spec.Name].State.Terminated; t != nil && t.ExitCode == 0 {
 			initAt = later(initAt, t.FinishedAt)
 			continue
 		}
-		notInit = append(notInit, c.Name)
+		notInit = append(notInit, spec.Name)
 	}
-	if len(st.InitContainerStatuses) == 0 {
+	if len(p.Spec.InitContainers) == 0 {
 		initAt = since
 	}
 
 	readyAt, notReady := started, []string(nil)
-	for _, c := range st.ContainerStatuses {
+	for _, spec := range p.Spec.Containers {
+		c, ok := byName[spec.Name]
 		switch {
+		case !ok:
+			notReady = append(notReady, spec.Name)
 		case c.Ready && c.State.Running != nil:
 			readyAt = later(readyAt, c.State.Running.StartedAt)
 		case c.State.Terminated != nil:
@@ -53,7 +62,7 @@ func conditions(p api.Pod, created time.Time) []api.PodCondition {
 			notReady = append(notReady, c.Name)
 		}
 	}
-	ready := len(st.ContainerStatuses) == len(p.Spec.Containers) && len(notReady) == 0 && len(p.Spec.Containers) > 0
+	ready := len(notReady) == 0 && len(p.Spec.Containers) > 0
 	reason, msg := "ContainersNotReady", "containers with unready status: ["+strings.Join(notReady, " ")+"]"
 	if st.Phase == api.PodSucceeded || st.Phase == api.PodFailed {
 		reason, msg = "PodCompleted", ""

@@ -25,6 +25,9 @@ func TestConditions(t *testing.T) {
 	start := at(1)
 	pod := func(phase string, started bool, init, ctrs []api.ContainerStatus) api.Pod {
 		p := api.Pod{Status: api.PodStatus{Phase: phase, InitContainerStatuses: init, ContainerStatuses: ctrs}}
+		for _, c := range init {
+			p.Spec.InitContainers = append(p.Spec.InitContainers, manifests.Container{Name: c.Name})
+		}
 		for _, c := range ctrs {
 			p.Spec.Containers = append(p.Spec.Containers, manifests.Container{Name: c.Name})
 		}
@@ -50,6 +53,8 @@ func TestConditions(t *testing.T) {
 			"True@1 False@1:ContainersNotInitialized:containers with incomplete status: [i] False@1:ContainersNotReady:containers with unready status: [a]"},
 		{"crash loop", pod(api.PodRunning, true, nil, []api.ContainerStatus{running("a", 2), backingOff}),
 			"True@1 True@0 False@9:ContainersNotReady:containers with unready status: [b]"},
+		{"infra unreachable", api.Pod{Spec: manifests.PodSpec{InitContainers: []manifests.Container{{Name: "i"}}, Containers: []manifests.Container{{Name: "a"}}}, Status: api.PodStatus{Phase: api.PodUnknown}},
+			"False@0:: False@0:ContainersNotInitialized:containers with incomplete status: [i] False@0:ContainersNotReady:containers with unready status: [a]"},
 		{"completed", pod(api.PodSucceeded, true, nil, []api.ContainerStatus{exited("a", 0, 7)}),
 			"True@1 True@0 False@7:PodCompleted:"},
 	} {
