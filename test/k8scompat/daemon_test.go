@@ -320,6 +320,18 @@ spec:
     command: ["/bin/demo", "exit", "3"]
 `
 
+// brokenPod is refused by berth: its restart policy does not exist.
+const brokenPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: broken
+spec:
+  restartPolicy: Sometimes
+  containers:
+  - name: c
+    image: berth.test/k8scompat:latest
+`
+
 // TestDaemonOutputIsKubernetes: what `berth get` prints as JSON or YAML
 // is, to Kubernetes' strict decoder, a v1.PodList, v1.Pod or v1.EventList
 // that re-encodes without losing a field, and carries what the kubelet
@@ -335,6 +347,16 @@ func TestDaemonOutputIsKubernetes(t *testing.T) {
 	waitFor(t, podSettleTimeout, "pod crasher restarted", func() bool {
 		p := d.pod("crasher")
 		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount > 0
+	})
+	// A file berth refuses (apply would not place it): its pod shows as
+	// InvalidManifest, its problem as a FailedValidation event.
+	brokenFile := filepath.Join(d.manifests, "broken.yaml")
+	if err := os.WriteFile(brokenFile, []byte(brokenPod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, podSettleTimeout, "pod broken listed", func() bool {
+		_, err := d.berth("get", "pod", "broken", "-o", "json")
+		return err == nil
 	})
 
 	t.Run("lastState", func(t *testing.T) {
@@ -436,6 +458,16 @@ func TestDaemonOutputIsKubernetes(t *testing.T) {
 		}
 	})
 
+	t.Run("invalid manifest", func(t *testing.T) {
+		p := d.pod("broken")
+		if p.Status.Reason != "InvalidManifest" || p.Annotations["berth.io/file"] != brokenFile || !strings.Contains(p.Status.Message, "spec.restartPolicy") {
+			t.Errorf("broken: reason %q, message %q, annotations %v", p.Status.Reason, p.Status.Message, p.Annotations)
+		}
+		if s := condition(p, "berth.io/ManifestValid"); s != corev1.ConditionFalse {
+			t.Errorf("broken: condition berth.io/ManifestValid is %q, want False", s)
+		}
+	})
+
 	t.Run("kubelet fields", func(t *testing.T) {
 		steady, crasher := d.pod("steady"), d.pod("crasher")
 		checkKubeletFields(t, steady, corev1.PodQOSGuaranteed)
@@ -479,7 +511,7 @@ func TestDaemonOutputIsKubernetes(t *testing.T) {
 		if err := json.Unmarshal(d.mustBerth("get", "events", "-o", "json"), &l); err != nil {
 			t.Fatal(err)
 		}
-		started := false
+		started, invalid := false, false
 		for _, e := range l.Items {
 			if e.Name == "" || e.Namespace == "" || e.InvolvedObject.Kind == "" || e.Reason == "" || e.Type == "" || e.LastTimestamp.IsZero() || e.Count < 1 {
 				t.Errorf("event %+v lacks a field kubectl fills", e)
@@ -488,9 +520,15 @@ func TestDaemonOutputIsKubernetes(t *testing.T) {
 				e.InvolvedObject.Namespace == "default" && e.InvolvedObject.FieldPath == "spec.containers{main}" {
 				started = true
 			}
+			if e.Reason == "FailedValidation" && e.InvolvedObject.Kind == "ManifestFile" && e.InvolvedObject.Name == brokenFile {
+				invalid = true
+			}
 		}
 		if !started {
 			t.Errorf("no Started event for spec.containers{main} of pod default/steady in %d events", len(l.Items))
+		}
+		if !invalid {
+			t.Errorf("no FailedValidation event about the file %s in %d events", brokenFile, len(l.Items))
 		}
 	})
 }
