@@ -81,11 +81,6 @@ func KubeEvents(evs []Event, pods []Pod, host string) EventList {
 	return out
 }
 
-// KubeEventOf is KubeEvents for one event.
-func KubeEventOf(e Event, pods []Pod, host string) KubeEvent {
-	return KubeEvents([]Event{e}, pods, host).Items[0]
-}
-
 func kubeEvent(e Event, pods map[string]Pod, host string) KubeEvent {
 	firstSeen := e.FirstTime
 	if firstSeen.IsZero() {
