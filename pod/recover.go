@@ -180,9 +180,19 @@ func (m *Manager) apiPods(ctx context.Context, want func(id string) bool) []api.
 	}
 	m.mu.Unlock()
 	for _, s := range m.statuses(ctx, want) {
-		out = append(out, apiPod(s.rec, s.st, s.terminating))
+		out = append(out, apiPod(s.rec, s.st, s.terminating, m.hostIP()))
 	}
 	return out
+}
+
+// hostIP is the host's address on the pod network, the pods' gateway: the
+// address a pod reaches the host at, which the kubelet calls the pod's
+// host IP.
+func (m *Manager) hostIP() string {
+	if m.cfg.Net == nil {
+		return ""
+	}
+	return m.cfg.Net.Gateway().String()
 }
 
 // Events returns the container events the infras of the existing pods
