@@ -2,25 +2,37 @@ package daemon
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/pod"
 )
 
-// apiPod is the API's Kubernetes shape of a pod's view.
+// apiPod is the API's Kubernetes shape of a pod's view: berth's own facts
+// (the manifest file, the infra process) ride as berth.io/ annotations.
 func apiPod(v pod.View) api.Pod {
 	out := api.Pod{
-		APIVersion: "v1", Kind: "Pod", Metadata: v.Meta, Spec: v.Spec,
+		APIVersion: "v1", Kind: "Pod", Spec: v.Spec,
+		Metadata: api.ObjectMeta{ObjectMeta: v.Meta, CreationTimestamp: v.Created},
 		Status: api.PodStatus{
-			Phase: v.Phase, Reason: v.Reason, Message: v.Message, StartTime: v.StartTime,
+			Phase: v.Phase, Conditions: apiConditions(v.Conditions), Reason: v.Reason, Message: v.Message,
+			StartTime:             v.StartTime,
 			InitContainerStatuses: apiContainers(v.InitContainers),
 			ContainerStatuses:     apiContainers(v.Containers),
+			QOSClass:              v.QOSClass,
 		},
-		Berth: api.BerthInfo{File: v.File, InfraPID: v.InfraPID, Problems: v.Problems, Created: v.Created},
+	}
+	if v.File != "" {
+		out.SetAnnotation(api.AnnotationFile, v.File)
+	}
+	if v.InfraPID != 0 {
+		out.SetAnnotation(api.AnnotationInfraPID, strconv.Itoa(v.InfraPID))
+	}
+	if v.HostIP != "" {
+		out.Status.HostIP, out.Status.HostIPs = v.HostIP, []api.PodIP{{IP: v.HostIP}}
 	}
 	if v.IP != "" {
-		out.Status.PodIP = v.IP
-		out.Status.PodIPs = []api.PodIP{{IP: v.IP}}
+		out.Status.PodIP, out.Status.PodIPs = v.IP, []api.PodIP{{IP: v.IP}}
 	}
 	return out
 }
@@ -39,6 +51,16 @@ func apiContainers(cs []pod.ContainerView) []api.ContainerStatus {
 		out = append(out, api.ContainerStatus{
 			Name: c.Name, State: c.State, LastState: c.LastState, Ready: c.Ready, RestartCount: c.RestartCount,
 			Image: c.Image, ImageID: c.ImageID, ContainerID: c.ContainerID, Started: c.Started,
+		})
+	}
+	return out
+}
+
+func apiConditions(cs []pod.Condition) []api.PodCondition {
+	var out []api.PodCondition
+	for _, c := range cs {
+		out = append(out, api.PodCondition{
+			Type: c.Type, Status: c.Status, LastTransitionTime: c.LastTransitionTime, Reason: c.Reason, Message: c.Message,
 		})
 	}
 	return out

@@ -1,8 +1,8 @@
 // Package kube is the Kubernetes vocabulary berth's layers share, a leaf
 // that imports nothing of berth (as runc's libcontainer/configs holds the
 // types its layers exchange): container states, which the infra reports,
-// the pod runtime turns into a pod's status and the API serves; pod phases;
-// and the reasons of states and events.
+// the pod runtime turns into a pod's status and the API serves; pod phases,
+// condition types and QoS classes; and the reasons of states and events.
 package kube
 
 import "time"
@@ -37,7 +37,7 @@ type StateTerminated struct {
 	Signal     int32     `json:"signal,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
 	Message    string    `json:"message,omitempty"`
-	StartedAt  time.Time `json:"startedAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt"`
 }
 
@@ -48,6 +48,27 @@ const (
 	PodSucceeded = "Succeeded"
 	PodFailed    = "Failed"
 	PodUnknown   = "Unknown"
+)
+
+// Pod condition types the kubelet sets, in the order it lists them, and
+// their statuses.
+const (
+	PodReadyToStartContainers = "PodReadyToStartContainers"
+	PodInitialized            = "Initialized"
+	PodReady                  = "Ready"
+	ContainersReady           = "ContainersReady"
+	PodScheduled              = "PodScheduled"
+
+	ConditionTrue  = "True"
+	ConditionFalse = "False"
+)
+
+// QoS classes, as Kubernetes computes them from the containers' requests
+// and limits.
+const (
+	QOSGuaranteed = "Guaranteed"
+	QOSBurstable  = "Burstable"
+	QOSBestEffort = "BestEffort"
 )
 
 // Reasons of a terminated container's state.

@@ -19,5 +19,6 @@
 //
 // Decisions are pure functions: layout.go (a pod's identity and where its
 // things live), plan.go (container init config), env.go (environment and
-// $(VAR)), status.go (phase and container statuses).
+// $(VAR)), status.go (phase and container statuses), conditions.go (the
+// kubelet's pod conditions, QoS class).
 package pod

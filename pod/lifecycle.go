@@ -162,7 +162,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	t.seen(d.Seen, d.Parsed)
 	uid := newUID()
 	l := m.layout(p, uid)
-	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC()}
+	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP()}
 	m.mu.Lock()
 	m.creating[id] = creation{pod: p, file: d.File, at: rec.Created}
 	m.mu.Unlock()

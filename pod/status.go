@@ -10,15 +10,21 @@ import (
 )
 
 // podView builds the view of a pod from its record and what its infra
-// reports (nil when the infra did not answer).
-func podView(rec *record, st *infra.PodStatus, terminating bool) View {
+// reports (nil when the infra did not answer). hostIP is the host's
+// address on the pod network ("" when there is none).
+func podView(rec *record, st *infra.PodStatus, terminating bool, hostIP string) View {
 	p := rec.Pod
-	meta := p.ObjectMeta
-	meta.UID = rec.UID
 	out := podStatus(p, st, rec.ImageIDs)
-	out.Meta, out.Spec = meta, p.Spec
+	out.Meta, out.Spec = p.ObjectMeta, p.Spec
+	out.Meta.UID = rec.UID
 	out.File, out.InfraPID, out.Created = rec.File, rec.InfraPID, rec.Created
-	out.IP = rec.IP
+	out.Conditions = conditions(out, rec.Created)
+	out.HostIP, out.IP = hostIP, rec.IP
+	// A pod on the host's network has the host's address, as the kubelet
+	// says.
+	if p.Spec.HostNetwork {
+		out.IP = hostIP
+	}
 	if terminating || (st != nil && st.Stopping) {
 		out.Reason = kube.ReasonTerminating
 	}
@@ -29,11 +35,12 @@ func podView(rec *record, st *infra.PodStatus, terminating bool) View {
 // the states berth knows.
 func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string) View {
 	if st == nil {
-		return View{Phase: kube.PodUnknown, Reason: kube.ReasonInfraUnreachable, Message: "the pod's infra process does not answer"}
+		return View{Phase: kube.PodUnknown, Reason: kube.ReasonInfraUnreachable, Message: "the pod's infra process does not answer", QOSClass: qosClass(&p.Spec)}
 	}
 	out := View{
 		InitContainers: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs, kube.ReasonPodInitializing),
 		Containers:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs, creatingReason(p)),
+		QOSClass:       qosClass(&p.Spec),
 	}
 	if st.Started {
 		t := st.StartedAt
@@ -140,24 +147,29 @@ func viewState(s kube.ContainerState) kube.ContainerState {
 // failedPod shows a pod whose creation failed, with the reason.
 func failedPod(f failure) View {
 	p := f.pod
-	return View{
+	out := View{
 		Meta: p.ObjectMeta, Spec: p.Spec,
-		Phase: kube.PodPending, Reason: f.reason, Message: f.message,
-		File: f.file, Created: f.at.UTC().Truncate(time.Second), Problems: []string{f.message},
+		Phase: kube.PodPending, Reason: f.reason, Message: f.message, QOSClass: qosClass(&p.Spec),
+		File: f.file, Created: f.at,
 	}
+	out.Conditions = conditions(out, f.at)
+	return out
 }
 
 // creatingPod shows a pod whose creation is under way: Pending, every
 // container waiting (ContainerCreating, or PodInitializing behind init
 // containers).
 func creatingPod(p *manifests.Pod, file string, at time.Time) View {
-	return View{
+	out := View{
 		Meta: p.ObjectMeta, Spec: p.Spec,
 		Phase:          kube.PodPending,
 		InitContainers: containerStatuses(p.Spec.InitContainers, nil, false, nil, kube.ReasonPodInitializing),
 		Containers:     containerStatuses(p.Spec.Containers, nil, false, nil, creatingReason(p)),
+		QOSClass:       qosClass(&p.Spec),
 		File:           file, Created: at,
 	}
+	out.Conditions = conditions(out, at)
+	return out
 }
 
 // podEvents turns the container events an infra keeps into events of pod

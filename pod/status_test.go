@@ -79,8 +79,8 @@ func TestCreatingStatusNames(t *testing.T) {
 	}{
 		{"being created", creatingPod(plain, "/m/p.yaml", time.Now()), []string{"ContainerCreating", "ContainerCreating"}},
 		{"being created, init first", creatingPod(withInit, "/m/q.yaml", time.Now()), []string{"PodInitializing", "PodInitializing"}},
-		{"infra up, not started", podView(&record{Pod: plain}, notStarted, false), []string{"ContainerCreating", "ContainerCreating"}},
-		{"terminating", podView(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false), []string{"Terminating"}},
+		{"infra up, not started", podView(&record{Pod: plain}, notStarted, false, ""), []string{"ContainerCreating", "ContainerCreating"}},
+		{"terminating", podView(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false, ""), []string{"Terminating"}},
 	} {
 		if got := waits(tc.pod); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
@@ -104,5 +104,27 @@ func TestPodEvents(t *testing.T) {
 	}
 	if failedEventReason(kube.ReasonImageNotFound) != kube.EventImageNotFound || failedEventReason(kube.ReasonCreateFailed) != kube.EventFailed {
 		t.Fatal("failedEventReason")
+	}
+}
+
+// TestPodViewAddresses: the host's address on the pod network is every
+// pod's host IP, and a pod on the host's network has it as its own, as
+// the kubelet says.
+func TestPodViewAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		hostNetwork        bool
+		recIP, hostIP      string
+		wantIP, wantHostIP string
+	}{
+		{"pod network", false, "10.88.0.5", "10.88.0.1", "10.88.0.5", "10.88.0.1"},
+		{"host network", true, "", "10.88.0.1", "10.88.0.1", "10.88.0.1"},
+		{"no network yet", false, "", "", "", ""},
+	} {
+		rec := &record{Pod: &manifests.Pod{Spec: manifests.PodSpec{HostNetwork: tc.hostNetwork}}, IP: tc.recIP}
+		v := podView(rec, nil, false, tc.hostIP)
+		if v.IP != tc.wantIP || v.HostIP != tc.wantHostIP {
+			t.Errorf("%s: ip %q, host ip %q; want %q, %q", tc.name, v.IP, v.HostIP, tc.wantIP, tc.wantHostIP)
+		}
 	}
 }

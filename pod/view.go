@@ -20,23 +20,38 @@ type View struct {
 	Meta manifests.ObjectMeta
 	Spec manifests.PodSpec
 
-	Phase   string
-	Reason  string
-	Message string
-	// IP is the pod's address, "" before it has one.
-	IP string
+	Phase string
+	// Conditions are the kubelet's five, in its order.
+	Conditions []Condition
+	Reason     string
+	Message    string
+	// HostIP is the host's address on the pod network ("" when there is
+	// none); IP is the pod's, "" before it has one (the host's for a pod on
+	// the host's network).
+	HostIP string
+	IP     string
 	// StartTime is when the infra was told to start the containers.
 	StartTime      *time.Time
 	InitContainers []ContainerView
 	Containers     []ContainerView
+	// QOSClass is the pod's quality of service class (kube's QOS*).
+	QOSClass string
 
 	// File is the manifest the pod comes from, InfraPID its infra process,
-	// Problems what is wrong with it or its manifest, Created when its
-	// creation (or the failed attempt shown) began.
+	// Created when its creation (or the failed attempt shown) began.
 	File     string
 	InfraPID int
-	Problems []string
 	Created  time.Time
+}
+
+// Condition is one of a pod's conditions, as the kubelet reports them:
+// a type and status of kube's, since when it holds and, when False, why.
+type Condition struct {
+	Type               string
+	Status             string
+	LastTransitionTime time.Time
+	Reason             string
+	Message            string
 }
 
 // ContainerView is the status of one container, as Kubernetes' container
@@ -140,10 +155,21 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 		}
 	}
 	m.mu.Unlock()
+	hostIP := m.hostIP()
 	for _, s := range m.statuses(ctx, want) {
-		out = append(out, podView(s.rec, s.st, s.terminating))
+		out = append(out, podView(s.rec, s.st, s.terminating, hostIP))
 	}
 	return out
+}
+
+// hostIP is the host's address on the pod network, the pods' gateway: the
+// address a pod reaches the host at, which the kubelet calls the pod's
+// host IP.
+func (m *Manager) hostIP() string {
+	if m.cfg.Net == nil {
+		return ""
+	}
+	return m.cfg.Net.Gateway().String()
 }
 
 // Events returns the container events the infras of the existing pods
