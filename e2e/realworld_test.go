@@ -30,7 +30,8 @@ func realWorldDir() string {
 // TestRealWorldCorpusRuns runs, in one daemon and all at once, every file
 // of the real-world corpus that berth accepts, rewritten so that it can
 // run here: every image is the test workload, every container sleeps
-// (init containers exit 0), hostPath volumes are temp dirs and hostPorts
+// (init containers exit 0: the workload image holds only /bin/demo, so no
+// original command could run), hostPath volumes are temp dirs and hostPorts
 // free ports. It reports how many pods reach Running and fails for each
 // accepted file whose pod does not: an accepted manifest must run.
 func TestRealWorldCorpusRuns(t *testing.T) {

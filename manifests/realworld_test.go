@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/realworld.golden from the current results")
+var updateRealWorld = flag.Bool("update", false, "rewrite testdata/realworld.golden from the current results")
 
 // realWorldFloor is how many files of testdata/realworld validate today.
 // TestRealWorldCorpus fails when fewer do, so that a change which starts
@@ -71,9 +71,9 @@ func TestRealWorldCorpus(t *testing.T) {
 	checkGolden(t, golden.String())
 }
 
-// checkRealWorld parses one corpus file and returns "ok" or the path of its
-// first field not supported yet, and the generic paths of every refused
-// field. Anything invalid fails the test.
+// checkRealWorld parses one corpus file and returns "ok", the path of its
+// first field not supported yet, or "invalid", and the generic paths of
+// every refused field. Anything invalid fails the test.
 func checkRealWorld(t *testing.T, path string) (result string, refused []string) {
 	t.Helper()
 	name := filepath.Base(path)
@@ -101,10 +101,12 @@ func checkRealWorld(t *testing.T, path string) (result string, refused []string)
 		t.Errorf("%s: has %d pods, want exactly 1", name, pods)
 	}
 	seen := map[string]bool{}
+	invalid := false
 	for _, p := range f.Problems() {
 		switch p.Severity {
 		case Error:
 			t.Errorf("%s is not valid Kubernetes: %v", name, p)
+			invalid = true
 		case Unsupported:
 			if result == "" {
 				result = p.Path
@@ -126,7 +128,10 @@ func checkRealWorld(t *testing.T, path string) (result string, refused []string)
 			}
 		}
 	}
-	if result == "" {
+	switch {
+	case invalid:
+		result = "invalid"
+	case result == "":
 		result = "ok"
 	}
 	return result, refused
@@ -159,7 +164,7 @@ func tally(m map[string]int) []string {
 
 func checkGolden(t *testing.T, got string) {
 	t.Helper()
-	if *update {
+	if *updateRealWorld {
 		if err := os.WriteFile(realWorldGolden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
