@@ -11,10 +11,10 @@ func TestParseInitTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.packages != 3 || got.bytes != 4712+25720 || got.ms < 0.2019 || got.ms > 0.2021 {
-		t.Errorf("parseInitTrace = %+v; want 3 packages, 0.202 ms, %d bytes", got, 4712+25720)
+	if got.packages != 3 || got.bytes != 4712+25720 || got.ms < 0.2019 || got.ms > 0.2021 || got.end < 1.6699 || got.end > 1.6701 {
+		t.Errorf("parseInitTrace = %+v; want 3 packages, 0.202 ms, ending at 1.67 ms, %d bytes", got, 4712+25720)
 	}
-	for _, bad := range []string{"", "no trace here\n", "init x @1 ms, abc ms clock, 1 bytes, 1 allocs\n"} {
+	for _, bad := range []string{"", "no trace here\n", "init x @1 ms, abc ms clock, 1 bytes, 1 allocs\n", "init x @y ms, 1 ms clock, 1 bytes, 1 allocs\n"} {
 		if got, err := parseInitTrace(bad); err == nil {
 			t.Errorf("parseInitTrace(%q) = %+v; want an error", bad, got)
 		}
