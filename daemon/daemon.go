@@ -122,8 +122,8 @@ func Run(ctx context.Context, cfg Config) error {
 	loader := manifestdir.NewLoader(cfg.ManifestDir)
 	timed := &timedSource{Source: loader}
 	var b *backend
-	onEvent := func(e api.Event) {
-		events.add(e)
+	onEvent := func(e pod.Event) {
+		events.add(apiEvent(e))
 		if b != nil { // set before the first pass, so before any create
 			timed.podStarted(e, b.metrics)
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 func testPod(ctrs []string, inits ...string) api.Pod {
-	p := api.Pod{Metadata: manifests.ObjectMeta{Name: "web", Namespace: "default", UID: "u1"}}
+	p := api.Pod{Metadata: api.ObjectMeta{ObjectMeta: manifests.ObjectMeta{Name: "web", Namespace: "default", UID: "u1"}}}
 	for _, c := range ctrs {
 		p.Spec.Containers = append(p.Spec.Containers, manifests.Container{Name: c})
 	}

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/metrics"
 	"github.com/berth-project/berth/pod"
 	"github.com/berth-project/berth/reconciler"
@@ -39,19 +39,19 @@ func (s metricsSource) Pods(ctx context.Context) ([]metrics.Pod, error) {
 	return out, nil
 }
 
-// pod maps one pod's status onto what the collectors read. A pod whose
+// pod maps one pod's view onto what the collectors read. A pod whose
 // infra does not answer (Unknown) gets no network counters: its PID may
 // no longer be its infra's.
-func (s metricsSource) pod(p api.Pod) metrics.Pod {
-	m := p.Metadata
+func (s metricsSource) pod(v pod.View) metrics.Pod {
+	m := v.Meta
 	cgName := pod.KernelID(pod.ID(m.Namespace, m.Name))
-	out := metrics.Pod{Namespace: m.Namespace, Name: m.Name, UID: m.UID, Phase: p.Status.Phase}
+	out := metrics.Pod{Namespace: m.Namespace, Name: m.Name, UID: m.UID, Phase: v.Phase}
 	out.Cgroup, _ = s.cg.StatsDirs(cgName, "") // an invalid name has no cgroup: Path stays ""
-	if !p.Spec.HostNetwork && p.Status.Phase != api.PodUnknown {
-		out.NetPID = p.Berth.InfraPID
+	if !v.Spec.HostNetwork && v.Phase != kube.PodUnknown {
+		out.NetPID = v.InfraPID
 	}
 	l := pod.NewLayout(s.stateDir, "", "", m.Namespace, m.Name, m.UID)
-	for _, cs := range append(append([]api.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+	for _, cs := range append(append([]pod.ContainerView{}, v.InitContainers...), v.Containers...) {
 		c := metrics.Container{Name: cs.Name, Image: cs.Image, Restarts: int(cs.RestartCount), State: metrics.StateWaiting,
 			// the overlay's upper directory, as pod.makeDirs makes it
 			Layer: filepath.Join(l.ContainerDir(cs.Name), "upper")}
@@ -83,8 +83,8 @@ type timedSource struct {
 // about: from the beginning of the pass that created it (which saw its
 // manifest) to its containers' start, the "pod created" log line's total.
 // The event is recorded at the end of the create, inside the pass.
-func (t *timedSource) podStarted(e api.Event, m *metrics.Metrics) {
-	if e.Reason == api.EventCreated && e.Container == "" && !t.began.IsZero() {
+func (t *timedSource) podStarted(e pod.Event, m *metrics.Metrics) {
+	if e.Reason == kube.EventCreated && e.Container == "" && !t.began.IsZero() {
 		m.ObservePodStart(time.Since(t.began))
 	}
 }

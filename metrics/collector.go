@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/kube"
 )
 
 // scrapeTimeout bounds how long one scrape waits for the pod list (the
@@ -54,7 +55,7 @@ var (
 	descContainers      = prometheus.NewDesc("berth_containers", "Number of containers of berth's pods, by state.", []string{"container_state"}, nil)
 	descRestarts        = prometheus.NewDesc("kube_pod_container_status_restarts_total", "The number of container restarts per container.", []string{"namespace", "pod", "uid", "container"}, nil)
 	descScrapeError     = prometheus.NewDesc("berth_scrape_error", "1 if listing the pods for this scrape failed, 0 otherwise.", nil, nil)
-	allPhases           = []string{"Pending", "Running", "Succeeded", "Failed", "Unknown"}
+	allPhases           = []string{kube.PodPending, kube.PodRunning, kube.PodSucceeded, kube.PodFailed, kube.PodUnknown}
 	allContainerStates  = []string{StateRunning, StateWaiting, StateTerminated}
 	containerCollectors = []*prometheus.Desc{
 		descCPUUsage, descCFSPeriods, descCFSThrottled, descCPUQuota, descCPUPeriod,

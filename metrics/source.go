@@ -16,7 +16,7 @@ type Source interface {
 // Pod is one pod as a scrape sees it.
 type Pod struct {
 	Namespace, Name, UID string
-	// Phase is the Kubernetes pod phase (api.PodRunning, ...).
+	// Phase is the Kubernetes pod phase (kube.PodRunning, ...).
 	Phase string
 	// Cgroup is the pod cgroup (cAdvisor's series with container="").
 	Cgroup cgroups.StatsDirs

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
@@ -192,7 +192,7 @@ func TestCreateFailingAtEachOperation(t *testing.T) {
 			}
 			checkEmpty(t, h)
 			pods := m.Pods(context.Background())
-			if len(pods) != 1 || pods[0].Status.Phase != api.PodPending || len(m.pods) != 0 {
+			if len(pods) != 1 || pods[0].Phase != kube.PodPending || len(m.pods) != 0 {
 				t.Errorf("status after the failure: %+v", pods)
 			}
 		})
@@ -337,8 +337,8 @@ func TestRecoverKeepsSilentInfra(t *testing.T) {
 		t.Errorf("the dead pod was not removed: %q", left)
 	}
 	pods := m.Pods(ctx)
-	if len(m.pods) != 1 || len(pods) != 1 || pods[0].Metadata.Name != "web" ||
-		pods[0].Status.Phase != api.PodUnknown || pods[0].Status.Reason != "InfraUnreachable" {
+	if len(m.pods) != 1 || len(pods) != 1 || pods[0].Meta.Name != "web" ||
+		pods[0].Phase != kube.PodUnknown || pods[0].Reason != "InfraUnreachable" {
 		t.Fatalf("after recover: %d pods held, status %+v; want web kept, Unknown, InfraUnreachable", len(m.pods), pods)
 	}
 
@@ -363,7 +363,7 @@ func TestPortRefusedPodNeverHoldsALease(t *testing.T) {
 		p := webPod(t)
 		h.portOwner, h.portTakenLate = "default_other", late
 		err := m.Apply(context.Background(), createAction(p))
-		if !errors.Is(err, netsetup.ErrHostPortInUse) || failureReason(err) != api.ReasonHostPortInUse {
+		if !errors.Is(err, netsetup.ErrHostPortInUse) || failureReason(err) != kube.ReasonHostPortInUse {
 			t.Fatalf("late %v: create: %v, want a host port conflict", late, err)
 		}
 		ops := h.log()

@@ -1,9 +1,11 @@
 package pod
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
+	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -49,16 +51,17 @@ func TestBuildEnv(t *testing.T) {
 			{Name: "TOKEN", ValueFrom: &manifests.EnvVarSource{SecretKeyRef: &manifests.KeySelector{Name: "sec", Key: "TOKEN"}}},
 			{Name: "OPT", ValueFrom: &manifests.EnvVarSource{ConfigMapKeyRef: &manifests.KeySelector{Name: "nope", Key: "x", Optional: &optional}}},
 			{Name: "URL", Value: "http://$(IP):80/$(CFG_MODE)/$(HOME)"},
+			{Name: "NODE", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
 		},
 	}
-	got, err := BuildEnv(c, EnvInput{Pod: pod, UID: "u1", PodIP: "10.88.0.5", ImageEnv: []string{"PATH=/usr/bin", "HOME=/root"}, Objects: objs})
+	got, err := BuildEnv(c, EnvInput{Pod: pod, UID: "u1", PodIP: "10.88.0.5", NodeName: "node1", ImageEnv: []string{"PATH=/usr/bin", "HOME=/root"}, Objects: objs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"PATH=/custom", "HOME=/root", "CFG_LEVEL=3", "CFG_MODE=fast",
 		"POD=web", "NS=prod", "IP=10.88.0.5", "APP=shop", "TEAM=ops", "TOKEN=s3cret", "OPT=",
-		"URL=http://10.88.0.5:80/fast/$(HOME)",
+		"URL=http://10.88.0.5:80/fast/$(HOME)", "NODE=node1",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("env:\n got %q\nwant %q", got, want)
@@ -71,5 +74,34 @@ func TestBuildEnvMissingReference(t *testing.T) {
 	_, err := BuildEnv(c, EnvInput{Pod: &manifests.Pod{}})
 	if err == nil || err.Error() != `env[0] (X): configMap "absent" not found` {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRecordEnvAddresses: the downward API's status.hostIP is the host's
+// address on the pod network, and a hostNetwork pod's status.podIP is the
+// host's, as the kubelet gives them.
+func TestRecordEnvAddresses(t *testing.T) {
+	ref := func(name, path string) manifests.EnvVar {
+		return manifests.EnvVar{Name: name, ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: path}}}
+	}
+	c := &manifests.Container{Name: "c", Env: []manifests.EnvVar{ref("POD_IP", "status.podIP"), ref("HOST_IP", "status.hostIP")}}
+	for _, tt := range []struct {
+		hostNetwork bool
+		want        []string
+	}{
+		{false, []string{"POD_IP=10.88.0.5", "HOST_IP=10.88.0.1"}},
+		{true, []string{"POD_IP=10.88.0.1", "HOST_IP=10.88.0.1"}},
+	} {
+		rec := &record{Pod: &manifests.Pod{Spec: manifests.PodSpec{HostNetwork: tt.hostNetwork}}, HostIP: "10.88.0.1"}
+		if !tt.hostNetwork {
+			rec.IP = "10.88.0.5"
+		}
+		got, err := rec.env(c, images.Image{}, Objects{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("hostNetwork %v: env %q, want %q", tt.hostNetwork, got, tt.want)
+		}
 	}
 }

@@ -223,6 +223,8 @@ func (h *fakeHost) Pods() ([]string, error) {
 
 // Network.
 
+func (h *fakeHost) Gateway() net.IP { return net.IPv4(10, 88, 0, 1) }
+
 func (h *fakeHost) CheckPorts(podID string, ports []netsetup.PortMapping) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

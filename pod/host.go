@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
@@ -43,6 +44,8 @@ type Network interface {
 	Setup(podID, netnsPath string, ports []netsetup.PortMapping) (netsetup.PodNet, error)
 	Teardown(podID string) error
 	GC(live map[string]bool) error
+	// Gateway is the host's address on the pod network.
+	Gateway() net.IP
 }
 
 // Volumes prepares a pod's volumes below its directory and removes them.
