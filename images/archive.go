@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -150,12 +149,12 @@ func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
 // readArchive detects the archive format and lists its images. Docker's
 // manifest.json is preferred when present: Docker 25+ writes both, and
 // its RepoTags are what the user knows.
-func readArchive(root *os.Root) ([]pendingImage, error) {
+func readArchive(root *os.Root, p Platform) ([]pendingImage, error) {
 	if _, err := root.Stat("manifest.json"); err == nil {
 		return readDockerArchive(root)
 	}
 	if _, err := root.Stat("index.json"); err == nil {
-		return readOCIArchive(root)
+		return readOCIArchive(root, p)
 	}
 	return nil, fmt.Errorf("neither manifest.json (docker save) nor index.json (OCI layout) found: %w", ErrInvalidImage)
 }
@@ -224,7 +223,7 @@ func dockerImage(root *os.Root, m dockerManifest) (pendingImage, error) {
 	return img, nil
 }
 
-func readOCIArchive(root *os.Root) ([]pendingImage, error) {
+func readOCIArchive(root *os.Root, p Platform) ([]pendingImage, error) {
 	var layout ocispec.ImageLayout
 	if err := readJSONFile(root, ocispec.ImageLayoutFile, &layout); err != nil {
 		return nil, err
@@ -238,7 +237,7 @@ func readOCIArchive(root *os.Root) ([]pendingImage, error) {
 	}
 	var out []pendingImage
 	for _, desc := range index.Manifests {
-		img, err := ociImage(root, desc, 0)
+		img, err := ociImage(root, desc, p, 0)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
 		}
@@ -277,8 +276,8 @@ const (
 )
 
 // ociImage reads the image a descriptor points to; an index resolves to
-// its entry for this platform.
-func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, error) {
+// its entry for platform p.
+func ociImage(root *os.Root, desc ocispec.Descriptor, p Platform, depth int) (pendingImage, error) {
 	if depth > 4 {
 		return pendingImage{}, fmt.Errorf("nested indexes: %w", ErrInvalidImage)
 	}
@@ -295,14 +294,12 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, 
 		if err := json.Unmarshal(raw, &idx); err != nil {
 			return pendingImage{}, fmt.Errorf("index %s: %w: %w", desc.Digest, ErrInvalidImage, err)
 		}
-		for _, m := range idx.Manifests {
-			if p := m.Platform; p != nil && p.OS == "linux" && p.Architecture == runtime.GOARCH {
-				img, err := ociImage(root, m, depth+1)
-				img.manifests = append([]digest.Digest{desc.Digest}, img.manifests...)
-				return img, err
-			}
+		if m, ok := p.Choose(idx.Manifests); ok {
+			img, err := ociImage(root, m, p, depth+1)
+			img.manifests = append([]digest.Digest{desc.Digest}, img.manifests...)
+			return img, err
 		}
-		return pendingImage{}, fmt.Errorf("index %s has no linux/%s image: %w", desc.Digest, runtime.GOARCH, ErrUnsupported)
+		return pendingImage{}, fmt.Errorf("index %s has no %s image: %w", desc.Digest, p, ErrUnsupported)
 	case ocispec.MediaTypeImageManifest, dockerManifestType:
 	default:
 		return pendingImage{}, fmt.Errorf("media type %q: %w", desc.MediaType, ErrUnsupported)

@@ -39,7 +39,7 @@ func (s *Store) Import(r io.Reader) ([]Image, error) {
 		return nil, fmt.Errorf("image archive: %w", err)
 	}
 	defer root.Close()
-	pending, err := readArchive(root)
+	pending, err := readArchive(root, DefaultPlatform())
 	if err != nil {
 		return nil, err
 	}

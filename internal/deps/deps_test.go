@@ -63,6 +63,7 @@ var rules = []rule{
 			"github.com/google/nftables",
 			"github.com/vishvananda/netlink",
 			"github.com/fsnotify/fsnotify",
+			"github.com/google/go-containerregistry",
 			"regexp",
 		},
 	},
