@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -62,8 +63,13 @@ func (img pendingImage) blobs() []pendingBlob {
 	return out
 }
 
-// decompress returns r, gunzipped when it starts with the gzip magic.
-// zstd is recognised and refused.
+// zstdMaxWindow caps the window a zstd stream may ask the decoder to
+// hold in memory: 128 MiB is what zstd --long uses, and covers every
+// level of the reference encoder.
+const zstdMaxWindow = 128 << 20
+
+// decompress returns r, gunzipped or zstd-decoded when it starts with the
+// gzip or zstd magic.
 func decompress(r io.Reader) (io.Reader, func() error, error) {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(4)
@@ -75,7 +81,11 @@ func decompress(r io.Reader) (io.Reader, func() error, error) {
 		}
 		return gz, gz.Close, nil
 	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return nil, nil, fmt.Errorf("zstd compression: %w", ErrUnsupported)
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zr, func() error { zr.Close(); return nil }, nil
 	}
 	return br, func() error { return nil }, nil
 }
@@ -323,7 +333,7 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, p Platform, depth int) (pe
 		return pendingImage{}, fmt.Errorf("%d layers for %d diff IDs: %w", len(m.Layers), len(img.config.RootFS.DiffIDs), ErrInvalidImage)
 	}
 	for i, l := range m.Layers {
-		if !strings.Contains(l.MediaType, "tar") || strings.Contains(l.MediaType, "zstd") {
+		if !strings.Contains(l.MediaType, "tar") {
 			return pendingImage{}, fmt.Errorf("layer %s media type %q: %w", l.Digest, l.MediaType, ErrUnsupported)
 		}
 		if err := checkDigest(l.Digest); err != nil {

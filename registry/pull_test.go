@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/compression"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -522,5 +523,37 @@ func TestParseRef(t *testing.T) {
 		if _, err := parseRef(bad); !errors.Is(err, images.ErrInvalidRef) {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+func TestPullZstdLayer(t *testing.T) {
+	host := serve(t, nil)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	content := "compressed with zstd\n"
+	if err := tw.WriteHeader(&tar.Header{Name: "hello", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(tw, content)
+	tw.Close()
+	raw := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
+		tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(mutate.MediaType(randomImage(t, 0), types.OCIManifestSchema1), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, host+"/zstd:1", img)
+	s := newStore(t)
+	res, err := New(s, anonymous).Pull(context.Background(), host+"/zstd:1", images.DefaultPlatform(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(res.Image.Layers[0], "hello"))
+	if err != nil || string(got) != content {
+		t.Errorf("unpacked zstd layer: %q, %v", got, err)
 	}
 }
