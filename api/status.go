@@ -34,6 +34,10 @@ const (
 	ReasonCreateFailed     = "CreateContainerError"
 	ReasonCrashLoopBackOff = "CrashLoopBackOff"
 	ReasonImageNotFound    = "ErrImageNeverPull"
+	// ReasonErrImagePull and ReasonImagePullBackOff: the pull of an
+	// image failed, and will be tried again after a back-off.
+	ReasonErrImagePull     = "ErrImagePull"
+	ReasonImagePullBackOff = "ImagePullBackOff"
 	ReasonStartError       = "StartError"
 	// ReasonHostPortInUse: another pod holds one of the pod's hostPorts.
 	ReasonHostPortInUse = "HostPortInUse"
@@ -54,7 +58,7 @@ const (
 func isFailureReason(r string) bool {
 	switch r {
 	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError,
-		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing:
+		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing, ReasonErrImagePull, ReasonImagePullBackOff:
 		return true
 	}
 	return false

@@ -131,6 +131,8 @@ const (
 	EventFailed           = "Failed"
 	EventFailedValidation = "FailedValidation"
 	EventImageNotFound    = "ImageNotFound"
+	EventPulling          = "Pulling"
+	EventPulled           = "Pulled"
 	EventDeleted          = "Deleted"
 	// EventStartTimings breaks a pod's start down by phase (daemon flag
 	// --timing-events).

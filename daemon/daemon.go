@@ -26,6 +26,7 @@ import (
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/pod"
 	"github.com/berth-project/berth/reconciler"
+	"github.com/berth-project/berth/registry"
 )
 
 // Config is the daemon's configuration; the zero value of a field selects
@@ -115,6 +116,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	events := newEventLog(1000, log)
 	loader := manifestdir.NewLoader(cfg.ManifestDir)
+	trigger := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	pull := registry.NewResolver(registry.New(store, registry.Options{Log: log}), registry.ResolverOptions{
+		Event: func(ns, name, reason, msg string) {
+			events.add(api.Event{Time: time.Now().UTC(), Type: api.EventNormal, Reason: reason, Object: api.PodObject(ns, name), Message: msg})
+		},
+		Done: poke, // pods waiting for the image are created in the next pass
+		Log:  log,
+	})
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
@@ -124,6 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          events.add,
 		Log:            log,
+		Pull:           pull,
 	})
 	b := &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	ready := make(chan struct{})
@@ -155,13 +171,6 @@ func Run(ctx context.Context, cfg Config) error {
 	loader.Seed(observed)
 	close(b.recovered)
 
-	trigger := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case trigger <- struct{}{}:
-		default:
-		}
-	}
 	go manifestdir.Watch(ctx, cfg.ManifestDir, manifestdir.WatchOptions{Debounce: cfg.Debounce, Resync: cfg.Resync, Log: log}, poke)
 	go func() { errc <- b.rec.Run(ctx, trigger) }()
 	poke()

@@ -58,6 +58,11 @@ type Config struct {
 	// Event records something that happened to a pod.
 	Event func(api.Event)
 	Log   *slog.Logger
+
+	// Pull, when set, gives containers their images by imagePullPolicy
+	// and pulls missing ones (registry.Resolver); without it a container
+	// only runs an image the store has.
+	Pull ImageSource
 }
 
 // Manager creates, observes and removes pods.
@@ -315,7 +320,7 @@ func (m *Manager) resolveImages(p *manifests.Pod) (map[string]images.Image, erro
 		if _, ok := out[c.Image]; ok {
 			continue
 		}
-		img, err := m.cfg.Images.Get(c.Image)
+		img, err := m.image(p, c)
 		if err != nil {
 			return nil, &imageError{container: c.Name, image: c.Image, err: err}
 		}
@@ -324,13 +329,16 @@ func (m *Manager) resolveImages(p *manifests.Pod) (map[string]images.Image, erro
 	return out, nil
 }
 
-// imageError is a missing image: berth never pulls implicitly.
+// imageError is an image a container cannot have (yet).
 type imageError struct {
 	container, image string
 	err              error
 }
 
 func (e *imageError) Error() string {
+	if _, ok := pullReason(e.err); ok {
+		return fmt.Sprintf("container %s: %v", e.container, e.err)
+	}
 	return fmt.Sprintf("container %s: image %q is not in the local store: import it with `berth image import` (%v)", e.container, e.image, e.err)
 }
 
@@ -557,13 +565,18 @@ func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
 	m.mu.Lock()
 	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
 	m.mu.Unlock()
-	m.event(p, "", api.EventWarning, failedEventReason(failureReason(err)), err.Error())
+	if r := failedEventReason(failureReason(err)); r != "" {
+		m.event(p, "", api.EventWarning, r, err.Error())
+	}
 }
 
 // failureReason is the status reason of a failed create: specific where the
 // user can act on the cause, CreateContainerError otherwise.
 func failureReason(err error) string {
 	var ie *imageError
+	if r, ok := pullReason(err); ok {
+		return r
+	}
 	switch {
 	case errors.As(err, &ie):
 		return api.ReasonImageNotFound

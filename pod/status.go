@@ -190,10 +190,17 @@ func podEvents(p *manifests.Pod, evs []infra.Event) []api.Event {
 }
 
 // failedEventReason is the event reason of a failed create with status
-// reason r: ImageNotFound for a missing image, Failed otherwise.
+// reason r: ImageNotFound for a missing image under Never, BackOff for a
+// pull in back-off, none while an image is pulled (its Pulling event
+// says so), Failed otherwise.
 func failedEventReason(r string) string {
-	if r == api.ReasonImageNotFound {
+	switch r {
+	case api.ReasonImageNotFound:
 		return api.EventImageNotFound
+	case api.ReasonImagePullBackOff:
+		return api.EventBackOff
+	case api.ReasonContainerCreating:
+		return ""
 	}
 	return api.EventFailed
 }

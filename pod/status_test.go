@@ -85,7 +85,15 @@ func TestPodEvents(t *testing.T) {
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("podEvents = %+v, want %+v", got, want)
 	}
-	if failedEventReason(api.ReasonImageNotFound) != api.EventImageNotFound || failedEventReason(api.ReasonCreateFailed) != api.EventFailed {
-		t.Fatal("failedEventReason")
+	for r, want := range map[string]string{
+		api.ReasonImageNotFound:     api.EventImageNotFound,
+		api.ReasonCreateFailed:      api.EventFailed,
+		api.ReasonErrImagePull:      api.EventFailed,
+		api.ReasonImagePullBackOff:  api.EventBackOff,
+		api.ReasonContainerCreating: "",
+	} {
+		if got := failedEventReason(r); got != want {
+			t.Errorf("failedEventReason(%s) = %q, want %q", r, got, want)
+		}
 	}
 }
