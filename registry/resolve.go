@@ -146,7 +146,11 @@ func (r *Resolver) Resolve(namespace, pod, ref, policy string) (images.Image, er
 			if op.err != nil {
 				return images.Image{}, &PullError{reason: ReasonErrPull, err: op.err}
 			}
-			// Pulled, then removed again before this pod got to it.
+			// Pulled after the lookup above, or pulled and removed
+			// again since.
+			if img, err := r.p.store.Get(ref); err == nil {
+				return img, nil
+			}
 		default:
 			return images.Image{}, &PullError{reason: ReasonPulling, err: fmt.Errorf("image %q: %w", t.store, ErrPulling)}
 		}
