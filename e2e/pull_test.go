@@ -131,7 +131,7 @@ func TestPullFromRegistryThenRun(t *testing.T) {
 	ref := host + "/demo:1"
 
 	out := d.mustBerth("image", "pull", ref)
-	if !strings.Contains(out, "done in") || !strings.Contains(out, "pulled "+ref+","+host+"/demo@sha256:") {
+	if !strings.Contains(out, "done in") || !strings.Contains(out, "pulled "+ref+" ") || !strings.Contains(out, "(digest sha256:") {
 		t.Fatalf("berth image pull output:\n%s", out)
 	}
 	if ls := d.mustBerth("image", "ls"); !strings.Contains(ls, ref) {

@@ -99,6 +99,8 @@ func New(store *images.Store, o Options) *Puller {
 
 // Result is what a pull did.
 type Result struct {
+	// Ref is the reference pulled, as the store keeps it.
+	Ref   string
 	Image images.Image
 	// Digest is the digest of the manifest or index the reference named
 	// (the repo digest).
@@ -161,7 +163,7 @@ func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog 
 	if len(imgs) != 1 {
 		return Result{}, fmt.Errorf("layout of one image gave %d: %w", len(imgs), images.ErrInvalidImage)
 	}
-	res := Result{Image: imgs[0], Digest: top.Digest, Downloaded: f.downloaded, Duration: time.Since(start)}
+	res := Result{Ref: t.store, Image: imgs[0], Digest: top.Digest, Downloaded: f.downloaded, Duration: time.Since(start)}
 	p.log.Info("image pulled", "ref", t.store, "digest", top.Digest.String(), "id", res.Image.ID,
 		"platform", plat.String(), "bytes", res.Downloaded, "duration", res.Duration)
 	return res, nil

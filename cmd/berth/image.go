@@ -88,7 +88,7 @@ HTTPS.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "pulled %s %s (%s, %s downloaded in %s)\n", strings.Join(res.Image.Refs, ","), shortID(res.Image.ID),
+			fmt.Fprintf(out, "pulled %s %s (digest %s, %s downloaded in %s)\n", res.Ref, shortID(res.Image.ID),
 				res.Digest, humanBytes(res.Downloaded), res.Duration.Round(time.Millisecond))
 			return nil
 		},

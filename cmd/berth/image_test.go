@@ -123,7 +123,7 @@ func TestImagePullAndList(t *testing.T) {
 		t.Fatalf("pull: %s", out)
 	}
 	// Config and two layers, one plain line each, then the summary.
-	if n := strings.Count(out, "  done in "); n != 3 || !strings.Contains(out, "pulled "+host+"/demo:1,"+host+"/demo@"+md.String()) {
+	if n := strings.Count(out, "  done in "); n != 3 || !strings.Contains(out, "pulled "+host+"/demo:1 ") || !strings.Contains(out, "(digest "+md.String()+", ") {
 		t.Errorf("pull output:\n%s", out)
 	}
 	out, code = run(t, "--state-dir", state, "image", "ls")
