@@ -232,6 +232,16 @@ func TestDaemonPullsMissingImageWithoutHoldingOthers(t *testing.T) {
 	if ls := d.mustBerth("image", "ls"); !strings.Contains(ls, ref) {
 		t.Errorf("image ls lacks %s:\n%s", ref, ls)
 	}
+
+	// Under Always, a pod of the present, pulled image pulls it again.
+	d.apply("again.yaml", strings.Replace(sleeperPod("again", ref), "    command:", "    imagePullPolicy: Always\n    command:", 1))
+	evs, err = api.NewClient(d.sock).Events(context.Background(), time.Time{}, api.PodObject("default", "again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasEvent(evs, api.EventPulled, ref) {
+		t.Errorf("Always did not pull again: %s", toJSON(evs))
+	}
 }
 
 // A pull that fails shows ErrImagePull, then ImagePullBackOff.

@@ -38,6 +38,7 @@ type pendingImage struct {
 	manifests []digest.Digest
 	layers    []pendingLayer
 	refs      []string
+	pulled    bool // added by a registry pull
 }
 
 // pendingLayer is a layer blob inside the extracted archive.

@@ -16,9 +16,9 @@ import (
 // refuses a larger one, and so should whatever fetches them.
 const MaxManifestBytes = maxJSONBlob
 
-// ImportLayout adds the image that fill writes into dir as an OCI image
-// layout (oci-layout, index.json, blobs/sha256/), choosing from an index
-// the image for platform p. dir is a fresh directory inside the store's
+// ImportLayout adds the image that a registry pull, fill, writes into dir
+// as an OCI image layout (oci-layout, index.json, blobs/sha256/), choosing
+// from an index the image for platform p, and marks it Pulled. dir is a fresh directory inside the store's
 // work area: nothing fill writes there is used before the import has
 // verified it as it verifies an OCI-layout archive (digests, sizes,
 // document kinds, layer safety), and the directory is removed afterwards,
@@ -48,6 +48,9 @@ func (s *Store) ImportLayout(p Platform, fill func(dir string) error) ([]Image, 
 	pending, err := readOCIArchive(root, p)
 	if err != nil {
 		return nil, err
+	}
+	for i := range pending {
+		pending[i].pulled = true
 	}
 	open := func(name string) (io.ReadCloser, error) {
 		f, err := root.Open(name)

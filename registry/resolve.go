@@ -62,8 +62,11 @@ type ResolverOptions struct {
 // imagePullPolicy. An image the store lacks is pulled (unless the policy
 // is Never) in the background, once for every pod that wants it: Resolve
 // never waits for a download, so pods whose images are present are never
-// held up by another pod's pull. An image the store has is used as it
-// is, whatever the policy: Always does not pull it again.
+// held up by another pod's pull. Always pulls an image that a pull added
+// again for each pod create, as the kubelet does for each container
+// start (layers the store has are not downloaded again); an image
+// imported from an archive or a directory has no registry to ask, and is
+// used as imported.
 type Resolver struct {
 	p   *Puller
 	o   ResolverOptions
@@ -121,13 +124,12 @@ func NewResolver(p *Puller, o ResolverOptions) *Resolver {
 // it is missing under Never (ReasonNeverPull).
 func (r *Resolver) Resolve(namespace, pod, ref, policy string) (images.Image, error) {
 	img, err := r.p.store.Get(ref)
-	if err == nil {
+	switch {
+	case err == nil && (policy != "Always" || !img.Pulled):
 		return img, nil
-	}
-	if !errors.Is(err, images.ErrNotFound) {
+	case err != nil && !errors.Is(err, images.ErrNotFound):
 		return images.Image{}, err
-	}
-	if policy == "Never" {
+	case err != nil && policy == "Never":
 		return images.Image{}, &PullError{reason: ReasonNeverPull,
 			err: fmt.Errorf("image %q is not in the local store and imagePullPolicy is Never: pull it with `berth image pull` or import it with `berth image import`: %w", ref, err)}
 	}

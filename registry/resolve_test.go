@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -145,15 +147,72 @@ func TestResolverUsesPresentImage(t *testing.T) {
 	if _, err := New(s, anonymous).Pull(t.Context(), host+"/demo:1", images.DefaultPlatform(), nil); err != nil {
 		t.Fatal(err)
 	}
-	// A present image is used whatever the policy, without asking the
-	// registry.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ImportRootfs(dir, host+"/imported:latest"); err != nil {
+		t.Fatal(err)
+	}
+	// A present image is used without asking the registry: a pulled one
+	// unless the policy is Always, an imported one whatever the policy.
 	requests.Store(0)
-	for _, policy := range []string{"Always", "IfNotPresent", "Never"} {
-		if _, err := rig.r.Resolve("default", "a", host+"/demo:1", policy); err != nil {
-			t.Errorf("%s: %v", policy, err)
+	for _, tc := range [][2]string{
+		{"/demo:1", "IfNotPresent"}, {"/demo:1", "Never"},
+		{"/imported:latest", "Always"}, {"/imported:latest", "IfNotPresent"}, {"/imported:latest", "Never"},
+	} {
+		if _, err := rig.r.Resolve("default", "a", host+tc[0], tc[1]); err != nil {
+			t.Errorf("%s %s: %v", tc[0], tc[1], err)
 		}
 	}
 	if ev := rig.events(); ev != "" || requests.Load() != 0 {
 		t.Errorf("events: %q, %d requests", ev, requests.Load())
+	}
+}
+
+func TestResolverAlwaysPullsAPulledImageAgain(t *testing.T) {
+	s := newStore(t)
+	rig := newResolverRig(t, s)
+	var down atomic.Bool
+	host := serve(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, `{"errors":[{"code":"DENIED","message":"denied"}]}`, http.StatusForbidden)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	ref := host + "/app:latest"
+	push(t, ref, randomImage(t, 1))
+	if _, err := New(s, anonymous).Pull(t.Context(), ref, images.DefaultPlatform(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The tag moves; the next create under Always gets the new image.
+	next := randomImage(t, 1)
+	push(t, ref, next)
+	if _, err := rig.r.Resolve("default", "a", ref, "Always"); reasonOf(err) != ReasonPulling {
+		t.Fatalf("Always with the image present: %v", err)
+	}
+	<-rig.done
+	got, err := rig.r.Resolve("default", "a", ref, "Always")
+	if err != nil || got.ID != digestOf(t, next.ConfigName).String() {
+		t.Fatalf("after the pull: %s, %v; want %s", got.ID, err, digestOf(t, next.ConfigName))
+	}
+	// As on a kubelet, a registry that refuses the pull fails the pod
+	// under Always even though the image is present.
+	down.Store(true)
+	if _, err := rig.r.Resolve("default", "a", ref, "Always"); reasonOf(err) != ReasonPulling {
+		t.Fatalf("second create: %v", err)
+	}
+	<-rig.done
+	if _, err := rig.r.Resolve("default", "a", ref, "Always"); reasonOf(err) != ReasonErrPull {
+		t.Errorf("Always with the registry refusing: %v", err)
+	}
+	if _, err := rig.r.Resolve("default", "b", ref, "IfNotPresent"); err != nil {
+		t.Errorf("IfNotPresent with the registry refusing: %v", err)
+	}
+	if ev := rig.events(); ev != "default/a Pulling, default/a Pulled, default/a Pulling" {
+		t.Errorf("events: %s", ev)
 	}
 }
