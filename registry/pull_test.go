@@ -557,3 +557,45 @@ func TestPullZstdLayer(t *testing.T) {
 		t.Errorf("unpacked zstd layer: %q, %v", got, err)
 	}
 }
+
+// overrideManifest serves body as the manifest of path, with the OCI
+// manifest media type.
+func overrideManifest(path string, body func() []byte) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != path {
+				h.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", string(types.OCIManifestSchema1))
+			w.Write(body())
+		})
+	}
+}
+
+func TestPullRefusesGarbageAndAmbiguousManifests(t *testing.T) {
+	var ambiguous []byte
+	host := serve(t, func(h http.Handler) http.Handler {
+		return overrideManifest("/v2/demo/manifests/garbage", func() []byte { return []byte("<html>not a manifest</html>") })(
+			overrideManifest("/v2/demo/manifests/ambiguous", func() []byte { return ambiguous })(h))
+	})
+	img := mutate.MediaType(randomImage(t, 1), types.OCIManifestSchema1)
+	push(t, host+"/demo:real", img)
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A manifest that is also an index (CVE-2021-41190): its layers are
+	// real, so only the document-kind check can refuse it.
+	ambiguous = append([]byte(`{"manifests":[],`), raw[1:]...)
+
+	for _, tag := range []string{"garbage", "ambiguous"} {
+		s := newStore(t)
+		_, err := New(s, anonymous).Pull(context.Background(), host+"/demo:"+tag, images.DefaultPlatform(), nil)
+		if !errors.Is(err, images.ErrInvalidImage) {
+			t.Errorf("%s manifest: %v", tag, err)
+		}
+		t.Logf("refused: %v", err)
+		assertClean(t, s)
+	}
+}
