@@ -108,12 +108,12 @@ type Result struct {
 	// Downloaded counts the bytes fetched; blobs the store had are not.
 	Downloaded int64
 	Duration   time.Duration
-	// Shared is set when the pull joined one already under way.
-	Shared bool
 }
 
 // Pull fetches ref for platform plat and adds it to the store, under the
-// reference and its repo digest (name@sha256:...). prog may be nil.
+// reference and its repo digest (name@sha256:...). A call that joins a
+// pull under way shares its result, and prog (which may be nil) hears
+// nothing: it only follows a download this call starts.
 func (p *Puller) Pull(ctx context.Context, ref string, plat images.Platform, prog Progress) (Result, error) {
 	t, err := parseRef(ref)
 	if err != nil {
@@ -131,9 +131,7 @@ func (p *Puller) Pull(ctx context.Context, ref string, plat images.Platform, pro
 		if r.Err != nil {
 			return Result{}, fmt.Errorf("pull %s: %w", t.store, r.Err)
 		}
-		res := r.Val.(Result)
-		res.Shared = r.Shared
-		return res, nil
+		return r.Val.(Result), nil
 	}
 }
 
