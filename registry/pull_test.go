@@ -594,3 +594,70 @@ func TestPullRefusesGarbageAndAmbiguousManifests(t *testing.T) {
 		assertClean(t, s)
 	}
 }
+
+func TestPullOCIIndexSkipsAttestations(t *testing.T) {
+	host := serve(t, nil)
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	ids := map[string]digest.Digest{}
+	for _, pl := range []v1.Platform{{OS: "unknown", Architecture: "unknown"}, {OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}} {
+		img := mutate.MediaType(randomImage(t, 1), types.OCIManifestSchema1)
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &pl}})
+		ids[pl.String()] = digestOf(t, img.ConfigName)
+	}
+	pushIndex(t, host+"/oci:1", idx)
+	res, err := New(newStore(t), anonymous).Pull(context.Background(), host+"/oci:1", images.Platform{OS: "linux", Architecture: "arm64"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Image.ID != ids["linux/arm64"].String() || res.Digest != digestOf(t, idx.Digest) {
+		t.Errorf("pulled %s (repo digest %s), want %s", res.Image.ID, res.Digest, ids["linux/arm64"])
+	}
+}
+
+// tokenAuth is a registry with Docker's token auth: requests need a
+// bearer token, which /token hands out for user:pass.
+func tokenAuth(host *string, user, pass string) func(http.Handler) http.Handler {
+	const token = "t0k3n-for-test"
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/token" {
+				if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+					http.Error(w, "bad credentials", http.StatusUnauthorized)
+					return
+				}
+				fmt.Fprintf(w, `{"token":%q}`, token)
+				return
+			}
+			if r.Header.Get("Authorization") != "Bearer "+token {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, *host))
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"token required"}]}`, http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
+func TestPullTokenAuth(t *testing.T) {
+	var host string
+	host = serve(t, tokenAuth(&host, "berth", "tok-pw"))
+	img := randomImage(t, 1)
+	push(t, host+"/private:1", img, remote.WithAuth(&basicAuthn{"berth", "tok-pw"}))
+
+	writeDockerConfig(t, host, "berth", "tok-pw")
+	res, err := New(newStore(t), Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Image.ID != digestOf(t, img.ConfigName).String() {
+		t.Errorf("pulled %s", res.Image.ID)
+	}
+	writeDockerConfig(t, host, "berth", "wrong-tok-pw")
+	s := newStore(t)
+	_, err = New(s, Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
+	if err == nil || strings.Contains(err.Error(), "wrong-tok-pw") {
+		t.Fatalf("pull with a wrong password: %v", err)
+	}
+	t.Logf("refused: %v", err)
+	assertClean(t, s)
+}
