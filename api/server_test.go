@@ -129,8 +129,8 @@ func TestClientWithoutDaemonSaysWhatToDo(t *testing.T) {
 	}
 }
 
-func metaOf(ns, name string) manifests.ObjectMeta {
-	return manifests.ObjectMeta{Namespace: ns, Name: name}
+func metaOf(ns, name string) ObjectMeta {
+	return ObjectMeta{ObjectMeta: manifests.ObjectMeta{Namespace: ns, Name: name}}
 }
 
 func (f *fakeBackend) Pod(ctx context.Context, ns, name string) (Pod, bool, error) {

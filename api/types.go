@@ -4,28 +4,74 @@
 package api
 
 import (
+	"maps"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-project/berth/manifests"
 )
 
-// Pod is a pod as `berth get pods -o json` prints it: a Kubernetes Pod.
+// Pod is a pod as `berth get pods -o json` prints it: a Kubernetes Pod,
+// with no field Kubernetes lacks. What berth knows beyond Kubernetes rides
+// where Kubernetes puts such facts: annotations under berth.io/ (the
+// manifest file, the infra process) and status conditions (a manifest that
+// stopped validating).
 type Pod struct {
-	APIVersion string               `json:"apiVersion"`
-	Kind       string               `json:"kind"`
-	Metadata   manifests.ObjectMeta `json:"metadata"`
-	Spec       manifests.PodSpec    `json:"spec"`
-	Status     PodStatus            `json:"status"`
-	// Berth holds what Kubernetes has no field for.
-	Berth BerthInfo `json:"berth"`
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   ObjectMeta        `json:"metadata"`
+	Spec       manifests.PodSpec `json:"spec"`
+	Status     PodStatus         `json:"status"`
 }
 
-// BerthInfo is berth's own per-pod information.
-type BerthInfo struct {
-	File     string    `json:"file,omitempty"`
-	InfraPID int       `json:"infraPID,omitempty"`
-	Problems []string  `json:"problems,omitempty"`
-	Created  time.Time `json:"created,omitempty"`
+// ObjectMeta is a pod's metadata: the manifest's, and the time berth
+// created the pod.
+type ObjectMeta struct {
+	manifests.ObjectMeta
+	CreationTimestamp time.Time `json:"creationTimestamp,omitzero"`
+}
+
+// Annotations berth sets on the pods it shows.
+const (
+	// AnnotationFile is the manifest file that declares the pod.
+	AnnotationFile = "berth.io/file"
+	// AnnotationInfraPID is the host PID of the pod's infra process.
+	AnnotationInfraPID = "berth.io/infra-pid"
+)
+
+// File is the manifest file that declares p ("" when unknown).
+func (p Pod) File() string { return p.Metadata.Annotations[AnnotationFile] }
+
+// InfraPID is the host PID of p's infra process (0 when none runs).
+func (p Pod) InfraPID() int {
+	pid, _ := strconv.Atoi(p.Metadata.Annotations[AnnotationInfraPID])
+	return pid
+}
+
+// SetAnnotation sets one annotation on p's own copy of its annotations
+// (the manifest's map is shared and never written).
+func (p *Pod) SetAnnotation(key, value string) {
+	a := make(map[string]string, len(p.Metadata.Annotations)+1)
+	maps.Copy(a, p.Metadata.Annotations)
+	a[key] = value
+	p.Metadata.Annotations = a
+}
+
+// ConditionManifestValid is the condition berth adds to a pod whose
+// manifest file no longer validates: False, with every problem in its
+// message, one a line. The pod keeps running on its last good spec.
+const ConditionManifestValid = "berth.io/ManifestValid"
+
+// ManifestProblems lists the problems of p's manifest file, one per line
+// of the ConditionManifestValid condition.
+func (p Pod) ManifestProblems() []string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == ConditionManifestValid && c.Status == ConditionFalse && c.Message != "" {
+			return strings.Split(c.Message, "\n")
+		}
+	}
+	return nil
 }
 
 // PodList is the answer to a list, as kubectl prints it.
@@ -47,25 +93,60 @@ const (
 // PodStatus mirrors the Kubernetes PodStatus fields berth fills.
 type PodStatus struct {
 	Phase                 string            `json:"phase"`
+	Conditions            []PodCondition    `json:"conditions,omitempty"`
 	Reason                string            `json:"reason,omitempty"`
 	Message               string            `json:"message,omitempty"`
+	HostIP                string            `json:"hostIP,omitempty"`
+	HostIPs               []PodIP           `json:"hostIPs,omitempty"`
 	PodIP                 string            `json:"podIP,omitempty"`
 	PodIPs                []PodIP           `json:"podIPs,omitempty"`
 	StartTime             *time.Time        `json:"startTime,omitempty"`
 	InitContainerStatuses []ContainerStatus `json:"initContainerStatuses,omitempty"`
 	ContainerStatuses     []ContainerStatus `json:"containerStatuses,omitempty"`
+	QOSClass              string            `json:"qosClass,omitempty"`
 }
 
-// PodIP is one pod address.
+// PodIP is one pod (or host) address.
 type PodIP struct {
 	IP string `json:"ip"`
 }
+
+// PodCondition is one of the pod's conditions, as the kubelet reports
+// them.
+type PodCondition struct {
+	Type               string    `json:"type"`
+	Status             string    `json:"status"`
+	LastTransitionTime time.Time `json:"lastTransitionTime,omitzero"`
+	Reason             string    `json:"reason,omitempty"`
+	Message            string    `json:"message,omitempty"`
+}
+
+// Condition types the kubelet sets, in the order it lists them, and their
+// statuses.
+const (
+	PodReadyToStartContainers = "PodReadyToStartContainers"
+	PodInitialized            = "Initialized"
+	PodReady                  = "Ready"
+	ContainersReady           = "ContainersReady"
+	PodScheduled              = "PodScheduled"
+
+	ConditionTrue  = "True"
+	ConditionFalse = "False"
+)
+
+// QoS classes, as Kubernetes computes them from the containers' requests
+// and limits.
+const (
+	QOSGuaranteed = "Guaranteed"
+	QOSBurstable  = "Burstable"
+	QOSBestEffort = "BestEffort"
+)
 
 // ContainerStatus mirrors the Kubernetes ContainerStatus.
 type ContainerStatus struct {
 	Name         string         `json:"name"`
 	State        ContainerState `json:"state"`
-	LastState    ContainerState `json:"lastTerminationState"`
+	LastState    ContainerState `json:"lastState"`
 	Ready        bool           `json:"ready"`
 	RestartCount int32          `json:"restartCount"`
 	Image        string         `json:"image"`
@@ -98,7 +179,7 @@ type StateTerminated struct {
 	Signal     int32     `json:"signal,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
 	Message    string    `json:"message,omitempty"`
-	StartedAt  time.Time `json:"startedAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
 	FinishedAt time.Time `json:"finishedAt"`
 	PID        int       `json:"-"`
 }

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/moby/sys/user"
 )
 
 // execUser is the resolved identity the user's program runs as.
@@ -20,37 +21,17 @@ type execUser struct {
 	Home string
 }
 
-// passwdEntry is one line of /etc/passwd.
-type passwdEntry struct {
-	name string
-	uid  uint32
-	gid  uint32
-	home string
-}
-
-// groupEntry is one line of /etc/group.
-type groupEntry struct {
-	name    string
-	gid     uint32
-	members []string
-}
-
-// errNoUser and errNoGroup are returned when a name is not in the rootfs's
-// passwd or group file.
-var (
-	errNoUser  = errors.New("no matching entries in passwd file")
-	errNoGroup = errors.New("no matching entries in group file")
-)
-
 // resolveUser resolves a Docker-style "user[:group]" spec against the
 // contents of the container's /etc/passwd and /etc/group (nil readers
-// when the files are missing: then only numeric ids work). The uid and
-// primary gid follow runc's GetExecUser: a user found in passwd brings its
-// primary group unless a group is given. The supplementary groups follow
-// containerd's CRI after CVE-2023-25173: the primary gid first, then every
-// group of /etc/group that lists the user by name (except the group named
-// like the user), whether or not a group was given; AddGroups then appends
-// the pod's supplementalGroups and fsGroup.
+// when the files are missing: then only numeric ids work). The files are
+// parsed by github.com/moby/sys/user, runc's parser, so the image's lines
+// read as they do under Docker (see parsePasswd for the entries dropped).
+// The uid and primary gid follow runc's GetExecUser: a user found in
+// passwd brings its primary group unless a group is given. The
+// supplementary groups follow containerd's CRI after CVE-2023-25173: the
+// primary gid first, then every group of /etc/group that lists the user by
+// name (except the group named like the user), whether or not a group was
+// given; AddGroups then appends the pod's supplementalGroups and fsGroup.
 func resolveUser(spec string, passwd, group io.Reader) (execUser, error) {
 	userPart, groupPart, explicitGroup := strings.Cut(spec, ":")
 	if userPart == "" {
@@ -67,21 +48,28 @@ func resolveUser(spec string, passwd, group io.Reader) (execUser, error) {
 
 	u := execUser{Home: "/"}
 	var name string
-	if id, numeric, err := parseID(userPart); err != nil {
+	id, numeric, err := parseID(userPart)
+	if err != nil {
 		return execUser{}, fmt.Errorf("user %q: %w", userPart, err)
-	} else if numeric {
+	}
+	i := slices.IndexFunc(users, func(p user.User) bool {
+		if numeric {
+			return p.Uid == int(id)
+		}
+		return p.Name == userPart
+	})
+	switch {
+	case i >= 0:
+		// parsePasswd kept only ids in 0..2^31-1.
+		pw := users[i]
+		u.UID, u.GID, name = uint32(pw.Uid), uint32(pw.Gid), pw.Name
+		if pw.Home != "" {
+			u.Home = pw.Home
+		}
+	case numeric:
 		u.UID = id
-		if pw, ok := findUser(users, func(p passwdEntry) bool { return p.uid == id }); ok {
-			u.GID, name = pw.gid, pw.name
-			u.Home = homeOr(pw.home, u.Home)
-		}
-	} else {
-		pw, ok := findUser(users, func(p passwdEntry) bool { return p.name == userPart })
-		if !ok {
-			return execUser{}, fmt.Errorf("unable to find user %s: %w", userPart, errNoUser)
-		}
-		u.UID, u.GID, name = pw.uid, pw.gid, pw.name
-		u.Home = homeOr(pw.home, u.Home)
+	default:
+		return execUser{}, fmt.Errorf("unable to find user %s: %w", userPart, user.ErrNoPasswdEntries)
 	}
 
 	if explicitGroup {
@@ -94,8 +82,8 @@ func resolveUser(spec string, passwd, group io.Reader) (execUser, error) {
 	u.Groups = []uint32{u.GID}
 	if name != "" {
 		for _, g := range groups {
-			if g.name != name && slices.Contains(g.members, name) {
-				u.AddGroups(g.gid)
+			if g.Name != name && slices.Contains(g.List, name) {
+				u.AddGroups(uint32(g.Gid))
 			}
 		}
 	}
@@ -112,13 +100,6 @@ func (u *execUser) AddGroups(gids ...uint32) {
 	}
 }
 
-func homeOr(home, def string) string {
-	if home == "" {
-		return def
-	}
-	return home
-}
-
 // envWithHome adds HOME=home to env unless env sets HOME, as runc does.
 func envWithHome(env []string, home string) []string {
 	for _, kv := range env {
@@ -130,7 +111,7 @@ func envWithHome(env []string, home string) []string {
 }
 
 // resolveGroup resolves the group part of a user spec.
-func resolveGroup(spec string, groups []groupEntry) (uint32, error) {
+func resolveGroup(spec string, groups []user.Group) (uint32, error) {
 	id, numeric, err := parseID(spec)
 	if err != nil {
 		return 0, fmt.Errorf("group %q: %w", spec, err)
@@ -139,16 +120,16 @@ func resolveGroup(spec string, groups []groupEntry) (uint32, error) {
 		return id, nil
 	}
 	for _, g := range groups {
-		if g.name == spec {
-			return g.gid, nil
+		if g.Name == spec {
+			return uint32(g.Gid), nil
 		}
 	}
-	return 0, fmt.Errorf("unable to find group %s: %w", spec, errNoGroup)
+	return 0, fmt.Errorf("unable to find group %s: %w", spec, user.ErrNoGroupEntries)
 }
 
-// parseID parses a numeric uid/gid. It reports numeric=false for names, and
-// refuses numbers outside 0..2^31-1 (CVE-2024-40635: larger values wrap to
-// root in some paths).
+// parseID parses a numeric uid/gid of a user spec. It reports
+// numeric=false for names, and refuses numbers outside 0..2^31-1
+// (CVE-2024-40635: larger values wrap to root in some paths).
 func parseID(s string) (id uint32, numeric bool, err error) {
 	if s == "" {
 		return 0, false, errors.New("empty id")
@@ -166,74 +147,38 @@ func parseID(s string) (id uint32, numeric bool, err error) {
 	return uint32(n), true, nil
 }
 
-func findUser(users []passwdEntry, match func(passwdEntry) bool) (passwdEntry, bool) {
-	for _, u := range users {
-		if match(u) {
-			return u, true
-		}
-	}
-	return passwdEntry{}, false
-}
+// validID reports whether id, as the parser read it from the image's
+// file, is in 0..2^31-1. One outside cannot be run as: it would wrap as a
+// uint32 (CVE-2024-40635).
+func validID(id int) bool { return id >= 0 && id <= math.MaxInt32 }
 
-// parsePasswd reads name:passwd:uid:gid:gecos:home:shell lines, skipping
-// comments and lines that do not parse (as libc does).
-func parsePasswd(r io.Reader) ([]passwdEntry, error) {
-	var out []passwdEntry
-	err := eachLine(r, func(f []string) {
-		if len(f) < 4 {
-			return
-		}
-		uid, uok, _ := parseID(f[2])
-		gid, gok, _ := parseID(f[3])
-		if uok && gok {
-			e := passwdEntry{name: f[0], uid: uid, gid: gid}
-			if len(f) > 5 {
-				e.home = f[5]
-			}
-			out = append(out, e)
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read passwd: %w", err)
-	}
-	return out, nil
-}
-
-// parseGroup reads name:passwd:gid:member,member lines.
-func parseGroup(r io.Reader) ([]groupEntry, error) {
-	var out []groupEntry
-	err := eachLine(r, func(f []string) {
-		if len(f) < 3 {
-			return
-		}
-		gid, ok, _ := parseID(f[2])
-		if !ok {
-			return
-		}
-		g := groupEntry{name: f[0], gid: gid}
-		if len(f) > 3 && f[3] != "" {
-			g.members = strings.Split(f[3], ",")
-		}
-		out = append(out, g)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read group: %w", err)
-	}
-	return out, nil
-}
-
-// eachLine calls fn with the ':'-separated fields of every non-comment line.
-func eachLine(r io.Reader, fn func([]string)) error {
+// parsePasswd parses the image's passwd file. Comment lines are dropped,
+// as glibc drops them (this parser would read one as a user with uid 0),
+// and so are entries whose uid or gid is outside 0..2^31-1. A uid or gid
+// field that is not a number reads as 0, as under runc and Docker:
+// runAsNonRoot still refuses such a user.
+func parsePasswd(r io.Reader) ([]user.User, error) {
 	if r == nil {
-		return nil
+		return nil, nil
 	}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		fn(strings.Split(line, ":"))
+	users, err := user.ParsePasswdFilter(r, func(u user.User) bool {
+		return !strings.HasPrefix(u.Name, "#") && validID(u.Uid) && validID(u.Gid)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read /etc/passwd: %w", err)
 	}
-	return sc.Err()
+	return users, nil
+}
+
+// parseGroup parses the image's group file (the parser skips comment
+// lines), dropping entries whose gid is outside 0..2^31-1.
+func parseGroup(r io.Reader) ([]user.Group, error) {
+	if r == nil {
+		return nil, nil
+	}
+	groups, err := user.ParseGroupFilter(r, func(g user.Group) bool { return validID(g.Gid) })
+	if err != nil {
+		return nil, fmt.Errorf("read /etc/group: %w", err)
+	}
+	return groups, nil
 }

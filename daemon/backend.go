@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/berth-project/berth/api"
@@ -109,8 +110,8 @@ func (b *backend) Reconcile(ctx context.Context) error {
 
 // withManifestProblems adds what the manifest directory says about pods:
 // a pod whose file no longer validates keeps running on its last good spec
-// and carries the problems; a pod that never ran because its file is
-// invalid shows as InvalidManifest.
+// and carries the problems in a False ManifestValid condition; a pod that
+// never ran because its file is invalid shows as InvalidManifest.
 func withManifestProblems(pods []api.Pod, snap *manifestdir.Snapshot) []api.Pod {
 	if snap == nil {
 		return pods
@@ -136,19 +137,37 @@ func withManifestProblems(pods []api.Pod, snap *manifestdir.Snapshot) []api.Pod 
 			}
 			k := reconciler.PodKey{Namespace: d.Pod.Namespace, Name: d.Pod.Name}
 			if i, ok := index[k]; ok {
-				pods[i].Berth.Problems = append(pods[i].Berth.Problems, problems...)
+				addProblems(&pods[i], problems)
 				continue
 			}
 			if !d.HasErrors() {
 				continue
 			}
 			index[k] = len(pods)
-			pods = append(pods, api.Pod{
-				APIVersion: "v1", Kind: "Pod", Metadata: d.Pod.ObjectMeta, Spec: d.Pod.Spec,
+			p := api.Pod{
+				APIVersion: "v1", Kind: "Pod", Metadata: api.ObjectMeta{ObjectMeta: d.Pod.ObjectMeta}, Spec: d.Pod.Spec,
 				Status: api.PodStatus{Phase: api.PodPending, Reason: api.ReasonInvalidManifest, Message: problems[0]},
-				Berth:  api.BerthInfo{File: file, Problems: problems},
-			})
+			}
+			p.SetAnnotation(api.AnnotationFile, file)
+			addProblems(&p, problems)
+			pods = append(pods, p)
 		}
 	}
 	return pods
+}
+
+// addProblems records the problems of p's manifest file in its
+// ManifestValid condition. It has no transition time: berth does not keep
+// when the file went bad, and a made-up time would change on every look.
+func addProblems(p *api.Pod, problems []string) {
+	for i, c := range p.Status.Conditions {
+		if c.Type == api.ConditionManifestValid {
+			p.Status.Conditions[i].Message += "\n" + strings.Join(problems, "\n")
+			return
+		}
+	}
+	p.Status.Conditions = append(p.Status.Conditions, api.PodCondition{
+		Type: api.ConditionManifestValid, Status: api.ConditionFalse,
+		Reason: api.ReasonInvalidManifest, Message: strings.Join(problems, "\n"),
+	})
 }

@@ -165,7 +165,7 @@ spec:
 
 	t.Run("shared pid namespace", func(t *testing.T) {
 		p := d.pod("shared")
-		infra := p.Berth.InfraPID
+		infra := p.InfraPID()
 		b := hostPIDOf(t, infra, containerPID(t, p, "b"))
 		got := parseSelf(t, d.mustBerth("exec", "shared", "-c", "b", "--", "/bin/demo", "self"))
 		for _, ns := range []string{"ipc", "mnt", "net", "pid", "uts"} {

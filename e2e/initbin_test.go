@@ -30,7 +30,7 @@ func TestInitBinaryIsEmbeddedAndRunsTheInfra(t *testing.T) {
 	leanSize, _ := strconv.ParseInt(m[1], 10, 64)
 
 	d.apply("lean.yaml", podYAML("lean", "Always", `["/bin/demo", "sleep", "3600"]`))
-	pid := d.runningPod("lean").Berth.InfraPID
+	pid := d.runningPod("lean").InfraPID()
 	exe := fmt.Sprintf("/proc/%d/exe", pid)
 	target, err := os.Readlink(exe)
 	if err != nil {

@@ -106,7 +106,7 @@ spec:
 
 	d.apply("edit.yaml", fmt.Sprintf(base, "2", "1h"))
 	relabeled := d.pod("edit")
-	if relabeled.Metadata.UID != first.Metadata.UID || relabeled.Berth.InfraPID != first.Berth.InfraPID {
+	if relabeled.Metadata.UID != first.Metadata.UID || relabeled.InfraPID() != first.InfraPID() {
 		t.Errorf("a label change restarted the pod (uid %s -> %s)", first.Metadata.UID, relabeled.Metadata.UID)
 	}
 	if relabeled.Metadata.Labels["version"] != "2" {
@@ -115,16 +115,16 @@ spec:
 
 	d.apply("edit.yaml", fmt.Sprintf(base, "2", "2h"))
 	replaced := d.pod("edit")
-	if replaced.Metadata.UID == first.Metadata.UID || replaced.Berth.InfraPID == first.Berth.InfraPID {
+	if replaced.Metadata.UID == first.Metadata.UID || replaced.InfraPID() == first.InfraPID() {
 		t.Errorf("a spec change did not replace the pod")
 	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", first.Berth.InfraPID)); err == nil {
-		t.Errorf("the old infra %d still runs", first.Berth.InfraPID)
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", first.InfraPID())); err == nil {
+		t.Errorf("the old infra %d still runs", first.InfraPID())
 	}
 
 	d.mustBerth("delete", "-f", filepath.Join(d.dir, "edit.yaml"), "--timeout", "30s")
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", replaced.Berth.InfraPID)); err == nil {
-		t.Errorf("infra %d still runs after delete", replaced.Berth.InfraPID)
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", replaced.InfraPID())); err == nil {
+		t.Errorf("infra %d still runs after delete", replaced.InfraPID())
 	}
 	if l := d.hostLeftovers(); len(l) > 0 {
 		t.Errorf("left behind after delete: %v", l)
@@ -146,8 +146,8 @@ func TestDaemonKill9KeepsPodsRunning(t *testing.T) {
 	}
 	d.start()
 	after := d.pod("keep")
-	if got := containerPID(t, after, "main"); got != pid || after.Berth.InfraPID != before.Berth.InfraPID {
-		t.Errorf("after restart: container %d infra %d, want %d and %d", got, after.Berth.InfraPID, pid, before.Berth.InfraPID)
+	if got := containerPID(t, after, "main"); got != pid || after.InfraPID() != before.InfraPID() {
+		t.Errorf("after restart: container %d infra %d, want %d and %d", got, after.InfraPID(), pid, before.InfraPID())
 	}
 	if after.Status.ContainerStatuses[0].RestartCount != 0 || after.Metadata.UID != before.Metadata.UID {
 		t.Errorf("pod changed across the daemon restart: %s", toJSON(after))
@@ -180,7 +180,7 @@ spec:
     command: ["/bin/demo", "sleep"]
 `)
 	p := d.pod("pidns")
-	infraNS := nsLink(t, p.Berth.InfraPID, "pid")
+	infraNS := nsLink(t, p.InfraPID(), "pid")
 	if infraNS == nsLink(t, os.Getpid(), "pid") {
 		t.Fatalf("the pod shares the host's pid namespace")
 	}

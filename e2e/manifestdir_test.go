@@ -43,7 +43,7 @@ func TestInvalidEditKeepsPodAndDuplicatesAreReported(t *testing.T) {
 
 	testutil.WaitFor(t, 30*time.Second, "the problems to be reported", func() bool {
 		for _, p := range d.pods() {
-			if p.Metadata.Name == "keeper" && len(p.Berth.Problems) > 0 {
+			if p.Metadata.Name == "keeper" && len(p.ManifestProblems()) > 0 {
 				return true
 			}
 		}
@@ -56,7 +56,7 @@ func TestInvalidEditKeepsPodAndDuplicatesAreReported(t *testing.T) {
 			if p.Metadata.UID != first || p.Status.Phase != "Running" {
 				t.Errorf("an invalid edit touched the running pod: uid %s -> %s, phase %s", first, p.Metadata.UID, p.Status.Phase)
 			}
-			if all := strings.Join(p.Berth.Problems, "\n"); !strings.Contains(all, "spec.restartPolicy") {
+			if all := strings.Join(p.ManifestProblems(), "\n"); !strings.Contains(all, "spec.restartPolicy") {
 				t.Errorf("problems do not name the field:\n%s", all)
 			}
 		case "ghost":

@@ -566,7 +566,7 @@ func TestNetFiftyPodsUpAndDownLeaveNothing(t *testing.T) {
 			t.Errorf("pods %s and %s share IP %s", other, p.Metadata.Name, p.Status.PodIP)
 		}
 		ips[p.Status.PodIP] = p.Metadata.Name
-		nsInodes = append(nsInodes, netnsInode(t, p.Berth.InfraPID))
+		nsInodes = append(nsInodes, netnsInode(t, p.InfraPID()))
 	}
 	if got := len(d.bridgePorts()); got != n {
 		t.Errorf("%d veths on the bridge, want %d", got, n)
@@ -638,9 +638,9 @@ func TestNetDaemonKill9KeepsIPsAndConnections(t *testing.T) {
 	d.start()
 
 	after := d.runningPod("echo")
-	if after.Status.PodIP != before.Status.PodIP || after.Berth.InfraPID != before.Berth.InfraPID {
+	if after.Status.PodIP != before.Status.PodIP || after.InfraPID() != before.InfraPID() {
 		t.Errorf("after restart: IP %s infra %d, want %s and %d",
-			after.Status.PodIP, after.Berth.InfraPID, before.Status.PodIP, before.Berth.InfraPID)
+			after.Status.PodIP, after.InfraPID(), before.Status.PodIP, before.InfraPID())
 	}
 	for i, c := range conns {
 		if got, err := echoOn(c, readers[i], "after"); err != nil || got != "after" {
@@ -683,12 +683,12 @@ func TestNetHostPortConflictRefusesSecondPod(t *testing.T) {
 	if !strings.Contains(second.Status.Message, want) || second.Status.Phase == api.PodRunning {
 		t.Errorf("second pod: phase %s message %q; want a message containing %q", second.Status.Phase, second.Status.Message, want)
 	}
-	if second.Berth.InfraPID != 0 || second.Status.PodIP != "" {
-		t.Errorf("the refused pod runs: infra %d IP %q", second.Berth.InfraPID, second.Status.PodIP)
+	if second.InfraPID() != 0 || second.Status.PodIP != "" {
+		t.Errorf("the refused pod runs: infra %d IP %q", second.InfraPID(), second.Status.PodIP)
 	}
 
 	now := d.runningPod("first")
-	if now.Berth.InfraPID != first.Berth.InfraPID || now.Status.PodIP != first.Status.PodIP || api.Restarts(now) != 0 {
+	if now.InfraPID() != first.InfraPID() || now.Status.PodIP != first.Status.PodIP || api.Restarts(now) != 0 {
 		t.Errorf("first pod changed: %s", toJSON(now))
 	}
 	waitEcho(t, "first pod through its hostPort after the conflict", tcpEcho, addr)
@@ -753,7 +753,7 @@ spec:
 	if got := nsLink(t, containerPID(t, p, "main"), "net"); got != host {
 		t.Errorf("container netns %s, want the host's %s", got, host)
 	}
-	if got := nsLink(t, p.Berth.InfraPID, "net"); got != host {
+	if got := nsLink(t, p.InfraPID(), "net"); got != host {
 		t.Errorf("infra netns %s, want the host's %s", got, host)
 	}
 	if l := d.leases(); len(l) > 0 {
@@ -791,7 +791,7 @@ func TestNetIPExhaustionRefusesPod(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("daemon died: %v", err)
 	}
-	if now := d.pod("a"); now.Berth.InfraPID != a.Berth.InfraPID || now.Status.PodIP != a.Status.PodIP {
+	if now := d.pod("a"); now.InfraPID() != a.InfraPID() || now.Status.PodIP != a.Status.PodIP {
 		t.Errorf("pod a changed: %s", toJSON(now))
 	}
 

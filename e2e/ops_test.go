@@ -53,6 +53,11 @@ func TestGetPodsJSONThroughJQ(t *testing.T) {
 		{list, `.items[0].status.containerStatuses[0] | .name == "app" and .ready and .restartCount == 0 and (.state.running.startedAt | length) > 0`},
 		{list, `[.items[] | select(.status.phase == "Running") | .metadata.name] == ["sleeper"]`},
 		{one, `.kind == "Pod" and .status.phase == "Running"`},
+		{one, `.metadata.annotations["berth.io/file"] | endswith("/sleeper.yaml")`},
+		{one, `has("berth") | not`},
+		{one, `.status.qosClass == "BestEffort" and (.status.hostIP | length) > 0`},
+		{one, `[.status.conditions[] | select(.status == "True") | .type] == ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]`},
+		{one, `.status.containerStatuses[0].lastState == {}`},
 	} {
 		cmd := exec.Command(jq, "-e", tc.filter)
 		cmd.Stdin = strings.NewReader(tc.input)
@@ -130,7 +135,7 @@ spec:
 func TestFailedValidationEventOncePerProblem(t *testing.T) {
 	d := startDaemon(t)
 	d.apply("sleeper.yaml", sleeperYAML)
-	file := d.pod("sleeper").Berth.File
+	file := d.pod("sleeper").File()
 	broken := strings.Replace(sleeperYAML, "image: berth.test/demo:latest", "image: berth.test/demo:latest\n    bogusField: 1", 1)
 	if err := os.WriteFile(file+".tmp", []byte(broken), 0o644); err != nil {
 		t.Fatal(err)

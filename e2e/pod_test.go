@@ -95,7 +95,7 @@ spec:
 	if p.Status.Phase != api.PodRunning {
 		t.Fatalf("phase %s: %s", p.Status.Phase, toJSON(p.Status))
 	}
-	infraPID := p.Berth.InfraPID
+	infraPID := p.InfraPID()
 	w, r := containerPID(t, p, "writer"), containerPID(t, p, "reader")
 	for _, ns := range []string{"net", "ipc", "uts"} {
 		inf := nsLink(t, infraPID, ns)

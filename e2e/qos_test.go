@@ -66,7 +66,7 @@ spec:
 				t.Errorf("pod %s: %s = %q, want %d", tc.pod, file, out, tc.want)
 			}
 		}
-		infraPath := fmt.Sprintf("/proc/%d/oom_score_adj", d.pod(tc.pod).Berth.InfraPID)
+		infraPath := fmt.Sprintf("/proc/%d/oom_score_adj", d.pod(tc.pod).InfraPID())
 		if got, want := readOOMScoreAdj(t, infraPath), lowered(infra.OOMScoreAdj); got != want {
 			t.Errorf("pod %s: infra oom_score_adj %d, want %d", tc.pod, got, want)
 		}

@@ -44,8 +44,8 @@ type PodConfig struct {
 	// LogMaxSize is the size in bytes past which a run's log file is
 	// rotated, and LogMaxFiles how many of a run's files are kept, the
 	// current one included (kubelet's containerLogMaxSize and
-	// containerLogMaxFiles); zero selects DefaultLogMaxSize and
-	// DefaultLogMaxFiles.
+	// containerLogMaxFiles); zero selects crilog.DefaultMaxSize and
+	// crilog.DefaultMaxFiles.
 	LogMaxSize  int64 `json:"logMaxSize,omitempty"`
 	LogMaxFiles int   `json:"logMaxFiles,omitempty"`
 

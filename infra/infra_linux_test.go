@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/crilog"
 	"github.com/berth-project/berth/internal/testutil"
 )
 
@@ -313,7 +314,7 @@ func TestInfraPodLifecycle(t *testing.T) {
 	got := readLog(t, appLog)
 	want := map[string]bool{
 		"stdout F hostname=" + cfg.Hostname: true, "stderr F to stderr": true,
-		"stdout P " + strings.Repeat("x", logLineMax): true, "stdout F " + strings.Repeat("x", 20000-logLineMax): true,
+		"stdout P " + strings.Repeat("x", crilog.MaxRecordText): true, "stdout F " + strings.Repeat("x", 20000-crilog.MaxRecordText): true,
 		"stdout F waiting": true,
 	}
 	for _, l := range got {

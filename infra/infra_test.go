@@ -72,61 +72,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestAppendCRI(t *testing.T) {
-	ts := time.Date(2026, 1, 2, 15, 4, 5, 7000, time.FixedZone("x", 3600))
-	tests := []struct {
-		stream  string
-		partial bool
-		text    string
-		want    string
-	}{
-		{StreamStdout, false, "hello", "2026-01-02T14:04:05.000007000Z stdout F hello\n"},
-		{StreamStderr, true, "part", "2026-01-02T14:04:05.000007000Z stderr P part\n"},
-		{StreamStdout, false, "", "2026-01-02T14:04:05.000007000Z stdout F \n"},
-	}
-	for _, tt := range tests {
-		if got := string(appendCRI(nil, ts, tt.stream, tt.partial, []byte(tt.text))); got != tt.want {
-			t.Errorf("appendCRI(%q) = %q, want %q", tt.text, got, tt.want)
-		}
-	}
-}
-
-func TestCopyCRI(t *testing.T) {
-	ts := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
-	const prefix = "2026-01-02T15:04:05.000000000Z stdout "
-	long := strings.Repeat("x", logLineMax+10)
-	tests := []struct {
-		name, in string
-		want     []string
-	}{
-		{"lines", "a\nb\n", []string{"F a", "F b"}},
-		{"no trailing newline", "a\nb", []string{"F a", "F b"}},
-		{"empty line", "\n", []string{"F "}},
-		{"long line split", long + "\nz\n", []string{"P " + long[:logLineMax], "F " + long[logLineMax:], "F z"}},
-		{"nothing", "", nil},
-	}
-	for _, tt := range tests {
-		var out bytes.Buffer
-		if err := copyCRI(&out, strings.NewReader(tt.in), StreamStdout, func() time.Time { return ts }); err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		var want strings.Builder
-		for _, w := range tt.want {
-			want.WriteString(prefix + w + "\n")
-		}
-		if out.String() != want.String() {
-			t.Errorf("%s: got %q, want %q", tt.name, trunc(out.String()), trunc(want.String()))
-		}
-	}
-}
-
-func trunc(s string) string {
-	if len(s) > 200 {
-		return s[:100] + "..." + s[len(s)-100:]
-	}
-	return s
-}
-
 func TestParseOOMKill(t *testing.T) {
 	tests := []struct {
 		name, in string

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/crilog"
 )
 
 // startFunc starts a container process; container.Start in production.
@@ -72,11 +73,11 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *container.St
 	if err := resetTerminationFile(c.TerminationMessageFile); err != nil {
 		return 0, "", fmt.Errorf("termination message file of container %s: %w", c.Name, err)
 	}
-	logPath := LogPath(p.cfg.LogDir, c.Name, run)
-	logW, err := openLogWriter(logWriterConfig{
-		dir: filepath.Dir(logPath), run: run,
-		maxSize: p.cfg.LogMaxSize, maxFiles: p.cfg.LogMaxFiles,
-		log: p.log.With("pod", p.cfg.Key, "container", c.Name),
+	logPath := crilog.Path(p.cfg.LogDir, c.Name, run)
+	logW, err := crilog.OpenWriter(crilog.WriterConfig{
+		Dir: filepath.Dir(logPath), Run: run,
+		MaxSize: p.cfg.LogMaxSize, MaxFiles: p.cfg.LogMaxFiles,
+		Log: p.log.With("pod", p.cfg.Key, "container", c.Name),
 	})
 	if err != nil {
 		return 0, logPath, fmt.Errorf("log of container %s: %w", c.Name, err)
@@ -119,12 +120,12 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *container.St
 // quiet), and closes everything when both streams end; closing marks the
 // run's log complete for readers that follow it. The returned channel is
 // closed then.
-func (p *procsLinux) copyLogs(name string, logW *logWriter, outR, errR *os.File) chan struct{} {
+func (p *procsLinux) copyLogs(name string, logW *crilog.Writer, outR, errR *os.File) chan struct{} {
 	done := make(chan struct{})
 	var open atomic.Int32
 	open.Store(2)
 	copyStream := func(r *os.File, stream string) {
-		if err := copyCRI(logW, r, stream, time.Now); err != nil {
+		if err := crilog.Copy(logW, r, stream, time.Now); err != nil {
 			p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
 		}
 		r.Close()
@@ -135,8 +136,8 @@ func (p *procsLinux) copyLogs(name string, logW *logWriter, outR, errR *os.File)
 			close(done)
 		}
 	}
-	go copyStream(outR, StreamStdout)
-	go copyStream(errR, StreamStderr)
+	go copyStream(outR, crilog.Stdout)
+	go copyStream(errR, crilog.Stderr)
 	return done
 }
 

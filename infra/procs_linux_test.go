@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/crilog"
 )
 
 // TestStartRunsInParallel starts two runs whose init stages each wait for
@@ -46,7 +47,7 @@ func TestStartRunsInParallel(t *testing.T) {
 		if got[i].err != nil || got[i].pid != want {
 			t.Errorf("run %d: pid %d, err %v; want pid %d", i, got[i].pid, got[i].err, want)
 		}
-		if got[i].logPath != LogPath(cfg.LogDir, runs[i].cfg.Name, 0) {
+		if got[i].logPath != crilog.Path(cfg.LogDir, runs[i].cfg.Name, 0) {
 			t.Errorf("run %d: log path %q", i, got[i].logPath)
 		}
 	}

@@ -1,7 +1,5 @@
 package infra
 
-import "bytes"
-
 // Termination message policies, as in a container's terminationMessagePolicy.
 const (
 	TerminationMessageFile           = "File"
@@ -17,47 +15,6 @@ const (
 	MaxTerminationLogBytes   = 2 << 10
 	MaxPodTerminationMessage = 12 << 10
 )
-
-// terminationLogTailRead is how much of the end of a log file is read for
-// the fallback: enough for 2 KiB of text in CRI records of short lines.
-const terminationLogTailRead = 64 << 10
-
-// logTail returns the text of the last MaxTerminationLogLines lines of a
-// CRI log, cut to its last MaxTerminationLogBytes bytes. raw is the end of
-// the file; whole says it is the whole file, otherwise its first line may
-// be cut and is dropped. Records that do not parse are skipped.
-func logTail(raw []byte, whole bool) string {
-	lines := bytes.SplitAfter(raw, []byte{'\n'})
-	if !whole && len(lines) > 0 {
-		lines = lines[1:]
-	}
-	var out [][]byte
-	var cur []byte
-	partial := false
-	for _, l := range lines {
-		r, err := ParseCRI(l)
-		if err != nil {
-			continue
-		}
-		cur = append(cur, r.Text...)
-		partial = r.Partial
-		if !partial {
-			out = append(out, append(cur, '\n'))
-			cur = nil
-		}
-	}
-	if partial {
-		out = append(out, cur)
-	}
-	if len(out) > MaxTerminationLogLines {
-		out = out[len(out)-MaxTerminationLogLines:]
-	}
-	text := bytes.Join(out, nil)
-	if len(text) > MaxTerminationLogBytes {
-		text = text[len(text)-MaxTerminationLogBytes:]
-	}
-	return string(text)
-}
 
 // capTerminationMessages keeps a pod's termination messages within
 // MaxPodTerminationMessage together: when they are longer, each one is cut

@@ -1,12 +1,13 @@
 package infra
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/crilog"
 )
 
 // resetTerminationFile makes path an empty regular file a container of any
@@ -60,12 +61,11 @@ func (p *procsLinux) terminationMessage(c *ContainerConfig, logPath string, fail
 	if !failed || c.TerminationMessagePolicy != TerminationMessageFallbackToLogs || logPath == "" {
 		return ""
 	}
-	raw, whole, err := readTail(logPath, terminationLogTailRead)
+	msg, err := crilog.Tail(logPath, MaxTerminationLogLines, MaxTerminationLogBytes)
 	if err != nil {
 		p.log.Warn("termination message from the log", "pod", p.cfg.Key, "container", c.Name, "err", err)
-		return ""
 	}
-	return logTail(raw, whole)
+	return msg
 }
 
 // readHead reads at most n bytes from the start of the regular file path.
@@ -80,27 +80,4 @@ func readHead(path string, n int64) (string, error) {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	return string(b), nil
-}
-
-// readTail reads at most the last n bytes of the regular file path; whole
-// says they are the whole file.
-func readTail(path string, n int64) ([]byte, bool, error) {
-	f, err := openRegular(path, unix.O_RDONLY)
-	if errors.Is(err, unix.ENOENT) {
-		return nil, true, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, false, fmt.Errorf("stat %s: %w", path, err)
-	}
-	off := max(fi.Size()-n, 0)
-	b, err := io.ReadAll(io.NewSectionReader(f, off, fi.Size()-off))
-	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", path, err)
-	}
-	return b, off == 0, nil
 }

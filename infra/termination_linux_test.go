@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestTerminationFile: the file is made empty and writable by any user
@@ -45,7 +44,7 @@ func TestTerminationFile(t *testing.T) {
 	}
 
 	logPath := filepath.Join(dir, "0.log")
-	if err := os.WriteFile(logPath, criLines(time.Now(), "starting", "boom"), 0o600); err != nil {
+	if err := os.WriteFile(logPath, []byte("2026-01-02T03:04:05.000000000Z stderr F starting\n2026-01-02T03:04:05.000000001Z stderr F boom\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := &procsLinux{cfg: &PodConfig{Key: "test/term"}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}

@@ -1,51 +1,9 @@
 package infra
 
 import (
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
-
-func criLines(t0 time.Time, texts ...string) []byte {
-	var b []byte
-	for i, tx := range texts {
-		partial := strings.HasSuffix(tx, "\\")
-		b = appendCRI(b, t0.Add(time.Duration(i)), StreamStderr, partial, []byte(strings.TrimSuffix(tx, "\\")))
-	}
-	return b
-}
-
-func TestLogTail(t *testing.T) {
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	var many []string
-	for i := 1; i <= 100; i++ {
-		many = append(many, fmt.Sprintf("line %d", i))
-	}
-	var want80 strings.Builder
-	for i := 21; i <= 100; i++ {
-		fmt.Fprintf(&want80, "line %d\n", i)
-	}
-	long := strings.Repeat("y", 3000)
-	for _, tc := range []struct {
-		name  string
-		raw   []byte
-		whole bool
-		want  string
-	}{
-		{"empty", nil, true, ""},
-		{"lines", criLines(t0, "a", "b"), true, "a\nb\n"},
-		{"partial records join", criLines(t0, "ab\\", "cd", "e\\"), true, "abcd\ne"},
-		{"last 80 lines", criLines(t0, many...), true, want80.String()},
-		{"last 2 KiB", criLines(t0, long), true, long[len(long)-2047:] + "\n"},
-		{"cut first line dropped", criLines(t0, "a", "b")[5:], false, "b\n"},
-		{"bad records skipped", append([]byte("garbage\n"), criLines(t0, "ok")...), true, "ok\n"},
-	} {
-		if got := logTail(tc.raw, tc.whole); got != tc.want {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
 
 func TestCapTerminationMessages(t *testing.T) {
 	term := func(msg string) ContainerState { return ContainerState{Terminated: &StateTerminated{Message: msg}} }

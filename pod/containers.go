@@ -42,34 +42,38 @@ func cgroupContainer(c *manifests.Container) cgroups.Container {
 	}
 }
 
-func (m *Manager) ensureCgroups(id string, p *manifests.Pod) (podCgroups, error) {
+// ensureCgroups creates the pod's cgroup, with the infra's and each
+// container's below it.
+func (m *Manager) ensureCgroups(c *podRun) error {
+	p := c.rec.Pod
 	var spec []cgroups.Container
-	for _, c := range p.Spec.Containers {
-		spec = append(spec, cgroupContainer(&c))
+	for _, ctr := range p.Spec.Containers {
+		spec = append(spec, cgroupContainer(&ctr))
 	}
 	podRes, err := cgroups.ForPod(spec)
 	if err != nil {
-		return podCgroups{}, fmt.Errorf("pod resources: %w", err)
+		return fmt.Errorf("pod resources: %w", err)
 	}
-	if err := m.cfg.Cgroups.EnsurePod(KernelID(id), podRes); err != nil {
-		return podCgroups{}, fmt.Errorf("create pod cgroup: %w", err)
+	kid := KernelID(c.id)
+	if err := m.cfg.Cgroups.EnsurePod(kid, podRes); err != nil {
+		return fmt.Errorf("create pod cgroup: %w", err)
 	}
-	out := podCgroups{ctrs: map[string]cgroups.Placement{}}
-	if out.infra, err = m.cfg.Cgroups.EnsureInfra(KernelID(id)); err != nil {
-		return podCgroups{}, fmt.Errorf("create infra cgroup: %w", err)
+	c.cg = podCgroups{ctrs: map[string]cgroups.Placement{}}
+	if c.cg.infra, err = m.cfg.Cgroups.EnsureInfra(kid); err != nil {
+		return fmt.Errorf("create infra cgroup: %w", err)
 	}
-	for _, c := range allContainers(p) {
-		r, err := Resources(c)
+	for _, ctr := range allContainers(p) {
+		r, err := Resources(ctr)
 		if err != nil {
-			return podCgroups{}, err
+			return err
 		}
-		pl, err := m.cfg.Cgroups.EnsureContainer(KernelID(id), c.Name, r)
+		pl, err := m.cfg.Cgroups.EnsureContainer(kid, ctr.Name, r)
 		if err != nil {
-			return podCgroups{}, fmt.Errorf("create cgroup of container %s: %w", c.Name, err)
+			return fmt.Errorf("create cgroup of container %s: %w", ctr.Name, err)
 		}
-		out.ctrs[c.Name] = pl
+		c.cg.ctrs[ctr.Name] = pl
 	}
-	return out, nil
+	return nil
 }
 
 // oomScoreAdj is container c's oom_score_adj from its pod's QoS class.

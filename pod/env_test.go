@@ -1,9 +1,11 @@
 package pod
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
+	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -71,5 +73,34 @@ func TestBuildEnvMissingReference(t *testing.T) {
 	_, err := BuildEnv(c, EnvInput{Pod: &manifests.Pod{}})
 	if err == nil || err.Error() != `env[0] (X): configMap "absent" not found` {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestRecordEnvAddresses: the downward API's status.hostIP is the host's
+// address on the pod network, and a hostNetwork pod's status.podIP is the
+// host's, as the kubelet gives them.
+func TestRecordEnvAddresses(t *testing.T) {
+	ref := func(name, path string) manifests.EnvVar {
+		return manifests.EnvVar{Name: name, ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: path}}}
+	}
+	c := &manifests.Container{Name: "c", Env: []manifests.EnvVar{ref("POD_IP", "status.podIP"), ref("HOST_IP", "status.hostIP")}}
+	for _, tt := range []struct {
+		hostNetwork bool
+		want        []string
+	}{
+		{false, []string{"POD_IP=10.88.0.5", "HOST_IP=10.88.0.1"}},
+		{true, []string{"POD_IP=10.88.0.1", "HOST_IP=10.88.0.1"}},
+	} {
+		rec := &record{Pod: &manifests.Pod{Spec: manifests.PodSpec{HostNetwork: tt.hostNetwork}}, HostIP: "10.88.0.1"}
+		if !tt.hostNetwork {
+			rec.IP = "10.88.0.5"
+		}
+		got, err := rec.env(c, images.Image{}, Objects{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("hostNetwork %v: env %q, want %q", tt.hostNetwork, got, tt.want)
+		}
 	}
 }

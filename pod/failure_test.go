@@ -22,9 +22,9 @@ func TestFailureReason(t *testing.T) {
 		{"joined with an undo error", errors.Join(fmt.Errorf("x: %w", netsetup.ErrRangeExhausted), errors.New("undo")), api.ReasonNoPodIP},
 		{"no memory controller", fmt.Errorf("create cgroup of container c: %w: memory", cgroups.ErrControllerMissing), api.ReasonControllerMissing},
 		{"other", errors.New("mount failed"), api.ReasonCreateFailed},
-		{"pulling", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{api.ReasonContainerCreating}}), api.ReasonContainerCreating},
-		{"pull failed", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{api.ReasonErrImagePull}}), api.ReasonErrImagePull},
-		{"pull back-off", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{api.ReasonImagePullBackOff}}), api.ReasonImagePullBackOff},
+		{"pulling", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonContainerCreating}}), api.ReasonContainerCreating},
+		{"pull failed", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonErrImagePull}}), api.ReasonErrImagePull},
+		{"pull back-off", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonImagePullBackOff}}), api.ReasonImagePullBackOff},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,14 +36,14 @@ func TestFailureReason(t *testing.T) {
 }
 
 // reasonedErr is an ImageSource's error with its status reason.
-type reasonedErr struct{ reason string }
+type reasonedErr struct{ image, reason string }
 
-func (e reasonedErr) Error() string  { return "image x: " + e.reason }
+func (e reasonedErr) Error() string  { return "image " + e.image + ": " + e.reason }
 func (e reasonedErr) Reason() string { return e.reason }
 
 func TestImageErrorMessage(t *testing.T) {
 	missing := &imageError{container: "c", image: "x", err: errors.New("not found")}
-	pulling := &imageError{container: "c", image: "x", err: reasonedErr{api.ReasonContainerCreating}}
+	pulling := &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonContainerCreating}}
 	if got := missing.Error(); got != "container c: image \"x\" is not in the local store: import it with `berth image import` (not found)" {
 		t.Errorf("missing: %s", got)
 	}

@@ -7,14 +7,6 @@ import (
 	"github.com/berth-project/berth/manifests"
 )
 
-// ImageSource gives a container its image by its imagePullPolicy
-// (registry.Resolver). It never waits for a download: an image being
-// pulled is an error whose Reason is ContainerCreating, and the caller
-// creates the pod again when the pull is done.
-type ImageSource interface {
-	Resolve(namespace, pod, image, policy string) (images.Image, error)
-}
-
 // image returns container c's image: from Config.Pull when set, else
 // from the store only.
 func (m *Manager) image(p *manifests.Pod, c *manifests.Container) (images.Image, error) {

@@ -4,7 +4,10 @@
 // re-attaches to the pods that still run and removes what a crash left.
 //
 // Decisions (container configs, environment, status) are pure functions in
-// plan.go, env.go and status.go; manager.go sequences the side effects.
+// plan.go, env.go and status.go. A pod's creation is a list of steps, each
+// with its undo (Manager.createSteps), that a runner (steps.go) runs, times
+// and, on failure, undoes; the teardown is the same list's undos. The steps
+// reach the host through small interfaces (host.go).
 package pod
 
 import (
@@ -24,7 +27,6 @@ import (
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
-	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
@@ -41,11 +43,20 @@ type Config struct {
 	LogMaxSize  int64
 	LogMaxFiles int
 	// Exe is the sealed berth binary the infra runs from.
-	Exe     string
-	Images  *images.Store
-	Cgroups *cgroups.Manager
-	Net     *netsetup.Network
-	Backoff infra.BackoffConfig
+	Exe    string
+	Images Images
+	// Pull, when set, gives containers their images by imagePullPolicy
+	// and pulls missing ones in the background; without it a container
+	// only runs an image the store has.
+	Pull    ImageSource
+	Cgroups Cgroups
+	Net     Network
+	// Volumes, Infra and Processes are the host's (package volumes,
+	// infra.Launch and its client, the process table) when nil.
+	Volumes   Volumes
+	Infra     Infra
+	Processes Processes
+	Backoff   infra.BackoffConfig
 	// MemoryCapacity is the host's memory in bytes, which a Burstable
 	// container's oom_score_adj is relative to.
 	MemoryCapacity int64
@@ -58,11 +69,6 @@ type Config struct {
 	// Event records something that happened to a pod.
 	Event func(api.Event)
 	Log   *slog.Logger
-
-	// Pull, when set, gives containers their images by imagePullPolicy
-	// and pulls missing ones (registry.Resolver); without it a container
-	// only runs an image the store has.
-	Pull ImageSource
 }
 
 // Manager creates, observes and removes pods.
@@ -113,6 +119,15 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Event == nil {
 		cfg.Event = func(api.Event) {}
 	}
+	if cfg.Volumes == nil {
+		cfg.Volumes = hostVolumes{}
+	}
+	if cfg.Infra == nil {
+		cfg.Infra = hostInfra{}
+	}
+	if cfg.Processes == nil {
+		cfg.Processes = hostProcesses{}
+	}
 	return &Manager{
 		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{},
 		seccomp: seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
@@ -157,9 +172,8 @@ func (m *Manager) layout(p *manifests.Pod, uid string) Layout {
 	return NewLayout(m.cfg.StateDir, m.cfg.RunDir, m.cfg.LogDir, p.Namespace, p.Name, uid)
 }
 
-// create runs every step of a pod's creation; on failure everything made so
-// far is removed (teardown is idempotent and keyed by the pod's identity) and
-// the failure is kept for status.
+// create runs every step of a pod's creation; on failure every step begun
+// is undone, last first, and the failure is kept for status.
 func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	p := d.Pod
 	id := ID(p.Namespace, p.Name)
@@ -167,7 +181,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	t.seen(d.Seen, d.Parsed)
 	uid := newUID()
 	l := m.layout(p, uid)
-	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC()}
+	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP()}
 	m.mu.Lock()
 	m.creating[id] = creation{pod: p, file: d.File, at: rec.Created}
 	m.mu.Unlock()
@@ -176,21 +190,23 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		delete(m.creating, id)
 		m.mu.Unlock()
 	}()
-	objs, err := m.build(ctx, rec, l, t)
-	if err != nil {
-		if terr := m.teardown(ctx, id, rec, l, 0); terr != nil {
-			m.cfg.Log.Error("clean up after failed create", "pod", id, "err", terr)
+	c := &podRun{id: id, rec: rec, l: l}
+	r := newRunner(t)
+	if err := r.run(ctx, m.createSteps(c)); err != nil {
+		if uerr := r.rollback(ctx); uerr != nil {
+			m.cfg.Log.Error("clean up after failed create", "pod", id, "err", uerr)
 		}
 		m.setFailed(p, d.File, err)
 		return fmt.Errorf("create pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	m.mu.Lock()
-	// The volumes and environment were made from objs: Refresh has
+	// The volumes and environment were made from c.objs: Refresh has
 	// nothing to do until one of those documents changes.
 	m.pods[id] = &entry{rec: rec, layout: l,
-		vol: refreshState{refs: volumeRefs(p, objs)}, env: refreshState{refs: envRefs(p, objs)}}
+		vol: refreshState{refs: volumeRefs(p, c.objs)}, env: refreshState{refs: envRefs(p, c.objs)}}
 	delete(m.failed, id)
 	m.mu.Unlock()
+	t.containers(c.status)
 	t.done()
 	m.event(p, "", api.EventNormal, api.EventCreated, "Created pod from "+d.File)
 	if m.cfg.TimingEvents {
@@ -199,112 +215,261 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	return nil
 }
 
-// build makes the pod, one short idempotent step each
-// (docs/design.md, "Steps are idempotent").
-// It returns the ConfigMaps and Secrets it used.
-func (m *Manager) build(ctx context.Context, rec *record, l Layout, t *phaseTimer) (Objects, error) {
-	p := rec.Pod
-	id := ID(p.Namespace, p.Name)
-	imgs, err := m.resolveImages(p)
-	if err != nil {
-		return Objects{}, err
+// podRun is one pod as its steps see it: who it is, and what the steps
+// made so far. A teardown knows only the first part (rec is nil when the
+// pod's record is unreadable).
+type podRun struct {
+	id  string
+	rec *record
+	l   Layout
+	// grace is what the containers get to stop before they are killed.
+	grace time.Duration
+
+	objs           Objects
+	imgs           map[string]images.Image
+	vols           volumes.Set
+	cg             podCgroups
+	la             Launching
+	initCtrs, ctrs []infra.ContainerConfig
+	net            netsetup.PodNet
+	status         infra.PodStatus
+	// stopped: the infra stopped the containers and can be asked to exit.
+	stopped bool
+}
+
+// createSteps is a pod's creation, one short idempotent step each
+// (docs/design.md, "Steps are idempotent"), with the undo of each; read
+// backwards it is the pod's teardown, in kubelet's order: containers stop
+// within the grace period, the network goes while the netns still exists
+// (deleting the veth synchronously, so that a replacement pod can reuse
+// its name at once), then the infra exits and the cgroups, volumes and
+// directories are removed. The record comes first and goes last, with its
+// directory, so that a crash at any point leaves the pod for Recover to
+// find and finish.
+//
+// The network is set up while the infra finishes its start: its net
+// namespace exists from the clone.
+func (m *Manager) createSteps(c *podRun) []step {
+	return []step{
+		{name: "images", phase: "images", do: func(context.Context) error { return m.resolveImages(c) }},
+		{name: "ports", phase: "images", do: func(context.Context) error { return m.checkPorts(c) }},
+		{name: "record", phase: "volumes",
+			do:   func(context.Context) error { return createRecord(c.l.State, c.rec) },
+			undo: func(context.Context) error { return m.removeRecord(c) }},
+		{name: "dirs", phase: "volumes",
+			do:   func(context.Context) error { return makeDirs(c.l, c.rec.Pod) },
+			undo: func(context.Context) error { return removeDirs(c.l) }},
+		{name: "volumes", phase: "volumes",
+			do:   func(context.Context) error { return m.prepareVolumes(c) },
+			undo: func(context.Context) error { return m.removeVolumes(c) }},
+		{name: "cgroups", phase: "cgroups",
+			do:   func(context.Context) error { return m.ensureCgroups(c) },
+			undo: func(context.Context) error { return m.removeCgroups(c) }},
+		{name: "infra", phase: "infra",
+			do:   func(context.Context) error { return m.launchInfra(c) },
+			undo: func(ctx context.Context) error { return m.stopInfra(ctx, c) }},
+		{name: "network+ready", lanes: [][]step{
+			{
+				{name: "network", phase: "network",
+					do:      func(context.Context) error { return m.setupNetwork(c) },
+					undo:    func(context.Context) error { return m.teardownNetwork(c) },
+					details: c.networkTimings},
+				{name: "configs", phase: "configs", do: func(context.Context) error { return m.prepareContainers(c) }},
+			},
+			{{name: "infra-wait", do: func(context.Context) error { return m.waitInfra(c) }}},
+		}},
+		{name: "infra-ready", phase: "infra-ready", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }},
+		{name: "containers", phase: "containers",
+			do:   func(ctx context.Context) error { return m.startContainers(ctx, c) },
+			undo: func(ctx context.Context) error { return m.stopContainers(ctx, c) }},
+		// Usually long done: the containers' own v1 joins waited for the
+		// same grace period.
+		{name: "infra-joined", do: func(context.Context) error { return c.joined() }},
 	}
-	t.mark("images")
-	if !p.Spec.HostNetwork {
-		// A pod whose host port another pod holds starts nothing, on each
-		// retry; setupNetwork checks again, atomically with the claim.
-		if err := m.cfg.Net.CheckPorts(KernelID(id), portMappings(p)); err != nil {
-			return Objects{}, fmt.Errorf("set up network: %w", err)
+}
+
+// checkPorts refuses a pod whose host port another pod holds before
+// anything of it is made, on each retry; setupNetwork checks again,
+// atomically with the claim.
+func (m *Manager) checkPorts(c *podRun) error {
+	p := c.rec.Pod
+	if p.Spec.HostNetwork {
+		return nil
+	}
+	if err := m.cfg.Net.CheckPorts(KernelID(c.id), portMappings(p)); err != nil {
+		return fmt.Errorf("set up network: %w", err)
+	}
+	return nil
+}
+
+// createRecord makes the pod's state directory and writes its record
+// first: from then on, whatever a crash leaves of the pod, Recover finds
+// it by its record.
+func createRecord(dir string, rec *record) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return writeRecord(dir, rec)
+}
+
+// removeRecord removes the pod's state directory with its record,
+// unmounting anything still mounted below it.
+func (m *Manager) removeRecord(c *podRun) error {
+	if err := m.cfg.Volumes.Cleanup(c.l.State); err != nil {
+		return fmt.Errorf("clean up volumes: %w", err)
+	}
+	return nil
+}
+
+// removeDirs removes the pod's runtime directory and its logs; the rest is
+// in its state directory (removeRecord).
+func removeDirs(l Layout) error {
+	var errs []error
+	for _, d := range []string{l.Run, l.Logs} {
+		if d == "" {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	rec.ImageIDs = map[string]string{}
-	for _, c := range allContainers(p) {
-		rec.ImageIDs[c.Name] = imgs[c.Image].ID
+	return errors.Join(errs...)
+}
+
+func (m *Manager) prepareVolumes(c *podRun) error {
+	p := c.rec.Pod
+	c.objs = m.objects(p.Namespace)
+	var err error
+	if c.vols, err = m.cfg.Volumes.Prepare(c.l.VolumesDir(), p, c.objs.ConfigMaps, c.objs.Secrets); err != nil {
+		return fmt.Errorf("prepare volumes: %w", err)
 	}
-	if err := makeDirs(l, p); err != nil {
-		return Objects{}, err
+	return nil
+}
+
+func (m *Manager) removeVolumes(c *podRun) error {
+	if err := m.cfg.Volumes.Cleanup(c.l.VolumesDir()); err != nil {
+		return fmt.Errorf("clean up volumes: %w", err)
 	}
-	if err := writeRecord(l.State, rec); err != nil {
-		return Objects{}, err
+	return nil
+}
+
+func (m *Manager) removeCgroups(c *podRun) error {
+	var errs []error
+	if err := m.cfg.Cgroups.Kill(KernelID(c.id)); err != nil {
+		errs = append(errs, fmt.Errorf("kill cgroup: %w", err))
 	}
-	objs := m.objects(p.Namespace)
-	vols, err := volumes.Prepare(l.VolumesDir(), p, objs.ConfigMaps, objs.Secrets)
+	if err := m.cfg.Cgroups.Remove(KernelID(c.id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// launchInfra clones the infra and returns: sending its config and reading
+// its ready record (waitInfra), and on v1 joining its cgroups (joined), go
+// on in the background.
+func (m *Manager) launchInfra(c *podRun) error {
+	la, err := m.cfg.Infra.Launch(m.infraConfig(c.rec, c.l), infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: c.cg.infra.Dir, CgroupProcs: c.cg.infra.Procs})
 	if err != nil {
-		return Objects{}, fmt.Errorf("prepare volumes: %w", err)
+		return fmt.Errorf("start infra: %w", err)
 	}
-	t.mark("volumes")
-	cg, err := m.ensureCgroups(id, p)
-	if err != nil {
-		return Objects{}, err
-	}
-	t.mark("cgroups")
-	pcfg := m.infraConfig(rec, l)
-	la, err := infra.Launch(pcfg, infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: cg.infra.Dir, CgroupProcs: cg.infra.Procs})
-	if err != nil {
-		return Objects{}, fmt.Errorf("start infra: %w", err)
-	}
-	t.mark("infra")
-	// The infra's net namespace exists from its clone: the network is set
-	// up while the infra starts and joins its cgroups.
-	netErr := m.setupNetwork(rec, la.Proc.Pid, t)
-	t.mark("network")
-	var initCtrs, ctrs []infra.ContainerConfig
-	var prepErr error
-	if netErr == nil {
-		initCtrs, ctrs, prepErr = m.prepareContainers(rec, l, imgs, vols, objs, cg)
-		t.mark("configs")
-	}
+	c.la = la
+	return nil
+}
+
+// waitInfra waits for the infra's ready record and notes which process
+// it is. A failed start killed and reaped it.
+func (m *Manager) waitInfra(c *podRun) error {
+	la := c.la
 	if err := la.Wait(); err != nil {
-		return Objects{}, errors.Join(fmt.Errorf("start infra: %w", err), netErr, prepErr)
+		return fmt.Errorf("start infra: %w", err)
 	}
 	go func() {
 		// Reap our child when it exits (after a restart init does), but
 		// not before its pid was written to its cgroups.
 		la.Joined()
-		la.Proc.Wait()
+		la.Reap()
 	}()
-	rec.InfraPID = la.Proc.Pid
-	if rec.InfraStart, err = procstat.StartTime(la.Proc.Pid); err != nil {
-		return Objects{}, errors.Join(fmt.Errorf("read infra start time: %w", err), netErr, prepErr)
+	c.rec.InfraPID = la.Pid()
+	var err error
+	if c.rec.InfraStart, err = m.cfg.Processes.StartTime(la.Pid()); err != nil {
+		return fmt.Errorf("read infra start time: %w", err)
 	}
-	if err := errors.Join(netErr, prepErr); err != nil {
-		return Objects{}, err
+	return nil
+}
+
+func (c *podRun) joined() error {
+	if err := c.la.Joined(); err != nil {
+		return fmt.Errorf("move infra into its cgroups: %w", err)
 	}
-	if err := writeRecord(l.State, rec); err != nil {
-		return Objects{}, err
+	return nil
+}
+
+// infraAlive reports whether the pod's infra, as its record names it,
+// still runs.
+func (m *Manager) infraAlive(c *podRun) bool {
+	return c.rec != nil && m.cfg.Processes.Alive(c.rec.InfraPID, c.rec.InfraStart)
+}
+
+// stopInfra makes the infra exit: asked to when it stopped its containers,
+// killed otherwise, and waits for it.
+func (m *Manager) stopInfra(ctx context.Context, c *podRun) error {
+	if !m.infraAlive(c) {
+		return nil
 	}
-	t.mark("infra-ready")
-	// One exchange: a failure to reach the infra shows as Start's error.
-	// The infra answers once the first starts are recorded or after
-	// infra.StartReplyWait: a container whose init stage hangs holds
-	// neither this create nor the reconcile pass (it shows as
-	// CreateContainerError when the infra gives up on it).
-	st, err := infra.NewClient(l.Socket()).Start(ctx, initCtrs, ctrs)
+	pid, start := c.rec.InfraPID, c.rec.InfraStart
+	var errs []error
+	if !c.stopped || m.cfg.Infra.Shutdown(ctx, c.l.Socket()) != nil {
+		errs = append(errs, m.cfg.Processes.Kill(pid, start))
+	}
+	if err := m.cfg.Processes.WaitExit(pid, start, 10*time.Second); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// startContainers is one exchange: a failure to reach the infra shows as
+// Start's error. The infra answers once the first starts are recorded or
+// after infra.StartReplyWait: a container whose init stage hangs holds
+// neither this create nor the reconcile pass (it shows as
+// CreateContainerError when the infra gives up on it).
+func (m *Manager) startContainers(ctx context.Context, c *podRun) error {
+	st, err := m.cfg.Infra.Start(ctx, c.l.Socket(), c.initCtrs, c.ctrs)
 	if err != nil {
-		return Objects{}, fmt.Errorf("start containers: %w", err)
+		return fmt.Errorf("start containers: %w", err)
 	}
-	t.mark("containers")
-	t.containers(st)
-	// Usually long done: the containers' own v1 joins waited for the same
-	// grace period.
-	if err := la.Joined(); err != nil {
-		return Objects{}, fmt.Errorf("move infra into its cgroups: %w", err)
+	c.status = st
+	return nil
+}
+
+// stopContainers asks the infra to stop its containers: SIGTERM, then
+// SIGKILL after the grace period (the call's deadline is the grace period
+// plus infra.CallTimeout). An infra that does not answer is killed with
+// its pod (stopInfra, and the cgroup's kill).
+func (m *Manager) stopContainers(ctx context.Context, c *podRun) error {
+	if !m.infraAlive(c) {
+		return nil
 	}
-	return objs, nil
+	if err := m.cfg.Infra.Stop(ctx, c.l.Socket(), c.grace); err != nil {
+		m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", c.id, "pid", c.rec.InfraPID, "err", err)
+		return nil
+	}
+	c.stopped = true
+	return nil
 }
 
 // prepareContainers writes the pod's /etc files and computes what the infra
 // runs for each container; both need the pod's IP.
-func (m *Manager) prepareContainers(rec *record, l Layout, imgs map[string]images.Image, vols volumes.Set, objs Objects, cg podCgroups) (initCtrs, ctrs []infra.ContainerConfig, err error) {
-	p := rec.Pod
-	warnings, err := writeEtcFiles(l, p, rec.IP)
+func (m *Manager) prepareContainers(c *podRun) error {
+	p := c.rec.Pod
+	warnings, err := writeEtcFiles(c.l, p, c.rec.IP)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	for _, w := range warnings {
 		m.event(p, "", api.EventWarning, api.EventDNSConfigForming, w)
 	}
-	return m.containerConfigs(rec, l, imgs, vols, objs, cg)
+	c.initCtrs, c.ctrs, err = m.containerConfigs(c.rec, c.l, c.imgs, c.vols, c.objs, c.cg)
+	return err
 }
 
 func (m *Manager) objects(ns string) Objects {
@@ -314,19 +479,26 @@ func (m *Manager) objects(ns string) Objects {
 	return m.cfg.Objects(ns)
 }
 
-func (m *Manager) resolveImages(p *manifests.Pod) (map[string]images.Image, error) {
-	out := map[string]images.Image{}
-	for _, c := range allContainers(p) {
-		if _, ok := out[c.Image]; ok {
-			continue
+// resolveImages finds every container's image and records its ID. With
+// Config.Pull it may start a pull and fail with its reason, before
+// anything of the pod is made: the pod is created again once the pull
+// is done.
+func (m *Manager) resolveImages(c *podRun) error {
+	p := c.rec.Pod
+	c.imgs = map[string]images.Image{}
+	c.rec.ImageIDs = map[string]string{}
+	for _, ctr := range allContainers(p) {
+		img, ok := c.imgs[ctr.Image]
+		if !ok {
+			var err error
+			if img, err = m.image(p, ctr); err != nil {
+				return &imageError{container: ctr.Name, image: ctr.Image, err: err}
+			}
+			c.imgs[ctr.Image] = img
 		}
-		img, err := m.image(p, c)
-		if err != nil {
-			return nil, &imageError{container: c.Name, image: c.Image, err: err}
-		}
-		out[c.Image] = img
+		c.rec.ImageIDs[ctr.Name] = img.ID
 	}
-	return out, nil
+	return nil
 }
 
 // imageError is an image a container cannot have (yet).
@@ -408,21 +580,37 @@ func sysctls(p *manifests.Pod) []infra.Sysctl {
 	return out
 }
 
-// setupNetwork wires the pod's net namespace, and records how long the
-// IP lease and the link set-up took.
-func (m *Manager) setupNetwork(rec *record, infraPID int, t *phaseTimer) error {
-	p := rec.Pod
+// setupNetwork leases the pod's IP, installs its hostPort rules and wires
+// its net namespace, which exists from the infra's clone.
+func (m *Manager) setupNetwork(c *podRun) error {
+	p := c.rec.Pod
 	if p.Spec.HostNetwork {
 		return nil
 	}
-	id := ID(p.Namespace, p.Name)
-	pn, err := m.cfg.Net.Setup(KernelID(id), fmt.Sprintf("/proc/%d/ns/net", infraPID), portMappings(p))
+	pn, err := m.cfg.Net.Setup(KernelID(c.id), fmt.Sprintf("/proc/%d/ns/net", c.la.Pid()), portMappings(p))
 	if err != nil {
 		return fmt.Errorf("set up network: %w", err)
 	}
-	rec.IP = pn.IP.String()
-	t.detail("net_ipam", pn.IPAM)
-	t.detail("net_link", pn.Link)
+	c.net = pn
+	c.rec.IP = pn.IP.String()
+	return nil
+}
+
+// networkTimings breaks the network phase down: the IP lease (with the
+// hostPort rules) and the link set-up.
+func (c *podRun) networkTimings() []slog.Attr {
+	if c.rec.Pod.Spec.HostNetwork {
+		return nil
+	}
+	return []slog.Attr{slog.Duration("net_ipam", c.net.IPAM), slog.Duration("net_link", c.net.Link)}
+}
+
+// teardownNetwork removes the pod's veth, hostPort rules and lease; a host
+// network pod has none, and that is not an error.
+func (m *Manager) teardownNetwork(c *podRun) error {
+	if err := m.cfg.Net.Teardown(KernelID(c.id)); err != nil {
+		return fmt.Errorf("tear down network: %w", err)
+	}
 	return nil
 }
 
@@ -484,62 +672,11 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	return nil
 }
 
-// teardown removes everything of pod id, in kubelet's order: containers
-// stop within the grace period, then the network goes while the netns still
-// exists (deleting the veth synchronously, so a replacement pod can reuse its
-// name at once), then the infra exits and the cgroups, volumes and
-// directories are removed. It is idempotent and needs no more than the
-// pod's identity and layout, so it also cleans up after a crash.
+// teardown removes everything of pod id: the undo of every step of its
+// creation, last first (createSteps). It is idempotent and needs no more
+// than the pod's identity and layout, so it also cleans up after a crash.
 func (m *Manager) teardown(ctx context.Context, id string, rec *record, l Layout, grace time.Duration) error {
-	var errs []error
-	var c *infra.Client
-	if rec != nil && alive(rec.InfraPID, rec.InfraStart) {
-		var err error
-		if c, err = m.stopContainers(ctx, l, grace); err != nil {
-			m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", id, "pid", rec.InfraPID, "err", err)
-			c = nil
-		}
-	}
-	if err := m.cfg.Net.Teardown(KernelID(id)); err != nil {
-		errs = append(errs, fmt.Errorf("tear down network: %w", err))
-	}
-	if rec != nil && alive(rec.InfraPID, rec.InfraStart) {
-		if c == nil || c.Shutdown(ctx) != nil {
-			errs = append(errs, killProcess(rec.InfraPID, rec.InfraStart))
-		}
-		if err := waitExit(rec.InfraPID, rec.InfraStart, 10*time.Second); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := m.cfg.Cgroups.Kill(KernelID(id)); err != nil {
-		errs = append(errs, fmt.Errorf("kill cgroup: %w", err))
-	}
-	if err := m.cfg.Cgroups.Remove(KernelID(id)); err != nil {
-		errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
-	}
-	if err := volumes.Cleanup(l.State); err != nil {
-		errs = append(errs, fmt.Errorf("clean up volumes: %w", err))
-	}
-	for _, d := range []string{l.Run, l.Logs} {
-		if d == "" {
-			continue
-		}
-		if err := os.RemoveAll(d); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// stopContainers asks the infra to stop its containers: SIGTERM, then
-// SIGKILL after grace (the call's deadline is grace plus
-// infra.CallTimeout). It returns the client for the Shutdown that follows.
-func (m *Manager) stopContainers(ctx context.Context, l Layout, grace time.Duration) (*infra.Client, error) {
-	c := infra.NewClient(l.Socket())
-	if err := c.Stop(ctx, grace); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return undoAll(ctx, m.createSteps(&podRun{id: id, rec: rec, l: l, grace: grace}))
 }
 
 func (m *Manager) updateMetadata(d *reconciler.Desired) error {

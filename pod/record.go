@@ -30,6 +30,9 @@ type record struct {
 	InfraPID   int    `json:"infraPID,omitempty"`
 	InfraStart uint64 `json:"infraStart,omitempty"`
 	IP         string `json:"ip,omitempty"`
+	// HostIP is the host's address on the pod network when the pod was
+	// created (the downward API's status.hostIP).
+	HostIP string `json:"hostIP,omitempty"`
 	// ImageIDs are the images the containers run, by container name.
 	ImageIDs map[string]string `json:"imageIDs,omitempty"`
 }
@@ -46,9 +49,14 @@ func writeRecord(dir string, r *record) error {
 }
 
 // env computes container c's environment for the pod of r, which runs img,
-// from the ConfigMaps and Secrets in objs.
+// from the ConfigMaps and Secrets in objs. A pod on the host's network has
+// the host's address, as the kubelet says.
 func (r *record) env(c *manifests.Container, img images.Image, objs Objects) ([]string, error) {
-	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: r.IP, ImageEnv: img.Config.Env, Objects: objs})
+	podIP := r.IP
+	if r.Pod.Spec.HostNetwork {
+		podIP = r.HostIP
+	}
+	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: podIP, HostIP: r.HostIP, ImageEnv: img.Config.Env, Objects: objs})
 }
 
 func readRecord(dir string) (*record, error) {

@@ -97,10 +97,10 @@ func (m *Manager) inspect(ctx context.Context, name string) recovered {
 // status shows it unreachable until it answers, and its removal is bounded
 // by the deadlines of Stop and the kill that follows.
 func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
-	if !alive(rec.InfraPID, rec.InfraStart) {
+	if !m.cfg.Processes.Alive(rec.InfraPID, rec.InfraStart) {
 		return false
 	}
-	st, err := infra.NewClient(l.Socket()).Status(ctx)
+	st, err := m.cfg.Infra.Status(ctx, l.Socket())
 	if errors.Is(err, context.DeadlineExceeded) {
 		m.cfg.Log.Warn("infra does not answer; keeping its pod", "pod", ID(rec.Pod.Namespace, rec.Pod.Name), "pid", rec.InfraPID, "err", err)
 		return true
@@ -180,9 +180,19 @@ func (m *Manager) apiPods(ctx context.Context, want func(id string) bool) []api.
 	}
 	m.mu.Unlock()
 	for _, s := range m.statuses(ctx, want) {
-		out = append(out, apiPod(s.rec, s.st, s.terminating))
+		out = append(out, apiPod(s.rec, s.st, s.terminating, m.hostIP()))
 	}
 	return out
+}
+
+// hostIP is the host's address on the pod network, the pods' gateway: the
+// address a pod reaches the host at, which the kubelet calls the pod's
+// host IP.
+func (m *Manager) hostIP() string {
+	if m.cfg.Net == nil {
+		return ""
+	}
+	return m.cfg.Net.Gateway().String()
 }
 
 // Events returns the container events the infras of the existing pods
@@ -224,7 +234,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if s, err := infra.NewClient(socks[i]).Status(ctx); err == nil {
+			if s, err := m.cfg.Infra.Status(ctx, socks[i]); err == nil {
 				res[i].st = &s
 			}
 		}()

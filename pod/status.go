@@ -10,35 +10,61 @@ import (
 )
 
 // apiPod builds the Kubernetes-shaped view of a pod from its record and
-// what its infra reports (nil when the infra did not answer).
-func apiPod(rec *record, st *infra.PodStatus, terminating bool) api.Pod {
+// what its infra reports (nil when the infra did not answer). hostIP is
+// the host's address on the pod network ("" when there is none).
+func apiPod(rec *record, st *infra.PodStatus, terminating bool, hostIP string) api.Pod {
 	p := rec.Pod
-	meta := p.ObjectMeta
-	meta.UID = rec.UID
-	out := api.Pod{
-		APIVersion: "v1", Kind: "Pod", Metadata: meta, Spec: p.Spec,
-		Berth: api.BerthInfo{File: rec.File, InfraPID: rec.InfraPID, Created: rec.Created},
+	out := newAPIPod(p, rec.File, rec.Created)
+	out.Metadata.UID = rec.UID
+	if rec.InfraPID != 0 {
+		out.SetAnnotation(api.AnnotationInfraPID, strconv.Itoa(rec.InfraPID))
 	}
 	out.Status = podStatus(p, st, rec.ImageIDs)
-	if rec.IP != "" {
-		out.Status.PodIP = rec.IP
-		out.Status.PodIPs = []api.PodIP{{IP: rec.IP}}
-	}
+	out.Status.Conditions = conditions(out, rec.Created)
+	setIPs(&out.Status, rec.IP, hostIP, p.Spec.HostNetwork)
 	if terminating || (st != nil && st.Stopping) {
 		out.Status.Reason = api.ReasonTerminating
 	}
 	return out
 }
 
+// newAPIPod is the pod of manifest p, declared in file and created at
+// created, with no status yet.
+func newAPIPod(p *manifests.Pod, file string, created time.Time) api.Pod {
+	out := api.Pod{
+		APIVersion: "v1", Kind: "Pod", Spec: p.Spec,
+		Metadata: api.ObjectMeta{ObjectMeta: p.ObjectMeta, CreationTimestamp: created},
+	}
+	if file != "" {
+		out.SetAnnotation(api.AnnotationFile, file)
+	}
+	return out
+}
+
+// setIPs fills the pod's and the host's addresses as the kubelet does: a
+// pod on the host's network has the host's address.
+func setIPs(st *api.PodStatus, podIP, hostIP string, hostNetwork bool) {
+	if hostIP != "" {
+		st.HostIP, st.HostIPs = hostIP, []api.PodIP{{IP: hostIP}}
+	}
+	if hostNetwork {
+		podIP = hostIP
+	}
+	if podIP != "" {
+		st.PodIP, st.PodIPs = podIP, []api.PodIP{{IP: podIP}}
+	}
+}
+
 // podStatus computes phase and container statuses as Kubernetes does for
 // the states berth knows.
 func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string) api.PodStatus {
 	if st == nil {
-		return api.PodStatus{Phase: api.PodUnknown, Reason: "InfraUnreachable", Message: "the pod's infra process does not answer"}
+		return api.PodStatus{Phase: api.PodUnknown, Reason: "InfraUnreachable", Message: "the pod's infra process does not answer", QOSClass: qosClass(&p.Spec)}
 	}
 	out := api.PodStatus{
 		InitContainerStatuses: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs, api.ReasonPodInitializing),
 		ContainerStatuses:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs, creatingReason(p)),
+		QOSClass:              qosClass(&p.Spec),
 	}
 	if st.Started {
 		t := st.StartedAt
@@ -151,28 +177,25 @@ func apiState(s infra.ContainerState) api.ContainerState {
 
 // failedPod shows a pod whose creation failed, with the reason.
 func failedPod(f failure) api.Pod {
-	p := f.pod
-	created := f.at.UTC().Truncate(time.Second)
-	return api.Pod{
-		APIVersion: "v1", Kind: "Pod", Metadata: p.ObjectMeta, Spec: p.Spec,
-		Status: api.PodStatus{Phase: api.PodPending, Reason: f.reason, Message: f.message},
-		Berth:  api.BerthInfo{File: f.file, Created: created, Problems: []string{f.message}},
-	}
+	out := newAPIPod(f.pod, f.file, f.at)
+	out.Status = api.PodStatus{Phase: api.PodPending, Reason: f.reason, Message: f.message, QOSClass: qosClass(&f.pod.Spec)}
+	out.Status.Conditions = conditions(out, f.at)
+	return out
 }
 
 // creatingPod shows a pod whose creation is under way: Pending, every
 // container waiting (ContainerCreating, or PodInitializing behind init
 // containers).
 func creatingPod(p *manifests.Pod, file string, at time.Time) api.Pod {
-	return api.Pod{
-		APIVersion: "v1", Kind: "Pod", Metadata: p.ObjectMeta, Spec: p.Spec,
-		Status: api.PodStatus{
-			Phase:                 api.PodPending,
-			InitContainerStatuses: containerStatuses(p.Spec.InitContainers, nil, false, nil, api.ReasonPodInitializing),
-			ContainerStatuses:     containerStatuses(p.Spec.Containers, nil, false, nil, creatingReason(p)),
-		},
-		Berth: api.BerthInfo{File: file, Created: at},
+	out := newAPIPod(p, file, at)
+	out.Status = api.PodStatus{
+		Phase:                 api.PodPending,
+		InitContainerStatuses: containerStatuses(p.Spec.InitContainers, nil, false, nil, api.ReasonPodInitializing),
+		ContainerStatuses:     containerStatuses(p.Spec.Containers, nil, false, nil, creatingReason(p)),
+		QOSClass:              qosClass(&p.Spec),
 	}
+	out.Status.Conditions = conditions(out, at)
+	return out
 }
 
 // podEvents turns the container events an infra keeps into API events of

@@ -62,8 +62,8 @@ func TestCreatingStatusNames(t *testing.T) {
 	}{
 		{"being created", creatingPod(plain, "/m/p.yaml", time.Now()), "ContainerCreating"},
 		{"being created, init first", creatingPod(withInit, "/m/q.yaml", time.Now()), "Init:0/1"},
-		{"infra up, not started", apiPod(&record{Pod: plain}, notStarted, false), "ContainerCreating"},
-		{"terminating", apiPod(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false), "Terminating"},
+		{"infra up, not started", apiPod(&record{Pod: plain}, notStarted, false, ""), "ContainerCreating"},
+		{"terminating", apiPod(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false, ""), "Terminating"},
 	} {
 		if got := api.DisplayStatus(tc.pod); got != tc.want {
 			t.Errorf("%s: status %q, want %q", tc.name, got, tc.want)
@@ -72,7 +72,7 @@ func TestCreatingStatusNames(t *testing.T) {
 			t.Errorf("%s: settled, but apply must keep waiting", tc.name)
 		}
 	}
-	if p := creatingPod(plain, "/m/p.yaml", time.Now()); p.Status.Phase != api.PodPending || p.Berth.File != "/m/p.yaml" || len(p.Status.ContainerStatuses) != 2 {
+	if p := creatingPod(plain, "/m/p.yaml", time.Now()); p.Status.Phase != api.PodPending || p.File() != "/m/p.yaml" || len(p.Status.ContainerStatuses) != 2 {
 		t.Errorf("creating pod: %+v", p)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-project/berth/daemon"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/crilog"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
@@ -57,7 +58,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	f.IntVar(&cfg.Parallel, "parallel", 8, "pods created or removed at once")
 	f.BoolVar(&cfg.TimingEvents, "timing-events", false, "record each pod's start time by phase as a StartTimings event (it is always in the \"pod created\" log line)")
 	f.StringVar(&logMaxSize, "container-log-max-size", "10Mi", "rotate a container's log file past this size (Kubernetes: containerLogMaxSize)")
-	f.IntVar(&cfg.LogMaxFiles, "container-log-max-files", infra.DefaultLogMaxFiles, "log files kept per container run, the current one included, at least 2 (Kubernetes: containerLogMaxFiles)")
+	f.IntVar(&cfg.LogMaxFiles, "container-log-max-files", crilog.DefaultMaxFiles, "log files kept per container run, the current one included, at least 2 (Kubernetes: containerLogMaxFiles)")
 	f.DurationVar(&backoffInitial, "backoff-initial", infra.DefaultBackoff.Initial, "first restart back-off (Kubernetes: 10s)")
 	f.DurationVar(&backoffMax, "backoff-max", infra.DefaultBackoff.Max, "longest restart back-off (Kubernetes: 5m)")
 	f.DurationVar(&backoffReset, "backoff-reset", infra.DefaultBackoff.ResetAfter, "a run this long resets the back-off (Kubernetes: 10m)")

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ func eventsOf(p api.Pod, events []api.Event) []api.Event {
 	self := api.PodObject(p.Metadata.Namespace, p.Metadata.Name)
 	var out []api.Event
 	for _, e := range events {
-		if e.Object == self || (p.Berth.File != "" && e.Object == p.Berth.File) {
+		if e.Object == self || (p.File() != "" && e.Object == p.File()) {
 			out = append(out, e)
 		}
 	}
@@ -108,7 +109,7 @@ func describePod(w io.Writer, p api.Pod, events []api.Event, now time.Time) erro
 		d.line(0, "Start Time", "<unset>")
 	}
 	describeMap(d, "Labels", p.Metadata.Labels)
-	describeMap(d, "Annotations", p.Metadata.Annotations)
+	describeMap(d, "Annotations", userAnnotations(p.Metadata.Annotations))
 	d.line(0, "Status", api.DisplayStatus(p))
 	if st.Reason != "" {
 		d.line(0, "Reason", st.Reason)
@@ -117,13 +118,13 @@ func describePod(w io.Writer, p api.Pod, events []api.Event, now time.Time) erro
 		d.line(0, "Message", st.Message)
 	}
 	d.line(0, "IP", orNone(st.PodIP))
-	d.line(0, "File", orNone(p.Berth.File))
-	if p.Berth.InfraPID != 0 {
-		d.line(0, "Infra PID", p.Berth.InfraPID)
+	d.line(0, "File", orNone(p.File()))
+	if pid := p.InfraPID(); pid != 0 {
+		d.line(0, "Infra PID", pid)
 	}
-	if len(p.Berth.Problems) > 0 {
+	if problems := p.ManifestProblems(); len(problems) > 0 {
 		d.head(0, "Problems")
-		for _, pr := range p.Berth.Problems {
+		for _, pr := range problems {
 			d.text(1, pr)
 		}
 	}
@@ -139,6 +140,15 @@ func describePod(w io.Writer, p api.Pod, events []api.Event, now time.Time) erro
 		return err
 	}
 	return describeEvents(w, events, now)
+}
+
+// userAnnotations are the pod's annotations but the two berth sets, which
+// are shown on lines of their own (File, Infra PID).
+func userAnnotations(m map[string]string) map[string]string {
+	out := maps.Clone(m)
+	delete(out, api.AnnotationFile)
+	delete(out, api.AnnotationInfraPID)
+	return out
 }
 
 func describeMap(d describer, key string, m map[string]string) {
@@ -331,20 +341,18 @@ func describeMounts(d describer, mounts []manifests.VolumeMount) {
 
 // describeConditions prints the pod conditions Kubernetes derives from the
 // container states.
+// describeConditions lists the pod's conditions as the daemon reports
+// them, in its order.
 func describeConditions(d describer, p api.Pod) {
-	initialized := true
-	for _, c := range p.Status.InitContainerStatuses {
-		if t := c.State.Terminated; t == nil || t.ExitCode != 0 {
-			initialized = false
-		}
+	if len(p.Status.Conditions) == 0 {
+		d.line(0, "Conditions", "<none>")
+		return
 	}
-	ready, total := api.ReadyCount(p)
-	allReady := total > 0 && ready == total
 	d.head(0, "Conditions")
 	fmt.Fprintf(d.tw, "  Type\tStatus\n")
-	fmt.Fprintf(d.tw, "  Initialized\t%s\n", titleBool(initialized))
-	fmt.Fprintf(d.tw, "  Ready\t%s\n", titleBool(allReady))
-	fmt.Fprintf(d.tw, "  ContainersReady\t%s\n", titleBool(allReady))
+	for _, c := range p.Status.Conditions {
+		fmt.Fprintf(d.tw, "  %s\t%s\n", c.Type, c.Status)
+	}
 }
 
 func describeVolumes(d describer, vols []manifests.Volume) {

@@ -21,7 +21,10 @@ func crashLoopPod(t0 time.Time) api.Pod {
 	start := t0.Add(-time.Hour)
 	return api.Pod{
 		APIVersion: "v1", Kind: "Pod",
-		Metadata: manifests.ObjectMeta{Name: "loop", Namespace: "default", UID: "u-1", Labels: map[string]string{"app": "loop", "tier": "x"}},
+		Metadata: api.ObjectMeta{ObjectMeta: manifests.ObjectMeta{Name: "loop", Namespace: "default", UID: "u-1",
+			Labels:      map[string]string{"app": "loop", "tier": "x"},
+			Annotations: map[string]string{api.AnnotationFile: "/etc/berth/manifests/loop.yaml", api.AnnotationInfraPID: "42", "team": "a"},
+		}},
 		Spec: manifests.PodSpec{
 			Volumes: []manifests.Volume{{Name: "data", EmptyDir: &manifests.EmptyDirVolumeSource{}}},
 			Containers: []manifests.Container{{
@@ -33,6 +36,10 @@ func crashLoopPod(t0 time.Time) api.Pod {
 		},
 		Status: api.PodStatus{
 			Phase: api.PodRunning, PodIP: "10.1.0.5", StartTime: &start,
+			Conditions: []api.PodCondition{
+				{Type: api.PodReady, Status: api.ConditionFalse},
+				{Type: api.ConditionManifestValid, Status: api.ConditionFalse, Message: "loop.yaml: one\nloop.yaml: two"},
+			},
 			ContainerStatuses: []api.ContainerStatus{{
 				Name: "app", Image: "localhost/demo:1", ImageID: "sha256:abc", RestartCount: 4,
 				State: api.ContainerState{Waiting: &api.StateWaiting{Reason: api.ReasonCrashLoopBackOff, Message: "back-off 40s restarting failed container app"}},
@@ -41,7 +48,6 @@ func crashLoopPod(t0 time.Time) api.Pod {
 				}},
 			}},
 		},
-		Berth: api.BerthInfo{File: "/etc/berth/manifests/loop.yaml", InfraPID: 42},
 	}
 }
 
@@ -66,7 +72,9 @@ func TestDescribeCrashLoopingPod(t *testing.T) {
 		"Labels:       app=loop\n              tier=x",
 		"Status:       CrashLoopBackOff",
 		"IP:           10.1.0.5",
-		"File:         /etc/berth/manifests/loop.yaml",
+		"Annotations:  team=a\nStatus:",
+		"File:         /etc/berth/manifests/loop.yaml\nInfra PID:    42\nProblems:\n  loop.yaml: one\n  loop.yaml: two",
+		"Conditions:\n  Type                    Status\n  Ready                   False\n  berth.io/ManifestValid  False",
 		"Image ID:       sha256:abc",
 		"State:          Waiting\n      Reason:       CrashLoopBackOff",
 		"Last State:     Terminated\n      Reason:       Error\n      Exit Code:    3",
@@ -113,7 +121,7 @@ func TestEventsTableAndFilter(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := printEvents(&out, evs, "", true, true, t0); err != nil {
+	if err := printEvents(&out, evs, true, true, t0); err != nil {
 		t.Fatal(err)
 	}
 	want := `NAMESPACE     LAST SEEN   TYPE      REASON             OBJECT          MESSAGE
@@ -128,7 +136,7 @@ kube-system   2s          Warning   BackOff            pod/etcd/etcd   Back-off
 
 func TestPodChanges(t *testing.T) {
 	pod := func(name, status string) api.Pod {
-		return api.Pod{Metadata: manifests.ObjectMeta{Namespace: "default", Name: name}, Status: api.PodStatus{Phase: status}}
+		return api.Pod{Metadata: api.ObjectMeta{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: name}}, Status: api.PodStatus{Phase: status}}
 	}
 	sig := func(p api.Pod) string { return podSignature(p, "") }
 	var seen map[string]string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,13 +36,23 @@ func newGetEventsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printEvents(cmd.OutOrStdout(), f.keep(evs), output, all, true, time.Now())
+			evs = f.keep(evs)
+			if output == "json" {
+				list, err := kubeEvents(cmd.Context(), c, evs)
+				if err != nil {
+					return err
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "    ")
+				return enc.Encode(list)
+			}
+			return printEvents(cmd.OutOrStdout(), evs, all, true, time.Now())
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace")
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "events of every namespace")
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "after listing, print new events as they happen")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json (one object per event)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json (a v1 EventList; with -w one v1 Event a line)")
 	return cmd
 }
 
@@ -74,18 +85,23 @@ func eventNamespace(e api.Event) (string, bool) {
 	return ns, ok
 }
 
-// printEvents prints events oldest first as kubectl does (LAST SEEN, TYPE,
-// REASON, OBJECT, MESSAGE), or as JSON objects, one per line.
-func printEvents(w io.Writer, evs []api.Event, output string, allNS, header bool, now time.Time) error {
-	if output == "json" {
-		enc := json.NewEncoder(w)
-		for _, e := range evs {
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
-		}
-		return nil
+// kubeEvents converts events to a Kubernetes v1 EventList, with the
+// involved pods' UIDs from the daemon.
+func kubeEvents(ctx context.Context, c *api.Client, evs []api.Event) (api.EventList, error) {
+	if len(evs) == 0 {
+		return api.KubeEvents(nil, nil, ""), nil
 	}
+	pods, err := c.Pods(ctx)
+	if err != nil {
+		return api.EventList{}, err
+	}
+	host, _ := os.Hostname()
+	return api.KubeEvents(evs, pods, host), nil
+}
+
+// printEvents prints events oldest first as kubectl does (LAST SEEN, TYPE,
+// REASON, OBJECT, MESSAGE).
+func printEvents(w io.Writer, evs []api.Event, allNS, header bool, now time.Time) error {
 	if len(evs) == 0 {
 		if header {
 			fmt.Fprintln(w, "No events found.")
@@ -147,7 +163,15 @@ func watchEvents(ctx context.Context, w io.Writer, c *api.Client, f eventFilter,
 			}
 		}
 		evs = f.keep(evs)
-		if err := printEvents(w, evs, output, f.all, header && len(evs) > 0, time.Now()); err != nil {
+		if output == "json" {
+			err = printEventLines(ctx, w, c, evs)
+		} else {
+			err = printEvents(w, evs, f.all, header && len(evs) > 0, time.Now())
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 		header = header && len(evs) == 0
@@ -157,4 +181,20 @@ func watchEvents(ctx context.Context, w io.Writer, c *api.Client, f eventFilter,
 		case <-t.C:
 		}
 	}
+}
+
+// printEventLines prints events as kubectl -w -o json does: one v1 Event
+// object a line.
+func printEventLines(ctx context.Context, w io.Writer, c *api.Client, evs []api.Event) error {
+	list, err := kubeEvents(ctx, c, evs)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, e := range list.Items {
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }

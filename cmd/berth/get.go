@@ -74,9 +74,13 @@ func filterPods(list []api.Pod, ns string, all bool, names []string) []api.Pod {
 // printPods renders pods as kubectl does: a table, or a PodList (a Pod when
 // one was named) in JSON or YAML.
 func printPods(w io.Writer, pods []api.Pod, output string, single, allNS bool, now time.Time) error {
-	var obj any = api.PodList{APIVersion: "v1", Kind: "List", Items: pods}
+	kube := make([]api.Pod, len(pods))
+	for i, p := range pods {
+		kube[i] = p.WithKubeTimes()
+	}
+	var obj any = api.PodList{APIVersion: "v1", Kind: "List", Items: kube}
 	if single && len(pods) == 1 {
-		obj = pods[0]
+		obj = kube[0]
 	}
 	switch output {
 	case "json":
@@ -124,7 +128,7 @@ func podRow(p api.Pod, output string, allNS bool, now time.Time) []string {
 		row = append([]string{p.Metadata.Namespace}, row...)
 	}
 	if output == "wide" {
-		row = append(row, orNone(p.Status.PodIP), orNone(p.Berth.File))
+		row = append(row, orNone(p.Status.PodIP), orNone(p.File()))
 	}
 	return row
 }
@@ -152,7 +156,7 @@ func orNone(s string) string {
 }
 
 func age(p api.Pod, now time.Time) string {
-	start := p.Berth.Created
+	start := p.Metadata.CreationTimestamp
 	if p.Status.StartTime != nil {
 		start = *p.Status.StartTime
 	}

@@ -1,4 +1,4 @@
-package infra
+package crilog
 
 import (
 	"errors"
@@ -25,11 +25,11 @@ const (
 	writeRetryBudget = 5 * time.Second
 )
 
-// logWriter writes one run's CRI records to <dir>/<run>.log and rotates the
+// Writer writes one run's records to <dir>/<run>.log and rotates the
 // file by size. Each Write is one complete record, so rotation always falls
 // between records. It is safe for the stdout and stderr copiers to share.
 // It has no timer: it acts only when a record arrives.
-type logWriter struct {
+type Writer struct {
 	dir      string
 	run      int
 	maxSize  int64
@@ -53,45 +53,49 @@ type logWriter struct {
 	closed   bool
 }
 
-// logWriterConfig are a logWriter's settings; zero sizes select the
-// defaults.
-type logWriterConfig struct {
-	dir      string // the container's log directory
-	run      int
-	maxSize  int64
-	maxFiles int
-	log      *slog.Logger // carries the pod and container
+// WriterConfig are a Writer's settings; zero sizes select the defaults.
+type WriterConfig struct {
+	// Dir is the container's log directory.
+	Dir string
+	Run int
+	// MaxSize is the size in bytes past which the current file is
+	// rotated, MaxFiles how many of the run's files are kept, the current
+	// one included.
+	MaxSize  int64
+	MaxFiles int
+	// Log carries the pod and container.
+	Log *slog.Logger
 }
 
-// openLogWriter creates the container's log directory (0750) and run's
+// OpenWriter creates the container's log directory (0750) and run's
 // current file.
-func openLogWriter(c logWriterConfig) (*logWriter, error) {
-	if c.maxSize <= 0 {
-		c.maxSize = DefaultLogMaxSize
+func OpenWriter(c WriterConfig) (*Writer, error) {
+	if c.MaxSize <= 0 {
+		c.MaxSize = DefaultMaxSize
 	}
-	if c.maxFiles <= 0 {
-		c.maxFiles = DefaultLogMaxFiles
+	if c.MaxFiles <= 0 {
+		c.MaxFiles = DefaultMaxFiles
 	}
-	if err := os.MkdirAll(c.dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create log dir %s: %w", c.dir, err)
+	if err := os.MkdirAll(c.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create log dir %s: %w", c.Dir, err)
 	}
-	w := &logWriter{
-		dir: c.dir, run: c.run, maxSize: c.maxSize, maxFiles: c.maxFiles, log: c.log,
+	w := &Writer{
+		dir: c.Dir, run: c.Run, maxSize: c.MaxSize, maxFiles: c.MaxFiles, log: c.Log,
 		now: time.Now, sleep: time.Sleep, budget: writeRetryBudget,
 	}
 	f, size, err := w.openCurrent()
 	if err != nil {
 		return nil, err
 	}
-	w.f, w.size, w.rotateAt = f, size, c.maxSize
+	w.f, w.size, w.rotateAt = f, size, c.MaxSize
 	return w, nil
 }
 
 // openCurrent opens <run>.log for appending (0640, never through a
 // symlink) and returns its size.
-func (w *logWriter) openCurrent() (*os.File, int64, error) {
-	path := filepath.Join(w.dir, LogName(w.run))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, logModeWriting)
+func (w *Writer) openCurrent() (*os.File, int64, error) {
+	path := filepath.Join(w.dir, Name(w.run))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_NOFOLLOW, modeWriting)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open log file %s: %w", path, err)
 	}
@@ -107,7 +111,7 @@ func (w *logWriter) openCurrent() (*os.File, int64, error) {
 // take the file past its maximum size. A record that cannot be written is
 // dropped as described at writeRetryBudget; Write fails only once the
 // writer is closed.
-func (w *logWriter) Write(rec []byte) (int, error) {
+func (w *Writer) Write(rec []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -144,7 +148,7 @@ func (w *logWriter) Write(rec []byte) (int, error) {
 
 // writeRecord appends rec whole or not at all: a short write is cut off
 // again, so a later record never continues a torn one.
-func (w *logWriter) writeRecord(rec []byte) error {
+func (w *Writer) writeRecord(rec []byte) error {
 	n, err := w.f.Write(rec)
 	if err == nil {
 		w.size += int64(n)
@@ -162,9 +166,9 @@ func (w *logWriter) writeRecord(rec []byte) error {
 // marks the old one complete and deletes the oldest files beyond maxFiles.
 // When the fresh file cannot be opened the rename is undone and writing
 // goes on in the old file.
-func (w *logWriter) rotate() error {
+func (w *Writer) rotate() error {
 	name, remove := planRotation(w.rotated, w.run, w.now(), w.maxFiles)
-	cur := filepath.Join(w.dir, LogName(w.run))
+	cur := filepath.Join(w.dir, Name(w.run))
 	next := filepath.Join(w.dir, name)
 	if err := os.Rename(cur, next); err != nil {
 		return fmt.Errorf("rename %s: %w", cur, err)
@@ -180,7 +184,7 @@ func (w *logWriter) rotate() error {
 	w.f, w.size, w.rotateAt = f, size, w.maxSize
 	w.rotated = append(w.rotated, name)
 	var errs []error
-	if err := old.Chmod(logModeComplete); err != nil {
+	if err := old.Chmod(modeComplete); err != nil {
 		errs = append(errs, fmt.Errorf("mark %s complete: %w", next, err))
 	}
 	if err := old.Close(); err != nil {
@@ -197,7 +201,7 @@ func (w *logWriter) rotate() error {
 
 // Close marks the current file complete (the run's output ended) and
 // closes it.
-func (w *logWriter) Close() error {
+func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -207,7 +211,7 @@ func (w *logWriter) Close() error {
 	if w.dropped > 0 {
 		w.log.Warn("container log records were dropped", "dropped", w.dropped)
 	}
-	err := w.f.Chmod(logModeComplete)
+	err := w.f.Chmod(modeComplete)
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,13 +1,12 @@
-package infra
+package crilog
 
 import (
-	"errors"
 	"reflect"
 	"testing"
 	"time"
 )
 
-func TestRunLogFiles(t *testing.T) {
+func TestRunFiles(t *testing.T) {
 	tests := []struct {
 		name  string
 		names []string
@@ -33,8 +32,8 @@ func TestRunLogFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := RunLogFiles(tt.names, tt.run); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("RunLogFiles = %q, want %q", got, tt.want)
+			if got := RunFiles(tt.names, tt.run); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("RunFiles = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -83,49 +82,25 @@ func TestPlanRotation(t *testing.T) {
 	}
 }
 
-func TestParseCRI(t *testing.T) {
-	ts := time.Date(2026, 1, 2, 15, 4, 5, 100, time.UTC)
+func TestRunOf(t *testing.T) {
 	tests := []struct {
-		line string
-		want LogRecord
-		err  bool
+		name string
+		run  int
+		ok   bool
 	}{
-		{line: "2026-01-02T15:04:05.000000100Z stdout F hello world\n", want: LogRecord{Time: ts, Stream: StreamStdout, Text: []byte("hello world")}},
-		{line: "2026-01-02T15:04:05.0000001Z stderr P part", want: LogRecord{Time: ts, Stream: StreamStderr, Partial: true, Text: []byte("part")}},
-		{line: "2026-01-02T15:04:05.0000001Z stdout F", want: LogRecord{Time: ts, Stream: StreamStdout, Text: []byte{}}},
-		{line: "2026-01-02T15:04:05.0000001Z stdout F ", want: LogRecord{Time: ts, Stream: StreamStdout, Text: []byte{}}},
-		{line: "2026-01-02T15:04:05.0000001Z stdout F:x=y  two spaces", want: LogRecord{Time: ts, Stream: StreamStdout, Text: []byte(" two spaces")}},
-		{line: "2026-01-02T16:04:05.0000001+01:00 stdout F zone", want: LogRecord{Time: ts, Stream: StreamStdout, Text: []byte("zone")}},
-		{line: "", err: true},
-		{line: "garbage", err: true},
-		{line: "2026-01-02T15:04:05Z stdin F x", err: true},
-		{line: "2026-01-02T15:04:05Z stdout X x", err: true},
-		{line: "2026-01-02T15:04:05Z stdout", err: true},
-		{line: "yesterday stdout F x", err: true},
+		{"0.log", 0, true},
+		{"12.log", 12, true},
+		{"12.log.20260102-150405.000000000", 0, false},
+		{"-1.log", 0, false},
+		{"01.log", 0, false},
+		{"+1.log", 0, false},
+		{"x.log", 0, false},
+		{"infra.log", 0, false},
+		{"3", 0, false},
 	}
 	for _, tt := range tests {
-		got, err := ParseCRI([]byte(tt.line))
-		if tt.err {
-			if !errors.Is(err, ErrBadRecord) {
-				t.Errorf("ParseCRI(%q) error = %v, want ErrBadRecord", tt.line, err)
-			}
-			continue
+		if run, ok := runOf(tt.name); run != tt.run || ok != tt.ok {
+			t.Errorf("runOf(%q) = %d, %v; want %d, %v", tt.name, run, ok, tt.run, tt.ok)
 		}
-		if err != nil {
-			t.Errorf("ParseCRI(%q): %v", tt.line, err)
-			continue
-		}
-		if !got.Time.Equal(tt.want.Time) || got.Stream != tt.want.Stream || got.Partial != tt.want.Partial || string(got.Text) != string(tt.want.Text) {
-			t.Errorf("ParseCRI(%q) = %+v, want %+v", tt.line, got, tt.want)
-		}
-	}
-}
-
-func TestParseCRIRoundTrip(t *testing.T) {
-	at := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-	rec := appendCRI(nil, at, StreamStderr, true, []byte("a b\tc"))
-	got, err := ParseCRI(rec)
-	if err != nil || !got.Time.Equal(at) || got.Stream != StreamStderr || !got.Partial || string(got.Text) != "a b\tc" {
-		t.Fatalf("round trip of %q = %+v, %v", rec, got, err)
 	}
 }

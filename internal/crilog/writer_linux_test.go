@@ -1,4 +1,4 @@
-package infra
+package crilog
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func readRun(t *testing.T, dir string, run int) ([]string, []string) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	files := RunLogFiles(names, run)
+	files := RunFiles(names, run)
 	var texts []string
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(dir, f))
@@ -43,7 +43,7 @@ func readRun(t *testing.T, dir string, run int) ([]string, []string) {
 			if line == "" {
 				continue
 			}
-			rec, err := ParseCRI([]byte(line))
+			rec, err := Parse([]byte(line))
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
@@ -61,19 +61,19 @@ func numbered(n int) string {
 	return b.String()
 }
 
-func TestLogWriterRotatesBetweenRecords(t *testing.T) {
+func TestWriterRotatesBetweenRecords(t *testing.T) {
 	dir := t.TempDir()
 	const maxSize = 1000
-	w, err := openLogWriter(logWriterConfig{dir: dir, run: 3, maxSize: maxSize, maxFiles: 1000, log: discardLog()})
+	w, err := OpenWriter(WriterConfig{Dir: dir, Run: 3, MaxSize: maxSize, MaxFiles: 1000, Log: discardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := copyCRI(w, strings.NewReader(numbered(2000)), StreamStdout, time.Now); err != nil {
+	if err := Copy(w, strings.NewReader(numbered(2000)), Stdout, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "3.log"))
-	if err != nil || fi.Mode().Perm() != logModeWriting {
-		t.Fatalf("current file while written: %v, %v; want mode %o", fi, err, logModeWriting)
+	if err != nil || fi.Mode().Perm() != modeWriting {
+		t.Fatalf("current file while written: %v, %v; want mode %o", fi, err, modeWriting)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -90,8 +90,8 @@ func TestLogWriterRotatesBetweenRecords(t *testing.T) {
 		if fi.Size() > maxSize {
 			t.Errorf("%s is %d bytes, more than %d", f, fi.Size(), maxSize)
 		}
-		if fi.Mode().Perm() != logModeComplete {
-			t.Errorf("%s has mode %o after close, want %o", f, fi.Mode().Perm(), logModeComplete)
+		if fi.Mode().Perm() != modeComplete {
+			t.Errorf("%s has mode %o after close, want %o", f, fi.Mode().Perm(), modeComplete)
 		}
 		if i < len(files)-1 && !strings.HasPrefix(f, "3.log.") {
 			t.Errorf("rotated file %s is not named 3.log.<time>", f)
@@ -106,9 +106,9 @@ func TestLogWriterRotatesBetweenRecords(t *testing.T) {
 	}
 }
 
-func TestLogWriterKeepsMaxFiles(t *testing.T) {
+func TestWriterKeepsMaxFiles(t *testing.T) {
 	dir := t.TempDir()
-	w, err := openLogWriter(logWriterConfig{dir: dir, run: 0, maxSize: 500, maxFiles: 3, log: discardLog()})
+	w, err := OpenWriter(WriterConfig{Dir: dir, Run: 0, MaxSize: 500, MaxFiles: 3, Log: discardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestLogWriterKeepsMaxFiles(t *testing.T) {
 	if err := os.WriteFile(other, nil, 0o440); err != nil {
 		t.Fatal(err)
 	}
-	if err := copyCRI(w, strings.NewReader(numbered(1000)), StreamStderr, time.Now); err != nil {
+	if err := Copy(w, strings.NewReader(numbered(1000)), Stderr, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -142,10 +142,10 @@ func TestLogWriterKeepsMaxFiles(t *testing.T) {
 	}
 }
 
-// TestLogWriterDiskFull fills a small tmpfs: the writer drops records
+// TestWriterDiskFull fills a small tmpfs: the writer drops records
 // instead of blocking, never leaves a torn record, and writes again once
 // there is room.
-func TestLogWriterDiskFull(t *testing.T) {
+func TestWriterDiskFull(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
@@ -156,7 +156,7 @@ func TestLogWriterDiskFull(t *testing.T) {
 	if err := os.WriteFile(filler, bytes.Repeat([]byte{'x'}, 40<<10), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w, err := openLogWriter(logWriterConfig{dir: filepath.Join(dir, "c"), run: 0, maxSize: 1 << 20, maxFiles: 2, log: discardLog()})
+	w, err := OpenWriter(WriterConfig{Dir: filepath.Join(dir, "c"), Run: 0, MaxSize: 1 << 20, MaxFiles: 2, Log: discardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestLogWriterDiskFull(t *testing.T) {
 	w.sleep = func(d time.Duration) { slept += d }
 	w.budget = 50 * time.Millisecond
 	line := strings.Repeat("y", 200) + "\n"
-	if err := copyCRI(w, strings.NewReader(strings.Repeat(line, 200)), StreamStdout, time.Now); err != nil {
+	if err := Copy(w, strings.NewReader(strings.Repeat(line, 200)), Stdout, time.Now); err != nil {
 		t.Fatalf("copy to a full disk failed instead of dropping: %v", err)
 	}
 	if w.dropped == 0 || !w.dropping {
@@ -176,7 +176,7 @@ func TestLogWriterDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if err := copyCRI(w, strings.NewReader("after\n"), StreamStdout, time.Now); err != nil {
+	if err := Copy(w, strings.NewReader("after\n"), Stdout, time.Now); err != nil {
 		t.Fatal(err)
 	}
 	if w.dropping {

@@ -1,4 +1,4 @@
-package infra
+package crilog
 
 import (
 	"path/filepath"
@@ -8,48 +8,53 @@ import (
 	"time"
 )
 
-// Log rotation defaults, as kubelet's containerLogMaxSize and
+// Rotation defaults, as the kubelet's containerLogMaxSize and
 // containerLogMaxFiles.
 const (
-	DefaultLogMaxSize  = 10 << 20
-	DefaultLogMaxFiles = 5
+	DefaultMaxSize  = 10 << 20
+	DefaultMaxFiles = 5
 )
 
-// A run's log files, in the order they were written:
-//
-//	<run>.log.<UTC time>   rotated out, oldest first (kubelet's naming; the
-//	                       time has a fixed-width nanosecond fraction so that
-//	                       several rotations in one second sort too)
-//	<run>.log              the file being written
-//
-// A file is 0640 while the infra may still append to it and 0440 once it
-// never will (rotated out, or the run's output ended), so that a reader
-// following it knows when to move on to the next file or run.
 const (
-	logSuffix       = ".log"
-	rotatedTime     = "20060102-150405.000000000"
-	logModeWriting  = 0o640
-	logModeComplete = 0o440
+	logSuffix   = ".log"
+	rotatedTime = "20060102-150405.000000000"
+	// modeWriting marks a file the infra may still append to, modeComplete
+	// one it never will (the package doc says why).
+	modeWriting  = 0o640
+	modeComplete = 0o440
 )
 
-// LogPath is the file run `run` of a container writes to (before any
+// Path is the file run `run` of a container writes to (before any
 // rotation): <logDir>/<container>/<run>.log, logDir being the pod's.
-func LogPath(logDir, container string, run int) string {
-	return filepath.Join(logDir, container, LogName(run))
+func Path(logDir, container string, run int) string {
+	return filepath.Join(logDir, container, Name(run))
 }
 
-// LogName is the base name of run's current log file.
-func LogName(run int) string { return strconv.Itoa(run) + logSuffix }
+// Name is the base name of run's current log file.
+func Name(run int) string { return strconv.Itoa(run) + logSuffix }
 
-// LogComplete reports whether a log file's mode marks it complete: the
-// infra will never write to it again.
-func LogComplete(mode uint32) bool { return mode&0o200 == 0 }
+// runOf is the run whose current file has base name name.
+func runOf(name string) (int, bool) {
+	s, ok := strings.CutSuffix(name, logSuffix)
+	if !ok {
+		return 0, false
+	}
+	run, err := strconv.Atoi(s)
+	if err != nil || run < 0 || Name(run) != name {
+		return 0, false
+	}
+	return run, true
+}
 
-// RunLogFiles picks run's files from the names of a container's log
+// complete reports whether a log file's mode marks it complete: the infra
+// will never write to it again.
+func complete(mode uint32) bool { return mode&0o200 == 0 }
+
+// RunFiles picks run's files from the names of a container's log
 // directory and orders them as they were written: rotated files by their
 // time, then the current file. Other names are ignored.
-func RunLogFiles(names []string, run int) []string {
-	base := LogName(run)
+func RunFiles(names []string, run int) []string {
+	base := Name(run)
 	var rotated []string
 	current := false
 	for _, n := range names {
@@ -76,7 +81,7 @@ func RunLogFiles(names []string, run int) []string {
 // included. The name is always later than the last rotated one, even when
 // the clock stepped back, so the order of names stays the order of writing.
 func planRotation(rotated []string, run int, now time.Time, maxFiles int) (name string, remove []string) {
-	base := LogName(run)
+	base := Name(run)
 	t := now.UTC()
 	if n := len(rotated); n > 0 {
 		if last, err := time.Parse(rotatedTime, rotated[n-1][len(base)+1:]); err == nil && !t.After(last) {

@@ -1,0 +1,115 @@
+package pod
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/manifests"
+)
+
+// conditions computes the pod conditions the kubelet reports, in its
+// order, from p's status; created is when berth took the pod on (the
+// PodScheduled time, and the time of conditions that never changed).
+func conditions(p api.Pod, created time.Time) []api.PodCondition {
+	st := p.Status
+	since := created
+	started := since
+	if st.StartTime != nil {
+		started = *st.StartTime
+	}
+	cond := func(typ string, ok bool, at time.Time, reason, msg string) api.PodCondition {
+		c := api.PodCondition{Type: typ, Status: api.ConditionTrue, LastTransitionTime: at}
+		if !ok {
+			c.Status, c.Reason, c.Message = api.ConditionFalse, reason, msg
+		}
+		return c
+	}
+
+	byName := map[string]api.ContainerStatus{}
+	for _, c := range append(slices.Clone(st.InitContainerStatuses), st.ContainerStatuses...) {
+		byName[c.Name] = c
+	}
+
+	initAt, notInit := started, []string(nil)
+	for _, spec := range p.Spec.InitContainers {
+		if t := byName[spec.Name].State.Terminated; t != nil && t.ExitCode == 0 {
+			initAt = later(initAt, t.FinishedAt)
+			continue
+		}
+		notInit = append(notInit, spec.Name)
+	}
+	if len(p.Spec.InitContainers) == 0 {
+		initAt = since
+	}
+
+	readyAt, notReady := started, []string(nil)
+	for _, spec := range p.Spec.Containers {
+		c, ok := byName[spec.Name]
+		switch {
+		case !ok:
+			notReady = append(notReady, spec.Name)
+		case c.Ready && c.State.Running != nil:
+			readyAt = later(readyAt, c.State.Running.StartedAt)
+		case c.State.Terminated != nil:
+			readyAt = later(readyAt, c.State.Terminated.FinishedAt)
+			notReady = append(notReady, c.Name)
+		default:
+			if t := c.LastState.Terminated; t != nil {
+				readyAt = later(readyAt, t.FinishedAt)
+			}
+			notReady = append(notReady, c.Name)
+		}
+	}
+	ready := len(notReady) == 0 && len(p.Spec.Containers) > 0
+	reason, msg := "ContainersNotReady", "containers with unready status: ["+strings.Join(notReady, " ")+"]"
+	if st.Phase == api.PodSucceeded || st.Phase == api.PodFailed {
+		reason, msg = "PodCompleted", ""
+	}
+	return []api.PodCondition{
+		cond(api.PodReadyToStartContainers, st.StartTime != nil, started, "", ""),
+		cond(api.PodInitialized, len(notInit) == 0, initAt, "ContainersNotInitialized",
+			"containers with incomplete status: ["+strings.Join(notInit, " ")+"]"),
+		cond(api.PodReady, ready, readyAt, reason, msg),
+		cond(api.ContainersReady, ready, readyAt, reason, msg),
+		cond(api.PodScheduled, true, since, "", ""),
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// qosClass is the pod's quality of service class, as Kubernetes computes
+// it from the CPU and memory requests and limits of all its containers: a
+// request left out counts as its limit (the API server defaults it so);
+// BestEffort when none is set, Guaranteed when every container limits both
+// and requests what it limits, Burstable otherwise.
+func qosClass(s *manifests.PodSpec) string {
+	set, guaranteed := false, true
+	for _, c := range append(append([]manifests.Container(nil), s.InitContainers...), s.Containers...) {
+		for _, r := range []string{"cpu", "memory"} {
+			limit, hasLimit := c.Resources.Limits[r]
+			req, hasReq := c.Resources.Requests[r]
+			hasLimit = hasLimit && limit.Sign() > 0
+			hasReq = hasReq && req.Sign() > 0
+			if hasLimit || hasReq {
+				set = true
+			}
+			if !hasLimit || (hasReq && req.Cmp(limit) != 0) {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case !set:
+		return api.QOSBestEffort
+	case guaranteed:
+		return api.QOSGuaranteed
+	}
+	return api.QOSBurstable
+}

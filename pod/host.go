@@ -1,0 +1,161 @@
+package pod
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/procstat"
+	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/netsetup"
+	"github.com/berth-project/berth/volumes"
+)
+
+// The host, as a pod's create and teardown see it: small interfaces that
+// today's packages satisfy (*images.Store, *registry.Resolver,
+// *cgroups.Manager, *netsetup.Network) or that thin adapters below implement over them
+// (package volumes, infra.Launch and infra.Client, the process table).
+// Tests put a fake host behind them.
+
+// Images resolves image references in the local store.
+type Images interface {
+	Get(ref string) (images.Image, error)
+}
+
+// ImageSource gives a container its image by its imagePullPolicy, pulling
+// one the store lacks (registry.Resolver). It never waits for a download:
+// an image being pulled is an error whose Reason() is ContainerCreating,
+// and the pod is created again when the pull is done. Its other errors'
+// reasons are ErrImagePull, ImagePullBackOff and ErrImageNeverPull.
+type ImageSource interface {
+	Resolve(namespace, pod, image, policy string) (images.Image, error)
+}
+
+// Cgroups makes, finds, kills and removes pods' cgroups, by the pod's
+// KernelID.
+type Cgroups interface {
+	EnsurePod(pod string, r cgroups.Resources) error
+	EnsureInfra(pod string) (cgroups.Placement, error)
+	EnsureContainer(pod, ctr string, r cgroups.Resources) (cgroups.Placement, error)
+	OOMEventsFile(pod, ctr string) (file, format string)
+	Kill(pod string) error
+	Remove(pod string) error
+	Pods() ([]string, error)
+}
+
+// Network wires pods into the bridge and holds their IP leases and
+// hostPort rules, by the pod's KernelID.
+type Network interface {
+	CheckPorts(podID string, ports []netsetup.PortMapping) error
+	Setup(podID, netnsPath string, ports []netsetup.PortMapping) (netsetup.PodNet, error)
+	Teardown(podID string) error
+	GC(live map[string]bool) error
+	// Gateway is the host's address on the pod network.
+	Gateway() net.IP
+}
+
+// Volumes prepares a pod's volumes below its directory and removes them.
+type Volumes interface {
+	Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error)
+	// Cleanup unmounts everything below dir and removes it.
+	Cleanup(dir string) error
+}
+
+// Infra launches pods' infra processes and talks to them on their sockets.
+// Every call returns by ctx's deadline or else its own (the host's is
+// infra.Client's: infra.CallTimeout; Stop the grace period plus that;
+// Start infra.StartReplyWait plus that); an infra that does not answer in
+// time fails it with an error that wraps context.DeadlineExceeded.
+type Infra interface {
+	Launch(cfg infra.PodConfig, opt infra.LaunchOptions) (Launching, error)
+	Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error)
+	Status(ctx context.Context, socket string) (infra.PodStatus, error)
+	Stop(ctx context.Context, socket string, grace time.Duration) error
+	Shutdown(ctx context.Context, socket string) error
+}
+
+// Launching is an infra process that exists and is finishing its start in
+// the background (infra.Launching).
+type Launching interface {
+	Pid() int
+	// Wait returns once the infra is ready, or with why not (it was then
+	// killed and reaped).
+	Wait() error
+	// Joined returns once the infra is in its cgroups.
+	Joined() error
+	// Reap waits for the process's exit; call it after Joined.
+	Reap()
+}
+
+// Processes finds, kills and waits for processes by PID and start time, so
+// that a reused PID is never taken for the process it once named.
+type Processes interface {
+	StartTime(pid int) (uint64, error)
+	Alive(pid int, start uint64) bool
+	Kill(pid int, start uint64) error
+	WaitExit(pid int, start uint64, timeout time.Duration) error
+}
+
+// hostVolumes is package volumes.
+type hostVolumes struct{}
+
+func (hostVolumes) Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error) {
+	return volumes.Prepare(podDir, p, cms, secrets)
+}
+
+func (hostVolumes) Cleanup(dir string) error { return volumes.Cleanup(dir) }
+
+// hostInfra is infra.Launch and infra.Client.
+type hostInfra struct{}
+
+func (hostInfra) Launch(cfg infra.PodConfig, opt infra.LaunchOptions) (Launching, error) {
+	la, err := infra.Launch(cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	return launching{la}, nil
+}
+
+func (hostInfra) Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
+	return infra.NewClient(socket).Start(ctx, inits, ctrs)
+}
+
+func (hostInfra) Status(ctx context.Context, socket string) (infra.PodStatus, error) {
+	return infra.NewClient(socket).Status(ctx)
+}
+
+func (hostInfra) Stop(ctx context.Context, socket string, grace time.Duration) error {
+	return infra.NewClient(socket).Stop(ctx, grace)
+}
+
+func (hostInfra) Shutdown(ctx context.Context, socket string) error {
+	return infra.NewClient(socket).Shutdown(ctx)
+}
+
+type launching struct{ *infra.Launching }
+
+func (l launching) Pid() int { return l.Proc.Pid }
+
+func (l launching) Reap() { l.Proc.Wait() }
+
+// hostProcesses is the host's process table.
+type hostProcesses struct{}
+
+func (hostProcesses) StartTime(pid int) (uint64, error) { return procstat.StartTime(pid) }
+
+func (hostProcesses) Alive(pid int, start uint64) bool { return alive(pid, start) }
+
+func (hostProcesses) Kill(pid int, start uint64) error { return killProcess(pid, start) }
+
+func (hostProcesses) WaitExit(pid int, start uint64, timeout time.Duration) error {
+	return waitExit(pid, start, timeout)
+}
+
+var (
+	_ Images  = (*images.Store)(nil)
+	_ Cgroups = (*cgroups.Manager)(nil)
+	_ Network = (*netsetup.Network)(nil)
+)

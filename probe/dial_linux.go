@@ -1,0 +1,243 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// resetOnClose makes close(2) of the socket send a reset (SO_LINGER on,
+// zero seconds): no TIME_WAIT on either side (see dial.go).
+func resetOnClose(fd int) error {
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		return fmt.Errorf("set SO_LINGER: %w", err)
+	}
+	return nil
+}
+
+// HostDialer returns the dialer of a host-network pod: the daemon's own
+// network namespace, which is the host's.
+func HostDialer() Dialer {
+	return &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) { err = resetOnClose(int(fd)) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+}
+
+// NetnsDialer dials from inside a network namespace: each socket is
+// created in it, on a locked OS thread that enters the namespace only for
+// the socket(2) call; the socket keeps its namespace for life, so that it
+// is connected, read and closed from any goroutine, through Go's poller.
+type NetnsDialer struct {
+	ns netns.NsHandle
+}
+
+// OpenNetns opens the network namespace at path (/proc/PID/ns/net of the
+// pod's infra, or a bind mount of it) for dialing. Holding the namespace
+// open keeps it alive and pins it: an infra PID reused later cannot
+// redirect the probes. Close releases it.
+func OpenNetns(path string) (*NetnsDialer, error) {
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace %s: %w", path, err)
+	}
+	return &NetnsDialer{ns: ns}, nil
+}
+
+// Close releases the namespace.
+func (d *NetnsDialer) Close() error { return d.ns.Close() }
+
+// DialContext connects to address ("host:port"; a name is resolved by the
+// daemon's resolver, as the kubelet resolves it on the node) from inside
+// the namespace. Errors read as net.Dialer's: "dial tcp 10.0.0.5:8080:
+// connect: connection refused".
+func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	ap, err := resolve(ctx, network, address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	raddr := net.TCPAddrFromAddrPort(ap)
+	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: err} }
+
+	family, sa, err := sockaddr(network, ap)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	fd, err := socketIn(d.ns, family)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	f := os.NewFile(uintptr(fd), "probe socket")
+	defer f.Close()
+	if err := resetOnClose(fd); err != nil {
+		return nil, opErr(err)
+	}
+	if err := connect(ctx, f, sa); err != nil {
+		return nil, opErr(err)
+	}
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	return c, nil
+}
+
+// resolve returns the address to dial: an IP literal as it is, a name
+// through the daemon's resolver (the first address of the network's family).
+func resolve(ctx context.Context, network, address string) (netip.AddrPort, error) {
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("invalid port %q", portStr)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return netip.AddrPortFrom(ip.Unmap(), uint16(port)), nil
+	}
+	want := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[network]
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, want, host)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return netip.AddrPortFrom(ips[0].Unmap(), uint16(port)), nil
+}
+
+// sockaddr returns the socket family and address of ap for network.
+func sockaddr(network string, ap netip.AddrPort) (int, unix.Sockaddr, error) {
+	ip := ap.Addr()
+	switch {
+	case ip.Zone() != "":
+		// A zone names an interface, which the daemon would look up in
+		// its own namespace, not the pod's.
+		return 0, nil, fmt.Errorf("address %s has a zone, which probes do not support", ip)
+	case ip.Is4() && network != "tcp6":
+		return unix.AF_INET, &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}, nil
+	case ip.Is6() && network != "tcp4":
+		return unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}, nil
+	}
+	return 0, nil, fmt.Errorf("address %s is not of network %s", ip, network)
+}
+
+// socketIn creates a non-blocking TCP socket of the family inside ns.
+//
+// Preconditions: none of the caller's; the work runs on a goroutine of its
+// own that locks its OS thread, enters ns for the socket(2) call only and
+// returns to the thread's namespace. The thread is unlocked only when that
+// return succeeded; otherwise the goroutine ends locked and Go ends the
+// thread with it, so that no goroutine ever runs in the pod's namespace.
+func socketIn(ns netns.NsHandle, family int) (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{-1, fmt.Errorf("open the thread's network namespace: %w", err)}
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			// setns failed: the thread is where it was.
+			runtime.UnlockOSThread()
+			ch <- result{-1, fmt.Errorf("enter the pod's network namespace: %w", err)}
+			return
+		}
+		fd, serr := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err := netns.Set(orig); err != nil {
+			if serr == nil {
+				unix.Close(fd)
+			}
+			ch <- result{-1, fmt.Errorf("return from the pod's network namespace: %w", err)}
+			return // still locked: the thread ends with the goroutine
+		}
+		runtime.UnlockOSThread()
+		if serr != nil {
+			ch <- result{-1, os.NewSyscallError("socket", serr)}
+			return
+		}
+		ch <- result{fd, nil}
+	}()
+	r := <-ch
+	return r.fd, r.err
+}
+
+// connect connects the non-blocking socket f to sa, waiting in Go's poller
+// until it is connected, refused, or ctx is done.
+func connect(ctx context.Context, f *os.File, sa unix.Sockaddr) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cerr error
+	if err := rc.Control(func(fd uintptr) { cerr = unix.Connect(int(fd), sa) }); err != nil {
+		return err
+	}
+	switch cerr {
+	case nil:
+		return nil
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		// Under way: wait below.
+	default:
+		return os.NewSyscallError("connect", cerr)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := f.SetWriteDeadline(deadline); err != nil {
+			return err
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) })
+	defer stop()
+	cerr = nil
+	werr := rc.Write(func(fd uintptr) bool {
+		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil {
+			cerr = os.NewSyscallError("getsockopt", err)
+			return true
+		}
+		switch e := syscall.Errno(v); e {
+		case 0:
+			// Writable without error: connected, unless this is the
+			// first look before any wake-up.
+			_, err := unix.Getpeername(int(fd))
+			return err == nil
+		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+			return false
+		default:
+			cerr = os.NewSyscallError("connect", e)
+			return true
+		}
+	})
+	switch {
+	case werr == nil:
+		return cerr
+	case ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return ctx.Err()
+	case errors.Is(werr, os.ErrDeadlineExceeded):
+		return os.ErrDeadlineExceeded
+	}
+	return werr
+}

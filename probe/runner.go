@@ -1,0 +1,126 @@
+package probe
+
+import (
+	"context"
+	"time"
+)
+
+// Clock is the Runner's time: the system's in the daemon, a fake one in
+// tests.
+type Clock interface {
+	Now() time.Time
+	// Wake returns a channel that receives once the clock reaches t.
+	Wake(t time.Time) <-chan time.Time
+}
+
+// SystemClock is the system's time.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Wake returns a channel that receives at t.
+func (SystemClock) Wake(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
+
+// Probe is one configured probe: its spec and the checker that runs it.
+type Probe struct {
+	Spec    Spec
+	Checker Checker
+}
+
+// Runner probes one container: it drives a State on a Clock, runs each
+// due probe on a goroutine of its own (a slow liveness probe never delays
+// readiness), and hands every Report to the report function, one at a
+// time, from its loop. The wiring tells it when the container starts and
+// stops; it probes nothing until the first start.
+type Runner struct {
+	state    *State
+	checkers [3]Checker
+	timeouts [3]time.Duration
+	clock    Clock
+	report   func(Report)
+	events   chan func() []Report
+	results  chan checkResult
+	done     chan struct{}
+}
+
+type checkResult struct {
+	run    Run
+	result Result
+	output string
+}
+
+// NewRunner returns the runner of container's probes.
+func NewRunner(container string, clock Clock, report func(Report), probes ...Probe) *Runner {
+	r := &Runner{
+		clock:   clock,
+		report:  report,
+		events:  make(chan func() []Report),
+		results: make(chan checkResult),
+		done:    make(chan struct{}),
+	}
+	specs := make([]Spec, 0, len(probes))
+	for _, p := range probes {
+		specs = append(specs, p.Spec)
+		r.checkers[p.Spec.Type] = p.Checker
+		r.timeouts[p.Spec.Type] = p.Spec.Timeout
+	}
+	r.state = NewState(container, specs...)
+	return r
+}
+
+// ContainerStarted tells the runner that a run of the container began at
+// at: every probe starts over.
+func (r *Runner) ContainerStarted(at time.Time) {
+	r.send(func() []Report { return r.state.ContainerStarted(at) })
+}
+
+// ContainerStopped tells the runner that the container is not running:
+// probing stops until the next start, and readiness becomes Failure.
+func (r *Runner) ContainerStopped() {
+	r.send(r.state.ContainerStopped)
+}
+
+func (r *Runner) send(ev func() []Report) {
+	select {
+	case r.events <- ev:
+	case <-r.done:
+	}
+}
+
+// Run probes until ctx is done; it is called once. Checks in flight then
+// see ctx done and their results are dropped.
+func (r *Runner) Run(ctx context.Context) {
+	defer close(r.done)
+	for {
+		now := r.clock.Now()
+		for _, run := range r.state.Take(now) {
+			go r.check(ctx, run)
+		}
+		var wake <-chan time.Time
+		if next, ok := r.state.Next(); ok {
+			wake = r.clock.Wake(next)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case ev := <-r.events:
+			for _, rep := range ev() {
+				r.report(rep)
+			}
+		case res := <-r.results:
+			if rep, ok := r.state.Record(r.clock.Now(), res.run, res.result, res.output); ok {
+				r.report(rep)
+			}
+		}
+	}
+}
+
+func (r *Runner) check(ctx context.Context, run Run) {
+	res, out := r.checkers[run.Type].Check(ctx, r.timeouts[run.Type])
+	select {
+	case r.results <- checkResult{run, res, out}:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,137 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock moves only when the test advances it.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Wake(t time.Time) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if !t.After(c.now) {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{t, ch})
+	return ch
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+		} else {
+			w.ch <- c.now
+		}
+	}
+	c.waiters = kept
+}
+
+// fixedChecker always answers the same.
+type fixedChecker struct {
+	result Result
+	output string
+}
+
+func (f fixedChecker) Check(context.Context, time.Duration) (Result, string) {
+	return f.result, f.output
+}
+
+func TestRunner(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	reports := make(chan Report, 16)
+	r := NewRunner("app", clock, func(rep Report) { reports <- rep },
+		Probe{Spec{Type: Liveness, Period: 10 * time.Second, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 2, GracePeriodSeconds: int64p(3)},
+			fixedChecker{Failure, "HTTP probe failed with statuscode: 500"}},
+		Probe{Spec{Type: Readiness, Period: 5 * time.Second, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 3},
+			fixedChecker{Success, "ok"}},
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// next collects n reports, as "Type=Result", "!" for a change, "kill"
+	// with the grace period for a kill; concurrent probes in type order.
+	next := func(n int) []string {
+		t.Helper()
+		var got []string
+		timeout := time.After(10 * time.Second)
+		for range n {
+			select {
+			case rep := <-reports:
+				s := fmt.Sprintf("%v=%v", rep.Type, rep.Result)
+				if rep.Changed {
+					s += "!"
+				}
+				if rep.Kill() {
+					s += fmt.Sprintf(" kill %d", *rep.GracePeriodSeconds)
+				}
+				if rep.Event != nil {
+					s += " " + rep.Event.Message
+				}
+				got = append(got, s)
+			case <-timeout:
+				t.Fatalf("timed out waiting for report %d of %d (got %q)", len(got)+1, n, got)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	expect := func(what string, got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %q, want %q", what, got, want)
+		}
+	}
+
+	r.ContainerStarted(clock.Now())
+	expect("at the start", next(2),
+		"Liveness=Success Liveness probe failed: HTTP probe failed with statuscode: 500",
+		"Readiness=Success!")
+	clock.advance(5 * time.Second)
+	expect("at 5s", next(1), "Readiness=Success")
+	clock.advance(5 * time.Second)
+	expect("at 10s", next(2),
+		"Liveness=Failure! kill 3 Liveness probe failed: HTTP probe failed with statuscode: 500",
+		"Readiness=Success")
+	r.ContainerStopped()
+	expect("stopped", next(1), "Readiness=Failure!")
+	clock.advance(time.Minute)
+	select {
+	case rep := <-reports:
+		t.Errorf("a stopped container was probed: %+v", rep)
+	default:
+	}
+	r.ContainerStarted(clock.Now())
+	expect("restarted", next(2),
+		"Liveness=Success Liveness probe failed: HTTP probe failed with statuscode: 500",
+		"Readiness=Success!")
+}
