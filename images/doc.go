@@ -36,10 +36,10 @@
 //
 // # References
 //
-// References are parsed and normalized as Docker does
-// (github.com/distribution/reference): a missing tag means ":latest", and a
-// name without a registry is on Docker Hub, whose official images live in
-// "library/". So "busybox", "library/busybox", "busybox:latest" and
+// References are parsed and normalized as Docker does (ref.go, tested
+// against github.com/distribution/reference): a missing tag means
+// ":latest", and a name without a registry is on Docker Hub, whose official
+// images live in "library/". So "busybox", "library/busybox", "busybox:latest" and
 // "docker.io/library/busybox:latest" name the same image. The store keeps
 // and shows the familiar form, "busybox:latest", as docker image ls does;
 // other registries keep their host ("ghcr.io/x/y:1"). A reference with both

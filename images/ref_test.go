@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -145,4 +146,74 @@ func TestAllowedXattr(t *testing.T) {
 			t.Errorf("allowedXattr(%q) = %v", name, got)
 		}
 	}
+}
+
+// TestNormalizeRefMatchesDistribution checks berth's reference parser
+// against github.com/distribution/reference, which Docker uses and which
+// berth links only in tests: same result (and, for ParseRef, the same
+// parts), or an error from both, over every
+// combination of domains, paths, tags and digests below, valid and not.
+func TestNormalizeRefMatchesDistribution(t *testing.T) {
+	hex := strings.Repeat("ab12", 16)
+	domains := []string{"", "docker.io/", "index.docker.io/", "localhost/", "localhost:5000/", "ghcr.io/",
+		"Example.com/", "my-reg.test:443/", "[::1]:5000/", "[fe80::1]/", "a_b.c/", "-bad.io/", "Upper/",
+		"library/", "127.0.0.1:80/", "host:/", "x..y/"}
+	paths := []string{"busybox", "library/busybox", "a/b", "library/a/b", "my-app_2.x__y", "a__b", "a___b",
+		"a--b", "a.-b", "UPPER", "a/B", "a//b", "a/", "/a", "", "../x", "a b", "a.b.c/d-e/f_g",
+		strings.Repeat("a", 255), strings.Repeat("a", 256), "docker.io", hex, "localhost"}
+	tags := []string{"", ":latest", ":1.36", ":Tag_1.0-rc", ":", ":-x", ":.x", ":_x", ":" + strings.Repeat("t", 128),
+		":" + strings.Repeat("t", 129), ":a:b", ":a/b"}
+	digests := []string{"", "@sha256:" + hex, "@sha256:" + strings.ToUpper(hex), "@sha256:zz", "@sha256:" + hex[:8],
+		"@sha512:" + hex, "@md5:" + hex, "@sha256+b64u:" + hex, "@:" + hex, "@sha256:" + hex + hex}
+	var inputs []string
+	for _, d := range domains {
+		for _, p := range paths {
+			for _, tg := range tags {
+				for _, dg := range digests {
+					inputs = append(inputs, d+p+tg+dg)
+				}
+			}
+		}
+	}
+	inputs = append(inputs, hex, "sha256:"+hex, "localhost", "localhost:5000", "docker.io", "@sha256:"+hex)
+	d := digest.Digest("sha256:" + strings.Repeat("cd34", 16))
+	for _, in := range inputs {
+		got, err := NormalizeRef(in)
+		var want string
+		named, werr := reference.ParseDockerRef(in)
+		if werr == nil {
+			want = reference.FamiliarString(named)
+		}
+		if (err == nil) != (werr == nil) || got != want {
+			t.Errorf("NormalizeRef(%q) = %q, %v; distribution: %q, %v", in, got, err, want, werr)
+		}
+		if r, err := ParseRef(in); werr == nil && err == nil {
+			var wantTag string
+			var wantDigest digest.Digest
+			if tagged, ok := named.(reference.Tagged); ok {
+				wantTag = tagged.Tag()
+			}
+			if canonical, ok := named.(reference.Canonical); ok {
+				wantDigest = canonical.Digest()
+			}
+			if r.Domain != reference.Domain(named) || r.Path != reference.Path(named) || r.Name() != named.Name() ||
+				r.Tag != wantTag || r.Digest != wantDigest {
+				t.Errorf("ParseRef(%q) = %+v, %s; distribution: %s %s %q %s", in, r, r.Name(),
+					reference.Domain(named), reference.Path(named), wantTag, wantDigest)
+			}
+		}
+		gotD, err := digestRef(in, d)
+		var wantD string
+		named, werr = reference.ParseNormalizedNamed(in)
+		if werr == nil {
+			var canonical reference.Canonical
+			if canonical, werr = reference.WithDigest(reference.TrimNamed(named), d); werr == nil {
+				wantD = reference.FamiliarString(canonical)
+			}
+		}
+		if (err == nil) != (werr == nil) || gotD != wantD {
+			t.Errorf("digestRef(%q) = %q, %v; distribution: %q, %v", in, gotD, err, wantD, werr)
+		}
+	}
+	t.Logf("%d references compared", len(inputs))
 }

@@ -301,6 +301,10 @@ func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
 			d.add(Error, path, n.Line, "expected a string, got %s: put the value in quotes (%q)", describeNode(n), n.Value)
 			return
 		}
+		if n.Style == 0 && yaml11Bools[n.Value] {
+			d.add(Error, path, n.Line, "Kubernetes reads the unquoted %s as a boolean (YAML 1.1), so a cluster would refuse it: put it in quotes (%q)", n.Value, n.Value)
+			return
+		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
@@ -430,4 +434,14 @@ func describeType(t reflect.Type) string {
 		return describeType(t.Elem())
 	}
 	return "an integer"
+}
+
+// yaml11Bools are the plain scalars YAML 1.2 (and berth's parser) reads as
+// strings but YAML 1.1, which kubectl and the API server use, reads as
+// booleans: berth refuses them where a string is expected, as a cluster
+// would, instead of running a manifest a cluster refuses.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true,
+	"n": true, "N": true, "no": true, "No": true, "NO": true,
+	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
 }

@@ -216,3 +216,29 @@ func TestSplitDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestYAML11BooleansInStrings: the plain scalars YAML 1.1 reads as
+// booleans are refused where a string goes, as a cluster refuses them;
+// quoted, or in a boolean field, they are fine.
+func TestYAML11BooleansInStrings(t *testing.T) {
+	tests := []struct {
+		value string
+		bad   bool
+	}{
+		{"y", true}, {"Yes", true}, {"no", true}, {"ON", true}, {"off", true},
+		{`"y"`, false}, {`'off'`, false}, {"yy", false}, {"x", false}, {"nope", false},
+	}
+	for _, tt := range tests {
+		doc := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  k: " + tt.value + "\n"
+		f := Parse("cm.yaml", []byte(doc))
+		got := false
+		for _, p := range f.Problems() {
+			if p.Path == "data[k]" && strings.Contains(p.Message, "YAML 1.1") {
+				got = true
+			}
+		}
+		if got != tt.bad {
+			t.Errorf("data.k: %s: refused %v, want %v (problems %v)", tt.value, got, tt.bad, f.Problems())
+		}
+	}
+}

@@ -170,9 +170,9 @@ func deleteLink(name string) error {
 // deleteAliasedVeths deletes host veths carrying this bridge's alias for a
 // pod not in live, returning those pods.
 func (n *Network) deleteAliasedVeths(live map[string]bool) ([]string, error) {
-	links, err := netlink.LinkList()
+	links, err := listLinks()
 	if err != nil {
-		return nil, fmt.Errorf("list interfaces: %w", err)
+		return nil, err
 	}
 	prefix := aliasPrefix(n.plan.bridge)
 	var removed []string
@@ -189,4 +189,27 @@ func (n *Network) deleteAliasedVeths(live map[string]bool) ([]string, error) {
 		removed = append(removed, podID)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// dumpAttempts bounds how often a link dump is redone when the kernel
+// reports it was interrupted.
+const dumpAttempts = 5
+
+// listLinks lists the host's interfaces. A dump that another process's
+// link change interrupted (NLM_F_DUMP_INTR: other pods' veths come and go
+// at any time) may be incomplete, and a GC working from it could miss a
+// leftover: it is done again.
+func listLinks() ([]netlink.Link, error) {
+	var err error
+	for range dumpAttempts {
+		var links []netlink.Link
+		links, err = netlink.LinkList()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			if err != nil {
+				return nil, fmt.Errorf("list interfaces: %w", err)
+			}
+			return links, nil
+		}
+	}
+	return nil, fmt.Errorf("list interfaces: %d dumps in a row were interrupted: %w", dumpAttempts, err)
 }

@@ -514,7 +514,7 @@ func TestParseRef(t *testing.T) {
 			t.Errorf("%s: plain HTTP allowed %v, want %v", tc.in, insecure, tc.insecure)
 		}
 	}
-	for _, bad := range []string{"", "UPPER/case", "a b", "nginx@sha256:short"} {
+	for _, bad := range []string{"", "UPPER/case", "a b", "nginx@sha256:short", "a_b.c/busybox"} {
 		if _, err := parseRef(bad); !errors.Is(err, images.ErrInvalidRef) {
 			t.Errorf("%q: %v", bad, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/berth-project/berth/images"
@@ -20,32 +19,31 @@ type target struct {
 	remote name.Reference
 }
 
-// parseRef parses ref as Docker does (distribution/reference: "nginx" is
+// parseRef parses ref as Docker does (images.ParseRef: "nginx" is
 // docker.io/library/nginx:latest; "name:tag@sha256:..." means the digest)
 // and builds the go-containerregistry reference from that one parse, so
 // both agree on what is pulled.
 func parseRef(ref string) (target, error) {
-	named, err := reference.ParseDockerRef(ref)
+	r, err := images.ParseRef(ref)
 	if err != nil {
-		return target{}, fmt.Errorf("reference %q: %v: %w", ref, err, images.ErrInvalidRef)
+		return target{}, err
 	}
-	domain := reference.Domain(named)
+	if r.Domain == "" {
+		return target{}, fmt.Errorf("reference %q names no registry: %w", ref, images.ErrInvalidRef)
+	}
 	var opts []name.Option
-	if isLoopback(domain) {
+	if isLoopback(r.Domain) {
 		opts = append(opts, name.Insecure)
 	}
-	repo, err := name.NewRepository(domain+"/"+reference.Path(named), opts...)
+	repo, err := name.NewRepository(r.Name(), opts...)
 	if err != nil {
 		return target{}, fmt.Errorf("reference %q: %v: %w", ref, err, images.ErrInvalidRef)
 	}
-	t := target{store: reference.FamiliarString(named)}
-	switch r := named.(type) {
-	case reference.Canonical:
-		t.remote = repo.Digest(r.Digest().String())
-	case reference.Tagged:
-		t.remote = repo.Tag(r.Tag())
-	default:
-		return target{}, fmt.Errorf("reference %q has neither tag nor digest: %w", ref, images.ErrInvalidRef)
+	t := target{store: r.String()}
+	if r.Digest != "" {
+		t.remote = repo.Digest(r.Digest.String())
+	} else {
+		t.remote = repo.Tag(r.Tag)
 	}
 	return t, nil
 }

@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -44,13 +45,18 @@ type arch struct {
 	ordinaryEnd uint32
 }
 
-var arches = map[specs.Arch]*arch{
-	specs.ArchX86_64:  {spec: specs.ArchX86_64, audit: auditArchX8664, wide: true, table: syscallsX8664, ordinaryEnd: x32SyscallBit},
-	specs.ArchX32:     {spec: specs.ArchX32, audit: auditArchX8664, wide: true, x32: true, table: x32Table(), ordinaryEnd: ^uint32(0)},
-	specs.ArchX86:     {spec: specs.ArchX86, audit: auditArchI386, table: syscallsX86, ordinaryEnd: ^uint32(0)},
-	specs.ArchAARCH64: {spec: specs.ArchAARCH64, audit: auditArchAArch64, wide: true, table: syscallsAArch64, ordinaryEnd: ^uint32(0)},
-	specs.ArchARM:     {spec: specs.ArchARM, audit: auditArchARM, table: armTable(), ordinaryEnd: armPrivateBase},
-}
+// arches are built on first use, with the tables in zsyscalls.go: only the
+// daemon compiles filters, and every other berth process would pay for
+// building them at initialisation.
+var arches = sync.OnceValue(func() map[specs.Arch]*arch {
+	return map[specs.Arch]*arch{
+		specs.ArchX86_64:  {spec: specs.ArchX86_64, audit: auditArchX8664, wide: true, table: syscallsX8664(), ordinaryEnd: x32SyscallBit},
+		specs.ArchX32:     {spec: specs.ArchX32, audit: auditArchX8664, wide: true, x32: true, table: x32Table(), ordinaryEnd: ^uint32(0)},
+		specs.ArchX86:     {spec: specs.ArchX86, audit: auditArchI386, table: syscallsX86(), ordinaryEnd: ^uint32(0)},
+		specs.ArchAARCH64: {spec: specs.ArchAARCH64, audit: auditArchAArch64, wide: true, table: syscallsAArch64(), ordinaryEnd: ^uint32(0)},
+		specs.ArchARM:     {spec: specs.ArchARM, audit: auditArchARM, table: armTable(), ordinaryEnd: armPrivateBase},
+	}
+})
 
 // nativeArch is the ABI a GOARCH runs its programs with, and the name
 // Docker profiles use for it in includes/excludes ("arches").
@@ -90,8 +96,9 @@ var x32Compat = []string{
 // calls) keep their number with the bit although the kernel's x32 table
 // has nothing there: allowing one allows nothing.
 func x32Table() map[string]uint32 {
-	t := make(map[string]uint32, len(syscallsX8664))
-	for name, nr := range syscallsX8664 {
+	x8664 := syscallsX8664()
+	t := make(map[string]uint32, len(x8664))
+	for name, nr := range x8664 {
 		t[name] = nr | x32SyscallBit
 	}
 	for i, name := range x32Compat {
@@ -103,8 +110,9 @@ func x32Table() map[string]uint32 {
 // armTable is the ARM EABI table with the private calls Docker's profile
 // names.
 func armTable() map[string]uint32 {
-	t := make(map[string]uint32, len(syscallsARM)+3)
-	for name, nr := range syscallsARM {
+	arm := syscallsARM()
+	t := make(map[string]uint32, len(arm)+3)
+	for name, nr := range arm {
 		t[name] = nr
 	}
 	t["breakpoint"] = armPrivateBase + 1

@@ -96,11 +96,11 @@ func compile(spec *specs.LinuxSeccomp, native specs.Arch) (*seccompload.Filter, 
 	var abis []*arch
 	for _, a := range spec.Architectures {
 		if slices.Contains(subArches[native], a) && !slices.ContainsFunc(abis, func(x *arch) bool { return x.spec == a }) {
-			abis = append(abis, arches[a])
+			abis = append(abis, arches()[a])
 		}
 	}
 	if len(spec.Architectures) == 0 {
-		abis = []*arch{arches[native]}
+		abis = []*arch{arches()[native]}
 	}
 	if len(abis) == 0 {
 		return nil, fmt.Errorf("architectures: none of %v runs on %s", spec.Architectures, native)
@@ -121,7 +121,7 @@ func compile(spec *specs.LinuxSeccomp, native specs.Arch) (*seccompload.Filter, 
 	// One test of seccomp_data.arch per ABI; x32 shares x86_64's value.
 	x32Section := badArch
 	if r, ok := sections[specs.ArchX32]; ok {
-		x32Section = emitSection(&p, arches[specs.ArchX32], r, def, enosys)
+		x32Section = emitSection(&p, arches()[specs.ArchX32], r, def, enosys)
 	}
 	for _, a := range slices.Backward(abis) {
 		if a.x32 {

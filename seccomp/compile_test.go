@@ -118,9 +118,9 @@ func TestRuntimeDefaultAMD64(t *testing.T) {
 		}
 		return n
 	}
-	n64 := func(name string) uint32 { return nr(syscallsX8664, name) }
-	n32 := func(name string) uint32 { return nr(syscallsX86, name) }
-	nx32 := func(name string) uint32 { return nr(arches[specs.ArchX32].table, name) }
+	n64 := func(name string) uint32 { return nr(syscallsX8664(), name) }
+	n32 := func(name string) uint32 { return nr(syscallsX86(), name) }
+	nx32 := func(name string) uint32 { return nr(arches()[specs.ArchX32].table, name) }
 	check(t, v, []call{
 		{"read", x, n64("read"), nil, allow},
 		{"write", x, n64("write"), nil, allow},
@@ -153,7 +153,7 @@ func TestRuntimeDefaultAMD64(t *testing.T) {
 		{"kcmp (no CAP_SYS_PTRACE)", x, n64("kcmp"), nil, eperm},
 		{"ptrace (kernel >= 4.8)", x, n64("ptrace"), nil, allow},
 		{"beyond the profile", x, 1000, nil, enosys},
-		{"beyond the profile, just", x, slices.Max(mapsValues(syscallsX8664)) + 1, nil, enosys},
+		{"beyond the profile, just", x, slices.Max(mapsValues(syscallsX8664())) + 1, nil, enosys},
 		{"-1 (a skipped syscall)", x, 0xffffffff, nil, enosys},
 		{"i386 read", i386, n32("read"), nil, allow},
 		{"i386 socketcall", i386, n32("socketcall"), nil, allow},
@@ -182,7 +182,7 @@ func mapsValues(m map[string]uint32) []uint32 {
 func TestRuntimeDefaultARM64(t *testing.T) {
 	v := defaultFilter(t, "arm64", container.DefaultCapabilities())
 	a, arm := uint32(auditArchAArch64), uint32(auditArchARM)
-	n := func(name string) uint32 { return syscallsAArch64[name] }
+	n := func(name string) uint32 { return syscallsAArch64()[name] }
 	na := func(name string) uint32 { return armTable()[name] }
 	check(t, v, []call{
 		{"read", a, n("read"), nil, allow},
@@ -217,9 +217,9 @@ func TestRuntimeDefaultARM64(t *testing.T) {
 func TestRuntimeDefaultCapabilities(t *testing.T) {
 	for _, goarch := range []string{"amd64", "arm64"} {
 		t.Run(goarch, func(t *testing.T) {
-			audit, table := uint32(auditArchX8664), syscallsX8664
+			audit, table := uint32(auditArchX8664), syscallsX8664()
 			if goarch == "arm64" {
-				audit, table = auditArchAArch64, syscallsAArch64
+				audit, table = auditArchAArch64, syscallsAArch64()
 			}
 			base := container.DefaultCapabilities()
 			without := func(c string) []string {
@@ -300,7 +300,7 @@ func TestArgumentOperators(t *testing.T) {
 			if tc.holds(a) {
 				want = allow
 			}
-			if got := answer(v.run(auditArchX8664, syscallsX8664["personality"], 0, 0, a)); got != want {
+			if got := answer(v.run(auditArchX8664, syscallsX8664()["personality"], 0, 0, a)); got != want {
 				t.Errorf("x86_64: arg %#x %s %#x (%#x): %s, want %s", a, tc.op, tc.value, tc.two, got, want)
 			}
 			// On a 32-bit ABI the argument is 32 bits: the kernel passes
@@ -310,7 +310,7 @@ func TestArgumentOperators(t *testing.T) {
 			if tc.holds(a32) {
 				want = allow
 			}
-			if got := answer(v.run(auditArchI386, syscallsX86["personality"], 0, 0, a)); got != want {
+			if got := answer(v.run(auditArchI386, syscallsX86()["personality"], 0, 0, a)); got != want {
 				t.Errorf("i386: arg %#x %s %#x (%#x): %s, want %s", a32, tc.op, tc.value, tc.two, got, want)
 			}
 		}
@@ -340,16 +340,16 @@ func TestArgumentRulesCombine(t *testing.T) {
 	v := newVM(t, f)
 	eacces := answer(retErrno | uint32(unix.EACCES))
 	check(t, v, []call{
-		{"setns(3, 5)", auditArchX8664, syscallsX8664["setns"], []uint64{3, 5}, allow},
-		{"setns(3, 4)", auditArchX8664, syscallsX8664["setns"], []uint64{3, 4}, eacces},
-		{"setns(5, 5)", auditArchX8664, syscallsX8664["setns"], []uint64{5, 5}, eacces},
-		{"kcmp(3)", auditArchX8664, syscallsX8664["kcmp"], []uint64{3}, allow},
-		{"kcmp(5)", auditArchX8664, syscallsX8664["kcmp"], []uint64{5}, allow},
-		{"kcmp(4)", auditArchX8664, syscallsX8664["kcmp"], []uint64{4}, eacces},
-		{"getpid", auditArchX8664, syscallsX8664["getpid"], nil, answer(retErrno | uint32(unix.EIO))},
-		{"read (default action)", auditArchX8664, syscallsX8664["read"], nil, eacces},
-		{"above the profile", auditArchX8664, syscallsX8664["kcmp"] + 1, nil, enosys},
-		{"below the profile's highest", auditArchX8664, syscallsX8664["setns"] + 1, nil, eacces},
+		{"setns(3, 5)", auditArchX8664, syscallsX8664()["setns"], []uint64{3, 5}, allow},
+		{"setns(3, 4)", auditArchX8664, syscallsX8664()["setns"], []uint64{3, 4}, eacces},
+		{"setns(5, 5)", auditArchX8664, syscallsX8664()["setns"], []uint64{5, 5}, eacces},
+		{"kcmp(3)", auditArchX8664, syscallsX8664()["kcmp"], []uint64{3}, allow},
+		{"kcmp(5)", auditArchX8664, syscallsX8664()["kcmp"], []uint64{5}, allow},
+		{"kcmp(4)", auditArchX8664, syscallsX8664()["kcmp"], []uint64{4}, eacces},
+		{"getpid", auditArchX8664, syscallsX8664()["getpid"], nil, answer(retErrno | uint32(unix.EIO))},
+		{"read (default action)", auditArchX8664, syscallsX8664()["read"], nil, eacces},
+		{"above the profile", auditArchX8664, syscallsX8664()["kcmp"] + 1, nil, enosys},
+		{"below the profile's highest", auditArchX8664, syscallsX8664()["setns"] + 1, nil, eacces},
 		{"x32 is not listed", auditArchX8664, x32SyscallBit, nil, kill},
 		{"i386 is not listed", auditArchI386, 3, nil, kill},
 	})
@@ -366,7 +366,7 @@ func TestProfileWithoutSyscalls(t *testing.T) {
 	v := newVM(t, f)
 	check(t, v, []call{
 		{"read", auditArchX8664, 0, nil, eperm},
-		{"keyctl", auditArchX8664, syscallsX8664["keyctl"], nil, eperm},
+		{"keyctl", auditArchX8664, syscallsX8664()["keyctl"], nil, eperm},
 		{"beyond every table", auditArchX8664, 5000, nil, eperm},
 	})
 }

@@ -106,12 +106,12 @@ func prepareVolume(root *os.Root, podDir string, pod *manifests.Pod, v *manifest
 		if err := checkName("configMap", v.ConfigMap.Name); err != nil {
 			return Prepared{}, err
 		}
-		return prepareConfigMap(root, podDir, v, cms[v.ConfigMap.Name], podOwnership(pod, true))
+		return prepareConfigMap(root, podDir, v, cms[v.ConfigMap.Name], nestedMountpoints(pod, v.Name), podOwnership(pod, true))
 	default:
 		if err := checkName("secret", v.Secret.SecretName); err != nil {
 			return Prepared{}, err
 		}
-		return prepareSecret(root, podDir, v, secrets[v.Secret.SecretName], podOwnership(pod, true))
+		return prepareSecret(root, podDir, v, secrets[v.Secret.SecretName], nestedMountpoints(pod, v.Name), podOwnership(pod, true))
 	}
 }
 
@@ -156,8 +156,8 @@ func prepareEmptyDir(root *os.Root, podDir string, v *manifests.Volume, own *own
 }
 
 // prepareConfigMap projects cm (nil when missing) into the volume's
-// directory on disk.
-func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *manifests.ConfigMap, own *ownership) (Prepared, error) {
+// directory on disk, with the mount points nested lists.
+func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *manifests.ConfigMap, nested []string, own *ownership) (Prepared, error) {
 	p, err := configMapPayload(v.ConfigMap, cm)
 	if err != nil {
 		return Prepared{}, err
@@ -167,15 +167,16 @@ func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *man
 		return Prepared{}, fmt.Errorf("create configMap dir %s: %w", rel, err)
 	}
 	path := filepath.Join(podDir, rel)
-	if err := writeOwned(path, p, own); err != nil {
+	if err := writeOwned(path, p, nested, own); err != nil {
 		return Prepared{}, err
 	}
 	return Prepared{Name: v.Name, Path: path, Kind: KindConfigMap, ReadOnly: true}, nil
 }
 
 // prepareSecret projects s (nil when missing) into the volume's directory,
-// on a tmpfs of its own so that secret data never reaches a disk.
-func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifests.Secret, own *ownership) (Prepared, error) {
+// on a tmpfs of its own so that secret data never reaches a disk, with the
+// mount points nested lists.
+func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifests.Secret, nested []string, own *ownership) (Prepared, error) {
 	p, err := secretPayload(v.Secret, s)
 	if err != nil {
 		return Prepared{}, err
@@ -189,7 +190,7 @@ func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifes
 		return Prepared{}, err
 	}
 	path := filepath.Join(podDir, rel)
-	if err := writeSecret(path, p, own); err != nil {
+	if err := writeSecret(path, p, nested, own); err != nil {
 		return Prepared{}, err
 	}
 	return Prepared{Name: v.Name, Path: path, Kind: KindSecret, ReadOnly: true}, nil
@@ -197,27 +198,28 @@ func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifes
 
 // writeSecret writes p into the secret volume at path after checking that
 // path is a tmpfs big enough for it (growing it when not).
-func writeSecret(path string, p payload, own *ownership) error {
+func writeSecret(path string, p payload, nested []string, own *ownership) error {
 	if err := growTmpfs(path, secretTmpfsSize(p, int64(os.Getpagesize()))); err != nil {
 		return err
 	}
-	return writeOwned(path, p, own)
+	return writeOwned(path, p, nested, own)
 }
 
-// writeOwned writes p into the projected volume at path with own (nil
+// writeOwned writes p and the mount points nested lists (writePayload)
+// into the projected volume at path with own (nil
 // without fsGroup): files group-readable from the start, a new version
 // owned before ..data points at it (so no container sees it half done),
 // then the whole volume (as the kubelet, on every write: its policy does
 // not apply to configMap and secret volumes). Update runs after every
 // reconcile pass, so an unchanged volume is walked only when its root
 // does not match.
-func writeOwned(path string, p payload, own *ownership) error {
+func writeOwned(path string, p payload, nested []string, own *ownership) error {
 	var before func(string) error
 	if own != nil {
 		p = p.groupReadable()
 		before = own.apply
 	}
-	changed, err := writePayload(path, p, before)
+	changed, err := writePayload(path, p, nested, before)
 	if err != nil || own == nil {
 		return err
 	}
@@ -257,7 +259,7 @@ func Update(set Set, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, se
 		if v.ConfigMap == nil && v.Secret == nil {
 			continue
 		}
-		if err := updateVolume(set, v, cms, secrets, own); err != nil {
+		if err := updateVolume(set, v, cms, secrets, nestedMountpoints(pod, v.Name), own); err != nil {
 			errs = append(errs, fmt.Errorf("pod %s/%s: update volume %s: %w", pod.Namespace, pod.Name, v.Name, err))
 		}
 	}
@@ -265,7 +267,7 @@ func Update(set Set, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, se
 }
 
 // updateVolume rewrites one prepared configMap or secret volume.
-func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, own *ownership) error {
+func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, nested []string, own *ownership) error {
 	prep, ok := set[v.Name]
 	if !ok {
 		return fmt.Errorf("not prepared: %w", ErrUnknownVolume)
@@ -278,7 +280,7 @@ func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.Config
 		if err != nil {
 			return err
 		}
-		return writeOwned(prep.Path, p, own)
+		return writeOwned(prep.Path, p, nested, own)
 	}
 	if prep.Kind != KindSecret {
 		return fmt.Errorf("prepared as %s, not %s: %w", prep.Kind, KindSecret, ErrInvalid)
@@ -287,7 +289,7 @@ func updateVolume(set Set, v *manifests.Volume, cms map[string]*manifests.Config
 	if err != nil {
 		return err
 	}
-	return writeSecret(prep.Path, p, own)
+	return writeSecret(prep.Path, p, nested, own)
 }
 
 // ensureTmpfs mounts a tmpfs with mount data data on the directory rel of

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/big"
 	"os"
 	"path"
@@ -32,9 +33,13 @@ const (
 // Files are not fsynced: a version torn by a power loss differs from the
 // payload, so the next Prepare or Update rewrites it.
 //
+// nested are the directories other mounts of the pod need inside the
+// volume (nestedMountpoints); they are made beside the links and kept. One
+// whose first element is also a payload name is left to the payload.
+//
 // before, when not nil, is called with the path of a new version directory
 // before ..data points at it.
-func writePayload(dir string, p payload, before func(versionDir string) error) (changed bool, err error) {
+func writePayload(dir string, p payload, nested []string, before func(versionDir string) error) (changed bool, err error) {
 	root, err := openVolumeRoot(dir)
 	if err != nil {
 		return false, err
@@ -56,10 +61,22 @@ func writePayload(dir string, p payload, before func(versionDir string) error) (
 		}
 		changed = true
 	}
-	if err := linkTopLevel(root, p.topLevel()); err != nil {
+	top := p.topLevel()
+	if err := linkTopLevel(root, top); err != nil {
 		return changed, fmt.Errorf("link files in %s: %w", dir, err)
 	}
-	if err := removeStale(root, ts, p.topLevel()); err != nil {
+	keep := maps.Clone(top)
+	for _, n := range nested {
+		first, _, _ := strings.Cut(n, "/")
+		if top[first] {
+			continue
+		}
+		if err := root.MkdirAll(n, 0o755); err != nil {
+			return changed, fmt.Errorf("make mount point %s in %s: %w", n, dir, err)
+		}
+		keep[first] = true
+	}
+	if err := removeStale(root, ts, keep); err != nil {
 		return changed, fmt.Errorf("remove old files in %s: %w", dir, err)
 	}
 	return changed, nil
@@ -229,9 +246,9 @@ func linkTopLevel(root *os.Root, top map[string]bool) error {
 }
 
 // removeStale removes every entry of the volume directory that is neither
-// the current version ts, ..data, nor a wanted top-level link: old versions,
+// the current version ts, ..data, nor a name in keep: old versions,
 // leftovers of an interrupted write, keys that were removed.
-func removeStale(root *os.Root, ts string, top map[string]bool) error {
+func removeStale(root *os.Root, ts string, keep map[string]bool) error {
 	d, err := root.Open(".")
 	if err != nil {
 		return err
@@ -243,7 +260,7 @@ func removeStale(root *os.Root, ts string, top map[string]bool) error {
 	}
 	var errs []error
 	for _, name := range names {
-		if name == ts || name == dataLink || top[name] {
+		if name == ts || name == dataLink || keep[name] {
 			continue
 		}
 		errs = append(errs, root.RemoveAll(name))

@@ -280,3 +280,41 @@ func TestPrepareVolumeDirIsSymlink(t *testing.T) {
 		t.Errorf("Prepare wrote outside: %v", entries)
 	}
 }
+
+// TestNestedMountPointsKept: a configMap volume with another volume mounted
+// below it gets that mount point as a directory, which updates keep; a
+// payload name wins over a mount point of the same name.
+func TestNestedMountPointsKept(t *testing.T) {
+	podDir := filepath.Join(t.TempDir(), "volumes")
+	pod := configMapPod()
+	pod.Spec.Volumes = append(pod.Spec.Volumes, manifests.Volume{Name: "cache", EmptyDir: &manifests.EmptyDirVolumeSource{}})
+	pod.Spec.Containers = []manifests.Container{{Name: "c", VolumeMounts: []manifests.VolumeMount{
+		{Name: "conf", MountPath: "/etc/app"},
+		{Name: "cache", MountPath: "/etc/app/cache"},
+		{Name: "cache", MountPath: "/etc/app/a", SubPath: "x"},
+	}}}
+	set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "1"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := set["conf"].Path
+	isDir := func(name string) bool {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		return err == nil && fi.IsDir()
+	}
+	if !isDir("cache") {
+		t.Fatal("the mount point cache was not made in the configMap volume")
+	}
+	if isDir("a") {
+		t.Error("the mount point a replaced the payload's file a")
+	}
+	if err := Update(set, pod, cmaps(map[string]string{"a": "2", "b": "3"}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !isDir("cache") {
+		t.Error("an update removed the mount point cache")
+	}
+	if got := readVolume(t, dir); got["a"] != "2" || got["b"] != "3" || len(got) != 2 {
+		t.Errorf("volume content after update = %v", got)
+	}
+}

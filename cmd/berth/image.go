@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/images"
@@ -156,10 +155,10 @@ func refRows(refs []string) []refRow {
 	digests := map[string]string{} // repository -> digest
 	for _, r := range refs {
 		p := parsed{ref: r, repo: r}
-		if named, err := reference.ParseNormalizedNamed(r); err == nil {
-			p.repo = named.Name()
-			if c, ok := named.(reference.Canonical); ok {
-				p.digest = c.Digest().String()
+		if parsed, err := images.ParseRef(r); err == nil {
+			p.repo = parsed.Name()
+			if parsed.Digest != "" {
+				p.digest = parsed.Digest.String()
 				digests[p.repo] = p.digest
 			}
 		}

@@ -68,6 +68,12 @@ var rules = []rule{
 		},
 	},
 	{
+		pkgs: []string{"cmd/berth"},
+		why: "every CLI verb pays the package initialisation of the whole binary: these compile regular " +
+			"expressions at init (images parses references itself, compiling on first use)",
+		never: []string{"github.com/distribution/reference"},
+	},
+	{
 		pkgs: []string{"internal/..."},
 		except: map[string]string{
 			"internal/hostclean": "test and bench support: removes what a throw-away daemon left, through volumes",
