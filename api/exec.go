@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/berth-project/berth/internal/seccompload"
+	"github.com/berth-project/berth/container"
 )
 
 // ErrNotRunning is returned when an exec targets a container that exists
@@ -38,20 +34,10 @@ type ExecTarget struct {
 	// per v1 hierarchy, or the one of the v2 cgroup.
 	CgroupProcs []string `json:"cgroupProcs"`
 
-	// User is the init stage's "user[:group]"; AdditionalGIDs are added to
-	// the resolved supplementary groups.
-	User           string   `json:"user,omitempty"`
-	AdditionalGIDs []uint32 `json:"additionalGids,omitempty"`
-	RunAsNonRoot   bool     `json:"runAsNonRoot,omitempty"`
-	// Capabilities are the container's bounding set (CAP_* names).
-	Capabilities    []string `json:"capabilities"`
-	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
-	// Seccomp is the container's compiled seccomp filter, nil for none.
-	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
-	Env     []string            `json:"env"`
-	Cwd     string              `json:"cwd"`
-	// OOMScoreAdj is the container's oom_score_adj.
-	OOMScoreAdj int `json:"oomScoreAdj"`
+	// Process is how the container's own process runs (user,
+	// capabilities, seccomp filter, oom_score_adj), with the environment it
+	// was started with.
+	container.Process
 }
 
 // ExecBackend is the part of Backend that serves exec targets.
@@ -120,34 +106,3 @@ type remoteError struct {
 
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.is }
-
-// connKey is the context key of the request's connection.
-type connKey struct{}
-
-// withConn keeps the connection in the request context (http.Server's
-// ConnContext) so that handlers can check the peer's credentials.
-func withConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
-}
-
-// peerUID returns the uid of the process at the other end of the request's
-// unix connection (SO_PEERCRED).
-func peerUID(ctx context.Context) (int, error) {
-	uc, ok := ctx.Value(connKey{}).(*net.UnixConn)
-	if !ok {
-		return -1, errors.New("not a unix socket connection")
-	}
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := rc.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil {
-		return -1, err
-	}
-	if cerr != nil {
-		return -1, fmt.Errorf("read peer credentials: %w", cerr)
-	}
-	return int(cred.Uid), nil
-}

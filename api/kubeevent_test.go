@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -14,8 +15,8 @@ func TestKubeEvents(t *testing.T) {
 		Spec: manifests.PodSpec{InitContainers: []manifests.Container{{Name: "setup"}}, Containers: []manifests.Container{{Name: "srv"}}}}
 	evs := []Event{
 		{Time: t0, FirstTime: t0.Add(-time.Minute), Count: 3, Type: EventWarning, Reason: EventBackOff, Object: "pod/prod/web", Container: "srv", Message: "Back-off"},
-		{Time: t0, Type: EventNormal, Reason: EventStarted, Object: "pod/prod/web", Container: "setup", Message: "Started"},
-		{Time: t0, Type: EventNormal, Reason: EventDeleted, Object: "pod/default/gone", Message: "Pod removed"},
+		{Time: t0, Type: EventNormal, Reason: kube.EventStarted, Object: "pod/prod/web", Container: "setup", Message: "Started"},
+		{Time: t0, Type: EventNormal, Reason: kube.EventDeleted, Object: "pod/default/gone", Message: "Pod removed"},
 		{Time: t0, Type: EventWarning, Reason: EventFailedValidation, Object: "/etc/berth/manifests/bad.yaml", Message: "bad"},
 	}
 	l := KubeEvents(evs, []Pod{web}, "node1")

@@ -3,6 +3,8 @@ package api
 import (
 	"slices"
 	"time"
+
+	"github.com/berth-project/berth/kube"
 )
 
 // WithKubeTimes returns p with every time as Kubernetes writes them: UTC,
@@ -28,13 +30,13 @@ func (p Pod) WithKubeTimes() Pod {
 func kubeStatuses(in []ContainerStatus) []ContainerStatus {
 	out := slices.Clone(in)
 	for i := range out {
-		out[i].State = out[i].State.withKubeTimes()
-		out[i].LastState = out[i].LastState.withKubeTimes()
+		out[i].State = kubeState(out[i].State)
+		out[i].LastState = kubeState(out[i].LastState)
 	}
 	return out
 }
 
-func (s ContainerState) withKubeTimes() ContainerState {
+func kubeState(s kube.ContainerState) kube.ContainerState {
 	if s.Running != nil {
 		r := *s.Running
 		r.StartedAt = kubeTime(r.StartedAt)

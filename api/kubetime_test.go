@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/kube"
 )
 
 func TestWithKubeTimes(t *testing.T) {
@@ -17,10 +19,10 @@ func TestWithKubeTimes(t *testing.T) {
 			Conditions: []PodCondition{{Type: PodReady, Status: ConditionTrue, LastTransitionTime: t0}, {Type: ConditionManifestValid, Status: ConditionFalse}},
 			ContainerStatuses: []ContainerStatus{{
 				Name:      "c",
-				State:     ContainerState{Running: &StateRunning{StartedAt: t0}},
-				LastState: ContainerState{Terminated: &StateTerminated{StartedAt: t0, FinishedAt: t0}},
+				State:     kube.ContainerState{Running: &kube.StateRunning{StartedAt: t0}},
+				LastState: kube.ContainerState{Terminated: &kube.StateTerminated{StartedAt: t0, FinishedAt: t0}},
 			}},
-			InitContainerStatuses: []ContainerStatus{{Name: "i", State: ContainerState{Terminated: &StateTerminated{FinishedAt: t0}}}},
+			InitContainerStatuses: []ContainerStatus{{Name: "i", State: kube.ContainerState{Terminated: &kube.StateTerminated{FinishedAt: t0}}}},
 		},
 	}
 	before, _ := json.Marshal(p)

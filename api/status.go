@@ -1,6 +1,10 @@
 package api
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/berth-project/berth/kube"
+)
 
 // Settled reports whether a pod has reached a state `berth apply` stops
 // waiting at: every container running (or the pod finished), or a reason
@@ -28,31 +32,18 @@ func Settled(p Pod) bool {
 	return false
 }
 
-// Reasons that mean "this will not become Running by waiting".
+// Reasons that mean "this will not become Running by waiting" (kube's).
 const (
-	ReasonInvalidManifest  = "InvalidManifest"
-	ReasonCreateFailed     = "CreateContainerError"
-	ReasonCrashLoopBackOff = "CrashLoopBackOff"
-	ReasonImageNotFound    = "ErrImageNeverPull"
-	// ReasonErrImagePull and ReasonImagePullBackOff: the pull of an
-	// image failed, and will be tried again after a back-off.
-	ReasonErrImagePull     = "ErrImagePull"
-	ReasonImagePullBackOff = "ImagePullBackOff"
-	ReasonStartError       = "StartError"
-	// ReasonHostPortInUse: another pod holds one of the pod's hostPorts.
-	ReasonHostPortInUse = "HostPortInUse"
-	// ReasonNoPodIP: the pod network has no free address left.
-	ReasonNoPodIP = "PodIPExhausted"
-	// ReasonControllerMissing: the pod asks for a limit whose cgroup
-	// controller this host does not have.
-	ReasonControllerMissing = "CgroupControllerMissing"
-)
-
-// Reasons of a pod or container on its way to Running, or out of it.
-const (
-	ReasonContainerCreating = "ContainerCreating"
-	ReasonPodInitializing   = "PodInitializing"
-	ReasonTerminating       = "Terminating"
+	ReasonInvalidManifest   = kube.ReasonInvalidManifest
+	ReasonCreateFailed      = kube.ReasonCreateFailed
+	ReasonCrashLoopBackOff  = kube.ReasonCrashLoopBackOff
+	ReasonImageNotFound     = kube.ReasonImageNotFound
+	ReasonErrImagePull      = kube.ReasonErrImagePull
+	ReasonImagePullBackOff  = kube.ReasonImagePullBackOff
+	ReasonStartError        = kube.ReasonStartError
+	ReasonHostPortInUse     = kube.ReasonHostPortInUse
+	ReasonNoPodIP           = kube.ReasonNoPodIP
+	ReasonControllerMissing = kube.ReasonControllerMissing
 )
 
 func isFailureReason(r string) bool {

@@ -1,9 +1,13 @@
 package api
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/berth-project/berth/kube"
+)
 
 func TestDisplayStatusAndSettled(t *testing.T) {
-	run := ContainerState{Running: &StateRunning{}}
+	run := kube.ContainerState{Running: &kube.StateRunning{}}
 	for _, tc := range []struct {
 		name    string
 		pod     Pod
@@ -11,12 +15,12 @@ func TestDisplayStatusAndSettled(t *testing.T) {
 		settled bool
 	}{
 		{"running", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: run}}}}, "Running", true},
-		{"creating", Pod{Status: PodStatus{Phase: PodPending, ContainerStatuses: []ContainerStatus{{State: ContainerState{Waiting: &StateWaiting{Reason: "ContainerCreating"}}}}}}, "ContainerCreating", false},
-		{"crash loop", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: ContainerState{Waiting: &StateWaiting{Reason: ReasonCrashLoopBackOff}}}}}}, "CrashLoopBackOff", true},
+		{"creating", Pod{Status: PodStatus{Phase: PodPending, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}}}}}, "ContainerCreating", false},
+		{"crash loop", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: ReasonCrashLoopBackOff}}}}}}, "CrashLoopBackOff", true},
 		{"invalid manifest", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonInvalidManifest}}, "InvalidManifest", true},
-		{"completed", Pod{Status: PodStatus{Phase: PodSucceeded, ContainerStatuses: []ContainerStatus{{State: ContainerState{Terminated: &StateTerminated{Reason: "Completed"}}}}}}, "Completed", true},
-		{"oom", Pod{Status: PodStatus{Phase: PodFailed, ContainerStatuses: []ContainerStatus{{State: ContainerState{Terminated: &StateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}}}, "OOMKilled", true},
-		{"init running", Pod{Status: PodStatus{Phase: PodPending, InitContainerStatuses: []ContainerStatus{{State: run}}, ContainerStatuses: []ContainerStatus{{State: ContainerState{Waiting: &StateWaiting{Reason: "PodInitializing"}}}}}}, "Init:0/1", false},
+		{"completed", Pod{Status: PodStatus{Phase: PodSucceeded, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}}}}}, "Completed", true},
+		{"oom", Pod{Status: PodStatus{Phase: PodFailed, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}}}, "OOMKilled", true},
+		{"init running", Pod{Status: PodStatus{Phase: PodPending, InitContainerStatuses: []ContainerStatus{{State: run}}, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}}}}}, "Init:0/1", false},
 		{"terminating", Pod{Status: PodStatus{Phase: PodRunning, Reason: "Terminating"}}, "Terminating", true},
 	} {
 		if got := DisplayStatus(tc.pod); got != tc.status {

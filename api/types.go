@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -81,13 +82,13 @@ type PodList struct {
 	Items      []Pod  `json:"items"`
 }
 
-// Pod phases, as Kubernetes names them.
+// Pod phases, as Kubernetes names them. Package kube holds the vocabulary
+// the API shares with the runtime; the API names what its clients use.
 const (
-	PodPending   = "Pending"
-	PodRunning   = "Running"
-	PodSucceeded = "Succeeded"
-	PodFailed    = "Failed"
-	PodUnknown   = "Unknown"
+	PodPending   = kube.PodPending
+	PodRunning   = kube.PodRunning
+	PodSucceeded = kube.PodSucceeded
+	PodFailed    = kube.PodFailed
 )
 
 // PodStatus mirrors the Kubernetes PodStatus fields berth fills.
@@ -121,67 +122,24 @@ type PodCondition struct {
 	Message            string    `json:"message,omitempty"`
 }
 
-// Condition types the kubelet sets, in the order it lists them, and their
-// statuses.
+// The kubelet's condition the CLI reads, and condition statuses (kube's).
 const (
-	PodReadyToStartContainers = "PodReadyToStartContainers"
-	PodInitialized            = "Initialized"
-	PodReady                  = "Ready"
-	ContainersReady           = "ContainersReady"
-	PodScheduled              = "PodScheduled"
-
-	ConditionTrue  = "True"
-	ConditionFalse = "False"
-)
-
-// QoS classes, as Kubernetes computes them from the containers' requests
-// and limits.
-const (
-	QOSGuaranteed = "Guaranteed"
-	QOSBurstable  = "Burstable"
-	QOSBestEffort = "BestEffort"
+	PodReady       = kube.PodReady
+	ConditionTrue  = kube.ConditionTrue
+	ConditionFalse = kube.ConditionFalse
 )
 
 // ContainerStatus mirrors the Kubernetes ContainerStatus.
 type ContainerStatus struct {
-	Name         string         `json:"name"`
-	State        ContainerState `json:"state"`
-	LastState    ContainerState `json:"lastState"`
-	Ready        bool           `json:"ready"`
-	RestartCount int32          `json:"restartCount"`
-	Image        string         `json:"image"`
-	ImageID      string         `json:"imageID"`
-	ContainerID  string         `json:"containerID,omitempty"`
-	Started      *bool          `json:"started,omitempty"`
-}
-
-// ContainerState holds at most one of its members.
-type ContainerState struct {
-	Waiting    *StateWaiting    `json:"waiting,omitempty"`
-	Running    *StateRunning    `json:"running,omitempty"`
-	Terminated *StateTerminated `json:"terminated,omitempty"`
-}
-
-// StateWaiting is a container not running yet, or backing off.
-type StateWaiting struct {
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
-// StateRunning is a running container.
-type StateRunning struct {
-	StartedAt time.Time `json:"startedAt"`
-}
-
-// StateTerminated is a container that exited.
-type StateTerminated struct {
-	ExitCode   int32     `json:"exitCode"`
-	Signal     int32     `json:"signal,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	Message    string    `json:"message,omitempty"`
-	StartedAt  time.Time `json:"startedAt,omitzero"`
-	FinishedAt time.Time `json:"finishedAt"`
-	PID        int       `json:"-"`
+	Name         string              `json:"name"`
+	State        kube.ContainerState `json:"state"`
+	LastState    kube.ContainerState `json:"lastState"`
+	Ready        bool                `json:"ready"`
+	RestartCount int32               `json:"restartCount"`
+	Image        string              `json:"image"`
+	ImageID      string              `json:"imageID"`
+	ContainerID  string              `json:"containerID,omitempty"`
+	Started      *bool               `json:"started,omitempty"`
 }
 
 // Event is something that happened to a pod (Created, Started, Killing,
@@ -199,31 +157,15 @@ type Event struct {
 	Message   string    `json:"message"`
 }
 
-// Event types and the reasons the daemon and the infras record.
+// Event types and reasons (kube's).
 const (
-	EventNormal  = "Normal"
-	EventWarning = "Warning"
+	EventNormal  = kube.EventNormal
+	EventWarning = kube.EventWarning
 
-	EventCreated          = "Created"
-	EventStarted          = "Started"
-	EventKilling          = "Killing"
-	EventBackOff          = "BackOff"
-	EventOOMKilled        = "OOMKilled"
-	EventFailed           = "Failed"
-	EventFailedValidation = "FailedValidation"
-	EventImageNotFound    = "ImageNotFound"
-	EventPulling          = "Pulling"
-	EventPulled           = "Pulled"
-	EventDeleted          = "Deleted"
-	// EventStartTimings breaks a pod's start down by phase (daemon flag
-	// --timing-events).
-	EventStartTimings = "StartTimings"
-	// EventDNSConfigForming is kubelet's warning about a pod's DNS
-	// settings (berth has no cluster DNS; limits were applied).
-	EventDNSConfigForming = "DNSConfigForming"
-	// EventFailedMount is kubelet's reason for a volume that cannot be
-	// (re)written, such as a configMap volume whose ConfigMap went away.
-	EventFailedMount = "FailedMount"
+	EventCreated          = kube.EventCreated
+	EventBackOff          = kube.EventBackOff
+	EventFailedValidation = kube.EventFailedValidation
+	EventImageNotFound    = kube.EventImageNotFound
 )
 
 // PodObject is the Object of a pod's events.

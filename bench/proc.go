@@ -124,7 +124,7 @@ type podTiming struct {
 
 // parsePodTiming reads a slog text line such as
 //
-//	time=... level=INFO msg="pod created" pod=default_x total=12ms images=1ms ...
+//	time=... level=INFO msg="pod created" pod=default/x total=12ms images=1ms ...
 //
 // and reports whether it was one.
 func parsePodTiming(line string) (podTiming, bool) {

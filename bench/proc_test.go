@@ -64,9 +64,9 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestParsePodTiming(t *testing.T) {
-	line := `time=2026-11-22T03:00:00Z level=INFO msg="pod created" pod=default_web total=41.5ms images=12µs volumes=1.2ms cgroups=3ms infra=10ms network=15ms containers=12ms`
+	line := `time=2026-11-22T03:00:00Z level=INFO msg="pod created" pod=default/web total=41.5ms images=12µs volumes=1.2ms cgroups=3ms infra=10ms network=15ms containers=12ms`
 	got, ok := parsePodTiming(line)
-	if !ok || got.Pod != "default_web" {
+	if !ok || got.Pod != "default/web" {
 		t.Fatalf("got %+v, %v", got, ok)
 	}
 	if got.Phases["total"] != 41500*time.Microsecond || got.Phases["network"] != 15*time.Millisecond || got.Phases["images"] != 12*time.Microsecond {

@@ -197,7 +197,7 @@ func (m *Manager) Remove(pod string) error {
 	if err := m.removeAll(pod); err != nil {
 		return fmt.Errorf("remove cgroups of pod %s: %w", pod, err)
 	}
-	m.log.Debug("pod cgroups removed", "pod", pod)
+	m.log.Debug("pod cgroups removed", "podID", pod)
 	return nil
 }
 

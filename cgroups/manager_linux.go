@@ -109,7 +109,7 @@ func (m *Manager) EnsurePod(pod string, r Resources) error {
 	if err := m.ensure(r, false, pod); err != nil {
 		return fmt.Errorf("ensure cgroup of pod %s: %w", pod, err)
 	}
-	m.log.Debug("pod cgroup ensured", "pod", pod)
+	m.log.Debug("pod cgroup ensured", "podID", pod)
 	return nil
 }
 
@@ -122,7 +122,7 @@ func (m *Manager) EnsureContainer(pod, ctr string, r Resources) (Placement, erro
 	if err := m.ensure(r, true, pod, ctr); err != nil {
 		return Placement{}, fmt.Errorf("ensure cgroup of container %s in pod %s: %w", ctr, pod, err)
 	}
-	m.log.Debug("container cgroup ensured", "pod", pod, "container", ctr)
+	m.log.Debug("container cgroup ensured", "podID", pod, "container", ctr)
 	return m.placement(pod, ctr), nil
 }
 

@@ -39,10 +39,37 @@ type Config struct {
 	// UTS namespace, whose name the infra sets.
 	Hostname string `json:"hostname,omitempty"`
 
-	// Process.
+	// Args is the command: the image's entrypoint and cmd as the manifest
+	// overrides them.
 	Args []string `json:"args"`
-	Env  []string `json:"env"`
-	Cwd  string   `json:"cwd"`
+	// Process is how the command runs.
+	Process
+
+	// Privileged keeps all capabilities, a read-write /sys and the host's
+	// devices, and skips masked/read-only paths.
+	Privileged bool `json:"privileged,omitempty"`
+
+	// MaskedPaths are hidden (bind of /dev/null, or an empty read-only tmpfs
+	// for directories); ReadonlyPaths are remounted read-only. Callers
+	// normally use DefaultMaskedPaths and DefaultReadonlyPaths; both are
+	// skipped for Privileged containers.
+	MaskedPaths   []string `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+
+	// CgroupProcs are cgroup.procs files the init writes its own PID into
+	// before anything of the container runs (cgroup v1; on v2 the process is
+	// cloned straight into its cgroup and this is empty).
+	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+}
+
+// Process is how a container's processes run: the init stage runs the
+// container's command with it, and `berth exec` repeats it for the command
+// it runs in the container (execin.Config embeds it, and so does the API's
+// exec target). Embedded, its fields are JSON fields of the embedding
+// struct.
+type Process struct {
+	Env []string `json:"env"`
+	Cwd string   `json:"cwd"`
 
 	// User is Docker-style "user[:group]" (names or numbers); names are
 	// resolved against the rootfs's /etc/passwd and /etc/group after
@@ -67,21 +94,6 @@ type Config struct {
 	// loading needs CAP_SYS_ADMIN, so it is loaded before the credentials
 	// change, and the profile must allow what the init does after that.
 	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
-	// Privileged keeps all capabilities, a read-write /sys and the host's
-	// devices, and skips masked/read-only paths.
-	Privileged bool `json:"privileged,omitempty"`
-
-	// MaskedPaths are hidden (bind of /dev/null, or an empty read-only tmpfs
-	// for directories); ReadonlyPaths are remounted read-only. Callers
-	// normally use DefaultMaskedPaths and DefaultReadonlyPaths; both are
-	// skipped for Privileged containers.
-	MaskedPaths   []string `json:"maskedPaths,omitempty"`
-	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
-
-	// CgroupProcs are cgroup.procs files the init writes its own PID into
-	// before anything of the container runs (cgroup v1; on v2 the process is
-	// cloned straight into its cgroup and this is empty).
-	CgroupProcs []string `json:"cgroupProcs,omitempty"`
 
 	// OOMScoreAdj is written to the init's oom_score_adj before anything of
 	// the container runs (it starts with the infra's): every process of the

@@ -69,9 +69,7 @@ func (r testRootfs) config(args ...string) Config {
 		WorkDir:       r.work,
 		RootfsDir:     r.rootfs,
 		Args:          append([]string{"demo"}, args...),
-		Env:           []string{"PATH=/bin"},
-		Cwd:           "/",
-		Capabilities:  DefaultCapabilities(),
+		Process:       Process{Env: []string{"PATH=/bin"}, Cwd: "/", Capabilities: DefaultCapabilities()},
 		MaskedPaths:   DefaultMaskedPaths(),
 		ReadonlyPaths: DefaultReadonlyPaths(),
 	}

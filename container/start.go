@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/berth-project/berth/kube"
 )
 
 // Fd numbers of the pipes Start hands to the init stage. They are named on
@@ -45,7 +47,7 @@ type StartOptions struct {
 	CgroupDir string
 
 	// Timings, when set, receives the breakdown of a successful start.
-	Timings *StartTimings
+	Timings *kube.StartTimings
 
 	// Timeout bounds the whole init stage, from the clone to the execve of
 	// the user's program; zero means DefaultInitTimeout.

@@ -3,6 +3,8 @@ package container
 import (
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/kube"
 )
 
 func TestTimings(t *testing.T) {
@@ -11,21 +13,21 @@ func TestTimings(t *testing.T) {
 		name               string
 		forked, execd, eof int64
 		p                  progress
-		want               StartTimings
+		want               kube.StartTimings
 	}{
 		{
 			name: "in order", forked: 100 * ms, execd: 101 * ms, eof: 110 * ms,
 			p:    progress{Main: 102 * ms, Cgroups: 103 * ms, Rootfs: 106 * ms, Exec: 108 * ms},
-			want: StartTimings{Clone: time.Millisecond, Runtime: time.Millisecond, Cgroups: time.Millisecond, Rootfs: 3 * time.Millisecond, Setup: 2 * time.Millisecond, Exec: 2 * time.Millisecond},
+			want: kube.StartTimings{Clone: time.Millisecond, Runtime: time.Millisecond, Cgroups: time.Millisecond, Rootfs: 3 * time.Millisecond, Setup: 2 * time.Millisecond, Exec: 2 * time.Millisecond},
 		},
 		{
 			name: "no progress record", forked: 100 * ms, execd: 101 * ms, eof: 110 * ms,
-			want: StartTimings{Clone: time.Millisecond},
+			want: kube.StartTimings{Clone: time.Millisecond},
 		},
 		{
 			name: "clock out of order", forked: 100 * ms, execd: 99 * ms, eof: 110 * ms,
 			p:    progress{Main: 102 * ms, Cgroups: 103 * ms, Rootfs: 106 * ms, Exec: 108 * ms},
-			want: StartTimings{Runtime: 3 * time.Millisecond, Cgroups: time.Millisecond, Rootfs: 3 * time.Millisecond, Setup: 2 * time.Millisecond, Exec: 2 * time.Millisecond},
+			want: kube.StartTimings{Runtime: 3 * time.Millisecond, Cgroups: time.Millisecond, Rootfs: 3 * time.Millisecond, Setup: 2 * time.Millisecond, Exec: 2 * time.Millisecond},
 		},
 	}
 	for _, tt := range tests {

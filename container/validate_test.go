@@ -9,9 +9,9 @@ func TestValidate(t *testing.T) {
 	good := func() Config {
 		return Config{
 			LowerDirs: []string{"/l"}, UpperDir: "/u", WorkDir: "/w", RootfsDir: "/r",
-			Args: []string{"sh"}, Env: []string{"A=b", "EMPTY="}, Cwd: "/",
-			Capabilities: DefaultCapabilities(),
-			Mounts:       []Mount{{Source: "/v", Target: "/data", Type: "bind", SubPath: "a/b"}},
+			Args:    []string{"sh"},
+			Process: Process{Env: []string{"A=b", "EMPTY="}, Cwd: "/", Capabilities: DefaultCapabilities()},
+			Mounts:  []Mount{{Source: "/v", Target: "/data", Type: "bind", SubPath: "a/b"}},
 		}
 	}
 	tests := []struct {

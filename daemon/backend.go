@@ -44,7 +44,7 @@ func (b *backend) Pods(ctx context.Context) ([]api.Pod, error) {
 	if err := b.waitRecovered(ctx); err != nil {
 		return nil, err
 	}
-	pods := b.mgr.Pods(ctx)
+	pods := apiPods(b.mgr.Pods(ctx))
 	return withManifestProblems(pods, b.loader.Latest()), nil
 }
 
@@ -55,7 +55,7 @@ func (b *backend) Pod(ctx context.Context, namespace, name string) (api.Pod, boo
 	}
 	var pods []api.Pod
 	if p, ok := b.mgr.Pod(ctx, namespace, name); ok {
-		pods = append(pods, p)
+		pods = append(pods, apiPod(p))
 	}
 	for _, p := range withManifestProblems(pods, b.loader.Latest()) {
 		if p.Metadata.Namespace == namespace && p.Metadata.Name == name {
@@ -69,7 +69,7 @@ func (b *backend) Events(ctx context.Context, since time.Time) ([]api.Event, err
 	if err := b.waitRecovered(ctx); err != nil {
 		return nil, err
 	}
-	return mergeEvents(b.events.since(since), after(b.mgr.Events(ctx), since)), nil
+	return mergeEvents(b.events.since(since), after(apiEvents(b.mgr.Events(ctx)), since)), nil
 }
 
 // reportProblems records a FailedValidation event for each manifest problem
@@ -90,7 +90,8 @@ func (b *backend) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	if err := b.waitRecovered(ctx); err != nil {
 		return api.ExecTarget{}, err
 	}
-	return b.mgr.ExecTarget(ctx, namespace, name, ctr)
+	t, err := b.mgr.ExecTarget(ctx, namespace, name, ctr)
+	return api.ExecTarget(t), apiError(err)
 }
 
 func (b *backend) Reconcile(ctx context.Context) error {

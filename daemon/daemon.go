@@ -137,7 +137,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
-		Event:          events.add,
+		Event:          func(e pod.Event) { events.add(apiEvent(e)) },
 		Log:            log,
 		Pull:           pull,
 	})

@@ -26,6 +26,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/internal/testutil"
+	"github.com/berth-project/berth/kube"
 )
 
 // tarDir packs the directory dir (regular files, dirs, symlinks) as a
@@ -213,8 +214,8 @@ func TestDaemonPullsMissingImageWithoutHoldingOthers(t *testing.T) {
 	}
 	d.mustBerth("apply", "-f", p, "--wait=false")
 	testutil.WaitFor(t, 30*time.Second, "the pull to reach the registry's blobs", func() bool { return blocked.Load() > 0 })
-	if st := api.DisplayStatus(d.pod("slow")); st != api.ReasonContainerCreating {
-		t.Errorf("status while pulling %q, want %s", st, api.ReasonContainerCreating)
+	if st := api.DisplayStatus(d.pod("slow")); st != kube.ReasonContainerCreating {
+		t.Errorf("status while pulling %q, want %s", st, kube.ReasonContainerCreating)
 	}
 
 	d.apply("present.yaml", sleeperPod("present", testutil.DefaultRef)) // waits until it runs
@@ -226,7 +227,7 @@ func TestDaemonPullsMissingImageWithoutHoldingOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !hasEvent(evs, api.EventPulling, ref) || !hasEvent(evs, api.EventPulled, "Successfully pulled image \""+ref+"\"") {
+	if !hasEvent(evs, kube.EventPulling, ref) || !hasEvent(evs, kube.EventPulled, "Successfully pulled image \""+ref+"\"") {
 		t.Errorf("events: %s", toJSON(evs))
 	}
 	if ls := d.mustBerth("image", "ls"); !strings.Contains(ls, ref) {
@@ -239,7 +240,7 @@ func TestDaemonPullsMissingImageWithoutHoldingOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !hasEvent(evs, api.EventPulled, ref) {
+	if !hasEvent(evs, kube.EventPulled, ref) {
 		t.Errorf("Always did not pull again: %s", toJSON(evs))
 	}
 }
@@ -257,12 +258,12 @@ func TestDaemonImagePullBackOff(t *testing.T) {
 	var evs []api.Event
 	testutil.WaitFor(t, 30*time.Second, "ErrImagePull, then ImagePullBackOff", func() bool {
 		evs, _ = c.Events(context.Background(), time.Time{}, api.PodObject("default", "nothere"))
-		return hasEvent(evs, api.EventFailed, "NAME_UNKNOWN") && hasEvent(evs, api.EventBackOff, "back-off pulling image")
+		return hasEvent(evs, kube.EventFailed, "NAME_UNKNOWN") && hasEvent(evs, api.EventBackOff, "back-off pulling image")
 	})
 	if st := api.DisplayStatus(d.pod("nothere")); st != api.ReasonImagePullBackOff {
 		t.Errorf("status %q, want %s", st, api.ReasonImagePullBackOff)
 	}
-	if !hasEvent(evs, api.EventPulling, ref) {
+	if !hasEvent(evs, kube.EventPulling, ref) {
 		t.Errorf("no Pulling event: %s", toJSON(evs))
 	}
 }

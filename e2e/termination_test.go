@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/internal/testutil"
+	"github.com/berth-project/berth/kube"
 )
 
 // TestTerminationMessages: what a container writes to its
@@ -90,7 +91,7 @@ spec:
 		}
 		return true
 	})
-	got := map[string]*api.StateTerminated{}
+	got := map[string]*kube.StateTerminated{}
 	for _, c := range p.Status.ContainerStatuses {
 		got[c.Name] = c.State.Terminated
 	}
@@ -114,7 +115,7 @@ spec:
 		t.Errorf("describe lacks the termination messages:\n%s", out)
 	}
 
-	var last *api.StateTerminated
+	var last *kube.StateTerminated
 	testutil.WaitFor(t, 60*time.Second, "a restart of pod term-restart", func() bool {
 		cs := find("term-restart").Status.ContainerStatuses
 		if len(cs) != 1 || cs[0].RestartCount < 1 {

@@ -26,7 +26,7 @@ spec:
 	d.pod("timed")
 	var line string
 	for _, l := range strings.Split(d.logBuf.String(), "\n") {
-		if strings.Contains(l, `msg="pod created"`) && strings.Contains(l, "pod=default_timed") {
+		if strings.Contains(l, `msg="pod created"`) && strings.Contains(l, "pod=default/timed") {
 			line = l
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/api"
-	"github.com/berth-project/berth/internal/seccompload"
+	"github.com/berth-project/berth/container"
 )
 
 // InitSubcommand is the hidden entry point cmd/berth dispatches to Main
@@ -33,22 +33,11 @@ type Config struct {
 	// Args is the command; Args[0] is looked up through Env's PATH inside
 	// the container when it has no slash.
 	Args []string `json:"args"`
-	Env  []string `json:"env"`
-	Cwd  string   `json:"cwd"`
-
-	// User, AdditionalGIDs, RunAsNonRoot, Capabilities and NoNewPrivileges
-	// have the meaning of container.Config's fields.
-	User            string   `json:"user,omitempty"`
-	AdditionalGIDs  []uint32 `json:"additionalGids,omitempty"`
-	RunAsNonRoot    bool     `json:"runAsNonRoot,omitempty"`
-	Capabilities    []string `json:"capabilities"`
-	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
-	// Seccomp is the container's filter (nil: none). exec-init loads it on
+	// Process is the container's (container.Config's), with Env the one
+	// the container was started with. exec-init loads the seccomp filter on
 	// its locked thread, which forks the command: the command inherits it,
 	// while the threads that wait for it and forward signals stay free.
-	Seccomp *seccompload.Filter `json:"seccomp,omitempty"`
-	// OOMScoreAdj is the container's, which the command gets too.
-	OOMScoreAdj int `json:"oomScoreAdj"`
+	container.Process
 
 	// TTY makes stdin the command's controlling terminal (a new session).
 	TTY bool `json:"tty,omitempty"`
@@ -72,12 +61,11 @@ func NewConfig(t api.ExecTarget, args []string, tty bool, callerTerm string) Con
 		}
 		env = setEnv(env, "TERM", callerTerm)
 	}
+	proc := t.Process
+	proc.Env = env
 	return Config{
 		Target: t.Pod + "/" + t.Container, PID: t.PID, StartTime: t.StartTime,
-		CgroupProcs: t.CgroupProcs, Args: args, Env: env, Cwd: t.Cwd,
-		User: t.User, AdditionalGIDs: t.AdditionalGIDs, RunAsNonRoot: t.RunAsNonRoot,
-		Capabilities: t.Capabilities, NoNewPrivileges: t.NoNewPrivileges, Seccomp: t.Seccomp, TTY: tty,
-		OOMScoreAdj: t.OOMScoreAdj,
+		CgroupProcs: t.CgroupProcs, Args: args, Process: proc, TTY: tty,
 	}
 }
 

@@ -1,20 +1,26 @@
 package execin
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/container"
 )
 
 func TestNewConfig(t *testing.T) {
 	target := api.ExecTarget{
 		Pod: "default/web", Container: "app", PID: 42, StartTime: 7,
 		CgroupProcs: []string{"/sys/fs/cgroup/berth/default_web/app/cgroup.procs"},
-		User:        "1000:1000", AdditionalGIDs: []uint32{5}, RunAsNonRoot: true,
-		Capabilities: []string{"CAP_KILL"}, NoNewPrivileges: true,
-		Env: []string{"PATH=/bin", "TERM=dumb", "A=1"}, Cwd: "/srv",
+		Process: container.Process{
+			User: "1000:1000", AdditionalGIDs: []uint32{5}, RunAsNonRoot: true,
+			Capabilities: []string{"CAP_KILL"}, NoNewPrivileges: true,
+			Env: []string{"PATH=/bin", "TERM=dumb", "A=1"}, Cwd: "/srv", OOMScoreAdj: 500,
+		},
 	}
 	for _, tc := range []struct {
 		name       string
@@ -34,7 +40,7 @@ func TestNewConfig(t *testing.T) {
 			if c.Target != "default/web/app" || c.PID != 42 || c.StartTime != 7 || c.TTY != tc.tty ||
 				c.User != "1000:1000" || !c.RunAsNonRoot || !c.NoNewPrivileges || c.Cwd != "/srv" ||
 				!slices.Equal(c.Args, []string{"sh", "-c", "true"}) || !slices.Equal(c.Capabilities, []string{"CAP_KILL"}) ||
-				!slices.Equal(c.AdditionalGIDs, []uint32{5}) || len(c.CgroupProcs) != 1 {
+				!slices.Equal(c.AdditionalGIDs, []uint32{5}) || len(c.CgroupProcs) != 1 || c.OOMScoreAdj != 500 {
 				t.Errorf("config %+v does not carry the target", c)
 			}
 			if c.Validate() != nil {
@@ -50,7 +56,7 @@ func TestNewConfig(t *testing.T) {
 func TestValidate(t *testing.T) {
 	good := Config{
 		PID: 1, StartTime: 1, CgroupProcs: []string{"/sys/fs/cgroup/x/cgroup.procs"},
-		Args: []string{"ls"}, Env: []string{"A=b"}, Cwd: "/",
+		Args: []string{"ls"}, Process: container.Process{Env: []string{"A=b"}, Cwd: "/"},
 	}
 	for _, tc := range []struct {
 		name string
@@ -113,5 +119,33 @@ func TestSetupErrorExitCode(t *testing.T) {
 	}
 	if c := (&SetupError{Step: "join cgroups"}).ExitCode(); c != ExitCannotRun {
 		t.Errorf("setup failure: %d", c)
+	}
+}
+
+// TestConfigWireFormat: exec-init reads the config's JSON with the names
+// it always had, the process fields flat beside the others.
+func TestConfigWireFormat(t *testing.T) {
+	const v = `{"target":"default/web/app","pid":42,"startTime":7,"cgroupProcs":["/sys/fs/cgroup/x/cgroup.procs"],
+"args":["sh"],"env":["A=1"],"cwd":"/srv","user":"1000","additionalGids":[5],"runAsNonRoot":true,
+"capabilities":["CAP_KILL"],"noNewPrivileges":true,"seccomp":{"program":"AAAAAAAAAAA="},"oomScoreAdj":500,"tty":true}`
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	out, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(v), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("encoded config differs:\n got %s\nwant %s", out, v)
 	}
 }

@@ -31,8 +31,8 @@ func TestInfraRealContainers(t *testing.T) {
 			ID:        cfg.Key + "/" + c.name,
 			LowerDirs: []string{lower},
 			UpperDir:  filepath.Join(dir, "upper"), WorkDir: filepath.Join(dir, "work"), RootfsDir: filepath.Join(dir, "rootfs"),
-			Args: c.args, Env: []string{"PATH=/bin"}, Cwd: "/",
-			Capabilities:  container.DefaultCapabilities(),
+			Args:          c.args,
+			Process:       container.Process{Env: []string{"PATH=/bin"}, Cwd: "/", Capabilities: container.DefaultCapabilities()},
 			MaskedPaths:   container.DefaultMaskedPaths(),
 			ReadonlyPaths: container.DefaultReadonlyPaths(),
 		}}

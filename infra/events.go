@@ -2,22 +2,6 @@ package infra
 
 import "time"
 
-// Event reasons the infra records, as the kubelet names them.
-const (
-	EventCreated   = "Created"
-	EventStarted   = "Started"
-	EventFailed    = "Failed"
-	EventKilling   = "Killing"
-	EventBackOff   = "BackOff"
-	EventOOMKilled = "OOMKilled"
-)
-
-// Event types.
-const (
-	EventNormal  = "Normal"
-	EventWarning = "Warning"
-)
-
 // MaxEvents bounds the infra's event ring: the infra is paid for once per
 // pod, so a crash-looping container must not grow it.
 const MaxEvents = 50

@@ -6,12 +6,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/kube"
 )
 
 func TestEventRing(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	ev := func(reason, ctr string) Event {
-		return Event{Type: EventNormal, Reason: reason, Container: ctr, Message: reason + " " + ctr}
+		return Event{Type: kube.EventNormal, Reason: reason, Container: ctr, Message: reason + " " + ctr}
 	}
 	tests := []struct {
 		name string
@@ -90,15 +92,15 @@ func TestSupervisorEvents(t *testing.T) {
 		typ   string
 		count int
 	}{
-		"loop/Created":     {EventNormal, 4},
-		"loop/Started":     {EventNormal, 4},
-		"loop/BackOff":     {EventWarning, 3},
-		"loop/Killing":     {EventNormal, 1},
-		"hog/OOMKilled":    {EventWarning, 1},
-		"hog/BackOff":      {EventWarning, 1},
-		"broken/Failed":    {EventWarning, 4},
-		"broken/BackOff":   {EventWarning, 4},
-		"hog/Started":      {EventNormal, 1},
+		"loop/Created":     {kube.EventNormal, 4},
+		"loop/Started":     {kube.EventNormal, 4},
+		"loop/BackOff":     {kube.EventWarning, 3},
+		"loop/Killing":     {kube.EventNormal, 1},
+		"hog/OOMKilled":    {kube.EventWarning, 1},
+		"hog/BackOff":      {kube.EventWarning, 1},
+		"broken/Failed":    {kube.EventWarning, 4},
+		"broken/BackOff":   {kube.EventWarning, 4},
+		"hog/Started":      {kube.EventNormal, 1},
 		"broken/Started":   {"", 0},
 		"hog/Killing":      {"", 0}, // in back-off when the stop came: nothing to stop
 		"broken/Killing":   {"", 0},

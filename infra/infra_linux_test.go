@@ -22,6 +22,7 @@ import (
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/crilog"
 	"github.com/berth-project/berth/internal/testutil"
+	"github.com/berth-project/berth/kube"
 )
 
 // Sub-commands of the re-executed test binary.
@@ -302,7 +303,7 @@ func TestInfraPodLifecycle(t *testing.T) {
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", app.PID)); err != nil {
 		t.Fatalf("app pid %d: %v", app.PID, err)
 	}
-	if term := crasher.LastState.Terminated; term.ExitCode != 1 || term.Reason != ReasonError {
+	if term := crasher.LastState.Terminated; term.ExitCode != 1 || term.Reason != kube.ReasonError {
 		t.Fatalf("crasher last state: %+v", term)
 	}
 	if !st.Started || st.StartedAt.IsZero() {
@@ -355,7 +356,7 @@ func TestInfraPodLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = status(t, c2)
-	if term := st.Containers[0].State.Terminated; term == nil || term.ExitCode != 0 || term.Reason != ReasonCompleted {
+	if term := st.Containers[0].State.Terminated; term == nil || term.ExitCode != 0 || term.Reason != kube.ReasonCompleted {
 		t.Fatalf("app after Stop (exits on SIGTERM): %+v", st.Containers[0])
 	}
 	if !st.Stopping || st.Containers[1].State.Running != nil {
@@ -444,10 +445,10 @@ func TestInfraNeverAndGrace(t *testing.T) {
 		return st.Containers[0].State.Terminated != nil && st.Containers[1].State.Running != nil
 	})
 	st := status(t, c)
-	if term := st.InitContainers[0].State.Terminated; term == nil || term.Reason != ReasonCompleted {
+	if term := st.InitContainers[0].State.Terminated; term == nil || term.Reason != kube.ReasonCompleted {
 		t.Fatalf("init: %+v", st.InitContainers[0])
 	}
-	if done := st.Containers[0]; done.State.Terminated.Reason != ReasonCompleted || done.RestartCount != 0 || done.LastState.Terminated != nil {
+	if done := st.Containers[0]; done.State.Terminated.Reason != kube.ReasonCompleted || done.RestartCount != 0 || done.LastState.Terminated != nil {
 		t.Fatalf("done under Never: %+v", done)
 	}
 	stubbornLog := filepath.Join(cfg.LogDir, "stubborn", "0.log")
@@ -462,7 +463,7 @@ func TestInfraNeverAndGrace(t *testing.T) {
 		t.Errorf("Stop returned after %s, before the grace period", took)
 	}
 	term := status(t, c).Containers[1].State.Terminated
-	if term == nil || term.Signal != int(syscall.SIGKILL) || term.ExitCode != 137 {
+	if term == nil || term.Signal != int32(syscall.SIGKILL) || term.ExitCode != 137 {
 		t.Fatalf("stubborn after Stop: %+v", term)
 	}
 	shutdown(t, c, proc.Pid, cfg.Socket)

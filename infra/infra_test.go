@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/kube"
 )
 
 func TestShouldRestart(t *testing.T) {
@@ -295,7 +296,7 @@ func TestSupervisorRestartWithBackoff(t *testing.T) {
 	for i, wantDelay := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
 		s.Exited(s.Status().Containers[0].PID, exitStatus(1))
 		st = s.Status().Containers[0]
-		if st.State.Waiting == nil || st.State.Waiting.Reason != ReasonCrashLoopBackOff {
+		if st.State.Waiting == nil || st.State.Waiting.Reason != kube.ReasonCrashLoopBackOff {
 			t.Fatalf("exit %d: state %+v, want CrashLoopBackOff", i, st.State)
 		}
 		if len(p.timers) != 1 || p.timers[0].d != wantDelay {
@@ -310,7 +311,7 @@ func TestSupervisorRestartWithBackoff(t *testing.T) {
 	// Exit 0 under OnFailure is final.
 	s.Exited(st.PID, exitStatus(0))
 	st = s.Status().Containers[0]
-	if st.State.Terminated == nil || st.State.Terminated.Reason != ReasonCompleted || len(p.timers) != 0 {
+	if st.State.Terminated == nil || st.State.Terminated.Reason != kube.ReasonCompleted || len(p.timers) != 0 {
 		t.Fatalf("after exit 0: %+v, timers %d", st, len(p.timers))
 	}
 }
@@ -333,7 +334,7 @@ func TestSupervisorInitContainers(t *testing.T) {
 	// init2 fails under Never: the pod stops there.
 	s.Exited(st.InitContainers[1].PID, exitStatus(3))
 	st = s.Status()
-	if term := st.InitContainers[1].State.Terminated; term == nil || term.ExitCode != 3 || term.Reason != ReasonError {
+	if term := st.InitContainers[1].State.Terminated; term == nil || term.ExitCode != 3 || term.Reason != kube.ReasonError {
 		t.Fatalf("init2 should be terminated with 3: %+v", st.InitContainers[1])
 	}
 	if st.Containers[0].State.Waiting == nil {
@@ -348,16 +349,16 @@ func TestSupervisorStartErrorAndOOM(t *testing.T) {
 	p.startErr["broken"] = errors.New("exec: no such file")
 	s.Start(nil, nil, func() {})
 	st := s.Status()
-	if w := st.Containers[0].State.Waiting; w == nil || w.Reason != ReasonCrashLoopBackOff {
+	if w := st.Containers[0].State.Waiting; w == nil || w.Reason != kube.ReasonCrashLoopBackOff {
 		t.Fatalf("broken: %+v", st.Containers[0])
 	}
-	if term := st.Containers[0].LastState.Terminated; term.Reason != ReasonStartError || !strings.Contains(term.Message, "no such file") || term.ExitCode != 128 {
+	if term := st.Containers[0].LastState.Terminated; term.Reason != kube.ReasonStartError || !strings.Contains(term.Message, "no such file") || term.ExitCode != 128 {
 		t.Fatalf("broken last state: %+v", term)
 	}
 	p.oom = 1
 	s.Exited(st.Containers[1].PID, signalStatus(syscall.SIGKILL))
 	term := s.Status().Containers[1].LastState.Terminated
-	if term.Reason != ReasonOOMKilled || term.ExitCode != 137 || term.Signal != 9 {
+	if term.Reason != kube.ReasonOOMKilled || term.ExitCode != 137 || term.Signal != 9 {
 		t.Fatalf("hog: %+v", term)
 	}
 }
@@ -504,7 +505,7 @@ func TestSupervisorCreateErrorRetries(t *testing.T) {
 	for i, wantDelay := range []time.Duration{time.Second, 2 * time.Second} {
 		st := s.Status()
 		c := st.Containers[0]
-		if w := c.State.Waiting; w == nil || w.Reason != ReasonCreateContainerError || !strings.Contains(w.Message, "not a regular file") {
+		if w := c.State.Waiting; w == nil || w.Reason != kube.ReasonCreateFailed || !strings.Contains(w.Message, "not a regular file") {
 			t.Fatalf("attempt %d: state %+v, want waiting with CreateContainerError", i, c.State)
 		}
 		if c.RestartCount != 0 || c.LastState.Terminated != nil {
@@ -513,7 +514,7 @@ func TestSupervisorCreateErrorRetries(t *testing.T) {
 		if n := len(p.timers); n != 1 || p.timers[0].d != wantDelay {
 			t.Fatalf("attempt %d: timers %+v, want one of %s", i, p.timers, wantDelay)
 		}
-		if ev := st.Events[len(st.Events)-1]; ev.Reason != EventFailed || !strings.Contains(ev.Message, "not a regular file") {
+		if ev := st.Events[len(st.Events)-1]; ev.Reason != kube.EventFailed || !strings.Contains(ev.Message, "not a regular file") {
 			t.Fatalf("attempt %d: last event %+v", i, ev)
 		}
 		p.fire()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/crilog"
+	"github.com/berth-project/berth/kube"
 )
 
 // startFunc starts a container process; container.Start in production.
@@ -66,7 +67,7 @@ func (p *procsLinux) start(runs []runSpec, done func([]runStart)) {
 	}()
 }
 
-func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *container.StartTimings) (int, string, error) {
+func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTimings) (int, string, error) {
 	if err := resetWritableLayer(c.Init.UpperDir, c.Init.WorkDir); err != nil {
 		return 0, "", fmt.Errorf("fresh writable layer for container %s: %w", c.Name, err)
 	}

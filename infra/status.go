@@ -3,20 +3,7 @@ package infra
 import (
 	"time"
 
-	"github.com/berth-project/berth/container"
-)
-
-// Reasons in container states, as Kubernetes reports them.
-const (
-	ReasonCompleted  = "Completed"
-	ReasonError      = "Error"
-	ReasonOOMKilled  = "OOMKilled"
-	ReasonStartError = "StartError"
-	// ReasonCreateContainerError is a container waiting to retry a run that
-	// could not be created (container.IsCreateError).
-	ReasonCreateContainerError = "CreateContainerError"
-	ReasonCrashLoopBackOff     = "CrashLoopBackOff"
-	ReasonPodInitializing      = "PodInitializing"
+	"github.com/berth-project/berth/kube"
 )
 
 // PodStatus is everything the infra knows; the daemon computes the pod's
@@ -46,43 +33,10 @@ type ContainerStatus struct {
 	Name string `json:"name"`
 	// PID is the container's init process in the infra's pid namespace
 	// (the host's, unless SharePID); 0 when not running.
-	PID          int            `json:"pid,omitempty"`
-	State        ContainerState `json:"state"`
-	LastState    ContainerState `json:"lastState"`
-	RestartCount int            `json:"restartCount"`
+	PID          int                 `json:"pid,omitempty"`
+	State        kube.ContainerState `json:"state"`
+	LastState    kube.ContainerState `json:"lastState"`
+	RestartCount int                 `json:"restartCount"`
 	// LogPath is the current run's CRI log file.
 	LogPath string `json:"logPath,omitempty"`
-}
-
-// ContainerState holds exactly one of its fields (LastState: at most one).
-// The pointed-to values are never modified once set, only replaced, so a
-// copied ContainerStatus is a safe snapshot.
-type ContainerState struct {
-	Waiting    *StateWaiting    `json:"waiting,omitempty"`
-	Running    *StateRunning    `json:"running,omitempty"`
-	Terminated *StateTerminated `json:"terminated,omitempty"`
-}
-
-// StateWaiting is a container not yet (re)started.
-type StateWaiting struct {
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
-// StateRunning is a running container.
-type StateRunning struct {
-	StartedAt time.Time `json:"startedAt"`
-	// StartTimings break this run's start down by step.
-	StartTimings container.StartTimings `json:"startTimings"`
-}
-
-// StateTerminated is a finished run. ExitCode is 128+Signal for a run ended
-// by a signal.
-type StateTerminated struct {
-	ExitCode   int       `json:"exitCode"`
-	Signal     int       `json:"signal,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	Message    string    `json:"message,omitempty"`
-	StartedAt  time.Time `json:"startedAt,omitzero"`
-	FinishedAt time.Time `json:"finishedAt"`
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/kube"
 )
 
 // procs is what the supervisor needs from the OS; procsLinux is the real
@@ -44,7 +45,7 @@ type runSpec struct {
 type runStart struct {
 	pid     int
 	logPath string
-	timings container.StartTimings
+	timings kube.StartTimings
 	err     error
 }
 
@@ -117,7 +118,7 @@ func newCtrs(list []ContainerConfig, isInit bool) []*ctr {
 	out := make([]*ctr, len(list))
 	for i := range list {
 		c := &ctr{cfg: &list[i], isInit: isInit}
-		c.status = ContainerStatus{Name: list[i].Name, State: ContainerState{Waiting: &StateWaiting{Reason: ReasonPodInitializing}}}
+		c.status = ContainerStatus{Name: list[i].Name, State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonPodInitializing}}}
 		out[i] = c
 	}
 	return out
@@ -260,9 +261,9 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	c.createFailed = false
 	if r.err != nil {
 		s.log.Warn("container failed to start", "pod", s.cfg.Key, "container", c.cfg.Name, "err", r.err)
-		s.event(c, EventWarning, EventFailed, "Error: "+r.err.Error())
-		s.finish(c, &StateTerminated{
-			ExitCode: 128, Reason: ReasonStartError, Message: r.err.Error(),
+		s.event(c, kube.EventWarning, kube.EventFailed, "Error: "+r.err.Error())
+		s.finish(c, &kube.StateTerminated{
+			ExitCode: 128, Reason: kube.ReasonStartError, Message: r.err.Error(),
 			StartedAt: c.startedAt, FinishedAt: s.now(),
 		})
 		return
@@ -270,9 +271,9 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	c.pid = r.pid
 	s.byPID[r.pid] = c
 	c.status.PID = r.pid
-	c.status.State = ContainerState{Running: &StateRunning{StartedAt: c.startedAt, StartTimings: r.timings}}
-	s.event(c, EventNormal, EventCreated, "Created container "+c.cfg.Name)
-	s.event(c, EventNormal, EventStarted, "Started container "+c.cfg.Name)
+	c.status.State = kube.ContainerState{Running: &kube.StateRunning{StartedAt: c.startedAt, StartTimings: r.timings}}
+	s.event(c, kube.EventNormal, kube.EventCreated, "Created container "+c.cfg.Name)
+	s.event(c, kube.EventNormal, kube.EventStarted, "Started container "+c.cfg.Name)
 	s.log.Info("container started", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", r.pid, "restartCount", c.status.RestartCount)
 	switch ws, exited := s.early[r.pid]; {
 	case exited:
@@ -296,9 +297,9 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 // whatever the restart policy, as the kubelet does; its program never ran.
 func (s *supervisor) recordCreateError(c *ctr, err error) {
 	s.log.Warn("container could not be created", "pod", s.cfg.Key, "container", c.cfg.Name, "err", err)
-	s.event(c, EventWarning, EventFailed, "Error: "+err.Error())
+	s.event(c, kube.EventWarning, kube.EventFailed, "Error: "+err.Error())
 	c.createFailed = true
-	c.status.State = ContainerState{Waiting: &StateWaiting{Reason: ReasonCreateContainerError, Message: err.Error()}}
+	c.status.State = kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCreateFailed, Message: err.Error()}}
 	if s.stopping {
 		s.checkStopped()
 		return
@@ -327,22 +328,22 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 	delete(s.byPID, pid)
 	c.pid = 0
 	c.status.PID = 0
-	t := &StateTerminated{StartedAt: c.startedAt, FinishedAt: s.now()}
+	t := &kube.StateTerminated{StartedAt: c.startedAt, FinishedAt: s.now()}
 	switch {
 	case ws.Signaled():
-		t.Signal = int(ws.Signal())
+		t.Signal = int32(ws.Signal())
 		t.ExitCode = 128 + t.Signal
 	default:
-		t.ExitCode = ws.ExitStatus()
+		t.ExitCode = int32(ws.ExitStatus())
 	}
-	t.Reason = ReasonError
+	t.Reason = kube.ReasonError
 	if t.ExitCode == 0 {
-		t.Reason = ReasonCompleted
+		t.Reason = kube.ReasonCompleted
 	}
 	if ws.Signaled() && ws.Signal() == syscall.SIGKILL && c.oomBeforeOK {
 		if n, ok := s.os.oomKills(c.cfg); ok && n > c.oomBefore {
-			t.Reason = ReasonOOMKilled
-			s.event(c, EventWarning, EventOOMKilled, "Container "+c.cfg.Name+" was killed by the OOM killer: it reached its memory limit")
+			t.Reason = kube.ReasonOOMKilled
+			s.event(c, kube.EventWarning, kube.EventOOMKilled, "Container "+c.cfg.Name+" was killed by the OOM killer: it reached its memory limit")
 		}
 	}
 	t.Message = s.os.terminationMessage(c.cfg, c.status.LogPath, t.ExitCode != 0)
@@ -351,12 +352,12 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 }
 
 // finish records a terminated run and applies the restart policy.
-func (s *supervisor) finish(c *ctr, t *StateTerminated) {
-	c.status.State = ContainerState{Terminated: t}
+func (s *supervisor) finish(c *ctr, t *kube.StateTerminated) {
+	c.status.State = kube.ContainerState{Terminated: t}
 	switch {
 	case s.stopping:
 		s.checkStopped()
-	case ShouldRestart(s.cfg.RestartPolicy, t.ExitCode, c.isInit):
+	case ShouldRestart(s.cfg.RestartPolicy, int(t.ExitCode), c.isInit):
 		s.scheduleRestart(c, t.FinishedAt.Sub(t.StartedAt))
 	case c.isInit && t.ExitCode == 0:
 		s.advance()
@@ -366,12 +367,12 @@ func (s *supervisor) finish(c *ctr, t *StateTerminated) {
 // scheduleRestart puts c in CrashLoopBackOff until its back-off elapses.
 func (s *supervisor) scheduleRestart(c *ctr, ranFor time.Duration) {
 	c.backoff = Backoff(c.backoff, ranFor, s.cfg.Backoff)
-	c.status.LastState = ContainerState{Terminated: c.status.State.Terminated}
-	c.status.State = ContainerState{Waiting: &StateWaiting{
-		Reason:  ReasonCrashLoopBackOff,
+	c.status.LastState = kube.ContainerState{Terminated: c.status.State.Terminated}
+	c.status.State = kube.ContainerState{Waiting: &kube.StateWaiting{
+		Reason:  kube.ReasonCrashLoopBackOff,
 		Message: fmt.Sprintf("back-off %s restarting failed container %s", c.backoff, c.cfg.Name),
 	}}
-	s.event(c, EventWarning, EventBackOff, "Back-off restarting failed container "+c.cfg.Name)
+	s.event(c, kube.EventWarning, kube.EventBackOff, "Back-off restarting failed container "+c.cfg.Name)
 	c.cancelRestart = s.os.afterFunc(c.backoff, func() {
 		if c.cancelRestart == nil || s.stopping {
 			return
@@ -395,7 +396,7 @@ func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 	if first {
 		for _, c := range append(append([]*ctr{}, s.inits...), s.ctrs...) {
 			if c.pid != 0 {
-				s.event(c, EventNormal, EventKilling, "Stopping container "+c.cfg.Name)
+				s.event(c, kube.EventNormal, kube.EventKilling, "Stopping container "+c.cfg.Name)
 			}
 		}
 		s.signalAll(syscall.SIGTERM)

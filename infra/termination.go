@@ -1,5 +1,7 @@
 package infra
 
+import "github.com/berth-project/berth/kube"
+
 // Termination message policies, as in a container's terminationMessagePolicy.
 const (
 	TerminationMessageFile           = "File"
@@ -24,7 +26,7 @@ func capTerminationMessages(lists ...[]ContainerStatus) {
 	total := 0
 	for _, list := range lists {
 		for i := range list {
-			for _, st := range []ContainerState{list[i].State, list[i].LastState} {
+			for _, st := range []kube.ContainerState{list[i].State, list[i].LastState} {
 				if st.Terminated != nil && st.Terminated.Message != "" {
 					msgs = append(msgs, &st.Terminated.Message)
 					total += len(st.Terminated.Message)
@@ -46,7 +48,7 @@ func capTerminationMessages(lists ...[]ContainerStatus) {
 // copyTerminated gives a status its own copies of its terminated states,
 // so that capping a snapshot never changes the supervisor's record.
 func copyTerminated(st ContainerStatus) ContainerStatus {
-	for _, s := range []*ContainerState{&st.State, &st.LastState} {
+	for _, s := range []*kube.ContainerState{&st.State, &st.LastState} {
 		if s.Terminated != nil {
 			t := *s.Terminated
 			s.Terminated = &t

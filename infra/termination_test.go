@@ -3,10 +3,14 @@ package infra
 import (
 	"strings"
 	"testing"
+
+	"github.com/berth-project/berth/kube"
 )
 
 func TestCapTerminationMessages(t *testing.T) {
-	term := func(msg string) ContainerState { return ContainerState{Terminated: &StateTerminated{Message: msg}} }
+	term := func(msg string) kube.ContainerState {
+		return kube.ContainerState{Terminated: &kube.StateTerminated{Message: msg}}
+	}
 	small := []ContainerStatus{{State: term("a")}, {LastState: term("b")}}
 	capTerminationMessages(small)
 	if small[0].State.Terminated.Message != "a" || small[1].LastState.Terminated.Message != "b" {

@@ -115,7 +115,7 @@ func (n *Network) Setup(podID, netnsPath string, ports []PortMapping) (_ PodNet,
 	if err := n.attachHostEnd(podID, veth); err != nil {
 		return PodNet{}, err
 	}
-	n.log.Debug("pod network set up", "pod", podID, "ip", ip, "veth", veth)
+	n.log.Debug("pod network set up", "podID", podID, "ip", ip, "veth", veth)
 	return PodNet{
 		IP:        net.IP(ip.AsSlice()),
 		Gateway:   n.Gateway(),
@@ -197,7 +197,7 @@ func (n *Network) Teardown(podID string) error {
 	if err := n.store.releasePod(podID); err != nil {
 		return fmt.Errorf("tear down network of pod %s: %w", podID, err)
 	}
-	n.log.Debug("pod network torn down", "pod", podID)
+	n.log.Debug("pod network torn down", "podID", podID)
 	return nil
 }
 
@@ -234,7 +234,7 @@ func (n *Network) GC(live map[string]bool) error {
 		}
 	}
 	for id := range stale {
-		n.log.Info("removed network leftovers of pod", "pod", id)
+		n.log.Info("removed network leftovers of pod", "podID", id)
 	}
 	return errors.Join(errs...)
 }

@@ -5,47 +5,46 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
 // conditions computes the pod conditions the kubelet reports, in its
-// order, from p's status; created is when berth took the pod on (the
+// order, from v's status; created is when berth took the pod on (the
 // PodScheduled time, and the time of conditions that never changed).
-func conditions(p api.Pod, created time.Time) []api.PodCondition {
-	st := p.Status
+func conditions(v View, created time.Time) []Condition {
 	since := created
 	started := since
-	if st.StartTime != nil {
-		started = *st.StartTime
+	if v.StartTime != nil {
+		started = *v.StartTime
 	}
-	cond := func(typ string, ok bool, at time.Time, reason, msg string) api.PodCondition {
-		c := api.PodCondition{Type: typ, Status: api.ConditionTrue, LastTransitionTime: at}
+	cond := func(typ string, ok bool, at time.Time, reason, msg string) Condition {
+		c := Condition{Type: typ, Status: kube.ConditionTrue, LastTransitionTime: at}
 		if !ok {
-			c.Status, c.Reason, c.Message = api.ConditionFalse, reason, msg
+			c.Status, c.Reason, c.Message = kube.ConditionFalse, reason, msg
 		}
 		return c
 	}
 
-	byName := map[string]api.ContainerStatus{}
-	for _, c := range append(slices.Clone(st.InitContainerStatuses), st.ContainerStatuses...) {
+	byName := map[string]ContainerView{}
+	for _, c := range append(slices.Clone(v.InitContainers), v.Containers...) {
 		byName[c.Name] = c
 	}
 
 	initAt, notInit := started, []string(nil)
-	for _, spec := range p.Spec.InitContainers {
+	for _, spec := range v.Spec.InitContainers {
 		if t := byName[spec.Name].State.Terminated; t != nil && t.ExitCode == 0 {
 			initAt = later(initAt, t.FinishedAt)
 			continue
 		}
 		notInit = append(notInit, spec.Name)
 	}
-	if len(p.Spec.InitContainers) == 0 {
+	if len(v.Spec.InitContainers) == 0 {
 		initAt = since
 	}
 
 	readyAt, notReady := started, []string(nil)
-	for _, spec := range p.Spec.Containers {
+	for _, spec := range v.Spec.Containers {
 		c, ok := byName[spec.Name]
 		switch {
 		case !ok:
@@ -62,18 +61,18 @@ func conditions(p api.Pod, created time.Time) []api.PodCondition {
 			notReady = append(notReady, c.Name)
 		}
 	}
-	ready := len(notReady) == 0 && len(p.Spec.Containers) > 0
+	ready := len(notReady) == 0 && len(v.Spec.Containers) > 0
 	reason, msg := "ContainersNotReady", "containers with unready status: ["+strings.Join(notReady, " ")+"]"
-	if st.Phase == api.PodSucceeded || st.Phase == api.PodFailed {
+	if v.Phase == kube.PodSucceeded || v.Phase == kube.PodFailed {
 		reason, msg = "PodCompleted", ""
 	}
-	return []api.PodCondition{
-		cond(api.PodReadyToStartContainers, st.StartTime != nil, started, "", ""),
-		cond(api.PodInitialized, len(notInit) == 0, initAt, "ContainersNotInitialized",
+	return []Condition{
+		cond(kube.PodReadyToStartContainers, v.StartTime != nil, started, "", ""),
+		cond(kube.PodInitialized, len(notInit) == 0, initAt, "ContainersNotInitialized",
 			"containers with incomplete status: ["+strings.Join(notInit, " ")+"]"),
-		cond(api.PodReady, ready, readyAt, reason, msg),
-		cond(api.ContainersReady, ready, readyAt, reason, msg),
-		cond(api.PodScheduled, true, since, "", ""),
+		cond(kube.PodReady, ready, readyAt, reason, msg),
+		cond(kube.ContainersReady, ready, readyAt, reason, msg),
+		cond(kube.PodScheduled, true, since, "", ""),
 	}
 }
 
@@ -107,9 +106,9 @@ func qosClass(s *manifests.PodSpec) string {
 	}
 	switch {
 	case !set:
-		return api.QOSBestEffort
+		return kube.QOSBestEffort
 	case guaranteed:
-		return api.QOSGuaranteed
+		return kube.QOSGuaranteed
 	}
-	return api.QOSBurstable
+	return kube.QOSBurstable
 }

@@ -93,7 +93,7 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 		for i := range list {
 			c := &list[i]
 			img := imgs[c.Image]
-			env, err := rec.env(c, img, objs)
+			env, err := rec.env(c, img, objs, m.nodeName)
 			if err != nil {
 				return nil, fmt.Errorf("container %s: %w", c.Name, err)
 			}

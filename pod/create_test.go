@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
@@ -192,7 +192,7 @@ func TestCreateFailingAtEachOperation(t *testing.T) {
 			}
 			checkEmpty(t, h)
 			pods := m.Pods(context.Background())
-			if len(pods) != 1 || pods[0].Status.Phase != api.PodPending || len(m.pods) != 0 {
+			if len(pods) != 1 || pods[0].Phase != kube.PodPending || len(m.pods) != 0 {
 				t.Errorf("status after the failure: %+v", pods)
 			}
 		})
@@ -337,8 +337,8 @@ func TestRecoverKeepsSilentInfra(t *testing.T) {
 		t.Errorf("the dead pod was not removed: %q", left)
 	}
 	pods := m.Pods(ctx)
-	if len(m.pods) != 1 || len(pods) != 1 || pods[0].Metadata.Name != "web" ||
-		pods[0].Status.Phase != api.PodUnknown || pods[0].Status.Reason != "InfraUnreachable" {
+	if len(m.pods) != 1 || len(pods) != 1 || pods[0].Meta.Name != "web" ||
+		pods[0].Phase != kube.PodUnknown || pods[0].Reason != "InfraUnreachable" {
 		t.Fatalf("after recover: %d pods held, status %+v; want web kept, Unknown, InfraUnreachable", len(m.pods), pods)
 	}
 
@@ -363,7 +363,7 @@ func TestPortRefusedPodNeverHoldsALease(t *testing.T) {
 		p := webPod(t)
 		h.portOwner, h.portTakenLate = "default_other", late
 		err := m.Apply(context.Background(), createAction(p))
-		if !errors.Is(err, netsetup.ErrHostPortInUse) || failureReason(err) != api.ReasonHostPortInUse {
+		if !errors.Is(err, netsetup.ErrHostPortInUse) || failureReason(err) != kube.ReasonHostPortInUse {
 			t.Fatalf("late %v: create: %v, want a host port conflict", late, err)
 		}
 		ops := h.log()
@@ -384,10 +384,10 @@ func TestCreateWaitsForImage(t *testing.T) {
 	cases := []struct {
 		reason, event string
 	}{
-		{api.ReasonContainerCreating, ""},
-		{api.ReasonErrImagePull, api.EventFailed},
-		{api.ReasonImagePullBackOff, api.EventBackOff},
-		{api.ReasonImageNotFound, api.EventImageNotFound},
+		{kube.ReasonContainerCreating, ""},
+		{kube.ReasonErrImagePull, kube.EventFailed},
+		{kube.ReasonImagePullBackOff, kube.EventBackOff},
+		{kube.ReasonImageNotFound, kube.EventImageNotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {
@@ -396,8 +396,8 @@ func TestCreateWaitsForImage(t *testing.T) {
 			cfg := h.config()
 			cfg.Log = slog.New(slog.DiscardHandler)
 			var warnings []string
-			cfg.Event = func(e api.Event) {
-				if e.Type == api.EventWarning {
+			cfg.Event = func(e Event) {
+				if e.Type == kube.EventWarning {
 					warnings = append(warnings, e.Reason)
 				}
 			}
@@ -421,7 +421,7 @@ func TestCreateWaitsForImage(t *testing.T) {
 				t.Errorf("warning events %q, want %q", warnings, want)
 			}
 			pods := m.Pods(ctx)
-			if len(pods) != 1 || pods[0].Status.Phase != api.PodPending || pods[0].Status.Reason != tc.reason {
+			if len(pods) != 1 || pods[0].Phase != kube.PodPending || pods[0].Reason != tc.reason {
 				t.Fatalf("status: %+v, want Pending with reason %s", pods, tc.reason)
 			}
 
@@ -443,8 +443,8 @@ func TestCreateWaitsForImage(t *testing.T) {
 			if got := h.log(); !slices.Equal(got, goldenCreate) {
 				t.Errorf("create once the image is there did\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(goldenCreate, "\n  "))
 			}
-			if pod, ok := m.Pod(ctx, p.Namespace, p.Name); !ok || pod.Status.Reason != "" {
-				t.Errorf("status once created: %+v", pod.Status)
+			if pod, ok := m.Pod(ctx, p.Namespace, p.Name); !ok || pod.Reason != "" {
+				t.Errorf("status once created: reason %q", pod.Reason)
 			}
 		})
 	}

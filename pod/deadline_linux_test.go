@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/internal/testutil"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -78,7 +78,7 @@ func TestSilentInfraHoldsNothing(t *testing.T) {
 	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	pods := m.Pods(ctx)
-	if len(pods) != 1 || pods[0].Status.Phase != api.PodUnknown {
+	if len(pods) != 1 || pods[0].Phase != kube.PodUnknown {
 		t.Fatalf("status of a pod whose infra is silent: %+v", pods)
 	}
 

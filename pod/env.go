@@ -17,10 +17,12 @@ type Objects struct {
 
 // EnvInput is what environment resolution needs beyond the container.
 type EnvInput struct {
-	Pod      *manifests.Pod
-	UID      string
-	PodIP    string
-	HostIP   string
+	Pod    *manifests.Pod
+	UID    string
+	PodIP  string
+	HostIP string
+	// NodeName is spec.nodeName: the host's name.
+	NodeName string
 	ImageEnv []string
 	Objects  Objects
 }
@@ -180,7 +182,7 @@ func fieldRef(path string, in EnvInput) (string, error) {
 	case "status.hostIP", "status.hostIPs":
 		return in.HostIP, nil
 	case "spec.nodeName":
-		return hostname(), nil
+		return in.NodeName, nil
 	case "spec.serviceAccountName":
 		return "", nil
 	}

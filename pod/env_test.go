@@ -51,16 +51,17 @@ func TestBuildEnv(t *testing.T) {
 			{Name: "TOKEN", ValueFrom: &manifests.EnvVarSource{SecretKeyRef: &manifests.KeySelector{Name: "sec", Key: "TOKEN"}}},
 			{Name: "OPT", ValueFrom: &manifests.EnvVarSource{ConfigMapKeyRef: &manifests.KeySelector{Name: "nope", Key: "x", Optional: &optional}}},
 			{Name: "URL", Value: "http://$(IP):80/$(CFG_MODE)/$(HOME)"},
+			{Name: "NODE", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
 		},
 	}
-	got, err := BuildEnv(c, EnvInput{Pod: pod, UID: "u1", PodIP: "10.88.0.5", ImageEnv: []string{"PATH=/usr/bin", "HOME=/root"}, Objects: objs})
+	got, err := BuildEnv(c, EnvInput{Pod: pod, UID: "u1", PodIP: "10.88.0.5", NodeName: "node1", ImageEnv: []string{"PATH=/usr/bin", "HOME=/root"}, Objects: objs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"PATH=/custom", "HOME=/root", "CFG_LEVEL=3", "CFG_MODE=fast",
 		"POD=web", "NS=prod", "IP=10.88.0.5", "APP=shop", "TEAM=ops", "TOKEN=s3cret", "OPT=",
-		"URL=http://10.88.0.5:80/fast/$(HOME)",
+		"URL=http://10.88.0.5:80/fast/$(HOME)", "NODE=node1",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("env:\n got %q\nwant %q", got, want)
@@ -95,7 +96,7 @@ func TestRecordEnvAddresses(t *testing.T) {
 		if !tt.hostNetwork {
 			rec.IP = "10.88.0.5"
 		}
-		got, err := rec.env(c, images.Image{}, Objects{})
+		got, err := rec.env(c, images.Image{}, Objects{}, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,13 +8,40 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/manifests"
 )
+
+var (
+	// ErrNotFound is wrapped by errors about a pod or container that does
+	// not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrNotRunning is wrapped by errors about a container that exists but
+	// does not run.
+	ErrNotRunning = errors.New("container is not running")
+)
+
+// ExecTarget is what `berth exec` needs to enter a running container: the
+// process to take the namespaces of, the cgroup to join, and how the
+// container's own process runs.
+type ExecTarget struct {
+	// Pod is "namespace/name"; Container the container chosen.
+	Pod       string
+	Container string
+	// PID is the container's init process in the host pid namespace and
+	// StartTime its start time (clock ticks since boot): together they name
+	// the process, a bare PID could be reused.
+	PID       int
+	StartTime uint64
+	// CgroupProcs are the cgroup.procs files of the container's cgroup.
+	CgroupProcs []string
+
+	// Process is the container's (container.Config's).
+	container.Process
+}
 
 // ExecTarget tells `berth exec` how to enter container ctr of a pod ("" is
 // the pod's only container): the container's init process on the host
@@ -23,9 +50,9 @@ import (
 // (ContainerConfig) from the pod record, and the environment it was started
 // with, from the infra.
 //
-// Errors wrap api.ErrNotFound for an unknown pod or container and
-// api.ErrNotRunning for a container that does not run.
-func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (api.ExecTarget, error) {
+// Errors wrap ErrNotFound for an unknown pod or container and
+// ErrNotRunning for a container that does not run.
+func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (ExecTarget, error) {
 	key := namespace + "/" + name
 	id := ID(namespace, name)
 	m.mu.Lock()
@@ -38,38 +65,38 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	}
 	m.mu.Unlock()
 	if !ok {
-		return api.ExecTarget{}, fmt.Errorf("pod %s not found: %w", key, api.ErrNotFound)
+		return ExecTarget{}, fmt.Errorf("pod %s not found: %w", key, ErrNotFound)
 	}
 	if terminating {
-		return api.ExecTarget{}, fmt.Errorf("pod %s is terminating: %w", key, api.ErrNotRunning)
+		return ExecTarget{}, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
 	}
 	c, err := pickContainer(rec.Pod, ctr)
 	if err != nil {
-		return api.ExecTarget{}, err
+		return ExecTarget{}, err
 	}
 	st, err := infra.NewClient(l.Socket()).Status(ctx)
 	if err != nil {
-		return api.ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
+		return ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
 	}
 	podPID, err := runningPID(st, key, c.Name)
 	if err != nil {
-		return api.ExecTarget{}, err
+		return ExecTarget{}, err
 	}
 	env, err := infra.NewClient(l.Socket()).Env(ctx, c.Name)
 	if err != nil && !errors.Is(err, infra.ErrUnsupported) {
-		return api.ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
+		return ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
 	}
 	cfg, err := m.execConfig(rec, l, c, env)
 	if err != nil {
-		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
+		return ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
 	}
 	procs, err := m.containerProcs(id, c)
 	if err != nil {
-		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
+		return ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
 	}
 	pid, start, err := hostPID(procs[0], rec.InfraPID, podPID)
 	if err != nil {
-		return api.ExecTarget{}, fmt.Errorf("pod %s container %s: find its process on the host: %w", key, c.Name, err)
+		return ExecTarget{}, fmt.Errorf("pod %s container %s: find its process on the host: %w", key, c.Name, err)
 	}
 	return execTarget(key, c.Name, pid, start, procs, cfg), nil
 }
@@ -84,7 +111,7 @@ func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container, env 
 		return container.Config{}, err
 	}
 	if env == nil {
-		if env, err = rec.env(c, img, m.objects(rec.Pod.Namespace)); err != nil {
+		if env, err = rec.env(c, img, m.objects(rec.Pod.Namespace), m.nodeName); err != nil {
 			return container.Config{}, err
 		}
 	}
@@ -149,11 +176,11 @@ func pickContainer(p *manifests.Pod, name string) (*manifests.Container, error) 
 			return c, nil
 		}
 	}
-	return nil, fmt.Errorf("container %s not found in pod %s: %w", name, key, api.ErrNotFound)
+	return nil, fmt.Errorf("container %s not found in pod %s: %w", name, key, ErrNotFound)
 }
 
 // runningPID returns the PID (in the infra's pid namespace) of container
-// name, or an error wrapping api.ErrNotRunning saying why it does not run.
+// name, or an error wrapping ErrNotRunning saying why it does not run.
 func runningPID(st infra.PodStatus, key, name string) (int, error) {
 	all := append(append([]infra.ContainerStatus{}, st.InitContainers...), st.Containers...)
 	for _, cs := range all {
@@ -170,19 +197,14 @@ func runningPID(st infra.PodStatus, key, name string) (int, error) {
 		case s.Waiting != nil && s.Waiting.Reason != "":
 			why = "waiting (" + s.Waiting.Reason + ")"
 		}
-		return 0, fmt.Errorf("container %s of pod %s is %s: %w", name, key, why, api.ErrNotRunning)
+		return 0, fmt.Errorf("container %s of pod %s is %s: %w", name, key, why, ErrNotRunning)
 	}
-	return 0, fmt.Errorf("container %s of pod %s has not been started: %w", name, key, api.ErrNotRunning)
+	return 0, fmt.Errorf("container %s of pod %s has not been started: %w", name, key, ErrNotRunning)
 }
 
 // execTarget assembles the answer from the container's init config.
-func execTarget(key, ctr string, pid int, start uint64, procs []string, cfg container.Config) api.ExecTarget {
-	return api.ExecTarget{
-		Pod: key, Container: ctr, PID: pid, StartTime: start, CgroupProcs: procs,
-		User: cfg.User, AdditionalGIDs: cfg.AdditionalGIDs, RunAsNonRoot: cfg.RunAsNonRoot,
-		Capabilities: cfg.Capabilities, NoNewPrivileges: cfg.NoNewPrivileges, Seccomp: cfg.Seccomp,
-		Env: cfg.Env, Cwd: cfg.Cwd, OOMScoreAdj: cfg.OOMScoreAdj,
-	}
+func execTarget(key, ctr string, pid int, start uint64, procs []string, cfg container.Config) ExecTarget {
+	return ExecTarget{Pod: key, Container: ctr, PID: pid, StartTime: start, CgroupProcs: procs, Process: cfg.Process}
 }
 
 // matchNSpid picks, among the processes of a cgroup (host PID -> the

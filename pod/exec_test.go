@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -42,7 +42,7 @@ func TestPickContainer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := pickContainer(tc.pod, tc.ctr)
 			if tc.errText != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.errText) || errors.Is(err, api.ErrNotFound) != tc.notFound {
+				if err == nil || !strings.Contains(err.Error(), tc.errText) || errors.Is(err, ErrNotFound) != tc.notFound {
 					t.Fatalf("error %v, want %q (not found %v)", err, tc.errText, tc.notFound)
 				}
 				return
@@ -56,11 +56,11 @@ func TestPickContainer(t *testing.T) {
 
 func TestRunningPID(t *testing.T) {
 	st := infra.PodStatus{
-		InitContainers: []infra.ContainerStatus{{Name: "setup", State: infra.ContainerState{
-			Terminated: &infra.StateTerminated{ExitCode: 0, Reason: infra.ReasonCompleted}}}},
+		InitContainers: []infra.ContainerStatus{{Name: "setup", State: kube.ContainerState{
+			Terminated: &kube.StateTerminated{ExitCode: 0, Reason: kube.ReasonCompleted}}}},
 		Containers: []infra.ContainerStatus{
-			{Name: "app", PID: 12, State: infra.ContainerState{Running: &infra.StateRunning{StartedAt: time.Now()}}},
-			{Name: "side", State: infra.ContainerState{Waiting: &infra.StateWaiting{Reason: infra.ReasonCrashLoopBackOff}}},
+			{Name: "app", PID: 12, State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: time.Now()}}},
+			{Name: "side", State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCrashLoopBackOff}}},
 		},
 	}
 	for _, tc := range []struct {
@@ -75,7 +75,7 @@ func TestRunningPID(t *testing.T) {
 	} {
 		pid, err := runningPID(st, "default/web", tc.ctr)
 		if tc.errText != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.errText) || !errors.Is(err, api.ErrNotRunning) {
+			if err == nil || !strings.Contains(err.Error(), tc.errText) || !errors.Is(err, ErrNotRunning) {
 				t.Errorf("%s: error %v, want %q wrapping ErrNotRunning", tc.ctr, err, tc.errText)
 			}
 			continue
@@ -138,16 +138,16 @@ func TestPlacementProcs(t *testing.T) {
 }
 
 func TestExecTargetFromConfig(t *testing.T) {
-	cfg := container.Config{
+	proc := container.Process{
 		User: "1000", AdditionalGIDs: []uint32{3}, RunAsNonRoot: true,
 		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true,
-		Env: []string{"A=1"}, Cwd: "/w", Args: []string{"ignored"},
+		Env: []string{"A=1"}, Cwd: "/w", OOMScoreAdj: -997,
 	}
+	cfg := container.Config{ID: "default/web/app", Args: []string{"ignored"}, Process: proc}
 	got := execTarget("default/web", "app", 5000, 99, []string{"/x/cgroup.procs"}, cfg)
-	want := api.ExecTarget{
+	want := ExecTarget{
 		Pod: "default/web", Container: "app", PID: 5000, StartTime: 99, CgroupProcs: []string{"/x/cgroup.procs"},
-		User: "1000", AdditionalGIDs: []uint32{3}, RunAsNonRoot: true,
-		Capabilities: []string{"CAP_CHOWN"}, NoNewPrivileges: true, Env: []string{"A=1"}, Cwd: "/w",
+		Process: proc,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)

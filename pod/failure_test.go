@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/netsetup"
 )
 
@@ -16,15 +16,15 @@ func TestFailureReason(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"image", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: errors.New("not found")}), api.ReasonImageNotFound},
-		{"host port", fmt.Errorf("set up network: %w", &netsetup.PortConflictError{Port: 80, Proto: "TCP", Owner: "default_a"}), api.ReasonHostPortInUse},
-		{"no address", fmt.Errorf("lease IP: %w", netsetup.ErrRangeExhausted), api.ReasonNoPodIP},
-		{"joined with an undo error", errors.Join(fmt.Errorf("x: %w", netsetup.ErrRangeExhausted), errors.New("undo")), api.ReasonNoPodIP},
-		{"no memory controller", fmt.Errorf("create cgroup of container c: %w: memory", cgroups.ErrControllerMissing), api.ReasonControllerMissing},
-		{"other", errors.New("mount failed"), api.ReasonCreateFailed},
-		{"pulling", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonContainerCreating}}), api.ReasonContainerCreating},
-		{"pull failed", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonErrImagePull}}), api.ReasonErrImagePull},
-		{"pull back-off", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonImagePullBackOff}}), api.ReasonImagePullBackOff},
+		{"image", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: errors.New("not found")}), kube.ReasonImageNotFound},
+		{"host port", fmt.Errorf("set up network: %w", &netsetup.PortConflictError{Port: 80, Proto: "TCP", Owner: "default_a"}), kube.ReasonHostPortInUse},
+		{"no address", fmt.Errorf("lease IP: %w", netsetup.ErrRangeExhausted), kube.ReasonNoPodIP},
+		{"joined with an undo error", errors.Join(fmt.Errorf("x: %w", netsetup.ErrRangeExhausted), errors.New("undo")), kube.ReasonNoPodIP},
+		{"no memory controller", fmt.Errorf("create cgroup of container c: %w: memory", cgroups.ErrControllerMissing), kube.ReasonControllerMissing},
+		{"other", errors.New("mount failed"), kube.ReasonCreateFailed},
+		{"pulling", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonContainerCreating}}), kube.ReasonContainerCreating},
+		{"pull failed", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonErrImagePull}}), kube.ReasonErrImagePull},
+		{"pull back-off", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonImagePullBackOff}}), kube.ReasonImagePullBackOff},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +43,7 @@ func (e reasonedErr) Reason() string { return e.reason }
 
 func TestImageErrorMessage(t *testing.T) {
 	missing := &imageError{container: "c", image: "x", err: errors.New("not found")}
-	pulling := &imageError{container: "c", image: "x", err: reasonedErr{"x", api.ReasonContainerCreating}}
+	pulling := &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonContainerCreating}}
 	if got := missing.Error(); got != "container c: image \"x\" is not in the local store: import it with `berth image import` (not found)" {
 		t.Errorf("missing: %s", got)
 	}

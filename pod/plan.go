@@ -1,10 +1,7 @@
 package pod
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,93 +10,6 @@ import (
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/manifests"
 )
-
-// ID is a pod's stable identity on this host, derived from namespace and
-// name only, so that cleanup after a crash can find everything a pod held
-// (directories, cgroups, veth, lease) without any saved state.
-func ID(namespace, name string) string { return namespace + "_" + name }
-
-// maxHostname is the longest hostname a UTS namespace takes.
-const maxHostname = 63
-
-// Hostname is the pod's hostname as kubelet computes it: spec.hostname, or
-// the pod's name cut to 63 bytes without a trailing '-' or '.'.
-func Hostname(p *manifests.Pod) string {
-	if p.Spec.Hostname != "" {
-		return p.Spec.Hostname
-	}
-	h := p.Name
-	if len(h) > maxHostname {
-		h = strings.TrimRight(h[:maxHostname], "-.")
-	}
-	return h
-}
-
-// Layout is where a pod's files live.
-type Layout struct {
-	State string // <state>/pods/<id>: record, volumes, container layers
-	Run   string // <run>/pods/<id>: infra socket
-	Logs  string // <log>/<ns>_<name>_<uid>: container logs
-}
-
-// NewLayout derives a pod's directories from the daemon's.
-func NewLayout(stateDir, runDir, logDir, namespace, name, uid string) Layout {
-	id := ID(namespace, name)
-	logs := namespace + "_" + name + "_" + uid
-	if len(logs) > maxFileName {
-		logs = KernelID(id) + "_" + uid
-	}
-	return Layout{
-		State: filepath.Join(stateDir, "pods", KernelID(id)),
-		Run:   filepath.Join(runDir, "pods", RunKey(id)),
-		Logs:  filepath.Join(logDir, logs),
-	}
-}
-
-// maxFileName is the longest name of one directory entry (NAME_MAX).
-const maxFileName = 255
-
-// maxKernelID is the longest pod identity used as it is where the kernel
-// and the file system hold it: nftables rule comments, interface aliases,
-// cgroup and state directory names.
-const maxKernelID = 100
-
-// KernelID is the pod's identity in those places: the identity itself, or,
-// when it is too long, its first 83 bytes, '-' and a 16-character hash of
-// the whole (RunKey), so that it stays unique and derivable without saved
-// state.
-func KernelID(id string) string {
-	if len(id) <= maxKernelID {
-		return id
-	}
-	return id[:maxKernelID-17] + "-" + RunKey(id)
-}
-
-// RunKey names a pod's runtime directory: a hash of its identity, because a
-// unix socket path must fit in 108 bytes and a pod's namespace and name
-// together may take 317.
-func RunKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:8])
-}
-
-// ContainerDir holds a container's overlay upper, work and mount-point dirs.
-func (l Layout) ContainerDir(name string) string { return filepath.Join(l.State, "containers", name) }
-
-// TerminationMessageFile is the host side of a container's
-// terminationMessagePath; the infra makes it empty before each run.
-func (l Layout) TerminationMessageFile(name string) string {
-	return filepath.Join(l.ContainerDir(name), "termination-log")
-}
-
-// EtcDir holds the pod's generated hosts, resolv.conf and hostname files.
-func (l Layout) EtcDir() string { return filepath.Join(l.State, "etc") }
-
-// VolumesDir is the root of the pod's volumes.
-func (l Layout) VolumesDir() string { return filepath.Join(l.State, "volumes") }
-
-// Socket is the infra's API socket.
-func (l Layout) Socket() string { return filepath.Join(l.Run, "infra.sock") }
 
 // ContainerInput is everything ContainerConfig needs about one container.
 type ContainerInput struct {
@@ -150,18 +60,20 @@ func ContainerConfig(in ContainerInput) (container.Config, error) {
 		ReadOnlyRootfs: isTrue(sc.ReadOnlyRootFilesystem),
 		Mounts:         append(append(etcMounts(in.Layout), in.Mounts...), terminationMounts(in.Layout, c)...),
 		Args:           args,
-		Env:            in.Env,
-		Cwd:            cwd,
-		User:           user(sc, in.Image.Config.User),
-		AdditionalGIDs: supplementalGroups(in.Pod.Spec.SecurityContext),
-		RunAsNonRoot:   isTrue(sc.RunAsNonRoot),
-		Capabilities:   caps,
-		// Kubernetes: no_new_privs only when allowPrivilegeEscalation is
-		// explicitly false (and never for privileged containers).
-		NoNewPrivileges: sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !privileged,
-		Privileged:      privileged,
-		CgroupProcs:     in.CgroupProcs,
-		OOMScoreAdj:     in.OOMScoreAdj,
+		Process: container.Process{
+			Env:            in.Env,
+			Cwd:            cwd,
+			User:           user(sc, in.Image.Config.User),
+			AdditionalGIDs: supplementalGroups(in.Pod.Spec.SecurityContext),
+			RunAsNonRoot:   isTrue(sc.RunAsNonRoot),
+			Capabilities:   caps,
+			// Kubernetes: no_new_privs only when allowPrivilegeEscalation is
+			// explicitly false (and never for privileged containers).
+			NoNewPrivileges: sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation && !privileged,
+			OOMScoreAdj:     in.OOMScoreAdj,
+		},
+		Privileged:  privileged,
+		CgroupProcs: in.CgroupProcs,
 	}
 	if !privileged {
 		cfg.MaskedPaths = container.DefaultMaskedPaths()
@@ -303,9 +215,4 @@ func reversed(s []string) []string {
 		out[len(s)-1-i] = v
 	}
 	return out
-}
-
-func hostname() string {
-	h, _ := os.Hostname()
-	return h
 }

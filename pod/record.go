@@ -48,15 +48,15 @@ func writeRecord(dir string, r *record) error {
 	return atomicfile.Replace(filepath.Join(dir, recordFile), b, 0o600)
 }
 
-// env computes container c's environment for the pod of r, which runs img,
-// from the ConfigMaps and Secrets in objs. A pod on the host's network has
-// the host's address, as the kubelet says.
-func (r *record) env(c *manifests.Container, img images.Image, objs Objects) ([]string, error) {
+// env computes container c's environment for the pod of r, which runs img
+// on node, from the ConfigMaps and Secrets in objs. A pod on the host's
+// network has the host's address, as the kubelet says.
+func (r *record) env(c *manifests.Container, img images.Image, objs Objects, node string) ([]string, error) {
 	podIP := r.IP
 	if r.Pod.Spec.HostNetwork {
 		podIP = r.HostIP
 	}
-	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: podIP, HostIP: r.HostIP, ImageEnv: img.Config.Env, Objects: objs})
+	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: podIP, HostIP: r.HostIP, NodeName: node, ImageEnv: img.Config.Env, Objects: objs})
 }
 
 func readRecord(dir string) (*record, error) {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/volumes"
 )
@@ -58,8 +58,8 @@ func (m *Manager) refreshVolumes(e *entry, objs Objects) {
 		return
 	}
 	err := volumes.Update(volumes.Projected(e.layout.VolumesDir(), p), p, objs.ConfigMaps, objs.Secrets)
-	if m.refreshed(p, &e.vol, refs, api.EventFailedMount, err) {
-		m.cfg.Log.Info("volumes refreshed", "pod", ID(p.Namespace, p.Name))
+	if m.refreshed(p, &e.vol, refs, kube.EventFailedMount, err) {
+		m.cfg.Log.Info("volumes refreshed", "pod", key(p))
 	}
 }
 
@@ -79,8 +79,8 @@ func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
 		e.env.refs = refs
 		return
 	}
-	if m.refreshed(p, &e.env, refs, api.EventFailed, err) {
-		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", ID(p.Namespace, p.Name))
+	if m.refreshed(p, &e.env, refs, kube.EventFailed, err) {
+		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", key(p))
 	}
 }
 
@@ -99,8 +99,8 @@ type refreshState struct {
 func (m *Manager) refreshed(p *manifests.Pod, st *refreshState, refs map[string]any, reason string, err error) bool {
 	if err != nil {
 		if msg := err.Error(); msg != st.err {
-			m.cfg.Log.Warn("refresh from ConfigMaps and Secrets", "pod", ID(p.Namespace, p.Name), "err", err)
-			m.event(p, "", api.EventWarning, reason, msg)
+			m.cfg.Log.Warn("refresh from ConfigMaps and Secrets", "pod", key(p), "err", err)
+			m.event(p, "", kube.EventWarning, reason, msg)
 			st.err = msg
 		}
 		return false
@@ -120,7 +120,7 @@ func (m *Manager) containerEnvs(rec *record, objs Objects) (map[string][]string,
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}
-		env, err := rec.env(c, img, objs)
+		env, err := rec.env(c, img, objs, m.nodeName)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}

@@ -4,67 +4,43 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
-// apiPod builds the Kubernetes-shaped view of a pod from its record and
-// what its infra reports (nil when the infra did not answer). hostIP is
-// the host's address on the pod network ("" when there is none).
-func apiPod(rec *record, st *infra.PodStatus, terminating bool, hostIP string) api.Pod {
+// podView builds the view of a pod from its record and what its infra
+// reports (nil when the infra did not answer). hostIP is the host's
+// address on the pod network ("" when there is none).
+func podView(rec *record, st *infra.PodStatus, terminating bool, hostIP string) View {
 	p := rec.Pod
-	out := newAPIPod(p, rec.File, rec.Created)
-	out.Metadata.UID = rec.UID
-	if rec.InfraPID != 0 {
-		out.SetAnnotation(api.AnnotationInfraPID, strconv.Itoa(rec.InfraPID))
+	out := podStatus(p, st, rec.ImageIDs)
+	out.Meta, out.Spec = p.ObjectMeta, p.Spec
+	out.Meta.UID = rec.UID
+	out.File, out.InfraPID, out.Created = rec.File, rec.InfraPID, rec.Created
+	out.Conditions = conditions(out, rec.Created)
+	out.HostIP, out.IP = hostIP, rec.IP
+	// A pod on the host's network has the host's address, as the kubelet
+	// says.
+	if p.Spec.HostNetwork {
+		out.IP = hostIP
 	}
-	out.Status = podStatus(p, st, rec.ImageIDs)
-	out.Status.Conditions = conditions(out, rec.Created)
-	setIPs(&out.Status, rec.IP, hostIP, p.Spec.HostNetwork)
 	if terminating || (st != nil && st.Stopping) {
-		out.Status.Reason = api.ReasonTerminating
+		out.Reason = kube.ReasonTerminating
 	}
 	return out
-}
-
-// newAPIPod is the pod of manifest p, declared in file and created at
-// created, with no status yet.
-func newAPIPod(p *manifests.Pod, file string, created time.Time) api.Pod {
-	out := api.Pod{
-		APIVersion: "v1", Kind: "Pod", Spec: p.Spec,
-		Metadata: api.ObjectMeta{ObjectMeta: p.ObjectMeta, CreationTimestamp: created},
-	}
-	if file != "" {
-		out.SetAnnotation(api.AnnotationFile, file)
-	}
-	return out
-}
-
-// setIPs fills the pod's and the host's addresses as the kubelet does: a
-// pod on the host's network has the host's address.
-func setIPs(st *api.PodStatus, podIP, hostIP string, hostNetwork bool) {
-	if hostIP != "" {
-		st.HostIP, st.HostIPs = hostIP, []api.PodIP{{IP: hostIP}}
-	}
-	if hostNetwork {
-		podIP = hostIP
-	}
-	if podIP != "" {
-		st.PodIP, st.PodIPs = podIP, []api.PodIP{{IP: podIP}}
-	}
 }
 
 // podStatus computes phase and container statuses as Kubernetes does for
 // the states berth knows.
-func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string) api.PodStatus {
+func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string) View {
 	if st == nil {
-		return api.PodStatus{Phase: api.PodUnknown, Reason: "InfraUnreachable", Message: "the pod's infra process does not answer", QOSClass: qosClass(&p.Spec)}
+		return View{Phase: kube.PodUnknown, Reason: kube.ReasonInfraUnreachable, Message: "the pod's infra process does not answer", QOSClass: qosClass(&p.Spec)}
 	}
-	out := api.PodStatus{
-		InitContainerStatuses: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs, api.ReasonPodInitializing),
-		ContainerStatuses:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs, creatingReason(p)),
-		QOSClass:              qosClass(&p.Spec),
+	out := View{
+		InitContainers: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs, kube.ReasonPodInitializing),
+		Containers:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs, creatingReason(p)),
+		QOSClass:       qosClass(&p.Spec),
 	}
 	if st.Started {
 		t := st.StartedAt
@@ -76,15 +52,15 @@ func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string
 
 func phase(policy string, st *infra.PodStatus) string {
 	if !st.Started {
-		return api.PodPending
+		return kube.PodPending
 	}
 	for _, c := range st.InitContainers {
 		t := c.State.Terminated
 		if t != nil && t.ExitCode != 0 && policy == infra.RestartNever {
-			return api.PodFailed
+			return kube.PodFailed
 		}
 		if t == nil || t.ExitCode != 0 {
-			return api.PodPending
+			return kube.PodPending
 		}
 	}
 	var running, waiting, failed, succeeded int
@@ -106,15 +82,15 @@ func phase(policy string, st *infra.PodStatus) string {
 	}
 	switch {
 	case running > 0:
-		return api.PodRunning
+		return kube.PodRunning
 	case waiting > 0:
-		return api.PodPending
+		return kube.PodPending
 	case failed > 0:
-		return api.PodFailed
+		return kube.PodFailed
 	case succeeded > 0:
-		return api.PodSucceeded
+		return kube.PodSucceeded
 	}
-	return api.PodPending
+	return kube.PodPending
 }
 
 // creatingReason is what a pod's regular containers wait for while the pod
@@ -122,30 +98,30 @@ func phase(policy string, st *infra.PodStatus) string {
 // PodInitializing when init containers must run first.
 func creatingReason(p *manifests.Pod) string {
 	if len(p.Spec.InitContainers) > 0 {
-		return api.ReasonPodInitializing
+		return kube.ReasonPodInitializing
 	}
-	return api.ReasonContainerCreating
+	return kube.ReasonContainerCreating
 }
 
 // containerStatuses pairs each container of spec with what the infra
 // reports. Until the infra was told to start, every container waits with
 // the reason creating.
-func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, started bool, imageIDs map[string]string, creating string) []api.ContainerStatus {
+func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, started bool, imageIDs map[string]string, creating string) []ContainerView {
 	byName := map[string]infra.ContainerStatus{}
 	for _, s := range st {
 		byName[s.Name] = s
 	}
-	var out []api.ContainerStatus
+	var out []ContainerView
 	for _, c := range spec {
 		s, ok := byName[c.Name]
-		cs := api.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: imageIDs[c.Name]}
+		cs := ContainerView{Name: c.Name, Image: c.Image, ImageID: imageIDs[c.Name]}
 		if !ok || !started {
-			cs.State.Waiting = &api.StateWaiting{Reason: creating}
+			cs.State.Waiting = &kube.StateWaiting{Reason: creating}
 			out = append(out, cs)
 			continue
 		}
-		cs.State = apiState(s.State)
-		cs.LastState = apiState(s.LastState)
+		cs.State = viewState(s.State)
+		cs.LastState = viewState(s.LastState)
 		cs.RestartCount = int32(s.RestartCount)
 		if s.PID > 0 {
 			cs.ContainerID = "berth://" + strconv.Itoa(s.PID)
@@ -158,54 +134,52 @@ func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, s
 	return out
 }
 
-func apiState(s infra.ContainerState) api.ContainerState {
-	var out api.ContainerState
-	switch {
-	case s.Running != nil:
-		out.Running = &api.StateRunning{StartedAt: s.Running.StartedAt}
-	case s.Terminated != nil:
-		t := s.Terminated
-		out.Terminated = &api.StateTerminated{
-			ExitCode: int32(t.ExitCode), Signal: int32(t.Signal), Reason: t.Reason, Message: t.Message,
-			StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
-		}
-	case s.Waiting != nil:
-		out.Waiting = &api.StateWaiting{Reason: s.Waiting.Reason, Message: s.Waiting.Message}
+// viewState is a container state as the view shows it: without the
+// running state's start timings, which the "pod created" log line and the
+// StartTimings event report.
+func viewState(s kube.ContainerState) kube.ContainerState {
+	if s.Running != nil {
+		s.Running = &kube.StateRunning{StartedAt: s.Running.StartedAt}
 	}
-	return out
+	return s
 }
 
 // failedPod shows a pod whose creation failed, with the reason.
-func failedPod(f failure) api.Pod {
-	out := newAPIPod(f.pod, f.file, f.at)
-	out.Status = api.PodStatus{Phase: api.PodPending, Reason: f.reason, Message: f.message, QOSClass: qosClass(&f.pod.Spec)}
-	out.Status.Conditions = conditions(out, f.at)
+func failedPod(f failure) View {
+	p := f.pod
+	out := View{
+		Meta: p.ObjectMeta, Spec: p.Spec,
+		Phase: kube.PodPending, Reason: f.reason, Message: f.message, QOSClass: qosClass(&p.Spec),
+		File: f.file, Created: f.at,
+	}
+	out.Conditions = conditions(out, f.at)
 	return out
 }
 
 // creatingPod shows a pod whose creation is under way: Pending, every
 // container waiting (ContainerCreating, or PodInitializing behind init
 // containers).
-func creatingPod(p *manifests.Pod, file string, at time.Time) api.Pod {
-	out := newAPIPod(p, file, at)
-	out.Status = api.PodStatus{
-		Phase:                 api.PodPending,
-		InitContainerStatuses: containerStatuses(p.Spec.InitContainers, nil, false, nil, api.ReasonPodInitializing),
-		ContainerStatuses:     containerStatuses(p.Spec.Containers, nil, false, nil, creatingReason(p)),
-		QOSClass:              qosClass(&p.Spec),
+func creatingPod(p *manifests.Pod, file string, at time.Time) View {
+	out := View{
+		Meta: p.ObjectMeta, Spec: p.Spec,
+		Phase:          kube.PodPending,
+		InitContainers: containerStatuses(p.Spec.InitContainers, nil, false, nil, kube.ReasonPodInitializing),
+		Containers:     containerStatuses(p.Spec.Containers, nil, false, nil, creatingReason(p)),
+		QOSClass:       qosClass(&p.Spec),
+		File:           file, Created: at,
 	}
-	out.Status.Conditions = conditions(out, at)
+	out.Conditions = conditions(out, at)
 	return out
 }
 
-// podEvents turns the container events an infra keeps into API events of
-// pod p.
-func podEvents(p *manifests.Pod, evs []infra.Event) []api.Event {
-	out := make([]api.Event, 0, len(evs))
+// podEvents turns the container events an infra keeps into events of pod
+// p.
+func podEvents(p *manifests.Pod, evs []infra.Event) []Event {
+	out := make([]Event, 0, len(evs))
 	for _, e := range evs {
-		out = append(out, api.Event{
+		out = append(out, Event{
 			Time: e.Time, FirstTime: e.FirstTime, Count: int32(e.Count),
-			Type: e.Type, Reason: e.Reason, Object: api.PodObject(p.Namespace, p.Name),
+			Type: e.Type, Reason: e.Reason, Namespace: p.Namespace, Name: p.Name,
 			Container: e.Container, Message: e.Message,
 		})
 	}
@@ -218,12 +192,12 @@ func podEvents(p *manifests.Pod, evs []infra.Event) []api.Event {
 // says so), Failed otherwise.
 func failedEventReason(r string) string {
 	switch r {
-	case api.ReasonImageNotFound:
-		return api.EventImageNotFound
-	case api.ReasonImagePullBackOff:
-		return api.EventBackOff
-	case api.ReasonContainerCreating:
+	case kube.ReasonImageNotFound:
+		return kube.EventImageNotFound
+	case kube.ReasonImagePullBackOff:
+		return kube.EventBackOff
+	case kube.ReasonContainerCreating:
 		return ""
 	}
-	return api.EventFailed
+	return kube.EventFailed
 }

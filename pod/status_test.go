@@ -1,40 +1,41 @@
 package pod
 
 import (
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
 func TestPhase(t *testing.T) {
-	running := infra.ContainerStatus{State: infra.ContainerState{Running: &infra.StateRunning{}}}
-	exited := func(code int) infra.ContainerStatus {
-		return infra.ContainerStatus{State: infra.ContainerState{Terminated: &infra.StateTerminated{ExitCode: code}}}
+	running := infra.ContainerStatus{State: kube.ContainerState{Running: &kube.StateRunning{}}}
+	exited := func(code int32) infra.ContainerStatus {
+		return infra.ContainerStatus{State: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: code}}}
 	}
 	backingOff := infra.ContainerStatus{RestartCount: 1,
-		State:     infra.ContainerState{Waiting: &infra.StateWaiting{Reason: infra.ReasonCrashLoopBackOff}},
-		LastState: infra.ContainerState{Terminated: &infra.StateTerminated{ExitCode: 1}}}
-	waiting := infra.ContainerStatus{State: infra.ContainerState{Waiting: &infra.StateWaiting{Reason: "ContainerCreating"}}}
+		State:     kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCrashLoopBackOff}},
+		LastState: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1}}}
+	waiting := infra.ContainerStatus{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}}
 	for _, tc := range []struct {
 		name   string
 		policy string
 		st     infra.PodStatus
 		want   string
 	}{
-		{"not started", "Always", infra.PodStatus{}, api.PodPending},
-		{"running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{running}}, api.PodRunning},
-		{"crash loop is still Running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{backingOff}}, api.PodRunning},
-		{"creating", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{waiting}}, api.PodPending},
-		{"all succeeded", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(0)}}, api.PodSucceeded},
-		{"one failed", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(3)}}, api.PodFailed},
-		{"one still running", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(3), running}}, api.PodRunning},
-		{"init running", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{running}, Containers: []infra.ContainerStatus{waiting}}, api.PodPending},
-		{"init failed, Never", "Never", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, api.PodFailed},
-		{"init failed, OnFailure retries", "OnFailure", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, api.PodPending},
-		{"init done", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(0)}, Containers: []infra.ContainerStatus{running}}, api.PodRunning},
+		{"not started", "Always", infra.PodStatus{}, kube.PodPending},
+		{"running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{running}}, kube.PodRunning},
+		{"crash loop is still Running", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{backingOff}}, kube.PodRunning},
+		{"creating", "Always", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{waiting}}, kube.PodPending},
+		{"all succeeded", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(0)}}, kube.PodSucceeded},
+		{"one failed", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(0), exited(3)}}, kube.PodFailed},
+		{"one still running", "Never", infra.PodStatus{Started: true, Containers: []infra.ContainerStatus{exited(3), running}}, kube.PodRunning},
+		{"init running", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{running}, Containers: []infra.ContainerStatus{waiting}}, kube.PodPending},
+		{"init failed, Never", "Never", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, kube.PodFailed},
+		{"init failed, OnFailure retries", "OnFailure", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, kube.PodPending},
+		{"init done", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(0)}, Containers: []infra.ContainerStatus{running}}, kube.PodRunning},
 	} {
 		if got := phase(tc.policy, &tc.st); got != tc.want {
 			t.Errorf("%s: phase %s, want %s", tc.name, got, tc.want)
@@ -53,26 +54,42 @@ func TestCreatingStatusNames(t *testing.T) {
 	plain := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "p", Namespace: "default"}, Spec: manifests.PodSpec{Containers: ctr("a", "b")}}
 	withInit := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "q", Namespace: "default"}, Spec: manifests.PodSpec{InitContainers: ctr("setup"), Containers: ctr("a")}}
 	notStarted := &infra.PodStatus{Containers: []infra.ContainerStatus{
-		{Name: "a", State: infra.ContainerState{Waiting: &infra.StateWaiting{Reason: infra.ReasonPodInitializing}}},
+		{Name: "a", State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonPodInitializing}}},
 	}}
+	// waits returns the pod's reason, else the waiting reason of every
+	// container, init containers first.
+	waits := func(v View) []string {
+		if v.Reason != "" {
+			return []string{v.Reason}
+		}
+		var out []string
+		for _, c := range append(v.InitContainers, v.Containers...) {
+			if c.State.Waiting == nil {
+				out = append(out, "not waiting")
+				continue
+			}
+			out = append(out, c.State.Waiting.Reason)
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name string
-		pod  api.Pod
-		want string
+		pod  View
+		want []string
 	}{
-		{"being created", creatingPod(plain, "/m/p.yaml", time.Now()), "ContainerCreating"},
-		{"being created, init first", creatingPod(withInit, "/m/q.yaml", time.Now()), "Init:0/1"},
-		{"infra up, not started", apiPod(&record{Pod: plain}, notStarted, false, ""), "ContainerCreating"},
-		{"terminating", apiPod(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false, ""), "Terminating"},
+		{"being created", creatingPod(plain, "/m/p.yaml", time.Now()), []string{"ContainerCreating", "ContainerCreating"}},
+		{"being created, init first", creatingPod(withInit, "/m/q.yaml", time.Now()), []string{"PodInitializing", "PodInitializing"}},
+		{"infra up, not started", podView(&record{Pod: plain}, notStarted, false, ""), []string{"ContainerCreating", "ContainerCreating"}},
+		{"terminating", podView(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false, ""), []string{"Terminating"}},
 	} {
-		if got := api.DisplayStatus(tc.pod); got != tc.want {
-			t.Errorf("%s: status %q, want %q", tc.name, got, tc.want)
+		if got := waits(tc.pod); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
-		if api.Settled(tc.pod) && tc.want != "Terminating" {
-			t.Errorf("%s: settled, but apply must keep waiting", tc.name)
+		if tc.pod.Phase != kube.PodPending && tc.want[0] != "Terminating" {
+			t.Errorf("%s: phase %s, want Pending", tc.name, tc.pod.Phase)
 		}
 	}
-	if p := creatingPod(plain, "/m/p.yaml", time.Now()); p.Status.Phase != api.PodPending || p.File() != "/m/p.yaml" || len(p.Status.ContainerStatuses) != 2 {
+	if p := creatingPod(plain, "/m/p.yaml", time.Now()); p.File != "/m/p.yaml" || len(p.Containers) != 2 {
 		t.Errorf("creating pod: %+v", p)
 	}
 }
@@ -80,20 +97,42 @@ func TestCreatingStatusNames(t *testing.T) {
 func TestPodEvents(t *testing.T) {
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "web", Namespace: "prod"}}
 	t0 := time.Unix(100, 0)
-	got := podEvents(p, []infra.Event{{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: infra.EventWarning, Reason: infra.EventBackOff, Container: "srv", Message: "m"}})
-	want := api.Event{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: "Warning", Reason: "BackOff", Object: "pod/prod/web", Container: "srv", Message: "m"}
+	got := podEvents(p, []infra.Event{{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: kube.EventWarning, Reason: kube.EventBackOff, Container: "srv", Message: "m"}})
+	want := Event{FirstTime: t0, Time: t0.Add(time.Minute), Count: 3, Type: "Warning", Reason: "BackOff", Namespace: "prod", Name: "web", Container: "srv", Message: "m"}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("podEvents = %+v, want %+v", got, want)
 	}
 	for r, want := range map[string]string{
-		api.ReasonImageNotFound:     api.EventImageNotFound,
-		api.ReasonCreateFailed:      api.EventFailed,
-		api.ReasonErrImagePull:      api.EventFailed,
-		api.ReasonImagePullBackOff:  api.EventBackOff,
-		api.ReasonContainerCreating: "",
+		kube.ReasonImageNotFound:     kube.EventImageNotFound,
+		kube.ReasonCreateFailed:      kube.EventFailed,
+		kube.ReasonErrImagePull:      kube.EventFailed,
+		kube.ReasonImagePullBackOff:  kube.EventBackOff,
+		kube.ReasonContainerCreating: "",
 	} {
 		if got := failedEventReason(r); got != want {
 			t.Errorf("failedEventReason(%s) = %q, want %q", r, got, want)
+		}
+	}
+}
+
+// TestPodViewAddresses: the host's address on the pod network is every
+// pod's host IP, and a pod on the host's network has it as its own, as
+// the kubelet says.
+func TestPodViewAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		hostNetwork        bool
+		recIP, hostIP      string
+		wantIP, wantHostIP string
+	}{
+		{"pod network", false, "10.88.0.5", "10.88.0.1", "10.88.0.5", "10.88.0.1"},
+		{"host network", true, "", "10.88.0.1", "10.88.0.1", "10.88.0.1"},
+		{"no network yet", false, "", "", "", ""},
+	} {
+		rec := &record{Pod: &manifests.Pod{Spec: manifests.PodSpec{HostNetwork: tc.hostNetwork}}, IP: tc.recIP}
+		v := podView(rec, nil, false, tc.hostIP)
+		if v.IP != tc.wantIP || v.HostIP != tc.wantHostIP {
+			t.Errorf("%s: ip %q, host ip %q; want %q, %q", tc.name, v.IP, v.HostIP, tc.wantIP, tc.wantHostIP)
 		}
 	}
 }

@@ -165,7 +165,7 @@ func TestRunnerLanesRunAtTheSameTime(t *testing.T) {
 
 func TestRunnerMarksPhases(t *testing.T) {
 	var buf bytes.Buffer
-	tm := newPhaseTimer(slog.New(slog.NewTextHandler(&buf, nil)), "default_web")
+	tm := newPhaseTimer(slog.New(slog.NewTextHandler(&buf, nil)), "default/web")
 	var j journal
 	steps := testSteps(&j, "")
 	steps[2].lanes[0][0].details = func() []slog.Attr { return []slog.Attr{slog.Duration("second_part", time.Millisecond)} }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 )
 
 // phaseTimer records how long each step of a pod's creation took and logs
@@ -61,7 +61,7 @@ func (t *phaseTimer) detail(name string, d time.Duration) {
 // pod waited for.
 func (t *phaseTimer) containers(st infra.PodStatus) {
 	var slowest string
-	var ct container.StartTimings
+	var ct kube.StartTimings
 	for _, c := range slices.Concat(st.InitContainers, st.Containers) {
 		if r := c.State.Running; r != nil && r.StartTimings.Total() > ct.Total() {
 			slowest, ct = c.Name, r.StartTimings

@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/kube"
 )
 
 // Kubernetes' status reasons of a container whose image is being pulled
 // or could not be.
 const (
-	ReasonPulling   = "ContainerCreating"
-	ReasonErrPull   = "ErrImagePull"
-	ReasonBackOff   = "ImagePullBackOff"
-	ReasonNeverPull = "ErrImageNeverPull"
+	ReasonPulling   = kube.ReasonContainerCreating
+	ReasonErrPull   = kube.ReasonErrImagePull
+	ReasonBackOff   = kube.ReasonImagePullBackOff
+	ReasonNeverPull = kube.ReasonImageNotFound
 )
 
 // Kubelet's image pull back-off: 10 s, doubling up to 5 min.
@@ -168,7 +169,7 @@ func (r *Resolver) Resolve(namespace, pod, ref, policy string) (images.Image, er
 		go r.pull(t.store, op)
 	}
 	r.asked[key] = op
-	r.o.Event(namespace, pod, "Pulling", fmt.Sprintf("Pulling image %q", t.store))
+	r.o.Event(namespace, pod, kube.EventPulling, fmt.Sprintf("Pulling image %q", t.store))
 	return images.Image{}, &PullError{reason: ReasonPulling, err: fmt.Errorf("image %q: %w", t.store, ErrPulling)}
 }
 
@@ -202,7 +203,7 @@ func (r *Resolver) pull(ref string, op *pullOp) {
 	r.mu.Unlock()
 	if err == nil {
 		for _, w := range waiting {
-			r.o.Event(w.namespace, w.pod, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes (%d downloaded).",
+			r.o.Event(w.namespace, w.pod, kube.EventPulled, fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes (%d downloaded).",
 				ref, res.Duration.Round(time.Millisecond), res.Image.Size, res.Downloaded))
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -230,7 +231,7 @@ func describeList(d describer, key string, items []string) {
 
 // describeState prints one container state with its reason, exit code and
 // times; empty (no member set) prints empty, or nothing when empty is "".
-func describeState(d describer, key string, s api.ContainerState, empty string) {
+func describeState(d describer, key string, s kube.ContainerState, empty string) {
 	switch {
 	case s.Running != nil:
 		d.line(2, key, "Running")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -42,8 +43,8 @@ func crashLoopPod(t0 time.Time) api.Pod {
 			},
 			ContainerStatuses: []api.ContainerStatus{{
 				Name: "app", Image: "localhost/demo:1", ImageID: "sha256:abc", RestartCount: 4,
-				State: api.ContainerState{Waiting: &api.StateWaiting{Reason: api.ReasonCrashLoopBackOff, Message: "back-off 40s restarting failed container app"}},
-				LastState: api.ContainerState{Terminated: &api.StateTerminated{
+				State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: api.ReasonCrashLoopBackOff, Message: "back-off 40s restarting failed container app"}},
+				LastState: kube.ContainerState{Terminated: &kube.StateTerminated{
 					ExitCode: 3, Reason: "Error", StartedAt: t0.Add(-2 * time.Second), FinishedAt: t0.Add(-time.Second),
 				}},
 			}},

@@ -32,8 +32,8 @@ type rule struct {
 	// may use (os uses syscall), but no other package in the closure may
 	// import.
 	noDirect []string
-	// internalOnly: of this module, only packages under internal/ may be in
-	// the closure.
+	// internalOnly: of this module, only packages under internal/ (and the
+	// covered package itself) may be in the closure.
 	internalOnly bool
 }
 
@@ -66,6 +66,17 @@ var rules = []rule{
 			"github.com/google/go-containerregistry",
 			"regexp",
 		},
+	},
+	{
+		pkgs:  []string{"pod"},
+		why:   "the runtime returns its own views; the daemon turns them into the API's shapes, and the API is the HTTP edge",
+		never: []string{module + "/api"},
+	},
+	{
+		pkgs:         []string{"kube"},
+		why:          "the vocabulary the infra, the runtime and the API share is a leaf every layer may import",
+		internalOnly: true,
+		never:        []string{"net/http", "gopkg.in/yaml.v3"},
 	},
 	{
 		pkgs: []string{"cmd/berth"},
@@ -177,7 +188,7 @@ func (r rule) check(graph map[string]pkg) []string {
 			if slices.ContainsFunc(r.never, func(bad string) bool { return under(dep, bad) }) {
 				problems = append(problems, fmt.Sprintf("%s reaches %s (%s): %s", rel, dep, r.why, chain(graph, root, dep)))
 			}
-			if rest, ok := strings.CutPrefix(dep, module+"/"); ok && r.internalOnly && !under(rest, "internal") {
+			if rest, ok := strings.CutPrefix(dep, module+"/"); ok && r.internalOnly && dep != root && !under(rest, "internal") {
 				problems = append(problems, fmt.Sprintf("%s reaches %s (%s): %s", rel, rest, r.why, chain(graph, root, dep)))
 			}
 			if p := graph[dep]; !p.Standard {

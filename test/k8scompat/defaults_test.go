@@ -34,7 +34,7 @@ spec:
   - name: untagged
     image: busybox
     ports: [{containerPort: 80}]
-    env: [{name: N, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    env: [{name: "N", valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
   - {name: tagged, image: "busybox:1.36"}
   - {name: digest, image: "busybox@` + digest + `"}
   - {name: registry-port, image: "registry.example:5000/busybox"}

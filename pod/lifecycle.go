@@ -1,13 +1,3 @@
-// Package pod runs pods: it turns a reconciler action into the steps that
-// create or remove a pod (images, volumes, cgroups, infra, network,
-// containers), keeps one record per pod on disk, and on daemon start
-// re-attaches to the pods that still run and removes what a crash left.
-//
-// Decisions (container configs, environment, status) are pure functions in
-// plan.go, env.go and status.go. A pod's creation is a list of steps, each
-// with its undo (Manager.createSteps), that a runner (steps.go) runs, times
-// and, on failure, undoes; the teardown is the same list's undos. The steps
-// reach the host through small interfaces (host.go).
 package pod
 
 import (
@@ -23,10 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-project/berth/api"
-	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
@@ -67,7 +56,7 @@ type Config struct {
 	// manifest directory.
 	Objects func(namespace string) Objects
 	// Event records something that happened to a pod.
-	Event func(api.Event)
+	Event func(Event)
 	Log   *slog.Logger
 }
 
@@ -85,6 +74,8 @@ type Manager struct {
 	// seccomp compiles containers' filters, once per profile and set of
 	// capabilities.
 	seccomp *seccomp.Compiler
+	// nodeName is the host's name, spec.nodeName in containers' env.
+	nodeName string
 }
 
 // creation is a pod being created.
@@ -103,21 +94,13 @@ type entry struct {
 	vol, env refreshState
 }
 
-type failure struct {
-	pod     *manifests.Pod
-	file    string
-	reason  string
-	message string
-	at      time.Time
-}
-
 // NewManager returns a Manager; call Recover before the first reconcile.
 func NewManager(cfg Config) *Manager {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Event == nil {
-		cfg.Event = func(api.Event) {}
+		cfg.Event = func(Event) {}
 	}
 	if cfg.Volumes == nil {
 		cfg.Volumes = hostVolumes{}
@@ -128,9 +111,11 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Processes == nil {
 		cfg.Processes = hostProcesses{}
 	}
+	node, _ := os.Hostname()
 	return &Manager{
 		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{},
-		seccomp: seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
+		seccomp:  seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
+		nodeName: node,
 	}
 }
 
@@ -177,7 +162,7 @@ func (m *Manager) layout(p *manifests.Pod, uid string) Layout {
 func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	p := d.Pod
 	id := ID(p.Namespace, p.Name)
-	t := newPhaseTimer(m.cfg.Log, id)
+	t := newPhaseTimer(m.cfg.Log, key(p))
 	t.seen(d.Seen, d.Parsed)
 	uid := newUID()
 	l := m.layout(p, uid)
@@ -194,7 +179,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	r := newRunner(t)
 	if err := r.run(ctx, m.createSteps(c)); err != nil {
 		if uerr := r.rollback(ctx); uerr != nil {
-			m.cfg.Log.Error("clean up after failed create", "pod", id, "err", uerr)
+			m.cfg.Log.Error("clean up after failed create", "pod", key(p), "err", uerr)
 		}
 		m.setFailed(p, d.File, err)
 		return fmt.Errorf("create pod %s/%s: %w", p.Namespace, p.Name, err)
@@ -208,9 +193,9 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	m.mu.Unlock()
 	t.containers(c.status)
 	t.done()
-	m.event(p, "", api.EventNormal, api.EventCreated, "Created pod from "+d.File)
+	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)
 	if m.cfg.TimingEvents {
-		m.event(p, "", api.EventNormal, api.EventStartTimings, t.summary())
+		m.event(p, "", kube.EventNormal, kube.EventStartTimings, t.summary())
 	}
 	return nil
 }
@@ -450,7 +435,7 @@ func (m *Manager) stopContainers(ctx context.Context, c *podRun) error {
 		return nil
 	}
 	if err := m.cfg.Infra.Stop(ctx, c.l.Socket(), c.grace); err != nil {
-		m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", c.id, "pid", c.rec.InfraPID, "err", err)
+		m.cfg.Log.Warn("infra did not stop its containers; killing the pod", "pod", key(c.rec.Pod), "pid", c.rec.InfraPID, "err", err)
 		return nil
 	}
 	c.stopped = true
@@ -466,7 +451,7 @@ func (m *Manager) prepareContainers(c *podRun) error {
 		return err
 	}
 	for _, w := range warnings {
-		m.event(p, "", api.EventWarning, api.EventDNSConfigForming, w)
+		m.event(p, "", kube.EventWarning, kube.EventDNSConfigForming, w)
 	}
 	c.initCtrs, c.ctrs, err = m.containerConfigs(c.rec, c.l, c.imgs, c.vols, c.objs, c.cg)
 	return err
@@ -661,14 +646,14 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	if !ok {
 		return nil
 	}
-	m.event(e.rec.Pod, "", api.EventNormal, api.EventKilling, "Stopping pod")
+	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventKilling, "Stopping pod")
 	if err := m.teardown(ctx, id, e.rec, e.layout, gracePeriod(e.rec.Pod)); err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}
 	m.mu.Lock()
 	delete(m.pods, id)
 	m.mu.Unlock()
-	m.event(e.rec.Pod, "", api.EventNormal, api.EventDeleted, "Pod removed")
+	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventDeleted, "Pod removed")
 	return nil
 }
 
@@ -698,51 +683,10 @@ func (m *Manager) updateMetadata(d *reconciler.Desired) error {
 	return nil
 }
 
-func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
-	m.mu.Lock()
-	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
-	m.mu.Unlock()
-	if r := failedEventReason(failureReason(err)); r != "" {
-		m.event(p, "", api.EventWarning, r, err.Error())
-	}
-}
-
-// failureReason is the status reason of a failed create: specific where the
-// user can act on the cause, CreateContainerError otherwise.
-func failureReason(err error) string {
-	var ie *imageError
-	if r, ok := pullReason(err); ok {
-		return r
-	}
-	switch {
-	case errors.As(err, &ie):
-		return api.ReasonImageNotFound
-	case errors.Is(err, netsetup.ErrHostPortInUse):
-		return api.ReasonHostPortInUse
-	case errors.Is(err, netsetup.ErrRangeExhausted):
-		return api.ReasonNoPodIP
-	case errors.Is(err, cgroups.ErrControllerMissing):
-		return api.ReasonControllerMissing
-	}
-	return api.ReasonCreateFailed
-}
-
-// Forget drops the recorded create failure of a pod that is no longer
-// desired.
-func (m *Manager) Forget(keep func(namespace, name string) bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for id, f := range m.failed {
-		if !keep(f.pod.Namespace, f.pod.Name) {
-			delete(m.failed, id)
-		}
-	}
-}
-
 func (m *Manager) event(p *manifests.Pod, ctr, typ, reason, msg string) {
-	m.cfg.Event(api.Event{
+	m.cfg.Event(Event{
 		Time: time.Now().UTC(), Type: typ, Reason: reason,
-		Object: api.PodObject(p.Namespace, p.Name), Container: ctr, Message: msg,
+		Namespace: p.Namespace, Name: p.Name, Container: ctr, Message: msg,
 	})
 }
 
@@ -753,22 +697,4 @@ func newUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// podDirs lists the pod directories under the state directory.
-func podDirs(stateDir string) ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if e.IsDir() {
-			out = append(out, e.Name())
-		}
-	}
-	return out, nil
 }

@@ -7,9 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
-	"github.com/berth-project/berth/api"
-	"github.com/berth-project/berth/infra"
 )
 
 // Recover rebuilds what the manager knows from the kernel and the state
@@ -48,7 +45,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 		if f.readErr != nil {
 			// The directory's name is the pod's KernelID, which is all that
 			// cgroups and the network need to find what the pod held.
-			m.cfg.Log.Warn("pod state unreadable; removing the pod", "pod", f.name, "err", f.readErr)
+			m.cfg.Log.Warn("pod state unreadable; removing the pod", "dir", f.dir, "err", f.readErr)
 			remove(f.name, nil, Layout{State: f.dir})
 			continue
 		}
@@ -59,10 +56,10 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.mu.Lock()
 			m.pods[id] = &entry{rec: f.rec, layout: f.layout}
 			m.mu.Unlock()
-			m.cfg.Log.Info("re-attached to pod", "pod", id, "pid", f.rec.InfraPID)
+			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)
 			continue
 		}
-		m.cfg.Log.Info("removing pod left half-made or dead", "pod", id)
+		m.cfg.Log.Info("removing pod left half-made or dead", "pod", key(f.rec.Pod))
 		remove(id, f.rec, f.layout)
 	}
 	wg.Wait()
@@ -102,7 +99,7 @@ func (m *Manager) adopt(ctx context.Context, rec *record, l Layout) bool {
 	}
 	st, err := m.cfg.Infra.Status(ctx, l.Socket())
 	if errors.Is(err, context.DeadlineExceeded) {
-		m.cfg.Log.Warn("infra does not answer; keeping its pod", "pod", ID(rec.Pod.Namespace, rec.Pod.Name), "pid", rec.InfraPID, "err", err)
+		m.cfg.Log.Warn("infra does not answer; keeping its pod", "pod", key(rec.Pod), "pid", rec.InfraPID, "err", err)
 		return true
 	}
 	return err == nil && st.Started && !st.Stopping
@@ -144,101 +141,20 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 	return errors.Join(errs...)
 }
 
-// Pods returns the status of every pod, asking the infras in parallel, of
-// every pod being created, and of every pod whose creation failed.
-func (m *Manager) Pods(ctx context.Context) []api.Pod {
-	return m.apiPods(ctx, func(string) bool { return true })
-}
-
-// Pod returns the status of one pod, asking only its infra.
-func (m *Manager) Pod(ctx context.Context, namespace, name string) (api.Pod, bool) {
-	id := ID(namespace, name)
-	out := m.apiPods(ctx, func(other string) bool { return other == id })
-	if len(out) == 0 {
-		return api.Pod{}, false
+// podDirs lists the pod directories under the state directory.
+func podDirs(stateDir string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(stateDir, "pods"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
 	}
-	return out[0], true
-}
-
-// apiPods builds the status of the pods whose identity want accepts.
-func (m *Manager) apiPods(ctx context.Context, want func(id string) bool) []api.Pod {
-	m.mu.Lock()
-	var out []api.Pod
-	// A retry of a failed create shows the last failure until it succeeds,
-	// so that the status does not flip between the two.
-	for id, c := range m.creating {
-		_, exists := m.pods[id]
-		_, failed := m.failed[id]
-		if want(id) && !exists && !failed {
-			out = append(out, creatingPod(c.pod, c.file, c.at))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
 		}
 	}
-	for id, f := range m.failed {
-		if _, exists := m.pods[id]; want(id) && !exists {
-			out = append(out, failedPod(f))
-		}
-	}
-	m.mu.Unlock()
-	for _, s := range m.statuses(ctx, want) {
-		out = append(out, apiPod(s.rec, s.st, s.terminating, m.hostIP()))
-	}
-	return out
-}
-
-// hostIP is the host's address on the pod network, the pods' gateway: the
-// address a pod reaches the host at, which the kubelet calls the pod's
-// host IP.
-func (m *Manager) hostIP() string {
-	if m.cfg.Net == nil {
-		return ""
-	}
-	return m.cfg.Net.Gateway().String()
-}
-
-// Events returns the container events the infras of the existing pods
-// keep, oldest first per pod.
-func (m *Manager) Events(ctx context.Context) []api.Event {
-	var out []api.Event
-	for _, s := range m.statuses(ctx, func(string) bool { return true }) {
-		if s.st != nil {
-			out = append(out, podEvents(s.rec.Pod, s.st.Events)...)
-		}
-	}
-	return out
-}
-
-// podState is one existing pod with what its infra reports (st is nil when
-// the infra did not answer).
-type podState struct {
-	rec         *record
-	st          *infra.PodStatus
-	terminating bool
-}
-
-// statuses asks every existing pod's infra for its status, in parallel.
-func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []podState {
-	m.mu.Lock()
-	var res []podState
-	var socks []string
-	for id, e := range m.pods {
-		if !want(id) {
-			continue
-		}
-		res = append(res, podState{rec: e.rec, terminating: e.terminating})
-		socks = append(socks, e.layout.Socket())
-	}
-	m.mu.Unlock()
-
-	var wg sync.WaitGroup
-	for i := range res {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if s, err := m.cfg.Infra.Status(ctx, socks[i]); err == nil {
-				res[i].st = &s
-			}
-		}()
-	}
-	wg.Wait()
-	return res
+	return out, nil
 }

@@ -1,0 +1,164 @@
+// Package kube is the Kubernetes vocabulary berth's layers share, a leaf
+// that imports nothing of berth (as runc's libcontainer/configs holds the
+// types its layers exchange): container states, which the infra reports,
+// the pod runtime turns into a pod's status and the API serves; pod phases,
+// condition types and QoS classes; and the reasons of states and events.
+package kube
+
+import "time"
+
+// ContainerState holds at most one of its members, as Kubernetes'
+// ContainerState does. The pointed-to values are never modified once set,
+// only replaced, so a copied state is a safe snapshot.
+type ContainerState struct {
+	Waiting    *StateWaiting    `json:"waiting,omitempty"`
+	Running    *StateRunning    `json:"running,omitempty"`
+	Terminated *StateTerminated `json:"terminated,omitempty"`
+}
+
+// StateWaiting is a container not yet (re)started, or backing off.
+type StateWaiting struct {
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// StateRunning is a running container.
+type StateRunning struct {
+	StartedAt time.Time `json:"startedAt"`
+	// StartTimings break this run's start down by step, as the infra
+	// reports them; the API leaves them out (zero).
+	StartTimings StartTimings `json:"startTimings,omitzero"`
+}
+
+// StateTerminated is a finished run. ExitCode is 128+Signal for a run ended
+// by a signal.
+type StateTerminated struct {
+	ExitCode   int32     `json:"exitCode"`
+	Signal     int32     `json:"signal,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// Pod phases, as Kubernetes names them.
+const (
+	PodPending   = "Pending"
+	PodRunning   = "Running"
+	PodSucceeded = "Succeeded"
+	PodFailed    = "Failed"
+	PodUnknown   = "Unknown"
+)
+
+// Pod condition types the kubelet sets, in the order it lists them, and
+// their statuses.
+const (
+	PodReadyToStartContainers = "PodReadyToStartContainers"
+	PodInitialized            = "Initialized"
+	PodReady                  = "Ready"
+	ContainersReady           = "ContainersReady"
+	PodScheduled              = "PodScheduled"
+
+	ConditionTrue  = "True"
+	ConditionFalse = "False"
+)
+
+// QoS classes, as Kubernetes computes them from the containers' requests
+// and limits.
+const (
+	QOSGuaranteed = "Guaranteed"
+	QOSBurstable  = "Burstable"
+	QOSBestEffort = "BestEffort"
+)
+
+// Reasons of a terminated container's state.
+const (
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
+)
+
+// Reasons that mean "this will not become Running by waiting".
+const (
+	ReasonInvalidManifest = "InvalidManifest"
+	// ReasonCreateFailed: a pod whose create failed, or a container waiting
+	// to retry a run that could not be created (container.IsCreateError).
+	ReasonCreateFailed     = "CreateContainerError"
+	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	ReasonImageNotFound    = "ErrImageNeverPull"
+	// ReasonErrImagePull and ReasonImagePullBackOff: the pull of an
+	// image failed, and will be tried again after a back-off.
+	ReasonErrImagePull     = "ErrImagePull"
+	ReasonImagePullBackOff = "ImagePullBackOff"
+	ReasonStartError       = "StartError"
+	// ReasonHostPortInUse: another pod holds one of the pod's hostPorts.
+	ReasonHostPortInUse = "HostPortInUse"
+	// ReasonNoPodIP: the pod network has no free address left.
+	ReasonNoPodIP = "PodIPExhausted"
+	// ReasonControllerMissing: the pod asks for a limit whose cgroup
+	// controller this host does not have.
+	ReasonControllerMissing = "CgroupControllerMissing"
+)
+
+// Reasons of a pod or container on its way to Running, or out of it.
+const (
+	ReasonContainerCreating = "ContainerCreating"
+	ReasonPodInitializing   = "PodInitializing"
+	ReasonTerminating       = "Terminating"
+	// ReasonInfraUnreachable: the pod's infra process does not answer.
+	ReasonInfraUnreachable = "InfraUnreachable"
+)
+
+// Event types and the reasons the daemon and the infras record.
+const (
+	EventNormal  = "Normal"
+	EventWarning = "Warning"
+
+	EventCreated          = "Created"
+	EventStarted          = "Started"
+	EventKilling          = "Killing"
+	EventBackOff          = "BackOff"
+	EventOOMKilled        = "OOMKilled"
+	EventFailed           = "Failed"
+	EventFailedValidation = "FailedValidation"
+	EventImageNotFound    = "ImageNotFound"
+	EventPulling          = "Pulling"
+	EventPulled           = "Pulled"
+	EventDeleted          = "Deleted"
+	// EventStartTimings breaks a pod's start down by phase (daemon flag
+	// --timing-events).
+	EventStartTimings = "StartTimings"
+	// EventDNSConfigForming is kubelet's warning about a pod's DNS
+	// settings (berth has no cluster DNS; limits were applied).
+	EventDNSConfigForming = "DNSConfigForming"
+	// EventFailedMount is kubelet's reason for a volume that cannot be
+	// (re)written, such as a configMap volume whose ConfigMap went away.
+	EventFailedMount = "FailedMount"
+)
+
+// StartTimings break a container's start down by step, for the "pod
+// created" log line and `berth describe`: where the milliseconds go.
+type StartTimings struct {
+	// Clone is fork and exec of the init stage's binary (Start's
+	// ForkExec, which returns once the child's execve succeeded).
+	Clone time.Duration `json:"clone"`
+	// Runtime is the init binary's Go runtime and package start, up to Main.
+	Runtime time.Duration `json:"runtime"`
+	// Cgroups is reading the config and joining the v1 cgroups (nothing on
+	// v2, where the process was cloned into its cgroup): the write waits
+	// for an RCU grace period, shared with the infra's own join when that
+	// still runs.
+	Cgroups time.Duration `json:"cgroups"`
+	// Rootfs is the overlay, the system and volume mounts, and pivot_root.
+	Rootfs time.Duration `json:"rootfs"`
+	// Setup is masking, hostname, user lookup, credentials and
+	// capabilities, up to the execve of the user's program.
+	Setup time.Duration `json:"setup"`
+	// Exec is the execve of the user's program.
+	Exec time.Duration `json:"exec"`
+}
+
+// Total is the whole start.
+func (t StartTimings) Total() time.Duration {
+	return t.Clone + t.Runtime + t.Cgroups + t.Rootfs + t.Setup + t.Exec
+}
