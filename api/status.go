@@ -38,6 +38,8 @@ const (
 	ReasonCreateFailed      = kube.ReasonCreateFailed
 	ReasonCrashLoopBackOff  = kube.ReasonCrashLoopBackOff
 	ReasonImageNotFound     = kube.ReasonImageNotFound
+	ReasonErrImagePull      = kube.ReasonErrImagePull
+	ReasonImagePullBackOff  = kube.ReasonImagePullBackOff
 	ReasonStartError        = kube.ReasonStartError
 	ReasonHostPortInUse     = kube.ReasonHostPortInUse
 	ReasonNoPodIP           = kube.ReasonNoPodIP
@@ -47,7 +49,7 @@ const (
 func isFailureReason(r string) bool {
 	switch r {
 	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError,
-		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing:
+		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing, ReasonErrImagePull, ReasonImagePullBackOff:
 		return true
 	}
 	return false

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/pod"
 	"github.com/berth-project/berth/reconciler"
+	"github.com/berth-project/berth/registry"
 )
 
 // Config is the daemon's configuration; the zero value of a field selects
@@ -128,6 +129,20 @@ func Run(ctx context.Context, cfg Config) error {
 			timed.podStarted(e, b.metrics)
 		}
 	}
+	trigger := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case trigger <- struct{}{}:
+		default:
+		}
+	}
+	pull := registry.NewResolver(registry.New(store, registry.Options{Log: log}), registry.ResolverOptions{
+		Event: func(ns, name, reason, msg string) {
+			events.add(api.Event{Time: time.Now().UTC(), Type: api.EventNormal, Reason: reason, Object: api.PodObject(ns, name), Message: msg})
+		},
+		Done: poke, // pods waiting for the image are created in the next pass
+		Log:  log,
+	})
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
@@ -137,6 +152,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          onEvent,
 		Log:            log,
+		Pull:           pull,
 	})
 	b = &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	b.metrics = metrics.New(metricsSource{b: b, cg: cg, stateDir: cfg.StateDir},
@@ -177,13 +193,6 @@ func Run(ctx context.Context, cfg Config) error {
 	loader.Seed(observed)
 	close(b.recovered)
 
-	trigger := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case trigger <- struct{}{}:
-		default:
-		}
-	}
 	go manifestdir.Watch(ctx, cfg.ManifestDir, manifestdir.WatchOptions{Debounce: cfg.Debounce, Resync: cfg.Resync, Log: log}, poke)
 	go func() { errc <- b.rec.Run(ctx, trigger) }()
 	poke()

@@ -299,7 +299,7 @@ spec:
 func TestImageNotFoundEvent(t *testing.T) {
 	d := startDaemon(t)
 	tmp := filepath.Join(d.dir, "ghost.yaml")
-	if err := os.WriteFile(tmp, []byte(strings.Replace(sleeperYAML, "berth.test/demo:latest", "berth.test/ghost:1", 1)), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(strings.Replace(sleeperYAML, "berth.test/demo:latest", "berth.test/ghost:1\n    imagePullPolicy: Never", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, filepath.Join(d.manifests, "ghost.yaml")); err != nil {

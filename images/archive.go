@@ -12,10 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"runtime"
 	"slices"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -38,6 +38,7 @@ type pendingImage struct {
 	manifests []digest.Digest
 	layers    []pendingLayer
 	refs      []string
+	pulled    bool // added by a registry pull
 }
 
 // pendingLayer is a layer blob inside the extracted archive.
@@ -63,8 +64,13 @@ func (img pendingImage) blobs() []pendingBlob {
 	return out
 }
 
-// decompress returns r, gunzipped when it starts with the gzip magic.
-// zstd is recognised and refused.
+// zstdMaxWindow caps the window a zstd stream may ask the decoder to
+// hold in memory: 128 MiB is what zstd --long uses, and covers every
+// level of the reference encoder.
+const zstdMaxWindow = 128 << 20
+
+// decompress returns r, gunzipped or zstd-decoded when it starts with the
+// gzip or zstd magic.
 func decompress(r io.Reader) (io.Reader, func() error, error) {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(4)
@@ -76,7 +82,11 @@ func decompress(r io.Reader) (io.Reader, func() error, error) {
 		}
 		return gz, gz.Close, nil
 	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return nil, nil, fmt.Errorf("zstd compression: %w", ErrUnsupported)
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zr, func() error { zr.Close(); return nil }, nil
 	}
 	return br, func() error { return nil }, nil
 }
@@ -150,12 +160,12 @@ func extractEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
 // readArchive detects the archive format and lists its images. Docker's
 // manifest.json is preferred when present: Docker 25+ writes both, and
 // its RepoTags are what the user knows.
-func readArchive(root *os.Root) ([]pendingImage, error) {
+func readArchive(root *os.Root, p Platform) ([]pendingImage, error) {
 	if _, err := root.Stat("manifest.json"); err == nil {
 		return readDockerArchive(root)
 	}
 	if _, err := root.Stat("index.json"); err == nil {
-		return readOCIArchive(root)
+		return readOCIArchive(root, p)
 	}
 	return nil, fmt.Errorf("neither manifest.json (docker save) nor index.json (OCI layout) found: %w", ErrInvalidImage)
 }
@@ -224,7 +234,7 @@ func dockerImage(root *os.Root, m dockerManifest) (pendingImage, error) {
 	return img, nil
 }
 
-func readOCIArchive(root *os.Root) ([]pendingImage, error) {
+func readOCIArchive(root *os.Root, p Platform) ([]pendingImage, error) {
 	var layout ocispec.ImageLayout
 	if err := readJSONFile(root, ocispec.ImageLayoutFile, &layout); err != nil {
 		return nil, err
@@ -238,7 +248,7 @@ func readOCIArchive(root *os.Root) ([]pendingImage, error) {
 	}
 	var out []pendingImage
 	for _, desc := range index.Manifests {
-		img, err := ociImage(root, desc, 0)
+		img, err := ociImage(root, desc, p, 0)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
 		}
@@ -277,8 +287,8 @@ const (
 )
 
 // ociImage reads the image a descriptor points to; an index resolves to
-// its entry for this platform.
-func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, error) {
+// its entry for platform p.
+func ociImage(root *os.Root, desc ocispec.Descriptor, p Platform, depth int) (pendingImage, error) {
 	if depth > 4 {
 		return pendingImage{}, fmt.Errorf("nested indexes: %w", ErrInvalidImage)
 	}
@@ -295,14 +305,12 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, 
 		if err := json.Unmarshal(raw, &idx); err != nil {
 			return pendingImage{}, fmt.Errorf("index %s: %w: %w", desc.Digest, ErrInvalidImage, err)
 		}
-		for _, m := range idx.Manifests {
-			if p := m.Platform; p != nil && p.OS == "linux" && p.Architecture == runtime.GOARCH {
-				img, err := ociImage(root, m, depth+1)
-				img.manifests = append([]digest.Digest{desc.Digest}, img.manifests...)
-				return img, err
-			}
+		if m, ok := p.Choose(idx.Manifests); ok {
+			img, err := ociImage(root, m, p, depth+1)
+			img.manifests = append([]digest.Digest{desc.Digest}, img.manifests...)
+			return img, err
 		}
-		return pendingImage{}, fmt.Errorf("index %s has no linux/%s image: %w", desc.Digest, runtime.GOARCH, ErrUnsupported)
+		return pendingImage{}, fmt.Errorf("index %s has no %s image: %w", desc.Digest, p, ErrUnsupported)
 	case ocispec.MediaTypeImageManifest, dockerManifestType:
 	default:
 		return pendingImage{}, fmt.Errorf("media type %q: %w", desc.MediaType, ErrUnsupported)
@@ -326,7 +334,7 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, depth int) (pendingImage, 
 		return pendingImage{}, fmt.Errorf("%d layers for %d diff IDs: %w", len(m.Layers), len(img.config.RootFS.DiffIDs), ErrInvalidImage)
 	}
 	for i, l := range m.Layers {
-		if !strings.Contains(l.MediaType, "tar") || strings.Contains(l.MediaType, "zstd") {
+		if !strings.Contains(l.MediaType, "tar") {
 			return pendingImage{}, fmt.Errorf("layer %s media type %q: %w", l.Digest, l.MediaType, ErrUnsupported)
 		}
 		if err := checkDigest(l.Digest); err != nil {

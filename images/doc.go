@@ -1,8 +1,9 @@
 // Package images is berth's local image store: it imports images from
-// docker-save or OCI image-layout tarballs (optionally gzip-compressed) and
-// from plain directories, unpacks every layer once into a directory that
-// overlayfs can use as a lower layer, and resolves references for the pod
-// runtime and the CLI.
+// docker-save or OCI image-layout tarballs (optionally gzip-compressed),
+// from OCI layouts that package registry downloads (ImportLayout), and
+// from plain directories, unpacks every layer (plain, gzip or zstd) once
+// into a directory that overlayfs can use as a lower layer, and resolves
+// references for the pod runtime and the CLI.
 //
 // # Layout
 //

@@ -39,7 +39,7 @@ func (s *Store) Import(r io.Reader) ([]Image, error) {
 		return nil, fmt.Errorf("image archive: %w", err)
 	}
 	defer root.Close()
-	pending, err := readArchive(root)
+	pending, err := readArchive(root, DefaultPlatform())
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +292,7 @@ func (s *Store) writeImages(imgs []pendingImage, sizes map[digest.Digest]int64) 
 	recs := make([]record, 0, len(imgs))
 	for _, img := range imgs {
 		rec := record{ID: img.id.String(), Config: img.config, Imported: now, DiffIDs: img.config.RootFS.DiffIDs,
-			Manifests: img.manifests, ConfigBlob: img.id}
+			Manifests: img.manifests, ConfigBlob: img.id, Pulled: img.pulled}
 		for _, l := range img.layers {
 			rec.LayerSizes = append(rec.LayerSizes, sizes[l.diffID])
 			rec.LayerBlobs = append(rec.LayerBlobs, l.blob)

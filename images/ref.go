@@ -134,9 +134,28 @@ func (r imageRef) familiar() string {
 // registries keep their host. A reference with a digest keeps only the
 // digest, as docker pull does with "name:tag@sha256:...".
 func NormalizeRef(ref string) (string, error) {
+	r, err := ParseRef(ref)
+	if err != nil {
+		return "", err
+	}
+	return r.String(), nil
+}
+
+// Ref is a reference normalized as NormalizeRef does, in parts: Domain is
+// "docker.io" for Docker Hub, and empty only where Docker's grammar leaves
+// it so (a first component with a "." that is no host name, "a_b.c/x");
+// Path has Docker Hub's "library/" where it applies; there is a Tag or a
+// Digest, never both.
+type Ref struct {
+	Domain, Path, Tag string
+	Digest            digest.Digest
+}
+
+// ParseRef parses ref as NormalizeRef does and returns its parts.
+func ParseRef(ref string) (Ref, error) {
 	r, err := parseNormalizedRef(ref)
 	if err != nil {
-		return "", fmt.Errorf("reference %q: %v: %w", ref, err, ErrInvalidRef)
+		return Ref{}, fmt.Errorf("reference %q: %v: %w", ref, err, ErrInvalidRef)
 	}
 	switch {
 	case r.digest != "":
@@ -144,7 +163,20 @@ func NormalizeRef(ref string) (string, error) {
 	case r.tag == "":
 		r.tag = "latest"
 	}
-	return r.familiar(), nil
+	return Ref{Domain: r.domain, Path: r.path, Tag: r.tag, Digest: r.digest}, nil
+}
+
+// Name is the repository's full name: "docker.io/library/busybox".
+func (r Ref) Name() string {
+	if r.Domain == "" {
+		return r.Path
+	}
+	return r.Domain + "/" + r.Path
+}
+
+// String is the familiar form, NormalizeRef's.
+func (r Ref) String() string {
+	return imageRef{domain: r.Domain, path: r.Path, tag: r.Tag, digest: r.Digest}.familiar()
 }
 
 // digestRef returns the digest reference of the same repository as the

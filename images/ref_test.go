@@ -150,7 +150,8 @@ func TestAllowedXattr(t *testing.T) {
 
 // TestNormalizeRefMatchesDistribution checks berth's reference parser
 // against github.com/distribution/reference, which Docker uses and which
-// berth links only in tests: same result, or an error from both, over every
+// berth links only in tests: same result (and, for ParseRef, the same
+// parts), or an error from both, over every
 // combination of domains, paths, tags and digests below, valid and not.
 func TestNormalizeRefMatchesDistribution(t *testing.T) {
 	hex := strings.Repeat("ab12", 16)
@@ -185,6 +186,21 @@ func TestNormalizeRefMatchesDistribution(t *testing.T) {
 		}
 		if (err == nil) != (werr == nil) || got != want {
 			t.Errorf("NormalizeRef(%q) = %q, %v; distribution: %q, %v", in, got, err, want, werr)
+		}
+		if r, err := ParseRef(in); werr == nil && err == nil {
+			var wantTag string
+			var wantDigest digest.Digest
+			if tagged, ok := named.(reference.Tagged); ok {
+				wantTag = tagged.Tag()
+			}
+			if canonical, ok := named.(reference.Canonical); ok {
+				wantDigest = canonical.Digest()
+			}
+			if r.Domain != reference.Domain(named) || r.Path != reference.Path(named) || r.Name() != named.Name() ||
+				r.Tag != wantTag || r.Digest != wantDigest {
+				t.Errorf("ParseRef(%q) = %+v, %s; distribution: %s %s %q %s", in, r, r.Name(),
+					reference.Domain(named), reference.Path(named), wantTag, wantDigest)
+			}
 		}
 		gotD, err := digestRef(in, d)
 		var wantD string

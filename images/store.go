@@ -53,6 +53,9 @@ type Image struct {
 	// overlayfs wants its lowerdir list in the opposite order.
 	Layers []string
 	Config ImageConfig
+	// Pulled is set for an image a registry pull added (ImportLayout),
+	// which imagePullPolicy Always pulls again.
+	Pulled bool
 }
 
 // ImageConfig is the part of the OCI image config that runs a container.
@@ -108,6 +111,8 @@ type record struct {
 	// LayerBlobs are the layer blobs as imported (compressed or not),
 	// one per diff ID, in the same order.
 	LayerBlobs []digest.Digest `json:"layerBlobs,omitempty"`
+	// Pulled: a registry pull added the image (ImportLayout).
+	Pulled bool `json:"pulled,omitempty"`
 }
 
 // blobs lists every blob digest the record uses.
@@ -286,7 +291,7 @@ func (s *Store) resolve(refs map[string]string, ref string) (digest.Digest, erro
 
 // image builds the public view of a record.
 func (s *Store) image(rec record, refs map[string]string) Image {
-	img := Image{ID: rec.ID, Created: rec.Imported}
+	img := Image{ID: rec.ID, Created: rec.Imported, Pulled: rec.Pulled}
 	if rec.Config.Created != nil && !rec.Config.Created.IsZero() {
 		img.Created = *rec.Config.Created
 	}

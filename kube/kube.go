@@ -86,6 +86,10 @@ const (
 	ReasonCreateFailed     = "CreateContainerError"
 	ReasonCrashLoopBackOff = "CrashLoopBackOff"
 	ReasonImageNotFound    = "ErrImageNeverPull"
+	// ReasonErrImagePull and ReasonImagePullBackOff: the pull of an
+	// image failed, and will be tried again after a back-off.
+	ReasonErrImagePull     = "ErrImagePull"
+	ReasonImagePullBackOff = "ImagePullBackOff"
 	ReasonStartError       = "StartError"
 	// ReasonHostPortInUse: another pod holds one of the pod's hostPorts.
 	ReasonHostPortInUse = "HostPortInUse"
@@ -118,6 +122,8 @@ const (
 	EventFailed           = "Failed"
 	EventFailedValidation = "FailedValidation"
 	EventImageNotFound    = "ImageNotFound"
+	EventPulling          = "Pulling"
+	EventPulled           = "Pulled"
 	EventDeleted          = "Deleted"
 	// EventStartTimings breaks a pod's start down by phase (daemon flag
 	// --timing-events).

@@ -71,7 +71,7 @@ var implemented = map[string]string{
 	// Containers and init containers.
 	"Container.name":                           "TestLogsNeedContainerName (e2e/logs_test.go)",
 	"Container.image":                          "TestImageNotFoundEvent (e2e/ops_test.go)",
-	"Container.imagePullPolicy":                "TestImageNotFoundEvent (e2e/ops_test.go)",
+	"Container.imagePullPolicy":                "TestDaemonPullsMissingImageWithoutHoldingOthers (e2e/pull_test.go)",
 	"Container.command":                        "TestArgs (pod/plan_test.go)",
 	"Container.args":                           "TestArgs (pod/plan_test.go)",
 	"Container.workingDir":                     "TestContainerConfigWorkingDir (pod/plan_test.go)",

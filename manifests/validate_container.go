@@ -231,9 +231,9 @@ func (v *validator) resources(r *ResourceRequirements, path string) {
 }
 
 // pullAlwaysWarnings warns about an imagePullPolicy Always written in the
-// manifest: berth never pulls, so it cannot fetch the image again at each
-// start. (The Always that defaulting gives a :latest or untagged image is
-// not warned about: berth's images are imported, so none is pulled.)
+// manifest: an image imported from an archive or a directory has no
+// registry to pull it from again, and is used as imported. (The Always
+// that defaulting gives a :latest or untagged image is not warned about.)
 func pullAlwaysWarnings(s *PodSpec) []Problem {
 	v := &validator{}
 	for _, list := range []struct {
@@ -243,7 +243,7 @@ func pullAlwaysWarnings(s *PodSpec) []Problem {
 		for i, c := range list.ctrs {
 			if c.ImagePullPolicy == "Always" {
 				v.add(Warning, joinField(joinIndex(joinField("spec", list.name), i), "imagePullPolicy"),
-					"imagePullPolicy Always is treated as IfNotPresent: berth never pulls, it runs the image as imported with `berth image import` (import it again to update it)")
+					"imagePullPolicy Always is treated as IfNotPresent for an image imported with `berth image import`; one pulled from a registry is pulled again at each pod start")
 			}
 		}
 	}

@@ -44,7 +44,7 @@ spec:
 
 // goldenCreate is the host's side of webYAML's create.
 var goldenCreate = []string{
-	"image get berth.test/demo:latest",
+	"image resolve default/web berth.test/demo:latest Always",
 	"net check-ports default_web 8080/TCP",
 	"volumes prepare state/pods/default_web/volumes",
 	"cgroup ensure default_web",
@@ -371,5 +371,81 @@ func TestPortRefusedPodNeverHoldsALease(t *testing.T) {
 			t.Errorf("a pod refused at the check made %q", ops)
 		}
 		checkEmpty(t, h)
+	}
+}
+
+// TestCreateWaitsForImage: a pod whose image the ImageSource does not give
+// yet is refused at the images step with the source's reason, before any
+// other step makes anything; the warning event matches the reason (none
+// while the image is pulled: the source's Pulling event says so). A pod
+// whose image is present is created meanwhile, and the waiting pod is
+// created whole once its image is there.
+func TestCreateWaitsForImage(t *testing.T) {
+	cases := []struct {
+		reason, event string
+	}{
+		{kube.ReasonContainerCreating, ""},
+		{kube.ReasonErrImagePull, kube.EventFailed},
+		{kube.ReasonImagePullBackOff, kube.EventBackOff},
+		{kube.ReasonImageNotFound, kube.EventImageNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.reason, func(t *testing.T) {
+			ctx := context.Background()
+			h := newFakeHost(t.TempDir())
+			cfg := h.config()
+			cfg.Log = slog.New(slog.DiscardHandler)
+			var warnings []string
+			cfg.Event = func(e Event) {
+				if e.Type == kube.EventWarning {
+					warnings = append(warnings, e.Reason)
+				}
+			}
+			m := NewManager(cfg)
+			p := webPod(t)
+			h.pulls["berth.test/demo:latest"] = tc.reason
+
+			err := m.Apply(ctx, createAction(p))
+			if err == nil || failureReason(err) != tc.reason {
+				t.Fatalf("create: %v, want reason %s", err, tc.reason)
+			}
+			if ops := h.log(); !slices.Equal(ops, goldenCreate[:1]) {
+				t.Errorf("a pod without its image made %q", ops)
+			}
+			checkEmpty(t, h)
+			var want []string
+			if tc.event != "" {
+				want = []string{tc.event}
+			}
+			if !slices.Equal(warnings, want) {
+				t.Errorf("warning events %q, want %q", warnings, want)
+			}
+			pods := m.Pods(ctx)
+			if len(pods) != 1 || pods[0].Phase != kube.PodPending || pods[0].Reason != tc.reason {
+				t.Fatalf("status: %+v, want Pending with reason %s", pods, tc.reason)
+			}
+
+			other := webPod(t)
+			other.Name = "other"
+			other.Spec.Containers[0].Ports = nil
+			for _, c := range allContainers(other) {
+				c.Image = "berth.test/present:1"
+			}
+			if err := m.Apply(ctx, createAction(other)); err != nil {
+				t.Fatalf("a pod whose image is present: %v", err)
+			}
+			h.log()
+
+			delete(h.pulls, "berth.test/demo:latest")
+			if err := m.Apply(ctx, createAction(p)); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.log(); !slices.Equal(got, goldenCreate) {
+				t.Errorf("create once the image is there did\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(goldenCreate, "\n  "))
+			}
+			if pod, ok := m.Pod(ctx, p.Namespace, p.Name); !ok || pod.Reason != "" {
+				t.Errorf("status once created: reason %q", pod.Reason)
+			}
+		})
 	}
 }

@@ -22,6 +22,9 @@ func TestFailureReason(t *testing.T) {
 		{"joined with an undo error", errors.Join(fmt.Errorf("x: %w", netsetup.ErrRangeExhausted), errors.New("undo")), kube.ReasonNoPodIP},
 		{"no memory controller", fmt.Errorf("create cgroup of container c: %w: memory", cgroups.ErrControllerMissing), kube.ReasonControllerMissing},
 		{"other", errors.New("mount failed"), kube.ReasonCreateFailed},
+		{"pulling", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonContainerCreating}}), kube.ReasonContainerCreating},
+		{"pull failed", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonErrImagePull}}), kube.ReasonErrImagePull},
+		{"pull back-off", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonImagePullBackOff}}), kube.ReasonImagePullBackOff},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -29,5 +32,22 @@ func TestFailureReason(t *testing.T) {
 				t.Errorf("failureReason(%v) = %q, want %q", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// reasonedErr is an ImageSource's error with its status reason.
+type reasonedErr struct{ image, reason string }
+
+func (e reasonedErr) Error() string  { return "image " + e.image + ": " + e.reason }
+func (e reasonedErr) Reason() string { return e.reason }
+
+func TestImageErrorMessage(t *testing.T) {
+	missing := &imageError{container: "c", image: "x", err: errors.New("not found")}
+	pulling := &imageError{container: "c", image: "x", err: reasonedErr{"x", kube.ReasonContainerCreating}}
+	if got := missing.Error(); got != "container c: image \"x\" is not in the local store: import it with `berth image import` (not found)" {
+		t.Errorf("missing: %s", got)
+	}
+	if got := pulling.Error(); got != "container c: image x: ContainerCreating" {
+		t.Errorf("pulling: %s", got)
 	}
 }

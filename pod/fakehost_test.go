@@ -44,6 +44,10 @@ type fakeHost struct {
 	// in between).
 	portOwner     string
 	portTakenLate bool
+	// pulls are the images Resolve does not give, by reference, each
+	// with the status reason it answers (ContainerCreating while the
+	// image is pulled, ErrImagePull, ImagePullBackOff, ErrImageNeverPull).
+	pulls map[string]string
 
 	cgroups map[string]bool // "<pod>", "<pod>/<child>"
 	leases  map[string]bool
@@ -65,14 +69,14 @@ type fakeProc struct {
 
 func newFakeHost(root string) *fakeHost {
 	return &fakeHost{root: root, cgroups: map[string]bool{}, leases: map[string]bool{},
-		volumes: map[string]bool{}, procs: map[int]*fakeProc{}, nextPID: 100}
+		volumes: map[string]bool{}, procs: map[int]*fakeProc{}, pulls: map[string]string{}, nextPID: 100}
 }
 
 // config is a Manager's Config on h.
 func (h *fakeHost) config() Config {
 	return Config{
 		StateDir: filepath.Join(h.root, "state"), RunDir: filepath.Join(h.root, "run"), LogDir: filepath.Join(h.root, "log"),
-		Exe: "/fake/berth", Images: h, Cgroups: h, Net: h, Volumes: h, Infra: h, Processes: fakeProcesses{h},
+		Exe: "/fake/berth", Images: h, Pull: h, Cgroups: h, Net: h, Volumes: h, Infra: h, Processes: fakeProcesses{h},
 	}
 }
 
@@ -143,8 +147,25 @@ func (h *fakeHost) Get(ref string) (images.Image, error) {
 	if err := h.op("image get %s", ref); err != nil {
 		return images.Image{}, err
 	}
+	return fakeImage(ref), nil
+}
+
+// Resolve is the ImageSource: it gives every image but those in h.pulls.
+func (h *fakeHost) Resolve(namespace, pod, ref, policy string) (images.Image, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.op("image resolve %s/%s %s %s", namespace, pod, ref, policy); err != nil {
+		return images.Image{}, err
+	}
+	if reason, ok := h.pulls[ref]; ok {
+		return images.Image{}, reasonedErr{image: ref, reason: reason}
+	}
+	return fakeImage(ref), nil
+}
+
+func fakeImage(ref string) images.Image {
 	return images.Image{ID: "sha256:1d", Refs: []string{ref}, Layers: []string{"/images/layers/1d"},
-		Config: images.ImageConfig{Cmd: []string{"/bin/demo", "sleep"}}}, nil
+		Config: images.ImageConfig{Cmd: []string{"/bin/demo", "sleep"}}}
 }
 
 // Cgroups.

@@ -15,14 +15,23 @@ import (
 )
 
 // The host, as a pod's create and teardown see it: small interfaces that
-// today's packages satisfy (*images.Store, *cgroups.Manager,
-// *netsetup.Network) or that thin adapters below implement over them
+// today's packages satisfy (*images.Store, *registry.Resolver,
+// *cgroups.Manager, *netsetup.Network) or that thin adapters below implement over them
 // (package volumes, infra.Launch and infra.Client, the process table).
 // Tests put a fake host behind them.
 
 // Images resolves image references in the local store.
 type Images interface {
 	Get(ref string) (images.Image, error)
+}
+
+// ImageSource gives a container its image by its imagePullPolicy, pulling
+// one the store lacks (registry.Resolver). It never waits for a download:
+// an image being pulled is an error whose Reason() is ContainerCreating,
+// and the pod is created again when the pull is done. Its other errors'
+// reasons are ErrImagePull, ImagePullBackOff and ErrImageNeverPull.
+type ImageSource interface {
+	Resolve(namespace, pod, image, policy string) (images.Image, error)
 }
 
 // Cgroups makes, finds, kills and removes pods' cgroups, by the pod's

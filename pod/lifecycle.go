@@ -32,8 +32,12 @@ type Config struct {
 	LogMaxSize  int64
 	LogMaxFiles int
 	// Exe is the sealed berth binary the infra runs from.
-	Exe     string
-	Images  Images
+	Exe    string
+	Images Images
+	// Pull, when set, gives containers their images by imagePullPolicy
+	// and pulls missing ones in the background; without it a container
+	// only runs an image the store has.
+	Pull    ImageSource
 	Cgroups Cgroups
 	Net     Network
 	// Volumes, Infra and Processes are the host's (package volumes,
@@ -460,7 +464,10 @@ func (m *Manager) objects(ns string) Objects {
 	return m.cfg.Objects(ns)
 }
 
-// resolveImages finds every container's image and records its ID.
+// resolveImages finds every container's image and records its ID. With
+// Config.Pull it may start a pull and fail with its reason, before
+// anything of the pod is made: the pod is created again once the pull
+// is done.
 func (m *Manager) resolveImages(c *podRun) error {
 	p := c.rec.Pod
 	c.imgs = map[string]images.Image{}
@@ -469,7 +476,7 @@ func (m *Manager) resolveImages(c *podRun) error {
 		img, ok := c.imgs[ctr.Image]
 		if !ok {
 			var err error
-			if img, err = m.cfg.Images.Get(ctr.Image); err != nil {
+			if img, err = m.image(p, ctr); err != nil {
 				return &imageError{container: ctr.Name, image: ctr.Image, err: err}
 			}
 			c.imgs[ctr.Image] = img
@@ -479,13 +486,16 @@ func (m *Manager) resolveImages(c *podRun) error {
 	return nil
 }
 
-// imageError is a missing image: berth never pulls implicitly.
+// imageError is an image a container cannot have (yet).
 type imageError struct {
 	container, image string
 	err              error
 }
 
 func (e *imageError) Error() string {
+	if _, ok := pullReason(e.err); ok {
+		return fmt.Sprintf("container %s: %v", e.container, e.err)
+	}
 	return fmt.Sprintf("container %s: image %q is not in the local store: import it with `berth image import` (%v)", e.container, e.image, e.err)
 }
 

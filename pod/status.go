@@ -187,10 +187,17 @@ func podEvents(p *manifests.Pod, evs []infra.Event) []Event {
 }
 
 // failedEventReason is the event reason of a failed create with status
-// reason r: ImageNotFound for a missing image, Failed otherwise.
+// reason r: ImageNotFound for a missing image under Never, BackOff for a
+// pull in back-off, none while an image is pulled (its Pulling event
+// says so), Failed otherwise.
 func failedEventReason(r string) string {
-	if r == kube.ReasonImageNotFound {
+	switch r {
+	case kube.ReasonImageNotFound:
 		return kube.EventImageNotFound
+	case kube.ReasonImagePullBackOff:
+		return kube.EventBackOff
+	case kube.ReasonContainerCreating:
+		return ""
 	}
 	return kube.EventFailed
 }

@@ -102,8 +102,16 @@ func TestPodEvents(t *testing.T) {
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("podEvents = %+v, want %+v", got, want)
 	}
-	if failedEventReason(kube.ReasonImageNotFound) != kube.EventImageNotFound || failedEventReason(kube.ReasonCreateFailed) != kube.EventFailed {
-		t.Fatal("failedEventReason")
+	for r, want := range map[string]string{
+		kube.ReasonImageNotFound:     kube.EventImageNotFound,
+		kube.ReasonCreateFailed:      kube.EventFailed,
+		kube.ReasonErrImagePull:      kube.EventFailed,
+		kube.ReasonImagePullBackOff:  kube.EventBackOff,
+		kube.ReasonContainerCreating: "",
+	} {
+		if got := failedEventReason(r); got != want {
+			t.Errorf("failedEventReason(%s) = %q, want %q", r, got, want)
+		}
 	}
 }
 

@@ -88,13 +88,18 @@ func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
 	m.mu.Lock()
 	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
 	m.mu.Unlock()
-	m.event(p, "", kube.EventWarning, failedEventReason(failureReason(err)), err.Error())
+	if r := failedEventReason(failureReason(err)); r != "" {
+		m.event(p, "", kube.EventWarning, r, err.Error())
+	}
 }
 
 // failureReason is the status reason of a failed create: specific where the
 // user can act on the cause, CreateContainerError otherwise.
 func failureReason(err error) string {
 	var ie *imageError
+	if r, ok := pullReason(err); ok {
+		return r
+	}
 	switch {
 	case errors.As(err, &ie):
 		return kube.ReasonImageNotFound

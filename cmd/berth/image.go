@@ -1,15 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/registry"
 )
 
 func newImageCmd(g *globals) *cobra.Command {
@@ -53,6 +57,43 @@ func newImageCmd(g *globals) *cobra.Command {
 	}
 	imp.Flags().StringVar(&rootfs, "rootfs", "", "make a one-layer image from this directory; the argument is NAME:TAG")
 
+	var platform string
+	pull := &cobra.Command{
+		Use:   "pull REF",
+		Short: "Pull an image from a registry (credentials from the Docker config.json)",
+		Long: `Pull an image from a registry into the local store: "nginx:1.27" is
+docker.io/library/nginx:1.27, "name@sha256:..." pins a digest. From an image
+index, the image for this machine's platform is chosen, or --platform's.
+Credentials come from config.json in $DOCKER_CONFIG or ~/.docker (what
+docker login writes, credential helpers included). Registries on this
+machine (localhost, 127.0.0.0/8, ::1) may be plain HTTP; all others are
+HTTPS.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plat := images.DefaultPlatform()
+			if platform != "" {
+				var err error
+				if plat, err = images.ParsePlatform(platform); err != nil {
+					return fmt.Errorf("--platform: %w", err)
+				}
+			}
+			s, err := open()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			prog := newPullProgress(out, isTerminal(out))
+			res, err := registry.New(s, registry.Options{}).Pull(cmd.Context(), args[0], plat, prog)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "pulled %s %s (digest %s, %s downloaded in %s)\n", res.Ref, shortID(res.Image.ID),
+				res.Digest, humanBytes(res.Downloaded), res.Duration.Round(time.Millisecond))
+			return nil
+		},
+	}
+	pull.Flags().StringVar(&platform, "platform", "", "os/arch[/variant] to choose from an image index, such as linux/arm64 (default: this machine's)")
+
 	ls := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
@@ -68,14 +109,10 @@ func newImageCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
-			fmt.Fprintln(tw, "REFERENCE\tIMAGE ID\tSIZE")
+			fmt.Fprintln(tw, "REFERENCE\tDIGEST\tIMAGE ID\tSIZE")
 			for _, im := range list {
-				refs := im.Refs
-				if len(refs) == 0 {
-					refs = []string{"<none>"}
-				}
-				for _, r := range refs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", r, shortID(im.ID), humanBytes(im.Size))
+				for _, r := range refRows(im.Refs) {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ref, r.digest, shortID(im.ID), humanBytes(im.Size))
 				}
 			}
 			return tw.Flush()
@@ -99,8 +136,61 @@ func newImageCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	img.AddCommand(imp, ls, rm)
+	img.AddCommand(imp, pull, ls, rm)
 	return img
+}
+
+// refRow is a line of image ls: a reference and its repository's digest.
+type refRow struct{ ref, digest string }
+
+// refRows folds an image's digest references into the tagged references
+// of the same repository, as the DIGEST column of docker images --digests
+// does; a digest reference whose repository has no tag keeps its own row.
+// An image without references is one "<none>" row.
+func refRows(refs []string) []refRow {
+	type parsed struct {
+		ref, repo, digest string // digest set for a digest reference
+	}
+	var ps []parsed
+	digests := map[string]string{} // repository -> digest
+	for _, r := range refs {
+		p := parsed{ref: r, repo: r}
+		if parsed, err := images.ParseRef(r); err == nil {
+			p.repo = parsed.Name()
+			if parsed.Digest != "" {
+				p.digest = parsed.Digest.String()
+				digests[p.repo] = p.digest
+			}
+		}
+		ps = append(ps, p)
+	}
+	var rows []refRow
+	tagged := map[string]bool{}
+	for _, p := range ps {
+		if p.digest == "" {
+			rows = append(rows, refRow{p.ref, cmp.Or(digests[p.repo], "<none>")})
+			tagged[p.repo] = true
+		}
+	}
+	for _, p := range ps {
+		if p.digest != "" && !tagged[p.repo] {
+			rows = append(rows, refRow{p.ref, p.digest})
+		}
+	}
+	if len(rows) == 0 {
+		rows = append(rows, refRow{"<none>", "<none>"})
+	}
+	return rows
+}
+
+// isTerminal reports whether w is a terminal, for progress display.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func shortID(id string) string {

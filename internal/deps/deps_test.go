@@ -63,6 +63,7 @@ var rules = []rule{
 			"github.com/google/nftables",
 			"github.com/vishvananda/netlink",
 			"github.com/fsnotify/fsnotify",
+			"github.com/google/go-containerregistry",
 			"regexp",
 			// metrics: the daemon's alone, with its protobuf dependency
 			"github.com/prometheus/client_golang",
