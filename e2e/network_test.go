@@ -226,7 +226,7 @@ func netnsInode(t *testing.T, pid int) uint64 {
 }
 
 // netnsHolders lists the network namespaces still held by this daemon's
-// processes (an infra, or anything in its cgroup parent) or by nsfs mounts
+// processes (anything in its cgroup parent, its infras included) or by nsfs mounts
 // under its directories. Other namespaces on the host do not count: once a
 // pod's netns is freed, its inode number may be reused by an unrelated one
 // (another test's, or a peer runtime's).
@@ -235,9 +235,13 @@ func (d *daemon) netnsHolders() map[uint64]string {
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		dir := filepath.Join("/proc", e.Name())
-		comm, _ := os.ReadFile(filepath.Join(dir, "comm"))
+		// Only this daemon's processes: a namespace's inode number is
+		// reused once it is freed, and other tests' infras (other packages
+		// run beside this one) may hold a new namespace under an old number.
+		// Every process of a pod, its infra included, lives in the pod's
+		// cgroups below the daemon's parent until it has exited.
 		cg, _ := os.ReadFile(filepath.Join(dir, "cgroup"))
-		if strings.TrimSpace(string(comm)) != "berth-infra" && !strings.Contains(string(cg), "/"+d.cgroupParent+"/") {
+		if !strings.Contains(string(cg), "/"+d.cgroupParent+"/") {
 			continue
 		}
 		var st syscall.Stat_t
