@@ -6,6 +6,8 @@ import (
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // ensureV1 creates the cgroup at rel in every usable v1 hierarchy and writes
@@ -21,7 +23,7 @@ func (m *Manager) ensureV1(r Resources, rel ...string) error {
 	// API there, so it is written directly.
 	if h, ok := m.l.hierarchies[Pids]; ok && r.PidsMax == 0 {
 		file := filepath.Join(h, m.l.cgroupPath(rel...), "pids.max")
-		if err := writeExisting(file, "max"); err != nil {
+		if err := sysfile.WriteExisting(file, "max"); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // applyDevicesV1 gives the v1 devices cgroup dir the access a, unless its
@@ -27,7 +29,7 @@ func applyDevicesV1(dir string, a DeviceAccess) error {
 		return nil
 	}
 	for _, w := range a.v1Writes() {
-		if err := writeExisting(filepath.Join(dir, w.file), w.line); err != nil {
+		if err := sysfile.WriteExisting(filepath.Join(dir, w.file), w.line); err != nil {
 			return fmt.Errorf("device rule %q: %w", w.line, err)
 		}
 	}

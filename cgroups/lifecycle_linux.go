@@ -12,6 +12,8 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // ErrNotEmpty is returned when processes outlive Kill's time limit.
@@ -85,7 +87,7 @@ func (m *Manager) writeKillFile(pod string) (bool, error) {
 		// No file: an older kernel (fall back to signals), or no pod cgroup.
 		return false, nil
 	}
-	if err := writeExisting(file, "1"); err != nil {
+	if err := sysfile.WriteExisting(file, "1"); err != nil {
 		return false, err
 	}
 	return true, nil

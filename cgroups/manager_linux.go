@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // Default option values.
@@ -191,26 +193,9 @@ func (p Placement) AddProcess(pid int) error {
 	}
 	for _, f := range files {
 		// O_WRONLY without O_CREAT/O_TRUNC: a cgroup.procs file must exist.
-		if err := writeExisting(f, strconv.Itoa(pid)); err != nil {
+		if err := sysfile.WriteExisting(f, strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("add process %d to cgroup: %w", pid, err)
 		}
-	}
-	return nil
-}
-
-// writeExisting writes data to an existing cgroup file in one write, as
-// cgroupfs expects, without creating or truncating it.
-func writeExisting(path, data string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // MaxConfig bounds the config a parent hands over.
@@ -79,23 +81,9 @@ func DecodeConfig(f *os.File, v any) error {
 func JoinCgroups(pid int, procs []string) error {
 	s := strconv.Itoa(pid)
 	for _, p := range procs {
-		if err := WriteExisting(p, s); err != nil {
+		if err := sysfile.WriteExisting(p, s); err != nil {
 			return fmt.Errorf("join %s: %w", p, err)
 		}
 	}
 	return nil
-}
-
-// WriteExisting writes s to a file that must already exist (cgroup and
-// proc files).
-func WriteExisting(path, s string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(s)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

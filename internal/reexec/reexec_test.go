@@ -55,10 +55,10 @@ func TestDecodeConfigIsStrict(t *testing.T) {
 	}
 }
 
-func TestWriteExistingNeverCreates(t *testing.T) {
+func TestJoinCgroupsWritesThePID(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "cgroup.procs")
-	if err := WriteExisting(p, "0"); err == nil {
-		t.Fatal("WriteExisting created a missing file")
+	if err := JoinCgroups(0, []string{p}); err == nil {
+		t.Fatal("JoinCgroups created a missing cgroup.procs")
 	}
 	for _, tc := range []struct {
 		pid  int

@@ -1,0 +1,25 @@
+// Package sysfile writes the kernel's control files: cgroup and proc
+// files that exist already and take one value per write.
+package sysfile
+
+import (
+	"fmt"
+	"os"
+)
+
+// WriteExisting writes s to path in one write, as cgroupfs and procfs
+// expect, without creating or truncating the file.
+func WriteExisting(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
