@@ -210,16 +210,7 @@ var containerFields = map[string]containerField{
 // upgrades for that reason. Should a copy fail, it answers ScopePod with
 // the path "spec" (replacing is always correct).
 func DiffSpec(old, new *manifests.Pod) Change {
-	var c Change
-	if !maps.Equal(old.Labels, new.Labels) {
-		c.Metadata = append(c.Metadata, "metadata.labels")
-	}
-	if !maps.Equal(old.Annotations, new.Annotations) {
-		c.Metadata = append(c.Metadata, "metadata.annotations")
-	}
-	if len(c.Metadata) > 0 {
-		c.Scope = ScopeMetadata
-	}
+	c := diffMetadata(old, new)
 	o, errO := defaultedCopy(old)
 	n, errN := defaultedCopy(new)
 	if errO != nil || errN != nil {
@@ -245,6 +236,21 @@ func DiffSpec(old, new *manifests.Pod) Change {
 	}
 	if len(c.Pod) > 0 || len(c.Why) > 0 {
 		c.Scope = ScopePod
+	}
+	return c
+}
+
+// diffMetadata is the change of labels and annotations alone.
+func diffMetadata(old, new *manifests.Pod) Change {
+	var c Change
+	if !maps.Equal(old.Labels, new.Labels) {
+		c.Metadata = append(c.Metadata, "metadata.labels")
+	}
+	if !maps.Equal(old.Annotations, new.Annotations) {
+		c.Metadata = append(c.Metadata, "metadata.annotations")
+	}
+	if len(c.Metadata) > 0 {
+		c.Scope = ScopeMetadata
 	}
 	return c
 }

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,8 +189,8 @@ func compare(d *Desired, live *Observed, specEqual func(a, b *manifests.Pod) boo
 			// and replacing is always correct.
 			a.Change.Scope, a.Change.Pod = ScopePod, []string{"spec"}
 		}
-	} else if !maps.Equal(d.Pod.Labels, live.Pod.Labels) || !maps.Equal(d.Pod.Annotations, live.Pod.Annotations) {
-		a.Change = DiffSpec(live.Pod, d.Pod)
+	} else {
+		a.Change = diffMetadata(live.Pod, d.Pod)
 	}
 	if a.Change.Scope >= ScopeContainers {
 		a.Kind = Replace
