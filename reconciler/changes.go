@@ -226,7 +226,7 @@ func DiffSpec(old, new *manifests.Pod) Change {
 			diffContainers(&c, o.Spec.Containers, n.Spec.Containers)
 			continue
 		}
-		c.Pod = append(c.Pod, "spec."+f)
+		c.Pod = append(c.Pod, elementPaths("spec."+f, ov.Field(i), nv.Field(i))...)
 	}
 	if c.Scope < ScopeContainers && len(c.Containers) > 0 {
 		c.Scope = ScopeContainers
@@ -333,15 +333,68 @@ func diffContainer(c *Change, old, new *manifests.Container) (ContainerChange, b
 			continue
 		case ports:
 			if hostPorts(old.Ports) != hostPorts(new.Ports) {
-				c.Pod = append(c.Pod, path)
+				c.Pod = append(c.Pod, elementPaths(path, ov.Field(i), nv.Field(i))...)
 				c.Why = append(c.Why, "a hostPort of container "+new.Name+" changed")
 				continue
 			}
 		}
-		cc.Fields = append(cc.Fields, path)
+		cc.Fields = append(cc.Fields, elementPaths(path, ov.Field(i), nv.Field(i))...)
 		cc.Live = false
 	}
 	return cc, len(cc.Fields) > 0
+}
+
+// elementPaths refines the path of a field that differs when it is a
+// list of named elements (volumes, env, init containers...): the
+// elements removed or changed, then those added, as path[name=X]. It
+// answers the path itself for any other field, and for a list whose names
+// cannot identify its elements (one empty or repeated) or whose elements
+// were reordered.
+func elementPaths(path string, old, new reflect.Value) []string {
+	on, okO := elementNames(old)
+	nn, okN := elementNames(new)
+	if !okO || !okN {
+		return []string{path}
+	}
+	kept := func(a, b []string) []string {
+		return slices.DeleteFunc(slices.Clone(a), func(n string) bool { return !slices.Contains(b, n) })
+	}
+	if !slices.Equal(kept(on, nn), kept(nn, on)) {
+		return []string{path}
+	}
+	var out []string
+	for i, n := range on {
+		j := slices.Index(nn, n)
+		if j < 0 || !reflect.DeepEqual(old.Index(i).Interface(), new.Index(j).Interface()) {
+			out = append(out, path+"[name="+n+"]")
+		}
+	}
+	for _, n := range nn {
+		if !slices.Contains(on, n) {
+			out = append(out, path+"[name="+n+"]")
+		}
+	}
+	return out
+}
+
+// elementNames are the Name fields of a list of structs, if every element
+// has a distinct, non-empty one.
+func elementNames(v reflect.Value) ([]string, bool) {
+	if v.Kind() != reflect.Slice || v.Type().Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	f, ok := v.Type().Elem().FieldByName("Name")
+	if !ok || f.Type.Kind() != reflect.String {
+		return nil, false
+	}
+	names := make([]string, v.Len())
+	for i := range v.Len() {
+		names[i] = v.Index(i).FieldByIndex(f.Index).String()
+		if names[i] == "" || slices.Contains(names[:i], names[i]) {
+			return nil, false
+		}
+	}
+	return names, true
 }
 
 // hostPorts renders the ports that are published on the host.

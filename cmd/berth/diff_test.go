@@ -70,7 +70,7 @@ pod default/web: replace (an update of containers; in-place restart not implemen
 `},
 	{"env", "web.yaml", strings.Replace(diffWeb, "value: fast", "value: slow", 1), `
 pod default/web: replace (an update of containers; in-place restart not implemented yet: the pod is replaced)
-  restart web: spec.containers[name=web].env
+  restart web: spec.containers[name=web].env[name=MODE]
 `},
 	{"memory limit, resizePolicy NotRequired by default", "web.yaml", strings.Replace(diffWeb, "memory: 64Mi", "memory: 128Mi", 1), `
 pod default/web: replace (an update of containers; in-place restart not implemented yet: the pod is replaced)
@@ -78,7 +78,7 @@ pod default/web: replace (an update of containers; in-place restart not implemen
 `},
 	{"volume added", "web.yaml", strings.Replace(diffWeb, "    emptyDir: {}\n", "    emptyDir: {}\n  - name: cache\n    emptyDir: {medium: Memory}\n", 1), `
 pod default/web: replace (the change reaches the pod)
-  spec.volumes
+  spec.volumes[name=cache]
 `},
 	{"label only", "web.yaml", strings.Replace(diffWeb, "app: web", "app: web, tier: front", 1), `
 pod default/web: update (labels changed; nothing restarts)
