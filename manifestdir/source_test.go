@@ -87,7 +87,7 @@ func TestLoaderDrivesReconciler(t *testing.T) {
 	}
 
 	writeManifest(t, dir, "web.yaml", testPod("web", func(p *manifests.Pod) { p.Spec.Containers[0].Image = "img:2" }))
-	if got := kinds(pass()); !slices.Equal(got, []string{"replace default/web: spec.containers[0].image changed"}) {
+	if got := kinds(pass()); !slices.Equal(got, []string{"replace default/web: spec.containers[name=main].image changed"}) {
 		t.Fatalf("fixed pass = %q", got)
 	}
 

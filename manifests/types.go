@@ -69,27 +69,28 @@ type PodSpec struct {
 
 // Container is a v1 Container (used for containers and initContainers).
 type Container struct {
-	Name                     string               `json:"name"`
-	Image                    string               `json:"image"`
-	ImagePullPolicy          string               `json:"imagePullPolicy,omitempty"`
-	Command                  []string             `json:"command,omitempty"`
-	Args                     []string             `json:"args,omitempty"`
-	WorkingDir               string               `json:"workingDir,omitempty"`
-	Ports                    []ContainerPort      `json:"ports,omitempty"`
-	EnvFrom                  []EnvFromSource      `json:"envFrom,omitempty"`
-	Env                      []EnvVar             `json:"env,omitempty"`
-	Resources                ResourceRequirements `json:"resources,omitempty"`
-	VolumeMounts             []VolumeMount        `json:"volumeMounts,omitempty"`
-	LivenessProbe            *Probe               `json:"livenessProbe,omitempty"`
-	ReadinessProbe           *Probe               `json:"readinessProbe,omitempty"`
-	StartupProbe             *Probe               `json:"startupProbe,omitempty"`
-	Lifecycle                *Lifecycle           `json:"lifecycle,omitempty"`
-	TerminationMessagePath   string               `json:"terminationMessagePath,omitempty"`
-	TerminationMessagePolicy string               `json:"terminationMessagePolicy,omitempty"`
-	SecurityContext          *SecurityContext     `json:"securityContext,omitempty"`
-	Stdin                    bool                 `json:"stdin,omitempty"`
-	StdinOnce                bool                 `json:"stdinOnce,omitempty"`
-	TTY                      bool                 `json:"tty,omitempty"`
+	Name                     string                  `json:"name"`
+	Image                    string                  `json:"image"`
+	ImagePullPolicy          string                  `json:"imagePullPolicy,omitempty"`
+	Command                  []string                `json:"command,omitempty"`
+	Args                     []string                `json:"args,omitempty"`
+	WorkingDir               string                  `json:"workingDir,omitempty"`
+	Ports                    []ContainerPort         `json:"ports,omitempty"`
+	EnvFrom                  []EnvFromSource         `json:"envFrom,omitempty"`
+	Env                      []EnvVar                `json:"env,omitempty"`
+	Resources                ResourceRequirements    `json:"resources,omitempty"`
+	ResizePolicy             []ContainerResizePolicy `json:"resizePolicy,omitempty"`
+	VolumeMounts             []VolumeMount           `json:"volumeMounts,omitempty"`
+	LivenessProbe            *Probe                  `json:"livenessProbe,omitempty"`
+	ReadinessProbe           *Probe                  `json:"readinessProbe,omitempty"`
+	StartupProbe             *Probe                  `json:"startupProbe,omitempty"`
+	Lifecycle                *Lifecycle              `json:"lifecycle,omitempty"`
+	TerminationMessagePath   string                  `json:"terminationMessagePath,omitempty"`
+	TerminationMessagePolicy string                  `json:"terminationMessagePolicy,omitempty"`
+	SecurityContext          *SecurityContext        `json:"securityContext,omitempty"`
+	Stdin                    bool                    `json:"stdin,omitempty"`
+	StdinOnce                bool                    `json:"stdinOnce,omitempty"`
+	TTY                      bool                    `json:"tty,omitempty"`
 }
 
 // ContainerPort is a port a container exposes, optionally on the host.
@@ -154,6 +155,14 @@ type LocalObjectRef struct {
 type ResourceRequirements struct {
 	Limits   map[string]Quantity `json:"limits,omitempty"`
 	Requests map[string]Quantity `json:"requests,omitempty"`
+}
+
+// ContainerResizePolicy says whether changing one resource of a running
+// container needs its restart: NotRequired (the default for a resource
+// not listed) or RestartContainer.
+type ContainerResizePolicy struct {
+	ResourceName  string `json:"resourceName"`
+	RestartPolicy string `json:"restartPolicy"`
 }
 
 // VolumeMount mounts a pod volume into a container.

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,9 +47,12 @@ type Observed struct {
 // ActionKind is what an Action does to a pod.
 type ActionKind int
 
-// The action kinds. Replace stops the observed pod and starts the desired
-// one; UpdateMetadata records new labels, annotations or file without
-// restarting anything.
+// The action kinds. Replace is any spec change: the runtime stops the
+// observed pod and starts the desired one, and its Change says how far the
+// change really reaches (which containers a runtime able to restart or
+// resize them in place would touch; Change.Replaces says when the pod
+// itself goes). UpdateMetadata records new labels, annotations or file
+// without restarting anything.
 const (
 	Create ActionKind = iota + 1
 	Replace
@@ -73,17 +75,19 @@ func (k ActionKind) String() string {
 }
 
 // Action is one step toward the desired state. Desired is nil for Delete;
-// Observed is nil for Create.
+// Observed is nil for Create. Change is what differs between them, field
+// by field, for Replace and UpdateMetadata.
 type Action struct {
 	Kind     ActionKind
 	Key      PodKey
 	Desired  *Desired
 	Observed *Observed
+	Change   Change
 	Reason   string
 }
 
 // String renders the action for logs and golden tests, for example
-// "replace default/web: spec.containers[0].image changed".
+// "replace default/web: spec.containers[name=web].image changed".
 func (a Action) String() string {
 	s := a.Kind.String() + " " + a.Key.String()
 	if a.Reason != "" {
@@ -173,20 +177,29 @@ func splitLive(obs []*Observed) (live *Observed, extra []*Observed) {
 	return running[0], running[1:]
 }
 
-// compare decides what, if anything, turns live into d.
+// compare decides what, if anything, turns live into d. The spec
+// comparison is the memoised equality; only pods that differ are
+// compared field by field.
 func compare(d *Desired, live *Observed, specEqual func(a, b *manifests.Pod) bool) (Action, bool) {
 	a := Action{Key: d.Key, Desired: d, Observed: live}
 	if !specEqual(d.Pod, live.Pod) {
+		a.Change = DiffSpec(live.Pod, d.Pod)
+		if a.Change.Scope < ScopeContainers {
+			// Equal field by field but not as a whole: never expected,
+			// and replacing is always correct.
+			a.Change.Scope, a.Change.Pod = ScopePod, []string{"spec"}
+		}
+	} else {
+		a.Change = diffMetadata(live.Pod, d.Pod)
+	}
+	if a.Change.Scope >= ScopeContainers {
 		a.Kind = Replace
-		a.Reason = specChangeReason(d.Pod, live.Pod)
+		a.Reason = a.Change.String()
 		return a, true
 	}
 	var why []string
-	if !maps.Equal(d.Pod.Labels, live.Pod.Labels) {
-		why = append(why, "labels changed")
-	}
-	if !maps.Equal(d.Pod.Annotations, live.Pod.Annotations) {
-		why = append(why, "annotations changed")
+	for _, f := range a.Change.Metadata {
+		why = append(why, strings.TrimPrefix(f, "metadata.")+" changed")
 	}
 	if d.File != live.File {
 		why = append(why, fmt.Sprintf("moved from %s to %s", filepath.Base(live.File), filepath.Base(d.File)))

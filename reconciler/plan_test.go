@@ -86,25 +86,25 @@ func TestPlan(t *testing.T) {
 			name:     "image change replaces naming the field",
 			desired:  []Desired{want("web", "/m/web.yaml", "img:2", nil)},
 			observed: []Observed{have("web", "u1", "/m/web.yaml", "img:1", nil)},
-			want:     []string{"replace default/web: spec.containers[0].image changed"},
+			want:     []string{"replace default/web: spec.containers[name=main].image changed"},
 		},
 		{
 			name:     "added field replaces naming it",
 			desired:  []Desired{{Key: PodKey{"default", "web"}, File: "/m/web.yaml", Pod: withArgs}},
 			observed: []Observed{have("web", "u1", "/m/web.yaml", "img:1", nil)},
-			want:     []string{"replace default/web: spec.containers[0].args changed"},
+			want:     []string{"replace default/web: spec.containers[name=main].args changed"},
 		},
 		{
-			name:     "added container replaces naming the index",
+			name:     "added container replaces naming it",
 			desired:  []Desired{{Key: PodKey{"default", "web"}, File: "/m/web.yaml", Pod: twoContainers}},
 			observed: []Observed{have("web", "u1", "/m/web.yaml", "img:1", nil)},
-			want:     []string{"replace default/web: spec.containers[1] changed"},
+			want:     []string{"replace default/web: spec.containers[name=side] changed (container side added)"},
 		},
 		{
 			name:     "spec and file change together is one replace",
 			desired:  []Desired{want("web", "/m/new.yaml", "img:2", nil)},
 			observed: []Observed{have("web", "u1", "/m/web.yaml", "img:1", nil)},
-			want:     []string{"replace default/web: spec.containers[0].image changed"},
+			want:     []string{"replace default/web: spec.containers[name=main].image changed"},
 		},
 		{
 			name:     "labels only update metadata",
@@ -158,7 +158,7 @@ func TestPlan(t *testing.T) {
 				terminating(have("web", "u0", "/m/web.yaml", "img:0", nil)),
 				have("web", "u1", "/m/web.yaml", "img:1", nil),
 			},
-			want: []string{"replace default/web: spec.containers[0].image changed"},
+			want: []string{"replace default/web: spec.containers[name=main].image changed"},
 		},
 		{
 			name:    "two live pods with one key: the extra is deleted",
@@ -193,7 +193,7 @@ func TestPlan(t *testing.T) {
 				"delete default/y: no longer declared in any manifest",
 				"delete default/z: no longer declared in any manifest",
 				"create default/a: declared in a.yaml",
-				"replace default/b: spec.containers[0].image changed",
+				"replace default/b: spec.containers[name=main].image changed",
 				"create default/c: declared in c.yaml",
 			},
 		},
@@ -244,31 +244,6 @@ func TestActionKindString(t *testing.T) {
 		if got := tt.k.String(); got != tt.want {
 			t.Errorf("%d.String() = %q, want %q", int(tt.k), got, tt.want)
 		}
-	}
-}
-
-func TestFirstDiff(t *testing.T) {
-	tests := []struct {
-		name   string
-		a, b   any
-		want   string
-		differ bool
-	}{
-		{"equal scalars", 1.0, 1.0, "", false},
-		{"scalar", "a", "b", "spec", true},
-		{"type change", map[string]any{}, []any{}, "spec", true},
-		{"sorted keys", map[string]any{"b": 1.0, "a": 1.0}, map[string]any{"b": 2.0, "a": 2.0}, "spec.a", true},
-		{"missing key", map[string]any{"a": 1.0}, map[string]any{}, "spec.a", true},
-		{"list index", []any{1.0, 2.0}, []any{1.0, 3.0}, "spec[1]", true},
-		{"longer list", []any{1.0}, []any{1.0, 2.0}, "spec[1]", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, differ := firstDiff("spec", tt.a, tt.b)
-			if got != tt.want || differ != tt.differ {
-				t.Errorf("firstDiff = %q, %v; want %q, %v", got, differ, tt.want, tt.differ)
-			}
-		})
 	}
 }
 

@@ -131,7 +131,7 @@ func TestPassCreatesThenConverges(t *testing.T) {
 	r.Pass(t.Context())
 	wantOps = []string{
 		"delete default/b: no longer declared in any manifest",
-		"replace default/a: spec.containers[0].image changed",
+		"replace default/a: spec.containers[name=main].image changed",
 	}
 	if got := rt.takeOps(); !slices.Equal(got, wantOps) {
 		t.Errorf("third pass ops:\n got %q\nwant %q", got, wantOps)
@@ -312,7 +312,7 @@ func TestSamePodActionsInOrder(t *testing.T) {
 	r.Pass(t.Context())
 	wantOps := []string{
 		"delete default/web: duplicate of running pod uid u1",
-		"replace default/web: spec.containers[0].image changed",
+		"replace default/web: spec.containers[name=main].image changed",
 	}
 	if got := rt.takeOps(); !slices.Equal(got, wantOps) {
 		t.Errorf("ops:\n got %q\nwant %q", got, wantOps)

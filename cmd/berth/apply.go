@@ -28,7 +28,7 @@ type input struct {
 
 func newApplyCmd(g *globals) *cobra.Command {
 	var files []string
-	var wait bool
+	var wait, dryRun bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR|-",
@@ -39,15 +39,16 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var problems []manifests.Problem
-			for _, in := range ins {
-				problems = append(problems, in.file.Problems()...)
+			if err := checkInputs(cmd.ErrOrStderr(), g, ins); err != nil {
+				return &exitError{code: 1, msg: err.Error()}
 			}
-			if reportProblems(cmd.ErrOrStderr(), problems) {
-				return &exitError{code: 1, msg: "nothing applied: fix the problems above"}
-			}
-			if err := checkOwnership(g.manifests, ins); err != nil {
-				return err
+			if dryRun {
+				pv, err := previewApply(cmd.Context(), g, ins)
+				if err != nil {
+					return err
+				}
+				pv.render(cmd.OutOrStdout())
+				return nil
 			}
 			if err := os.MkdirAll(g.manifests, 0o755); err != nil {
 				return fmt.Errorf("create manifest directory: %w", err)
@@ -82,6 +83,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin")
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the pods run (or say why they do not)")
 	cmd.Flags().DurationVar(&timeout, "timeout", waitTimeout, "how long to wait")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only print what would change, as berth diff does")
 	cmd.MarkFlagRequired("filename")
 	return cmd
 }

@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newDaemonCmd(g),
 		newApplyCmd(g),
+		newDiffCmd(g),
 		newDeleteCmd(g),
 		newExecCmd(g),
 		newGetCmd(g),
