@@ -148,6 +148,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Parallel: cfg.Parallel,
 		OnPass: func(r reconciler.Result) {
 			mgr.Refresh(ctx)
+			b.forgetUndesired()
 			b.reportProblems()
 			notifyReady(r)
 		},

@@ -76,6 +76,11 @@ const (
 	ReasonCompleted = "Completed"
 	ReasonError     = "Error"
 	ReasonOOMKilled = "OOMKilled"
+	// ReasonUnknown with ExitCodeUnknown: a run that ended with its host
+	// (a reboot), whose real end nobody saw, as containerd reports a
+	// container whose task a reboot ended.
+	ReasonUnknown   = "Unknown"
+	ExitCodeUnknown = 255
 )
 
 // Reasons that mean "this will not become Running by waiting".
