@@ -158,7 +158,13 @@ func (s *server) handle(conn *net.UnixConn) {
 		s.log.Debug("bad control request", "pod", s.cfg.Key, "err", err)
 		return
 	}
-	resp, after := s.dispatch(req)
+	var resp Response
+	var after func()
+	if req.Version < MinDaemonVersion {
+		resp = Response{Error: fmt.Sprintf("refused %s request of infra protocol %d: this infra speaks %d and serves %d or later; run the berth daemon that started the pod, or a newer one", req.Op, req.Version, ProtocolVersion, MinDaemonVersion)}
+	} else {
+		resp, after = s.dispatch(req)
+	}
 	resp.Version = ProtocolVersion
 	if err := conn.SetWriteDeadline(time.Now().Add(requestTimeout)); err == nil {
 		if err := writeFrame(conn, resp); err != nil {
