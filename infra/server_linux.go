@@ -35,6 +35,11 @@ func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start sta
 	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post, drains: map[int]chan struct{}{}}
 	s.procs = p
 	s.sup = newSupervisor(cfg, log, p, time.Now, self)
+	p.event = func(container, typ, reason, msg string) {
+		s.post(func() {
+			s.sup.events.add(Event{Type: typ, Reason: reason, Container: container, Message: msg}, s.sup.now())
+		})
+	}
 	return s
 }
 
