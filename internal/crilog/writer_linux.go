@@ -53,7 +53,7 @@ type Writer struct {
 	dropping      bool
 	dropped       uint64
 	droppedBefore uint64
-	closed   bool
+	closed        bool
 }
 
 // WriterConfig are a Writer's settings; zero sizes select the defaults.
