@@ -40,7 +40,6 @@ func buildPrevious(t *testing.T, commit string) string {
 	}
 	t.Cleanup(func() {
 		exec.Command("git", "-C", repo, "worktree", "remove", "--force", src).Run()
-		exec.Command("git", "-C", repo, "worktree", "prune").Run()
 	})
 	bin := filepath.Join(dir, "berth-"+commit)
 	cmd := exec.Command("bash", "hack/build", bin, "-trimpath")
