@@ -104,6 +104,14 @@ func (b *backend) Reconcile(ctx context.Context) error {
 		return err
 	}
 	res := b.rec.Pass(ctx)
+	b.forgetUndesired()
+	return res.Err
+}
+
+// forgetUndesired drops what the runtime keeps of pods no manifest
+// declares any more: failed creates, and what pods dead since before the
+// daemon's start left to their successors.
+func (b *backend) forgetUndesired() {
 	if snap := b.loader.Latest(); snap != nil {
 		desired := map[reconciler.PodKey]bool{}
 		for _, d := range snap.Pods {
@@ -111,7 +119,6 @@ func (b *backend) Reconcile(ctx context.Context) error {
 		}
 		b.mgr.Forget(func(ns, name string) bool { return desired[reconciler.PodKey{Namespace: ns, Name: name}] })
 	}
-	return res.Err
 }
 
 // withManifestProblems adds what the manifest directory says about pods:

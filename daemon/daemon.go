@@ -164,6 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 		OnPass: func(r reconciler.Result) {
 			b.metrics.ObserveReconcile(time.Since(timed.began))
 			mgr.Refresh(ctx)
+			b.forgetUndesired()
 			b.reportProblems()
 			notifyReady(r)
 		},

@@ -78,6 +78,8 @@ type daemon struct {
 	image                             string
 	// daemonArgs are extra flags for `berth daemon` (set by a startDaemon opt).
 	daemonArgs []string
+	// bin is the binary `berth daemon` runs from; empty: the one under test.
+	bin string
 }
 
 // startDaemon starts a daemon with names unique to the test; everything it
@@ -123,7 +125,11 @@ func (d *daemon) start() {
 	args := append([]string{"daemon", "--bridge", d.bridge, "--cidr", d.cidr,
 		"--nft-table", d.table, "--cgroup-parent", d.cgroupParent, "--debounce", "20ms",
 		"--backoff-initial", "200ms", "--backoff-max", "1s", "--log-level", "debug"}, d.daemonArgs...)
-	cmd := exec.Command(berthBin, d.args(args...)...)
+	bin := berthBin
+	if d.bin != "" {
+		bin = d.bin
+	}
+	cmd := exec.Command(bin, d.args(args...)...)
 	cmd.Stdout, cmd.Stderr = d.logBuf, d.logBuf
 	if err := cmd.Start(); err != nil {
 		d.t.Fatal(err)

@@ -3,8 +3,12 @@ package infra
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +96,71 @@ func TestCallsHaveDeadlines(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s to a silent infra never returned", name)
 		}
+	}
+}
+
+// rawCall sends req as it is (its version unchanged) and reads the answer.
+func rawCall(t *testing.T, sock string, req Request) Response {
+	t.Helper()
+	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := writeFrame(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	var resp Response
+	if err := readFrame(conn, &resp); err != nil {
+		t.Fatalf("%s request of protocol %d: no answer: %v", req.Op, req.Version, err)
+	}
+	return resp
+}
+
+// TestProtocolVersionsOfDaemonAndInfra runs this infra's server: a daemon
+// of an older protocol (a downgrade, or requests of the previous release)
+// is served, since fields are only added; a request below MinDaemonVersion
+// is refused with an answer naming both versions, and changes nothing.
+// (A newer daemon driving an older infra is TestEnvFromAnOldInfra here and
+// the upgrade test in e2e.)
+func TestProtocolVersionsOfDaemonAndInfra(t *testing.T) {
+	testutil.RequireRoot(t) // the server insists on a root peer
+	sock := filepath.Join(t.TempDir(), "infra.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := validConfig()
+	s := newServer(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln, nil, PodStatus{PID: 7})
+	done := make(chan struct{})
+	go s.accept()
+	go func() {
+		for {
+			select {
+			case f := <-s.events:
+				f()
+			case <-done:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		close(done)
+	})
+
+	old := rawCall(t, sock, Request{Version: 3, Op: OpStatus})
+	if old.Error != "" || old.Version != ProtocolVersion || old.Status == nil || old.Status.PID != 7 {
+		t.Errorf("status for a protocol 3 daemon: %+v", old)
+	}
+	refused := rawCall(t, sock, Request{Version: MinDaemonVersion - 1, Op: OpShutdown})
+	if !strings.Contains(refused.Error, "refused") || !strings.Contains(refused.Error, fmt.Sprint(ProtocolVersion)) || refused.Status != nil {
+		t.Errorf("shutdown from below protocol %d: %+v, want a refusal", MinDaemonVersion, refused)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if st, err := NewClient(sock).Status(ctx); err != nil || st.Version != ProtocolVersion || st.PID != 7 {
+		t.Errorf("status after the refusal: %+v, %v", st, err)
 	}
 }

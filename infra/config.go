@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/kube"
 )
 
 // Restart policies, as in a Pod's spec.restartPolicy.
@@ -114,6 +115,12 @@ type ContainerConfig struct {
 	// TerminationMessagePolicy is File or FallbackToLogsOnError: the tail
 	// of the run's log when it failed and left the file empty.
 	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
+	// RestartCount and LastState carry a container's runs over a host
+	// restart: the restart count its last run had, and that run as far as
+	// anyone knows (kube.ReasonUnknown, kube.ExitCodeUnknown). The first
+	// run here is then restart RestartCount+1. Nil LastState: the first run.
+	RestartCount int                   `json:"restartCount,omitempty"`
+	LastState    *kube.StateTerminated `json:"lastState,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every Validate error.

@@ -43,7 +43,9 @@
 // Both sides send their ProtocolVersion. Fields are only ever added, never
 // renamed or re-purposed, so a newer daemon can drive an older infra (it
 // reads the infra's version from the response) and an unknown op gets an
-// error response instead of a dropped connection.
+// error response instead of a dropped connection. An older daemon's
+// requests are served for the same reason; one below MinDaemonVersion is
+// refused with an error response that names both versions.
 //
 // Inside the infra everything that changes state runs on one goroutine, the
 // supervisor loop: requests, SIGCHLD (wait4(-1, WNOHANG) until none),

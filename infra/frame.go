@@ -11,8 +11,16 @@ import (
 // ProtocolVersion is sent in every request and response. Bump it when an op
 // or a field is added, so each side knows what the other understands.
 // Version 2 added OpEnv and the running state's StartTimings, version 3
-// OpSetEnv.
-const ProtocolVersion = 3
+// OpSetEnv, version 4 ContainerConfig's termination message fields and the
+// runs it carries over a host restart (RestartCount, LastState).
+const ProtocolVersion = 4
+
+// MinDaemonVersion is the oldest protocol whose requests an infra serves.
+// Fields are only added, so every versioned daemon's requests mean what
+// they meant; a request below it (one without a version, which no berth
+// daemon sends) gets an error response naming both versions, and nothing
+// of the pod changes. Raise it only when an op changes meaning.
+const MinDaemonVersion = 1
 
 // MaxFrame caps a frame's JSON payload.
 const MaxFrame = 16 << 20

@@ -316,6 +316,26 @@ func TestSupervisorRestartWithBackoff(t *testing.T) {
 	}
 }
 
+// TestSupervisorCarriedRuns: a container whose runs a host restart ended
+// starts as the restart after the last one, and shows how that one ended.
+func TestSupervisorCarriedRuns(t *testing.T) {
+	cfg := validConfig()
+	last := &kube.StateTerminated{ExitCode: kube.ExitCodeUnknown, Reason: kube.ReasonUnknown}
+	cfg.Containers[0].RestartCount, cfg.Containers[0].LastState = 3, last
+	s, _ := newTestSupervisor(cfg)
+	if err := s.Start(nil, nil, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Status().Containers[0]
+	if st.State.Running == nil || st.RestartCount != 4 || st.LastState.Terminated == nil || *st.LastState.Terminated != *last {
+		t.Fatalf("after Start: %+v, want running, restart 4, last state %+v", st, last)
+	}
+	s.Exited(st.PID, exitStatus(1))
+	if st = s.Status().Containers[0]; st.RestartCount != 4 || st.LastState.Terminated == nil || st.LastState.Terminated.ExitCode != 1 {
+		t.Fatalf("after its exit: %+v", st)
+	}
+}
+
 func TestSupervisorInitContainers(t *testing.T) {
 	cfg := validConfig()
 	cfg.RestartPolicy = RestartNever

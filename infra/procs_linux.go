@@ -27,6 +27,8 @@ type procsLinux struct {
 	startFn startFunc
 	// post runs f on the supervisor loop.
 	post func(f func())
+	// event records a container's event (on the loop).
+	event func(container, typ, reason, msg string)
 
 	// drains maps a running container's pid to a channel closed once both
 	// of its output streams reached EOF and are in the log.
@@ -79,6 +81,14 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTi
 		Dir: filepath.Dir(logPath), Run: run,
 		MaxSize: p.cfg.LogMaxSize, MaxFiles: p.cfg.LogMaxFiles,
 		Log: p.log.With("pod", p.cfg.Key, "container", c.Name),
+		Dropping: func(dropped uint64, err error) {
+			typ, reason, msg := kube.EventWarning, kube.EventLogWriteFailed, fmt.Sprintf("writing the log failed, later lines are dropped until it works again: %v", err)
+			if err == nil {
+				typ, reason, msg = kube.EventNormal, kube.EventLogWriteResumed, fmt.Sprintf("writing the log works again; %d lines were dropped meanwhile", dropped)
+			}
+			// Off the copier: the loop may be waiting for this run's output.
+			go p.event(c.Name, typ, reason, msg)
+		},
 	})
 	if err != nil {
 		return 0, logPath, fmt.Errorf("log of container %s: %w", c.Name, err)

@@ -35,6 +35,11 @@ func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start sta
 	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post, drains: map[int]chan struct{}{}}
 	s.procs = p
 	s.sup = newSupervisor(cfg, log, p, time.Now, self)
+	p.event = func(container, typ, reason, msg string) {
+		s.post(func() {
+			s.sup.events.add(Event{Type: typ, Reason: reason, Container: container, Message: msg}, s.sup.now())
+		})
+	}
 	return s
 }
 
@@ -158,7 +163,13 @@ func (s *server) handle(conn *net.UnixConn) {
 		s.log.Debug("bad control request", "pod", s.cfg.Key, "err", err)
 		return
 	}
-	resp, after := s.dispatch(req)
+	var resp Response
+	var after func()
+	if req.Version < MinDaemonVersion {
+		resp = Response{Error: fmt.Sprintf("refused %s request of infra protocol %d: this infra speaks %d and serves %d or later; run the berth daemon that started the pod, or a newer one", req.Op, req.Version, ProtocolVersion, MinDaemonVersion)}
+	} else {
+		resp, after = s.dispatch(req)
+	}
 	resp.Version = ProtocolVersion
 	if err := conn.SetWriteDeadline(time.Now().Add(requestTimeout)); err == nil {
 		if err := writeFrame(conn, resp); err != nil {

@@ -119,6 +119,10 @@ func newCtrs(list []ContainerConfig, isInit bool) []*ctr {
 	for i := range list {
 		c := &ctr{cfg: &list[i], isInit: isInit}
 		c.status = ContainerStatus{Name: list[i].Name, State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonPodInitializing}}}
+		if last := list[i].LastState; last != nil {
+			c.status.LastState = kube.ContainerState{Terminated: last}
+			c.status.RestartCount = list[i].RestartCount
+		}
 		out[i] = c
 	}
 	return out

@@ -76,6 +76,11 @@ const (
 	ReasonCompleted = "Completed"
 	ReasonError     = "Error"
 	ReasonOOMKilled = "OOMKilled"
+	// ReasonUnknown with ExitCodeUnknown: a run that ended with its host
+	// (a reboot), whose real end nobody saw, as containerd reports a
+	// container whose task a reboot ended.
+	ReasonUnknown   = "Unknown"
+	ExitCodeUnknown = 255
 )
 
 // Reasons that mean "this will not become Running by waiting".
@@ -134,6 +139,11 @@ const (
 	// EventFailedMount is kubelet's reason for a volume that cannot be
 	// (re)written, such as a configMap volume whose ConfigMap went away.
 	EventFailedMount = "FailedMount"
+	// EventLogWriteFailed (Warning): a container's log cannot be written
+	// (a full disk): the container runs on, its records are dropped until
+	// EventLogWriteResumed (Normal), which says how many were.
+	EventLogWriteFailed  = "LogWriteFailed"
+	EventLogWriteResumed = "LogWriteResumed"
 )
 
 // StartTimings break a container's start down by step, for the "pod

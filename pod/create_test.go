@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/internal/crilog"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
@@ -278,6 +281,9 @@ func TestRecoverAfterCrashAfterEachStep(t *testing.T) {
 				t.Errorf("recover: %v", err)
 			}
 			if !whole {
+				// A pod whose infra reported ready keeps its logs for the
+				// pod its manifest makes again, until it is known that none will.
+				m.Forget(func(string, string) bool { return false })
 				checkEmpty(t, h)
 				if len(m.pods) != 0 {
 					t.Errorf("recover adopted a half-made pod")
@@ -322,6 +328,7 @@ func TestRecoverKeepsSilentInfra(t *testing.T) {
 	if err := m.Recover(ctx); err != nil {
 		t.Errorf("recover: %v", err)
 	}
+	m.Forget(func(_, name string) bool { return name != "dead" })
 	for _, op := range h.log() {
 		if strings.Contains(op, "default_web") || strings.Contains(op, "default/web") || strings.HasSuffix(op, fmt.Sprint(silentPID)) {
 			t.Errorf("recover touched the pod of the silent infra: %s", op)
@@ -446,6 +453,75 @@ func TestCreateWaitsForImage(t *testing.T) {
 			if pod, ok := m.Pod(ctx, p.Namespace, p.Name); !ok || pod.Reason != "" {
 				t.Errorf("status once created: reason %q", pod.Reason)
 			}
+		})
+	}
+}
+
+// TestRecoverCarriesDeadPodToItsSuccessor: a pod whose infra died with its
+// host is removed by Recover but for its logs; the pod its manifest makes
+// again keeps its UID and logs, and each container with a logged run starts
+// as the restart after it (lastState Unknown, exit code 255), as the
+// kubelet shows containers after a node reboot. A changed spec is a new pod
+// that starts afresh, and the old logs go.
+func TestRecoverCarriesDeadPodToItsSuccessor(t *testing.T) {
+	for _, changed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spec changed %v", changed), func(t *testing.T) {
+			ctx := context.Background()
+			h := newFakeHost(t.TempDir())
+			crashed := newTestManager(h)
+			p := webPod(t)
+			if err := crashed.Apply(ctx, createAction(p)); err != nil {
+				t.Fatal(err)
+			}
+			old := crashed.pods[ID(p.Namespace, p.Name)]
+			logFile := crilog.Path(old.layout.Logs, "web", 2)
+			if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(logFile, []byte("2026-01-01T00:00:00Z stdout F x\n"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			h.mu.Lock()
+			h.procs[old.rec.InfraPID].alive = false
+			h.mu.Unlock()
+
+			m := newTestManager(h)
+			if err := m.Recover(ctx); err != nil {
+				t.Errorf("recover: %v", err)
+			}
+			if len(m.pods) != 0 {
+				t.Fatalf("recover adopted a dead pod")
+			}
+			next := webPod(t)
+			if changed {
+				next.Spec.Containers[0].Args = append(next.Spec.Containers[0].Args, "changed")
+			}
+			if err := m.Apply(ctx, createAction(next)); err != nil {
+				t.Fatal(err)
+			}
+			e := m.pods[ID(p.Namespace, p.Name)]
+			_, logErr := os.Stat(logFile)
+			if got := e.rec.UID == old.rec.UID; got == changed || (logErr == nil) == changed {
+				t.Errorf("new pod's uid %s (dead one's %s), dead one's log: %v", e.rec.UID, old.rec.UID, logErr)
+			}
+			h.mu.Lock()
+			ctrs := h.procs[e.rec.InfraPID].ctrs
+			h.mu.Unlock()
+			for _, c := range ctrs {
+				carried := c.Name == "web" && !changed
+				if got := c.LastState != nil; got != carried {
+					t.Errorf("container %s: last state %+v, want one: %v", c.Name, c.LastState, carried)
+					continue
+				}
+				if carried && (c.RestartCount != 2 || c.LastState.Reason != kube.ReasonUnknown || c.LastState.ExitCode != kube.ExitCodeUnknown) {
+					t.Errorf("container %s starts at restart %d after %+v, want 2 after Unknown, 255", c.Name, c.RestartCount, c.LastState)
+				}
+			}
+			m.Forget(func(string, string) bool { return false })
+			if err := m.Apply(ctx, deleteAction(p)); err != nil {
+				t.Fatal(err)
+			}
+			checkEmpty(t, h)
 		})
 	}
 }

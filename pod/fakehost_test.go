@@ -62,6 +62,8 @@ type fakeProc struct {
 	start            uint64
 	alive            bool
 	started          bool // its containers run
+	// ctrs are the configs its Start got.
+	ctrs []infra.ContainerConfig
 	// silent: it accepts calls and never answers, as an infra whose loop
 	// is stuck: every call fails at its deadline.
 	silent bool
@@ -404,7 +406,7 @@ func (h *fakeHost) Start(ctx context.Context, socket string, inits, ctrs []infra
 	for _, c := range slices.Concat(inits, ctrs) {
 		names = append(names, c.Name)
 	}
-	p.started = true
+	p.started, p.ctrs = true, slices.Concat(inits, ctrs)
 	if err := h.op("infra start %s %s", p.key, strings.Join(names, ",")); err != nil {
 		return infra.PodStatus{}, err
 	}

@@ -71,6 +71,9 @@ type Manager struct {
 	failed map[string]failure
 	// creating are pods whose creation is under way (ContainerCreating).
 	creating map[string]creation
+	// carried are what pods Recover found dead left to the pods their
+	// manifests make again (restarted.go).
+	carried map[string]*carried
 	// seccomp compiles containers' filters, once per profile and set of
 	// capabilities.
 	seccomp *seccomp.Compiler
@@ -113,7 +116,7 @@ func NewManager(cfg Config) *Manager {
 	}
 	node, _ := os.Hostname()
 	return &Manager{
-		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{},
+		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}, carried: map[string]*carried{},
 		seccomp:  seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
 		nodeName: node,
 	}
@@ -165,6 +168,12 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	t := newPhaseTimer(m.cfg.Log, key(p))
 	t.seen(d.Seen, d.Parsed)
 	uid := newUID()
+	cr := m.carriedFor(id, p)
+	if cr != nil {
+		uid = cr.uid
+	} else if err := m.dropCarried(id, false); err != nil {
+		m.cfg.Log.Warn("remove the logs of the pod's previous spec", "pod", key(p), "err", err)
+	}
 	l := m.layout(p, uid)
 	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP()}
 	m.mu.Lock()
@@ -175,7 +184,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		delete(m.creating, id)
 		m.mu.Unlock()
 	}()
-	c := &podRun{id: id, rec: rec, l: l}
+	c := &podRun{id: id, rec: rec, l: l, carried: cr, keepLogs: cr != nil}
 	r := newRunner(t)
 	if err := r.run(ctx, m.createSteps(c)); err != nil {
 		if uerr := r.rollback(ctx); uerr != nil {
@@ -191,6 +200,9 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		vol: refreshState{refs: volumeRefs(p, c.objs)}, env: refreshState{refs: envRefs(p, c.objs)}}
 	delete(m.failed, id)
 	m.mu.Unlock()
+	if cr != nil {
+		m.dropCarried(id, true)
+	}
 	t.containers(c.status)
 	t.done()
 	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)
@@ -220,6 +232,10 @@ type podRun struct {
 	status         infra.PodStatus
 	// stopped: the infra stopped the containers and can be asked to exit.
 	stopped bool
+	// carried is what a dead predecessor left (restarted.go); keepLogs
+	// spares the log directory in the undo of dirs, for it.
+	carried  *carried
+	keepLogs bool
 }
 
 // createSteps is a pod's creation, one short idempotent step each
@@ -243,7 +259,7 @@ func (m *Manager) createSteps(c *podRun) []step {
 			undo: func(context.Context) error { return m.removeRecord(c) }},
 		{name: "dirs", phase: "volumes",
 			do:   func(context.Context) error { return makeDirs(c.l, c.rec.Pod) },
-			undo: func(context.Context) error { return removeDirs(c.l) }},
+			undo: func(context.Context) error { return removeDirs(c.l, c.keepLogs) }},
 		{name: "volumes", phase: "volumes",
 			do:   func(context.Context) error { return m.prepareVolumes(c) },
 			undo: func(context.Context) error { return m.removeVolumes(c) }},
@@ -306,12 +322,12 @@ func (m *Manager) removeRecord(c *podRun) error {
 	return nil
 }
 
-// removeDirs removes the pod's runtime directory and its logs; the rest is
-// in its state directory (removeRecord).
-func removeDirs(l Layout) error {
+// removeDirs removes the pod's runtime directory and, unless keepLogs,
+// its logs; the rest is in its state directory (removeRecord).
+func removeDirs(l Layout, keepLogs bool) error {
 	var errs []error
 	for _, d := range []string{l.Run, l.Logs} {
-		if d == "" {
+		if d == "" || keepLogs && d == l.Logs {
 			continue
 		}
 		if err := os.RemoveAll(d); err != nil {
@@ -454,6 +470,10 @@ func (m *Manager) prepareContainers(c *podRun) error {
 		m.event(p, "", kube.EventWarning, kube.EventDNSConfigForming, w)
 	}
 	c.initCtrs, c.ctrs, err = m.containerConfigs(c.rec, c.l, c.imgs, c.vols, c.objs, c.cg)
+	if err == nil && c.carried != nil {
+		c.carried.apply(c.initCtrs)
+		c.carried.apply(c.ctrs)
+	}
 	return err
 }
 

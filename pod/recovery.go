@@ -33,9 +33,10 @@ func (m *Manager) Recover(ctx context.Context) error {
 	var mu sync.Mutex
 	var errs []error
 	// Teardowns run in parallel too: each may wait on its infra's deadlines.
-	remove := func(id string, rec *record, l Layout) {
+	// keepLogs: the pod's logs go to the pod its manifest makes again.
+	remove := func(id string, rec *record, l Layout, keepLogs bool) {
 		wg.Go(func() {
-			err := m.teardown(ctx, id, rec, l, 0)
+			err := undoAll(ctx, m.createSteps(&podRun{id: id, rec: rec, l: l, keepLogs: keepLogs}))
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
@@ -46,7 +47,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 			// The directory's name is the pod's KernelID, which is all that
 			// cgroups and the network need to find what the pod held.
 			m.cfg.Log.Warn("pod state unreadable; removing the pod", "dir", f.dir, "err", f.readErr)
-			remove(f.name, nil, Layout{State: f.dir})
+			remove(f.name, nil, Layout{State: f.dir}, false)
 			continue
 		}
 		id := ID(f.rec.Pod.Namespace, f.rec.Pod.Name)
@@ -59,8 +60,18 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)
 			continue
 		}
-		m.cfg.Log.Info("removing pod left half-made or dead", "pod", key(f.rec.Pod))
-		remove(id, f.rec, f.layout)
+		ran := f.rec.InfraPID != 0
+		if ran {
+			// Its manifest makes it again, as a restart of it.
+			cr := carryOver(f.rec, f.layout)
+			m.mu.Lock()
+			m.carried[id] = cr
+			m.mu.Unlock()
+			m.cfg.Log.Info("removing pod whose infra died; its next create restarts its containers", "pod", key(f.rec.Pod))
+		} else {
+			m.cfg.Log.Info("removing pod left half-made", "pod", key(f.rec.Pod))
+		}
+		remove(id, f.rec, f.layout, ran)
 	}
 	wg.Wait()
 	errs = append(errs, m.collectGarbage(live, liveRun))

@@ -114,13 +114,25 @@ func failureReason(err error) string {
 }
 
 // Forget drops the recorded create failure of a pod that is no longer
-// desired.
+// desired, and what a dead pod that is no longer desired left to its
+// successor, with its logs.
 func (m *Manager) Forget(keep func(namespace, name string) bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	var gone []string
 	for id, f := range m.failed {
 		if !keep(f.pod.Namespace, f.pod.Name) {
 			delete(m.failed, id)
+		}
+	}
+	for id, cr := range m.carried {
+		if !keep(cr.pod.Namespace, cr.pod.Name) {
+			gone = append(gone, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range gone {
+		if err := m.dropCarried(id, false); err != nil {
+			m.cfg.Log.Warn("remove the logs of a pod no longer declared", "pod", id, "err", err)
 		}
 	}
 }

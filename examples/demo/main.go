@@ -19,6 +19,7 @@
 //	demo ps                        list /proc pids with their comm
 //	demo id                        uid/gid/groups/capabilities from /proc/self/status
 //	demo hostname                  print the hostname
+//	demo tick INTERVAL             print "tick N", N from 1, every INTERVAL, forever
 //	demo tty                       whether stdin is a terminal, and its name
 //	demo self                      own cgroups and namespaces (/proc/self)
 //	demo open PATH [rw]            open PATH read-only (or read-write) and close it
@@ -205,6 +206,8 @@ func run(mode string, args []string) error {
 			fmt.Fprintf(w, "line %d\n", i)
 		}
 		return w.Flush()
+	case "tick":
+		return tick(args)
 	case "ps":
 		return ps()
 	case "id":
@@ -398,6 +401,22 @@ func alloc(args []string) error {
 
 // sleepForever blocks without a busy loop. A bare select{} would trip the
 // runtime's deadlock detector when no signal handler goroutine exists.
+// tick prints "tick N", N from 1, every INTERVAL, forever: a log whose
+// every line says whether one was lost.
+func tick(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: tick INTERVAL")
+	}
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		return fmt.Errorf("tick %q: %w", args[0], err)
+	}
+	for i := 1; ; i++ {
+		fmt.Printf("tick %d\n", i)
+		time.Sleep(d)
+	}
+}
+
 func sleepForever() {
 	for {
 		time.Sleep(time.Hour)

@@ -46,6 +46,17 @@ func runOf(name string) (int, bool) {
 	return run, true
 }
 
+// LastRun is the highest run with a current log file among names, the
+// entries of a container's log directory; ok is false when there is none.
+func LastRun(names []string) (run int, ok bool) {
+	for _, n := range names {
+		if r, isRun := runOf(n); isRun && (!ok || r > run) {
+			run, ok = r, true
+		}
+	}
+	return run, ok
+}
+
 // complete reports whether a log file's mode marks it complete: the infra
 // will never write to it again.
 func complete(mode uint32) bool { return mode&0o200 == 0 }

@@ -104,3 +104,21 @@ func TestRunOf(t *testing.T) {
 		}
 	}
 }
+
+func TestLastRun(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		run   int
+		ok    bool
+	}{
+		{nil, 0, false},
+		{[]string{"0.log"}, 0, true},
+		{[]string{"2.log", "10.log", "9.log"}, 10, true},
+		{[]string{"3.log.20260101-000000.000000000", "1.log", "x.log", "02.log", "-1.log"}, 1, true},
+		{[]string{"3.log.20260101-000000.000000000"}, 0, false},
+	} {
+		if run, ok := LastRun(tc.names); run != tc.run || ok != tc.ok {
+			t.Errorf("LastRun(%q) = %d, %v; want %d, %v", tc.names, run, ok, tc.run, tc.ok)
+		}
+	}
+}

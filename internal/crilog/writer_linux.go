@@ -35,6 +35,7 @@ type Writer struct {
 	maxSize  int64
 	maxFiles int
 	log      *slog.Logger
+	dropFn   func(uint64, error)
 	now      func() time.Time
 	sleep    func(time.Duration)
 	budget   time.Duration
@@ -47,10 +48,12 @@ type Writer struct {
 	size, rotateAt int64
 	// rotated are the run's rotated files, oldest first.
 	rotated []string
-	// dropping is set while records are dropped; dropped counts them.
-	dropping bool
-	dropped  uint64
-	closed   bool
+	// dropping is set while records are dropped; dropped counts them,
+	// droppedBefore those of the earlier outages.
+	dropping      bool
+	dropped       uint64
+	droppedBefore uint64
+	closed        bool
 }
 
 // WriterConfig are a Writer's settings; zero sizes select the defaults.
@@ -65,6 +68,11 @@ type WriterConfig struct {
 	MaxFiles int
 	// Log carries the pod and container.
 	Log *slog.Logger
+	// Dropping, if set, is told when records start to be dropped (err
+	// says why) and when writing works again (dropped says how many were
+	// lost since it began, err is nil). It is called with the writer locked: it must not
+	// block or write to the writer.
+	Dropping func(dropped uint64, err error)
 }
 
 // OpenWriter creates the container's log directory (0750) and run's
@@ -80,7 +88,7 @@ func OpenWriter(c WriterConfig) (*Writer, error) {
 		return nil, fmt.Errorf("create log dir %s: %w", c.Dir, err)
 	}
 	w := &Writer{
-		dir: c.Dir, run: c.Run, maxSize: c.MaxSize, maxFiles: c.MaxFiles, log: c.Log,
+		dir: c.Dir, run: c.Run, maxSize: c.MaxSize, maxFiles: c.MaxFiles, log: c.Log, dropFn: c.Dropping,
 		now: time.Now, sleep: time.Sleep, budget: writeRetryBudget,
 	}
 	f, size, err := w.openCurrent()
@@ -136,12 +144,18 @@ func (w *Writer) Write(rec []byte) (int, error) {
 	case err != nil:
 		if !w.dropping {
 			w.log.Warn("container log write failing; dropping records until it works again", "err", err)
+			w.dropping, w.droppedBefore = true, w.dropped
+			if w.dropFn != nil {
+				w.dropFn(0, err)
+			}
 		}
-		w.dropping = true
 		w.dropped++
 	case w.dropping:
 		w.log.Warn("container log writes work again", "dropped", w.dropped)
 		w.dropping = false
+		if w.dropFn != nil {
+			w.dropFn(w.dropped-w.droppedBefore, nil)
+		}
 	}
 	return len(rec), nil
 }

@@ -156,7 +156,9 @@ func TestWriterDiskFull(t *testing.T) {
 	if err := os.WriteFile(filler, bytes.Repeat([]byte{'x'}, 40<<10), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w, err := OpenWriter(WriterConfig{Dir: filepath.Join(dir, "c"), Run: 0, MaxSize: 1 << 20, MaxFiles: 2, Log: discardLog()})
+	var told []string
+	dropping := func(dropped uint64, err error) { told = append(told, fmt.Sprintf("%d %v", dropped, err != nil)) }
+	w, err := OpenWriter(WriterConfig{Dir: filepath.Join(dir, "c"), Run: 0, MaxSize: 1 << 20, MaxFiles: 2, Log: discardLog(), Dropping: dropping})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +183,9 @@ func TestWriterDiskFull(t *testing.T) {
 	}
 	if w.dropping {
 		t.Error("still dropping after space was freed")
+	}
+	if want := []string{"0 true", fmt.Sprintf("%d false", w.dropped)}; strings.Join(told, ",") != strings.Join(want, ",") {
+		t.Errorf("told %q, want %q: when dropping began (with why) and ended (with how many)", told, want)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
