@@ -100,6 +100,10 @@ kind: Pod
 metadata:
   name: ok
 spec:
+  # The demo may not have set up its SIGTERM handler yet when the delete
+  # comes, and as its pid namespace's init it then ignores the signal:
+  # a short grace keeps the delete about the daemon, not the workload.
+  terminationGracePeriodSeconds: 2
   containers:
   - name: main
     image: berth.test/demo:latest
