@@ -28,7 +28,7 @@ type resolverRig struct {
 func newResolverRig(t *testing.T, s *images.Store) *resolverRig {
 	t.Helper()
 	rig := &resolverRig{done: make(chan struct{}, 16), now: time.Unix(1_000_000, 0)}
-	rig.r = NewResolver(New(s, anonymous), ResolverOptions{
+	rig.r = NewResolver(mustNew(t, s, anonymous), ResolverOptions{
 		Event: func(ns, pod, reason, msg string) {
 			rig.mu.Lock()
 			rig.evs = append(rig.evs, ns+"/"+pod+" "+reason)
@@ -126,7 +126,7 @@ func TestResolverBacksOffAfterAFailedPull(t *testing.T) {
 	}
 	<-rig.done
 	rig.r.mu.Lock()
-	f := rig.r.failed[ref]
+	f := rig.r.failed[pullKey{ref: ref}]
 	rig.r.mu.Unlock()
 	if f == nil || f.count != 2 || !f.retryAt.Equal(rig.now.Add(2*time.Hour)) {
 		t.Errorf("second failure: %+v", f)
@@ -144,7 +144,7 @@ func TestResolverUsesPresentImage(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1); h.ServeHTTP(w, r) })
 	})
 	push(t, host+"/demo:1", randomImage(t, 1))
-	if _, err := New(s, anonymous).Pull(t.Context(), host+"/demo:1", images.DefaultPlatform(), nil); err != nil {
+	if _, err := mustNew(t, s, anonymous).Pull(t.Context(), host+"/demo:1", images.DefaultPlatform(), nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -185,7 +185,7 @@ func TestResolverAlwaysPullsAPulledImageAgain(t *testing.T) {
 	})
 	ref := host + "/app:latest"
 	push(t, ref, randomImage(t, 1))
-	if _, err := New(s, anonymous).Pull(t.Context(), ref, images.DefaultPlatform(), nil); err != nil {
+	if _, err := mustNew(t, s, anonymous).Pull(t.Context(), ref, images.DefaultPlatform(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// The tag moves; the next create under Always gets the new image.
