@@ -3,8 +3,8 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"io"
 	"io/fs"
 	"log"
