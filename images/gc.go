@@ -81,12 +81,12 @@ func (u Usage) Percent() int {
 }
 
 // gcCandidates are the images the collector may remove, in removal order:
-// not in use (by ID), not used or added within minAge of now, oldest used
-// first (an image never used counts from its import).
+// not in use (by ID), not used or added within minAge of now, least
+// recently used first (an image never used counts from its import).
 func gcCandidates(imgs []Image, inUse map[string]bool, now time.Time, minAge time.Duration) []Image {
 	var out []Image
 	for _, im := range imgs {
-		if !inUse[im.ID] && now.Sub(im.lastTouched()) >= minAge {
+		if !inUse[im.ID] && now.Sub(im.lastTouched()) >= minAge && now.Sub(im.Imported) >= minAge {
 			out = append(out, im)
 		}
 	}
@@ -97,7 +97,7 @@ func gcCandidates(imgs []Image, inUse map[string]bool, now time.Time, minAge tim
 }
 
 func (im Image) lastTouched() time.Time {
-	if im.LastUsed.After(im.Imported) {
+	if !im.LastUsed.IsZero() {
 		return im.LastUsed
 	}
 	return im.Imported
