@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -102,22 +101,47 @@ func (bn *bench) podmanPull(ref string) (ms, maxRSS float64, err error) {
 	return ms, maxRSS, err
 }
 
-// timedRSS runs cmd and returns its wall time in ms and its peak RSS in MB.
+// timedRSS runs cmd and returns its wall time in ms and its peak RSS in
+// MB: the VmHWM of its /proc/PID/status, read every rssPoll until it
+// exits. (getrusage's ru_maxrss would not do: a child of this process
+// starts on its parent's memory, which holds the whole image, and the
+// kernel carries that high-water mark across exec.)
 func timedRSS(cmd *exec.Cmd) (ms, maxRSS float64, err error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
-	err = cmd.Run()
-	d := time.Since(start)
-	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %w: %s", cmd.Args, err, tail(out.String(), 20))
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
 	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, 0, errors.New("no rusage")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	var hwm int64
+	tick := time.NewTicker(rssPoll)
+	defer tick.Stop()
+	for {
+		if b, rerr := os.ReadFile(status); rerr == nil {
+			if kB, ok := parseVmHWM(string(b)); ok {
+				hwm = max(hwm, kB)
+			}
+		}
+		select {
+		case err = <-done:
+			d := time.Since(start)
+			if err != nil {
+				return 0, 0, fmt.Errorf("%s: %w: %s", cmd.Args, err, tail(out.String(), 20))
+			}
+			if hwm == 0 {
+				return 0, 0, errors.New("no VmHWM read before the process ended")
+			}
+			return float64(d) / float64(time.Millisecond), float64(hwm) / 1024, nil
+		case <-tick.C:
+		}
 	}
-	return float64(d) / float64(time.Millisecond), float64(ru.Maxrss) / 1024, nil // Maxrss is in kB
 }
+
+// rssPoll is how often a pull's peak RSS is read.
+const rssPoll = 10 * time.Millisecond
 
 // serveBenchImage generates the image, serves it from a registry on
 // 127.0.0.1 and returns its reference, its compressed size and a stop

@@ -345,3 +345,45 @@ func TestDaemonPullsWithImagePullSecret(t *testing.T) {
 		}
 	}
 }
+
+// On an air-gapped node, images named after a registry berth cannot
+// reach come from the mirror the registries config names, for the
+// daemon and for `berth image pull`; `berth image prune --all` then
+// removes the images no pod uses and keeps the others.
+func TestMirrorAirGapAndPrune(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	mirror := serveWorkload(t, "team/demo:1", nil)
+	cfg := filepath.Join(t.TempDir(), "registries.yaml")
+	if err := os.WriteFile(cfg, []byte("registries:\n  registry.berth-e2e.invalid:\n    mirrors: ["+mirror+"]\n    mirrorsOnly: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, func(d *daemon) { d.daemonArgs = append(d.daemonArgs, "--registries-config", cfg) })
+	ref := "registry.berth-e2e.invalid/team/demo:1"
+	d.apply("mirrored.yaml", sleeperPod("mirrored", ref))
+	if p := d.pod("mirrored"); p.Status.Phase != api.PodRunning {
+		t.Fatalf("pod of the mirrored image: %s", toJSON(p.Status))
+	}
+	if !strings.Contains(d.logBuf.String(), "registry="+mirror) {
+		t.Errorf("the daemon's log does not say the image came from the mirror %s", mirror)
+	}
+
+	// The CLI reads the same file; an image no pod uses is pruned.
+	otherMirror := serveWorkload(t, "team/other:1", nil)
+	cfg2 := filepath.Join(t.TempDir(), "registries.yaml")
+	if err := os.WriteFile(cfg2, []byte("registries:\n  other.berth-e2e.invalid:\n    mirrors: ["+otherMirror+"]\n    mirrorsOnly: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := "other.berth-e2e.invalid/team/other:1"
+	if out, err := d.berth("image", "pull", other); err == nil {
+		t.Fatalf("pulled %s without the registries config: %s", other, out)
+	}
+	d.mustBerth("--registries-config", cfg2, "image", "pull", other)
+	out := d.mustBerth("image", "prune", "--all")
+	if !strings.Contains(out, "removed "+other) || strings.Contains(out, ref) {
+		t.Errorf("prune --all: %s", out)
+	}
+	ls := d.mustBerth("image", "ls")
+	if strings.Contains(ls, other) || !strings.Contains(ls, ref) {
+		t.Errorf("after prune:\n%s", ls)
+	}
+}
