@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/berth-project/berth/images"
 )
 
@@ -214,5 +216,42 @@ func TestResolverAlwaysPullsAPulledImageAgain(t *testing.T) {
 	}
 	if ev := rig.events(); ev != "default/a Pulling, default/a Pulled, default/a Pulling" {
 		t.Errorf("events: %s", ev)
+	}
+}
+
+// Each pod pulls with the credentials of its own imagePullSecrets: a pod
+// whose Secret has a wrong password fails and backs off alone, and the
+// pod with the right one pulls meanwhile.
+func TestResolverPullsWithEachPodsCredentials(t *testing.T) {
+	host := serve(t, basicAuth("berth", "right-pw"))
+	img := randomImage(t, 1)
+	ref := host + "/private:1"
+	push(t, ref, img, remote.WithAuth(&basicAuthn{"berth", "right-pw"}))
+	rig := newResolverRig(t, newStore(t))
+	creds := map[string]*DockerConfig{
+		"good": {Auths: map[string]AuthEntry{host: {Username: "berth", Password: "right-pw"}}},
+		"bad":  {Auths: map[string]AuthEntry{host: {Username: "berth", Password: "wrong-pw"}}},
+	}
+	rig.r.o.Credentials = func(ns, pod string) (*DockerConfig, error) { return creds[pod], nil }
+
+	if _, err := rig.r.Resolve("default", "bad", ref, "IfNotPresent"); reasonOf(err) != ReasonPulling {
+		t.Fatalf("bad: %v", err)
+	}
+	<-rig.done
+	_, err := rig.r.Resolve("default", "bad", ref, "IfNotPresent")
+	if reasonOf(err) != ReasonErrPull || !strings.Contains(err.Error(), "UNAUTHORIZED") || strings.Contains(err.Error(), "wrong-pw") {
+		t.Fatalf("bad after its pull: %v", err)
+	}
+	if _, err := rig.r.Resolve("default", "bad", ref, "IfNotPresent"); reasonOf(err) != ReasonBackOff {
+		t.Fatalf("bad again: %v", err)
+	}
+	// The other pod's pull is not held by that back-off.
+	if _, err := rig.r.Resolve("default", "good", ref, "IfNotPresent"); reasonOf(err) != ReasonPulling {
+		t.Fatalf("good: %v", err)
+	}
+	<-rig.done
+	got, err := rig.r.Resolve("default", "good", ref, "IfNotPresent")
+	if err != nil || got.ID != digestOf(t, img.ConfigName).String() {
+		t.Fatalf("good after its pull: %v %v", got.ID, err)
 	}
 }
