@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -155,6 +156,8 @@ func DockerConfigPath() string {
 type configKeychain struct {
 	load    func() (*DockerConfig, error)
 	helpers bool
+	// timeout bounds a helper's run; HelperTimeout when zero.
+	timeout time.Duration
 }
 
 // Resolve finds the credentials for a registry as Docker does: its
@@ -171,7 +174,7 @@ func (k configKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 			h = c.CredsStore
 		}
 		if h != "" {
-			cfg, found, err := runHelper(context.Background(), h, helperServer(host))
+			cfg, found, err := runHelper(context.Background(), h, helperServer(host), cmp.Or(k.timeout, HelperTimeout))
 			if err != nil {
 				return nil, err
 			}
@@ -215,8 +218,8 @@ func helperServer(host string) string {
 // runHelper runs docker-credential-<name> get as Docker does: the server
 // on standard input, JSON on standard output. found is false when the
 // helper has no credentials for it.
-func runHelper(ctx context.Context, name, server string) (authn.AuthConfig, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, HelperTimeout)
+func runHelper(ctx context.Context, name, server string, timeout time.Duration) (authn.AuthConfig, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	prog := "docker-credential-" + name
 	cmd := exec.CommandContext(ctx, prog, "get")
@@ -230,7 +233,7 @@ func runHelper(ctx context.Context, name, server string) (authn.AuthConfig, bool
 			return authn.AuthConfig{}, false, nil
 		}
 		if ctx.Err() != nil {
-			err = fmt.Errorf("no answer in %s", HelperTimeout)
+			err = fmt.Errorf("no answer in %s", timeout)
 		}
 		// The helper's output is not shown: it is an error message by
 		// the protocol, but a broken helper could print a secret.

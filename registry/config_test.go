@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -286,4 +287,20 @@ func mustRegistry(t *testing.T, host string) name.Registry {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// A helper that does not answer is killed at the timeout and fails the
+// lookup.
+func TestCredentialHelperTimeout(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "docker-credential-stuck"), []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	c := &DockerConfig{CredsStore: "stuck"}
+	kc := configKeychain{load: func() (*DockerConfig, error) { return c, nil }, helpers: true, timeout: 100 * time.Millisecond}
+	_, err := kc.Resolve(mustRegistry(t, "reg.example"))
+	if err == nil || !strings.Contains(err.Error(), "no answer in 100ms") {
+		t.Errorf("stuck helper: %v", err)
+	}
 }
