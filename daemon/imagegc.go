@@ -50,17 +50,19 @@ func (g *imageGC) run(ctx context.Context) {
 	}
 }
 
-// inUse are the images of every pod that has a record (running, or kept
-// as the last good version) and of every pod the manifests want.
-func (g *imageGC) inUse() (map[string]bool, error) {
-	ids, err := pod.ImagesInUse(g.stateDir)
+// ImagesInUse are the IDs of the images of every pod that has a record
+// under stateDir (running, or kept as the last good version) and of every
+// pod the manifests of snap want (snap may be nil): what image garbage
+// collection and `berth image prune` never remove.
+func ImagesInUse(store *images.Store, stateDir string, snap *manifestdir.Snapshot) (map[string]bool, error) {
+	ids, err := pod.ImagesInUse(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	if s := g.latest(); s != nil {
-		for _, d := range s.Pods {
+	if snap != nil {
+		for _, d := range snap.Pods {
 			for _, c := range append(d.Pod.Spec.InitContainers, d.Pod.Spec.Containers...) {
-				if img, err := g.store.Get(c.Image); err == nil {
+				if img, err := store.Get(c.Image); err == nil {
 					ids[img.ID] = true
 				}
 			}
@@ -70,7 +72,12 @@ func (g *imageGC) inUse() (map[string]bool, error) {
 }
 
 func (g *imageGC) once(now time.Time) {
-	inUse, err := g.inUse()
+	snap := g.latest()
+	if snap == nil {
+		// Not before the manifests are read: they name images too.
+		return
+	}
+	inUse, err := ImagesInUse(g.store, g.stateDir, snap)
 	if err != nil {
 		g.log.Warn("image garbage collection skipped", "err", err)
 		return

@@ -155,6 +155,9 @@ func (c *Config) endpoints(repo name.Repository) ([]name.Repository, error) {
 		}
 		out = append(out, r.Repo(repo.RepositoryStr()))
 	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("registry %s: mirrorsOnly without mirrors: nothing to pull from", repo.RegistryStr())
+	}
 	return out, nil
 }
 

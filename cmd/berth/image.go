@@ -12,8 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/daemon"
 	"github.com/berth-project/berth/images"
-	"github.com/berth-project/berth/pod"
+	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/registry"
 )
 
@@ -153,7 +154,7 @@ HTTP; all others are HTTPS unless set insecure there.`,
 		Use:   "prune [--all]",
 		Short: "Remove images no pod uses: down to the low threshold when above the high one, or all of them",
 		Long: `Remove images that no pod created by the daemon (running, or kept as
-the last good version of its manifest) uses. Without --all, this is the
+the last good version of its manifest) uses and no manifest names. Without --all, this is the
 daemon's garbage collection run now: when the store's file system is
 fuller than --image-gc-high-threshold, unused images are removed, least
 recently used first, until it is at most --image-gc-low-threshold full.
@@ -167,7 +168,13 @@ With --all, every unused image is removed.`,
 			if err != nil {
 				return err
 			}
-			inUse, err := pod.ImagesInUse(g.stateDir)
+			var snap *manifestdir.Snapshot
+			if _, err := os.Stat(g.manifests); err == nil {
+				if snap, err = manifestdir.NewLoader(g.manifests).Load(); err != nil {
+					return fmt.Errorf("read the manifests, whose images are kept: %w", err)
+				}
+			}
+			inUse, err := daemon.ImagesInUse(s, g.stateDir, snap)
 			if err != nil {
 				return err
 			}
