@@ -91,6 +91,11 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 func (c *Config) validate() error {
+	if c.Credentials != "" {
+		if _, err := os.Stat(c.Credentials); err != nil {
+			return fmt.Errorf("credentials: %w (create it in Docker's config.json format, or drop the field)", err)
+		}
+	}
 	for host, h := range c.Registries {
 		if err := checkHost(host); err != nil {
 			return fmt.Errorf("registries.%s: %w", host, err)

@@ -169,6 +169,7 @@ func TestLoadConfig(t *testing.T) {
 		{"mirrorsOnly alone", "registries:\n  ghcr.io:\n    mirrorsOnly: true\n", "registries.ghcr.io.mirrorsOnly"},
 		{"scheme", "registries:\n  docker.io:\n    mirrors: [\"https://mirror.lan\"]\n", "registries.docker.io.mirrors[0]"},
 		{"unknown field", "registries:\n  docker.io:\n    mirror: [m.lan]\n", "field mirror not found"},
+		{"missing credentials file", "credentials: /nonexistent/berth-auth.json\n", "credentials: stat /nonexistent/berth-auth.json"},
 	} {
 		p := filepath.Join(t.TempDir(), "registries.yaml")
 		if err := os.WriteFile(p, []byte(tc.yaml), 0o600); err != nil {
