@@ -27,7 +27,7 @@ import (
 )
 
 // order is how the scenarios are listed, as issue 6 names them.
-var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "idle", "relist", "seccomp", "cli", "floor"}
+var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "floor"}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -55,7 +55,7 @@ func parseFlags() options {
 	flag.DurationVar(&o.settle, "settle", 2*time.Second, "pause after a burst is up before memory is read")
 	flag.StringVar(&o.podman, "podman", "auto", "measure podman: auto (install if missing), off")
 	flag.StringVar(&o.runtime, "podman-runtime", "runc", "OCI runtime podman uses (crun refuses hybrid cgroups when hugetlb is on cgroup2)")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,relist,seccomp,cli (default all; stop comes with start-1)")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,relist,seccomp,cli,pull (default all; stop comes with start-1)")
 	flag.StringVar(&o.repo, "repo", ".", "the berth module to build")
 	flag.StringVar(&o.berth, "berth", "", "use this berth binary instead of building cmd/berth")
 	flag.Parse()
@@ -137,6 +137,7 @@ func (bn *bench) runAll(sel func(string) bool, relist int) ([]*Scenario, error) 
 		{"burst", bn.burstScenarios},
 		{"seccomp", bn.seccompScenarios},
 		{"cli", bn.cliScenarios},
+		{"pull", bn.pullScenarios},
 	}
 	for _, g := range groups {
 		if !sel(g.name) {

@@ -148,3 +148,17 @@ func parsePodTiming(line string) (podTiming, bool) {
 	_, ok := t.Phases["total"]
 	return t, ok
 }
+
+// parseVmHWM reads the "VmHWM:" line (peak RSS, kB) of /proc/PID/status.
+func parseVmHWM(status string) (int64, bool) {
+	for _, line := range strings.Split(status, "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				n, err := strconv.ParseInt(f[0], 10, 64)
+				return n, err == nil
+			}
+		}
+	}
+	return 0, false
+}

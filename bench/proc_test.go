@@ -107,3 +107,16 @@ func TestCatchesSignal(t *testing.T) {
 		})
 	}
 }
+
+func TestParseVmHWM(t *testing.T) {
+	for in, want := range map[string]int64{
+		"Name:\tberth\nVmPeak:\t  900 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 100 kB\n": 12345,
+		"Name:\tzombie\nState:\tZ (zombie)\n":                                     -1,
+		"VmHWM:\t12 MB\n":                                                         -1,
+	} {
+		got, ok := parseVmHWM(in)
+		if (want >= 0) != ok || (ok && got != want) {
+			t.Errorf("parseVmHWM(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+}

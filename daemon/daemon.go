@@ -56,6 +56,10 @@ type Config struct {
 	// MetricsAddr, when set, serves GET /metrics on this TCP address too,
 	// without authentication; the API socket always serves it.
 	MetricsAddr string
+	// Registries holds mirrors, TLS settings and the credentials file
+	// (registry.LoadConfig); ImageGC when unused images are removed.
+	Registries *registry.Config
+	ImageGC    images.GCPolicy
 
 	Log *slog.Logger
 }
@@ -136,12 +140,20 @@ func Run(ctx context.Context, cfg Config) error {
 		default:
 		}
 	}
-	pull := registry.NewResolver(registry.New(store, registry.Options{Log: log}), registry.ResolverOptions{
+	gc := &imageGC{store: store, policy: cfg.ImageGC, stateDir: cfg.StateDir, latest: loader.Latest, events: events, log: log,
+		kick: make(chan struct{}, 1)}
+	puller, err := registry.New(store, registry.Options{Config: cfg.Registries, Log: log})
+	if err != nil {
+		return err
+	}
+	pull := registry.NewResolver(puller, registry.ResolverOptions{
 		Event: func(ns, name, reason, msg string) {
 			events.add(api.Event{Time: time.Now().UTC(), Type: api.EventNormal, Reason: reason, Object: api.PodObject(ns, name), Message: msg})
 		},
-		Done: poke, // pods waiting for the image are created in the next pass
-		Log:  log,
+		// Pods waiting for the image are created in the next pass.
+		Done:        func() { poke(); gc.poke() },
+		Credentials: func(ns, name string) (*registry.DockerConfig, error) { return pullSecrets(loader.Latest(), ns, name) },
+		Log:         log,
 	})
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
@@ -196,6 +208,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	go manifestdir.Watch(ctx, cfg.ManifestDir, manifestdir.WatchOptions{Debounce: cfg.Debounce, Resync: cfg.Resync, Log: log}, poke)
 	go func() { errc <- b.rec.Run(ctx, trigger) }()
+	go gc.run(ctx)
 	poke()
 	startWatchdog(ctx, log)
 	log.Info("berth daemon started", "manifests", cfg.ManifestDir, "socket", cfg.Socket, "cgroups", cg.Mode().String())

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"io/fs"
 	"log"
@@ -265,5 +266,124 @@ func TestDaemonImagePullBackOff(t *testing.T) {
 	}
 	if !hasEvent(evs, kube.EventPulling, ref) {
 		t.Errorf("no Pulling event: %s", toJSON(evs))
+	}
+}
+
+// requireBasicAuth answers 401 to requests without user:pass, as a
+// registry that wants a login does.
+func requireBasicAuth(user, pass string) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+				w.Header().Set("WWW-Authenticate", `Basic realm="e2e"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
+// pullSecretYAML is a kubernetes.io/dockerconfigjson Secret for host.
+func pullSecretYAML(name, host, user, pass string) string {
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	return `apiVersion: v1
+kind: Secret
+metadata:
+  name: ` + name + `
+type: kubernetes.io/dockerconfigjson
+stringData:
+  .dockerconfigjson: '{"auths":{"` + host + `":{"auth":"` + auth + `"}}}'
+`
+}
+
+// A pod pulls from a registry that wants a login with the credentials of
+// its imagePullSecrets; a pod whose Secret has a wrong password shows
+// ErrImagePull with the registry's answer, then ImagePullBackOff; the
+// passwords appear in no event, describe or log line.
+func TestDaemonPullsWithImagePullSecret(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	d := startDaemon(t)
+	const user, pass, wrong = "e2e", "s3cret-pa55word", "wr0ng-pa55word"
+	host := serveWorkload(t, "private:1", requireBasicAuth(user, pass))
+	withSecret := func(pod, ref, secret string) string {
+		return strings.Replace(sleeperPod(pod, ref), "  containers:", "  imagePullSecrets:\n  - name: "+secret+"\n  containers:", 1)
+	}
+	d.apply("good.yaml", pullSecretYAML("regcred", host, user, pass)+"---\n"+withSecret("good", host+"/private:1", "regcred"))
+	if p := d.pod("good"); p.Status.Phase != api.PodRunning {
+		t.Fatalf("pod with the right credentials: %s", toJSON(p.Status))
+	}
+
+	bad := host + "/private:2"
+	if err := os.WriteFile(filepath.Join(d.manifests, "bad.yaml"),
+		[]byte(pullSecretYAML("badcred", host, user, wrong)+"---\n"+withSecret("bad", bad, "badcred")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := api.NewClient(d.sock)
+	var evs []api.Event
+	testutil.WaitFor(t, 30*time.Second, "ErrImagePull, then ImagePullBackOff", func() bool {
+		evs, _ = c.Events(context.Background(), time.Time{}, api.PodObject("default", "bad"))
+		return hasEvent(evs, kube.EventFailed, "UNAUTHORIZED") && hasEvent(evs, api.EventBackOff, "back-off pulling image")
+	})
+	if !hasEvent(evs, kube.EventFailed, "check the credentials for "+host+": the pod's imagePullSecrets") {
+		t.Errorf("the ErrImagePull event does not say what to check: %s", toJSON(evs))
+	}
+	if st := api.DisplayStatus(d.pod("bad")); st != api.ReasonImagePullBackOff {
+		t.Errorf("status %q, want %s", st, api.ReasonImagePullBackOff)
+	}
+	all, err := c.Events(context.Background(), time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := toJSON(all) + d.mustBerth("describe", "pod", "bad") + d.mustBerth("describe", "pod", "good") + d.logBuf.String()
+	for _, secret := range []string{pass, wrong, base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)),
+		base64.StdEncoding.EncodeToString([]byte(user + ":" + wrong))} {
+		if strings.Contains(seen, secret) {
+			t.Errorf("a credential shows in events, describe or the daemon log")
+		}
+	}
+}
+
+// On an air-gapped node, images named after a registry berth cannot
+// reach come from the mirror the registries config names, for the
+// daemon and for `berth image pull`; `berth image prune --all` then
+// removes the images no pod uses and keeps the others.
+func TestMirrorAirGapAndPrune(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	mirror := serveWorkload(t, "team/demo:1", nil)
+	cfg := filepath.Join(t.TempDir(), "registries.yaml")
+	if err := os.WriteFile(cfg, []byte("registries:\n  registry.berth-e2e.invalid:\n    mirrors: ["+mirror+"]\n    mirrorsOnly: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, func(d *daemon) { d.daemonArgs = append(d.daemonArgs, "--registries-config", cfg) })
+	ref := "registry.berth-e2e.invalid/team/demo:1"
+	d.apply("mirrored.yaml", sleeperPod("mirrored", ref))
+	if p := d.pod("mirrored"); p.Status.Phase != api.PodRunning {
+		t.Fatalf("pod of the mirrored image: %s", toJSON(p.Status))
+	}
+	if !strings.Contains(d.logBuf.String(), "registry="+mirror) {
+		t.Errorf("the daemon's log does not say the image came from the mirror %s", mirror)
+	}
+
+	// The CLI reads the same file; an image no pod uses is pruned.
+	otherMirror := serveWorkload(t, "team/other:1", nil)
+	cfg2 := filepath.Join(t.TempDir(), "registries.yaml")
+	if err := os.WriteFile(cfg2, []byte("registries:\n  other.berth-e2e.invalid:\n    mirrors: ["+otherMirror+"]\n    mirrorsOnly: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := "other.berth-e2e.invalid/team/other:1"
+	if out, err := d.berth("image", "pull", other); err == nil {
+		t.Fatalf("pulled %s without the registries config: %s", other, out)
+	}
+	d.mustBerth("--registries-config", cfg2, "image", "pull", other)
+	out := d.mustBerth("image", "prune", "--all")
+	if !strings.Contains(out, "removed "+other) || strings.Contains(out, ref) {
+		t.Errorf("prune --all: %s", out)
+	}
+	ls := d.mustBerth("image", "ls")
+	if strings.Contains(ls, other) || !strings.Contains(ls, ref) {
+		t.Errorf("after prune:\n%s", ls)
 	}
 }

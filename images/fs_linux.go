@@ -129,3 +129,15 @@ func removeTree(p string) error {
 	})
 	return os.RemoveAll(p)
 }
+
+// Usage reports how full the store's file system is, as df counts it.
+func (s *Store) Usage() (Usage, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.root, &st); err != nil {
+		return Usage{}, fmt.Errorf("statfs image store %s: %w", s.root, err)
+	}
+	bs := uint64(st.Bsize)
+	used := (st.Blocks - st.Bfree) * bs
+	// df's Use%: used of what an unprivileged writer could fill.
+	return Usage{Total: used + st.Bavail*bs, Used: used}, nil
+}

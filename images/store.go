@@ -56,6 +56,9 @@ type Image struct {
 	// Pulled is set for an image a registry pull added (ImportLayout),
 	// which imagePullPolicy Always pulls again.
 	Pulled bool
+	// Imported is when the image was added; LastUsed when a pod last
+	// started with it (zero if never).
+	Imported, LastUsed time.Time
 }
 
 // ImageConfig is the part of the OCI image config that runs a container.
@@ -113,6 +116,8 @@ type record struct {
 	LayerBlobs []digest.Digest `json:"layerBlobs,omitempty"`
 	// Pulled: a registry pull added the image (ImportLayout).
 	Pulled bool `json:"pulled,omitempty"`
+	// LastUsed is when a pod last started with the image (MarkUsed).
+	LastUsed time.Time `json:"lastUsed,omitzero"`
 }
 
 // blobs lists every blob digest the record uses.
@@ -291,7 +296,7 @@ func (s *Store) resolve(refs map[string]string, ref string) (digest.Digest, erro
 
 // image builds the public view of a record.
 func (s *Store) image(rec record, refs map[string]string) Image {
-	img := Image{ID: rec.ID, Created: rec.Imported, Pulled: rec.Pulled}
+	img := Image{ID: rec.ID, Created: rec.Imported, Pulled: rec.Pulled, Imported: rec.Imported, LastUsed: rec.LastUsed}
 	if rec.Config.Created != nil && !rec.Config.Created.IsZero() {
 		img.Created = *rec.Config.Created
 	}

@@ -417,3 +417,27 @@ func BenchmarkReloadUnchanged(b *testing.B) {
 		}
 	}
 }
+
+// An imagePullSecrets entry naming a missing Secret, or one that holds no
+// registry credentials, is a warning: the pod runs and pulls without it,
+// as on a kubelet.
+func TestImagePullSecretsWarn(t *testing.T) {
+	dir := t.TempDir()
+	writeRaw(t, dir, "opaque.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: opaque\nstringData:\n  k: v\n")
+	writeManifest(t, dir, "web.yaml", testPod("web", func(p *manifests.Pod) {
+		p.Spec.ImagePullSecrets = []manifests.LocalObjectReference{{Name: "absent"}, {Name: "opaque"}}
+	}))
+	snap := mustLoad(t, NewLoader(dir))
+	if len(snap.Pods) != 1 || snap.Held[filepath.Join(dir, "web.yaml")] {
+		t.Fatalf("pods %q, held %v: want the pod", podFiles(snap), snap.Held)
+	}
+	want := map[string]string{"spec.imagePullSecrets[0].name": `Secret "absent" not found`, "spec.imagePullSecrets[1].name": `type "Opaque"`}
+	for _, p := range snap.Problems {
+		if w, ok := want[p.Path]; ok && p.Severity == manifests.Warning && strings.Contains(p.Message, w) {
+			delete(want, p.Path)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("problems %v; missing warnings %v", snap.Problems, want)
+	}
+}

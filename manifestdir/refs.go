@@ -31,6 +31,9 @@ func checkRefs(doc *manifests.Document, cms map[ObjectKey]*manifests.ConfigMap, 
 			c.secret(path+".secret", "secretName", s.SecretName, itemKeys(path+".secret", s.Items), s.Optional)
 		}
 	}
+	for i, r := range spec.ImagePullSecrets {
+		c.pullSecret(fmt.Sprintf("spec.imagePullSecrets[%d].name", i), r.Name)
+	}
 	for i := range spec.InitContainers {
 		c.container(fmt.Sprintf("spec.initContainers[%d]", i), &spec.InitContainers[i])
 	}
@@ -100,6 +103,21 @@ func (c *refChecker) secret(path, nameField, name string, keys []keyRef, optiona
 		if !inData && !inString {
 			c.add(k.path, fmt.Sprintf("key %q not found in Secret %q", k.key, name))
 		}
+	}
+}
+
+// pullSecret checks an imagePullSecrets entry. As the kubelet does, a
+// missing one or one of another type is skipped (with a warning here)
+// and the pull goes on without it.
+func (c *refChecker) pullSecret(path, name string) {
+	s, ok := c.secrets[ObjectKey{c.ns, name}]
+	switch {
+	case !ok:
+		c.problems = append(c.problems, c.doc.ProblemAt(manifests.Warning, path,
+			fmt.Sprintf("Secret %q not found: no file in the manifest directory declares it in namespace %s; images are pulled without it", name, c.ns)))
+	case s.Type != "kubernetes.io/dockerconfigjson" && s.Type != "kubernetes.io/dockercfg":
+		c.problems = append(c.problems, c.doc.ProblemAt(manifests.Warning, path,
+			fmt.Sprintf("Secret %q has type %q: only kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg Secrets hold pull credentials; it is not used", name, s.Type)))
 	}
 }
 

@@ -47,7 +47,6 @@ var clusterOnlyFields = map[ownerField]clusterOnly{
 	{typeOf[PodSpec](), "serviceAccount"}:               ignored("serviceAccount", noAPIServer),
 	{typeOf[PodSpec](), "automountServiceAccountToken"}: ignored("automountServiceAccountToken", noAPIServer),
 	{typeOf[PodSpec](), "enableServiceLinks"}:           ignored("enableServiceLinks", "berth has no Services whose addresses it could put in the environment"),
-	{typeOf[PodSpec](), "imagePullSecrets"}:             ignored("imagePullSecrets", "berth pulls no images: it runs images imported with `berth image import`"),
 
 	{typeOf[ObjectMeta](), "creationTimestamp"}:          ignored("creationTimestamp", serverOwned),
 	{typeOf[ObjectMeta](), "deletionTimestamp"}:          ignored("deletionTimestamp", serverOwned),

@@ -47,7 +47,6 @@ var corpus = []struct {
 		{1, "spec.tolerations", 20, Warning, "tolerations is ignored: it only matters "},
 		{1, "spec.affinity", 22, Warning, "affinity is ignored: it only matters to "},
 		{1, "spec.schedulerName", 23, Warning, "schedulerName is ignored: it only matter"},
-		{1, "spec.imagePullSecrets", 24, Warning, "imagePullSecrets is ignored: berth pulls no images:"},
 	}},
 	{file: "v10-status.yaml", want: []want{
 		{1, "status", 9, Warning, "status is ignored: status is reported by"},

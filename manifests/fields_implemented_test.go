@@ -45,6 +45,7 @@ var implemented = map[string]string{
 	"PodSpec.shareProcessNamespace":         "TestSharedProcessNamespace (e2e/lifecycle_test.go)",
 	"PodSpec.hostname":                      "TestHostsAndResolvConf (e2e/dns_test.go)",
 	"PodSpec.subdomain":                     "TestHostsAndResolvConf (e2e/dns_test.go)",
+	"LocalObjectReference.name":             "TestDaemonPullsWithImagePullSecret (e2e/pull_test.go)",
 	"HostAlias.ip":                          "TestHostsAndResolvConf (e2e/dns_test.go)",
 	"HostAlias.hostnames":                   "TestHostsAndResolvConf (e2e/dns_test.go)",
 	"PodSecurityContext.runAsUser":          "TestRunAsNonRootUser (e2e/pod_test.go)",

@@ -65,6 +65,15 @@ type PodSpec struct {
 	Hostname                      string              `json:"hostname,omitempty"`
 	Subdomain                     string              `json:"subdomain,omitempty"`
 	HostAliases                   []HostAlias         `json:"hostAliases,omitempty"`
+	// ImagePullSecrets name kubernetes.io/dockerconfigjson or
+	// kubernetes.io/dockercfg Secrets whose credentials pull the pod's
+	// images.
+	ImagePullSecrets []LocalObjectReference `json:"imagePullSecrets,omitempty"`
+}
+
+// LocalObjectReference names an object in the pod's namespace.
+type LocalObjectReference struct {
+	Name string `json:"name,omitempty"`
 }
 
 // Container is a v1 Container (used for containers and initContainers).

@@ -111,6 +111,11 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 			v.check(joinIndex(joinField(apath, "hostnames"), j), checkDNS1123Subdomain(h))
 		}
 	}
+	for i, r := range s.ImagePullSecrets {
+		if r.Name == "" {
+			v.errf(joinField(joinIndex(joinField(path, "imagePullSecrets"), i), "name"), "name the Secret that holds the registry credentials")
+		}
+	}
 	if s.ShareProcessNamespace != nil && *s.ShareProcessNamespace && s.HostPID {
 		v.errf(joinField(path, "shareProcessNamespace"), "shareProcessNamespace and hostPID cannot both be true")
 	}

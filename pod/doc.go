@@ -9,7 +9,8 @@
 //     runs, times and, on failure, undoes; the teardown is the same list's
 //     undos. The steps reach the host through small interfaces (host.go);
 //     their helpers are containers.go, etc.go, images.go (a container's
-//     image from the ImageSource, which may be pulling it), record.go,
+//     image from the ImageSource, which may be pulling it; imagesinuse.go:
+//     the images the pod records name, for the image GC), record.go,
 //     seccomp.go and timing.go.
 //   - recovery.go: Recover, after a daemon restart or crash.
 //   - view.go: what the daemon serves: each pod's View and Events, and the

@@ -1,6 +1,12 @@
 package registry
 
-import "github.com/google/go-containerregistry/pkg/authn"
+import (
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/berth-project/berth/images"
+)
 
 type emptyKeychain struct{}
 
@@ -13,4 +19,14 @@ type basicAuthn struct{ user, pass string }
 
 func (b *basicAuthn) Authorization() (*authn.AuthConfig, error) {
 	return &authn.AuthConfig{Username: b.user, Password: b.pass}, nil
+}
+
+// mustNew is New, failing the test on error.
+func mustNew(t *testing.T, s *images.Store, o Options) *Puller {
+	t.Helper()
+	p, err := New(s, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -60,14 +60,17 @@ type Progress interface {
 
 // Options configure a Puller.
 type Options struct {
-	// Keychain finds credentials; authn.DefaultKeychain when nil (the
-	// Docker config.json of $DOCKER_CONFIG or ~/.docker, and credential
-	// helpers it names).
+	// Keychain finds credentials; when nil, the Config's credentials
+	// file, then the node's Docker config.json (NodeKeychain), with the
+	// credential helpers they name.
 	Keychain authn.Keychain
 	// Transport is the HTTP transport under the plain-HTTP guard;
 	// remote.DefaultTransport when nil.
 	Transport http.RoundTripper
-	Log       *slog.Logger
+	// Config holds mirrors and per-registry TLS settings (LoadConfig);
+	// nil is none.
+	Config *Config
+	Log    *slog.Logger
 }
 
 // Puller pulls images into one store. Concurrent pulls of the same
@@ -76,15 +79,22 @@ type Puller struct {
 	store *images.Store
 	kc    authn.Keychain
 	rt    http.RoundTripper
+	cfg   *Config
 	log   *slog.Logger
 	group singleflight.Group
 }
 
 // New returns a Puller for store.
-func New(store *images.Store, o Options) *Puller {
-	p := &Puller{store: store, kc: o.Keychain, log: o.Log}
+func New(store *images.Store, o Options) (*Puller, error) {
+	p := &Puller{store: store, kc: o.Keychain, cfg: o.Config, log: o.Log}
+	if p.cfg == nil {
+		p.cfg = &Config{}
+	}
 	if p.kc == nil {
-		p.kc = authn.DefaultKeychain
+		p.kc = NodeKeychain
+		if p.cfg.Credentials != "" {
+			p.kc = authn.NewMultiKeychain(FileKeychain(p.cfg.Credentials), NodeKeychain)
+		}
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -93,8 +103,12 @@ func New(store *images.Store, o Options) *Puller {
 	if next == nil {
 		next = remote.DefaultTransport
 	}
-	p.rt = guard{next: next, maxManifest: images.MaxManifestBytes}
-	return p
+	next, err := p.cfg.transport(next)
+	if err != nil {
+		return nil, err
+	}
+	p.rt = guard{next: next, maxManifest: images.MaxManifestBytes, plain: p.cfg.insecure}
+	return p, nil
 }
 
 // Result is what a pull did.
@@ -108,6 +122,9 @@ type Result struct {
 	// Downloaded counts the bytes fetched; blobs the store had are not.
 	Downloaded int64
 	Duration   time.Duration
+	// Registry is the host the image came from: a mirror or the
+	// reference's own registry.
+	Registry string
 }
 
 // Pull fetches ref for platform plat and adds it to the store, under the
@@ -115,14 +132,25 @@ type Result struct {
 // pull under way shares its result, and prog (which may be nil) hears
 // nothing: it only follows a download this call starts.
 func (p *Puller) Pull(ctx context.Context, ref string, plat images.Platform, prog Progress) (Result, error) {
+	return p.PullWith(ctx, ref, plat, prog, nil)
+}
+
+// PullWith is Pull asking creds (a pod's imagePullSecrets), when not nil,
+// before the Puller's keychain. Only pulls with the same credentials
+// share a download.
+func (p *Puller) PullWith(ctx context.Context, ref string, plat images.Platform, prog Progress, creds *DockerConfig) (Result, error) {
 	t, err := parseRef(ref)
 	if err != nil {
 		return Result{}, err
 	}
-	ch := p.group.DoChan(t.store+" "+plat.String(), func() (any, error) {
+	kc, key := p.kc, t.store+" "+plat.String()
+	if creds != nil {
+		kc, key = authn.NewMultiKeychain(creds.Keychain(false), p.kc), key+" "+creds.ID()
+	}
+	ch := p.group.DoChan(key, func() (any, error) {
 		// The download outlives one waiter's cancellation: others may
 		// be waiting for it too.
-		return p.pull(context.WithoutCancel(ctx), t, plat, prog)
+		return p.pull(context.WithoutCancel(ctx), t, plat, prog, kc)
 	})
 	select {
 	case <-ctx.Done():
@@ -135,25 +163,51 @@ func (p *Puller) Pull(ctx context.Context, ref string, plat images.Platform, pro
 	}
 }
 
-func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog Progress) (Result, error) {
+func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog Progress, kc authn.Keychain) (Result, error) {
 	start := time.Now()
-	rp, err := remote.NewPuller(remote.WithAuthFromKeychain(p.kc), remote.WithTransport(p.rt), remote.WithContext(ctx))
+	rp, err := remote.NewPuller(remote.WithAuthFromKeychain(kc), remote.WithTransport(p.rt), remote.WithContext(ctx))
 	if err != nil {
 		return Result{}, err
 	}
-	f := &fetch{ctx: ctx, rp: rp, repo: t.remote.Context(), store: p.store, plat: plat, prog: prog,
-		budget: p.store.MaxBytes()}
+	eps, err := p.cfg.endpoints(t.remote.Context())
+	if err != nil {
+		return Result{}, err
+	}
+	var f *fetch
 	var top ocispec.Descriptor
 	imgs, err := p.store.ImportLayout(plat, func(dir string) error {
-		f.dir = dir
-		if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o700); err != nil {
-			return err
+		var errs []error
+		for i, ep := range eps {
+			// A failed endpoint's blobs are not trusted by the next.
+			if err := os.RemoveAll(filepath.Join(dir, "blobs")); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o700); err != nil {
+				return err
+			}
+			f = &fetch{ctx: ctx, rp: rp, repo: ep, store: p.store, plat: plat, prog: prog,
+				budget: p.store.MaxBytes(), dir: dir}
+			var ref name.Reference = ep.Tag(t.remote.Identifier())
+			if _, ok := t.remote.(name.Digest); ok {
+				ref = ep.Digest(t.remote.Identifier())
+			}
+			var err error
+			if top, err = f.all(ref); err == nil {
+				return writeLayout(dir, top, t.store)
+			}
+			if len(eps) == 1 {
+				return err
+			}
+			errs = append(errs, fmt.Errorf("from %s: %w", ep.RegistryStr(), err))
+			if ctx.Err() != nil {
+				break
+			}
+			if i < len(eps)-1 {
+				p.log.Warn("image pull from a registry failed, trying the next", "ref", t.store, "registry", ep.RegistryStr(),
+					"next", eps[i+1].RegistryStr(), "err", err)
+			}
 		}
-		var err error
-		if top, err = f.all(t.remote); err != nil {
-			return err
-		}
-		return writeLayout(dir, top, t.store)
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		return Result{}, err
@@ -161,8 +215,9 @@ func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog 
 	if len(imgs) != 1 {
 		return Result{}, fmt.Errorf("layout of one image gave %d: %w", len(imgs), images.ErrInvalidImage)
 	}
-	res := Result{Ref: t.store, Image: imgs[0], Digest: top.Digest, Downloaded: f.downloaded, Duration: time.Since(start)}
-	p.log.Info("image pulled", "ref", t.store, "digest", top.Digest.String(), "id", res.Image.ID,
+	res := Result{Ref: t.store, Image: imgs[0], Digest: top.Digest, Downloaded: f.downloaded, Duration: time.Since(start),
+		Registry: f.repo.RegistryStr()}
+	p.log.Info("image pulled", "ref", t.store, "registry", res.Registry, "digest", top.Digest.String(), "id", res.Image.ID,
 		"platform", plat.String(), "bytes", res.Downloaded, "duration", res.Duration)
 	return res, nil
 }
@@ -239,8 +294,8 @@ func (f *fetch) manifest(ref name.Reference, want *ocispec.Descriptor) ([]byte, 
 	d, err := f.rp.Get(f.ctx, ref)
 	var te *transport.Error
 	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
-		return nil, ocispec.Descriptor{}, fmt.Errorf("fetch manifest %s: %w (credentials come from config.json in $DOCKER_CONFIG or ~/.docker; docker login %s writes them)",
-			ref.Identifier(), err, f.repo.RegistryStr())
+		return nil, ocispec.Descriptor{}, fmt.Errorf("fetch manifest %s from %s: %w (check the credentials for %s: the pod's imagePullSecrets, the registries config's credentials file, or config.json in $DOCKER_CONFIG or ~/.docker, which docker login writes)",
+			ref.Identifier(), f.repo.RegistryStr(), err, f.repo.RegistryStr())
 	}
 	if err != nil {
 		return nil, ocispec.Descriptor{}, fmt.Errorf("fetch manifest %s: %w", ref.Identifier(), err)

@@ -134,7 +134,7 @@ func TestPullByTagAndDigest(t *testing.T) {
 	id := digestOf(t, img.ConfigName)
 
 	s := newStore(t)
-	p := New(s, anonymous)
+	p := mustNew(t, s, anonymous)
 	res, err := p.Pull(context.Background(), host+"/demo:1", images.DefaultPlatform(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestPullIndexChoosesPlatform(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := newStore(t)
-			res, err := New(s, anonymous).Pull(context.Background(), host+"/multi:1", pl, nil)
+			res, err := mustNew(t, s, anonymous).Pull(context.Background(), host+"/multi:1", pl, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +227,7 @@ func TestPullIndexChoosesPlatform(t *testing.T) {
 		})
 	}
 	s := newStore(t)
-	_, err := New(s, anonymous).Pull(context.Background(), host+"/multi:1", images.Platform{OS: "linux", Architecture: "s390x"}, nil)
+	_, err := mustNew(t, s, anonymous).Pull(context.Background(), host+"/multi:1", images.Platform{OS: "linux", Architecture: "s390x"}, nil)
 	if !errors.Is(err, images.ErrUnsupported) || !strings.Contains(err.Error(), "linux/arm/v7") {
 		t.Errorf("pull for a platform the index lacks: %v", err)
 	}
@@ -267,7 +267,7 @@ func TestPullBasicAuthFromDockerConfig(t *testing.T) {
 
 	writeDockerConfig(t, host, "berth", "s3cret-pw")
 	s := newStore(t)
-	res, err := New(s, Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
+	res, err := mustNew(t, s, Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestPullBasicAuthFromDockerConfig(t *testing.T) {
 
 	writeDockerConfig(t, host, "berth", "wrong-pw")
 	s = newStore(t)
-	_, err = New(s, Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
+	_, err = mustNew(t, s, Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
 	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
 		t.Fatalf("pull with a wrong password: %v", err)
 	}
@@ -313,7 +313,7 @@ func TestPullRefusesDigestMismatch(t *testing.T) {
 	host := serve(t, corruptBlobs)
 	push(t, host+"/demo:1", randomImage(t, 1))
 	s := newStore(t)
-	_, err := New(s, anonymous).Pull(context.Background(), host+"/demo:1", images.DefaultPlatform(), nil)
+	_, err := mustNew(t, s, anonymous).Pull(context.Background(), host+"/demo:1", images.DefaultPlatform(), nil)
 	if !errors.Is(err, images.ErrDigestMismatch) {
 		t.Fatalf("pull of corrupted blobs: %v", err)
 	}
@@ -356,7 +356,7 @@ func TestPullRefusesGzipBomb(t *testing.T) {
 	}
 	push(t, host+"/bomb:1", img)
 	s := newStore(t, images.WithLimits(1<<20, 1000))
-	_, err = New(s, anonymous).Pull(context.Background(), host+"/bomb:1", images.DefaultPlatform(), nil)
+	_, err = mustNew(t, s, anonymous).Pull(context.Background(), host+"/bomb:1", images.DefaultPlatform(), nil)
 	if !errors.Is(err, images.ErrTooLarge) {
 		t.Fatalf("pull of a gzip bomb: %v", err)
 	}
@@ -393,7 +393,7 @@ func TestPullRefusesOversizedManifest(t *testing.T) {
 	host := serve(t, hugeManifest)
 	for _, ref := range []string{host + "/big:1", host + "/big:2"} {
 		s := newStore(t)
-		_, err := New(s, anonymous).Pull(context.Background(), ref, images.DefaultPlatform(), nil)
+		_, err := mustNew(t, s, anonymous).Pull(context.Background(), ref, images.DefaultPlatform(), nil)
 		if !errors.Is(err, images.ErrTooLarge) {
 			t.Errorf("pull %s: %v", ref, err)
 		}
@@ -425,7 +425,7 @@ func TestConcurrentPullsDownloadOnce(t *testing.T) {
 	img := randomImage(t, 3)
 	push(t, host+"/demo:1", img)
 	s := newStore(t)
-	p := New(s, anonymous)
+	p := mustNew(t, s, anonymous)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
@@ -543,7 +543,7 @@ func TestPullZstdLayer(t *testing.T) {
 	}
 	push(t, host+"/zstd:1", img)
 	s := newStore(t)
-	res, err := New(s, anonymous).Pull(context.Background(), host+"/zstd:1", images.DefaultPlatform(), nil)
+	res, err := mustNew(t, s, anonymous).Pull(context.Background(), host+"/zstd:1", images.DefaultPlatform(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,7 +586,7 @@ func TestPullRefusesGarbageAndAmbiguousManifests(t *testing.T) {
 
 	for _, tag := range []string{"garbage", "ambiguous"} {
 		s := newStore(t)
-		_, err := New(s, anonymous).Pull(context.Background(), host+"/demo:"+tag, images.DefaultPlatform(), nil)
+		_, err := mustNew(t, s, anonymous).Pull(context.Background(), host+"/demo:"+tag, images.DefaultPlatform(), nil)
 		if !errors.Is(err, images.ErrInvalidImage) {
 			t.Errorf("%s manifest: %v", tag, err)
 		}
@@ -605,7 +605,7 @@ func TestPullOCIIndexSkipsAttestations(t *testing.T) {
 		ids[pl.String()] = digestOf(t, img.ConfigName)
 	}
 	pushIndex(t, host+"/oci:1", idx)
-	res, err := New(newStore(t), anonymous).Pull(context.Background(), host+"/oci:1", images.Platform{OS: "linux", Architecture: "arm64"}, nil)
+	res, err := mustNew(t, newStore(t), anonymous).Pull(context.Background(), host+"/oci:1", images.Platform{OS: "linux", Architecture: "arm64"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +645,7 @@ func TestPullTokenAuth(t *testing.T) {
 	push(t, host+"/private:1", img, remote.WithAuth(&basicAuthn{"berth", "tok-pw"}))
 
 	writeDockerConfig(t, host, "berth", "tok-pw")
-	res, err := New(newStore(t), Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
+	res, err := mustNew(t, newStore(t), Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +654,7 @@ func TestPullTokenAuth(t *testing.T) {
 	}
 	writeDockerConfig(t, host, "berth", "wrong-tok-pw")
 	s := newStore(t)
-	_, err = New(s, Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
+	_, err = mustNew(t, s, Options{}).Pull(context.Background(), host+"/private:1", images.DefaultPlatform(), nil)
 	if err == nil || strings.Contains(err.Error(), "wrong-tok-pw") {
 		t.Fatalf("pull with a wrong password: %v", err)
 	}

@@ -53,6 +53,10 @@ type ResolverOptions struct {
 	// Done is called after each background pull ends and when a pull's
 	// back-off is over, so that the caller retries the pods that wait.
 	Done func()
+	// Credentials returns the credentials of a pod's imagePullSecrets
+	// (MergeSecrets), nil when it has none; an error fails the pull as
+	// ErrImagePull.
+	Credentials func(namespace, pod string) (*DockerConfig, error)
 	// BackoffInitial and BackoffMax bound the wait before an image whose
 	// pull failed is pulled again (defaults: kubelet's 10 s and 5 min).
 	BackoffInitial, BackoffMax time.Duration
@@ -74,8 +78,8 @@ type Resolver struct {
 	now func() time.Time
 
 	mu     sync.Mutex
-	pulls  map[string]*pullOp // by store reference
-	failed map[string]*failure
+	pulls  map[pullKey]*pullOp
+	failed map[pullKey]*failure
 	// asked are the pulls each pod has been told about, so that a
 	// failure is reported to it as ErrImagePull once before
 	// ImagePullBackOff.
@@ -83,6 +87,11 @@ type Resolver struct {
 }
 
 type askKey struct{ namespace, pod, ref string }
+
+// pullKey is a pull: the reference as the store keeps it and the ID of
+// the credentials it uses, so that a pod's wrong password never fails
+// another pod's pull.
+type pullKey struct{ ref, creds string }
 
 type pullOp struct {
 	done chan struct{}
@@ -115,7 +124,7 @@ func NewResolver(p *Puller, o ResolverOptions) *Resolver {
 	if o.Platform == (images.Platform{}) {
 		o.Platform = images.DefaultPlatform()
 	}
-	return &Resolver{p: p, o: o, now: time.Now, pulls: map[string]*pullOp{}, failed: map[string]*failure{}, asked: map[askKey]*pullOp{}}
+	return &Resolver{p: p, o: o, now: time.Now, pulls: map[pullKey]*pullOp{}, failed: map[pullKey]*failure{}, asked: map[askKey]*pullOp{}}
 }
 
 // Resolve returns the image ref names for a container of pod
@@ -127,6 +136,7 @@ func (r *Resolver) Resolve(namespace, pod, ref, policy string) (images.Image, er
 	img, err := r.p.store.Get(ref)
 	switch {
 	case err == nil && (policy != "Always" || !img.Pulled):
+		r.used(img)
 		return img, nil
 	case err != nil && !errors.Is(err, images.ErrNotFound):
 		return images.Image{}, err
@@ -139,6 +149,16 @@ func (r *Resolver) Resolve(namespace, pod, ref, policy string) (images.Image, er
 		return images.Image{}, &PullError{reason: ReasonErrPull, err: err}
 	}
 	key := askKey{namespace, pod, t.store}
+	var creds *DockerConfig
+	if r.o.Credentials != nil {
+		if creds, err = r.o.Credentials(namespace, pod); err != nil {
+			return images.Image{}, &PullError{reason: ReasonErrPull, err: fmt.Errorf("image %q: %w", t.store, err)}
+		}
+	}
+	pk := pullKey{ref: t.store}
+	if creds != nil {
+		pk.creds = creds.ID()
+	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -152,21 +172,22 @@ func (r *Resolver) Resolve(namespace, pod, ref, policy string) (images.Image, er
 			// Pulled after the lookup above, or pulled and removed
 			// again since.
 			if img, err := r.p.store.Get(ref); err == nil {
+				r.used(img)
 				return img, nil
 			}
 		default:
 			return images.Image{}, &PullError{reason: ReasonPulling, err: fmt.Errorf("image %q: %w", t.store, ErrPulling)}
 		}
 	}
-	if f, ok := r.failed[t.store]; ok && r.now().Before(f.retryAt) {
+	if f, ok := r.failed[pk]; ok && r.now().Before(f.retryAt) {
 		return images.Image{}, &PullError{reason: ReasonBackOff,
 			err: fmt.Errorf("back-off pulling image %q until %s: %w", t.store, f.retryAt.Format(time.RFC3339), f.err)}
 	}
-	op, ok := r.pulls[t.store]
+	op, ok := r.pulls[pk]
 	if !ok {
 		op = &pullOp{done: make(chan struct{})}
-		r.pulls[t.store] = op
-		go r.pull(t.store, op)
+		r.pulls[pk] = op
+		go r.pull(pk, creds, op)
 	}
 	r.asked[key] = op
 	r.o.Event(namespace, pod, kube.EventPulling, fmt.Sprintf("Pulling image %q", t.store))
@@ -174,17 +195,18 @@ func (r *Resolver) Resolve(namespace, pod, ref, policy string) (images.Image, er
 }
 
 // pull runs one background pull and records its outcome.
-func (r *Resolver) pull(ref string, op *pullOp) {
-	res, err := r.p.Pull(context.Background(), ref, r.o.Platform, nil)
+func (r *Resolver) pull(pk pullKey, creds *DockerConfig, op *pullOp) {
+	ref := pk.ref
+	res, err := r.p.PullWith(context.Background(), ref, r.o.Platform, nil, creds)
 	r.mu.Lock()
-	delete(r.pulls, ref)
+	delete(r.pulls, pk)
 	op.err = err
 	close(op.done)
 	if err != nil {
-		f := r.failed[ref]
+		f := r.failed[pk]
 		if f == nil {
 			f = &failure{}
-			r.failed[ref] = f
+			r.failed[pk] = f
 		}
 		f.count++
 		wait := min(r.o.BackoffInitial<<min(f.count-1, 30), r.o.BackoffMax)
@@ -192,7 +214,7 @@ func (r *Resolver) pull(ref string, op *pullOp) {
 		time.AfterFunc(wait, r.o.Done)
 		r.o.Log.Warn("image pull failed", "ref", ref, "err", err, "retry_in", wait)
 	} else {
-		delete(r.failed, ref)
+		delete(r.failed, pk)
 	}
 	var waiting []askKey
 	for key, o := range r.asked {
@@ -208,4 +230,12 @@ func (r *Resolver) pull(ref string, op *pullOp) {
 		}
 	}
 	r.o.Done()
+}
+
+// used records that a pod is created with img, for the garbage
+// collector's oldest-used-first order.
+func (r *Resolver) used(img images.Image) {
+	if err := r.p.store.MarkUsed(img.ID, r.now()); err != nil {
+		r.o.Log.Warn("record image use", "image", img.ID, "err", err)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/berth-project/berth/images"
 )
 
@@ -28,7 +30,7 @@ type resolverRig struct {
 func newResolverRig(t *testing.T, s *images.Store) *resolverRig {
 	t.Helper()
 	rig := &resolverRig{done: make(chan struct{}, 16), now: time.Unix(1_000_000, 0)}
-	rig.r = NewResolver(New(s, anonymous), ResolverOptions{
+	rig.r = NewResolver(mustNew(t, s, anonymous), ResolverOptions{
 		Event: func(ns, pod, reason, msg string) {
 			rig.mu.Lock()
 			rig.evs = append(rig.evs, ns+"/"+pod+" "+reason)
@@ -126,7 +128,7 @@ func TestResolverBacksOffAfterAFailedPull(t *testing.T) {
 	}
 	<-rig.done
 	rig.r.mu.Lock()
-	f := rig.r.failed[ref]
+	f := rig.r.failed[pullKey{ref: ref}]
 	rig.r.mu.Unlock()
 	if f == nil || f.count != 2 || !f.retryAt.Equal(rig.now.Add(2*time.Hour)) {
 		t.Errorf("second failure: %+v", f)
@@ -144,7 +146,7 @@ func TestResolverUsesPresentImage(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1); h.ServeHTTP(w, r) })
 	})
 	push(t, host+"/demo:1", randomImage(t, 1))
-	if _, err := New(s, anonymous).Pull(t.Context(), host+"/demo:1", images.DefaultPlatform(), nil); err != nil {
+	if _, err := mustNew(t, s, anonymous).Pull(t.Context(), host+"/demo:1", images.DefaultPlatform(), nil); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -185,7 +187,7 @@ func TestResolverAlwaysPullsAPulledImageAgain(t *testing.T) {
 	})
 	ref := host + "/app:latest"
 	push(t, ref, randomImage(t, 1))
-	if _, err := New(s, anonymous).Pull(t.Context(), ref, images.DefaultPlatform(), nil); err != nil {
+	if _, err := mustNew(t, s, anonymous).Pull(t.Context(), ref, images.DefaultPlatform(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// The tag moves; the next create under Always gets the new image.
@@ -214,5 +216,42 @@ func TestResolverAlwaysPullsAPulledImageAgain(t *testing.T) {
 	}
 	if ev := rig.events(); ev != "default/a Pulling, default/a Pulled, default/a Pulling" {
 		t.Errorf("events: %s", ev)
+	}
+}
+
+// Each pod pulls with the credentials of its own imagePullSecrets: a pod
+// whose Secret has a wrong password fails and backs off alone, and the
+// pod with the right one pulls meanwhile.
+func TestResolverPullsWithEachPodsCredentials(t *testing.T) {
+	host := serve(t, basicAuth("berth", "right-pw"))
+	img := randomImage(t, 1)
+	ref := host + "/private:1"
+	push(t, ref, img, remote.WithAuth(&basicAuthn{"berth", "right-pw"}))
+	rig := newResolverRig(t, newStore(t))
+	creds := map[string]*DockerConfig{
+		"good": {Auths: map[string]AuthEntry{host: {Username: "berth", Password: "right-pw"}}},
+		"bad":  {Auths: map[string]AuthEntry{host: {Username: "berth", Password: "wrong-pw"}}},
+	}
+	rig.r.o.Credentials = func(ns, pod string) (*DockerConfig, error) { return creds[pod], nil }
+
+	if _, err := rig.r.Resolve("default", "bad", ref, "IfNotPresent"); reasonOf(err) != ReasonPulling {
+		t.Fatalf("bad: %v", err)
+	}
+	<-rig.done
+	_, err := rig.r.Resolve("default", "bad", ref, "IfNotPresent")
+	if reasonOf(err) != ReasonErrPull || !strings.Contains(err.Error(), "UNAUTHORIZED") || strings.Contains(err.Error(), "wrong-pw") {
+		t.Fatalf("bad after its pull: %v", err)
+	}
+	if _, err := rig.r.Resolve("default", "bad", ref, "IfNotPresent"); reasonOf(err) != ReasonBackOff {
+		t.Fatalf("bad again: %v", err)
+	}
+	// The other pod's pull is not held by that back-off.
+	if _, err := rig.r.Resolve("default", "good", ref, "IfNotPresent"); reasonOf(err) != ReasonPulling {
+		t.Fatalf("good: %v", err)
+	}
+	<-rig.done
+	got, err := rig.r.Resolve("default", "good", ref, "IfNotPresent")
+	if err != nil || got.ID != digestOf(t, img.ConfigName).String() {
+		t.Fatalf("good after its pull: %v %v", got.ID, err)
 	}
 }

@@ -16,18 +16,22 @@ var ErrPlainHTTP = errors.New("plain HTTP refused")
 
 // guard is the transport under go-containerregistry's auth and retry
 // layers, so it sees every request, token requests and redirects too. It
-// refuses plain HTTP except to loopback hosts (go-containerregistry would
+// refuses plain HTTP except to loopback hosts and hosts the registries
+// config sets insecure (go-containerregistry would
 // also fall back to it for RFC 1918 addresses, where a network attacker
 // could answer), and caps manifest responses at images.MaxManifestBytes
 // before they are read into memory.
 type guard struct {
-	next        http.RoundTripper
+	next http.RoundTripper
+	// plain reports the hosts configured insecure, which may also be
+	// reached over plain HTTP.
+	plain       func(host string) bool
 	maxManifest int64
 }
 
 func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !isLoopback(req.URL.Host) {
-		return nil, fmt.Errorf("%s %s://%s%s: only registries on this machine (localhost, 127.0.0.0/8, ::1) are reached over plain HTTP: %w",
+	if req.URL.Scheme == "http" && !isLoopback(req.URL.Host) && (g.plain == nil || !g.plain(req.URL.Host)) {
+		return nil, fmt.Errorf("%s %s://%s%s: only registries on this machine (localhost, 127.0.0.0/8, ::1) and those set insecure in the registries config are reached over plain HTTP: %w",
 			req.Method, req.URL.Scheme, req.URL.Host, req.URL.Path, ErrPlainHTTP)
 	}
 	resp, err := g.next.RoundTrip(req)

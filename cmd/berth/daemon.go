@@ -12,11 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/daemon"
+	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/crilog"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
+	"github.com/berth-project/berth/registry"
 )
 
 func newDaemonCmd(g *globals) *cobra.Command {
@@ -35,6 +37,12 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			cfg.ManifestDir, cfg.StateDir, cfg.RunDir, cfg.LogDir, cfg.Socket = g.manifests, g.stateDir, g.runDir, g.logDir, g.socket
 			cfg.Backoff = infra.BackoffConfig{Initial: backoffInitial, Max: backoffMax, ResetAfter: backoffReset}
 			cfg.Log = log
+			if cfg.Registries, err = registry.LoadConfig(g.registries); err != nil {
+				return err
+			}
+			if err := cfg.ImageGC.Check(); err != nil {
+				return err
+			}
 			if cfg.LogMaxSize, err = parseLogMaxSize(logMaxSize); err != nil {
 				return err
 			}
@@ -46,6 +54,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			return daemon.Run(ctx, cfg)
 		},
 	}
+	cfg.ImageGC = images.GCPolicy{MinAge: images.DefaultGCMinAge}
+	addGCFlags(cmd, &cfg.ImageGC)
 	f := cmd.Flags()
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "also serve Prometheus metrics at http://HOST:PORT/metrics, WITHOUT authentication (the API socket always serves /metrics)")
 	f.StringVar(&cfg.SocketGroup, "socket-group", "", "group (name or gid) that may use the API socket: makes it 0660 instead of 0600")

@@ -12,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/daemon"
 	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/registry"
 )
 
@@ -64,10 +66,12 @@ func newImageCmd(g *globals) *cobra.Command {
 		Long: `Pull an image from a registry into the local store: "nginx:1.27" is
 docker.io/library/nginx:1.27, "name@sha256:..." pins a digest. From an image
 index, the image for this machine's platform is chosen, or --platform's.
-Credentials come from config.json in $DOCKER_CONFIG or ~/.docker (what
-docker login writes, credential helpers included). Registries on this
-machine (localhost, 127.0.0.0/8, ::1) may be plain HTTP; all others are
-HTTPS.`,
+Credentials come from the registries config's credentials file, then
+config.json in $DOCKER_CONFIG or ~/.docker (what docker login writes,
+credential helpers included). Mirrors, plain-HTTP registries and CA
+bundles are set in the registries config (--registries-config).
+Registries on this machine (localhost, 127.0.0.0/8, ::1) may be plain
+HTTP; all others are HTTPS unless set insecure there.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plat := images.DefaultPlatform()
@@ -83,7 +87,15 @@ HTTPS.`,
 			}
 			out := cmd.OutOrStdout()
 			prog := newPullProgress(out, isTerminal(out))
-			res, err := registry.New(s, registry.Options{}).Pull(cmd.Context(), args[0], plat, prog)
+			rc, err := registry.LoadConfig(g.registries)
+			if err != nil {
+				return err
+			}
+			p, err := registry.New(s, registry.Options{Config: rc})
+			if err != nil {
+				return err
+			}
+			res, err := p.Pull(cmd.Context(), args[0], plat, prog)
 			if err != nil {
 				return err
 			}
@@ -136,7 +148,51 @@ HTTPS.`,
 			return nil
 		},
 	}
-	img.AddCommand(imp, pull, ls, rm)
+	var all bool
+	gcPolicy := images.GCPolicy{High: images.DefaultGCHigh, Low: images.DefaultGCLow}
+	prune := &cobra.Command{
+		Use:   "prune [--all]",
+		Short: "Remove images no pod uses: down to the low threshold when above the high one, or all of them",
+		Long: `Remove images that no pod created by the daemon (running, or kept as
+the last good version of its manifest) uses and no manifest names. Without --all, this is the
+daemon's garbage collection run now: when the store's file system is
+fuller than --image-gc-high-threshold, unused images are removed, least
+recently used first, until it is at most --image-gc-low-threshold full.
+With --all, every unused image is removed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := gcPolicy.Check(); err != nil {
+				return err
+			}
+			s, err := open()
+			if err != nil {
+				return err
+			}
+			var snap *manifestdir.Snapshot
+			if _, err := os.Stat(g.manifests); err == nil {
+				if snap, err = manifestdir.NewLoader(g.manifests).Load(); err != nil {
+					return fmt.Errorf("read the manifests, whose images are kept: %w", err)
+				}
+			}
+			inUse, err := daemon.ImagesInUse(s, g.stateDir, snap)
+			if err != nil {
+				return err
+			}
+			var removed []images.Image
+			if all {
+				removed, err = s.Prune(inUse, time.Now())
+			} else {
+				removed, err = s.GC(gcPolicy, inUse, time.Now())
+			}
+			for _, im := range removed {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s %s (%s)\n", cmp.Or(strings.Join(im.Refs, ","), "<none>"), shortID(im.ID), humanBytes(im.Size))
+			}
+			return err
+		},
+	}
+	prune.Flags().BoolVar(&all, "all", false, "remove every image no pod uses, however full the file system is")
+	addGCFlags(prune, &gcPolicy)
+	img.AddCommand(imp, pull, ls, rm, prune)
 	return img
 }
 
@@ -212,4 +268,11 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// addGCFlags adds the image garbage collection thresholds (the kubelet's
+// imageGCHighThresholdPercent and imageGCLowThresholdPercent).
+func addGCFlags(cmd *cobra.Command, p *images.GCPolicy) {
+	cmd.Flags().IntVar(&p.High, "image-gc-high-threshold", images.DefaultGCHigh, "percent of the image store's file system above which unused images are removed")
+	cmd.Flags().IntVar(&p.Low, "image-gc-low-threshold", images.DefaultGCLow, "percent of the image store's file system that image garbage collection goes down to")
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/registry"
 )
 
 // Default paths, a contract users script against (docs/design.md).
@@ -25,6 +27,9 @@ type globals struct {
 	logDir    string
 	socket    string
 	logLevel  string
+	// registries is the registries config file ("" for the default,
+	// which need not exist).
+	registries string
 }
 
 func newRootCmd() *cobra.Command {
@@ -46,6 +51,7 @@ func newRootCmd() *cobra.Command {
 	}
 	pf.StringVar(&g.socket, "socket", sock, "daemon API socket (env BERTH_SOCKET)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.registries, "registries-config", "", "registries config: mirrors, insecure hosts, CAs, credentials file (default "+registry.DefaultConfigFile+" if it exists)")
 
 	root.AddCommand(
 		newDaemonCmd(g),

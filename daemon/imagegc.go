@@ -1,0 +1,107 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/pod"
+)
+
+// imageGCPeriod is how often the image store's usage is checked, besides
+// after each pull.
+const imageGCPeriod = time.Minute
+
+// imageGC is the kubelet's image garbage collection: when the store's
+// file system passes the high threshold, images that no pod uses are
+// removed, oldest used first, down to the low threshold.
+type imageGC struct {
+	store    *images.Store
+	policy   images.GCPolicy
+	stateDir string
+	latest   func() *manifestdir.Snapshot
+	events   *eventLog
+	log      *slog.Logger
+	kick     chan struct{}
+}
+
+func (g *imageGC) poke() {
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (g *imageGC) run(ctx context.Context) {
+	t := time.NewTicker(imageGCPeriod)
+	defer t.Stop()
+	for {
+		g.once(time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-g.kick:
+		}
+	}
+}
+
+// ImagesInUse are the IDs of the images of every pod that has a record
+// under stateDir (running, or kept as the last good version) and of every
+// pod the manifests of snap want (snap may be nil): what image garbage
+// collection and `berth image prune` never remove.
+func ImagesInUse(store *images.Store, stateDir string, snap *manifestdir.Snapshot) (map[string]bool, error) {
+	ids, err := pod.ImagesInUse(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	if snap != nil {
+		for _, d := range snap.Pods {
+			for _, c := range append(d.Pod.Spec.InitContainers, d.Pod.Spec.Containers...) {
+				if img, err := store.Get(c.Image); err == nil {
+					ids[img.ID] = true
+				}
+			}
+		}
+	}
+	return ids, nil
+}
+
+func (g *imageGC) once(now time.Time) {
+	snap := g.latest()
+	if snap == nil {
+		// Not before the manifests are read: they name images too.
+		return
+	}
+	inUse, err := ImagesInUse(g.store, g.stateDir, snap)
+	if err != nil {
+		g.log.Warn("image garbage collection skipped", "err", err)
+		return
+	}
+	before, _ := g.store.Usage()
+	removed, err := g.store.GC(g.policy, inUse, now)
+	for _, im := range removed {
+		g.events.add(api.Event{Time: now.UTC(), Type: api.EventNormal, Reason: "ImageGCRemoved", Object: "images",
+			Message: fmt.Sprintf("Removed unused image %s (%s, %d bytes): the image store's file system was %d%% full, above the %d%% threshold",
+				imageName(im), im.ID, im.Size, before.Percent(), g.policy.High)})
+	}
+	if err != nil {
+		g.events.add(api.Event{Time: now.UTC(), Type: api.EventWarning, Reason: "ImageGCFailed", Object: "images",
+			Message: fmt.Sprintf("Image garbage collection failed: %v", err)})
+	}
+	if len(removed) > 0 {
+		after, _ := g.store.Usage()
+		g.log.Info("image garbage collection", "removed", len(removed), "percent_before", before.Percent(), "percent_after", after.Percent())
+	}
+}
+
+func imageName(im images.Image) string {
+	if len(im.Refs) > 0 {
+		return im.Refs[0]
+	}
+	return im.ID
+}

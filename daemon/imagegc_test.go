@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/manifestdir"
+	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/reconciler"
+)
+
+// One collection pass with thresholds the file system is surely past:
+// every image no pod record and no manifest names is removed, each with
+// an event naming it.
+func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
+	state := t.TempDir()
+	store, err := images.Open(filepath.Join(state, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"wanted", "running", "unused"} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.ImportRootfs(dir, "localhost/gc-"+name+":1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running, err := store.Get("localhost/gc-running:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pod record naming the running image, as the pod package writes it.
+	podDir := filepath.Join(state, "pods", "default_r")
+	if err := os.MkdirAll(podDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(podDir, "pod.json"), []byte(`{"version":1,"pod":{"metadata":{"name":"r"}},"imageIDs":{"main":"`+running.ID+`"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap := &manifestdir.Snapshot{Pods: []reconciler.Desired{{Pod: &manifests.Pod{Spec: manifests.PodSpec{
+		Containers: []manifests.Container{{Name: "main", Image: "localhost/gc-wanted:1"}}}}}}}
+	events := newEventLog(100, slog.New(slog.DiscardHandler))
+	g := &imageGC{store: store, policy: images.GCPolicy{High: 0, Low: 0}, stateDir: state,
+		latest: func() *manifestdir.Snapshot { return snap }, events: events, log: slog.New(slog.DiscardHandler)}
+	if u, err := store.Usage(); err != nil || u.Percent() == 0 {
+		t.Skipf("the test's file system is empty or unreadable: %+v, %v", u, err)
+	}
+	g.once(time.Now())
+
+	list, err := store.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, im := range list {
+		left = append(left, im.Refs...)
+	}
+	slices.Sort(left)
+	if strings.Join(left, ",") != "localhost/gc-running:1,localhost/gc-wanted:1" {
+		t.Errorf("left %v, want the running and the wanted image", left)
+	}
+	evs := events.since(time.Time{})
+	if len(evs) != 1 || evs[0].Reason != "ImageGCRemoved" || !strings.Contains(evs[0].Message, "localhost/gc-unused:1") {
+		t.Errorf("events: %+v", evs)
+	}
+}
