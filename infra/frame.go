@@ -11,8 +11,8 @@ import (
 // ProtocolVersion is sent in every request and response. Bump it when an op
 // or a field is added, so each side knows what the other understands.
 // Version 2 added OpEnv and the running state's StartTimings, version 3
-// OpSetEnv.
-const ProtocolVersion = 3
+// OpSetEnv, version 4 OpKill.
+const ProtocolVersion = 4
 
 // MaxFrame caps a frame's JSON payload.
 const MaxFrame = 16 << 20
@@ -28,6 +28,9 @@ const (
 	OpEnv = "env"
 	// OpSetEnv sets the environment of containers' next runs.
 	OpSetEnv = "setenv"
+	// OpKill stops one container's run (a failed liveness or startup
+	// probe); its restart policy decides what comes next.
+	OpKill = "kill"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -37,14 +40,16 @@ var ErrFrameTooLarge = errors.New("frame too large")
 type Request struct {
 	Version int    `json:"version"`
 	Op      string `json:"op"`
-	// GraceMillis is Stop's grace period before SIGKILL.
+	// GraceMillis is Stop's and Kill's grace period before SIGKILL.
 	GraceMillis int64 `json:"graceMillis,omitempty"`
 	// InitContainers and Containers, with Start, replace those of the
 	// launch config.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
-	// Container names the container of OpEnv.
+	// Container names the container of OpEnv and OpKill.
 	Container string `json:"container,omitempty"`
+	// Message, with OpKill, is the Killing event's message.
+	Message string `json:"message,omitempty"`
 	// Envs, with OpSetEnv, maps container names to their new environment.
 	Envs map[string][]string `json:"envs,omitempty"`
 }
