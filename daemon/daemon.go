@@ -130,6 +130,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Done: poke, // pods waiting for the image are created in the next pass
 		Log:  log,
 	})
+	execProbes := &execProber{fallbackDir: filepath.Join(cfg.RunDir, "bin", "exec")}
+	defer execProbes.close()
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
@@ -138,6 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          func(e pod.Event) { events.add(apiEvent(e)) },
+		ExecProbe:      execProbes.run,
 		Log:            log,
 		Pull:           pull,
 	})

@@ -162,7 +162,7 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	m.mu.Unlock()
 	hostIP := m.hostIP()
 	for _, s := range m.statuses(ctx, want) {
-		out = append(out, podView(s.rec, s.st, s.terminating, hostIP))
+		out = append(out, podView(s.rec, s.st, s.terminating, hostIP, s.probes.statuses()))
 	}
 	return out
 }
@@ -195,6 +195,7 @@ type podState struct {
 	rec         *record
 	st          *infra.PodStatus
 	terminating bool
+	probes      *prober
 }
 
 // statuses asks every existing pod's infra for its status, in parallel.
@@ -206,7 +207,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 		if !want(id) {
 			continue
 		}
-		res = append(res, podState{rec: e.rec, terminating: e.terminating})
+		res = append(res, podState{rec: e.rec, terminating: e.terminating, probes: e.probes})
 		socks = append(socks, e.layout.Socket())
 	}
 	m.mu.Unlock()
