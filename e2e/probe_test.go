@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,7 +129,8 @@ func TestProbeLivenessRestarts(t *testing.T) {
 
 // TestProbeReadinessFlips: a readiness probe sets the container's ready
 // and the pod's Ready and ContainersReady, both ways, without restarts; a
-// container without probes stays ready while it runs.
+// container without probes stays ready while it runs; after a daemon
+// restart the adopted pod is probed again.
 func TestProbeReadinessFlips(t *testing.T) {
 	d := startDaemon(t)
 	d.apply("ready.yaml", probePodYAML("ready", `  - name: app
@@ -161,6 +163,13 @@ func TestProbeReadinessFlips(t *testing.T) {
 	d.mustBerth("exec", "ready", "-c", "app", "--", "/bin/demo", "remove", "/tmp/unready")
 	d.waitReady("ready", "app", true)
 	d.checkPodReady("ready", true)
+
+	// A restarted daemon adopts the pod and probes it again.
+	d.stop(syscall.SIGTERM)
+	d.start()
+	d.waitReady("ready", "app", true)
+	d.mustBerth("exec", "ready", "-c", "app", "--", "/bin/demo", "write", "/tmp/unready", "x")
+	d.waitReady("ready", "app", false)
 	if n := ctrStatus(t, d.pod("ready"), "app").RestartCount; n != 0 {
 		t.Errorf("readiness failures restarted the container %d times", n)
 	}
