@@ -315,3 +315,28 @@ func TestProbeTCPGRPCExec(t *testing.T) {
 		t.Errorf("tcp container: %s", toJSON(c))
 	}
 }
+
+// TestProbeHostNetwork: a host-network pod's probes dial from the host's
+// namespace, to the host's address on the pod network by default.
+func TestProbeHostNetwork(t *testing.T) {
+	d := startDaemon(t)
+	port := freeHostPort(t, "tcp")
+	d.apply("hostnet.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: hostnet
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "echo-tcp", "%d"]
+    readinessProbe:
+      tcpSocket:
+        port: %d
+      periodSeconds: 1
+`, port, port))
+	d.waitReady("hostnet", "app", true)
+	d.checkPodReady("hostnet", true)
+}

@@ -74,7 +74,7 @@ var implemented = map[string]string{
 	"Probe.periodSeconds":                 "TestState (probe/state_test.go)",
 	"Probe.successThreshold":              "TestState (probe/state_test.go)",
 	"Probe.failureThreshold":              "TestProbeLivenessRestarts (e2e/probe_test.go)",
-	"Probe.terminationGracePeriodSeconds": "TestInfraKill (infra/infra_linux_test.go)",
+	"Probe.terminationGracePeriodSeconds": "TestProberReports (pod/probes_test.go)",
 	"ExecAction.command":                  "TestProbeTCPGRPCExec (e2e/probe_test.go)",
 	"HTTPGetAction.path":                  "TestProbeLivenessRestarts (e2e/probe_test.go)",
 	"HTTPGetAction.port":                  "TestProbeLivenessRestarts (e2e/probe_test.go)",
