@@ -52,6 +52,8 @@ type probeStatus struct {
 	// container does not run.
 	run            time.Time
 	started, ready bool
+	// changed is when started or ready last changed in this run.
+	changed time.Time
 }
 
 // hasProbes says whether any container of p has a probe.
@@ -219,7 +221,7 @@ func (pr *prober) observe(st []infra.ContainerStatus) {
 		pr.mu.Unlock()
 		switch r := cs.State.Running; {
 		case r != nil && !r.StartedAt.Equal(prev):
-			pr.set(pc, probeStatus{run: r.StartedAt, started: !pc.hasStartup, ready: !pc.hasStartup && !pc.hasReadiness})
+			pr.set(pc, probeStatus{run: r.StartedAt, started: !pc.hasStartup, ready: !pc.hasStartup && !pc.hasReadiness, changed: r.StartedAt})
 			pc.runner.ContainerStarted(r.StartedAt)
 		case r == nil && !prev.IsZero():
 			pr.set(pc, probeStatus{})
@@ -239,12 +241,16 @@ func (pr *prober) set(pc *probed, s probeStatus) {
 // the kill.
 func (pr *prober) report(pc *probed, r probe.Report) {
 	pr.mu.Lock()
+	before := pc.status
 	switch r.Type {
 	case probe.Readiness:
 		pc.status.ready = pc.status.started && r.Result == probe.Success
 	case probe.Startup:
 		pc.status.started = r.Result == probe.Success
 		pc.status.ready = pc.status.started && !pc.hasReadiness
+	}
+	if pc.status.started != before.started || pc.status.ready != before.ready {
+		pc.status.changed = time.Now()
 	}
 	pr.mu.Unlock()
 	if ev := r.Event; ev != nil {

@@ -148,9 +148,13 @@ func applyProbes(cs []ContainerView, probed map[string]probeStatus) {
 			continue
 		}
 		r := cs[i].State.Running
-		started := r != nil && r.StartedAt.Equal(ps.run) && ps.started
+		current := r != nil && r.StartedAt.Equal(ps.run)
+		started := current && ps.started
 		cs[i].Started = &started
 		cs[i].Ready = started && ps.ready
+		if current {
+			cs[i].ProbedAt = ps.changed
+		}
 	}
 }
 

@@ -161,12 +161,18 @@ func TestApplyProbes(t *testing.T) {
 		running := tt.state.Running != nil
 		cs := []ContainerView{{Name: "app", State: tt.state, Ready: running, Started: &running}}
 		probed := map[string]probeStatus{}
+		var wantProbedAt time.Time
 		if tt.probed != nil {
-			probed["app"] = *tt.probed
+			ps := *tt.probed
+			ps.changed = ps.run.Add(time.Second)
+			probed["app"] = ps
+			if running && ps.run.Equal(run) {
+				wantProbedAt = ps.changed
+			}
 		}
 		applyProbes(cs, probed)
-		if *cs[0].Started != tt.wantStarted || cs[0].Ready != tt.wantRdy {
-			t.Errorf("%s: started %v ready %v, want %v %v", tt.name, *cs[0].Started, cs[0].Ready, tt.wantStarted, tt.wantRdy)
+		if *cs[0].Started != tt.wantStarted || cs[0].Ready != tt.wantRdy || !cs[0].ProbedAt.Equal(wantProbedAt) {
+			t.Errorf("%s: started %v ready %v probed at %v, want %v %v %v", tt.name, *cs[0].Started, cs[0].Ready, cs[0].ProbedAt, tt.wantStarted, tt.wantRdy, wantProbedAt)
 		}
 	}
 }

@@ -66,6 +66,10 @@ type ContainerView struct {
 	ImageID      string
 	ContainerID  string
 	Started      *bool
+	// ProbedAt is when the container's probes last changed its Started
+	// or Ready in its current run (the run's start until they do); zero
+	// for a container without probes, whose readiness follows its state.
+	ProbedAt time.Time
 }
 
 // Event is something that happened to a pod (kube's Event* reasons).
