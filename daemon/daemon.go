@@ -155,6 +155,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Credentials: func(ns, name string) (*registry.DockerConfig, error) { return pullSecrets(loader.Latest(), ns, name) },
 		Log:         log,
 	})
+	execProbes := &execProber{fallbackDir: filepath.Join(cfg.RunDir, "bin", "exec")}
+	defer execProbes.close()
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
@@ -163,6 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          onEvent,
+		ExecProbe:      execProbes.run,
 		Log:            log,
 		Pull:           pull,
 	})

@@ -79,6 +79,19 @@ func (c *Client) SetEnv(ctx context.Context, envs map[string][]string) error {
 	return err
 }
 
+// Kill stops the current run of container ctr: SIGTERM, SIGKILL after
+// grace, with a Killing event saying why (message). The exit is recorded as
+// any other and the pod's restart policy, with its back-off, decides what
+// comes next. It returns once the signal is sent, not when the run ended.
+// It wraps ErrUnsupported for an infra older than protocol version 5.
+func (c *Client) Kill(ctx context.Context, ctr string, grace time.Duration, message string) error {
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpKill, Container: ctr, GraceMillis: grace.Milliseconds(), Message: message})
+	if err != nil && olderThan(resp, 5) {
+		return fmt.Errorf("kill container %s: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
+	}
+	return err
+}
+
 // olderThan reports whether resp came from an infra of a protocol version
 // before v, which refuses the ops it does not know.
 func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Version < v }

@@ -83,6 +83,7 @@ func TestCallsHaveDeadlines(t *testing.T) {
 		"env":      func() error { _, err := c.Env(context.Background(), "app"); return err },
 		"setenv":   func() error { return c.SetEnv(context.Background(), map[string][]string{"app": nil}) },
 		"stop":     func() error { return c.Stop(context.Background(), 0) },
+		"kill":     func() error { return c.Kill(context.Background(), "app", 0, "") },
 		"shutdown": func() error { return c.Shutdown(context.Background()) },
 	}
 	for name, call := range calls {
@@ -162,5 +163,39 @@ func TestProtocolVersionsOfDaemonAndInfra(t *testing.T) {
 	defer cancel()
 	if st, err := NewClient(sock).Status(ctx); err != nil || st.Version != ProtocolVersion || st.PID != 7 {
 		t.Errorf("status after the refusal: %+v, %v", st, err)
+	}
+}
+
+// TestKillFromAnOldInfra: a daemon asking an infra of protocol version 3
+// (started before OpKill existed) to kill a container gets ErrUnsupported,
+// so that it can log it and leave the pod running.
+func TestKillFromAnOldInfra(t *testing.T) {
+	testutil.RequireRoot(t) // the client insists on a root peer
+	sock := filepath.Join(t.TempDir(), "infra.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan Request, 1)
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		var req Request
+		if readFrame(conn, &req) == nil {
+			got <- req
+			writeFrame(conn, Response{Version: 3, Error: `unsupported op "` + req.Op + `" (infra protocol version 3)`})
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := NewClient(sock).Kill(ctx, "app", time.Second, "why"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Kill from a version 3 infra = %v, want ErrUnsupported", err)
+	}
+	if req := <-got; req.Op != OpKill || req.Container != "app" || req.GraceMillis != 1000 || req.Message != "why" || req.Version != ProtocolVersion {
+		t.Errorf("request = %+v", req)
 	}
 }

@@ -12,8 +12,9 @@ import (
 // or a field is added, so each side knows what the other understands.
 // Version 2 added OpEnv and the running state's StartTimings, version 3
 // OpSetEnv, version 4 ContainerConfig's termination message fields and the
-// runs it carries over a host restart (RestartCount, LastState).
-const ProtocolVersion = 4
+// runs it carries over a host restart (RestartCount, LastState), version 5
+// OpKill.
+const ProtocolVersion = 5
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -36,6 +37,9 @@ const (
 	OpEnv = "env"
 	// OpSetEnv sets the environment of containers' next runs.
 	OpSetEnv = "setenv"
+	// OpKill stops one container's run (a failed liveness or startup
+	// probe); its restart policy decides what comes next.
+	OpKill = "kill"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -45,14 +49,16 @@ var ErrFrameTooLarge = errors.New("frame too large")
 type Request struct {
 	Version int    `json:"version"`
 	Op      string `json:"op"`
-	// GraceMillis is Stop's grace period before SIGKILL.
+	// GraceMillis is Stop's and Kill's grace period before SIGKILL.
 	GraceMillis int64 `json:"graceMillis,omitempty"`
 	// InitContainers and Containers, with Start, replace those of the
 	// launch config.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
-	// Container names the container of OpEnv.
+	// Container names the container of OpEnv and OpKill.
 	Container string `json:"container,omitempty"`
+	// Message, with OpKill, is the Killing event's message.
+	Message string `json:"message,omitempty"`
 	// Envs, with OpSetEnv, maps container names to their new environment.
 	Envs map[string][]string `json:"envs,omitempty"`
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -520,4 +522,59 @@ func TestLaunchReportsInfraError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mode 0700") {
 		t.Fatalf("launch = %v, want the infra's socket directory error", err)
 	}
+}
+
+// TestInfraKill: a real infra kills one container on request (SIGKILL once
+// the grace period passed, for a container that ignores SIGTERM) and
+// restarts it under its policy; a daemon of an older protocol version
+// still gets its answers from this infra.
+func TestInfraKill(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartAlways, []string{"stubborn", "ignore-term"}, []string{"other", "ignore-term"})
+	proc, c := launchPod(t, cfg)
+	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	stubbornLog := filepath.Join(cfg.LogDir, "stubborn", "0.log")
+	waitFor(t, "stubborn ignores SIGTERM", func() bool { return len(readLog(t, stubbornLog)) == 1 })
+	if err := c.Kill(ctx(t), "stubborn", 200*time.Millisecond, "Container stubborn failed liveness probe, will be restarted"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stubborn restarted", func() bool {
+		cs := status(t, c).Containers[0]
+		return cs.RestartCount == 1 && cs.State.Running != nil
+	})
+	st := status(t, c)
+	if term := st.Containers[0].LastState.Terminated; term == nil || term.Signal != int32(syscall.SIGKILL) {
+		t.Errorf("stubborn's last state: %+v, want killed by SIGKILL", st.Containers[0].LastState)
+	}
+	if other := st.Containers[1]; other.RestartCount != 0 || other.State.Running == nil {
+		t.Errorf("the other container was touched: %+v", other)
+	}
+	found := false
+	for _, e := range st.Events {
+		found = found || (e.Reason == kube.EventKilling && e.Container == "stubborn" && e.Message == "Container stubborn failed liveness probe, will be restarted")
+	}
+	if !found {
+		t.Errorf("no Killing event for stubborn in %+v", st.Events)
+	}
+	if err := c.Kill(ctx(t), "nope", 0, "x"); err == nil || errors.Is(err, ErrUnsupported) {
+		t.Errorf("Kill of an unknown container = %v, want the infra's error", err)
+	}
+
+	// A daemon of protocol version 3 asks for the status.
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: cfg.Socket, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var resp Response
+	if err := writeFrame(conn, Request{Version: 3, Op: OpStatus}); err != nil {
+		t.Fatal(err)
+	}
+	if err := readFrame(conn, &resp); err != nil || resp.Error != "" || resp.Status == nil || len(resp.Status.Containers) != 2 {
+		t.Fatalf("status for a version 3 daemon: %+v, %v", resp, err)
+	}
+	shutdown(t, c, proc.Pid, cfg.Socket)
 }

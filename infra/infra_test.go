@@ -605,3 +605,64 @@ func TestSupervisorStartUnderWay(t *testing.T) {
 		t.Fatalf("Stop answered %d times after everything exited", stopped)
 	}
 }
+
+// TestSupervisorKill: a Kill (a failed liveness probe) records a Killing
+// event with the caller's message, sends SIGTERM, and SIGKILL after the
+// grace period only to the run it was about; the exit is then handled as
+// any exit, with a restart under the policy.
+func TestSupervisorKill(t *testing.T) {
+	cfg := validConfig()
+	cfg.RestartPolicy = RestartAlways
+	s, p := newTestSupervisor(cfg)
+	if err := s.Start(nil, []ContainerConfig{{Name: "app"}}, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kill("nope", time.Second, "x"); err == nil {
+		t.Error("Kill of an unknown container: want an error")
+	}
+	const msg = "Container app failed liveness probe, will be restarted"
+	if err := s.Kill("app", time.Second, msg); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.signals) != 1 || p.signals[0] != "terminated" {
+		t.Fatalf("signals after Kill: %v, want SIGTERM", p.signals)
+	}
+	evs := s.Status().Events
+	if last := evs[len(evs)-1]; last.Reason != kube.EventKilling || last.Message != msg || last.Container != "app" {
+		t.Errorf("last event = %+v, want Killing with %q", last, msg)
+	}
+	// The grace period ends with the run still there: SIGKILL.
+	p.fire()
+	if len(p.signals) != 2 || p.signals[1] != "killed" {
+		t.Fatalf("signals after the grace period: %v, want SIGKILL", p.signals)
+	}
+	s.Exited(s.Status().Containers[0].PID, signalStatus(syscall.SIGKILL))
+	st := s.Status().Containers[0]
+	if st.State.Waiting == nil || st.State.Waiting.Reason != kube.ReasonCrashLoopBackOff {
+		t.Fatalf("after the kill: %+v, want CrashLoopBackOff", st.State)
+	}
+	p.fire()
+	if st := s.Status().Containers[0]; st.State.Running == nil || st.RestartCount != 1 {
+		t.Fatalf("after the back-off: %+v, want running, restart count 1", st)
+	}
+
+	// A run that exits within the grace period gets no SIGKILL, and
+	// neither does the run that follows it.
+	if err := s.Kill("app", time.Second, msg); err != nil {
+		t.Fatal(err)
+	}
+	s.Exited(s.Status().Containers[0].PID, signalStatus(syscall.SIGTERM))
+	p.fire() // the back-off's restart and the grace timer
+	p.fire()
+	if n := len(p.signals); n != 3 || p.signals[2] != "terminated" {
+		t.Errorf("signals: %v, want no SIGKILL after the run ended", p.signals)
+	}
+	if st := s.Status().Containers[0]; st.State.Running == nil || st.RestartCount != 2 {
+		t.Fatalf("after the second kill: %+v", st)
+	}
+	// A container that does not run cannot be killed.
+	s.Exited(s.Status().Containers[0].PID, exitStatus(0))
+	if err := s.Kill("app", 0, msg); !errors.Is(err, errNotRunning) {
+		t.Errorf("Kill of a waiting container = %v, want errNotRunning", err)
+	}
+}

@@ -206,6 +206,9 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 			env, err := s.sup.Env(req.Container)
 			ch <- answer(Response{Env: env}, err)
 		})
+	case OpKill:
+		grace := time.Duration(req.GraceMillis) * time.Millisecond
+		s.post(func() { ch <- answer(Response{}, s.sup.Kill(req.Container, grace, req.Message)) })
 	case OpStop:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
 		s.post(func() { s.sup.Stop(grace, reply) })

@@ -385,6 +385,49 @@ func (s *supervisor) scheduleRestart(c *ctr, ranFor time.Duration) {
 	})
 }
 
+// errNotRunning refuses a Kill of a container that does not run.
+var errNotRunning = errors.New("container is not running")
+
+// Kill stops the current run of container name, as the kubelet does after
+// a failed liveness or startup probe: a Killing event with message,
+// SIGTERM, and SIGKILL once grace has passed if that run still lives. The
+// exit that follows is handled as any other (Exited): recorded, and the
+// restart policy with its back-off applies.
+func (s *supervisor) Kill(name string, grace time.Duration, message string) error {
+	c, err := s.byName(name)
+	if err != nil {
+		return err
+	}
+	if c.pid == 0 {
+		return fmt.Errorf("kill container %s of pod %s: %w", name, s.cfg.Key, errNotRunning)
+	}
+	if s.stopping {
+		return fmt.Errorf("kill container %s of pod %s: %w", name, s.cfg.Key, errStopping)
+	}
+	pid, startedAt := c.pid, c.startedAt
+	s.event(c, kube.EventNormal, kube.EventKilling, message)
+	s.log.Info("killing container", "pod", s.cfg.Key, "container", name, "pid", pid, "grace", grace, "why", message)
+	kill := func() {
+		// Only the run that was asked about: it may have ended and been
+		// restarted meanwhile.
+		if c.pid != pid || !c.startedAt.Equal(startedAt) {
+			return
+		}
+		if err := s.os.signal(pid, syscall.SIGKILL); err != nil {
+			s.log.Warn("signal container", "pod", s.cfg.Key, "container", name, "pid", pid, "signal", syscall.SIGKILL, "err", err)
+		}
+	}
+	if grace <= 0 {
+		kill()
+		return nil
+	}
+	if err := s.os.signal(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("kill container %s of pod %s: %w", name, s.cfg.Key, err)
+	}
+	s.os.afterFunc(grace, kill)
+	return nil
+}
+
 // Stop begins the tear-down: no more restarts, SIGTERM to every running
 // container, SIGKILL after grace. done is called once no container runs.
 func (s *supervisor) Stop(grace time.Duration, done func(error)) {

@@ -69,6 +69,25 @@ var implemented = map[string]string{
 	"KeyToPath.path":                    "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
 	"KeyToPath.mode":                    "TestConfigMapPayload (volumes/projection_test.go)",
 
+	// Probes: run by the daemon (pod/probes.go, package probe).
+	"Probe.initialDelaySeconds":           "TestState (probe/state_test.go)",
+	"Probe.timeoutSeconds":                "TestProbeTCPGRPCExec (e2e/probe_test.go)",
+	"Probe.periodSeconds":                 "TestState (probe/state_test.go)",
+	"Probe.successThreshold":              "TestState (probe/state_test.go)",
+	"Probe.failureThreshold":              "TestProbeLivenessRestarts (e2e/probe_test.go)",
+	"Probe.terminationGracePeriodSeconds": "TestProberReports (pod/probes_test.go)",
+	"ExecAction.command":                  "TestProbeTCPGRPCExec (e2e/probe_test.go)",
+	"HTTPGetAction.path":                  "TestProbeLivenessRestarts (e2e/probe_test.go)",
+	"HTTPGetAction.port":                  "TestProbeLivenessRestarts (e2e/probe_test.go)",
+	"HTTPGetAction.host":                  "TestProbeHostLoopbackIsNotThePods (e2e/probe_test.go)",
+	"HTTPGetAction.scheme":                "TestHTTPCheckerHTTPSSelfSigned (probe/http_test.go)",
+	"HTTPHeader.name":                     "TestHTTPCheckerHeaders (probe/http_test.go)",
+	"HTTPHeader.value":                    "TestHTTPCheckerHeaders (probe/http_test.go)",
+	"TCPSocketAction.port":                "TestProbeTCPGRPCExec (e2e/probe_test.go)",
+	"TCPSocketAction.host":                "TestTCPChecker (probe/http_test.go)",
+	"GRPCAction.port":                     "TestProbeTCPGRPCExec (e2e/probe_test.go)",
+	"GRPCAction.service":                  "TestGRPCChecker (probe/grpc_test.go)",
+
 	// Containers and init containers.
 	"Container.name":                           "TestLogsNeedContainerName (e2e/logs_test.go)",
 	"Container.image":                          "TestImageNotFoundEvent (e2e/ops_test.go)",

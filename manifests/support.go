@@ -32,9 +32,6 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[PodSecurityContext](), field: "windowsOptions"},
 
 	// Containers and init containers.
-	{owner: typeOf[Container](), field: "livenessProbe"},
-	{owner: typeOf[Container](), field: "readinessProbe"},
-	{owner: typeOf[Container](), field: "startupProbe"},
 	{owner: typeOf[Container](), field: "lifecycle", detail: ": postStart and preStop hooks are not run"},
 	{owner: typeOf[Container](), field: "stdin", detail: ": containers get no standard input"},
 	{owner: typeOf[Container](), field: "stdinOnce"},

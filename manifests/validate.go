@@ -86,9 +86,11 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 	ports := map[string]map[string]string{} // see hostPortConflict
 	for i := range s.InitContainers {
 		v.container(s, &s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i), vols, names, ports)
+		v.noProbes(&s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i))
 	}
 	for i := range s.Containers {
 		v.container(s, &s.Containers[i], joinIndex(joinField(path, "containers"), i), vols, names, ports)
+		v.probes(&s.Containers[i], joinIndex(joinField(path, "containers"), i))
 	}
 	v.oneOf(joinField(path, "restartPolicy"), s.RestartPolicy, "", "Always", "OnFailure", "Never")
 	if s.TerminationGracePeriodSeconds != nil && *s.TerminationGracePeriodSeconds < 0 {

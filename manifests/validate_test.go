@@ -147,7 +147,7 @@ func TestValidatePodBuiltInCode(t *testing.T) {
 		{"NUL in path", func(p *Pod) { p.Spec.Containers[0].WorkingDir = "/a\x00b" }, "spec.containers[0].workingDir", Error},
 		{"huge annotations", func(p *Pod) { p.Annotations = map[string]string{"a": strings.Repeat("x", maxAnnotationsLen)} }, "metadata.annotations", Error},
 		{"no name", func(p *Pod) { p.Name = "" }, "metadata.name", Error},
-		{"probe", func(p *Pod) { p.Spec.Containers[0].LivenessProbe = &Probe{} }, "spec.containers[0].livenessProbe", Unsupported},
+		{"probe without action", func(p *Pod) { p.Spec.Containers[0].LivenessProbe = &Probe{} }, "spec.containers[0].livenessProbe", Error},
 		{"hugepages medium", func(p *Pod) {
 			p.Spec.Volumes[0] = Volume{Name: "cfg", EmptyDir: &EmptyDirVolumeSource{Medium: "HugePages-2Mi"}}
 		}, "spec.volumes[0].emptyDir.medium", Unsupported},

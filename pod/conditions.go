@@ -50,7 +50,7 @@ func conditions(v View, created time.Time) []Condition {
 		case !ok:
 			notReady = append(notReady, spec.Name)
 		case c.Ready && c.State.Running != nil:
-			readyAt = later(readyAt, c.State.Running.StartedAt)
+			readyAt = later(later(readyAt, c.State.Running.StartedAt), c.ProbedAt)
 		case c.State.Terminated != nil:
 			readyAt = later(readyAt, c.State.Terminated.FinishedAt)
 			notReady = append(notReady, c.Name)
@@ -58,6 +58,8 @@ func conditions(v View, created time.Time) []Condition {
 			if t := c.LastState.Terminated; t != nil {
 				readyAt = later(readyAt, t.FinishedAt)
 			}
+			// A running container its probes hold unready.
+			readyAt = later(readyAt, c.ProbedAt)
 			notReady = append(notReady, c.Name)
 		}
 	}

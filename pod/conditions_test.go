@@ -21,6 +21,10 @@ func TestConditions(t *testing.T) {
 	backingOff := ContainerView{Name: "b", RestartCount: 2,
 		State:     kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCrashLoopBackOff}},
 		LastState: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1, FinishedAt: at(9)}}}
+	probed := func(c ContainerView, ready bool, s int) ContainerView {
+		c.Ready, c.ProbedAt = ready, at(s)
+		return c
+	}
 	waiting := ContainerView{Name: "a", State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonContainerCreating}}}
 	start := at(1)
 	pod := func(phase string, started bool, init, ctrs []ContainerView) View {
@@ -55,6 +59,10 @@ func TestConditions(t *testing.T) {
 			"True@1 True@0 False@9:ContainersNotReady:containers with unready status: [b]"},
 		{"infra unreachable", View{Spec: manifests.PodSpec{InitContainers: []manifests.Container{{Name: "i"}}, Containers: []manifests.Container{{Name: "a"}}}, Phase: kube.PodUnknown},
 			"False@0:: False@0:ContainersNotInitialized:containers with incomplete status: [i] False@0:ContainersNotReady:containers with unready status: [a]"},
+		{"probes hold one unready", pod(kube.PodRunning, true, nil, []ContainerView{running("a", 2), probed(running("b", 3), false, 5)}),
+			"True@1 True@0 False@5:ContainersNotReady:containers with unready status: [b]"},
+		{"probes made it ready", pod(kube.PodRunning, true, nil, []ContainerView{running("a", 2), probed(running("b", 3), true, 6)}),
+			"True@1 True@0 True@6"},
 		{"completed", pod(kube.PodSucceeded, true, nil, []ContainerView{exited("a", 0, 7)}),
 			"True@1 True@0 False@7:PodCompleted:"},
 	} {

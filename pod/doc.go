@@ -18,6 +18,8 @@
 //   - exec.go: ExecTarget, how `berth exec` enters a container.
 //   - refresh.go: Refresh, ConfigMap and Secret changes into volumes and
 //     the next run's environment.
+//   - probes.go: each pod's liveness, readiness and startup probes, run
+//     from its network namespace for as long as the pod exists.
 //
 // Decisions are pure functions: layout.go (a pod's identity and where its
 // things live), plan.go (container init config), env.go (environment and

@@ -451,6 +451,16 @@ func (h *fakeHost) Shutdown(ctx context.Context, socket string) error {
 	return nil
 }
 
+func (h *fakeHost) KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, err := h.infraAt(socket)
+	if err != nil {
+		return err
+	}
+	return h.op("infra kill %s %s grace=%s", p.key, ctr, grace)
+}
+
 // Processes, apart: Kill is also a method of Cgroups.
 
 type fakeProcesses struct{ *fakeHost }

@@ -75,6 +75,11 @@ type Infra interface {
 	Status(ctx context.Context, socket string) (infra.PodStatus, error)
 	Stop(ctx context.Context, socket string, grace time.Duration) error
 	Shutdown(ctx context.Context, socket string) error
+	// KillContainer stops one container's run (a failed liveness or
+	// startup probe) with a Killing event saying why; its restart policy
+	// decides what comes next. An infra too old for it fails with an error
+	// wrapping infra.ErrUnsupported.
+	KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -133,6 +138,10 @@ func (hostInfra) Stop(ctx context.Context, socket string, grace time.Duration) e
 
 func (hostInfra) Shutdown(ctx context.Context, socket string) error {
 	return infra.NewClient(socket).Shutdown(ctx)
+}
+
+func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error {
+	return infra.NewClient(socket).Kill(ctx, ctr, grace, message)
 }
 
 type launching struct{ *infra.Launching }

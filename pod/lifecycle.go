@@ -55,6 +55,10 @@ type Config struct {
 	// Objects returns the ConfigMaps and Secrets of a namespace, from the
 	// manifest directory.
 	Objects func(namespace string) Objects
+	// ExecProbe runs an exec probe's command in a container, as `berth
+	// exec` does, and returns its exit status and output; the process is
+	// killed when ctx ends. Without it, exec probes cannot run.
+	ExecProbe func(ctx context.Context, t ExecTarget, cmd []string) (exitCode int, output []byte, err error)
 	// Event records something that happened to a pod.
 	Event func(Event)
 	Log   *slog.Logger
@@ -95,6 +99,8 @@ type entry struct {
 	// vol and env are the last refreshes of the pod's volumes and of its
 	// containers' environment from ConfigMaps and Secrets (Refresh).
 	vol, env refreshState
+	// probes runs the pod's probes; nil when it has none.
+	probes *prober
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.
@@ -196,13 +202,15 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	m.mu.Lock()
 	// The volumes and environment were made from c.objs: Refresh has
 	// nothing to do until one of those documents changes.
-	m.pods[id] = &entry{rec: rec, layout: l,
+	e := &entry{rec: rec, layout: l,
 		vol: refreshState{refs: volumeRefs(p, c.objs)}, env: refreshState{refs: envRefs(p, c.objs)}}
+	m.pods[id] = e
 	delete(m.failed, id)
 	m.mu.Unlock()
 	if cr != nil {
 		m.dropCarried(id, true)
 	}
+	m.startProbes(id, e)
 	t.containers(c.status)
 	t.done()
 	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)
@@ -667,6 +675,7 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 		return nil
 	}
 	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventKilling, "Stopping pod")
+	m.stopProbes(e)
 	if err := m.teardown(ctx, id, e.rec, e.layout, gracePeriod(e.rec.Pod)); err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}

@@ -54,9 +54,11 @@ func (m *Manager) Recover(ctx context.Context) error {
 		if f.adopt {
 			live[id] = true
 			liveRun[RunKey(id)] = true
+			e := &entry{rec: f.rec, layout: f.layout}
 			m.mu.Lock()
-			m.pods[id] = &entry{rec: f.rec, layout: f.layout}
+			m.pods[id] = e
 			m.mu.Unlock()
+			m.startProbes(id, e)
 			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)
 			continue
 		}

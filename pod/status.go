@@ -11,10 +11,12 @@ import (
 
 // podView builds the view of a pod from its record and what its infra
 // reports (nil when the infra did not answer). hostIP is the host's
-// address on the pod network ("" when there is none).
-func podView(rec *record, st *infra.PodStatus, terminating bool, hostIP string) View {
+// address on the pod network ("" when there is none); probed is what the
+// probes say of the containers that have some.
+func podView(rec *record, st *infra.PodStatus, terminating bool, hostIP string, probed map[string]probeStatus) View {
 	p := rec.Pod
 	out := podStatus(p, st, rec.ImageIDs)
+	applyProbes(out.Containers, probed)
 	out.Meta, out.Spec = p.ObjectMeta, p.Spec
 	out.Meta.UID = rec.UID
 	out.File, out.InfraPID, out.Created = rec.File, rec.InfraPID, rec.Created
@@ -132,6 +134,28 @@ func containerStatuses(spec []manifests.Container, st []infra.ContainerStatus, s
 		out = append(out, cs)
 	}
 	return out
+}
+
+// applyProbes sets the started and ready of containers with probes from
+// what their probes say of the run the view shows: a container whose
+// startup probe has not succeeded is not started, and one whose readiness
+// probe does not succeed is not ready; results about another run (the
+// container restarted since) count for nothing.
+func applyProbes(cs []ContainerView, probed map[string]probeStatus) {
+	for i := range cs {
+		ps, ok := probed[cs[i].Name]
+		if !ok {
+			continue
+		}
+		r := cs[i].State.Running
+		current := r != nil && r.StartedAt.Equal(ps.run)
+		started := current && ps.started
+		cs[i].Started = &started
+		cs[i].Ready = started && ps.ready
+		if current {
+			cs[i].ProbedAt = ps.changed
+		}
+	}
 }
 
 // viewState is a container state as the view shows it: without the

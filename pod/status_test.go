@@ -79,8 +79,8 @@ func TestCreatingStatusNames(t *testing.T) {
 	}{
 		{"being created", creatingPod(plain, "/m/p.yaml", time.Now()), []string{"ContainerCreating", "ContainerCreating"}},
 		{"being created, init first", creatingPod(withInit, "/m/q.yaml", time.Now()), []string{"PodInitializing", "PodInitializing"}},
-		{"infra up, not started", podView(&record{Pod: plain}, notStarted, false, ""), []string{"ContainerCreating", "ContainerCreating"}},
-		{"terminating", podView(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false, ""), []string{"Terminating"}},
+		{"infra up, not started", podView(&record{Pod: plain}, notStarted, false, "", nil), []string{"ContainerCreating", "ContainerCreating"}},
+		{"terminating", podView(&record{Pod: plain}, &infra.PodStatus{Started: true, Stopping: true}, false, "", nil), []string{"Terminating"}},
 	} {
 		if got := waits(tc.pod); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
@@ -130,9 +130,49 @@ func TestPodViewAddresses(t *testing.T) {
 		{"no network yet", false, "", "", "", ""},
 	} {
 		rec := &record{Pod: &manifests.Pod{Spec: manifests.PodSpec{HostNetwork: tc.hostNetwork}}, IP: tc.recIP}
-		v := podView(rec, nil, false, tc.hostIP)
+		v := podView(rec, nil, false, tc.hostIP, nil)
 		if v.IP != tc.wantIP || v.HostIP != tc.wantHostIP {
 			t.Errorf("%s: ip %q, host ip %q; want %q, %q", tc.name, v.IP, v.HostIP, tc.wantIP, tc.wantHostIP)
+		}
+	}
+}
+
+// TestApplyProbes: a container with probes is started once its startup
+// probe succeeded and ready once its readiness probe does, for the run the
+// view shows only; one without probes keeps ready-when-running.
+func TestApplyProbes(t *testing.T) {
+	run := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	running := kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}
+	waiting := kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCrashLoopBackOff}}
+	tests := []struct {
+		name                 string
+		state                kube.ContainerState
+		probed               *probeStatus
+		wantStarted, wantRdy bool
+	}{
+		{"no probes, running", running, nil, true, true},
+		{"ready", running, &probeStatus{run: run, started: true, ready: true}, true, true},
+		{"readiness failing", running, &probeStatus{run: run, started: true}, true, false},
+		{"startup pending", running, &probeStatus{run: run}, false, false},
+		{"results of an earlier run", running, &probeStatus{run: run.Add(-time.Minute), started: true, ready: true}, false, false},
+		{"not running", waiting, &probeStatus{run: run, started: true, ready: true}, false, false},
+	}
+	for _, tt := range tests {
+		running := tt.state.Running != nil
+		cs := []ContainerView{{Name: "app", State: tt.state, Ready: running, Started: &running}}
+		probed := map[string]probeStatus{}
+		var wantProbedAt time.Time
+		if tt.probed != nil {
+			ps := *tt.probed
+			ps.changed = ps.run.Add(time.Second)
+			probed["app"] = ps
+			if running && ps.run.Equal(run) {
+				wantProbedAt = ps.changed
+			}
+		}
+		applyProbes(cs, probed)
+		if *cs[0].Started != tt.wantStarted || cs[0].Ready != tt.wantRdy || !cs[0].ProbedAt.Equal(wantProbedAt) {
+			t.Errorf("%s: started %v ready %v probed at %v, want %v %v %v", tt.name, *cs[0].Started, cs[0].Ready, cs[0].ProbedAt, tt.wantStarted, tt.wantRdy, wantProbedAt)
 		}
 	}
 }

@@ -66,6 +66,10 @@ type ContainerView struct {
 	ImageID      string
 	ContainerID  string
 	Started      *bool
+	// ProbedAt is when the container's probes last changed its Started
+	// or Ready in its current run (the run's start until they do); zero
+	// for a container without probes, whose readiness follows its state.
+	ProbedAt time.Time
 }
 
 // Event is something that happened to a pod (kube's Event* reasons).
@@ -174,7 +178,7 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	m.mu.Unlock()
 	hostIP := m.hostIP()
 	for _, s := range m.statuses(ctx, want) {
-		out = append(out, podView(s.rec, s.st, s.terminating, hostIP))
+		out = append(out, podView(s.rec, s.st, s.terminating, hostIP, s.probes.statuses()))
 	}
 	return out
 }
@@ -207,6 +211,7 @@ type podState struct {
 	rec         *record
 	st          *infra.PodStatus
 	terminating bool
+	probes      *prober
 }
 
 // statuses asks every existing pod's infra for its status, in parallel.
@@ -218,7 +223,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 		if !want(id) {
 			continue
 		}
-		res = append(res, podState{rec: e.rec, terminating: e.terminating})
+		res = append(res, podState{rec: e.rec, terminating: e.terminating, probes: e.probes})
 		socks = append(socks, e.layout.Socket())
 	}
 	m.mu.Unlock()

@@ -4,9 +4,8 @@
 // sockets inside the pod's network namespace, and the per-container state
 // machine that turns probe runs into results after the thresholds.
 //
-// The package is not wired into the daemon yet: the probe fields stay in the
-// manifests' "not supported yet" table until liveness kills and readiness
-// reach the infra and the pod status end to end.
+// The daemon runs them: package pod starts a Runner per container with
+// probes for as long as the pod exists (pod/probes.go).
 //
 // Layout:
 //

@@ -4,8 +4,13 @@
 //
 //	demo sleep [DURATION]          sleep (forever without DURATION)
 //	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
+//	           [--unhealthy-file P] /healthz answers 500 while the file P exists
+//	           [--healthy-after D]  and for the first D after the start
+//	demo grpc-health PORT          grpc.health.v1 Check over h2c: SERVING, or
+//	                               NOT_SERVING while /tmp/grpc-unhealthy exists
 //	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
 //	demo read PATH                 print the file at PATH
+//	demo remove PATH               remove the file at PATH
 //	demo publish PATH TEXT         write TEXT to PATH atomically (temp file, rename)
 //	demo wait-read PATH            wait until PATH exists, then print it
 //	demo env                       print the environment, one VAR=value a line
@@ -185,6 +190,13 @@ func run(mode string, args []string) error {
 		}
 		os.Exit(n)
 		return nil
+	case "remove":
+		if len(args) != 1 {
+			return errors.New("usage: remove PATH")
+		}
+		return os.Remove(args[0])
+	case "grpc-health":
+		return grpcHealth(args)
 	case "echo-tcp":
 		return echoTCP(args)
 	case "echo-udp":
@@ -275,7 +287,8 @@ func sleep(args []string) error {
 }
 
 func serve(args []string) error {
-	port := "8080"
+	port, unhealthyFile := "8080", ""
+	var healthyAt time.Time
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -284,6 +297,16 @@ func serve(args []string) error {
 			i++
 		case strings.HasPrefix(a, "--port="):
 			port = strings.TrimPrefix(a, "--port=")
+		case a == "--unhealthy-file" && i+1 < len(args):
+			unhealthyFile = args[i+1]
+			i++
+		case a == "--healthy-after" && i+1 < len(args):
+			d, err := time.ParseDuration(args[i+1])
+			if err != nil {
+				return fmt.Errorf("serve: --healthy-after: %w", err)
+			}
+			healthyAt = time.Now().Add(d)
+			i++
 		default:
 			return fmt.Errorf("serve: unknown argument %q", a)
 		}
@@ -294,6 +317,10 @@ func serve(args []string) error {
 		fmt.Fprintf(w, "hello from %s\n", h)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if _, err := os.Stat(unhealthyFile); (unhealthyFile != "" && err == nil) || time.Now().Before(healthyAt) {
+			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
@@ -310,6 +337,34 @@ func serve(args []string) error {
 		_, _ = w.Write(b)
 	})
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return srv.ListenAndServe()
+}
+
+// grpcHealth serves grpc.health.v1.Health/Check over h2c, its wire format
+// written by hand (the demo links nothing but the standard library): one
+// length-prefixed message, HealthCheckResponse{status}, then the
+// grpc-status trailer.
+func grpcHealth(args []string) error {
+	port, err := intArg(args, "grpc-health PORT")
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /grpc.health.v1.Health/Check", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		status := byte(1) // SERVING
+		if _, err := os.Stat("/tmp/grpc-unhealthy"); err == nil {
+			status = 2 // NOT_SERVING
+		}
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status")
+		// Compressed flag, length 2, then field 1 (varint) = status.
+		w.Write([]byte{0, 0, 0, 0, 2, 0x08, status})
+		w.Header().Set("Grpc-Status", "0")
+	})
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Addr: ":" + strconv.Itoa(port), Handler: mux, Protocols: &protos, ReadHeaderTimeout: 10 * time.Second}
 	return srv.ListenAndServe()
 }
 

@@ -1,0 +1,311 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/kube"
+	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/probe"
+)
+
+// probePoll is how often a pod with probes asks its infra which of its
+// containers run: starts and exits reach the probe runners within it.
+const probePoll = time.Second
+
+// prober runs the probes of one pod, in the daemon, for as long as the pod
+// exists: one probe.Runner per container with probes, and a loop that
+// tells them of their container's starts and exits from the infra's
+// status. Its http, tcp and grpc probes dial from the pod's network
+// namespace, held open for the pod's life (the host's for a host-network
+// pod); exec probes run in the container as `berth exec` does
+// (Config.ExecProbe).
+type prober struct {
+	m      *Manager
+	pod    *manifests.Pod
+	socket string
+	close  func() error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	ctrs map[string]*probed
+}
+
+// probed is one container's runner and what its reports said of the
+// container's current run.
+type probed struct {
+	runner *probe.Runner
+	status probeStatus
+	// hasStartup and hasReadiness say which probes the container has.
+	hasStartup, hasReadiness bool
+}
+
+// probeStatus is what a container's probes say of one run of it.
+type probeStatus struct {
+	// run is the start of the run the results are about; zero when the
+	// container does not run.
+	run            time.Time
+	started, ready bool
+	// changed is when started or ready last changed in this run.
+	changed time.Time
+}
+
+// hasProbes says whether any container of p has a probe.
+func hasProbes(p *manifests.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		if c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// startProbes starts the probes of a pod that exists (created, or adopted
+// by Recover), and records them in its entry. A pod without probes gets
+// nothing. A failure is logged and leaves the pod without probes: it runs
+// as it would without them.
+func (m *Manager) startProbes(id string, e *entry) {
+	p := e.rec.Pod
+	if !hasProbes(p) {
+		return
+	}
+	pr, err := m.newProber(e)
+	if err != nil {
+		m.cfg.Log.Error("pod's probes cannot run", "pod", key(p), "err", err)
+		m.event(p, "", kube.EventWarning, kube.EventFailed, "probes cannot run: "+err.Error())
+		return
+	}
+	m.mu.Lock()
+	// The pod may have been removed meanwhile.
+	kept := m.pods[id] == e && !e.terminating && e.probes == nil
+	if kept {
+		e.probes = pr
+	}
+	m.mu.Unlock()
+	if !kept {
+		pr.stop()
+	}
+}
+
+// stopProbes ends the pod's probes, if it has them, and releases its
+// network namespace.
+func (m *Manager) stopProbes(e *entry) {
+	m.mu.Lock()
+	pr := e.probes
+	e.probes = nil
+	m.mu.Unlock()
+	if pr != nil {
+		pr.stop()
+	}
+}
+
+// newProber opens what the pod's probes dial from and starts one runner
+// per container with probes.
+func (m *Manager) newProber(e *entry) (*prober, error) {
+	rec := e.rec
+	p := rec.Pod
+	pr := &prober{m: m, pod: p, socket: e.layout.Socket(), close: func() error { return nil }, ctrs: map[string]*probed{}}
+	target := probe.Target{PodIP: rec.IP}
+	if p.Spec.HostNetwork {
+		target.Dialer, target.PodIP = probe.HostDialer(), m.hostIP()
+	} else {
+		ns, err := probe.OpenNetns(fmt.Sprintf("/proc/%d/ns/net", rec.InfraPID))
+		if err != nil {
+			return nil, err
+		}
+		// Opened after the infra was checked: the PID is still the infra's,
+		// not a process that reused it, only if the infra still lives.
+		if !m.cfg.Processes.Alive(rec.InfraPID, rec.InfraStart) {
+			ns.Close()
+			return nil, fmt.Errorf("infra %d exited", rec.InfraPID)
+		}
+		target.Dialer, pr.close = ns, ns.Close
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr.cancel = cancel
+	for i := range p.Spec.Containers {
+		c := &p.Spec.Containers[i]
+		t := target
+		t.Ports = c.Ports
+		if m.cfg.ExecProbe != nil {
+			t.Exec = execProbe{m: m, pod: p, ctr: c.Name}
+		}
+		pc, err := pr.containerProbes(c, t)
+		if err != nil {
+			cancel()
+			pr.close()
+			return nil, fmt.Errorf("container %s: %w", c.Name, err)
+		}
+		if pc != nil {
+			pr.ctrs[c.Name] = pc
+		}
+	}
+	for _, pc := range pr.ctrs {
+		pr.wg.Go(func() { pc.runner.Run(ctx) })
+	}
+	pr.wg.Go(func() { pr.watch(ctx) })
+	return pr, nil
+}
+
+// containerProbes makes the runner of c's probes, nil when it has none.
+func (pr *prober) containerProbes(c *manifests.Container, t probe.Target) (*probed, error) {
+	var probes []probe.Probe
+	for _, cp := range []struct {
+		typ   probe.Type
+		field string
+		p     *manifests.Probe
+	}{{probe.Liveness, "livenessProbe", c.LivenessProbe}, {probe.Readiness, "readinessProbe", c.ReadinessProbe}, {probe.Startup, "startupProbe", c.StartupProbe}} {
+		if cp.p == nil {
+			continue
+		}
+		spec, err := probe.NewSpec(cp.typ, cp.p)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%w", cp.field, err)
+		}
+		chk, err := probe.NewChecker(cp.p.ProbeHandler, t)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cp.field, err)
+		}
+		probes = append(probes, probe.Probe{Spec: spec, Checker: chk})
+	}
+	if len(probes) == 0 {
+		return nil, nil
+	}
+	pc := &probed{hasStartup: c.StartupProbe != nil, hasReadiness: c.ReadinessProbe != nil}
+	pc.runner = probe.NewRunner(c.Name, probe.SystemClock{}, func(r probe.Report) { pr.report(pc, r) }, probes...)
+	return pc, nil
+}
+
+// stop ends the runners and the watch, and closes the namespace.
+func (pr *prober) stop() {
+	pr.cancel()
+	pr.wg.Wait()
+	if err := pr.close(); err != nil {
+		pr.m.cfg.Log.Warn("close pod's network namespace", "pod", key(pr.pod), "err", err)
+	}
+}
+
+// watch tells the runners of their containers' starts and exits, as the
+// infra's status shows them, until ctx ends.
+func (pr *prober) watch(ctx context.Context) {
+	t := time.NewTicker(probePoll)
+	defer t.Stop()
+	for {
+		if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
+			pr.observe(st.Containers)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// observe passes on the starts and exits of containers since the last
+// status.
+func (pr *prober) observe(st []infra.ContainerStatus) {
+	for _, cs := range st {
+		pc := pr.ctrs[cs.Name]
+		if pc == nil {
+			continue
+		}
+		pr.mu.Lock()
+		prev := pc.status.run
+		pr.mu.Unlock()
+		switch r := cs.State.Running; {
+		case r != nil && !r.StartedAt.Equal(prev):
+			pr.set(pc, probeStatus{run: r.StartedAt, started: !pc.hasStartup, ready: !pc.hasStartup && !pc.hasReadiness, changed: r.StartedAt})
+			pc.runner.ContainerStarted(r.StartedAt)
+		case r == nil && !prev.IsZero():
+			pr.set(pc, probeStatus{})
+			pc.runner.ContainerStopped()
+		}
+	}
+}
+
+func (pr *prober) set(pc *probed, s probeStatus) {
+	pr.mu.Lock()
+	pc.status = s
+	pr.mu.Unlock()
+}
+
+// report applies one report of a container's runner: its readiness and
+// startup results, its event, and for a failed liveness or startup probe,
+// the kill.
+func (pr *prober) report(pc *probed, r probe.Report) {
+	pr.mu.Lock()
+	before := pc.status
+	switch r.Type {
+	case probe.Readiness:
+		pc.status.ready = pc.status.started && r.Result == probe.Success
+	case probe.Startup:
+		pc.status.started = r.Result == probe.Success
+		pc.status.ready = pc.status.started && !pc.hasReadiness
+	}
+	if pc.status.started != before.started || pc.status.ready != before.ready {
+		pc.status.changed = time.Now()
+	}
+	pr.mu.Unlock()
+	if ev := r.Event; ev != nil {
+		pr.m.event(pr.pod, r.Container, kube.EventWarning, ev.Reason, ev.Message)
+	}
+	if r.Kill() {
+		go pr.kill(r)
+	}
+}
+
+// kill asks the infra to stop the container whose liveness or startup
+// probe failed, with the probe's grace period or else the pod's. An infra
+// too old to know the request leaves the container running, logged.
+func (pr *prober) kill(r probe.Report) {
+	grace := gracePeriod(pr.pod)
+	if g := r.GracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	msg := fmt.Sprintf("Container %s failed %s probe, will be restarted", r.Container, strings.ToLower(r.Type.String()))
+	err := pr.m.cfg.Infra.KillContainer(context.Background(), pr.socket, r.Container, grace, msg)
+	switch {
+	case errors.Is(err, infra.ErrUnsupported):
+		pr.m.cfg.Log.Warn("the pod's infra predates probe kills: the container keeps running; re-create the pod to restart it on probe failures",
+			"pod", key(pr.pod), "container", r.Container, "err", err)
+	case err != nil:
+		pr.m.cfg.Log.Warn("kill container after a failed probe", "pod", key(pr.pod), "container", r.Container, "err", err)
+	}
+}
+
+// statuses returns what the probes say of each container with probes.
+func (pr *prober) statuses() map[string]probeStatus {
+	if pr == nil {
+		return nil
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	out := make(map[string]probeStatus, len(pr.ctrs))
+	for name, pc := range pr.ctrs {
+		out[name] = pc.status
+	}
+	return out
+}
+
+// execProbe runs exec probes in a container: found as `berth exec` finds
+// it (ExecTarget), run by Config.ExecProbe.
+type execProbe struct {
+	m   *Manager
+	pod *manifests.Pod
+	ctr string
+}
+
+func (e execProbe) Exec(ctx context.Context, cmd []string) (int, []byte, error) {
+	t, err := e.m.ExecTarget(ctx, e.pod.Namespace, e.pod.Name, e.ctr)
+	if err != nil {
+		return 0, nil, err
+	}
+	return e.m.cfg.ExecProbe(ctx, t, cmd)
+}
