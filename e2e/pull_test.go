@@ -111,7 +111,10 @@ func serveWorkload(t *testing.T, repoTag string, wrap func(http.Handler) http.Ha
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Config.Env = []string{"FROM_REGISTRY=1"}
+	// The repository in the config makes each served image its own (an
+	// image ID is its config's digest): two copies of the workload made in
+	// one second would otherwise be one image.
+	cf.Config.Env = []string{"FROM_REGISTRY=1", "BERTH_E2E_REPO=" + repoTag}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		t.Fatal(err)
 	}
