@@ -227,7 +227,7 @@ var corpus = []struct {
 	}},
 	{file: "x32-unsupported-unmodelled.yaml", want: []want{
 		{1, "spec.os", 6, Unsupported, "os is not supported yet by berth"},
-		{1, "spec.volumes[0].persistentVolumeClaim", 10, Unsupported, "persistentVolumeClaim is not supported y"},
+		{1, "spec.volumes[0].nfs", 10, Unsupported, "nfs is not supported yet by berth"},
 		{1, "spec.containers[0].resizePolicy", 15, Unsupported, "resizePolicy is not supported yet by ber"},
 	}},
 	{file: "x33-generate-name.yaml", want: []want{
