@@ -134,6 +134,10 @@ const (
 	// EventFailedMount is kubelet's reason for a volume that cannot be
 	// (re)written, such as a configMap volume whose ConfigMap went away.
 	EventFailedMount = "FailedMount"
+	// EventProvisioningSucceeded is the provisioner's reason (on a
+	// cluster, on the claim) for a claim's volume made on a pod's first
+	// use of the claim.
+	EventProvisioningSucceeded = "ProvisioningSucceeded"
 )
 
 // StartTimings break a container's start down by step, for the "pod

@@ -64,9 +64,8 @@ var implemented = map[string]string{
 	// persistentVolumeClaim volumes and PersistentVolumeClaim documents.
 	"PersistentVolumeClaimVolumeSource.claimName": "TestPVCDataOutlivesPod (e2e/pvc_test.go)",
 	"PersistentVolumeClaimVolumeSource.readOnly":  "TestClaimMounts (volumes/claim_test.go)",
-	"PersistentVolumeClaimSpec.accessModes":       "TestClaimAccessModes (manifestdir/claims_test.go)",
+	"PersistentVolumeClaimSpec.accessModes":       "TestClaimAccessModes (pod/claims_test.go)",
 	"PersistentVolumeClaimSpec.volumeMode":        "TestValidateClaim (manifests/validate_claim_test.go)",
-	"VolumeResourceRequirements.requests":         "TestClaimSize (volumes/claim_linux_test.go)",
 	"ConfigMapVolumeSource.name":                  "TestConfigMapAndSecretVolumesFollowTheirDocuments (e2e/config_test.go)",
 	"ConfigMapVolumeSource.defaultMode":           "TestConfigMapPayload (volumes/projection_test.go)",
 	"ConfigMapVolumeSource.optional":              "TestConfigMapPayload (volumes/projection_test.go)",
@@ -141,6 +140,8 @@ var warned = map[string]string{
 	"ObjectMeta.uid": "TestCorpus (manifests/corpus_test.go)",
 	// A storage class only means something to a cluster's provisioner.
 	"PersistentVolumeClaimSpec.storageClassName": "TestValidateClaim (manifests/validate_claim_test.go)",
+	// A claim's size is not enforced (no project quota): it says so.
+	"VolumeResourceRequirements.requests": "TestValidateClaim (manifests/validate_claim_test.go)",
 }
 
 // refusedWith lists fields that validation allows only together with a

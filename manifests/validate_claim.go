@@ -39,6 +39,10 @@ func ValidateClaim(c *PersistentVolumeClaim) []Problem {
 			v.errf(p, "resource %q is not valid for a claim: request storage", clip(k))
 		case q.Sign() <= 0:
 			v.errf(p, "must be greater than zero")
+		default:
+			// A size needs a project quota on the state directory's file
+			// system, which berth does not set up.
+			v.add(Warning, p, "storage %s is not enforced: berth's local volumes are directories without a quota, and may grow until the file system is full", q.String())
 		}
 	}
 	switch s.VolumeMode {

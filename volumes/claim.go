@@ -2,12 +2,16 @@ package volumes
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/berth-project/berth/manifests"
 )
 
 // KindClaim is a persistentVolumeClaim volume in Prepared.Kind.
 const KindClaim = "persistentVolumeClaim"
+
+// ClaimsDir is where the claims' volumes live under the state directory.
+func ClaimsDir(stateDir string) string { return filepath.Join(stateDir, "volumes") }
 
 // ClaimKey names a claim: claims are namespaced, as in Kubernetes.
 type ClaimKey struct {
