@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newDescribeCmd(g),
 		newLogsCmd(g),
 		newImageCmd(g),
+		newVolumeCmd(g),
 		newValidateCmd(g),
 		newVersionCmd(),
 	)
