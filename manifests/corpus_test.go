@@ -65,6 +65,10 @@ var corpus = []struct {
 		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 13, Warning, "an ephemeral-storage request is ignored"},
 		{2, "immutable", 19, Warning, "immutable is ignored: berth has no API s"},
 	}},
+	{file: "v16-statefulset-claims.yaml", want: []want{
+		{1, "spec.resources.requests[storage]", 11, Warning, "storage 5Gi is not enforced: berth's loc"},
+		{1, "spec.storageClassName", 8, Warning, "storageClassName is ignored: it only mat"},
+	}},
 	{file: "x01-unknown-field-deep.yaml", want: []want{
 		{1, "spec.containers[1].volumeMounts[0].readonly", 17, Error, "unknown field \"readonly\": did you mean \""},
 		{1, "spec.containers[1].restartCount", 18, Error, "unknown field \"restartCount\": remove it,"},
