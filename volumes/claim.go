@@ -15,7 +15,8 @@ func ClaimsDir(stateDir string) string { return filepath.Join(stateDir, "volumes
 
 // ClaimKey names a claim: claims are namespaced, as in Kubernetes.
 type ClaimKey struct {
-	Namespace, Name string
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 }
 
 func (k ClaimKey) String() string { return k.Namespace + "/" + k.Name }

@@ -132,9 +132,11 @@ func ensureClaimDir(root *os.Root, k ClaimKey) (bool, error) {
 
 // ClaimVolume is a claim's volume as `berth volume` shows it.
 type ClaimVolume struct {
-	Claim   ClaimKey  `json:"claim"`
-	Path    string    `json:"path"`
-	Created time.Time `json:"created"`
+	Claim ClaimKey `json:"claim"`
+	Path  string   `json:"path"`
+	// Created is the directory's birth time, zero where the file system
+	// does not keep one.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // List returns the volumes of namespace ns (every namespace when ns is
@@ -193,7 +195,18 @@ func (s ClaimStore) Inspect(k ClaimKey) (ClaimVolume, error) {
 	if err != nil {
 		return ClaimVolume{}, fmt.Errorf("volume %s: %w", k, err)
 	}
-	return ClaimVolume{Claim: k, Path: path, Created: fi.ModTime().UTC()}, nil
+	return ClaimVolume{Claim: k, Path: path, Created: birthTime(path)}, nil
+}
+
+// birthTime is when path was made (statx btime, not following a link), or
+// the zero time.
+func birthTime(path string) time.Time {
+	var stx unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &stx)
+	if err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		return time.Time{}
+	}
+	return time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)).UTC()
 }
 
 // Remove deletes claim k's volume and its data, unless users, asked under

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/manifests"
@@ -55,6 +56,9 @@ func TestClaimStorePrepareAndRemove(t *testing.T) {
 	vols, err := s.List("")
 	if err != nil || len(vols) != 2 || vols[0].Claim.Name != "data" || vols[1].Claim.Name != "logs" {
 		t.Fatalf("List = %+v, %v", vols, err)
+	}
+	if c := vols[0].Created; !c.IsZero() && time.Since(c) > time.Hour {
+		t.Errorf("volume created %v, want about now", c)
 	}
 	if vols, _ := s.List("other"); len(vols) != 0 {
 		t.Errorf("List(other) = %+v", vols)

@@ -53,7 +53,11 @@ prepared until its teardown is done.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.Claim.Namespace, v.Claim.Name, len(users), v.Created.Format(time.RFC3339), v.Path)
+				created := "-"
+				if !v.Created.IsZero() {
+					created = v.Created.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.Claim.Namespace, v.Claim.Name, len(users), created, v.Path)
 			}
 			return tw.Flush()
 		},
