@@ -157,8 +157,8 @@ spec:
 		t.Fatal(err)
 	}
 	const want = "claim default/solo is ReadWriteOncePod and pod default/first uses it"
-	if out, err := d.berth("apply", "-f", p, "--timeout", "30s"); err == nil || !strings.Contains(out, want) {
-		t.Errorf("apply of the second pod: err %v, output:\n%s\nwant a failure containing %q", err, out, want)
+	if out, err := d.berth("apply", "-f", p, "--timeout", "30s"); err == nil || !strings.Contains(out, want) || !strings.Contains(out, "ClaimInUse") {
+		t.Errorf("apply of the second pod: err %v, output:\n%s\nwant a failure ClaimInUse containing %q", err, out, want)
 	}
 	if p := d.pod("first"); p.Status.Phase != "Running" {
 		t.Errorf("first pod is %s, want Running", p.Status.Phase)

@@ -93,6 +93,9 @@ const (
 	ReasonStartError       = "StartError"
 	// ReasonHostPortInUse: another pod holds one of the pod's hostPorts.
 	ReasonHostPortInUse = "HostPortInUse"
+	// ReasonClaimInUse: another pod holds a ReadWriteOncePod claim of the
+	// pod (a cluster's scheduler keeps such a pod Pending).
+	ReasonClaimInUse = "ClaimInUse"
 	// ReasonNoPodIP: the pod network has no free address left.
 	ReasonNoPodIP = "PodIPExhausted"
 	// ReasonControllerMissing: the pod asks for a limit whose cgroup
