@@ -71,6 +71,10 @@ func TestPVCDataOutlivesPod(t *testing.T) {
 	if !strings.Contains(events, "ProvisioningSucceeded") || !strings.Contains(events, "claim default/logs-web-0 (not declared") {
 		t.Errorf("no ProvisioningSucceeded event for the undeclared claim:\n%s", events)
 	}
+	// The test's temporary directory has no project quotas on.
+	if !strings.Contains(events, "ClaimSizeNotEnforced") || !strings.Contains(events, "claim default/data-web-0 asks for storage 1Gi") {
+		t.Errorf("no ClaimSizeNotEnforced warning for the declared size:\n%s", events)
+	}
 
 	ls := d.mustBerth("volume", "ls")
 	for _, claim := range []string{"data-web-0", "logs-web-0"} {

@@ -141,6 +141,9 @@ const (
 	// cluster, on the claim) for a claim's volume made on a pod's first
 	// use of the claim.
 	EventProvisioningSucceeded = "ProvisioningSucceeded"
+	// EventClaimSizeNotEnforced: a claim's declared storage size has no
+	// project quota to enforce it on the state directory's file system.
+	EventClaimSizeNotEnforced = "ClaimSizeNotEnforced"
 )
 
 // StartTimings break a container's start down by step, for the "pod

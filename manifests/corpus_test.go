@@ -66,7 +66,7 @@ var corpus = []struct {
 		{2, "immutable", 19, Warning, "immutable is ignored: berth has no API s"},
 	}},
 	{file: "v16-statefulset-claims.yaml", want: []want{
-		{1, "spec.resources.requests[storage]", 11, Warning, "storage 5Gi is not enforced: berth's loc"},
+		{1, "spec.resources.requests[storage]", 11, Warning, "storage 5Gi is enforced only where the f"},
 		{1, "spec.storageClassName", 8, Warning, "storageClassName is ignored: it only mat"},
 	}},
 	{file: "x01-unknown-field-deep.yaml", want: []want{

@@ -40,9 +40,9 @@ func ValidateClaim(c *PersistentVolumeClaim) []Problem {
 		case q.Sign() <= 0:
 			v.errf(p, "must be greater than zero")
 		default:
-			// A size needs a project quota on the state directory's file
-			// system, which berth does not set up.
-			v.add(Warning, p, "storage %s is not enforced: berth's local volumes are directories without a quota, and may grow until the file system is full", q.String())
+			// The daemon enforces it with a project quota where it can, and
+			// warns with an event where it cannot.
+			v.add(Warning, p, "storage %s is enforced only where the file system of berth's state directory has project quotas on (ext4 or XFS mounted with prjquota); elsewhere the pod gets a ClaimSizeNotEnforced event and the volume may fill the file system", q.String())
 		}
 	}
 	switch s.VolumeMode {

@@ -17,7 +17,7 @@ func TestValidateClaim(t *testing.T) {
 		once       bool
 	}{
 		{"minimal", "spec: {}\n", 0, "", "", false},
-		{"statefulset shaped", "spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n", Warning, "spec.resources.requests[storage]", "storage 1Gi is not enforced", false},
+		{"statefulset shaped", "spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n", Warning, "spec.resources.requests[storage]", "storage 1Gi is enforced only where", false},
 		{"once pod", "spec:\n  accessModes: [ReadWriteOncePod]\n", 0, "", "", true},
 		{"filesystem", "spec:\n  volumeMode: Filesystem\n", 0, "", "", false},
 		{"block", "spec:\n  volumeMode: Block\n", Unsupported, "spec.volumeMode", "volumeMode Block is not supported yet", false},

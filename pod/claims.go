@@ -20,7 +20,8 @@ var ErrClaimHeld = errors.New("claim held by another pod")
 
 // prepareClaims makes the pod's claims' volumes ready (they outlive it:
 // no undo), after refusing a ReadWriteOncePod claim another pod holds. A
-// volume made for the first time gets a ProvisioningSucceeded event.
+// volume made for the first time gets a ProvisioningSucceeded event, a
+// declared size no quota enforces a ClaimSizeNotEnforced warning.
 func (m *Manager) prepareClaims(c *podRun) error {
 	p := c.rec.Pod
 	if len(volumes.ClaimsOf(p)) == 0 {
@@ -29,15 +30,18 @@ func (m *Manager) prepareClaims(c *podRun) error {
 	if err := m.checkOncePod(c, p); err != nil {
 		return err
 	}
-	set, created, err := m.cfg.Volumes.PrepareClaims(volumes.ClaimsDir(m.cfg.StateDir), p, c.objs.Claims)
+	set, notes, err := m.cfg.Volumes.PrepareClaims(volumes.ClaimsDir(m.cfg.StateDir), p, c.objs.Claims)
 	if err != nil {
 		return fmt.Errorf("prepare claims: %w", err)
 	}
 	for name, v := range set {
 		c.vols[name] = v
 	}
-	for _, cr := range created {
+	for _, cr := range notes.Created {
 		m.event(p, "", kube.EventNormal, kube.EventProvisioningSucceeded, cr.Message())
+	}
+	for _, u := range notes.Unlimited {
+		m.event(p, "", kube.EventWarning, kube.EventClaimSizeNotEnforced, u.Message())
 	}
 	return nil
 }

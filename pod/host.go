@@ -62,7 +62,7 @@ type Volumes interface {
 	Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error)
 	// PrepareClaims makes ready, below dir, the claims' volumes, which
 	// outlive the pod (volumes.ClaimStore).
-	PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, []volumes.ClaimCreated, error)
+	PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error)
 	// Cleanup unmounts everything below dir and removes it.
 	Cleanup(dir string) error
 }
@@ -109,7 +109,7 @@ func (hostVolumes) Prepare(podDir string, p *manifests.Pod, cms map[string]*mani
 	return volumes.Prepare(podDir, p, cms, secrets)
 }
 
-func (hostVolumes) PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, []volumes.ClaimCreated, error) {
+func (hostVolumes) PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error) {
 	return volumes.ClaimStore{Dir: dir}.Prepare(p, decls)
 }
 

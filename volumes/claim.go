@@ -65,6 +65,39 @@ type ClaimCreated struct {
 	Declared bool
 }
 
+// ClaimNotes is what preparing a pod's claims has to tell: the volumes it
+// made, and the declared sizes no quota enforces.
+type ClaimNotes struct {
+	Created   []ClaimCreated
+	Unlimited []ClaimSize
+}
+
+// ClaimSize is a claim's declared size, as written, that no quota
+// enforces; Err is why, when the file system has project quotas on.
+type ClaimSize struct {
+	Claim ClaimKey
+	Size  string
+	Err   error
+}
+
+// Message is the ClaimSizeNotEnforced event's text.
+func (c ClaimSize) Message() string {
+	why := "the file system of berth's state directory has no project quotas on (ext4 or XFS mounted with prjquota)"
+	if c.Err != nil {
+		why = c.Err.Error()
+	}
+	return fmt.Sprintf("claim %s asks for storage %s, which is not enforced: %s", c.Claim, c.Size, why)
+}
+
+// claimSize is the storage a declared claim requests.
+func claimSize(decl *manifests.PersistentVolumeClaim) (manifests.Quantity, bool) {
+	if decl == nil {
+		return manifests.Quantity{}, false
+	}
+	q, ok := decl.Spec.Resources.Requests["storage"]
+	return q, ok
+}
+
 // Message is the ProvisioningSucceeded event's text.
 func (c ClaimCreated) Message() string {
 	how := "declared"

@@ -58,45 +58,63 @@ func (s ClaimStore) lock() (*os.Root, func(), error) {
 }
 
 // Prepare makes the volume of every claim pod uses ready (created on first
-// use, with fsGroup applied) and returns them by volume name, with those it
-// created. decls are the claims the manifest directory declares in the
-// pod's namespace, by name.
+// use, its declared size enforced by a project quota where the file system
+// has them on, with fsGroup applied) and returns them by volume name, with
+// what the pod's events should say. decls are the claims the manifest
+// directory declares in the pod's namespace, by name.
 //
 // Every path is opened below the store through an os.Root, so a symlink
 // the container planted in its claim's directory is never followed.
-func (s ClaimStore) Prepare(pod *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (Set, []ClaimCreated, error) {
+func (s ClaimStore) Prepare(pod *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (Set, ClaimNotes, error) {
+	var notes ClaimNotes
 	uses := ClaimsOf(pod)
 	if len(uses) == 0 {
-		return Set{}, nil, nil
+		return Set{}, notes, nil
 	}
 	root, unlock, err := s.lock()
 	if err != nil {
-		return nil, nil, err
+		return nil, notes, err
 	}
 	defer unlock()
 	base, err := filepath.EvalSymlinks(s.Dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("resolve volume store %s: %w", s.Dir, err)
+		return nil, notes, fmt.Errorf("resolve volume store %s: %w", s.Dir, err)
 	}
 	set := make(Set, len(uses))
-	var created []ClaimCreated
 	for _, u := range uses {
-		made, err := ensureClaimDir(root, u.Claim)
+		p, err := s.prepareClaim(root, base, pod, u, decls[u.Claim.Name], &notes)
 		if err != nil {
-			return nil, nil, fmt.Errorf("pod %s/%s: volume %s: %w", pod.Namespace, pod.Name, u.Volume, err)
+			return nil, notes, fmt.Errorf("pod %s/%s: volume %s: %w", pod.Namespace, pod.Name, u.Volume, err)
 		}
-		path := filepath.Join(base, u.Claim.Namespace, u.Claim.Name)
-		if made {
-			created = append(created, ClaimCreated{Claim: u.Claim, Path: path, Declared: decls[u.Claim.Name] != nil})
-		}
-		if own := claimOwnership(pod, u); own != nil {
-			if err := own.apply(path); err != nil {
-				return nil, nil, fmt.Errorf("pod %s/%s: volume %s: %w", pod.Namespace, pod.Name, u.Volume, err)
-			}
-		}
-		set[u.Volume] = Prepared{Name: u.Volume, Path: path, Kind: KindClaim, ReadOnly: u.ReadOnly}
+		set[u.Volume] = p
 	}
-	return set, created, nil
+	return set, notes, nil
+}
+
+// prepareClaim makes one claim's volume ready, adding to notes.
+func (s ClaimStore) prepareClaim(root *os.Root, base string, pod *manifests.Pod, u ClaimUse, decl *manifests.PersistentVolumeClaim, notes *ClaimNotes) (Prepared, error) {
+	made, err := ensureClaimDir(root, u.Claim)
+	if err != nil {
+		return Prepared{}, err
+	}
+	path := filepath.Join(base, u.Claim.Namespace, u.Claim.Name)
+	if made {
+		notes.Created = append(notes.Created, ClaimCreated{Claim: u.Claim, Path: path, Declared: decl != nil})
+	}
+	if size, ok := claimSize(decl); ok {
+		// A quota that cannot be set is warned about, never fatal: the
+		// volume works as it would without quotas.
+		enforced, err := limitClaim(root, u.Claim, size.Value())
+		if !enforced {
+			notes.Unlimited = append(notes.Unlimited, ClaimSize{Claim: u.Claim, Size: size.String(), Err: err})
+		}
+	}
+	if own := claimOwnership(pod, u); own != nil {
+		if err := own.apply(path); err != nil {
+			return Prepared{}, err
+		}
+	}
+	return Prepared{Name: u.Volume, Path: path, Kind: KindClaim, ReadOnly: u.ReadOnly}, nil
 }
 
 // ensureClaimDir makes the claim's directory when missing (0777, as a
