@@ -11,18 +11,16 @@ package manifests
 // here, and take its row out of support.go's unsupported table.
 var implemented = map[string]string{
 	// Every document.
-	"Pod.apiVersion":                   "TestCorpus (manifests/corpus_test.go)",
-	"Pod.kind":                         "TestCorpus (manifests/corpus_test.go)",
-	"ConfigMap.apiVersion":             "TestCorpus (manifests/corpus_test.go)",
-	"ConfigMap.kind":                   "TestCorpus (manifests/corpus_test.go)",
-	"Secret.apiVersion":                "TestCorpus (manifests/corpus_test.go)",
-	"Secret.kind":                      "TestCorpus (manifests/corpus_test.go)",
-	"PersistentVolumeClaim.apiVersion": "TestValidateClaim (manifests/validate_claim_test.go)",
-	"PersistentVolumeClaim.kind":       "TestValidateClaim (manifests/validate_claim_test.go)",
-	"ObjectMeta.name":                  "TestLongPodName (e2e/lifecycle_test.go)",
-	"ObjectMeta.namespace":             "TestExamplesRun (e2e/examples_test.go)",
-	"ObjectMeta.labels":                "TestEditReplacesLabelsDoNotAndDeleteCleansUp (e2e/lifecycle_test.go)",
-	"ObjectMeta.annotations":           "TestBuildEnv (pod/env_test.go)",
+	"Pod.apiVersion":         "TestCorpus (manifests/corpus_test.go)",
+	"Pod.kind":               "TestCorpus (manifests/corpus_test.go)",
+	"ConfigMap.apiVersion":   "TestCorpus (manifests/corpus_test.go)",
+	"ConfigMap.kind":         "TestCorpus (manifests/corpus_test.go)",
+	"Secret.apiVersion":      "TestCorpus (manifests/corpus_test.go)",
+	"Secret.kind":            "TestCorpus (manifests/corpus_test.go)",
+	"ObjectMeta.name":        "TestLongPodName (e2e/lifecycle_test.go)",
+	"ObjectMeta.namespace":   "TestExamplesRun (e2e/examples_test.go)",
+	"ObjectMeta.labels":      "TestEditReplacesLabelsDoNotAndDeleteCleansUp (e2e/lifecycle_test.go)",
+	"ObjectMeta.annotations": "TestBuildEnv (pod/env_test.go)",
 
 	// ConfigMap and Secret.
 	"ConfigMap.data":       "TestConfigMapAndSecretVolumesFollowTheirDocuments (e2e/config_test.go)",
@@ -55,26 +53,28 @@ var implemented = map[string]string{
 	"PodSecurityContext.supplementalGroups": "TestPodSecurityContextGroups (e2e/secctx_test.go)",
 
 	// Volumes.
-	"Volume.name":                    "TestTwoContainerPodSharesNamespacesAndEmptyDir (e2e/pod_test.go)",
-	"EmptyDirVolumeSource.medium":    "TestMemoryEmptyDir (volumes/prepare_linux_test.go)",
-	"EmptyDirVolumeSource.sizeLimit": "TestMemoryEmptyDir (volumes/prepare_linux_test.go)",
-	"HostPathVolumeSource.path":      "TestPrepareHostPathAndErrors (volumes/prepare_linux_test.go)",
-	"HostPathVolumeSource.type":      "TestEnsureHostPathTypes (volumes/hostpath_test.go)",
+	"Volume.name":                       "TestTwoContainerPodSharesNamespacesAndEmptyDir (e2e/pod_test.go)",
+	"EmptyDirVolumeSource.medium":       "TestMemoryEmptyDir (volumes/prepare_linux_test.go)",
+	"EmptyDirVolumeSource.sizeLimit":    "TestMemoryEmptyDir (volumes/prepare_linux_test.go)",
+	"HostPathVolumeSource.path":         "TestPrepareHostPathAndErrors (volumes/prepare_linux_test.go)",
+	"HostPathVolumeSource.type":         "TestEnsureHostPathTypes (volumes/hostpath_test.go)",
+	"ConfigMapVolumeSource.name":        "TestConfigMapAndSecretVolumesFollowTheirDocuments (e2e/config_test.go)",
+	"ConfigMapVolumeSource.defaultMode": "TestConfigMapPayload (volumes/projection_test.go)",
+	"ConfigMapVolumeSource.optional":    "TestConfigMapPayload (volumes/projection_test.go)",
+	"SecretVolumeSource.secretName":     "TestConfigMapAndSecretVolumesFollowTheirDocuments (e2e/config_test.go)",
+	"SecretVolumeSource.defaultMode":    "TestSecretVolume (volumes/prepare_linux_test.go)",
+	"SecretVolumeSource.optional":       "TestSecretPayload (volumes/projection_test.go)",
+	"KeyToPath.key":                     "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
+	"KeyToPath.path":                    "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
+	"KeyToPath.mode":                    "TestConfigMapPayload (volumes/projection_test.go)",
 
-	// persistentVolumeClaim volumes and PersistentVolumeClaim documents.
+	// PersistentVolumeClaim documents and persistentVolumeClaim volumes.
+	"PersistentVolumeClaim.apiVersion":            "TestValidateClaim (manifests/validate_claim_test.go)",
+	"PersistentVolumeClaim.kind":                  "TestValidateClaim (manifests/validate_claim_test.go)",
 	"PersistentVolumeClaimVolumeSource.claimName": "TestPVCDataOutlivesPod (e2e/pvc_test.go)",
 	"PersistentVolumeClaimVolumeSource.readOnly":  "TestClaimMounts (volumes/claim_test.go)",
 	"PersistentVolumeClaimSpec.accessModes":       "TestClaimAccessModes (pod/claims_test.go)",
 	"PersistentVolumeClaimSpec.volumeMode":        "TestValidateClaim (manifests/validate_claim_test.go)",
-	"ConfigMapVolumeSource.name":                  "TestConfigMapAndSecretVolumesFollowTheirDocuments (e2e/config_test.go)",
-	"ConfigMapVolumeSource.defaultMode":           "TestConfigMapPayload (volumes/projection_test.go)",
-	"ConfigMapVolumeSource.optional":              "TestConfigMapPayload (volumes/projection_test.go)",
-	"SecretVolumeSource.secretName":               "TestConfigMapAndSecretVolumesFollowTheirDocuments (e2e/config_test.go)",
-	"SecretVolumeSource.defaultMode":              "TestSecretVolume (volumes/prepare_linux_test.go)",
-	"SecretVolumeSource.optional":                 "TestSecretPayload (volumes/projection_test.go)",
-	"KeyToPath.key":                               "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
-	"KeyToPath.path":                              "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
-	"KeyToPath.mode":                              "TestConfigMapPayload (volumes/projection_test.go)",
 
 	// Containers and init containers.
 	"Container.name":                           "TestLogsNeedContainerName (e2e/logs_test.go)",
@@ -138,10 +138,12 @@ var implemented = map[string]string{
 var warned = map[string]string{
 	// berth reports its own uid; the field is modelled for that.
 	"ObjectMeta.uid": "TestCorpus (manifests/corpus_test.go)",
-	// A storage class only means something to a cluster's provisioner.
+
+	// A storage class only means something to a cluster's provisioner; a
+	// claim's size is enforced only where the file system has project
+	// quotas on, and validation says so.
 	"PersistentVolumeClaimSpec.storageClassName": "TestValidateClaim (manifests/validate_claim_test.go)",
-	// A claim's size is not enforced (no project quota): it says so.
-	"VolumeResourceRequirements.requests": "TestValidateClaim (manifests/validate_claim_test.go)",
+	"VolumeResourceRequirements.requests":         "TestValidateClaim (manifests/validate_claim_test.go)",
 }
 
 // refusedWith lists fields that validation allows only together with a
