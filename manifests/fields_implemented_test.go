@@ -143,7 +143,7 @@ var warned = map[string]string{
 	// claim's size is enforced only where the file system has project
 	// quotas on, and validation says so.
 	"PersistentVolumeClaimSpec.storageClassName": "TestValidateClaim (manifests/validate_claim_test.go)",
-	"VolumeResourceRequirements.requests":         "TestValidateClaim (manifests/validate_claim_test.go)",
+	"VolumeResourceRequirements.requests":        "TestValidateClaim (manifests/validate_claim_test.go)",
 }
 
 // refusedWith lists fields that validation allows only together with a
