@@ -44,12 +44,14 @@ const (
 	ReasonHostPortInUse     = kube.ReasonHostPortInUse
 	ReasonNoPodIP           = kube.ReasonNoPodIP
 	ReasonControllerMissing = kube.ReasonControllerMissing
+	ReasonClaimInUse        = kube.ReasonClaimInUse
 )
 
 func isFailureReason(r string) bool {
 	switch r {
 	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError,
-		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing, ReasonErrImagePull, ReasonImagePullBackOff:
+		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing, ReasonErrImagePull, ReasonImagePullBackOff,
+		ReasonClaimInUse:
 		return true
 	}
 	return false

@@ -334,7 +334,8 @@ func lockState(dir string) (func(), error) {
 }
 
 func objectsOf(s *manifestdir.Snapshot, ns string) pod.Objects {
-	o := pod.Objects{ConfigMaps: map[string]*manifests.ConfigMap{}, Secrets: map[string]*manifests.Secret{}}
+	o := pod.Objects{ConfigMaps: map[string]*manifests.ConfigMap{}, Secrets: map[string]*manifests.Secret{},
+		Claims: map[string]*manifests.PersistentVolumeClaim{}}
 	if s == nil {
 		return o
 	}
@@ -346,6 +347,11 @@ func objectsOf(s *manifestdir.Snapshot, ns string) pod.Objects {
 	for k, v := range s.Secrets {
 		if k.Namespace == ns {
 			o.Secrets[k.Name] = v
+		}
+	}
+	for k, v := range s.Claims {
+		if k.Namespace == ns {
+			o.Claims[k.Name] = v
 		}
 	}
 	return o

@@ -98,6 +98,9 @@ const (
 	ReasonStartError       = "StartError"
 	// ReasonHostPortInUse: another pod holds one of the pod's hostPorts.
 	ReasonHostPortInUse = "HostPortInUse"
+	// ReasonClaimInUse: another pod holds a ReadWriteOncePod claim of the
+	// pod (a cluster's scheduler keeps such a pod Pending).
+	ReasonClaimInUse = "ClaimInUse"
 	// ReasonNoPodIP: the pod network has no free address left.
 	ReasonNoPodIP = "PodIPExhausted"
 	// ReasonControllerMissing: the pod asks for a limit whose cgroup
@@ -144,6 +147,13 @@ const (
 	// EventLogWriteResumed (Normal), which says how many were.
 	EventLogWriteFailed  = "LogWriteFailed"
 	EventLogWriteResumed = "LogWriteResumed"
+	// EventProvisioningSucceeded is the provisioner's reason (on a
+	// cluster, on the claim) for a claim's volume made on a pod's first
+	// use of the claim.
+	EventProvisioningSucceeded = "ProvisioningSucceeded"
+	// EventClaimSizeNotEnforced: a claim's declared storage size has no
+	// project quota to enforce it on the state directory's file system.
+	EventClaimSizeNotEnforced = "ClaimSizeNotEnforced"
 )
 
 // StartTimings break a container's start down by step, for the "pod

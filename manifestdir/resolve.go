@@ -27,6 +27,8 @@ type Snapshot struct {
 	// ConfigMaps and Secrets are the valid ones, by namespace/name.
 	ConfigMaps map[ObjectKey]*manifests.ConfigMap
 	Secrets    map[ObjectKey]*manifests.Secret
+	// Claims are the valid PersistentVolumeClaims, by namespace/name.
+	Claims map[ObjectKey]*manifests.PersistentVolumeClaim
 	// Problems holds every problem (warnings included), by file.
 	Problems []manifests.Problem
 	// Duplicates is the subset of Problems about duplicate names.
@@ -72,6 +74,7 @@ func resolve(dir string, files []loadedFile, owners map[reconciler.PodKey]string
 			Dir:        dir,
 			ConfigMaps: map[ObjectKey]*manifests.ConfigMap{},
 			Secrets:    map[ObjectKey]*manifests.Secret{},
+			Claims:     map[ObjectKey]*manifests.PersistentVolumeClaim{},
 			Held:       map[string]bool{},
 			Parsed:     map[string]*manifests.File{},
 		},
@@ -99,6 +102,7 @@ func resolve(dir string, files []loadedFile, owners map[reconciler.PodKey]string
 func (r *resolver) collectConfigs(files []loadedFile) {
 	firstCM := map[ObjectKey]string{}
 	firstSecret := map[ObjectKey]string{}
+	firstClaim := map[ObjectKey]string{}
 	for _, f := range files {
 		if f.file == nil {
 			continue
@@ -126,6 +130,15 @@ func (r *resolver) collectConfigs(files []loadedFile) {
 				}
 				firstSecret[k] = f.path
 				r.snap.Secrets[k] = d.Secret
+			case d.Claim != nil:
+				k := objectKey(d.Claim.ObjectMeta)
+				if prev, dup := firstClaim[k]; dup {
+					r.duplicate(f.path, d.ProblemAt(manifests.Error, "metadata.name",
+						fmt.Sprintf("duplicate PersistentVolumeClaim %s: already declared in %s", k, prev)))
+					continue
+				}
+				firstClaim[k] = f.path
+				r.snap.Claims[k] = d.Claim
 			}
 		}
 	}

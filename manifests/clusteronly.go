@@ -60,7 +60,8 @@ var clusterOnlyFields = map[ownerField]clusterOnly{
 	{typeOf[ObjectMeta](), "generateName"}: {Error,
 		"generateName is not allowed: a pod from a file needs a fixed metadata.name, so that berth can tell a changed pod from a new one"},
 
-	{typeOf[Pod](), "status"}: ignored("status", statusIgnore),
+	{typeOf[Pod](), "status"}:                   ignored("status", statusIgnore),
+	{typeOf[PersistentVolumeClaim](), "status"}: ignored("status", statusIgnore),
 
 	{typeOf[ConfigMap](), "immutable"}: ignored("immutable", noAPIServerToRefuse),
 	{typeOf[Secret](), "immutable"}:    ignored("immutable", noAPIServerToRefuse),

@@ -64,6 +64,10 @@ var corpus = []struct {
 		{1, "spec.containers[0].resources.requests[ephemeral-storage]", 13, Warning, "an ephemeral-storage request is ignored"},
 		{2, "immutable", 19, Warning, "immutable is ignored: berth has no API s"},
 	}},
+	{file: "v16-statefulset-claims.yaml", want: []want{
+		{1, "spec.resources.requests[storage]", 11, Warning, "storage 5Gi is enforced only where the f"},
+		{1, "spec.storageClassName", 8, Warning, "storageClassName is ignored: it only mat"},
+	}},
 	{file: "x01-unknown-field-deep.yaml", want: []want{
 		{1, "spec.containers[1].volumeMounts[0].readonly", 17, Error, "unknown field \"readonly\": did you mean \""},
 		{1, "spec.containers[1].restartCount", 18, Error, "unknown field \"restartCount\": remove it,"},
@@ -224,7 +228,7 @@ var corpus = []struct {
 	}},
 	{file: "x32-unsupported-unmodelled.yaml", want: []want{
 		{1, "spec.os", 6, Unsupported, "os is not supported yet by berth"},
-		{1, "spec.volumes[0].persistentVolumeClaim", 10, Unsupported, "persistentVolumeClaim is not supported y"},
+		{1, "spec.volumes[0].nfs", 10, Unsupported, "nfs is not supported yet by berth"},
 		{1, "spec.containers[0].resizePolicy", 15, Unsupported, "resizePolicy is not supported yet by ber"},
 	}},
 	{file: "x33-generate-name.yaml", want: []want{

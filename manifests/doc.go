@@ -1,6 +1,6 @@
 // Package manifests parses and validates the Kubernetes documents berth
-// accepts: v1 Pod, ConfigMap and Secret, in YAML (several documents per file)
-// or JSON.
+// accepts: v1 Pod, ConfigMap, Secret and PersistentVolumeClaim, in YAML
+// (several documents per file) or JSON.
 //
 // Parsing is strict and reports every problem it finds, each with the file,
 // the document, the Kubernetes-style field path

@@ -87,6 +87,13 @@ var implemented = map[string]string{
 	"TCPSocketAction.host":                "TestTCPChecker (probe/http_test.go)",
 	"GRPCAction.port":                     "TestProbeTCPGRPCExec (e2e/probe_test.go)",
 	"GRPCAction.service":                  "TestGRPCChecker (probe/grpc_test.go)",
+	// PersistentVolumeClaim documents and persistentVolumeClaim volumes.
+	"PersistentVolumeClaim.apiVersion":            "TestValidateClaim (manifests/validate_claim_test.go)",
+	"PersistentVolumeClaim.kind":                  "TestValidateClaim (manifests/validate_claim_test.go)",
+	"PersistentVolumeClaimVolumeSource.claimName": "TestPVCDataOutlivesPod (e2e/pvc_test.go)",
+	"PersistentVolumeClaimVolumeSource.readOnly":  "TestClaimMounts (volumes/claim_test.go)",
+	"PersistentVolumeClaimSpec.accessModes":       "TestClaimAccessModes (pod/claims_test.go)",
+	"PersistentVolumeClaimSpec.volumeMode":        "TestValidateClaim (manifests/validate_claim_test.go)",
 
 	// Containers and init containers.
 	"Container.name":                           "TestLogsNeedContainerName (e2e/logs_test.go)",
@@ -150,6 +157,12 @@ var implemented = map[string]string{
 var warned = map[string]string{
 	// berth reports its own uid; the field is modelled for that.
 	"ObjectMeta.uid": "TestCorpus (manifests/corpus_test.go)",
+
+	// A storage class only means something to a cluster's provisioner; a
+	// claim's size is enforced only where the file system has project
+	// quotas on, and validation says so.
+	"PersistentVolumeClaimSpec.storageClassName": "TestValidateClaim (manifests/validate_claim_test.go)",
+	"VolumeResourceRequirements.requests":        "TestValidateClaim (manifests/validate_claim_test.go)",
 }
 
 // refusedWith lists fields that validation allows only together with a

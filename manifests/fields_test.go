@@ -39,7 +39,7 @@ type ownerSite struct {
 var documentKinds = []struct {
 	kind string
 	t    reflect.Type
-}{{"Pod", typeOf[Pod]()}, {"ConfigMap", typeOf[ConfigMap]()}, {"Secret", typeOf[Secret]()}}
+}{{"Pod", typeOf[Pod]()}, {"ConfigMap", typeOf[ConfigMap]()}, {"Secret", typeOf[Secret]()}, {"PersistentVolumeClaim", typeOf[PersistentVolumeClaim]()}}
 
 // classTables are the tables of fields_implemented_test.go by name.
 func classTables() map[string]map[string]string {

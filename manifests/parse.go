@@ -189,6 +189,10 @@ var kinds = map[string]func(d *Document) any{
 	"Pod":       func(d *Document) any { d.Pod = &Pod{}; return d.Pod },
 	"ConfigMap": func(d *Document) any { d.ConfigMap = &ConfigMap{}; return d.ConfigMap },
 	"Secret":    func(d *Document) any { d.Secret = &Secret{}; return d.Secret },
+	"PersistentVolumeClaim": func(d *Document) any {
+		d.Claim = &PersistentVolumeClaim{}
+		return d.Claim
+	},
 }
 
 // decodeObject decodes, defaults and validates the object in mapping n.
@@ -202,10 +206,10 @@ func decodeObject(doc *Document, n *yaml.Node, budget int) {
 	newObject, ok := kinds[kind]
 	switch {
 	case kindLine == 0:
-		doc.add(Error, "kind", n.Line, "kind is missing: set kind to Pod, ConfigMap or Secret")
+		doc.add(Error, "kind", n.Line, "kind is missing: set kind to Pod, ConfigMap, Secret or PersistentVolumeClaim")
 		return
 	case !ok:
-		doc.add(Error, "kind", kindLine, fmt.Sprintf("kind %q is not accepted: berth reads Pod, ConfigMap and Secret documents", clip(kind)))
+		doc.add(Error, "kind", kindLine, fmt.Sprintf("kind %q is not accepted: berth reads Pod, ConfigMap, Secret and PersistentVolumeClaim documents", clip(kind)))
 		return
 	}
 	obj := newObject(doc)
@@ -231,6 +235,12 @@ func decodeObject(doc *Document, n *yaml.Node, budget int) {
 		}
 		found = ValidateSecret(o)
 		mergeStringData(o)
+	case *PersistentVolumeClaim:
+		defaultObjectMeta(&o.ObjectMeta)
+		if o.Spec.VolumeMode == "" {
+			o.Spec.VolumeMode = "Filesystem"
+		}
+		found = ValidateClaim(o)
 	}
 	attach(doc, found)
 }
@@ -260,6 +270,8 @@ func checkAPIVersion(doc *Document) {
 		got = doc.ConfigMap.APIVersion
 	case doc.Secret != nil:
 		got = doc.Secret.APIVersion
+	case doc.Claim != nil:
+		got = doc.Claim.APIVersion
 	}
 	if got == "v1" || hasProblemAt(doc.Problems, "apiVersion") {
 		return

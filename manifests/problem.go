@@ -90,6 +90,7 @@ type Document struct {
 	Pod       *Pod
 	ConfigMap *ConfigMap
 	Secret    *Secret
+	Claim     *PersistentVolumeClaim
 
 	Problems []Problem
 

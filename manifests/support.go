@@ -56,8 +56,16 @@ var unsupported = []unsupportedField{
 
 	{owner: typeOf[EmptyDirVolumeSource](), field: "medium", bad: stringHasPrefix("HugePages"), detail: ": use \"\" or \"Memory\""},
 
-	// Volume sources other than emptyDir, hostPath, configMap and secret.
-	{owner: typeOf[Volume](), field: "persistentVolumeClaim", detail: ": use a hostPath volume on one node"},
+	// PersistentVolumeClaim documents: berth's claims are local directories.
+	{owner: typeOf[PersistentVolumeClaimSpec](), field: "selector", detail: ": a claim is bound to its own local volume"},
+	{owner: typeOf[PersistentVolumeClaimSpec](), field: "volumeName", detail: ": a claim is bound to its own local volume"},
+	{owner: typeOf[PersistentVolumeClaimSpec](), field: "dataSource", detail: ": a new claim starts empty"},
+	{owner: typeOf[PersistentVolumeClaimSpec](), field: "dataSourceRef", detail: ": a new claim starts empty"},
+	{owner: typeOf[PersistentVolumeClaimSpec](), field: "volumeAttributesClassName"},
+	{owner: typeOf[VolumeResourceRequirements](), field: "limits", detail: ": request storage only"},
+
+	// Volume sources other than emptyDir, hostPath, configMap, secret and
+	// persistentVolumeClaim.
 	{owner: typeOf[Volume](), field: "projected"},
 	{owner: typeOf[Volume](), field: "downwardAPI"},
 	{owner: typeOf[Volume](), field: "ephemeral"},

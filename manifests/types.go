@@ -47,6 +47,27 @@ type Secret struct {
 	StringData map[string]string `json:"stringData,omitempty"`
 }
 
+// PersistentVolumeClaim is a v1 PersistentVolumeClaim document: a claim on
+// a local volume of this node, by name.
+type PersistentVolumeClaim struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata"`
+	Spec       PersistentVolumeClaimSpec `json:"spec"`
+}
+
+// PersistentVolumeClaimSpec is the subset of the v1 claim spec berth reads.
+type PersistentVolumeClaimSpec struct {
+	AccessModes      []string                   `json:"accessModes,omitempty"`
+	Resources        VolumeResourceRequirements `json:"resources,omitempty"`
+	VolumeMode       string                     `json:"volumeMode,omitempty"`
+	StorageClassName *string                    `json:"storageClassName,omitempty"`
+}
+
+// VolumeResourceRequirements is a claim's size request.
+type VolumeResourceRequirements struct {
+	Requests map[string]Quantity `json:"requests,omitempty"`
+}
+
 // PodSpec is the subset of v1 PodSpec berth parses.
 type PodSpec struct {
 	Volumes                       []Volume            `json:"volumes,omitempty"`
@@ -191,6 +212,15 @@ type Volume struct {
 	HostPath  *HostPathVolumeSource  `json:"hostPath,omitempty"`
 	ConfigMap *ConfigMapVolumeSource `json:"configMap,omitempty"`
 	Secret    *SecretVolumeSource    `json:"secret,omitempty"`
+	// PersistentVolumeClaim is a claim on a named local volume under the
+	// state directory that outlives the pod.
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
+}
+
+// PersistentVolumeClaimVolumeSource mounts the volume of a claim.
+type PersistentVolumeClaimVolumeSource struct {
+	ClaimName string `json:"claimName"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
 }
 
 // EmptyDirVolumeSource is a scratch directory (disk or tmpfs).

@@ -223,9 +223,13 @@ func (v *validator) volumeSource(vol *Volume, path string) {
 		set = append(set, "secret")
 		v.projection(vol.Secret.SecretName, vol.Secret.Items, vol.Secret.DefaultMode, joinField(path, "secret"), "secretName")
 	}
+	if vol.PersistentVolumeClaim != nil {
+		set = append(set, "persistentVolumeClaim")
+		v.objectName(joinField(joinField(path, "persistentVolumeClaim"), "claimName"), vol.PersistentVolumeClaim.ClaimName)
+	}
 	switch len(set) {
 	case 0:
-		v.errf(path, "volume %q has no source berth can provide: set exactly one of emptyDir, hostPath, configMap or secret", vol.Name)
+		v.errf(path, "volume %q has no source berth can provide: set exactly one of emptyDir, hostPath, configMap, secret or persistentVolumeClaim", vol.Name)
 	case 1:
 	default:
 		v.errf(joinField(path, set[1]), "volume %q has more than one source (%s): keep exactly one", vol.Name, strings.Join(set, ", "))

@@ -13,6 +13,8 @@ import (
 type Objects struct {
 	ConfigMaps map[string]*manifests.ConfigMap
 	Secrets    map[string]*manifests.Secret
+	// Claims are the PersistentVolumeClaims declared, by name.
+	Claims map[string]*manifests.PersistentVolumeClaim
 }
 
 // EnvInput is what environment resolution needs beyond the container.

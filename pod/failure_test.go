@@ -19,6 +19,7 @@ func TestFailureReason(t *testing.T) {
 		{"image", fmt.Errorf("create: %w", &imageError{container: "c", image: "x", err: errors.New("not found")}), kube.ReasonImageNotFound},
 		{"host port", fmt.Errorf("set up network: %w", &netsetup.PortConflictError{Port: 80, Proto: "TCP", Owner: "default_a"}), kube.ReasonHostPortInUse},
 		{"no address", fmt.Errorf("lease IP: %w", netsetup.ErrRangeExhausted), kube.ReasonNoPodIP},
+		{"claim held", fmt.Errorf("prepare volumes: %w", ErrClaimHeld), kube.ReasonClaimInUse},
 		{"joined with an undo error", errors.Join(fmt.Errorf("x: %w", netsetup.ErrRangeExhausted), errors.New("undo")), kube.ReasonNoPodIP},
 		{"no memory controller", fmt.Errorf("create cgroup of container c: %w: memory", cgroups.ErrControllerMissing), kube.ReasonControllerMissing},
 		{"other", errors.New("mount failed"), kube.ReasonCreateFailed},

@@ -328,6 +328,11 @@ func (h *fakeHost) Prepare(dir string, p *manifests.Pod, cms map[string]*manifes
 	return set, nil
 }
 
+// PrepareClaims leaves the claims to Prepare, which makes every volume.
+func (h *fakeHost) PrepareClaims(string, *manifests.Pod, map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error) {
+	return volumes.Set{}, volumes.ClaimNotes{}, nil
+}
+
 func (h *fakeHost) Cleanup(dir string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -60,6 +60,9 @@ type Network interface {
 // Volumes prepares a pod's volumes below its directory and removes them.
 type Volumes interface {
 	Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error)
+	// PrepareClaims makes ready, below dir, the claims' volumes, which
+	// outlive the pod (volumes.ClaimStore).
+	PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error)
 	// Cleanup unmounts everything below dir and removes it.
 	Cleanup(dir string) error
 }
@@ -109,6 +112,10 @@ type hostVolumes struct{}
 
 func (hostVolumes) Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error) {
 	return volumes.Prepare(podDir, p, cms, secrets)
+}
+
+func (hostVolumes) PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error) {
+	return volumes.ClaimStore{Dir: dir}.Prepare(p, decls)
 }
 
 func (hostVolumes) Cleanup(dir string) error { return volumes.Cleanup(dir) }

@@ -352,7 +352,7 @@ func (m *Manager) prepareVolumes(c *podRun) error {
 	if c.vols, err = m.cfg.Volumes.Prepare(c.l.VolumesDir(), p, c.objs.ConfigMaps, c.objs.Secrets); err != nil {
 		return fmt.Errorf("prepare volumes: %w", err)
 	}
-	return nil
+	return m.prepareClaims(c)
 }
 
 func (m *Manager) removeVolumes(c *podRun) error {

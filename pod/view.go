@@ -111,6 +111,8 @@ func failureReason(err error) string {
 		return kube.ReasonHostPortInUse
 	case errors.Is(err, netsetup.ErrRangeExhausted):
 		return kube.ReasonNoPodIP
+	case errors.Is(err, ErrClaimHeld):
+		return kube.ReasonClaimInUse
 	case errors.Is(err, cgroups.ErrControllerMissing):
 		return kube.ReasonControllerMissing
 	}

@@ -54,6 +54,9 @@ func Prepare(podDir string, pod *manifests.Pod, cms map[string]*manifests.Config
 		if _, dup := set[v.Name]; dup {
 			return nil, fmt.Errorf("pod %s/%s: volume %s declared twice: %w", pod.Namespace, pod.Name, v.Name, ErrInvalid)
 		}
+		if v.PersistentVolumeClaim != nil {
+			continue // outlives the pod: ClaimStore.Prepare
+		}
 		p, err := prepareVolume(root, podDir, pod, v, cms, secrets)
 		if err != nil {
 			return nil, fmt.Errorf("pod %s/%s: volume %s: %w", pod.Namespace, pod.Name, v.Name, err)

@@ -198,6 +198,8 @@ func stdinName(f *manifests.File) string {
 			return "configmap_" + d.ConfigMap.Namespace + "_" + d.ConfigMap.Name + ".yaml"
 		case d.Secret != nil:
 			return "secret_" + d.Secret.Namespace + "_" + d.Secret.Name + ".yaml"
+		case d.Claim != nil:
+			return "pvc_" + d.Claim.Namespace + "_" + d.Claim.Name + ".yaml"
 		}
 	}
 	return "stdin.yaml"

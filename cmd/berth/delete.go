@@ -92,6 +92,8 @@ func objectKeys(f *manifests.File) []objectKey {
 			out = append(out, objectKey{"ConfigMap", d.ConfigMap.Namespace, d.ConfigMap.Name})
 		case d.Secret != nil:
 			out = append(out, objectKey{"Secret", d.Secret.Namespace, d.Secret.Name})
+		case d.Claim != nil:
+			out = append(out, objectKey{"PersistentVolumeClaim", d.Claim.Namespace, d.Claim.Name})
 		}
 	}
 	return out

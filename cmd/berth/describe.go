@@ -383,6 +383,10 @@ func describeVolumes(d describer, vols []manifests.Volume) {
 			d.line(2, "Type", "Secret (a volume populated by a Secret)")
 			d.line(2, "SecretName", v.Secret.SecretName)
 			d.line(2, "Optional", v.Secret.Optional != nil && *v.Secret.Optional)
+		case v.PersistentVolumeClaim != nil:
+			d.line(2, "Type", "PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
+			d.line(2, "ClaimName", v.PersistentVolumeClaim.ClaimName)
+			d.line(2, "ReadOnly", v.PersistentVolumeClaim.ReadOnly)
 		}
 	}
 }

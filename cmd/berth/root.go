@@ -64,6 +64,7 @@ func newRootCmd() *cobra.Command {
 		newLogsCmd(g),
 		newTopCmd(g),
 		newImageCmd(g),
+		newVolumeCmd(g),
 		newValidateCmd(g),
 		newVersionCmd(),
 	)

@@ -74,6 +74,8 @@ func kubeObject(kind string) any {
 		return &corev1.ConfigMap{}
 	case "Secret":
 		return &corev1.Secret{}
+	case "PersistentVolumeClaim":
+		return &corev1.PersistentVolumeClaim{}
 	}
 	return nil
 }
@@ -127,7 +129,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 			checked[d.Kind]++
 		}
 	}
-	for _, kind := range []string{"Pod", "ConfigMap", "Secret"} {
+	for _, kind := range []string{"Pod", "ConfigMap", "Secret", "PersistentVolumeClaim"} {
 		if checked[kind] == 0 {
 			t.Errorf("no valid %s document was checked", kind)
 		}
@@ -158,6 +160,8 @@ func TestBerthEncodingRoundTrips(t *testing.T) {
 				obj = d.ConfigMap
 			case d.Secret != nil:
 				obj = d.Secret
+			case d.Claim != nil:
+				obj = d.Claim
 			}
 			b, err := json.Marshal(obj)
 			if err != nil {
