@@ -65,6 +65,12 @@ type PodSpec struct {
 	Hostname                      string              `json:"hostname,omitempty"`
 	Subdomain                     string              `json:"subdomain,omitempty"`
 	HostAliases                   []HostAlias         `json:"hostAliases,omitempty"`
+	OS                            *PodOS              `json:"os,omitempty"`
+}
+
+// PodOS names the operating system the pod's containers need.
+type PodOS struct {
+	Name string `json:"name"`
 }
 
 // Container is a v1 Container (used for containers and initContainers).
@@ -173,6 +179,57 @@ type Volume struct {
 	HostPath  *HostPathVolumeSource  `json:"hostPath,omitempty"`
 	ConfigMap *ConfigMapVolumeSource `json:"configMap,omitempty"`
 	Secret    *SecretVolumeSource    `json:"secret,omitempty"`
+	// DownwardAPI and Projected volumes.
+	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
+	Projected   *ProjectedVolumeSource   `json:"projected,omitempty"`
+}
+
+// DownwardAPIVolumeSource projects fields of the pod and resources of its
+// containers as files.
+type DownwardAPIVolumeSource struct {
+	Items       []DownwardAPIVolumeFile `json:"items,omitempty"`
+	DefaultMode *int32                  `json:"defaultMode,omitempty"`
+}
+
+// DownwardAPIVolumeFile is one file of a downwardAPI volume or projection:
+// exactly one of FieldRef and ResourceFieldRef is set.
+type DownwardAPIVolumeFile struct {
+	Path             string                 `json:"path"`
+	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	Mode             *int32                 `json:"mode,omitempty"`
+}
+
+// ProjectedVolumeSource merges several sources into one volume.
+type ProjectedVolumeSource struct {
+	Sources     []VolumeProjection `json:"sources"`
+	DefaultMode *int32             `json:"defaultMode,omitempty"`
+}
+
+// VolumeProjection is one source of a projected volume; exactly one is set.
+type VolumeProjection struct {
+	ConfigMap   *ConfigMapProjection   `json:"configMap,omitempty"`
+	Secret      *SecretProjection      `json:"secret,omitempty"`
+	DownwardAPI *DownwardAPIProjection `json:"downwardAPI,omitempty"`
+}
+
+// ConfigMapProjection is a ConfigMap's keys in a projected volume.
+type ConfigMapProjection struct {
+	Name     string      `json:"name"`
+	Items    []KeyToPath `json:"items,omitempty"`
+	Optional *bool       `json:"optional,omitempty"`
+}
+
+// SecretProjection is a Secret's keys in a projected volume.
+type SecretProjection struct {
+	Name     string      `json:"name"`
+	Items    []KeyToPath `json:"items,omitempty"`
+	Optional *bool       `json:"optional,omitempty"`
+}
+
+// DownwardAPIProjection is pod fields in a projected volume.
+type DownwardAPIProjection struct {
+	Items []DownwardAPIVolumeFile `json:"items,omitempty"`
 }
 
 // EmptyDirVolumeSource is a scratch directory (disk or tmpfs).
