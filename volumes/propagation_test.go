@@ -1,0 +1,63 @@
+package volumes
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPeeringOf(t *testing.T) {
+	const mountinfo = `22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw
+23 22 0:22 / /srv rw,relatime - ext4 /dev/vdb rw
+24 23 0:23 / /srv/shared rw,relatime shared:7 - tmpfs t rw
+25 23 0:24 / /srv/slave rw,relatime master:7 - tmpfs t rw
+26 23 0:25 / /srv/both rw shared:9 master:7 - tmpfs t rw
+27 23 0:26 / /srv/with\040space rw shared:3 - tmpfs t rw
+28 23 0:27 / /srv/shared rw,relatime - tmpfs stacked rw
+`
+	tests := []struct {
+		path string
+		want mountPeering
+	}{
+		{"/", mountPeering{mountPoint: "/", shared: true}},
+		{"/home/x", mountPeering{mountPoint: "/", shared: true}},
+		{"/srv", mountPeering{mountPoint: "/srv"}},
+		{"/srv/sharedness", mountPeering{mountPoint: "/srv"}},
+		{"/srv/slave/dir", mountPeering{mountPoint: "/srv/slave", slave: true}},
+		{"/srv/both", mountPeering{mountPoint: "/srv/both", shared: true, slave: true}},
+		{"/srv/with space/a", mountPeering{mountPoint: "/srv/with space", shared: true}},
+		// The top of a stack decides: the private tmpfs on the shared one.
+		{"/srv/shared/a", mountPeering{mountPoint: "/srv/shared"}},
+	}
+	for _, tt := range tests {
+		got, err := peeringOf(strings.NewReader(mountinfo), tt.path)
+		if err != nil {
+			t.Fatalf("peeringOf(%q): %v", tt.path, err)
+		}
+		if got != tt.want {
+			t.Errorf("peeringOf(%q) = %+v, want %+v", tt.path, got, tt.want)
+		}
+	}
+	if _, err := peeringOf(strings.NewReader("1 2 3\n"), "/"); err == nil {
+		t.Error("peeringOf(short line): no error")
+	}
+}
+
+func TestCheckPeering(t *testing.T) {
+	for _, tt := range []struct {
+		m       mountPeering
+		wantErr bool
+	}{
+		{mountPeering{mountPoint: "/", shared: true}, false},
+		{mountPeering{mountPoint: "/srv", slave: true}, false},
+		{mountPeering{mountPoint: "/srv"}, true},
+	} {
+		err := checkPeering(tt.m, "/srv/data")
+		if got := err != nil; got != tt.wantErr {
+			t.Errorf("checkPeering(%+v) = %v, want error %v", tt.m, err, tt.wantErr)
+		}
+		if err != nil && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "mount --make-rshared "+tt.m.mountPoint)) {
+			t.Errorf("checkPeering(%+v) = %v: want ErrInvalid saying what to do", tt.m, err)
+		}
+	}
+}
