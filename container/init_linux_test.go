@@ -297,6 +297,29 @@ func TestSubPathSymlinkStaysInVolume(t *testing.T) {
 	if !strings.Contains(err.Error(), "open subPath up") {
 		t.Errorf("subPath up: %v", err)
 	}
+	if _, err := os.Stat(vol + "/etc"); err == nil {
+		t.Error("subPath up: created the link's missing target")
+	}
+}
+
+// TestMissingSubPathIsCreated: as the kubelet, a missing subPath is made
+// as directories inside the volume, with the mode of the volume's root.
+func TestMissingSubPathIsCreated(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	vol := t.TempDir()
+	if err := os.Chmod(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.config()
+	cfg.Mounts = []Mount{{Source: vol, Target: "/data", Type: "bind", SubPath: "pods/web-1"}}
+	running(t, cfg, StartOptions{})
+	for _, dir := range []string{vol + "/pods", vol + "/pods/web-1"} {
+		fi, err := os.Lstat(dir)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o777 {
+			t.Errorf("%s: %v, %v; want a directory with mode 0777", dir, fi.Mode(), err)
+		}
+	}
 }
 
 func TestImageSymlinkOutOfRootfsIsContained(t *testing.T) {

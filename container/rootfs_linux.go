@@ -376,10 +376,56 @@ func openBindSource(m Mount) (*os.File, error) {
 		return f, nil
 	}
 	f, err := pathrs.OpenInRoot(m.Source, m.SubPath)
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = makeSubPath(m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open subPath %s in %s: %w", m.SubPath, m.Source, err)
 	}
 	return f, nil
+}
+
+// makeSubPath creates a missing subPath as directories inside the volume,
+// as the kubelet does: one component at a time below the volume's root,
+// never following a link (an existing link in the way is an error), each
+// new directory with the mode of the volume's root (an emptyDir's 0777)
+// whatever the umask.
+func makeSubPath(m Mount) (*os.File, error) {
+	const flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	dir, err := unix.Open(m.Source, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open volume: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dir, &st); err != nil {
+		unix.Close(dir)
+		return nil, fmt.Errorf("stat volume: %w", err)
+	}
+	for _, el := range strings.Split(filepath.Clean(m.SubPath), "/") {
+		if el == "." || el == ".." {
+			unix.Close(dir)
+			return nil, fmt.Errorf("subPath element %q: %w", el, unix.EINVAL)
+		}
+		next, err := unix.Openat(dir, el, flags, 0)
+		if errors.Is(err, unix.ENOENT) {
+			if err := unix.Mkdirat(dir, el, st.Mode&0o777); err != nil && !errors.Is(err, unix.EEXIST) {
+				unix.Close(dir)
+				return nil, fmt.Errorf("create %s: %w", el, err)
+			}
+			if next, err = unix.Openat(dir, el, flags, 0); err == nil {
+				err = unix.Fchmodat(unix.AT_FDCWD, "/proc/thread-self/fd/"+strconv.Itoa(next), st.Mode&0o7777, 0)
+			}
+		}
+		unix.Close(dir)
+		if err != nil {
+			if next > 0 {
+				unix.Close(next)
+			}
+			return nil, fmt.Errorf("open %s: %w", el, err)
+		}
+		dir = next
+	}
+	return os.NewFile(uintptr(dir), filepath.Join(m.Source, m.SubPath)), nil
 }
 
 // ensureTarget resolves target in-root, creating it as a directory or an
