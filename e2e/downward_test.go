@@ -285,3 +285,38 @@ spec:
 		return d.inContainer("h2c", "app", "/host/late/hello") == "mounted after the start"
 	})
 }
+
+// TestDownwardBidirectionalVolume: a privileged container's Bidirectional
+// mount of a shared host directory: a tmpfs the container mounts below it
+// appears on the host.
+func TestDownwardBidirectionalVolume(t *testing.T) {
+	d := startDaemon(t)
+	dir := filepath.Join(t.TempDir(), "host")
+	sharedMount(t, dir)
+	inner := filepath.Join(dir, "from-ctr")
+	if err := os.Mkdir(inner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The host's copy of the container's tmpfs outlives the container, as
+	// with the kubelet: the test unmounts it.
+	t.Cleanup(func() { unix.Unmount(inner, unix.MNT_DETACH) })
+	d.apply("bidi.yaml", `apiVersion: v1
+kind: Pod
+metadata: {name: bidi}
+spec:
+  volumes:
+  - name: host
+    hostPath: {path: `+dir+`, type: Directory}
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "--then-sleep", "overmount", "/host/from-ctr", "f", "mounted by the container"]
+    securityContext: {privileged: true}
+    volumeMounts: [{name: host, mountPath: /host, mountPropagation: Bidirectional}]
+`)
+	d.runningPod("bidi")
+	testutil.WaitFor(t, 10*time.Second, "the container's tmpfs on the host", func() bool {
+		b, _ := os.ReadFile(filepath.Join(inner, "f"))
+		return string(b) == "mounted by the container\n"
+	})
+}

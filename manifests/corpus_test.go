@@ -219,7 +219,7 @@ var corpus = []struct {
 		{1, "spec.containers[0].startupProbe", 26, Unsupported, "startupProbe is not supported yet by ber"},
 		{1, "spec.containers[0].lifecycle", 29, Unsupported, "lifecycle is not supported yet by berth:"},
 		{1, "spec.containers[0].ports[0].protocol", 35, Unsupported, "protocol \"SCTP\" is not supported yet by "},
-		{1, "spec.containers[0].volumeMounts[0].mountPropagation", 45, Unsupported, "mountPropagation \"Bidirectional\" is not"},
+		{1, "spec.containers[0].volumeMounts[0].mountPropagation", 45, Error, "Bidirectional mount propagation is avail"},
 		{1, "spec.containers[0].resources.limits[hugepages-2Mi]", 48, Unsupported, "limits[hugepages-2Mi] is not supported y"},
 		{1, "spec.containers[0].securityContext.procMount", 50, Unsupported, "procMount \"Unmasked\" is not supported ye"},
 	}},

@@ -52,7 +52,6 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[AppArmorProfile](), field: "type", bad: stringIn("RuntimeDefault", "Localhost"), detail: appArmorDetail + "; use Unconfined"},
 	{owner: typeOf[ContainerPort](), field: "protocol", bad: stringIn("SCTP")},
 	{owner: typeOf[EnvVarSource](), field: "fileKeyRef"},
-	{owner: typeOf[VolumeMount](), field: "mountPropagation", bad: stringIn("Bidirectional"), detail: ": mounts made in a container do not reach the host; use HostToContainer"},
 	{owner: typeOf[VolumeMount](), field: "recursiveReadOnly"},
 
 	{owner: typeOf[EmptyDirVolumeSource](), field: "medium", bad: stringHasPrefix("HugePages"), detail: ": use \"\" or \"Memory\""},

@@ -288,6 +288,9 @@ func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 			v.errf(joinField(mpath, "subPathExpr"), "set either subPath or subPathExpr, not both")
 		}
 		v.oneOf(joinField(mpath, "mountPropagation"), m.MountPropagation, "", "None", "HostToContainer", "Bidirectional")
+		if m.MountPropagation == "Bidirectional" && (c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged) {
+			v.errf(joinField(mpath, "mountPropagation"), "Bidirectional mount propagation is available only to privileged containers: set securityContext.privileged, or use HostToContainer")
+		}
 	}
 }
 

@@ -57,6 +57,8 @@ func TestValidateDownward(t *testing.T) {
 		wantSev            Severity
 	}{
 		{name: "valid"},
+		{name: "bidirectional unprivileged", marker: "mountPropagation: HostToContainer", line: "mountPropagation: Bidirectional",
+			wantPath: "spec.containers[0].volumeMounts[1].mountPropagation", wantSev: Error, wantMsg: "only to privileged containers"},
 		{name: "windows", marker: "  os: {name: linux}", line: "  os: {name: windows}",
 			wantPath: "spec.os.name", wantSev: Unsupported, wantMsg: "berth runs Linux containers"},
 		{name: "unknown os", marker: "  os: {name: linux}", line: "  os: {name: plan9}",

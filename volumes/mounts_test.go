@@ -142,9 +142,15 @@ func TestMounts(t *testing.T) {
 			want:   []container.Mount{{Source: "/pods/p/downward-api/info", Target: "/etc/podinfo", Type: "bind", Options: []string{"rbind", "rslave", "ro", "nosuid", "nodev"}}},
 		},
 		{
-			name:    "bidirectional propagation",
+			name:    "bidirectional propagation needs a privileged container",
 			mounts:  []manifests.VolumeMount{{Name: "data", MountPath: "/x", MountPropagation: "Bidirectional"}},
-			wantErr: ErrNotSupported,
+			wantErr: ErrInvalid,
+		},
+		{
+			name:       "bidirectional propagation is a shared bind",
+			privileged: true,
+			mounts:     []manifests.VolumeMount{{Name: "data", MountPath: "/x", MountPropagation: "Bidirectional"}},
+			want:       []container.Mount{{Source: "/srv/data", Target: "/x", Type: "bind", Options: []string{"rbind", "rshared"}}},
 		},
 	}
 	for _, tt := range tests {

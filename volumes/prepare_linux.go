@@ -59,8 +59,8 @@ func Prepare(podDir string, pod *manifests.Pod, cms map[string]*manifests.Config
 			return nil, fmt.Errorf("pod %s/%s: volume %s declared twice: %w", pod.Namespace, pod.Name, v.Name, ErrInvalid)
 		}
 		p, err := prepareVolume(root, podDir, downward.Pod{Pod: pod, UID: uid, Node: node}, v, cms, secrets)
-		if err == nil && wantsHostToContainer(pod, v.Name) {
-			err = checkHostToContainer(p.Path)
+		if prop := propagationOf(pod, v.Name); err == nil && prop != "" {
+			err = checkPropagation(p.Path, prop)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("pod %s/%s: volume %s: %w", pod.Namespace, pod.Name, v.Name, err)

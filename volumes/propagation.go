@@ -9,10 +9,14 @@ import (
 	"github.com/berth-project/berth/manifests"
 )
 
-// PropagationHostToContainer is the mountPropagation under which mounts
-// the host makes below a volume's source after the container started
-// appear in the container.
-const PropagationHostToContainer = "HostToContainer"
+// The mountPropagation values other than None: under HostToContainer,
+// mounts the host makes below a volume's source after the container
+// started appear in the container; under Bidirectional (privileged
+// containers only), mounts the container makes there reach the host too.
+const (
+	PropagationHostToContainer = "HostToContainer"
+	PropagationBidirectional   = "Bidirectional"
+)
 
 // mountPeering is how the mount holding a path propagates, from mountinfo.
 type mountPeering struct {
@@ -62,28 +66,40 @@ func pathAtOrBelow(p, dir string) bool {
 	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
-// checkPeering refuses a HostToContainer source whose mount neither
-// receives nor forwards mount events: the container would silently see
-// nothing, so berth says what to do instead, as containerd's CRI does.
-func checkPeering(m mountPeering, source string) error {
-	if m.shared || m.slave {
+// checkPeering refuses a source for propagation prop whose mount cannot
+// carry it, as containerd's CRI does, saying what to do instead: for
+// HostToContainer it must receive mount events (shared or slave), for
+// Bidirectional also send them (shared).
+func checkPeering(m mountPeering, source, prop string) error {
+	switch {
+	case m.shared, prop == PropagationHostToContainer && m.slave:
 		return nil
+	case m.slave:
+		return fmt.Errorf("mountPropagation %s: %s is on the mount at %s, which is a slave, so mounts made in the container would never reach the host: make it shared (mount --make-rshared %s) or use HostToContainer: %w",
+			prop, source, m.mountPoint, m.mountPoint, ErrInvalid)
 	}
-	return fmt.Errorf("mountPropagation HostToContainer: %s is on the mount at %s, which is private, so mounts made there would never reach the container: make it shared (mount --make-rshared %s) or use no mountPropagation: %w",
-		source, m.mountPoint, m.mountPoint, ErrInvalid)
+	return fmt.Errorf("mountPropagation %s: %s is on the mount at %s, which is private, so mounts made there would never reach the container: make it shared (mount --make-rshared %s) or use no mountPropagation: %w",
+		prop, source, m.mountPoint, m.mountPoint, ErrInvalid)
 }
 
-// wantsHostToContainer reports whether any container of pod mounts the
-// volume name with HostToContainer propagation.
-func wantsHostToContainer(pod *manifests.Pod, name string) bool {
+// propagationOf is the strongest mountPropagation with which a container
+// of pod mounts the volume name: Bidirectional, HostToContainer or "".
+func propagationOf(pod *manifests.Pod, name string) string {
+	prop := ""
 	for _, list := range [][]manifests.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for _, c := range list {
 			for _, vm := range c.VolumeMounts {
-				if vm.Name == name && vm.MountPropagation == PropagationHostToContainer {
-					return true
+				if vm.Name != name {
+					continue
+				}
+				switch vm.MountPropagation {
+				case PropagationBidirectional:
+					return PropagationBidirectional
+				case PropagationHostToContainer:
+					prop = PropagationHostToContainer
 				}
 			}
 		}
 	}
-	return false
+	return prop
 }

@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 )
 
-// checkHostToContainer checks that the mount holding source (a volume's
-// host path) propagates mount events, for a HostToContainer mount of it.
-func checkHostToContainer(source string) error {
+// checkPropagation checks that the mount holding source (a volume's host
+// path) carries the mount events that propagation prop needs.
+func checkPropagation(source, prop string) error {
 	real, err := filepath.EvalSymlinks(source)
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", source, err)
@@ -22,5 +22,5 @@ func checkHostToContainer(source string) error {
 	if err != nil {
 		return err
 	}
-	return checkPeering(m, source)
+	return checkPeering(m, source, prop)
 }

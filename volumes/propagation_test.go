@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/berth-project/berth/manifests"
 )
 
 func TestPeeringOf(t *testing.T) {
@@ -46,18 +48,39 @@ func TestPeeringOf(t *testing.T) {
 func TestCheckPeering(t *testing.T) {
 	for _, tt := range []struct {
 		m       mountPeering
+		prop    string
 		wantErr bool
 	}{
-		{mountPeering{mountPoint: "/", shared: true}, false},
-		{mountPeering{mountPoint: "/srv", slave: true}, false},
-		{mountPeering{mountPoint: "/srv"}, true},
+		{mountPeering{mountPoint: "/", shared: true}, PropagationHostToContainer, false},
+		{mountPeering{mountPoint: "/srv", slave: true}, PropagationHostToContainer, false},
+		{mountPeering{mountPoint: "/srv"}, PropagationHostToContainer, true},
+		{mountPeering{mountPoint: "/", shared: true}, PropagationBidirectional, false},
+		{mountPeering{mountPoint: "/", shared: true, slave: true}, PropagationBidirectional, false},
+		{mountPeering{mountPoint: "/srv", slave: true}, PropagationBidirectional, true},
+		{mountPeering{mountPoint: "/srv"}, PropagationBidirectional, true},
 	} {
-		err := checkPeering(tt.m, "/srv/data")
+		err := checkPeering(tt.m, "/srv/data", tt.prop)
 		if got := err != nil; got != tt.wantErr {
-			t.Errorf("checkPeering(%+v) = %v, want error %v", tt.m, err, tt.wantErr)
+			t.Errorf("checkPeering(%+v, %s) = %v, want error %v", tt.m, tt.prop, err, tt.wantErr)
 		}
 		if err != nil && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "mount --make-rshared "+tt.m.mountPoint)) {
-			t.Errorf("checkPeering(%+v) = %v: want ErrInvalid saying what to do", tt.m, err)
+			t.Errorf("checkPeering(%+v, %s) = %v: want ErrInvalid saying what to do", tt.m, tt.prop, err)
+		}
+	}
+}
+
+func TestPropagationOf(t *testing.T) {
+	pod := &manifests.Pod{Spec: manifests.PodSpec{
+		InitContainers: []manifests.Container{{Name: "i", VolumeMounts: []manifests.VolumeMount{{Name: "both", MountPropagation: PropagationBidirectional}}}},
+		Containers: []manifests.Container{{Name: "c", VolumeMounts: []manifests.VolumeMount{
+			{Name: "both", MountPropagation: PropagationHostToContainer},
+			{Name: "h2c", MountPropagation: PropagationHostToContainer},
+			{Name: "none", MountPropagation: "None"},
+		}}},
+	}}
+	for name, want := range map[string]string{"both": PropagationBidirectional, "h2c": PropagationHostToContainer, "none": "", "unmounted": ""} {
+		if got := propagationOf(pod, name); got != want {
+			t.Errorf("propagationOf(%s) = %q, want %q", name, got, want)
 		}
 	}
 }
