@@ -131,6 +131,11 @@ func setOOMScoreAdj(adj int) error {
 
 // setupRootfs builds the container's filesystem view and pivots into it.
 func setupRootfs(cfg Config) error {
+	var trees map[int]*os.File
+	if err := step("clone shared volumes", func() (err error) { trees, err = sharedTrees(cfg.Mounts); return err }); err != nil {
+		return err
+	}
+	defer closeTrees(trees)
 	if err := step("make / rslave", makeRootSlave); err != nil {
 		return err
 	}
@@ -147,8 +152,12 @@ func setupRootfs(cfg Config) error {
 			return err
 		}
 	}
-	for _, m := range cfg.Mounts {
-		if err := step("mount "+m.Target, func() error { return mountInRoot(root, m, false) }); err != nil {
+	for i, m := range cfg.Mounts {
+		mount := func() error { return mountInRoot(root, m, false) }
+		if tree := trees[i]; tree != nil {
+			mount = func() error { return bindInRoot(root, m, parseMountOptions(m.Options), tree) }
+		}
+		if err := step("mount "+m.Target, mount); err != nil {
 			return err
 		}
 	}

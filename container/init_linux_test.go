@@ -297,6 +297,29 @@ func TestSubPathSymlinkStaysInVolume(t *testing.T) {
 	if !strings.Contains(err.Error(), "open subPath up") {
 		t.Errorf("subPath up: %v", err)
 	}
+	if _, err := os.Stat(vol + "/etc"); err == nil {
+		t.Error("subPath up: created the link's missing target")
+	}
+}
+
+// TestMissingSubPathIsCreated: as the kubelet, a missing subPath is made
+// as directories inside the volume, with the mode of the volume's root.
+func TestMissingSubPathIsCreated(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	vol := t.TempDir()
+	if err := os.Chmod(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.config()
+	cfg.Mounts = []Mount{{Source: vol, Target: "/data", Type: "bind", SubPath: "pods/web-1"}}
+	running(t, cfg, StartOptions{})
+	for _, dir := range []string{vol + "/pods", vol + "/pods/web-1"} {
+		fi, err := os.Lstat(dir)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o777 {
+			t.Errorf("%s: %v, %v; want a directory with mode 0777", dir, fi.Mode(), err)
+		}
+	}
 }
 
 func TestImageSymlinkOutOfRootfsIsContained(t *testing.T) {
@@ -703,4 +726,53 @@ func TestHostileImageFailsTheInit(t *testing.T) {
 			assertNoHostMounts(t, cfg)
 		})
 	}
+}
+
+// TestSharedVolumeIsBidirectional: a privileged container's rshared bind
+// of a shared host mount (Bidirectional) is a peer of it: a tmpfs the
+// container mounts below it appears on the host, and one the host mounts
+// later appears in the container.
+func TestSharedVolumeIsBidirectional(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	vol := filepath.Join(t.TempDir(), "shared")
+	for _, dir := range []string{vol + "/from-ctr", vol + "/from-host"} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Mount(vol, vol, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(vol, unix.MNT_DETACH) })
+	if err := unix.Mount("", vol, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.config("--then-sleep", "overmount", "/vol/from-ctr", "f", "from the container")
+	cfg.Privileged, cfg.Capabilities = true, AllCapabilities()
+	cfg.Mounts = []Mount{{Source: vol, Target: "/vol", Type: "bind", Options: []string{"rbind", "rshared"}}}
+	pid, err := Start(cfg, StartOptions{})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		unix.Kill(pid, unix.SIGKILL)
+		unix.Wait4(pid, nil, 0, nil)
+		unix.Unmount(vol+"/from-ctr", unix.MNT_DETACH)
+		unix.Unmount(vol+"/from-host", unix.MNT_DETACH)
+	})
+	testutil.WaitFor(t, 10*time.Second, "the container's tmpfs on the host", func() bool {
+		b, _ := os.ReadFile(vol + "/from-ctr/f")
+		return string(b) == "from the container\n"
+	})
+	if err := unix.Mount("berth-test", vol+"/from-host", "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(vol+"/from-host/f", []byte("from the host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the host's tmpfs in the container", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/vol/from-host/f", pid))
+		return string(b) == "from the host"
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -276,7 +277,7 @@ func forbiddenResolved(target, rel string) error {
 func mountInRoot(root rootDir, m Mount, makeDev bool) error {
 	opts := parseMountOptions(m.Options)
 	if m.Type == "bind" {
-		return bindInRoot(root, m, opts)
+		return bindInRoot(root, m, opts, nil)
 	}
 	var target *os.File
 	var err error
@@ -306,14 +307,52 @@ func mountInRoot(root rootDir, m Mount, makeDev bool) error {
 	return nil
 }
 
-// bindInRoot bind-mounts m.Source (or its SubPath) onto the target, then
-// remounts it with the requested flags when there are any.
-func bindInRoot(root rootDir, m Mount, opts mountOptions) error {
-	src, err := openBindSource(m)
-	if err != nil {
-		return err
+// sharedTrees clones, before / is made a slave, the source of each mount
+// that asks for rshared propagation (Bidirectional): a clone of a shared
+// mount is a peer of it, so mounts made below it in the container reach
+// the host and the host's reach the container, which the slave copies of
+// the host's mounts left after makeRootSlave never do. It returns the
+// clones by index in mounts; the caller closes them.
+func sharedTrees(mounts []Mount) (map[int]*os.File, error) {
+	trees := map[int]*os.File{}
+	for i, m := range mounts {
+		if m.Type != "bind" || !slices.Contains(m.Options, "rshared") {
+			continue
+		}
+		src, err := openBindSource(m)
+		if err != nil {
+			closeTrees(trees)
+			return nil, fmt.Errorf("mount %s: %w", m.Target, err)
+		}
+		fd, err := unix.OpenTree(int(src.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+		src.Close()
+		if err != nil {
+			closeTrees(trees)
+			return nil, fmt.Errorf("mount %s: clone %s for shared propagation (open_tree, Linux 5.2+): %w", m.Target, m.Source, err)
+		}
+		trees[i] = os.NewFile(uintptr(fd), m.Source)
 	}
-	defer src.Close()
+	return trees, nil
+}
+
+func closeTrees(trees map[int]*os.File) {
+	for _, f := range trees {
+		f.Close()
+	}
+}
+
+// bindInRoot bind-mounts m.Source (or its SubPath) onto the target, or
+// attaches tree, a clone of it sharedTrees made, when not nil; then it
+// remounts it with the requested flags when there are any.
+func bindInRoot(root rootDir, m Mount, opts mountOptions, tree *os.File) error {
+	src := tree
+	if src == nil {
+		var err error
+		if src, err = openBindSource(m); err != nil {
+			return err
+		}
+		defer src.Close()
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
 		return fmt.Errorf("stat source %s: %w", m.Source, err)
@@ -328,7 +367,11 @@ func bindInRoot(root rootDir, m Mount, opts mountOptions) error {
 		return err
 	}
 
-	if err := unix.Mount(fdPath(src), fdPath(target), "", unix.MS_BIND|opts.flags&unix.MS_REC, ""); err != nil {
+	if tree != nil {
+		if err := unix.MoveMount(int(tree.Fd()), "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+			return fmt.Errorf("attach the clone of %s: %w", m.Source, err)
+		}
+	} else if err := unix.Mount(fdPath(src), fdPath(target), "", unix.MS_BIND|opts.flags&unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s: %w", m.Source, err)
 	}
 	extra := opts.flags &^ (unix.MS_BIND | unix.MS_REC)
@@ -376,10 +419,56 @@ func openBindSource(m Mount) (*os.File, error) {
 		return f, nil
 	}
 	f, err := pathrs.OpenInRoot(m.Source, m.SubPath)
+	if errors.Is(err, os.ErrNotExist) {
+		f, err = makeSubPath(m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open subPath %s in %s: %w", m.SubPath, m.Source, err)
 	}
 	return f, nil
+}
+
+// makeSubPath creates a missing subPath as directories inside the volume,
+// as the kubelet does: one component at a time below the volume's root,
+// never following a link (an existing link in the way is an error), each
+// new directory with the mode of the volume's root (an emptyDir's 0777)
+// whatever the umask.
+func makeSubPath(m Mount) (*os.File, error) {
+	const flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	dir, err := unix.Open(m.Source, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open volume: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dir, &st); err != nil {
+		unix.Close(dir)
+		return nil, fmt.Errorf("stat volume: %w", err)
+	}
+	for _, el := range strings.Split(filepath.Clean(m.SubPath), "/") {
+		if el == "." || el == ".." {
+			unix.Close(dir)
+			return nil, fmt.Errorf("subPath element %q: %w", el, unix.EINVAL)
+		}
+		next, err := unix.Openat(dir, el, flags, 0)
+		if errors.Is(err, unix.ENOENT) {
+			if err := unix.Mkdirat(dir, el, st.Mode&0o777); err != nil && !errors.Is(err, unix.EEXIST) {
+				unix.Close(dir)
+				return nil, fmt.Errorf("create %s: %w", el, err)
+			}
+			if next, err = unix.Openat(dir, el, flags, 0); err == nil {
+				err = unix.Fchmodat(unix.AT_FDCWD, "/proc/thread-self/fd/"+strconv.Itoa(next), st.Mode&0o7777, 0)
+			}
+		}
+		unix.Close(dir)
+		if err != nil {
+			if next > 0 {
+				unix.Close(next)
+			}
+			return nil, fmt.Errorf("open %s: %w", el, err)
+		}
+		dir = next
+	}
+	return os.NewFile(uintptr(dir), filepath.Join(m.Source, m.SubPath)), nil
 }
 
 // ensureTarget resolves target in-root, creating it as a directory or an
@@ -487,7 +576,7 @@ func makeDevice(root rootDir, dfd int, name string, major, minor uint32) error {
 	if !errors.Is(err, unix.EPERM) {
 		return err
 	}
-	return bindInRoot(root, Mount{Source: "/dev/" + name, Target: "/dev/" + name, Type: "bind", File: true}, mountOptions{flags: unix.MS_BIND})
+	return bindInRoot(root, Mount{Source: "/dev/" + name, Target: "/dev/" + name, Type: "bind", File: true}, mountOptions{flags: unix.MS_BIND}, nil)
 }
 
 // pivotRoot makes rootfs the root the runc way: pivot_root(".", ".")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -56,6 +57,9 @@ func validate(cfg Config) error {
 		}
 		if m.SubPath != "" && m.Type != "bind" {
 			bad("mounts[%d].subPath: only for bind mounts", i)
+		}
+		if slices.Contains(m.Options, "rshared") && !cfg.Privileged {
+			bad("mounts[%d]: rshared (Bidirectional) propagation is only for privileged containers", i)
 		}
 	}
 	if cfg.OOMScoreAdj < -1000 || cfg.OOMScoreAdj > 1000 {

@@ -32,6 +32,8 @@ func TestValidate(t *testing.T) {
 		{name: "gid too big", mutate: func(c *Config) { c.AdditionalGIDs = []uint32{1 << 31} }, errText: "additionalGids[0]"},
 		{name: "unknown mount type", mutate: func(c *Config) { c.Mounts[0].Type = "nfs" }, errText: `mounts[0].type "nfs"`},
 		{name: "subPath on tmpfs", mutate: func(c *Config) { c.Mounts[0].Type = "tmpfs" }, errText: "mounts[0].subPath: only for bind"},
+		{name: "rshared unprivileged", mutate: func(c *Config) { c.Mounts[0].Options = []string{"rbind", "rshared"} }, errText: "mounts[0]: rshared"},
+		{name: "rshared privileged", mutate: func(c *Config) { c.Mounts[0].Options = []string{"rbind", "rshared"}; c.Privileged = true }},
 		{name: "bad capability", mutate: func(c *Config) { c.Capabilities = []string{"CAP_FLY"} }, errText: "unknown capability"},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,8 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/downward"
+
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/hostcheck"
@@ -162,6 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
 		Exe: exe.Path, Images: store, Cgroups: cg, Net: netw, Backoff: cfg.Backoff,
 		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
+		Node:           nodeAllocatable(cfg.StateDir, int64(si.Totalram)*int64(si.Unit)),
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          onEvent,
@@ -355,4 +358,18 @@ func objectsOf(s *manifestdir.Snapshot, ns string) pod.Objects {
 		}
 	}
 	return o
+}
+
+// nodeAllocatable is what resourceFieldRef reads for a limit a container
+// does not set, as the kubelet's node allocatable with nothing reserved:
+// the CPUs the daemon may run on, the host's memory, and the size of the
+// file system holding the state directory (pods' writable layers and
+// emptyDirs), 0 when it cannot be read.
+func nodeAllocatable(stateDir string, memory int64) downward.Node {
+	n := downward.Node{MilliCPU: int64(runtime.NumCPU()) * 1000, Memory: memory}
+	var st unix.Statfs_t
+	if err := unix.Statfs(stateDir, &st); err == nil {
+		n.EphemeralStorage = int64(st.Blocks) * st.Bsize
+	}
+	return n
 }

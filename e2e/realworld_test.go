@@ -49,6 +49,9 @@ func TestRealWorldCorpusRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &demoRewriter{t: t, hostDir: filepath.Join(d.dir, "hostpath")}
+	// The hostPath stand-ins sit on a shared mount, as a systemd host's
+	// directories do, so that HostToContainer mounts of them are accepted.
+	sharedMount(t, r.hostDir)
 	want := map[string]string{} // namespace/name -> file
 	for _, path := range files {
 		f, err := manifests.ParseFile(path)

@@ -82,6 +82,7 @@ func defaultVolume(v *Volume) {
 		mode := DefaultVolumeMode
 		v.Secret.DefaultMode = &mode
 	}
+	defaultDownward(v)
 }
 
 // defaultPullPolicy is Always for ":latest" or an untagged image and
@@ -103,5 +104,38 @@ func defaultPullPolicy(image string) string {
 func defaultObjectMeta(m *ObjectMeta) {
 	if m.Namespace == "" {
 		m.Namespace = DefaultNamespace
+	}
+}
+
+// defaultDownward gives downwardAPI and projected volumes the API
+// server's defaults: mode 0644, and apiVersion v1 in every fieldRef.
+func defaultDownward(v *Volume) {
+	var items []DownwardAPIVolumeFile
+	if d := v.DownwardAPI; d != nil {
+		if d.DefaultMode == nil {
+			mode := DefaultVolumeMode
+			d.DefaultMode = &mode
+		}
+		items = d.Items
+	}
+	if pv := v.Projected; pv != nil {
+		if pv.DefaultMode == nil {
+			mode := DefaultVolumeMode
+			pv.DefaultMode = &mode
+		}
+		for _, src := range pv.Sources {
+			if src.DownwardAPI != nil {
+				defaultFieldRefs(src.DownwardAPI.Items)
+			}
+		}
+	}
+	defaultFieldRefs(items)
+}
+
+func defaultFieldRefs(items []DownwardAPIVolumeFile) {
+	for i := range items {
+		if f := items[i].FieldRef; f != nil && f.APIVersion == "" {
+			f.APIVersion = "v1"
+		}
 	}
 }

@@ -34,6 +34,7 @@ var implemented = map[string]string{
 	// Pod spec.
 	"PodSpec.restartPolicy":                 "TestRestartPolicies (e2e/lifecycle_test.go)",
 	"PodSpec.terminationGracePeriodSeconds": "TestInfraNeverAndGrace (infra/infra_linux_test.go)",
+	"PodOS.name":                            "TestDownwardResourceFieldRefEnv (e2e/downward_test.go)",
 	"PodSpec.dnsPolicy":                     "TestHostsAndResolvConf (e2e/dns_test.go)",
 	"PodDNSConfig.nameservers":              "TestHostsAndResolvConf (e2e/dns_test.go)",
 	"PodDNSConfig.searches":                 "TestHostsAndResolvConf (e2e/dns_test.go)",
@@ -68,6 +69,15 @@ var implemented = map[string]string{
 	"KeyToPath.key":                     "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
 	"KeyToPath.path":                    "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
 	"KeyToPath.mode":                    "TestConfigMapPayload (volumes/projection_test.go)",
+	// downwardAPI and projected volumes.
+	"DownwardAPIVolumeSource.defaultMode": "TestDownwardAPIPayload (volumes/downward_test.go)",
+	"DownwardAPIVolumeFile.path":          "TestDownwardAPILabelsFollowEdits (e2e/downward_test.go)",
+	"DownwardAPIVolumeFile.mode":          "TestDownwardAPIPayload (volumes/downward_test.go)",
+	"ProjectedVolumeSource.defaultMode":   "TestProjectedVolumeCombinesSources (e2e/downward_test.go)",
+	"ConfigMapProjection.name":            "TestProjectedVolumeCombinesSources (e2e/downward_test.go)",
+	"ConfigMapProjection.optional":        "TestProjectedPayload (volumes/downward_test.go)",
+	"SecretProjection.name":               "TestProjectedVolumeCombinesSources (e2e/downward_test.go)",
+	"SecretProjection.optional":           "TestProjectedPayload (volumes/downward_test.go)",
 
 	// Probes: run by the daemon (pod/probes.go, package probe).
 	"Probe.initialDelaySeconds":           "TestState (probe/state_test.go)",
@@ -113,6 +123,9 @@ var implemented = map[string]string{
 	"EnvVar.value":                             "TestBuildEnv (pod/env_test.go)",
 	"ObjectFieldSelector.apiVersion":           "TestBuildEnv (pod/env_test.go)",
 	"ObjectFieldSelector.fieldPath":            "TestBuildEnv (pod/env_test.go)",
+	"ResourceFieldSelector.containerName":      "TestDownwardResourceFieldRefEnv (e2e/downward_test.go)",
+	"ResourceFieldSelector.resource":           "TestDownwardResourceFieldRefEnv (e2e/downward_test.go)",
+	"ResourceFieldSelector.divisor":            "TestDownwardResourceFieldRefEnv (e2e/downward_test.go)",
 	"KeySelector.name":                         "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
 	"KeySelector.key":                          "TestInitContainersConfigMapsSecretsAndEnv (e2e/config_test.go)",
 	"KeySelector.optional":                     "TestBuildEnv (pod/env_test.go)",
@@ -125,7 +138,8 @@ var implemented = map[string]string{
 	"VolumeMount.mountPath":                    "TestTwoContainerPodSharesNamespacesAndEmptyDir (e2e/pod_test.go)",
 	"VolumeMount.readOnly":                     "TestMounts (volumes/mounts_test.go)",
 	"VolumeMount.subPath":                      "TestSubPathSymlinkStaysInVolume (container/init_linux_test.go)",
-	"VolumeMount.mountPropagation":             "TestMounts (volumes/mounts_test.go)",
+	"VolumeMount.mountPropagation":             "TestDownwardHostToContainerVolume (e2e/downward_test.go)",
+	"VolumeMount.subPathExpr":                  "TestDownwardSubPathExpr (e2e/downward_test.go)",
 	"Capabilities.add":                         "TestContainerConfig (pod/plan_test.go)",
 	"Capabilities.drop":                        "TestContainerConfig (pod/plan_test.go)",
 	"SecurityContext.privileged":               "TestContainerConfigPrivilegedKeepsEverything (pod/plan_test.go)",

@@ -20,7 +20,7 @@ var unsupported = []unsupportedField{
 	// Pod.
 	{owner: typeOf[PodSpec](), field: "activeDeadlineSeconds"},
 	{owner: typeOf[PodSpec](), field: "ephemeralContainers"},
-	{owner: typeOf[PodSpec](), field: "os"},
+	{owner: typeOf[PodOS](), field: "name", bad: stringIn("windows"), detail: ": berth runs Linux containers"},
 	{owner: typeOf[PodSpec](), field: "hostUsers", detail: ": user namespaces are not implemented"},
 	{owner: typeOf[PodSpec](), field: "setHostnameAsFQDN"},
 	{owner: typeOf[PodSpec](), field: "resourceClaims"},
@@ -48,10 +48,7 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[SecurityContext](), field: "windowsOptions"},
 	{owner: typeOf[AppArmorProfile](), field: "type", bad: stringIn("RuntimeDefault", "Localhost"), detail: appArmorDetail + "; use Unconfined"},
 	{owner: typeOf[ContainerPort](), field: "protocol", bad: stringIn("SCTP")},
-	{owner: typeOf[EnvVarSource](), field: "resourceFieldRef"},
 	{owner: typeOf[EnvVarSource](), field: "fileKeyRef"},
-	{owner: typeOf[VolumeMount](), field: "subPathExpr"},
-	{owner: typeOf[VolumeMount](), field: "mountPropagation", bad: stringIn("HostToContainer", "Bidirectional")},
 	{owner: typeOf[VolumeMount](), field: "recursiveReadOnly"},
 
 	{owner: typeOf[EmptyDirVolumeSource](), field: "medium", bad: stringHasPrefix("HugePages"), detail: ": use \"\" or \"Memory\""},
@@ -64,10 +61,10 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[PersistentVolumeClaimSpec](), field: "volumeAttributesClassName"},
 	{owner: typeOf[VolumeResourceRequirements](), field: "limits", detail: ": request storage only"},
 
-	// Volume sources other than emptyDir, hostPath, configMap, secret and
-	// persistentVolumeClaim.
-	{owner: typeOf[Volume](), field: "projected"},
-	{owner: typeOf[Volume](), field: "downwardAPI"},
+	// Volume sources other than emptyDir, hostPath, configMap, secret,
+	// persistentVolumeClaim, downwardAPI and projected.
+	{owner: typeOf[VolumeProjection](), field: "serviceAccountToken", detail: ": berth has no service accounts and no API server to issue tokens"},
+	{owner: typeOf[VolumeProjection](), field: "clusterTrustBundle", detail: ": berth has no API server holding trust bundles"},
 	{owner: typeOf[Volume](), field: "ephemeral"},
 	{owner: typeOf[Volume](), field: "image"},
 	{owner: typeOf[Volume](), field: "csi"},

@@ -90,11 +90,17 @@ type PodSpec struct {
 	// kubernetes.io/dockercfg Secrets whose credentials pull the pod's
 	// images.
 	ImagePullSecrets []LocalObjectReference `json:"imagePullSecrets,omitempty"`
+	OS               *PodOS                 `json:"os,omitempty"`
 }
 
 // LocalObjectReference names an object in the pod's namespace.
 type LocalObjectReference struct {
 	Name string `json:"name,omitempty"`
+}
+
+// PodOS names the operating system the pod's containers need.
+type PodOS struct {
+	Name string `json:"name"`
 }
 
 // Container is a v1 Container (used for containers and initContainers).
@@ -215,12 +221,63 @@ type Volume struct {
 	// PersistentVolumeClaim is a claim on a named local volume under the
 	// state directory that outlives the pod.
 	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
+	// DownwardAPI and Projected volumes.
+	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
+	Projected   *ProjectedVolumeSource   `json:"projected,omitempty"`
 }
 
 // PersistentVolumeClaimVolumeSource mounts the volume of a claim.
 type PersistentVolumeClaimVolumeSource struct {
 	ClaimName string `json:"claimName"`
 	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+// DownwardAPIVolumeSource projects fields of the pod and resources of its
+// containers as files.
+type DownwardAPIVolumeSource struct {
+	Items       []DownwardAPIVolumeFile `json:"items,omitempty"`
+	DefaultMode *int32                  `json:"defaultMode,omitempty"`
+}
+
+// DownwardAPIVolumeFile is one file of a downwardAPI volume or projection:
+// exactly one of FieldRef and ResourceFieldRef is set.
+type DownwardAPIVolumeFile struct {
+	Path             string                 `json:"path"`
+	FieldRef         *ObjectFieldSelector   `json:"fieldRef,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `json:"resourceFieldRef,omitempty"`
+	Mode             *int32                 `json:"mode,omitempty"`
+}
+
+// ProjectedVolumeSource merges several sources into one volume.
+type ProjectedVolumeSource struct {
+	Sources     []VolumeProjection `json:"sources"`
+	DefaultMode *int32             `json:"defaultMode,omitempty"`
+}
+
+// VolumeProjection is one source of a projected volume; exactly one is set.
+type VolumeProjection struct {
+	ConfigMap   *ConfigMapProjection   `json:"configMap,omitempty"`
+	Secret      *SecretProjection      `json:"secret,omitempty"`
+	DownwardAPI *DownwardAPIProjection `json:"downwardAPI,omitempty"`
+}
+
+// ConfigMapProjection is a ConfigMap's keys in a projected volume.
+type ConfigMapProjection struct {
+	Name     string      `json:"name"`
+	Items    []KeyToPath `json:"items,omitempty"`
+	Optional *bool       `json:"optional,omitempty"`
+}
+
+// SecretProjection is a Secret's keys in a projected volume.
+type SecretProjection struct {
+	Name     string      `json:"name"`
+	Items    []KeyToPath `json:"items,omitempty"`
+	Optional *bool       `json:"optional,omitempty"`
+}
+
+// DownwardAPIProjection is pod fields in a projected volume.
+type DownwardAPIProjection struct {
+	Items []DownwardAPIVolumeFile `json:"items,omitempty"`
 }
 
 // EmptyDirVolumeSource is a scratch directory (disk or tmpfs).

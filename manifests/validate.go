@@ -78,7 +78,8 @@ func (v *validator) objectMeta(m *ObjectMeta, path string) {
 }
 
 func (v *validator) podSpec(s *PodSpec, path string) {
-	vols := v.volumes(s.Volumes, joinField(path, "volumes"))
+	vols := v.volumes(s, joinField(path, "volumes"))
+	v.podOS(s.OS, joinField(path, "os"))
 	if len(s.Containers) == 0 {
 		v.errf(joinField(path, "containers"), "a pod needs at least one container")
 	}
@@ -187,7 +188,8 @@ func (v *validator) ip(path, s string, required bool) {
 	}
 }
 
-func (v *validator) volumes(vols []Volume, path string) map[string]bool {
+func (v *validator) volumes(s *PodSpec, path string) map[string]bool {
+	vols := s.Volumes
 	names := map[string]bool{}
 	for i := range vols {
 		vol := &vols[i]
@@ -200,12 +202,12 @@ func (v *validator) volumes(vols []Volume, path string) map[string]bool {
 			v.check(joinField(vpath, "name"), checkDNS1123Label(vol.Name))
 		}
 		names[vol.Name] = true
-		v.volumeSource(vol, vpath)
+		v.volumeSource(s, vol, vpath)
 	}
 	return names
 }
 
-func (v *validator) volumeSource(vol *Volume, path string) {
+func (v *validator) volumeSource(s *PodSpec, vol *Volume, path string) {
 	var set []string
 	if vol.EmptyDir != nil {
 		set = append(set, "emptyDir")
@@ -227,9 +229,19 @@ func (v *validator) volumeSource(vol *Volume, path string) {
 		set = append(set, "persistentVolumeClaim")
 		v.objectName(joinField(joinField(path, "persistentVolumeClaim"), "claimName"), vol.PersistentVolumeClaim.ClaimName)
 	}
+	if vol.DownwardAPI != nil {
+		set = append(set, "downwardAPI")
+		dpath := joinField(path, "downwardAPI")
+		v.mode(joinField(dpath, "defaultMode"), vol.DownwardAPI.DefaultMode)
+		v.downwardItems(s, vol.DownwardAPI.Items, dpath, map[string]bool{})
+	}
+	if vol.Projected != nil {
+		set = append(set, "projected")
+		v.projected(s, vol.Projected, joinField(path, "projected"))
+	}
 	switch len(set) {
 	case 0:
-		v.errf(path, "volume %q has no source berth can provide: set exactly one of emptyDir, hostPath, configMap, secret or persistentVolumeClaim", vol.Name)
+		v.errf(path, "volume %q has no source berth can provide: set exactly one of emptyDir, hostPath, configMap, secret, persistentVolumeClaim, downwardAPI or projected", vol.Name)
 	case 1:
 	default:
 		v.errf(joinField(path, set[1]), "volume %q has more than one source (%s): keep exactly one", vol.Name, strings.Join(set, ", "))

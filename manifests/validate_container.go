@@ -39,7 +39,7 @@ func (v *validator) container(s *PodSpec, c *Container, path string, vols map[st
 		}
 	}
 	v.ports(s, c, path, ports)
-	v.env(c, path)
+	v.env(s, c, path)
 	v.resources(&c.Resources, joinField(path, "resources"))
 	v.mounts(c, path, vols)
 	if c.SecurityContext != nil {
@@ -118,7 +118,7 @@ var fieldPaths = []string{
 	"status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs",
 }
 
-func (v *validator) env(c *Container, path string) {
+func (v *validator) env(s *PodSpec, c *Container, path string) {
 	for i, e := range c.Env {
 		epath := joinIndex(joinField(path, "env"), i)
 		v.check(joinField(epath, "name"), checkEnvName(e.Name))
@@ -128,7 +128,7 @@ func (v *validator) env(c *Container, path string) {
 		if e.Value != "" {
 			v.errf(joinField(epath, "valueFrom"), "set either value or valueFrom, not both")
 		}
-		v.envSource(e.ValueFrom, joinField(epath, "valueFrom"))
+		v.envSource(s, e.ValueFrom, joinField(epath, "valueFrom"))
 	}
 	for i, e := range c.EnvFrom {
 		epath := joinIndex(joinField(path, "envFrom"), i)
@@ -146,7 +146,7 @@ func (v *validator) env(c *Container, path string) {
 	}
 }
 
-func (v *validator) envSource(s *EnvVarSource, path string) {
+func (v *validator) envSource(spec *PodSpec, s *EnvVarSource, path string) {
 	n := 0
 	if s.FieldRef != nil {
 		n++
@@ -154,9 +154,7 @@ func (v *validator) envSource(s *EnvVarSource, path string) {
 	}
 	if s.ResourceFieldRef != nil {
 		n++
-		if s.ResourceFieldRef.Resource == "" {
-			v.errf(joinField(joinField(path, "resourceFieldRef"), "resource"), "resource is required")
-		}
+		v.resourceFieldRef(spec, s.ResourceFieldRef, joinField(path, "resourceFieldRef"), false)
 	}
 	for _, ref := range []struct {
 		name string
@@ -290,6 +288,9 @@ func (v *validator) mounts(c *Container, path string, vols map[string]bool) {
 			v.errf(joinField(mpath, "subPathExpr"), "set either subPath or subPathExpr, not both")
 		}
 		v.oneOf(joinField(mpath, "mountPropagation"), m.MountPropagation, "", "None", "HostToContainer", "Bidirectional")
+		if m.MountPropagation == "Bidirectional" && (c.SecurityContext == nil || c.SecurityContext.Privileged == nil || !*c.SecurityContext.Privileged) {
+			v.errf(joinField(mpath, "mountPropagation"), "Bidirectional mount propagation is available only to privileged containers: set securityContext.privileged, or use HostToContainer")
+		}
 	}
 }
 

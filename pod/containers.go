@@ -93,11 +93,11 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 		for i := range list {
 			c := &list[i]
 			img := imgs[c.Image]
-			env, err := rec.env(c, img, objs, m.nodeName)
+			env, vars, err := rec.envVars(c, img, objs, m.nodeName, m.cfg.Node)
 			if err != nil {
 				return nil, fmt.Errorf("container %s: %w", c.Name, err)
 			}
-			mounts, err := volumes.Mounts(c, vols)
+			mounts, err := volumes.Mounts(ExpandSubPaths(c, vars), vols)
 			if err != nil {
 				return nil, fmt.Errorf("container %s: %w", c.Name, err)
 			}

@@ -2,9 +2,11 @@ package pod
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -25,6 +27,8 @@ type EnvInput struct {
 	HostIP string
 	// NodeName is spec.nodeName: the host's name.
 	NodeName string
+	// Node is the node's allocatable resources, for resourceFieldRef.
+	Node     downward.Node
 	ImageEnv []string
 	Objects  Objects
 }
@@ -34,6 +38,14 @@ type EnvInput struct {
 // (later entries override earlier ones, keeping the first position), with
 // $(VAR) references in env values expanded against what is defined so far.
 func BuildEnv(c *manifests.Container, in EnvInput) ([]string, error) {
+	env, _, err := buildEnv(c, in)
+	return env, err
+}
+
+// buildEnv is BuildEnv that also returns the variables the container
+// defines (envFrom and env, not the image's): what $(VAR) in env values
+// and in subPathExpr may refer to.
+func buildEnv(c *manifests.Container, in EnvInput) ([]string, map[string]string, error) {
 	var order []string
 	vals := map[string]string{}
 	set := func(k, v string) {
@@ -54,7 +66,7 @@ func BuildEnv(c *manifests.Container, in EnvInput) ([]string, error) {
 	for i, ef := range c.EnvFrom {
 		kv, err := envFromSource(ef, in.Objects)
 		if err != nil {
-			return nil, fmt.Errorf("envFrom[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("envFrom[%d]: %w", i, err)
 		}
 		keys := make([]string, 0, len(kv))
 		for k := range kv {
@@ -74,8 +86,8 @@ func BuildEnv(c *manifests.Container, in EnvInput) ([]string, error) {
 		v := e.Value
 		if e.ValueFrom != nil {
 			var err error
-			if v, err = envValueFrom(e.ValueFrom, in); err != nil {
-				return nil, fmt.Errorf("env[%d] (%s): %w", i, e.Name, err)
+			if v, err = envValueFrom(c, e.ValueFrom, in); err != nil {
+				return nil, nil, fmt.Errorf("env[%d] (%s): %w", i, e.Name, err)
 			}
 		} else {
 			v = Expand(v, defined)
@@ -87,7 +99,28 @@ func BuildEnv(c *manifests.Container, in EnvInput) ([]string, error) {
 	for _, k := range order {
 		out = append(out, k+"="+vals[k])
 	}
-	return out, nil
+	return out, defined, nil
+}
+
+// ExpandSubPaths returns c with every volumeMount's subPathExpr expanded
+// into its subPath against vars, the variables the container defines, as
+// the kubelet expands it (only those variables; an undefined $(VAR) stays
+// as written). The result is checked as any subPath is, and resolved
+// inside the volume by the container init. c is returned as it is when no
+// mount has a subPathExpr.
+func ExpandSubPaths(c *manifests.Container, vars map[string]string) *manifests.Container {
+	if !slices.ContainsFunc(c.VolumeMounts, func(m manifests.VolumeMount) bool { return m.SubPathExpr != "" }) {
+		return c
+	}
+	out := *c
+	out.VolumeMounts = slices.Clone(c.VolumeMounts)
+	for i := range out.VolumeMounts {
+		m := &out.VolumeMounts[i]
+		if m.SubPathExpr != "" {
+			m.SubPath, m.SubPathExpr = Expand(m.SubPathExpr, vars), ""
+		}
+	}
+	return &out
 }
 
 func validEnvName(s string) bool {
@@ -122,10 +155,17 @@ func envFromSource(ef manifests.EnvFromSource, objs Objects) (map[string]string,
 	return nil, nil
 }
 
-func envValueFrom(src *manifests.EnvVarSource, in EnvInput) (string, error) {
+func envValueFrom(c *manifests.Container, src *manifests.EnvVarSource, in EnvInput) (string, error) {
 	switch {
 	case src.FieldRef != nil:
 		return fieldRef(src.FieldRef.FieldPath, in)
+	case src.ResourceFieldRef != nil:
+		// A resourceFieldRef without containerName is the container's own.
+		name := src.ResourceFieldRef.ContainerName
+		if name == "" {
+			name = c.Name
+		}
+		return downward.Resource(downward.Pod{Pod: in.Pod, UID: in.UID, Node: in.Node}, name, src.ResourceFieldRef)
 	case src.ConfigMapKeyRef != nil:
 		ref := src.ConfigMapKeyRef
 		cm, ok := in.Objects.ConfigMaps[ref.Name]

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/manifests"
 )
@@ -96,12 +97,88 @@ func TestRecordEnvAddresses(t *testing.T) {
 		if !tt.hostNetwork {
 			rec.IP = "10.88.0.5"
 		}
-		got, err := rec.env(c, images.Image{}, Objects{}, "")
+		got, err := rec.env(c, images.Image{}, Objects{}, "", downward.Node{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("hostNetwork %v: env %q, want %q", tt.hostNetwork, got, tt.want)
 		}
+	}
+}
+
+func TestBuildEnvResourceFieldRef(t *testing.T) {
+	q := manifests.MustParseQuantity
+	mi, milli := q("1Mi"), q("1m")
+	ref := func(ctr, res string, div *manifests.Quantity) *manifests.EnvVarSource {
+		return &manifests.EnvVarSource{ResourceFieldRef: &manifests.ResourceFieldSelector{ContainerName: ctr, Resource: res, Divisor: div}}
+	}
+	pod := &manifests.Pod{Spec: manifests.PodSpec{Containers: []manifests.Container{
+		{Name: "app", Resources: manifests.ResourceRequirements{
+			Limits:   map[string]manifests.Quantity{"cpu": q("500m"), "memory": q("256Mi")},
+			Requests: map[string]manifests.Quantity{"memory": q("64Mi")},
+		}},
+		{Name: "side"},
+	}}}
+	c := &pod.Spec.Containers[0]
+	c.Env = []manifests.EnvVar{
+		{Name: "MEM_LIMIT", ValueFrom: ref("", "limits.memory", &mi)},
+		{Name: "MEM_REQUEST", ValueFrom: ref("app", "requests.memory", &mi)},
+		{Name: "CPU_MILLI", ValueFrom: ref("", "limits.cpu", &milli)},
+		{Name: "CPU", ValueFrom: ref("", "limits.cpu", nil)},
+		{Name: "SIDE_CPU", ValueFrom: ref("side", "limits.cpu", &milli)},
+		{Name: "SIDE_MEM", ValueFrom: ref("side", "limits.memory", nil)},
+	}
+	got, err := BuildEnv(c, EnvInput{Pod: pod, Node: downward.Node{MilliCPU: 2000, Memory: 1 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"MEM_LIMIT=256", "MEM_REQUEST=64", "CPU_MILLI=500", "CPU=1", "SIDE_CPU=2000", "SIDE_MEM=1073741824"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("BuildEnv() = %v, want %v", got, want)
+	}
+	c.Env = []manifests.EnvVar{{Name: "X", ValueFrom: ref("nope", "limits.cpu", nil)}}
+	if _, err := BuildEnv(c, EnvInput{Pod: pod}); err == nil {
+		t.Error("BuildEnv() with an unknown containerName: no error")
+	}
+}
+
+func TestExpandSubPaths(t *testing.T) {
+	c := &manifests.Container{Name: "app", VolumeMounts: []manifests.VolumeMount{
+		{Name: "logs", MountPath: "/logs", SubPathExpr: "$(POD_NAME)/$(MISSING)"},
+		{Name: "data", MountPath: "/data", SubPath: "fixed"},
+		{Name: "esc", MountPath: "/esc", SubPathExpr: "$$(POD_NAME)"},
+	}}
+	got := ExpandSubPaths(c, map[string]string{"POD_NAME": "web-1"})
+	want := []manifests.VolumeMount{
+		{Name: "logs", MountPath: "/logs", SubPath: "web-1/$(MISSING)"},
+		{Name: "data", MountPath: "/data", SubPath: "fixed"},
+		{Name: "esc", MountPath: "/esc", SubPath: "$(POD_NAME)"},
+	}
+	if !reflect.DeepEqual(got.VolumeMounts, want) {
+		t.Errorf("ExpandSubPaths() mounts = %+v, want %+v", got.VolumeMounts, want)
+	}
+	if c.VolumeMounts[0].SubPathExpr == "" {
+		t.Error("ExpandSubPaths() changed the container it was given")
+	}
+	plain := &manifests.Container{Name: "app", VolumeMounts: want}
+	if ExpandSubPaths(plain, nil) != plain {
+		t.Error("ExpandSubPaths() copied a container without subPathExpr")
+	}
+}
+
+// TestBuildEnvVarsForSubPathExpr: what subPathExpr may refer to is the
+// container's own variables (env and envFrom), never the image's.
+func TestBuildEnvVarsForSubPathExpr(t *testing.T) {
+	pod := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Name: "web-1"}}
+	c := &manifests.Container{Name: "app", Env: []manifests.EnvVar{
+		{Name: "POD_NAME", ValueFrom: &manifests.EnvVarSource{FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+	}}
+	_, vars, err := buildEnv(c, EnvInput{Pod: pod, ImageEnv: []string{"HOME=/root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"POD_NAME": "web-1"}; !reflect.DeepEqual(vars, want) {
+		t.Errorf("vars = %v, want %v", vars, want)
 	}
 }

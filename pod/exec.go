@@ -111,7 +111,7 @@ func (m *Manager) execConfig(rec *record, l Layout, c *manifests.Container, env 
 		return container.Config{}, err
 	}
 	if env == nil {
-		if env, err = rec.env(c, img, m.objects(rec.Pod.Namespace), m.nodeName); err != nil {
+		if env, err = rec.env(c, img, m.objects(rec.Pod.Namespace), m.nodeName, m.cfg.Node); err != nil {
 			return container.Config{}, err
 		}
 	}

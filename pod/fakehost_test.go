@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/manifests"
@@ -311,7 +312,7 @@ func (h *fakeHost) GC(live map[string]bool) error {
 
 // Volumes.
 
-func (h *fakeHost) Prepare(dir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error) {
+func (h *fakeHost) Prepare(dir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, _ string, _ downward.Node) (volumes.Set, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/procstat"
@@ -59,7 +60,7 @@ type Network interface {
 
 // Volumes prepares a pod's volumes below its directory and removes them.
 type Volumes interface {
-	Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error)
+	Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, uid string, node downward.Node) (volumes.Set, error)
 	// PrepareClaims makes ready, below dir, the claims' volumes, which
 	// outlive the pod (volumes.ClaimStore).
 	PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error)
@@ -110,8 +111,8 @@ type Processes interface {
 // hostVolumes is package volumes.
 type hostVolumes struct{}
 
-func (hostVolumes) Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (volumes.Set, error) {
-	return volumes.Prepare(podDir, p, cms, secrets)
+func (hostVolumes) Prepare(podDir string, p *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, uid string, node downward.Node) (volumes.Set, error) {
+	return volumes.Prepare(podDir, p, cms, secrets, uid, node)
 }
 
 func (hostVolumes) PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
@@ -49,6 +50,9 @@ type Config struct {
 	// MemoryCapacity is the host's memory in bytes, which a Burstable
 	// container's oom_score_adj is relative to.
 	MemoryCapacity int64
+	// Node is the node's allocatable resources, which resourceFieldRef
+	// reads for a limit a container does not set.
+	Node downward.Node
 	// TimingEvents records each pod's start breakdown (the "pod created"
 	// log line) as an event too, for `berth describe` and `get events`.
 	TimingEvents bool
@@ -349,7 +353,7 @@ func (m *Manager) prepareVolumes(c *podRun) error {
 	p := c.rec.Pod
 	c.objs = m.objects(p.Namespace)
 	var err error
-	if c.vols, err = m.cfg.Volumes.Prepare(c.l.VolumesDir(), p, c.objs.ConfigMaps, c.objs.Secrets); err != nil {
+	if c.vols, err = m.cfg.Volumes.Prepare(c.l.VolumesDir(), p, c.objs.ConfigMaps, c.objs.Secrets, c.rec.UID, m.cfg.Node); err != nil {
 		return fmt.Errorf("prepare volumes: %w", err)
 	}
 	return m.prepareClaims(c)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/manifests"
@@ -49,14 +50,21 @@ func writeRecord(dir string, r *record) error {
 }
 
 // env computes container c's environment for the pod of r, which runs img
-// on node, from the ConfigMaps and Secrets in objs. A pod on the host's
+// on node (whose allocatable resources are alloc), from the ConfigMaps and Secrets in objs. A pod on the host's
 // network has the host's address, as the kubelet says.
-func (r *record) env(c *manifests.Container, img images.Image, objs Objects, node string) ([]string, error) {
+func (r *record) env(c *manifests.Container, img images.Image, objs Objects, node string, alloc downward.Node) ([]string, error) {
+	env, _, err := r.envVars(c, img, objs, node, alloc)
+	return env, err
+}
+
+// envVars is env with the variables the container defines, for
+// ExpandSubPaths.
+func (r *record) envVars(c *manifests.Container, img images.Image, objs Objects, node string, alloc downward.Node) ([]string, map[string]string, error) {
 	podIP := r.IP
 	if r.Pod.Spec.HostNetwork {
 		podIP = r.HostIP
 	}
-	return BuildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: podIP, HostIP: r.HostIP, NodeName: node, ImageEnv: img.Config.Env, Objects: objs})
+	return buildEnv(c, EnvInput{Pod: r.Pod, UID: r.UID, PodIP: podIP, HostIP: r.HostIP, NodeName: node, Node: alloc, ImageEnv: img.Config.Env, Objects: objs})
 }
 
 func readRecord(dir string) (*record, error) {

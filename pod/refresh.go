@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
@@ -13,16 +14,20 @@ import (
 )
 
 // Refresh brings running pods up to date with the ConfigMaps and Secrets
-// of the manifest directory, as the kubelet does:
+// of the manifest directory, and with their own labels and annotations, as
+// the kubelet does:
 //
-//   - configMap and secret volumes change in place, atomically (a new
-//     version and a swap of the volume's ..data link), and the containers
-//     see the new files, except through subPath mounts;
+//   - configMap, secret, downwardAPI and projected volumes change in
+//     place, atomically (a new version and a swap of the volume's ..data
+//     link), and the containers see the new files, except through subPath
+//     mounts; a label or annotation edit (an UpdateMetadata action) reaches
+//     the downwardAPI files;
 //   - a container's environment is computed afresh for its next run (a
 //     restart), while running processes keep the one they started with.
 //
 // A pod is only looked at again when a document it references was replaced
-// since its last refresh (the loader returns the same document until its
+// since its last refresh, or, with a downwardAPI or projected volume, when
+// its labels or annotations changed (the loader returns the same document until its
 // file changes, so an unchanged pod costs a map comparison). A failure (a
 // document or key that went missing) is logged and recorded as an event
 // once, and the pod keeps its files and environment. The daemon calls
@@ -57,7 +62,7 @@ func (m *Manager) refreshVolumes(e *entry, objs Objects) {
 	if maps.Equal(refs, e.vol.refs) {
 		return
 	}
-	err := volumes.Update(volumes.Projected(e.layout.VolumesDir(), p), p, objs.ConfigMaps, objs.Secrets)
+	err := volumes.Update(volumes.Projected(e.layout.VolumesDir(), p), p, objs.ConfigMaps, objs.Secrets, e.rec.UID, m.cfg.Node)
 	if m.refreshed(p, &e.vol, refs, kube.EventFailedMount, err) {
 		m.cfg.Log.Info("volumes refreshed", "pod", key(p))
 	}
@@ -120,7 +125,7 @@ func (m *Manager) containerEnvs(rec *record, objs Objects) (map[string][]string,
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}
-		env, err := rec.env(c, img, objs, m.nodeName)
+		env, err := rec.env(c, img, objs, m.nodeName, m.cfg.Node)
 		if err != nil {
 			return nil, fmt.Errorf("container %s: %w", c.Name, err)
 		}
@@ -130,16 +135,37 @@ func (m *Manager) containerEnvs(rec *record, objs Objects) (map[string][]string,
 }
 
 // volumeRefs maps each ConfigMap and Secret p's volumes reference to the
-// document objs holds (nil when it has none): comparing two results tells
-// whether anything needs rewriting.
+// document objs holds (nil when it has none), and, when a downwardAPI or
+// projected volume may show them, the pod's labels and annotations as
+// their files show them: comparing two results tells whether anything
+// needs rewriting.
 func volumeRefs(p *manifests.Pod, objs Objects) map[string]any {
 	refs := map[string]any{}
+	cm := func(name string) { refs["configmap/"+name] = objs.ConfigMaps[name] }
+	secret := func(name string) { refs["secret/"+name] = objs.Secrets[name] }
+	metadata := func() {
+		refs["metadata/labels"] = downward.FormatMap(p.Labels)
+		refs["metadata/annotations"] = downward.FormatMap(p.Annotations)
+	}
 	for _, v := range p.Spec.Volumes {
 		switch {
 		case v.ConfigMap != nil:
-			refs["configmap/"+v.ConfigMap.Name] = objs.ConfigMaps[v.ConfigMap.Name]
+			cm(v.ConfigMap.Name)
 		case v.Secret != nil:
-			refs["secret/"+v.Secret.SecretName] = objs.Secrets[v.Secret.SecretName]
+			secret(v.Secret.SecretName)
+		case v.DownwardAPI != nil:
+			metadata()
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				switch {
+				case src.ConfigMap != nil:
+					cm(src.ConfigMap.Name)
+				case src.Secret != nil:
+					secret(src.Secret.Name)
+				case src.DownwardAPI != nil:
+					metadata()
+				}
+			}
 		}
 	}
 	return refs

@@ -47,3 +47,56 @@ func TestEnvRefs(t *testing.T) {
 		t.Errorf("envRefs = %v, want %v", got, want)
 	}
 }
+
+// TestVolumeRefsFollowMetadata: a label or annotation edit changes the refs
+// of a pod with a downwardAPI volume or a projected one with a downwardAPI
+// source, so Refresh rewrites its files; a projected volume's ConfigMaps
+// and Secrets count as a configMap volume's do.
+func TestVolumeRefsFollowMetadata(t *testing.T) {
+	items := []manifests.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &manifests.ObjectFieldSelector{FieldPath: "metadata.labels"}}}
+	withLabels := func(p *manifests.Pod, labels, annotations map[string]string) *manifests.Pod {
+		c := *p
+		c.Labels, c.Annotations = labels, annotations
+		return &c
+	}
+	downwardPod := &manifests.Pod{Spec: manifests.PodSpec{Volumes: []manifests.Volume{
+		{Name: "d", DownwardAPI: &manifests.DownwardAPIVolumeSource{Items: items}},
+	}}}
+	projectedPod := &manifests.Pod{Spec: manifests.PodSpec{Volumes: []manifests.Volume{
+		{Name: "p", Projected: &manifests.ProjectedVolumeSource{Sources: []manifests.VolumeProjection{
+			{ConfigMap: &manifests.ConfigMapProjection{Name: "conf"}},
+			{DownwardAPI: &manifests.DownwardAPIProjection{Items: items}},
+		}}},
+	}}}
+	plainPod := &manifests.Pod{Spec: manifests.PodSpec{Volumes: []manifests.Volume{
+		{Name: "c", ConfigMap: &manifests.ConfigMapVolumeSource{Name: "conf"}},
+	}}}
+	cm1, cm2 := &manifests.ConfigMap{}, &manifests.ConfigMap{}
+	objs := func(cm *manifests.ConfigMap) Objects {
+		return Objects{ConfigMaps: map[string]*manifests.ConfigMap{"conf": cm}}
+	}
+	a := map[string]string{"app": "web"}
+	b := map[string]string{"app": "web", "v": "2"}
+	for _, tt := range []struct {
+		name       string
+		pod        *manifests.Pod
+		wantFollow bool
+	}{
+		{"downwardAPI", downwardPod, true},
+		{"projected", projectedPod, true},
+		{"configMap only", plainPod, false},
+	} {
+		before := volumeRefs(withLabels(tt.pod, a, nil), objs(cm1))
+		if !maps.Equal(before, volumeRefs(withLabels(tt.pod, maps.Clone(a), nil), objs(cm1))) {
+			t.Errorf("%s: equal labels give different refs", tt.name)
+		}
+		labels := !maps.Equal(before, volumeRefs(withLabels(tt.pod, b, nil), objs(cm1)))
+		annotations := !maps.Equal(before, volumeRefs(withLabels(tt.pod, a, b), objs(cm1)))
+		if labels != tt.wantFollow || annotations != tt.wantFollow {
+			t.Errorf("%s: a label edit changes the refs: %v, an annotation edit: %v; want %v", tt.name, labels, annotations, tt.wantFollow)
+		}
+		if tt.pod != downwardPod && maps.Equal(before, volumeRefs(withLabels(tt.pod, a, nil), objs(cm2))) {
+			t.Errorf("%s: a replaced ConfigMap left the refs equal", tt.name)
+		}
+	}
+}

@@ -151,6 +151,8 @@ var podSpecFields = map[string]podField{
 	"hostPID":                       podLevel,
 	"hostIPC":                       podLevel,
 	"shareProcessNamespace":         podLevel,
+	"imagePullSecrets":              podLevel, // the credentials of every container's pull
+	"os":                            podLevel,
 	"securityContext":               podLevel, // sysctls, fsGroup, ids every container inherits
 	"hostname":                      podLevel, // the UTS namespace and /etc/hosts
 	"subdomain":                     podLevel,

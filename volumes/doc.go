@@ -6,14 +6,17 @@
 // kind and name, so that Cleanup finds everything after a crash without
 // saved state:
 //
-//	<podDir>/empty-dir/<name>   emptyDir (a tmpfs when medium is Memory)
-//	<podDir>/configmap/<name>   configMap, projected files on disk
-//	<podDir>/secret/<name>      secret, projected files on a tmpfs
+//	<podDir>/empty-dir/<name>     emptyDir (a tmpfs when medium is Memory)
+//	<podDir>/configmap/<name>     configMap, projected files on disk
+//	<podDir>/secret/<name>        secret, projected files on a tmpfs
+//	<podDir>/downward-api/<name>  downwardAPI, pod fields as files on disk
+//	<podDir>/projected/<name>     projected, its sources' files on a tmpfs
 //
 // hostPath volumes stay where they are; Prepare only checks (or creates)
 // them the way kubelet does.
 //
-// configMap and secret volumes use kubelet's AtomicWriter layout:
+// configMap, secret, downwardAPI and projected volumes use kubelet's
+// AtomicWriter layout:
 //
 //	..2024_01_02_15_04_05.123456789/   the files of one version
 //	..data -> ..2024_01_02_15_04_05.123456789

@@ -16,6 +16,7 @@ func TestMounts(t *testing.T) {
 		"tls":     {Name: "tls", Path: "/pods/p/secret/tls", Kind: KindSecret, ReadOnly: true},
 		"data":    {Name: "data", Path: "/srv/data", Kind: KindHostPath},
 		"sock":    {Name: "sock", Path: "/run/app.sock", Kind: KindHostPath, File: true},
+		"info":    {Name: "info", Path: "/pods/p/downward-api/info", Kind: KindDownwardAPI, ReadOnly: true},
 	}
 	owned := []string{"rbind", "rprivate", "nosuid", "nodev"}
 	ownedRO := []string{"rbind", "rprivate", "ro", "nosuid", "nodev"}
@@ -126,14 +127,30 @@ func TestMounts(t *testing.T) {
 			wantErr: ErrInvalid,
 		},
 		{
-			name:    "subPathExpr",
+			name:    "subPathExpr not expanded",
 			mounts:  []manifests.VolumeMount{{Name: "scratch", MountPath: "/x", SubPathExpr: "$(POD_NAME)"}},
-			wantErr: ErrNotSupported,
+			wantErr: ErrInvalid,
 		},
 		{
-			name:    "bidirectional propagation",
+			name:   "hostToContainer propagation is a slave bind",
+			mounts: []manifests.VolumeMount{{Name: "data", MountPath: "/x", MountPropagation: "HostToContainer"}},
+			want:   []container.Mount{{Source: "/srv/data", Target: "/x", Type: "bind", Options: []string{"rbind", "rslave", "nodev"}}},
+		},
+		{
+			name:   "hostToContainer on a downwardAPI volume",
+			mounts: []manifests.VolumeMount{{Name: "info", MountPath: "/etc/podinfo", MountPropagation: "HostToContainer"}},
+			want:   []container.Mount{{Source: "/pods/p/downward-api/info", Target: "/etc/podinfo", Type: "bind", Options: []string{"rbind", "rslave", "ro", "nosuid", "nodev"}}},
+		},
+		{
+			name:    "bidirectional propagation needs a privileged container",
 			mounts:  []manifests.VolumeMount{{Name: "data", MountPath: "/x", MountPropagation: "Bidirectional"}},
-			wantErr: ErrNotSupported,
+			wantErr: ErrInvalid,
+		},
+		{
+			name:       "bidirectional propagation is a shared bind",
+			privileged: true,
+			mounts:     []manifests.VolumeMount{{Name: "data", MountPath: "/x", MountPropagation: "Bidirectional"}},
+			want:       []container.Mount{{Source: "/srv/data", Target: "/x", Type: "bind", Options: []string{"rbind", "rshared"}}},
 		},
 	}
 	for _, tt := range tests {

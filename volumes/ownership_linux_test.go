@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -180,7 +181,7 @@ func TestPrepareFSGroup(t *testing.T) {
 	}
 	cms := map[string]*manifests.ConfigMap{"cm": {Data: map[string]string{"k": "v"}}}
 	secrets := map[string]*manifests.Secret{"s": {Data: map[string][]byte{"pw": []byte("x")}}}
-	set, err := Prepare(podDir, pod, cms, secrets)
+	set, err := Prepare(podDir, pod, cms, secrets, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func TestPrepareFSGroup(t *testing.T) {
 
 	// An update rewrites the configMap and keeps the group.
 	cms["cm"] = &manifests.ConfigMap{Data: map[string]string{"k": "v2"}}
-	if err := Update(Projected(podDir, pod), pod, cms, secrets); err != nil {
+	if err := Update(Projected(podDir, pod), pod, cms, secrets, "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	check(filepath.Join(set["cfg"].Path, "k"), 0o440)

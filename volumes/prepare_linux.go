@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -34,7 +35,10 @@ const tmpfsSource = "berth"
 // converges (mounted tmpfs are reused, projected files rewritten only when
 // they differ). On error nothing is undone; the caller tears down with
 // Cleanup.
-func Prepare(podDir string, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (Set, error) {
+//
+// uid and node are what downwardAPI and projected volumes read besides the
+// pod: its uid, and the node's allocatable resources.
+func Prepare(podDir string, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, uid string, node downward.Node) (Set, error) {
 	podDir, err := ensurePodDir(podDir)
 	if err != nil {
 		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
@@ -57,7 +61,10 @@ func Prepare(podDir string, pod *manifests.Pod, cms map[string]*manifests.Config
 		if v.PersistentVolumeClaim != nil {
 			continue // outlives the pod: ClaimStore.Prepare
 		}
-		p, err := prepareVolume(root, podDir, pod, v, cms, secrets)
+		p, err := prepareVolume(root, podDir, downward.Pod{Pod: pod, UID: uid, Node: node}, v, cms, secrets)
+		if prop := propagationOf(pod, v.Name); err == nil && prop != "" {
+			err = checkPropagation(p.Path, prop)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("pod %s/%s: volume %s: %w", pod.Namespace, pod.Name, v.Name, err)
 		}
@@ -92,7 +99,8 @@ func ensurePodDir(podDir string) (string, error) {
 // With fsGroup, the emptyDir, configMap and secret volumes get the pod's
 // group as the kubelet gives it; a hostPath is the host's and is left
 // alone, as the kubelet leaves it.
-func prepareVolume(root *os.Root, podDir string, pod *manifests.Pod, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (Prepared, error) {
+func prepareVolume(root *os.Root, podDir string, dp downward.Pod, v *manifests.Volume, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) (Prepared, error) {
+	pod := dp.Pod
 	if n := countSources(v); n != 1 {
 		return Prepared{}, fmt.Errorf("has %d volume sources, want exactly one: %w", n, ErrInvalid)
 	}
@@ -110,6 +118,10 @@ func prepareVolume(root *os.Root, podDir string, pod *manifests.Pod, v *manifest
 			return Prepared{}, err
 		}
 		return prepareConfigMap(root, podDir, v, cms[v.ConfigMap.Name], nestedMountpoints(pod, v.Name), podOwnership(pod, true))
+	case v.DownwardAPI != nil:
+		return prepareDownwardAPI(root, podDir, v, dp, nestedMountpoints(pod, v.Name), podOwnership(pod, true))
+	case v.Projected != nil:
+		return prepareProjected(root, podDir, v, dp, cms, secrets, nestedMountpoints(pod, v.Name), podOwnership(pod, true))
 	default:
 		if err := checkName("secret", v.Secret.SecretName); err != nil {
 			return Prepared{}, err
@@ -121,7 +133,7 @@ func prepareVolume(root *os.Root, podDir string, pod *manifests.Pod, v *manifest
 // countSources counts the volume sources set on v.
 func countSources(v *manifests.Volume) int {
 	n := 0
-	for _, set := range []bool{v.EmptyDir != nil, v.HostPath != nil, v.ConfigMap != nil, v.Secret != nil} {
+	for _, set := range []bool{v.EmptyDir != nil, v.HostPath != nil, v.ConfigMap != nil, v.Secret != nil, v.DownwardAPI != nil, v.Projected != nil} {
 		if set {
 			n++
 		}
@@ -231,8 +243,9 @@ func writeOwned(path string, p payload, nested []string, own *ownership) error {
 	return o.apply(path)
 }
 
-// Projected returns the configMap and secret volumes of pod as Prepare put
-// them under podDir, for Update. It touches nothing.
+// Projected returns the configMap, secret, downwardAPI and projected
+// volumes of pod as Prepare put them under podDir, for Update. It touches
+// nothing.
 func Projected(podDir string, pod *manifests.Pod) Set {
 	set := Set{}
 	for i := range pod.Spec.Volumes {
@@ -242,6 +255,10 @@ func Projected(podDir string, pod *manifests.Pod) Set {
 			set[v.Name] = Prepared{Name: v.Name, Path: filepath.Join(podDir, configMapDir, v.Name), Kind: KindConfigMap, ReadOnly: true}
 		case v.Secret != nil:
 			set[v.Name] = Prepared{Name: v.Name, Path: filepath.Join(podDir, secretDir, v.Name), Kind: KindSecret, ReadOnly: true}
+		case v.DownwardAPI != nil:
+			set[v.Name] = Prepared{Name: v.Name, Path: filepath.Join(podDir, downwardAPIDir, v.Name), Kind: KindDownwardAPI, ReadOnly: true}
+		case v.Projected != nil:
+			set[v.Name] = Prepared{Name: v.Name, Path: filepath.Join(podDir, projectedDir, v.Name), Kind: KindProjected, ReadOnly: true}
 		}
 	}
 	return set
@@ -252,17 +269,29 @@ func Projected(podDir string, pod *manifests.Pod) Set {
 // version and an atomic ..data swap, so running containers see the change
 // (except through subPath mounts, as in Kubernetes). A volume whose
 // document went missing keeps its files and reports an error, unless it is
-// optional, in which case it is emptied. Every volume is tried; the errors
+// optional, in which case it is emptied. downwardAPI and projected volumes
+// are rewritten the same way from the pod's current labels and
+// annotations, uid and node as Prepare. Every volume is tried; the errors
 // are joined.
-func Update(set Set, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret) error {
+func Update(set Set, pod *manifests.Pod, cms map[string]*manifests.ConfigMap, secrets map[string]*manifests.Secret, uid string, node downward.Node) error {
 	own := podOwnership(pod, true)
+	dp := downward.Pod{Pod: pod, UID: uid, Node: node}
 	var errs []error
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
-		if v.ConfigMap == nil && v.Secret == nil {
-			continue
+		var err error
+		switch {
+		case v.ConfigMap != nil || v.Secret != nil:
+			err = updateVolume(set, v, cms, secrets, nestedMountpoints(pod, v.Name), own)
+		case v.DownwardAPI != nil || v.Projected != nil:
+			prep, ok := set[v.Name]
+			if !ok {
+				err = fmt.Errorf("not prepared: %w", ErrUnknownVolume)
+			} else {
+				err = updateDownward(prep, v, dp, cms, secrets, nestedMountpoints(pod, v.Name), own)
+			}
 		}
-		if err := updateVolume(set, v, cms, secrets, nestedMountpoints(pod, v.Name), own); err != nil {
+		if err != nil {
 			errs = append(errs, fmt.Errorf("pod %s/%s: update volume %s: %w", pod.Namespace, pod.Name, v.Name, err))
 		}
 	}

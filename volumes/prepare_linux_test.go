@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -64,7 +65,7 @@ func TestMemoryEmptyDir(t *testing.T) {
 		{Name: "memdefault", EmptyDir: &manifests.EmptyDirVolumeSource{Medium: "Memory"}},
 		{Name: "disk", EmptyDir: &manifests.EmptyDirVolumeSource{}},
 	}}}
-	set, err := Prepare(podDir, pod, nil, nil)
+	set, err := Prepare(podDir, pod, nil, nil, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestMemoryEmptyDir(t *testing.T) {
 
 	// A retry does not stack a second tmpfs.
 	before := len(mountsAt(t, podDir))
-	if _, err := Prepare(podDir, pod, nil, nil); err != nil {
+	if _, err := Prepare(podDir, pod, nil, nil, "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	if after := len(mountsAt(t, podDir)); after != before || before != 2 {
@@ -122,7 +123,7 @@ func TestSecretVolume(t *testing.T) {
 	secrets := func(data map[string][]byte) map[string]*manifests.Secret {
 		return map[string]*manifests.Secret{"s": {Data: data}}
 	}
-	set, err := Prepare(podDir, pod, nil, secrets(map[string][]byte{"key": []byte("k1")}))
+	set, err := Prepare(podDir, pod, nil, secrets(map[string][]byte{"key": []byte("k1")}), "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestSecretVolume(t *testing.T) {
 	// An update bigger than the tmpfs grows it first.
 	small := int64(st.Blocks) * st.Bsize
 	big := make([]byte, 2*small)
-	if err := Update(set, pod, nil, secrets(map[string][]byte{"key": big})); err != nil {
+	if err := Update(set, pod, nil, secrets(map[string][]byte{"key": big}), "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(filepath.Join(tls.Path, "key")); err != nil || fi.Size() != int64(len(big)) {
@@ -165,7 +166,7 @@ func TestSecretVolume(t *testing.T) {
 	if err := os.MkdirAll(tls.Path, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := Update(set, pod, nil, secrets(map[string][]byte{"key": []byte("k2")})); !errors.Is(err, ErrInvalid) {
+	if err := Update(set, pod, nil, secrets(map[string][]byte{"key": []byte("k2")}), "", downward.Node{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Update without the tmpfs: error = %v, want ErrInvalid", err)
 	}
 	if entries, _ := os.ReadDir(tls.Path); len(entries) != 0 {
@@ -182,7 +183,7 @@ func TestPrepareHostPathAndErrors(t *testing.T) {
 	pod := &manifests.Pod{Spec: manifests.PodSpec{Volumes: []manifests.Volume{
 		{Name: "f", HostPath: &manifests.HostPathVolumeSource{Path: hostFile, Type: "File"}},
 	}}}
-	set, err := Prepare(podDir, pod, nil, nil)
+	set, err := Prepare(podDir, pod, nil, nil, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestPrepareHostPathAndErrors(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Prepare(podDir, &manifests.Pod{Spec: manifests.PodSpec{Volumes: tt.vols}}, nil, nil)
+			_, err := Prepare(podDir, &manifests.Pod{Spec: manifests.PodSpec{Volumes: tt.vols}}, nil, nil, "", downward.Node{})
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Prepare() error = %v, want %v", err, tt.want)
 			}
@@ -225,7 +226,7 @@ func TestCleanupMissingAndBusy(t *testing.T) {
 	pod := &manifests.Pod{Spec: manifests.PodSpec{Volumes: []manifests.Volume{
 		{Name: "mem", EmptyDir: &manifests.EmptyDirVolumeSource{Medium: "Memory"}},
 	}}}
-	set, err := Prepare(podDir, pod, nil, nil)
+	set, err := Prepare(podDir, pod, nil, nil, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}

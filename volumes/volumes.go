@@ -88,12 +88,12 @@ func mountFor(vm manifests.VolumeMount, set Set, privileged bool) (container.Mou
 		return container.Mount{}, fmt.Errorf("volume %q: %w", vm.Name, ErrUnknownVolume)
 	}
 	if vm.SubPathExpr != "" {
-		return container.Mount{}, fmt.Errorf("subPathExpr: %w", ErrNotSupported)
+		return container.Mount{}, fmt.Errorf("subPathExpr %q was not expanded (pod.ExpandSubPaths): %w", vm.SubPathExpr, ErrInvalid)
 	}
-	// Propagation other than None needs shared or slave host mounts that
-	// berth does not set up.
-	if vm.MountPropagation != "" && vm.MountPropagation != "None" {
-		return container.Mount{}, fmt.Errorf("mountPropagation %s: %w", vm.MountPropagation, ErrNotSupported)
+	// As the kubelet: a container that is not privileged could otherwise
+	// mount over the host's directories.
+	if vm.MountPropagation == PropagationBidirectional && !privileged {
+		return container.Mount{}, fmt.Errorf("mountPropagation Bidirectional is available only to privileged containers: %w", ErrInvalid)
 	}
 	if !path.IsAbs(vm.MountPath) || strings.ContainsRune(vm.MountPath, 0) {
 		return container.Mount{}, fmt.Errorf("mountPath %q must be an absolute path: %w", vm.MountPath, ErrInvalid)
@@ -107,7 +107,7 @@ func mountFor(vm manifests.VolumeMount, set Set, privileged bool) (container.Mou
 		Source:  p.Path,
 		Target:  path.Clean(vm.MountPath),
 		Type:    "bind",
-		Options: bindOptions(p, vm.ReadOnly, privileged),
+		Options: bindOptions(p, vm.ReadOnly, privileged, vm.MountPropagation),
 		SubPath: vm.SubPath,
 		// With a subPath the target's type is that of what the subPath
 		// resolves to, which only the init learns (by fstat of the fd).
@@ -116,14 +116,24 @@ func mountFor(vm manifests.VolumeMount, set Set, privileged bool) (container.Mou
 }
 
 // bindOptions are the options of a volume bind: recursive and private as
-// containerd's CRI makes them, read-only when asked or forced, nosuid for
+// containerd's CRI makes them (slave with HostToContainer: the source's
+// mount, shared or slave on the host, passes the host's later mounts below
+// it on to the container; shared with Bidirectional, which the container
+// init binds as a peer of the host's mount), read-only when asked or
+// forced, nosuid for
 // the volumes berth fills itself, and nodev for every volume of a container
 // that is not privileged, so that no device node in a volume can be opened.
 // A privileged container's hostPath keeps the host's flags: binding the
 // host's /dev must keep working there. The container init applies nodev
 // to the mounts below a recursive bind too (Linux 5.12+).
-func bindOptions(p Prepared, readOnly, privileged bool) []string {
+func bindOptions(p Prepared, readOnly, privileged bool, propagation string) []string {
 	opts := []string{"rbind", "rprivate"}
+	switch propagation {
+	case PropagationHostToContainer:
+		opts[1] = "rslave"
+	case PropagationBidirectional:
+		opts[1] = "rshared"
+	}
 	if readOnly || p.ReadOnly {
 		opts = append(opts, "ro")
 	}

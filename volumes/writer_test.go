@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -77,7 +78,7 @@ func versionDirs(t *testing.T, dir string) []string {
 func TestConfigMapProjectionAndUpdate(t *testing.T) {
 	podDir := filepath.Join(t.TempDir(), "volumes")
 	pod := configMapPod()
-	set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "1", "b": "2"}), nil)
+	set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "1", "b": "2"}), nil, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestConfigMapProjectionAndUpdate(t *testing.T) {
 	}
 
 	// Same documents: nothing rewritten.
-	if err := Update(set, pod, cmaps(map[string]string{"a": "1", "b": "2"}), nil); err != nil {
+	if err := Update(set, pod, cmaps(map[string]string{"a": "1", "b": "2"}), nil, "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	if v := versionDirs(t, conf.Path); len(v) != 1 || v[0] != v1[0] {
@@ -113,7 +114,7 @@ func TestConfigMapProjectionAndUpdate(t *testing.T) {
 
 	// Changed documents: a new version, ..data swapped, the old one and the
 	// removed key's link gone, the new key linked.
-	if err := Update(set, pod, cmaps(map[string]string{"a": "one", "c": "3"}), nil); err != nil {
+	if err := Update(set, pod, cmaps(map[string]string{"a": "one", "c": "3"}), nil, "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readVolume(t, conf.Path); len(got) != 2 || got["a"] != "one" || got["c"] != "3" {
@@ -128,7 +129,7 @@ func TestConfigMapProjectionAndUpdate(t *testing.T) {
 	}
 
 	// Prepare again (a retry after a crash) converges without rewriting.
-	if _, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "one", "c": "3"}), nil); err != nil {
+	if _, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "one", "c": "3"}), nil, "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	if v := versionDirs(t, conf.Path); len(v) != 1 || v[0] != v2[0] {
@@ -142,7 +143,7 @@ func TestConfigMapItemsNested(t *testing.T) {
 		manifests.KeyToPath{Key: "a", Path: "etc/app/a.conf", Mode: i32(0o600)},
 		manifests.KeyToPath{Key: "b", Path: "b"},
 	)
-	set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "1", "b": "2", "unused": "x"}), nil)
+	set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "1", "b": "2", "unused": "x"}), nil, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +162,12 @@ func TestConfigMapItemsNested(t *testing.T) {
 
 func TestConfigMapMissing(t *testing.T) {
 	podDir := filepath.Join(t.TempDir(), "volumes")
-	if _, err := Prepare(podDir, configMapPod(), nil, nil); err == nil {
+	if _, err := Prepare(podDir, configMapPod(), nil, nil, "", downward.Node{}); err == nil {
 		t.Fatal("Prepare with a missing configMap: want an error")
 	}
 	pod := configMapPod()
 	pod.Spec.Volumes[0].ConfigMap.Optional = yes()
-	set, err := Prepare(podDir, pod, nil, nil)
+	set, err := Prepare(podDir, pod, nil, nil, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestConfigMapMissing(t *testing.T) {
 		t.Errorf("optional missing configMap: content = %v, want empty", got)
 	}
 	// The configMap appears: Update fills the volume.
-	if err := Update(set, pod, cmaps(map[string]string{"k": "v"}), nil); err != nil {
+	if err := Update(set, pod, cmaps(map[string]string{"k": "v"}), nil, "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readVolume(t, set["conf"].Path); got["k"] != "v" {
@@ -224,7 +225,7 @@ func TestPlantedSymlinks(t *testing.T) {
 		t.Run(pl.name, func(t *testing.T) {
 			podDir := filepath.Join(tmp, "pods", string(rune('a'+i)), "volumes")
 			pod := configMapPod()
-			set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "v1"}), nil)
+			set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "v1"}), nil, "", downward.Node{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,7 +233,7 @@ func TestPlantedSymlinks(t *testing.T) {
 			if err := pl.plant(dir); err != nil {
 				t.Fatal(err)
 			}
-			if err := Update(set, pod, cmaps(map[string]string{"a": "v2"}), nil); err != nil {
+			if err := Update(set, pod, cmaps(map[string]string{"a": "v2"}), nil, "", downward.Node{}); err != nil {
 				t.Fatal(err)
 			}
 			if b, err := os.ReadFile(victim); err != nil || string(b) != "precious" {
@@ -273,7 +274,7 @@ func TestPrepareVolumeDirIsSymlink(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(podDir, "configmap", "conf")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Prepare(podDir, configMapPod(), cmaps(map[string]string{"a": "1"}), nil); err == nil {
+	if _, err := Prepare(podDir, configMapPod(), cmaps(map[string]string{"a": "1"}), nil, "", downward.Node{}); err == nil {
 		t.Error("Prepare through a symlinked volume dir: want an error")
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -293,7 +294,7 @@ func TestNestedMountPointsKept(t *testing.T) {
 		{Name: "cache", MountPath: "/etc/app/cache"},
 		{Name: "cache", MountPath: "/etc/app/a", SubPath: "x"},
 	}}}
-	set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "1"}), nil)
+	set, err := Prepare(podDir, pod, cmaps(map[string]string{"a": "1"}), nil, "", downward.Node{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestNestedMountPointsKept(t *testing.T) {
 	if isDir("a") {
 		t.Error("the mount point a replaced the payload's file a")
 	}
-	if err := Update(set, pod, cmaps(map[string]string{"a": "2", "b": "3"}), nil); err != nil {
+	if err := Update(set, pod, cmaps(map[string]string{"a": "2", "b": "3"}), nil, "", downward.Node{}); err != nil {
 		t.Fatal(err)
 	}
 	if !isDir("cache") {

@@ -48,8 +48,8 @@ var kernelFacing = []string{
 
 var rules = []rule{
 	{
-		pkgs:     []string{"manifests", "reconciler"},
-		why:      "manifest decoding, validation and the reconcile plan are pure decisions, tested without root",
+		pkgs:     []string{"manifests", "reconciler", "downward"},
+		why:      "manifest decoding, validation, the downward API values and the reconcile plan are pure decisions, tested without root",
 		never:    kernelFacing,
 		noDirect: []string{"syscall"},
 	},

@@ -28,6 +28,8 @@ spec:
   volumes:
   - {name: c, configMap: {name: cm}}
   - {name: s, secret: {secretName: sec}}
+  - {name: d, downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}}
+  - {name: p, projected: {sources: [{downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}}]}}
   initContainers:
   - {name: init, image: "busybox:latest"}
   containers:
@@ -68,6 +70,7 @@ spec:
 	p, host := pods[0], pods[1]
 	grace := corev1.DefaultTerminationGracePeriodSeconds
 	cmMode, secMode := corev1.ConfigMapVolumeSourceDefaultMode, corev1.SecretVolumeSourceDefaultMode
+	dwMode, projMode := corev1.DownwardAPIVolumeSourceDefaultMode, corev1.ProjectedVolumeSourceDefaultMode
 	for _, c := range []struct {
 		field     string
 		got, want any
@@ -78,6 +81,10 @@ spec:
 		{"spec.dnsPolicy", p.Spec.DNSPolicy, corev1.DNSClusterFirst},
 		{"spec.volumes[0].configMap.defaultMode", p.Spec.Volumes[0].ConfigMap.DefaultMode, &cmMode},
 		{"spec.volumes[1].secret.defaultMode", p.Spec.Volumes[1].Secret.DefaultMode, &secMode},
+		{"spec.volumes[2].downwardAPI.defaultMode", p.Spec.Volumes[2].DownwardAPI.DefaultMode, &dwMode},
+		{"spec.volumes[2].downwardAPI.items[0].fieldRef.apiVersion", p.Spec.Volumes[2].DownwardAPI.Items[0].FieldRef.APIVersion, "v1"},
+		{"spec.volumes[3].projected.defaultMode", p.Spec.Volumes[3].Projected.DefaultMode, &projMode},
+		{"spec.volumes[3].projected.sources[0].downwardAPI.items[0].fieldRef.apiVersion", p.Spec.Volumes[3].Projected.Sources[0].DownwardAPI.Items[0].FieldRef.APIVersion, "v1"},
 		{"spec.initContainers[0].imagePullPolicy", p.Spec.InitContainers[0].ImagePullPolicy, corev1.PullAlways},
 		{"spec.containers[0].imagePullPolicy", p.Spec.Containers[0].ImagePullPolicy, corev1.PullAlways},
 		{"spec.containers[1].imagePullPolicy", p.Spec.Containers[1].ImagePullPolicy, corev1.PullIfNotPresent},
