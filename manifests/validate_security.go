@@ -77,16 +77,24 @@ func (v *validator) seccomp(p *SeccompProfile, path string) {
 	if p == nil {
 		return
 	}
-	v.oneOf(joinField(path, "type"), p.Type, "RuntimeDefault", "Unconfined", "Localhost")
+	v.profile(path, p.Type, p.LocalhostProfile)
+	if p.Type == "Localhost" && p.LocalhostProfile != nil && *p.LocalhostProfile != "" {
+		// CVE-2023-2431: a profile path must stay inside the profile directory.
+		v.relativePath(joinField(path, "localhostProfile"), *p.LocalhostProfile, true)
+	}
+}
+
+// profile checks the type and localhostProfile shared by seccompProfile
+// and appArmorProfile: localhostProfile goes with type Localhost, and only
+// with it.
+func (v *validator) profile(path, typ string, localhost *string) {
+	v.oneOf(joinField(path, "type"), typ, "RuntimeDefault", "Unconfined", "Localhost")
 	lpath := joinField(path, "localhostProfile")
 	switch {
-	case p.Type == "Localhost" && (p.LocalhostProfile == nil || *p.LocalhostProfile == ""):
+	case typ == "Localhost" && (localhost == nil || *localhost == ""):
 		v.errf(lpath, "localhostProfile is required when type is Localhost")
-	case p.Type != "Localhost" && p.LocalhostProfile != nil:
+	case typ != "Localhost" && localhost != nil:
 		v.errf(lpath, "localhostProfile may only be set when type is Localhost")
-	case p.LocalhostProfile != nil:
-		// CVE-2023-2431: a profile path must stay inside the profile directory.
-		v.relativePath(lpath, *p.LocalhostProfile, true)
 	}
 }
 
@@ -96,14 +104,7 @@ func (v *validator) appArmor(p *AppArmorProfile, path string) {
 	if p == nil {
 		return
 	}
-	v.oneOf(joinField(path, "type"), p.Type, "RuntimeDefault", "Unconfined", "Localhost")
-	lpath := joinField(path, "localhostProfile")
-	switch {
-	case p.Type == "Localhost" && (p.LocalhostProfile == nil || *p.LocalhostProfile == ""):
-		v.errf(lpath, "localhostProfile is required when type is Localhost")
-	case p.Type != "Localhost" && p.LocalhostProfile != nil:
-		v.errf(lpath, "localhostProfile may only be set when type is Localhost")
-	}
+	v.profile(path, p.Type, p.LocalhostProfile)
 }
 
 // appArmorAnnotationPrefix starts the annotation that set a container's
