@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -355,28 +356,25 @@ func httpEnv(ctx context.Context, port int) (string, error) {
 	return string(b), err
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1, skipping
-// those the run already gave out.
-func freePort(used map[int]bool) (int, error) {
+// freePort picks a port on 127.0.0.1 that is free now and that the run
+// has not given out, below the kernel's usual ephemeral range (32768 and
+// up), where other programs' servers on port 0 do not land.
+func freePort(r *rand.Rand, used map[int]bool) (int, error) {
 	for range 100 {
+		p := 20000 + r.IntN(12000)
+		if used[p] {
+			continue
+		}
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return 0, err
-		}
-		err = unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
-		var sa unix.Sockaddr
-		if err == nil {
-			sa, err = unix.Getsockname(fd)
-		}
-		unix.Close(fd)
 		if err != nil {
 			return 0, fmt.Errorf("find a free port: %w", err)
 		}
-		p := sa.(*unix.SockaddrInet4).Port
-		if !used[p] {
+		err = unix.Bind(fd, &unix.SockaddrInet4{Port: p, Addr: [4]byte{127, 0, 0, 1}})
+		unix.Close(fd)
+		if err == nil {
 			used[p] = true
 			return p, nil
 		}
 	}
-	return 0, errors.New("find a free port: 100 tries gave used ones")
+	return 0, errors.New("find a free port: 100 tries found none")
 }

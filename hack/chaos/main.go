@@ -214,7 +214,7 @@ func (c *chaos) run(ctx context.Context) error {
 func (c *chaos) createAll() error {
 	for _, s := range c.slots {
 		if s.kind == hostPort {
-			p, err := freePort(c.ports)
+			p, err := freePort(c.rng, c.ports)
 			if err != nil {
 				return err
 			}
@@ -240,7 +240,7 @@ func (c *chaos) churn(ctx context.Context) error {
 	}
 	slices.Sort(killAt)
 	nextEdit := c.expInterval()
-	lastLook := time.Time{}
+	lastLook, lastReport := time.Time{}, time.Now()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -259,6 +259,10 @@ func (c *chaos) churn(ctx context.Context) error {
 			if time.Since(lastLook) > 300*time.Millisecond {
 				c.w.look(c.r)
 				lastLook = time.Now()
+			}
+			if time.Since(lastReport) > 30*time.Second {
+				c.log.Info("chaos", "elapsed", now.Round(time.Second), "edits", sum(c.rep.Edits), "kills", sum(c.rep.Kills))
+				lastReport = time.Now()
 			}
 			continue
 		}
@@ -281,7 +285,7 @@ func (c *chaos) expInterval() time.Duration {
 }
 
 func (c *chaos) edit() error {
-	s, e, err := nextEdit(c.rng, c.slots, func() (int, error) { return freePort(c.ports) })
+	s, e, err := nextEdit(c.rng, c.slots, func() (int, error) { return freePort(c.rng, c.ports) })
 	if err != nil {
 		return err
 	}
