@@ -162,6 +162,43 @@ func (r *run) podLeaks(w *witness, names []string) []string {
 	return out
 }
 
+// extraPodObjects names the pod cgroups, pod state dirs, veths on the
+// bridge and IP leases of pods not in want (pod identities, as
+// pod.KernelID gives them): what a running daemon holds for pods it no
+// longer runs.
+func (r *run) extraPodObjects(want map[string]bool) []string {
+	var out []string
+	ents, _ := os.ReadDir(r.procsRoot())
+	for _, e := range ents {
+		if e.IsDir() && !want[e.Name()] {
+			out = append(out, "pod cgroup "+e.Name()+": no such pod")
+		}
+	}
+	ents, _ = os.ReadDir(filepath.Join(r.state, "pods"))
+	for _, e := range ents {
+		if !want[e.Name()] {
+			out = append(out, "pod state dir "+e.Name()+": no such pod")
+		}
+	}
+	veths := map[string]bool{}
+	for id := range want {
+		veths[netsetup.VethName(id)] = true
+	}
+	if br, err := netlink.LinkByName(r.bridge); err == nil {
+		links, _ := netlink.LinkList()
+		for _, l := range links {
+			if l.Attrs().MasterIndex == br.Attrs().Index && !veths[l.Attrs().Name] {
+				out = append(out, "veth "+l.Attrs().Name+" on the bridge: no such pod")
+			}
+		}
+	}
+	leases, _ := filepath.Glob(filepath.Join(r.state, "net", "*.*.*.*"))
+	if len(leases) != len(want) {
+		out = append(out, fmt.Sprintf("%d IP leases for %d pods", len(leases), len(want)))
+	}
+	return out
+}
+
 // daemonFiles are the entries a stopped daemon keeps in the run's dir
 // (besides its image store): its lock, the IPAM's lock and cursor, the
 // empty dirs; and the harness's own binary and log.

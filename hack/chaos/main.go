@@ -415,12 +415,7 @@ func (c *chaos) divergence(ctx context.Context) []string {
 	for name := range byName {
 		out = append(out, name+": not in any manifest")
 	}
-	ents, _ := os.ReadDir(c.r.procsRoot())
-	for _, e := range ents {
-		if e.IsDir() && !want[e.Name()] {
-			out = append(out, "pod cgroup "+e.Name()+": no such pod")
-		}
-	}
+	out = append(out, c.r.extraPodObjects(want)...)
 	slices.Sort(out)
 	return out
 }
