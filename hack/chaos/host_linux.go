@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,13 +99,18 @@ func (r *run) kill(p proc) error {
 // witness remembers what the run's pods are made of while they live (their
 // processes and network namespaces), so that the leak check can ask for
 // each of them afterwards, even if it left the run's cgroups.
+//
+// A namespace's inode number is reused once the namespace is gone, so a
+// namespace is named by its cookie (SO_NETNS_COOKIE, never reused while
+// the system runs); the inode only picks the processes worth asking.
 type witness struct {
-	procs map[proc]bool
-	netns map[uint64]string // inode -> pod
+	procs  map[proc]bool
+	netns  map[uint64]string // cookie -> pod
+	inodes map[uint64]bool
 }
 
 func newWitness() *witness {
-	return &witness{procs: map[proc]bool{}, netns: map[uint64]string{}}
+	return &witness{procs: map[proc]bool{}, netns: map[uint64]string{}, inodes: map[uint64]bool{}}
 }
 
 func (w *witness) look(r *run) {
@@ -115,9 +121,14 @@ func (w *witness) look(r *run) {
 		}
 		w.procs[k] = true
 		if p.leaf == cgroups.InfraName {
+			path := fmt.Sprintf("/proc/%d/ns/net", p.pid)
 			var st syscall.Stat_t
-			if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", p.pid), &st) == nil {
-				w.netns[st.Ino] = p.pod
+			if syscall.Stat(path, &st) != nil {
+				continue
+			}
+			if cookie, err := netnsCookie(path); err == nil {
+				w.netns[cookie] = p.pod
+				w.inodes[st.Ino] = true
 			}
 		}
 	}
@@ -346,33 +357,73 @@ func ppid(base string) int {
 // strayNetns names the pods' network namespaces still held by a process
 // or a mount.
 func (r *run) strayNetns(w *witness) []string {
-	held := map[uint64]string{}
+	var holders []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		var st syscall.Stat_t
-		if syscall.Stat("/proc/"+e.Name()+"/ns/net", &st) == nil {
-			if _, ok := w.netns[st.Ino]; ok {
-				held[st.Ino] = "process " + e.Name()
-			}
+		if _, err := strconv.Atoi(e.Name()); err == nil {
+			holders = append(holders, "/proc/"+e.Name()+"/ns/net")
 		}
 	}
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	for line := range strings.Lines(string(mi)) {
-		for ino, p := range w.netns {
-			if strings.Contains(line, fmt.Sprintf("net:[%d]", ino)) {
-				held[ino] = "mount of pod " + p
-			}
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[3], "net:[") {
+			holders = append(holders, unescapeMount(f[4]))
 		}
 	}
 	var out []string
-	for ino, by := range held {
-		out = append(out, fmt.Sprintf("network namespace %d of pod %s held by %s", ino, w.netns[ino], by))
+	for _, h := range holders {
+		var st syscall.Stat_t
+		if syscall.Stat(h, &st) != nil || !w.inodes[st.Ino] {
+			continue
+		}
+		cookie, err := netnsCookie(h)
+		if err != nil {
+			continue
+		}
+		if p, ok := w.netns[cookie]; ok {
+			out = append(out, fmt.Sprintf("network namespace of pod %s held by %s", p, h))
+		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// netnsCookie is the cookie of the network namespace at path (a
+// /proc/PID/ns/net link or a bind mount of one): a socket made inside it
+// tells. The thread enters the namespace and comes back; a thread that
+// cannot come back stays locked, so the runtime ends it.
+func netnsCookie(path string) (uint64, error) {
+	ns, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(ns)
+	runtime.LockOSThread()
+	self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return 0, err
+	}
+	defer unix.Close(self)
+	if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return 0, fmt.Errorf("enter network namespace %s: %w", path, err)
+	}
+	cookie, err := func() (uint64, error) {
+		sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 0, err
+		}
+		defer unix.Close(sock)
+		return unix.GetsockoptUint64(sock, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	}()
+	if unix.Setns(self, unix.CLONE_NEWNET) == nil {
+		runtime.UnlockOSThread()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cookie of network namespace %s: %w", path, err)
+	}
+	return cookie, nil
 }
 
 // httpEnv fetches the environment a hostPort pod's server reports through

@@ -17,8 +17,8 @@ import (
 
 // TestLeakCheckFindsLeftovers leaves what a broken teardown would (a
 // process in a pod cgroup, a mount, an IP lease, a pod's state dir) and
-// checks that the leak check names each, that procs lists the process
-// and kill ends it.
+// checks that the leak check names each (the process's network namespace
+// too, by its cookie), that procs lists the process and that kill ends it.
 func TestLeakCheckFindsLeftovers(t *testing.T) {
 	testutil.RequireRoot(t)
 	r, err := newRun()
@@ -32,6 +32,7 @@ func TestLeakCheckFindsLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	sleep := exec.Command("sleep", "60")
+	sleep.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	if err := sleep.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +64,22 @@ func TestLeakCheckFindsLeftovers(t *testing.T) {
 		"cgroup " + filepath.Dir(leaf),
 		"IP lease " + filepath.Join(r.state, "net", "10.1.2.3"),
 		"left in the run's dirs " + filepath.Join(r.state, "pods", "default_p"),
+		"network namespace of pod default_p held by /proc/" + strconv.Itoa(sleep.Process.Pid) + "/ns/net",
 	} {
 		if !strings.Contains(leaks, want) {
 			t.Errorf("leaks do not name %q:\n%s", want, leaks)
 		}
+	}
+
+	if n := strings.Count(leaks, "network namespace"); n != 1 {
+		t.Errorf("%d network namespaces named, want the sleep's only:\n%s", n, leaks)
+	}
+	host, err := netnsCookie("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.netns[host]; ok || len(w.netns) != 1 {
+		t.Errorf("witnessed namespaces %v (host %d), want the sleep's only", w.netns, host)
 	}
 
 	ps := r.procs()
