@@ -143,8 +143,19 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- api.Serve(ctx, l, api.Handler(b, log)) }()
+	errc := make(chan error, 1)
+	served := make(chan struct{})
+	var serveErr error
+	go func() {
+		defer close(served)
+		serveErr = api.Serve(ctx, l, api.Handler(b, log))
+	}()
+	// Serve removes the socket file when it returns: wait for it, or a
+	// stopped daemon may leave its socket behind.
+	defer func() {
+		cancel()
+		<-served
+	}()
 
 	// The socket answers from now on; requests wait for the recovery,
 	// which asks every infra in parallel with a deadline per call.
@@ -175,6 +186,8 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("sd_notify STOPPING failed", "err", err)
 		}
 		return nil
+	case <-served:
+		return serveErr
 	case err := <-errc:
 		return err
 	}
