@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -203,9 +204,15 @@ func (r *run) extraPodObjects(want map[string]bool) []string {
 			}
 		}
 	}
-	leases, _ := filepath.Glob(filepath.Join(r.state, "net", "*.*.*.*"))
-	if len(leases) != len(want) {
-		out = append(out, fmt.Sprintf("%d IP leases for %d pods", len(leases), len(want)))
+	leases := 0
+	ents, _ = os.ReadDir(filepath.Join(r.state, "net"))
+	for _, e := range ents {
+		if _, err := netip.ParseAddr(e.Name()); err == nil {
+			leases++
+		}
+	}
+	if leases != len(want) {
+		out = append(out, fmt.Sprintf("%d IP leases for %d pods", leases, len(want)))
 	}
 	return out
 }
@@ -233,7 +240,7 @@ func (r *run) strayFiles() []string {
 			return filepath.SkipDir
 		case !daemonFiles[rel]:
 			what := "left in the run's dirs"
-			if strings.HasPrefix(rel, "s/net/") && strings.Count(d.Name(), ".") == 3 {
+			if _, err := netip.ParseAddr(d.Name()); err == nil && strings.HasPrefix(rel, "s/net/") {
 				what = "IP lease"
 			} else if d.Type()&os.ModeSocket != 0 {
 				what = "socket"
