@@ -86,7 +86,7 @@ type report struct {
 
 func main() {
 	var o options
-	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed, so a run can be repeated")
+	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed: a seed gives the same edits, victims and kill moments again (the daemon's timing still varies)")
 	flag.IntVar(&o.kills, "kills", 20, "kills over the run")
 	flag.IntVar(&o.pods, "pods", 12, "pod names churned")
 	flag.DurationVar(&o.duration, "duration", time.Minute, "how long to churn and kill")
@@ -190,7 +190,7 @@ func (c *chaos) run(ctx context.Context) error {
 		return err
 	}
 	if err := r.serving(30 * time.Second); err != nil {
-		return fmt.Errorf("first daemon start: %w\n%s", err, c.logTail())
+		return fmt.Errorf("first daemon start: %w", err)
 	}
 	if err := c.createAll(); err != nil {
 		return err
@@ -204,7 +204,7 @@ func (c *chaos) run(ctx context.Context) error {
 		}
 	}
 	if err := r.serving(30 * time.Second); err != nil {
-		return fmt.Errorf("daemon after the chaos: %w\n%s", err, c.logTail())
+		return fmt.Errorf("daemon after the chaos: %w", err)
 	}
 	c.convergence(ctx)
 	return c.teardown(ctx)
