@@ -86,7 +86,7 @@ type report struct {
 
 func main() {
 	var o options
-	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed: a seed gives the same edits, victims and kill moments again (the daemon's timing still varies)")
+	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock); printed: a seed gives the same edits and kill moments again (the daemon's timing still varies)")
 	flag.IntVar(&o.kills, "kills", 20, "kills over the run")
 	flag.IntVar(&o.pods, "pods", 12, "pod names churned")
 	flag.DurationVar(&o.duration, "duration", time.Minute, "how long to churn and kill")
