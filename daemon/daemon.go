@@ -194,8 +194,19 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- api.Serve(ctx, l, api.Handler(b, log)) }()
+	errc := make(chan error, 1)
+	served := make(chan struct{})
+	var serveErr error
+	go func() {
+		defer close(served)
+		serveErr = api.Serve(ctx, l, api.Handler(b, log))
+	}()
+	// Serve removes the socket file when it returns: wait for it, or a
+	// stopped daemon may leave its socket behind.
+	defer func() {
+		cancel()
+		<-served
+	}()
 	var metricsErr <-chan error // nil: never ready without --metrics-addr
 	if cfg.MetricsAddr != "" {
 		if metricsErr, err = serveMetricsTCP(ctx, cfg.MetricsAddr, b.metrics.Handler(), log); err != nil {
@@ -226,6 +237,8 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("sd_notify STOPPING failed", "err", err)
 		}
 		return nil
+	case <-served:
+		return serveErr
 	case err := <-errc:
 		return err
 	case err := <-metricsErr:

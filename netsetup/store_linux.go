@@ -49,6 +49,11 @@ func openStore(dir string, pool addrRange) (*leaseStore, error) {
 		}
 		return nil, fmt.Errorf("lock IPAM dir %s: %w", dir, err)
 	}
+	// A daemon killed while it wrote a lease leaves the temp file behind.
+	if err := atomicfile.RemoveStale(dir); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("IPAM: %w", err)
+	}
 	s := &leaseStore{dir: dir, pool: pool, lock: lock, byIP: map[netip.Addr]string{}}
 	if err := s.load(); err != nil {
 		lock.Close()

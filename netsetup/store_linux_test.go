@@ -70,3 +70,31 @@ func TestLeaseStore(t *testing.T) {
 		t.Fatalf("reserve in full pool: err = %v, want ErrRangeExhausted", err)
 	}
 }
+
+// TestLeaseStoreRemovesStaleTemp opens a store whose last writer was
+// killed between writing a lease's temp file and renaming it (found by
+// hack/chaos): the temp file goes, the leases stay.
+func TestLeaseStoreRemovesStaleTemp(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	pool := addrRange{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.6")}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, ".10.0.0.3.tmp-601385991")
+	for p, data := range map[string]string{filepath.Join(dir, "10.0.0.2"): "ns_a", stale: "ns_b"} {
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := openStore(dir, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.close() })
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temp file: %v, want it removed", err)
+	}
+	if ip, ok := s.lookup("ns_a"); !ok || ip != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("lease of ns_a = %v, %v; want 10.0.0.2 kept", ip, ok)
+	}
+}

@@ -12,9 +12,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteFile atomically and durably replaces path with data, created with
@@ -29,9 +32,41 @@ func Replace(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, false)
 }
 
+// tempMarker is in the name of every temp file write makes:
+// "." + target name + ".tmp-" + random digits.
+const tempMarker = ".tmp-"
+
+// IsTemp reports whether name is one of write's temp files.
+func IsTemp(name string) bool {
+	i := strings.LastIndex(name, tempMarker)
+	return strings.HasPrefix(name, ".") && i > 1 && i+len(tempMarker) < len(name)
+}
+
+// RemoveStale removes the temp files a process killed between creating one
+// and renaming it into place left in dir. Call it only while no writer can
+// be running, such as at start-up under the directory owner's lock.
+func RemoveStale(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("remove stale temp files in %s: %w", dir, err)
+	}
+	var errs []error
+	for _, e := range ents {
+		if e.Type().IsRegular() && IsTemp(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove stale temp files in %s: %w", dir, err)
+	}
+	return nil
+}
+
 func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

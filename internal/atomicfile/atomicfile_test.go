@@ -50,3 +50,54 @@ func TestMissingDir(t *testing.T) {
 		}
 	}
 }
+
+func TestIsTemp(t *testing.T) {
+	cases := []struct {
+		name string
+		want bool
+	}{
+		{".10.0.0.5.tmp-123456", true},
+		{".pod.json.tmp-1", true},
+		{"10.0.0.5", false},
+		{".lock", false},
+		{"lock", false},
+		{"x.tmp-1", false},
+		{".tmp-1", false},
+		{".x.tmp-", false},
+	}
+	for _, tc := range cases {
+		if got := IsTemp(tc.name); got != tc.want {
+			t.Errorf("IsTemp(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRemoveStale leaves the temp file of a write killed before its
+// rename (made as write makes it) beside real files: only the temp goes.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.CreateTemp(dir, ".10.0.0.5"+tempMarker+"*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	keep := []string{"10.0.0.5", ".lock", "last_reserved_ip"}
+	for _, n := range keep {
+		if err := Replace(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveStale(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.Name()); !os.IsNotExist(err) {
+		t.Errorf("stale temp %s: %v, want it removed", f.Name(), err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != len(keep) {
+		t.Errorf("%d entries left, want %v", len(ents), keep)
+	}
+	if err := RemoveStale(filepath.Join(dir, "missing")); err == nil {
+		t.Error("RemoveStale of a missing dir succeeded")
+	}
+}

@@ -37,7 +37,7 @@ func WorkloadBinary(t testing.TB) string {
 		}
 		return p
 	}
-	buildOnce.Do(func() { buildPath, buildErr = buildWorkload() })
+	buildOnce.Do(func() { buildPath, buildErr = BuildWorkload() })
 	if buildErr != nil {
 		t.Fatalf("build test workload: %v", buildErr)
 	}
@@ -55,9 +55,10 @@ func RunTests(m *testing.M) int {
 	return code
 }
 
-// buildWorkload builds examples/demo into a temporary directory that
-// RunTests removes once the package's tests are done.
-func buildWorkload() (string, error) {
+// BuildWorkload builds examples/demo into a new temporary directory and
+// returns the binary's path; the caller removes the directory (RunTests
+// does for WorkloadBinary's build).
+func BuildWorkload() (string, error) {
 	_, self, _, ok := runtime.Caller(0)
 	if !ok {
 		return "", fmt.Errorf("locate source of package testutil")
@@ -83,12 +84,20 @@ func buildWorkload() (string, error) {
 // /etc/hostname, and /tmp with mode 1777. It is removed after the test.
 func WorkloadRootfs(t testing.TB) string {
 	t.Helper()
-	bin := WorkloadBinary(t)
 	root := t.TempDir()
-	// t.TempDir is 0700; an image's root is 0755, or non-root users could
+	if err := WriteRootfs(root, WorkloadBinary(t)); err != nil {
+		t.Fatalf("workload rootfs: %v", err)
+	}
+	return root
+}
+
+// WriteRootfs lays out WorkloadRootfs's files in the existing directory
+// root, with bin (the demo workload) as /bin/demo.
+func WriteRootfs(root, bin string) error {
+	// A temp dir is 0700; an image's root is 0755, or non-root users could
 	// not even enter it.
 	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatalf("workload rootfs: %v", err)
+		return err
 	}
 	files := map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/demo\n" +
@@ -99,25 +108,22 @@ func WorkloadRootfs(t testing.TB) string {
 	}
 	for _, d := range []string{"bin", "etc", "tmp", "root", "home/app", "proc", "sys", "dev"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatalf("workload rootfs: %v", err)
+			return err
 		}
 	}
 	if err := os.Chmod(filepath.Join(root, "tmp"), 0o777|os.ModeSticky); err != nil {
-		t.Fatalf("workload rootfs: %v", err)
+		return err
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
-			t.Fatalf("workload rootfs: %v", err)
+			return err
 		}
 	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
-		t.Fatalf("workload rootfs: %v", err)
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "demo"), data, 0o755); err != nil {
-		t.Fatalf("workload rootfs: %v", err)
-	}
-	return root
+	return os.WriteFile(filepath.Join(root, "bin", "demo"), data, 0o755)
 }
 
 // WorkloadImage imports a WorkloadRootfs into the store at storeRoot under
