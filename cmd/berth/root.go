@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		newImageCmd(g),
 		newVolumeCmd(g),
 		newValidateCmd(g),
+		newExplainCmd(),
 		newVersionCmd(),
 	)
 	return root
