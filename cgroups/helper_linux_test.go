@@ -142,17 +142,22 @@ func startHelper(t *testing.T, mode string, p Placement) *child {
 		t.Fatalf("start helper %s: %v", mode, err)
 	}
 	c := &child{pid: cmd.Process.Pid, done: make(chan error, 1)}
-	line, readErr := bufio.NewReader(out).ReadString('\n')
-	go func() {
-		_, _ = io.Copy(io.Discard, out)
-		c.done <- cmd.Wait()
-	}()
 	t.Cleanup(func() {
 		if !c.exit {
 			_ = cmd.Process.Kill() // only our own child, by its PID
 			_ = c.wait(t, 10*time.Second)
 		}
 	})
+	// A helper that never gets ready (a slow emulated VM, a CPU limit) fails
+	// the test after a minute instead of holding the whole run: the kill
+	// above ends the read.
+	ready := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	line, readErr := bufio.NewReader(out).ReadString('\n')
+	ready.Stop()
+	go func() {
+		_, _ = io.Copy(io.Discard, out)
+		c.done <- cmd.Wait()
+	}()
 	if readErr != nil || line != "ready\n" {
 		t.Fatalf("helper %s did not get ready: %q, %v (exit: %v)", mode, line, readErr, c.wait(t, 10*time.Second))
 	}

@@ -344,7 +344,9 @@ func TestCPUThrottled(t *testing.T) {
 	m := newTestManager(t, DefaultRoot)
 	needAll(t, m)
 	pod := "default_cpu"
-	c := Container{Limits: Quantities{CPUMilli: 100}}
+	// Half a CPU: a spinning helper is throttled all the same, and it
+	// starts (a Go test binary) quickly even under software emulation.
+	c := Container{Limits: Quantities{CPUMilli: 500}}
 	pr, err := ForPod([]Container{c})
 	if err != nil {
 		t.Fatal(err)
