@@ -56,14 +56,29 @@ spec:
 // directories stay as they were.
 func simulateReboot(t *testing.T, d *daemon) {
 	t.Helper()
+	// The killed daemon's orphans (its infras, then their containers)
+	// become this test's children and are reaped here. Left to the host's
+	// init they may stay zombies a while (the VM's init is a shell waiting
+	// on the test binary), and on cgroup v2 a zombie keeps its cgroup from
+	// being removed.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatalf("become a child subreaper: %v", err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 	d.stop(syscall.SIGKILL)
+	killed := map[int]bool{}
 	testutil.WaitFor(t, 30*time.Second, "every process of the daemon's pods to die", func() bool {
 		pids := cgroupPIDs(d.cgroupParent)
 		for _, pid := range pids {
 			syscall.Kill(pid, syscall.SIGKILL)
+			killed[pid] = true
 		}
 		return len(pids) == 0
 	})
+	for pid := range killed {
+		// Only this test's own children: any other PID is ECHILD at once.
+		unix.Wait4(pid, nil, 0, nil)
+	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	var under []string
 	for _, line := range strings.Split(string(mounts), "\n") {
@@ -83,8 +98,18 @@ func simulateReboot(t *testing.T, d *daemon) {
 			t.Fatal(err)
 		}
 	}
-	hostclean.Remove(hostclean.Daemon{Bridge: d.bridge, Table: d.table, CgroupParent: d.cgroupParent})
-	if dirs := hostclean.CgroupDirs(d.cgroupParent); len(dirs) > 0 {
+	// A cgroup whose last process is still exiting cannot be removed yet
+	// (EBUSY on cgroup v2): the removal is tried until it holds.
+	var dirs []string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		hostclean.Remove(hostclean.Daemon{Bridge: d.bridge, Table: d.table, CgroupParent: d.cgroupParent})
+		if dirs = hostclean.CgroupDirs(d.cgroupParent); len(dirs) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(dirs) > 0 {
 		t.Fatalf("cgroups of the daemon remain after the reboot: %v", dirs)
 	}
 }

@@ -47,13 +47,14 @@ func Remove(d Daemon) {
 	}
 }
 
-// CgroupDirs lists the directories of a cgroup under the root in every
-// hierarchy: one on cgroup v2, one per v1 controller otherwise.
+// CgroupDirs lists the directories of a cgroup under the root that exist,
+// in every hierarchy: at most one on cgroup v2, one per v1 controller
+// otherwise.
 func CgroupDirs(cgroup string) []string {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		return []string{filepath.Join("/sys/fs/cgroup", cgroup)}
+	roots := []string{"/sys/fs/cgroup"}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		roots, _ = filepath.Glob("/sys/fs/cgroup/*")
 	}
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	var out []string
 	for _, r := range roots {
 		p := filepath.Join(r, cgroup)
