@@ -7,10 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lookupUser resolves cfg.User against the container's own /etc/passwd and
-// /etc/group (read in-root, after pivot_root) and adds AdditionalGIDs (the
-// pod's supplementalGroups and fsGroup).
-func lookupUser(cfg Config) (execUser, error) {
+// LookupUser resolves the Docker-style "user[:group]" spec against the
+// calling thread's /etc/passwd and /etc/group (the container's, read
+// in-root after pivot_root or setns; see ReadUserFile) and adds
+// additionalGIDs (the pod's supplementalGroups and fsGroup). It serves
+// both the container's init and `berth exec`, so the two agree.
+func LookupUser(spec string, additionalGIDs []uint32) (ExecUser, error) {
 	passwd, err := ReadUserFile("/etc/passwd")
 	if err != nil {
 		return execUser{}, err
@@ -19,11 +21,11 @@ func lookupUser(cfg Config) (execUser, error) {
 	if err != nil {
 		return execUser{}, err
 	}
-	u, err := resolveUser(cfg.User, passwd, group)
+	u, err := resolveUser(spec, passwd, group)
 	if err != nil {
 		return execUser{}, err
 	}
-	u.AddGroups(cfg.AdditionalGIDs...)
+	u.AddGroups(additionalGIDs...)
 	return u, nil
 }
 

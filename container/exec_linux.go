@@ -2,7 +2,6 @@ package container
 
 import (
 	"fmt"
-	"io"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,13 +14,6 @@ import (
 // ExecUser is a resolved identity: uid, primary gid, supplementary groups
 // and the passwd home directory.
 type ExecUser = execUser
-
-// ResolveUser resolves a Docker-style "user[:group]" against the contents
-// of a container's /etc/passwd and /etc/group (nil when missing), with
-// the rules of the init stage (see resolveUser).
-func ResolveUser(spec string, passwd, group io.Reader) (ExecUser, error) {
-	return resolveUser(spec, passwd, group)
-}
 
 // LookPath finds file through the PATH in env (Docker's default PATH when
 // unset), as execvp would, in the calling thread's root.

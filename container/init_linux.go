@@ -189,7 +189,7 @@ func setupProcess(cfg Config, lastCap int) (execUser, error) {
 		}
 	}
 	var u execUser
-	if err := step(stepResolveUser+" "+cfg.User, func() (err error) { u, err = lookupUser(cfg); return err }); err != nil {
+	if err := step(stepResolveUser+" "+cfg.User, func() (err error) { u, err = LookupUser(cfg.User, cfg.AdditionalGIDs); return err }); err != nil {
 		return execUser{}, err
 	}
 	if cfg.RunAsNonRoot && u.UID == 0 {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -235,24 +234,15 @@ func closeAll(fds []nsFile) {
 }
 
 // resolveUser resolves cfg.User in the container's /etc/passwd and
-// /etc/group, as the container's init did (container.ReadUserFile: regular
-// files only, bounded, never blocking).
+// /etc/group by the container init's own rules (container.LookupUser).
 func resolveUser(cfg Config) (container.ExecUser, error) {
-	var passwd, group io.Reader
-	if err := step("read /etc/passwd", func() (err error) { passwd, err = container.ReadUserFile("/etc/passwd"); return err }); err != nil {
-		return container.ExecUser{}, err
-	}
-	if err := step("read /etc/group", func() (err error) { group, err = container.ReadUserFile("/etc/group"); return err }); err != nil {
-		return container.ExecUser{}, err
-	}
 	var u container.ExecUser
-	if err := step("resolve user "+cfg.User, func() (err error) { u, err = container.ResolveUser(cfg.User, passwd, group); return err }); err != nil {
+	if err := step("resolve user "+cfg.User, func() (err error) { u, err = container.LookupUser(cfg.User, cfg.AdditionalGIDs); return err }); err != nil {
 		return container.ExecUser{}, err
 	}
 	if cfg.RunAsNonRoot && u.UID == 0 {
 		return container.ExecUser{}, &reexec.StepError{Step: "check user", Err: errors.New("container has runAsNonRoot and the user is root")}
 	}
-	u.AddGroups(cfg.AdditionalGIDs...)
 	return u, nil
 }
 
