@@ -3,8 +3,6 @@ package volumes
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/berth-project/berth/downward"
 	"github.com/berth-project/berth/manifests"
@@ -23,15 +21,7 @@ func prepareDownwardAPI(root *os.Root, podDir string, v *manifests.Volume, p dow
 	if err != nil {
 		return Prepared{}, err
 	}
-	rel := filepath.Join(downwardAPIDir, v.Name)
-	if err := root.MkdirAll(rel, 0o755); err != nil {
-		return Prepared{}, fmt.Errorf("create downwardAPI dir %s: %w", rel, err)
-	}
-	path := filepath.Join(podDir, rel)
-	if err := writeOwned(path, pl, nested, own); err != nil {
-		return Prepared{}, err
-	}
-	return Prepared{Name: v.Name, Path: path, Kind: KindDownwardAPI, ReadOnly: true}, nil
+	return prepareOnDisk(root, podDir, downwardAPIDir, v.Name, KindDownwardAPI, pl, nested, own)
 }
 
 // prepareProjected writes a projected volume on a tmpfs of its own, as a
@@ -42,19 +32,7 @@ func prepareProjected(root *os.Root, podDir string, v *manifests.Volume, p downw
 	if err != nil {
 		return Prepared{}, err
 	}
-	rel := filepath.Join(projectedDir, v.Name)
-	if err := root.MkdirAll(rel, 0o700); err != nil {
-		return Prepared{}, fmt.Errorf("create projected dir %s: %w", rel, err)
-	}
-	size := secretTmpfsSize(pl, int64(os.Getpagesize()))
-	if err := ensureTmpfs(root, rel, "mode=0755,size="+strconv.FormatInt(size, 10)); err != nil {
-		return Prepared{}, err
-	}
-	path := filepath.Join(podDir, rel)
-	if err := writeSecret(path, pl, nested, own); err != nil {
-		return Prepared{}, err
-	}
-	return Prepared{Name: v.Name, Path: path, Kind: KindProjected, ReadOnly: true}, nil
+	return prepareOnTmpfs(root, podDir, projectedDir, v.Name, KindProjected, pl, nested, own)
 }
 
 // updateDownward rewrites a prepared downwardAPI or projected volume.

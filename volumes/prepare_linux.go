@@ -177,15 +177,22 @@ func prepareConfigMap(root *os.Root, podDir string, v *manifests.Volume, cm *man
 	if err != nil {
 		return Prepared{}, err
 	}
-	rel := filepath.Join(configMapDir, v.Name)
+	return prepareOnDisk(root, podDir, configMapDir, v.Name, KindConfigMap, p, nested, own)
+}
+
+// prepareOnDisk writes p, with the mount points nested lists, into
+// <podDir>/<dir>/<name> on the pod directory's file system: a read-only
+// volume of kind.
+func prepareOnDisk(root *os.Root, podDir, dir, name, kind string, p payload, nested []string, own *ownership) (Prepared, error) {
+	rel := filepath.Join(dir, name)
 	if err := root.MkdirAll(rel, 0o755); err != nil {
-		return Prepared{}, fmt.Errorf("create configMap dir %s: %w", rel, err)
+		return Prepared{}, fmt.Errorf("create %s dir %s: %w", kind, rel, err)
 	}
 	path := filepath.Join(podDir, rel)
 	if err := writeOwned(path, p, nested, own); err != nil {
 		return Prepared{}, err
 	}
-	return Prepared{Name: v.Name, Path: path, Kind: KindConfigMap, ReadOnly: true}, nil
+	return Prepared{Name: name, Path: path, Kind: kind, ReadOnly: true}, nil
 }
 
 // prepareSecret projects s (nil when missing) into the volume's directory,
@@ -196,9 +203,16 @@ func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifes
 	if err != nil {
 		return Prepared{}, err
 	}
-	rel := filepath.Join(secretDir, v.Name)
+	return prepareOnTmpfs(root, podDir, secretDir, v.Name, KindSecret, p, nested, own)
+}
+
+// prepareOnTmpfs writes p, with the mount points nested lists, into
+// <podDir>/<dir>/<name> on a tmpfs of its own sized for p: a read-only
+// volume of kind that may hold secrets.
+func prepareOnTmpfs(root *os.Root, podDir, dir, name, kind string, p payload, nested []string, own *ownership) (Prepared, error) {
+	rel := filepath.Join(dir, name)
 	if err := root.MkdirAll(rel, 0o700); err != nil {
-		return Prepared{}, fmt.Errorf("create secret dir %s: %w", rel, err)
+		return Prepared{}, fmt.Errorf("create %s dir %s: %w", kind, rel, err)
 	}
 	size := secretTmpfsSize(p, int64(os.Getpagesize()))
 	if err := ensureTmpfs(root, rel, "mode=0755,size="+strconv.FormatInt(size, 10)); err != nil {
@@ -208,7 +222,7 @@ func prepareSecret(root *os.Root, podDir string, v *manifests.Volume, s *manifes
 	if err := writeSecret(path, p, nested, own); err != nil {
 		return Prepared{}, err
 	}
-	return Prepared{Name: v.Name, Path: path, Kind: KindSecret, ReadOnly: true}, nil
+	return Prepared{Name: name, Path: path, Kind: kind, ReadOnly: true}, nil
 }
 
 // writeSecret writes p into the secret volume at path after checking that
@@ -221,7 +235,7 @@ func writeSecret(path string, p payload, nested []string, own *ownership) error 
 }
 
 // writeOwned writes p and the mount points nested lists (writePayload)
-// into the projected volume at path with own (nil
+// into the configMap, secret, downwardAPI or projected volume at path with own (nil
 // without fsGroup): files group-readable from the start, a new version
 // owned before ..data points at it (so no container sees it half done),
 // then the whole volume (as the kubelet, on every write: its policy does
