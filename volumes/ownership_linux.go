@@ -3,6 +3,7 @@ package volumes
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 
@@ -47,17 +48,31 @@ func (o ownership) walkDir(fd int, st *unix.Stat_t, depth int) error {
 	if err := o.own(fd, st); err != nil {
 		return err
 	}
-	names, err := readDirNames(fd)
+	dir, err := dupDir(fd)
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		if err := o.walkEntry(fd, name, depth); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+	defer dir.Close()
+	for {
+		// In batches: the volume is the container's, and a directory of
+		// millions of entries must not grow berth's memory with it.
+		names, err := dir.Readdirnames(dirBatch)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list: %w", err)
+		}
+		for _, name := range names {
+			if err := o.walkEntry(fd, name, depth); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
 		}
 	}
-	return nil
 }
+
+// dirBatch is how many names of a directory the walk holds at once.
+const dirBatch = 1024
 
 // walkEntry owns one entry of the directory dirfd.
 func (o ownership) walkEntry(dirfd int, name string, depth int) error {
@@ -116,18 +131,12 @@ func (o ownership) own(fd int, st *unix.Stat_t) error {
 	return nil
 }
 
-// readDirNames lists the directory fd once, through a duplicate so that
-// fd stays open for the caller.
-func readDirNames(fd int) ([]string, error) {
+// dupDir opens the directory fd for listing through a duplicate, so that
+// fd stays open for the caller's openat calls.
+func dupDir(fd int) (*os.File, error) {
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("dup: %w", err)
 	}
-	f := os.NewFile(uintptr(dup), "dir")
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
-	}
-	return names, nil
+	return os.NewFile(uintptr(dup), "dir"), nil
 }
