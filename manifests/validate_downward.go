@@ -99,6 +99,12 @@ func (v *validator) projectedPath(path, p string, paths map[string]bool) {
 	if strings.HasPrefix(p, "..") {
 		v.errf(path, "%q must not start with '..'", clip(p))
 	}
+	v.uniquePath(path, p, paths)
+}
+
+// uniquePath refuses a file path another file of the volume has; paths
+// collects the volume's file paths.
+func (v *validator) uniquePath(path, p string, paths map[string]bool) {
 	if paths[p] {
 		v.errf(path, "%q is used by more than one file of this volume", clip(p))
 	}
@@ -137,9 +143,6 @@ func (v *validator) projected(s *PodSpec, pv *ProjectedVolumeSource, path string
 func (v *validator) projectionSource(name string, items []KeyToPath, path string, paths map[string]bool) {
 	v.projection(name, items, nil, path, "name")
 	for i, it := range items {
-		if paths[it.Path] {
-			v.errf(joinField(joinIndex(joinField(path, "items"), i), "path"), "%q is used by more than one file of this volume", clip(it.Path))
-		}
-		paths[it.Path] = true
+		v.uniquePath(joinField(joinIndex(joinField(path, "items"), i), "path"), it.Path, paths)
 	}
 }

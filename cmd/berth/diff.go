@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/kube"
+	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/reconciler"
 )
@@ -177,27 +178,16 @@ func daemonPods(pods []api.Pod) []reconciler.Observed {
 	return out
 }
 
-// filePods are the pods the manifest directory's valid files declare,
-// as the daemon would run them.
+// filePods are the pods the daemon would run from the manifest directory:
+// those of valid files, duplicates resolved as the daemon resolves them.
 func filePods(dir string) ([]reconciler.Observed, error) {
-	paths, err := countedFiles(dir)
+	snap, err := manifestdir.Load(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest directory %s: %w", dir, err)
+		return nil, err
 	}
-	var out []reconciler.Observed
-	for _, p := range paths {
-		f, err := manifests.ParseFile(p)
-		if err != nil || f.HasErrors() {
-			continue
-		}
-		for _, d := range f.Docs {
-			if d.Pod != nil {
-				out = append(out, reconciler.Observed{
-					Key: reconciler.PodKey{Namespace: d.Pod.Namespace, Name: d.Pod.Name},
-					UID: p, File: p, Pod: d.Pod,
-				})
-			}
-		}
+	out := make([]reconciler.Observed, 0, len(snap.Pods))
+	for _, d := range snap.Pods {
+		out = append(out, reconciler.Observed{Key: d.Key, UID: d.File, File: d.File, Pod: d.Pod})
 	}
 	return out, nil
 }

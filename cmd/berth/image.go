@@ -170,7 +170,7 @@ With --all, every unused image is removed.`,
 			}
 			var snap *manifestdir.Snapshot
 			if _, err := os.Stat(g.manifests); err == nil {
-				if snap, err = manifestdir.NewLoader(g.manifests).Load(); err != nil {
+				if snap, err = manifestdir.Load(g.manifests); err != nil {
 					return fmt.Errorf("read the manifests, whose images are kept: %w", err)
 				}
 			}
