@@ -88,20 +88,13 @@ func readRecord(dir string) (*record, error) {
 // without the daemon. A pod directory without a record (made before it,
 // or emptied after it) is skipped.
 func storedRecords(stateDir string) ([]*record, error) {
-	dir := filepath.Join(stateDir, "pods")
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := podDirs(stateDir)
 	if err != nil {
 		return nil, fmt.Errorf("list pod records: %w", err)
 	}
 	var recs []*record
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		r, err := readRecord(filepath.Join(dir, e.Name()))
+	for _, name := range names {
+		r, err := readRecord(filepath.Join(stateDir, "pods", name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
