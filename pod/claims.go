@@ -3,9 +3,6 @@ package pod
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -101,26 +98,12 @@ func oncePodConflict(me claimUser, others []claimUser, decls map[string]*manifes
 // is written before its volumes are prepared and removed after its
 // teardown, so a pod being created or removed counts.
 func ClaimUsers(stateDir string, k volumes.ClaimKey) ([]string, error) {
-	dir := filepath.Join(stateDir, "pods")
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	recs, err := storedRecords(stateDir)
 	if err != nil {
-		return nil, fmt.Errorf("list pod records: %w", err)
+		return nil, err
 	}
 	var users []string
-	for _, e := range ents {
-		if !e.IsDir() {
-			continue
-		}
-		rec, err := readRecord(filepath.Join(dir, e.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // made before its record, or removed after it: no claim held
-		}
-		if err != nil {
-			return nil, err
-		}
+	for _, rec := range recs {
 		if slices.ContainsFunc(volumes.ClaimsOf(rec.Pod), func(u volumes.ClaimUse) bool { return u.Claim == k }) {
 			users = append(users, rec.Pod.Namespace+"/"+rec.Pod.Name)
 		}

@@ -74,7 +74,8 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	if err != nil {
 		return ExecTarget{}, err
 	}
-	st, err := infra.NewClient(l.Socket()).Status(ctx)
+	cl := infra.NewClient(l.Socket())
+	st, err := cl.Status(ctx)
 	if err != nil {
 		return ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
 	}
@@ -82,7 +83,7 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	if err != nil {
 		return ExecTarget{}, err
 	}
-	env, err := infra.NewClient(l.Socket()).Env(ctx, c.Name)
+	env, err := cl.Env(ctx, c.Name)
 	if err != nil && !errors.Is(err, infra.ErrUnsupported) {
 		return ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
 	}

@@ -2,7 +2,9 @@ package pod
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -80,4 +82,26 @@ func readRecord(dir string) (*record, error) {
 		return nil, fmt.Errorf("%s holds no pod", filepath.Join(dir, recordFile))
 	}
 	return &r, nil
+}
+
+// storedRecords reads the record of every pod under stateDir, for readers
+// without the daemon. A pod directory without a record (made before it,
+// or emptied after it) is skipped.
+func storedRecords(stateDir string) ([]*record, error) {
+	names, err := podDirs(stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("list pod records: %w", err)
+	}
+	var recs []*record
+	for _, name := range names {
+		r, err := readRecord(filepath.Join(stateDir, "pods", name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
 }

@@ -22,15 +22,21 @@ type carried struct {
 	pod  *manifests.Pod
 	logs string
 	// last is each container's last run by name, as its log files say.
-	last map[string]kube.StateTerminated
-	runs map[string]int
+	last map[string]lastRun
+}
+
+// lastRun is a container's last run before its pod's infra died: its
+// number and how it ended.
+type lastRun struct {
+	run   int
+	state kube.StateTerminated
 }
 
 // carryOver reads what the dead pod of rec leaves to its successor: its
 // containers' last runs from their log directories. The run's end is the
 // last write to its log, as far as anyone can tell.
 func carryOver(rec *record, l Layout) *carried {
-	cr := &carried{uid: rec.UID, pod: rec.Pod, logs: l.Logs, last: map[string]kube.StateTerminated{}, runs: map[string]int{}}
+	cr := &carried{uid: rec.UID, pod: rec.Pod, logs: l.Logs, last: map[string]lastRun{}}
 	for _, c := range allContainers(rec.Pod) {
 		dir := filepath.Join(l.Logs, c.Name)
 		ents, err := os.ReadDir(dir)
@@ -50,7 +56,7 @@ func carryOver(rec *record, l Layout) *carried {
 		if st, err := os.Stat(crilog.Path(l.Logs, c.Name, run)); err == nil {
 			t.FinishedAt = st.ModTime().UTC()
 		}
-		cr.last[c.Name], cr.runs[c.Name] = t, run
+		cr.last[c.Name] = lastRun{run: run, state: t}
 	}
 	return cr
 }
@@ -58,8 +64,8 @@ func carryOver(rec *record, l Layout) *carried {
 // apply makes each of ctrs start as the restart after its carried run.
 func (cr *carried) apply(ctrs []infra.ContainerConfig) {
 	for i := range ctrs {
-		if t, ok := cr.last[ctrs[i].Name]; ok {
-			ctrs[i].RestartCount, ctrs[i].LastState = cr.runs[ctrs[i].Name], &t
+		if l, ok := cr.last[ctrs[i].Name]; ok {
+			ctrs[i].RestartCount, ctrs[i].LastState = l.run, &l.state
 		}
 	}
 }
