@@ -132,9 +132,19 @@ func (l layout) keys() []string {
 func (l layout) dirs(rel ...string) []string {
 	var out []string
 	for _, k := range l.keys() {
-		out = append(out, filepath.Join(append([]string{l.hierarchies[k], l.parent}, rel...)...))
+		out = append(out, l.dir(k, rel...))
 	}
 	return out
+}
+
+// dir returns the directory of the cgroup at rel in the hierarchy with key
+// k, or "" when there is no such hierarchy.
+func (l layout) dir(k string, rel ...string) string {
+	h, ok := l.hierarchies[k]
+	if !ok {
+		return ""
+	}
+	return filepath.Join(append([]string{h, l.parent}, rel...)...)
 }
 
 // procsFiles returns the cgroup.procs file of the cgroup at rel in every
@@ -156,23 +166,17 @@ func (l layout) cgroupPath(rel ...string) string {
 // memoryDir returns the directory that holds the memory files of the cgroup
 // at rel, or "" when no hierarchy has the memory controller.
 func (l layout) memoryDir(rel ...string) string {
-	k := Memory
 	if l.mode == V2 {
-		k = ""
+		return l.dir("", rel...)
 	}
-	h, ok := l.hierarchies[k]
-	if !ok {
-		return ""
-	}
-	return filepath.Join(append([]string{h, l.parent}, rel...)...)
+	return l.dir(Memory, rel...)
 }
 
 // devicesDir returns the v1 devices cgroup directory at rel, or "" when
 // there is none (v2, or no v1 devices hierarchy).
 func (l layout) devicesDir(rel ...string) string {
-	h, ok := l.hierarchies[Devices]
-	if !ok || l.mode == V2 {
+	if l.mode == V2 {
 		return ""
 	}
-	return filepath.Join(append([]string{h, l.parent}, rel...)...)
+	return l.dir(Devices, rel...)
 }

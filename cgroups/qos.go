@@ -1,10 +1,12 @@
 package cgroups
 
-// QoS classes, as Kubernetes names them.
+import "github.com/berth-project/berth/kube"
+
+// QoS classes, as Kubernetes names them (the kube package's names).
 const (
-	QOSGuaranteed = "Guaranteed"
-	QOSBurstable  = "Burstable"
-	QOSBestEffort = "BestEffort"
+	QOSGuaranteed = kube.QOSGuaranteed
+	QOSBurstable  = kube.QOSBurstable
+	QOSBestEffort = kube.QOSBestEffort
 )
 
 // The kubelet's OOM score adjustments (pkg/kubelet/qos/policy.go).

@@ -22,19 +22,12 @@ type StatsDirs struct {
 // statsDirs returns the StatsDirs of the cgroup at rel.
 func (l layout) statsDirs(rel ...string) StatsDirs {
 	d := StatsDirs{Mode: l.mode, Path: l.cgroupPath(rel...)}
-	dir := func(k string) string {
-		h, ok := l.hierarchies[k]
-		if !ok {
-			return ""
-		}
-		return filepath.Join(append([]string{h, l.parent}, rel...)...)
-	}
 	if l.mode == V2 {
-		u := dir("")
+		u := l.dir("", rel...)
 		d.CPU, d.Memory, d.Pids = u, u, u
 		return d
 	}
-	d.CPU, d.CPUAcct, d.Memory, d.Pids = dir(CPU), dir(CPUAcct), dir(Memory), dir(Pids)
+	d.CPU, d.CPUAcct, d.Memory, d.Pids = l.dir(CPU, rel...), l.dir(CPUAcct, rel...), l.dir(Memory, rel...), l.dir(Pids, rel...)
 	return d
 }
 

@@ -77,12 +77,17 @@ func (g *imageGC) once(now time.Time) {
 		// Not before the manifests are read: they name images too.
 		return
 	}
+	before, err := g.store.Usage()
+	if err == nil && before.Percent() <= g.policy.High {
+		// Below the threshold GC removes nothing: the pods' records
+		// and the store's images need not be read every period.
+		return
+	}
 	inUse, err := ImagesInUse(g.store, g.stateDir, snap)
 	if err != nil {
 		g.log.Warn("image garbage collection skipped", "err", err)
 		return
 	}
-	before, _ := g.store.Usage()
 	removed, err := g.store.GC(g.policy, inUse, now)
 	for _, im := range removed {
 		g.events.add(api.Event{Time: now.UTC(), Type: api.EventNormal, Reason: "ImageGCRemoved", Object: "images",

@@ -337,7 +337,7 @@ func ociImage(root *os.Root, desc ocispec.Descriptor, p Platform, depth int) (pe
 		if !strings.Contains(l.MediaType, "tar") {
 			return pendingImage{}, fmt.Errorf("layer %s media type %q: %w", l.Digest, l.MediaType, ErrUnsupported)
 		}
-		if err := checkDigest(l.Digest); err != nil {
+		if err := CheckDigest(l.Digest); err != nil {
 			return pendingImage{}, err
 		}
 		img.layers = append(img.layers, pendingLayer{
@@ -362,16 +362,16 @@ func parseConfig(raw []byte) (ocispec.Image, error) {
 		return c, fmt.Errorf("rootfs type %q: %w", c.RootFS.Type, ErrInvalidImage)
 	}
 	for _, d := range c.RootFS.DiffIDs {
-		if err := checkDigest(d); err != nil {
+		if err := CheckDigest(d); err != nil {
 			return c, fmt.Errorf("diff ID: %w", err)
 		}
 	}
 	return c, nil
 }
 
-// checkDigest accepts well-formed sha256 digests only, which also makes
+// CheckDigest accepts well-formed sha256 digests only, which also makes
 // them safe to use in paths.
-func checkDigest(d digest.Digest) error {
+func CheckDigest(d digest.Digest) error {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
 		return fmt.Errorf("digest %q: %w", d, ErrInvalidImage)
 	}
@@ -384,7 +384,7 @@ func blobPath(d digest.Digest) string {
 
 // readBlob reads a small blob and checks its size and digest.
 func readBlob(root *os.Root, desc ocispec.Descriptor) ([]byte, error) {
-	if err := checkDigest(desc.Digest); err != nil {
+	if err := CheckDigest(desc.Digest); err != nil {
 		return nil, err
 	}
 	if desc.Size < 0 || desc.Size > maxJSONBlob {
@@ -529,7 +529,7 @@ func checkOCIDescs(root *os.Root, descs []ocispec.Descriptor, depth int) error {
 		if !isIndex && !slices.Contains(manifestTypes, d.MediaType) {
 			continue
 		}
-		if err := checkDigest(d.Digest); err != nil {
+		if err := CheckDigest(d.Digest); err != nil {
 			return err
 		}
 		if _, err := root.Stat(blobPath(d.Digest)); errors.Is(err, fs.ErrNotExist) {

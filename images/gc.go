@@ -28,7 +28,7 @@ const usedEvery = time.Minute
 // removes the images used longest ago first.
 func (s *Store) MarkUsed(id string, t time.Time) error {
 	d := digest.Digest(id)
-	if err := checkDigest(d); err != nil {
+	if err := CheckDigest(d); err != nil {
 		return err
 	}
 	unlock, err := s.lock(true)

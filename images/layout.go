@@ -56,7 +56,7 @@ func (s *Store) ImportLayout(p Platform, fill func(dir string) error) ([]Image, 
 		f, err := root.Open(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			if hex, ok := strings.CutPrefix(name, "blobs/sha256/"); ok {
-				if d := digest.NewDigestFromEncoded(digest.SHA256, hex); checkDigest(d) == nil && s.hasBlob(d) {
+				if d := digest.NewDigestFromEncoded(digest.SHA256, hex); CheckDigest(d) == nil && s.hasBlob(d) {
 					return os.Open(s.blobFile(d))
 				}
 			}
@@ -72,7 +72,7 @@ func (s *Store) ImportLayout(p Platform, fill func(dir string) error) ([]Image, 
 // HasBlob reports whether the store holds the blob d, complete and
 // verified.
 func (s *Store) HasBlob(d digest.Digest) bool {
-	return checkDigest(d) == nil && s.hasBlob(d)
+	return CheckDigest(d) == nil && s.hasBlob(d)
 }
 
 // MaxBytes is the store's cap on the bytes of one import (see WithLimits).

@@ -369,7 +369,7 @@ func (s *Store) readRecord(id digest.Digest) (record, error) {
 	}
 	// Digests name files: only well-formed ones are accepted.
 	for _, d := range append(rec.blobs(), rec.DiffIDs...) {
-		if err := checkDigest(d); err != nil {
+		if err := CheckDigest(d); err != nil {
 			return rec, fmt.Errorf("image record %s: %w", s.recordPath(id), err)
 		}
 	}

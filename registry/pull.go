@@ -301,8 +301,8 @@ func (f *fetch) manifest(ref name.Reference, want *ocispec.Descriptor) ([]byte, 
 		return nil, ocispec.Descriptor{}, fmt.Errorf("fetch manifest %s: %w", ref.Identifier(), err)
 	}
 	desc := ocispec.Descriptor{MediaType: string(d.MediaType), Digest: digest.Digest(d.Digest.String()), Size: int64(len(d.Manifest))}
-	if err := desc.Digest.Validate(); err != nil || desc.Digest.Algorithm() != digest.SHA256 {
-		return nil, desc, fmt.Errorf("manifest %s: digest %q: %w", ref.Identifier(), desc.Digest, images.ErrInvalidImage)
+	if err := images.CheckDigest(desc.Digest); err != nil {
+		return nil, desc, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
 	}
 	if got := digest.FromBytes(d.Manifest); got != desc.Digest {
 		return nil, desc, fmt.Errorf("manifest %s hashes to %s, not %s: %w", ref.Identifier(), got, desc.Digest, images.ErrDigestMismatch)
@@ -326,8 +326,8 @@ func (f *fetch) manifest(ref name.Reference, want *ocispec.Descriptor) ([]byte, 
 // layer the store has. At most desc.Size bytes are read; the content must
 // hash to desc.Digest.
 func (f *fetch) blob(ctx context.Context, desc ocispec.Descriptor, layer bool) (err error) {
-	if err := desc.Digest.Validate(); err != nil || desc.Digest.Algorithm() != digest.SHA256 {
-		return fmt.Errorf("digest %q: %w", desc.Digest, images.ErrInvalidImage)
+	if err := images.CheckDigest(desc.Digest); err != nil {
+		return err
 	}
 	if desc.Size < 0 {
 		return fmt.Errorf("blob %s has size %d: %w", desc.Digest, desc.Size, images.ErrInvalidImage)
