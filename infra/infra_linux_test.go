@@ -289,6 +289,10 @@ func TestInfraPodLifecycle(t *testing.T) {
 	if st.Started || st.PID != proc.Pid || st.StartTime == 0 {
 		t.Fatalf("before Start: %+v", st)
 	}
+	// ps and a shared pid namespace show the thread group leader's name.
+	if comm, err := os.ReadFile("/proc/" + pid + "/comm"); err != nil || string(comm) != processName+"\n" {
+		t.Errorf("infra's comm %q (%v), want %s", comm, err, processName)
+	}
 
 	if _, err := c.Start(ctx(t), nil, nil); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -88,8 +87,8 @@ func parseFlags(args []string) (configFd, readyFd int, err error) {
 	return configFd, readyFd, nil
 }
 
-// processName is the infra's comm (NUL-terminated for PR_SET_NAME).
-var processName = []byte("berth-infra\x00")
+// processName is the infra's comm.
+const processName = "berth-infra"
 
 // setup makes the process a safe pause process and returns the server that
 // is ready to serve. Each step is one call; errors name it.
@@ -100,8 +99,10 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 		return nil, nil, fmt.Errorf("set infra non-dumpable: %w", err)
 	}
 	// The binary runs from a memfd, so its name would be a fd number: name
-	// it for ps and for the containers of a shared pid namespace.
-	if err := unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&processName[0])), 0, 0, 0); err != nil {
+	// it for ps and for the containers of a shared pid namespace. Not
+	// PR_SET_NAME: that names the calling thread, which under Go's
+	// scheduler need not be the thread group leader ps shows.
+	if err := os.WriteFile("/proc/self/comm", []byte(processName), 0); err != nil {
 		return nil, nil, fmt.Errorf("set process name: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
