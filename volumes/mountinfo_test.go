@@ -30,21 +30,6 @@ func TestParseMountPoints(t *testing.T) {
 	}
 }
 
-func TestUnescapeOctal(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`/plain`, "/plain"},
-		{`/a\040b`, "/a b"},
-		{`/nl\012`, "/nl\n"},
-		{`/trailing\04`, `/trailing\04`},
-		{`/not\999octal`, `/not\999octal`},
-	}
-	for _, tt := range tests {
-		if got := unescapeOctal(tt.in); got != tt.want {
-			t.Errorf("unescapeOctal(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestMountsUnder(t *testing.T) {
 	points := []string{
 		"/",

@@ -1,11 +1,11 @@
 package volumes
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/berth-project/berth/internal/mountinfo"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -28,42 +28,27 @@ type mountPeering struct {
 // clean absolute path p: the last listed (the top of a stack) of those
 // with the longest mount point at or above p.
 func peeringOf(r io.Reader, p string) (mountPeering, error) {
+	entries, err := mountinfo.Parse(r)
+	if err != nil {
+		return mountPeering{}, err
+	}
 	var best mountPeering
 	found := false
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
-			return mountPeering{}, fmt.Errorf("mountinfo line %q: too few fields", sc.Text())
-		}
-		mp := unescapeOctal(fields[4])
-		if !pathAtOrBelow(p, mp) || (found && len(mp) < len(best.mountPoint)) {
+	for _, e := range entries {
+		if !mountinfo.Under(p, e.MountPoint) || (found && len(e.MountPoint) < len(best.mountPoint)) {
 			continue
 		}
-		m := mountPeering{mountPoint: mp}
-		// Optional fields run from the 7th to the "-" separator.
-		for _, f := range fields[6:] {
-			if f == "-" {
-				break
-			}
+		m := mountPeering{mountPoint: e.MountPoint}
+		for _, f := range e.Optional {
 			m.shared = m.shared || strings.HasPrefix(f, "shared:")
 			m.slave = m.slave || strings.HasPrefix(f, "master:")
 		}
 		best, found = m, true
 	}
-	if err := sc.Err(); err != nil {
-		return mountPeering{}, fmt.Errorf("read mountinfo: %w", err)
-	}
 	if !found {
 		return mountPeering{}, fmt.Errorf("no mount holds %s: %w", p, ErrInvalid)
 	}
 	return best, nil
-}
-
-// pathAtOrBelow reports whether p is dir or below it.
-func pathAtOrBelow(p, dir string) bool {
-	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
 // checkPeering refuses a source for propagation prop whose mount cannot

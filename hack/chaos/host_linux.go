@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/hostclean"
+	"github.com/berth-project/berth/internal/mountinfo"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/pod"
@@ -371,10 +372,13 @@ func (r *run) strayNetns(w *witness) []string {
 			holders = append(holders, "/proc/"+e.Name()+"/ns/net")
 		}
 	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	for line := range strings.Lines(string(mi)) {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[3], "net:[") {
-			holders = append(holders, unescapeMount(f[4]))
+	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
+		entries, _ := mountinfo.Parse(f)
+		f.Close()
+		for _, e := range entries {
+			if strings.HasPrefix(e.Root, "net:[") {
+				holders = append(holders, e.MountPoint)
+			}
 		}
 	}
 	var out []string

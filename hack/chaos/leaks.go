@@ -1,8 +1,9 @@
 package main
 
 import (
-	"strconv"
 	"strings"
+
+	"github.com/berth-project/berth/internal/mountinfo"
 )
 
 // inCgroup reports whether a /proc/PID/cgroup file (one
@@ -28,24 +29,17 @@ func inCgroup(procCgroup, parent string) bool {
 }
 
 // mountsUnder returns the mount points of a mountinfo listing that are dir
-// or below it, octal escapes decoded, and the entries whose source or
-// root names dir (a bind of something under it elsewhere).
-func mountsUnder(mountinfo, dir string) []string {
+// or below it, and the entries whose source or root names dir (a bind of
+// something under it elsewhere). An unreadable listing counts as a leak.
+func mountsUnder(listing, dir string) []string {
+	entries, err := mountinfo.Parse(strings.NewReader(listing))
+	if err != nil {
+		return []string{err.Error()}
+	}
 	var out []string
-	for line := range strings.Lines(mountinfo) {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		root, point := unescapeMount(f[3]), unescapeMount(f[4])
-		source := ""
-		for i, x := range f {
-			if x == "-" && i+2 < len(f) {
-				source = unescapeMount(f[i+2])
-			}
-		}
-		if under(point, dir) || under(root, dir) || under(source, dir) {
-			out = append(out, point)
+	for _, e := range entries {
+		if under(e.MountPoint, dir) || under(e.Root, dir) || under(e.Source, dir) {
+			out = append(out, e.MountPoint)
 		}
 	}
 	return out
@@ -53,24 +47,4 @@ func mountsUnder(mountinfo, dir string) []string {
 
 func under(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")
-}
-
-// unescapeMount decodes mountinfo's \ooo escapes (space, tab, newline,
-// backslash).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
