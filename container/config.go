@@ -28,6 +28,11 @@ type Config struct {
 	RootfsDir string   `json:"rootfsDir"`
 	// ReadOnlyRootfs remounts the rootfs read-only after all mounts are made.
 	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
+	// NoPivot roots the container by moving its rootfs onto / and chroot,
+	// as runc's --no-pivot does, for hosts whose root is the initial ramfs,
+	// where pivot_root(2) fails. The mounts outside the rootfs are detached
+	// first; the isolation is weaker (see MoveRoot).
+	NoPivot bool `json:"noPivot,omitempty"`
 
 	// Mounts are applied in order after DefaultMounts (/proc, /dev, /sys);
 	// each Target is resolved inside the rootfs without following symlinks

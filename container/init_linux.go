@@ -161,6 +161,9 @@ func setupRootfs(cfg Config) error {
 			return err
 		}
 	}
+	if cfg.NoPivot {
+		return step("move root to "+cfg.RootfsDir, func() error { return moveRoot(cfg.RootfsDir) })
+	}
 	return step("pivot_root to "+cfg.RootfsDir, func() error { return pivotRoot(cfg.RootfsDir) })
 }
 

@@ -68,6 +68,7 @@ func (r testRootfs) config(args ...string) Config {
 		UpperDir:      r.upper,
 		WorkDir:       r.work,
 		RootfsDir:     r.rootfs,
+		NoPivot:       ramfsRoot,
 		Args:          append([]string{"demo"}, args...),
 		Process:       Process{Env: []string{"PATH=/bin"}, Cwd: "/", Capabilities: DefaultCapabilities()},
 		MaskedPaths:   DefaultMaskedPaths(),

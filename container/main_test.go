@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/hostcheck"
+	"github.com/berth-project/berth/internal/mountinfo"
 	"github.com/berth-project/berth/internal/testutil"
 )
 
@@ -15,7 +17,23 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == InitSubcommand {
 		Main(os.Args[2:])
 	}
+	ramfsRoot = hostRamfsRoot()
 	os.Exit(testutil.RunTests(m))
+}
+
+// ramfsRoot is true on a host whose root is the initial ramfs (the VM
+// runner's --ramfs-root mode): the tests' containers then move their root
+// as the daemon's would there, since pivot_root cannot work.
+var ramfsRoot bool
+
+func hostRamfsRoot() bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	entries, err := mountinfo.Parse(f)
+	return err == nil && hostcheck.RamfsRoot(entries)
 }
 
 // statusField returns a field of /proc/PID/status text (or of `demo id`).

@@ -102,7 +102,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Fatal host problems stop the daemon; a missing memory controller only
 	// fails the pods that set a memory limit, with the reason in their status.
-	checks := hostcheck.Run(hostcheck.Sources{}, cg)
+	facts := hostcheck.Gather(hostcheck.Sources{}, cg)
+	checks := hostcheck.Evaluate(facts)
 	if err := checks.Err(); err != nil {
 		return err
 	}
@@ -166,6 +167,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MemoryCapacity: int64(si.Totalram) * int64(si.Unit),
 		Node:           nodeAllocatable(cfg.StateDir, int64(si.Totalram)*int64(si.Unit)),
 		TimingEvents:   cfg.TimingEvents,
+		NoPivot:        facts.RamfsRoot,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          onEvent,
 		ExecProbe:      execProbes.run,

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/internal/mountinfo"
 )
 
 // Sources says where Gather reads its facts; tests point it at fakes. The
@@ -20,6 +21,8 @@ type Sources struct {
 	Modules string
 	// Release overrides the kernel release uname reports.
 	Release string
+	// Mountinfo is /proc/self/mountinfo.
+	Mountinfo string
 	// NFTables lists nftables tables; the default asks the kernel over
 	// netlink in the daemon's network namespace.
 	NFTables func() error
@@ -38,6 +41,9 @@ func Gather(s Sources, cg *cgroups.Manager) Facts {
 	}
 	if s.Release == "" {
 		s.Release = release()
+	}
+	if s.Mountinfo == "" {
+		s.Mountinfo = "/proc/self/mountinfo"
 	}
 	if s.NFTables == nil {
 		s.NFTables = listNFTables
@@ -63,6 +69,11 @@ func Gather(s Sources, cg *cgroups.Manager) Facts {
 		f.Controllers[c] = cg.Check([]string{c})
 	}
 	f.NoSysResource = !hasCapability(unix.CAP_SYS_RESOURCE)
+	if mi, err := os.Open(s.Mountinfo); err == nil {
+		entries, _ := mountinfo.Parse(mi)
+		mi.Close()
+		f.RamfsRoot = RamfsRoot(entries)
+	}
 	return f
 }
 
@@ -75,11 +86,6 @@ func hasCapability(c int) bool {
 		return false
 	}
 	return data[c/32].Effective&(1<<(c%32)) != 0
-}
-
-// Run gathers the facts for cg and evaluates them.
-func Run(s Sources, cg *cgroups.Manager) Report {
-	return Evaluate(Gather(s, cg))
 }
 
 // release returns uname's release string ("" when uname fails, which the

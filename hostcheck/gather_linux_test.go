@@ -42,7 +42,7 @@ func TestGatherNoOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := func() error { return nil }
-	r := Run(Sources{Filesystems: fsFile, Modules: dir, NFTables: ok}, hostManager(t))
+	r := Evaluate(Gather(Sources{Filesystems: fsFile, Modules: dir, NFTables: ok}, hostManager(t)))
 	if !errors.Is(r.Err(), ErrNoOverlay) {
 		t.Fatalf("Err() = %v, want ErrNoOverlay", r.Err())
 	}
@@ -67,7 +67,7 @@ func TestGatherNoOverlay(t *testing.T) {
 func TestGatherOldKernelAndNFTables(t *testing.T) {
 	cg := hostManager(t)
 	noNFT := func() error { return unix.EPROTONOSUPPORT }
-	r := Run(Sources{Release: "4.19.0-27-amd64", NFTables: noNFT}, cg)
+	r := Evaluate(Gather(Sources{Release: "4.19.0-27-amd64", NFTables: noNFT}, cg))
 	for _, want := range []error{ErrKernelTooOld, ErrNoNFTables} {
 		if !errors.Is(r.Err(), want) {
 			t.Errorf("Err() = %v, want it to wrap %v", r.Err(), want)
@@ -82,8 +82,8 @@ func TestGatherThisHost(t *testing.T) {
 	testutil.RequireRoot(t)
 	f := Gather(Sources{}, hostManager(t))
 	r := Evaluate(f)
-	t.Logf("kernel %s, cgroups %s, overlay %v, controllers %v, nftables %v",
-		f.Release, f.CgroupMode, slices.Contains(f.Filesystems, "overlay"), f.Controllers, f.NFTables)
+	t.Logf("kernel %s, cgroups %s, overlay %v, controllers %v, nftables %v, ramfs root %v",
+		f.Release, f.CgroupMode, slices.Contains(f.Filesystems, "overlay"), f.Controllers, f.NFTables, f.RamfsRoot)
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,12 +99,15 @@ func TestGatherMissingMemoryController(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := func() error { return nil }
-	r := Run(Sources{NFTables: ok}, cg)
+	r := Evaluate(Gather(Sources{NFTables: ok}, cg))
 	if r.Err() != nil {
 		t.Fatalf("a missing memory controller must not be fatal: %v", r.Err())
 	}
-	// A host without CAP_SYS_RESOURCE adds its own warning.
-	warnings := slices.DeleteFunc(slices.Clone(r.Warnings), func(err error) bool { return errors.Is(err, ErrNoSysResource) })
+	// A host without CAP_SYS_RESOURCE, or on the initial ramfs, adds its own
+	// warning.
+	warnings := slices.DeleteFunc(slices.Clone(r.Warnings), func(err error) bool {
+		return errors.Is(err, ErrNoSysResource) || errors.Is(err, ErrRamfsRoot)
+	})
 	if len(warnings) != 1 || !errors.Is(warnings[0], cgroups.ErrControllerMissing) ||
 		!strings.Contains(warnings[0].Error(), "memory") {
 		t.Fatalf("warnings %v, want one about the memory controller", r.Warnings)

@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/internal/mountinfo"
 )
 
 // Sentinels for each kind of problem; findings wrap one of them (missing
@@ -31,6 +32,7 @@ var (
 	ErrNoNFTables    = errors.New("nf_tables not usable")
 	ErrUnknownKernel = errors.New("kernel release not understood")
 	ErrNoSysResource = errors.New("CAP_SYS_RESOURCE missing")
+	ErrRamfsRoot     = errors.New("the root file system is the initial ramfs")
 )
 
 // Version is a kernel version, compared by major, minor, patch.
@@ -123,6 +125,22 @@ type Facts struct {
 	// NoSysResource is true when the daemon lacks CAP_SYS_RESOURCE, which
 	// lowering an oom_score_adj needs.
 	NoSysResource bool
+	// RamfsRoot is true when / is the initial ramfs (RamfsRoot of the
+	// daemon's mountinfo), where pivot_root(2) cannot work.
+	RamfsRoot bool
+}
+
+// RamfsRoot reports whether the mounts a process sees (its mountinfo) have
+// the initial ramfs as their root, as on a diskless or netbooted host that
+// never switched root: the kernel names it "rootfs".
+func RamfsRoot(entries []mountinfo.Entry) bool {
+	root := ""
+	for _, e := range entries {
+		if e.MountPoint == "/" {
+			root = e.FSType // the last one listed is on top
+		}
+	}
+	return root == "rootfs"
 }
 
 // feature is a kernel feature berth needs, with the first release that
@@ -202,6 +220,12 @@ func Evaluate(f Facts) Report {
 		r.Warnings = append(r.Warnings, fmt.Errorf("%w: the containers of Guaranteed pods and the pods' infra processes "+
 			"keep the daemon's oom_score_adj instead of the kubelet's -997 and -998, so the kernel's OOM killer may pick "+
 			"them before Burstable containers: run the daemon with root's full capabilities", ErrNoSysResource))
+	}
+	if f.RamfsRoot {
+		r.Warnings = append(r.Warnings, fmt.Errorf("%w, where pivot_root(2) cannot work: containers are rooted by "+
+			"moving their root onto / and chroot, as runc's --no-pivot does, with the host's other mounts detached "+
+			"from their namespace; a privileged container (CAP_SYS_ADMIN) could unmount its root and reach the "+
+			"host's files: for pivot_root, have the boot switch_root onto a tmpfs (Alpine: a sys or data install)", ErrRamfsRoot))
 	}
 	return r
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/internal/mountinfo"
 )
 
 func TestParseRelease(t *testing.T) {
@@ -90,6 +91,12 @@ func TestEvaluate(t *testing.T) {
 			change:   func(f *Facts) { f.NoSysResource = true },
 			warnings: []error{ErrNoSysResource},
 			mentions: []string{"oom_score_adj", "-997"},
+		},
+		{
+			name:     "root is the initial ramfs: containers move their root and chroot",
+			change:   func(f *Facts) { f.RamfsRoot = true },
+			warnings: []error{ErrRamfsRoot},
+			mentions: []string{"pivot_root", "chroot", "switch_root"},
 		},
 		{
 			name:   "overlay as a loadable module counts",
@@ -204,6 +211,28 @@ func matchAll(t *testing.T, kind string, got, want []error) {
 	for i := range want {
 		if !errors.Is(got[i], want[i]) {
 			t.Errorf("%s problem %d = %v, want one wrapping %v", kind, i, got[i], want[i])
+		}
+	}
+}
+
+func TestRamfsRoot(t *testing.T) {
+	tests := []struct {
+		name, mountinfo string
+		want            bool
+	}{
+		{"initial ramfs", "1 1 0:1 / / rw - rootfs rootfs rw\n20 1 0:20 / /proc rw - proc proc rw\n", true},
+		{"switched root", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n", false},
+		{"tmpfs root after switch_root", "30 1 0:30 / / rw - tmpfs root rw\n", false},
+		{"a mount stacked on the ramfs", "1 1 0:1 / / rw - rootfs rootfs rw\n2 1 0:2 / / rw - tmpfs t rw\n", false},
+		{"no root listed", "20 1 0:20 / /proc rw - proc proc rw\n", false},
+	}
+	for _, tt := range tests {
+		entries, err := mountinfo.Parse(strings.NewReader(tt.mountinfo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := RamfsRoot(entries); got != tt.want {
+			t.Errorf("%s: RamfsRoot() = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

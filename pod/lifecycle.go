@@ -56,6 +56,9 @@ type Config struct {
 	// TimingEvents records each pod's start breakdown (the "pod created"
 	// log line) as an event too, for `berth describe` and `get events`.
 	TimingEvents bool
+	// NoPivot roots containers by a move and chroot instead of pivot_root
+	// (container.Config.NoPivot): the host's root is the initial ramfs.
+	NoPivot bool
 	// Objects returns the ConfigMaps and Secrets of a namespace, from the
 	// manifest directory.
 	Objects func(namespace string) Objects

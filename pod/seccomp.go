@@ -56,6 +56,7 @@ func (m *Manager) containerConfig(in ContainerInput) (container.Config, error) {
 	if err != nil {
 		return container.Config{}, err
 	}
+	cfg.NoPivot = m.cfg.NoPivot
 	prof, path := SeccompProfile(in.Pod, in.Container)
 	caps := cfg.Capabilities
 	if cfg.Privileged {

@@ -34,6 +34,9 @@
 //	demo getpid N                  N getpid system calls; prints ns per call
 //	demo overmount DIR FILE TEXT   mount a tmpfs over DIR and write TEXT to DIR/FILE
 //	                               (needs CAP_SYS_ADMIN: a container faking its /proc)
+//	demo escape PATH               try the chroot breakout (chroot into a new dir, climb
+//	                               "..", chroot there; needs CAP_SYS_CHROOT), then print
+//	                               "escaped" (exit 1) if PATH exists, else "contained"
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
@@ -247,6 +250,8 @@ func run(mode string, args []string) error {
 		return nil
 	case "overmount":
 		return overmount(args)
+	case "escape":
+		return escape(args)
 	case "hostname":
 		h, err := os.Hostname()
 		if err != nil {
@@ -701,4 +706,31 @@ func overmount(args []string) error {
 		return fmt.Errorf("mount tmpfs on %s: %w", args[0], err)
 	}
 	return os.WriteFile(filepath.Join(args[0], args[1]), []byte(args[2]+"\n"), 0o644)
+}
+
+func escape(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: escape PATH")
+	}
+	if err := os.MkdirAll("/escape-dir", 0o755); err != nil {
+		return err
+	}
+	if err := syscall.Chroot("/escape-dir"); err != nil {
+		return fmt.Errorf("chroot /escape-dir: %w", err)
+	}
+	// The cwd stayed outside the new root, so ".." is not stopped at it.
+	for range 64 {
+		if err := syscall.Chdir(".."); err != nil {
+			return err
+		}
+	}
+	if err := syscall.Chroot("."); err != nil {
+		return fmt.Errorf("chroot .: %w", err)
+	}
+	if _, err := os.Stat(args[0]); err == nil {
+		fmt.Println("escaped")
+		os.Exit(1)
+	}
+	fmt.Println("contained")
+	return nil
 }
