@@ -24,7 +24,6 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[PodSpec](), field: "hostUsers", detail: ": user namespaces are not implemented"},
 	{owner: typeOf[PodSpec](), field: "setHostnameAsFQDN"},
 	{owner: typeOf[PodSpec](), field: "resourceClaims"},
-	{owner: typeOf[PodSpec](), field: "schedulingGates"},
 	{owner: typeOf[PodSpec](), field: "resources", detail: ": set resources per container"},
 	{owner: typeOf[PodSecurityContext](), field: "seLinuxOptions", detail: ": berth does not label with SELinux"},
 	{owner: typeOf[PodSecurityContext](), field: "seLinuxChangePolicy"},
