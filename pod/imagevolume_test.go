@@ -120,3 +120,57 @@ func TestImageVolumeNeverPulled(t *testing.T) {
 		t.Fatalf("status: %+v, want Pending with reason ErrImageNeverPull", pods)
 	}
 }
+
+// TestImageVolumeFailuresAndCrashes: a create of a pod with an image
+// volume that fails at any host operation, the volume's mount included,
+// leaves the host empty; so does Recover after a crash after any step,
+// unless the containers were started, when it adopts the pod, whose
+// removal then leaves the host empty.
+func TestImageVolumeFailuresAndCrashes(t *testing.T) {
+	h := newFakeHost(t.TempDir())
+	if err := newTestManager(h).Apply(context.Background(), createAction(toolsPod(t))); err != nil {
+		t.Fatal(err)
+	}
+	ops := h.log()
+	if !slices.ContainsFunc(ops, func(op string) bool { return strings.HasPrefix(op, "volumes mount-image ") }) {
+		t.Fatalf("create did %q, without the image volume's mount", ops)
+	}
+	for k := 1; k <= len(ops); k++ {
+		t.Run("failing at "+ops[k-1], func(t *testing.T) {
+			h := newFakeHost(t.TempDir())
+			m := newTestManager(h)
+			h.failAt = k
+			if err := m.Apply(context.Background(), createAction(toolsPod(t))); err == nil || !strings.Contains(err.Error(), ops[k-1]+" failed") {
+				t.Fatalf("create: %v, want the failure of %q", err, ops[k-1])
+			}
+			checkEmpty(t, h)
+		})
+	}
+	all := newTestManager(newFakeHost(t.TempDir())).createSteps(&podRun{})
+	for k := 1; k <= len(all); k++ {
+		whole := slices.ContainsFunc(all[:k], func(s step) bool { return s.name == "containers" })
+		t.Run("crash after "+all[k-1].name, func(t *testing.T) {
+			h := newFakeHost(t.TempDir())
+			p := toolsPod(t)
+			crashed := newTestManager(h)
+			c := &podRun{id: ID(p.Namespace, p.Name), rec: &record{UID: "u1", File: "tools.yaml", Pod: p}, l: crashed.layout(p, "u1")}
+			if err := newRunner(nil).run(context.Background(), crashed.createSteps(c)[:k]); err != nil {
+				t.Fatal(err)
+			}
+			m := newTestManager(h)
+			if err := m.Recover(context.Background()); err != nil {
+				t.Errorf("recover: %v", err)
+			}
+			if whole {
+				if len(m.pods) != 1 {
+					t.Fatalf("recover adopted %d pods, want the whole one", len(m.pods))
+				}
+				if err := m.Apply(context.Background(), deleteAction(p)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.Forget(func(string, string) bool { return false })
+			checkEmpty(t, h)
+		})
+	}
+}
