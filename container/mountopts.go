@@ -132,6 +132,15 @@ func planOverlay(lowers []string, upper, work string) (overlayMount, error) {
 	return overlayMount{data: short, dir: dir}, nil
 }
 
+// ReadOnlyOverlay is how to mount an overlay of lowers (top first) with no
+// upper dir: the option string, and the directory whose relative paths it
+// holds when the absolute ones do not fit in a page (empty when they do).
+// The caller then mounts from a thread whose working directory is dir.
+func ReadOnlyOverlay(lowers []string) (data, dir string, err error) {
+	m, err := planOverlay(lowers, "", "")
+	return m.data, m.dir, err
+}
+
 // overlayData is the overlay option string; an empty upper makes a
 // read-only overlay.
 func overlayData(lowers []string, upper, work string) string {

@@ -50,9 +50,10 @@ func (g *imageGC) run(ctx context.Context) {
 	}
 }
 
-// ImagesInUse are the IDs of the images of every pod that has a record
-// under stateDir (running, or kept as the last good version) and of every
-// pod the manifests of snap want (snap may be nil): what image garbage
+// ImagesInUse are the IDs of the images (of containers and image volumes)
+// of every pod that has a record under stateDir (running, or kept as the
+// last good version) and of every pod the manifests of snap want (snap may
+// be nil): what image garbage
 // collection and `berth image prune` never remove.
 func ImagesInUse(store *images.Store, stateDir string, snap *manifestdir.Snapshot) (map[string]bool, error) {
 	ids, err := pod.ImagesInUse(stateDir)
@@ -63,6 +64,14 @@ func ImagesInUse(store *images.Store, stateDir string, snap *manifestdir.Snapsho
 		for _, d := range snap.Pods {
 			for _, c := range append(d.Pod.Spec.InitContainers, d.Pod.Spec.Containers...) {
 				if img, err := store.Get(c.Image); err == nil {
+					ids[img.ID] = true
+				}
+			}
+			for _, v := range d.Pod.Spec.Volumes {
+				if v.Image == nil {
+					continue
+				}
+				if img, err := store.Get(v.Image.Reference); err == nil {
 					ids[img.ID] = true
 				}
 			}

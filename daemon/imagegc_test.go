@@ -16,15 +16,15 @@ import (
 )
 
 // One collection pass with thresholds the file system is surely past:
-// every image no pod record and no manifest names is removed, each with
-// an event naming it.
+// every image no pod record and no manifest names, for a container or an
+// image volume, is removed, each with an event naming it.
 func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
 	state := t.TempDir()
 	store, err := images.Open(filepath.Join(state, "images"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"wanted", "running", "unused"} {
+	for _, name := range []string{"wanted", "running", "unused", "mounted", "volume"} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
 			t.Fatal(err)
@@ -37,16 +37,21 @@ func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mounted, err := store.Get("localhost/gc-mounted:1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A pod record naming the running image, as the pod package writes it.
 	podDir := filepath.Join(state, "pods", "default_r")
 	if err := os.MkdirAll(podDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(podDir, "pod.json"), []byte(`{"version":1,"pod":{"metadata":{"name":"r"}},"imageIDs":{"main":"`+running.ID+`"}}`), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(podDir, "pod.json"), []byte(`{"version":1,"pod":{"metadata":{"name":"r"}},"imageIDs":{"main":"`+running.ID+`"},"volumeImageIDs":{"tools":"`+mounted.ID+`"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	snap := &manifestdir.Snapshot{Pods: []reconciler.Desired{{Pod: &manifests.Pod{Spec: manifests.PodSpec{
-		Containers: []manifests.Container{{Name: "main", Image: "localhost/gc-wanted:1"}}}}}}}
+		Containers: []manifests.Container{{Name: "main", Image: "localhost/gc-wanted:1"}},
+		Volumes:    []manifests.Volume{{Name: "v", Image: &manifests.ImageVolumeSource{Reference: "localhost/gc-volume:1"}}}}}}}}
 	events := newEventLog(100, slog.New(slog.DiscardHandler))
 	g := &imageGC{store: store, policy: images.GCPolicy{High: 0, Low: 0}, stateDir: state,
 		latest: func() *manifestdir.Snapshot { return snap }, events: events, log: slog.New(slog.DiscardHandler)}
@@ -64,8 +69,8 @@ func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
 		left = append(left, im.Refs...)
 	}
 	slices.Sort(left)
-	if strings.Join(left, ",") != "localhost/gc-running:1,localhost/gc-wanted:1" {
-		t.Errorf("left %v, want the running and the wanted image", left)
+	if strings.Join(left, ",") != "localhost/gc-mounted:1,localhost/gc-running:1,localhost/gc-volume:1,localhost/gc-wanted:1" {
+		t.Errorf("left %v, want the running, mounted and wanted images", left)
 	}
 	evs := events.since(time.Time{})
 	if len(evs) != 1 || evs[0].Reason != "ImageGCRemoved" || !strings.Contains(evs[0].Message, "localhost/gc-unused:1") {

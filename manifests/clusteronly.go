@@ -40,6 +40,7 @@ var clusterOnlyFields = map[ownerField]clusterOnly{
 	{typeOf[PodSpec](), "preemptionPolicy"}:             ignored("preemptionPolicy", scheduling),
 	{typeOf[PodSpec](), "schedulerName"}:                ignored("schedulerName", scheduling),
 	{typeOf[PodSpec](), "topologySpreadConstraints"}:    ignored("topologySpreadConstraints", scheduling),
+	{typeOf[PodSpec](), "schedulingGates"}:              ignored("schedulingGates", "only a cluster scheduler holds a gated pod back, and berth starts every pod on this node at once, as a kubelet starts a static pod whatever its gates"),
 	{typeOf[PodSpec](), "readinessGates"}:               ignored("readinessGates", "they are set by cluster controllers"),
 	{typeOf[PodSpec](), "overhead"}:                     ignored("overhead", "it is set from a cluster RuntimeClass"),
 	{typeOf[PodSpec](), "runtimeClassName"}:             ignored("runtimeClassName", "berth is the only runtime on this node"),

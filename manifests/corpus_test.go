@@ -68,6 +68,9 @@ var corpus = []struct {
 		{1, "spec.resources.requests[storage]", 11, Warning, "storage 5Gi is enforced only where the f"},
 		{1, "spec.storageClassName", 8, Warning, "storageClassName is ignored: it only mat"},
 	}},
+	{file: "v17-scheduling-gates.yaml", want: []want{
+		{1, "spec.schedulingGates", 6, Warning, "schedulingGates is ignored: only a clust"},
+	}},
 	{file: "x01-unknown-field-deep.yaml", want: []want{
 		{1, "spec.containers[1].volumeMounts[0].readonly", 17, Error, "unknown field \"readonly\": did you mean \""},
 		{1, "spec.containers[1].restartCount", 18, Error, "unknown field \"restartCount\": remove it,"},

@@ -82,6 +82,9 @@ func defaultVolume(v *Volume) {
 		mode := DefaultVolumeMode
 		v.Secret.DefaultMode = &mode
 	}
+	if v.Image != nil && v.Image.PullPolicy == "" {
+		v.Image.PullPolicy = defaultPullPolicy(v.Image.Reference)
+	}
 	defaultDownward(v)
 }
 

@@ -78,6 +78,8 @@ var implemented = map[string]string{
 	"ConfigMapProjection.optional":        "TestProjectedPayload (volumes/downward_test.go)",
 	"SecretProjection.name":               "TestProjectedVolumeCombinesSources (e2e/downward_test.go)",
 	"SecretProjection.optional":           "TestProjectedPayload (volumes/downward_test.go)",
+	"ImageVolumeSource.reference":         "TestImageVolume (e2e/imagevolume_test.go)",
+	"ImageVolumeSource.pullPolicy":        "TestImageVolumeNeverPulled (pod/imagevolume_test.go)",
 
 	// Probes: run by the daemon (pod/probes.go, package probe).
 	"Probe.initialDelaySeconds":           "TestState (probe/state_test.go)",

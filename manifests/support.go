@@ -24,7 +24,6 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[PodSpec](), field: "hostUsers", detail: ": user namespaces are not implemented"},
 	{owner: typeOf[PodSpec](), field: "setHostnameAsFQDN"},
 	{owner: typeOf[PodSpec](), field: "resourceClaims"},
-	{owner: typeOf[PodSpec](), field: "schedulingGates"},
 	{owner: typeOf[PodSpec](), field: "resources", detail: ": set resources per container"},
 	{owner: typeOf[PodSecurityContext](), field: "seLinuxOptions", detail: ": berth does not label with SELinux"},
 	{owner: typeOf[PodSecurityContext](), field: "seLinuxChangePolicy"},
@@ -62,11 +61,10 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[VolumeResourceRequirements](), field: "limits", detail: ": request storage only"},
 
 	// Volume sources other than emptyDir, hostPath, configMap, secret,
-	// persistentVolumeClaim, downwardAPI and projected.
+	// persistentVolumeClaim, downwardAPI, projected and image.
 	{owner: typeOf[VolumeProjection](), field: "serviceAccountToken", detail: ": berth has no service accounts and no API server to issue tokens"},
 	{owner: typeOf[VolumeProjection](), field: "clusterTrustBundle", detail: ": berth has no API server holding trust bundles"},
 	{owner: typeOf[Volume](), field: "ephemeral"},
-	{owner: typeOf[Volume](), field: "image"},
 	{owner: typeOf[Volume](), field: "csi"},
 	{owner: typeOf[Volume](), field: "nfs"},
 	{owner: typeOf[Volume](), field: "iscsi"},

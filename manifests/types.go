@@ -224,6 +224,16 @@ type Volume struct {
 	// DownwardAPI and Projected volumes.
 	DownwardAPI *DownwardAPIVolumeSource `json:"downwardAPI,omitempty"`
 	Projected   *ProjectedVolumeSource   `json:"projected,omitempty"`
+	// Image mounts an image's files read-only (Kubernetes 1.31+).
+	Image *ImageVolumeSource `json:"image,omitempty"`
+}
+
+// ImageVolumeSource is an image from the local store, or pulled by its
+// pullPolicy as a container's image is, whose layers the volume shows
+// read-only.
+type ImageVolumeSource struct {
+	Reference  string `json:"reference,omitempty"`
+	PullPolicy string `json:"pullPolicy,omitempty"`
 }
 
 // PersistentVolumeClaimVolumeSource mounts the volume of a claim.

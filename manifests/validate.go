@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Limits on values that Kubernetes leaves open, so that hostile input
@@ -239,13 +240,28 @@ func (v *validator) volumeSource(s *PodSpec, vol *Volume, path string) {
 		set = append(set, "projected")
 		v.projected(s, vol.Projected, joinField(path, "projected"))
 	}
+	if vol.Image != nil {
+		set = append(set, "image")
+		v.imageVolume(vol.Image, joinField(path, "image"))
+	}
 	switch len(set) {
 	case 0:
-		v.errf(path, "volume %q has no source berth can provide: set exactly one of emptyDir, hostPath, configMap, secret, persistentVolumeClaim, downwardAPI or projected", vol.Name)
+		v.errf(path, "volume %q has no source berth can provide: set exactly one of emptyDir, hostPath, configMap, secret, persistentVolumeClaim, downwardAPI, projected or image", vol.Name)
 	case 1:
 	default:
 		v.errf(joinField(path, set[1]), "volume %q has more than one source (%s): keep exactly one", vol.Name, strings.Join(set, ", "))
 	}
+}
+
+// imageVolume checks an image volume as Kubernetes does: a pod's image
+// volume names its image.
+func (v *validator) imageVolume(img *ImageVolumeSource, path string) {
+	if img.Reference == "" {
+		v.errf(joinField(path, "reference"), "reference is required")
+	} else if strings.IndexFunc(img.Reference, unicode.IsSpace) >= 0 {
+		v.errf(joinField(path, "reference"), "reference %q must not contain whitespace", clip(img.Reference))
+	}
+	v.oneOf(joinField(path, "pullPolicy"), img.PullPolicy, "", "Always", "IfNotPresent", "Never")
 }
 
 func (v *validator) emptyDir(e *EmptyDirVolumeSource, path string) {

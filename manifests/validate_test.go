@@ -104,6 +104,7 @@ func TestSetDefaults(t *testing.T) {
 	t.Parallel()
 	p := goodPod()
 	p.Spec.Containers[0].Env = []EnvVar{{Name: "N", ValueFrom: &EnvVarSource{FieldRef: &ObjectFieldSelector{FieldPath: "metadata.name"}}}}
+	p.Spec.Volumes = append(p.Spec.Volumes, Volume{Name: "tools", Image: &ImageVolumeSource{Reference: "tools:1"}})
 	SetDefaults(p)
 	c := p.Spec.Containers[0]
 	checks := map[string]bool{
@@ -118,6 +119,7 @@ func TestSetDefaults(t *testing.T) {
 		"fieldRef apiVersion":      c.Env[0].ValueFrom.FieldRef.APIVersion == "v1",
 		"configMap defaultMode":    *p.Spec.Volumes[0].ConfigMap.DefaultMode == 0o644,
 		"hostPort kept":            c.Ports[0].HostPort == 8080,
+		"image volume pullPolicy":  p.Spec.Volumes[1].Image.PullPolicy == "IfNotPresent",
 	}
 	for name, ok := range checks {
 		if !ok {
@@ -155,6 +157,15 @@ func TestValidatePodBuiltInCode(t *testing.T) {
 			q := MustParseQuantity("-1")
 			p.Spec.Volumes[0] = Volume{Name: "cfg", EmptyDir: &EmptyDirVolumeSource{SizeLimit: &q}}
 		}, "spec.volumes[0].emptyDir.sizeLimit", Error},
+		{"image volume without reference", func(p *Pod) {
+			p.Spec.Volumes[0] = Volume{Name: "cfg", Image: &ImageVolumeSource{PullPolicy: "Never"}}
+		}, "spec.volumes[0].image.reference", Error},
+		{"image volume pull policy", func(p *Pod) {
+			p.Spec.Volumes[0] = Volume{Name: "cfg", Image: &ImageVolumeSource{Reference: "tools:1", PullPolicy: "Sometimes"}}
+		}, "spec.volumes[0].image.pullPolicy", Error},
+		{"image and emptyDir", func(p *Pod) {
+			p.Spec.Volumes[0] = Volume{Name: "cfg", EmptyDir: &EmptyDirVolumeSource{}, Image: &ImageVolumeSource{Reference: "tools:1"}}
+		}, "spec.volumes[0].image", Error},
 		{"init container sidecar stdin", func(p *Pod) {
 			p.Spec.InitContainers = []Container{{Name: "init", Image: "x", StdinOnce: true}}
 		}, "spec.initContainers[0].stdinOnce", Unsupported},

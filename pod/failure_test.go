@@ -51,4 +51,8 @@ func TestImageErrorMessage(t *testing.T) {
 	if got := pulling.Error(); got != "container c: image x: ContainerCreating" {
 		t.Errorf("pulling: %s", got)
 	}
+	volume := &imageError{volume: "tools", image: "x", err: errors.New("not found")}
+	if got := volume.Error(); got != "volume tools: image \"x\" is not in the local store: import it with `berth image import` (not found)" {
+		t.Errorf("volume: %s", got)
+	}
 }

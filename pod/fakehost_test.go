@@ -324,9 +324,22 @@ func (h *fakeHost) Prepare(dir string, p *manifests.Pod, cms map[string]*manifes
 	}
 	set := volumes.Set{}
 	for _, v := range p.Spec.Volumes {
-		set[v.Name] = volumes.Prepared{Name: v.Name, Path: filepath.Join(dir, v.Name), Kind: volumes.KindEmptyDir}
+		if v.Image == nil {
+			set[v.Name] = volumes.Prepared{Name: v.Name, Path: filepath.Join(dir, v.Name), Kind: volumes.KindEmptyDir}
+		}
 	}
 	return set, nil
+}
+
+func (h *fakeHost) MountImage(dir, name string, layers []string) (volumes.Prepared, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	path := filepath.Join(dir, "image", name)
+	h.volumes[path] = true
+	if err := h.op("volumes mount-image %s %s", h.rel(path), strings.Join(layers, ":")); err != nil {
+		return volumes.Prepared{}, err
+	}
+	return volumes.Prepared{Name: name, Path: path, Kind: volumes.KindImage, ReadOnly: true}, nil
 }
 
 // PrepareClaims leaves the claims to Prepare, which makes every volume.

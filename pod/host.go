@@ -64,6 +64,9 @@ type Volumes interface {
 	// PrepareClaims makes ready, below dir, the claims' volumes, which
 	// outlive the pod (volumes.ClaimStore).
 	PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error)
+	// MountImage mounts an image's layers (bottom first) read-only as
+	// the image volume name, below dir.
+	MountImage(dir, name string, layers []string) (volumes.Prepared, error)
 	// Cleanup unmounts everything below dir and removes it.
 	Cleanup(dir string) error
 }
@@ -117,6 +120,10 @@ func (hostVolumes) Prepare(podDir string, p *manifests.Pod, cms map[string]*mani
 
 func (hostVolumes) PrepareClaims(dir string, p *manifests.Pod, decls map[string]*manifests.PersistentVolumeClaim) (volumes.Set, volumes.ClaimNotes, error) {
 	return volumes.ClaimStore{Dir: dir}.Prepare(p, decls)
+}
+
+func (hostVolumes) MountImage(dir, name string, layers []string) (volumes.Prepared, error) {
+	return volumes.MountImage(dir, name, layers)
 }
 
 func (hostVolumes) Cleanup(dir string) error { return volumes.Cleanup(dir) }

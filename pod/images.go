@@ -16,6 +16,15 @@ func (m *Manager) image(p *manifests.Pod, c *manifests.Container) (images.Image,
 	return m.cfg.Images.Get(c.Image)
 }
 
+// volumeImage returns an image volume's image, as image does a
+// container's.
+func (m *Manager) volumeImage(p *manifests.Pod, v *manifests.ImageVolumeSource) (images.Image, error) {
+	if m.cfg.Pull != nil {
+		return m.cfg.Pull.Resolve(p.Namespace, p.Name, v.Reference, v.PullPolicy)
+	}
+	return m.cfg.Images.Get(v.Reference)
+}
+
 // pullReason is the status reason an ImageSource gave with its error
 // (ErrImagePull, ImagePullBackOff, ErrImageNeverPull, ContainerCreating).
 func pullReason(err error) (string, bool) {

@@ -1,7 +1,7 @@
 package pod
 
 // ImagesInUse returns the IDs of the images that the pods with a record
-// under stateDir run: every pod berth has created and not yet removed,
+// under stateDir run or mount as image volumes: every pod berth has created and not yet removed,
 // whether running or kept as the last good version of its manifest. The
 // image garbage collector never removes them.
 func ImagesInUse(stateDir string) (map[string]bool, error) {
@@ -12,6 +12,9 @@ func ImagesInUse(stateDir string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, r := range recs {
 		for _, id := range r.ImageIDs {
+			out[id] = true
+		}
+		for _, id := range r.VolumeImageIDs {
 			out[id] = true
 		}
 	}

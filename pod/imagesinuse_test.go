@@ -26,6 +26,15 @@ func TestImagesInUse(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An image volume's image counts as a container's does.
+	dir := filepath.Join(state, "pods", "default_e")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRecord(dir, &record{UID: "e", Pod: &manifests.Pod{}, ImageIDs: map[string]string{"web": "sha256:aa"},
+		VolumeImageIDs: map[string]string{"tools": "sha256:cc"}}); err != nil {
+		t.Fatal(err)
+	}
 	// A pod dir whose record is not written yet is skipped.
 	if err := os.MkdirAll(filepath.Join(state, "pods", "default_d"), 0o700); err != nil {
 		t.Fatal(err)
@@ -34,8 +43,8 @@ func TestImagesInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || !got["sha256:aa"] || !got["sha256:bb"] {
-		t.Errorf("in use: %v, want sha256:aa and sha256:bb", got)
+	if len(got) != 3 || !got["sha256:aa"] || !got["sha256:bb"] || !got["sha256:cc"] {
+		t.Errorf("in use: %v, want sha256:aa, sha256:bb and sha256:cc", got)
 	}
 	if err := os.WriteFile(filepath.Join(state, "pods", "default_d", recordFile), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)

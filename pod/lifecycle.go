@@ -239,6 +239,7 @@ type podRun struct {
 
 	objs           Objects
 	imgs           map[string]images.Image
+	volImgs        map[string]images.Image // image volumes' images, by volume name
 	vols           volumes.Set
 	cg             podCgroups
 	la             Launching
@@ -358,6 +359,14 @@ func (m *Manager) prepareVolumes(c *podRun) error {
 	var err error
 	if c.vols, err = m.cfg.Volumes.Prepare(c.l.VolumesDir(), p, c.objs.ConfigMaps, c.objs.Secrets, c.rec.UID, m.cfg.Node); err != nil {
 		return fmt.Errorf("prepare volumes: %w", err)
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.Image == nil {
+			continue
+		}
+		if c.vols[v.Name], err = m.cfg.Volumes.MountImage(c.l.VolumesDir(), v.Name, c.volImgs[v.Name].Layers); err != nil {
+			return fmt.Errorf("prepare volumes: %w", err)
+		}
 	}
 	return m.prepareClaims(c)
 }
@@ -518,20 +527,49 @@ func (m *Manager) resolveImages(c *podRun) error {
 		}
 		c.rec.ImageIDs[ctr.Name] = img.ID
 	}
+	return m.resolveVolumeImages(c)
+}
+
+// resolveVolumeImages finds every image volume's image, by the volume's
+// pullPolicy, and records its ID, so that image garbage collection spares
+// it while the pod exists.
+func (m *Manager) resolveVolumeImages(c *podRun) error {
+	p := c.rec.Pod
+	c.volImgs = map[string]images.Image{}
+	c.rec.VolumeImageIDs = nil
+	for _, v := range p.Spec.Volumes {
+		if v.Image == nil {
+			continue
+		}
+		img, err := m.volumeImage(p, v.Image)
+		if err != nil {
+			return &imageError{volume: v.Name, image: v.Image.Reference, err: err}
+		}
+		c.volImgs[v.Name] = img
+		if c.rec.VolumeImageIDs == nil {
+			c.rec.VolumeImageIDs = map[string]string{}
+		}
+		c.rec.VolumeImageIDs[v.Name] = img.ID
+	}
 	return nil
 }
 
-// imageError is an image a container cannot have (yet).
+// imageError is an image a container or an image volume cannot have
+// (yet).
 type imageError struct {
-	container, image string
-	err              error
+	container, volume, image string
+	err                      error
 }
 
 func (e *imageError) Error() string {
-	if _, ok := pullReason(e.err); ok {
-		return fmt.Sprintf("container %s: %v", e.container, e.err)
+	who := "container " + e.container
+	if e.volume != "" {
+		who = "volume " + e.volume
 	}
-	return fmt.Sprintf("container %s: image %q is not in the local store: import it with `berth image import` (%v)", e.container, e.image, e.err)
+	if _, ok := pullReason(e.err); ok {
+		return fmt.Sprintf("%s: %v", who, e.err)
+	}
+	return fmt.Sprintf("%s: image %q is not in the local store: import it with `berth image import` (%v)", who, e.image, e.err)
 }
 
 func (e *imageError) Unwrap() error { return e.err }

@@ -38,6 +38,8 @@ type record struct {
 	HostIP string `json:"hostIP,omitempty"`
 	// ImageIDs are the images the containers run, by container name.
 	ImageIDs map[string]string `json:"imageIDs,omitempty"`
+	// VolumeImageIDs are the images of the image volumes, by volume name.
+	VolumeImageIDs map[string]string `json:"volumeImageIDs,omitempty"`
 }
 
 const recordFile = "pod.json"

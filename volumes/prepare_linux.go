@@ -58,8 +58,8 @@ func Prepare(podDir string, pod *manifests.Pod, cms map[string]*manifests.Config
 		if _, dup := set[v.Name]; dup {
 			return nil, fmt.Errorf("pod %s/%s: volume %s declared twice: %w", pod.Namespace, pod.Name, v.Name, ErrInvalid)
 		}
-		if v.PersistentVolumeClaim != nil {
-			continue // outlives the pod: ClaimStore.Prepare
+		if v.PersistentVolumeClaim != nil || v.Image != nil {
+			continue // outlives the pod (ClaimStore.Prepare), or needs its image (MountImage)
 		}
 		p, err := prepareVolume(root, podDir, downward.Pod{Pod: pod, UID: uid, Node: node}, v, cms, secrets)
 		if prop := propagationOf(pod, v.Name); err == nil && prop != "" {

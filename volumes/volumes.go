@@ -17,6 +17,7 @@ const (
 	KindHostPath  = "hostPath"
 	KindConfigMap = "configMap"
 	KindSecret    = "secret"
+	KindImage     = "image"
 )
 
 // Sentinel errors; every error returned by this package that matches one of

@@ -387,6 +387,10 @@ func describeVolumes(d describer, vols []manifests.Volume) {
 			d.line(2, "Type", "PersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
 			d.line(2, "ClaimName", v.PersistentVolumeClaim.ClaimName)
 			d.line(2, "ReadOnly", v.PersistentVolumeClaim.ReadOnly)
+		case v.Image != nil:
+			d.line(2, "Type", "Image (a container image or OCI artifact)")
+			d.line(2, "Reference", v.Image.Reference)
+			d.line(2, "PullPolicy", v.Image.PullPolicy)
 		}
 	}
 }

@@ -27,7 +27,8 @@ func crashLoopPod(t0 time.Time) api.Pod {
 			Annotations: map[string]string{api.AnnotationFile: "/etc/berth/manifests/loop.yaml", api.AnnotationInfraPID: "42", "team": "a"},
 		}},
 		Spec: manifests.PodSpec{
-			Volumes: []manifests.Volume{{Name: "data", EmptyDir: &manifests.EmptyDirVolumeSource{}}},
+			Volumes: []manifests.Volume{{Name: "data", EmptyDir: &manifests.EmptyDirVolumeSource{}},
+				{Name: "tools", Image: &manifests.ImageVolumeSource{Reference: "localhost/tools:1", PullPolicy: "IfNotPresent"}}},
 			Containers: []manifests.Container{{
 				Name: "app", Image: "localhost/demo:1", Command: []string{"/bin/demo"}, Args: []string{"exit", "3"},
 				Env:          []manifests.EnvVar{{Name: "MODE", Value: "x"}, {Name: "PASS", ValueFrom: &manifests.EnvVarSource{SecretKeyRef: &manifests.KeySelector{Name: "s", Key: "k"}}}},
@@ -84,6 +85,7 @@ func TestDescribeCrashLoopingPod(t *testing.T) {
 		"PASS:         <set to the key 'k' in secret 's'>",
 		"/data from data (ro)",
 		"EmptyDir (a temporary directory",
+		"Type: Image (a container image or OCI artifact)\n    Reference: localhost/tools:1\n    PullPolicy: IfNotPresent",
 		"Warning  BackOff           5s (x5 over 2m0s)  container/app  Back-off restarting failed container app",
 		"Warning  FailedValidation  0s",
 		"Normal   Created           60m",

@@ -30,6 +30,8 @@ spec:
   - {name: s, secret: {secretName: sec}}
   - {name: d, downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}}
   - {name: p, projected: {sources: [{downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}}]}}
+  - {name: i, image: {reference: busybox}}
+  - {name: j, image: {reference: "busybox:1.36"}}
   initContainers:
   - {name: init, image: "busybox:latest"}
   containers:
@@ -85,6 +87,8 @@ spec:
 		{"spec.volumes[2].downwardAPI.items[0].fieldRef.apiVersion", p.Spec.Volumes[2].DownwardAPI.Items[0].FieldRef.APIVersion, "v1"},
 		{"spec.volumes[3].projected.defaultMode", p.Spec.Volumes[3].Projected.DefaultMode, &projMode},
 		{"spec.volumes[3].projected.sources[0].downwardAPI.items[0].fieldRef.apiVersion", p.Spec.Volumes[3].Projected.Sources[0].DownwardAPI.Items[0].FieldRef.APIVersion, "v1"},
+		{"spec.volumes[4].image.pullPolicy", p.Spec.Volumes[4].Image.PullPolicy, corev1.PullAlways},
+		{"spec.volumes[5].image.pullPolicy", p.Spec.Volumes[5].Image.PullPolicy, corev1.PullIfNotPresent},
 		{"spec.initContainers[0].imagePullPolicy", p.Spec.InitContainers[0].ImagePullPolicy, corev1.PullAlways},
 		{"spec.containers[0].imagePullPolicy", p.Spec.Containers[0].ImagePullPolicy, corev1.PullAlways},
 		{"spec.containers[1].imagePullPolicy", p.Spec.Containers[1].ImagePullPolicy, corev1.PullIfNotPresent},
