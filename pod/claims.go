@@ -98,14 +98,25 @@ func oncePodConflict(me claimUser, others []claimUser, decls map[string]*manifes
 // is written before its volumes are prepared and removed after its
 // teardown, so a pod being created or removed counts.
 func ClaimUsers(stateDir string, k volumes.ClaimKey) ([]string, error) {
+	users, err := ClaimsUsers(stateDir)
+	return users[k], err
+}
+
+// ClaimsUsers is ClaimUsers for every claim at once, from one read of the
+// records (`berth volume ls`).
+func ClaimsUsers(stateDir string) (map[volumes.ClaimKey][]string, error) {
 	recs, err := storedRecords(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	var users []string
+	users := map[volumes.ClaimKey][]string{}
 	for _, rec := range recs {
-		if slices.ContainsFunc(volumes.ClaimsOf(rec.Pod), func(u volumes.ClaimUse) bool { return u.Claim == k }) {
-			users = append(users, rec.Pod.Namespace+"/"+rec.Pod.Name)
+		seen := map[volumes.ClaimKey]bool{}
+		for _, u := range volumes.ClaimsOf(rec.Pod) {
+			if !seen[u.Claim] {
+				seen[u.Claim] = true
+				users[u.Claim] = append(users[u.Claim], rec.Pod.Namespace+"/"+rec.Pod.Name)
+			}
 		}
 	}
 	return users, nil

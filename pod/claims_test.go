@@ -92,4 +92,8 @@ func TestClaimUsers(t *testing.T) {
 	if got, err := ClaimUsers(filepath.Join(state, "none"), volumes.ClaimKey{Namespace: "default", Name: "logs"}); err != nil || got != nil {
 		t.Errorf("no pods dir: %v %v", got, err)
 	}
+	all, err := ClaimsUsers(state)
+	if err != nil || len(all) != 3 || len(all[volumes.ClaimKey{Namespace: "default", Name: "logs"}]) != 2 {
+		t.Errorf("ClaimsUsers() = %v, %v; want logs, data-web-0 and data-web-1, logs used twice", all, err)
+	}
 }

@@ -46,18 +46,18 @@ prepared until its teardown is done.`,
 			if err != nil {
 				return err
 			}
+			users, err := pod.ClaimsUsers(g.stateDir)
+			if err != nil {
+				return err
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
 			fmt.Fprintln(tw, "NAMESPACE\tCLAIM\tUSED BY\tCREATED\tPATH")
 			for _, v := range vols {
-				users, err := pod.ClaimUsers(g.stateDir, v.Claim)
-				if err != nil {
-					return err
-				}
 				created := "-"
 				if !v.Created.IsZero() {
 					created = v.Created.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.Claim.Namespace, v.Claim.Name, len(users), created, v.Path)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", v.Claim.Namespace, v.Claim.Name, len(users[v.Claim]), created, v.Path)
 			}
 			return tw.Flush()
 		},
