@@ -36,6 +36,9 @@ type StartOptions struct {
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
+	// TTY makes Stdin, a pseudo-terminal's peer, the controlling terminal
+	// of the container's session.
+	TTY bool
 
 	// SharePID keeps the container in the caller's pid namespace
 	// (shareProcessNamespace); otherwise it gets its own.

@@ -155,6 +155,10 @@ func procAttr(opt StartOptions, newUTS bool, files []uintptr) (*syscall.ProcAttr
 		Setsid:     true,
 		Pdeathsig:  syscall.SIGKILL,
 	}
+	if opt.TTY {
+		// Ctty is the child's fd: its stdin.
+		sys.Setctty, sys.Ctty = true, 0
+	}
 	if !opt.SharePID {
 		sys.Cloneflags |= unix.CLONE_NEWPID
 	}

@@ -13,7 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/attachio"
 	"github.com/berth-project/berth/internal/crilog"
+	"github.com/berth-project/berth/internal/ptyio"
 	"github.com/berth-project/berth/kube"
 )
 
@@ -34,6 +36,11 @@ type procsLinux struct {
 	// of its output streams reached EOF and are in the log.
 	drainMu sync.Mutex
 	drains  map[int]chan struct{}
+
+	// ios maps a container's name to its current run's stdio, which
+	// attach sessions join; a run leaves it once its output ended.
+	ioMu sync.Mutex
+	ios  map[string]*runIO
 }
 
 // drained hands over (and forgets) the drain channel of pid; nil for a
@@ -93,30 +100,30 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTi
 	if err != nil {
 		return 0, logPath, fmt.Errorf("log of container %s: %w", c.Name, err)
 	}
-	outR, outW, err := os.Pipe()
+	st, err := openStdio(c)
 	if err != nil {
 		logW.Close()
-		return 0, logPath, fmt.Errorf("stdout pipe of container %s: %w", c.Name, err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		logW.Close()
-		outR.Close()
-		outW.Close()
-		return 0, logPath, fmt.Errorf("stderr pipe of container %s: %w", c.Name, err)
+		return 0, logPath, fmt.Errorf("stdio of container %s: %w", c.Name, err)
 	}
 	pid, startErr := p.startFn(c.Init, container.StartOptions{
-		Stdout:    outW,
-		Stderr:    errW,
+		Stdin:     st.childIn,
+		Stdout:    st.childOut,
+		Stderr:    st.childErr,
+		TTY:       c.TTY,
 		SharePID:  p.cfg.SharePID || p.cfg.HostPID,
 		CgroupDir: c.CgroupDir,
 		Timings:   timings,
 	})
 	// The child holds its own copies; EOF comes when the last one closes.
-	outW.Close()
-	errW.Close()
+	st.closeChild()
+	rio := newRunIO(c, p.log.With("pod", p.cfg.Key), st.in, st.master)
+	if startErr == nil {
+		p.ioMu.Lock()
+		p.ios[c.Name] = rio
+		p.ioMu.Unlock()
+	}
 	// Drain even after a failed start: the init stage may have written why.
-	done := p.copyLogs(c.Name, logW, outR, errR)
+	done := p.copyLogs(c.Name, logW, rio, st.streams)
 	if startErr != nil {
 		return 0, logPath, startErr
 	}
@@ -126,29 +133,120 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTi
 	return pid, logPath, nil
 }
 
-// copyLogs writes both streams to the run's log in CRI format, one
+// stdio is a run's standard streams: the child's ends, and the infra's
+// (the output streams it logs, where input goes, the terminal).
+type stdio struct {
+	childIn, childOut, childErr *os.File
+	streams                     []logStream
+	in, master                  *os.File
+}
+
+// logStream is one output stream of a run and its name in the log.
+type logStream struct {
+	r    *os.File
+	name string
+}
+
+// openStdio makes a run's stdio: a pseudo-terminal with tty (all its
+// output is stdout, as the CRI logs it), else a pipe for stdout and one
+// for stderr; with stdin a stdin the infra holds open (a pipe, or the
+// terminal), else /dev/null.
+func openStdio(c *ContainerConfig) (*stdio, error) {
+	if c.TTY {
+		master, peer, err := ptyio.Open()
+		if err != nil {
+			return nil, err
+		}
+		st := &stdio{childIn: peer, childOut: peer, childErr: peer, master: master,
+			streams: []logStream{{master, crilog.Stdout}}}
+		if c.Stdin {
+			st.in = master
+		}
+		return st, nil
+	}
+	st := &stdio{}
+	var files []*os.File
+	for range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(files...)
+			return nil, fmt.Errorf("output pipe: %w", err)
+		}
+		files = append(files, r, w)
+	}
+	st.childOut, st.childErr = files[1], files[3]
+	st.streams = []logStream{{files[0], crilog.Stdout}, {files[2], crilog.Stderr}}
+	if c.Stdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(files...)
+			return nil, fmt.Errorf("stdin pipe: %w", err)
+		}
+		st.childIn, st.in = r, w
+	}
+	return st, nil
+}
+
+// closeChild closes the child's ends once it holds them (a terminal's
+// peer once, though it is all three).
+func (st *stdio) closeChild() {
+	closeAll(st.childOut, st.childErr)
+	if st.childIn != nil && st.childIn != st.childOut {
+		st.childIn.Close()
+	}
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// attachTo returns the current run of container name, for an attach.
+func (p *procsLinux) attachTo(name string) (*runIO, bool) {
+	p.ioMu.Lock()
+	defer p.ioMu.Unlock()
+	r, ok := p.ios[name]
+	return r, ok
+}
+
+// copyLogs writes the run's output streams to its log in CRI format, one
 // goroutine per stream (each parked in the netpoller while the container is
-// quiet), and closes everything when both streams end; closing marks the
-// run's log complete for readers that follow it. The returned channel is
-// closed then.
-func (p *procsLinux) copyLogs(name string, logW *crilog.Writer, outR, errR *os.File) chan struct{} {
+// quiet) that passes what it reads to the run's attach sessions too, and
+// closes everything when every stream ended; closing marks the run's log
+// complete for readers that follow it. The returned channel is closed
+// then.
+func (p *procsLinux) copyLogs(name string, logW *crilog.Writer, rio *runIO, streams []logStream) chan struct{} {
 	done := make(chan struct{})
 	var open atomic.Int32
-	open.Store(2)
-	copyStream := func(r *os.File, stream string) {
-		if err := crilog.Copy(logW, r, stream, time.Now); err != nil {
+	open.Store(int32(len(streams)))
+	copyStream := func(s logStream) {
+		kind := attachio.Stdout
+		if s.name == crilog.Stderr {
+			kind = attachio.Stderr
+		}
+		if err := crilog.Copy(logW, teeReader{r: s.r, io: rio, kind: kind}, s.name, time.Now); err != nil {
 			p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
 		}
-		r.Close()
+		s.r.Close()
 		if open.Add(-1) == 0 {
 			if err := logW.Close(); err != nil {
 				p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
 			}
+			p.ioMu.Lock()
+			if p.ios[name] == rio {
+				delete(p.ios, name)
+			}
+			p.ioMu.Unlock()
+			rio.end()
 			close(done)
 		}
 	}
-	go copyStream(outR, crilog.Stdout)
-	go copyStream(errR, crilog.Stderr)
+	for _, s := range streams {
+		go copyStream(s)
+	}
 	return done
 }
 

@@ -155,9 +155,9 @@ func TestValidatePodBuiltInCode(t *testing.T) {
 			q := MustParseQuantity("-1")
 			p.Spec.Volumes[0] = Volume{Name: "cfg", EmptyDir: &EmptyDirVolumeSource{SizeLimit: &q}}
 		}, "spec.volumes[0].emptyDir.sizeLimit", Error},
-		{"init container sidecar stdin", func(p *Pod) {
-			p.Spec.InitContainers = []Container{{Name: "init", Image: "x", StdinOnce: true}}
-		}, "spec.initContainers[0].stdinOnce", Unsupported},
+		{"init container unsupported field", func(p *Pod) {
+			p.Spec.InitContainers = []Container{{Name: "init", Image: "x", SecurityContext: &SecurityContext{ProcMount: "Unmasked"}}}
+		}, "spec.initContainers[0].securityContext.procMount", Unsupported},
 		{"wildcard host port overlaps", func(p *Pod) {
 			p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, ContainerPort{ContainerPort: 81, HostPort: 8080, HostIP: "::"})
 		}, "spec.containers[0].ports[1].hostPort", Error},

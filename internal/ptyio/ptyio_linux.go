@@ -126,3 +126,20 @@ func SetWinsize(master *os.File, rows, cols uint16) error {
 	}
 	return nil
 }
+
+// EOFChar is the end-of-file character (VEOF, ^D unless changed) of the
+// pty master's terminal: written at the start of a line, a reader on the
+// peer in canonical mode sees end of file.
+func EOFChar(master *os.File) byte {
+	const ctrlD = 4
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return ctrlD
+	}
+	var t *unix.Termios
+	var terr error
+	if err := rc.Control(func(fd uintptr) { t, terr = unix.IoctlGetTermios(int(fd), unix.TCGETS) }); err != nil || terr != nil || t.Cc[unix.VEOF] == 0 {
+		return ctrlD
+	}
+	return t.Cc[unix.VEOF]
+}
