@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,8 +105,15 @@ spec:
 		// what is typed.
 		master.Write([]byte("tty\r"))
 		waitOutput("size: 33x101")
-		if !strings.Contains(out.String(), "tty: yes") {
-			t.Errorf("the container's stdin is no terminal:\n%s", out)
+		// The terminal is the container's own: its name is a node of the
+		// container's /dev/pts.
+		m := regexp.MustCompile(`tty: yes (\S+)`).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("the container's stdin is no terminal:\n%s", out)
+		}
+		t.Logf("the container's terminal: %s", m[1])
+		if o, err := d.berth("exec", "term", "--", "/bin/demo", "open", m[1]); err != nil {
+			t.Errorf("the container's terminal %s is not in its /dev/pts: %v\n%s", m[1], err, o)
 		}
 		master.Write([]byte("hello attach\r"))
 		// The terminal's echo, then the shell's answer.

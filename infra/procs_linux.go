@@ -15,7 +15,6 @@ import (
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/attachio"
 	"github.com/berth-project/berth/internal/crilog"
-	"github.com/berth-project/berth/internal/ptyio"
 	"github.com/berth-project/berth/kube"
 )
 
@@ -105,17 +104,23 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTi
 		logW.Close()
 		return 0, logPath, fmt.Errorf("stdio of container %s: %w", c.Name, err)
 	}
-	pid, startErr := p.startFn(c.Init, container.StartOptions{
+	init := c.Init
+	init.Terminal = c.TTY
+	var term container.Terminal
+	pid, startErr := p.startFn(init, container.StartOptions{
 		Stdin:     st.childIn,
 		Stdout:    st.childOut,
 		Stderr:    st.childErr,
-		TTY:       c.TTY,
+		Terminal:  &term,
 		SharePID:  p.cfg.SharePID || p.cfg.HostPID,
 		CgroupDir: c.CgroupDir,
 		Timings:   timings,
 	})
 	// The child holds its own copies; EOF comes when the last one closes.
 	st.closeChild()
+	if term.Master != nil {
+		st.addTerminal(term.Master, c.Stdin)
+	}
 	rio := newRunIO(c, p.log.With("pod", p.cfg.Key), st.in, st.master)
 	if startErr == nil {
 		p.ioMu.Lock()
@@ -147,32 +152,30 @@ type logStream struct {
 	name string
 }
 
-// openStdio makes a run's stdio: a pseudo-terminal with tty (all its
-// output is stdout, as the CRI logs it), else a pipe for stdout and one
-// for stderr; with stdin a stdin the infra holds open (a pipe, or the
-// terminal), else /dev/null.
+// openStdio makes a run's stdio: a pipe for stdout and one for stderr,
+// and with stdin a stdin pipe the infra holds open, else /dev/null. With
+// tty the init stage makes the container's terminal (addTerminal), and
+// the one pipe given to it carries only what the init stage itself
+// writes before, logged as stderr.
 func openStdio(c *ContainerConfig) (*stdio, error) {
-	if c.TTY {
-		master, peer, err := ptyio.Open()
-		if err != nil {
-			return nil, err
-		}
-		st := &stdio{childIn: peer, childOut: peer, childErr: peer, master: master,
-			streams: []logStream{{master, crilog.Stdout}}}
-		if c.Stdin {
-			st.in = master
-		}
-		return st, nil
-	}
 	st := &stdio{}
+	n := 2
+	if c.TTY {
+		n = 1
+	}
 	var files []*os.File
-	for range 2 {
+	for range n {
 		r, w, err := os.Pipe()
 		if err != nil {
 			closeAll(files...)
 			return nil, fmt.Errorf("output pipe: %w", err)
 		}
 		files = append(files, r, w)
+	}
+	if c.TTY {
+		st.childOut, st.childErr = files[1], files[1]
+		st.streams = []logStream{{files[0], crilog.Stderr}}
+		return st, nil
 	}
 	st.childOut, st.childErr = files[1], files[3]
 	st.streams = []logStream{{files[0], crilog.Stdout}, {files[2], crilog.Stderr}}
@@ -187,12 +190,22 @@ func openStdio(c *ContainerConfig) (*stdio, error) {
 	return st, nil
 }
 
-// closeChild closes the child's ends once it holds them (a terminal's
-// peer once, though it is all three).
+// addTerminal takes the master of the terminal the init stage made: all
+// the container's output (logged as stdout, as the CRI does), and its
+// input with stdin.
+func (st *stdio) addTerminal(master *os.File, stdin bool) {
+	st.master = master
+	st.streams = append(st.streams, logStream{master, crilog.Stdout})
+	if stdin {
+		st.in = master
+	}
+}
+
+// closeChild closes the child's ends once it holds them.
 func (st *stdio) closeChild() {
-	closeAll(st.childOut, st.childErr)
-	if st.childIn != nil && st.childIn != st.childOut {
-		st.childIn.Close()
+	closeAll(st.childIn, st.childOut)
+	if st.childErr != st.childOut {
+		closeAll(st.childErr)
 	}
 }
 
