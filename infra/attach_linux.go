@@ -2,6 +2,7 @@ package infra
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,10 @@ import (
 // attacher is dropped, so that it never holds the container's output or
 // its log.
 const attachBuffer = 64
+
+// maxSessions caps the attach sessions of one run, and with it what they
+// may buffer (maxSessions * attachBuffer chunks).
+const maxSessions = 16
 
 // runIO is the stdio the infra holds for one run of a container beside
 // its log: the write side of its stdin, its terminal, and the attach
@@ -62,6 +67,9 @@ func (r *runIO) join(stdin, tty bool) (*attacher, error) {
 	}
 	if err := attachRefusal(r.cfg, stdin, tty, r.stdinClosed); err != nil {
 		return nil, err
+	}
+	if len(r.attachers) >= maxSessions {
+		return nil, fmt.Errorf("container %s already has %d attach sessions, the most it takes", r.cfg.Name, maxSessions)
 	}
 	a := &attacher{stdin: stdin, out: make(chan attachio.Frame, attachBuffer)}
 	r.attachers[a] = struct{}{}

@@ -167,3 +167,15 @@ func TestAttachTerminalSizeAndStdinOnce(t *testing.T) {
 		t.Errorf("the terminal's size is %dx%d, %v; want 30x90", rows, cols, err)
 	}
 }
+
+func TestAttachSessionsAreCapped(t *testing.T) {
+	rio, _ := stdinRun(t, &ContainerConfig{Name: "app"})
+	for range maxSessions {
+		if _, err := rio.join(false, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := rio.join(false, false); err == nil {
+		t.Fatalf("session %d let in", maxSessions+1)
+	}
+}
