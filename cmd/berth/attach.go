@@ -27,7 +27,8 @@ func newAttachCmd(g *globals) *cobra.Command {
 		Long: "Attach to the main process of a running container, as kubectl attach does: its output " +
 			"from now on is shown; with -i what you type goes to its stdin (the container needs " +
 			"stdin: true); with -t your terminal is put in raw mode and its size follows yours " +
-			"(the container needs tty: true). Without -i, Ctrl-C detaches; with stdinOnce: true the " +
+			"(the container needs tty: true). Ctrl-C detaches, and the container runs on (with -it it is " +
+			"typed into the container instead); with stdinOnce: true the " +
 			"container's stdin closes when the first session that sent input ends. Needs root.",
 		Example: "  berth attach web\n  berth attach -it debug -c shell",
 		Args:    cobra.ExactArgs(1),
@@ -176,9 +177,9 @@ func (s *attachSession) copyOutput(stdout, stderr io.Writer) error {
 	}
 }
 
-// detachOnSignal ends the session on Ctrl-C (without -t; with it the key
-// is a byte for the container), SIGTERM or SIGHUP: the container keeps
-// running.
+// detachOnSignal ends the session on Ctrl-C (in raw mode, with -it, the
+// key is a byte for the container instead), SIGTERM or SIGHUP: the
+// container keeps running.
 func detachOnSignal(conn net.Conn) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
