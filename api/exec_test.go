@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -44,5 +45,44 @@ func TestExecTargetNeedsPeerCredentials(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/pods/default/web/exec-target", nil))
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "needs root") {
 		t.Errorf("status %d %q, want 403", rec.Code, rec.Body.String())
+	}
+}
+
+func TestAttachOverTheSocket(t *testing.T) {
+	c := serve(t, &fakeBackend{})
+	ctx := context.Background()
+	if os.Geteuid() != 0 {
+		if _, err := c.Attach(ctx, "default", "web", "app", true, false); err == nil || !strings.Contains(err.Error(), "needs root") {
+			t.Fatalf("Attach as uid %d: %v, want refused", os.Geteuid(), err)
+		}
+		return
+	}
+	conn, err := c.Attach(ctx, "default", "web", "app", true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != "HELLO" {
+		t.Fatalf("through the session: %q, %v; want HELLO", got, err)
+	}
+	conn.Close()
+
+	for _, tt := range []struct {
+		name, ctr string
+		stdin     bool
+		is        error
+		msg       string
+	}{
+		{"gone", "app", false, ErrNotFound, "not found"},
+		{"web", "stopped", false, ErrNotRunning, "container stopped is terminated"},
+		{"web", "quiet", true, ErrAttachRefused, "container quiet takes no input"},
+	} {
+		_, err := c.Attach(ctx, "default", tt.name, tt.ctr, tt.stdin, false)
+		if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("attach %s -c %s: %v, want %v with %q", tt.name, tt.ctr, err, tt.is, tt.msg)
+		}
 	}
 }

@@ -29,6 +29,7 @@ type Backend interface {
 	// Reconcile runs a reconcile pass now and returns when it has finished.
 	Reconcile(ctx context.Context) error
 	ExecBackend
+	AttachBackend
 }
 
 // Wait conditions for GET /v1/pods/{ns}/{name}?wait=...
@@ -51,6 +52,9 @@ const (
 //	                                       container, 409 not running)
 //	GET  /v1/pods/{ns}/{name}/log[?container=&follow=&previous=&tail=&since=&timestamps=]
 //	                                       the log lines as text, streamed (see LogOptions)
+//	POST /v1/pods/{ns}/{name}/attach?stdin=&tty=[&container=C]  (Upgrade: berth-attach)
+//	                                       101, then internal/attachio frames both
+//	                                       ways (404, 409 not running, 400 refused)
 //	GET  /metrics                          Prometheus metrics (a MetricsBackend only)
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	s := &server{b: b, log: log}
@@ -61,6 +65,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/reconcile", s.reconcile)
 	mux.HandleFunc("GET /v1/pods/{ns}/{name}/exec-target", s.execTarget)
 	mux.HandleFunc("GET /v1/pods/{ns}/{name}/log", s.logs)
+	mux.HandleFunc("POST /v1/pods/{ns}/{name}/attach", s.attach)
 	if mb, ok := b.(MetricsBackend); ok {
 		mux.Handle("GET /metrics", mb.MetricsHandler())
 	}

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,6 +50,34 @@ func (f *fakeBackend) ExecTarget(_ context.Context, ns, name, ctr string) (ExecT
 		return ExecTarget{}, fmt.Errorf("container %s is terminated: %w", ctr, ErrNotRunning)
 	}
 	return ExecTarget{Pod: ns + "/" + name, Container: ctr, PID: 42}, nil
+}
+
+// Attach answers as an infra would: errors by name, else a session that
+// echoes what it gets, upper-cased.
+func (f *fakeBackend) Attach(_ context.Context, ns, name, ctr string, stdin, _ bool) (net.Conn, error) {
+	switch {
+	case name == "gone":
+		return nil, fmt.Errorf("pod %s/%s not found: %w", ns, name, ErrNotFound)
+	case ctr == "stopped":
+		return nil, fmt.Errorf("container %s is terminated: %w", ctr, ErrNotRunning)
+	case ctr == "quiet" && stdin:
+		return nil, fmt.Errorf("%w: container quiet takes no input", ErrAttachRefused)
+	}
+	here, there := net.Pipe()
+	go func() {
+		defer there.Close()
+		buf := make([]byte, 64)
+		for {
+			n, err := there.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := there.Write(bytes.ToUpper(buf[:n])); err != nil {
+				return
+			}
+		}
+	}()
+	return here, nil
 }
 
 func (f *fakeBackend) set(p []Pod) {

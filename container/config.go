@@ -44,6 +44,13 @@ type Config struct {
 	// UTS namespace, whose name the infra sets.
 	Hostname string `json:"hostname,omitempty"`
 
+	// Terminal gives the command a pseudo-terminal as stdin, stdout,
+	// stderr and controlling terminal, made by the init stage in the
+	// container's own /dev/pts (so that ttyname(3) and /dev/tty work
+	// there); its master goes back to Start's caller (StartOptions.Terminal)
+	// and the stdio given to Start is not used.
+	Terminal bool `json:"terminal,omitempty"`
+
 	// Args is the command: the image's entrypoint and cmd as the manifest
 	// overrides them.
 	Args []string `json:"args"`

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/ptyio"
 	"github.com/berth-project/berth/internal/reexec"
 	"github.com/berth-project/berth/internal/seccompload"
 )
@@ -93,6 +94,11 @@ func run(configFile, sync *os.File, p progress) error {
 	}
 	if err := setupRootfs(cfg); err != nil {
 		return err
+	}
+	if cfg.Terminal {
+		if err := step("open terminal", func() error { return openTerminal(sync) }); err != nil {
+			return err
+		}
 	}
 	p.Rootfs = monotonic()
 	u, err := setupProcess(cfg, lastCap)
@@ -302,6 +308,43 @@ func closeExtraFds() error {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
 			return fmt.Errorf("set close-on-exec on fd %d: %w", fd, err)
 		}
+	}
+	return nil
+}
+
+// openTerminal makes a pseudo-terminal in the container's /dev/pts (the
+// root is the container's by now), passes its master to Start over the
+// sync socket, after a NUL byte, and makes the peer this process's
+// stdin, stdout, stderr and controlling terminal (the process leads its
+// own session).
+func openTerminal(sync *os.File) error {
+	master, peer, err := ptyio.Open()
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	defer peer.Close()
+	mrc, err := master.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := mrc.Control(func(fd uintptr) {
+		serr = unix.Sendmsg(int(sync.Fd()), []byte{0}, unix.UnixRights(int(fd)), nil, 0)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("pass the terminal: %w", serr)
+	}
+	p := int(peer.Fd())
+	for fd := range 3 {
+		if err := unix.Dup3(p, fd, 0); err != nil {
+			return fmt.Errorf("terminal as fd %d: %w", fd, err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("make the terminal the controlling one: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -776,4 +777,43 @@ func TestSharedVolumeIsBidirectional(t *testing.T) {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/root/vol/from-host/f", pid))
 		return string(b) == "from the host"
 	})
+}
+
+// A container with a terminal gets one of its own /dev/pts as stdin,
+// stdout, stderr and controlling terminal, as root and as a user; Start
+// hands back the master, which carries its output.
+func TestTerminal(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	for _, user := range []string{"", "app"} {
+		cfg := r.config("tty")
+		cfg.User = user
+		cfg.Terminal = true
+		var term Terminal
+		pid, err := Start(cfg, StartOptions{Terminal: &term})
+		if err != nil {
+			t.Fatalf("user %q: Start: %v", user, err)
+		}
+		if term.Master == nil {
+			unix.Kill(pid, unix.SIGKILL)
+			unix.Wait4(pid, nil, 0, nil)
+			t.Fatalf("user %q: no terminal handed back", user)
+		}
+		out := make(chan string, 1)
+		go func() {
+			// EIO ends the output once the container's side closed.
+			b, _ := io.ReadAll(term.Master)
+			out <- string(b)
+		}()
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		got := <-out
+		term.Master.Close()
+		if !ws.Exited() || ws.ExitStatus() != 0 || !strings.Contains(got, "tty: yes /dev/pts/0") {
+			t.Errorf("user %q: status %v, output %q; want the container's /dev/pts/0", user, ws, got)
+		}
+		assertNoHostMounts(t, cfg)
+	}
 }

@@ -37,6 +37,11 @@ type StartOptions struct {
 	Stdout *os.File
 	Stderr *os.File
 
+	// Terminal receives, with Config.Terminal, the master of the
+	// container's pseudo-terminal (non-blocking, close-on-exec): the
+	// caller's to read its output from and write its input to.
+	Terminal *Terminal
+
 	// SharePID keeps the container in the caller's pid namespace
 	// (shareProcessNamespace); otherwise it gets its own.
 	SharePID bool
@@ -52,6 +57,11 @@ type StartOptions struct {
 	// Timeout bounds the whole init stage, from the clone to the execve of
 	// the user's program; zero means DefaultInitTimeout.
 	Timeout time.Duration
+}
+
+// Terminal is what Start hands back of a container's pseudo-terminal.
+type Terminal struct {
+	Master *os.File
 }
 
 // DefaultInitTimeout is how long the init stage may take before Start kills

@@ -64,7 +64,7 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 	}
 	defer configR.Close()
 	defer configW.Close()
-	syncR, syncW, err := os.Pipe()
+	syncR, syncW, err := syncChannel(cfg.Terminal)
 	if err != nil {
 		return 0, fmt.Errorf("sync pipe of container %s: %w", cfg.ID, err)
 	}
@@ -100,12 +100,20 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 	_, writeErr := configW.Write(payload)
 	configW.Close()
 
-	record, readErr := io.ReadAll(syncR)
+	record, master, readErr := readSync(syncR, cfg.Terminal)
 	eof := monotonic()
+	if cfg.Terminal && opt.Terminal != nil && master != nil && readErr == nil {
+		opt.Terminal.Master = master
+	} else if master != nil {
+		master.Close()
+	}
 	if errors.Is(readErr, os.ErrDeadlineExceeded) {
 		return 0, errors.Join(fmt.Errorf("init of container %s: %w", cfg.ID, &TimeoutError{Timeout: timeout}), kill(pid))
 	}
 	prog, ie, decodeErr := syncRecords(record)
+	if readErr == nil && decodeErr == nil && ie == nil && writeErr == nil && cfg.Terminal && master == nil {
+		decodeErr = errors.New("the init stage passed back no terminal")
+	}
 	if readErr == nil && decodeErr == nil && ie == nil && writeErr == nil {
 		if opt.Timings != nil {
 			*opt.Timings = timings(forked, execd, eof, prog)
@@ -238,4 +246,95 @@ func kill(pid int) error {
 		return fmt.Errorf("kill init pid %d: %w", pid, err)
 	}
 	return reap(pid)
+}
+
+// syncChannel makes the sync channel of the init stage: a pipe, or with
+// a terminal a socket pair, over which the init stage passes the master
+// of the pty it made (SCM_RIGHTS). The parent's end is non-blocking, so
+// reads take the deadline.
+func syncChannel(terminal bool) (r, w *os.File, err error) {
+	if !terminal {
+		return os.Pipe()
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync"), nil
+}
+
+// readSync reads what the init stage sent until EOF: its records, and
+// with a terminal the pty master, which comes first with a NUL byte (no
+// record starts with one). Another fd passed along is closed.
+func readSync(r *os.File, terminal bool) ([]byte, *os.File, error) {
+	if !terminal {
+		b, err := io.ReadAll(r)
+		return b, nil, err
+	}
+	rc, err := r.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var data []byte
+	var master *os.File
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		var n, oobn int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+			return !errors.Is(rerr, unix.EAGAIN)
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			if master != nil {
+				master.Close()
+			}
+			return data, nil, err
+		}
+		for _, fd := range passedFds(oob[:oobn]) {
+			if master == nil {
+				master = os.NewFile(uintptr(fd), "pty-master")
+				continue
+			}
+			unix.Close(fd)
+		}
+		if n == 0 && oobn == 0 {
+			break
+		}
+		data = append(data, buf[:n]...)
+	}
+	if master != nil && len(data) > 0 && data[0] == 0 {
+		data = data[1:]
+	}
+	return data, master, nil
+}
+
+// passedFds are the fds of the SCM_RIGHTS messages in oob, made
+// non-blocking so that the runtime polls them.
+func passedFds(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			unix.SetNonblock(fd, true)
+			out = append(out, fd)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net"
 	"strings"
 	"time"
 
@@ -97,6 +98,15 @@ func (b *backend) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	}
 	t, err := b.mgr.ExecTarget(ctx, namespace, name, ctr)
 	return api.ExecTarget(t), apiError(err)
+}
+
+// Attach implements api.AttachBackend.
+func (b *backend) Attach(ctx context.Context, namespace, name, ctr string, stdin, tty bool) (net.Conn, error) {
+	if err := b.waitRecovered(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := b.mgr.Attach(ctx, namespace, name, ctr, stdin, tty)
+	return conn, apiError(err)
 }
 
 func (b *backend) Reconcile(ctx context.Context) error {

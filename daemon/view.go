@@ -90,6 +90,8 @@ func apiError(err error) error {
 		return &matched{err, api.ErrNotFound}
 	case errors.Is(err, pod.ErrNotRunning):
 		return &matched{err, api.ErrNotRunning}
+	case errors.Is(err, pod.ErrAttachRefused):
+		return &matched{err, api.ErrAttachRefused}
 	}
 	return err
 }

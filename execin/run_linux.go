@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/ptyio"
 	"github.com/berth-project/berth/internal/sealed"
 )
 
@@ -210,19 +211,19 @@ type terminal struct {
 }
 
 func newTerminal(o Options) (*terminal, error) {
-	master, peer, err := openPTY()
+	master, peer, err := ptyio.Open()
 	if err != nil {
 		return nil, err
 	}
 	t := &terminal{master: master, peer: peer, callerFd: -1, copied: make(chan struct{})}
 	for _, f := range []*os.File{o.In, o.Out} {
-		if f != nil && isTerminal(int(f.Fd())) {
+		if f != nil && ptyio.IsTerminal(int(f.Fd())) {
 			t.callerFd = int(f.Fd())
 			break
 		}
 	}
 	if t.callerFd >= 0 {
-		if err := copyWinsize(t.callerFd, master); err != nil {
+		if err := ptyio.CopyWinsize(t.callerFd, master); err != nil {
 			t.close()
 			return nil, err
 		}
@@ -234,8 +235,8 @@ func newTerminal(o Options) (*terminal, error) {
 // command's output to Out, and In to the command with -i; window-size
 // changes follow.
 func (t *terminal) attach(o Options) {
-	if o.Stdin && t.callerFd >= 0 && isTerminal(int(o.In.Fd())) {
-		if restore, err := makeRaw(int(o.In.Fd())); err == nil {
+	if o.Stdin && t.callerFd >= 0 && ptyio.IsTerminal(int(o.In.Fd())) {
+		if restore, err := ptyio.MakeRaw(int(o.In.Fd())); err == nil {
 			t.restore = restore
 		}
 	}
@@ -244,7 +245,7 @@ func (t *terminal) attach(o Options) {
 		signal.Notify(t.winch, unix.SIGWINCH)
 		go func() {
 			for range t.winch {
-				copyWinsize(t.callerFd, t.master)
+				ptyio.CopyWinsize(t.callerFd, t.master)
 			}
 		}()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 )
 
@@ -92,6 +93,47 @@ func (c *Client) Kill(ctx context.Context, ctr string, grace time.Duration, mess
 	return err
 }
 
+// Attach opens an attach session to container ctr's current run: the
+// returned connection then carries internal/attachio frames, the run's
+// output from now on, and the caller's input with stdin, until the run
+// ends (the infra closes it) or the caller closes it. stdin and tty ask for
+// input and the container's terminal; the infra refuses them when the
+// container's spec has no stdin or tty (ErrAttachRefused). The session itself has no deadline; the answer has ctx's or
+// CallTimeout. It wraps ErrUnsupported for an infra older than protocol
+// version 6.
+func (c *Client) Attach(ctx context.Context, ctr string, stdin, tty bool) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	var resp Response
+	err = writeFrame(conn, Request{Version: ProtocolVersion, Op: OpAttach, Container: ctr, Stdin: stdin, TTY: tty})
+	if err == nil {
+		err = readFrame(conn, &resp)
+	}
+	if !stop() {
+		err = errors.Join(err, ctx.Err())
+	}
+	switch {
+	case err != nil:
+		conn.Close()
+		return nil, fmt.Errorf("infra %s %s: %w", c.socket, OpAttach, err)
+	case resp.Error != "" && olderThan(resp, 6):
+		conn.Close()
+		return nil, fmt.Errorf("attach to container %s: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
+	case resp.Error != "":
+		conn.Close()
+		if why, ok := strings.CutPrefix(resp.Error, ErrAttachRefused.Error()+": "); ok {
+			return nil, fmt.Errorf("%w: %s", ErrAttachRefused, why)
+		}
+		return nil, fmt.Errorf("%w %s %s: %s", ErrRemote, c.socket, OpAttach, resp.Error)
+	}
+	return conn, nil
+}
+
 // olderThan reports whether resp came from an infra of a protocol version
 // before v, which refuses the ops it does not know.
 func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Version < v }
@@ -131,19 +173,11 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, req Request) (
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req.Version = ProtocolVersion
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.socket)
+	conn, err := c.dial(ctx)
 	if err != nil {
-		return Response{}, fmt.Errorf("dial infra %s: %w", c.socket, err)
+		return Response{}, err
 	}
 	defer conn.Close()
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return Response{}, fmt.Errorf("dial infra %s: not a unix connection", c.socket)
-	}
-	if uid, err := peerUID(uc); err != nil || uid != 0 {
-		return Response{}, fmt.Errorf("infra %s runs as uid %d, not root: %w", c.socket, uid, errors.Join(err, errors.New("refused")))
-	}
 	// Unblock reads and writes when ctx ends.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -159,4 +193,23 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, req Request) (
 		return resp, fmt.Errorf("%w %s %s: %s", ErrRemote, c.socket, req.Op, resp.Error)
 	}
 	return resp, nil
+}
+
+// dial connects to the infra's socket and checks that root listens on it.
+func (c *Client) dial(ctx context.Context) (*net.UnixConn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.socket)
+	if err != nil {
+		return nil, fmt.Errorf("dial infra %s: %w", c.socket, err)
+	}
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("dial infra %s: not a unix connection", c.socket)
+	}
+	if uid, err := peerUID(uc); err != nil || uid != 0 {
+		conn.Close()
+		return nil, fmt.Errorf("infra %s runs as uid %d, not root: %w", c.socket, uid, errors.Join(err, errors.New("refused")))
+	}
+	return uc, nil
 }

@@ -199,3 +199,46 @@ func TestKillFromAnOldInfra(t *testing.T) {
 		t.Errorf("request = %+v", req)
 	}
 }
+
+// TestAttachToAnOldInfra: an infra of protocol version 5 (started before
+// OpAttach existed) gives ErrUnsupported; a refusal keeps its sentinel
+// across the socket.
+func TestAttachToAnOldInfra(t *testing.T) {
+	testutil.RequireRoot(t) // the client insists on a root peer
+	for _, tc := range []struct {
+		resp Response
+		is   error
+	}{
+		{Response{Version: 5, Error: `unsupported op "attach" (infra protocol version 5)`}, ErrUnsupported},
+		{Response{Version: ProtocolVersion, Error: ErrAttachRefused.Error() + ": container app takes no input"}, ErrAttachRefused},
+	} {
+		sock := filepath.Join(t.TempDir(), "infra.sock")
+		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		got := make(chan Request, 1)
+		go func() {
+			conn, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			var req Request
+			if readFrame(conn, &req) == nil {
+				got <- req
+				writeFrame(conn, tc.resp)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, err := NewClient(sock).Attach(ctx, "app", true, false)
+		cancel()
+		if conn != nil || !errors.Is(err, tc.is) {
+			t.Errorf("Attach answered %+v: %v, want %v", tc.resp, err, tc.is)
+		}
+		if req := <-got; req.Op != OpAttach || req.Container != "app" || !req.Stdin || req.TTY || req.Version != ProtocolVersion {
+			t.Errorf("request = %+v", req)
+		}
+	}
+}

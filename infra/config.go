@@ -121,6 +121,15 @@ type ContainerConfig struct {
 	// run here is then restart RestartCount+1. Nil LastState: the first run.
 	RestartCount int                   `json:"restartCount,omitempty"`
 	LastState    *kube.StateTerminated `json:"lastState,omitempty"`
+	// Stdin keeps a stdin stream open that `berth attach -i` writes to
+	// (the container's reads block while no one does); without it stdin
+	// is /dev/null. StdinOnce closes it when the first attach session
+	// that sent input ends, until the next run. TTY gives the container a
+	// pseudo-terminal as stdin, stdout and stderr, its output logged as
+	// stdout. As the Container fields of the same names.
+	Stdin     bool `json:"stdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
+	TTY       bool `json:"tty,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every Validate error.

@@ -6,8 +6,10 @@
 // and uts namespaces (and pid namespace with shareProcessNamespace). It holds
 // those namespaces, sets the hostname, reaps zombies like kubernetes'
 // pause.c, and is the parent of the pod's containers: it starts them, keeps
-// their stdout/stderr pipes and writes the CRI log files, records exit codes,
-// and restarts them per restartPolicy with back-off. The daemon can
+// their stdio (stdout/stderr pipes, a stdin pipe with stdin: true, a pty
+// with tty: true; attach sessions join them) and writes the CRI log
+// files, records exit codes, and restarts them per restartPolicy with
+// back-off. The daemon can
 // therefore restart or be upgraded without touching any running pod, log
 // line or exit code; it re-attaches by dialing the pod's socket again.
 //
@@ -27,7 +29,9 @@
 // Control protocol (daemon <-> infra), over the pod's path-based unix socket
 // (0600, in a 0700 root directory; the infra checks SO_PEERCRED uid 0 on
 // every accept, the client checks the infra is root too). One request and
-// one response per connection, each a frame:
+// one response per connection, each a frame (after an OpAttach response
+// the connection carries internal/attachio frames instead, until the
+// run ends or the caller leaves):
 //
 //	+----------------------+---------------------------+
 //	| length uint32 (BE)   | JSON (Request / Response) |

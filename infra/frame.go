@@ -13,8 +13,9 @@ import (
 // Version 2 added OpEnv and the running state's StartTimings, version 3
 // OpSetEnv, version 4 ContainerConfig's termination message fields and the
 // runs it carries over a host restart (RestartCount, LastState), version 5
-// OpKill.
-const ProtocolVersion = 5
+// OpKill, version 6 OpAttach and ContainerConfig's Stdin, StdinOnce and
+// TTY.
+const ProtocolVersion = 6
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -40,6 +41,10 @@ const (
 	// OpKill stops one container's run (a failed liveness or startup
 	// probe); its restart policy decides what comes next.
 	OpKill = "kill"
+	// OpAttach turns the connection, after the response, into a stream of
+	// a container's run: its output, and its input with Stdin
+	// (internal/attachio frames).
+	OpAttach = "attach"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -55,12 +60,16 @@ type Request struct {
 	// launch config.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
-	// Container names the container of OpEnv and OpKill.
+	// Container names the container of OpEnv, OpKill and OpAttach.
 	Container string `json:"container,omitempty"`
 	// Message, with OpKill, is the Killing event's message.
 	Message string `json:"message,omitempty"`
 	// Envs, with OpSetEnv, maps container names to their new environment.
 	Envs map[string][]string `json:"envs,omitempty"`
+	// Stdin and TTY, with OpAttach, ask to send input and to use the
+	// container's terminal (`berth attach -i`, `-t`).
+	Stdin bool `json:"stdin,omitempty"`
+	TTY   bool `json:"tty,omitempty"`
 }
 
 // Response is the infra's frame. Status is the pod status after the op.

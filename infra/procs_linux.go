@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/attachio"
 	"github.com/berth-project/berth/internal/crilog"
 	"github.com/berth-project/berth/kube"
 )
@@ -34,6 +35,11 @@ type procsLinux struct {
 	// of its output streams reached EOF and are in the log.
 	drainMu sync.Mutex
 	drains  map[int]chan struct{}
+
+	// ios maps a container's name to its current run's stdio, which
+	// attach sessions join; a run leaves it once its output ended.
+	ioMu sync.Mutex
+	ios  map[string]*runIO
 }
 
 // drained hands over (and forgets) the drain channel of pid; nil for a
@@ -93,30 +99,36 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTi
 	if err != nil {
 		return 0, logPath, fmt.Errorf("log of container %s: %w", c.Name, err)
 	}
-	outR, outW, err := os.Pipe()
+	st, err := openStdio(c)
 	if err != nil {
 		logW.Close()
-		return 0, logPath, fmt.Errorf("stdout pipe of container %s: %w", c.Name, err)
+		return 0, logPath, fmt.Errorf("stdio of container %s: %w", c.Name, err)
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		logW.Close()
-		outR.Close()
-		outW.Close()
-		return 0, logPath, fmt.Errorf("stderr pipe of container %s: %w", c.Name, err)
-	}
-	pid, startErr := p.startFn(c.Init, container.StartOptions{
-		Stdout:    outW,
-		Stderr:    errW,
+	init := c.Init
+	init.Terminal = c.TTY
+	var term container.Terminal
+	pid, startErr := p.startFn(init, container.StartOptions{
+		Stdin:     st.childIn,
+		Stdout:    st.childOut,
+		Stderr:    st.childErr,
+		Terminal:  &term,
 		SharePID:  p.cfg.SharePID || p.cfg.HostPID,
 		CgroupDir: c.CgroupDir,
 		Timings:   timings,
 	})
 	// The child holds its own copies; EOF comes when the last one closes.
-	outW.Close()
-	errW.Close()
+	st.closeChild()
+	if term.Master != nil {
+		st.addTerminal(term.Master, c.Stdin)
+	}
+	rio := newRunIO(c, p.log.With("pod", p.cfg.Key), st.in, st.master)
+	if startErr == nil {
+		p.ioMu.Lock()
+		p.ios[c.Name] = rio
+		p.ioMu.Unlock()
+	}
 	// Drain even after a failed start: the init stage may have written why.
-	done := p.copyLogs(c.Name, logW, outR, errR)
+	done := p.copyLogs(c.Name, logW, rio, st.streams)
 	if startErr != nil {
 		return 0, logPath, startErr
 	}
@@ -126,29 +138,128 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTi
 	return pid, logPath, nil
 }
 
-// copyLogs writes both streams to the run's log in CRI format, one
+// stdio is a run's standard streams: the child's ends, and the infra's
+// (the output streams it logs, where input goes, the terminal).
+type stdio struct {
+	childIn, childOut, childErr *os.File
+	streams                     []logStream
+	in, master                  *os.File
+}
+
+// logStream is one output stream of a run and its name in the log.
+type logStream struct {
+	r    *os.File
+	name string
+}
+
+// openStdio makes a run's stdio: a pipe for stdout and one for stderr,
+// and with stdin a stdin pipe the infra holds open, else /dev/null. With
+// tty the init stage makes the container's terminal (addTerminal), and
+// the one pipe given to it carries only what the init stage itself
+// writes before, logged as stderr.
+func openStdio(c *ContainerConfig) (*stdio, error) {
+	st := &stdio{}
+	n := 2
+	if c.TTY {
+		n = 1
+	}
+	var files []*os.File
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(files...)
+			return nil, fmt.Errorf("output pipe: %w", err)
+		}
+		files = append(files, r, w)
+	}
+	if c.TTY {
+		st.childOut, st.childErr = files[1], files[1]
+		st.streams = []logStream{{files[0], crilog.Stderr}}
+		return st, nil
+	}
+	st.childOut, st.childErr = files[1], files[3]
+	st.streams = []logStream{{files[0], crilog.Stdout}, {files[2], crilog.Stderr}}
+	if c.Stdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(files...)
+			return nil, fmt.Errorf("stdin pipe: %w", err)
+		}
+		st.childIn, st.in = r, w
+	}
+	return st, nil
+}
+
+// addTerminal takes the master of the terminal the init stage made: all
+// the container's output (logged as stdout, as the CRI does), and its
+// input with stdin.
+func (st *stdio) addTerminal(master *os.File, stdin bool) {
+	st.master = master
+	st.streams = append(st.streams, logStream{master, crilog.Stdout})
+	if stdin {
+		st.in = master
+	}
+}
+
+// closeChild closes the child's ends once it holds them.
+func (st *stdio) closeChild() {
+	closeAll(st.childIn, st.childOut)
+	if st.childErr != st.childOut {
+		closeAll(st.childErr)
+	}
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// attachTo returns the current run of container name, for an attach.
+func (p *procsLinux) attachTo(name string) (*runIO, bool) {
+	p.ioMu.Lock()
+	defer p.ioMu.Unlock()
+	r, ok := p.ios[name]
+	return r, ok
+}
+
+// copyLogs writes the run's output streams to its log in CRI format, one
 // goroutine per stream (each parked in the netpoller while the container is
-// quiet), and closes everything when both streams end; closing marks the
-// run's log complete for readers that follow it. The returned channel is
-// closed then.
-func (p *procsLinux) copyLogs(name string, logW *crilog.Writer, outR, errR *os.File) chan struct{} {
+// quiet) that passes what it reads to the run's attach sessions too, and
+// closes everything when every stream ended; closing marks the run's log
+// complete for readers that follow it. The returned channel is closed
+// then.
+func (p *procsLinux) copyLogs(name string, logW *crilog.Writer, rio *runIO, streams []logStream) chan struct{} {
 	done := make(chan struct{})
 	var open atomic.Int32
-	open.Store(2)
-	copyStream := func(r *os.File, stream string) {
-		if err := crilog.Copy(logW, r, stream, time.Now); err != nil {
+	open.Store(int32(len(streams)))
+	copyStream := func(s logStream) {
+		kind := attachio.Stdout
+		if s.name == crilog.Stderr {
+			kind = attachio.Stderr
+		}
+		if err := crilog.Copy(logW, teeReader{r: s.r, io: rio, kind: kind}, s.name, time.Now); err != nil {
 			p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
 		}
-		r.Close()
+		s.r.Close()
 		if open.Add(-1) == 0 {
 			if err := logW.Close(); err != nil {
 				p.log.Warn("container log", "pod", p.cfg.Key, "container", name, "err", err)
 			}
+			p.ioMu.Lock()
+			if p.ios[name] == rio {
+				delete(p.ios, name)
+			}
+			p.ioMu.Unlock()
+			rio.end()
 			close(done)
 		}
 	}
-	go copyStream(outR, crilog.Stdout)
-	go copyStream(errR, crilog.Stderr)
+	for _, s := range streams {
+		go copyStream(s)
+	}
 	return done
 }
 

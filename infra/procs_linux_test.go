@@ -34,7 +34,7 @@ func TestStartRunsInParallel(t *testing.T) {
 			return 1002, nil
 		}
 	}
-	p := &procsLinux{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), startFn: start, drains: map[int]chan struct{}{},
+	p := &procsLinux{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), startFn: start, drains: map[int]chan struct{}{}, ios: map[string]*runIO{},
 		post: func(f func()) { f() }}
 	runs := []runSpec{
 		{cfg: &ContainerConfig{Name: "a", Init: container.Config{ID: "test/par/a"}}},

@@ -32,7 +32,7 @@ type server struct {
 
 func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start startFunc, self PodStatus) *server {
 	s := &server{cfg: cfg, log: log, ln: ln, events: make(chan func())}
-	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post, drains: map[int]chan struct{}{}}
+	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post, drains: map[int]chan struct{}{}, ios: map[string]*runIO{}}
 	s.procs = p
 	s.sup = newSupervisor(cfg, log, p, time.Now, self)
 	p.event = func(container, typ, reason, msg string) {
@@ -163,6 +163,10 @@ func (s *server) handle(conn *net.UnixConn) {
 		s.log.Debug("bad control request", "pod", s.cfg.Key, "err", err)
 		return
 	}
+	if req.Op == OpAttach && req.Version >= MinDaemonVersion {
+		s.attach(conn, req)
+		return
+	}
 	var resp Response
 	var after func()
 	if req.Version < MinDaemonVersion {
@@ -219,6 +223,38 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		return Response{Error: fmt.Sprintf("unsupported op %q (infra protocol version %d)", req.Op, ProtocolVersion)}, nil
 	}
 	return <-ch, after
+}
+
+// attach serves an OpAttach request: the answer, then, when the
+// container's current run takes the session, the session itself on the
+// connection until the run ends or the caller leaves. It needs nothing
+// of the loop: the runs' stdio have their own lock.
+func (s *server) attach(conn *net.UnixConn, req Request) {
+	var a *attacher
+	rio, ok := s.procs.attachTo(req.Container)
+	err := fmt.Errorf("container %q is not running", req.Container)
+	if ok {
+		a, err = rio.join(req.Stdin, req.TTY)
+	}
+	resp := answer(Response{}, err)
+	resp.Version = ProtocolVersion
+	werr := conn.SetWriteDeadline(time.Now().Add(requestTimeout))
+	if werr == nil {
+		werr = writeFrame(conn, resp)
+	}
+	if err != nil {
+		return
+	}
+	if werr == nil {
+		werr = conn.SetDeadline(time.Time{})
+	}
+	if werr != nil {
+		s.log.Debug("attach response", "pod", s.cfg.Key, "container", req.Container, "err", werr)
+		rio.leave(a)
+		return
+	}
+	s.log.Info("attach session", "pod", s.cfg.Key, "container", req.Container, "stdin", req.Stdin, "tty", req.TTY)
+	rio.serve(a, conn)
 }
 
 // start runs a Start request on the loop and replies once the first

@@ -218,8 +218,6 @@ var corpus = []struct {
 	}},
 	{file: "x31-unsupported.yaml", want: []want{
 		{1, "spec.activeDeadlineSeconds", 6, Unsupported, "activeDeadlineSeconds is not supported y"},
-		{1, "spec.containers[0].tty", 18, Unsupported, "tty is not supported yet by berth"},
-		{1, "spec.containers[0].stdin", 19, Unsupported, "stdin is not supported yet by berth: con"},
 		{1, "spec.containers[0].livenessProbe.exec.command[0]", 22, Error, "expected a string, got the boolean true:"},
 		{1, "spec.containers[0].lifecycle", 29, Unsupported, "lifecycle is not supported yet by berth:"},
 		{1, "spec.containers[0].ports[0].protocol", 35, Unsupported, "protocol \"SCTP\" is not supported yet by "},

@@ -32,9 +32,6 @@ var unsupported = []unsupportedField{
 
 	// Containers and init containers.
 	{owner: typeOf[Container](), field: "lifecycle", detail: ": postStart and preStop hooks are not run"},
-	{owner: typeOf[Container](), field: "stdin", detail: ": containers get no standard input"},
-	{owner: typeOf[Container](), field: "stdinOnce"},
-	{owner: typeOf[Container](), field: "tty"},
 	{owner: typeOf[Container](), field: "volumeDevices"},
 	{owner: typeOf[Container](), field: "resizePolicy"},
 	{owner: typeOf[Container](), field: "restartPolicy", detail: ": sidecar init containers are not implemented"},

@@ -166,9 +166,9 @@ func TestValidatePodBuiltInCode(t *testing.T) {
 		{"image and emptyDir", func(p *Pod) {
 			p.Spec.Volumes[0] = Volume{Name: "cfg", EmptyDir: &EmptyDirVolumeSource{}, Image: &ImageVolumeSource{Reference: "tools:1"}}
 		}, "spec.volumes[0].image", Error},
-		{"init container sidecar stdin", func(p *Pod) {
-			p.Spec.InitContainers = []Container{{Name: "init", Image: "x", StdinOnce: true}}
-		}, "spec.initContainers[0].stdinOnce", Unsupported},
+		{"init container unsupported field", func(p *Pod) {
+			p.Spec.InitContainers = []Container{{Name: "init", Image: "x", SecurityContext: &SecurityContext{ProcMount: "Unmasked"}}}
+		}, "spec.initContainers[0].securityContext.procMount", Unsupported},
 		{"wildcard host port overlaps", func(p *Pod) {
 			p.Spec.Containers[0].Ports = append(p.Spec.Containers[0].Ports, ContainerPort{ContainerPort: 81, HostPort: 8080, HostIP: "::"})
 		}, "spec.containers[0].ports[1].hostPort", Error},

@@ -112,6 +112,7 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
 				OOMEventsFile: oomFile, OOMFormat: oomFormat,
 				TerminationMessagePolicy: c.TerminationMessagePolicy,
+				Stdin:                    c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 			})
 			if c.TerminationMessagePath != "" {
 				out[len(out)-1].TerminationMessageFile = l.TerminationMessageFile(c.Name)

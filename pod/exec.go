@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -243,4 +244,53 @@ func parseNSpid(status string) ([]int, error) {
 		return out, nil
 	}
 	return nil, errors.New("no NSpid line")
+}
+
+// ErrAttachRefused is wrapped by an attach the container's spec does not
+// allow (input without stdin, a terminal without tty).
+var ErrAttachRefused = infra.ErrAttachRefused
+
+// Attach opens an attach session to container ctr of a pod ("" is the
+// pod's only container) through its infra: the connection carries
+// internal/attachio frames until the run ends or the caller closes it.
+// stdin and tty ask for input and the container's terminal. Errors wrap
+// ErrNotFound, ErrNotRunning, or ErrAttachRefused with what the spec
+// lacks.
+func (m *Manager) Attach(ctx context.Context, namespace, name, ctr string, stdin, tty bool) (net.Conn, error) {
+	key := namespace + "/" + name
+	m.mu.Lock()
+	e, ok := m.pods[ID(namespace, name)]
+	var rec *record
+	var l Layout
+	var terminating bool
+	if ok {
+		rec, l, terminating = e.rec, e.layout, e.terminating
+	}
+	m.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("pod %s not found: %w", key, ErrNotFound)
+	}
+	if terminating {
+		return nil, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
+	}
+	c, err := pickContainer(rec.Pod, ctr)
+	if err != nil {
+		return nil, err
+	}
+	cl := infra.NewClient(l.Socket())
+	st, err := cl.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s: %w", key, err)
+	}
+	if _, err := runningPID(st, key, c.Name); err != nil {
+		return nil, err
+	}
+	conn, err := cl.Attach(ctx, c.Name, stdin, tty)
+	if errors.Is(err, infra.ErrUnsupported) {
+		return nil, fmt.Errorf("pod %s was started by an older berth whose infra cannot attach; it can once the pod is recreated: %w", key, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attach to container %s of pod %s: %w", c.Name, key, err)
+	}
+	return conn, nil
 }

@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newDiffCmd(g),
 		newDeleteCmd(g),
 		newExecCmd(g),
+		newAttachCmd(g),
 		newGetCmd(g),
 		newDescribeCmd(g),
 		newLogsCmd(g),

@@ -26,6 +26,9 @@
 //	demo hostname                  print the hostname
 //	demo tick INTERVAL             print "tick N", N from 1, every INTERVAL, forever
 //	demo tty                       whether stdin is a terminal, and its name
+//	demo shell                     a prompt ("demo$ ") reading lines from stdin: "tty"
+//	                               runs demo tty, "exit" exits, others are answered
+//	                               "you said: LINE"; at end of input "stdin: EOF", exit 0
 //	demo self                      own cgroups and namespaces (/proc/self)
 //	demo open PATH [rw]            open PATH read-only (or read-write) and close it
 //	demo mknod PATH c|b MAJ MIN    create a device node, mode 0666
@@ -229,6 +232,8 @@ func run(mode string, args []string) error {
 		return id()
 	case "tty":
 		return tty()
+	case "shell":
+		return shell()
 	case "self":
 		return self()
 	case "open":
@@ -523,6 +528,33 @@ func id() error {
 		}
 	}
 	return sc.Err()
+}
+
+// shell answers the lines it reads, for attach tests: what a debug pod's
+// shell does, in a few lines.
+func shell() error {
+	sc := bufio.NewScanner(os.Stdin)
+	for {
+		fmt.Print("demo$ ")
+		if !sc.Scan() {
+			break
+		}
+		switch line := strings.TrimSpace(sc.Text()); line {
+		case "exit":
+			return nil
+		case "tty":
+			if err := tty(); err != nil {
+				return err
+			}
+		default:
+			fmt.Println("you said:", line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	fmt.Println("\nstdin: EOF")
+	return nil
 }
 
 // tty prints "tty: yes NAME" and "size: ROWSxCOLS" when stdin is a

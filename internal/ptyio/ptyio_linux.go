@@ -1,4 +1,7 @@
-package execin
+// Package ptyio holds the pseudo-terminal helpers `berth exec -t`,
+// `berth attach -t` and the infra (a container with tty: true) share:
+// allocating a pty, raw mode for the caller's terminal, window sizes.
+package ptyio
 
 import (
 	"errors"
@@ -9,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openPTY allocates a pseudo-terminal: the master for the caller, the
+// Open allocates a pseudo-terminal: the master for the caller, the
 // peer (slave) for the command. The peer is opened through the master
 // (TIOCGPTPEER), not by a /dev/pts path another process could swap.
-func openPTY() (master, peer *os.File, err error) {
+func Open() (master, peer *os.File, err error) {
 	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
@@ -53,15 +56,15 @@ func openPeer(m int) (int, error) {
 	return fd, nil
 }
 
-// isTerminal reports whether fd is a terminal.
-func isTerminal(fd int) bool {
+// IsTerminal reports whether fd is a terminal.
+func IsTerminal(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	return err == nil
 }
 
-// makeRaw puts the terminal fd in raw mode (cfmakeraw) and returns the
+// MakeRaw puts the terminal fd in raw mode (cfmakeraw) and returns the
 // function that restores its previous mode.
-func makeRaw(fd int) (restore func() error, err error) {
+func MakeRaw(fd int) (restore func() error, err error) {
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		return nil, fmt.Errorf("read terminal mode: %w", err)
@@ -87,12 +90,28 @@ func rawTermios(t unix.Termios) unix.Termios {
 	return t
 }
 
-// copyWinsize gives the pty master the window size of the terminal from.
-func copyWinsize(from int, master *os.File) error {
+// CopyWinsize gives the pty master the window size of the terminal from.
+func CopyWinsize(from int, master *os.File) error {
 	ws, err := unix.IoctlGetWinsize(from, unix.TIOCGWINSZ)
 	if err != nil {
 		return fmt.Errorf("read window size: %w", err)
 	}
+	return SetWinsize(master, ws.Row, ws.Col)
+}
+
+// Winsize reads the window size of the terminal fd.
+func Winsize(fd int) (rows, cols uint16, err error) {
+	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read window size: %w", err)
+	}
+	return ws.Row, ws.Col, nil
+}
+
+// SetWinsize sets the window size of the pty master, which sends
+// SIGWINCH to the foreground process group of its terminal.
+func SetWinsize(master *os.File, rows, cols uint16) error {
+	ws := &unix.Winsize{Row: rows, Col: cols}
 	// Not master.Fd(): that would put the master back in blocking mode.
 	rc, err := master.SyscallConn()
 	if err != nil {
@@ -106,4 +125,21 @@ func copyWinsize(from int, master *os.File) error {
 		return fmt.Errorf("set window size: %w", serr)
 	}
 	return nil
+}
+
+// EOFChar is the end-of-file character (VEOF, ^D unless changed) of the
+// pty master's terminal: written at the start of a line, a reader on the
+// peer in canonical mode sees end of file.
+func EOFChar(master *os.File) byte {
+	const ctrlD = 4
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return ctrlD
+	}
+	var t *unix.Termios
+	var terr error
+	if err := rc.Control(func(fd uintptr) { t, terr = unix.IoctlGetTermios(int(fd), unix.TCGETS) }); err != nil || terr != nil || t.Cc[unix.VEOF] == 0 {
+		return ctrlD
+	}
+	return t.Cc[unix.VEOF]
 }

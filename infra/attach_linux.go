@@ -1,0 +1,238 @@
+package infra
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/berth-project/berth/internal/attachio"
+	"github.com/berth-project/berth/internal/ptyio"
+)
+
+// attachBuffer is how many chunks of output (each at most one read, 32
+// KiB) wait for an attacher that is slow to take them; past it the
+// attacher is dropped, so that it never holds the container's output or
+// its log.
+const attachBuffer = 64
+
+// maxSessions caps the attach sessions of one run, and with it what they
+// may buffer (maxSessions * attachBuffer chunks).
+const maxSessions = 16
+
+// runIO is the stdio the infra holds for one run of a container beside
+// its log: the write side of its stdin, its terminal, and the attach
+// sessions its output is copied to.
+type runIO struct {
+	cfg *ContainerConfig
+	log *slog.Logger
+	// in is where input goes: the stdin pipe's write end, or the pty
+	// master with a terminal; nil without stdin. master is the pty master
+	// (window sizes), nil without a terminal.
+	in, master *os.File
+
+	mu sync.Mutex
+	// stdinClosed: stdinOnce closed the stdin after the first session.
+	stdinClosed bool
+	ended       bool
+	attachers   map[*attacher]struct{}
+}
+
+// attacher is one attach session of a run.
+type attacher struct {
+	stdin bool
+	// out carries output frames to the session's writer; closed when the
+	// session is dropped or the run ends.
+	out    chan attachio.Frame
+	closed bool
+	// stdinDone: this session's input already ended.
+	stdinDone bool
+}
+
+func newRunIO(cfg *ContainerConfig, log *slog.Logger, in, master *os.File) *runIO {
+	return &runIO{cfg: cfg, log: log, in: in, master: master, attachers: map[*attacher]struct{}{}}
+}
+
+// join registers a session that asks for input (stdin) or the terminal
+// (tty), or says why it cannot.
+func (r *runIO) join(stdin, tty bool) (*attacher, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return nil, errRunEnded
+	}
+	if err := attachRefusal(r.cfg, stdin, tty, r.stdinClosed); err != nil {
+		return nil, err
+	}
+	if len(r.attachers) >= maxSessions {
+		return nil, fmt.Errorf("container %s already has %d attach sessions, the most it takes", r.cfg.Name, maxSessions)
+	}
+	a := &attacher{stdin: stdin, out: make(chan attachio.Frame, attachBuffer)}
+	r.attachers[a] = struct{}{}
+	return a, nil
+}
+
+// errRunEnded is an attach to a run whose output just ended.
+var errRunEnded = errors.New("the container's run has ended")
+
+// broadcast hands a copy of output p to every session, without waiting:
+// a session whose buffer is full is dropped.
+func (r *runIO) broadcast(kind attachio.Kind, p []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.attachers) == 0 {
+		return
+	}
+	f := attachio.Frame{Kind: kind, Payload: append([]byte(nil), p...)}
+	for a := range r.attachers {
+		select {
+		case a.out <- f:
+		default:
+			r.log.Warn("attach session too slow to take the container's output, dropped", "container", r.cfg.Name)
+			r.dropLocked(a)
+		}
+	}
+}
+
+func (r *runIO) dropLocked(a *attacher) {
+	delete(r.attachers, a)
+	if !a.closed {
+		a.closed = true
+		close(a.out)
+	}
+}
+
+// end is called once the run's output is all copied: every session gets
+// what is buffered for it and is closed, and the infra's side of stdin
+// is closed.
+func (r *runIO) end() {
+	r.mu.Lock()
+	r.ended = true
+	for a := range r.attachers {
+		r.dropLocked(a)
+	}
+	r.mu.Unlock()
+	if r.in != nil && r.in != r.master {
+		r.in.Close()
+	}
+}
+
+// leave ends session a: its input ends too.
+func (r *runIO) leave(a *attacher) {
+	r.inputEnded(a)
+	r.mu.Lock()
+	r.dropLocked(a)
+	r.mu.Unlock()
+}
+
+// inputEnded is the end of a's input (its caller's EOF, or its
+// departure); with stdinOnce the container's stdin closes then: EOF for
+// a pipe, the terminal's end-of-file character (^D) for a terminal.
+func (r *runIO) inputEnded(a *attacher) {
+	r.mu.Lock()
+	if !a.stdin || a.stdinDone {
+		r.mu.Unlock()
+		return
+	}
+	a.stdinDone = true
+	closeNow := r.cfg.StdinOnce && !r.stdinClosed && !r.ended
+	if closeNow {
+		r.stdinClosed = true
+	}
+	r.mu.Unlock()
+	if !closeNow {
+		return
+	}
+	if r.master != nil {
+		if _, err := r.master.Write([]byte{ptyio.EOFChar(r.master)}); err != nil {
+			r.log.Debug("end of terminal input", "container", r.cfg.Name, "err", err)
+		}
+		return
+	}
+	r.in.Close()
+}
+
+// write passes a's input to the container's stdin, unless a's input or
+// the stdin ended (stdinOnce); a write blocks while the
+// container does not read, which holds only this session's reader.
+func (r *runIO) write(a *attacher, p []byte) error {
+	r.mu.Lock()
+	closed := !a.stdin || a.stdinDone || r.stdinClosed
+	r.mu.Unlock()
+	if closed {
+		return nil
+	}
+	_, err := r.in.Write(p)
+	return err
+}
+
+// serve runs session a on conn until the run ends, the caller leaves or
+// the session is dropped: output frames out, input and window sizes in.
+func (r *runIO) serve(a *attacher, conn net.Conn) {
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for f := range a.out {
+			if err := attachio.WriteFrame(conn, f.Kind, f.Payload); err != nil {
+				break
+			}
+		}
+		// The reader below ends on this close.
+		conn.Close()
+	}()
+	r.readInput(a, conn)
+	r.leave(a)
+	<-written
+}
+
+// readInput reads the caller's frames until it leaves.
+func (r *runIO) readInput(a *attacher, conn net.Conn) {
+	for {
+		f, err := attachio.ReadFrame(conn)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				r.log.Debug("attach session input", "container", r.cfg.Name, "err", err)
+			}
+			return
+		}
+		switch f.Kind {
+		case attachio.Stdin:
+			if err := r.write(a, f.Payload); err != nil {
+				r.log.Debug("write to the container's stdin", "container", r.cfg.Name, "err", err)
+			}
+		case attachio.CloseStdin:
+			r.inputEnded(a)
+		case attachio.Resize:
+			rows, cols, err := attachio.DecodeResize(f.Payload)
+			if err == nil && r.master != nil {
+				err = ptyio.SetWinsize(r.master, rows, cols)
+			}
+			if err != nil {
+				r.log.Debug("attach window size", "container", r.cfg.Name, "err", err)
+			}
+		}
+	}
+}
+
+// teeReader passes what it reads from a run's output to its sessions; a
+// terminal's EIO (no process holds the peer any more) is its EOF.
+type teeReader struct {
+	r    io.Reader
+	io   *runIO
+	kind attachio.Kind
+}
+
+func (t teeReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.io.broadcast(t.kind, p[:n])
+	}
+	if t.io.master != nil && errors.Is(err, syscall.EIO) {
+		err = io.EOF
+	}
+	return n, err
+}
