@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ProtocolVersion is sent in every request and response. Bump it when an op
@@ -42,6 +43,9 @@ const (
 	// OpKill stops one container's run (a failed liveness or startup
 	// probe); its restart policy decides what comes next.
 	OpKill = "kill"
+	// OpStarted says a sidecar's startupProbe passed for one run, which
+	// lets the init containers after it start.
+	OpStarted = "started"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -57,8 +61,10 @@ type Request struct {
 	// launch config.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
-	// Container names the container of OpEnv and OpKill.
+	// Container names the container of OpEnv, OpKill and OpStarted.
 	Container string `json:"container,omitempty"`
+	// Run, with OpStarted, is when the run its probe passed for began.
+	Run time.Time `json:"run,omitzero"`
 	// Message, with OpKill, is the Killing event's message.
 	Message string `json:"message,omitempty"`
 	// Envs, with OpSetEnv, maps container names to their new environment.
