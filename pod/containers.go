@@ -112,6 +112,8 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
 				OOMEventsFile: oomFile, OOMFormat: oomFormat,
 				TerminationMessagePolicy: c.TerminationMessagePolicy,
+				Sidecar:                  manifests.IsSidecar(c),
+				WaitStarted:              manifests.IsSidecar(c) && c.StartupProbe != nil,
 			})
 			if c.TerminationMessagePath != "" {
 				out[len(out)-1].TerminationMessageFile = l.TerminationMessageFile(c.Name)
