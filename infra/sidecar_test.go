@@ -277,3 +277,27 @@ func TestSupervisorActiveDeadline(t *testing.T) {
 		t.Fatal("Kill accepted after the deadline")
 	}
 }
+
+// TestSupervisorSidecarLivenessKill: a sidecar a failed liveness probe
+// kills is restarted even under Never, and its next init container is
+// not run again.
+func TestSupervisorSidecarLivenessKill(t *testing.T) {
+	s, p := newTestSupervisor(sidecarPod(RestartNever, false))
+	s.Start(nil, nil, func() {})
+	s.Exited(102, exitStatus(0))
+	if err := s.Kill("side1", time.Second, "Container side1 failed liveness probe, will be restarted"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"terminated 101"}; !reflect.DeepEqual(p.signalled, want) {
+		t.Fatalf("signals: %v, want %v", p.signalled, want)
+	}
+	s.Exited(101, signalStatus(syscall.SIGTERM))
+	p.fire() // the kill's grace (nothing left to kill) and the back-off
+	st := s.Status()
+	if side := st.InitContainers[0]; side.State.Running == nil || side.RestartCount != 1 || side.PID != 105 {
+		t.Fatalf("side1 after the kill: %+v", side)
+	}
+	if setup := st.InitContainers[1]; setup.State.Terminated == nil || setup.RestartCount != 0 {
+		t.Fatalf("setup ran again: %+v", setup)
+	}
+}
