@@ -152,7 +152,9 @@ func TestValidate(t *testing.T) {
 		{"dot-dot name", func(c *PodConfig) { c.Containers[0].Name = ".." }, false},
 		{"duplicate across init", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "app"}} }, false},
 		{"bad oom format", func(c *PodConfig) { c.Containers[0].OOMFormat = "v3" }, false},
-		{"sidecar init container", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "s", Sidecar: true, WaitStarted: true}} }, true},
+		{"sidecar init container", func(c *PodConfig) {
+			c.InitContainers = []ContainerConfig{{Name: "s", Sidecar: true, WaitStarted: true}}
+		}, true},
 		{"sidecar among the containers", func(c *PodConfig) { c.Containers[0].Sidecar = true }, false},
 		{"waitStarted without sidecar", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "s", WaitStarted: true}} }, false},
 		{"negative deadline", func(c *PodConfig) { c.ActiveDeadline = -time.Second }, false},
