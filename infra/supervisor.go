@@ -302,8 +302,8 @@ func initStep(inits []initState) (next int, through bool) {
 	return -1, true
 }
 
-// markStarted records that the run of c that began at run counts as
-// started, and lets the init containers after it go.
+// markStarted records that c's current run counts as started, and lets
+// the init containers after it go.
 func (s *supervisor) markStarted(c *ctr) {
 	c.status.Started = true
 	c.through = true
