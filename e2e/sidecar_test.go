@@ -13,9 +13,9 @@ import (
 	"github.com/berth-project/berth/internal/testutil"
 )
 
-// containerStatus is the status of container name, init containers
+// namedStatus is the status of container name, init containers
 // included; the zero value when the pod has none.
-func containerStatus(p api.Pod, name string) api.ContainerStatus {
+func namedStatus(p api.Pod, name string) api.ContainerStatus {
 	for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
 		if c.Name == name {
 			return c
@@ -54,16 +54,16 @@ spec:
     command: ["/bin/demo", "--mark-term=/out/order,main,700ms", "sleep", "5"]
     volumeMounts: [{name: out, mountPath: /out}]
 `)
-	first := containerStatus(d.pod("side"), "proxy")
+	first := namedStatus(d.pod("side"), "proxy")
 	if first.State.Running == nil || first.ContainerID == "" || first.Started == nil || !*first.Started {
 		t.Fatalf("sidecar after apply: %s", toJSON(first))
 	}
 	var p api.Pod
 	testutil.WaitFor(t, 60*time.Second, "the main container to have restarted twice", func() bool {
 		p = d.pod("side")
-		return containerStatus(p, "main").RestartCount >= 2
+		return namedStatus(p, "main").RestartCount >= 2
 	})
-	if side := containerStatus(p, "proxy"); side.ContainerID != first.ContainerID || side.RestartCount != 0 || side.State.Running == nil {
+	if side := namedStatus(p, "proxy"); side.ContainerID != first.ContainerID || side.RestartCount != 0 || side.State.Running == nil {
 		t.Fatalf("the sidecar did not keep its run across the main container's restarts: was %s, now %s", toJSON(first), toJSON(side))
 	}
 	if p.Status.Phase != api.PodRunning {
@@ -71,7 +71,7 @@ spec:
 	}
 	// Delete while main runs a fresh run (it sleeps 5 s).
 	testutil.WaitFor(t, 30*time.Second, "a fresh run of main", func() bool {
-		r := containerStatus(d.pod("side"), "main").State.Running
+		r := namedStatus(d.pod("side"), "main").State.Running
 		return r != nil && time.Since(r.StartedAt) < time.Second
 	})
 	d.mustBerth("delete", "-f", filepath.Join(d.dir, "side.yaml"), "--timeout", "30s")
@@ -109,9 +109,9 @@ spec:
 	var p api.Pod
 	testutil.WaitFor(t, 30*time.Second, "the job pod to succeed with its sidecar stopped", func() bool {
 		p = d.pod("job")
-		return p.Status.Phase == api.PodSucceeded && containerStatus(p, "logship").State.Terminated != nil
+		return p.Status.Phase == api.PodSucceeded && namedStatus(p, "logship").State.Terminated != nil
 	})
-	work, side := containerStatus(p, "work").State.Terminated, containerStatus(p, "logship").State.Terminated
+	work, side := namedStatus(p, "work").State.Terminated, namedStatus(p, "logship").State.Terminated
 	if work == nil || work.ExitCode != 0 {
 		t.Fatalf("work: %s", toJSON(p.Status))
 	}
@@ -120,7 +120,7 @@ spec:
 	}
 	time.Sleep(1500 * time.Millisecond) // longer than the back-off: a restart would show
 	p = d.pod("job")
-	if s := containerStatus(p, "logship"); s.RestartCount != 0 || s.State.Terminated == nil || p.Status.Phase != api.PodSucceeded {
+	if s := namedStatus(p, "logship"); s.RestartCount != 0 || s.State.Terminated == nil || p.Status.Phase != api.PodSucceeded {
 		t.Errorf("after completion: %s", toJSON(p.Status))
 	}
 }
@@ -129,7 +129,7 @@ spec:
 // a sidecar with a startup probe starts only once the probe passed.
 func TestSidecarStartupProbeHoldsTheNextContainers(t *testing.T) {
 	d := startDaemon(t)
-	d.mustBerth("apply", "-f", writeFile(t, d, "gate.yaml", `apiVersion: v1
+	writeManifest(t, d, "gate.yaml", `apiVersion: v1
 kind: Pod
 metadata:
   name: gate
@@ -154,39 +154,29 @@ spec:
   - name: main
     image: berth.test/demo:latest
     command: ["/bin/demo", "sleep"]
-`), "--wait=false")
+`)
 	testutil.WaitFor(t, 30*time.Second, "the sidecar to run", func() bool {
-		return containerStatus(d.pod("gate"), "proxy").State.Running != nil
+		p, err := api.NewClient(d.sock).Pod(context.Background(), "default", "gate")
+		return err == nil && namedStatus(p, "proxy").State.Running != nil
 	})
 	p := d.pod("gate")
-	if after := containerStatus(p, "after"); after.State.Waiting == nil || p.Status.Phase != api.PodPending {
+	if after := namedStatus(p, "after"); after.State.Waiting == nil || p.Status.Phase != api.PodPending {
 		t.Fatalf("the next init container did not wait for the startup probe: %s", toJSON(p.Status))
 	}
-	if s := containerStatus(p, "proxy"); s.Started == nil || *s.Started || s.Ready {
+	if s := namedStatus(p, "proxy"); s.Started == nil || *s.Started || s.Ready {
 		t.Errorf("sidecar before its probe passed: %s", toJSON(s))
 	}
 	testutil.WaitFor(t, 30*time.Second, "the pod to be ready", func() bool {
 		p = d.pod("gate")
-		return p.Status.Phase == api.PodRunning && containerStatus(p, "main").Ready && containerStatus(p, "proxy").Ready
+		return p.Status.Phase == api.PodRunning && namedStatus(p, "main").Ready && namedStatus(p, "proxy").Ready
 	})
-	proxy, after := containerStatus(p, "proxy"), containerStatus(p, "after")
+	proxy, after := namedStatus(p, "proxy"), namedStatus(p, "after")
 	if after.State.Terminated == nil || proxy.State.Running == nil {
 		t.Fatalf("status: %s", toJSON(p.Status))
 	}
 	if held := after.State.Terminated.StartedAt.Sub(proxy.State.Running.StartedAt); held < 3*time.Second {
 		t.Errorf("the next init container started %s after the sidecar, before its probe could pass (3s)", held)
 	}
-}
-
-// writeFile writes a manifest into the test's directory and returns its
-// path.
-func writeFile(t *testing.T, d *daemon, name, content string) string {
-	t.Helper()
-	p := filepath.Join(d.dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // TestActiveDeadlineSeconds: past its deadline, counted from the pod's
@@ -218,7 +208,7 @@ spec:
 	d.start()
 	testutil.WaitFor(t, 30*time.Second, "the pod to fail with DeadlineExceeded", func() bool {
 		p = d.pod("deadline")
-		return p.Status.Phase == api.PodFailed && containerStatus(p, "main").State.Terminated != nil
+		return p.Status.Phase == api.PodFailed && namedStatus(p, "main").State.Terminated != nil
 	})
 	if p.Status.Reason != "DeadlineExceeded" || !strings.Contains(p.Status.Message, "longer than the specified deadline") {
 		t.Errorf("reason %q, message %q", p.Status.Reason, p.Status.Message)
@@ -226,7 +216,7 @@ spec:
 	if t0 := p.Status.StartTime; t0 == nil || !t0.Equal(start) {
 		t.Errorf("start time %v, was %v", t0, start)
 	}
-	ended := containerStatus(p, "main").State.Terminated.FinishedAt
+	ended := namedStatus(p, "main").State.Terminated.FinishedAt
 	if ran := ended.Sub(start); ran < 6*time.Second || ran > 9*time.Second {
 		t.Errorf("the container was stopped %s after the pod's start, want the 6s deadline (from the start, not the daemon's restart)", ran)
 	}
@@ -243,7 +233,7 @@ spec:
 	}
 	time.Sleep(1500 * time.Millisecond) // longer than the back-off: a restart would show
 	after := d.pod("deadline")
-	if after.Metadata.UID != p.Metadata.UID || containerStatus(after, "main").RestartCount != 0 || after.Status.Phase != api.PodFailed {
+	if after.Metadata.UID != p.Metadata.UID || namedStatus(after, "main").RestartCount != 0 || after.Status.Phase != api.PodFailed {
 		t.Errorf("the failed pod was restarted: %s", toJSON(after.Status))
 	}
 }
