@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/berth-project/berth/kube"
+	"github.com/berth-project/berth/manifests"
 )
 
 // Settled reports whether a pod has reached a state `berth apply` stops
@@ -65,9 +66,13 @@ func DisplayStatus(p Pod) string {
 		return p.Status.Reason
 	}
 	st := p.Status
+	sidecars := sidecarNames(p)
 	for i, c := range st.InitContainerStatuses {
 		switch {
 		case c.State.Terminated != nil && c.State.Terminated.ExitCode == 0:
+			continue
+		case sidecars[c.Name] && (c.Started != nil && *c.Started || st.Phase != PodPending):
+			// A sidecar that started, or one stopped once the pod ended.
 			continue
 		case c.State.Terminated != nil:
 			return "Init:" + reasonOr(c.State.Terminated.Reason, "Error")
@@ -100,24 +105,48 @@ func DisplayStatus(p Pod) string {
 	return reason
 }
 
-// ReadyCount is the READY column: ready containers over all containers.
+// ReadyCount is the READY column: ready containers over all containers,
+// sidecars included, as kubectl counts them.
 func ReadyCount(p Pod) (ready, total int) {
+	sidecars := sidecarNames(p)
+	for _, c := range p.Status.InitContainerStatuses {
+		if sidecars[c.Name] && c.Ready {
+			ready++
+		}
+	}
 	for _, c := range p.Status.ContainerStatuses {
 		if c.Ready {
 			ready++
 		}
 	}
-	total = len(p.Spec.Containers)
+	total = len(p.Spec.Containers) + len(sidecars)
 	return ready, total
 }
 
-// Restarts is the RESTARTS column: the sum over containers.
+// Restarts is the RESTARTS column: the sum over containers and sidecars.
 func Restarts(p Pod) int {
 	n := 0
+	sidecars := sidecarNames(p)
+	for _, c := range p.Status.InitContainerStatuses {
+		if sidecars[c.Name] {
+			n += int(c.RestartCount)
+		}
+	}
 	for _, c := range p.Status.ContainerStatuses {
 		n += int(c.RestartCount)
 	}
 	return n
+}
+
+// sidecarNames names the pod's sidecar init containers.
+func sidecarNames(p Pod) map[string]bool {
+	out := map[string]bool{}
+	for i := range p.Spec.InitContainers {
+		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) {
+			out[c.Name] = true
+		}
+	}
+	return out
 }
 
 func reasonOr(r, def string) string {

@@ -4,7 +4,30 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/kube"
+	"github.com/berth-project/berth/manifests"
 )
+
+// withSidecar is a pod with a sidecar, running, and one container in
+// state app.
+func withSidecar(phase string, started bool, app kube.ContainerState) Pod {
+	always := "Always"
+	p := Pod{Status: PodStatus{Phase: phase,
+		InitContainerStatuses: []ContainerStatus{{Name: "proxy", Started: &started, Ready: started, RestartCount: 2, State: kube.ContainerState{Running: &kube.StateRunning{}}}},
+		ContainerStatuses:     []ContainerStatus{{Name: "app", Ready: app.Running != nil, RestartCount: 1, State: app}}}}
+	p.Spec.InitContainers = []manifests.Container{{Name: "proxy", RestartPolicy: &always}}
+	p.Spec.Containers = []manifests.Container{{Name: "app"}}
+	return p
+}
+
+func TestSidecarColumns(t *testing.T) {
+	p := withSidecar(PodRunning, true, kube.ContainerState{Running: &kube.StateRunning{}})
+	if ready, total := ReadyCount(p); ready != 2 || total != 2 {
+		t.Errorf("READY %d/%d, want 2/2", ready, total)
+	}
+	if n := Restarts(p); n != 3 {
+		t.Errorf("RESTARTS %d, want 3", n)
+	}
+}
 
 func TestDisplayStatusAndSettled(t *testing.T) {
 	run := kube.ContainerState{Running: &kube.StateRunning{}}
@@ -22,6 +45,10 @@ func TestDisplayStatusAndSettled(t *testing.T) {
 		{"oom", Pod{Status: PodStatus{Phase: PodFailed, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}}}, "OOMKilled", true},
 		{"init running", Pod{Status: PodStatus{Phase: PodPending, InitContainerStatuses: []ContainerStatus{{State: run}}, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}}}}}, "Init:0/1", false},
 		{"terminating", Pod{Status: PodStatus{Phase: PodRunning, Reason: "Terminating"}}, "Terminating", true},
+		{"sidecar not started", withSidecar(PodPending, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}), "Init:0/1", false},
+		{"sidecar started", withSidecar(PodRunning, true, run), "Running", true},
+		{"job done, sidecar stopped", withSidecar(PodSucceeded, false, kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}), "Completed", true},
+		{"deadline", Pod{Status: PodStatus{Phase: PodFailed, Reason: "DeadlineExceeded"}}, "DeadlineExceeded", true},
 	} {
 		if got := DisplayStatus(tc.pod); got != tc.status {
 			t.Errorf("%s: status %q, want %q", tc.name, got, tc.status)

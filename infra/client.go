@@ -134,6 +134,17 @@ func (c *Client) Attach(ctx context.Context, ctr string, stdin, tty bool) (net.C
 	return conn, nil
 }
 
+// Started tells the infra that the startupProbe of sidecar ctr passed for
+// its run that began at run: the init containers after it may start. It
+// wraps ErrUnsupported for an infra older than protocol version 7.
+func (c *Client) Started(ctx context.Context, ctr string, run time.Time) error {
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpStarted, Container: ctr, Run: run})
+	if err != nil && olderThan(resp, 7) {
+		return fmt.Errorf("sidecar %s started: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
+	}
+	return err
+}
+
 // olderThan reports whether resp came from an infra of a protocol version
 // before v, which refuses the ops it does not know.
 func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Version < v }

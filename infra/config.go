@@ -65,8 +65,13 @@ type PodConfig struct {
 
 	RestartPolicy string        `json:"restartPolicy"`
 	Backoff       BackoffConfig `json:"backoff"`
-	// GracePeriod is used when the infra itself gets SIGTERM.
+	// GracePeriod is used when the infra itself gets SIGTERM, and when
+	// the pod ends on its own (completed, or past its deadline).
 	GracePeriod time.Duration `json:"gracePeriod"`
+	// ActiveDeadline, when set, is how long the pod may run from its
+	// Start (spec.activeDeadlineSeconds): then it fails with
+	// DeadlineExceeded and its containers are stopped for good.
+	ActiveDeadline time.Duration `json:"activeDeadline,omitempty"`
 
 	// InitContainers and Containers may be left empty at launch and given
 	// with Start instead.
@@ -130,6 +135,14 @@ type ContainerConfig struct {
 	Stdin     bool `json:"stdin,omitempty"`
 	StdinOnce bool `json:"stdinOnce,omitempty"`
 	TTY       bool `json:"tty,omitempty"`
+	// Sidecar marks an init container with restartPolicy Always: the next
+	// init container starts once it started, it is restarted whatever the
+	// pod's policy while the pod runs, and it is stopped after the regular
+	// containers, last declared first.
+	Sidecar bool `json:"sidecar,omitempty"`
+	// WaitStarted, on a sidecar with a startupProbe, makes a run count as
+	// started only once the daemon says its probe passed (OpStarted).
+	WaitStarted bool `json:"waitStarted,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every Validate error.
@@ -169,6 +182,9 @@ func (c *PodConfig) Validate() error {
 	if c.GracePeriod < 0 {
 		bad("gracePeriod %s is negative", c.GracePeriod)
 	}
+	if c.ActiveDeadline < 0 {
+		bad("activeDeadline %s is negative", c.ActiveDeadline)
+	}
 	for _, s := range c.Sysctls {
 		if !validSysctlPath(s.Path) || strings.ContainsAny(s.Value, "\n\r\x00") {
 			bad("sysctl %s: path %q or value %q is not one a sysctl can have", s.Name, s.Path, s.Value)
@@ -187,6 +203,16 @@ func validateContainers(key string, inits, ctrs []ContainerConfig) error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: pod %s: %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...)))
+	}
+	for _, ctr := range ctrs {
+		if ctr.Sidecar || ctr.WaitStarted {
+			bad("container %s: only an init container can be a sidecar", ctr.Name)
+		}
+	}
+	for _, ctr := range inits {
+		if ctr.WaitStarted && !ctr.Sidecar {
+			bad("init container %s: waitStarted is for sidecars only", ctr.Name)
+		}
 	}
 	seen := map[string]bool{}
 	for _, ctr := range append(append([]ContainerConfig{}, inits...), ctrs...) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ProtocolVersion is sent in every request and response. Bump it when an op
@@ -14,8 +15,10 @@ import (
 // OpSetEnv, version 4 ContainerConfig's termination message fields and the
 // runs it carries over a host restart (RestartCount, LastState), version 5
 // OpKill, version 6 OpAttach and ContainerConfig's Stdin, StdinOnce and
-// TTY.
-const ProtocolVersion = 6
+// TTY, version 7 sidecars (ContainerConfig's Sidecar and WaitStarted,
+// OpStarted, ContainerStatus.Started), PodConfig.ActiveDeadline and the
+// pod's Reason and Message.
+const ProtocolVersion = 7
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -45,6 +48,9 @@ const (
 	// a container's run: its output, and its input with Stdin
 	// (internal/attachio frames).
 	OpAttach = "attach"
+	// OpStarted says a sidecar's startupProbe passed for one run, which
+	// lets the init containers after it start.
+	OpStarted = "started"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -60,8 +66,11 @@ type Request struct {
 	// launch config.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
-	// Container names the container of OpEnv, OpKill and OpAttach.
+	// Container names the container of OpEnv, OpKill, OpAttach and
+	// OpStarted.
 	Container string `json:"container,omitempty"`
+	// Run, with OpStarted, is when the run its probe passed for began.
+	Run time.Time `json:"run,omitzero"`
 	// Message, with OpKill, is the Killing event's message.
 	Message string `json:"message,omitempty"`
 	// Envs, with OpSetEnv, maps container names to their new environment.

@@ -152,6 +152,12 @@ func TestValidate(t *testing.T) {
 		{"dot-dot name", func(c *PodConfig) { c.Containers[0].Name = ".." }, false},
 		{"duplicate across init", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "app"}} }, false},
 		{"bad oom format", func(c *PodConfig) { c.Containers[0].OOMFormat = "v3" }, false},
+		{"sidecar init container", func(c *PodConfig) {
+			c.InitContainers = []ContainerConfig{{Name: "s", Sidecar: true, WaitStarted: true}}
+		}, true},
+		{"sidecar among the containers", func(c *PodConfig) { c.Containers[0].Sidecar = true }, false},
+		{"waitStarted without sidecar", func(c *PodConfig) { c.InitContainers = []ContainerConfig{{Name: "s", WaitStarted: true}} }, false},
+		{"negative deadline", func(c *PodConfig) { c.ActiveDeadline = -time.Second }, false},
 		{"sysctl", func(c *PodConfig) {
 			c.Sysctls = []Sysctl{{Name: "net.ipv4.conf.eth0/100.forwarding", Path: "net/ipv4/conf/eth0.100/forwarding", Value: "1", Namespace: "net"}}
 		}, true},
@@ -196,10 +202,12 @@ type fakeProcs struct {
 	nextPID  int
 	startErr map[string]error
 	signals  []string
-	oom      uint64
-	timers   []*fakeTimer
-	hold     bool
-	held     []func()
+	// signalled lists each signal with its pid: "terminated 101".
+	signalled []string
+	oom       uint64
+	timers    []*fakeTimer
+	hold      bool
+	held      []func()
 	// messages are the termination messages by container name.
 	messages map[string]string
 }
@@ -245,6 +253,7 @@ func (p *fakeProcs) results(runs []runSpec) []runStart {
 
 func (p *fakeProcs) signal(pid int, sig syscall.Signal) error {
 	p.signals = append(p.signals, sig.String())
+	p.signalled = append(p.signalled, fmt.Sprintf("%s %d", sig, pid))
 	return nil
 }
 

@@ -20,7 +20,11 @@ type PodStatus struct {
 	Started   bool      `json:"started"`
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	// Stopping is set once Stop, Shutdown or SIGTERM began the tear-down.
-	Stopping       bool              `json:"stopping,omitempty"`
+	Stopping bool `json:"stopping,omitempty"`
+	// Reason and Message say why the pod failed as a whole, with its
+	// containers stopped for good: kube.ReasonDeadlineExceeded.
+	Reason         string            `json:"reason,omitempty"`
+	Message        string            `json:"message,omitempty"`
 	InitContainers []ContainerStatus `json:"initContainers,omitempty"`
 	Containers     []ContainerStatus `json:"containers"`
 	// Events are the most recent container events (at most MaxEvents),
@@ -37,6 +41,9 @@ type ContainerStatus struct {
 	State        kube.ContainerState `json:"state"`
 	LastState    kube.ContainerState `json:"lastState"`
 	RestartCount int                 `json:"restartCount"`
+	// Started, for a sidecar, says its current run counts as started: it
+	// runs and, with WaitStarted, the daemon said its startupProbe passed.
+	Started bool `json:"started,omitempty"`
 	// LogPath is the current run's CRI log file.
 	LogPath string `json:"logPath,omitempty"`
 }

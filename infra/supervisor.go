@@ -71,6 +71,13 @@ type ctr struct {
 	// a start failed with a create error, whose retry is no restart.
 	starting     bool
 	createFailed bool
+	// sidecar: an init container with restartPolicy Always. through is set
+	// once one of its runs counted as started (ContainerStatus.Started):
+	// the init containers after it may start, and it stays set over its
+	// restarts.
+	sidecar, through bool
+	// termSent: the current run got its SIGTERM from the pod's end.
+	termSent bool
 }
 
 // supervisor is the pod's state machine. All methods run on one goroutine
@@ -100,6 +107,13 @@ type supervisor struct {
 	stopping    bool
 	stopWaiters []func(error)
 	cancelGrace func()
+	// halted is set once the pod ended on its own: it completed (see
+	// completed) or ran past its deadline (reason, message). Nothing
+	// starts or restarts after it, and what still runs is stopped as by
+	// Stop, with the pod's grace period.
+	halted          bool
+	reason, message string
+	cancelDeadline  func()
 
 	// events are the recent container events, shown by `berth describe`.
 	events eventRing
@@ -117,7 +131,7 @@ func newSupervisor(cfg *PodConfig, log *slog.Logger, p procs, now func() time.Ti
 func newCtrs(list []ContainerConfig, isInit bool) []*ctr {
 	out := make([]*ctr, len(list))
 	for i := range list {
-		c := &ctr{cfg: &list[i], isInit: isInit}
+		c := &ctr{cfg: &list[i], isInit: isInit, sidecar: isInit && list[i].Sidecar}
 		c.status = ContainerStatus{Name: list[i].Name, State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonPodInitializing}}}
 		if last := list[i].LastState; last != nil {
 			c.status.LastState = kube.ContainerState{Terminated: last}
@@ -157,8 +171,52 @@ func (s *supervisor) Start(inits, ctrs []ContainerConfig, started func()) error 
 	}
 	s.started, s.startedAt = true, s.now()
 	s.onStarted = started
+	if d := s.cfg.ActiveDeadline; d > 0 {
+		s.cancelDeadline = s.os.afterFunc(d, s.deadlineExceeded)
+	}
 	s.advance()
 	return nil
+}
+
+// deadlineExceeded fails the pod that ran for its ActiveDeadline, as the
+// kubelet does: an event, the pod's reason and message, and every
+// container stopped for good with the pod's grace period. A pod that
+// already ended keeps how it ended.
+func (s *supervisor) deadlineExceeded() {
+	s.cancelDeadline = nil
+	if s.stopping || s.halted {
+		return
+	}
+	s.reason, s.message = kube.ReasonDeadlineExceeded, "Pod was active on the node longer than the specified deadline"
+	s.log.Info("pod ran past its active deadline", "pod", s.cfg.Key, "deadline", s.cfg.ActiveDeadline)
+	s.events.add(Event{Type: kube.EventNormal, Reason: kube.ReasonDeadlineExceeded, Message: s.message}, s.now())
+	s.halt()
+}
+
+// halt ends the pod on its own: no more starts or restarts, and what
+// runs is stopped in stop order (terminate), killed after the pod's
+// grace period.
+func (s *supervisor) halt() {
+	s.halted = true
+	if s.cancelDeadline != nil {
+		s.cancelDeadline()
+		s.cancelDeadline = nil
+	}
+	s.cancelRestarts()
+	s.terminate()
+	if len(s.byPID) > 0 || s.pending > 0 {
+		s.cancelGrace = s.os.afterFunc(s.cfg.GracePeriod, s.killAll)
+	}
+}
+
+// cancelRestarts drops every pending restart.
+func (s *supervisor) cancelRestarts() {
+	for _, c := range slices.Concat(s.inits, s.ctrs) {
+		if c.cancelRestart != nil {
+			c.cancelRestart()
+			c.cancelRestart = nil
+		}
+	}
 }
 
 // Env returns the environment container name's current run started with,
@@ -198,26 +256,75 @@ func (s *supervisor) byName(name string) (*ctr, error) {
 	return nil, fmt.Errorf("pod %s has no container %q", s.cfg.Key, name)
 }
 
-// advance starts whatever comes next: the first init container that has
-// not completed, or, once all have, every regular container.
+// advance starts whatever comes next: the first init container that is
+// not through, or, once all are, every regular container.
 func (s *supervisor) advance() {
-	if s.stopping || s.appsStarted {
+	if s.stopping || s.halted || s.appsStarted {
 		return
 	}
-	for _, c := range s.inits {
+	steps := make([]initState, len(s.inits))
+	for i, c := range s.inits {
 		t := c.status.State.Terminated
-		if t != nil && t.ExitCode == 0 {
+		steps[i] = initState{
+			through: c.through || (!c.sidecar && t != nil && t.ExitCode == 0),
+			fresh:   c.pid == 0 && c.cancelRestart == nil && !c.starting && t == nil,
+		}
+	}
+	switch next, through := initStep(steps); {
+	case through:
+		s.appsStarted = true
+		s.run(s.ctrs...)
+	case next >= 0:
+		s.run(s.inits[next])
+	}
+}
+
+// initState is where one init container stands in the pod's
+// initialisation: through (completed, or for a sidecar, started), or
+// fresh (never run, nothing pending).
+type initState struct{ through, fresh bool }
+
+// initStep decides what comes next in a pod's initialisation, init
+// containers in order: the index of the one to start now (-1 for none:
+// one is running, starting, waiting for a restart or failed for good, and
+// those after it wait), or through when every one is, and the regular
+// containers start.
+func initStep(inits []initState) (next int, through bool) {
+	for i, c := range inits {
+		if c.through {
 			continue
 		}
-		if c.pid == 0 && c.cancelRestart == nil && !c.starting && t == nil {
-			s.run(c)
+		if c.fresh {
+			return i, false
 		}
-		// Running, waiting for a restart, or failed for good: the next
-		// ones wait for it.
-		return
+		return -1, false
 	}
-	s.appsStarted = true
-	s.run(s.ctrs...)
+	return -1, true
+}
+
+// markStarted records that c's current run counts as started, and lets
+// the init containers after it go.
+func (s *supervisor) markStarted(c *ctr) {
+	c.status.Started = true
+	c.through = true
+	s.advance()
+}
+
+// Started tells the infra that the startupProbe of sidecar name passed
+// for its run that began at run (OpStarted). A result about an earlier
+// run is ignored.
+func (s *supervisor) Started(name string, run time.Time) error {
+	c, err := s.byName(name)
+	if err != nil {
+		return err
+	}
+	if !c.sidecar {
+		return fmt.Errorf("container %s of pod %s is not a sidecar init container", name, s.cfg.Key)
+	}
+	if c.pid != 0 && c.startedAt.Equal(run) && !c.status.Started {
+		s.markStarted(c)
+	}
+	return nil
 }
 
 // run starts one run of each of cs, all at once, and records how each
@@ -275,6 +382,7 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	c.pid = r.pid
 	s.byPID[r.pid] = c
 	c.status.PID = r.pid
+	c.termSent = false
 	c.status.State = kube.ContainerState{Running: &kube.StateRunning{StartedAt: c.startedAt, StartTimings: r.timings}}
 	s.event(c, kube.EventNormal, kube.EventCreated, "Created container "+c.cfg.Name)
 	s.event(c, kube.EventNormal, kube.EventStarted, "Started container "+c.cfg.Name)
@@ -283,15 +391,19 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	case exited:
 		delete(s.early, r.pid)
 		s.Exited(r.pid, ws)
-	case s.stopping:
-		// Started while the pod stops: it gets what the others got.
-		sig := syscall.SIGTERM
+	case s.stopping || s.halted:
+		// Started while the pod ends: it is stopped in its turn, or
+		// killed at once when the grace period is over.
 		if s.cancelGrace == nil {
-			sig = syscall.SIGKILL
+			if err := s.os.signal(r.pid, syscall.SIGKILL); err != nil {
+				s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", r.pid, "signal", syscall.SIGKILL, "err", err)
+			}
+			return
 		}
-		if err := s.os.signal(r.pid, sig); err != nil {
-			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", r.pid, "signal", sig, "err", err)
-		}
+		s.terminate()
+	case c.sidecar && !c.cfg.WaitStarted:
+		// A sidecar without a startupProbe is started once it runs.
+		s.markStarted(c)
 	}
 }
 
@@ -304,7 +416,7 @@ func (s *supervisor) recordCreateError(c *ctr, err error) {
 	s.event(c, kube.EventWarning, kube.EventFailed, "Error: "+err.Error())
 	c.createFailed = true
 	c.status.State = kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCreateFailed, Message: err.Error()}}
-	if s.stopping {
+	if s.stopping || s.halted {
 		s.checkStopped()
 		return
 	}
@@ -332,6 +444,7 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 	delete(s.byPID, pid)
 	c.pid = 0
 	c.status.PID = 0
+	c.status.Started = false
 	t := &kube.StateTerminated{StartedAt: c.startedAt, FinishedAt: s.now()}
 	switch {
 	case ws.Signaled():
@@ -355,17 +468,63 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 	s.finish(c, t)
 }
 
-// finish records a terminated run and applies the restart policy.
+// finish records a terminated run and applies the restart policy: a
+// sidecar is restarted whatever the pod's policy, until the pod ends.
 func (s *supervisor) finish(c *ctr, t *kube.StateTerminated) {
 	c.status.State = kube.ContainerState{Terminated: t}
 	switch {
-	case s.stopping:
+	case s.stopping || s.halted:
+		s.terminate()
 		s.checkStopped()
-	case ShouldRestart(s.cfg.RestartPolicy, int(t.ExitCode), c.isInit):
+	case c.sidecar || ShouldRestart(s.cfg.RestartPolicy, int(t.ExitCode), c.isInit):
 		s.scheduleRestart(c, t.FinishedAt.Sub(t.StartedAt))
 	case c.isInit && t.ExitCode == 0:
 		s.advance()
+	case s.completed():
+		// Its containers are done for good: the sidecars go too.
+		s.log.Info("pod completed; stopping what still runs", "pod", s.cfg.Key)
+		s.halt()
 	}
+}
+
+// completed reports whether the pod's containers are done for good, the
+// restart policy having been applied to the last exit: an init container
+// (not a sidecar) failed and is not retried, or every regular container
+// ended and none restarts. A Job-shaped pod then completes even though
+// its sidecars run.
+func (s *supervisor) completed() bool {
+	inits := make([]kube.ContainerState, 0, len(s.inits))
+	for _, c := range s.inits {
+		if !c.sidecar {
+			inits = append(inits, c.status.State)
+		}
+	}
+	ctrs := make([]kube.ContainerState, len(s.ctrs))
+	for i, c := range s.ctrs {
+		ctrs[i] = c.status.State
+	}
+	return podCompleted(inits, ctrs, s.appsStarted)
+}
+
+// podCompleted is completed's rule over the states of the init containers
+// that are not sidecars and of the regular containers: a container whose
+// run ended and that restarts waits (CrashLoopBackOff), one that ended
+// for good is terminated.
+func podCompleted(inits, ctrs []kube.ContainerState, appsStarted bool) bool {
+	for _, st := range inits {
+		if t := st.Terminated; t != nil && t.ExitCode != 0 {
+			return true
+		}
+	}
+	if !appsStarted {
+		return false
+	}
+	for _, st := range ctrs {
+		if st.Terminated == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // scheduleRestart puts c in CrashLoopBackOff until its back-off elapses.
@@ -401,7 +560,7 @@ func (s *supervisor) Kill(name string, grace time.Duration, message string) erro
 	if c.pid == 0 {
 		return fmt.Errorf("kill container %s of pod %s: %w", name, s.cfg.Key, errNotRunning)
 	}
-	if s.stopping {
+	if s.stopping || s.halted {
 		return fmt.Errorf("kill container %s of pod %s: %w", name, s.cfg.Key, errStopping)
 	}
 	pid, startedAt := c.pid, c.startedAt
@@ -428,32 +587,82 @@ func (s *supervisor) Kill(name string, grace time.Duration, message string) erro
 	return nil
 }
 
-// Stop begins the tear-down: no more restarts, SIGTERM to every running
-// container, SIGKILL after grace. done is called once no container runs.
+// Stop begins the tear-down: no more restarts, SIGTERM to the running
+// containers in stop order (terminate), SIGKILL after grace. done is
+// called once no container runs.
 func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 	s.stopWaiters = append(s.stopWaiters, done)
 	first := !s.stopping
 	s.stopping = true
-	for _, c := range append(append([]*ctr{}, s.inits...), s.ctrs...) {
-		if c.cancelRestart != nil {
-			c.cancelRestart()
-			c.cancelRestart = nil
-		}
+	if s.cancelDeadline != nil {
+		s.cancelDeadline()
+		s.cancelDeadline = nil
 	}
+	s.cancelRestarts()
 	if first {
-		for _, c := range append(append([]*ctr{}, s.inits...), s.ctrs...) {
-			if c.pid != 0 {
-				s.event(c, kube.EventNormal, kube.EventKilling, "Stopping container "+c.cfg.Name)
-			}
-		}
-		s.signalAll(syscall.SIGTERM)
+		s.terminate()
 	}
 	if grace <= 0 {
 		s.killAll()
 	} else if first {
+		if s.cancelGrace != nil {
+			s.cancelGrace()
+		}
 		s.cancelGrace = s.os.afterFunc(grace, s.killAll)
 	}
 	s.checkStopped()
+}
+
+// terminate sends SIGTERM to the running containers whose turn it is
+// (stopTurn), each run once, with a Killing event. It is called again
+// after each exit while the pod ends.
+func (s *supervisor) terminate() {
+	all := slices.Concat(s.inits, s.ctrs)
+	states := make([]stopState, len(all))
+	for i, c := range all {
+		states[i] = stopState{sidecar: c.sidecar, running: c.pid != 0, signalled: c.termSent}
+	}
+	for _, i := range stopTurn(states) {
+		c := all[i]
+		c.termSent = true
+		s.event(c, kube.EventNormal, kube.EventKilling, "Stopping container "+c.cfg.Name)
+		if err := s.os.signal(c.pid, syscall.SIGTERM); err != nil {
+			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", c.pid, "signal", syscall.SIGTERM, "err", err)
+		}
+	}
+}
+
+// stopState is one container (init containers first, in order, then the
+// regular ones) as the pod's end sees it.
+type stopState struct{ sidecar, running, signalled bool }
+
+// stopTurn says which containers get SIGTERM now while a pod ends, as
+// Kubernetes orders it: every running container that is not a sidecar
+// at once; the sidecars only once none of those runs, one at a time, the
+// last declared first.
+func stopTurn(cs []stopState) []int {
+	var now []int
+	others := false
+	for i, c := range cs {
+		if c.running && !c.sidecar {
+			others = true
+			if !c.signalled {
+				now = append(now, i)
+			}
+		}
+	}
+	if others {
+		return now
+	}
+	for i := len(cs) - 1; i >= 0; i-- {
+		if c := cs[i]; c.sidecar && c.running {
+			if c.signalled {
+				return nil
+			}
+			return []int{i}
+		}
+	}
+	return nil
 }
 
 func (s *supervisor) killAll() {
@@ -471,12 +680,15 @@ func (s *supervisor) signalAll(sig syscall.Signal) {
 
 // checkStopped answers the Stop waiters once nothing runs or is starting.
 func (s *supervisor) checkStopped() {
-	if !s.stopping || len(s.byPID) > 0 || s.pending > 0 {
+	if len(s.byPID) > 0 || s.pending > 0 {
 		return
 	}
 	if s.cancelGrace != nil {
 		s.cancelGrace()
 		s.cancelGrace = nil
+	}
+	if !s.stopping {
+		return
 	}
 	waiters := s.stopWaiters
 	s.stopWaiters = nil
@@ -493,6 +705,7 @@ func (s *supervisor) Status() PodStatus {
 	st := s.self
 	st.Version = ProtocolVersion
 	st.Started, st.StartedAt, st.Stopping = s.started, s.startedAt, s.stopping
+	st.Reason, st.Message = s.reason, s.message
 	snap := func(list []*ctr) []ContainerStatus {
 		out := make([]ContainerStatus, len(list))
 		for i, c := range list {

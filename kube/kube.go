@@ -115,6 +115,9 @@ const (
 	ReasonTerminating       = "Terminating"
 	// ReasonInfraUnreachable: the pod's infra process does not answer.
 	ReasonInfraUnreachable = "InfraUnreachable"
+	// ReasonDeadlineExceeded: the pod ran past its activeDeadlineSeconds
+	// and failed (a pod's reason and its event's, as the kubelet's).
+	ReasonDeadlineExceeded = "DeadlineExceeded"
 )
 
 // Event types and the reasons the daemon and the infras record.

@@ -217,7 +217,6 @@ var corpus = []struct {
 		{1, "spec.hostAliases[0].ip", 12, Error, "\"10.0.0.300\" is not a valid IP address"},
 	}},
 	{file: "x31-unsupported.yaml", want: []want{
-		{1, "spec.activeDeadlineSeconds", 6, Unsupported, "activeDeadlineSeconds is not supported y"},
 		{1, "spec.containers[0].livenessProbe.exec.command[0]", 22, Error, "expected a string, got the boolean true:"},
 		{1, "spec.containers[0].lifecycle", 29, Unsupported, "lifecycle is not supported yet by berth:"},
 		{1, "spec.containers[0].ports[0].protocol", 35, Unsupported, "protocol \"SCTP\" is not supported yet by "},
@@ -291,7 +290,7 @@ var corpus = []struct {
 		{1, "spec.containers[0].envFrom[0]", 16, Error, "set exactly one of configMapRef or secre"},
 	}},
 	{file: "x55-probes.yaml", want: []want{
-		{1, "spec.initContainers[0].readinessProbe", 9, Error, "must not be set for an init container: p"},
+		{1, "spec.initContainers[0].readinessProbe", 9, Error, "must not be set for an init container un"},
 		{1, "spec.containers[0].livenessProbe", 15, Error, "a probe takes only one of exec, httpGet,"},
 		{1, "spec.containers[0].livenessProbe.httpGet.port", 17, Error, "port 0 is out of range: use 1 to 65535, "},
 		{1, "spec.containers[0].livenessProbe.httpGet.scheme", 18, Error, "\"FTP\" is not valid: use one of \"HTTP\", \""},
@@ -303,6 +302,11 @@ var corpus = []struct {
 		{1, "spec.containers[0].startupProbe.grpc.port", 32, Error, "port 70000 is out of range: use 1 to 655"},
 		{1, "spec.containers[1].livenessProbe", 35, Error, "a probe needs one of exec, httpGet, tcpS"},
 		{1, "spec.containers[1].readinessProbe.tcpSocket.port", 39, Error, "port name \"Not_A_Name\" may contain only "},
+	}},
+	{file: "x56-sidecars.yaml", want: []want{
+		{1, "spec.initContainers[1].restartPolicy", 19, Error, "\"OnFailure\" is not valid: use one of \"Al"},
+		{1, "spec.initContainers[2].livenessProbe", 22, Error, "must not be set for an init container un"},
+		{1, "spec.containers[0].restartPolicy", 28, Error, "may be set only on an init container (A"},
 	}},
 	{file: "x45-alias-cycle.yaml", want: []want{
 		{1, "", 1, Error, "a YAML alias (*name) refers to the value"},

@@ -51,7 +51,6 @@ func TestExplainExamples(t *testing.T) {
 // refusedValues are values validation refuses for the unsupported fields
 // types.go models (the others are refused whatever their value).
 var refusedValues = map[ownerField]any{
-	{typeOf[PodSpec](), "activeDeadlineSeconds"}:     30,
 	{typeOf[PodOS](), "name"}:                        "windows",
 	{typeOf[PodSecurityContext](), "seLinuxOptions"}: map[string]any{"type": "spc_t"},
 	{typeOf[Container](), "lifecycle"}:               map[string]any{"preStop": map[string]any{"exec": map[string]any{"command": []string{"sh"}}}},

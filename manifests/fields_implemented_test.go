@@ -34,6 +34,7 @@ var implemented = map[string]string{
 	// Pod spec.
 	"PodSpec.restartPolicy":                 "TestRestartPolicies (e2e/lifecycle_test.go)",
 	"PodSpec.terminationGracePeriodSeconds": "TestInfraNeverAndGrace (infra/infra_linux_test.go)",
+	"PodSpec.activeDeadlineSeconds":         "TestActiveDeadlineSeconds (e2e/sidecar_test.go)",
 	"PodOS.name":                            "TestDownwardResourceFieldRefEnv (e2e/downward_test.go)",
 	"PodSpec.dnsPolicy":                     "TestHostsAndResolvConf (e2e/dns_test.go)",
 	"PodDNSConfig.nameservers":              "TestHostsAndResolvConf (e2e/dns_test.go)",
@@ -111,6 +112,7 @@ var implemented = map[string]string{
 	"Container.name":                           "TestLogsNeedContainerName (e2e/logs_test.go)",
 	"Container.image":                          "TestImageNotFoundEvent (e2e/ops_test.go)",
 	"Container.imagePullPolicy":                "TestDaemonPullsMissingImageWithoutHoldingOthers (e2e/pull_test.go)",
+	"Container.restartPolicy":                  "TestSidecarOutlivesRestartsAndStopsLast (e2e/sidecar_test.go)",
 	"Container.command":                        "TestArgs (pod/plan_test.go)",
 	"Container.args":                           "TestArgs (pod/plan_test.go)",
 	"Container.workingDir":                     "TestContainerConfigWorkingDir (pod/plan_test.go)",

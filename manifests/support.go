@@ -18,7 +18,6 @@ import (
 // itself, "[key]" for a map key); a nil bad means any non-zero value.
 var unsupported = []unsupportedField{
 	// Pod.
-	{owner: typeOf[PodSpec](), field: "activeDeadlineSeconds"},
 	{owner: typeOf[PodSpec](), field: "ephemeralContainers"},
 	{owner: typeOf[PodOS](), field: "name", bad: stringIn("windows"), detail: ": berth runs Linux containers"},
 	{owner: typeOf[PodSpec](), field: "hostUsers", detail: ": user namespaces are not implemented"},
@@ -34,7 +33,6 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[Container](), field: "lifecycle", detail: ": postStart and preStop hooks are not run"},
 	{owner: typeOf[Container](), field: "volumeDevices"},
 	{owner: typeOf[Container](), field: "resizePolicy"},
-	{owner: typeOf[Container](), field: "restartPolicy", detail: ": sidecar init containers are not implemented"},
 	{owner: typeOf[Container](), field: "restartPolicyRules"},
 	{owner: typeOf[ResourceRequirements](), field: "limits", bad: mapKeysNotIn("cpu", "memory"), detail: ": only cpu and memory limits are enforced"},
 	{owner: typeOf[ResourceRequirements](), field: "requests", bad: mapKeysNotIn("cpu", "memory", "ephemeral-storage"), detail: ": only cpu, memory and ephemeral-storage are"},

@@ -105,28 +105,31 @@ type PodOS struct {
 
 // Container is a v1 Container (used for containers and initContainers).
 type Container struct {
-	Name                     string                  `json:"name"`
-	Image                    string                  `json:"image"`
-	ImagePullPolicy          string                  `json:"imagePullPolicy,omitempty"`
-	Command                  []string                `json:"command,omitempty"`
-	Args                     []string                `json:"args,omitempty"`
-	WorkingDir               string                  `json:"workingDir,omitempty"`
-	Ports                    []ContainerPort         `json:"ports,omitempty"`
-	EnvFrom                  []EnvFromSource         `json:"envFrom,omitempty"`
-	Env                      []EnvVar                `json:"env,omitempty"`
-	Resources                ResourceRequirements    `json:"resources,omitempty"`
-	ResizePolicy             []ContainerResizePolicy `json:"resizePolicy,omitempty"`
-	VolumeMounts             []VolumeMount           `json:"volumeMounts,omitempty"`
-	LivenessProbe            *Probe                  `json:"livenessProbe,omitempty"`
-	ReadinessProbe           *Probe                  `json:"readinessProbe,omitempty"`
-	StartupProbe             *Probe                  `json:"startupProbe,omitempty"`
-	Lifecycle                *Lifecycle              `json:"lifecycle,omitempty"`
-	TerminationMessagePath   string                  `json:"terminationMessagePath,omitempty"`
-	TerminationMessagePolicy string                  `json:"terminationMessagePolicy,omitempty"`
-	SecurityContext          *SecurityContext        `json:"securityContext,omitempty"`
-	Stdin                    bool                    `json:"stdin,omitempty"`
-	StdinOnce                bool                    `json:"stdinOnce,omitempty"`
-	TTY                      bool                    `json:"tty,omitempty"`
+	Name            string                  `json:"name"`
+	Image           string                  `json:"image"`
+	ImagePullPolicy string                  `json:"imagePullPolicy,omitempty"`
+	Command         []string                `json:"command,omitempty"`
+	Args            []string                `json:"args,omitempty"`
+	WorkingDir      string                  `json:"workingDir,omitempty"`
+	Ports           []ContainerPort         `json:"ports,omitempty"`
+	EnvFrom         []EnvFromSource         `json:"envFrom,omitempty"`
+	Env             []EnvVar                `json:"env,omitempty"`
+	Resources       ResourceRequirements    `json:"resources,omitempty"`
+	ResizePolicy    []ContainerResizePolicy `json:"resizePolicy,omitempty"`
+	VolumeMounts    []VolumeMount           `json:"volumeMounts,omitempty"`
+	LivenessProbe   *Probe                  `json:"livenessProbe,omitempty"`
+	ReadinessProbe  *Probe                  `json:"readinessProbe,omitempty"`
+	StartupProbe    *Probe                  `json:"startupProbe,omitempty"`
+	Lifecycle       *Lifecycle              `json:"lifecycle,omitempty"`
+	// RestartPolicy, only "Always" and only on an init container, makes
+	// it a sidecar (IsSidecar).
+	RestartPolicy            *string          `json:"restartPolicy,omitempty"`
+	TerminationMessagePath   string           `json:"terminationMessagePath,omitempty"`
+	TerminationMessagePolicy string           `json:"terminationMessagePolicy,omitempty"`
+	SecurityContext          *SecurityContext `json:"securityContext,omitempty"`
+	Stdin                    bool             `json:"stdin,omitempty"`
+	StdinOnce                bool             `json:"stdinOnce,omitempty"`
+	TTY                      bool             `json:"tty,omitempty"`
 }
 
 // ContainerPort is a port a container exposes, optionally on the host.

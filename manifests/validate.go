@@ -87,12 +87,24 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 	names := map[string]string{}            // container name -> path of its first use
 	ports := map[string]map[string]string{} // see hostPortConflict
 	for i := range s.InitContainers {
-		v.container(s, &s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i), vols, names, ports)
-		v.noProbes(&s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i))
+		c, cpath := &s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i)
+		v.container(s, c, cpath, vols, names, ports)
+		if c.RestartPolicy != nil {
+			v.oneOf(joinField(cpath, "restartPolicy"), *c.RestartPolicy, "Always")
+		}
+		if IsSidecar(c) {
+			v.probes(c, cpath)
+		} else {
+			v.noProbes(c, cpath)
+		}
 	}
 	for i := range s.Containers {
-		v.container(s, &s.Containers[i], joinIndex(joinField(path, "containers"), i), vols, names, ports)
-		v.probes(&s.Containers[i], joinIndex(joinField(path, "containers"), i))
+		c, cpath := &s.Containers[i], joinIndex(joinField(path, "containers"), i)
+		v.container(s, c, cpath, vols, names, ports)
+		v.probes(c, cpath)
+		if c.RestartPolicy != nil {
+			v.errf(joinField(cpath, "restartPolicy"), "may be set only on an init container (Always, for a sidecar)")
+		}
 	}
 	v.oneOf(joinField(path, "restartPolicy"), s.RestartPolicy, "", "Always", "OnFailure", "Never")
 	if s.TerminationGracePeriodSeconds != nil && *s.TerminationGracePeriodSeconds < 0 {

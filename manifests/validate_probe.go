@@ -16,15 +16,21 @@ func (v *validator) probes(c *Container, path string) {
 	}
 }
 
-// noProbes refuses probes on an init container, which must run to
-// completion: Kubernetes allows them only on sidecars, which berth does
-// not run.
+// noProbes refuses probes on an init container that is not a sidecar,
+// which must run to completion: Kubernetes allows them only on sidecars
+// (restartPolicy: Always).
 func (v *validator) noProbes(c *Container, path string) {
 	for field, p := range map[string]*Probe{"livenessProbe": c.LivenessProbe, "readinessProbe": c.ReadinessProbe, "startupProbe": c.StartupProbe} {
 		if p != nil {
-			v.errf(joinField(path, field), "must not be set for an init container: probes apply to the pod's containers")
+			v.errf(joinField(path, field), "must not be set for an init container unless it is a sidecar (restartPolicy: Always)")
 		}
 	}
+}
+
+// IsSidecar says whether init container c is a sidecar: restartPolicy
+// Always, as Kubernetes calls a restartable init container.
+func IsSidecar(c *Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == "Always"
 }
 
 func (v *validator) probe(p *Probe, path string, readiness bool) {

@@ -31,9 +31,24 @@ func conditions(v View, created time.Time) []Condition {
 		byName[c.Name] = c
 	}
 
+	// The regular containers started: every init container was through.
+	appsRan := slices.ContainsFunc(v.Containers, func(c ContainerView) bool {
+		return c.State.Waiting == nil || c.LastState.Terminated != nil
+	})
 	initAt, notInit := started, []string(nil)
-	for _, spec := range v.Spec.InitContainers {
-		if t := byName[spec.Name].State.Terminated; t != nil && t.ExitCode == 0 {
+	for i := range v.Spec.InitContainers {
+		spec := &v.Spec.InitContainers[i]
+		c := byName[spec.Name]
+		if manifests.IsSidecar(spec) {
+			// A sidecar is through once started.
+			if r := c.State.Running; r != nil && c.Started != nil && *c.Started {
+				initAt = later(initAt, later(r.StartedAt, c.ProbedAt))
+				continue
+			}
+			if appsRan {
+				continue
+			}
+		} else if t := c.State.Terminated; t != nil && t.ExitCode == 0 {
 			initAt = later(initAt, t.FinishedAt)
 			continue
 		}
@@ -43,8 +58,16 @@ func conditions(v View, created time.Time) []Condition {
 		initAt = since
 	}
 
+	// The regular containers and the sidecars must be ready, as in
+	// Kubernetes, where a sidecar's readiness probe counts for the pod.
 	readyAt, notReady := started, []string(nil)
-	for _, spec := range v.Spec.Containers {
+	var readySpecs []manifests.Container
+	for i := range v.Spec.InitContainers {
+		if manifests.IsSidecar(&v.Spec.InitContainers[i]) {
+			readySpecs = append(readySpecs, v.Spec.InitContainers[i])
+		}
+	}
+	for _, spec := range append(readySpecs, v.Spec.Containers...) {
 		c, ok := byName[spec.Name]
 		switch {
 		case !ok:

@@ -125,3 +125,37 @@ func TestQOSClass(t *testing.T) {
 		}
 	}
 }
+
+// TestConditionsWithSidecar: a sidecar is initialised once started, and
+// its readiness counts for the pod's.
+func TestConditionsWithSidecar(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	always := "Always"
+	start := at(1)
+	side := func(started, ready bool, probed int) ContainerView {
+		return ContainerView{Name: "proxy", Started: &started, Ready: ready, ProbedAt: at(probed),
+			State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: at(2)}}}
+	}
+	app := ContainerView{Name: "app", Ready: true, State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: at(4)}}}
+	initializing := ContainerView{Name: "app", State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonPodInitializing}}}
+	for _, tt := range []struct {
+		name       string
+		side, app  ContainerView
+		wantInit   string
+		wantReady  string
+		wantReason string
+	}{
+		{"sidecar waits for its startup probe", side(false, false, 0), initializing, kube.ConditionFalse, kube.ConditionFalse, "containers with unready status: [proxy app]"},
+		{"started, not ready", side(true, false, 3), app, kube.ConditionTrue, kube.ConditionFalse, "containers with unready status: [proxy]"},
+		{"started and ready", side(true, true, 3), app, kube.ConditionTrue, kube.ConditionTrue, ""},
+	} {
+		v := View{Phase: kube.PodRunning, StartTime: &start, InitContainers: []ContainerView{tt.side}, Containers: []ContainerView{tt.app}}
+		v.Spec.InitContainers = []manifests.Container{{Name: "proxy", RestartPolicy: &always}}
+		v.Spec.Containers = []manifests.Container{{Name: "app"}}
+		cs := conditions(v, t0)
+		if cs[1].Status != tt.wantInit || cs[2].Status != tt.wantReady || cs[2].Message != tt.wantReason {
+			t.Errorf("%s: Initialized %+v, Ready %+v", tt.name, cs[1], cs[2])
+		}
+	}
+}

@@ -480,6 +480,16 @@ func (h *fakeHost) KillContainer(ctx context.Context, socket, ctr string, grace 
 	return h.op("infra kill %s %s grace=%s", p.key, ctr, grace)
 }
 
+func (h *fakeHost) SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, err := h.infraAt(socket)
+	if err != nil {
+		return err
+	}
+	return h.op("infra started %s %s", p.key, ctr)
+}
+
 // Processes, apart: Kill is also a method of Cgroups.
 
 type fakeProcesses struct{ *fakeHost }

@@ -87,6 +87,9 @@ type Infra interface {
 	// decides what comes next. An infra too old for it fails with an error
 	// wrapping infra.ErrUnsupported.
 	KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error
+	// SidecarStarted says the startupProbe of sidecar ctr passed for its
+	// run that began at run: the init containers after it may start.
+	SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -157,6 +160,10 @@ func (hostInfra) Shutdown(ctx context.Context, socket string) error {
 
 func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error {
 	return infra.NewClient(socket).Kill(ctx, ctr, grace, message)
+}
+
+func (hostInfra) SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error {
+	return infra.NewClient(socket).Started(ctx, ctr, run)
 }
 
 type launching struct{ *infra.Launching }

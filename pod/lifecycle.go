@@ -621,7 +621,18 @@ func (m *Manager) infraConfig(rec *record, l Layout) infra.PodConfig {
 		Backoff:       m.cfg.Backoff,
 		GracePeriod:   gracePeriod(p),
 		Sysctls:       sysctls(p),
+		// Timed by the infra from its Start (status.startTime), so that
+		// it holds while the daemon is down or restarts.
+		ActiveDeadline: activeDeadline(p),
 	}
+}
+
+// activeDeadline is the pod's spec.activeDeadlineSeconds, 0 for none.
+func activeDeadline(p *manifests.Pod) time.Duration {
+	if d := p.Spec.ActiveDeadlineSeconds; d != nil {
+		return time.Duration(*d) * time.Second
+	}
+	return 0
 }
 
 // sysctls are the pod's securityContext.sysctls as the infra writes them.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type probed struct {
 	status probeStatus
 	// hasStartup and hasReadiness say which probes the container has.
 	hasStartup, hasReadiness bool
+	// gate: a sidecar with a startup probe, whose infra holds the init
+	// containers after it until told its probe passed (SidecarStarted).
+	gate bool
 }
 
 // probeStatus is what a container's probes say of one run of it.
@@ -58,12 +62,27 @@ type probeStatus struct {
 
 // hasProbes says whether any container of p has a probe.
 func hasProbes(p *manifests.Pod) bool {
-	for _, c := range p.Spec.Containers {
+	for _, c := range probedContainers(p) {
 		if c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil {
 			return true
 		}
 	}
 	return false
+}
+
+// probedContainers are the containers of p that may have probes: its
+// sidecars and its regular containers.
+func probedContainers(p *manifests.Pod) []*manifests.Container {
+	var out []*manifests.Container
+	for i := range p.Spec.InitContainers {
+		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) {
+			out = append(out, c)
+		}
+	}
+	for i := range p.Spec.Containers {
+		out = append(out, &p.Spec.Containers[i])
+	}
+	return out
 }
 
 // startProbes starts the probes of a pod that exists (created, or adopted
@@ -129,8 +148,7 @@ func (m *Manager) newProber(e *entry) (*prober, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr.cancel = cancel
-	for i := range p.Spec.Containers {
-		c := &p.Spec.Containers[i]
+	for _, c := range probedContainers(p) {
 		t := target
 		t.Ports = c.Ports
 		if m.cfg.ExecProbe != nil {
@@ -178,6 +196,7 @@ func (pr *prober) containerProbes(c *manifests.Container, t probe.Target) (*prob
 		return nil, nil
 	}
 	pc := &probed{hasStartup: c.StartupProbe != nil, hasReadiness: c.ReadinessProbe != nil}
+	pc.gate = pc.hasStartup && manifests.IsSidecar(c)
 	pc.runner = probe.NewRunner(c.Name, probe.SystemClock{}, func(r probe.Report) { pr.report(pc, r) }, probes...)
 	return pc, nil
 }
@@ -198,7 +217,7 @@ func (pr *prober) watch(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
-			pr.observe(st.Containers)
+			pr.observe(slices.Concat(st.InitContainers, st.Containers))
 		}
 		select {
 		case <-ctx.Done():
@@ -226,6 +245,15 @@ func (pr *prober) observe(st []infra.ContainerStatus) {
 		case r == nil && !prev.IsZero():
 			pr.set(pc, probeStatus{})
 			pc.runner.ContainerStopped()
+		case r != nil && pc.gate && !cs.Started:
+			// The infra has not heard of the passed probe yet (a call
+			// that failed): tell it again.
+			pr.mu.Lock()
+			started := pc.status.started
+			pr.mu.Unlock()
+			if started {
+				go pr.tellStarted(cs.Name, r.StartedAt)
+			}
 		}
 	}
 }
@@ -258,6 +286,18 @@ func (pr *prober) report(pc *probed, r probe.Report) {
 	}
 	if r.Kill() {
 		go pr.kill(r)
+	}
+	if pc.gate && r.Type == probe.Startup && r.Result == probe.Success && !before.started {
+		go pr.tellStarted(r.Container, before.run)
+	}
+}
+
+// tellStarted tells the infra that sidecar name's startup probe passed for
+// its run that began at run, so that the init containers after it start.
+// A failure is logged; the watch tells it again.
+func (pr *prober) tellStarted(name string, run time.Time) {
+	if err := pr.m.cfg.Infra.SidecarStarted(context.Background(), pr.socket, name, run); err != nil {
+		pr.m.cfg.Log.Warn("tell the infra a sidecar started", "pod", key(pr.pod), "container", name, "err", err)
 	}
 }
 

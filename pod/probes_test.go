@@ -27,6 +27,35 @@ func (k *killRecorder) KillContainer(_ context.Context, socket, ctr string, grac
 	return k.err
 }
 
+func (k *killRecorder) SidecarStarted(_ context.Context, socket, ctr string, run time.Time) error {
+	k.kills <- fmt.Sprintf("%s %s started %s", socket, ctr, run.Format(time.RFC3339Nano))
+	return k.err
+}
+
+// TestProberSidecarStarted: a sidecar's passed startup probe reaches its
+// infra, and again from the watch while the infra has not heard of it.
+func TestProberSidecarStarted(t *testing.T) {
+	k := &killRecorder{kills: make(chan string, 4)}
+	m := NewManager(Config{Infra: k, Event: func(Event) {}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
+	pr := &prober{m: m, pod: p, socket: "/s", ctrs: map[string]*probed{}}
+	run := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pc := &probed{hasStartup: true, gate: true, status: probeStatus{run: run}}
+	pr.ctrs["proxy"] = pc
+	want := "/s proxy started " + run.Format(time.RFC3339Nano)
+	pr.report(pc, probe.Report{Container: "proxy", Type: probe.Startup, Result: probe.Failure})
+	pr.report(pc, probe.Report{Container: "proxy", Type: probe.Startup, Result: probe.Success, Changed: true})
+	if got := <-k.kills; got != want {
+		t.Fatalf("call = %q, want %q", got, want)
+	}
+	pr.report(pc, probe.Report{Container: "proxy", Type: probe.Startup, Result: probe.Success})
+	running := infra.ContainerStatus{Name: "proxy", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}}
+	pr.observe([]infra.ContainerStatus{running})
+	if got := <-k.kills; got != want {
+		t.Fatalf("call from the watch = %q, want %q", got, want)
+	}
+}
+
 // TestProberReports: reports set started and ready as the kubelet's
 // probe results do, become events, and a liveness or startup failure asks
 // the infra to kill the container with the probe's grace period or the

@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 func podView(rec *record, st *infra.PodStatus, terminating bool, hostIP string, probed map[string]probeStatus) View {
 	p := rec.Pod
 	out := podStatus(p, st, rec.ImageIDs)
+	applyProbes(out.InitContainers, probed)
 	applyProbes(out.Containers, probed)
 	out.Meta, out.Spec = p.ObjectMeta, p.Spec
 	out.Meta.UID = rec.UID
@@ -48,16 +50,48 @@ func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string
 		t := st.StartedAt
 		out.StartTime = &t
 	}
-	out.Phase = phase(p.Spec.RestartPolicy, st)
+	out.Phase = phase(p.Spec.RestartPolicy, sidecars(p), st)
+	if st.Reason != "" {
+		out.Reason, out.Message = st.Reason, st.Message
+	}
 	return out
 }
 
-func phase(policy string, st *infra.PodStatus) string {
+// sidecars names the pod's sidecar init containers.
+func sidecars(p *manifests.Pod) map[string]bool {
+	out := map[string]bool{}
+	for i := range p.Spec.InitContainers {
+		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) {
+			out[c.Name] = true
+		}
+	}
+	return out
+}
+
+// phase is the pod's phase, as the kubelet computes it: the init
+// containers that are not sidecars must have completed, the sidecars
+// started (those stopped once the pod ended count for nothing), and the
+// regular containers alone decide between Running, Succeeded and Failed,
+// so a Job-shaped pod completes while its sidecars still run. A pod that
+// failed as a whole (its deadline) is Failed.
+func phase(policy string, sidecars map[string]bool, st *infra.PodStatus) string {
 	if !st.Started {
 		return kube.PodPending
 	}
+	if st.Reason != "" {
+		return kube.PodFailed
+	}
+	appsRan := slices.ContainsFunc(st.Containers, func(c infra.ContainerStatus) bool {
+		return c.State.Waiting == nil || c.LastState.Terminated != nil
+	})
 	for _, c := range st.InitContainers {
 		t := c.State.Terminated
+		if sidecars[c.Name] {
+			if !appsRan && !c.Started && c.LastState.Terminated == nil {
+				return kube.PodPending
+			}
+			continue
+		}
 		if t != nil && t.ExitCode != 0 && policy == infra.RestartNever {
 			return kube.PodFailed
 		}

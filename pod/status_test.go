@@ -37,7 +37,7 @@ func TestPhase(t *testing.T) {
 		{"init failed, OnFailure retries", "OnFailure", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(1)}, Containers: []infra.ContainerStatus{waiting}}, kube.PodPending},
 		{"init done", "Always", infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{exited(0)}, Containers: []infra.ContainerStatus{running}}, kube.PodRunning},
 	} {
-		if got := phase(tc.policy, &tc.st); got != tc.want {
+		if got := phase(tc.policy, nil, &tc.st); got != tc.want {
 			t.Errorf("%s: phase %s, want %s", tc.name, got, tc.want)
 		}
 	}
@@ -173,6 +173,43 @@ func TestApplyProbes(t *testing.T) {
 		applyProbes(cs, probed)
 		if *cs[0].Started != tt.wantStarted || cs[0].Ready != tt.wantRdy || !cs[0].ProbedAt.Equal(wantProbedAt) {
 			t.Errorf("%s: started %v ready %v probed at %v, want %v %v %v", tt.name, *cs[0].Started, cs[0].Ready, cs[0].ProbedAt, tt.wantStarted, tt.wantRdy, wantProbedAt)
+		}
+	}
+}
+
+// TestPhaseWithSidecars: sidecars must have started for the pod to leave
+// Pending, and then count for nothing: the regular containers decide,
+// so a Job-shaped pod completes while its sidecar still runs.
+func TestPhaseWithSidecars(t *testing.T) {
+	named := func(name string, s infra.ContainerStatus) infra.ContainerStatus { s.Name = name; return s }
+	running := infra.ContainerStatus{State: kube.ContainerState{Running: &kube.StateRunning{}}}
+	started := running
+	started.Started = true
+	exited := func(code int32) infra.ContainerStatus {
+		return infra.ContainerStatus{State: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: code}}}
+	}
+	initializing := infra.ContainerStatus{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonPodInitializing}}}
+	sidecars := map[string]bool{"proxy": true}
+	pod := func(side infra.ContainerStatus, ctrs ...infra.ContainerStatus) infra.PodStatus {
+		return infra.PodStatus{Started: true, InitContainers: []infra.ContainerStatus{named("proxy", side)}, Containers: ctrs}
+	}
+	for _, tc := range []struct {
+		name   string
+		policy string
+		st     infra.PodStatus
+		want   string
+	}{
+		{"sidecar not started yet", "Always", pod(running, initializing), kube.PodPending},
+		{"sidecar never ran", "Always", pod(initializing, initializing), kube.PodPending},
+		{"sidecar started, app running", "Always", pod(started, running), kube.PodRunning},
+		{"sidecar restarting under its probe, app running", "Always", pod(running, running), kube.PodRunning},
+		{"job done, sidecar still running", "Never", pod(started, exited(0)), kube.PodSucceeded},
+		{"job failed, sidecar still running", "Never", pod(started, exited(2)), kube.PodFailed},
+		{"job done, sidecar stopped", "OnFailure", pod(exited(143), exited(0)), kube.PodSucceeded},
+		{"deadline exceeded", "Always", infra.PodStatus{Started: true, Reason: kube.ReasonDeadlineExceeded, Containers: []infra.ContainerStatus{exited(0)}}, kube.PodFailed},
+	} {
+		if got := phase(tc.policy, sidecars, &tc.st); got != tc.want {
+			t.Errorf("%s: phase %s, want %s", tc.name, got, tc.want)
 		}
 	}
 }

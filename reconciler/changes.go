@@ -197,6 +197,7 @@ var containerFields = map[string]containerField{
 	"readinessProbe":           restart,
 	"startupProbe":             restart,
 	"lifecycle":                restart,
+	"restartPolicy":            restart, // init containers only, compared as pod-level
 	"terminationMessagePath":   restart,
 	"terminationMessagePolicy": restart,
 	"securityContext":          restart,

@@ -45,8 +45,10 @@
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
 // (for grace-period tests), --sigterm=exit keeps the default; --then-sleep
 // sleeps after a sub-command that ends (write, read, ps, ...) instead of
-// exiting, so a pod's container keeps running. Global flags come before the
-// sub-command: `demo --sigterm=ignore sleep`.
+// exiting, so a pod's container keeps running; --mark-term=PATH,TEXT[,DELAY]
+// makes SIGTERM wait DELAY, then append a line TEXT to PATH before the exit
+// (the order in which a pod's containers were stopped). Global flags come
+// before the sub-command: `demo --sigterm=ignore sleep`.
 package main
 
 import (
@@ -70,11 +72,16 @@ import (
 
 func main() {
 	args := os.Args[1:]
-	sigterm := "exit"
+	sigterm, mark := "exit", ""
 	thenSleep := false
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
 		if args[0] == "--then-sleep" {
 			thenSleep = true
+			args = args[1:]
+			continue
+		}
+		if v, ok := strings.CutPrefix(args[0], "--mark-term="); ok {
+			mark = v
 			args = args[1:]
 			continue
 		}
@@ -94,7 +101,7 @@ func main() {
 	if len(args) == 0 {
 		fail(errors.New("usage: demo [--sigterm=ignore|exit] MODE [ARGS...]"))
 	}
-	if err := handleSignals(sigterm); err != nil {
+	if err := handleSignals(sigterm, mark); err != nil {
 		fail(err)
 	}
 	if err := run(args[0], args[1:]); err != nil {
@@ -127,6 +134,31 @@ func publish(path, text string) error {
 	return os.Rename(tmp, path)
 }
 
+// markTerm waits DELAY, then appends a line TEXT to PATH (mark is
+// PATH,TEXT[,DELAY]).
+func markTerm(mark string) error {
+	parts := strings.Split(mark, ",")
+	if len(parts) < 2 || len(parts) > 3 {
+		return fmt.Errorf("--mark-term=%q: want PATH,TEXT[,DELAY]", mark)
+	}
+	if len(parts) == 3 {
+		d, err := time.ParseDuration(parts[2])
+		if err != nil {
+			return fmt.Errorf("--mark-term delay: %w", err)
+		}
+		time.Sleep(d)
+	}
+	f, err := os.OpenFile(parts[0], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(f, parts[1]); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "demo:", err)
 	os.Exit(2)
@@ -134,7 +166,8 @@ func fail(err error) {
 
 // handleSignals installs the SIGTERM behaviour. As PID 1 of a pid namespace
 // the kernel ignores SIGTERM unless a handler exists, so "exit" needs one.
-func handleSignals(mode string) error {
+// mark is --mark-term's PATH,TEXT[,DELAY], or "".
+func handleSignals(mode, mark string) error {
 	switch mode {
 	case "ignore":
 		signal.Ignore(syscall.SIGTERM)
@@ -143,6 +176,11 @@ func handleSignals(mode string) error {
 		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
 		go func() {
 			<-ch
+			if mark != "" {
+				if err := markTerm(mark); err != nil {
+					fail(err)
+				}
+			}
 			os.Exit(0)
 		}()
 	default:
