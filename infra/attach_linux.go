@@ -14,10 +14,10 @@ import (
 	"github.com/berth-project/berth/internal/ptyio"
 )
 
-// attachBuffer is how many chunks of output (each at most one read, 32
-// KiB) wait for an attacher that is slow to take them; past it the
-// attacher is dropped, so that it never holds the container's output or
-// its log.
+// attachBuffer is how many chunks of output (each at most one read of the
+// log's copy, crilog.MaxRecordText) wait for an attacher that is slow to
+// take them; past it the attacher is dropped, so that it never holds the
+// container's output or its log.
 const attachBuffer = 64
 
 // maxSessions caps the attach sessions of one run, and with it what they
