@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -106,7 +105,7 @@ func mountOverlay(dir *os.File, layers []string) error {
 	if err != nil {
 		return err
 	}
-	target := "/proc/thread-self/fd/" + strconv.Itoa(int(dir.Fd()))
+	target := fdPath(dir)
 	if cwd == "" {
 		if err := unix.Mount("overlay", target, "overlay", imageMountFlags, data); err != nil {
 			return fmt.Errorf("mount overlay %q: %w", data, err)
