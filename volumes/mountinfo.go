@@ -28,7 +28,7 @@ func parseMountPoints(r io.Reader) ([]string, error) {
 func mountsUnder(points []string, dir string) []string {
 	var under []string
 	for i := len(points) - 1; i >= 0; i-- {
-		if p := points[i]; p == dir || strings.HasPrefix(p, dir+"/") {
+		if p := points[i]; mountinfo.Under(p, dir) {
 			under = append(under, p)
 		}
 	}

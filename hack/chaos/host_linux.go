@@ -334,7 +334,7 @@ func (r *run) strayProcs(w *witness) []string {
 			why = append(why, "argv names the run's dir")
 		}
 		for _, l := range []string{"cwd", "root"} {
-			if t, err := os.Readlink(base + "/" + l); err == nil && under(t, r.dir) {
+			if t, err := os.Readlink(base + "/" + l); err == nil && mountinfo.Under(t, r.dir) {
 				why = append(why, l+" under the run's dir")
 			}
 		}

@@ -38,13 +38,9 @@ func mountsUnder(listing, dir string) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if under(e.MountPoint, dir) || under(e.Root, dir) || under(e.Source, dir) {
+		if mountinfo.Under(e.MountPoint, dir) || mountinfo.Under(e.Root, dir) || mountinfo.Under(e.Source, dir) {
 			out = append(out, e.MountPoint)
 		}
 	}
 	return out
-}
-
-func under(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, dir+"/")
 }
