@@ -113,8 +113,8 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 				OOMEventsFile: oomFile, OOMFormat: oomFormat,
 				TerminationMessagePolicy: c.TerminationMessagePolicy,
 				Stdin:                    c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
-				Sidecar:                  manifests.IsSidecar(c),
-				WaitStarted:              manifests.IsSidecar(c) && c.StartupProbe != nil,
+				Sidecar:     manifests.IsSidecar(c),
+				WaitStarted: manifests.IsSidecar(c) && c.StartupProbe != nil,
 			})
 			if c.TerminationMessagePath != "" {
 				out[len(out)-1].TerminationMessageFile = l.TerminationMessageFile(c.Name)
