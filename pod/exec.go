@@ -54,10 +54,50 @@ type ExecTarget struct {
 // Errors wrap ErrNotFound for an unknown pod or container and
 // ErrNotRunning for a container that does not run.
 func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (ExecTarget, error) {
+	key, id := namespace+"/"+name, ID(namespace, name)
+	rc, err := m.runningContainer(ctx, namespace, name, ctr)
+	if err != nil {
+		return ExecTarget{}, err
+	}
+	c := rc.ctr
+	env, err := rc.client.Env(ctx, c.Name)
+	if err != nil && !errors.Is(err, infra.ErrUnsupported) {
+		return ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
+	}
+	cfg, err := m.execConfig(rc.rec, rc.layout, c, env)
+	if err != nil {
+		return ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
+	}
+	procs, err := m.containerProcs(id, c)
+	if err != nil {
+		return ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
+	}
+	pid, start, err := hostPID(procs[0], rc.rec.InfraPID, rc.pid)
+	if err != nil {
+		return ExecTarget{}, fmt.Errorf("pod %s container %s: find its process on the host: %w", key, c.Name, err)
+	}
+	return execTarget(key, c.Name, pid, start, procs, cfg), nil
+}
+
+// runningCtr is a container that runs, as exec and attach find it: its pod's
+// record and layout, its spec, its pod's infra and its PID in the pod's
+// pid namespace.
+type runningCtr struct {
+	rec    *record
+	layout Layout
+	ctr    *manifests.Container
+	client *infra.Client
+	pid    int
+}
+
+// runningContainer finds container ctr of a pod ("" is the pod's only
+// container) and checks with the infra that it runs. Errors wrap
+// ErrNotFound for an unknown pod or container and ErrNotRunning for a
+// container that does not run or a pod that is terminating.
+func (m *Manager) runningContainer(ctx context.Context, namespace, name, ctr string) (runningCtr, error) {
 	key := namespace + "/" + name
-	id := ID(namespace, name)
 	m.mu.Lock()
-	e, ok := m.pods[id]
+	e, ok := m.pods[ID(namespace, name)]
 	var rec *record
 	var l Layout
 	var terminating bool
@@ -66,41 +106,25 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	}
 	m.mu.Unlock()
 	if !ok {
-		return ExecTarget{}, fmt.Errorf("pod %s not found: %w", key, ErrNotFound)
+		return runningCtr{}, fmt.Errorf("pod %s not found: %w", key, ErrNotFound)
 	}
 	if terminating {
-		return ExecTarget{}, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
+		return runningCtr{}, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
 	}
 	c, err := pickContainer(rec.Pod, ctr)
 	if err != nil {
-		return ExecTarget{}, err
+		return runningCtr{}, err
 	}
 	cl := infra.NewClient(l.Socket())
 	st, err := cl.Status(ctx)
 	if err != nil {
-		return ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
+		return runningCtr{}, fmt.Errorf("pod %s: %w", key, err)
 	}
-	podPID, err := runningPID(st, key, c.Name)
+	pid, err := runningPID(st, key, c.Name)
 	if err != nil {
-		return ExecTarget{}, err
+		return runningCtr{}, err
 	}
-	env, err := cl.Env(ctx, c.Name)
-	if err != nil && !errors.Is(err, infra.ErrUnsupported) {
-		return ExecTarget{}, fmt.Errorf("pod %s: %w", key, err)
-	}
-	cfg, err := m.execConfig(rec, l, c, env)
-	if err != nil {
-		return ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
-	}
-	procs, err := m.containerProcs(id, c)
-	if err != nil {
-		return ExecTarget{}, fmt.Errorf("pod %s container %s: %w", key, c.Name, err)
-	}
-	pid, start, err := hostPID(procs[0], rec.InfraPID, podPID)
-	if err != nil {
-		return ExecTarget{}, fmt.Errorf("pod %s container %s: find its process on the host: %w", key, c.Name, err)
-	}
-	return execTarget(key, c.Name, pid, start, procs, cfg), nil
+	return runningCtr{rec: rec, layout: l, ctr: c, client: cl, pid: pid}, nil
 }
 
 // execConfig recomputes the container's init config from the record and
@@ -258,34 +282,12 @@ var ErrAttachRefused = infra.ErrAttachRefused
 // lacks.
 func (m *Manager) Attach(ctx context.Context, namespace, name, ctr string, stdin, tty bool) (net.Conn, error) {
 	key := namespace + "/" + name
-	m.mu.Lock()
-	e, ok := m.pods[ID(namespace, name)]
-	var rec *record
-	var l Layout
-	var terminating bool
-	if ok {
-		rec, l, terminating = e.rec, e.layout, e.terminating
-	}
-	m.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("pod %s not found: %w", key, ErrNotFound)
-	}
-	if terminating {
-		return nil, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
-	}
-	c, err := pickContainer(rec.Pod, ctr)
+	rc, err := m.runningContainer(ctx, namespace, name, ctr)
 	if err != nil {
 		return nil, err
 	}
-	cl := infra.NewClient(l.Socket())
-	st, err := cl.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("pod %s: %w", key, err)
-	}
-	if _, err := runningPID(st, key, c.Name); err != nil {
-		return nil, err
-	}
-	conn, err := cl.Attach(ctx, c.Name, stdin, tty)
+	c := rc.ctr
+	conn, err := rc.client.Attach(ctx, c.Name, stdin, tty)
 	if errors.Is(err, infra.ErrUnsupported) {
 		return nil, fmt.Errorf("pod %s was started by an older berth whose infra cannot attach; it can once the pod is recreated: %w", key, err)
 	}
