@@ -21,7 +21,9 @@ import (
 const attachBuffer = 64
 
 // maxSessions caps the attach sessions of one run, and with it what they
-// may buffer (maxSessions * attachBuffer chunks).
+// may buffer (maxSessions * attachBuffer chunks). A session dropped for
+// being slow leaves the count at once, though its writer still holds what
+// was buffered for it until its caller takes it or leaves.
 const maxSessions = 16
 
 // runIO is the stdio the infra holds for one run of a container beside
