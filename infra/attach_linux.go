@@ -159,8 +159,10 @@ func (r *runIO) inputEnded(a *attacher) {
 }
 
 // write passes a's input to the container's stdin, unless a's input or
-// the stdin ended (stdinOnce); a write blocks while the
-// container does not read, which holds only this session's reader.
+// the stdin ended (stdinOnce); a write blocks while the container does
+// not read, which holds only this session's reader, but holds it: until
+// the container reads or its run ends, the session does not see its
+// caller leave, and keeps its slot.
 func (r *runIO) write(a *attacher, p []byte) error {
 	r.mu.Lock()
 	closed := !a.stdin || a.stdinDone || r.stdinClosed
