@@ -6,6 +6,10 @@
 //	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
 //	           [--unhealthy-file P] /healthz answers 500 while the file P exists
 //	           [--healthy-after D]  and for the first D after the start
+//	           [--host H]           listen on H only (a hostNetwork pod's 127.0.0.1)
+//	           [--tls]              HTTPS with a self-signed certificate made at start
+//	           [--tls-cert F --tls-key F]  HTTPS with the certificate in these files;
+//	                                /livez, /readyz and /health answer as /healthz
 //	demo grpc-health PORT          grpc.health.v1 Check over h2c: SERVING, or
 //	                               NOT_SERVING while /tmp/grpc-unhealthy exists
 //	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
@@ -45,9 +49,16 @@ package main
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -287,7 +298,8 @@ func sleep(args []string) error {
 }
 
 func serve(args []string) error {
-	port, unhealthyFile := "8080", ""
+	port, unhealthyFile, host, certFile, keyFile := "8080", "", "", "", ""
+	selfSigned := false
 	var healthyAt time.Time
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -307,6 +319,17 @@ func serve(args []string) error {
 			}
 			healthyAt = time.Now().Add(d)
 			i++
+		case a == "--host" && i+1 < len(args):
+			host = args[i+1]
+			i++
+		case a == "--tls":
+			selfSigned = true
+		case a == "--tls-cert" && i+1 < len(args):
+			certFile = args[i+1]
+			i++
+		case a == "--tls-key" && i+1 < len(args):
+			keyFile = args[i+1]
+			i++
 		default:
 			return fmt.Errorf("serve: unknown argument %q", a)
 		}
@@ -316,13 +339,17 @@ func serve(args []string) error {
 		h, _ := os.Hostname()
 		fmt.Fprintf(w, "hello from %s\n", h)
 	})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	health := func(w http.ResponseWriter, _ *http.Request) {
 		if _, err := os.Stat(unhealthyFile); (unhealthyFile != "" && err == nil) || time.Now().Before(healthyAt) {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, "ok")
-	})
+	}
+	// The paths the control plane's components answer probes on.
+	for _, path := range []string{"/healthz", "/livez", "/readyz", "/health"} {
+		mux.HandleFunc(path, health)
+	}
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		for _, e := range os.Environ() {
 			fmt.Fprintln(w, e)
@@ -336,8 +363,44 @@ func serve(args []string) error {
 		}
 		_, _ = w.Write(b)
 	})
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: net.JoinHostPort(host, port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	switch {
+	case certFile != "" || keyFile != "":
+		return srv.ListenAndServeTLS(certFile, keyFile)
+	case selfSigned:
+		cert, err := selfSignedCert()
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		return srv.ListenAndServeTLS("", "")
+	}
 	return srv.ListenAndServe()
+}
+
+// selfSignedCert makes a certificate for localhost and 127.0.0.1 signed by
+// its own key, as a server that was given none makes one (kube-scheduler's
+// serving certificate).
+func selfSignedCert() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generate key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("self-sign certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // grpcHealth serves grpc.health.v1.Health/Check over h2c, its wire format
