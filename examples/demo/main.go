@@ -13,6 +13,7 @@
 //	demo grpc-health PORT          grpc.health.v1 Check over h2c: SERVING, or
 //	                               NOT_SERVING while /tmp/grpc-unhealthy exists
 //	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
+//	demo append PATH TEXT          append TEXT to PATH (an exec probe that counts its runs)
 //	demo read PATH                 print the file at PATH
 //	demo remove PATH               remove the file at PATH
 //	demo publish PATH TEXT         write TEXT to PATH atomically (temp file, rename)
@@ -162,15 +163,26 @@ func run(mode string, args []string) error {
 		return sleep(args)
 	case "serve":
 		return serve(args)
-	case "write", "publish":
+	case "write", "publish", "append":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: %s PATH TEXT", mode)
 		}
 		if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
 			return err
 		}
-		if mode == "publish" {
+		switch mode {
+		case "publish":
 			return publish(args[0], args[1])
+		case "append":
+			f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := f.WriteString(args[1]); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
 		}
 		return os.WriteFile(args[0], []byte(args[1]), 0o644)
 	case "read", "wait-read":
