@@ -10,6 +10,8 @@
 //	           [--tls]              HTTPS with a self-signed certificate made at start
 //	           [--tls-cert F --tls-key F]  HTTPS with the certificate in these files;
 //	                                /livez, /readyz and /health answer as /healthz
+//	           [--any-path]         and so does every path not listed here;
+//	                                --port may be given more than once
 //	demo grpc-health PORT          grpc.health.v1 Check over h2c: SERVING, or
 //	                               NOT_SERVING while /tmp/grpc-unhealthy exists
 //	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
@@ -310,17 +312,20 @@ func sleep(args []string) error {
 }
 
 func serve(args []string) error {
-	port, unhealthyFile, host, certFile, keyFile := "8080", "", "", "", ""
-	selfSigned := false
+	unhealthyFile, host, certFile, keyFile := "", "", "", ""
+	var ports []string
+	selfSigned, anyPath := false, false
 	var healthyAt time.Time
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--port" && i+1 < len(args):
-			port = args[i+1]
+			ports = append(ports, args[i+1])
 			i++
 		case strings.HasPrefix(a, "--port="):
-			port = strings.TrimPrefix(a, "--port=")
+			ports = append(ports, strings.TrimPrefix(a, "--port="))
+		case a == "--any-path":
+			anyPath = true
 		case a == "--unhealthy-file" && i+1 < len(args):
 			unhealthyFile = args[i+1]
 			i++
@@ -362,6 +367,9 @@ func serve(args []string) error {
 	for _, path := range []string{"/healthz", "/livez", "/readyz", "/health"} {
 		mux.HandleFunc(path, health)
 	}
+	if anyPath {
+		mux.HandleFunc("/", health)
+	}
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		for _, e := range os.Environ() {
 			fmt.Fprintln(w, e)
@@ -375,19 +383,29 @@ func serve(args []string) error {
 		}
 		_, _ = w.Write(b)
 	})
-	srv := &http.Server{Addr: net.JoinHostPort(host, port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	switch {
-	case certFile != "" || keyFile != "":
-		return srv.ListenAndServeTLS(certFile, keyFile)
-	case selfSigned:
+	if len(ports) == 0 {
+		ports = []string{"8080"}
+	}
+	var cfg *tls.Config
+	if selfSigned {
 		cert, err := selfSignedCert()
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-		return srv.ListenAndServeTLS("", "")
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
-	return srv.ListenAndServe()
+	errs := make(chan error, len(ports))
+	for _, port := range ports {
+		srv := &http.Server{Addr: net.JoinHostPort(host, port), Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}
+		go func() {
+			if certFile != "" || keyFile != "" || cfg != nil {
+				errs <- srv.ListenAndServeTLS(certFile, keyFile)
+				return
+			}
+			errs <- srv.ListenAndServe()
+		}()
+	}
+	return <-errs
 }
 
 // selfSignedCert makes a certificate for localhost and 127.0.0.1 signed by
