@@ -308,7 +308,6 @@ func (pr *prober) statuses() map[string]probeStatus {
 type execProbe struct {
 	m   *Manager
 	pod *manifests.Pod
-	ctr string
 	// find is Manager.ExecTarget for this container.
 	find func(ctx context.Context) (ExecTarget, error)
 
@@ -317,7 +316,7 @@ type execProbe struct {
 }
 
 func newExecProbe(m *Manager, p *manifests.Pod, ctr string) *execProbe {
-	return &execProbe{m: m, pod: p, ctr: ctr, find: func(ctx context.Context) (ExecTarget, error) {
+	return &execProbe{m: m, pod: p, find: func(ctx context.Context) (ExecTarget, error) {
 		return m.ExecTarget(ctx, p.Namespace, p.Name, ctr)
 	}}
 }
