@@ -4,7 +4,7 @@
 // addressed), in one run with the runs interleaved, and prints a table plus
 // one JSON line per scenario.
 //
-//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-podman auto|off] [-only start-1,start-2,start-host,restart,relist,burst,seccomp,cli]
+//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-only start-1,start-2,start-host,restart,relist,burst,seccomp,cli,pull,probes]
 //
 // It needs root (namespaces, cgroups, veths). It builds berth and the
 // examples/demo workload from this module, imports the workload into a
@@ -27,7 +27,7 @@ import (
 )
 
 // order is how the scenarios are listed, as issue 6 names them.
-var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "floor"}
+var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "probe", "floor"}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -39,7 +39,7 @@ func main() {
 
 type options struct {
 	n, warmup, burst, burstN, relist int
-	idle, settle                     time.Duration
+	idle, settle, probeWindow        time.Duration
 	podman, runtime, only, repo      string
 	berth                            string
 }
@@ -52,10 +52,11 @@ func parseFlags() options {
 	flag.IntVar(&o.burstN, "burst-n", 3, "measured runs of the burst scenarios")
 	flag.IntVar(&o.relist, "relist", 1000, "manifests in the no-op re-list scenario")
 	flag.DurationVar(&o.idle, "idle", 30*time.Second, "how long idle CPU is measured with the burst's pods up")
+	flag.DurationVar(&o.probeWindow, "probe-window", time.Minute, "how long the probe scenarios measure CPU, each")
 	flag.DurationVar(&o.settle, "settle", 2*time.Second, "pause after a burst is up before memory is read")
 	flag.StringVar(&o.podman, "podman", "auto", "measure podman: auto (install if missing), off")
 	flag.StringVar(&o.runtime, "podman-runtime", "runc", "OCI runtime podman uses (crun refuses hybrid cgroups when hugetlb is on cgroup2)")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,relist,seccomp,cli,pull (default all; stop comes with start-1)")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,relist,seccomp,cli,pull,probes (default all; stop comes with start-1)")
 	flag.StringVar(&o.repo, "repo", ".", "the berth module to build")
 	flag.StringVar(&o.berth, "berth", "", "use this berth binary instead of building cmd/berth")
 	flag.Parse()
@@ -77,7 +78,7 @@ func mainErr(log *slog.Logger) error {
 		return err
 	}
 	bn := &bench{e: e, log: log, warmup: o.warmup, n: o.n, burst: o.burst, burstN: o.burstN,
-		idle: o.idle, settle: o.settle, files: filepath.Join(dir, "yaml")}
+		idle: o.idle, settle: o.settle, probeWindow: o.probeWindow, files: filepath.Join(dir, "yaml")}
 	if err := os.MkdirAll(bn.files, 0o755); err != nil {
 		return err
 	}
@@ -138,6 +139,7 @@ func (bn *bench) runAll(sel func(string) bool, relist int) ([]*Scenario, error) 
 		{"seccomp", bn.seccompScenarios},
 		{"cli", bn.cliScenarios},
 		{"pull", bn.pullScenarios},
+		{"probes", bn.probeScenarios},
 	}
 	for _, g := range groups {
 		if !sel(g.name) {

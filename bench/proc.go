@@ -60,8 +60,9 @@ func parseMemAvailable(s string) (int64, error) {
 type procStat struct {
 	Comm string
 	PPID int
-	// CPU is utime+stime in clock ticks.
-	CPU int64
+	// CPU is utime+stime in clock ticks; ChildCPU cutime+cstime, the CPU
+	// of the children it has waited for (and of theirs it was given).
+	CPU, ChildCPU int64
 }
 
 // parseStat parses /proc/PID/stat; comm may hold spaces and parentheses,
@@ -72,8 +73,9 @@ func parseStat(s string) (procStat, error) {
 		return procStat{}, fmt.Errorf("stat: no comm")
 	}
 	f := strings.Fields(s[end+1:])
-	// After comm: state(0) ppid(1) ... utime(11) stime(12).
-	if len(f) < 13 {
+	// After comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13)
+	// cstime(14).
+	if len(f) < 15 {
 		return procStat{}, fmt.Errorf("stat: %d fields after comm", len(f))
 	}
 	ppid, err := strconv.Atoi(f[1])
@@ -85,7 +87,12 @@ func parseStat(s string) (procStat, error) {
 	if err1 != nil || err2 != nil {
 		return procStat{}, fmt.Errorf("stat utime/stime: %q %q", f[11], f[12])
 	}
-	return procStat{Comm: s[open+1 : end], PPID: ppid, CPU: ut + st}, nil
+	cut, err1 := strconv.ParseInt(f[13], 10, 64)
+	cst, err2 := strconv.ParseInt(f[14], 10, 64)
+	if err1 != nil || err2 != nil {
+		return procStat{}, fmt.Errorf("stat cutime/cstime: %q %q", f[13], f[14])
+	}
+	return procStat{Comm: s[open+1 : end], PPID: ppid, CPU: ut + st, ChildCPU: cut + cst}, nil
 }
 
 // catchesSignal reports whether a /proc/PID/status text shows a handler

@@ -46,9 +46,10 @@ func TestParseStat(t *testing.T) {
 		want    procStat
 		wantErr bool
 	}{
-		{"plain", "42 (berth) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 500 1000 200", procStat{"berth", 1, 10}, false},
-		{"comm with ) and space", "7 (a) b) R 5 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 1 1 1", procStat{"a) b", 5, 3}, false},
+		{"plain", "42 (berth) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 5 2 20 0 1 0 500 1000 200", procStat{"berth", 1, 10, 7}, false},
+		{"comm with ) and space", "7 (a) b) R 5 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 1 1 1", procStat{"a) b", 5, 3, 0}, false},
 		{"short", "7 (x) R 1 2", procStat{}, true},
+		{"no child times", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 1 2", procStat{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,8 @@ type bench struct {
 	idle   time.Duration
 	settle time.Duration
 	files  string // where the scenario YAML files are written
+	// probeWindow is how long the probe scenarios measure CPU, each.
+	probeWindow time.Duration
 }
 
 // podmanStall is the lock stall podman kube down often ends with here (a

@@ -158,8 +158,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Credentials: func(ns, name string) (*registry.DockerConfig, error) { return pullSecrets(loader.Latest(), ns, name) },
 		Log:         log,
 	})
-	execProbes := &execProber{fallbackDir: filepath.Join(cfg.RunDir, "bin", "exec")}
-	defer execProbes.close()
+	execProbes := execProber{exe: exe.Path}
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,

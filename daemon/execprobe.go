@@ -2,12 +2,8 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"sync"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/execin"
-	"github.com/berth-project/berth/internal/sealed"
 	"github.com/berth-project/berth/pod"
 )
 
@@ -16,28 +12,14 @@ import (
 const execOutputMax = 10 << 10
 
 // execProber runs exec probes as `berth exec` runs its commands: through
-// exec-init, as a child of the daemon, from a sealed copy of the daemon's
-// own binary (the lean init binary the infras run has no exec-init). The
-// copy is made at the first exec probe and kept for the daemon's life.
+// exec-init, as a child of the daemon, from the sealed binary the infras
+// run from (the lean init binary, which has exec-init, or berth itself):
+// an exec probe runs every period, and the lean binary starts in a
+// fraction of berth's CPU.
 type execProber struct {
-	fallbackDir string
-	once        sync.Once
-	bin         *sealed.Binary
-	err         error
+	exe string
 }
 
-func (e *execProber) run(ctx context.Context, t pod.ExecTarget, cmd []string) (int, []byte, error) {
-	e.once.Do(func() { e.bin, e.err = sealed.Seal(e.fallbackDir) })
-	if e.err != nil {
-		return 0, nil, fmt.Errorf("seal berth binary for exec probes: %w", e.err)
-	}
-	return execin.Output(ctx, e.bin.Path, execin.NewConfig(api.ExecTarget(t), cmd, false, ""), execOutputMax)
-}
-
-// close releases the sealed copy, if one was made.
-func (e *execProber) close() {
-	e.once.Do(func() {})
-	if e.bin != nil {
-		e.bin.Close()
-	}
+func (e execProber) run(ctx context.Context, t pod.ExecTarget, cmd []string) (int, []byte, error) {
+	return execin.Output(ctx, e.exe, execin.NewConfig(execin.Target(t), cmd, false, ""), execOutputMax)
 }

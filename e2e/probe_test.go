@@ -311,6 +311,10 @@ func TestProbeTCPGRPCExec(t *testing.T) {
 	if !d.hasEvent("kinds", "slow", "Unhealthy", "timed out") || !d.hasEvent("kinds", "slow", "Killing", "failed liveness probe") {
 		t.Errorf("events of the exec timeout: %s", toJSON(d.podEvents("kinds")))
 	}
+	// The probe runs in the next run too (its process is another).
+	testutil.WaitFor(t, probeWait, "the exec probe restarts the next run of its container", func() bool {
+		return ctrStatus(t, d.pod("kinds"), "slow").RestartCount >= 2
+	})
 	if c := ctrStatus(t, d.pod("kinds"), "tcp"); c.RestartCount != 0 || !c.Ready {
 		t.Errorf("tcp container: %s", toJSON(c))
 	}

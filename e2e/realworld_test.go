@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,8 +34,12 @@ func realWorldDir() string {
 // run here: every image is the test workload, every container sleeps
 // (init containers exit 0: the workload image holds only /bin/demo, so no
 // original command could run), hostPath volumes are temp dirs and hostPorts
-// free ports. It reports how many pods reach Running and fails for each
-// accepted file whose pod does not: an accepted manifest must run.
+// free ports; a container whose probes ask on a port serves them instead
+// of sleeping, and exec probes and hooks run `demo exit 0` (serveProbes).
+// It reports how many pods reach Running and Ready and fails for each
+// accepted file whose pod does not: an accepted manifest must run, and
+// its probes pass. As more fields are supported, more files validate and
+// run here without a change to this test.
 func TestRealWorldCorpusRuns(t *testing.T) {
 	d := startDaemon(t)
 	// The corpus's Localhost seccomp profile, as a profile that allows all.
@@ -107,6 +113,30 @@ func TestRealWorldCorpusRuns(t *testing.T) {
 	})
 	n := running()
 	t.Logf("real-world corpus: %d of %d accepted pods reached Running", n, len(want))
+	// Probes pass too: the workload serves what they ask. The kubeadm pods'
+	// startup probes begin after initialDelaySeconds: 10.
+	ready := func() int {
+		running()
+		r := 0
+		for key := range want {
+			if p, ok := pods[key]; ok && podCondition(p, api.PodReady) == api.ConditionTrue {
+				r++
+			}
+		}
+		return r
+	}
+	t.Run("ready", func(t *testing.T) {
+		testutil.WaitFor(t, 90*time.Second, "every accepted corpus pod to be Ready", func() bool {
+			return ready() == len(want)
+		})
+	})
+	restarts := int32(0)
+	for key := range want {
+		for _, c := range pods[key].Status.ContainerStatuses {
+			restarts += c.RestartCount
+		}
+	}
+	t.Logf("real-world corpus: %d of %d accepted pods Ready, %d container restarts", ready(), len(want), restarts)
 	keys := make([]string, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
@@ -119,6 +149,8 @@ func TestRealWorldCorpusRuns(t *testing.T) {
 			t.Errorf("%s: pod %s was not created", want[key], key)
 		case !allRunning(p):
 			t.Errorf("%s: pod %s is not Running: %s", want[key], key, toJSON(p.Status))
+		case podCondition(p, api.PodReady) != api.ConditionTrue:
+			t.Errorf("%s: pod %s is not Ready: %s", want[key], key, toJSON(p.Status))
 		}
 	}
 }
@@ -204,6 +236,9 @@ func (r *demoRewriter) pod(doc map[string]any) string {
 					p["containerPort"] = port
 				}
 			}
+			if cmd := r.serveProbes(c, hostNetwork); cmd != nil {
+				c["command"] = cmd
+			}
 		}
 	}
 	vols, _ := spec["volumes"].([]any)
@@ -228,6 +263,95 @@ func (r *demoRewriter) pod(doc map[string]any) string {
 		}
 	}
 	return ns + "/" + name
+}
+
+// serveProbes makes the workload answer what container c's probes ask,
+// and returns its command, nil when they ask nothing on a port: an HTTP(S)
+// server on every port an httpGet or tcpSocket probe names (any path
+// answers 200), or the gRPC health server on a grpc probe's port. Exec
+// commands of probes and lifecycle hooks become `demo exit 0`: the
+// original programs are not in the workload image. In a host-network pod
+// each probed port is a free one and a probe host (the node's address) is
+// 127.0.0.1, as hostPorts and hostPaths are the test's own.
+func (r *demoRewriter) serveProbes(c map[string]any, hostNetwork bool) []any {
+	named := map[string]int{}
+	ports, _ := c["ports"].([]any)
+	for _, item := range ports {
+		p := item.(map[string]any)
+		if name, ok := p["name"].(string); ok {
+			named[name] = p["containerPort"].(int)
+		}
+	}
+	moved := map[int]int{} // a host-network pod's probed port -> the free one
+	var http, grpc []int
+	tls, plain := false, false
+	port := func(action map[string]any) int {
+		n, ok := action["port"].(int)
+		if !ok {
+			n = named[action["port"].(string)]
+		}
+		if hostNetwork {
+			if moved[n] == 0 {
+				moved[n] = freePort(r.t)
+			}
+			n = moved[n]
+			action["port"] = n
+			if _, ok := action["host"]; ok {
+				action["host"] = "127.0.0.1"
+			}
+		}
+		return n
+	}
+	handlers := []map[string]any{}
+	for _, key := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
+		if p, ok := c[key].(map[string]any); ok {
+			handlers = append(handlers, p)
+		}
+	}
+	if lc, ok := c["lifecycle"].(map[string]any); ok {
+		for _, key := range []string{"postStart", "preStop"} {
+			if h, ok := lc[key].(map[string]any); ok {
+				handlers = append(handlers, h)
+			}
+		}
+	}
+	for _, h := range handlers {
+		if e, ok := h["exec"].(map[string]any); ok {
+			e["command"] = []any{"/bin/demo", "exit", "0"}
+		}
+		if a, ok := h["httpGet"].(map[string]any); ok {
+			http = append(http, port(a))
+			if strings.EqualFold(fmt.Sprint(a["scheme"]), "HTTPS") {
+				tls = true
+			} else {
+				plain = true
+			}
+		}
+		if a, ok := h["tcpSocket"].(map[string]any); ok {
+			http = append(http, port(a))
+		}
+		if a, ok := h["grpc"].(map[string]any); ok {
+			grpc = append(grpc, port(a))
+		}
+	}
+	slices.Sort(http)
+	http = slices.Compact(http)
+	switch {
+	case len(http) > 0 && len(grpc) == 0 && !(tls && plain):
+		cmd := []any{"/bin/demo", "serve", "--any-path"}
+		for _, p := range http {
+			cmd = append(cmd, "--port", strconv.Itoa(p))
+		}
+		if tls {
+			cmd = append(cmd, "--tls")
+		}
+		return cmd
+	case len(grpc) == 1 && len(http) == 0:
+		return []any{"/bin/demo", "grpc-health", strconv.Itoa(grpc[0])}
+	case len(http) > 0 || len(grpc) > 0:
+		r.t.Fatalf("container %s: probes on HTTP and HTTPS or gRPC at once: the workload serves one kind", c["name"])
+	}
+	return nil
 }
 
 func (r *demoRewriter) mkdir(path string) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/container"
 )
 
@@ -43,6 +42,22 @@ type Config struct {
 	TTY bool `json:"tty,omitempty"`
 }
 
+// Target is the container a command runs in, as the daemon names it
+// (api.ExecTarget and pod.ExecTarget convert to it): the package takes no
+// API type, so that the lean init binary, which runs exec-init for the
+// daemon's exec probes, links no HTTP or YAML code.
+type Target struct {
+	// Pod is "namespace/name"; Container the container chosen.
+	Pod, Container string
+	// PID and StartTime name the container's init process on the host.
+	PID       int
+	StartTime uint64
+	// CgroupProcs are the cgroup.procs files of the container's cgroup.
+	CgroupProcs []string
+	// Process is how the container's own process runs.
+	container.Process
+}
+
 // Namespaces are the namespaces joined, in order; the mount namespace comes
 // last, because joining it changes the root under every later path.
 var Namespaces = []string{"ipc", "uts", "net", "pid", "mnt"}
@@ -53,7 +68,7 @@ const defaultTerm = "xterm"
 // NewConfig builds the Config of running args in the target container.
 // With tty, TERM is the caller's (callerTerm, defaultTerm when empty),
 // replacing any TERM of the container's environment.
-func NewConfig(t api.ExecTarget, args []string, tty bool, callerTerm string) Config {
+func NewConfig(t Target, args []string, tty bool, callerTerm string) Config {
 	env := append([]string{}, t.Env...)
 	if tty {
 		if callerTerm == "" {

@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/container"
 )
 
 func TestNewConfig(t *testing.T) {
-	target := api.ExecTarget{
+	target := Target{
 		Pod: "default/web", Container: "app", PID: 42, StartTime: 7,
 		CgroupProcs: []string{"/sys/fs/cgroup/berth/default_web/app/cgroup.procs"},
 		Process: container.Process{

@@ -31,4 +31,8 @@
 // terminal), puts the caller's terminal in raw mode and copies both ways,
 // following window-size changes. Without -t the caller's stdio is handed
 // down as it is (stdin only with -i), so stdout and stderr stay separate.
+//
+// The daemon's exec probes run the same way (Output), from the lean init
+// binary, which links Main too: the package takes no API type (Target) so
+// that it links no HTTP or YAML code.
 package execin

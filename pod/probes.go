@@ -152,7 +152,7 @@ func (m *Manager) newProber(e *entry) (*prober, error) {
 		t := target
 		t.Ports = c.Ports
 		if m.cfg.ExecProbe != nil {
-			t.Exec = execProbe{m: m, pod: p, ctr: c.Name}
+			t.Exec = newExecProbe(m, p, c.Name)
 		}
 		pc, err := pr.containerProbes(c, t)
 		if err != nil {
@@ -336,16 +336,60 @@ func (pr *prober) statuses() map[string]probeStatus {
 
 // execProbe runs exec probes in a container: found as `berth exec` finds
 // it (ExecTarget), run by Config.ExecProbe.
+//
+// The target is kept for the run of the container it was found for:
+// everything ExecTarget works out (the run's environment, asked of the
+// infra; the config, from the pod record and the image; the cgroup, made
+// sure of; the container's process on the host) changes only with a new
+// run, whose process is another. So while the process found last lives
+// (PID and start time) and the pod is not terminating, a probe reuses it
+// instead of two infra calls, the cgroup writes and a scan of cgroup.procs
+// every period.
 type execProbe struct {
 	m   *Manager
 	pod *manifests.Pod
-	ctr string
+	// find is Manager.ExecTarget for this container.
+	find func(ctx context.Context) (ExecTarget, error)
+
+	mu     sync.Mutex
+	target *ExecTarget // of the current run; nil until found
 }
 
-func (e execProbe) Exec(ctx context.Context, cmd []string) (int, []byte, error) {
-	t, err := e.m.ExecTarget(ctx, e.pod.Namespace, e.pod.Name, e.ctr)
+func newExecProbe(m *Manager, p *manifests.Pod, ctr string) *execProbe {
+	return &execProbe{m: m, pod: p, find: func(ctx context.Context) (ExecTarget, error) {
+		return m.ExecTarget(ctx, p.Namespace, p.Name, ctr)
+	}}
+}
+
+func (e *execProbe) Exec(ctx context.Context, cmd []string) (int, []byte, error) {
+	t, err := e.targetOf(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
 	return e.m.cfg.ExecProbe(ctx, t, cmd)
+}
+
+// targetOf returns the target of the container's current run.
+func (e *execProbe) targetOf(ctx context.Context) (ExecTarget, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := e.target; t != nil && !e.m.terminating(e.pod) && e.m.cfg.Processes.Alive(t.PID, t.StartTime) {
+		return *t, nil
+	}
+	e.target = nil
+	t, err := e.find(ctx)
+	if err != nil {
+		return ExecTarget{}, err
+	}
+	e.target = &t
+	return t, nil
+}
+
+// terminating says whether pod p is being removed (or is gone), when
+// ExecTarget refuses to enter its containers.
+func (m *Manager) terminating(p *manifests.Pod) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.pods[ID(p.Namespace, p.Name)]
+	return !ok || e.terminating
 }

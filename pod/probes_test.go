@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,5 +105,98 @@ func TestProberReports(t *testing.T) {
 		if got, want := <-k.kills, "/s app 2s Container app failed startup probe, will be restarted"; got != want {
 			t.Errorf("kill = %q, want %q", got, want)
 		}
+	}
+}
+
+// liveSet is a Processes whose Alive answers from a set of processes (the
+// other methods are not used by exec probes).
+type liveSet struct {
+	Processes
+	mu    sync.Mutex
+	alive map[int]uint64 // PID -> start time
+}
+
+func (l *liveSet) Alive(pid int, start uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.alive[pid]
+	return ok && s == start
+}
+
+func (l *liveSet) set(pid int, start uint64, alive bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if alive {
+		l.alive[pid] = start
+	} else {
+		delete(l.alive, pid)
+	}
+}
+
+// TestExecProbeKeepsTargetPerRun: an exec probe looks its container up
+// once per run of it: again when the process it found is gone (a new
+// run) or after a failed look-up, never while the pod is terminating or
+// gone.
+func TestExecProbeKeepsTargetPerRun(t *testing.T) {
+	procs := &liveSet{alive: map[int]uint64{}}
+	var ran []int
+	m := NewManager(Config{Processes: procs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ExecProbe: func(_ context.Context, t ExecTarget, _ []string) (int, []byte, error) {
+			ran = append(ran, t.PID)
+			return 0, nil, nil
+		}})
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
+	m.pods[ID("default", "web")] = &entry{}
+	next := ExecTarget{PID: 100, StartTime: 1}
+	var finds int
+	var findErr error
+	e := newExecProbe(m, p, "app")
+	e.find = func(context.Context) (ExecTarget, error) {
+		finds++
+		return next, findErr
+	}
+	exec := func() error {
+		_, _, err := e.Exec(context.Background(), []string{"true"})
+		return err
+	}
+
+	procs.set(100, 1, true)
+	for range 3 {
+		if err := exec(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if finds != 1 {
+		t.Errorf("3 probes of one run looked the container up %d times, want 1", finds)
+	}
+	// A new run: the process found is gone; PID 100 reused by another
+	// process (another start time) is not the container.
+	procs.set(100, 1, false)
+	procs.set(100, 9, true)
+	next = ExecTarget{PID: 200, StartTime: 2}
+	procs.set(200, 2, true)
+	if err := exec(); err != nil {
+		t.Fatal(err)
+	}
+	if finds != 2 || ran[len(ran)-1] != 200 {
+		t.Errorf("after a new run: %d look-ups, ran in %v", finds, ran)
+	}
+	// A failed look-up is not kept.
+	procs.set(200, 2, false)
+	findErr = fmt.Errorf("container app: %w", ErrNotRunning)
+	if err := exec(); err == nil {
+		t.Fatal("want the look-up's error")
+	}
+	findErr = nil
+	next = ExecTarget{PID: 300, StartTime: 3}
+	procs.set(300, 3, true)
+	if err := exec(); err != nil || finds != 4 || ran[len(ran)-1] != 300 {
+		t.Errorf("after a failed look-up: %v, %d look-ups, ran in %v", err, finds, ran)
+	}
+	// A terminating pod's container is looked up again (and refused there).
+	m.pods[ID("default", "web")].terminating = true
+	exec()
+	if finds != 5 {
+		t.Errorf("terminating pod: %d look-ups, want 5", finds)
 	}
 }

@@ -1,8 +1,9 @@
 // Command berth-init is berth's lean re-exec binary: only the infra (the
-// per-pod pause and supervisor) and the container-init stage, without the
+// per-pod pause and supervisor), the container-init stage and exec-init
+// (which the daemon's exec probes run, every period), without the
 // CLI, YAML, HTTP or nftables code of cmd/berth. It is never installed on its
 // own: hack/build embeds it into berth (internal/initbin), and the daemon
-// runs it from a sealed memfd. Linking only these two entry points makes its
+// runs it from a sealed memfd. Linking only these entry points makes its
 // start about twice as fast as berth's and halves the infra's private memory.
 //
 // The infra starts its containers' init stage by re-executing
@@ -14,6 +15,7 @@ import (
 	"os"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/execin"
 	"github.com/berth-project/berth/infra"
 )
 
@@ -27,6 +29,9 @@ func main() {
 			return
 		case container.InitSubcommand:
 			container.Main(os.Args[2:])
+			return
+		case execin.InitSubcommand:
+			execin.Main(os.Args[2:])
 			return
 		}
 	}

@@ -32,7 +32,7 @@ func newExecCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("exec in pod %s/%s: %w", namespace, pod, err)
 			}
-			cfg := execin.NewConfig(t, command, tty, os.Getenv("TERM"))
+			cfg := execin.NewConfig(execin.Target(t), command, tty, os.Getenv("TERM"))
 			code, err := execin.Run(execin.Options{Config: cfg, Stdin: stdin, In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 			return execResult(cfg.Target, code, err)
 		},

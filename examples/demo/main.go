@@ -6,9 +6,16 @@
 //	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
 //	           [--unhealthy-file P] /healthz answers 500 while the file P exists
 //	           [--healthy-after D]  and for the first D after the start
+//	           [--host H]           listen on H only (a hostNetwork pod's 127.0.0.1)
+//	           [--tls]              HTTPS with a self-signed certificate made at start
+//	           [--tls-cert F --tls-key F]  HTTPS with the certificate in these files;
+//	                                /livez, /readyz and /health answer as /healthz
+//	           [--any-path]         and so does every path not listed here;
+//	                                --port may be given more than once
 //	demo grpc-health PORT          grpc.health.v1 Check over h2c: SERVING, or
 //	                               NOT_SERVING while /tmp/grpc-unhealthy exists
 //	demo write PATH TEXT           write TEXT to PATH (creating parent dirs)
+//	demo append PATH TEXT          append TEXT to PATH (an exec probe that counts its runs)
 //	demo read PATH                 print the file at PATH
 //	demo remove PATH               remove the file at PATH
 //	demo publish PATH TEXT         write TEXT to PATH atomically (temp file, rename)
@@ -53,9 +60,16 @@ package main
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -195,15 +209,26 @@ func run(mode string, args []string) error {
 		return sleep(args)
 	case "serve":
 		return serve(args)
-	case "write", "publish":
+	case "write", "publish", "append":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: %s PATH TEXT", mode)
 		}
 		if err := os.MkdirAll(filepath.Dir(args[0]), 0o755); err != nil {
 			return err
 		}
-		if mode == "publish" {
+		switch mode {
+		case "publish":
 			return publish(args[0], args[1])
+		case "append":
+			f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			if _, err := f.WriteString(args[1]); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
 		}
 		return os.WriteFile(args[0], []byte(args[1]), 0o644)
 	case "read", "wait-read":
@@ -335,16 +360,20 @@ func sleep(args []string) error {
 }
 
 func serve(args []string) error {
-	port, unhealthyFile := "8080", ""
+	unhealthyFile, host, certFile, keyFile := "", "", "", ""
+	var ports []string
+	selfSigned, anyPath := false, false
 	var healthyAt time.Time
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--port" && i+1 < len(args):
-			port = args[i+1]
+			ports = append(ports, args[i+1])
 			i++
 		case strings.HasPrefix(a, "--port="):
-			port = strings.TrimPrefix(a, "--port=")
+			ports = append(ports, strings.TrimPrefix(a, "--port="))
+		case a == "--any-path":
+			anyPath = true
 		case a == "--unhealthy-file" && i+1 < len(args):
 			unhealthyFile = args[i+1]
 			i++
@@ -355,6 +384,17 @@ func serve(args []string) error {
 			}
 			healthyAt = time.Now().Add(d)
 			i++
+		case a == "--host" && i+1 < len(args):
+			host = args[i+1]
+			i++
+		case a == "--tls":
+			selfSigned = true
+		case a == "--tls-cert" && i+1 < len(args):
+			certFile = args[i+1]
+			i++
+		case a == "--tls-key" && i+1 < len(args):
+			keyFile = args[i+1]
+			i++
 		default:
 			return fmt.Errorf("serve: unknown argument %q", a)
 		}
@@ -364,13 +404,20 @@ func serve(args []string) error {
 		h, _ := os.Hostname()
 		fmt.Fprintf(w, "hello from %s\n", h)
 	})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	health := func(w http.ResponseWriter, _ *http.Request) {
 		if _, err := os.Stat(unhealthyFile); (unhealthyFile != "" && err == nil) || time.Now().Before(healthyAt) {
 			http.Error(w, "unhealthy", http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, "ok")
-	})
+	}
+	// The paths the control plane's components answer probes on.
+	for _, path := range []string{"/healthz", "/livez", "/readyz", "/health"} {
+		mux.HandleFunc(path, health)
+	}
+	if anyPath {
+		mux.HandleFunc("/", health)
+	}
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		for _, e := range os.Environ() {
 			fmt.Fprintln(w, e)
@@ -384,8 +431,54 @@ func serve(args []string) error {
 		}
 		_, _ = w.Write(b)
 	})
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return srv.ListenAndServe()
+	if len(ports) == 0 {
+		ports = []string{"8080"}
+	}
+	var cfg *tls.Config
+	if selfSigned {
+		cert, err := selfSignedCert()
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	errs := make(chan error, len(ports))
+	for _, port := range ports {
+		srv := &http.Server{Addr: net.JoinHostPort(host, port), Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg}
+		go func() {
+			if certFile != "" || keyFile != "" || cfg != nil {
+				errs <- srv.ListenAndServeTLS(certFile, keyFile)
+				return
+			}
+			errs <- srv.ListenAndServe()
+		}()
+	}
+	return <-errs
+}
+
+// selfSignedCert makes a certificate for localhost and 127.0.0.1 signed by
+// its own key, as a server that was given none makes one (kube-scheduler's
+// serving certificate).
+func selfSignedCert() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("generate key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("self-sign certificate: %w", err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // grpcHealth serves grpc.health.v1.Health/Check over h2c, its wire format
