@@ -63,6 +63,9 @@ func (rt *fakeRuntime) Apply(_ context.Context, a Action) error {
 		rt.fail[a.Key.Name] = errs[1:]
 		return errs[0]
 	}
+	if a.Kind == Hold || a.Kind == Accept {
+		return nil
+	}
 	if a.Observed != nil {
 		rt.pods = slices.DeleteFunc(rt.pods, func(o Observed) bool { return o.UID == a.Observed.UID })
 	}
@@ -103,6 +106,58 @@ func (b *logBuffer) count(substr string) int {
 func newTestLogger() (*slog.Logger, *logBuffer) {
 	b := &logBuffer{}
 	return slog.New(slog.NewTextHandler(b, nil)), b
+}
+
+// readyRuntime is a fakeRuntime whose pods are all Ready.
+type readyRuntime struct{ *fakeRuntime }
+
+func (rt readyRuntime) Health(_ context.Context, keys []PodKey) map[PodKey]*Health {
+	out := map[PodKey]*Health{}
+	for _, k := range keys {
+		out[k] = &Health{Ready: true}
+	}
+	return out
+}
+
+func TestPassStartsAChainInOrder(t *testing.T) {
+	src := &fakeSource{}
+	src.set(want("a", "/m/a.yaml", "i", nil), after(want("b", "/m/b.yaml", "i", nil), "a"), after(want("c", "/m/c.yaml", "i", nil), "b"))
+	for _, tt := range []struct {
+		name   string
+		health bool
+		passes [][]string
+	}{
+		{name: "health reported", health: true, passes: [][]string{
+			{"create default/a: declared in a.yaml", "hold default/b: waiting for default/a to be Ready", "hold default/c: waiting for default/b to be Ready"},
+			{"create default/b: declared in b.yaml", "hold default/c: waiting for default/b to be Ready"},
+			{"create default/c: declared in c.yaml"},
+			nil,
+		}},
+		{name: "no health source", passes: [][]string{
+			{"create default/a: declared in a.yaml", "hold default/b: waiting for default/a to be Ready", "hold default/c: waiting for default/b to be Ready"},
+			{"hold default/b: waiting for default/a to be Ready", "hold default/c: waiting for default/b to be Ready"},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeRuntime{}
+			var rt Runtime = fake
+			if tt.health {
+				rt = readyRuntime{fake}
+			}
+			r := New(src, rt, nil, Options{})
+			for i, want := range tt.passes {
+				res := r.Pass(t.Context())
+				got := fake.takeOps()
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("pass %d: got %q, want %q", i, got, want)
+				}
+				if w := slices.ContainsFunc(want, func(s string) bool { return strings.HasPrefix(s, "hold") }); res.Waiting != w {
+					t.Errorf("pass %d: waiting = %v, want %v", i, res.Waiting, w)
+				}
+			}
+		})
+	}
 }
 
 func TestPassCreatesThenConverges(t *testing.T) {
