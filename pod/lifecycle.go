@@ -79,6 +79,8 @@ type Manager struct {
 	failed map[string]failure
 	// creating are pods whose creation is under way (ContainerCreating).
 	creating map[string]creation
+	// held are pods the planner keeps from starting (rollout.go).
+	held map[string]hold
 	// carried are what pods Recover found dead left to the pods their
 	// manifests make again (restarted.go).
 	carried map[string]*carried
@@ -126,7 +128,7 @@ func NewManager(cfg Config) *Manager {
 	}
 	node, _ := os.Hostname()
 	return &Manager{
-		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}, carried: map[string]*carried{},
+		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}, held: map[string]hold{}, carried: map[string]*carried{},
 		seccomp:  seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
 		nodeName: node,
 	}
@@ -142,6 +144,7 @@ func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
 		out = append(out, reconciler.Observed{
 			Key: reconciler.PodKey{Namespace: p.Namespace, Name: p.Name},
 			UID: e.rec.UID, File: e.rec.File, Pod: p, Terminating: e.terminating,
+			Rollout: observedRollout(e.rec),
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
@@ -152,16 +155,29 @@ func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
 func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
 	switch a.Kind {
 	case reconciler.Create:
-		return m.create(ctx, a.Desired)
+		return m.create(ctx, a.Desired, rollout{Trial: true})
 	case reconciler.Delete:
 		return m.remove(ctx, a.Observed)
 	case reconciler.Replace:
+		next := nextRollout(a)
 		if err := m.remove(ctx, a.Observed); err != nil {
 			return err
 		}
-		return m.create(ctx, a.Desired)
+		if err := m.create(ctx, a.Desired, next); err != nil {
+			return err
+		}
+		if a.Rollback != "" {
+			m.event(a.Desired.Pod, "", kube.EventWarning, EventRolledBack,
+				fmt.Sprintf("Returned to the last good spec from %s: %s", a.Desired.File, a.Rollback))
+		}
+		return nil
 	case reconciler.UpdateMetadata:
 		return m.updateMetadata(a.Desired)
+	case reconciler.Hold:
+		m.hold(a)
+		return nil
+	case reconciler.Accept:
+		return m.accept(a)
 	}
 	return fmt.Errorf("unknown action %v", a)
 }
@@ -171,8 +187,9 @@ func (m *Manager) layout(p *manifests.Pod, uid string) Layout {
 }
 
 // create runs every step of a pod's creation; on failure every step begun
-// is undone, last first, and the failure is kept for status.
-func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
+// is undone, last first, and the failure is kept for status. ro is the
+// gate's state the pod's record starts with.
+func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout) error {
 	p := d.Pod
 	id := ID(p.Namespace, p.Name)
 	t := newPhaseTimer(m.cfg.Log, key(p))
@@ -185,8 +202,9 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		m.cfg.Log.Warn("remove the logs of the pod's previous spec", "pod", key(p), "err", err)
 	}
 	l := m.layout(p, uid)
-	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP()}
+	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP(), Rollout: ro}
 	m.mu.Lock()
+	delete(m.held, id)
 	m.creating[id] = creation{pod: p, file: d.File, at: rec.Created}
 	m.mu.Unlock()
 	defer func() {

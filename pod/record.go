@@ -38,6 +38,8 @@ type record struct {
 	HostIP string `json:"hostIP,omitempty"`
 	// ImageIDs are the images the containers run, by container name.
 	ImageIDs map[string]string `json:"imageIDs,omitempty"`
+	// Rollout is the gate's state of the pod's spec (rollout.go).
+	Rollout rollout `json:"rollout,omitzero"`
 }
 
 const recordFile = "pod.json"

@@ -130,6 +130,11 @@ func (m *Manager) Forget(keep func(namespace, name string) bool) {
 			delete(m.failed, id)
 		}
 	}
+	for id, h := range m.held {
+		if !keep(h.pod.Namespace, h.pod.Name) {
+			delete(m.held, id)
+		}
+	}
 	for id, cr := range m.carried {
 		if !keep(cr.pod.Namespace, cr.pod.Name) {
 			gone = append(gone, id)
@@ -175,6 +180,14 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	for id, f := range m.failed {
 		if _, exists := m.pods[id]; want(id) && !exists {
 			out = append(out, failedPod(f))
+		}
+	}
+	for id, h := range m.held {
+		_, exists := m.pods[id]
+		_, failed := m.failed[id]
+		_, creating := m.creating[id]
+		if want(id) && !exists && !failed && !creating {
+			out = append(out, heldPod(h))
 		}
 	}
 	m.mu.Unlock()

@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/internal/testutil"
+)
+
+// writeManifest puts a manifest straight into the daemon's directory
+// (written aside, then renamed), as an editor or a deploy tool does.
+func (d *daemon) writeManifest(name, yaml string) {
+	d.t.Helper()
+	tmp := filepath.Join(d.manifests, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(yaml), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(d.manifests, name)); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// readyAt is when pod p became Ready, zero when it is not.
+func readyAt(p api.Pod) time.Time {
+	for _, c := range p.Status.Conditions {
+		if c.Type == api.PodReady && c.Status == api.ConditionTrue {
+			return c.LastTransitionTime
+		}
+	}
+	return time.Time{}
+}
+
+// chainPodYAML is a pod serving HTTP that turns Ready 2 s after it
+// starts, waiting for the pods after names (none when empty).
+func chainPodYAML(name, after string) string {
+	ann := ""
+	if after != "" {
+		ann = fmt.Sprintf("  annotations:\n    berth.io/after: %q\n", after)
+	}
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+%sspec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "serve", "--port", "8080", "--healthy-after", "2s"]
+    readinessProbe:
+      httpGet:
+        path: /healthz
+        port: 8080
+      periodSeconds: 1
+`, name, ann)
+}
+
+// checkChainOrder waits for a <- b <- c to be Ready and checks each
+// started after the one it waits for was Ready.
+func checkChainOrder(t *testing.T, d *daemon, when string) {
+	t.Helper()
+	testutil.WaitFor(t, 60*time.Second, when+": a, b and c Ready", func() bool {
+		for _, n := range []string{"a", "b", "c"} {
+			if readyAt(d.pod(n)).IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+	for _, pair := range [][2]string{{"a", "b"}, {"b", "c"}} {
+		dep, p := d.pod(pair[0]), d.pod(pair[1])
+		started := ctrStatus(t, p, "app").State.Running.StartedAt
+		if ready := readyAt(dep); started.Before(ready) {
+			t.Errorf("%s: %s started at %s, before %s was Ready at %s", when, pair[1], started, pair[0], ready)
+		}
+	}
+}
+
+func TestDependencyChain(t *testing.T) {
+	d := startDaemon(t, func(d *daemon) { d.daemonArgs = append(d.daemonArgs, "--stop-pods-on-exit") })
+	// c first: the order of the files says nothing.
+	d.writeManifest("c.yaml", chainPodYAML("c", "b"))
+	d.writeManifest("b.yaml", chainPodYAML("b", "default/a"))
+	d.writeManifest("a.yaml", chainPodYAML("a", ""))
+	testutil.WaitFor(t, 30*time.Second, "c held while b is not Ready", func() bool {
+		for _, p := range d.pods() {
+			if p.Metadata.Name == "c" && p.Status.Phase == api.PodPending && p.Status.Reason == "WaitingForDependency" &&
+				strings.Contains(p.Status.Message, "default/b") {
+				return true
+			}
+		}
+		return false
+	})
+	checkChainOrder(t, d, "first start")
+
+	// A daemon killed with every pod's process (a power cut), then
+	// started again with the three files still there.
+	simulateReboot(t, d)
+	d.start()
+	checkChainOrder(t, d, "after kill -9 and restart")
+
+	// Asked to stop everything, the daemon removes c, then b, then a.
+	d.stop(syscall.SIGTERM)
+	var order []string
+	for _, line := range strings.Split(d.logBuf.String(), "\n") {
+		if strings.Contains(line, `msg="pod stopped"`) {
+			for _, n := range []string{"a", "b", "c"} {
+				if strings.Contains(line, "default/"+n) {
+					order = append(order, n)
+				}
+			}
+		}
+	}
+	if strings.Join(order, ",") != "c,b,a" {
+		t.Errorf("stop order %v, want c,b,a\ndaemon log:\n%s", order, d.logBuf.String())
+	}
+	if ents, _ := os.ReadDir(filepath.Join(d.state, "pods")); len(ents) != 0 {
+		t.Errorf("pods left after the stop: %v", ents)
+	}
+	d.start()
+}
+
+func TestDependencyCycleAndMissing(t *testing.T) {
+	d := startDaemon(t)
+	d.writeManifest("x.yaml", chainPodYAML("x", "y"))
+	d.writeManifest("y.yaml", chainPodYAML("y", "x"))
+	d.writeManifest("z.yaml", chainPodYAML("z", "other/nowhere"))
+	testutil.WaitFor(t, 30*time.Second, "x and y held for the cycle, z for its missing dependency", func() bool {
+		got := map[string]api.Pod{}
+		for _, p := range d.pods() {
+			got[p.Metadata.Name] = p
+		}
+		for _, n := range []string{"x", "y"} {
+			if p := got[n]; p.Status.Phase != api.PodPending || p.Status.Reason != "DependencyCycle" ||
+				!strings.Contains(p.Status.Message, "default/x -> default/y -> default/x") {
+				return false
+			}
+		}
+		z := got["z"]
+		return z.Status.Reason == "DependencyMissing" && strings.Contains(z.Status.Message, "other/nowhere")
+	})
+	out := d.mustBerth("get", "pods")
+	for _, want := range []string{"DependencyCycle", "DependencyMissing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("get pods does not show %s:\n%s", want, out)
+		}
+	}
+	if !d.hasEvent("x", "", "DependencyCycle", "default/x -> default/y") {
+		t.Errorf("no DependencyCycle event for x: %s", toJSON(d.podEvents("x")))
+	}
+	// Breaking the cycle lets both start, in order.
+	d.writeManifest("x.yaml", chainPodYAML("x", ""))
+	testutil.WaitFor(t, 60*time.Second, "x and y Ready once the cycle is broken", func() bool {
+		return !readyAt(d.pod("x")).IsZero() && !readyAt(d.pod("y")).IsZero()
+	})
+}
+
+// rolloutPodYAML is pod rb serving HTTP with a readiness probe, on image
+// img with extra serve arguments, gated by a 8 s rollout deadline.
+func rolloutPodYAML(img, extra string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: rb
+  annotations:
+    berth.io/rollout-deadline: 8s
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: %s
+    command: ["/bin/demo", "serve", "--port", "8080"%s]
+    readinessProbe:
+      httpGet:
+        path: /healthz
+        port: 8080
+      periodSeconds: 1
+`, img, extra)
+}
+
+func TestRolloutRollsBack(t *testing.T) {
+	const v2 = "berth.test/demo:v2"
+	d := startDaemon(t, func(d *daemon) {
+		testutil.WorkloadImage(t, filepath.Join(d.state, "images"), v2)
+	})
+	d.apply("rb.yaml", rolloutPodYAML("berth.test/demo:latest", ""))
+	accepted := func(n int) bool { return strings.Count(d.logBuf.String(), `action="accept default/rb`) >= n }
+	testutil.WaitFor(t, probeWait, "the first spec accepted", func() bool { return accepted(1) })
+	first := d.pod("rb")
+
+	// A new image whose readiness never passes.
+	bad := rolloutPodYAML(v2, `, "--healthy-after", "1h"`)
+	d.writeManifest("rb.yaml", bad)
+	var changed time.Time
+	testutil.WaitFor(t, 30*time.Second, "the new spec running", func() bool {
+		p := d.pod("rb")
+		if len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].Image == v2 && p.Metadata.UID != first.Metadata.UID {
+			changed = time.Now()
+			return true
+		}
+		return false
+	})
+	testutil.WaitFor(t, 40*time.Second, "rolled back to the last good spec", func() bool {
+		back := d.pod("rb")
+		c := back.Status.ContainerStatuses
+		return back.Status.Reason == "RolledBack" && len(c) == 1 && c[0].Image == "berth.test/demo:latest" && c[0].Ready
+	})
+	if took := time.Since(changed); took > 8*time.Second+20*time.Second {
+		t.Errorf("the rollback took %s after the change; the deadline is 8s", took)
+	}
+	if !d.hasEvent("rb", "", "RolledBack", "Readiness probe failed") {
+		t.Errorf("no RolledBack event naming the probe: %s", toJSON(d.podEvents("rb")))
+	}
+	if out := d.mustBerth("get", "pods"); !strings.Contains(out, "RolledBack") {
+		t.Errorf("get pods does not show RolledBack:\n%s", out)
+	}
+	file := filepath.Join(d.manifests, "rb.yaml")
+	if out := d.mustBerth("describe", "pod", "rb"); !strings.Contains(out, file) || !strings.Contains(out, "Readiness probe failed") {
+		t.Errorf("describe does not name the file and the failing probe:\n%s", out)
+	}
+	if b, _ := os.ReadFile(file); string(b) != bad {
+		t.Errorf("berth rewrote %s:\n%s", file, b)
+	}
+
+	// A good edit afterwards goes through.
+	d.writeManifest("rb.yaml", rolloutPodYAML(v2, ""))
+	testutil.WaitFor(t, probeWait, "the good edit running, Ready and accepted", func() bool {
+		p := d.pod("rb")
+		c := p.Status.ContainerStatuses
+		return len(c) == 1 && c[0].Image == v2 && c[0].Ready && p.Status.Reason == "" && accepted(2)
+	})
+	// Three replaces: the change, the rollback, the good edit; the
+	// rolled-back spec was not tried again in between.
+	if n := strings.Count(d.logBuf.String(), `action="replace default/rb`); n != 3 {
+		t.Errorf("%d replaces of rb, want 3\ndaemon log:\n%s", n, d.logBuf.String())
+	}
+}
