@@ -66,12 +66,13 @@ metadata:
 func checkChainOrder(t *testing.T, d *daemon, when string) {
 	t.Helper()
 	testutil.WaitFor(t, 60*time.Second, when+": a, b and c Ready", func() bool {
-		for _, n := range []string{"a", "b", "c"} {
-			if readyAt(d.pod(n)).IsZero() {
-				return false
+		ready := 0
+		for _, p := range d.pods() {
+			if !readyAt(p).IsZero() {
+				ready++
 			}
 		}
-		return true
+		return ready == 3
 	})
 	for _, pair := range [][2]string{{"a", "b"}, {"b", "c"}} {
 		dep, p := d.pod(pair[0]), d.pod(pair[1])
@@ -128,21 +129,21 @@ func TestDependencyChain(t *testing.T) {
 
 func TestDependencyCycleAndMissing(t *testing.T) {
 	d := startDaemon(t)
-	d.writeManifest("x.yaml", chainPodYAML("x", "y"))
-	d.writeManifest("y.yaml", chainPodYAML("y", "x"))
-	d.writeManifest("z.yaml", chainPodYAML("z", "other/nowhere"))
-	testutil.WaitFor(t, 30*time.Second, "x and y held for the cycle, z for its missing dependency", func() bool {
+	d.writeManifest("cx.yaml", chainPodYAML("cx", "cy"))
+	d.writeManifest("cy.yaml", chainPodYAML("cy", "cx"))
+	d.writeManifest("cz.yaml", chainPodYAML("cz", "other/nowhere"))
+	testutil.WaitFor(t, 30*time.Second, "cx and cy held for the cycle, cz for its missing dependency", func() bool {
 		got := map[string]api.Pod{}
 		for _, p := range d.pods() {
 			got[p.Metadata.Name] = p
 		}
-		for _, n := range []string{"x", "y"} {
+		for _, n := range []string{"cx", "cy"} {
 			if p := got[n]; p.Status.Phase != api.PodPending || p.Status.Reason != "DependencyCycle" ||
-				!strings.Contains(p.Status.Message, "default/x -> default/y -> default/x") {
+				!strings.Contains(p.Status.Message, "default/cx -> default/cy -> default/cx") {
 				return false
 			}
 		}
-		z := got["z"]
+		z := got["cz"]
 		return z.Status.Reason == "DependencyMissing" && strings.Contains(z.Status.Message, "other/nowhere")
 	})
 	out := d.mustBerth("get", "pods")
@@ -151,13 +152,13 @@ func TestDependencyCycleAndMissing(t *testing.T) {
 			t.Errorf("get pods does not show %s:\n%s", want, out)
 		}
 	}
-	if !d.hasEvent("x", "", "DependencyCycle", "default/x -> default/y") {
-		t.Errorf("no DependencyCycle event for x: %s", toJSON(d.podEvents("x")))
+	if !d.hasEvent("cx", "", "DependencyCycle", "default/cx -> default/cy") {
+		t.Errorf("no DependencyCycle event for cx: %s", toJSON(d.podEvents("cx")))
 	}
-	// Breaking the cycle lets both start, in order.
-	d.writeManifest("x.yaml", chainPodYAML("x", ""))
-	testutil.WaitFor(t, 60*time.Second, "x and y Ready once the cycle is broken", func() bool {
-		return !readyAt(d.pod("x")).IsZero() && !readyAt(d.pod("y")).IsZero()
+	// Breaking the cycle lets both start.
+	d.writeManifest("cx.yaml", chainPodYAML("cx", ""))
+	testutil.WaitFor(t, 60*time.Second, "cx and cy Ready once the cycle is broken", func() bool {
+		return !readyAt(d.pod("cx")).IsZero() && !readyAt(d.pod("cy")).IsZero()
 	})
 }
 
