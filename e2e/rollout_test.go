@@ -242,3 +242,109 @@ func TestRolloutRollsBack(t *testing.T) {
 		t.Errorf("%d replaces of rb, want 3\ndaemon log:\n%s", n, d.logBuf.String())
 	}
 }
+
+// restartPodYAML is a pod whose containers use ConfigMap settings through
+// env (envuser), the hostPath file conf (fileuser), or neither
+// (bystander), with the annotation given ("" for none).
+func restartPodYAML(name, annotation, conf string) string {
+	ann := ""
+	if annotation != "" {
+		ann = fmt.Sprintf("  annotations:\n    berth.io/restart-on-change: %q\n", annotation)
+	}
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+%sspec:
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - name: conf
+    hostPath:
+      path: %s
+      type: File
+  containers:
+  - name: envuser
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+    env:
+    - name: GREETING
+      valueFrom:
+        configMapKeyRef:
+          name: settings
+          key: greeting
+  - name: fileuser
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+    volumeMounts:
+    - name: conf
+      mountPath: /etc/app.conf
+  - name: bystander
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+`, name, ann, conf)
+}
+
+func settingsYAML(greeting string) string {
+	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: %s\n", greeting)
+}
+
+// restarts returns each container's restart count in pod name.
+func (d *daemon) restarts(name string) map[string]int32 {
+	out := map[string]int32{}
+	for _, c := range d.pod(name).Status.ContainerStatuses {
+		out[c.Name] = c.RestartCount
+	}
+	return out
+}
+
+func TestRestartOnChange(t *testing.T) {
+	// Passes come at least every second, and with them the hostPath check.
+	d := startDaemon(t, func(d *daemon) { d.daemonArgs = append(d.daemonArgs, "--resync", "1s") })
+	conf := filepath.Join(d.dir, "app.conf")
+	if err := os.WriteFile(conf, []byte("level=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.writeManifest("settings.yaml", settingsYAML("hello"))
+	d.apply("watched.yaml", restartPodYAML("watched", "configmaps,hostpaths", conf))
+	d.apply("plain.yaml", restartPodYAML("plain", "", conf))
+	want := func(name string, envuser, fileuser int32) func() bool {
+		return func() bool {
+			r := d.restarts(name)
+			return r["envuser"] == envuser && r["fileuser"] == fileuser && r["bystander"] == 0 &&
+				ctrStatus(t, d.pod(name), "envuser").State.Running != nil && ctrStatus(t, d.pod(name), "fileuser").State.Running != nil
+		}
+	}
+
+	// A ConfigMap the env uses: only its container restarts, with the
+	// new value.
+	d.writeManifest("settings.yaml", settingsYAML("changed"))
+	testutil.WaitFor(t, 30*time.Second, "watched/envuser restarted once", want("watched", 1, 0))
+	if out := d.mustBerth("exec", "watched", "-c", "envuser", "--", "/bin/demo", "env"); !strings.Contains(out, "GREETING=changed\n") {
+		t.Errorf("the restarted container's env:\n%s", out)
+	}
+	if !d.hasEvent("watched", "envuser", "Killing", "ConfigMap settings changed") {
+		t.Errorf("no Killing event naming the ConfigMap: %s", toJSON(d.podEvents("watched")))
+	}
+
+	// The hostPath file, replaced as a config tool does.
+	tmp := conf + ".new"
+	if err := os.WriteFile(tmp, []byte("level=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, conf); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 30*time.Second, "watched/fileuser restarted once", want("watched", 1, 1))
+	if !d.hasEvent("watched", "fileuser", "Killing", "hostPath volume conf changed") {
+		t.Errorf("no Killing event naming the hostPath volume: %s", toJSON(d.podEvents("watched")))
+	}
+
+	// Without the annotation nothing restarted; the next run would get
+	// the new environment, as on a kubelet.
+	if r := d.restarts("plain"); r["envuser"] != 0 || r["fileuser"] != 0 || r["bystander"] != 0 {
+		t.Errorf("the pod without the annotation restarted: %v", r)
+	}
+	if out := d.mustBerth("exec", "plain", "-c", "envuser", "--", "/bin/demo", "env"); !strings.Contains(out, "GREETING=hello\n") {
+		t.Errorf("the running container of the pod without the annotation changed its env:\n%s", out)
+	}
+}

@@ -20,7 +20,44 @@ const (
 	// AnnotationMinReady is how long a container without a readiness
 	// probe must run for a changed spec to count as good.
 	AnnotationMinReady = "berth.io/min-ready"
+	// AnnotationRestartOnChange lists what restarts the containers that
+	// use it when its content changes: "configmaps" and "secrets" (those
+	// of the container's env and envFrom), "hostpaths" (a hostPath volume
+	// that is a file, for the containers that mount it).
+	AnnotationRestartOnChange = "berth.io/restart-on-change"
 )
+
+// What AnnotationRestartOnChange may list.
+const (
+	RestartOnConfigMaps = "configmaps"
+	RestartOnSecrets    = "secrets"
+	RestartOnHostPaths  = "hostpaths"
+)
+
+// RestartOnChange returns what p's berth.io/restart-on-change lists. The
+// restart is a kill whose exit the restart policy follows, so the pod's
+// restartPolicy must be Always: under OnFailure a container that exits 0
+// on SIGTERM, and under Never every container, would stay stopped.
+func RestartOnChange(p *Pod) (map[string]bool, error) {
+	v, ok := p.Annotations[AnnotationRestartOnChange]
+	if !ok {
+		return nil, nil
+	}
+	if rp := p.Spec.RestartPolicy; rp != "" && rp != "Always" {
+		return nil, fmt.Errorf("needs restartPolicy Always, not %s: a container the change stops would not run again; remove the annotation or set spec.restartPolicy: Always", rp)
+	}
+	out := map[string]bool{}
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		switch item {
+		case RestartOnConfigMaps, RestartOnSecrets, RestartOnHostPaths:
+			out[item] = true
+		default:
+			return nil, fmt.Errorf("%q is not something berth restarts on: list configmaps, secrets or hostpaths, separated by commas", clip(item))
+		}
+	}
+	return out, nil
+}
 
 // PodRef names a pod.
 type PodRef struct{ Namespace, Name string }
@@ -75,6 +112,9 @@ func DurationAnnotation(p *Pod, key string, def time.Duration) (time.Duration, e
 func (v *validator) berthAnnotations(p *Pod, path string) {
 	if _, err := After(p); err != nil {
 		v.errf(joinKey(path, AnnotationAfter), "%v", err)
+	}
+	if _, err := RestartOnChange(p); err != nil {
+		v.errf(joinKey(path, AnnotationRestartOnChange), "%v", err)
 	}
 	for _, k := range []string{AnnotationRolloutDeadline, AnnotationMinReady} {
 		if _, err := DurationAnnotation(p, k, 0); err != nil {

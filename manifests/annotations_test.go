@@ -12,6 +12,7 @@ func TestBerthAnnotations(t *testing.T) {
 	tests := []struct {
 		annotations map[string]string
 		after       []PodRef
+		policy      string
 		problem     string // the path of the one error expected, "" for none
 	}{
 		{annotations: nil},
@@ -24,11 +25,17 @@ func TestBerthAnnotations(t *testing.T) {
 		{annotations: map[string]string{AnnotationRolloutDeadline: "90s", AnnotationMinReady: "0s"}},
 		{annotations: map[string]string{AnnotationRolloutDeadline: "90"}, problem: "metadata.annotations[berth.io/rollout-deadline]"},
 		{annotations: map[string]string{AnnotationMinReady: "-1s"}, problem: "metadata.annotations[berth.io/min-ready]"},
+		{annotations: map[string]string{AnnotationRestartOnChange: "configmaps, secrets,hostpaths"}},
+		{annotations: map[string]string{AnnotationRestartOnChange: "configmaps,volumes"}, problem: "metadata.annotations[berth.io/restart-on-change]"},
+		{annotations: map[string]string{AnnotationRestartOnChange: "secrets"}, policy: "Never", problem: "metadata.annotations[berth.io/restart-on-change]"},
+		{annotations: map[string]string{AnnotationRestartOnChange: "secrets"}, policy: "OnFailure", problem: "metadata.annotations[berth.io/restart-on-change]"},
+		{annotations: map[string]string{AnnotationRestartOnChange: "secrets"}, policy: "Always"},
 	}
 	for _, tt := range tests {
 		p := &Pod{}
 		p.Kind, p.APIVersion, p.Name, p.Namespace, p.Annotations = "Pod", "v1", "web", "default", tt.annotations
 		p.Spec.Containers = []Container{{Name: "c", Image: "i"}}
+		p.Spec.RestartPolicy = tt.policy
 		var paths []string
 		for _, pr := range ValidatePod(p) {
 			if strings.HasPrefix(pr.Path, "metadata.annotations") {

@@ -105,6 +105,9 @@ type entry struct {
 	// vol and env are the last refreshes of the pod's volumes and of its
 	// containers' environment from ConfigMaps and Secrets (Refresh).
 	vol, env refreshState
+	// files are the hostPath files of a pod with berth.io/restart-on-change:
+	// hostpaths, as Refresh last saw them.
+	files map[string]fileState
 	// probes runs the pod's probes; nil when it has none.
 	probes *prober
 }
