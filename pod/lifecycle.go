@@ -150,6 +150,7 @@ func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
 			Rollout: observedRollout(e.rec),
 		})
 	}
+	out = append(out, m.failedTrials()...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
 	return out, nil
 }
@@ -158,7 +159,7 @@ func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
 func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
 	switch a.Kind {
 	case reconciler.Create:
-		return m.create(ctx, a.Desired, rollout{Trial: true})
+		return m.create(ctx, a.Desired, createRollout(a))
 	case reconciler.Delete:
 		return m.remove(ctx, a.Observed)
 	case reconciler.Replace:
@@ -206,6 +207,9 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 	}
 	l := m.layout(p, uid)
 	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP(), Rollout: ro}
+	if ro.Trial && ro.Since.IsZero() {
+		rec.Rollout.Since = rec.Created
+	}
 	m.mu.Lock()
 	delete(m.held, id)
 	m.creating[id] = creation{pod: p, file: d.File, at: rec.Created}
@@ -221,7 +225,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 		if uerr := r.rollback(ctx); uerr != nil {
 			m.cfg.Log.Error("clean up after failed create", "pod", key(p), "err", uerr)
 		}
-		m.setFailed(p, d.File, err)
+		m.setFailed(p, d.File, rec.Rollout, err)
 		return fmt.Errorf("create pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	m.mu.Lock()

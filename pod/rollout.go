@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -26,9 +27,10 @@ const (
 // spec a rollback left. A record without it (an older berth's) is a
 // proven pod.
 type rollout struct {
-	// Trial: the spec has not passed the gate yet; it began at the
-	// record's Created.
+	// Trial: the spec has not passed the gate yet; it began at Since, or
+	// else at the record's Created.
 	Trial        bool           `json:"trial,omitempty"`
+	Since        time.Time      `json:"since,omitzero"`
 	LastGood     *manifests.Pod `json:"lastGood,omitempty"`
 	LastGoodFile string         `json:"lastGoodFile,omitempty"`
 	RolledBack   *rolledBack    `json:"rolledBack,omitempty"`
@@ -46,7 +48,7 @@ type rolledBack struct {
 // observedRollout is rec's rollout as the planner sees it.
 func observedRollout(rec *record) reconciler.Rollout {
 	r := rec.Rollout
-	out := reconciler.Rollout{Trial: r.Trial, Since: rec.Created, LastGood: r.LastGood, LastGoodFile: r.LastGoodFile}
+	out := reconciler.Rollout{Trial: r.Trial, Since: cmp.Or(r.Since, rec.Created), LastGood: r.LastGood, LastGoodFile: r.LastGoodFile}
 	if r.RolledBack != nil {
 		out.RolledBackFrom = r.RolledBack.From
 	}
@@ -66,6 +68,34 @@ func nextRollout(a reconciler.Action) rollout {
 		return rollout{Trial: true, LastGood: o.Rollout.LastGood, LastGoodFile: o.Rollout.LastGoodFile}
 	}
 	return rollout{Trial: true, LastGood: o.Pod, LastGoodFile: o.File}
+}
+
+// createRollout is the rollout a Create starts the pod with: a new trial,
+// or, when the create retries one whose last attempt failed (the planner
+// lists it Absent), that trial, from when it began.
+func createRollout(a reconciler.Action) rollout {
+	if o := a.Observed; o != nil && o.Absent {
+		return rollout{Trial: true, Since: o.Rollout.Since, LastGood: o.Rollout.LastGood, LastGoodFile: o.Rollout.LastGoodFile}
+	}
+	return rollout{Trial: true}
+}
+
+// failedTrials lists, as Absent, the pods whose create failed while their
+// spec was on trial with a last good spec to return to. Called with m.mu
+// held.
+func (m *Manager) failedTrials() []reconciler.Observed {
+	var out []reconciler.Observed
+	for id, f := range m.failed {
+		_, exists := m.pods[id]
+		_, creating := m.creating[id]
+		if exists || creating || !f.rollout.Trial || f.rollout.LastGood == nil {
+			continue
+		}
+		out = append(out, reconciler.Observed{Key: reconciler.PodKey{Namespace: f.pod.Namespace, Name: f.pod.Name},
+			File: f.file, Pod: f.pod, Absent: true,
+			Rollout: reconciler.Rollout{Trial: true, Since: f.rollout.Since, LastGood: f.rollout.LastGood, LastGoodFile: f.rollout.LastGoodFile}})
+	}
+	return out
 }
 
 // accept records that the pod's spec passed its gate, or that its
@@ -139,6 +169,13 @@ func (m *Manager) Health(ctx context.Context, keys []reconciler.PodKey) map[reco
 		want[ID(k.Namespace, k.Name)] = true
 	}
 	out := make(map[reconciler.PodKey]*reconciler.Health, len(keys))
+	m.mu.Lock()
+	for id, f := range m.failed {
+		if _, exists := m.pods[id]; want[id] && !exists {
+			out[reconciler.PodKey{Namespace: f.pod.Namespace, Name: f.pod.Name}] = failedHealth(f)
+		}
+	}
+	m.mu.Unlock()
 	hostIP := m.hostIP()
 	for _, s := range m.statuses(ctx, func(id string) bool { return want[id] }) {
 		if s.st == nil || s.terminating {
@@ -181,6 +218,17 @@ func podHealth(p *manifests.Pod, v View, probed map[string]probeStatus) *reconci
 			ch.Problem = fmt.Sprintf("restarted %d times, last exit code %d", cv.RestartCount, cv.LastState.Terminated.ExitCode)
 		}
 		h.Containers = append(h.Containers, ch)
+	}
+	return h
+}
+
+// failedHealth is the gate's view of a pod whose create failed: no
+// container runs, for the failure's reason.
+func failedHealth(f failure) *reconciler.Health {
+	h := &reconciler.Health{}
+	for _, c := range f.pod.Spec.Containers {
+		h.Containers = append(h.Containers, reconciler.ContainerHealth{Name: c.Name, ReadinessProbe: c.ReadinessProbe != nil,
+			Problem: "the pod cannot be created: " + joinReason(f.reason, f.message)})
 	}
 	return h
 }

@@ -184,3 +184,51 @@ func healthString(h *reconciler.Health) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// TestFailedTrialCreateKeepsItsTrial: a changed spec whose pod cannot be
+// created is listed Absent with its trial, which a retry keeps (with its
+// start) and a rollback ends on the last good spec.
+func TestFailedTrialCreateKeepsItsTrial(t *testing.T) {
+	h := newFakeHost(t.TempDir())
+	m := newTestManager(h)
+	ctx := context.Background()
+	v1 := webPod(t)
+	t.Cleanup(func() { m.Apply(ctx, deleteAction(v1)) })
+	key := reconciler.PodKey{Namespace: v1.Namespace, Name: v1.Name}
+	if err := m.Apply(ctx, createAction(v1)); err != nil {
+		t.Fatal(err)
+	}
+	o := observed(t, m)
+	m.Apply(ctx, reconciler.Action{Kind: reconciler.Accept, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v1}, Observed: &o})
+
+	v2 := webPod(t)
+	v2.Spec.Containers[0].Image = "berth.test/missing:2"
+	h.pulls["berth.test/missing:2"] = kube.ReasonErrImagePull
+	o = observed(t, m)
+	if err := m.Apply(ctx, reconciler.Action{Kind: reconciler.Replace, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v2}, Observed: &o}); err == nil {
+		t.Fatal("the create of a missing image succeeded")
+	}
+	o = observed(t, m)
+	if !o.Absent || !o.Rollout.Trial || o.Rollout.LastGood != v1 || o.Rollout.Since.IsZero() || o.Pod != v2 {
+		t.Fatalf("failed trial listed as %+v, want Absent on trial returning to v1", o)
+	}
+	since := o.Rollout.Since
+	hs := m.Health(ctx, []reconciler.PodKey{key})
+	if hs[key] == nil || len(hs[key].Containers) != 1 || !strings.Contains(hs[key].Containers[0].Problem, kube.ReasonErrImagePull) {
+		t.Errorf("failed trial's health %+v, want the failure as its container's problem", hs[key])
+	}
+	retry := reconciler.Action{Kind: reconciler.Create, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v2}, Observed: &o}
+	if err := m.Apply(ctx, retry); err == nil {
+		t.Fatal("the retry of a missing image succeeded")
+	}
+	if o = observed(t, m); !o.Rollout.Since.Equal(since) {
+		t.Errorf("the retry moved the trial's start from %s to %s", since, o.Rollout.Since)
+	}
+	back := reconciler.Action{Kind: reconciler.Replace, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v1}, Observed: &o, Rollback: "image missing"}
+	if err := m.Apply(ctx, back); err != nil {
+		t.Fatal(err)
+	}
+	if o = observed(t, m); o.Absent || o.Pod != v1 || o.Rollout.RolledBackFrom != v2 {
+		t.Errorf("after the rollback: %+v, want v1 running with v2 noted", o)
+	}
+}

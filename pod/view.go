@@ -88,9 +88,9 @@ type Event struct {
 
 // setFailed records why the create of pod p failed, for its status and
 // as an event.
-func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
+func (m *Manager) setFailed(p *manifests.Pod, file string, ro rollout, err error) {
 	m.mu.Lock()
-	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
+	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now(), rollout: ro}
 	m.mu.Unlock()
 	if r := failedEventReason(failureReason(err)); r != "" {
 		m.event(p, "", kube.EventWarning, r, err.Error())
@@ -265,4 +265,6 @@ type failure struct {
 	reason  string
 	message string
 	at      time.Time
+	// rollout is the gate's state the failed create started with.
+	rollout rollout
 }

@@ -193,6 +193,17 @@ func judge(g Gate, d *Desired, live *Observed) (a Action, ok, wait bool) {
 	return a, true, false
 }
 
+// retryTrial decides for a pod on trial whose create failed: back to its
+// last good spec past the deadline (judge), else the create again.
+func retryTrial(g Gate, d *Desired, live *Observed) (Action, bool, bool) {
+	if g.on() {
+		if a, ok, _ := judge(g, d, live); ok && a.Kind == Replace {
+			return a, true, false
+		}
+	}
+	return Action{Kind: Create, Key: d.Key, Desired: d, Observed: live, Reason: "declared in " + filepath.Base(d.File) + "; its last create failed"}, true, g.on()
+}
+
 // notReady says why h does not pass the gate, "" when it does: every
 // container ready by its readiness probe, or without one running for at
 // least minReady, or completed.

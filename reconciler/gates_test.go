@@ -150,6 +150,8 @@ func TestPlanRollout(t *testing.T) {
 	running := func(since time.Time) *Health {
 		return &Health{Containers: []ContainerHealth{{Name: "main", RunningSince: since}}}
 	}
+	absent := have("web", "", "/m/web.yaml", "img:2", nil)
+	absent.Absent = true
 	rolledBack := have("web", "u3", "/m/web.yaml", "img:1", nil)
 	rolledBack.Rollout.RolledBackFrom = testPod("web", "img:2", nil)
 	tests := []struct {
@@ -201,6 +203,16 @@ func TestPlanRollout(t *testing.T) {
 		{name: "the manifest back at the kept spec accepts it", desired: want("web", "/m/web.yaml", "img:1", nil), observed: rolledBack,
 			want: []string{"accept default/web: the manifest is back to the spec kept"}},
 		{name: "a proven pod is left alone", desired: d2, observed: obs2},
+		{name: "a trial whose create failed is created again", desired: d2,
+			observed: onTrial(absent, t0.Add(-30*time.Second), good, &Health{Containers: []ContainerHealth{{Name: "main", Problem: "ErrImagePull"}}}),
+			want:     []string{"create default/web: declared in web.yaml; its last create failed"}, wait: true},
+		{name: "a trial whose create fails past the deadline rolls back", desired: d2,
+			observed: onTrial(absent, t0.Add(-time.Minute), good, &Health{Containers: []ContainerHealth{{Name: "main", Problem: "the pod cannot be created: ErrImagePull"}}}),
+			want:     []string{"replace default/web: roll back: not ready within 1m0s of the change to web.yaml: container main is not running: the pod cannot be created: ErrImagePull"},
+			back:     true},
+		{name: "another spec after a failed create is a new attempt", desired: want("web", "/m/web.yaml", "img:3", nil),
+			observed: onTrial(absent, t0.Add(-time.Minute), good, nil),
+			want:     []string{"replace default/web: spec.containers[name=main].image changed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,7 +225,7 @@ func TestPlanRollout(t *testing.T) {
 			}
 			if tt.back {
 				a := acts[0]
-				if a.Rollback == "" || a.Desired.Pod != good || a.Desired.File != "/m/web.yaml" || a.Observed.UID != "u2" || a.Change.Scope < ScopeContainers {
+				if a.Rollback == "" || a.Desired.Pod != good || a.Desired.File != "/m/web.yaml" || a.Observed.UID != tt.observed.UID || a.Change.Scope < ScopeContainers {
 					t.Errorf("rollback %+v: want the last good spec as desired, the pod on trial as observed", a)
 				}
 			}

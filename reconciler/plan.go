@@ -47,6 +47,10 @@ type Observed struct {
 	Health *Health
 	// Rollout is what the runtime keeps of the pod's spec changes.
 	Rollout Rollout
+	// Absent: the pod does not exist, its create failed; the runtime
+	// lists it while its spec is on trial with a last good spec, so that
+	// the gate can return to that one.
+	Absent bool
 }
 
 // ActionKind is what an Action does to a pod.
@@ -240,6 +244,9 @@ func compare(g Gate, d *Desired, live *Observed, specEqual func(a, b *manifests.
 	}
 	if d.File != live.File {
 		why = append(why, fmt.Sprintf("moved from %s to %s", filepath.Base(live.File), filepath.Base(d.File)))
+	}
+	if live.Absent {
+		return retryTrial(g, d, live)
 	}
 	if len(why) > 0 {
 		a.Kind = UpdateMetadata

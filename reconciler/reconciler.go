@@ -151,12 +151,13 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}) error {
 	for {
 		res := r.Pass(ctx)
 		switch {
+		case res.Waiting:
+			// A pod on trial or held is looked at again soon, even when
+			// actions failed (a trial's create may be what fails).
+			retry.Reset(r.opts.RetryMin)
 		case len(res.Failed) > 0 || res.Err != nil:
 			backoff = min(max(2*backoff, r.opts.RetryMin), r.opts.RetryMax)
 			retry.Reset(backoff)
-		case res.Waiting:
-			backoff = 0
-			retry.Reset(r.opts.RetryMin)
 		default:
 			backoff = 0
 			retry.Stop()
