@@ -241,6 +241,19 @@ func TestRolloutRollsBack(t *testing.T) {
 	if n := strings.Count(d.logBuf.String(), `action="replace default/rb`); n != 3 {
 		t.Errorf("%d replaces of rb, want 3\ndaemon log:\n%s", n, d.logBuf.String())
 	}
+
+	// An image that is not there: the pod cannot even be created, and
+	// the gate returns it to the good edit.
+	d.writeManifest("rb.yaml", strings.Replace(rolloutPodYAML("berth.test/absent:1", ""), "    readinessProbe:", "    imagePullPolicy: Never\n    readinessProbe:", 1))
+	testutil.WaitFor(t, 40*time.Second, "rolled back from the missing image", func() bool {
+		for _, p := range d.pods() {
+			c := p.Status.ContainerStatuses
+			if p.Metadata.Name == "rb" && p.Status.Reason == "RolledBack" && len(c) == 1 && c[0].Image == v2 && c[0].Ready {
+				return strings.Contains(p.Status.Message, "cannot be created")
+			}
+		}
+		return false
+	})
 }
 
 // restartPodYAML is a pod whose containers use ConfigMap settings through
