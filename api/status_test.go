@@ -22,6 +22,10 @@ func TestDisplayStatusAndSettled(t *testing.T) {
 		{"oom", Pod{Status: PodStatus{Phase: PodFailed, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}}}, "OOMKilled", true},
 		{"init running", Pod{Status: PodStatus{Phase: PodPending, InitContainerStatuses: []ContainerStatus{{State: run}}, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}}}}}, "Init:0/1", false},
 		{"terminating", Pod{Status: PodStatus{Phase: PodRunning, Reason: "Terminating"}}, "Terminating", true},
+		{"waiting for a dependency", Pod{Status: PodStatus{Phase: PodPending, Reason: kube.ReasonWaitingForDependency}}, "WaitingForDependency", false},
+		{"dependency cycle", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyCycle}}, "DependencyCycle", true},
+		{"dependency missing", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyMissing}}, "DependencyMissing", true},
+		{"rolled back", Pod{Status: PodStatus{Phase: PodRunning, Reason: kube.ReasonRolledBack, ContainerStatuses: []ContainerStatus{{State: run}}}}, "RolledBack", true},
 	} {
 		if got := DisplayStatus(tc.pod); got != tc.status {
 			t.Errorf("%s: status %q, want %q", tc.name, got, tc.status)

@@ -171,7 +171,7 @@ func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
 			return err
 		}
 		if a.Rollback != "" {
-			m.event(a.Desired.Pod, "", kube.EventWarning, EventRolledBack,
+			m.event(a.Desired.Pod, "", kube.EventWarning, kube.ReasonRolledBack,
 				fmt.Sprintf("Returned to the last good spec from %s: %s", a.Desired.File, a.Rollback))
 		}
 		return nil

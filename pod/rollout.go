@@ -11,17 +11,6 @@ import (
 	"github.com/berth-project/berth/reconciler"
 )
 
-// Reasons and events of the rollout gate and of dependency holds (the
-// hold reasons are the reconciler's Hold* constants).
-const (
-	// ReasonRolledBack is the status reason of a pod returned to its last
-	// good spec; EventRolledBack the event recorded when it happens.
-	ReasonRolledBack = "RolledBack"
-	EventRolledBack  = "RolledBack"
-	// EventRolloutPassed records that a changed spec became ready.
-	EventRolloutPassed = "RolloutPassed"
-)
-
 // rollout is what a pod's record keeps of its spec changes
 // (reconciler.Rollout): the last good spec a trial returns to, and the
 // spec a rollback left. A record without it (an older berth's) is a
@@ -119,7 +108,7 @@ func (m *Manager) accept(a reconciler.Action) error {
 	e.rec = &rec
 	m.mu.Unlock()
 	if was.LastGood != nil {
-		m.event(rec.Pod, "", kube.EventNormal, EventRolloutPassed, "The changed spec from "+rec.File+" is ready; it is the pod's last good spec")
+		m.event(rec.Pod, "", kube.EventNormal, kube.EventRolloutPassed, "The changed spec from "+rec.File+" is ready; it is the pod's last good spec")
 	}
 	return nil
 }

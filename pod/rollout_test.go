@@ -72,7 +72,7 @@ func TestRolloutThroughApply(t *testing.T) {
 		t.Fatalf("rolled back: rollout %+v, want v1 running, proven, and v2 noted", o.Rollout)
 	}
 	v, _ := m.Pod(ctx, v1.Namespace, v1.Name)
-	if v.Reason != ReasonRolledBack || !strings.Contains(v.Message, "web.yaml") || !strings.Contains(v.Message, "Readiness probe failed") {
+	if v.Reason != kube.ReasonRolledBack || !strings.Contains(v.Message, "web.yaml") || !strings.Contains(v.Message, "Readiness probe failed") {
 		t.Errorf("rolled back pod's view: reason %q, message %q; want RolledBack naming the file and the probe", v.Reason, v.Message)
 	}
 
@@ -85,7 +85,7 @@ func TestRolloutThroughApply(t *testing.T) {
 	if !o.Rollout.Trial || o.Rollout.LastGood != v1 || o.Rollout.RolledBackFrom != nil {
 		t.Fatalf("new attempt: rollout %+v, want a trial returning to v1", o.Rollout)
 	}
-	if v, _ := m.Pod(ctx, v1.Namespace, v1.Name); v.Reason == ReasonRolledBack {
+	if v, _ := m.Pod(ctx, v1.Namespace, v1.Name); v.Reason == kube.ReasonRolledBack {
 		t.Errorf("a new attempt still shows %s", v.Reason)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
@@ -71,10 +72,10 @@ type Rollout struct {
 
 // Hold reasons (Action.Hold), as the pod's status shows them.
 const (
-	HoldWaiting = "WaitingForDependency"
-	HoldMissing = "DependencyMissing"
-	HoldCycle   = "DependencyCycle"
-	HoldInvalid = "InvalidDependency"
+	HoldWaiting = kube.ReasonWaitingForDependency
+	HoldMissing = kube.ReasonDependencyMissing
+	HoldCycle   = kube.ReasonDependencyCycle
+	HoldInvalid = kube.ReasonInvalidDependency
 )
 
 // holdFor decides whether the create of d waits for its dependencies: one
