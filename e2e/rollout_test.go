@@ -100,6 +100,27 @@ func TestDependencyChain(t *testing.T) {
 	})
 	checkChainOrder(t, d, "first start")
 
+	// A daemon killed alone: the pods keep running, none is held or
+	// started again, and they are Ready again once their probes pass.
+	uids := map[string]string{}
+	for _, p := range d.pods() {
+		uids[p.Metadata.Name] = p.Metadata.UID
+	}
+	d.stop(syscall.SIGKILL)
+	d.start()
+	testutil.WaitFor(t, 60*time.Second, "a, b and c adopted and Ready", func() bool {
+		ps := d.pods()
+		for _, p := range ps {
+			if p.Metadata.UID != uids[p.Metadata.Name] {
+				t.Fatalf("pod %s was made again after a daemon kill -9: %s", p.Metadata.Name, toJSON(p.Status))
+			}
+			if readyAt(p).IsZero() {
+				return false
+			}
+		}
+		return len(ps) == 3
+	})
+
 	// A daemon killed with every pod's process (a power cut), then
 	// started again with the three files still there.
 	simulateReboot(t, d)
