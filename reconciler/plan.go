@@ -122,6 +122,7 @@ func (a Action) String() string {
 // pods they started are left alone. desired must hold each key at most
 // once (the Source resolves duplicates); should a key repeat, the first
 // entry wins.
+//
 // Plan has the gates off (Gate); the Reconciler plans with them on.
 func Plan(desired []Desired, held map[string]bool, observed []Observed) []Action {
 	actions, _ := plan(Gate{}, desired, held, observed, manifests.SpecEqual)
@@ -172,10 +173,12 @@ func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, 
 		if _, ok := have[key]; ok {
 			continue
 		}
-		if a, ok := holdFor(d, want, have, cycles); g.on() && ok {
-			others = append(others, a)
-			wait = true
-			continue
+		if g.on() {
+			if a, ok := holdFor(d, want, have, cycles); ok {
+				others = append(others, a)
+				wait = true
+				continue
+			}
 		}
 		others = append(others, Action{Kind: Create, Key: key, Desired: d,
 			Reason: "declared in " + filepath.Base(d.File)})
