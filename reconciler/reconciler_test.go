@@ -428,6 +428,42 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunPassesAgainWhileWaiting: a held pod brings a pass back without a
+// trigger, even when another pod's action fails; the pod starts once its
+// dependency is Ready.
+func TestRunPassesAgainWhileWaiting(t *testing.T) {
+	src := &fakeSource{}
+	src.set(after(want("b", "/m/b.yaml", "i", nil), "a"), want("c", "/m/c.yaml", "i", nil))
+	fake := &fakeRuntime{fail: map[string][]error{"c": {errors.New("transient"), errors.New("transient"), errors.New("transient")}}}
+	passes := make(chan Result, 16)
+	r := New(src, readyRuntime{fake}, nil, Options{
+		RetryMin: time.Millisecond, RetryMax: time.Hour,
+		OnPass: func(res Result) { passes <- res },
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, make(chan struct{})) }()
+	for i := 0; i < 3; i++ {
+		if res := nextPass(t, passes); !res.Waiting {
+			t.Fatalf("pass %d = %+v, want waiting for a", i, res)
+		}
+	}
+	// a appears (Ready, as the fake reports every pod): b starts at the
+	// next pass, which nothing triggers.
+	fake.mu.Lock()
+	fake.pods = append(fake.pods, have("a", "u-a", "/m/a.yaml", "i", nil))
+	fake.mu.Unlock()
+	src.set(want("a", "/m/a.yaml", "i", nil), after(want("b", "/m/b.yaml", "i", nil), "a"), want("c", "/m/c.yaml", "i", nil))
+	for {
+		res := nextPass(t, passes)
+		if slices.ContainsFunc(res.Done, func(a Action) bool { return a.Kind == Create && a.Key.Name == "b" }) {
+			break
+		}
+	}
+	cancel()
+	<-done
+}
+
 func TestRunStopsWhenTriggerCloses(t *testing.T) {
 	r := New(&fakeSource{}, &fakeRuntime{}, nil, Options{})
 	trigger := make(chan struct{})
