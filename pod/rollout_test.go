@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +232,37 @@ func TestFailedTrialCreateKeepsItsTrial(t *testing.T) {
 	if o = observed(t, m); o.Absent || o.Pod != v1 || o.Rollout.RolledBackFrom != v2 {
 		t.Errorf("after the rollback: %+v, want v1 running with v2 noted", o)
 	}
+}
+
+// TestStopAllRemovesDependentsFirst: c waits for b, b for a; StopAll
+// stops c's infra before b's and b's before a's, and leaves nothing.
+func TestStopAllRemovesDependentsFirst(t *testing.T) {
+	h := newFakeHost(t.TempDir())
+	m := newTestManager(h)
+	ctx := context.Background()
+	for _, pair := range [][2]string{{"a", ""}, {"b", "a"}, {"c", "b"}} {
+		p := webPod(t)
+		p.Name = pair[0]
+		p.Spec.Containers[0].Ports = nil
+		if pair[1] != "" {
+			p.Annotations = map[string]string{manifests.AnnotationAfter: pair[1]}
+		}
+		if err := m.Apply(ctx, createAction(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.log()
+	if err := m.StopAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, op := range h.log() {
+		if strings.HasPrefix(op, "infra stop ") {
+			order = append(order, strings.Fields(op)[2])
+		}
+	}
+	if want := []string{"default/c", "default/b", "default/a"}; !slices.Equal(order, want) {
+		t.Errorf("infras stopped in the order %v, want %v", order, want)
+	}
+	checkEmpty(t, h)
 }
