@@ -238,6 +238,28 @@ func TestPlanRollout(t *testing.T) {
 	}
 }
 
+// TestPlanJudgesATrialWhoseFileBroke: a file replaced by an invalid one
+// keeps its pod, and a spec on trial is judged all the same.
+func TestPlanJudgesATrialWhoseFileBroke(t *testing.T) {
+	gate := Gate{Now: t0, Deadline: time.Minute}
+	good := testPod("web", "img:1", nil)
+	held := map[string]bool{"/m/web.yaml": true}
+	failing := onTrial(have("web", "u2", "/m/web.yaml", "img:2", nil), t0.Add(-time.Minute), good,
+		&Health{Containers: []ContainerHealth{{Name: "main", ReadinessProbe: true}}})
+	acts, _ := plan(gate, nil, held, []Observed{failing}, manifests.SpecEqual)
+	if got := actionStrings(acts); len(got) != 1 || acts[0].Rollback == "" || acts[0].Desired.Pod != good {
+		t.Errorf("past the deadline: %q, want the rollback", got)
+	}
+	young := failing
+	young.Rollout.Since = t0
+	if acts, wait := plan(gate, nil, held, []Observed{young}, manifests.SpecEqual); len(acts) != 0 || !wait {
+		t.Errorf("within the deadline: %q, wait %v; want nothing yet, and a pass back", actionStrings(acts), wait)
+	}
+	if acts, _ := plan(gate, nil, held, []Observed{have("web", "u1", "/m/web.yaml", "img:1", nil)}, manifests.SpecEqual); len(acts) != 0 {
+		t.Errorf("a proven pod of a broken file: %q, want nothing", actionStrings(acts))
+	}
+}
+
 func TestStopOrder(t *testing.T) {
 	obs := func(name, deps string) Observed {
 		o := have(name, "u-"+name, "/m/"+name+".yaml", "i", nil)

@@ -156,10 +156,18 @@ func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, 
 		switch {
 		case live == nil:
 			// Only terminating pods: wait until they are gone.
+		case d == nil && !held[live.File]:
+			deletes = append(deletes, Action{Kind: Delete, Key: key, Observed: live,
+				Reason: "no longer declared in any manifest"})
 		case d == nil:
-			if !held[live.File] {
-				deletes = append(deletes, Action{Kind: Delete, Key: key, Observed: live,
-					Reason: "no longer declared in any manifest"})
+			// Its file fails to load: the pod keeps its spec, and a
+			// spec on trial is still judged, as if the file asked for it.
+			if g.on() && live.Rollout.Trial {
+				a, ok, w := judge(g, &Desired{Key: key, File: live.File, Pod: live.Pod}, live)
+				if ok {
+					others = append(others, a)
+				}
+				wait = wait || w
 			}
 		default:
 			a, ok, w := compare(g, d, live, specEqual)
