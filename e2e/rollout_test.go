@@ -58,6 +58,7 @@ metadata:
         path: /healthz
         port: 8080
       periodSeconds: 1
+      timeoutSeconds: 5
 `, name, ann)
 }
 
@@ -65,7 +66,8 @@ metadata:
 // started after the one it waits for was Ready.
 func checkChainOrder(t *testing.T, d *daemon, when string) {
 	t.Helper()
-	testutil.WaitFor(t, 60*time.Second, when+": a, b and c Ready", func() bool {
+	// Generous: each pod starts only once the one before it is Ready.
+	testutil.WaitFor(t, 120*time.Second, when+": a, b and c Ready", func() bool {
 		ready := 0
 		for _, p := range d.pods() {
 			if !readyAt(p).IsZero() {
