@@ -19,6 +19,10 @@ import (
 // no spec change is judged (what `berth diff` shows).
 type Gate struct {
 	Now time.Time
+	// Started is when the runtime's readiness began to be known (the
+	// daemon's start: probe results live in its memory); a trial older
+	// than that gets its deadline counted from then.
+	Started time.Time
 	// Deadline is how long a changed spec has to pass; MinReady how long a
 	// container without a readiness probe must have run to pass.
 	Deadline, MinReady time.Duration
@@ -176,7 +180,11 @@ func judge(g Gate, d *Desired, live *Observed) (a Action, ok, wait bool) {
 	if why == "" {
 		return Action{Kind: Accept, Key: d.Key, Desired: d, Observed: live, Reason: "containers ready"}, true, false
 	}
-	if g.Now.Sub(live.Rollout.Since) < deadline {
+	since := live.Rollout.Since
+	if g.Started.After(since) {
+		since = g.Started
+	}
+	if g.Now.Sub(since) < deadline {
 		return Action{}, false, true
 	}
 	good := live.Rollout.LastGood

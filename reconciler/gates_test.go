@@ -158,6 +158,7 @@ func TestPlanRollout(t *testing.T) {
 		name     string
 		desired  Desired
 		observed Observed
+		started  time.Time
 		want     []string
 		wait     bool
 		back     bool
@@ -203,6 +204,13 @@ func TestPlanRollout(t *testing.T) {
 		{name: "the manifest back at the kept spec accepts it", desired: want("web", "/m/web.yaml", "img:1", nil), observed: rolledBack,
 			want: []string{"accept default/web: the manifest is back to the spec kept"}},
 		{name: "a proven pod is left alone", desired: d2, observed: obs2},
+		{name: "a trial past its deadline when the daemon started gets the deadline again", desired: d2, started: t0.Add(-30 * time.Second),
+			observed: onTrial(obs2, t0.Add(-time.Hour), good, probed(false, "")),
+			wait:     true},
+		{name: "and is rolled back past it", desired: d2, started: t0.Add(-time.Minute),
+			observed: onTrial(obs2, t0.Add(-time.Hour), good, probed(false, "")),
+			want:     []string{"replace default/web: roll back: not ready within 1m0s of the change to web.yaml: container main is not ready"},
+			back:     true},
 		{name: "a trial whose create failed is created again", desired: d2,
 			observed: onTrial(absent, t0.Add(-30*time.Second), good, &Health{Containers: []ContainerHealth{{Name: "main", Problem: "ErrImagePull"}}}),
 			want:     []string{"create default/web: declared in web.yaml; its last create failed"}, wait: true},
@@ -216,7 +224,9 @@ func TestPlanRollout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			acts, wait := plan(gate, []Desired{tt.desired}, nil, []Observed{tt.observed}, manifests.SpecEqual)
+			g := gate
+			g.Started = tt.started
+			acts, wait := plan(g, []Desired{tt.desired}, nil, []Observed{tt.observed}, manifests.SpecEqual)
 			if got := actionStrings(acts); !slices.Equal(got, tt.want) {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}

@@ -118,6 +118,9 @@ type Reconciler struct {
 	opts Options
 	now  func() time.Time
 
+	// started is when the Reconciler was made: the gate's Started.
+	started time.Time
+
 	passMu sync.Mutex // one pass at a time
 	errs   *errorLog  // guarded by passMu
 	specs  specMemo   // guarded by passMu
@@ -133,7 +136,7 @@ func New(src Source, rt Runtime, log *slog.Logger, opts Options) *Reconciler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	return &Reconciler{src: src, rt: rt, log: log, opts: opts, now: time.Now,
+	return &Reconciler{src: src, rt: rt, log: log, opts: opts, now: time.Now, started: time.Now(),
 		errs: newErrorLog(opts.LogRepeat), specs: specMemo{compare: manifests.SpecEqual}}
 }
 
@@ -207,7 +210,7 @@ func (r *Reconciler) pass(ctx context.Context) Result {
 	}
 	r.addHealth(ctx, desired, observed)
 	gate := r.opts.Gate
-	gate.Now = r.now()
+	gate.Now, gate.Started = r.now(), r.started
 	actions, wait := plan(gate, desired, held, observed, r.specs.equal)
 	r.specs.endPass()
 	res := execute(ctx, r.rt, actions, r.opts.Parallel)
