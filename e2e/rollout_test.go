@@ -388,3 +388,27 @@ func TestRestartOnChange(t *testing.T) {
 		t.Errorf("the running container of the pod without the annotation changed its env:\n%s", out)
 	}
 }
+
+// TestRolloutGateWithInvalidFile: a changed spec that never gets ready,
+// whose file is then replaced by an invalid one, is still rolled back;
+// the pod shows both the rollback and the file's problem.
+func TestRolloutGateWithInvalidFile(t *testing.T) {
+	d := startDaemon(t)
+	d.apply("rb.yaml", rolloutPodYAML("berth.test/demo:latest", ""))
+	testutil.WaitFor(t, probeWait, "the first spec accepted", func() bool {
+		return strings.Contains(d.logBuf.String(), `action="accept default/rb`)
+	})
+	first := d.pod("rb")
+	d.writeManifest("rb.yaml", rolloutPodYAML("berth.test/demo:latest", `, "--healthy-after", "1h"`))
+	testutil.WaitFor(t, 30*time.Second, "the new spec running", func() bool {
+		p := d.pod("rb")
+		return p.Metadata.UID != first.Metadata.UID && p.Status.Phase == api.PodRunning
+	})
+	d.writeManifest("rb.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: rb\nspec:\n  containers: 7\n")
+	testutil.WaitFor(t, 40*time.Second, "rolled back while the file is invalid", func() bool {
+		p := d.pod("rb")
+		c := p.Status.ContainerStatuses
+		return p.Status.Reason == "RolledBack" && len(c) == 1 && c[0].Ready && podCondition(p, api.ConditionManifestValid) == api.ConditionFalse &&
+			!strings.Contains(strings.Join(p.Spec.Containers[0].Command, " "), "healthy-after")
+	})
+}
