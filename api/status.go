@@ -46,13 +46,15 @@ const (
 	ReasonNoPodIP           = kube.ReasonNoPodIP
 	ReasonControllerMissing = kube.ReasonControllerMissing
 	ReasonClaimInUse        = kube.ReasonClaimInUse
+	ReasonDependencyCycle   = kube.ReasonDependencyCycle
+	ReasonDependencyMissing = kube.ReasonDependencyMissing
 )
 
 func isFailureReason(r string) bool {
 	switch r {
 	case ReasonInvalidManifest, ReasonCreateFailed, ReasonCrashLoopBackOff, ReasonImageNotFound, ReasonStartError,
 		ReasonHostPortInUse, ReasonNoPodIP, ReasonControllerMissing, ReasonErrImagePull, ReasonImagePullBackOff,
-		ReasonClaimInUse:
+		ReasonClaimInUse, ReasonDependencyCycle, ReasonDependencyMissing:
 		return true
 	}
 	return false

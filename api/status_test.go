@@ -49,6 +49,10 @@ func TestDisplayStatusAndSettled(t *testing.T) {
 		{"sidecar started", withSidecar(PodRunning, true, run), "Running", true},
 		{"job done, sidecar stopped", withSidecar(PodSucceeded, false, kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}), "Completed", true},
 		{"deadline", Pod{Status: PodStatus{Phase: PodFailed, Reason: "DeadlineExceeded"}}, "DeadlineExceeded", true},
+		{"waiting for a dependency", Pod{Status: PodStatus{Phase: PodPending, Reason: kube.ReasonWaitingForDependency}}, "WaitingForDependency", false},
+		{"dependency cycle", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyCycle}}, "DependencyCycle", true},
+		{"dependency missing", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyMissing}}, "DependencyMissing", true},
+		{"rolled back", Pod{Status: PodStatus{Phase: PodRunning, Reason: kube.ReasonRolledBack, ContainerStatuses: []ContainerStatus{{State: run}}}}, "RolledBack", true},
 	} {
 		if got := DisplayStatus(tc.pod); got != tc.status {
 			t.Errorf("%s: status %q, want %q", tc.name, got, tc.status)

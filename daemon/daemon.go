@@ -55,6 +55,11 @@ type Config struct {
 	Parallel int
 	// TimingEvents records each pod's start breakdown as an event too.
 	TimingEvents bool
+	// RolloutDeadline and MinReady are the defaults of a changed spec's
+	// gate (reconciler.Gate); StopPodsOnExit removes every pod when the
+	// daemon is asked to stop, dependents first.
+	RolloutDeadline, MinReady time.Duration
+	StopPodsOnExit            bool
 	// MetricsAddr, when set, serves GET /metrics on this TCP address too,
 	// without authentication; the API socket always serves it.
 	MetricsAddr string
@@ -180,6 +185,7 @@ func Run(ctx context.Context, cfg Config) error {
 	notifyReady := firstPass(ready, log)
 	b.rec = reconciler.New(timed, mgr, log, reconciler.Options{
 		Parallel: cfg.Parallel,
+		Gate:     reconciler.Gate{Deadline: cfg.RolloutDeadline, MinReady: cfg.MinReady},
 		OnPass: func(r reconciler.Result) {
 			b.metrics.ObserveReconcile(time.Since(timed.began))
 			mgr.Refresh(ctx)
@@ -233,11 +239,16 @@ func Run(ctx context.Context, cfg Config) error {
 
 	select {
 	case <-ctx.Done():
-		log.Info("berth daemon stopping; pods keep running")
 		if _, err := daemon.SdNotify(false, daemon.SdNotifyStopping); err != nil {
 			log.Warn("sd_notify STOPPING failed", "err", err)
 		}
-		return nil
+		if !cfg.StopPodsOnExit {
+			log.Info("berth daemon stopping; pods keep running")
+			return nil
+		}
+		log.Info("berth daemon stopping; removing every pod, dependents first")
+		<-errc // the pass under way, if any, is over
+		return mgr.StopAll(context.WithoutCancel(ctx))
 	case <-served:
 		return serveErr
 	case err := <-errc:

@@ -185,3 +185,16 @@ type StartTimings struct {
 func (t StartTimings) Total() time.Duration {
 	return t.Clone + t.Runtime + t.Cgroups + t.Rootfs + t.Setup + t.Exec
 }
+
+// berth's own reasons, beside the kubelet's: a pod held by berth.io/after
+// (Pending), and a pod the rollout gate returned to its last good spec.
+const (
+	ReasonWaitingForDependency = "WaitingForDependency"
+	ReasonDependencyMissing    = "DependencyMissing"
+	ReasonDependencyCycle      = "DependencyCycle"
+	ReasonInvalidDependency    = "InvalidDependency"
+	ReasonRolledBack           = "RolledBack"
+	// EventRolloutPassed: a changed spec became ready and is the pod's
+	// last good spec.
+	EventRolloutPassed = "RolloutPassed"
+)

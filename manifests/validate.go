@@ -46,6 +46,7 @@ func ValidatePod(p *Pod) []Problem {
 	v.objectMeta(&p.ObjectMeta, "metadata")
 	v.podSpec(&p.Spec, "spec")
 	v.appArmorAnnotations(p, joinField("metadata", "annotations"))
+	v.berthAnnotations(p, joinField("metadata", "annotations"))
 	checkUnsupported(p, func(path, msg string) { v.add(Unsupported, path, "%s", msg) })
 	v.strings(reflect.ValueOf(&p.Spec).Elem(), "spec")
 	return v.probs

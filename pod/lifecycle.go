@@ -82,6 +82,8 @@ type Manager struct {
 	failed map[string]failure
 	// creating are pods whose creation is under way (ContainerCreating).
 	creating map[string]creation
+	// held are pods the planner keeps from starting (rollout.go).
+	held map[string]hold
 	// carried are what pods Recover found dead left to the pods their
 	// manifests make again (restarted.go).
 	carried map[string]*carried
@@ -106,6 +108,9 @@ type entry struct {
 	// vol and env are the last refreshes of the pod's volumes and of its
 	// containers' environment from ConfigMaps and Secrets (Refresh).
 	vol, env refreshState
+	// files are the hostPath files of a pod with berth.io/restart-on-change:
+	// hostpaths, as Refresh last saw them.
+	files map[string]fileState
 	// probes runs the pod's probes; nil when it has none.
 	probes *prober
 }
@@ -129,7 +134,7 @@ func NewManager(cfg Config) *Manager {
 	}
 	node, _ := os.Hostname()
 	return &Manager{
-		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}, carried: map[string]*carried{},
+		cfg: cfg, pods: map[string]*entry{}, failed: map[string]failure{}, creating: map[string]creation{}, held: map[string]hold{}, carried: map[string]*carried{},
 		seccomp:  seccomp.NewCompiler(filepath.Join(cfg.StateDir, "seccomp")),
 		nodeName: node,
 	}
@@ -145,8 +150,10 @@ func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
 		out = append(out, reconciler.Observed{
 			Key: reconciler.PodKey{Namespace: p.Namespace, Name: p.Name},
 			UID: e.rec.UID, File: e.rec.File, Pod: p, Terminating: e.terminating,
+			Rollout: observedRollout(e.rec),
 		})
 	}
+	out = append(out, m.failedTrials()...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
 	return out, nil
 }
@@ -155,16 +162,29 @@ func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
 func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
 	switch a.Kind {
 	case reconciler.Create:
-		return m.create(ctx, a.Desired)
+		return m.create(ctx, a.Desired, createRollout(a))
 	case reconciler.Delete:
 		return m.remove(ctx, a.Observed)
 	case reconciler.Replace:
+		next := nextRollout(a)
 		if err := m.remove(ctx, a.Observed); err != nil {
 			return err
 		}
-		return m.create(ctx, a.Desired)
+		if err := m.create(ctx, a.Desired, next); err != nil {
+			return err
+		}
+		if a.Rollback != "" {
+			m.event(a.Desired.Pod, "", kube.EventWarning, kube.ReasonRolledBack,
+				fmt.Sprintf("Returned to the last good spec from %s: %s", a.Desired.File, a.Rollback))
+		}
+		return nil
 	case reconciler.UpdateMetadata:
 		return m.updateMetadata(a.Desired)
+	case reconciler.Hold:
+		m.hold(a)
+		return nil
+	case reconciler.Accept:
+		return m.accept(a)
 	}
 	return fmt.Errorf("unknown action %v", a)
 }
@@ -174,8 +194,9 @@ func (m *Manager) layout(p *manifests.Pod, uid string) Layout {
 }
 
 // create runs every step of a pod's creation; on failure every step begun
-// is undone, last first, and the failure is kept for status.
-func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
+// is undone, last first, and the failure is kept for status. ro is the
+// gate's state the pod's record starts with.
+func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout) error {
 	p := d.Pod
 	id := ID(p.Namespace, p.Name)
 	t := newPhaseTimer(m.cfg.Log, key(p))
@@ -188,8 +209,12 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		m.cfg.Log.Warn("remove the logs of the pod's previous spec", "pod", key(p), "err", err)
 	}
 	l := m.layout(p, uid)
-	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP()}
+	rec := &record{UID: uid, File: d.File, Pod: p, Created: time.Now().UTC(), HostIP: m.hostIP(), Rollout: ro}
+	if ro.Trial && ro.Since.IsZero() {
+		rec.Rollout.Since = rec.Created
+	}
 	m.mu.Lock()
+	delete(m.held, id)
 	m.creating[id] = creation{pod: p, file: d.File, at: rec.Created}
 	m.mu.Unlock()
 	defer func() {
@@ -203,7 +228,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		if uerr := r.rollback(ctx); uerr != nil {
 			m.cfg.Log.Error("clean up after failed create", "pod", key(p), "err", uerr)
 		}
-		m.setFailed(p, d.File, err)
+		m.setFailed(p, d.File, rec.Rollout, err)
 		return fmt.Errorf("create pod %s/%s: %w", p.Namespace, p.Name, err)
 	}
 	m.mu.Lock()

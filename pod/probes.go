@@ -58,6 +58,9 @@ type probeStatus struct {
 	started, ready bool
 	// changed is when started or ready last changed in this run.
 	changed time.Time
+	// failure is the readiness probe's last failure in this run while it
+	// is failing ("" once it succeeds), for the rollout gate's reason.
+	failure string
 }
 
 // hasProbes says whether any container of p has a probe.
@@ -273,6 +276,12 @@ func (pr *prober) report(pc *probed, r probe.Report) {
 	switch r.Type {
 	case probe.Readiness:
 		pc.status.ready = pc.status.started && r.Result == probe.Success
+		switch {
+		case r.Event != nil:
+			pc.status.failure = r.Event.Message
+		case r.Result == probe.Success:
+			pc.status.failure = ""
+		}
 	case probe.Startup:
 		pc.status.started = r.Result == probe.Success
 		pc.status.ready = pc.status.started && !pc.hasReadiness

@@ -40,6 +40,8 @@ type record struct {
 	ImageIDs map[string]string `json:"imageIDs,omitempty"`
 	// VolumeImageIDs are the images of the image volumes, by volume name.
 	VolumeImageIDs map[string]string `json:"volumeImageIDs,omitempty"`
+	// Rollout is the gate's state of the pod's spec (rollout.go).
+	Rollout rollout `json:"rollout,omitzero"`
 }
 
 const recordFile = "pod.json"

@@ -10,6 +10,7 @@ import (
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
+	"github.com/berth-project/berth/reconciler"
 	"github.com/berth-project/berth/volumes"
 )
 
@@ -52,7 +53,16 @@ func (m *Manager) Refresh(ctx context.Context) {
 		// A pod that references no document has empty refs, equal to its
 		// recorded ones: both refreshes return at once.
 		m.refreshVolumes(e, objs)
-		m.refreshEnv(ctx, e, objs)
+		changes := m.refreshEnv(ctx, e, objs)
+		if on, _ := manifests.RestartOnChange(e.rec.Pod); on[manifests.RestartOnHostPaths] {
+			if e.files == nil {
+				e.files = map[string]fileState{}
+			}
+			changes = append(changes, checkHostPaths(e.rec.Pod, e.files)...)
+		}
+		if len(changes) > 0 {
+			m.restartOnChange(ctx, e, changes)
+		}
 	}
 }
 
@@ -68,12 +78,17 @@ func (m *Manager) refreshVolumes(e *entry, objs Objects) {
 	}
 }
 
-func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
+// refreshEnv gives the infra the containers' environment for their next
+// runs when a document it comes from changed, and returns the ConfigMaps
+// and Secrets whose content changed since the last refresh (none at the
+// first).
+func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) []reconciler.ContentChange {
 	p := e.rec.Pod
 	refs := envRefs(p, objs)
 	if maps.Equal(refs, e.env.refs) {
-		return
+		return nil
 	}
+	old := e.env.refs
 	envs, err := m.containerEnvs(e.rec, objs)
 	if err == nil {
 		err = infra.NewClient(e.layout.Socket()).SetEnv(ctx, envs)
@@ -82,11 +97,13 @@ func (m *Manager) refreshEnv(ctx context.Context, e *entry, objs Objects) {
 		// An infra from before an upgrade: its containers keep their
 		// environment until the pod is re-created.
 		e.env.refs = refs
-		return
+		return nil
 	}
-	if m.refreshed(p, &e.env, refs, kube.EventFailed, err) {
-		m.cfg.Log.Info("environment refreshed for the next restarts", "pod", key(p))
+	if !m.refreshed(p, &e.env, refs, kube.EventFailed, err) {
+		return nil
 	}
+	m.cfg.Log.Info("environment refreshed for the next restarts", "pod", key(p))
+	return changedDocuments(old, refs)
 }
 
 // refreshState is what a pod's last refresh of one kind saw.

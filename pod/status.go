@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -31,6 +32,11 @@ func podView(rec *record, st *infra.PodStatus, terminating bool, hostIP string, 
 	}
 	if terminating || (st != nil && st.Stopping) {
 		out.Reason = kube.ReasonTerminating
+	}
+	if rb := rec.Rollout.RolledBack; rb != nil && out.Reason == "" {
+		out.Reason = kube.ReasonRolledBack
+		out.Message = fmt.Sprintf("runs its last good spec: the spec %s asks for was rolled back at %s: %s; edit the file to try again",
+			rb.File, rb.At.Format(time.RFC3339), rb.Reason)
 	}
 	return out
 }

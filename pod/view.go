@@ -88,9 +88,9 @@ type Event struct {
 
 // setFailed records why the create of pod p failed, for its status and
 // as an event.
-func (m *Manager) setFailed(p *manifests.Pod, file string, err error) {
+func (m *Manager) setFailed(p *manifests.Pod, file string, ro rollout, err error) {
 	m.mu.Lock()
-	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now()}
+	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now(), rollout: ro}
 	m.mu.Unlock()
 	if r := failedEventReason(failureReason(err)); r != "" {
 		m.event(p, "", kube.EventWarning, r, err.Error())
@@ -128,6 +128,11 @@ func (m *Manager) Forget(keep func(namespace, name string) bool) {
 	for id, f := range m.failed {
 		if !keep(f.pod.Namespace, f.pod.Name) {
 			delete(m.failed, id)
+		}
+	}
+	for id, h := range m.held {
+		if !keep(h.pod.Namespace, h.pod.Name) {
+			delete(m.held, id)
 		}
 	}
 	for id, cr := range m.carried {
@@ -175,6 +180,14 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	for id, f := range m.failed {
 		if _, exists := m.pods[id]; want(id) && !exists {
 			out = append(out, failedPod(f))
+		}
+	}
+	for id, h := range m.held {
+		_, exists := m.pods[id]
+		_, failed := m.failed[id]
+		_, creating := m.creating[id]
+		if want(id) && !exists && !failed && !creating {
+			out = append(out, heldPod(h))
 		}
 	}
 	m.mu.Unlock()
@@ -252,4 +265,6 @@ type failure struct {
 	reason  string
 	message string
 	at      time.Time
+	// rollout is the gate's state the failed create started with.
+	rollout rollout
 }

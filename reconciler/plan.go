@@ -42,6 +42,15 @@ type Observed struct {
 	File        string
 	Pod         *manifests.Pod
 	Terminating bool
+	// Health is the pod's readiness, when the runtime was asked for it
+	// (the pods others wait for and the pods on trial); nil otherwise.
+	Health *Health
+	// Rollout is what the runtime keeps of the pod's spec changes.
+	Rollout Rollout
+	// Absent: the pod does not exist, its create failed; the runtime
+	// lists it while its spec is on trial with a last good spec, so that
+	// the gate can return to that one.
+	Absent bool
 }
 
 // ActionKind is what an Action does to a pod.
@@ -52,12 +61,17 @@ type ActionKind int
 // change really reaches (which containers a runtime able to restart or
 // resize them in place would touch; Change.Replaces says when the pod
 // itself goes). UpdateMetadata records new labels, annotations or file
-// without restarting anything.
+// without restarting anything. Hold keeps a pod from starting (Action.Hold
+// says why) until the pods it waits for are Ready; Accept records that the
+// pod's spec passed its gate (or that the manifest came back to the spec a
+// rollback kept) and becomes its last good spec.
 const (
 	Create ActionKind = iota + 1
 	Replace
 	Delete
 	UpdateMetadata
+	Hold
+	Accept
 )
 
 var actionKindNames = map[ActionKind]string{
@@ -65,6 +79,8 @@ var actionKindNames = map[ActionKind]string{
 	Replace:        "replace",
 	Delete:         "delete",
 	UpdateMetadata: "update-metadata",
+	Hold:           "hold",
+	Accept:         "accept",
 }
 
 func (k ActionKind) String() string {
@@ -84,6 +100,9 @@ type Action struct {
 	Observed *Observed
 	Change   Change
 	Reason   string
+	// Hold is the reason of a Hold (Hold* constants). Rollback, on a
+	// Replace, says why the pod returns to its last good spec (Desired).
+	Hold, Rollback string
 }
 
 // String renders the action for logs and golden tests, for example
@@ -103,12 +122,17 @@ func (a Action) String() string {
 // pods they started are left alone. desired must hold each key at most
 // once (the Source resolves duplicates); should a key repeat, the first
 // entry wins.
+//
+// Plan has the gates off (Gate); the Reconciler plans with them on.
 func Plan(desired []Desired, held map[string]bool, observed []Observed) []Action {
-	return plan(desired, held, observed, manifests.SpecEqual)
+	actions, _ := plan(Gate{}, desired, held, observed, manifests.SpecEqual)
+	return actions
 }
 
-// plan is Plan with the spec comparison given (the Reconciler memoises it).
-func plan(desired []Desired, held map[string]bool, observed []Observed, specEqual func(a, b *manifests.Pod) bool) []Action {
+// plan is Plan with the gate and the spec comparison given (the Reconciler
+// memoises it). wait says a pod is held or on trial: a pass must come
+// back to it even if nothing changes.
+func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, specEqual func(a, b *manifests.Pod) bool) (actions []Action, wait bool) {
 	want := make(map[PodKey]*Desired, len(desired))
 	for i := range desired {
 		if _, dup := want[desired[i].Key]; !dup {
@@ -116,6 +140,10 @@ func plan(desired []Desired, held map[string]bool, observed []Observed, specEqua
 		}
 	}
 	have := groupObserved(observed)
+	var cycles map[PodKey]string
+	if g.on() {
+		cycles = findCycles(want)
+	}
 
 	var deletes, others []Action
 	for key, obs := range have {
@@ -128,26 +156,44 @@ func plan(desired []Desired, held map[string]bool, observed []Observed, specEqua
 		switch {
 		case live == nil:
 			// Only terminating pods: wait until they are gone.
+		case d == nil && !held[live.File]:
+			deletes = append(deletes, Action{Kind: Delete, Key: key, Observed: live,
+				Reason: "no longer declared in any manifest"})
 		case d == nil:
-			if !held[live.File] {
-				deletes = append(deletes, Action{Kind: Delete, Key: key, Observed: live,
-					Reason: "no longer declared in any manifest"})
+			// Its file fails to load: the pod keeps its spec, and a
+			// spec on trial is still judged, as if the file asked for it.
+			if g.on() && live.Rollout.Trial {
+				a, ok, w := judge(g, &Desired{Key: key, File: live.File, Pod: live.Pod}, live)
+				if ok {
+					others = append(others, a)
+				}
+				wait = wait || w
 			}
 		default:
-			if a, ok := compare(d, live, specEqual); ok {
+			a, ok, w := compare(g, d, live, specEqual)
+			if ok {
 				others = append(others, a)
 			}
+			wait = wait || w
 		}
 	}
 	for key, d := range want {
-		if _, ok := have[key]; !ok {
-			others = append(others, Action{Kind: Create, Key: key, Desired: d,
-				Reason: "declared in " + filepath.Base(d.File)})
+		if _, ok := have[key]; ok {
+			continue
 		}
+		if g.on() {
+			if a, ok := holdFor(d, want, have, cycles); ok {
+				others = append(others, a)
+				wait = true
+				continue
+			}
+		}
+		others = append(others, Action{Kind: Create, Key: key, Desired: d,
+			Reason: "declared in " + filepath.Base(d.File)})
 	}
 	sortActions(deletes)
 	sortActions(others)
-	return append(deletes, others...)
+	return append(deletes, others...), wait
 }
 
 // groupObserved indexes observed pods by key, keeping the runtime's order.
@@ -179,10 +225,16 @@ func splitLive(obs []*Observed) (live *Observed, extra []*Observed) {
 
 // compare decides what, if anything, turns live into d. The spec
 // comparison is the memoised equality; only pods that differ are
-// compared field by field.
-func compare(d *Desired, live *Observed, specEqual func(a, b *manifests.Pod) bool) (Action, bool) {
-	a := Action{Key: d.Key, Desired: d, Observed: live}
-	if !specEqual(d.Pod, live.Pod) {
+// compared field by field. A spec a rollback left is not tried again
+// while the manifest asks for it; a pod on trial is judged once its
+// metadata is up to date (judge). wait is judge's.
+func compare(g Gate, d *Desired, live *Observed, specEqual func(a, b *manifests.Pod) bool) (a Action, ok, wait bool) {
+	a = Action{Key: d.Key, Desired: d, Observed: live}
+	same := specEqual(d.Pod, live.Pod)
+	if from := live.Rollout.RolledBackFrom; !same && from != nil && specEqual(d.Pod, from) {
+		return Action{}, false, false
+	}
+	if !same {
 		a.Change = DiffSpec(live.Pod, d.Pod)
 		if a.Change.Scope < ScopeContainers {
 			// Equal field by field but not as a whole: never expected,
@@ -195,7 +247,7 @@ func compare(d *Desired, live *Observed, specEqual func(a, b *manifests.Pod) boo
 	if a.Change.Scope >= ScopeContainers {
 		a.Kind = Replace
 		a.Reason = a.Change.String()
-		return a, true
+		return a, true, false
 	}
 	var why []string
 	for _, f := range a.Change.Metadata {
@@ -204,12 +256,22 @@ func compare(d *Desired, live *Observed, specEqual func(a, b *manifests.Pod) boo
 	if d.File != live.File {
 		why = append(why, fmt.Sprintf("moved from %s to %s", filepath.Base(live.File), filepath.Base(d.File)))
 	}
-	if len(why) == 0 {
-		return Action{}, false
+	if live.Absent {
+		return retryTrial(g, d, live)
 	}
-	a.Kind = UpdateMetadata
-	a.Reason = strings.Join(why, "; ")
-	return a, true
+	if len(why) > 0 {
+		a.Kind = UpdateMetadata
+		a.Reason = strings.Join(why, "; ")
+		return a, true, live.Rollout.Trial && g.on()
+	}
+	switch {
+	case !g.on():
+	case live.Rollout.Trial:
+		return judge(g, d, live)
+	case live.Rollout.RolledBackFrom != nil:
+		return Action{Kind: Accept, Key: d.Key, Desired: d, Observed: live, Reason: "the manifest is back to the spec kept"}, true, false
+	}
+	return Action{}, false, false
 }
 
 func sortActions(as []Action) {

@@ -20,6 +20,14 @@ type Runtime interface {
 	Apply(ctx context.Context, a Action) error
 }
 
+// HealthSource is what a Runtime adds for the gates: the readiness of the
+// pods named, which the reconciler asks for the pods that others wait for
+// (berth.io/after) and the pods whose spec is on trial. A Runtime without
+// it reports no pod Ready: pods that wait for others stay held.
+type HealthSource interface {
+	Health(ctx context.Context, keys []PodKey) map[PodKey]*Health
+}
+
 // Source provides the desired state; package manifestdir implements it.
 // held lists manifest files that exist but fail to load (their pods are
 // kept); problems are the validation findings to report. A non-nil err
@@ -39,6 +47,9 @@ type Options struct {
 	// LogRepeat is how often an unchanged failure of the same pod is
 	// logged again (default 5 min); in between it is counted silently.
 	LogRepeat time.Duration
+	// Gate holds the defaults of a spec change's gate (its Now is the
+	// pass's).
+	Gate Gate
 	// OnPass, if set, is called after every pass with its result (the
 	// daemon uses the first call to send READY=1 to systemd).
 	OnPass func(Result)
@@ -94,6 +105,9 @@ type Result struct {
 	// pod after its first failure are in Failed with ErrSkipped.
 	Done   []Action
 	Failed []Failure
+	// Waiting says a pod is held for its dependencies or its spec is on
+	// trial: Run passes again after RetryMin.
+	Waiting bool
 }
 
 // Reconciler runs observe -> plan -> execute passes.
@@ -103,6 +117,9 @@ type Reconciler struct {
 	log  *slog.Logger
 	opts Options
 	now  func() time.Time
+
+	// started is when the Reconciler was made: the gate's Started.
+	started time.Time
 
 	passMu sync.Mutex // one pass at a time
 	errs   *errorLog  // guarded by passMu
@@ -119,7 +136,7 @@ func New(src Source, rt Runtime, log *slog.Logger, opts Options) *Reconciler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	return &Reconciler{src: src, rt: rt, log: log, opts: opts, now: time.Now,
+	return &Reconciler{src: src, rt: rt, log: log, opts: opts, now: time.Now, started: time.Now(),
 		errs: newErrorLog(opts.LogRepeat), specs: specMemo{compare: manifests.SpecEqual}}
 }
 
@@ -136,10 +153,15 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}) error {
 	backoff := time.Duration(0)
 	for {
 		res := r.Pass(ctx)
-		if len(res.Failed) > 0 || res.Err != nil {
+		switch {
+		case res.Waiting:
+			// A pod on trial or held is looked at again soon, even when
+			// actions failed (a trial's create may be what fails).
+			retry.Reset(r.opts.RetryMin)
+		case len(res.Failed) > 0 || res.Err != nil:
 			backoff = min(max(2*backoff, r.opts.RetryMin), r.opts.RetryMax)
 			retry.Reset(backoff)
-		} else {
+		default:
 			backoff = 0
 			retry.Stop()
 		}
@@ -186,16 +208,50 @@ func (r *Reconciler) pass(ctx context.Context) Result {
 		r.setProblems(slices.Concat(problems, []error{err}))
 		return Result{Err: fmt.Errorf("list pods: %w", err)}
 	}
-	actions := plan(desired, held, observed, r.specs.equal)
+	r.addHealth(ctx, desired, observed)
+	gate := r.opts.Gate
+	gate.Now, gate.Started = r.now(), r.started
+	actions, wait := plan(gate, desired, held, observed, r.specs.equal)
 	r.specs.endPass()
 	res := execute(ctx, r.rt, actions, r.opts.Parallel)
-	res.Planned = len(actions)
+	res.Planned, res.Waiting = len(actions), wait
 	all := slices.Clone(problems)
 	for _, f := range res.Failed {
 		all = append(all, f)
 	}
 	r.setProblems(all)
 	return res
+}
+
+// addHealth asks the runtime for the readiness of the observed pods that
+// desired pods wait for and of those on trial.
+func (r *Reconciler) addHealth(ctx context.Context, desired []Desired, observed []Observed) {
+	hs, ok := r.rt.(HealthSource)
+	if !ok {
+		return
+	}
+	need := map[PodKey]bool{}
+	for _, d := range desired {
+		refs, _ := manifests.After(d.Pod)
+		for _, ref := range refs {
+			need[PodKey(ref)] = true
+		}
+	}
+	var keys []PodKey
+	for _, o := range observed {
+		if (need[o.Key] || o.Rollout.Trial) && !o.Terminating {
+			keys = append(keys, o.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	h := hs.Health(ctx, keys)
+	for i := range observed {
+		if !observed[i].Terminating {
+			observed[i].Health = h[observed[i].Key]
+		}
+	}
 }
 
 // report logs the outcome of a pass: every action done, and failures
@@ -209,6 +265,9 @@ func (r *Reconciler) report(res Result) {
 		return
 	}
 	for _, a := range res.Done {
+		if a.Kind == Hold {
+			continue // repeated every pass while held; the pod's status says why
+		}
 		r.log.Info("pod reconciled", "pod", a.Key.String(), "action", a.String())
 	}
 	failing := make(map[PodKey]bool, len(res.Failed))

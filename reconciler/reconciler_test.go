@@ -63,6 +63,9 @@ func (rt *fakeRuntime) Apply(_ context.Context, a Action) error {
 		rt.fail[a.Key.Name] = errs[1:]
 		return errs[0]
 	}
+	if a.Kind == Hold || a.Kind == Accept {
+		return nil
+	}
 	if a.Observed != nil {
 		rt.pods = slices.DeleteFunc(rt.pods, func(o Observed) bool { return o.UID == a.Observed.UID })
 	}
@@ -103,6 +106,58 @@ func (b *logBuffer) count(substr string) int {
 func newTestLogger() (*slog.Logger, *logBuffer) {
 	b := &logBuffer{}
 	return slog.New(slog.NewTextHandler(b, nil)), b
+}
+
+// readyRuntime is a fakeRuntime whose pods are all Ready.
+type readyRuntime struct{ *fakeRuntime }
+
+func (rt readyRuntime) Health(_ context.Context, keys []PodKey) map[PodKey]*Health {
+	out := map[PodKey]*Health{}
+	for _, k := range keys {
+		out[k] = &Health{Ready: true}
+	}
+	return out
+}
+
+func TestPassStartsAChainInOrder(t *testing.T) {
+	src := &fakeSource{}
+	src.set(want("a", "/m/a.yaml", "i", nil), after(want("b", "/m/b.yaml", "i", nil), "a"), after(want("c", "/m/c.yaml", "i", nil), "b"))
+	for _, tt := range []struct {
+		name   string
+		health bool
+		passes [][]string
+	}{
+		{name: "health reported", health: true, passes: [][]string{
+			{"create default/a: declared in a.yaml", "hold default/b: waiting for default/a to be Ready", "hold default/c: waiting for default/b to be Ready"},
+			{"create default/b: declared in b.yaml", "hold default/c: waiting for default/b to be Ready"},
+			{"create default/c: declared in c.yaml"},
+			nil,
+		}},
+		{name: "no health source", passes: [][]string{
+			{"create default/a: declared in a.yaml", "hold default/b: waiting for default/a to be Ready", "hold default/c: waiting for default/b to be Ready"},
+			{"hold default/b: waiting for default/a to be Ready", "hold default/c: waiting for default/b to be Ready"},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &fakeRuntime{}
+			var rt Runtime = fake
+			if tt.health {
+				rt = readyRuntime{fake}
+			}
+			r := New(src, rt, nil, Options{})
+			for i, want := range tt.passes {
+				res := r.Pass(t.Context())
+				got := fake.takeOps()
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Errorf("pass %d: got %q, want %q", i, got, want)
+				}
+				if w := slices.ContainsFunc(want, func(s string) bool { return strings.HasPrefix(s, "hold") }); res.Waiting != w {
+					t.Errorf("pass %d: waiting = %v, want %v", i, res.Waiting, w)
+				}
+			}
+		})
+	}
 }
 
 func TestPassCreatesThenConverges(t *testing.T) {
@@ -371,6 +426,42 @@ func TestRun(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)
 	}
+}
+
+// TestRunPassesAgainWhileWaiting: a held pod brings a pass back without a
+// trigger, even when another pod's action fails; the pod starts once its
+// dependency is Ready.
+func TestRunPassesAgainWhileWaiting(t *testing.T) {
+	src := &fakeSource{}
+	src.set(after(want("b", "/m/b.yaml", "i", nil), "a"), want("c", "/m/c.yaml", "i", nil))
+	fake := &fakeRuntime{fail: map[string][]error{"c": {errors.New("transient"), errors.New("transient"), errors.New("transient")}}}
+	passes := make(chan Result, 16)
+	r := New(src, readyRuntime{fake}, nil, Options{
+		RetryMin: time.Millisecond, RetryMax: time.Hour,
+		OnPass: func(res Result) { passes <- res },
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, make(chan struct{})) }()
+	for i := 0; i < 3; i++ {
+		if res := nextPass(t, passes); !res.Waiting {
+			t.Fatalf("pass %d = %+v, want waiting for a", i, res)
+		}
+	}
+	// a appears (Ready, as the fake reports every pod): b starts at the
+	// next pass, which nothing triggers.
+	fake.mu.Lock()
+	fake.pods = append(fake.pods, have("a", "u-a", "/m/a.yaml", "i", nil))
+	fake.mu.Unlock()
+	src.set(want("a", "/m/a.yaml", "i", nil), after(want("b", "/m/b.yaml", "i", nil), "a"), want("c", "/m/c.yaml", "i", nil))
+	for {
+		res := nextPass(t, passes)
+		if slices.ContainsFunc(res.Done, func(a Action) bool { return a.Kind == Create && a.Key.Name == "b" }) {
+			break
+		}
+	}
+	cancel()
+	<-done
 }
 
 func TestRunStopsWhenTriggerCloses(t *testing.T) {

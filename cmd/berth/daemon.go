@@ -18,6 +18,7 @@ import (
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
+	"github.com/berth-project/berth/reconciler"
 	"github.com/berth-project/berth/registry"
 )
 
@@ -67,6 +68,9 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Resync, "resync", manifestdir.DefaultResync, "re-list the manifest directory this often, events or not")
 	f.DurationVar(&cfg.Debounce, "debounce", manifestdir.DefaultDebounce, "wait this long after a file event before acting")
 	f.IntVar(&cfg.Parallel, "parallel", 8, "pods created or removed at once")
+	f.DurationVar(&cfg.RolloutDeadline, "rollout-deadline", reconciler.DefaultRolloutDeadline, "how long a changed pod spec has to become ready before the pod returns to its last good spec (annotation berth.io/rollout-deadline)")
+	f.DurationVar(&cfg.MinReady, "min-ready", reconciler.DefaultMinReady, "how long a container without a readiness probe must run for a changed spec to count as ready (annotation berth.io/min-ready)")
+	f.BoolVar(&cfg.StopPodsOnExit, "stop-pods-on-exit", false, "when the daemon is asked to stop, remove every pod, those that wait for others (berth.io/after) first")
 	f.BoolVar(&cfg.TimingEvents, "timing-events", false, "record each pod's start time by phase as a StartTimings event (it is always in the \"pod created\" log line)")
 	f.StringVar(&logMaxSize, "container-log-max-size", "10Mi", "rotate a container's log file past this size (Kubernetes: containerLogMaxSize)")
 	f.IntVar(&cfg.LogMaxFiles, "container-log-max-files", crilog.DefaultMaxFiles, "log files kept per container run, the current one included, at least 2 (Kubernetes: containerLogMaxFiles)")
