@@ -40,6 +40,9 @@ const (
 	// OpKill stops one container's run (a failed liveness or startup
 	// probe); its restart policy decides what comes next.
 	OpKill = "kill"
+	// OpUpdate restarts containers with new definitions (their spec
+	// changed), each after its grace period.
+	OpUpdate = "update"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -49,10 +52,12 @@ var ErrFrameTooLarge = errors.New("frame too large")
 type Request struct {
 	Version int    `json:"version"`
 	Op      string `json:"op"`
-	// GraceMillis is Stop's and Kill's grace period before SIGKILL.
+	// GraceMillis is Stop's, Kill's and Update's grace period before
+	// SIGKILL.
 	GraceMillis int64 `json:"graceMillis,omitempty"`
 	// InitContainers and Containers, with Start, replace those of the
-	// launch config.
+	// launch config; Containers, with Update, are the new definitions of
+	// the containers they name.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
 	// Container names the container of OpEnv and OpKill.
