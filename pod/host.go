@@ -84,6 +84,10 @@ type Infra interface {
 	// decides what comes next. An infra too old for it fails with an error
 	// wrapping infra.ErrUnsupported.
 	KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error
+	// Update restarts the containers ctrs name with these definitions, each
+	// stopped within grace (infra.Client.Update). An infra too old for it
+	// fails with an error wrapping infra.ErrUnsupported.
+	Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error)
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -150,6 +154,10 @@ func (hostInfra) Shutdown(ctx context.Context, socket string) error {
 
 func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error {
 	return infra.NewClient(socket).Kill(ctx, ctr, grace, message)
+}
+
+func (hostInfra) Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error) {
+	return infra.NewClient(socket).Update(ctx, ctrs, grace)
 }
 
 type launching struct{ *infra.Launching }

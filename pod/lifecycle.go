@@ -156,6 +156,11 @@ func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
 	case reconciler.Delete:
 		return m.remove(ctx, a.Observed)
 	case reconciler.Replace:
+		if !a.Change.Replaces() {
+			if err := m.update(ctx, a); !errors.Is(err, errReplace) {
+				return err
+			}
+		}
 		if err := m.remove(ctx, a.Observed); err != nil {
 			return err
 		}

@@ -47,12 +47,11 @@ type Observed struct {
 // ActionKind is what an Action does to a pod.
 type ActionKind int
 
-// The action kinds. Replace is any spec change: the runtime stops the
-// observed pod and starts the desired one, and its Change says how far the
-// change really reaches (which containers a runtime able to restart or
-// resize them in place would touch; Change.Replaces says when the pod
-// itself goes). UpdateMetadata records new labels, annotations or file
-// without restarting anything.
+// The action kinds. Replace is any spec change; its Change says how far it
+// reaches: the containers the runtime restarts or resizes in place, or,
+// when Change.Replaces, the pod, which the runtime stops and starts anew.
+// UpdateMetadata records new labels, annotations or file without
+// restarting anything.
 const (
 	Create ActionKind = iota + 1
 	Replace
