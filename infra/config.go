@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -121,6 +122,12 @@ type ContainerConfig struct {
 	// run here is then restart RestartCount+1. Nil LastState: the first run.
 	RestartCount int                   `json:"restartCount,omitempty"`
 	LastState    *kube.StateTerminated `json:"lastState,omitempty"`
+	// Spec is the container's spec the daemon made this config from,
+	// opaque to the infra: an Update whose Spec differs restarts the
+	// container even when its run would be the same (a probe changed, or
+	// an image reference now names the same image), one with the same
+	// Spec and run is a repeat and changes nothing.
+	Spec json.RawMessage `json:"spec,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every Validate error.

@@ -66,13 +66,28 @@ func TestSupervisorUpdate(t *testing.T) {
 		t.Errorf("a repeated Update: answered %d, signals %v", answered, p.signals)
 	}
 
+	// The same run from another spec (a probe changed): a restart.
+	respec := withArgs("a", "v2")
+	respec.Spec = []byte(`{"name":"a","readinessProbe":{}}`)
+	if err := s.Update([]ContainerConfig{respec}, time.Second, func() { answered++ }); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.signals) != 3 || p.signals[2] != "terminated" {
+		t.Errorf("an Update of the spec alone: signals %v, want SIGTERM", p.signals)
+	}
+	s.Exited(s.Status().Containers[0].PID, signalStatus(syscall.SIGTERM))
+	p.fire() // the grace timer of a run that ended: nothing
+	if a := s.Status().Containers[0]; a.State.Running == nil || a.RestartCount != 2 || answered != 3 || len(p.signals) != 3 {
+		t.Fatalf("after the spec update: %+v, answered %d, signals %v", a, answered, p.signals)
+	}
+
 	// Errors change nothing.
 	for _, bad := range [][]ContainerConfig{{withArgs("nope")}, {withArgs("a", "v3"), withArgs("a", "v4")}} {
 		if err := s.Update(bad, time.Second, func() { t.Error("an Update that failed answered") }); err == nil {
 			t.Errorf("Update(%v): want an error", bad)
 		}
 	}
-	if len(p.signals) != 2 {
+	if len(p.signals) != 3 {
 		t.Errorf("a refused Update signalled: %v", p.signals)
 	}
 }

@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/berth-project/berth/cgroups"
@@ -121,9 +122,13 @@ func (m *Manager) infraContainer(rec *record, l Layout, c *manifests.Container, 
 	if err != nil {
 		return infra.ContainerConfig{}, err
 	}
+	spec, err := json.Marshal(c)
+	if err != nil {
+		return infra.ContainerConfig{}, fmt.Errorf("container %s: encode spec: %w", c.Name, err)
+	}
 	oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(KernelID(ID(p.Namespace, p.Name)), c.Name)
 	out := infra.ContainerConfig{
-		Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
+		Name: c.Name, Init: cfg, CgroupDir: pl.Dir, Spec: spec,
 		OOMEventsFile: oomFile, OOMFormat: oomFormat,
 		TerminationMessagePolicy: c.TerminationMessagePolicy,
 	}
