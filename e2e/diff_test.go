@@ -57,14 +57,15 @@ func (d *daemon) diff(name, yaml string, extra ...string) (string, int) {
 
 // TestDiffAgainstRunningDaemonThenApply previews edits of a running pod
 // against the daemon, checks that previewing changes nothing, that the
-// pod is then replaced as the preview says, and that without a daemon the
-// preview compares with the manifest directory's files.
+// container is then restarted in place as the preview says, and that
+// without a daemon the preview compares with the manifest directory's
+// files.
 func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	d := startDaemon(t)
 	d.apply("diff.yaml", diffPod)
 	first := d.pod("diff")
 	const daemonHeader = "compared with the pods the running daemon reports\n"
-	const replaced = "pod default/diff: replace (an update of containers; in-place restart not implemented yet: the pod is replaced)\n"
+	const replaced = "pod default/diff: update in place (the pod and its other containers keep running)\n"
 
 	for _, tt := range []struct {
 		name, yaml, want string
@@ -104,8 +105,12 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	}
 
 	d.mustBerth("apply", "-f", p, "--timeout", "60s")
-	if got := d.pod("diff"); got.Metadata.UID == first.Metadata.UID {
-		t.Errorf("the edit the preview called a replace did not replace the pod")
+	got := d.pod("diff")
+	if got.Metadata.UID != first.Metadata.UID || containerPID(t, got, "side") != containerPID(t, first, "side") {
+		t.Errorf("the edit the preview called an update in place replaced the pod or restarted side")
+	}
+	if web := statusOf(t, got, "web"); web.RestartCount != 1 {
+		t.Errorf("web after its env changed: %s, want restarted once", toJSON(web))
 	}
 	if out, code := d.diff("diff.yaml", edited); code != 0 {
 		t.Errorf("after apply: berth diff exit %d, want 0\n%s", code, out)
