@@ -55,8 +55,12 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action) error {
 		restart: a.Change.Restarts(),
 		resize:  a.Change.Resizes(),
 	}
+	names := slices.Concat(u.restart, u.resize)
 	var err error
-	if u.lowers, err = lowersMemory(old.Pod, d.Pod, slices.Concat(u.restart, u.resize)); err != nil {
+	if u.limits, err = planLimits(old.Pod, d.Pod, names, u.restart); err != nil {
+		return fmt.Errorf("update pod %s/%s: %w", d.Pod.Namespace, d.Pod.Name, err)
+	}
+	if u.undo, err = planLimits(d.Pod, old.Pod, names, nil); err != nil {
 		return fmt.Errorf("update pod %s/%s: %w", d.Pod.Namespace, d.Pod.Name, err)
 	}
 	r := newRunner(nil)
@@ -93,10 +97,10 @@ type podUpdate struct {
 	old *manifests.Pod
 	// restart and resize are the containers restarted and resized live.
 	restart, resize []string
-	// lowers: a memory limit goes down, so the new limits are written
-	// only once the restarted containers' old runs ended.
-	lowers bool
-	cfgs   []infra.ContainerConfig
+	// limits are the cgroup writes before and after the restarts; undo
+	// the writes that set the old spec's limits back.
+	limits, undo limitPlan
+	cfgs         []infra.ContainerConfig
 }
 
 // updateSteps are an update's steps; only the cgroups have an undo (the
@@ -105,22 +109,15 @@ type podUpdate struct {
 func (m *Manager) updateSteps(u *podUpdate) []step {
 	c := u.c
 	p := c.rec.Pod
-	names := slices.Concat(u.restart, u.resize)
-	// Undoing a raise lowers, and the other way round.
-	restoreOld := func(context.Context) error { return m.setLimits(c, u.old, names, !u.lowers) }
+	restoreOld := func(context.Context) error {
+		return errors.Join(m.writeLimits(c, u.undo.before), m.writeLimits(c, u.undo.after))
+	}
 	steps := []step{
 		{name: "images", do: func(context.Context) error { return m.resolveUpdated(c, u.restart) }},
 		{name: "volumes", do: func(context.Context) error { return m.updateVolumes(c, u.restart) }},
+		{name: "cgroups", do: func(context.Context) error { return m.writeLimits(c, u.limits.before) }, undo: restoreOld},
+		{name: "configs", do: func(context.Context) (err error) { u.cfgs, err = m.updatedConfigs(c, u.restart); return err }},
 	}
-	limits := p
-	if u.lowers {
-		// The placements, with the limits the old runs have.
-		limits = u.old
-	}
-	steps = append(steps,
-		step{name: "cgroups", do: func(context.Context) error { return m.setLimits(c, limits, names, false) }, undo: restoreOld},
-		step{name: "configs", do: func(context.Context) (err error) { u.cfgs, err = m.updatedConfigs(c, u.restart); return err }},
-	)
 	if len(u.restart) > 0 {
 		steps = append(steps, step{name: "containers", do: func(ctx context.Context) error {
 			if _, err := m.cfg.Infra.Update(ctx, c.l.Socket(), u.cfgs, gracePeriod(p)); err != nil {
@@ -129,10 +126,107 @@ func (m *Manager) updateSteps(u *podUpdate) []step {
 			return nil
 		}})
 	}
-	if u.lowers {
-		steps = append(steps, step{name: "cgroups-lowered", do: func(context.Context) error { return m.setLimits(c, p, names, true) }, undo: restoreOld})
+	if len(u.limits.after) > 0 {
+		steps = append(steps, step{name: "cgroups-tightened", do: func(context.Context) error { return m.writeLimits(c, u.limits.after) }, undo: restoreOld})
 	}
 	return append(steps, step{name: "record", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }})
+}
+
+// limitWrite is one cgroup's limits to write: a container's, or the pod
+// cgroup's (ctr empty).
+type limitWrite struct {
+	ctr string
+	res cgroups.Resources
+}
+
+// limitPlan orders an update's cgroup writes so that a child's limit never
+// exceeds its parent's (v1 refuses a cpu quota above the parent's) and no
+// running process gets a memory limit below what it may use: before the
+// restarts, the pod cgroup gets the looser of its old and new limits, then
+// each container its new ones, except a restarted container whose new
+// limits are tighter, which keeps the looser ones while its old run ends;
+// after the restarts, those containers get their new limits, then the pod
+// cgroup its own, if they are tighter.
+type limitPlan struct{ before, after []limitWrite }
+
+// planLimits is the limitPlan of going from old to new for the named
+// containers, of which restart are restarted.
+func planLimits(old, new *manifests.Pod, names, restart []string) (limitPlan, error) {
+	oldPod, err := podResources(old)
+	if err != nil {
+		return limitPlan{}, err
+	}
+	newPod, err := podResources(new)
+	if err != nil {
+		return limitPlan{}, err
+	}
+	var lp limitPlan
+	lp.before = append(lp.before, limitWrite{res: loosest(oldPod, newPod)})
+	for i := range new.Spec.Containers {
+		n := &new.Spec.Containers[i]
+		if !slices.Contains(names, n.Name) {
+			continue
+		}
+		nr, err := Resources(n)
+		if err != nil {
+			return limitPlan{}, err
+		}
+		w := limitWrite{ctr: n.Name, res: nr}
+		if o := containerNamed(old, n.Name); o != nil && slices.Contains(restart, n.Name) {
+			or, err := Resources(o)
+			if err != nil {
+				return limitPlan{}, err
+			}
+			if l := loosest(or, nr); l != nr {
+				w.res = l
+				lp.after = append(lp.after, limitWrite{ctr: n.Name, res: nr})
+			}
+		}
+		lp.before = append(lp.before, w)
+	}
+	if lp.before[0].res != newPod {
+		lp.after = append(lp.after, limitWrite{res: newPod})
+	}
+	return lp, nil
+}
+
+// loosest is the looser of two cgroups' limits, value by value (0 is no
+// limit); the rest is b's.
+func loosest(a, b cgroups.Resources) cgroups.Resources {
+	looser := func(x, y int64) int64 {
+		if x == 0 || y == 0 {
+			return 0
+		}
+		return max(x, y)
+	}
+	out := b
+	out.MemoryMax = looser(a.MemoryMax, b.MemoryMax)
+	out.PidsMax = looser(a.PidsMax, b.PidsMax)
+	if a.CPUPeriod == b.CPUPeriod {
+		out.CPUQuota = looser(a.CPUQuota, b.CPUQuota)
+	} else if a.CPUQuota == 0 || b.CPUQuota == 0 {
+		out.CPUQuota = 0
+	}
+	return out
+}
+
+// writeLimits writes ws in order, and notes the containers' placements.
+func (m *Manager) writeLimits(c *podRun, ws []limitWrite) error {
+	kid := KernelID(c.id)
+	for _, w := range ws {
+		if w.ctr == "" {
+			if err := m.cfg.Cgroups.EnsurePod(kid, w.res); err != nil {
+				return fmt.Errorf("set the pod cgroup's limits: %w", err)
+			}
+			continue
+		}
+		pl, err := m.cfg.Cgroups.EnsureContainer(kid, w.ctr, w.res)
+		if err != nil {
+			return fmt.Errorf("set the limits of container %s: %w", w.ctr, err)
+		}
+		c.cg.ctrs[w.ctr] = pl
+	}
+	return nil
 }
 
 // resolveUpdated finds the images of the containers to restart and
@@ -169,47 +263,6 @@ func (m *Manager) updateVolumes(c *podRun, restart []string) error {
 	return m.prepareVolumes(c)
 }
 
-// setLimits writes the cgroup limits of p's named containers and of its
-// pod cgroup, and notes the containers' placements. Raising, the pod's
-// limit goes first so that a container's can fit in it; lowering, last.
-func (m *Manager) setLimits(c *podRun, p *manifests.Pod, names []string, lowering bool) error {
-	podRes, err := podResources(p)
-	if err != nil {
-		return err
-	}
-	kid := KernelID(c.id)
-	setPod := func() error {
-		if err := m.cfg.Cgroups.EnsurePod(kid, podRes); err != nil {
-			return fmt.Errorf("set the pod cgroup's limits: %w", err)
-		}
-		return nil
-	}
-	if !lowering {
-		if err := setPod(); err != nil {
-			return err
-		}
-	}
-	for i := range p.Spec.Containers {
-		ctr := &p.Spec.Containers[i]
-		if !slices.Contains(names, ctr.Name) {
-			continue
-		}
-		r, err := Resources(ctr)
-		if err != nil {
-			return err
-		}
-		pl, err := m.cfg.Cgroups.EnsureContainer(kid, ctr.Name, r)
-		if err != nil {
-			return fmt.Errorf("set the limits of container %s: %w", ctr.Name, err)
-		}
-		c.cg.ctrs[ctr.Name] = pl
-	}
-	if lowering {
-		return setPod()
-	}
-	return nil
-}
-
 // updatedConfigs computes what the infra runs for the containers to
 // restart, as a create computes it.
 func (m *Manager) updatedConfigs(c *podRun, restart []string) ([]infra.ContainerConfig, error) {
@@ -241,47 +294,6 @@ func podResources(p *manifests.Pod) (cgroups.Resources, error) {
 	}
 	return r, nil
 }
-
-// lowersMemory reports whether going from old to new lowers a memory
-// limit, of the pod cgroup or of one of the named containers: a limit set
-// where there was none, or a smaller one. Such a limit is written once the
-// restarted containers' old runs ended, which may use more than it allows
-// (a lowered limit on a container resized live is a restart: the planner
-// never resizes memory down live).
-func lowersMemory(old, new *manifests.Pod, names []string) (bool, error) {
-	oldPod, err := podResources(old)
-	if err != nil {
-		return false, err
-	}
-	newPod, err := podResources(new)
-	if err != nil {
-		return false, err
-	}
-	if lowered(oldPod.MemoryMax, newPod.MemoryMax) {
-		return true, nil
-	}
-	for _, name := range names {
-		o, n := containerNamed(old, name), containerNamed(new, name)
-		if o == nil || n == nil {
-			continue
-		}
-		or, err := Resources(o)
-		if err != nil {
-			return false, err
-		}
-		nr, err := Resources(n)
-		if err != nil {
-			return false, err
-		}
-		if lowered(or.MemoryMax, nr.MemoryMax) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// lowered: a memory limit (0: none) goes from old to something smaller.
-func lowered(old, new int64) bool { return new > 0 && (old == 0 || new < old) }
 
 func containerNamed(p *manifests.Pod, name string) *manifests.Container {
 	for i := range p.Spec.Containers {

@@ -2,10 +2,12 @@ package pod
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/reconciler"
 )
@@ -268,8 +270,11 @@ func TestUpdateReplacesWhenItCannot(t *testing.T) {
 	}
 }
 
-func TestLowersMemory(t *testing.T) {
-	limits := func(a, b string) *manifests.Pod {
+// TestPlanLimits: the pod cgroup goes first with the looser limits, a
+// restarted container whose limits tighten keeps the looser ones until its
+// old run ended, and what tightens is written last, containers first.
+func TestPlanLimits(t *testing.T) {
+	limits := func(a, b, cpuA string) *manifests.Pod {
 		p := twoPod(t, nil)
 		for i, v := range []string{a, b} {
 			if v == "" {
@@ -278,26 +283,71 @@ func TestLowersMemory(t *testing.T) {
 				p.Spec.Containers[i].Resources.Limits["memory"] = manifests.MustParseQuantity(v)
 			}
 		}
+		if cpuA != "" {
+			p.Spec.Containers[0].Resources.Limits["cpu"] = manifests.MustParseQuantity(cpuA)
+			p.Spec.Containers[1].Resources.Limits["cpu"] = manifests.MustParseQuantity("1")
+		}
 		return p
 	}
+	// render is a plan as "pod=<memory MiB>/<cpu quota>" or "a=...".
+	render := func(ws []limitWrite) string {
+		var out []string
+		for _, w := range ws {
+			name := w.ctr
+			if name == "" {
+				name = "pod"
+			}
+			out = append(out, fmt.Sprintf("%s=%d/%d", name, w.res.MemoryMax>>20, w.res.CPUQuota))
+		}
+		return strings.Join(out, " ")
+	}
 	tests := []struct {
-		name     string
-		old, new *manifests.Pod
-		names    []string
-		want     bool
+		name          string
+		old, new      *manifests.Pod
+		names         []string
+		restart       []string
+		before, after string
 	}{
-		{"unchanged", limits("64Mi", "64Mi"), limits("64Mi", "64Mi"), []string{"a"}, false},
-		{"raised", limits("64Mi", "64Mi"), limits("128Mi", "64Mi"), []string{"a"}, false},
-		{"lowered", limits("64Mi", "64Mi"), limits("32Mi", "64Mi"), []string{"a"}, true},
-		{"removed: the pod's is gone too", limits("64Mi", "64Mi"), limits("", "64Mi"), []string{"a"}, false},
-		{"set where there was none", limits("", "64Mi"), limits("64Mi", "64Mi"), []string{"a"}, true},
-		{"only the pod's, of a container not named", limits("", "64Mi"), limits("", "32Mi"), nil, false},
-		{"b lowered, named", limits("", "64Mi"), limits("", "32Mi"), []string{"b"}, true},
+		{"unchanged, restarted", limits("64Mi", "64Mi", ""), limits("64Mi", "64Mi", ""), []string{"a"}, []string{"a"},
+			"pod=144/0 a=64/0", ""},
+		{"raised, live", limits("64Mi", "64Mi", ""), limits("128Mi", "64Mi", ""), []string{"a"}, nil,
+			"pod=208/0 a=128/0", ""},
+		{"lowered, restarted", limits("64Mi", "64Mi", ""), limits("32Mi", "64Mi", ""), []string{"a"}, []string{"a"},
+			"pod=144/0 a=64/0", "a=32/0 pod=112/0"},
+		{"a limit removed: the pod's goes too", limits("64Mi", "64Mi", ""), limits("", "64Mi", ""), []string{"a"}, []string{"a"},
+			"pod=0/0 a=0/0", ""},
+		{"a limit set where there was none", limits("", "64Mi", ""), limits("64Mi", "64Mi", ""), []string{"a"}, []string{"a"},
+			"pod=0/0 a=0/0", "a=64/0 pod=144/0"},
+		{"cpu quota raised, live: the pod's first", limits("64Mi", "64Mi", "500m"), limits("64Mi", "64Mi", "1"), []string{"a"}, nil,
+			"pod=144/200000 a=64/100000", ""},
+		{"cpu quota lowered, live: the pod's last", limits("64Mi", "64Mi", "1"), limits("64Mi", "64Mi", "500m"), []string{"a"}, nil,
+			"pod=144/200000 a=64/50000", "pod=144/150000"},
+		{"b's raise beside a's restart", limits("64Mi", "64Mi", ""), limits("32Mi", "128Mi", ""), []string{"a", "b"}, []string{"a"},
+			"pod=176/0 a=64/0 b=128/0", "a=32/0"},
 	}
 	for _, tt := range tests {
-		got, err := lowersMemory(tt.old, tt.new, tt.names)
-		if err != nil || got != tt.want {
-			t.Errorf("%s: lowersMemory = %v, %v; want %v", tt.name, got, err, tt.want)
+		lp, err := planLimits(tt.old, tt.new, tt.names, tt.restart)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if b, a := render(lp.before), render(lp.after); b != tt.before || a != tt.after {
+			t.Errorf("%s: before %q after %q; want %q, %q", tt.name, b, a, tt.before, tt.after)
+		}
+	}
+}
+
+func TestLoosest(t *testing.T) {
+	r := func(mem, quota int64) cgroups.Resources {
+		return cgroups.Resources{MemoryMax: mem, CPUQuota: quota, CPUPeriod: cgroups.QuotaPeriod, PidsMax: 1024}
+	}
+	tests := []struct{ a, b, want cgroups.Resources }{
+		{r(10, 5), r(20, 3), r(20, 5)},
+		{r(0, 5), r(20, 0), r(0, 0)},
+		{r(10, 5), r(10, 5), r(10, 5)},
+	}
+	for _, tt := range tests {
+		if got := loosest(tt.a, tt.b); got != tt.want {
+			t.Errorf("loosest(%+v, %+v) = %+v, want %+v", tt.a, tt.b, got, tt.want)
 		}
 	}
 }
