@@ -28,9 +28,13 @@ spec:
     command: ["/bin/demo", "sleep", "1h"]
     resources:
       limits: {memory: 64Mi}
+    resizePolicy: [{resourceName: memory, restartPolicy: NotRequired}]
   - name: c
     image: berth.test/demo:latest
     command: ["/bin/demo", "sleep", "1h"]
+    resources:
+      limits: {memory: 64Mi}
+    resizePolicy: [{resourceName: memory, restartPolicy: RestartContainer}]
 `
 
 // statusOf is the status of container name of p.
@@ -57,8 +61,9 @@ func (d *daemon) memoryLimitFile(pod, ctr string) string {
 // TestInPlaceUpdate: an image change to one of three containers restarts
 // only that one: the other two keep their PIDs, the infra its PID, the pod
 // its UID and IP, and a file in the emptyDir survives; a memory limit
-// raised (resizePolicy NotRequired, the default) changes the cgroup
-// without a restart; a pod-level change replaces the pod.
+// raised under resizePolicy NotRequired changes the cgroup without a
+// restart, under RestartContainer with one; a pod-level change replaces
+// the pod.
 func TestInPlaceUpdate(t *testing.T) {
 	d := startDaemon(t)
 	testutil.WorkloadImage(t, filepath.Join(d.state, "images"), "berth.test/demo:v2")
@@ -94,22 +99,36 @@ func TestInPlaceUpdate(t *testing.T) {
 		t.Errorf("describe shows no Killing event for the update:\n%s", out)
 	}
 
-	// b's memory limit, raised: resized live.
-	limitFile := d.memoryLimitFile("inplace", "b")
-	if got := readTrim(t, limitFile); got != strconv.Itoa(64<<20) {
-		t.Fatalf("%s = %s before the resize", limitFile, got)
+	// b's and c's memory limits, raised: b is resized live, c restarted.
+	for _, c := range []string{"b", "c"} {
+		if f := d.memoryLimitFile("inplace", c); readTrim(t, f) != strconv.Itoa(64<<20) {
+			t.Fatalf("%s = %s before the resize", f, readTrim(t, f))
+		}
 	}
-	resized := strings.Replace(edited, "memory: 64Mi", "memory: 128Mi", 1)
+	resized := strings.ReplaceAll(edited, "memory: 64Mi", "memory: 128Mi")
 	d.apply("inplace.yaml", resized)
 	after = d.pod("inplace")
-	if got := readTrim(t, limitFile); got != strconv.Itoa(128<<20) {
-		t.Errorf("%s = %s after the resize, want %d", limitFile, got, 128<<20)
+	for _, c := range []string{"b", "c"} {
+		if f := d.memoryLimitFile("inplace", c); readTrim(t, f) != strconv.Itoa(128<<20) {
+			t.Errorf("%s = %s after the resize, want %d", f, readTrim(t, f), 128<<20)
+		}
 	}
 	if pid := containerPID(t, after, "b"); pid != pids["b"] || statusOf(t, after, "b").RestartCount != 0 {
-		t.Errorf("b was restarted by a live resize: pid %d, was %d", pid, pids["b"])
+		t.Errorf("b (NotRequired) was restarted by a resize: pid %d, was %d", pid, pids["b"])
 	}
-	if got := after.Spec.Containers[1].Resources.Limits["memory"]; got.String() != "128Mi" {
-		t.Errorf("the pod's spec shows b's memory limit %s, want 128Mi", got.String())
+	if pid := containerPID(t, after, "c"); pid == pids["c"] || statusOf(t, after, "c").RestartCount != 1 {
+		t.Errorf("c (RestartContainer) was not restarted by its resize: pid %d, was %d", pid, pids["c"])
+	}
+	if pid := containerPID(t, after, "a"); statusOf(t, after, "a").RestartCount != 1 {
+		t.Errorf("a was restarted again by the others' resize: pid %d, %s", pid, toJSON(statusOf(t, after, "a")))
+	}
+	for i := 1; i <= 2; i++ {
+		if got := after.Spec.Containers[i].Resources.Limits["memory"]; got.String() != "128Mi" {
+			t.Errorf("the pod's spec shows %s's memory limit %s, want 128Mi", after.Spec.Containers[i].Name, got.String())
+		}
+	}
+	if out := d.mustBerth("describe", "pod", "inplace"); !strings.Contains(out, "Container b resized in place") {
+		t.Errorf("describe shows no Resized event for b:\n%s", out)
 	}
 
 	// A volume: the pod is replaced.

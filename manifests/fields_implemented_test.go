@@ -114,6 +114,8 @@ var implemented = map[string]string{
 	"Container.workingDir":                     "TestContainerConfigWorkingDir (pod/plan_test.go)",
 	"Container.terminationMessagePath":         "TestTerminationMessages (e2e/termination_test.go)",
 	"Container.terminationMessagePolicy":       "TestTerminationMessages (e2e/termination_test.go)",
+	"ContainerResizePolicy.resourceName":       "TestInPlaceUpdate (e2e/inplace_test.go)",
+	"ContainerResizePolicy.restartPolicy":      "TestInPlaceUpdate (e2e/inplace_test.go)",
 	"ContainerPort.name":                       "TestCorpus (manifests/corpus_test.go)",
 	"ContainerPort.containerPort":              "TestNetHostPortLoopbackGatewayTCPAndUDP (e2e/network_test.go)",
 	"ContainerPort.hostPort":                   "TestNetHostPortLoopbackGatewayTCPAndUDP (e2e/network_test.go)",

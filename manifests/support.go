@@ -37,7 +37,6 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[Container](), field: "stdinOnce"},
 	{owner: typeOf[Container](), field: "tty"},
 	{owner: typeOf[Container](), field: "volumeDevices"},
-	{owner: typeOf[Container](), field: "resizePolicy"},
 	{owner: typeOf[Container](), field: "restartPolicy", detail: ": sidecar init containers are not implemented"},
 	{owner: typeOf[Container](), field: "restartPolicyRules"},
 	{owner: typeOf[ResourceRequirements](), field: "limits", bad: mapKeysNotIn("cpu", "memory"), detail: ": only cpu and memory limits are enforced"},

@@ -93,6 +93,7 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 		v.container(s, &s.Containers[i], joinIndex(joinField(path, "containers"), i), vols, names, ports)
 		v.probes(&s.Containers[i], joinIndex(joinField(path, "containers"), i))
 	}
+	v.resizePolicies(s, path)
 	v.oneOf(joinField(path, "restartPolicy"), s.RestartPolicy, "", "Always", "OnFailure", "Never")
 	if s.TerminationGracePeriodSeconds != nil && *s.TerminationGracePeriodSeconds < 0 {
 		v.errf(joinField(path, "terminationGracePeriodSeconds"), "must not be negative")
