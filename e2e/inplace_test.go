@@ -95,6 +95,9 @@ func TestInPlaceUpdate(t *testing.T) {
 	if out := d.mustBerth("exec", "inplace", "-c", "a", "--", "/bin/demo", "read", "/data/keep"); out != "kept\n" {
 		t.Errorf("the emptyDir's file after the restart: %q, want kept", out)
 	}
+	if out, err := d.berth("logs", "inplace", "-c", "a", "--previous"); err != nil {
+		t.Errorf("logs --previous of the restarted container: %v\n%s", err, out)
+	}
 	if out := d.mustBerth("describe", "pod", "inplace"); !strings.Contains(out, "definition changed, will be restarted") {
 		t.Errorf("describe shows no Killing event for the update:\n%s", out)
 	}
