@@ -65,7 +65,7 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	d.apply("diff.yaml", diffPod)
 	first := d.pod("diff")
 	const daemonHeader = "compared with the pods the running daemon reports\n"
-	const replaced = "pod default/diff: update in place (the pod and its other containers keep running)\n"
+	const inPlace = "pod default/diff: update in place (the pod and its other containers keep running)\n"
 
 	for _, tt := range []struct {
 		name, yaml, want string
@@ -73,9 +73,9 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	}{
 		{"unchanged", diffPod, "pod default/diff: unchanged\n", 0},
 		{"env", strings.Replace(diffPod, "value: fast", "value: slow", 1),
-			replaced + "  restart web: spec.containers[name=web].env[name=MODE]\n", 1},
+			inPlace + "  restart web: spec.containers[name=web].env[name=MODE]\n", 1},
 		{"memory limit", strings.Replace(diffPod, "memory: 64Mi", "memory: 128Mi", 1),
-			replaced + "  resize web live: spec.containers[name=web].resources.limits.memory\n", 1},
+			inPlace + "  resize web live: spec.containers[name=web].resources.limits.memory\n", 1},
 		{"volume", strings.Replace(diffPod, "  containers:\n", "  volumes: [{name: v, emptyDir: {}}]\n  containers:\n", 1),
 			"pod default/diff: replace (the change reaches the pod)\n  spec.volumes[name=v]\n", 1},
 		{"label", strings.Replace(diffPod, "app: diff", "app: diff2", 1),
@@ -94,7 +94,7 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := d.mustBerth("apply", "--dry-run", "-f", p); out != daemonHeader+replaced+"  restart web: spec.containers[name=web].env[name=MODE]\n" {
+	if out := d.mustBerth("apply", "--dry-run", "-f", p); out != daemonHeader+inPlace+"  restart web: spec.containers[name=web].env[name=MODE]\n" {
 		t.Errorf("apply --dry-run printed\n%s", out)
 	}
 	if err := api.NewClient(d.sock).Reconcile(context.Background()); err != nil {
@@ -119,7 +119,7 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	d.stop(syscall.SIGTERM)
 	out, code := d.diff("diff.yaml", diffPod)
 	wantFiles := "compared with the files of " + d.manifests + " (no daemon answers at " + d.sock + ")\n" +
-		replaced + "  restart web: spec.containers[name=web].env[name=MODE]\n"
+		inPlace + "  restart web: spec.containers[name=web].env[name=MODE]\n"
 	if out != wantFiles || code != 1 {
 		t.Errorf("without a daemon: exit %d, printed\n%s\nwant exit 1 and\n%s", code, out, wantFiles)
 	}
