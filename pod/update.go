@@ -72,6 +72,7 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action) error {
 			m.cfg.Log.Info("the pod's infra cannot update containers; replacing the pod", "pod", key(d.Pod), "err", err)
 			return errReplace
 		}
+		m.event(d.Pod, "", kube.EventWarning, kube.EventFailed, "update in place failed, the pod runs its previous spec: "+err.Error())
 		return fmt.Errorf("update pod %s/%s in place: %w", d.Pod.Namespace, d.Pod.Name, err)
 	}
 	objs := u.c.objs

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/reconciler"
 )
@@ -169,6 +170,8 @@ func TestUpdateFailingAtEachOperation(t *testing.T) {
 			t.Run(name+"/"+goldenUpdate[name][k-1], func(t *testing.T) {
 				h := newFakeHost(t.TempDir())
 				m, old := startTwo(t, h)
+				var events []Event
+				m.cfg.Event = func(e Event) { events = append(events, e) }
 				e := m.pods[ID("default", "two")]
 				before := h.leftovers()
 				p := twoPod(t, edit)
@@ -192,6 +195,9 @@ func TestUpdateFailingAtEachOperation(t *testing.T) {
 				}
 				if a, b := h.memoryOf("default_two/a"), h.memoryOf("default_two/b"); a != 64*mi || b != 64*mi {
 					t.Errorf("limits after the failure a=%d b=%d, want the old 64Mi", a, b)
+				}
+				if evs := events[len(events)-1]; evs.Type != kube.EventWarning || !strings.Contains(evs.Message, "update in place failed") {
+					t.Errorf("last event %+v, want a warning that the update failed", evs)
 				}
 				if err := m.Apply(context.Background(), replaceAction(old, p)); err != nil {
 					t.Fatalf("the update again: %v", err)
