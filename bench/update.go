@@ -76,6 +76,8 @@ func (bn *bench) update() (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
+	bn.b.timings()
+	var phases []podTiming
 	for i := 0; i < bn.warmup+bn.n; i++ {
 		keep := i >= bn.warmup
 		img := []string{imageRefV2, imageRef}[i%2]
@@ -92,8 +94,9 @@ func (bn *bench) update() (*Scenario, error) {
 		if err := bn.checkInPlace(first, i+1, img); err != nil {
 			return nil, err
 		}
-		if keep {
+		if ts := bn.b.timingsOf("pod updated in place"); keep {
 			s.add("berth", t)
+			phases = append(phases, ts...)
 		}
 
 		if err := waitWorkloadsHandleSIGTERM(10 * time.Second); err != nil {
@@ -117,6 +120,7 @@ func (bn *bench) update() (*Scenario, error) {
 			s.add("berth-replace", t)
 		}
 
+		bn.b.timings()
 		if bn.p == nil {
 			continue
 		}
@@ -133,7 +137,7 @@ func (bn *bench) update() (*Scenario, error) {
 			s.add("podman", t)
 		}
 	}
-	bn.b.timings()
+	notePhases(s, phases)
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"reflect"
 	"slices"
@@ -63,7 +64,9 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action) error {
 	if u.undo, err = planLimits(d.Pod, old.Pod, names, nil); err != nil {
 		return fmt.Errorf("update pod %s/%s: %w", d.Pod.Namespace, d.Pod.Name, err)
 	}
-	r := newRunner(nil)
+	t := newPhaseTimer(m.cfg.Log, key(d.Pod))
+	t.seen(d.Seen, d.Parsed)
+	r := newRunner(t)
 	if err := r.run(ctx, m.updateSteps(u)); err != nil {
 		if uerr := r.rollback(ctx); uerr != nil {
 			m.cfg.Log.Error("set the old limits back after a failed update", "pod", key(d.Pod), "err", uerr)
@@ -87,7 +90,8 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action) error {
 	for _, name := range u.resize {
 		m.event(d.Pod, name, kube.EventNormal, kube.EventResized, "Container "+name+" resized in place: "+strings.Join(fieldsOf(a.Change, name), ", "))
 	}
-	m.cfg.Log.Info("pod updated in place", "pod", key(d.Pod), "restarted", u.restart, "resized", u.resize, "change", a.Change.String())
+	t.containers(u.started)
+	t.doneAs("pod updated in place", slog.Any("restarted", u.restart), slog.Any("resized", u.resize), slog.String("change", a.Change.String()))
 	return nil
 }
 
@@ -102,6 +106,8 @@ type podUpdate struct {
 	// the writes that set the old spec's limits back.
 	limits, undo limitPlan
 	cfgs         []infra.ContainerConfig
+	// started is the status of the restarted containers' new runs.
+	started infra.PodStatus
 }
 
 // updateSteps are an update's steps; only the cgroups have an undo (the
@@ -114,23 +120,27 @@ func (m *Manager) updateSteps(u *podUpdate) []step {
 		return errors.Join(m.writeLimits(c, u.undo.before), m.writeLimits(c, u.undo.after))
 	}
 	steps := []step{
-		{name: "images", do: func(context.Context) error { return m.resolveUpdated(c, u.restart) }},
-		{name: "volumes", do: func(context.Context) error { return m.updateVolumes(c, u.restart) }},
-		{name: "cgroups", do: func(context.Context) error { return m.writeLimits(c, u.limits.before) }, undo: restoreOld},
-		{name: "configs", do: func(context.Context) (err error) { u.cfgs, err = m.updatedConfigs(c, u.restart); return err }},
+		{name: "images", phase: "images", do: func(context.Context) error { return m.resolveUpdated(c, u.restart) }},
+		{name: "volumes", phase: "volumes", do: func(context.Context) error { return m.updateVolumes(c, u.restart) }},
+		{name: "cgroups", phase: "cgroups", do: func(context.Context) error { return m.writeLimits(c, u.limits.before) }, undo: restoreOld},
+		{name: "configs", phase: "configs", do: func(context.Context) (err error) { u.cfgs, err = m.updatedConfigs(c, u.restart); return err }},
 	}
 	if len(u.restart) > 0 {
-		steps = append(steps, step{name: "containers", do: func(ctx context.Context) error {
-			if _, err := m.cfg.Infra.Update(ctx, c.l.Socket(), u.cfgs, gracePeriod(p)); err != nil {
+		steps = append(steps, step{name: "containers", phase: "containers", do: func(ctx context.Context) error {
+			st, err := m.cfg.Infra.Update(ctx, c.l.Socket(), u.cfgs, gracePeriod(p))
+			if err != nil {
 				return fmt.Errorf("restart containers %s: %w", strings.Join(u.restart, ", "), err)
 			}
+			st.InitContainers = nil
+			st.Containers = slices.DeleteFunc(st.Containers, func(cs infra.ContainerStatus) bool { return !slices.Contains(u.restart, cs.Name) })
+			u.started = st
 			return nil
 		}})
 	}
 	if len(u.limits.after) > 0 {
-		steps = append(steps, step{name: "cgroups-tightened", do: func(context.Context) error { return m.writeLimits(c, u.limits.after) }, undo: restoreOld})
+		steps = append(steps, step{name: "cgroups-tightened", phase: "cgroups-tightened", do: func(context.Context) error { return m.writeLimits(c, u.limits.after) }, undo: restoreOld})
 	}
-	return append(steps, step{name: "record", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }})
+	return append(steps, step{name: "record", phase: "record", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }})
 }
 
 // limitWrite is one cgroup's limits to write: a container's, or the pod
