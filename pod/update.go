@@ -78,10 +78,11 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action) error {
 		m.event(d.Pod, "", kube.EventWarning, kube.EventFailed, "update in place failed, the pod runs its previous spec: "+err.Error())
 		return fmt.Errorf("update pod %s/%s in place: %w", d.Pod.Namespace, d.Pod.Name, err)
 	}
-	objs := u.c.objs
+	// The next Refresh compares the documents the new spec refers to with
+	// those it last saw, and brings the volumes and the other containers'
+	// next environment up to date where they differ.
 	m.mu.Lock()
 	e.rec = &rec
-	e.vol.refs, e.env.refs = volumeRefs(d.Pod, objs), envRefs(d.Pod, objs)
 	m.mu.Unlock()
 	if probesChanged(old.Pod, d.Pod, u.restart) {
 		m.stopProbes(e)
