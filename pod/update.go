@@ -48,22 +48,11 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action) error {
 		return errReplace
 	}
 	old := e.rec
-	rec := *old
-	rec.Pod, rec.File, rec.ImageIDs = d.Pod, d.File, maps.Clone(old.ImageIDs)
-	u := &podUpdate{
-		c:       &podRun{id: id, rec: &rec, l: e.layout, cg: podCgroups{ctrs: map[string]cgroups.Placement{}}},
-		old:     old.Pod,
-		restart: a.Change.Restarts(),
-		resize:  a.Change.Resizes(),
-	}
-	names := slices.Concat(u.restart, u.resize)
-	var err error
-	if u.limits, err = planLimits(old.Pod, d.Pod, names, u.restart); err != nil {
+	u, err := newUpdate(id, e, d, a.Change)
+	if err != nil {
 		return fmt.Errorf("update pod %s/%s: %w", d.Pod.Namespace, d.Pod.Name, err)
 	}
-	if u.undo, err = planLimits(d.Pod, old.Pod, names, nil); err != nil {
-		return fmt.Errorf("update pod %s/%s: %w", d.Pod.Namespace, d.Pod.Name, err)
-	}
+	rec := u.c.rec
 	t := newPhaseTimer(m.cfg.Log, key(d.Pod))
 	t.seen(d.Seen, d.Parsed)
 	r := newRunner(t)
@@ -82,7 +71,7 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action) error {
 	// those it last saw, and brings the volumes and the other containers'
 	// next environment up to date where they differ.
 	m.mu.Lock()
-	e.rec = &rec
+	e.rec = rec
 	m.mu.Unlock()
 	if probesChanged(old.Pod, d.Pod, u.restart) {
 		m.stopProbes(e)
@@ -109,6 +98,28 @@ type podUpdate struct {
 	cfgs         []infra.ContainerConfig
 	// started is the status of the restarted containers' new runs.
 	started infra.PodStatus
+}
+
+// newUpdate prepares the update of pod id (e) to d by change: its new
+// record, and the order of its cgroup writes and of their undo.
+func newUpdate(id string, e *entry, d *reconciler.Desired, change reconciler.Change) (*podUpdate, error) {
+	rec := *e.rec
+	rec.Pod, rec.File, rec.ImageIDs = d.Pod, d.File, maps.Clone(e.rec.ImageIDs)
+	u := &podUpdate{
+		c:       &podRun{id: id, rec: &rec, l: e.layout, cg: podCgroups{ctrs: map[string]cgroups.Placement{}}},
+		old:     e.rec.Pod,
+		restart: change.Restarts(),
+		resize:  change.Resizes(),
+	}
+	names := slices.Concat(u.restart, u.resize)
+	var err error
+	if u.limits, err = planLimits(u.old, d.Pod, names, u.restart); err != nil {
+		return nil, err
+	}
+	if u.undo, err = planLimits(d.Pod, u.old, names, nil); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // updateSteps are an update's steps; only the cgroups have an undo (the

@@ -380,3 +380,66 @@ func TestProbesChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateCrashAfterEachStep stops the daemon after each step of an
+// update (no undo runs; the infra outlives it) and starts a new Manager on
+// the same host: it adopts the pod on its infra with the spec its record
+// holds, and the update the next pass plans brings the pod to the new
+// spec (the infra takes a repeated definition as done).
+func TestUpdateCrashAfterEachStep(t *testing.T) {
+	for name, edit := range updateEdits {
+		h0 := newFakeHost(t.TempDir())
+		m0, old0 := startTwo(t, h0)
+		p0 := twoPod(t, edit)
+		n := len(m0.updateSteps(newPodUpdate(t, m0, old0, p0)))
+		for k := 0; k <= n; k++ {
+			t.Run(fmt.Sprintf("%s/after %d steps", name, k), func(t *testing.T) {
+				h := newFakeHost(t.TempDir())
+				crashed, old := startTwo(t, h)
+				pid := crashed.pods[ID("default", "two")].rec.InfraPID
+				p := twoPod(t, edit)
+				steps := crashed.updateSteps(newPodUpdate(t, crashed, old, p))
+				if err := newRunner(nil).run(context.Background(), steps[:k]); err != nil {
+					t.Fatal(err)
+				}
+				h.log()
+				m := newTestManager(h)
+				if err := m.Recover(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				obs, _ := m.ListPods(context.Background())
+				if len(obs) != 1 || obs[0].UID == "" {
+					t.Fatalf("after the crash: %+v", obs)
+				}
+				acts := reconciler.Plan([]reconciler.Desired{{Key: obs[0].Key, File: "two.yaml", Pod: p}}, nil, obs)
+				for _, a := range acts {
+					if err := m.Apply(context.Background(), a); err != nil {
+						t.Fatal(err)
+					}
+				}
+				e := m.pods[ID("default", "two")]
+				if e == nil || e.rec.InfraPID != pid || !manifests.SpecEqual(e.rec.Pod, p) {
+					t.Fatalf("after the next pass: %+v, want the new spec on infra %d", e, pid)
+				}
+				if onDisk, err := readRecord(e.layout.State); err != nil || !manifests.SpecEqual(onDisk.Pod, p) {
+					t.Errorf("record on disk: %v", err)
+				}
+				if ops := h.log(); slices.ContainsFunc(ops, func(op string) bool { return strings.HasPrefix(op, "infra launch") }) {
+					t.Errorf("the pod was replaced: %q", ops)
+				}
+			})
+		}
+	}
+}
+
+// newPodUpdate is the update of the running pod old to new, as
+// Manager.update prepares it.
+func newPodUpdate(t *testing.T, m *Manager, old, new *manifests.Pod) *podUpdate {
+	t.Helper()
+	id := ID(new.Namespace, new.Name)
+	u, err := newUpdate(id, m.pods[id], &reconciler.Desired{Pod: new, File: "two.yaml"}, reconciler.DiffSpec(old, new))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
