@@ -130,8 +130,9 @@ func TestInPlaceUpdate(t *testing.T) {
 			t.Errorf("the pod's spec shows %s's memory limit %s, want 128Mi", after.Spec.Containers[i].Name, got.String())
 		}
 	}
-	if out := d.mustBerth("describe", "pod", "inplace"); !strings.Contains(out, "Container b resized in place") {
-		t.Errorf("describe shows no Resized event for b:\n%s", out)
+	if out := d.mustBerth("describe", "pod", "inplace"); !strings.Contains(out, "Container b resized in place") ||
+		!strings.Contains(out, "128Mi") || strings.Contains(out, "64Mi") {
+		t.Errorf("describe shows no Resized event for b, or not the new limits:\n%s", out)
 	}
 
 	// A volume: the pod is replaced.
