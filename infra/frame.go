@@ -13,7 +13,7 @@ import (
 // Version 2 added OpEnv and the running state's StartTimings, version 3
 // OpSetEnv, version 4 ContainerConfig's termination message fields and the
 // runs it carries over a host restart (RestartCount, LastState), version 5
-// OpKill, version 6 OpUpdate.
+// OpKill, version 6 OpUpdate and ContainerConfig.Spec.
 const ProtocolVersion = 6
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
