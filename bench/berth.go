@@ -103,11 +103,15 @@ func (d *berthDaemon) timedCLI(args ...string) (float64, error) {
 
 // timings returns the "pod created" lines logged since the buffer was last
 // drained.
-func (d *berthDaemon) timings() []podTiming {
+func (d *berthDaemon) timings() []podTiming { return d.timingsOf("pod created") }
+
+// timingsOf returns the timing lines with message msg logged since the
+// buffer was last drained.
+func (d *berthDaemon) timingsOf(msg string) []podTiming {
 	var out []podTiming
 	sc := bufio.NewScanner(strings.NewReader(d.out.drain()))
 	for sc.Scan() {
-		if t, ok := parsePodTiming(sc.Text()); ok {
+		if t, ok := parseTiming(sc.Text(), msg); ok {
 			out = append(out, t)
 		}
 	}

@@ -4,7 +4,7 @@
 // addressed), in one run with the runs interleaved, and prints a table plus
 // one JSON line per scenario.
 //
-//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-only start-1,start-2,start-host,restart,relist,burst,seccomp,cli,pull,probes]
+//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-only start-1,start-2,start-host,restart,update,relist,burst,seccomp,cli,pull,probes]
 //
 // It needs root (namespaces, cgroups, veths). It builds berth and the
 // examples/demo workload from this module, imports the workload into a
@@ -27,7 +27,7 @@ import (
 )
 
 // order is how the scenarios are listed, as issue 6 names them.
-var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "probe", "floor"}
+var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "update", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "probe", "floor"}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -56,7 +56,7 @@ func parseFlags() options {
 	flag.DurationVar(&o.settle, "settle", 2*time.Second, "pause after a burst is up before memory is read")
 	flag.StringVar(&o.podman, "podman", "auto", "measure podman: auto (install if missing), off")
 	flag.StringVar(&o.runtime, "podman-runtime", "runc", "OCI runtime podman uses (crun refuses hybrid cgroups when hugetlb is on cgroup2)")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,relist,seccomp,cli,pull,probes (default all; stop comes with start-1)")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,update,relist,seccomp,cli,pull,probes (default all; stop comes with start-1)")
 	flag.StringVar(&o.repo, "repo", ".", "the berth module to build")
 	flag.StringVar(&o.berth, "berth", "", "use this berth binary instead of building cmd/berth")
 	flag.Parse()
@@ -134,6 +134,7 @@ func (bn *bench) runAll(sel func(string) bool, relist int) ([]*Scenario, error) 
 		{"start-2", func() ([]*Scenario, error) { return bn.startStop("start-2", twoSharingEmptyDir, false) }},
 		{"start-host", func() ([]*Scenario, error) { return bn.startStop("start-host", hostNetwork, false) }},
 		{"restart", func() ([]*Scenario, error) { s, err := bn.restart(); return []*Scenario{s}, err }},
+		{"update", func() ([]*Scenario, error) { s, err := bn.update(); return []*Scenario{s}, err }},
 		{"relist", func() ([]*Scenario, error) { s, err := bn.relist(relist); return []*Scenario{s}, err }},
 		{"burst", bn.burstScenarios},
 		{"seccomp", bn.seccompScenarios},

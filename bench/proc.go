@@ -134,8 +134,12 @@ type podTiming struct {
 //	time=... level=INFO msg="pod created" pod=default/x total=12ms images=1ms ...
 //
 // and reports whether it was one.
-func parsePodTiming(line string) (podTiming, bool) {
-	if !strings.Contains(line, `msg="pod created"`) {
+func parsePodTiming(line string) (podTiming, bool) { return parseTiming(line, "pod created") }
+
+// parseTiming parses a daemon log line with message msg and its phases
+// ("pod created", "pod updated in place").
+func parseTiming(line, msg string) (podTiming, bool) {
+	if !strings.Contains(line, `msg="`+msg+`"`) {
 		return podTiming{}, false
 	}
 	t := podTiming{Phases: map[string]time.Duration{}}

@@ -93,16 +93,17 @@ func (s *Scenario) samples(subject string) []float64 {
 }
 
 // ratioPairs are the comparisons reported when both series exist: how many
-// times slower podman is than berth, and berth than the kernel floor.
-var ratioPairs = [][2]string{{"podman", "berth"}, {"berth", "floor"}}
+// times slower podman is than berth, berth than the kernel floor, and
+// berth's replace of a pod than its in-place update of it.
+var ratioPairs = [][2]string{{"podman", "berth"}, {"berth", "floor"}, {"berth-replace", "berth"}}
 
 // Record is the JSON line printed for a scenario.
 type Record struct {
 	Scenario string             `json:"scenario"`
 	Unit     string             `json:"unit"`
 	Subjects map[string]Summary `json:"subjects"`
-	// Ratios are summaries of pair-by-pair ratios, keyed "podman/berth"
-	// and "berth/floor".
+	// Ratios are summaries of pair-by-pair ratios, keyed "podman/berth",
+	// "berth/floor" and "berth-replace/berth".
 	Ratios map[string]Summary `json:"ratios,omitempty"`
 	Notes  map[string]any     `json:"notes,omitempty"`
 }

@@ -57,14 +57,15 @@ func (d *daemon) diff(name, yaml string, extra ...string) (string, int) {
 
 // TestDiffAgainstRunningDaemonThenApply previews edits of a running pod
 // against the daemon, checks that previewing changes nothing, that the
-// pod is then replaced as the preview says, and that without a daemon the
-// preview compares with the manifest directory's files.
+// container is then restarted in place as the preview says, and that
+// without a daemon the preview compares with the manifest directory's
+// files.
 func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	d := startDaemon(t)
 	d.apply("diff.yaml", diffPod)
 	first := d.pod("diff")
 	const daemonHeader = "compared with the pods the running daemon reports\n"
-	const replaced = "pod default/diff: replace (an update of containers; in-place restart not implemented yet: the pod is replaced)\n"
+	const inPlace = "pod default/diff: update in place (the pod and its other containers keep running)\n"
 
 	for _, tt := range []struct {
 		name, yaml, want string
@@ -72,9 +73,9 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	}{
 		{"unchanged", diffPod, "pod default/diff: unchanged\n", 0},
 		{"env", strings.Replace(diffPod, "value: fast", "value: slow", 1),
-			replaced + "  restart web: spec.containers[name=web].env[name=MODE]\n", 1},
+			inPlace + "  restart web: spec.containers[name=web].env[name=MODE]\n", 1},
 		{"memory limit", strings.Replace(diffPod, "memory: 64Mi", "memory: 128Mi", 1),
-			replaced + "  resize web live: spec.containers[name=web].resources.limits.memory\n", 1},
+			inPlace + "  resize web live: spec.containers[name=web].resources.limits.memory\n", 1},
 		{"volume", strings.Replace(diffPod, "  containers:\n", "  volumes: [{name: v, emptyDir: {}}]\n  containers:\n", 1),
 			"pod default/diff: replace (the change reaches the pod)\n  spec.volumes[name=v]\n", 1},
 		{"label", strings.Replace(diffPod, "app: diff", "app: diff2", 1),
@@ -93,7 +94,7 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := d.mustBerth("apply", "--dry-run", "-f", p); out != daemonHeader+replaced+"  restart web: spec.containers[name=web].env[name=MODE]\n" {
+	if out := d.mustBerth("apply", "--dry-run", "-f", p); out != daemonHeader+inPlace+"  restart web: spec.containers[name=web].env[name=MODE]\n" {
 		t.Errorf("apply --dry-run printed\n%s", out)
 	}
 	if err := api.NewClient(d.sock).Reconcile(context.Background()); err != nil {
@@ -104,8 +105,12 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	}
 
 	d.mustBerth("apply", "-f", p, "--timeout", "60s")
-	if got := d.pod("diff"); got.Metadata.UID == first.Metadata.UID {
-		t.Errorf("the edit the preview called a replace did not replace the pod")
+	got := d.pod("diff")
+	if got.Metadata.UID != first.Metadata.UID || containerPID(t, got, "side") != containerPID(t, first, "side") {
+		t.Errorf("the edit the preview called an update in place replaced the pod or restarted side")
+	}
+	if web := statusOf(t, got, "web"); web.RestartCount != 1 {
+		t.Errorf("web after its env changed: %s, want restarted once", toJSON(web))
 	}
 	if out, code := d.diff("diff.yaml", edited); code != 0 {
 		t.Errorf("after apply: berth diff exit %d, want 0\n%s", code, out)
@@ -114,7 +119,7 @@ func TestDiffAgainstRunningDaemonThenApply(t *testing.T) {
 	d.stop(syscall.SIGTERM)
 	out, code := d.diff("diff.yaml", diffPod)
 	wantFiles := "compared with the files of " + d.manifests + " (no daemon answers at " + d.sock + ")\n" +
-		replaced + "  restart web: spec.containers[name=web].env[name=MODE]\n"
+		inPlace + "  restart web: spec.containers[name=web].env[name=MODE]\n"
 	if out != wantFiles || code != 1 {
 		t.Errorf("without a daemon: exit %d, printed\n%s\nwant exit 1 and\n%s", code, out, wantFiles)
 	}

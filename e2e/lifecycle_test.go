@@ -95,16 +95,16 @@ metadata:
   name: edit
   labels: {version: "%s"}
 spec:
-  terminationGracePeriodSeconds: 5
+  terminationGracePeriodSeconds: %s
   containers:
   - name: main
     image: berth.test/demo:latest
-    command: ["/bin/demo", "sleep", "%s"]
+    command: ["/bin/demo", "sleep", "1h"]
 `
-	d.apply("edit.yaml", fmt.Sprintf(base, "1", "1h"))
+	d.apply("edit.yaml", fmt.Sprintf(base, "1", "5"))
 	first := d.pod("edit")
 
-	d.apply("edit.yaml", fmt.Sprintf(base, "2", "1h"))
+	d.apply("edit.yaml", fmt.Sprintf(base, "2", "5"))
 	relabeled := d.pod("edit")
 	if relabeled.Metadata.UID != first.Metadata.UID || relabeled.InfraPID() != first.InfraPID() {
 		t.Errorf("a label change restarted the pod (uid %s -> %s)", first.Metadata.UID, relabeled.Metadata.UID)
@@ -113,10 +113,12 @@ spec:
 		t.Errorf("labels not updated: %v", relabeled.Metadata.Labels)
 	}
 
-	d.apply("edit.yaml", fmt.Sprintf(base, "2", "2h"))
+	// A pod-level change (a container's own change restarts it in place:
+	// TestInPlaceUpdate).
+	d.apply("edit.yaml", fmt.Sprintf(base, "2", "6"))
 	replaced := d.pod("edit")
 	if replaced.Metadata.UID == first.Metadata.UID || replaced.InfraPID() == first.InfraPID() {
-		t.Errorf("a spec change did not replace the pod")
+		t.Errorf("a pod-level spec change did not replace the pod")
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", first.InfraPID())); err == nil {
 		t.Errorf("the old infra %d still runs", first.InfraPID())

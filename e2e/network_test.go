@@ -832,11 +832,11 @@ metadata:
   name: udp
 spec:
   terminationGracePeriodSeconds: 2
+  hostname: udp-v%s
   containers:
   - name: main
     image: berth.test/demo:latest
     command: ["/bin/demo", "echo-udp", "7001"]
-    env: [{name: VERSION, value: "%s"}]
     ports:
     - {containerPort: 7001, hostPort: %d, protocol: UDP}
 `, version, udpPort)

@@ -145,6 +145,19 @@ func (c *Client) Started(ctx context.Context, ctr string, run time.Time) error {
 	return err
 }
 
+// Update restarts the containers ctrs name with these definitions (their
+// spec changed), each stopped within grace, and returns once their new
+// runs started; a container whose definition is already the one given is
+// left alone, so an Update may be repeated. It wraps ErrUnsupported for
+// an infra older than protocol version 8: the pod must be replaced.
+func (c *Client) Update(ctx context.Context, ctrs []ContainerConfig, grace time.Duration) (PodStatus, error) {
+	resp, err := c.call(ctx, grace+StartReplyWait+c.timeout, Request{Op: OpUpdate, Containers: ctrs, GraceMillis: grace.Milliseconds()})
+	if err != nil && olderThan(resp, 8) {
+		return PodStatus{}, fmt.Errorf("update containers: infra protocol %d: %w", resp.Version, ErrUnsupported)
+	}
+	return statusOf(resp), err
+}
+
 // olderThan reports whether resp came from an infra of a protocol version
 // before v, which refuses the ops it does not know.
 func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Version < v }

@@ -242,3 +242,37 @@ func TestAttachToAnOldInfra(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateFromAnOldInfra: an infra before protocol version 8 refuses
+// OpUpdate, which the client turns into ErrUnsupported (the daemon then
+// replaces the pod).
+func TestUpdateFromAnOldInfra(t *testing.T) {
+	testutil.RequireRoot(t) // the client insists on a root peer
+	sock := filepath.Join(t.TempDir(), "infra.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan Request, 1)
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		var req Request
+		if readFrame(conn, &req) == nil {
+			got <- req
+			writeFrame(conn, Response{Version: 7, Error: `unsupported op "` + req.Op + `" (infra protocol version 7)`})
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := NewClient(sock).Update(ctx, []ContainerConfig{{Name: "app"}}, time.Second); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Update from a version 7 infra = %v, want ErrUnsupported", err)
+	}
+	if req := <-got; req.Op != OpUpdate || len(req.Containers) != 1 || req.GraceMillis != 1000 {
+		t.Errorf("request = %+v", req)
+	}
+}

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -143,6 +144,12 @@ type ContainerConfig struct {
 	// WaitStarted, on a sidecar with a startupProbe, makes a run count as
 	// started only once the daemon says its probe passed (OpStarted).
 	WaitStarted bool `json:"waitStarted,omitempty"`
+	// Spec is the container's spec the daemon made this config from,
+	// opaque to the infra: an Update whose Spec differs restarts the
+	// container even when its run would be the same (a probe changed, or
+	// an image reference now names the same image), one with the same
+	// Spec and run is a repeat and changes nothing.
+	Spec json.RawMessage `json:"spec,omitempty"`
 }
 
 // ErrInvalidConfig is wrapped by every Validate error.

@@ -17,8 +17,8 @@ import (
 // OpKill, version 6 OpAttach and ContainerConfig's Stdin, StdinOnce and
 // TTY, version 7 sidecars (ContainerConfig's Sidecar and WaitStarted,
 // OpStarted, ContainerStatus.Started), PodConfig.ActiveDeadline and the
-// pod's Reason and Message.
-const ProtocolVersion = 7
+// pod's Reason and Message, version 8 OpUpdate and ContainerConfig.Spec.
+const ProtocolVersion = 8
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -51,6 +51,9 @@ const (
 	// OpStarted says a sidecar's startupProbe passed for one run, which
 	// lets the init containers after it start.
 	OpStarted = "started"
+	// OpUpdate restarts containers with new definitions (their spec
+	// changed), each after its grace period.
+	OpUpdate = "update"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -60,10 +63,12 @@ var ErrFrameTooLarge = errors.New("frame too large")
 type Request struct {
 	Version int    `json:"version"`
 	Op      string `json:"op"`
-	// GraceMillis is Stop's and Kill's grace period before SIGKILL.
+	// GraceMillis is Stop's, Kill's and Update's grace period before
+	// SIGKILL.
 	GraceMillis int64 `json:"graceMillis,omitempty"`
 	// InitContainers and Containers, with Start, replace those of the
-	// launch config.
+	// launch config; Containers, with Update, are the new definitions of
+	// the containers they name.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
 	// Container names the container of OpEnv, OpKill, OpAttach and

@@ -215,6 +215,8 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		s.post(func() { ch <- answer(Response{}, s.sup.Kill(req.Container, grace, req.Message)) })
 	case OpStarted:
 		s.post(func() { ch <- answer(Response{}, s.sup.Started(req.Container, req.Run)) })
+	case OpUpdate:
+		s.post(func() { s.update(req, reply) })
 	case OpStop:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
 		s.post(func() { s.sup.Stop(grace, reply) })
@@ -281,6 +283,33 @@ func (s *server) start(req Request, reply func(error)) {
 	}
 	if !replied {
 		cancel = s.procs.afterFunc(StartReplyWait, func() { once(nil) })
+	}
+}
+
+// update runs an Update request on the loop and replies once the
+// restarted containers' new runs started, or after their grace period
+// and StartReplyWait (a run that outlives SIGKILL or a stuck init stage is
+// the infra's to handle).
+func (s *server) update(req Request, reply func(error)) {
+	grace := time.Duration(req.GraceMillis) * time.Millisecond
+	replied := false
+	var cancel func()
+	once := func(err error) {
+		if replied {
+			return
+		}
+		replied = true
+		if cancel != nil {
+			cancel()
+		}
+		reply(err)
+	}
+	if err := s.sup.Update(req.Containers, grace, func() { once(nil) }); err != nil {
+		once(err)
+		return
+	}
+	if !replied {
+		cancel = s.procs.afterFunc(grace+StartReplyWait, func() { once(nil) })
 	}
 }
 

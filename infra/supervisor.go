@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +80,10 @@ type ctr struct {
 	sidecar, through bool
 	// termSent: the current run got its SIGTERM from the pod's end.
 	termSent bool
+	// next is the definition an Update gave the container, taken when its
+	// current run ends; updated is called once the run after it started.
+	next    *ContainerConfig
+	updated func()
 }
 
 // supervisor is the pod's state machine. All methods run on one goroutine
@@ -365,6 +371,10 @@ func (s *supervisor) run(cs ...*ctr) {
 // retry a create error, or a failed start that counts as a terminated run.
 func (s *supervisor) recordStart(c *ctr, r runStart) {
 	c.status.LogPath = r.logPath
+	if f := c.updated; f != nil && c.next == nil {
+		c.updated = nil
+		defer f()
+	}
 	if r.err != nil && container.IsCreateError(r.err) {
 		s.recordCreateError(c, r.err)
 		return
@@ -391,6 +401,9 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	case exited:
 		delete(s.early, r.pid)
 		s.Exited(r.pid, ws)
+	case c.next != nil && !s.stopping && !s.halted:
+		// Updated while it started: this run has the old definition.
+		s.stopForUpdate(c, 0)
 	case s.stopping || s.halted:
 		// Started while the pod ends: it is stopped in its turn, or
 		// killed at once when the grace period is over.
@@ -418,6 +431,10 @@ func (s *supervisor) recordCreateError(c *ctr, err error) {
 	c.status.State = kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCreateFailed, Message: err.Error()}}
 	if s.stopping || s.halted {
 		s.checkStopped()
+		return
+	}
+	if c.next != nil {
+		s.runNext(c)
 		return
 	}
 	c.backoff = Backoff(c.backoff, 0, s.cfg.Backoff)
@@ -473,6 +490,8 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 func (s *supervisor) finish(c *ctr, t *kube.StateTerminated) {
 	c.status.State = kube.ContainerState{Terminated: t}
 	switch {
+	case c.next != nil && !s.stopping && !s.halted:
+		s.runNext(c)
 	case s.stopping || s.halted:
 		s.terminate()
 		s.checkStopped()
@@ -542,6 +561,126 @@ func (s *supervisor) scheduleRestart(c *ctr, ranFor time.Duration) {
 		}
 		s.run(c)
 	})
+}
+
+// Update gives the named regular containers a new definition (an image,
+// command, environment, mounts... changed in the pod's spec), as the
+// kubelet restarts a container whose spec changed: a running one gets a
+// Killing event ("definition changed"), SIGTERM and SIGKILL after grace,
+// and its next run, with the new definition, starts at once when it ended
+// (a restart: the restart count goes up, the back-off starts afresh); one
+// waiting for a restart or a retry starts with it at once; one that ended
+// for good, or whose pod still runs its init containers, keeps it for
+// when it runs. A container whose definition is already ctrs' is left
+// alone, so a daemon may repeat an Update it does not know the outcome of.
+// The init containers and the set of containers never change: those
+// replace the pod. done is called once every restarted container's new run
+// started (or failed to), or the pod began to stop; nothing changes and
+// done is never called when Update returns an error.
+func (s *supervisor) Update(ctrs []ContainerConfig, grace time.Duration, done func()) error {
+	if s.stopping {
+		return fmt.Errorf("update pod %s: %w", s.cfg.Key, errStopping)
+	}
+	if err := validateContainers(s.cfg.Key, nil, ctrs); err != nil {
+		return err
+	}
+	targets := make([]*ctr, len(ctrs))
+	for i := range ctrs {
+		c, err := s.byName(ctrs[i].Name)
+		if err != nil {
+			return err
+		}
+		if c.isInit {
+			return fmt.Errorf("update pod %s: %s is an init container: %w", s.cfg.Key, c.cfg.Name, ErrInvalidConfig)
+		}
+		targets[i] = c
+	}
+	waiting := 0
+	answered := func() {
+		if waiting--; waiting == 0 {
+			done()
+		}
+	}
+	waiting++ // until every container below was seen to
+	for i, c := range targets {
+		next := ctrs[i]
+		if sameDefinition(c.next, &next) || c.next == nil && sameDefinition(c.cfg, &next) {
+			continue
+		}
+		s.log.Info("updating container", "pod", s.cfg.Key, "container", next.Name, "running", c.pid != 0)
+		switch {
+		case c.pid != 0 || c.starting:
+			c.next = &next
+			if c.updated == nil {
+				waiting++
+				c.updated = answered
+			}
+			if c.pid != 0 {
+				s.event(c, kube.EventNormal, kube.EventKilling, "Container "+c.cfg.Name+" definition changed, will be restarted")
+				s.stopForUpdate(c, grace)
+			}
+		case c.cancelRestart != nil:
+			c.cancelRestart()
+			c.next = &next
+			waiting++
+			c.updated = answered
+			s.runNext(c)
+		default:
+			c.cfg = &next
+		}
+	}
+	answered()
+	return nil
+}
+
+// stopForUpdate ends c's current run for an Update: SIGTERM, SIGKILL after
+// grace (at once without one); finish then starts the next run.
+func (s *supervisor) stopForUpdate(c *ctr, grace time.Duration) {
+	pid, startedAt := c.pid, c.startedAt
+	kill := func() {
+		if c.pid != pid || !c.startedAt.Equal(startedAt) {
+			return
+		}
+		if err := s.os.signal(pid, syscall.SIGKILL); err != nil {
+			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "signal", syscall.SIGKILL, "err", err)
+		}
+	}
+	if grace <= 0 {
+		kill()
+		return
+	}
+	if err := s.os.signal(pid, syscall.SIGTERM); err != nil {
+		s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "signal", syscall.SIGTERM, "err", err)
+	}
+	s.os.afterFunc(grace, kill)
+}
+
+// runNext starts c's next run with the definition an Update gave it. The
+// run that ended (if any) becomes its last state; a changed definition is
+// a new container as far as the back-off goes.
+func (s *supervisor) runNext(c *ctr) {
+	c.cfg, c.next = c.next, nil
+	c.cancelRestart = nil
+	c.createFailed = false
+	c.backoff = 0
+	if t := c.status.State.Terminated; t != nil {
+		c.status.LastState = kube.ContainerState{Terminated: t}
+	}
+	s.run(c)
+}
+
+// sameDefinition reports whether a container run with a would run as one
+// with b: equal but for what a host restart carries over.
+func sameDefinition(a, b *ContainerConfig) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	enc := func(c ContainerConfig) []byte {
+		c.RestartCount, c.LastState = 0, nil
+		out, _ := json.Marshal(c)
+		return out
+	}
+	return bytes.Equal(enc(*a), enc(*b))
 }
 
 // errNotRunning refuses a Kill of a container that does not run.
@@ -694,6 +833,12 @@ func (s *supervisor) checkStopped() {
 	s.stopWaiters = nil
 	for _, done := range waiters {
 		done(nil)
+	}
+	for _, c := range s.ctrs {
+		if f := c.updated; f != nil {
+			c.next, c.updated = nil, nil
+			f()
+		}
 	}
 }
 

@@ -157,6 +157,9 @@ const (
 	// EventClaimSizeNotEnforced: a claim's declared storage size has no
 	// project quota to enforce it on the state directory's file system.
 	EventClaimSizeNotEnforced = "ClaimSizeNotEnforced"
+	// EventResized (Normal): a container's cpu or memory changed in place,
+	// its cgroup limits written while it runs (resizePolicy NotRequired).
+	EventResized = "Resized"
 )
 
 // StartTimings break a container's start down by step, for the "pod

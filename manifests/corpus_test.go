@@ -227,7 +227,6 @@ var corpus = []struct {
 	{file: "x32-unsupported-unmodelled.yaml", want: []want{
 		{1, "spec.os.name", 7, Unsupported, "name \"windows\" is not supported yet by "},
 		{1, "spec.volumes[0].nfs", 10, Unsupported, "nfs is not supported yet by berth"},
-		{1, "spec.containers[0].resizePolicy", 15, Unsupported, "resizePolicy is not supported yet by ber"},
 	}},
 	{file: "x33-generate-name.yaml", want: []want{
 		{1, "metadata.name", 3, Error, "name is required"},

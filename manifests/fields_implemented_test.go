@@ -121,6 +121,8 @@ var implemented = map[string]string{
 	"Container.stdin":                          "TestAttach (e2e/attach_test.go)",
 	"Container.stdinOnce":                      "TestAttach (e2e/attach_test.go)",
 	"Container.tty":                            "TestAttach (e2e/attach_test.go)",
+	"ContainerResizePolicy.resourceName":       "TestInPlaceUpdate (e2e/inplace_test.go)",
+	"ContainerResizePolicy.restartPolicy":      "TestInPlaceUpdate (e2e/inplace_test.go)",
 	"ContainerPort.name":                       "TestCorpus (manifests/corpus_test.go)",
 	"ContainerPort.containerPort":              "TestNetHostPortLoopbackGatewayTCPAndUDP (e2e/network_test.go)",
 	"ContainerPort.hostPort":                   "TestNetHostPortLoopbackGatewayTCPAndUDP (e2e/network_test.go)",

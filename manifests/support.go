@@ -32,7 +32,6 @@ var unsupported = []unsupportedField{
 	// Containers and init containers.
 	{owner: typeOf[Container](), field: "lifecycle", detail: ": postStart and preStop hooks are not run"},
 	{owner: typeOf[Container](), field: "volumeDevices"},
-	{owner: typeOf[Container](), field: "resizePolicy"},
 	{owner: typeOf[Container](), field: "restartPolicyRules"},
 	{owner: typeOf[ResourceRequirements](), field: "limits", bad: mapKeysNotIn("cpu", "memory"), detail: ": only cpu and memory limits are enforced"},
 	{owner: typeOf[ResourceRequirements](), field: "requests", bad: mapKeysNotIn("cpu", "memory", "ephemeral-storage"), detail: ": only cpu, memory and ephemeral-storage are"},

@@ -107,6 +107,7 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 			v.errf(joinField(cpath, "restartPolicy"), "may be set only on an init container (Always, for a sidecar)")
 		}
 	}
+	v.resizePolicies(s, path)
 	v.oneOf(joinField(path, "restartPolicy"), s.RestartPolicy, "", "Always", "OnFailure", "Never")
 	if s.TerminationGracePeriodSeconds != nil && *s.TerminationGracePeriodSeconds < 0 {
 		v.errf(joinField(path, "terminationGracePeriodSeconds"), "must not be negative")

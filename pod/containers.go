@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/berth-project/berth/cgroups"
@@ -46,13 +47,9 @@ func cgroupContainer(c *manifests.Container) cgroups.Container {
 // container's below it.
 func (m *Manager) ensureCgroups(c *podRun) error {
 	p := c.rec.Pod
-	var spec []cgroups.Container
-	for _, ctr := range p.Spec.Containers {
-		spec = append(spec, cgroupContainer(&ctr))
-	}
-	podRes, err := cgroups.ForPod(spec)
+	podRes, err := podResources(p)
 	if err != nil {
-		return fmt.Errorf("pod resources: %w", err)
+		return err
 	}
 	kid := KernelID(c.id)
 	if err := m.cfg.Cgroups.EnsurePod(kid, podRes); err != nil {
@@ -91,34 +88,11 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 	build := func(list []manifests.Container) ([]infra.ContainerConfig, error) {
 		var out []infra.ContainerConfig
 		for i := range list {
-			c := &list[i]
-			img := imgs[c.Image]
-			env, vars, err := rec.envVars(c, img, objs, m.nodeName, m.cfg.Node)
-			if err != nil {
-				return nil, fmt.Errorf("container %s: %w", c.Name, err)
-			}
-			mounts, err := volumes.Mounts(ExpandSubPaths(c, vars), vols)
-			if err != nil {
-				return nil, fmt.Errorf("container %s: %w", c.Name, err)
-			}
-			pl := cg.ctrs[c.Name]
-			cfg, err := m.containerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Mounts: mounts, Layout: l, CgroupProcs: pl.Procs,
-				OOMScoreAdj: m.oomScoreAdj(p, c)})
+			cfg, err := m.infraContainer(rec, l, &list[i], imgs[list[i].Image], vols, objs, cg.ctrs[list[i].Name])
 			if err != nil {
 				return nil, err
 			}
-			oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(KernelID(ID(p.Namespace, p.Name)), c.Name)
-			out = append(out, infra.ContainerConfig{
-				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
-				OOMEventsFile: oomFile, OOMFormat: oomFormat,
-				TerminationMessagePolicy: c.TerminationMessagePolicy,
-				Stdin:                    c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
-				Sidecar:     manifests.IsSidecar(c),
-				WaitStarted: manifests.IsSidecar(c) && c.StartupProbe != nil,
-			})
-			if c.TerminationMessagePath != "" {
-				out[len(out)-1].TerminationMessageFile = l.TerminationMessageFile(c.Name)
-			}
+			out = append(out, cfg)
 		}
 		return out, nil
 	}
@@ -129,4 +103,40 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 		return nil, nil, err
 	}
 	return initCtrs, ctrs, nil
+}
+
+// infraContainer computes what the infra runs for container c of the pod
+// of rec, from its image, the pod's volumes and its cgroup placement.
+func (m *Manager) infraContainer(rec *record, l Layout, c *manifests.Container, img images.Image, vols volumes.Set, objs Objects, pl cgroups.Placement) (infra.ContainerConfig, error) {
+	p := rec.Pod
+	env, vars, err := rec.envVars(c, img, objs, m.nodeName, m.cfg.Node)
+	if err != nil {
+		return infra.ContainerConfig{}, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	mounts, err := volumes.Mounts(ExpandSubPaths(c, vars), vols)
+	if err != nil {
+		return infra.ContainerConfig{}, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	cfg, err := m.containerConfig(ContainerInput{Pod: p, Container: c, Image: img, Env: env, Mounts: mounts, Layout: l, CgroupProcs: pl.Procs,
+		OOMScoreAdj: m.oomScoreAdj(p, c)})
+	if err != nil {
+		return infra.ContainerConfig{}, err
+	}
+	spec, err := json.Marshal(c)
+	if err != nil {
+		return infra.ContainerConfig{}, fmt.Errorf("container %s: encode spec: %w", c.Name, err)
+	}
+	oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(KernelID(ID(p.Namespace, p.Name)), c.Name)
+	out := infra.ContainerConfig{
+		Name: c.Name, Init: cfg, CgroupDir: pl.Dir, Spec: spec,
+		OOMEventsFile: oomFile, OOMFormat: oomFormat,
+		TerminationMessagePolicy: c.TerminationMessagePolicy,
+		Stdin:                    c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
+		Sidecar:     manifests.IsSidecar(c),
+		WaitStarted: manifests.IsSidecar(c) && c.StartupProbe != nil,
+	}
+	if c.TerminationMessagePath != "" {
+		out.TerminationMessageFile = l.TerminationMessageFile(c.Name)
+	}
+	return out, nil
 }

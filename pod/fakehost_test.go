@@ -50,7 +50,13 @@ type fakeHost struct {
 	// image is pulled, ErrImagePull, ImagePullBackOff, ErrImageNeverPull).
 	pulls map[string]string
 
+	// oldInfra makes every infra refuse updates, as one started by a berth
+	// before them.
+	oldInfra bool
+
 	cgroups map[string]bool // "<pod>", "<pod>/<child>"
+	// memory is each cgroup's memory limit as last written (0: none).
+	memory  map[string]int64
 	leases  map[string]bool
 	volumes map[string]bool // prepared volume dirs
 	procs   map[int]*fakeProc
@@ -71,7 +77,7 @@ type fakeProc struct {
 }
 
 func newFakeHost(root string) *fakeHost {
-	return &fakeHost{root: root, cgroups: map[string]bool{}, leases: map[string]bool{},
+	return &fakeHost{root: root, cgroups: map[string]bool{}, memory: map[string]int64{}, leases: map[string]bool{},
 		volumes: map[string]bool{}, procs: map[int]*fakeProc{}, pulls: map[string]string{}, nextPID: 100}
 }
 
@@ -173,21 +179,31 @@ func fakeImage(ref string) images.Image {
 
 // Cgroups.
 
-func (h *fakeHost) ensure(cg string) error {
+func (h *fakeHost) ensure(cg string, memory int64) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cgroups[cg] = true
+	h.memory[cg] = memory
 	return h.op("cgroup ensure %s", cg)
 }
 
-func (h *fakeHost) EnsurePod(pod string, r cgroups.Resources) error { return h.ensure(pod) }
+func (h *fakeHost) EnsurePod(pod string, r cgroups.Resources) error {
+	return h.ensure(pod, r.MemoryMax)
+}
 
 func (h *fakeHost) EnsureInfra(pod string) (cgroups.Placement, error) {
-	return cgroups.Placement{Dir: "/cgroup/" + pod + "/_infra"}, h.ensure(pod + "/_infra")
+	return cgroups.Placement{Dir: "/cgroup/" + pod + "/_infra"}, h.ensure(pod+"/_infra", 0)
 }
 
 func (h *fakeHost) EnsureContainer(pod, ctr string, r cgroups.Resources) (cgroups.Placement, error) {
-	return cgroups.Placement{Dir: "/cgroup/" + pod + "/" + ctr}, h.ensure(pod + "/" + ctr)
+	return cgroups.Placement{Dir: "/cgroup/" + pod + "/" + ctr}, h.ensure(pod+"/"+ctr, r.MemoryMax)
+}
+
+// memoryOf is the memory limit last written to cgroup cg.
+func (h *fakeHost) memoryOf(cg string) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.memory[cg]
 }
 
 func (h *fakeHost) OOMEventsFile(pod, ctr string) (string, string) {
@@ -488,6 +504,54 @@ func (h *fakeHost) SidecarStarted(ctx context.Context, socket, ctr string, run t
 		return err
 	}
 	return h.op("infra started %s %s", p.key, ctr)
+}
+
+// Update replaces the configs of the containers it names, then fails if it
+// is the operation to fail (a timeout after the infra did it), or refuses
+// them all with oldInfra.
+func (h *fakeHost) Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, err := h.infraAt(socket)
+	if err != nil {
+		return infra.PodStatus{}, err
+	}
+	var names []string
+	for _, c := range ctrs {
+		names = append(names, c.Name)
+	}
+	if h.oldInfra {
+		h.op("infra update %s %s (refused)", p.key, strings.Join(names, ","))
+		return infra.PodStatus{}, fmt.Errorf("update: infra protocol 5: %w", infra.ErrUnsupported)
+	}
+	for _, c := range ctrs {
+		for i := range p.ctrs {
+			if p.ctrs[i].Name == c.Name {
+				p.ctrs[i] = c
+			}
+		}
+	}
+	if err := h.op("infra update %s %s grace=%s", p.key, strings.Join(names, ","), grace); err != nil {
+		return infra.PodStatus{}, err
+	}
+	return infra.PodStatus{Started: true}, nil
+}
+
+// ctrConfig is the config the live infra on socket runs container name
+// with.
+func (h *fakeHost) ctrConfig(socket, name string) (infra.ContainerConfig, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, err := h.infraAt(socket)
+	if err != nil {
+		return infra.ContainerConfig{}, false
+	}
+	for _, c := range p.ctrs {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return infra.ContainerConfig{}, false
 }
 
 // Processes, apart: Kill is also a method of Cgroups.

@@ -90,6 +90,10 @@ type Infra interface {
 	// SidecarStarted says the startupProbe of sidecar ctr passed for its
 	// run that began at run: the init containers after it may start.
 	SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error
+	// Update restarts the containers ctrs name with these definitions, each
+	// stopped within grace (infra.Client.Update). An infra too old for it
+	// fails with an error wrapping infra.ErrUnsupported.
+	Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error)
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -164,6 +168,10 @@ func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace ti
 
 func (hostInfra) SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error {
 	return infra.NewClient(socket).Started(ctx, ctr, run)
+}
+
+func (hostInfra) Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error) {
+	return infra.NewClient(socket).Update(ctx, ctrs, grace)
 }
 
 type launching struct{ *infra.Launching }

@@ -158,6 +158,15 @@ func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
 	return out, nil
 }
 
+// rolledBack records a Replace that returned the pod to its last good
+// spec.
+func (m *Manager) rolledBack(a reconciler.Action) {
+	if a.Rollback != "" {
+		m.event(a.Desired.Pod, "", kube.EventWarning, kube.ReasonRolledBack,
+			fmt.Sprintf("Returned to the last good spec from %s: %s", a.Desired.File, a.Rollback))
+	}
+}
+
 // Apply implements reconciler.Runtime.
 func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
 	switch a.Kind {
@@ -167,16 +176,22 @@ func (m *Manager) Apply(ctx context.Context, a reconciler.Action) error {
 		return m.remove(ctx, a.Observed)
 	case reconciler.Replace:
 		next := nextRollout(a)
+		if !a.Change.Replaces() {
+			err := m.update(ctx, a, next)
+			if err == nil {
+				m.rolledBack(a)
+			}
+			if !errors.Is(err, errReplace) {
+				return err
+			}
+		}
 		if err := m.remove(ctx, a.Observed); err != nil {
 			return err
 		}
 		if err := m.create(ctx, a.Desired, next); err != nil {
 			return err
 		}
-		if a.Rollback != "" {
-			m.event(a.Desired.Pod, "", kube.EventWarning, kube.ReasonRolledBack,
-				fmt.Sprintf("Returned to the last good spec from %s: %s", a.Desired.File, a.Rollback))
-		}
+		m.rolledBack(a)
 		return nil
 	case reconciler.UpdateMetadata:
 		return m.updateMetadata(a.Desired)

@@ -26,6 +26,23 @@ func observed(t *testing.T, m *Manager) reconciler.Observed {
 // a rollback and a new attempt, as the planner would drive it, and checks
 // the record on disk keeps what the planner needs after a restart.
 func TestRolloutThroughApply(t *testing.T) {
+	for _, inPlace := range []bool{false, true} {
+		t.Run(map[bool]string{false: "replaced", true: "in place"}[inPlace], func(t *testing.T) { testRolloutThroughApply(t, inPlace) })
+	}
+}
+
+// replaceTo is the planner's Replace of the observed pod o by p: a change
+// of a container's image, which the runtime makes in place, or, when
+// !inPlace, as if it reached the pod, which is then replaced.
+func replaceTo(o reconciler.Observed, p *manifests.Pod, inPlace bool) reconciler.Action {
+	change := reconciler.Change{Scope: reconciler.ScopePod}
+	if inPlace {
+		change = reconciler.DiffSpec(o.Pod, p)
+	}
+	return reconciler.Action{Kind: reconciler.Replace, Key: o.Key, Desired: &reconciler.Desired{Key: o.Key, File: "web.yaml", Pod: p}, Observed: &o, Change: change}
+}
+
+func testRolloutThroughApply(t *testing.T, inPlace bool) {
 	h := newFakeHost(t.TempDir())
 	m := newTestManager(h)
 	ctx := context.Background()
@@ -49,12 +66,13 @@ func TestRolloutThroughApply(t *testing.T) {
 	v2 := webPod(t)
 	v2.Spec.Containers[0].Image = "web:2"
 	o = observed(t, m)
-	if err := m.Apply(ctx, reconciler.Action{Kind: reconciler.Replace, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v2}, Observed: &o}); err != nil {
+	accepted := o.Rollout.Since
+	if err := m.Apply(ctx, replaceTo(o, v2, inPlace)); err != nil {
 		t.Fatal(err)
 	}
 	o = observed(t, m)
-	if !o.Rollout.Trial || o.Rollout.LastGood != v1 || o.Rollout.LastGoodFile != "web.yaml" {
-		t.Fatalf("changed: rollout %+v, want a trial returning to v1", o.Rollout)
+	if !o.Rollout.Trial || o.Rollout.LastGood != v1 || o.Rollout.LastGoodFile != "web.yaml" || !o.Rollout.Since.After(accepted) {
+		t.Fatalf("changed: rollout %+v, want a trial returning to v1, begun after %s", o.Rollout, accepted)
 	}
 	// The last good spec survives a daemon restart: it is in the record.
 	e := m.pods[ID(v1.Namespace, v1.Name)]
@@ -63,8 +81,8 @@ func TestRolloutThroughApply(t *testing.T) {
 		t.Fatalf("record on disk %+v, %v: want the trial and v1", onDisk, err)
 	}
 
-	back := reconciler.Action{Kind: reconciler.Replace, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v1}, Observed: &o,
-		Rollback: "not ready within 1m0s: container web is not ready: Readiness probe failed"}
+	back := replaceTo(o, v1, inPlace)
+	back.Rollback = "not ready within 1m0s: container web is not ready: Readiness probe failed"
 	if err := m.Apply(ctx, back); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +97,7 @@ func TestRolloutThroughApply(t *testing.T) {
 
 	v3 := webPod(t)
 	v3.Spec.Containers[0].Image = "web:3"
-	if err := m.Apply(ctx, reconciler.Action{Kind: reconciler.Replace, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v3}, Observed: &o}); err != nil {
+	if err := m.Apply(ctx, replaceTo(o, v3, inPlace)); err != nil {
 		t.Fatal(err)
 	}
 	o = observed(t, m)
@@ -206,7 +224,7 @@ func TestFailedTrialCreateKeepsItsTrial(t *testing.T) {
 	v2.Spec.Containers[0].Image = "berth.test/missing:2"
 	h.pulls["berth.test/missing:2"] = kube.ReasonErrImagePull
 	o = observed(t, m)
-	if err := m.Apply(ctx, reconciler.Action{Kind: reconciler.Replace, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v2}, Observed: &o}); err == nil {
+	if err := m.Apply(ctx, replaceTo(o, v2, false)); err == nil {
 		t.Fatal("the create of a missing image succeeded")
 	}
 	o = observed(t, m)
@@ -225,7 +243,8 @@ func TestFailedTrialCreateKeepsItsTrial(t *testing.T) {
 	if o = observed(t, m); !o.Rollout.Since.Equal(since) {
 		t.Errorf("the retry moved the trial's start from %s to %s", since, o.Rollout.Since)
 	}
-	back := reconciler.Action{Kind: reconciler.Replace, Key: key, Desired: &reconciler.Desired{Key: key, File: "web.yaml", Pod: v1}, Observed: &o, Rollback: "image missing"}
+	back := replaceTo(o, v1, false)
+	back.Rollback = "image missing"
 	if err := m.Apply(ctx, back); err != nil {
 		t.Fatal(err)
 	}

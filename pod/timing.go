@@ -80,10 +80,13 @@ func (t *phaseTimer) containers(st infra.PodStatus) {
 }
 
 // done logs the "pod created" line.
-func (t *phaseTimer) done() {
+func (t *phaseTimer) done() { t.doneAs("pod created") }
+
+// doneAs logs the phases as one line with message msg.
+func (t *phaseTimer) doneAs(msg string, extra ...slog.Attr) {
 	t.total = time.Since(t.start)
 	attrs := append([]slog.Attr{slog.String("pod", t.pod), slog.Duration("total", t.total)}, t.attrs...)
-	t.log.LogAttrs(context.Background(), slog.LevelInfo, "pod created", attrs...)
+	t.log.LogAttrs(context.Background(), slog.LevelInfo, msg, append(attrs, extra...)...)
 }
 
 // summary is the logged breakdown as one sentence, for an event.

@@ -72,11 +72,10 @@ type Change struct {
 	Containers []ContainerChange
 }
 
-// Replaces reports whether the runtime replaces the whole pod for c.
-// Today it does for every spec change: restarting or resizing containers
-// in place is not implemented yet. The runtime slice that implements it
-// turns this into c.Scope == ScopePod and nothing else changes.
-func (c Change) Replaces() bool { return c.Scope >= ScopeContainers }
+// Replaces reports whether the runtime replaces the whole pod for c: for
+// a pod-level change. A change confined to containers restarts or resizes
+// them inside the running pod.
+func (c Change) Replaces() bool { return c.Scope == ScopePod }
 
 // Fields are every path that differs: metadata, pod, then containers.
 func (c Change) Fields() []string {
@@ -173,6 +172,9 @@ const (
 	// ports: restart, unless a hostPort changes, which reaches the pod's
 	// forwarding rules.
 	ports
+	// security: restart, unless privileged changes: the device access of
+	// the container's cgroup is set once, when the pod is made.
+	security
 )
 
 // containerFields classifies every field of manifests.Container by its
@@ -200,7 +202,7 @@ var containerFields = map[string]containerField{
 	"restartPolicy":            restart, // init containers only, compared as pod-level
 	"terminationMessagePath":   restart,
 	"terminationMessagePolicy": restart,
-	"securityContext":          restart,
+	"securityContext":          security,
 	"stdin":                    restart,
 	"stdinOnce":                restart,
 	"tty":                      restart,
@@ -340,6 +342,12 @@ func diffContainer(c *Change, old, new *manifests.Container) (ContainerChange, b
 				c.Why = append(c.Why, "a hostPort of container "+new.Name+" changed")
 				continue
 			}
+		case security:
+			if privileged(old) != privileged(new) {
+				c.Pod = append(c.Pod, path+".privileged")
+				c.Why = append(c.Why, "container "+new.Name+" becomes privileged or stops being so (its cgroup's device access is set when it is made)")
+				continue
+			}
 		}
 		cc.Fields = append(cc.Fields, elementPaths(path, ov.Field(i), nv.Field(i))...)
 		cc.Live = false
@@ -409,6 +417,10 @@ func hostPorts(ps []manifests.ContainerPort) string {
 		}
 	}
 	return b.String()
+}
+
+func privileged(c *manifests.Container) bool {
+	return c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
 }
 
 // diffResources lists the resources that differ, as

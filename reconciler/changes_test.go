@@ -201,6 +201,17 @@ func TestDiffSpec(t *testing.T) {
 			edit: func(p *manifests.Pod) {
 				p.Spec.Containers[0].SecurityContext = &manifests.SecurityContext{RunAsUser: new(int64(1000))}
 			}},
+		{name: "privileged reaches the pod", scope: ScopePod,
+			fields: []string{"spec.containers[name=web].securityContext.privileged"},
+			why:    "container web becomes privileged or stops being so (its cgroup's device access is set when it is made)",
+			edit: func(p *manifests.Pod) {
+				p.Spec.Containers[0].SecurityContext = &manifests.SecurityContext{Privileged: new(true)}
+			}},
+		{name: "privileged false written out restarts", scope: ScopeContainers, restarts: []string{"web"},
+			fields: []string{"spec.containers[name=web].securityContext"},
+			edit: func(p *manifests.Pod) {
+				p.Spec.Containers[0].SecurityContext = &manifests.SecurityContext{Privileged: new(false)}
+			}},
 		// hostNetwork defaults every hostPort to its containerPort.
 		{name: "hostNetwork replaces", scope: ScopePod,
 			fields: []string{"spec.containers[name=side].ports", "spec.hostNetwork"}, why: "a hostPort of container side changed",

@@ -11,11 +11,10 @@
 //   - observed and not desired: Delete, unless the file it came from is held
 //     (present but invalid), in which case the pod keeps running on its last
 //     good spec;
-//   - both, spec differs: Replace (a spec change restarts the pod, as for
-//     static pods); its Change (DiffSpec) says field by field what
-//     differs and whether it is confined to containers, which a runtime
-//     able to restart or resize them in place would not replace the pod
-//     for (Change.Replaces);
+//   - both, spec differs: Replace; its Change (DiffSpec) says field by
+//     field what differs and whether it is confined to containers, which
+//     the runtime restarts or resizes inside the running pod, or reaches
+//     the pod, which it replaces (Change.Replaces);
 //   - both, only labels/annotations differ or the pod moved to another file:
 //     UpdateMetadata (nothing restarts);
 //   - a terminating observed pod gets no new action; its replacement is

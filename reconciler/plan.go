@@ -56,13 +56,12 @@ type Observed struct {
 // ActionKind is what an Action does to a pod.
 type ActionKind int
 
-// The action kinds. Replace is any spec change: the runtime stops the
-// observed pod and starts the desired one, and its Change says how far the
-// change really reaches (which containers a runtime able to restart or
-// resize them in place would touch; Change.Replaces says when the pod
-// itself goes). UpdateMetadata records new labels, annotations or file
-// without restarting anything. Hold keeps a pod from starting (Action.Hold
-// says why) until the pods it waits for are Ready; Accept records that the
+// The action kinds. Replace is any spec change; its Change says how far it
+// reaches: the containers the runtime restarts or resizes in place, or,
+// when Change.Replaces, the pod, which the runtime stops and starts anew.
+// UpdateMetadata records new labels, annotations or file without
+// restarting anything. Hold keeps a pod from starting (Action.Hold says
+// why) until the pods it waits for are Ready; Accept records that the
 // pod's spec passed its gate (or that the manifest came back to the spec a
 // rollback kept) and becomes its last good spec.
 const (

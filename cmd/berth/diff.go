@@ -194,19 +194,14 @@ func filePods(dir string) ([]reconciler.Observed, error) {
 
 // render prints the preview, one block per pod: what berth will do, then
 // the fields that differ. An update confined to containers says which
-// would restart and which would be resized live, and that berth replaces
-// the pod as long as its runtime cannot do either in place.
+// restart and which are resized live, inside the running pod.
 func (pv preview) render(w io.Writer) {
 	fmt.Fprintf(w, "compared with %s\n", pv.against)
 	for _, a := range pv.actions {
 		c := a.Change
 		switch {
-		case a.Kind == reconciler.Replace && c.Scope == reconciler.ScopeContainers:
-			verb := "update"
-			if c.Replaces() {
-				verb = "replace (an update of containers; in-place restart not implemented yet: the pod is replaced)"
-			}
-			fmt.Fprintf(w, "pod %s: %s\n", a.Key, verb)
+		case a.Kind == reconciler.Replace && !c.Replaces():
+			fmt.Fprintf(w, "pod %s: update in place (the pod and its other containers keep running)\n", a.Key)
 			for _, cc := range c.Containers {
 				how := "restart " + cc.Name
 				if cc.Live {

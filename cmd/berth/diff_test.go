@@ -65,15 +65,15 @@ var diffEdits = []struct {
 pod default/web: unchanged
 `},
 	{"image of one container", "web.yaml", strings.Replace(diffWeb, "  - name: side\n    image: demo:1", "  - name: side\n    image: demo:2", 1), `
-pod default/web: replace (an update of containers; in-place restart not implemented yet: the pod is replaced)
+pod default/web: update in place (the pod and its other containers keep running)
   restart side: spec.containers[name=side].image
 `},
 	{"env", "web.yaml", strings.Replace(diffWeb, "value: fast", "value: slow", 1), `
-pod default/web: replace (an update of containers; in-place restart not implemented yet: the pod is replaced)
+pod default/web: update in place (the pod and its other containers keep running)
   restart web: spec.containers[name=web].env[name=MODE]
 `},
 	{"memory limit, resizePolicy NotRequired by default", "web.yaml", strings.Replace(diffWeb, "memory: 64Mi", "memory: 128Mi", 1), `
-pod default/web: replace (an update of containers; in-place restart not implemented yet: the pod is replaced)
+pod default/web: update in place (the pod and its other containers keep running)
   resize web live: spec.containers[name=web].resources.limits.memory
 `},
 	{"volume added", "web.yaml", strings.Replace(diffWeb, "    emptyDir: {}\n", "    emptyDir: {}\n  - name: cache\n    emptyDir: {medium: Memory}\n", 1), `

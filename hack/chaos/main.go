@@ -5,8 +5,9 @@
 // It builds berth with hack/build, imports the demo workload, and starts a
 // daemon on temporary directories with a bridge, CIDR, nftables table and
 // cgroup parent named after the run. For -duration it churns -pods pod
-// names: creates, spec edits (the daemon must replace the pod, sometimes
-// with another restart policy), label-only edits and deletes, over three
+// names: creates, spec edits (the daemon restarts the containers in place,
+// or replaces the pod when the restart policy changed too), label-only
+// edits and deletes, over three
 // shapes (one container; an init container, a reader and a sidecar on an
 // emptyDir; an HTTP server on a hostPort of 127.0.0.1). Meanwhile it makes
 // -kills kills at random moments: the daemon with SIGKILL (restarted at

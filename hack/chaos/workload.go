@@ -29,7 +29,7 @@ var policies = []string{"Always", "OnFailure", "Never"}
 
 // slot is one pod name of the run: present or not, and the manifest it
 // has when present. gen changes with every spec edit (it is in the
-// containers' env, so the daemon must replace the pod), labels with every
+// containers' env, so the daemon must restart them), labels with every
 // label-only edit.
 type slot struct {
 	name    string
