@@ -221,18 +221,25 @@ func TestRolloutRollsBack(t *testing.T) {
 	// A new image whose readiness never passes.
 	bad := rolloutPodYAML(v2, `, "--healthy-after", "1h"`)
 	d.writeManifest("rb.yaml", bad)
+	// An image change is made in place: the same pod, the container
+	// restarted with the new image.
 	var trial api.Pod
 	testutil.WaitFor(t, 30*time.Second, "the new spec running", func() bool {
 		trial = d.pod("rb")
-		return len(trial.Status.ContainerStatuses) == 1 && trial.Status.ContainerStatuses[0].Image == v2 && trial.Metadata.UID != first.Metadata.UID
+		c := trial.Status.ContainerStatuses
+		return len(c) == 1 && c[0].Image == v2 && c[0].State.Running != nil && c[0].ContainerID != first.Status.ContainerStatuses[0].ContainerID
 	})
+	if trial.Metadata.UID != first.Metadata.UID {
+		t.Errorf("the image change replaced the pod (UID %s, was %s)", trial.Metadata.UID, first.Metadata.UID)
+	}
+	trialStart := trial.Status.ContainerStatuses[0].State.Running.StartedAt
 	testutil.WaitFor(t, 40*time.Second, "rolled back to the last good spec", func() bool {
 		back := d.pod("rb")
 		c := back.Status.ContainerStatuses
 		return back.Status.Reason == "RolledBack" && len(c) == 1 && c[0].Image == "berth.test/demo:latest" && c[0].Ready
 	})
-	// The gate waits the deadline from the new pod's creation, then
-	// passes come every second.
+	// The gate waits the deadline from the update, then passes come
+	// every second.
 	var rolledBack []api.Event
 	for _, e := range d.podEvents("rb") {
 		if e.Reason == "RolledBack" && strings.Contains(e.Message, "Readiness probe failed") {
@@ -242,8 +249,8 @@ func TestRolloutRollsBack(t *testing.T) {
 	if len(rolledBack) != 1 {
 		t.Fatalf("RolledBack events naming the probe: %s", toJSON(d.podEvents("rb")))
 	}
-	if after := rolledBack[0].Time.Sub(trial.Metadata.CreationTimestamp); after < 8*time.Second || after > 8*time.Second+15*time.Second {
-		t.Errorf("rolled back %s after the new pod's creation; the deadline is 8s", after)
+	if after := rolledBack[0].Time.Sub(trialStart); after < 7*time.Second || after > 8*time.Second+15*time.Second {
+		t.Errorf("rolled back %s after the new container's start; the deadline is 8s from the update", after)
 	}
 	if out := d.mustBerth("get", "pods"); !strings.Contains(out, "RolledBack") {
 		t.Errorf("get pods does not show RolledBack:\n%s", out)
@@ -402,7 +409,9 @@ func TestRolloutGateWithInvalidFile(t *testing.T) {
 	d.writeManifest("rb.yaml", rolloutPodYAML("berth.test/demo:latest", `, "--healthy-after", "1h"`))
 	testutil.WaitFor(t, 30*time.Second, "the new spec running", func() bool {
 		p := d.pod("rb")
-		return p.Metadata.UID != first.Metadata.UID && p.Status.Phase == api.PodRunning
+		c := p.Status.ContainerStatuses
+		return len(c) == 1 && c[0].State.Running != nil && c[0].ContainerID != first.Status.ContainerStatuses[0].ContainerID &&
+			strings.Contains(strings.Join(p.Spec.Containers[0].Command, " "), "healthy-after")
 	})
 	d.writeManifest("rb.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: rb\nspec:\n  containers: 7\n")
 	testutil.WaitFor(t, 40*time.Second, "rolled back while the file is invalid", func() bool {

@@ -36,8 +36,9 @@ var errReplace = errors.New("the pod must be replaced")
 // has, and the cgroup writes are idempotent, so the repeat converges to the
 // new spec without restarting anything twice. On failure the cgroup limits
 // are set back to the old spec's. It answers errReplace, having changed
-// nothing, when the pod is not running (its create failed) or its infra
-// predates updates (infra.ErrUnsupported).
+// nothing, when the pod is not running (its create failed), its infra
+// predates updates (infra.ErrUnsupported), or a container's new image
+// cannot be had (imageUnavailable).
 func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout) error {
 	d := a.Desired
 	id := ID(d.Pod.Namespace, d.Pod.Name)
@@ -65,6 +66,14 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout)
 			m.cfg.Log.Info("the pod's infra cannot update containers; replacing the pod", "pod", key(d.Pod), "err", err)
 			return errReplace
 		}
+		if imageUnavailable(err) {
+			// As a kubelet would: the pod is replaced, its create fails
+			// with the image's reason, and the rollout gate returns it to
+			// its last good spec. An image still being pulled is waited
+			// for while the old containers run.
+			m.cfg.Log.Info("a container's new image cannot be had; replacing the pod", "pod", key(d.Pod), "err", err)
+			return errReplace
+		}
 		m.event(d.Pod, "", kube.EventWarning, kube.EventFailed, "update in place failed, the pod runs its previous spec: "+err.Error())
 		return fmt.Errorf("update pod %s/%s in place: %w", d.Pod.Namespace, d.Pod.Name, err)
 	}
@@ -84,6 +93,14 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout)
 	t.containers(u.started)
 	t.doneAs("pod updated in place", slog.Any("restarted", u.restart), slog.Any("resized", u.resize), slog.String("change", a.Change.String()))
 	return nil
+}
+
+// imageUnavailable reports whether err is an image that cannot be had
+// (ErrImagePull, ImagePullBackOff, ErrImageNeverPull), rather than one
+// being pulled or a failure of the host.
+func imageUnavailable(err error) bool {
+	r, ok := pullReason(err)
+	return ok && r != kube.ReasonContainerCreating
 }
 
 // podUpdate is one in-place update as its steps see it.

@@ -443,3 +443,35 @@ func newPodUpdate(t *testing.T, m *Manager, old, new *manifests.Pod) *podUpdate 
 	}
 	return u
 }
+
+// TestUpdateToAnImageItCannotHave: a container's new image being pulled
+// keeps the old containers running (the update is retried); one that
+// cannot be had replaces the pod, whose create fails with the image's
+// reason, as on a kubelet, for the rollout gate to judge.
+func TestUpdateToAnImageItCannotHave(t *testing.T) {
+	for _, tc := range []struct {
+		reason   string
+		replaced bool
+	}{
+		{kube.ReasonContainerCreating, false},
+		{kube.ReasonErrImagePull, true},
+		{kube.ReasonImageNotFound, true},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			h := newFakeHost(t.TempDir())
+			m, old := startTwo(t, h)
+			t.Cleanup(func() { m.Apply(context.Background(), deleteAction(old)) })
+			pid := m.pods[ID("default", "two")].rec.InfraPID
+			p := twoPod(t, func(p *manifests.Pod) { p.Spec.Containers[0].Image = "berth.test/demo:2" })
+			h.pulls["berth.test/demo:2"] = tc.reason
+			err := m.Apply(context.Background(), replaceAction(old, p))
+			if err == nil || failureReason(err) != tc.reason {
+				t.Fatalf("update: %v, want a failure with reason %s", err, tc.reason)
+			}
+			e, running := m.pods[ID("default", "two")]
+			if kept := running && e.rec.InfraPID == pid && manifests.SpecEqual(e.rec.Pod, old); kept == tc.replaced {
+				t.Errorf("old pod kept running: %v, want %v", kept, !tc.replaced)
+			}
+		})
+	}
+}
