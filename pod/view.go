@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
@@ -105,7 +106,7 @@ func failureReason(err error) string {
 		return r
 	}
 	switch {
-	case errors.As(err, &ie):
+	case errors.As(err, &ie) && errors.Is(err, images.ErrNotFound):
 		return kube.ReasonImageNotFound
 	case errors.Is(err, netsetup.ErrHostPortInUse):
 		return kube.ReasonHostPortInUse
