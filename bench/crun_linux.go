@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +16,9 @@ const cgroupRoot = "/sys/fs/cgroup"
 // one whose cgroup2 mount holds a controller (here hugetlb, which no v1
 // hierarchy claimed). It mounts a v1 hierarchy for that controller, which
 // takes it off the cgroup2 mount while mounted, and returns how to undo
-// that (the controller goes back once no cgroup is left below it). On any
-// other host it changes nothing.
+// that: the cgroups podman left in it removed, then unmounted, the
+// controller goes back to the cgroup2 mount. On any other host it changes
+// nothing.
 func hugetlbForCrun(root string) (func(), error) {
 	ctrls, err := os.ReadFile(filepath.Join(root, "unified", "cgroup.controllers"))
 	if err != nil || !hybridHolds(string(ctrls), "hugetlb") {
@@ -37,9 +39,28 @@ func hugetlbForCrun(root string) (func(), error) {
 		return nil, fmt.Errorf("crun on a hybrid host: mount the v1 hugetlb hierarchy on %s: %w (use -podman-runtime runc)", dir, err)
 	}
 	return func() {
+		removeEmptyCgroups(dir)
 		unix.Unmount(dir, 0)
 		undoDir()
 	}, nil
+}
+
+// removeEmptyCgroups removes the cgroups below root, deepest first (podman
+// leaves its conmon cgroups behind). The hierarchy was mounted for this
+// run, so all of them are the run's; while any is left, unmounting keeps
+// the hierarchy alive unseen and the controller never returns to the
+// cgroup2 mount. A cgroup that still has processes stays (EBUSY).
+func removeEmptyCgroups(root string) {
+	var dirs []string
+	filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && e.IsDir() && path != root {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i])
+	}
 }
 
 // hybridHolds reports whether a cgroup.controllers text lists ctrl.

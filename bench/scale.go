@@ -62,7 +62,10 @@ func (bn *bench) scaleOne(n, podmanMax int, perPod func(name, unit string) *Scen
 	if err != nil {
 		return nil, err
 	}
-	t, err := bn.b.timedCLI("apply", "-f", multi, "--timeout", "30m")
+	// Generous (the machine is shared), but a burst that cannot come up
+	// fails the run in minutes.
+	timeout := (time.Minute + time.Duration(n)*500*time.Millisecond).String()
+	t, err := bn.b.timedCLI("apply", "-f", multi, "--timeout", timeout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: berth apply: %w", tag, err)
 	}
@@ -132,7 +135,7 @@ func (bn *bench) scaleOne(n, podmanMax int, perPod func(name, unit string) *Scen
 	perPod("scale-get-pods-per-pod", "ms/pod").add("berth", Summarize(getPods.samples("berth-api")).Median/float64(n))
 	idle.add("berth", cpuPercent(cpuPIDs, bn.idle))
 
-	if t, err = bn.b.timedCLI("delete", "-f", multi, "--timeout", "30m"); err != nil {
+	if t, err = bn.b.timedCLI("delete", "-f", multi, "--timeout", timeout); err != nil {
 		return nil, fmt.Errorf("%s: berth delete: %w", tag, err)
 	}
 	down.add("berth", t)
