@@ -11,7 +11,8 @@ import (
 
 // scaleScenarios start each size's pods at once (one multi-document file,
 // `berth apply`), and with them all up measure what the daemon holds per
-// pod (open fds, threads, RSS and PSS), `get pods` latency, idle CPU, and
+// pod (open fds, threads, RSS and PSS), MemAvailable and the infras' PSS
+// per pod, `get pods` latency, idle CPU, and
 // the host objects the pods hold (nftables rules in the daemon's table,
 // cgroup directories, IP leases); then tear them down and check the
 // daemon's fds went back. Sizes are measured in ascending order with the
@@ -58,6 +59,7 @@ func (bn *bench) scaleOne(n, podmanMax int, perPod func(name, unit string) *Scen
 		return nil, err
 	}
 	pid := bn.b.cmd.Process.Pid
+	availBefore, _ := readMemAvailable()
 	before, err := readDaemonUse(pid)
 	if err != nil {
 		return nil, err
@@ -73,10 +75,12 @@ func (bn *bench) scaleOne(n, podmanMax int, perPod func(name, unit string) *Scen
 	perPod("scale-up-per-pod", "ms/pod").add("berth", t/float64(n))
 	notePhases(up, bn.b.timings())
 	time.Sleep(bn.settle)
+	availAfter, _ := readMemAvailable()
 	after, err := readDaemonUse(pid)
 	if err != nil {
 		return nil, err
 	}
+	perPod("scale-memavail-per-pod", "kB/pod").add("berth", float64(availBefore-availAfter)/float64(n))
 	objects.note("daemon_before", before)
 	objects.note("daemon_up", after)
 	perPod("scale-daemon-fds-per-pod", "fd/pod").add("berth", float64(after.FDs-before.FDs)/float64(n))
