@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,8 +40,22 @@ func hugetlbForCrun(root string) (func(), error) {
 		return nil, fmt.Errorf("crun on a hybrid host: mount the v1 hugetlb hierarchy on %s: %w (use -podman-runtime runc)", dir, err)
 	}
 	return func() {
-		removeEmptyCgroups(dir)
-		unix.Unmount(dir, 0)
+		// Removed cgroups go offline asynchronously: unmounted before they
+		// did, the hierarchy lives on unseen and the controller never
+		// returns. Mounting again reattaches that hierarchy; retry until
+		// the controller is back on the cgroup2 mount.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			removeEmptyCgroups(dir)
+			unix.Unmount(dir, 0)
+			ctrls, _ := os.ReadFile(filepath.Join(root, "unified", "cgroup.controllers"))
+			if hybridHolds(string(ctrls), "hugetlb") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+			if err := unix.Mount("cgroup", dir, "cgroup", 0, "hugetlb"); err != nil {
+				break
+			}
+		}
 		undoDir()
 	}, nil
 }
@@ -48,8 +63,7 @@ func hugetlbForCrun(root string) (func(), error) {
 // removeEmptyCgroups removes the cgroups below root, deepest first (podman
 // leaves its conmon cgroups behind). The hierarchy was mounted for this
 // run, so all of them are the run's; while any is left, unmounting keeps
-// the hierarchy alive unseen and the controller never returns to the
-// cgroup2 mount. A cgroup that still has processes stays (EBUSY).
+// the hierarchy alive. A cgroup that still has processes stays (EBUSY).
 func removeEmptyCgroups(root string) {
 	var dirs []string
 	filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
