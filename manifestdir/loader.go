@@ -95,7 +95,15 @@ func (l *Loader) Load() (*Snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
-	entries, err := os.ReadDir(l.dir)
+	// One open directory: every file is stat'ed relative to it, without
+	// walking the directory's path again (half of a no-op re-list's time
+	// with 10000 files was stat).
+	d, err := os.Open(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list manifest directory %s: %w", l.dir, err)
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
 	if err != nil {
 		return nil, fmt.Errorf("list manifest directory %s: %w", l.dir, err)
 	}
@@ -104,7 +112,7 @@ func (l *Loader) Load() (*Snapshot, error) {
 		if !Counts(de.Name()) {
 			continue
 		}
-		e := l.statEntry(filepath.Join(l.dir, de.Name()))
+		e := l.statEntry(int(d.Fd()), de.Name())
 		if e == nil {
 			continue
 		}
@@ -163,20 +171,22 @@ type entry struct {
 	gone    bool // vanished between listing and parsing
 }
 
-// statEntry stats path (following symlinks) and takes its parse from the
-// cache when the version matches. It returns nil for entries that do not
-// count after all: gone, dangling symlinks, directories, devices, fifos.
-func (l *Loader) statEntry(path string) *entry {
-	fi, err := os.Stat(path)
+// statEntry stats name in the directory dirfd (following symlinks) and
+// takes its parse from the cache when the version matches. It returns nil
+// for entries that do not count after all: gone, dangling symlinks,
+// directories, devices, fifos.
+func (l *Loader) statEntry(dirfd int, name string) *entry {
+	path := filepath.Join(l.dir, name)
+	v, regular, err := statAt(dirfd, name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
 		return &entry{loadedFile: loadedFile{path: path, readErr: fmt.Errorf("stat %s: %w", path, err)}}
-	case !fi.Mode().IsRegular():
+	case !regular:
 		return nil
 	}
-	e := &entry{loadedFile: loadedFile{path: path}, version: versionOf(fi)}
+	e := &entry{loadedFile: loadedFile{path: path}, version: v}
 	if c, ok := l.cache[path]; ok && c.version == e.version {
 		e.file = c.file
 	}
