@@ -31,21 +31,30 @@ type berthDaemon struct {
 	out                               *lockedBuffer
 }
 
-func newBerthDaemon(e *env) (*berthDaemon, error) {
+// newBerthDaemon prepares a daemon whose pod range holds maxPods pods.
+func newBerthDaemon(e *env, maxPods int) (*berthDaemon, error) {
+	var b [3]byte
+	rand.Read(b[:])
+	suffix := hex.EncodeToString(b[:])
+	cidr, err := freeCIDR(maxPods, func() (byte, byte) {
+		var r [2]byte
+		rand.Read(r[:])
+		return r[0], r[1]
+	})
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "berth-bench-")
 	if err != nil {
 		return nil, err
 	}
-	var b [3]byte
-	rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
 	d := &berthDaemon{
 		e: e, dir: dir,
 		manifests: filepath.Join(dir, "m"), state: filepath.Join(dir, "s"),
 		run: filepath.Join(dir, "r"), logs: filepath.Join(dir, "l"),
 		sock:   filepath.Join(dir, "r", "berth.sock"),
 		bridge: "bb" + suffix, table: "berth_bench_" + suffix,
-		cidr:         fmt.Sprintf("10.%d.%d.0/23", 150+int(b[0])%40, int(b[1])&^1),
+		cidr:         cidr.String(),
 		cgroupParent: "berth-bench-" + suffix,
 		out:          &lockedBuffer{},
 	}

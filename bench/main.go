@@ -4,7 +4,7 @@
 // addressed), in one run with the runs interleaved, and prints a table plus
 // one JSON line per scenario.
 //
-//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-only start-1,start-2,start-host,restart,update,relist,burst,seccomp,cli,pull,probes]
+//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-podman-runtime runc|crun] [-only start-1,...,update,pull,probes,scale] [-scale 100,1000]
 //
 // It needs root (namespaces, cgroups, veths). It builds berth and the
 // examples/demo workload from this module, imports the workload into a
@@ -24,10 +24,12 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // order is how the scenarios are listed, as issue 6 names them.
-var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "update", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "probe", "floor"}
+var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "update", "idle", "relist", "scale", "seccomp", "cli", "pull", "pull-rss", "probe", "floor"}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -41,7 +43,8 @@ type options struct {
 	n, warmup, burst, burstN, relist int
 	idle, settle, probeWindow        time.Duration
 	podman, runtime, only, repo      string
-	berth                            string
+	berth, scale                     string
+	scalePodman, daemonNofile        int
 }
 
 func parseFlags() options {
@@ -55,8 +58,11 @@ func parseFlags() options {
 	flag.DurationVar(&o.probeWindow, "probe-window", time.Minute, "how long the probe scenarios measure CPU, each")
 	flag.DurationVar(&o.settle, "settle", 2*time.Second, "pause after a burst is up before memory is read")
 	flag.StringVar(&o.podman, "podman", "auto", "measure podman: auto (install if missing), off")
-	flag.StringVar(&o.runtime, "podman-runtime", "runc", "OCI runtime podman uses (crun refuses hybrid cgroups when hugetlb is on cgroup2)")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,update,relist,seccomp,cli,pull,probes (default all; stop comes with start-1)")
+	flag.StringVar(&o.runtime, "podman-runtime", "runc", "OCI runtime podman uses: runc or crun (on a hybrid cgroup host whose cgroup2 mount holds hugetlb, the harness mounts a v1 hugetlb hierarchy for crun while it runs)")
+	flag.StringVar(&o.scale, "scale", "100,1000", "pod counts of the scale group, ascending (run only when -only names scale)")
+	flag.IntVar(&o.scalePodman, "scale-podman", 100, "largest scale size podman also runs")
+	flag.IntVar(&o.daemonNofile, "daemon-nofile", 0, "lower the berth daemon's open-file limit to this (0: leave it), to see how it behaves at the limit")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,update,relist,seccomp,cli,pull,probes,scale (default all but scale; stop comes with start-1)")
 	flag.StringVar(&o.repo, "repo", ".", "the berth module to build")
 	flag.StringVar(&o.berth, "berth", "", "use this berth binary instead of building cmd/berth")
 	flag.Parse()
@@ -77,6 +83,16 @@ func mainErr(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sizes, err := parseSizes(o.scale)
+	if err != nil {
+		return err
+	}
+	maxPods := o.burst
+	if selected(o.only)("scale") && o.only != "" {
+		for _, n := range sizes {
+			maxPods = max(maxPods, n)
+		}
+	}
 	bn := &bench{e: e, log: log, warmup: o.warmup, n: o.n, burst: o.burst, burstN: o.burstN,
 		idle: o.idle, settle: o.settle, probeWindow: o.probeWindow, files: filepath.Join(dir, "yaml")}
 	if err := os.MkdirAll(bn.files, 0o755); err != nil {
@@ -84,6 +100,9 @@ func mainErr(log *slog.Logger) error {
 	}
 	meta := map[string]any{"go": runtime.Version(), "cpus": runtime.NumCPU(), "n": o.n, "warmup": o.warmup}
 	if o.podman != "off" {
+		if o.runtime != "runc" && o.runtime != "crun" {
+			return fmt.Errorf("-podman-runtime %q: runc or crun", o.runtime)
+		}
 		took, err := ensurePackages(log, map[string]string{"podman": "podman", o.runtime: o.runtime})
 		if err != nil {
 			return err
@@ -96,17 +115,24 @@ func mainErr(log *slog.Logger) error {
 		meta["podman"] = bn.p.version
 		meta["podman_runtime"] = o.runtime
 	}
-	if bn.b, err = newBerthDaemon(e); err != nil {
+	if bn.b, err = newBerthDaemon(e, maxPods); err != nil {
 		return err
 	}
 	defer bn.b.cleanup()
 	if err := bn.b.start(); err != nil {
 		return err
 	}
+	if o.daemonNofile > 0 {
+		lim := unix.Rlimit{Cur: uint64(o.daemonNofile), Max: uint64(o.daemonNofile)}
+		if err := unix.Prlimit(bn.b.cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+			return fmt.Errorf("lower the daemon's open-file limit: %w", err)
+		}
+		meta["daemon_nofile"] = o.daemonNofile
+	}
 	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
 		meta["loadavg_at_start"] = strings.TrimSpace(string(l))
 	}
-	results, err := bn.runAll(selected(o.only), o.relist)
+	results, err := bn.runAll(selected(o.only), o.only != "", o.relist, sizes, o.scalePodman)
 	printResults(meta, results)
 	return err
 }
@@ -124,7 +150,7 @@ func selected(only string) func(string) bool {
 
 // runAll runs the selected scenario groups; on an error it returns what
 // was measured so far with the error.
-func (bn *bench) runAll(sel func(string) bool, relist int) ([]*Scenario, error) {
+func (bn *bench) runAll(sel func(string) bool, named bool, relist int, sizes []int, scalePodman int) ([]*Scenario, error) {
 	var out []*Scenario
 	groups := []struct {
 		name string
@@ -141,9 +167,10 @@ func (bn *bench) runAll(sel func(string) bool, relist int) ([]*Scenario, error) 
 		{"cli", bn.cliScenarios},
 		{"pull", bn.pullScenarios},
 		{"probes", bn.probeScenarios},
+		{"scale", func() ([]*Scenario, error) { return bn.scaleScenarios(sizes, scalePodman) }},
 	}
 	for _, g := range groups {
-		if !sel(g.name) {
+		if !sel(g.name) || (g.name == "scale" && !named) {
 			continue
 		}
 		bn.log.Info("scenario", "group", g.name)

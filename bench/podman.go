@@ -25,6 +25,8 @@ type podman struct {
 	runtime string
 	// bridgeExisted: podman0 was there before, so cleanup leaves it.
 	bridgeExisted bool
+	// undoCgroups unmounts what newPodman mounted for crun (nil: nothing).
+	undoCgroups func()
 }
 
 func newPodman(e *env, runtime string) (*podman, error) {
@@ -33,6 +35,12 @@ func newPodman(e *env, runtime string) (*podman, error) {
 		return nil, err
 	}
 	p := &podman{dir: dir, runtime: runtime}
+	if runtime == "crun" {
+		if p.undoCgroups, err = hugetlbForCrun(cgroupRoot); err != nil {
+			p.cleanup()
+			return nil, err
+		}
+	}
 	_, err = netlink.LinkByName("podman0")
 	p.bridgeExisted = err == nil
 	conf := filepath.Join(dir, "containers.conf")
@@ -61,13 +69,13 @@ const unixRlimitNproc = 6
 // containersConf clamps podman's default ulimits to what this host allows
 // (as root it asks for 1048576, which a host without CAP_SYS_RESOURCE or
 // with a lower hard limit refuses; nproc at the hard limit was refused too,
-// 32768 works) and selects the OCI runtime (runc by default: crun refuses
-// hybrid cgroup hosts where hugetlb is on the cgroup2 mount). cgroupfs and
-// a file event log, because the host may have no systemd.
+// 32768 works), selects the OCI runtime and netavark (podman's own network
+// stack, its fastest; CNI is the other), cgroupfs and a file event log,
+// because the host may have no systemd.
 func containersConf(runtime string, nofile, nproc uint64) string {
 	nofile = min(nofile, 1048576)
 	nproc = min(nproc, 32768)
-	return fmt.Sprintf("[containers]\ndefault_ulimits = [\"nofile=%d:%d\", \"nproc=%d:%d\"]\n\n[engine]\nruntime = %q\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+	return fmt.Sprintf("[containers]\ndefault_ulimits = [\"nofile=%d:%d\", \"nproc=%d:%d\"]\n\n[engine]\nruntime = %q\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\n[network]\nnetwork_backend = \"netavark\"\n",
 		nofile, nofile, nproc, nproc, runtime)
 }
 
@@ -114,6 +122,9 @@ func (p *podman) cleanup() {
 	p.cmd("rm", "-a", "-f", "-t", "0")
 	p.cmd("rmi", "-a", "-f")
 	hostclean.Remove(hostclean.Daemon{Dir: p.dir})
+	if p.undoCgroups != nil {
+		p.undoCgroups()
+	}
 	if !p.bridgeExisted {
 		if l, err := netlink.LinkByName("podman0"); err == nil {
 			netlink.LinkDel(l)

@@ -73,7 +73,7 @@ func (l *Launching) Joined() error {
 // upgrade, crash) it is re-parented to init or the nearest subreaper and
 // keeps running; the next daemon re-attaches with NewClient. While the daemon
 // lives, it must reap the process once Wait succeeded: call Joined, then
-// Proc.Wait, in a goroutine.
+// Reap, in a goroutine.
 func Launch(cfg PodConfig, opt LaunchOptions) (*Launching, error) {
 	return launch(cfg, opt, Subcommand)
 }

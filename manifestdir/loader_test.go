@@ -441,3 +441,60 @@ func TestImagePullSecretsWarn(t *testing.T) {
 		t.Errorf("problems %v; missing warnings %v", snap.Problems, want)
 	}
 }
+
+// A re-list that finds the same files unchanged returns the snapshot it
+// resolved before; any change, an unreadable file or a Seed resolves anew.
+func TestNoOpLoadReturnsLastSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	writeManifest(t, dir, "a.yaml", testPod("a"))
+	writeManifest(t, dir, "b.yaml", testPod("web"))
+	writeManifest(t, dir, "c.yaml", testPod("web"))
+	l := NewLoader(dir)
+	first := mustLoad(t, l)
+	if again := mustLoad(t, l); again != first {
+		t.Fatal("a no-op re-list resolved a new snapshot")
+	}
+	want := []string{"default/a@a.yaml", "default/web@b.yaml"}
+
+	steps := []struct {
+		name   string
+		change func()
+		want   []string
+	}{
+		{"file added", func() { writeManifest(t, dir, "d.yaml", testPod("d")) }, append(slices.Clone(want), "default/d@d.yaml")},
+		{"file removed", func() { os.Remove(filepath.Join(dir, "d.yaml")) }, want},
+		{"file rewritten", func() { writeManifest(t, dir, "a.yaml", testPod("a2")) }, []string{"default/a2@a.yaml", "default/web@b.yaml"}},
+		{"owner seeded", func() {
+			l.Seed([]reconciler.Observed{{Key: reconciler.PodKey{Namespace: "default", Name: "web"}, File: filepath.Join(dir, "c.yaml")}})
+		}, []string{"default/a2@a.yaml", "default/web@c.yaml"}},
+	}
+	prev := first
+	for _, s := range steps {
+		s.change()
+		snap := mustLoad(t, l)
+		if snap == prev {
+			t.Errorf("%s: the last snapshot came back", s.name)
+		}
+		got := podFiles(snap)
+		slices.Sort(got)
+		w := slices.Clone(s.want)
+		slices.Sort(w)
+		if !slices.Equal(got, w) {
+			t.Errorf("%s: pods = %q, want %q", s.name, got, w)
+		}
+		if again := mustLoad(t, l); again != snap {
+			t.Errorf("%s: the no-op re-list after it resolved anew", s.name)
+		}
+		prev = snap
+	}
+
+	loop := filepath.Join(dir, "loop.yaml")
+	mustSymlink(t, loop, loop)
+	withErr := mustLoad(t, l)
+	if again := mustLoad(t, l); again == withErr {
+		t.Error("a snapshot with an unreadable file was reused")
+	}
+	if got := heldNames(withErr); !slices.Contains(got, "loop.yaml") {
+		t.Errorf("held = %q, want loop.yaml", got)
+	}
+}

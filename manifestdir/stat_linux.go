@@ -1,9 +1,6 @@
 package manifestdir
 
-import (
-	"io/fs"
-	"syscall"
-)
+import "golang.org/x/sys/unix"
 
 // fileVersion identifies one version of a file's content without reading
 // it: a rename over the file changes the inode, a write changes size or
@@ -15,11 +12,13 @@ type fileVersion struct {
 	ctimeNs  int64
 }
 
-func versionOf(fi fs.FileInfo) fileVersion {
-	v := fileVersion{size: fi.Size(), mtimeNs: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		v.dev, v.ino = st.Dev, st.Ino
-		v.ctimeNs = st.Ctim.Nano()
+// statAt stats name in the directory dirfd, following a symlink, and
+// returns its version and whether it is a regular file.
+func statAt(dirfd int, name string) (fileVersion, bool, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, 0); err != nil {
+		return fileVersion{}, false, err
 	}
-	return v
+	v := fileVersion{dev: st.Dev, ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
+	return v, st.Mode&unix.S_IFMT == unix.S_IFREG, nil
 }

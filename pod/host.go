@@ -178,8 +178,6 @@ type launching struct{ *infra.Launching }
 
 func (l launching) Pid() int { return l.Proc.Pid }
 
-func (l launching) Reap() { l.Proc.Wait() }
-
 // hostProcesses is the host's process table.
 type hostProcesses struct{}
 

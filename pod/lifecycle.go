@@ -609,6 +609,11 @@ func (e *imageError) Error() string {
 	if _, ok := pullReason(e.err); ok {
 		return fmt.Sprintf("%s: %v", who, e.err)
 	}
+	if !errors.Is(e.err, images.ErrNotFound) {
+		// The store could not be read (out of fds, a broken disk): saying
+		// the image is missing would send the user to import it again.
+		return fmt.Sprintf("%s: image %q: read the local store: %v", who, e.image, e.err)
+	}
 	return fmt.Sprintf("%s: image %q is not in the local store: import it with `berth image import` (%v)", who, e.image, e.err)
 }
 

@@ -14,9 +14,10 @@ import (
 // and start time) and answers are adopted untouched; everything else a
 // crash may have left (half-made pods, dead infras, cgroups, veths, leases,
 // sockets without a pod) is removed. It never trusts a state file alone.
-// The infras are asked, and the pods removed, in parallel, each infra call
-// with its deadline (infra.CallTimeout): a stuck infra delays the daemon's
-// start by one deadline, never holds it.
+// The infras are asked (infraFanOut at once), and the pods removed, in
+// parallel, each infra call with its deadline (infra.CallTimeout): a stuck
+// infra delays the daemon's start by its deadline (shared with up to
+// infraFanOut-1 others), never holds it.
 func (m *Manager) Recover(ctx context.Context) error {
 	ids, err := podDirs(m.cfg.StateDir)
 	if err != nil {
@@ -24,8 +25,13 @@ func (m *Manager) Recover(ctx context.Context) error {
 	}
 	found := make([]recovered, len(ids))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, infraFanOut)
 	for i, name := range ids {
-		wg.Go(func() { found[i] = m.inspect(ctx, name) })
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			found[i] = m.inspect(ctx, name)
+		})
 	}
 	wg.Wait()
 	live := map[string]bool{}

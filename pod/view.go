@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
@@ -105,7 +106,7 @@ func failureReason(err error) string {
 		return r
 	}
 	switch {
-	case errors.As(err, &ie):
+	case errors.As(err, &ie) && errors.Is(err, images.ErrNotFound):
 		return kube.ReasonImageNotFound
 	case errors.Is(err, netsetup.ErrHostPortInUse):
 		return kube.ReasonHostPortInUse
@@ -244,10 +245,12 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 	m.mu.Unlock()
 
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, infraFanOut)
 	for i := range res {
 		wg.Add(1)
+		slots <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-slots; wg.Done() }()
 			if s, err := m.cfg.Infra.Status(ctx, socks[i]); err == nil {
 				res[i].st = &s
 			}
@@ -256,6 +259,13 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 	wg.Wait()
 	return res
 }
+
+// infraFanOut is how many infras one listing (or the recovery) asks at
+// once. Each call holds a socket, an fd, until its infra answers: unbounded,
+// a listing of 10000 pods would hold 10000 fds at once, half of a host's
+// typical hard limit of 20000, and on two cores more calls at once than
+// this do not answer sooner.
+const infraFanOut = 64
 
 // failure is the last failed create of a pod, shown until the pod is
 // created or no longer desired (Forget).
