@@ -168,6 +168,7 @@ func Run(ctx context.Context, cfg Config) error {
 		TimingEvents:   cfg.TimingEvents,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          onEvent,
+		InfraExited:    poke,
 		ExecProbe:      execProbes.run,
 		Log:            log,
 		Pull:           pull,

@@ -154,6 +154,10 @@ const (
 	// EventClaimSizeNotEnforced: a claim's declared storage size has no
 	// project quota to enforce it on the state directory's file system.
 	EventClaimSizeNotEnforced = "ClaimSizeNotEnforced"
+	// EventSandboxChanged is kubelet's reason (Normal) for a pod whose
+	// sandbox, berth's infra, died: what is left of it is removed and the
+	// pod is made again.
+	EventSandboxChanged = "SandboxChanged"
 )
 
 // StartTimings break a container's start down by step, for the "pod

@@ -59,9 +59,9 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	e, ok := m.pods[id]
 	var rec *record
 	var l Layout
-	var terminating bool
+	var terminating, ended bool
 	if ok {
-		rec, l, terminating = e.rec, e.layout, e.terminating
+		rec, l, terminating, ended = e.rec, e.layout, e.terminating, e.ended != nil
 	}
 	m.mu.Unlock()
 	if !ok {
@@ -69,6 +69,9 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	}
 	if terminating {
 		return ExecTarget{}, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
+	}
+	if ended {
+		return ExecTarget{}, fmt.Errorf("pod %s ended when its infra died: %w", key, ErrNotRunning)
 	}
 	c, err := pickContainer(rec.Pod, ctr)
 	if err != nil {
