@@ -178,6 +178,10 @@ func Run(ctx context.Context, cfg Config) error {
 		metrics.Node{CPUs: runtime.NumCPU(), MemoryBytes: uint64(si.Totalram) * uint64(si.Unit)}, log)
 	ready := make(chan struct{})
 	notifyReady := firstPass(ready, log)
+	status := &statusNotifier{log: log, send: func(state string) error {
+		_, err := daemon.SdNotify(false, state)
+		return err
+	}}
 	b.rec = reconciler.New(timed, mgr, log, reconciler.Options{
 		Parallel: cfg.Parallel,
 		OnPass: func(r reconciler.Result) {
@@ -185,6 +189,7 @@ func Run(ctx context.Context, cfg Config) error {
 			mgr.Refresh(ctx)
 			b.forgetUndesired()
 			b.reportProblems()
+			status.update(statusText(mgr.Summary(), b.rec.Problems()))
 			notifyReady(r)
 		},
 	})
