@@ -24,6 +24,7 @@ import (
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/initbin"
 	"github.com/berth-project/berth/internal/sealed"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/metrics"
@@ -133,6 +134,9 @@ func Run(ctx context.Context, cfg Config) error {
 		events.add(apiEvent(e))
 		if b != nil { // set before the first pass, so before any create
 			timed.podStarted(e, b.metrics)
+			if e.Reason == kube.EventDeleted && e.Container == "" {
+				b.metrics.ForgetPod(e.Namespace, e.Name)
+			}
 		}
 	}
 	trigger := make(chan struct{}, 1)
@@ -156,6 +160,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Done:        func() { poke(); gc.poke() },
 		Credentials: func(ns, name string) (*registry.DockerConfig, error) { return pullSecrets(loader.Latest(), ns, name) },
 		Log:         log,
+		// Pulls start in creates, once b is set.
+		Pulled: func(res registry.Result, err error) { b.metrics.ObservePull(err == nil, res.Downloaded) },
 	})
 	execProbes := &execProber{fallbackDir: filepath.Join(cfg.RunDir, "bin", "exec")}
 	defer execProbes.close()
@@ -172,10 +178,14 @@ func Run(ctx context.Context, cfg Config) error {
 		ExecProbe:      execProbes.run,
 		Log:            log,
 		Pull:           pull,
+		ProbeRun: func(r pod.ProbeRun) {
+			b.metrics.ObserveProbe(r.Type.String(), probeResult(r.Result), r.Container, r.Namespace, r.Name, r.UID)
+		},
 	})
 	b = &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	b.metrics = metrics.New(metricsSource{b: b, cg: cg, stateDir: cfg.StateDir},
 		metrics.Node{CPUs: runtime.NumCPU(), MemoryBytes: uint64(si.Totalram) * uint64(si.Unit)}, log)
+	events.count = b.metrics.ObserveEvent
 	ready := make(chan struct{})
 	notifyReady := firstPass(ready, log)
 	status := &statusNotifier{log: log, send: func(state string) error {

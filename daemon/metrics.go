@@ -14,6 +14,7 @@ import (
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/metrics"
 	"github.com/berth-project/berth/pod"
+	"github.com/berth-project/berth/probe"
 	"github.com/berth-project/berth/reconciler"
 )
 
@@ -65,6 +66,19 @@ func (s metricsSource) pod(v pod.View) metrics.Pod {
 		out.Containers = append(out.Containers, c)
 	}
 	return out
+}
+
+// probeResult is a probe run's result as prober_probe_total's label has
+// it: a warning (a redirect not followed) is a success, as for the
+// kubelet; an errored run (the probe could not run) is unknown.
+func probeResult(r probe.Result) string {
+	switch r {
+	case probe.Success, probe.Warning:
+		return metrics.ProbeSuccessful
+	case probe.Failure:
+		return metrics.ProbeFailed
+	}
+	return metrics.ProbeUnknown
 }
 
 // MetricsHandler implements api.MetricsBackend.

@@ -69,7 +69,9 @@ type Config struct {
 	// or died: the daemon asks for a reconcile pass, which makes a dead
 	// pod again).
 	InfraExited func()
-	Log         *slog.Logger
+	// ProbeRun is told of every probe run.
+	ProbeRun func(ProbeRun)
+	Log      *slog.Logger
 }
 
 // Manager creates, observes and removes pods.
@@ -125,6 +127,9 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.InfraExited == nil {
 		cfg.InfraExited = func() {}
+	}
+	if cfg.ProbeRun == nil {
+		cfg.ProbeRun = func(ProbeRun) {}
 	}
 	if cfg.Volumes == nil {
 		cfg.Volumes = hostVolumes{}
