@@ -4,7 +4,7 @@
 // addressed), in one run with the runs interleaved, and prints a table plus
 // one JSON line per scenario.
 //
-//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-podman auto|off] [-only start-1,start-2,start-host,restart,relist,burst,seccomp,cli]
+//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-podman auto|off] [-only start-1,start-2,start-host,restart,relist,burst,seccomp,cli,scrape]
 //
 // It needs root (namespaces, cgroups, veths). It builds berth and the
 // examples/demo workload from this module, imports the workload into a
@@ -27,7 +27,7 @@ import (
 )
 
 // order is how the scenarios are listed, as issue 6 names them.
-var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "floor"}
+var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "idle", "relist", "seccomp", "cli", "pull", "pull-rss", "scrape", "floor"}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -55,7 +55,7 @@ func parseFlags() options {
 	flag.DurationVar(&o.settle, "settle", 2*time.Second, "pause after a burst is up before memory is read")
 	flag.StringVar(&o.podman, "podman", "auto", "measure podman: auto (install if missing), off")
 	flag.StringVar(&o.runtime, "podman-runtime", "runc", "OCI runtime podman uses (crun refuses hybrid cgroups when hugetlb is on cgroup2)")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,relist,seccomp,cli,pull (default all; stop comes with start-1)")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,relist,seccomp,cli,pull,scrape (default all; stop comes with start-1)")
 	flag.StringVar(&o.repo, "repo", ".", "the berth module to build")
 	flag.StringVar(&o.berth, "berth", "", "use this berth binary instead of building cmd/berth")
 	flag.Parse()
@@ -138,6 +138,7 @@ func (bn *bench) runAll(sel func(string) bool, relist int) ([]*Scenario, error) 
 		{"seccomp", bn.seccompScenarios},
 		{"cli", bn.cliScenarios},
 		{"pull", bn.pullScenarios},
+		{"scrape", bn.scrapeScenarios},
 	}
 	for _, g := range groups {
 		if !sel(g.name) {
