@@ -11,6 +11,7 @@ import (
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/crilog"
 	"github.com/berth-project/berth/kube"
+	"github.com/berth-project/berth/manifests"
 )
 
 // TestDeadInfraIsMadeAgain kills a running pod's infra while the daemon
@@ -140,4 +141,67 @@ func hasEvent(events []Event, reason string) bool {
 		}
 	}
 	return false
+}
+
+// TestRecoverRemovesLogsLeftByACrash: a daemon that dies between the
+// teardown of a pod whose infra died (its logs kept for the pod made
+// again) and that pod's create leaves a log directory no record names;
+// the next daemon's Recover removes it, and keeps a live pod's.
+func TestRecoverRemovesLogsLeftByACrash(t *testing.T) {
+	ctx := context.Background()
+	h := newFakeHost(t.TempDir())
+	crashed := newTestManager(h)
+	dead, live := webPod(t), webPod(t)
+	dead.Name = "dead"
+	live.Spec.Containers[0].Ports = nil
+	for _, p := range []*manifests.Pod{dead, live} {
+		if err := crashed.Apply(ctx, createAction(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadLogs := crashed.pods[ID(dead.Namespace, dead.Name)].layout.Logs
+	liveLogs := crashed.pods[ID(live.Namespace, live.Name)].layout.Logs
+	for _, d := range []string{deadLogs, liveLogs} {
+		if err := os.MkdirAll(filepath.Join(d, "web"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.die(crashed.pods[ID(dead.Namespace, dead.Name)].rec.InfraPID)
+	if _, err := crashed.ListPods(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(deadLogs); err != nil {
+		t.Fatalf("the dead pod's logs were not kept for the pod made again: %v", err)
+	}
+
+	m := newTestManager(h)
+	if err := m.Recover(ctx); err != nil {
+		t.Errorf("recover: %v", err)
+	}
+	if _, err := os.Stat(deadLogs); !os.IsNotExist(err) {
+		t.Errorf("the logs no record names are still there: %v", err)
+	}
+	if _, err := os.Stat(liveLogs); err != nil {
+		t.Errorf("the live pod's logs: %v", err)
+	}
+	if err := m.Apply(ctx, deleteAction(live)); err != nil {
+		t.Fatal(err)
+	}
+	checkEmpty(t, h)
+}
+
+func TestIsPodLogDir(t *testing.T) {
+	for name, want := range map[string]bool{
+		"default_web_0b6e6a52-4c1f-4a8e-9d3a-2f1e5c7b9a10": true,
+		"ns_a_b_0b6e6a52-4c1f-4a8e-9d3a-2f1e5c7b9a10":      true,
+		"0b6e6a52-4c1f-4a8e-9d3a-2f1e5c7b9a10":             false,
+		"default_web_0b6e6a52-4c1f-4a8e-9d3a-2f1e5c7b9a1":  false,
+		"default_web_0b6e6a52x4c1f-4a8e-9d3a-2f1e5c7b9a10": false,
+		"default_web_0B6E6A52-4C1F-4A8E-9D3A-2F1E5C7B9A10": false,
+		"journal": false,
+	} {
+		if got := isPodLogDir(name); got != want {
+			t.Errorf("isPodLogDir(%q) = %v, want %v", name, got, want)
+		}
+	}
 }
