@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
@@ -23,7 +24,8 @@ import (
 // to the pod its manifest makes again (carried, as after a reboot), which
 // the reconciler creates in the same pass since the pod is no longer
 // listed; a Never pod whose containers ran is kept, ended, and shows
-// Failed. A teardown that fails is tried again at the next pass.
+// Failed. A teardown that fails is tried again at the next pass. The
+// teardowns run in parallel, as Recover's do.
 func (m *Manager) reapDead(ctx context.Context) {
 	m.mu.Lock()
 	dead := map[string]*entry{}
@@ -34,14 +36,16 @@ func (m *Manager) reapDead(ctx context.Context) {
 		}
 	}
 	m.mu.Unlock()
+	var wg sync.WaitGroup
 	for id, e := range dead {
-		m.infraDied(ctx, id, e)
+		wg.Go(func() { m.infraDied(ctx, id, e) })
 	}
+	wg.Wait()
 }
 
 func (m *Manager) infraDied(ctx context.Context, id string, e *entry) {
 	p := e.rec.Pod
-	m.cfg.Log.Warn("pod's infra died; removing what is left of the pod to make it again", "pod", key(p), "pid", e.rec.InfraPID)
+	m.cfg.Log.Warn("pod's infra died; removing what is left of the pod", "pod", key(p), "pid", e.rec.InfraPID)
 	m.event(p, "", kube.EventNormal, kube.EventSandboxChanged,
 		fmt.Sprintf("Pod sandbox changed (infra process %d died), it will be killed and re-created.", e.rec.InfraPID))
 	m.stopProbes(e)
