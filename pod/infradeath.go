@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
@@ -24,8 +25,9 @@ import (
 // to the pod its manifest makes again (carried, as after a reboot), which
 // the reconciler creates in the same pass since the pod is no longer
 // listed; a Never pod whose containers ran is kept, ended, and shows
-// Failed. A teardown that fails is tried again at the next pass. The
-// teardowns run in parallel, as Recover's do.
+// Failed. A teardown that fails is tried again at a pass it asks for
+// after a back-off (1 s, doubling up to a minute). The teardowns run in
+// parallel, as Recover's do.
 func (m *Manager) reapDead(ctx context.Context) {
 	m.mu.Lock()
 	dead := map[string]*entry{}
@@ -55,7 +57,9 @@ func (m *Manager) infraDied(ctx context.Context, id string, e *entry) {
 	defer m.mu.Unlock()
 	e.terminating = false
 	if err != nil {
-		m.cfg.Log.Error("remove pod whose infra died", "pod", key(p), "err", err)
+		e.reapRetry = min(max(2*e.reapRetry, time.Second), time.Minute)
+		time.AfterFunc(e.reapRetry, m.cfg.InfraExited)
+		m.cfg.Log.Error("remove pod whose infra died", "pod", key(p), "err", err, "retry_in", e.reapRetry)
 		return
 	}
 	if p.Spec.RestartPolicy == infra.RestartNever && len(cr.last) > 0 {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/crilog"
@@ -202,6 +203,44 @@ func TestIsPodLogDir(t *testing.T) {
 	} {
 		if got := isPodLogDir(name); got != want {
 			t.Errorf("isPodLogDir(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestDeadInfraTeardownRetried: a teardown of a dead infra's pod that
+// fails keeps the pod listed (the reconciler makes nothing over it) and
+// asks for another pass, which finishes it.
+func TestDeadInfraTeardownRetried(t *testing.T) {
+	ctx := context.Background()
+	h := newFakeHost(t.TempDir())
+	cfg := h.config()
+	pokes := make(chan struct{}, 8)
+	cfg.InfraExited = func() { pokes <- struct{}{} }
+	m := NewManager(cfg)
+	p := webPod(t)
+	if err := m.Apply(ctx, createAction(p)); err != nil {
+		t.Fatal(err)
+	}
+	h.die(m.pods[ID(p.Namespace, p.Name)].rec.InfraPID)
+	<-pokes
+	h.log()
+	h.mu.Lock()
+	h.failAt = 1
+	h.mu.Unlock()
+	if obs, _ := m.ListPods(ctx); len(obs) != 1 {
+		t.Fatalf("after a failed teardown %d pods listed, want the dead one still", len(obs))
+	}
+	select {
+	case <-pokes:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a failed teardown asked for no other pass")
+	}
+	if obs, _ := m.ListPods(ctx); len(obs) != 0 {
+		t.Fatalf("after the retried teardown %d pods listed, want none", len(obs))
+	}
+	for _, l := range h.leftovers() {
+		if !strings.HasPrefix(l, "file log/") {
+			t.Errorf("the dead pod left %s", l)
 		}
 	}
 }

@@ -115,6 +115,9 @@ type entry struct {
 	// restartPolicy Never (infradeath.go): nothing of it is left on the
 	// host, and it is not made again.
 	ended *infra.PodStatus
+	// reapRetry is the back-off before the teardown of a pod whose infra
+	// died is tried again, after it failed.
+	reapRetry time.Duration
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.

@@ -11,13 +11,15 @@ import (
 	"github.com/berth-project/berth/internal/procstat"
 )
 
-// alive reports whether pid still is the process that started at start.
+// alive reports whether pid still is the process that started at start,
+// and has not exited: a zombie (an infra the daemon launched, before the
+// daemon reaps it) is dead.
 func alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	st, err := procstat.StartTime(pid)
-	return err == nil && st == start
+	st, state, err := procstat.StartTimeAndState(pid)
+	return err == nil && st == start && state != 'Z' && state != 'X'
 }
 
 // waitExit waits until the process pid (started at start) has exited, for
