@@ -4,7 +4,7 @@
 // addressed), in one run with the runs interleaved, and prints a table plus
 // one JSON line per scenario.
 //
-//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-podman-runtime runc|crun] [-only start-1,...,update,pull,probes,scale] [-scale 100,1000]
+//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-podman-runtime runc|crun] [-only start-1,...,update,pull,probes,scale,scrape] [-scale 100,1000]
 //
 // It needs root (namespaces, cgroups, veths). It builds berth and the
 // examples/demo workload from this module, imports the workload into a
@@ -29,7 +29,7 @@ import (
 )
 
 // order is how the scenarios are listed, as issue 6 names them.
-var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "update", "idle", "relist", "scale", "seccomp", "cli", "pull", "pull-rss", "probe", "floor"}
+var order = []string{"start-1", "start-2", "start-host", "stop", "burst", "overhead", "restart", "update", "idle", "relist", "scale", "seccomp", "cli", "pull", "pull-rss", "probe", "scrape", "floor"}
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -62,7 +62,7 @@ func parseFlags() options {
 	flag.StringVar(&o.scale, "scale", "100,1000", "pod counts of the scale group, ascending (run only when -only names scale)")
 	flag.IntVar(&o.scalePodman, "scale-podman", 100, "largest scale size podman also runs")
 	flag.IntVar(&o.daemonNofile, "daemon-nofile", 0, "lower the berth daemon's open-file limit to this (0: leave it), to see how it behaves at the limit")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,update,relist,seccomp,cli,pull,probes,scale (default all but scale; stop comes with start-1)")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: start-1,start-2,start-host,burst,restart,update,relist,seccomp,cli,pull,probes,scale,scrape (default all but scale; stop comes with start-1)")
 	flag.StringVar(&o.repo, "repo", ".", "the berth module to build")
 	flag.StringVar(&o.berth, "berth", "", "use this berth binary instead of building cmd/berth")
 	flag.Parse()
@@ -168,6 +168,7 @@ func (bn *bench) runAll(sel func(string) bool, named bool, relist int, sizes []i
 		{"pull", bn.pullScenarios},
 		{"probes", bn.probeScenarios},
 		{"scale", func() ([]*Scenario, error) { return bn.scaleScenarios(sizes, scalePodman) }},
+		{"scrape", bn.scrapeScenarios},
 	}
 	for _, g := range groups {
 		if !sel(g.name) || (g.name == "scale" && !named) {

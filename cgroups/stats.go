@@ -11,7 +11,8 @@ import (
 // StatsDirs tells where one cgroup's statistics are: on v2 every field but
 // Path names the one directory; on v1 each names that controller's
 // hierarchy ("" when the host has none; CPUAcct is "" also when cpuacct
-// shares the cpu hierarchy).
+// shares the cpu hierarchy). A caller that does not want the processes
+// counted sets Pids to "": cgroup.procs is not read then.
 type StatsDirs struct {
 	Mode Mode
 	// Path is the cgroup as /proc/PID/cgroup shows it, cAdvisor's id.
@@ -35,16 +36,37 @@ func (l layout) statsDirs(rel ...string) StatsDirs {
 // holds it.
 func (d StatsDirs) Files() []string {
 	var out []string
+	for _, g := range d.fileGroups() {
+		for _, n := range g.names {
+			out = append(out, filepath.Join(g.dir, n))
+		}
+	}
+	return out
+}
+
+// fileGroup is files ReadStats reads in one directory.
+type fileGroup struct {
+	dir   string
+	names []string
+}
+
+// fileGroups lists the files ReadStats reads, by directory: each
+// directory is opened once and its files relative to it.
+func (d StatsDirs) fileGroups() []fileGroup {
+	var out []fileGroup
 	add := func(dir string, names ...string) {
 		if dir == "" {
 			return
 		}
-		for _, n := range names {
-			out = append(out, filepath.Join(dir, n))
+		if n := len(out); n > 0 && out[n-1].dir == dir {
+			out[n-1].names = append(out[n-1].names, names...)
+			return
 		}
+		out = append(out, fileGroup{dir: dir, names: names})
 	}
 	if d.Mode == V2 {
-		add(d.CPU, "cpu.stat", "cpu.max", "memory.current", "memory.stat", "memory.max", "memory.events", "cgroup.procs")
+		add(d.CPU, "cpu.stat", "cpu.max", "memory.current", "memory.stat", "memory.max", "memory.events")
+		add(d.Pids, "cgroup.procs")
 		return out
 	}
 	acct := d.CPUAcct
@@ -107,24 +129,25 @@ func parseV1(files map[string]string) (Stats, error) {
 	if _, ok := files["cpuacct.usage"]; ok {
 		s.CPUUsage, s.HasCPUUsage = time.Duration(p.uint("cpuacct.usage")), true
 	}
-	cpu := p.kv("cpu.stat")
-	s.Periods, s.ThrottledPeriods = cpu["nr_periods"], cpu["nr_throttled"]
+	s.Periods, _ = p.value("cpu.stat", "nr_periods")
+	s.ThrottledPeriods, _ = p.value("cpu.stat", "nr_throttled")
 	if q := p.int("cpu.cfs_quota_us"); q > 0 {
 		s.CPUQuota = uint64(q)
 	}
 	s.CPUPeriod = p.uint("cpu.cfs_period_us")
 	if _, ok := files["memory.usage_in_bytes"]; ok {
 		s.HasMemory = true
-		st := p.kv("memory.stat")
-		s.MemoryUsage, s.RSS = p.uint("memory.usage_in_bytes"), st["total_rss"]
-		s.WorkingSet = workingSet(s.MemoryUsage, st["total_inactive_file"])
+		s.MemoryUsage = p.uint("memory.usage_in_bytes")
+		s.RSS, _ = p.value("memory.stat", "total_rss")
+		inactive, _ := p.value("memory.stat", "total_inactive_file")
+		s.WorkingSet = workingSet(s.MemoryUsage, inactive)
 		if l := p.uint("memory.limit_in_bytes"); l < v1Unlimited {
 			s.MemoryLimit = l
 		}
 	}
 	if _, ok := files["memory.oom_control"]; ok {
 		// oom_kill exists since Linux 4.13 (see OOMKills).
-		s.OOMKills, s.HasOOMKills = p.kvHas("memory.oom_control", "oom_kill")
+		s.OOMKills, s.HasOOMKills = p.value("memory.oom_control", "oom_kill")
 	}
 	s.Processes = p.lines("cgroup.procs")
 	return s, p.err
@@ -134,24 +157,26 @@ func parseV2(files map[string]string) (Stats, error) {
 	var s Stats
 	p := parser{files: files}
 	if _, ok := files["cpu.stat"]; ok {
-		cpu := p.kv("cpu.stat")
-		s.CPUUsage, s.HasCPUUsage = time.Duration(cpu["usage_usec"])*time.Microsecond, true
-		s.Periods, s.ThrottledPeriods = cpu["nr_periods"], cpu["nr_throttled"]
+		usage, _ := p.value("cpu.stat", "usage_usec")
+		s.CPUUsage, s.HasCPUUsage = time.Duration(usage)*time.Microsecond, true
+		s.Periods, _ = p.value("cpu.stat", "nr_periods")
+		s.ThrottledPeriods, _ = p.value("cpu.stat", "nr_throttled")
 	}
 	if max, ok := files["cpu.max"]; ok {
 		s.CPUQuota, s.CPUPeriod = p.cpuMax(max)
 	}
 	if _, ok := files["memory.current"]; ok {
 		s.HasMemory = true
-		st := p.kv("memory.stat")
-		s.MemoryUsage, s.RSS = p.uint("memory.current"), st["anon"]
-		s.WorkingSet = workingSet(s.MemoryUsage, st["inactive_file"])
+		s.MemoryUsage = p.uint("memory.current")
+		s.RSS, _ = p.value("memory.stat", "anon")
+		inactive, _ := p.value("memory.stat", "inactive_file")
+		s.WorkingSet = workingSet(s.MemoryUsage, inactive)
 		if strings.TrimSpace(files["memory.max"]) != "max" {
 			s.MemoryLimit = p.uint("memory.max")
 		}
 	}
 	if _, ok := files["memory.events"]; ok {
-		s.OOMKills, s.HasOOMKills = p.kvHas("memory.events", "oom_kill")
+		s.OOMKills, s.HasOOMKills = p.value("memory.events", "oom_kill")
 	}
 	s.Processes = p.lines("cgroup.procs")
 	return s, p.err
@@ -202,17 +227,25 @@ func (p *parser) int(name string) int64 {
 	return n
 }
 
-func (p *parser) kv(name string) map[string]uint64 {
-	kv, err := parseKV(p.files[name])
-	if err != nil {
-		p.fail(name, err)
+// value reads key's value in the flat-keyed file name ("key value"
+// lines, as cpu.stat and memory.stat), false when the file has no such
+// key. Only the key's own line is parsed, nothing is allocated: a scrape
+// reads these files for every cgroup.
+func (p *parser) value(name, key string) (uint64, bool) {
+	for data := p.files[name]; data != ""; {
+		var line string
+		line, data, _ = strings.Cut(data, "\n")
+		k, v, _ := strings.Cut(line, " ")
+		if k != key {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			p.fail(name, fmt.Errorf("line %q: %w", line, err))
+		}
+		return n, true
 	}
-	return kv
-}
-
-func (p *parser) kvHas(name, key string) (uint64, bool) {
-	v, ok := p.kv(name)[key]
-	return v, ok
+	return 0, false
 }
 
 // cpuMax parses v2's cpu.max: "$QUOTA $PERIOD", QUOTA "max" for none.
@@ -238,8 +271,10 @@ func (p *parser) cpuMax(data string) (quota, period uint64) {
 // lines counts the non-empty lines of a file.
 func (p *parser) lines(name string) int {
 	n := 0
-	for _, l := range strings.Split(p.files[name], "\n") {
-		if strings.TrimSpace(l) != "" {
+	for data := p.files[name]; data != ""; {
+		var line string
+		line, data, _ = strings.Cut(data, "\n")
+		if strings.TrimSpace(line) != "" {
 			n++
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/initbin"
 	"github.com/berth-project/berth/internal/sealed"
+	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/metrics"
@@ -139,6 +140,9 @@ func Run(ctx context.Context, cfg Config) error {
 		events.add(apiEvent(e))
 		if b != nil { // set before the first pass, so before any create
 			timed.podStarted(e, b.metrics)
+			if e.Reason == kube.EventDeleted && e.Container == "" {
+				b.metrics.ForgetPod(e.Namespace, e.Name)
+			}
 		}
 	}
 	trigger := make(chan struct{}, 1)
@@ -162,6 +166,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Done:        func() { poke(); gc.poke() },
 		Credentials: func(ns, name string) (*registry.DockerConfig, error) { return pullSecrets(loader.Latest(), ns, name) },
 		Log:         log,
+		// Pulls start in creates, once b is set.
+		Pulled: func(res registry.Result, err error) { b.metrics.ObservePull(err == nil, res.Downloaded) },
 	})
 	execProbes := execProber{exe: exe.Path}
 	mgr := pod.NewManager(pod.Config{
@@ -174,15 +180,24 @@ func Run(ctx context.Context, cfg Config) error {
 		NoPivot:        facts.RamfsRoot,
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          onEvent,
+		InfraExited:    poke,
 		ExecProbe:      execProbes.run,
 		Log:            log,
 		Pull:           pull,
+		ProbeRun: func(r pod.ProbeRun) {
+			b.metrics.ObserveProbe(r.Type.String(), probeResult(r.Result), r.Container, r.Namespace, r.Name, r.UID)
+		},
 	})
 	b = &backend{mgr: mgr, loader: loader, events: events, logDir: cfg.LogDir, recovered: make(chan struct{})}
 	b.metrics = metrics.New(metricsSource{b: b, cg: cg, stateDir: cfg.StateDir},
 		metrics.Node{CPUs: runtime.NumCPU(), MemoryBytes: uint64(si.Totalram) * uint64(si.Unit)}, log)
+	events.count = b.metrics.ObserveEvent
 	ready := make(chan struct{})
 	notifyReady := firstPass(ready, log)
+	status := &statusNotifier{log: log, send: func(state string) error {
+		_, err := daemon.SdNotify(false, state)
+		return err
+	}}
 	b.rec = reconciler.New(timed, mgr, log, reconciler.Options{
 		Parallel: cfg.Parallel,
 		Gate:     reconciler.Gate{Deadline: cfg.RolloutDeadline, MinReady: cfg.MinReady},
@@ -191,6 +206,7 @@ func Run(ctx context.Context, cfg Config) error {
 			mgr.Refresh(ctx)
 			b.forgetUndesired()
 			b.reportProblems()
+			status.update(statusText(mgr.Summary(), b.rec.Problems()))
 			notifyReady(r)
 		},
 	})

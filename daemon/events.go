@@ -20,6 +20,9 @@ type eventLog struct {
 	events []api.Event
 	max    int
 	log    *slog.Logger
+	// count, when set, counts each event by type and reason (metrics);
+	// set before the first event.
+	count func(typ, reason string)
 }
 
 func newEventLog(max int, log *slog.Logger) *eventLog { return &eventLog{max: max, log: log} }
@@ -30,6 +33,9 @@ func (l *eventLog) add(e api.Event) {
 		level = slog.LevelWarn
 	}
 	l.log.Log(context.Background(), level, "event", "reason", e.Reason, "object", e.Object, "container", e.Container, "message", e.Message)
+	if l.count != nil {
+		l.count(e.Type, e.Reason)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	// A repeat (a create retried after the same failure) is folded into

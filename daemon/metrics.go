@@ -13,7 +13,9 @@ import (
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/metrics"
+	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/pod"
+	"github.com/berth-project/berth/probe"
 	"github.com/berth-project/berth/reconciler"
 )
 
@@ -48,7 +50,7 @@ func (s metricsSource) pod(v pod.View) metrics.Pod {
 	out := metrics.Pod{Namespace: m.Namespace, Name: m.Name, UID: m.UID, Phase: v.Phase}
 	out.Cgroup, _ = s.cg.StatsDirs(cgName, "") // an invalid name has no cgroup: Path stays ""
 	if !v.Spec.HostNetwork && v.Phase != kube.PodUnknown {
-		out.NetPID = v.InfraPID
+		out.NetPID, out.NetInterface = v.InfraPID, netsetup.PodInterface
 	}
 	l := pod.NewLayout(s.stateDir, "", "", m.Namespace, m.Name, m.UID)
 	for _, cs := range append(append([]pod.ContainerView{}, v.InitContainers...), v.Containers...) {
@@ -65,6 +67,19 @@ func (s metricsSource) pod(v pod.View) metrics.Pod {
 		out.Containers = append(out.Containers, c)
 	}
 	return out
+}
+
+// probeResult is a probe run's result as prober_probe_total's label has
+// it: a warning (a redirect not followed) is a success, as for the
+// kubelet; an errored run (the probe could not run) is unknown.
+func probeResult(r probe.Result) string {
+	switch r {
+	case probe.Success, probe.Warning:
+		return metrics.ProbeSuccessful
+	case probe.Failure:
+		return metrics.ProbeFailed
+	}
+	return metrics.ProbeUnknown
 }
 
 // MetricsHandler implements api.MetricsBackend.

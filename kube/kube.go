@@ -160,6 +160,10 @@ const (
 	// EventResized (Normal): a container's cpu or memory changed in place,
 	// its cgroup limits written while it runs (resizePolicy NotRequired).
 	EventResized = "Resized"
+	// EventSandboxChanged is kubelet's reason (Normal) for a pod whose
+	// sandbox, berth's infra, died: what is left of it is removed and the
+	// pod is made again.
+	EventSandboxChanged = "SandboxChanged"
 )
 
 // StartTimings break a container's start down by step, for the "pod

@@ -118,13 +118,15 @@ func (c *collector) collectPipeline(ch chan<- prometheus.Metric, pods []Pod) {
 
 func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
 	podLabels := []string{"", p.Cgroup.Path, "", p.Namespace, p.Name}
-	c.collectCgroup(ch, p.Cgroup, podLabels, false)
+	podCgroup := p.Cgroup
+	podCgroup.Pids = "" // its processes are not reported: see collectCgroup
+	c.collectCgroup(ch, podCgroup, podLabels, false)
 	if p.NetPID > 0 {
-		ifs, err := readNetDev(c.proc, p.NetPID)
+		i, ok, err := readNetDev(c.proc, p.NetPID, p.NetInterface)
 		if err != nil {
 			c.log.Debug("metrics: pod network counters", "pod", p.Namespace+"/"+p.Name, "err", err)
 		}
-		for _, i := range ifs {
+		if ok {
 			ch <- counter(descNetReceive, float64(i.RxBytes), append(podLabels, i.Name)...)
 			ch <- counter(descNetTransmit, float64(i.TxBytes), append(podLabels, i.Name)...)
 		}

@@ -100,7 +100,7 @@ var labelValues = regexp.MustCompile(`^label_values\((.*),\s*[a-zA-Z_]\w*\)$`)
 func exportedNames(t *testing.T) map[string]bool {
 	t.Helper()
 	layer := t.TempDir()
-	src := fakeSource{pods: []Pod{{Namespace: "ns", Name: "p", UID: "u", Phase: "Running", NetPID: 4242,
+	src := fakeSource{pods: []Pod{{Namespace: "ns", Name: "p", UID: "u", Phase: "Running", NetPID: 4242, NetInterface: "eth0",
 		Cgroup: fixtureDirs(cgroups.V1, "v1", "/berth/ns_p"),
 		Containers: []Container{{Name: "app", Image: "demo:1", State: StateRunning, Restarts: 1, StartedAt: time.Unix(1700000000, 0),
 			Cgroup: fixtureDirs(cgroups.V1, "v1", "/berth/ns_p/app"), Layer: layer}}}}}

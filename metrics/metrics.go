@@ -16,6 +16,7 @@ import (
 type Metrics struct {
 	reg                 *prometheus.Registry
 	reconcile, podStart prometheus.Histogram
+	pipeline            pipeline
 	log                 *slog.Logger
 }
 
@@ -42,8 +43,10 @@ func newMetrics(src Source, node Node, log *slog.Logger, proc string) *Metrics {
 			// 10 ms to 82 s
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
-		log: log,
+		pipeline: newPipeline(),
+		log:      log,
 	}
+	m.reg.MustRegister(m.pipeline.collectors()...)
 	m.reg.MustRegister(
 		&collector{src: src, node: node, log: log, proc: proc},
 		m.reconcile,

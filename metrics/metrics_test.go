@@ -100,7 +100,7 @@ func TestCollectorFixtures(t *testing.T) {
 	started := time.Unix(1700000000, 500000000)
 	src := fakeSource{pods: []Pod{
 		{Namespace: "ns", Name: "v1pod", UID: "u1", Phase: "Running", Cgroup: fixtureDirs(cgroups.V1, "v1", "/berth/ns_v1pod"),
-			NetPID: 4242,
+			NetPID: 4242, NetInterface: "eth0",
 			Containers: []Container{{Name: "app", Image: "demo:1", State: StateRunning, Restarts: 3, StartedAt: started,
 				Cgroup: fixtureDirs(cgroups.V1, "v1", "/berth/ns_v1pod/app"), Layer: layer}}},
 		{Namespace: "ns", Name: "v2pod", UID: "u2", Phase: "Pending",

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,39 +13,39 @@ type Interface struct {
 	RxBytes, TxBytes uint64
 }
 
-// parseNetDev parses /proc/<pid>/net/dev: two header lines, then
-// "name: rx_bytes rx_packets ... (8 receive fields) tx_bytes ...". The
-// loopback interface is left out, as cAdvisor does.
-func parseNetDev(data string) ([]Interface, error) {
-	lines := strings.Split(data, "\n")
-	if len(lines) < 2 {
-		return nil, fmt.Errorf("net/dev: %d lines, want the two header lines at least", len(lines))
+// parseNetDev reads the counters of interface want from /proc/<pid>/net/dev:
+// two header lines, then "name: rx_bytes rx_packets ... (8 receive
+// fields) tx_bytes ...". Only the pod's own interface is reported: the
+// other interfaces of its namespace (loopback, which cAdvisor leaves out
+// too, and any a container with CAP_NET_ADMIN makes, under names of its
+// choosing) would each be series of their own, as many as a container
+// likes. ok is false when the namespace has no such interface.
+func parseNetDev(data, want string) (i Interface, ok bool, err error) {
+	_, data, ok1 := strings.Cut(data, "\n")
+	_, data, ok2 := strings.Cut(data, "\n")
+	if !ok1 || !ok2 {
+		return Interface{}, false, errors.New("net/dev: want the two header lines at least")
 	}
-	var out []Interface
-	for _, line := range lines[2:] {
-		if strings.TrimSpace(line) == "" {
+	for data != "" {
+		var line string
+		line, data, _ = strings.Cut(data, "\n")
+		name, rest, found := strings.Cut(line, ":")
+		if !found || strings.TrimSpace(name) != want {
 			continue
 		}
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("net/dev line %q: want \"name: counters\"", line)
-		}
-		name = strings.TrimSpace(name)
 		f := strings.Fields(rest)
 		if len(f) < 16 {
-			return nil, fmt.Errorf("net/dev line %q: %d counters, want 16", line, len(f))
+			return Interface{}, false, fmt.Errorf("net/dev line %q: %d counters, want 16", line, len(f))
 		}
 		rx, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("net/dev %s receive bytes: %w", name, err)
+			return Interface{}, false, fmt.Errorf("net/dev %s receive bytes: %w", want, err)
 		}
 		tx, err := strconv.ParseUint(f[8], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("net/dev %s transmit bytes: %w", name, err)
+			return Interface{}, false, fmt.Errorf("net/dev %s transmit bytes: %w", want, err)
 		}
-		if name != "lo" {
-			out = append(out, Interface{Name: name, RxBytes: rx, TxBytes: tx})
-		}
+		return Interface{Name: want, RxBytes: rx, TxBytes: tx}, true, nil
 	}
-	return out, nil
+	return Interface{}, false, nil
 }

@@ -104,13 +104,13 @@ func (w *layerWalk) dir(fd, depth int) error {
 	return nil
 }
 
-// readNetDev reads the interface counters of the network namespace of
-// process pid: <proc>/<pid>/net/dev shows that namespace's interfaces, so
-// no setns is needed.
-func readNetDev(proc string, pid int) ([]Interface, error) {
+// readNetDev reads the counters of interface name in the network
+// namespace of process pid: <proc>/<pid>/net/dev shows that namespace's
+// interfaces, so no setns is needed.
+func readNetDev(proc string, pid int, name string) (Interface, bool, error) {
 	data, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "net", "dev"))
 	if err != nil {
-		return nil, fmt.Errorf("read network counters of process %d: %w", pid, err)
+		return Interface{}, false, fmt.Errorf("read network counters of process %d: %w", pid, err)
 	}
-	return parseNetDev(string(data))
+	return parseNetDev(string(data), name)
 }

@@ -23,8 +23,11 @@ type Pod struct {
 	// NetPID is a process in the pod's network namespace (its infra), whose
 	// /proc/<pid>/net/dev holds the pod's interface counters; 0 when the
 	// pod shares the host's network or has no infra running.
-	NetPID     int
-	Containers []Container
+	NetPID int
+	// NetInterface is the pod's own interface in that namespace, the only
+	// one reported.
+	NetInterface string
+	Containers   []Container
 }
 
 // Container is one container of a pod, init containers included.

@@ -13,8 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// podIfName is the name of the pod's end of its veth pair.
-const podIfName = "eth0"
+// PodInterface is the name of the pod's end of its veth pair, its
+// interface in its network namespace.
+const PodInterface = "eth0"
 
 // ensureBridge creates the bridge if missing, and gives it the gateway
 // address and brings it up either way.
@@ -73,7 +74,7 @@ func (n *Network) createVeth(podID, veth string, ip netip.Addr, ns netns.NsHandl
 	attrs.Name = veth
 	link := &netlink.Veth{
 		LinkAttrs:        attrs,
-		PeerName:         podIfName,
+		PeerName:         PodInterface,
 		PeerHardwareAddr: podMAC(ip),
 		PeerNamespace:    netlink.NsFd(int(ns)),
 	}
@@ -107,16 +108,16 @@ func (n *Network) configurePod(podID string, ns netns.NsHandle, ip netip.Addr) e
 	if err := h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("bring up lo of pod %s: %w", podID, err)
 	}
-	eth, err := h.LinkByName(podIfName)
+	eth, err := h.LinkByName(PodInterface)
 	if err != nil {
-		return fmt.Errorf("find %s of pod %s: %w", podIfName, podID, err)
+		return fmt.Errorf("find %s of pod %s: %w", PodInterface, podID, err)
 	}
 	addr := &netlink.Addr{IPNet: n.ipNet(ip)}
 	if err := h.AddrReplace(eth, addr); err != nil {
-		return fmt.Errorf("set address %s on %s of pod %s: %w", addr.IPNet, podIfName, podID, err)
+		return fmt.Errorf("set address %s on %s of pod %s: %w", addr.IPNet, PodInterface, podID, err)
 	}
 	if err := h.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("bring up %s of pod %s: %w", podIfName, podID, err)
+		return fmt.Errorf("bring up %s of pod %s: %w", PodInterface, podID, err)
 	}
 	gw := n.Gateway()
 	route := &netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw, Dst: &net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}}

@@ -646,7 +646,7 @@ func TestLoopbackClosedToPods(t *testing.T) {
 		if err := netlink.AddrDel(lo, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(127, 0, 0, 1), Mask: net.CIDRMask(8, 32)}}); err != nil {
 			return err
 		}
-		eth, err := netlink.LinkByName(podIfName)
+		eth, err := netlink.LinkByName(PodInterface)
 		if err != nil {
 			return err
 		}

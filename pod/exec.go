@@ -100,9 +100,9 @@ func (m *Manager) runningContainer(ctx context.Context, namespace, name, ctr str
 	e, ok := m.pods[ID(namespace, name)]
 	var rec *record
 	var l Layout
-	var terminating bool
+	var terminating, ended bool
 	if ok {
-		rec, l, terminating = e.rec, e.layout, e.terminating
+		rec, l, terminating, ended = e.rec, e.layout, e.terminating, e.ended != nil
 	}
 	m.mu.Unlock()
 	if !ok {
@@ -110,6 +110,9 @@ func (m *Manager) runningContainer(ctx context.Context, namespace, name, ctr str
 	}
 	if terminating {
 		return runningCtr{}, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
+	}
+	if ended {
+		return runningCtr{}, fmt.Errorf("pod %s ended when its infra died: %w", key, ErrNotRunning)
 	}
 	c, err := pickContainer(rec.Pod, ctr)
 	if err != nil {

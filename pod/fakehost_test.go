@@ -74,6 +74,8 @@ type fakeProc struct {
 	// silent: it accepts calls and never answers, as an infra whose loop
 	// is stuck: every call fails at its deadline.
 	silent bool
+	// watchers are what Processes.Watch was given for it.
+	watchers []func()
 }
 
 func newFakeHost(root string) *fakeHost {
@@ -597,4 +599,28 @@ func (h fakeProcesses) WaitExit(pid int, start uint64, timeout time.Duration) er
 		return fmt.Errorf("process %d still runs after %s", pid, timeout)
 	}
 	return nil
+}
+
+func (h fakeProcesses) Watch(pid int, start uint64, exited func()) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.procs[pid]; ok && p.start == start && p.alive {
+		p.watchers = append(p.watchers, exited)
+		return nil
+	}
+	go exited()
+	return nil
+}
+
+// die ends the infra pid as SIGKILL would, and tells its watchers.
+func (h *fakeHost) die(pid int) {
+	h.mu.Lock()
+	p := h.procs[pid]
+	p.alive = false
+	w := p.watchers
+	p.watchers = nil
+	h.mu.Unlock()
+	for _, f := range w {
+		f()
+	}
 }

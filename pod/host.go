@@ -116,6 +116,9 @@ type Processes interface {
 	Alive(pid int, start uint64) bool
 	Kill(pid int, start uint64) error
 	WaitExit(pid int, start uint64, timeout time.Duration) error
+	// Watch calls exited once the process has exited (at once when it
+	// already has), from a goroutine of its own, or fails to watch it.
+	Watch(pid int, start uint64, exited func()) error
 }
 
 // hostVolumes is package volumes.
@@ -189,6 +192,10 @@ func (hostProcesses) Kill(pid int, start uint64) error { return killProcess(pid,
 
 func (hostProcesses) WaitExit(pid int, start uint64, timeout time.Duration) error {
 	return waitExit(pid, start, timeout)
+}
+
+func (hostProcesses) Watch(pid int, start uint64, exited func()) error {
+	return watchExit(pid, start, exited)
 }
 
 var (

@@ -68,7 +68,13 @@ type Config struct {
 	ExecProbe func(ctx context.Context, t ExecTarget, cmd []string) (exitCode int, output []byte, err error)
 	// Event records something that happened to a pod.
 	Event func(Event)
-	Log   *slog.Logger
+	// InfraExited is called when a pod's infra process exits (removed,
+	// or died: the daemon asks for a reconcile pass, which makes a dead
+	// pod again).
+	InfraExited func()
+	// ProbeRun is told of every probe run.
+	ProbeRun func(ProbeRun)
+	Log      *slog.Logger
 }
 
 // Manager creates, observes and removes pods.
@@ -113,6 +119,13 @@ type entry struct {
 	files map[string]fileState
 	// probes runs the pod's probes; nil when it has none.
 	probes *prober
+	// ended is the final status of a pod whose infra died under
+	// restartPolicy Never (infradeath.go): nothing of it is left on the
+	// host, and it is not made again.
+	ended *infra.PodStatus
+	// reapRetry is the back-off before the teardown of a pod whose infra
+	// died is tried again, after it failed.
+	reapRetry time.Duration
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.
@@ -122,6 +135,12 @@ func NewManager(cfg Config) *Manager {
 	}
 	if cfg.Event == nil {
 		cfg.Event = func(Event) {}
+	}
+	if cfg.InfraExited == nil {
+		cfg.InfraExited = func() {}
+	}
+	if cfg.ProbeRun == nil {
+		cfg.ProbeRun = func(ProbeRun) {}
 	}
 	if cfg.Volumes == nil {
 		cfg.Volumes = hostVolumes{}
@@ -140,8 +159,10 @@ func NewManager(cfg Config) *Manager {
 	}
 }
 
-// ListPods implements reconciler.Runtime.
-func (m *Manager) ListPods(context.Context) ([]reconciler.Observed, error) {
+// ListPods implements reconciler.Runtime. A pod whose infra died is
+// removed first and not listed, so the pass makes it again (reapDead).
+func (m *Manager) ListPods(ctx context.Context) ([]reconciler.Observed, error) {
+	m.reapDead(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]reconciler.Observed, 0, len(m.pods))
@@ -258,6 +279,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 		m.dropCarried(id, true)
 	}
 	m.startProbes(id, e)
+	m.watchInfra(rec)
 	t.containers(c.status)
 	t.done()
 	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)

@@ -29,6 +29,7 @@ const probePoll = time.Second
 type prober struct {
 	m      *Manager
 	pod    *manifests.Pod
+	uid    string
 	socket string
 	close  func() error
 	cancel context.CancelFunc
@@ -61,6 +62,14 @@ type probeStatus struct {
 	// failure is the readiness probe's last failure in this run while it
 	// is failing ("" once it succeeds), for the rollout gate's reason.
 	failure string
+}
+
+// ProbeRun is the outcome of one probe run, for the daemon's counters
+// (the kubelet's prober_probe_total): its own result, before thresholds.
+type ProbeRun struct {
+	Namespace, Name, UID, Container string
+	Type                            probe.Type
+	Result                          probe.Result
 }
 
 // hasProbes says whether any container of p has a probe.
@@ -132,7 +141,7 @@ func (m *Manager) stopProbes(e *entry) {
 func (m *Manager) newProber(e *entry) (*prober, error) {
 	rec := e.rec
 	p := rec.Pod
-	pr := &prober{m: m, pod: p, socket: e.layout.Socket(), close: func() error { return nil }, ctrs: map[string]*probed{}}
+	pr := &prober{m: m, pod: p, uid: e.rec.UID, socket: e.layout.Socket(), close: func() error { return nil }, ctrs: map[string]*probed{}}
 	target := probe.Target{PodIP: rec.IP}
 	if p.Spec.HostNetwork {
 		target.Dialer, target.PodIP = probe.HostDialer(), m.hostIP()
@@ -290,6 +299,10 @@ func (pr *prober) report(pc *probed, r probe.Report) {
 		pc.status.changed = time.Now()
 	}
 	pr.mu.Unlock()
+	if r.Ran {
+		pr.m.cfg.ProbeRun(ProbeRun{Namespace: pr.pod.Namespace, Name: pr.pod.Name, UID: pr.uid,
+			Container: r.Container, Type: r.Type, Result: r.RunResult})
+	}
 	if ev := r.Event; ev != nil {
 		pr.m.event(pr.pod, r.Container, kube.EventWarning, ev.Reason, ev.Message)
 	}

@@ -200,3 +200,19 @@ func TestExecProbeKeepsTargetPerRun(t *testing.T) {
 		t.Errorf("terminating pod: %d look-ups, want 5", finds)
 	}
 }
+
+// TestProberCountsRuns: every probe run reaches Config.ProbeRun with its
+// own result, before thresholds; a report that is no run does not.
+func TestProberCountsRuns(t *testing.T) {
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
+	var runs []ProbeRun
+	m := NewManager(Config{ProbeRun: func(r ProbeRun) { runs = append(runs, r) }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	pr := &prober{m: m, pod: p, uid: "u1", socket: "/s"}
+	pc := &probed{status: probeStatus{run: time.Now()}}
+	pr.report(pc, probe.Report{Container: "app", Type: probe.Readiness, Result: probe.Success, Ran: true, RunResult: probe.Failure})
+	pr.report(pc, probe.Report{Container: "app", Type: probe.Readiness, Result: probe.Failure, Changed: true})
+	want := []ProbeRun{{Namespace: "default", Name: "web", UID: "u1", Container: "app", Type: probe.Readiness, Result: probe.Failure}}
+	if len(runs) != 1 || runs[0] != want[0] {
+		t.Errorf("probe runs %+v, want %+v", runs, want)
+	}
+}

@@ -3,6 +3,7 @@ package pod
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -10,13 +11,15 @@ import (
 	"github.com/berth-project/berth/internal/procstat"
 )
 
-// alive reports whether pid still is the process that started at start.
+// alive reports whether pid still is the process that started at start,
+// and has not exited: a zombie (an infra the daemon launched, before the
+// daemon reaps it) is dead.
 func alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	st, err := procstat.StartTime(pid)
-	return err == nil && st == start
+	st, state, err := procstat.StartTimeAndState(pid)
+	return err == nil && st == start && state != 'Z' && state != 'X'
 }
 
 // waitExit waits until the process pid (started at start) has exited, for
@@ -71,5 +74,50 @@ func killProcess(pid int, start uint64) error {
 	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill %d: %w", pid, err)
 	}
+	return nil
+}
+
+// watchExit calls exited once the process pid (started at start) has
+// exited. The pidfd, readable once the process is gone, waits in Go's
+// poller: a watch costs a parked goroutine and a file descriptor, no
+// thread.
+func watchExit(pid int, start uint64, exited func()) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		go exited()
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	if !alive(pid, start) {
+		unix.Close(fd)
+		go exited()
+		return nil
+	}
+	// Non-blocking, os.NewFile registers it with the poller.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("pidfd of %d: %w", pid, err)
+	}
+	f := os.NewFile(uintptr(fd), fmt.Sprintf("pidfd:%d", pid))
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("pidfd of %d: %w", pid, err)
+	}
+	go func() {
+		defer f.Close()
+		rc.Read(func(fd uintptr) bool {
+			for {
+				fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				n, err := unix.Poll(fds, 0)
+				if !errors.Is(err, unix.EINTR) {
+					return err != nil || n > 0
+				}
+			}
+		})
+		exited()
+	}()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -36,6 +37,10 @@ func (m *Manager) Recover(ctx context.Context) error {
 	wg.Wait()
 	live := map[string]bool{}
 	liveRun := map[string]bool{}
+	// keptLogs are the log directories of the pods found: a directory of
+	// no pod is what a crash left between a teardown that kept the logs
+	// for the pod made again and that pod's create.
+	keptLogs := map[string]bool{}
 	var mu sync.Mutex
 	var errs []error
 	// Teardowns run in parallel too: each may wait on its infra's deadlines.
@@ -57,6 +62,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 			continue
 		}
 		id := ID(f.rec.Pod.Namespace, f.rec.Pod.Name)
+		keptLogs[f.layout.Logs] = true
 		if f.adopt {
 			live[id] = true
 			liveRun[RunKey(id)] = true
@@ -65,6 +71,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.pods[id] = e
 			m.mu.Unlock()
 			m.startProbes(id, e)
+			m.watchInfra(f.rec)
 			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)
 			continue
 		}
@@ -82,7 +89,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 		remove(id, f.rec, f.layout, ran)
 	}
 	wg.Wait()
-	errs = append(errs, m.collectGarbage(live, liveRun))
+	errs = append(errs, m.collectGarbage(live, liveRun), m.collectLogs(keptLogs))
 	return errors.Join(errs...)
 }
 
@@ -158,6 +165,54 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// collectLogs removes the pod log directories (named as Layout names
+// them, by pod UID) below the log directory that are not in keep.
+func (m *Manager) collectLogs(keep map[string]bool) error {
+	ents, err := os.ReadDir(m.cfg.LogDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list pod logs: %w", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		dir := filepath.Join(m.cfg.LogDir, e.Name())
+		if e.IsDir() && isPodLogDir(e.Name()) && !keep[dir] {
+			m.cfg.Log.Info("removing the logs of a pod that no longer exists", "dir", dir)
+			errs = append(errs, os.RemoveAll(dir))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isPodLogDir says whether name is a pod's log directory as Layout names
+// it: "<namespace>_<name>_<uid>" (or "<kernel id>_<uid>"), the UID as
+// newUID makes it.
+func isPodLogDir(name string) bool {
+	i := strings.LastIndexByte(name, '_')
+	if i <= 0 {
+		return false
+	}
+	uid := name[i+1:]
+	if len(uid) != 36 {
+		return false
+	}
+	for j, r := range uid {
+		switch j {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdef", r) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // podDirs lists the pod directories under the state directory.

@@ -37,7 +37,7 @@ func (m *Manager) Refresh(ctx context.Context) {
 	m.mu.Lock()
 	var entries []*entry
 	for _, e := range m.pods {
-		if !e.terminating {
+		if !e.terminating && e.ended == nil {
 			entries = append(entries, e)
 		}
 	}

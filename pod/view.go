@@ -239,7 +239,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 		if !want(id) {
 			continue
 		}
-		res = append(res, podState{rec: e.rec, terminating: e.terminating, probes: e.probes})
+		res = append(res, podState{rec: e.rec, st: e.ended, terminating: e.terminating, probes: e.probes})
 		socks = append(socks, e.layout.Socket())
 	}
 	m.mu.Unlock()
@@ -247,6 +247,9 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, infraFanOut)
 	for i := range res {
+		if res[i].st != nil {
+			continue // ended: its infra is gone
+		}
 		wg.Add(1)
 		slots <- struct{}{}
 		go func() {

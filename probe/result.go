@@ -93,6 +93,11 @@ type Report struct {
 	Changed bool
 	// Output is the checker's output of this run.
 	Output string
+	// Ran says the report is a probe run's, whose own result (before any
+	// threshold: Success, Failure, Warning or Unknown for an errored run)
+	// is RunResult; a stopped container's readiness report is no run.
+	Ran       bool
+	RunResult Result
 	// Event is the event of this run, nil after a plain success.
 	Event *Event
 	// GracePeriodSeconds is the probe's terminationGracePeriodSeconds for

@@ -185,7 +185,8 @@ func (s *State) Record(now time.Time, r Run, result Result, output string) (rep 
 	if p.next.Before(now) {
 		p.next = now
 	}
-	rep = Report{Container: s.container, Type: r.Type, Result: p.result, Output: output, Event: runEvent(r.Type, result, output)}
+	rep = Report{Container: s.container, Type: r.Type, Result: p.result, Output: output, Event: runEvent(r.Type, result, output),
+		Ran: true, RunResult: result}
 	if result == Unknown {
 		return rep, true
 	}

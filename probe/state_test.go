@@ -267,7 +267,7 @@ func TestStateEvents(t *testing.T) {
 		if (rep.Event == nil) != (tt.want == nil) || (rep.Event != nil && *rep.Event != *tt.want) {
 			t.Errorf("%v: event %+v, want %+v", tt.res, rep.Event, tt.want)
 		}
-		if rep.Output != tt.output || rep.Container != "app" {
+		if rep.Output != tt.output || rep.Container != "app" || !rep.Ran || rep.RunResult != tt.res {
 			t.Errorf("%v: report %+v", tt.res, rep)
 		}
 		now = now.Add(time.Second)

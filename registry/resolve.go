@@ -53,6 +53,10 @@ type ResolverOptions struct {
 	// Done is called after each background pull ends and when a pull's
 	// back-off is over, so that the caller retries the pods that wait.
 	Done func()
+	// Pulled is called once for each background pull that ended, with its
+	// result (the bytes downloaded) or its error, for the daemon's
+	// counters.
+	Pulled func(Result, error)
 	// Credentials returns the credentials of a pod's imagePullSecrets
 	// (MergeSecrets), nil when it has none; an error fails the pull as
 	// ErrImagePull.
@@ -117,6 +121,9 @@ func NewResolver(p *Puller, o ResolverOptions) *Resolver {
 	}
 	if o.Done == nil {
 		o.Done = func() {}
+	}
+	if o.Pulled == nil {
+		o.Pulled = func(Result, error) {}
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -223,6 +230,7 @@ func (r *Resolver) pull(pk pullKey, creds *DockerConfig, op *pullOp) {
 		}
 	}
 	r.mu.Unlock()
+	r.o.Pulled(res, err)
 	if err == nil {
 		for _, w := range waiting {
 			r.o.Event(w.namespace, w.pod, kube.EventPulled, fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes (%d downloaded).",

@@ -25,6 +25,9 @@ type resolverRig struct {
 	mu   sync.Mutex
 	evs  []string
 	now  time.Time
+	// pulls are the ended pulls Pulled heard of: "ok" and the bytes
+	// downloaded, or "failed".
+	pulls []string
 }
 
 func newResolverRig(t *testing.T, s *images.Store) *resolverRig {
@@ -36,7 +39,16 @@ func newResolverRig(t *testing.T, s *images.Store) *resolverRig {
 			rig.evs = append(rig.evs, ns+"/"+pod+" "+reason)
 			rig.mu.Unlock()
 		},
-		Done:           func() { rig.done <- struct{}{} },
+		Done: func() { rig.done <- struct{}{} },
+		Pulled: func(res Result, err error) {
+			rig.mu.Lock()
+			defer rig.mu.Unlock()
+			if err != nil {
+				rig.pulls = append(rig.pulls, "failed")
+				return
+			}
+			rig.pulls = append(rig.pulls, fmt.Sprintf("ok %d", res.Downloaded))
+		},
 		BackoffInitial: time.Hour, // the back-off's own Done never fires during the test
 		BackoffMax:     4 * time.Hour,
 	})
@@ -88,6 +100,16 @@ func TestResolverPullsInBackgroundOncePerImage(t *testing.T) {
 	if n := c.n[d.String()]; n != 1 {
 		t.Errorf("layer fetched %d times for two pods", n)
 	}
+	size, _ := layers[0].Size()
+	rig.mu.Lock()
+	defer rig.mu.Unlock()
+	var downloaded int64
+	if len(rig.pulls) == 1 {
+		fmt.Sscanf(rig.pulls[0], "ok %d", &downloaded)
+	}
+	if len(rig.pulls) != 1 || downloaded < size {
+		t.Errorf("pulls counted %q, want one of at least the layer's %d bytes", rig.pulls, size)
+	}
 }
 
 func TestResolverNeverPullsUnderNever(t *testing.T) {
@@ -135,6 +157,11 @@ func TestResolverBacksOffAfterAFailedPull(t *testing.T) {
 	}
 	if ev := rig.events(); ev != "default/a Pulling, default/a Pulling" {
 		t.Errorf("events: %s", ev)
+	}
+	rig.mu.Lock()
+	defer rig.mu.Unlock()
+	if got := strings.Join(rig.pulls, ","); got != "failed,failed" {
+		t.Errorf("pulls counted %q, want two failed", got)
 	}
 }
 

@@ -11,7 +11,7 @@
 // shapes (one container; an init container, a reader and a sidecar on an
 // emptyDir; an HTTP server on a hostPort of 127.0.0.1). Meanwhile it makes
 // -kills kills at random moments: the daemon with SIGKILL (restarted at
-// once), a pod's infra process, or a container process of a pod whose
+// once), or a pod's infra process or a container process of a pod whose
 // policy restarts it. It kills only processes in the run's cgroups, by
 // pidfd after checking their start time.
 //
@@ -327,13 +327,14 @@ func (c *chaos) killOne() error {
 	default:
 		var victims []proc
 		for _, p := range c.r.procs() {
-			if what == "infra" && p.leaf == cgroups.InfraName {
-				victims = append(victims, p)
+			// Only pods whose policy restarts them: under Never a killed
+			// container, or all of them with their infra, ends the pod
+			// Failed, as the kubelet's would, not Running.
+			if (what == "infra") != (p.leaf == cgroups.InfraName) {
+				continue
 			}
-			if what == "container" && p.leaf != cgroups.InfraName {
-				if s := c.slotOf(p.pod); s != nil && s.present && s.restarts() {
-					victims = append(victims, p)
-				}
+			if s := c.slotOf(p.pod); s != nil && s.present && s.restarts() {
+				victims = append(victims, p)
 			}
 		}
 		for len(victims) > 0 {

@@ -15,15 +15,25 @@ import (
 // boot. A process that does not exist gives an error wrapping
 // os.ErrNotExist.
 func StartTime(pid int) (uint64, error) {
+	st, _, err := StartTimeAndState(pid)
+	return st, err
+}
+
+// StartTimeAndState returns the start time of process pid and its state
+// (field 3: 'R', 'S', ..., 'Z' for a zombie, which has exited and waits for
+// its parent to reap it, keeping its PID and start time until then).
+func StartTimeAndState(pid int) (uint64, byte, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, fmt.Errorf("start time of process %d: %w", pid, err)
+		return 0, 0, fmt.Errorf("start time of process %d: %w", pid, err)
 	}
 	st, err := ParseStartTime(string(b))
 	if err != nil {
-		return 0, fmt.Errorf("start time of process %d: %w", pid, err)
+		return 0, 0, fmt.Errorf("start time of process %d: %w", pid, err)
 	}
-	return st, nil
+	// ParseStartTime found the fields after the name.
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
+	return st, f[0][0], nil
 }
 
 // ParseStartTime returns field 22 (starttime) of a /proc/PID/stat line.

@@ -35,6 +35,9 @@ func TestStartTime(t *testing.T) {
 	if b, _ := StartTime(os.Getpid()); b != a {
 		t.Errorf("start time changed: %d then %d", a, b)
 	}
+	if st, state, err := StartTimeAndState(os.Getpid()); st != a || state != 'R' || err != nil {
+		t.Errorf("own start time and state = %d %q %v, want %d 'R'", st, state, err, a)
+	}
 	if _, err := StartTime(1 << 30); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing process: %v, want os.ErrNotExist", err)
 	}
