@@ -4,6 +4,9 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 func TestParseStartTime(t *testing.T) {
@@ -35,9 +38,21 @@ func TestStartTime(t *testing.T) {
 	if b, _ := StartTime(os.Getpid()); b != a {
 		t.Errorf("start time changed: %d then %d", a, b)
 	}
-	if st, state, err := StartTimeAndState(os.Getpid()); st != a || state != 'R' || err != nil {
-		t.Errorf("own start time and state = %d %q %v, want %d 'R'", st, state, err, a)
+	// The process's state is its main thread's, which may be asleep
+	// while this goroutine's thread runs.
+	if st, state, err := StartTimeAndState(os.Getpid()); st != a || (state != 'R' && state != 'S') || err != nil {
+		t.Errorf("own start time and state = %d %q %v, want %d and R or S", st, state, err, a)
 	}
+	// A child that exited and is not reaped yet is a zombie.
+	child, err := os.StartProcess("/proc/self/exe", []string{"procstat.test", "-test.run=^$"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Wait()
+	testutil.WaitFor(t, 10*time.Second, "the child to be a zombie", func() bool {
+		_, state, err := StartTimeAndState(child.Pid)
+		return err == nil && state == 'Z'
+	})
 	if _, err := StartTime(1 << 30); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing process: %v, want os.ErrNotExist", err)
 	}
