@@ -13,8 +13,8 @@ import (
 // Version 2 added OpEnv and the running state's StartTimings, version 3
 // OpSetEnv, version 4 ContainerConfig's termination message fields and the
 // runs it carries over a host restart (RestartCount, LastState), version 5
-// OpKill.
-const ProtocolVersion = 5
+// OpKill, version 6 ContainerConfig.StopSignal.
+const ProtocolVersion = 6
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
