@@ -285,7 +285,7 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 		s.Exited(r.pid, ws)
 	case s.stopping:
 		// Started while the pod stops: it gets what the others got.
-		sig := syscall.SIGTERM
+		sig := c.cfg.stopSignal()
 		if s.cancelGrace == nil {
 			sig = syscall.SIGKILL
 		}
@@ -389,8 +389,8 @@ func (s *supervisor) scheduleRestart(c *ctr, ranFor time.Duration) {
 var errNotRunning = errors.New("container is not running")
 
 // Kill stops the current run of container name, as the kubelet does after
-// a failed liveness or startup probe: a Killing event with message,
-// SIGTERM, and SIGKILL once grace has passed if that run still lives. The
+// a failed liveness or startup probe: a Killing event with message, its
+// stop signal (SIGTERM unless it has another), and SIGKILL once grace has passed if that run still lives. The
 // exit that follows is handled as any other (Exited): recorded, and the
 // restart policy with its back-off applies.
 func (s *supervisor) Kill(name string, grace time.Duration, message string) error {
@@ -421,15 +421,15 @@ func (s *supervisor) Kill(name string, grace time.Duration, message string) erro
 		kill()
 		return nil
 	}
-	if err := s.os.signal(pid, syscall.SIGTERM); err != nil {
+	if err := s.os.signal(pid, c.cfg.stopSignal()); err != nil {
 		return fmt.Errorf("kill container %s of pod %s: %w", name, s.cfg.Key, err)
 	}
 	s.os.afterFunc(grace, kill)
 	return nil
 }
 
-// Stop begins the tear-down: no more restarts, SIGTERM to every running
-// container, SIGKILL after grace. done is called once no container runs.
+// Stop begins the tear-down: no more restarts, its stop signal (SIGTERM
+// unless it has another) to every running container, SIGKILL after grace. done is called once no container runs.
 func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 	s.stopWaiters = append(s.stopWaiters, done)
 	first := !s.stopping
@@ -446,7 +446,7 @@ func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 				s.event(c, kube.EventNormal, kube.EventKilling, "Stopping container "+c.cfg.Name)
 			}
 		}
-		s.signalAll(syscall.SIGTERM)
+		s.signalAll(0)
 	}
 	if grace <= 0 {
 		s.killAll()
@@ -461,8 +461,14 @@ func (s *supervisor) killAll() {
 	s.signalAll(syscall.SIGKILL)
 }
 
+// signalAll sends sig to every running container; 0 sends each its stop
+// signal.
 func (s *supervisor) signalAll(sig syscall.Signal) {
 	for pid, c := range s.byPID {
+		sig := sig
+		if sig == 0 {
+			sig = c.cfg.stopSignal()
+		}
 		if err := s.os.signal(pid, sig); err != nil {
 			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "signal", sig, "err", err)
 		}
