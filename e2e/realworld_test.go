@@ -30,8 +30,8 @@ func realWorldDir() string {
 // TestRealWorldCorpusRuns runs, in one daemon and all at once, every file
 // of the real-world corpus that berth accepts, rewritten so that it can
 // run here: every image is the test workload, every container sleeps
-// (init containers exit 0: the workload image holds only /bin/demo, so no
-// original command could run), hostPath volumes are temp dirs and hostPorts
+// (init containers exit 0 and so do exec hooks: the workload image holds
+// only /bin/demo, so no original command could run), hostPath volumes are temp dirs and hostPorts
 // free ports. It reports how many pods reach Running and fails for each
 // accepted file whose pod does not: an accepted manifest must run.
 func TestRealWorldCorpusRuns(t *testing.T) {
@@ -192,6 +192,13 @@ func (r *demoRewriter) pod(doc map[string]any) string {
 			}
 			delete(c, "args")
 			delete(c, "workingDir")
+			// Lifecycle hooks run, as /bin/demo: the original commands could not.
+			lc, _ := c["lifecycle"].(map[string]any)
+			for _, hook := range []string{"postStart", "preStop"} {
+				if h, _ := lc[hook].(map[string]any); h != nil && h["exec"] != nil {
+					h["exec"] = map[string]any{"command": []any{"/bin/demo", "exit", "0"}}
+				}
+			}
 			ports, _ := c["ports"].([]any)
 			for _, item := range ports {
 				p := item.(map[string]any)

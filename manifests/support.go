@@ -32,7 +32,7 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[PodSecurityContext](), field: "windowsOptions"},
 
 	// Containers and init containers.
-	{owner: typeOf[Container](), field: "lifecycle", detail: ": postStart and preStop hooks are not run"},
+	{owner: typeOf[LifecycleHandler](), field: "tcpSocket", detail: ": Kubernetes never runs it as a hook (the kubelet fails it at run time); use exec, httpGet or sleep"},
 	{owner: typeOf[Container](), field: "stdin", detail: ": containers get no standard input"},
 	{owner: typeOf[Container](), field: "stdinOnce"},
 	{owner: typeOf[Container](), field: "tty"},

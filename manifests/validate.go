@@ -88,10 +88,12 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 	for i := range s.InitContainers {
 		v.container(s, &s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i), vols, names, ports)
 		v.noProbes(&s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i))
+		v.noLifecycle(&s.InitContainers[i], joinIndex(joinField(path, "initContainers"), i))
 	}
 	for i := range s.Containers {
 		v.container(s, &s.Containers[i], joinIndex(joinField(path, "containers"), i), vols, names, ports)
 		v.probes(&s.Containers[i], joinIndex(joinField(path, "containers"), i))
+		v.lifecycle(s, &s.Containers[i], joinIndex(joinField(path, "containers"), i))
 	}
 	v.oneOf(joinField(path, "restartPolicy"), s.RestartPolicy, "", "Always", "OnFailure", "Never")
 	if s.TerminationGracePeriodSeconds != nil && *s.TerminationGracePeriodSeconds < 0 {

@@ -107,11 +107,16 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 			if err != nil {
 				return nil, err
 			}
+			stop, err := stopSignal(c, img)
+			if err != nil {
+				return nil, fmt.Errorf("container %s: %w", c.Name, err)
+			}
 			oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(KernelID(ID(p.Namespace, p.Name)), c.Name)
 			out = append(out, infra.ContainerConfig{
 				Name: c.Name, Init: cfg, CgroupDir: pl.Dir,
 				OOMEventsFile: oomFile, OOMFormat: oomFormat,
 				TerminationMessagePolicy: c.TerminationMessagePolicy,
+				StopSignal:               stop,
 			})
 			if c.TerminationMessagePath != "" {
 				out[len(out)-1].TerminationMessageFile = l.TerminationMessageFile(c.Name)

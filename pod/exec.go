@@ -53,6 +53,12 @@ type ExecTarget struct {
 // Errors wrap ErrNotFound for an unknown pod or container and
 // ErrNotRunning for a container that does not run.
 func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (ExecTarget, error) {
+	return m.execTarget(ctx, namespace, name, ctr, false)
+}
+
+// execTarget is ExecTarget; inTeardown also finds a container of a pod
+// being removed, for its preStop hook.
+func (m *Manager) execTarget(ctx context.Context, namespace, name, ctr string, inTeardown bool) (ExecTarget, error) {
 	key := namespace + "/" + name
 	id := ID(namespace, name)
 	m.mu.Lock()
@@ -67,7 +73,7 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 	if !ok {
 		return ExecTarget{}, fmt.Errorf("pod %s not found: %w", key, ErrNotFound)
 	}
-	if terminating {
+	if terminating && !inTeardown {
 		return ExecTarget{}, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
 	}
 	c, err := pickContainer(rec.Pod, ctr)

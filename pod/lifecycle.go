@@ -105,6 +105,8 @@ type entry struct {
 	vol, env refreshState
 	// probes runs the pod's probes; nil when it has none.
 	probes *prober
+	// hooks runs the pod's lifecycle hooks; nil when it has none.
+	hooks *hooker
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.
@@ -215,6 +217,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 		m.dropCarried(id, true)
 	}
 	m.startProbes(id, e)
+	m.startHooks(id, e)
 	t.containers(c.status)
 	t.done()
 	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)
@@ -665,8 +668,10 @@ func gracePeriod(p *manifests.Pod) time.Duration {
 	return 30 * time.Second
 }
 
-// remove tears a pod down gracefully: its containers get SIGTERM and the
-// pod's grace period, then everything it held goes.
+// remove tears a pod down gracefully: the preStop hooks of its running
+// containers run within the pod's grace period, then the containers get
+// their stop signal and what remains of it (hooks.go), then everything the
+// pod held goes.
 func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	id := ID(o.Key.Namespace, o.Key.Name)
 	m.mu.Lock()
@@ -680,7 +685,8 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	}
 	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventKilling, "Stopping pod")
 	m.stopProbes(e)
-	if err := m.teardown(ctx, id, e.rec, e.layout, gracePeriod(e.rec.Pod)); err != nil {
+	grace := m.stopHooks(ctx, e, gracePeriod(e.rec.Pod))
+	if err := m.teardown(ctx, id, e.rec, e.layout, grace); err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}
 	m.mu.Lock()

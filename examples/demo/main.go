@@ -3,7 +3,8 @@
 // selects a behaviour that tests can observe from outside the container.
 //
 //	demo sleep [DURATION]          sleep (forever without DURATION)
-//	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
+//	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz,
+//	                               /log (prints the request URI and its X-Hook header)
 //	           [--unhealthy-file P] /healthz answers 500 while the file P exists
 //	           [--healthy-after D]  and for the first D after the start
 //	demo grpc-health PORT          grpc.health.v1 Check over h2c: SERVING, or
@@ -37,7 +38,9 @@
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
-// (for grace-period tests), --sigterm=exit keeps the default; --then-sleep
+// (for grace-period tests), --sigterm=exit keeps the default, --sigterm=log
+// prints "got SIGTERM" (or SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2: the
+// stop signal a test set) before it exits 0; --then-sleep
 // sleeps after a sub-command that ends (write, read, ps, ...) instead of
 // exiting, so a pod's container keeps running. Global flags come before the
 // sub-command: `demo --sigterm=ignore sleep`.
@@ -86,7 +89,7 @@ func main() {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		fail(errors.New("usage: demo [--sigterm=ignore|exit] MODE [ARGS...]"))
+		fail(errors.New("usage: demo [--sigterm=ignore|exit|log] MODE [ARGS...]"))
 	}
 	if err := handleSignals(sigterm); err != nil {
 		fail(err)
@@ -139,8 +142,19 @@ func handleSignals(mode string) error {
 			<-ch
 			os.Exit(0)
 		}()
+	case "log":
+		names := map[os.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+			syscall.SIGHUP: "SIGHUP", syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2"}
+		ch := make(chan os.Signal, 1)
+		for sig := range names {
+			signal.Notify(ch, sig)
+		}
+		go func() {
+			fmt.Println("got", names[<-ch])
+			os.Exit(0)
+		}()
 	default:
-		return fmt.Errorf("--sigterm=%q: want ignore or exit", mode)
+		return fmt.Errorf("--sigterm=%q: want ignore, exit or log", mode)
 	}
 	return nil
 }
@@ -322,6 +336,9 @@ func serve(args []string) error {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/log", func(_ http.ResponseWriter, r *http.Request) {
+		fmt.Printf("GET %s X-Hook=%s\n", r.URL.RequestURI(), r.Header.Get("X-Hook"))
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		for _, e := range os.Environ() {
