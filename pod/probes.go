@@ -145,7 +145,7 @@ func (m *Manager) newProber(e *entry) (*prober, error) {
 // podTarget is where a pod's probes and hooks dial from: the pod's network
 // namespace, held open until close, or the host's for a host-network pod;
 // and the pod's IP, their default host.
-func (m *Manager) podTarget(rec *record) (t probe.Target, close func() error, err error) {
+func (m *Manager) podTarget(rec *record) (t probe.Target, closeNS func() error, err error) {
 	if rec.Pod.Spec.HostNetwork {
 		return probe.Target{Dialer: probe.HostDialer(), PodIP: m.hostIP()}, func() error { return nil }, nil
 	}
@@ -271,7 +271,8 @@ func (pr *prober) report(pc *probed, r probe.Report) {
 }
 
 // kill asks the infra to stop the container whose liveness or startup
-// probe failed, with the probe's grace period or else the pod's. An infra
+// probe failed, with the probe's grace period or else the pod's, after the
+// container's preStop hook, which the grace period includes. An infra
 // too old to know the request leaves the container running, logged.
 func (pr *prober) kill(r probe.Report) {
 	grace := gracePeriod(pr.pod)
