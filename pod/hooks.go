@@ -372,6 +372,18 @@ func (h *hooker) postStartRuns() map[string]hookRun {
 	return out
 }
 
+// postStartRuns returns the postStart hooks of pod id's containers' runs;
+// nil for a pod without them.
+func (m *Manager) postStartRuns(id string) map[string]hookRun {
+	m.mu.Lock()
+	var h *hooker
+	if e := m.pods[id]; e != nil {
+		h = e.hooks
+	}
+	m.mu.Unlock()
+	return h.postStartRuns()
+}
+
 // applyPostStart shows a container with a postStart hook as not running
 // until its run's hook succeeded, as the kubelet does: waiting with
 // ContainerCreating while the hook runs, PostStartHookError with its

@@ -226,3 +226,30 @@ func TestPreStopAll(t *testing.T) {
 		t.Errorf("left = %s, want %s", left, minStopGrace)
 	}
 }
+
+// TestProbesWaitForPostStart: a container's probes learn of its run only
+// once the run's postStart hook succeeded.
+func TestProbesWaitForPostStart(t *testing.T) {
+	run := time.Now().UTC()
+	fi := &hookInfra{st: infra.PodStatus{Containers: []infra.ContainerStatus{
+		{Name: "app", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}},
+	}}}
+	m := NewManager(Config{Infra: fi, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
+	h := &hooker{m: m, pod: p, runs: map[string]hookRun{"app": {run: run}}}
+	m.pods[ID("default", "web")] = &entry{rec: &record{Pod: p}, hooks: h}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pc := &probed{runner: probe.NewRunner("app", probe.SystemClock{}, func(probe.Report) {})}
+	go pc.runner.Run(ctx)
+	pr := &prober{m: m, pod: p, socket: "/s", ctrs: map[string]*probed{"app": pc}}
+	pr.poll(ctx)
+	if got := pr.statuses()["app"].run; !got.IsZero() {
+		t.Fatalf("the probes saw the run while its postStart hook runs")
+	}
+	h.runs["app"] = hookRun{run: run, done: true}
+	pr.poll(ctx)
+	if got := pr.statuses()["app"].run; !got.Equal(run) {
+		t.Fatalf("the probes did not see the run once its hook succeeded: %v", got)
+	}
+}

@@ -216,8 +216,9 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired) error {
 	if cr != nil {
 		m.dropCarried(id, true)
 	}
-	m.startProbes(id, e)
+	// Hooks first: the probes of a run wait for its postStart hook.
 	m.startHooks(id, e)
+	m.startProbes(id, e)
 	t.containers(c.status)
 	t.done()
 	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)

@@ -206,15 +206,24 @@ func (pr *prober) watch(ctx context.Context) {
 	t := time.NewTicker(probePoll)
 	defer t.Stop()
 	for {
-		if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
-			pr.observe(st.Containers)
-		}
+		pr.poll(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// poll passes on what the infra's status shows, with a run whose postStart
+// hook has not succeeded as not running yet: as on a kubelet, its probes
+// start once the hook is done.
+func (pr *prober) poll(ctx context.Context) {
+	st, err := pr.m.cfg.Infra.Status(ctx, pr.socket)
+	if err != nil {
+		return
+	}
+	pr.observe(applyPostStart(&st, pr.m.postStartRuns(ID(pr.pod.Namespace, pr.pod.Name))).Containers)
 }
 
 // observe passes on the starts and exits of containers since the last

@@ -58,8 +58,8 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.mu.Lock()
 			m.pods[id] = e
 			m.mu.Unlock()
-			m.startProbes(id, e)
 			m.startHooks(id, e)
+			m.startProbes(id, e)
 			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)
 			continue
 		}
