@@ -92,6 +92,17 @@ func (c *Client) Kill(ctx context.Context, ctr string, grace time.Duration, mess
 	return err
 }
 
+// HoldRestarts makes the infra restart no container from now on (a Stop
+// follows, once the daemon ran the pod's preStop hooks). It wraps
+// ErrUnsupported for an infra older than protocol version 6.
+func (c *Client) HoldRestarts(ctx context.Context) error {
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpHoldRestarts})
+	if err != nil && olderThan(resp, 6) {
+		return fmt.Errorf("hold restarts: infra protocol %d: %w", resp.Version, ErrUnsupported)
+	}
+	return err
+}
+
 // olderThan reports whether resp came from an infra of a protocol version
 // before v, which refuses the ops it does not know.
 func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Version < v }

@@ -13,7 +13,7 @@ import (
 // Version 2 added OpEnv and the running state's StartTimings, version 3
 // OpSetEnv, version 4 ContainerConfig's termination message fields and the
 // runs it carries over a host restart (RestartCount, LastState), version 5
-// OpKill, version 6 ContainerConfig.StopSignal.
+// OpKill, version 6 ContainerConfig.StopSignal and OpHoldRestarts.
 const ProtocolVersion = 6
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
@@ -40,6 +40,9 @@ const (
 	// OpKill stops one container's run (a failed liveness or startup
 	// probe); its restart policy decides what comes next.
 	OpKill = "kill"
+	// OpHoldRestarts ends restarts ahead of a Stop: the pod's preStop
+	// hooks run first, and a container that exits meanwhile stays exited.
+	OpHoldRestarts = "holdrestarts"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.

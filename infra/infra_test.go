@@ -710,3 +710,30 @@ func TestValidateStopSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestSupervisorHoldRestarts: after HoldRestarts a pending restart is
+// cancelled and a container that exits stays exited, whatever the policy;
+// nothing is signalled, and a Stop still answers once nothing runs.
+func TestSupervisorHoldRestarts(t *testing.T) {
+	cfg := validConfig()
+	cfg.RestartPolicy = RestartAlways
+	s, p := newTestSupervisor(cfg)
+	if err := s.Start(nil, []ContainerConfig{{Name: "a"}, {Name: "b"}}, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	s.Exited(s.Status().Containers[0].PID, exitStatus(1)) // a: in back-off
+	s.HoldRestarts()
+	if len(p.signals) != 0 || !p.timers[0].cancelled {
+		t.Fatalf("HoldRestarts signalled %v or left the restart (%+v)", p.signals, p.timers[0])
+	}
+	s.Exited(s.Status().Containers[1].PID, exitStatus(0))
+	st := s.Status().Containers
+	if st[1].State.Terminated == nil || len(p.timers) != 1 {
+		t.Fatalf("b after its exit: %+v, timers %d; want terminated, no restart", st[1].State, len(p.timers))
+	}
+	stopped := false
+	s.Stop(time.Minute, func(error) { stopped = true })
+	if !stopped {
+		t.Error("Stop of a pod with nothing running did not answer")
+	}
+}

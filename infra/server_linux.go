@@ -209,6 +209,8 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpKill:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
 		s.post(func() { ch <- answer(Response{}, s.sup.Kill(req.Container, grace, req.Message)) })
+	case OpHoldRestarts:
+		s.post(func() { s.sup.HoldRestarts(); reply(nil) })
 	case OpStop:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
 		s.post(func() { s.sup.Stop(grace, reply) })

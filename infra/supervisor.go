@@ -97,7 +97,9 @@ type supervisor struct {
 	// appsStarted is set once the regular containers were started.
 	appsStarted bool
 
-	stopping    bool
+	stopping bool
+	// holding: restarts ended ahead of a Stop (HoldRestarts).
+	holding     bool
 	stopWaiters []func(error)
 	cancelGrace func()
 
@@ -201,7 +203,7 @@ func (s *supervisor) byName(name string) (*ctr, error) {
 // advance starts whatever comes next: the first init container that has
 // not completed, or, once all have, every regular container.
 func (s *supervisor) advance() {
-	if s.stopping || s.appsStarted {
+	if s.stopping || s.holding || s.appsStarted {
 		return
 	}
 	for _, c := range s.inits {
@@ -304,7 +306,7 @@ func (s *supervisor) recordCreateError(c *ctr, err error) {
 	s.event(c, kube.EventWarning, kube.EventFailed, "Error: "+err.Error())
 	c.createFailed = true
 	c.status.State = kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCreateFailed, Message: err.Error()}}
-	if s.stopping {
+	if s.stopping || s.holding {
 		s.checkStopped()
 		return
 	}
@@ -359,7 +361,7 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 func (s *supervisor) finish(c *ctr, t *kube.StateTerminated) {
 	c.status.State = kube.ContainerState{Terminated: t}
 	switch {
-	case s.stopping:
+	case s.stopping || s.holding:
 		s.checkStopped()
 	case ShouldRestart(s.cfg.RestartPolicy, int(t.ExitCode), c.isInit):
 		s.scheduleRestart(c, t.FinishedAt.Sub(t.StartedAt))
@@ -428,18 +430,32 @@ func (s *supervisor) Kill(name string, grace time.Duration, message string) erro
 	return nil
 }
 
+// HoldRestarts ends restarts, pending ones included, without stopping
+// anything: the daemon runs the pod's preStop hooks before its Stop, and a
+// container that exits meanwhile stays exited, as on a kubelet, which
+// restarts nothing in a pod being deleted.
+func (s *supervisor) HoldRestarts() {
+	s.holding = true
+	s.cancelRestarts()
+}
+
+// cancelRestarts cancels every pending restart.
+func (s *supervisor) cancelRestarts() {
+	for _, c := range slices.Concat(s.inits, s.ctrs) {
+		if c.cancelRestart != nil {
+			c.cancelRestart()
+			c.cancelRestart = nil
+		}
+	}
+}
+
 // Stop begins the tear-down: no more restarts, its stop signal (SIGTERM
 // unless it has another) to every running container, SIGKILL after grace. done is called once no container runs.
 func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 	s.stopWaiters = append(s.stopWaiters, done)
 	first := !s.stopping
 	s.stopping = true
-	for _, c := range append(append([]*ctr{}, s.inits...), s.ctrs...) {
-		if c.cancelRestart != nil {
-			c.cancelRestart()
-			c.cancelRestart = nil
-		}
-	}
+	s.cancelRestarts()
 	if first {
 		for _, c := range append(append([]*ctr{}, s.inits...), s.ctrs...) {
 			if c.pid != 0 {

@@ -410,8 +410,8 @@ func applyPostStart(st *infra.PodStatus, runs map[string]hookRun) *infra.PodStat
 	return &out
 }
 
-// stopHooks ends the pod's postStart hooks, runs the preStop hooks of its
-// running containers within grace, releases what the hooks held, and
+// stopHooks ends the pod's postStart hooks, has the infra restart nothing
+// more, runs the preStop hooks of its running containers within grace, releases what the hooks held, and
 // returns what remains of grace for the containers' stop (stopGrace); a
 // pod without hooks keeps all of grace.
 func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) time.Duration {
@@ -426,6 +426,9 @@ func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) 
 	defer h.release()
 	if grace <= 0 {
 		return grace
+	}
+	if err := m.cfg.Infra.HoldRestarts(ctx, h.socket); err != nil && !errors.Is(err, infra.ErrUnsupported) {
+		m.cfg.Log.Warn("hold the pod's restarts during its preStop hooks", "pod", key(h.pod), "err", err)
 	}
 	return h.preStopAll(ctx, grace)
 }

@@ -84,6 +84,10 @@ type Infra interface {
 	// decides what comes next. An infra too old for it fails with an error
 	// wrapping infra.ErrUnsupported.
 	KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error
+	// HoldRestarts ends the infra's restarts ahead of a Stop, while the
+	// daemon runs the pod's preStop hooks. An infra too old for it fails
+	// with an error wrapping infra.ErrUnsupported.
+	HoldRestarts(ctx context.Context, socket string) error
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -146,6 +150,10 @@ func (hostInfra) Stop(ctx context.Context, socket string, grace time.Duration) e
 
 func (hostInfra) Shutdown(ctx context.Context, socket string) error {
 	return infra.NewClient(socket).Shutdown(ctx)
+}
+
+func (hostInfra) HoldRestarts(ctx context.Context, socket string) error {
+	return infra.NewClient(socket).HoldRestarts(ctx)
 }
 
 func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error {
