@@ -60,6 +60,12 @@ func (d *daemon) waitRunning(name, ctr string) {
 // container, and returns everything the container logged to its end.
 func (d *daemon) deleteFollowingLogs(name string) string {
 	d.t.Helper()
+	// The workload (--sigterm=log) says when it handles stop signals: as
+	// PID 1 of its pid namespace, it ignores one that comes before.
+	testutil.WaitFor(d.t, probeWait, name+" handling stop signals", func() bool {
+		out, err := d.berth("logs", name)
+		return err == nil && strings.Contains(out, "waiting for a stop signal")
+	})
 	follow := exec.Command(berthBin, d.args("logs", "-f", name)...)
 	var out syncBuffer
 	follow.Stdout, follow.Stderr = &out, &out
@@ -213,14 +219,19 @@ func TestLifecyclePreStopOnLivenessKill(t *testing.T) {
         path: /healthz
         port: 8080
       periodSeconds: 1
-      failureThreshold: 1
+      failureThreshold: 2
     lifecycle:
       preStop:
         exec:
           command: ["/bin/demo", "write", "/proc/1/fd/1", "prestop ran\n"]
 `))
 	d.waitRunning("live", "app")
-	d.mustBerth("exec", "live", "--", "/bin/demo", "write", "/tmp/unhealthy", "x")
+	// An exec may meet a run the probe just ended (the server was not
+	// up for its first probe): try again.
+	testutil.WaitFor(t, probeWait, "the unhealthy file written", func() bool {
+		_, err := d.berth("exec", "live", "--", "/bin/demo", "write", "/tmp/unhealthy", "x")
+		return err == nil
+	})
 	testutil.WaitFor(t, probeWait, "restart after the liveness failure", func() bool {
 		c := ctrStatus(t, d.pod("live"), "app")
 		return c.RestartCount >= 1 && c.State.Running != nil

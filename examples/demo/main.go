@@ -39,8 +39,9 @@
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
 // (for grace-period tests), --sigterm=exit keeps the default, --sigterm=log
-// prints "got SIGTERM" (or SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2: the
-// stop signal a test set) before it exits 0; --then-sleep
+// prints "waiting for a stop signal" once it can take one, then "got
+// SIGTERM" (or SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2: the stop signal a
+// test set) before it exits 0; --then-sleep
 // sleeps after a sub-command that ends (write, read, ps, ...) instead of
 // exiting, so a pod's container keeps running. Global flags come before the
 // sub-command: `demo --sigterm=ignore sleep`.
@@ -153,6 +154,7 @@ func handleSignals(mode string) error {
 			fmt.Println("got", names[<-ch])
 			os.Exit(0)
 		}()
+		fmt.Println("waiting for a stop signal")
 	default:
 		return fmt.Errorf("--sigterm=%q: want ignore, exit or log", mode)
 	}
