@@ -60,6 +60,14 @@ func (d *daemon) waitRunning(name, ctr string) {
 // container, and returns everything the container logged to its end.
 func (d *daemon) deleteFollowingLogs(name string) string {
 	d.t.Helper()
+	return d.followingLogs(name, func() { d.mustBerth("delete", "pod", name, "--timeout", "60s") })
+}
+
+// followingLogs runs end (a delete, a replacing apply) while `berth logs
+// -f` follows pod name's container, and returns everything that run of the
+// container logged.
+func (d *daemon) followingLogs(name string, end func()) string {
+	d.t.Helper()
 	// The workload (--sigterm=log) says when it handles stop signals: as
 	// PID 1 of its pid namespace, it ignores one that comes before.
 	testutil.WaitFor(d.t, probeWait, name+" handling stop signals", func() bool {
@@ -81,7 +89,7 @@ func (d *daemon) deleteFollowingLogs(name string) string {
 		follow.Process.Kill()
 		<-done
 	})
-	d.mustBerth("delete", "pod", name, "--timeout", "60s")
+	end()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
@@ -114,6 +122,25 @@ func TestLifecyclePreStopExecRunsBeforeStopSignal(t *testing.T) {
 	out := d.deleteFollowingLogs("prestop")
 	if !inOrder(out, "prestop ran", "got SIGTERM") {
 		t.Errorf("the log does not show the preStop hook's line, then SIGTERM:\n%s", out)
+	}
+}
+
+// TestLifecyclePreStopOnReplace: a spec change replaces the pod; the old
+// pod's container runs its preStop hook before its SIGTERM.
+func TestLifecyclePreStopOnReplace(t *testing.T) {
+	d := startDaemon(t)
+	pod := func(arg string) string {
+		return hookPodYAML("replace", 10, `["/bin/demo", "--sigterm=log", "sleep", "`+arg+`"]`, `    lifecycle:
+      preStop:
+        exec:
+          command: ["/bin/demo", "write", "/proc/1/fd/1", "prestop ran\n"]
+`)
+	}
+	d.apply("replace.yaml", pod("1h"))
+	d.waitRunning("replace", "app")
+	out := d.followingLogs("replace", func() { d.apply("replace.yaml", pod("2h")) })
+	if !inOrder(out, "prestop ran", "got SIGTERM") {
+		t.Errorf("the replaced pod's log does not show the preStop hook's line, then SIGTERM:\n%s", out)
 	}
 }
 
