@@ -224,6 +224,13 @@ func (r *demoRewriter) pod(doc map[string]any) string {
 			}
 			delete(c, "args")
 			delete(c, "workingDir")
+			// Lifecycle hooks run, as /bin/demo: the original commands could not.
+			lc, _ := c["lifecycle"].(map[string]any)
+			for _, hook := range []string{"postStart", "preStop"} {
+				if h, _ := lc[hook].(map[string]any); h != nil && h["exec"] != nil {
+					h["exec"] = map[string]any{"command": []any{"/bin/demo", "exit", "0"}}
+				}
+			}
 			ports, _ := c["ports"].([]any)
 			for _, item := range ports {
 				p := item.(map[string]any)

@@ -69,7 +69,10 @@ type ImageConfig struct {
 	WorkingDir   string
 	User         string
 	ExposedPorts []string // "8080/tcp", sorted
-	Labels       map[string]string
+	// StopSignal is the image's STOPSIGNAL as written ("SIGUSR1", "10");
+	// empty when it sets none.
+	StopSignal string
+	Labels     map[string]string
 }
 
 // Store is an image store rooted at a directory. Its methods are safe for
@@ -318,6 +321,7 @@ func (s *Store) image(rec record, refs map[string]string) Image {
 		WorkingDir: c.WorkingDir,
 		User:       c.User,
 		Labels:     c.Labels,
+		StopSignal: c.StopSignal,
 	}
 	for p := range c.ExposedPorts {
 		img.Config.ExposedPorts = append(img.Config.ExposedPorts, p)

@@ -145,6 +145,17 @@ func (c *Client) Started(ctx context.Context, ctr string, run time.Time) error {
 	return err
 }
 
+// HoldRestarts makes the infra restart no container from now on (a Stop
+// follows, once the daemon ran the pod's preStop hooks). It wraps
+// ErrUnsupported for an infra older than protocol version 9.
+func (c *Client) HoldRestarts(ctx context.Context) error {
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpHoldRestarts})
+	if err != nil && olderThan(resp, 9) {
+		return fmt.Errorf("hold restarts: infra protocol %d: %w", resp.Version, ErrUnsupported)
+	}
+	return err
+}
+
 // Update restarts the containers ctrs name with these definitions (their
 // spec changed), each stopped within grace, and returns once their new
 // runs started; a container whose definition is already the one given is

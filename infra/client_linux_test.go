@@ -276,3 +276,32 @@ func TestUpdateFromAnOldInfra(t *testing.T) {
 		t.Errorf("request = %+v", req)
 	}
 }
+
+// TestHoldRestartsFromAnOldInfra: an infra of protocol 8 refuses the op,
+// and the daemon gets ErrUnsupported (its pod's preStop hooks run all the
+// same, with restarts possible meanwhile).
+func TestHoldRestartsFromAnOldInfra(t *testing.T) {
+	testutil.RequireRoot(t) // the client insists on a root peer
+	sock := filepath.Join(t.TempDir(), "infra.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		var req Request
+		if readFrame(conn, &req) == nil {
+			writeFrame(conn, Response{Version: 8, Error: `unsupported op "` + req.Op + `" (infra protocol version 8)`})
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := NewClient(sock).HoldRestarts(ctx); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("HoldRestarts from a version 8 infra = %v, want ErrUnsupported", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/berth-project/berth/container"
@@ -121,6 +122,10 @@ type ContainerConfig struct {
 	// TerminationMessagePolicy is File or FallbackToLogsOnError: the tail
 	// of the run's log when it failed and left the file empty.
 	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
+	// StopSignal is the signal that stops the container (the pod's Stop,
+	// Kill): lifecycle.stopSignal, else the image's STOPSIGNAL; 0 is
+	// SIGTERM. SIGKILL follows once the grace period has passed.
+	StopSignal syscall.Signal `json:"stopSignal,omitempty"`
 	// RestartCount and LastState carry a container's runs over a host
 	// restart: the restart count its last run had, and that run as far as
 	// anyone knows (kube.ReasonUnknown, kube.ExitCodeUnknown). The first
@@ -240,11 +245,25 @@ func validateContainers(key string, inits, ctrs []ContainerConfig) error {
 		default:
 			bad("container %s: terminationMessagePolicy %q is not File or FallbackToLogsOnError", ctr.Name, ctr.TerminationMessagePolicy)
 		}
+		if ctr.StopSignal < 0 || ctr.StopSignal > maxSignal {
+			bad("container %s: stopSignal %d is not a signal", ctr.Name, ctr.StopSignal)
+		}
 		if f := ctr.TerminationMessageFile; f != "" && !strings.HasPrefix(f, "/") {
 			bad("container %s: terminationMessageFile %q must be an absolute path", ctr.Name, f)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxSignal is SIGRTMAX, the highest signal number Linux has.
+const maxSignal = 64
+
+// stopSignal is the signal that stops c.
+func (c *ContainerConfig) stopSignal() syscall.Signal {
+	if c.StopSignal == 0 {
+		return syscall.SIGTERM
+	}
+	return c.StopSignal
 }
 
 // ownsNamespace reports whether the infra has a namespace of its own of

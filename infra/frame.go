@@ -17,8 +17,9 @@ import (
 // OpKill, version 6 OpAttach and ContainerConfig's Stdin, StdinOnce and
 // TTY, version 7 sidecars (ContainerConfig's Sidecar and WaitStarted,
 // OpStarted, ContainerStatus.Started), PodConfig.ActiveDeadline and the
-// pod's Reason and Message, version 8 OpUpdate and ContainerConfig.Spec.
-const ProtocolVersion = 8
+// pod's Reason and Message, version 8 OpUpdate and ContainerConfig.Spec,
+// version 9 ContainerConfig.StopSignal and OpHoldRestarts.
+const ProtocolVersion = 9
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -54,6 +55,9 @@ const (
 	// OpUpdate restarts containers with new definitions (their spec
 	// changed), each after its grace period.
 	OpUpdate = "update"
+	// OpHoldRestarts ends restarts ahead of a Stop: the pod's preStop
+	// hooks run first, and a container that exits meanwhile stays exited.
+	OpHoldRestarts = "holdrestarts"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -673,5 +674,75 @@ func TestSupervisorKill(t *testing.T) {
 	s.Exited(s.Status().Containers[0].PID, exitStatus(0))
 	if err := s.Kill("app", 0, msg); !errors.Is(err, errNotRunning) {
 		t.Errorf("Kill of a waiting container = %v, want errNotRunning", err)
+	}
+}
+
+// TestSupervisorStopSignal: a container with a stop signal gets it from
+// Stop and Kill instead of SIGTERM, the others get SIGTERM, and SIGKILL
+// still follows the grace period.
+func TestSupervisorStopSignal(t *testing.T) {
+	cfg := validConfig()
+	cfg.RestartPolicy = RestartAlways
+	s, p := newTestSupervisor(cfg)
+	if err := s.Start(nil, []ContainerConfig{{Name: "usr1", StopSignal: syscall.SIGUSR1}, {Name: "plain"}}, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Kill("usr1", time.Second, "why"); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.signals) != 1 || p.signals[0] != syscall.SIGUSR1.String() {
+		t.Fatalf("signals after Kill: %v, want SIGUSR1", p.signals)
+	}
+	s.Exited(s.Status().Containers[0].PID, exitStatus(0))
+	p.fire() // the kill's grace timer: the run is gone
+	p.fire() // the restart
+	p.signals = nil
+	s.Stop(time.Minute, func(error) {})
+	slices.Sort(p.signals)
+	want := []string{syscall.SIGTERM.String(), syscall.SIGUSR1.String()}
+	slices.Sort(want)
+	if !slices.Equal(p.signals, want) {
+		t.Fatalf("signals after Stop: %v, want %v", p.signals, want)
+	}
+	p.fire()
+	if n := len(p.signals); n != 4 || p.signals[2] != "killed" || p.signals[3] != "killed" {
+		t.Fatalf("after the grace period: %v, want SIGKILL to both", p.signals)
+	}
+}
+
+func TestValidateStopSignal(t *testing.T) {
+	for sig, ok := range map[syscall.Signal]bool{0: true, syscall.SIGINT: true, 64: true, 65: false, -1: false} {
+		cfg := validConfig()
+		cfg.Containers = []ContainerConfig{{Name: "a", StopSignal: sig}}
+		if err := cfg.Validate(); (err == nil) != ok {
+			t.Errorf("stopSignal %d: Validate = %v, want ok %v", sig, err, ok)
+		}
+	}
+}
+
+// TestSupervisorHoldRestarts: after HoldRestarts a pending restart is
+// cancelled and a container that exits stays exited, whatever the policy;
+// nothing is signalled, and a Stop still answers once nothing runs.
+func TestSupervisorHoldRestarts(t *testing.T) {
+	cfg := validConfig()
+	cfg.RestartPolicy = RestartAlways
+	s, p := newTestSupervisor(cfg)
+	if err := s.Start(nil, []ContainerConfig{{Name: "a"}, {Name: "b"}}, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	s.Exited(s.Status().Containers[0].PID, exitStatus(1)) // a: in back-off
+	s.HoldRestarts()
+	if len(p.signals) != 0 || !p.timers[0].cancelled {
+		t.Fatalf("HoldRestarts signalled %v or left the restart (%+v)", p.signals, p.timers[0])
+	}
+	s.Exited(s.Status().Containers[1].PID, exitStatus(0))
+	st := s.Status().Containers
+	if st[1].State.Terminated == nil || len(p.timers) != 1 {
+		t.Fatalf("b after its exit: %+v, timers %d; want terminated, no restart", st[1].State, len(p.timers))
+	}
+	stopped := false
+	s.Stop(time.Minute, func(error) { stopped = true })
+	if !stopped {
+		t.Error("Stop of a pod with nothing running did not answer")
 	}
 }

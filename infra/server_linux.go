@@ -217,6 +217,8 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		s.post(func() { ch <- answer(Response{}, s.sup.Started(req.Container, req.Run)) })
 	case OpUpdate:
 		s.post(func() { s.update(req, reply) })
+	case OpHoldRestarts:
+		s.post(func() { s.sup.HoldRestarts(); reply(nil) })
 	case OpStop:
 		grace := time.Duration(req.GraceMillis) * time.Millisecond
 		s.post(func() { s.sup.Stop(grace, reply) })

@@ -110,7 +110,9 @@ type supervisor struct {
 	// appsStarted is set once the regular containers were started.
 	appsStarted bool
 
-	stopping    bool
+	stopping bool
+	// holding: restarts ended ahead of a Stop (HoldRestarts).
+	holding     bool
 	stopWaiters []func(error)
 	cancelGrace func()
 	// halted is set once the pod ended on its own: it completed (see
@@ -265,7 +267,7 @@ func (s *supervisor) byName(name string) (*ctr, error) {
 // advance starts whatever comes next: the first init container that is
 // not through, or, once all are, every regular container.
 func (s *supervisor) advance() {
-	if s.stopping || s.halted || s.appsStarted {
+	if s.stopping || s.halted || s.holding || s.appsStarted {
 		return
 	}
 	steps := make([]initState, len(s.inits))
@@ -429,7 +431,7 @@ func (s *supervisor) recordCreateError(c *ctr, err error) {
 	s.event(c, kube.EventWarning, kube.EventFailed, "Error: "+err.Error())
 	c.createFailed = true
 	c.status.State = kube.ContainerState{Waiting: &kube.StateWaiting{Reason: kube.ReasonCreateFailed, Message: err.Error()}}
-	if s.stopping || s.halted {
+	if s.stopping || s.halted || s.holding {
 		s.checkStopped()
 		return
 	}
@@ -490,10 +492,12 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 func (s *supervisor) finish(c *ctr, t *kube.StateTerminated) {
 	c.status.State = kube.ContainerState{Terminated: t}
 	switch {
-	case c.next != nil && !s.stopping && !s.halted:
+	case c.next != nil && !s.stopping && !s.halted && !s.holding:
 		s.runNext(c)
 	case s.stopping || s.halted:
 		s.terminate()
+		s.checkStopped()
+	case s.holding:
 		s.checkStopped()
 	case c.sidecar || ShouldRestart(s.cfg.RestartPolicy, int(t.ExitCode), c.isInit):
 		s.scheduleRestart(c, t.FinishedAt.Sub(t.StartedAt))
@@ -633,7 +637,7 @@ func (s *supervisor) Update(ctrs []ContainerConfig, grace time.Duration, done fu
 	return nil
 }
 
-// stopForUpdate ends c's current run for an Update: SIGTERM, SIGKILL after
+// stopForUpdate ends c's current run for an Update: its stop signal, SIGKILL after
 // grace (at once without one); finish then starts the next run.
 func (s *supervisor) stopForUpdate(c *ctr, grace time.Duration) {
 	pid, startedAt := c.pid, c.startedAt
@@ -649,8 +653,9 @@ func (s *supervisor) stopForUpdate(c *ctr, grace time.Duration) {
 		kill()
 		return
 	}
-	if err := s.os.signal(pid, syscall.SIGTERM); err != nil {
-		s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "signal", syscall.SIGTERM, "err", err)
+	sig := c.cfg.stopSignal()
+	if err := s.os.signal(pid, sig); err != nil {
+		s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "signal", sig, "err", err)
 	}
 	s.os.afterFunc(grace, kill)
 }
@@ -687,8 +692,8 @@ func sameDefinition(a, b *ContainerConfig) bool {
 var errNotRunning = errors.New("container is not running")
 
 // Kill stops the current run of container name, as the kubelet does after
-// a failed liveness or startup probe: a Killing event with message,
-// SIGTERM, and SIGKILL once grace has passed if that run still lives. The
+// a failed liveness or startup probe: a Killing event with message, its
+// stop signal (SIGTERM unless it has another), and SIGKILL once grace has passed if that run still lives. The
 // exit that follows is handled as any other (Exited): recorded, and the
 // restart policy with its back-off applies.
 func (s *supervisor) Kill(name string, grace time.Duration, message string) error {
@@ -719,15 +724,25 @@ func (s *supervisor) Kill(name string, grace time.Duration, message string) erro
 		kill()
 		return nil
 	}
-	if err := s.os.signal(pid, syscall.SIGTERM); err != nil {
+	if err := s.os.signal(pid, c.cfg.stopSignal()); err != nil {
 		return fmt.Errorf("kill container %s of pod %s: %w", name, s.cfg.Key, err)
 	}
 	s.os.afterFunc(grace, kill)
 	return nil
 }
 
-// Stop begins the tear-down: no more restarts, SIGTERM to the running
-// containers in stop order (terminate), SIGKILL after grace. done is
+// HoldRestarts ends restarts, pending ones included, without stopping
+// anything: the daemon runs the pod's preStop hooks before its Stop, and a
+// container that exits meanwhile stays exited, as on a kubelet, which
+// restarts nothing in a pod being deleted.
+func (s *supervisor) HoldRestarts() {
+	s.holding = true
+	s.cancelRestarts()
+}
+
+// Stop begins the tear-down: no more restarts, its stop signal (SIGTERM
+// unless it has another) to the running containers in stop order
+// (terminate), SIGKILL after grace. done is
 // called once no container runs.
 func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 	s.stopWaiters = append(s.stopWaiters, done)
@@ -752,9 +767,9 @@ func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 	s.checkStopped()
 }
 
-// terminate sends SIGTERM to the running containers whose turn it is
-// (stopTurn), each run once, with a Killing event. It is called again
-// after each exit while the pod ends.
+// terminate sends its stop signal to each running container whose turn
+// it is (stopTurn), each run once, with a Killing event. It is called
+// again after each exit while the pod ends.
 func (s *supervisor) terminate() {
 	all := slices.Concat(s.inits, s.ctrs)
 	states := make([]stopState, len(all))
@@ -765,8 +780,9 @@ func (s *supervisor) terminate() {
 		c := all[i]
 		c.termSent = true
 		s.event(c, kube.EventNormal, kube.EventKilling, "Stopping container "+c.cfg.Name)
-		if err := s.os.signal(c.pid, syscall.SIGTERM); err != nil {
-			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", c.pid, "signal", syscall.SIGTERM, "err", err)
+		sig := c.cfg.stopSignal()
+		if err := s.os.signal(c.pid, sig); err != nil {
+			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", c.pid, "signal", sig, "err", err)
 		}
 	}
 }
@@ -809,8 +825,14 @@ func (s *supervisor) killAll() {
 	s.signalAll(syscall.SIGKILL)
 }
 
+// signalAll sends sig to every running container; 0 sends each its stop
+// signal.
 func (s *supervisor) signalAll(sig syscall.Signal) {
 	for pid, c := range s.byPID {
+		sig := sig
+		if sig == 0 {
+			sig = c.cfg.stopSignal()
+		}
 		if err := s.os.signal(pid, sig); err != nil {
 			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", pid, "signal", sig, "err", err)
 		}

@@ -113,6 +113,9 @@ const (
 	ReasonContainerCreating = "ContainerCreating"
 	ReasonPodInitializing   = "PodInitializing"
 	ReasonTerminating       = "Terminating"
+	// ReasonPostStartHookError: the run's postStart hook failed; the
+	// container is being killed.
+	ReasonPostStartHookError = "PostStartHookError"
 	// ReasonInfraUnreachable: the pod's infra process does not answer.
 	ReasonInfraUnreachable = "InfraUnreachable"
 	// ReasonDeadlineExceeded: the pod ran past its activeDeadlineSeconds
@@ -136,6 +139,10 @@ const (
 	EventPulling          = "Pulling"
 	EventPulled           = "Pulled"
 	EventDeleted          = "Deleted"
+	// EventFailedPostStartHook and EventFailedPreStopHook (Warning): a
+	// lifecycle hook failed, with the kubelet's message.
+	EventFailedPostStartHook = "FailedPostStartHook"
+	EventFailedPreStopHook   = "FailedPreStopHook"
 	// EventStartTimings breaks a pod's start down by phase (daemon flag
 	// --timing-events).
 	EventStartTimings = "StartTimings"

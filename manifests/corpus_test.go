@@ -218,7 +218,6 @@ var corpus = []struct {
 	}},
 	{file: "x31-unsupported.yaml", want: []want{
 		{1, "spec.containers[0].livenessProbe.exec.command[0]", 22, Error, "expected a string, got the boolean true:"},
-		{1, "spec.containers[0].lifecycle", 29, Unsupported, "lifecycle is not supported yet by berth:"},
 		{1, "spec.containers[0].ports[0].protocol", 35, Unsupported, "protocol \"SCTP\" is not supported yet by "},
 		{1, "spec.containers[0].volumeMounts[0].mountPropagation", 45, Error, "Bidirectional mount propagation is avail"},
 		{1, "spec.containers[0].resources.limits[hugepages-2Mi]", 48, Unsupported, "limits[hugepages-2Mi] is not supported y"},

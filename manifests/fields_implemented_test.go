@@ -100,6 +100,11 @@ var implemented = map[string]string{
 	"TCPSocketAction.host":                "TestTCPChecker (probe/http_test.go)",
 	"GRPCAction.port":                     "TestProbeTCPGRPCExec (e2e/probe_test.go)",
 	"GRPCAction.service":                  "TestGRPCChecker (probe/grpc_test.go)",
+
+	// Lifecycle hooks: run by the daemon (pod/hooks.go), the stop signal by
+	// the infra; exec and httpGet hooks share the probes' action types.
+	"Lifecycle.stopSignal": "TestLifecycleStopSignal (e2e/hooks_test.go)",
+	"SleepAction.seconds":  "TestLifecycleHTTPGetAndSleepHooks (e2e/hooks_test.go)",
 	// PersistentVolumeClaim documents and persistentVolumeClaim volumes.
 	"PersistentVolumeClaim.apiVersion":            "TestValidateClaim (manifests/validate_claim_test.go)",
 	"PersistentVolumeClaim.kind":                  "TestValidateClaim (manifests/validate_claim_test.go)",

@@ -30,7 +30,7 @@ var unsupported = []unsupportedField{
 	{owner: typeOf[PodSecurityContext](), field: "windowsOptions"},
 
 	// Containers and init containers.
-	{owner: typeOf[Container](), field: "lifecycle", detail: ": postStart and preStop hooks are not run"},
+	{owner: typeOf[LifecycleHandler](), field: "tcpSocket", detail: ": Kubernetes never runs it as a hook (the kubelet fails it at run time); use exec, httpGet or sleep"},
 	{owner: typeOf[Container](), field: "volumeDevices"},
 	{owner: typeOf[Container](), field: "restartPolicyRules"},
 	{owner: typeOf[ResourceRequirements](), field: "limits", bad: mapKeysNotIn("cpu", "memory"), detail: ": only cpu and memory limits are enforced"},

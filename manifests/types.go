@@ -379,10 +379,13 @@ type GRPCAction struct {
 	Service *string `json:"service,omitempty"`
 }
 
-// Lifecycle holds postStart/preStop hooks.
+// Lifecycle holds postStart/preStop hooks and the stop signal.
 type Lifecycle struct {
 	PostStart *LifecycleHandler `json:"postStart,omitempty"`
 	PreStop   *LifecycleHandler `json:"preStop,omitempty"`
+	// StopSignal is the signal that stops the container ("SIGUSR1"),
+	// instead of the image's STOPSIGNAL or SIGTERM (Kubernetes 1.33).
+	StopSignal *string `json:"stopSignal,omitempty"`
 }
 
 // LifecycleHandler is a hook action.

@@ -98,11 +98,13 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 		} else {
 			v.noProbes(c, cpath)
 		}
+		v.noLifecycle(c, cpath)
 	}
 	for i := range s.Containers {
 		c, cpath := &s.Containers[i], joinIndex(joinField(path, "containers"), i)
 		v.container(s, c, cpath, vols, names, ports)
 		v.probes(c, cpath)
+		v.lifecycle(s, c, cpath)
 		if c.RestartPolicy != nil {
 			v.errf(joinField(cpath, "restartPolicy"), "may be set only on an init container (Always, for a sidecar)")
 		}

@@ -65,14 +65,7 @@ func (v *validator) probe(p *Probe, path string, readiness bool) {
 	}
 	if a := p.HTTPGet; a != nil {
 		n++
-		hpath := joinField(path, "httpGet")
-		v.probePort(a.Port, joinField(hpath, "port"))
-		v.oneOf(joinField(hpath, "scheme"), a.Scheme, "", "HTTP", "HTTPS")
-		for i, h := range a.HTTPHeaders {
-			if !validHeaderName(h.Name) {
-				v.errf(joinField(joinIndex(joinField(hpath, "httpHeaders"), i), "name"), "%q is not a valid HTTP header name", clip(h.Name))
-			}
-		}
+		v.httpGet(a, joinField(path, "httpGet"))
 	}
 	if a := p.TCPSocket; a != nil {
 		n++
@@ -89,6 +82,17 @@ func (v *validator) probe(p *Probe, path string, readiness bool) {
 		v.errf(path, "a probe needs one of exec, httpGet, tcpSocket or grpc")
 	case n > 1:
 		v.errf(path, "a probe takes only one of exec, httpGet, tcpSocket or grpc")
+	}
+}
+
+// httpGet checks the httpGet action of a probe or lifecycle hook.
+func (v *validator) httpGet(a *HTTPGetAction, path string) {
+	v.probePort(a.Port, joinField(path, "port"))
+	v.oneOf(joinField(path, "scheme"), a.Scheme, "", "HTTP", "HTTPS")
+	for i, h := range a.HTTPHeaders {
+		if !validHeaderName(h.Name) {
+			v.errf(joinField(joinIndex(joinField(path, "httpHeaders"), i), "name"), "%q is not a valid HTTP header name", clip(h.Name))
+		}
 	}
 }
 

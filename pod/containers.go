@@ -126,6 +126,10 @@ func (m *Manager) infraContainer(rec *record, l Layout, c *manifests.Container, 
 	if err != nil {
 		return infra.ContainerConfig{}, fmt.Errorf("container %s: encode spec: %w", c.Name, err)
 	}
+	stop, err := stopSignal(c, img)
+	if err != nil {
+		return infra.ContainerConfig{}, fmt.Errorf("container %s: %w", c.Name, err)
+	}
 	oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(KernelID(ID(p.Namespace, p.Name)), c.Name)
 	out := infra.ContainerConfig{
 		Name: c.Name, Init: cfg, CgroupDir: pl.Dir, Spec: spec,
@@ -134,6 +138,7 @@ func (m *Manager) infraContainer(rec *record, l Layout, c *manifests.Container, 
 		Stdin:                    c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 		Sidecar:     manifests.IsSidecar(c),
 		WaitStarted: manifests.IsSidecar(c) && c.StartupProbe != nil,
+		StopSignal:  stop,
 	}
 	if c.TerminationMessagePath != "" {
 		out.TerminationMessageFile = l.TerminationMessageFile(c.Name)

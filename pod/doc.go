@@ -20,6 +20,8 @@
 //     the next run's environment.
 //   - probes.go: each pod's liveness, readiness and startup probes, run
 //     from its network namespace for as long as the pod exists.
+//   - hooks.go: each pod's postStart and preStop hooks; signal_linux.go:
+//     a container's stop signal.
 //
 // Decisions are pure functions: layout.go (a pod's identity and where its
 // things live), plan.go (container init config), env.go (environment and

@@ -54,8 +54,14 @@ type ExecTarget struct {
 // Errors wrap ErrNotFound for an unknown pod or container and
 // ErrNotRunning for a container that does not run.
 func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (ExecTarget, error) {
+	return m.execTarget(ctx, namespace, name, ctr, false)
+}
+
+// execTarget is ExecTarget; inTeardown also finds a container of a pod
+// being removed, for its preStop hook.
+func (m *Manager) execTarget(ctx context.Context, namespace, name, ctr string, inTeardown bool) (ExecTarget, error) {
 	key, id := namespace+"/"+name, ID(namespace, name)
-	rc, err := m.runningContainer(ctx, namespace, name, ctr)
+	rc, err := m.runningContainer(ctx, namespace, name, ctr, inTeardown)
 	if err != nil {
 		return ExecTarget{}, err
 	}
@@ -93,8 +99,9 @@ type runningCtr struct {
 // runningContainer finds container ctr of a pod ("" is the pod's only
 // container) and checks with the infra that it runs. Errors wrap
 // ErrNotFound for an unknown pod or container and ErrNotRunning for a
-// container that does not run or a pod that is terminating.
-func (m *Manager) runningContainer(ctx context.Context, namespace, name, ctr string) (runningCtr, error) {
+// container that does not run or a pod that is terminating (unless
+// inTeardown: a preStop hook's target).
+func (m *Manager) runningContainer(ctx context.Context, namespace, name, ctr string, inTeardown bool) (runningCtr, error) {
 	key := namespace + "/" + name
 	m.mu.Lock()
 	e, ok := m.pods[ID(namespace, name)]
@@ -108,7 +115,7 @@ func (m *Manager) runningContainer(ctx context.Context, namespace, name, ctr str
 	if !ok {
 		return runningCtr{}, fmt.Errorf("pod %s not found: %w", key, ErrNotFound)
 	}
-	if terminating {
+	if terminating && !inTeardown {
 		return runningCtr{}, fmt.Errorf("pod %s is terminating: %w", key, ErrNotRunning)
 	}
 	if ended {
@@ -285,7 +292,7 @@ var ErrAttachRefused = infra.ErrAttachRefused
 // lacks.
 func (m *Manager) Attach(ctx context.Context, namespace, name, ctr string, stdin, tty bool) (net.Conn, error) {
 	key := namespace + "/" + name
-	rc, err := m.runningContainer(ctx, namespace, name, ctr)
+	rc, err := m.runningContainer(ctx, namespace, name, ctr, false)
 	if err != nil {
 		return nil, err
 	}

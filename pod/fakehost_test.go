@@ -488,6 +488,16 @@ func (h *fakeHost) Shutdown(ctx context.Context, socket string) error {
 	return nil
 }
 
+func (h *fakeHost) HoldRestarts(ctx context.Context, socket string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, err := h.infraAt(socket)
+	if err != nil {
+		return err
+	}
+	return h.op("infra hold-restarts %s", p.key)
+}
+
 func (h *fakeHost) KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

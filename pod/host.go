@@ -94,6 +94,10 @@ type Infra interface {
 	// stopped within grace (infra.Client.Update). An infra too old for it
 	// fails with an error wrapping infra.ErrUnsupported.
 	Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error)
+	// HoldRestarts ends the infra's restarts ahead of a Stop, while the
+	// daemon runs the pod's preStop hooks. An infra too old for it fails
+	// with an error wrapping infra.ErrUnsupported.
+	HoldRestarts(ctx context.Context, socket string) error
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -163,6 +167,10 @@ func (hostInfra) Stop(ctx context.Context, socket string, grace time.Duration) e
 
 func (hostInfra) Shutdown(ctx context.Context, socket string) error {
 	return infra.NewClient(socket).Shutdown(ctx)
+}
+
+func (hostInfra) HoldRestarts(ctx context.Context, socket string) error {
+	return infra.NewClient(socket).HoldRestarts(ctx)
 }
 
 func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace time.Duration, message string) error {

@@ -126,6 +126,8 @@ type entry struct {
 	// reapRetry is the back-off before the teardown of a pod whose infra
 	// died is tried again, after it failed.
 	reapRetry time.Duration
+	// hooks runs the pod's lifecycle hooks; nil when it has none.
+	hooks *hooker
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.
@@ -278,6 +280,8 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 	if cr != nil {
 		m.dropCarried(id, true)
 	}
+	// Hooks first: the probes of a run wait for its postStart hook.
+	m.startHooks(id, e)
 	m.startProbes(id, e)
 	m.watchInfra(rec)
 	t.containers(c.status)
@@ -784,8 +788,10 @@ func gracePeriod(p *manifests.Pod) time.Duration {
 	return 30 * time.Second
 }
 
-// remove tears a pod down gracefully: its containers get SIGTERM and the
-// pod's grace period, then everything it held goes.
+// remove tears a pod down gracefully: the preStop hooks of its running
+// containers run within the pod's grace period, then the containers get
+// their stop signal and what remains of it (hooks.go), then everything the
+// pod held goes.
 func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	id := ID(o.Key.Namespace, o.Key.Name)
 	m.mu.Lock()
@@ -799,7 +805,8 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	}
 	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventKilling, "Stopping pod")
 	m.stopProbes(e)
-	if err := m.teardown(ctx, id, e.rec, e.layout, gracePeriod(e.rec.Pod)); err != nil {
+	grace := m.stopHooks(ctx, e, gracePeriod(e.rec.Pod))
+	if err := m.teardown(ctx, id, e.rec, e.layout, grace); err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}
 	m.mu.Lock()

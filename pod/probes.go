@@ -141,23 +141,12 @@ func (m *Manager) stopProbes(e *entry) {
 func (m *Manager) newProber(e *entry) (*prober, error) {
 	rec := e.rec
 	p := rec.Pod
-	pr := &prober{m: m, pod: p, uid: e.rec.UID, socket: e.layout.Socket(), close: func() error { return nil }, ctrs: map[string]*probed{}}
-	target := probe.Target{PodIP: rec.IP}
-	if p.Spec.HostNetwork {
-		target.Dialer, target.PodIP = probe.HostDialer(), m.hostIP()
-	} else {
-		ns, err := probe.OpenNetns(fmt.Sprintf("/proc/%d/ns/net", rec.InfraPID))
-		if err != nil {
-			return nil, err
-		}
-		// Opened after the infra was checked: the PID is still the infra's,
-		// not a process that reused it, only if the infra still lives.
-		if !m.cfg.Processes.Alive(rec.InfraPID, rec.InfraStart) {
-			ns.Close()
-			return nil, fmt.Errorf("infra %d exited", rec.InfraPID)
-		}
-		target.Dialer, pr.close = ns, ns.Close
+	pr := &prober{m: m, pod: p, uid: e.rec.UID, socket: e.layout.Socket(), ctrs: map[string]*probed{}}
+	target, closeNS, err := m.podTarget(rec)
+	if err != nil {
+		return nil, err
 	}
+	pr.close = closeNS
 	ctx, cancel := context.WithCancel(context.Background())
 	pr.cancel = cancel
 	for _, c := range probedContainers(p) {
@@ -181,6 +170,26 @@ func (m *Manager) newProber(e *entry) (*prober, error) {
 	}
 	pr.wg.Go(func() { pr.watch(ctx) })
 	return pr, nil
+}
+
+// podTarget is where a pod's probes and hooks dial from: the pod's network
+// namespace, held open until close, or the host's for a host-network pod;
+// and the pod's IP, their default host.
+func (m *Manager) podTarget(rec *record) (t probe.Target, closeNS func() error, err error) {
+	if rec.Pod.Spec.HostNetwork {
+		return probe.Target{Dialer: probe.HostDialer(), PodIP: m.hostIP()}, func() error { return nil }, nil
+	}
+	ns, err := probe.OpenNetns(fmt.Sprintf("/proc/%d/ns/net", rec.InfraPID))
+	if err != nil {
+		return probe.Target{}, nil, err
+	}
+	// Opened after the infra was checked: the PID is still the infra's,
+	// not a process that reused it, only if the infra still lives.
+	if !m.cfg.Processes.Alive(rec.InfraPID, rec.InfraStart) {
+		ns.Close()
+		return probe.Target{}, nil, fmt.Errorf("infra %d exited", rec.InfraPID)
+	}
+	return probe.Target{Dialer: ns, PodIP: rec.IP}, ns.Close, nil
 }
 
 // containerProbes makes the runner of c's probes, nil when it has none.
@@ -228,15 +237,25 @@ func (pr *prober) watch(ctx context.Context) {
 	t := time.NewTicker(probePoll)
 	defer t.Stop()
 	for {
-		if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
-			pr.observe(slices.Concat(st.InitContainers, st.Containers))
-		}
+		pr.poll(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// poll passes on what the infra's status shows, with a run whose postStart
+// hook has not succeeded as not running yet: as on a kubelet, its probes
+// start once the hook is done.
+func (pr *prober) poll(ctx context.Context) {
+	st, err := pr.m.cfg.Infra.Status(ctx, pr.socket)
+	if err != nil {
+		return
+	}
+	shown := applyPostStart(&st, pr.m.postStartRuns(ID(pr.pod.Namespace, pr.pod.Name)))
+	pr.observe(slices.Concat(shown.InitContainers, shown.Containers))
 }
 
 // observe passes on the starts and exits of containers since the last
@@ -324,7 +343,8 @@ func (pr *prober) tellStarted(name string, run time.Time) {
 }
 
 // kill asks the infra to stop the container whose liveness or startup
-// probe failed, with the probe's grace period or else the pod's. An infra
+// probe failed, with the probe's grace period or else the pod's, after the
+// container's preStop hook, which the grace period includes. An infra
 // too old to know the request leaves the container running, logged.
 func (pr *prober) kill(r probe.Report) {
 	grace := gracePeriod(pr.pod)
@@ -332,6 +352,7 @@ func (pr *prober) kill(r probe.Report) {
 		grace = time.Duration(*g) * time.Second
 	}
 	msg := fmt.Sprintf("Container %s failed %s probe, will be restarted", r.Container, strings.ToLower(r.Type.String()))
+	grace = pr.m.preStopContainer(context.Background(), ID(pr.pod.Namespace, pr.pod.Name), r.Container, grace)
 	err := pr.m.cfg.Infra.KillContainer(context.Background(), pr.socket, r.Container, grace, msg)
 	switch {
 	case errors.Is(err, infra.ErrUnsupported):

@@ -70,6 +70,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.mu.Lock()
 			m.pods[id] = e
 			m.mu.Unlock()
+			m.startHooks(id, e)
 			m.startProbes(id, e)
 			m.watchInfra(f.rec)
 			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)

@@ -194,7 +194,7 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	m.mu.Unlock()
 	hostIP := m.hostIP()
 	for _, s := range m.statuses(ctx, want) {
-		out = append(out, podView(s.rec, s.st, s.terminating, hostIP, s.probes.statuses()))
+		out = append(out, podView(s.rec, applyPostStart(s.st, s.hooks.postStartRuns()), s.terminating, hostIP, s.probes.statuses()))
 	}
 	return out
 }
@@ -228,6 +228,7 @@ type podState struct {
 	st          *infra.PodStatus
 	terminating bool
 	probes      *prober
+	hooks       *hooker
 }
 
 // statuses asks every existing pod's infra for its status, in parallel.
@@ -239,7 +240,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 		if !want(id) {
 			continue
 		}
-		res = append(res, podState{rec: e.rec, st: e.ended, terminating: e.terminating, probes: e.probes})
+		res = append(res, podState{rec: e.rec, st: e.ended, terminating: e.terminating, probes: e.probes, hooks: e.hooks})
 		socks = append(socks, e.layout.Socket())
 	}
 	m.mu.Unlock()

@@ -12,7 +12,7 @@ func TestExplain(t *testing.T) {
 		want []string
 	}{
 		{"spec.containers.livenessProbe", 0, []string{"FIELD:   spec.containers[].livenessProbe\n", "STATUS:  implemented\n", "TYPE:    a mapping\n", "WHY:     berth acts on it"}},
-		{"spec.containers[].lifecycle", 0, []string{"FIELD:   spec.containers[].lifecycle\n", "STATUS:  not supported yet\n", "WHY:     lifecycle is not supported yet by berth: postStart and preStop hooks are not run; a manifest that sets it is refused"}},
+		{"spec.containers[].lifecycle.preStop.tcpSocket", 0, []string{"FIELD:   spec.containers[].lifecycle.preStop.tcpSocket\n", "STATUS:  not supported yet\n", "WHY:     tcpSocket is not supported yet by berth: Kubernetes never runs it as a hook (the kubelet fails it at run time); use exec, httpGet or sleep; a manifest that sets it is refused"}},
 		{"spec.containers.resources.limits", 0, []string{"STATUS:  implemented, some values not supported yet\n", "only cpu and memory limits are enforced"}},
 		{"spec.nodeSelector", 0, []string{"FIELD:   spec.nodeSelector\n", "STATUS:  cluster-only", "WHY:     nodeSelector is ignored: it only matters to a cluster scheduler", "runs with a warning"}},
 		{"spec.volumes.nfs", 0, []string{"FIELD:   spec.volumes[].nfs\n", "STATUS:  not supported yet\n"}},

@@ -3,7 +3,8 @@
 // selects a behaviour that tests can observe from outside the container.
 //
 //	demo sleep [DURATION]          sleep (forever without DURATION)
-//	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz
+//	demo serve [--port N]          HTTP: / (hello + hostname), /env, /file?path=, /healthz,
+//	                               /log (prints the request URI and its X-Hook header)
 //	           [--unhealthy-file P] /healthz answers 500 while the file P exists
 //	           [--healthy-after D]  and for the first D after the start
 //	           [--host H]           listen on H only (a hostNetwork pod's 127.0.0.1)
@@ -50,7 +51,10 @@
 //
 // Long-running modes (sleep, serve, echo-*, alloc, spin) exit 0 promptly on
 // SIGTERM; the global flag --sigterm=ignore makes them ignore it instead
-// (for grace-period tests), --sigterm=exit keeps the default; --then-sleep
+// (for grace-period tests), --sigterm=exit keeps the default, --sigterm=log
+// prints "waiting for a stop signal" once it can take one, then "got
+// SIGTERM" (or SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2: the stop signal a
+// test set) before it exits 0; --then-sleep
 // sleeps after a sub-command that ends (write, read, ps, ...) instead of
 // exiting, so a pod's container keeps running; --mark-term=PATH,TEXT[,DELAY]
 // makes SIGTERM wait DELAY, then append a line TEXT to PATH before the exit
@@ -113,7 +117,7 @@ func main() {
 		args = args[1:]
 	}
 	if len(args) == 0 {
-		fail(errors.New("usage: demo [--sigterm=ignore|exit] MODE [ARGS...]"))
+		fail(errors.New("usage: demo [--sigterm=ignore|exit|log] MODE [ARGS...]"))
 	}
 	if err := handleSignals(sigterm, mark); err != nil {
 		fail(err)
@@ -197,8 +201,20 @@ func handleSignals(mode, mark string) error {
 			}
 			os.Exit(0)
 		}()
+	case "log":
+		names := map[os.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+			syscall.SIGHUP: "SIGHUP", syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2"}
+		ch := make(chan os.Signal, 1)
+		for sig := range names {
+			signal.Notify(ch, sig)
+		}
+		go func() {
+			fmt.Println("got", names[<-ch])
+			os.Exit(0)
+		}()
+		fmt.Println("waiting for a stop signal")
 	default:
-		return fmt.Errorf("--sigterm=%q: want ignore or exit", mode)
+		return fmt.Errorf("--sigterm=%q: want ignore, exit or log", mode)
 	}
 	return nil
 }
@@ -418,6 +434,9 @@ func serve(args []string) error {
 	if anyPath {
 		mux.HandleFunc("/", health)
 	}
+	mux.HandleFunc("/log", func(_ http.ResponseWriter, r *http.Request) {
+		fmt.Printf("GET %s X-Hook=%s\n", r.URL.RequestURI(), r.Header.Get("X-Hook"))
+	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, _ *http.Request) {
 		for _, e := range os.Environ() {
 			fmt.Fprintln(w, e)
