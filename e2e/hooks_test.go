@@ -125,22 +125,39 @@ func TestLifecyclePreStopExecRunsBeforeStopSignal(t *testing.T) {
 	}
 }
 
-// TestLifecyclePreStopOnReplace: a spec change replaces the pod; the old
-// pod's container runs its preStop hook before its SIGTERM.
+// TestLifecyclePreStopOnReplace: the container's preStop hook runs before
+// its SIGTERM when a pod-level change replaces the pod, and when a
+// container-level change restarts the container in place.
 func TestLifecyclePreStopOnReplace(t *testing.T) {
 	d := startDaemon(t)
-	pod := func(arg string) string {
-		return hookPodYAML("replace", 10, `["/bin/demo", "--sigterm=log", "sleep", "`+arg+`"]`, `    lifecycle:
+	pod := func(grace int, arg string) string {
+		return hookPodYAML("replace", grace, `["/bin/demo", "--sigterm=log", "sleep", "`+arg+`"]`, `    lifecycle:
       preStop:
         exec:
           command: ["/bin/demo", "write", "/proc/1/fd/1", "prestop ran\n"]
 `)
 	}
-	d.apply("replace.yaml", pod("1h"))
+	d.apply("replace.yaml", pod(10, "1h"))
 	d.waitRunning("replace", "app")
-	out := d.followingLogs("replace", func() { d.apply("replace.yaml", pod("2h")) })
+	// A pod-level change (the grace period) replaces the pod.
+	out := d.followingLogs("replace", func() { d.apply("replace.yaml", pod(11, "1h")) })
 	if !inOrder(out, "prestop ran", "got SIGTERM") {
 		t.Errorf("the replaced pod's log does not show the preStop hook's line, then SIGTERM:\n%s", out)
+	}
+	// A change of the container's command restarts it in place: its
+	// preStop hook runs first all the same.
+	d.waitRunning("replace", "app")
+	testutil.WaitFor(t, probeWait, "the new pod handling stop signals", func() bool {
+		out, err := d.berth("logs", "replace")
+		return err == nil && strings.Contains(out, "waiting for a stop signal")
+	})
+	d.apply("replace.yaml", pod(11, "2h"))
+	testutil.WaitFor(t, probeWait, "the container restarted in place", func() bool {
+		p := d.pod("replace")
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].RestartCount == 1
+	})
+	if out := d.mustBerth("logs", "--previous", "replace"); !inOrder(out, "prestop ran", "got SIGTERM") {
+		t.Errorf("the run an update ended does not show the preStop hook's line, then SIGTERM:\n%s", out)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
@@ -62,6 +63,9 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout)
 		if uerr := r.rollback(ctx); uerr != nil {
 			m.cfg.Log.Error("set the old limits back after a failed update", "pod", key(d.Pod), "err", uerr)
 		}
+		if u.hooksStopped {
+			m.startHooks(id, e)
+		}
 		if errors.Is(err, infra.ErrUnsupported) {
 			m.cfg.Log.Info("the pod's infra cannot update containers; replacing the pod", "pod", key(d.Pod), "err", err)
 			return errReplace
@@ -83,6 +87,9 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout)
 	m.mu.Lock()
 	e.rec = rec
 	m.mu.Unlock()
+	if u.hooksStopped {
+		m.startHooks(id, e)
+	}
 	if probesChanged(old.Pod, d.Pod, u.restart) {
 		m.stopProbes(e)
 		m.startProbes(id, e)
@@ -93,6 +100,38 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout)
 	t.containers(u.started)
 	t.doneAs("pod updated in place", slog.Any("restarted", u.restart), slog.Any("resized", u.resize), slog.String("change", a.Change.String()))
 	return nil
+}
+
+// stopHooksForUpdate runs the preStop hooks of the containers an update
+// restarts, from the spec they run (as on a kubelet, which runs the hook
+// of the container it kills), each within grace, and stops the old spec's
+// hooks, so that no postStart hook of the old spec meets a new run; the
+// update starts the new spec's. It returns what remains of grace for the
+// stop signal.
+func (m *Manager) stopHooksForUpdate(ctx context.Context, u *podUpdate, grace time.Duration) time.Duration {
+	m.mu.Lock()
+	h := u.e.hooks
+	u.e.hooks = nil
+	m.mu.Unlock()
+	u.hooksStopped = true
+	if h == nil {
+		return grace
+	}
+	left := grace
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, name := range u.restart {
+		wg.Go(func() {
+			g := h.preStop(ctx, specContainer(h.pod, name), grace)
+			mu.Lock()
+			left = min(left, g)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	h.stop()
+	h.release()
+	return left
 }
 
 // imageUnavailable reports whether err is an image that cannot be had
@@ -108,6 +147,10 @@ type podUpdate struct {
 	// c is the pod with its new record.
 	c   *podRun
 	old *manifests.Pod
+	// e is the pod's entry, whose hooks run the old containers' preStop.
+	e *entry
+	// hooksStopped: the old spec's hooks were stopped for the restart.
+	hooksStopped bool
 	// restart and resize are the containers restarted and resized live.
 	restart, resize []string
 	// limits are the cgroup writes before and after the restarts; undo
@@ -130,6 +173,7 @@ func newUpdate(id string, e *entry, d *reconciler.Desired, change reconciler.Cha
 	u := &podUpdate{
 		c:       &podRun{id: id, rec: &rec, l: e.layout, cg: podCgroups{ctrs: map[string]cgroups.Placement{}}},
 		old:     e.rec.Pod,
+		e:       e,
 		restart: change.Restarts(),
 		resize:  change.Resizes(),
 	}
@@ -161,7 +205,8 @@ func (m *Manager) updateSteps(u *podUpdate) []step {
 	}
 	if len(u.restart) > 0 {
 		steps = append(steps, step{name: "containers", phase: "containers", do: func(ctx context.Context) error {
-			st, err := m.cfg.Infra.Update(ctx, c.l.Socket(), u.cfgs, gracePeriod(p))
+			grace := m.stopHooksForUpdate(ctx, u, gracePeriod(p))
+			st, err := m.cfg.Infra.Update(ctx, c.l.Socket(), u.cfgs, grace)
 			if err != nil {
 				return fmt.Errorf("restart containers %s: %w", strings.Join(u.restart, ", "), err)
 			}
