@@ -66,7 +66,7 @@ type probeStatus struct {
 
 // hasProbes says whether any container of p has a probe.
 func hasProbes(p *manifests.Pod) bool {
-	for _, c := range probedContainers(p) {
+	for _, c := range sidecarsAndApps(&p.Spec) {
 		if c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil {
 			return true
 		}
@@ -74,17 +74,13 @@ func hasProbes(p *manifests.Pod) bool {
 	return false
 }
 
-// probedContainers are the containers of p that may have probes: its
+// sidecarsAndApps are the containers of spec that run beside each other
+// and may have probes (their readiness counts for the pod's): its
 // sidecars and its regular containers.
-func probedContainers(p *manifests.Pod) []*manifests.Container {
-	var out []*manifests.Container
-	for i := range p.Spec.InitContainers {
-		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) {
-			out = append(out, c)
-		}
-	}
-	for i := range p.Spec.Containers {
-		out = append(out, &p.Spec.Containers[i])
+func sidecarsAndApps(spec *manifests.PodSpec) []*manifests.Container {
+	out := manifests.Sidecars(spec)
+	for i := range spec.Containers {
+		out = append(out, &spec.Containers[i])
 	}
 	return out
 }
@@ -152,7 +148,7 @@ func (m *Manager) newProber(e *entry) (*prober, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr.cancel = cancel
-	for _, c := range probedContainers(p) {
+	for _, c := range sidecarsAndApps(&p.Spec) {
 		t := target
 		t.Ports = c.Ports
 		if m.cfg.ExecProbe != nil {
