@@ -11,7 +11,10 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/berth-project/berth/internal/attachio"
 )
 
 // ErrAttachRefused is an attach the container's spec does not allow:
@@ -89,13 +92,34 @@ func splice(client net.Conn, clientR io.Reader, infra net.Conn) {
 	closeBoth := func() { once.Do(func() { client.Close(); infra.Close() }) }
 	done := make(chan struct{})
 	go func() {
-		io.Copy(infra, clientR)
+		copyInput(infra, clientR, client)
 		closeBoth()
 		close(done)
 	}()
 	io.Copy(client, infra)
 	closeBoth()
 	<-done
+}
+
+// copyInput copies the client's frames (from clientR) to the infra until
+// they end. While the infra takes nothing (a container that does not read
+// its stdin), it asks whether the client hung up, and ends then: an
+// abandoned session is never held here.
+func copyInput(infra net.Conn, clientR io.Reader, client net.Conn) {
+	gone := func() bool { return false }
+	if c, ok := client.(syscall.Conn); ok {
+		gone = func() bool { return attachio.HungUp(c) }
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := clientR.Read(buf)
+		if n > 0 && attachio.WriteWatching(infra, buf[:n], gone) != nil {
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Attach opens an attach session to container ctr of a pod ("" for the

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,8 @@ import (
 // answer, window size, its output in the log), input piped to a container
 // without a terminal whose stdinOnce closes its stdin (EOF) when the
 // session ends and opens it anew on a restart, output alone with Ctrl-C to
-// detach, and the refusals for what a container's spec does not allow.
+// detach, callers who leave input a container never reads (their sessions
+// free up), and the refusals for what a container's spec does not allow.
 func TestAttach(t *testing.T) {
 	d := startDaemon(t)
 	d.apply("attach.yaml", `apiVersion: v1
@@ -60,6 +62,17 @@ spec:
   - name: app
     image: berth.test/demo:latest
     command: ["/bin/demo", "tick", "50ms"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: deaf
+spec:
+  containers:
+  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "tick", "50ms"]
+    stdin: true
 ---
 apiVersion: v1
 kind: Pod
@@ -221,6 +234,42 @@ spec:
 		}
 		if cs := d.pod("ticker").Status.ContainerStatuses; len(cs) != 1 || cs[0].State.Running == nil || cs[0].RestartCount != 0 {
 			t.Errorf("the container after a detach: %+v, want it still running", cs)
+		}
+	})
+
+	// More callers than a run takes sessions pipe input to a container
+	// that never reads its stdin, and leave (killed) while it is backed
+	// up: each leaving frees its session, so the next attach gets in.
+	t.Run("callers leaving unread input", func(t *testing.T) {
+		input := strings.Repeat("x", 4<<20)
+		attachAndLeave := func() bool {
+			cmd := exec.Command(berthBin, d.args("attach", "-i", "deaf")...)
+			out := &syncBuffer{}
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(input), out, out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { cmd.Wait(); close(exited) }()
+			in := false
+			testutil.WaitFor(t, 20*time.Second, "ticks through attach -i, or its refusal", func() bool {
+				select {
+				case <-exited:
+					return true
+				default:
+				}
+				in = strings.Count(out.String(), "tick ") >= 2
+				return in
+			})
+			cmd.Process.Kill()
+			<-exited
+			if !in {
+				t.Logf("attach -i deaf: %s", out)
+			}
+			return in
+		}
+		for i := range 17 {
+			testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("attach %d to get in", i+1), attachAndLeave)
 		}
 	})
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/berth-project/berth/internal/attachio"
 	"github.com/berth-project/berth/internal/ptyio"
@@ -22,9 +23,16 @@ const attachBuffer = 64
 
 // maxSessions caps the attach sessions of one run, and with it what they
 // may buffer (maxSessions * attachBuffer chunks). A session dropped for
-// being slow leaves the count at once, though its writer still holds what
-// was buffered for it until its caller takes it or leaves.
+// being slow leaves the count at once, and its connection is closed, so
+// that its writer lets go of what was buffered for it at once too.
 const maxSessions = 16
+
+// sessionConn is a session's connection: a unix socket, whose hang-up
+// the session sees without reading (attachio.HungUp).
+type sessionConn interface {
+	net.Conn
+	syscall.Conn
+}
 
 // runIO is the stdio the infra holds for one run of a container beside
 // its log: the write side of its stdin, its terminal, and the attach
@@ -36,6 +44,9 @@ type runIO struct {
 	// master with a terminal; nil without stdin. master is the pty master
 	// (window sizes), nil without a terminal.
 	in, master *os.File
+	// inTurn is held by the one writer of in, for a whole chunk, so that
+	// sessions' chunks never interleave.
+	inTurn chan struct{}
 
 	mu sync.Mutex
 	// stdinClosed: stdinOnce closed the stdin after the first session.
@@ -53,10 +64,14 @@ type attacher struct {
 	closed bool
 	// stdinDone: this session's input already ended.
 	stdinDone bool
+	// conn is the session's connection once served; slow: it was dropped
+	// for being slow, and conn is closed.
+	conn sessionConn
+	slow bool
 }
 
 func newRunIO(cfg *ContainerConfig, log *slog.Logger, in, master *os.File) *runIO {
-	return &runIO{cfg: cfg, log: log, in: in, master: master, attachers: map[*attacher]struct{}{}}
+	return &runIO{cfg: cfg, log: log, in: in, master: master, inTurn: make(chan struct{}, 1), attachers: map[*attacher]struct{}{}}
 }
 
 // join registers a session that asks for input (stdin) or the terminal
@@ -82,7 +97,8 @@ func (r *runIO) join(stdin, tty bool) (*attacher, error) {
 var errRunEnded = errors.New("the container's run has ended")
 
 // broadcast hands a copy of output p to every session, without waiting:
-// a session whose buffer is full is dropped.
+// a session whose buffer is full is dropped, and its connection closed:
+// what is buffered for it is let go, not written.
 func (r *runIO) broadcast(kind attachio.Kind, p []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -95,6 +111,10 @@ func (r *runIO) broadcast(kind attachio.Kind, p []byte) {
 		case a.out <- f:
 		default:
 			r.log.Warn("attach session too slow to take the container's output, dropped", "container", r.cfg.Name)
+			a.slow = true
+			if a.conn != nil {
+				a.conn.Close()
+			}
 			r.dropLocked(a)
 		}
 	}
@@ -150,33 +170,86 @@ func (r *runIO) inputEnded(a *attacher) {
 		return
 	}
 	if r.master != nil {
-		if _, err := r.master.Write([]byte{ptyio.EOFChar(r.master)}); err != nil {
-			r.log.Debug("end of terminal input", "container", r.cfg.Name, "err", err)
-		}
+		// Behind any input the container has not read yet: it waits
+		// for that, or for the run's end, but holds no session.
+		go r.endTerminalInput()
 		return
 	}
 	r.in.Close()
 }
 
-// write passes a's input to the container's stdin, unless a's input or
-// the stdin ended (stdinOnce); a write blocks while the container does
-// not read, which holds only this session's reader, but holds it: until
-// the container reads or its run ends, the session does not see its
-// caller leave, and keeps its slot.
-func (r *runIO) write(a *attacher, p []byte) error {
+// endTerminalInput writes the terminal's end-of-file character once the
+// container takes it, or gives up when the run ends.
+func (r *runIO) endTerminalInput() {
+	if !r.takeInput(r.hasEnded) {
+		return
+	}
+	defer r.giveInput()
+	if err := attachio.WriteWatching(r.master, []byte{ptyio.EOFChar(r.master)}, r.hasEnded); err != nil {
+		r.log.Debug("end of terminal input", "container", r.cfg.Name, "err", err)
+	}
+}
+
+func (r *runIO) hasEnded() bool {
 	r.mu.Lock()
-	closed := !a.stdin || a.stdinDone || r.stdinClosed
-	r.mu.Unlock()
-	if closed {
+	defer r.mu.Unlock()
+	return r.ended
+}
+
+// inputOver says a's input goes nowhere any more: it ended, or the
+// container's stdin closed (stdinOnce).
+func (r *runIO) inputOver(a *attacher) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !a.stdin || a.stdinDone || r.stdinClosed
+}
+
+// takeInput waits for the turn to write to the container's stdin, asking
+// stop every attachio.WatchEvery it waits; false when stop said so first.
+func (r *runIO) takeInput(stop func() bool) bool {
+	for {
+		select {
+		case r.inTurn <- struct{}{}:
+			return true
+		case <-time.After(attachio.WatchEvery):
+			if stop() {
+				return false
+			}
+		}
+	}
+}
+
+func (r *runIO) giveInput() { <-r.inTurn }
+
+// write passes a's input to the container's stdin, unless a's input or
+// the stdin ended (stdinOnce). While the container does not read, it
+// waits, but asks every attachio.WatchEvery whether a's caller left, and
+// gives up then (attachio.ErrGone): a caller who leaves a container that
+// never reads is noticed, and its session frees its slot.
+func (r *runIO) write(a *attacher, p []byte, left func() bool) error {
+	stop := func() bool { return r.inputOver(a) || left() }
+	if r.inputOver(a) {
 		return nil
 	}
-	_, err := r.in.Write(p)
-	return err
+	if !r.takeInput(stop) {
+		return attachio.ErrGone
+	}
+	defer r.giveInput()
+	if r.inputOver(a) {
+		return nil
+	}
+	return attachio.WriteWatching(r.in, p, stop)
 }
 
 // serve runs session a on conn until the run ends, the caller leaves or
 // the session is dropped: output frames out, input and window sizes in.
-func (r *runIO) serve(a *attacher, conn net.Conn) {
+func (r *runIO) serve(a *attacher, conn sessionConn) {
+	r.mu.Lock()
+	a.conn = conn
+	if a.slow {
+		conn.Close()
+	}
+	r.mu.Unlock()
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
@@ -194,7 +267,8 @@ func (r *runIO) serve(a *attacher, conn net.Conn) {
 }
 
 // readInput reads the caller's frames until it leaves.
-func (r *runIO) readInput(a *attacher, conn net.Conn) {
+func (r *runIO) readInput(a *attacher, conn sessionConn) {
+	left := func() bool { return attachio.HungUp(conn) }
 	for {
 		f, err := attachio.ReadFrame(conn)
 		if err != nil {
@@ -205,7 +279,11 @@ func (r *runIO) readInput(a *attacher, conn net.Conn) {
 		}
 		switch f.Kind {
 		case attachio.Stdin:
-			if err := r.write(a, f.Payload); err != nil {
+			err := r.write(a, f.Payload, left)
+			if errors.Is(err, attachio.ErrGone) && left() {
+				return
+			}
+			if err != nil && !errors.Is(err, attachio.ErrGone) {
 				r.log.Debug("write to the container's stdin", "container", r.cfg.Name, "err", err)
 			}
 		case attachio.CloseStdin:

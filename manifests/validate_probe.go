@@ -33,6 +33,17 @@ func IsSidecar(c *Container) bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == "Always"
 }
 
+// Sidecars are the sidecars among spec's init containers, in order.
+func Sidecars(spec *PodSpec) []*Container {
+	var out []*Container
+	for i := range spec.InitContainers {
+		if c := &spec.InitContainers[i]; IsSidecar(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (v *validator) probe(p *Probe, path string, readiness bool) {
 	for _, f := range []struct {
 		name string

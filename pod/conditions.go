@@ -32,9 +32,7 @@ func conditions(v View, created time.Time) []Condition {
 	}
 
 	// The regular containers started: every init container was through.
-	appsRan := slices.ContainsFunc(v.Containers, func(c ContainerView) bool {
-		return c.State.Waiting == nil || c.LastState.Terminated != nil
-	})
+	appsRan := slices.ContainsFunc(v.Containers, func(c ContainerView) bool { return ran(c.State, c.LastState) })
 	initAt, notInit := started, []string(nil)
 	for i := range v.Spec.InitContainers {
 		spec := &v.Spec.InitContainers[i]
@@ -61,13 +59,7 @@ func conditions(v View, created time.Time) []Condition {
 	// The regular containers and the sidecars must be ready, as in
 	// Kubernetes, where a sidecar's readiness probe counts for the pod.
 	readyAt, notReady := started, []string(nil)
-	var readySpecs []manifests.Container
-	for i := range v.Spec.InitContainers {
-		if manifests.IsSidecar(&v.Spec.InitContainers[i]) {
-			readySpecs = append(readySpecs, v.Spec.InitContainers[i])
-		}
-	}
-	for _, spec := range append(readySpecs, v.Spec.Containers...) {
+	for _, spec := range sidecarsAndApps(&v.Spec) {
 		c, ok := byName[spec.Name]
 		switch {
 		case !ok:

@@ -49,6 +49,10 @@ type probed struct {
 	// gate: a sidecar with a startup probe, whose infra holds the init
 	// containers after it until told its probe passed (SidecarStarted).
 	gate bool
+	// telling: a SidecarStarted call for the run that began at tellingRun
+	// is in flight (under the prober's mu).
+	telling    bool
+	tellingRun time.Time
 }
 
 // probeStatus is what a container's probes say of one run of it.
@@ -74,7 +78,7 @@ type ProbeRun struct {
 
 // hasProbes says whether any container of p has a probe.
 func hasProbes(p *manifests.Pod) bool {
-	for _, c := range probedContainers(p) {
+	for _, c := range sidecarsAndApps(&p.Spec) {
 		if c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil {
 			return true
 		}
@@ -82,17 +86,13 @@ func hasProbes(p *manifests.Pod) bool {
 	return false
 }
 
-// probedContainers are the containers of p that may have probes: its
+// sidecarsAndApps are the containers of spec that run beside each other
+// and may have probes (their readiness counts for the pod's): its
 // sidecars and its regular containers.
-func probedContainers(p *manifests.Pod) []*manifests.Container {
-	var out []*manifests.Container
-	for i := range p.Spec.InitContainers {
-		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) {
-			out = append(out, c)
-		}
-	}
-	for i := range p.Spec.Containers {
-		out = append(out, &p.Spec.Containers[i])
+func sidecarsAndApps(spec *manifests.PodSpec) []*manifests.Container {
+	out := manifests.Sidecars(spec)
+	for i := range spec.Containers {
+		out = append(out, &spec.Containers[i])
 	}
 	return out
 }
@@ -149,7 +149,7 @@ func (m *Manager) newProber(e *entry) (*prober, error) {
 	pr.close = closeNS
 	ctx, cancel := context.WithCancel(context.Background())
 	pr.cancel = cancel
-	for _, c := range probedContainers(p) {
+	for _, c := range sidecarsAndApps(&p.Spec) {
 		t := target
 		t.Ports = c.Ports
 		if m.cfg.ExecProbe != nil {
@@ -283,7 +283,7 @@ func (pr *prober) observe(st []infra.ContainerStatus) {
 			started := pc.status.started
 			pr.mu.Unlock()
 			if started {
-				go pr.tellStarted(cs.Name, r.StartedAt)
+				pr.tellStarted(pc, cs.Name, r.StartedAt)
 			}
 		}
 	}
@@ -329,17 +329,32 @@ func (pr *prober) report(pc *probed, r probe.Report) {
 		go pr.kill(r)
 	}
 	if pc.gate && r.Type == probe.Startup && r.Result == probe.Success && !before.started {
-		go pr.tellStarted(r.Container, before.run)
+		pr.tellStarted(pc, r.Container, before.run)
 	}
 }
 
-// tellStarted tells the infra that sidecar name's startup probe passed for
-// its run that began at run, so that the init containers after it start.
-// A failure is logged; the watch tells it again.
-func (pr *prober) tellStarted(name string, run time.Time) {
-	if err := pr.m.cfg.Infra.SidecarStarted(context.Background(), pr.socket, name, run); err != nil {
-		pr.m.cfg.Log.Warn("tell the infra a sidecar started", "pod", key(pr.pod), "container", name, "err", err)
+// tellStarted tells the infra, in the background, that sidecar name's
+// startup probe passed for its run that began at run, so that the init
+// containers after it start; unless a call for that run is in flight
+// already (the watch asks on every tick until the infra knows). A failure
+// is logged; the watch tells it again.
+func (pr *prober) tellStarted(pc *probed, name string, run time.Time) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pc.telling && pc.tellingRun.Equal(run) {
+		return
 	}
+	pc.telling, pc.tellingRun = true, run
+	go func() {
+		if err := pr.m.cfg.Infra.SidecarStarted(context.Background(), pr.socket, name, run); err != nil {
+			pr.m.cfg.Log.Warn("tell the infra a sidecar started", "pod", key(pr.pod), "container", name, "err", err)
+		}
+		pr.mu.Lock()
+		if pc.tellingRun.Equal(run) {
+			pc.telling = false
+		}
+		pr.mu.Unlock()
+	}()
 }
 
 // kill asks the infra to stop the container whose liveness or startup

@@ -2,14 +2,18 @@ package pod
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/probe"
@@ -215,4 +219,48 @@ func TestProberCountsRuns(t *testing.T) {
 	if len(runs) != 1 || runs[0] != want[0] {
 		t.Errorf("probe runs %+v, want %+v", runs, want)
 	}
+}
+
+// blockedTeller is an Infra whose SidecarStarted counts its calls and
+// waits for release.
+type blockedTeller struct {
+	Infra
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (b *blockedTeller) SidecarStarted(context.Context, string, string, time.Time) error {
+	b.calls.Add(1)
+	<-b.release
+	return errors.New("infra busy")
+}
+
+// TestProberTellsStartedOnceAtATime: while the infra has not heard of a
+// sidecar's passed startup probe, the watch's ticks make one call in
+// flight for the run, not one more per tick; a call that failed is made
+// again.
+func TestProberTellsStartedOnceAtATime(t *testing.T) {
+	b := &blockedTeller{release: make(chan struct{})}
+	m := NewManager(Config{Infra: b, Event: func(Event) {}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
+	pr := &prober{m: m, pod: p, socket: "/s", ctrs: map[string]*probed{}}
+	run := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pc := &probed{hasStartup: true, gate: true, status: probeStatus{run: run, started: true}}
+	pr.ctrs["proxy"] = pc
+	running := infra.ContainerStatus{Name: "proxy", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}}
+	// Each call runs in a goroutine of its own, made before observe
+	// returns: their count is the calls begun.
+	before := runtime.NumGoroutine()
+	for range 5 {
+		pr.observe([]infra.ContainerStatus{running})
+	}
+	if n := runtime.NumGoroutine() - before; n != 1 {
+		t.Fatalf("%d calls begun for one run, want 1", n)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the call to the infra", func() bool { return b.calls.Load() > 0 })
+	close(b.release)
+	testutil.WaitFor(t, 10*time.Second, "the failed call to be made again", func() bool {
+		pr.observe([]infra.ContainerStatus{running})
+		return b.calls.Load() > 1
+	})
 }

@@ -66,12 +66,17 @@ func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string
 // sidecars names the pod's sidecar init containers.
 func sidecars(p *manifests.Pod) map[string]bool {
 	out := map[string]bool{}
-	for i := range p.Spec.InitContainers {
-		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) {
-			out[c.Name] = true
-		}
+	for _, c := range manifests.Sidecars(&p.Spec) {
+		out[c.Name] = true
 	}
 	return out
+}
+
+// ran says whether a regular container with state now and last state
+// last has started, in this run or an earlier one: once one has, every
+// init container was through.
+func ran(now, last kube.ContainerState) bool {
+	return now.Waiting == nil || last.Terminated != nil
 }
 
 // phase is the pod's phase, as the kubelet computes it: the init
@@ -87,9 +92,7 @@ func phase(policy string, sidecars map[string]bool, st *infra.PodStatus) string 
 	if st.Reason != "" {
 		return kube.PodFailed
 	}
-	appsRan := slices.ContainsFunc(st.Containers, func(c infra.ContainerStatus) bool {
-		return c.State.Waiting == nil || c.LastState.Terminated != nil
-	})
+	appsRan := slices.ContainsFunc(st.Containers, func(c infra.ContainerStatus) bool { return ran(c.State, c.LastState) })
 	for _, c := range st.InitContainers {
 		t := c.State.Terminated
 		if sidecars[c.Name] {

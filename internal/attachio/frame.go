@@ -1,8 +1,10 @@
 // Package attachio is the stream protocol of `berth attach`: the
 // frames that carry a container's stdin, stdout and stderr, window-size
 // changes and the end of the caller's input between the CLI and the pod's
-// infra (the daemon passes them through unchanged). It links nothing but
-// the standard library's basics, as the lean init binary uses it.
+// infra (the daemon passes them through unchanged), and the write that
+// waits on a reader but notices its own caller leave (WriteWatching,
+// HungUp). It links nothing but the standard library's basics and
+// x/sys, as the lean init binary uses it.
 //
 // Every frame is a kind byte, a big-endian uint32 payload length (at most
 // MaxPayload) and the payload:
