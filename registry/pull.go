@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -42,8 +41,12 @@ const (
 // maxIndexDepth bounds nested indexes, as the import does.
 const maxIndexDepth = 4
 
-// layerJobs is how many blobs one pull downloads at once.
-const layerJobs = 3
+// layerJobs is how many blobs one pull downloads at once, and
+// maxDownloads how many all the Puller's pulls download at once.
+const (
+	layerJobs    = 3
+	maxDownloads = 6
+)
 
 // Progress hears about a pull's blob downloads. Calls for different blobs
 // may come from different goroutines at once.
@@ -82,11 +85,13 @@ type Puller struct {
 	cfg   *Config
 	log   *slog.Logger
 	group singleflight.Group
+	// downloads holds a token per blob download under way.
+	downloads chan struct{}
 }
 
 // New returns a Puller for store.
 func New(store *images.Store, o Options) (*Puller, error) {
-	p := &Puller{store: store, kc: o.Keychain, cfg: o.Config, log: o.Log}
+	p := &Puller{store: store, kc: o.Keychain, cfg: o.Config, log: o.Log, downloads: make(chan struct{}, maxDownloads)}
 	if p.cfg == nil {
 		p.cfg = &Config{}
 	}
@@ -186,7 +191,7 @@ func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog 
 				return err
 			}
 			f = &fetch{ctx: ctx, rp: rp, repo: ep, store: p.store, plat: plat, prog: prog,
-				budget: p.store.MaxBytes(), dir: dir}
+				budget: p.store.MaxBytes(), dir: dir, kc: kc, rt: p.rt, downloads: p.downloads, log: p.log}
 			var ref name.Reference = ep.Tag(t.remote.Identifier())
 			if _, ok := t.remote.(name.Digest); ok {
 				ref = ep.Digest(t.remote.Identifier())
@@ -231,9 +236,16 @@ type fetch struct {
 	plat  images.Platform
 	prog  Progress
 	dir   string
+	// For the blob downloads: the keychain and transport their client
+	// is made from, the Puller's download tokens.
+	kc        authn.Keychain
+	rt        http.RoundTripper
+	downloads chan struct{}
+	log       *slog.Logger
 
 	mu         sync.Mutex
-	budget     int64 // bytes left of the store's per-import cap
+	client     *http.Client // made by the first blob download
+	budget     int64        // bytes left of the store's per-import cap
 	downloaded int64
 }
 
@@ -320,56 +332,6 @@ func (f *fetch) manifest(ref name.Reference, want *ocispec.Descriptor) ([]byte, 
 		return nil, desc, err
 	}
 	return d.Manifest, desc, nil
-}
-
-// blob downloads a config or layer blob into the layout, unless it is a
-// layer the store has. At most desc.Size bytes are read; the content must
-// hash to desc.Digest.
-func (f *fetch) blob(ctx context.Context, desc ocispec.Descriptor, layer bool) (err error) {
-	if err := images.CheckDigest(desc.Digest); err != nil {
-		return err
-	}
-	if desc.Size < 0 {
-		return fmt.Errorf("blob %s has size %d: %w", desc.Digest, desc.Size, images.ErrInvalidImage)
-	}
-	if layer && f.store.HasBlob(desc.Digest) {
-		f.progress(func(pr Progress) { pr.Start(desc.Digest, desc.Size, true) })
-		return nil
-	}
-	if err := f.charge(desc.Size); err != nil {
-		return err
-	}
-	f.progress(func(pr Progress) { pr.Start(desc.Digest, desc.Size, false) })
-	defer f.progress(func(pr Progress) { pr.Done(desc.Digest, err) })
-	l, err := f.rp.Layer(ctx, f.repo.Digest(desc.Digest.String()))
-	if err != nil {
-		return fmt.Errorf("fetch blob: %w", err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return fmt.Errorf("fetch blob: %w", err)
-	}
-	defer rc.Close()
-	out, err := os.OpenFile(f.blobPath(desc.Digest), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	v := desc.Digest.Verifier()
-	n, err := io.Copy(io.MultiWriter(out, v, countWriter{f, desc.Digest}), io.LimitReader(rc, desc.Size+1))
-	switch {
-	case n > desc.Size:
-		return fmt.Errorf("registry sent more than the %d bytes the manifest says: %w", desc.Size, images.ErrDigestMismatch)
-	case n == desc.Size && !v.Verified():
-		// go-containerregistry's own check may have failed the read
-		// too; this is the clearer error.
-		return fmt.Errorf("registry sent content that does not hash to %s: %w", desc.Digest, images.ErrDigestMismatch)
-	case err != nil:
-		return fmt.Errorf("fetch blob: %w", err)
-	case n < desc.Size:
-		return fmt.Errorf("registry sent %d bytes, the manifest says %d: %w", n, desc.Size, images.ErrDigestMismatch)
-	}
-	return out.Close()
 }
 
 // charge takes n bytes from the pull's budget.
