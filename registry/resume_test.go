@@ -1,0 +1,329 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-project/berth/images"
+	"github.com/berth-project/berth/internal/testutil"
+)
+
+// blobReq is one blob GET a blobServer answered.
+type blobReq struct {
+	blob, rng string // the digest, the Range header
+	status    int
+	sent      int64
+}
+
+// blobServer wraps a registry's handler for blob GETs: it serves byte
+// ranges (when ranges is set; go-containerregistry's registry answers
+// only "bytes=A-B"), cuts the first download of each blob larger than
+// cutAfter (when set) after that many bytes, and records every request.
+type blobServer struct {
+	ranges   bool
+	cutAfter int64
+
+	mu   sync.Mutex
+	cut  map[string]bool
+	reqs []blobReq
+}
+
+func (b *blobServer) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		whole := r.Clone(r.Context())
+		whole.Header.Del("Range")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, whole)
+		if rec.Code != http.StatusOK {
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
+		}
+		body := rec.Body.Bytes()
+		blob := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		cw := &cutWriter{ResponseWriter: w, limit: -1}
+		b.mu.Lock()
+		if b.cutAfter > 0 && int64(len(body)) > b.cutAfter && !b.cut[blob] {
+			b.cut[blob], cw.limit = true, b.cutAfter
+		}
+		b.mu.Unlock()
+		defer func() {
+			b.mu.Lock()
+			b.reqs = append(b.reqs, blobReq{blob: blob, rng: r.Header.Get("Range"), status: cw.status, sent: cw.n})
+			b.mu.Unlock()
+		}()
+		served := r
+		if !b.ranges {
+			served = whole
+		}
+		http.ServeContent(cw, served, "", time.Time{}, bytes.NewReader(body))
+	})
+}
+
+// requests returns the GETs of blob d.
+func (b *blobServer) requests(d string) []blobReq {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []blobReq
+	for _, r := range b.reqs {
+		if r.blob == d {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// cutWriter counts what it sends and, past limit bytes (when not -1),
+// drops the connection.
+type cutWriter struct {
+	http.ResponseWriter
+	status   int
+	n, limit int64
+}
+
+func (c *cutWriter) WriteHeader(code int) {
+	c.status = code
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if c.limit >= 0 && c.n+int64(len(p)) > c.limit {
+		m, _ := c.ResponseWriter.Write(p[:c.limit-c.n])
+		c.n += int64(m)
+		c.ResponseWriter.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	m, err := c.ResponseWriter.Write(p)
+	c.n += int64(m)
+	return m, err
+}
+
+// oneLayer pushes an image of one layer of about size bytes to
+// host/repo:1 and returns the layer's digest and size and the config's
+// size.
+func oneLayer(t *testing.T, host, repo string, size int64) (layer string, layerSize, configSize int64) {
+	t.Helper()
+	l, err := random.Layer(size, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(randomImage(t, 0), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, host+"/"+repo+":1", img)
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := digestOf(t, ls[0].Digest)
+	layerSize, err = ls[0].Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String(), layerSize, int64(len(raw))
+}
+
+func partialPath(s *images.Store, blob string) string {
+	return filepath.Join(s.Root(), "partial", "sha256", strings.TrimPrefix(blob, "sha256:"))
+}
+
+// checkBlobs fails unless every blob of the store hashes to its name.
+func checkBlobs(t *testing.T, s *images.Store) {
+	t.Helper()
+	dir := filepath.Join(s.Root(), "blobs", "sha256")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != e.Name() {
+			t.Errorf("blob %s does not hash to its name", e.Name())
+		}
+	}
+}
+
+func assertNoPartials(t *testing.T, s *images.Store) {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(s.Root(), "partial", "sha256"))
+	if err != nil || len(ents) != 0 {
+		t.Errorf("partial downloads left: %v, %v", ents, err)
+	}
+}
+
+func TestPullResumesCutDownload(t *testing.T) {
+	const cut = 100_000
+	for _, tc := range []struct {
+		name   string
+		ranges bool
+	}{
+		{"range", true},
+		{"no range support", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &blobServer{ranges: tc.ranges, cutAfter: cut, cut: map[string]bool{}}
+			host := serve(t, b.wrap)
+			layer, size, configSize := oneLayer(t, host, "demo", 300_000)
+			s := newStore(t)
+			p := mustNew(t, s, anonymous)
+			if _, err := p.Pull(context.Background(), host+"/demo:1", images.DefaultPlatform(), nil); err == nil {
+				t.Fatal("the pull of a cut download succeeded")
+			}
+			if info, err := os.Stat(partialPath(s, layer)); err != nil || info.Size() != cut {
+				t.Fatalf("partial layer after the cut: %v, %v; want %d bytes", info, err, cut)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(s.Root(), "blobs", "sha256")); len(ents) != 0 {
+				t.Errorf("the failed pull placed blobs: %v", ents)
+			}
+
+			res, err := p.Pull(context.Background(), host+"/demo:1", images.DefaultPlatform(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs := b.requests(layer)
+			if len(reqs) != 2 {
+				t.Fatalf("layer requests %+v, want 2", reqs)
+			}
+			again, want := reqs[1], blobReq{blob: layer, rng: fmt.Sprintf("bytes=%d-", cut), status: http.StatusPartialContent, sent: size - cut}
+			if !tc.ranges {
+				want.status, want.sent = http.StatusOK, size
+			}
+			if again != want {
+				t.Errorf("second layer request %+v, want %+v", again, want)
+			}
+			if reqs[0].sent+again.sent != cut+want.sent || res.Downloaded != configSize+want.sent {
+				t.Errorf("sent %d then %d bytes of a %d-byte layer, pull counted %d (config %d)", reqs[0].sent, again.sent, size,
+					res.Downloaded, configSize)
+			}
+			t.Logf("layer of %d bytes: %d bytes before the cut, %d after; pull counted %d", size, reqs[0].sent, again.sent, res.Downloaded)
+			if !s.HasBlob(digest.Digest(layer)) {
+				t.Errorf("store lacks the layer blob")
+			}
+			checkBlobs(t, s)
+			assertNoPartials(t, s)
+		})
+	}
+}
+
+func TestPullDiscardsWrongPartial(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		kept func(size int64) []byte
+		// the Range of the first request
+		rng func(size int64) string
+	}{
+		{"wrong prefix", func(int64) []byte { return bytes.Repeat([]byte{'x'}, 50_000) },
+			func(int64) string { return "bytes=50000-" }},
+		{"longer than the blob", func(size int64) []byte { return make([]byte, size+1) },
+			func(int64) string { return "" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &blobServer{ranges: true, cut: map[string]bool{}}
+			host := serve(t, b.wrap)
+			layer, size, _ := oneLayer(t, host, "demo", 200_000)
+			s := newStore(t)
+			if err := os.WriteFile(partialPath(s, layer), tc.kept(size), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res, err := mustNew(t, s, anonymous).Pull(context.Background(), host+"/demo:1", images.DefaultPlatform(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reqs := b.requests(layer)
+			if len(reqs) == 0 || reqs[0].rng != tc.rng(size) {
+				t.Fatalf("layer requests %+v, want the first with Range %q", reqs, tc.rng(size))
+			}
+			if last := reqs[len(reqs)-1]; last.rng != "" || last.status != http.StatusOK || last.sent != size {
+				t.Errorf("last layer request %+v, want the whole layer", last)
+			}
+			if len(res.Image.Layers) != 1 {
+				t.Fatalf("layers %v", res.Image.Layers)
+			}
+			checkBlobs(t, s)
+			assertNoPartials(t, s)
+		})
+	}
+}
+
+// TestPullDownloadsBounded: ten pulls of ten images of three layers each
+// never have more than maxDownloads blob downloads open at once.
+func TestPullDownloadsBounded(t *testing.T) {
+	var inflight, most atomic.Int64
+	release := make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	host := serve(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+				h.ServeHTTP(w, r)
+				return
+			}
+			n := inflight.Add(1)
+			defer inflight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	for i := range 10 {
+		push(t, fmt.Sprintf("%s/img%d:1", host, i), randomImage(t, 3))
+	}
+	s := newStore(t)
+	p := mustNew(t, s, anonymous)
+	errs := make(chan error, 10)
+	for i := range 10 {
+		go func() {
+			_, err := p.Pull(context.Background(), fmt.Sprintf("%s/img%d:1", host, i), images.DefaultPlatform(), nil)
+			errs <- err
+		}()
+	}
+	testutil.WaitFor(t, 30*time.Second, "the pulls to fill the download slots", func() bool { return inflight.Load() >= maxDownloads })
+	close(release)
+	for range 10 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := most.Load(); got != maxDownloads {
+		t.Errorf("at most %d blob downloads at once, want %d", got, maxDownloads)
+	}
+}
