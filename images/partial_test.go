@@ -28,7 +28,6 @@ func TestPartialLockedAndPlaced(t *testing.T) {
 		t.Errorf("RemovePartials took a held partial: %d, %v", n, err)
 	}
 	dst := filepath.Join(s.root, "tmp", "placed") // on the store's file system, as a pull's work dir
-
 	if err := p.Place(dst); err != nil {
 		t.Fatal(err)
 	}
