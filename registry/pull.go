@@ -289,7 +289,13 @@ func (f *fetch) all(ref name.Reference) (ocispec.Descriptor, error) {
 	}
 	g, ctx := errgroup.WithContext(f.ctx)
 	g.SetLimit(layerJobs)
+	seen := map[digest.Digest]bool{}
 	for _, l := range m.Layers {
+		// A blob listed twice (empty layers, say) is fetched once.
+		if seen[l.Digest] {
+			continue
+		}
+		seen[l.Digest] = true
 		g.Go(func() error {
 			if err := f.blob(ctx, l, true); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Digest, err)

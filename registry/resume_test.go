@@ -327,3 +327,30 @@ func TestPullDownloadsBounded(t *testing.T) {
 		t.Errorf("at most %d blob downloads at once, want %d", got, maxDownloads)
 	}
 }
+
+// TestPullLayerListedTwice: a manifest that lists one layer blob twice
+// (as empty layers often are) has it downloaded once into the layout.
+func TestPullLayerListedTwice(t *testing.T) {
+	b := &blobServer{cut: map[string]bool{}}
+	host := serve(t, b.wrap)
+	l, err := random.Layer(4096, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(randomImage(t, 0), l, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, host+"/twice:1", img)
+	s := newStore(t)
+	res, err := mustNew(t, s, anonymous).Pull(context.Background(), host+"/twice:1", images.DefaultPlatform(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Image.Layers) != 2 || res.Image.Layers[0] != res.Image.Layers[1] {
+		t.Errorf("layers %v, want the one layer twice", res.Image.Layers)
+	}
+	if n := len(b.requests(digestOf(t, l.Digest).String())); n != 1 {
+		t.Errorf("layer fetched %d times", n)
+	}
+}
