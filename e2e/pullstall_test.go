@@ -180,8 +180,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return m, err
 }
 
-func (c *countWriter) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
-
 // TestPullDaemonKilledMidPull: the daemon is SIGKILLed while it downloads
 // a pod's image, with part of a layer kept in the store's partial area;
 // once restarted it continues that layer from where it stopped (a Range

@@ -33,12 +33,13 @@ type blobReq struct {
 }
 
 // blobServer wraps a registry's handler for blob GETs: it serves byte
-// ranges (when ranges is set; go-containerregistry's registry answers
-// only "bytes=A-B"), cuts the first download of each blob larger than
-// cutAfter (when set) after that many bytes, and records every request.
+// ranges when ranges is set, leaves a ranged request to the registry
+// when native is (go-containerregistry's answers only "bytes=A-B", 416
+// otherwise), cuts the first download of each blob larger than cutAfter
+// (when set) after that many bytes, and records every request.
 type blobServer struct {
-	ranges   bool
-	cutAfter int64
+	ranges, native bool
+	cutAfter       int64
 
 	mu   sync.Mutex
 	cut  map[string]bool
@@ -73,6 +74,10 @@ func (b *blobServer) wrap(h http.Handler) http.Handler {
 			b.reqs = append(b.reqs, blobReq{blob: blob, rng: r.Header.Get("Range"), status: cw.status, sent: cw.n})
 			b.mu.Unlock()
 		}()
+		if b.native && r.Header.Get("Range") != "" {
+			h.ServeHTTP(cw, r)
+			return
+		}
 		served := r
 		if !b.ranges {
 			served = whole
@@ -182,15 +187,24 @@ func assertNoPartials(t *testing.T, s *images.Store) {
 
 func TestPullResumesCutDownload(t *testing.T) {
 	const cut = 100_000
+	rng := fmt.Sprintf("bytes=%d-", cut)
 	for _, tc := range []struct {
-		name   string
-		ranges bool
+		name           string
+		ranges, native bool
+		// the layer's requests after the cut one: their Range and
+		// status; the last one sends the rest of the blob
+		want []blobReq
+		rest func(size int64) int64
 	}{
-		{"range", true},
-		{"no range support", false},
+		{"range", true, false, []blobReq{{rng: rng, status: http.StatusPartialContent}},
+			func(size int64) int64 { return size - cut }},
+		{"no range support", false, false, []blobReq{{rng: rng, status: http.StatusOK}},
+			func(size int64) int64 { return size }},
+		{"range refused", false, true, []blobReq{{rng: rng, status: http.StatusRequestedRangeNotSatisfiable}, {status: http.StatusOK}},
+			func(size int64) int64 { return size }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &blobServer{ranges: tc.ranges, cutAfter: cut, cut: map[string]bool{}}
+			b := &blobServer{ranges: tc.ranges, native: tc.native, cutAfter: cut, cut: map[string]bool{}}
 			host := serve(t, b.wrap)
 			layer, size, configSize := oneLayer(t, host, "demo", 300_000)
 			s := newStore(t)
@@ -210,21 +224,20 @@ func TestPullResumesCutDownload(t *testing.T) {
 				t.Fatal(err)
 			}
 			reqs := b.requests(layer)
-			if len(reqs) != 2 {
-				t.Fatalf("layer requests %+v, want 2", reqs)
+			if len(reqs) != 1+len(tc.want) {
+				t.Fatalf("layer requests %+v, want the cut one and %+v", reqs, tc.want)
 			}
-			again, want := reqs[1], blobReq{blob: layer, rng: fmt.Sprintf("bytes=%d-", cut), status: http.StatusPartialContent, sent: size - cut}
-			if !tc.ranges {
-				want.status, want.sent = http.StatusOK, size
+			for i, w := range tc.want {
+				if got := reqs[1+i]; got.rng != w.rng || got.status != w.status {
+					t.Errorf("layer request %d: %+v, want Range %q answered %d", 1+i, got, w.rng, w.status)
+				}
 			}
-			if again != want {
-				t.Errorf("second layer request %+v, want %+v", again, want)
+			last := reqs[len(reqs)-1]
+			if reqs[0].sent != cut || last.sent != tc.rest(size) || res.Downloaded != configSize+tc.rest(size) {
+				t.Errorf("sent %d then %d bytes of a %d-byte layer, pull counted %d (config %d); want %d then %d",
+					reqs[0].sent, last.sent, size, res.Downloaded, configSize, cut, tc.rest(size))
 			}
-			if reqs[0].sent+again.sent != cut+want.sent || res.Downloaded != configSize+want.sent {
-				t.Errorf("sent %d then %d bytes of a %d-byte layer, pull counted %d (config %d)", reqs[0].sent, again.sent, size,
-					res.Downloaded, configSize)
-			}
-			t.Logf("layer of %d bytes: %d bytes before the cut, %d after; pull counted %d", size, reqs[0].sent, again.sent, res.Downloaded)
+			t.Logf("layer of %d bytes: %d bytes before the cut, %d after; pull counted %d", size, reqs[0].sent, last.sent, res.Downloaded)
 			if !s.HasBlob(digest.Digest(layer)) {
 				t.Errorf("store lacks the layer blob")
 			}
