@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
 
@@ -366,4 +368,47 @@ func TestPullLayerListedTwice(t *testing.T) {
 	if n := len(b.requests(digestOf(t, l.Digest).String())); n != 1 {
 		t.Errorf("layer fetched %d times", n)
 	}
+}
+
+// TestPullContinuesMirrorsPartialFromOrigin: a layer cut short by a
+// mirror is continued from the registry itself, the next endpoint, in
+// the same pull, and verified whole.
+func TestPullContinuesMirrorsPartialFromOrigin(t *testing.T) {
+	const cut = 100_000
+	fromMirror := &blobServer{ranges: true, cutAfter: cut, cut: map[string]bool{}}
+	fromOrigin := &blobServer{ranges: true, cut: map[string]bool{}}
+	mirror, origin := serve(t, fromMirror.wrap), serve(t, fromOrigin.wrap)
+	layer, size, _ := oneLayer(t, origin, "app", 300_000)
+	img, err := remote.Image(mustRef(t, origin+"/app:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, mirror+"/app:1", img)
+	fromOrigin.mu.Lock()
+	fromOrigin.reqs = nil // the copy's
+	fromOrigin.mu.Unlock()
+	o := anonymous
+	o.Config = &Config{Registries: map[string]Host{origin: {Mirrors: []string{mirror}}}}
+	s := newStore(t)
+	res, err := mustNew(t, s, o).Pull(context.Background(), origin+"/app:1", images.DefaultPlatform(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, g := fromMirror.requests(layer), fromOrigin.requests(layer)
+	if res.Registry != origin || len(m) != 1 || m[0].sent != cut || len(g) != 1 ||
+		g[0] != (blobReq{blob: layer, rng: fmt.Sprintf("bytes=%d-", cut), status: http.StatusPartialContent, sent: size - cut}) {
+		t.Errorf("pulled from %s; mirror requests %+v, origin %+v: want %d bytes from the mirror, the rest of %d from the origin",
+			res.Registry, m, g, cut, size)
+	}
+	checkBlobs(t, s)
+	assertNoPartials(t, s)
+}
+
+func mustRef(t *testing.T, ref string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
