@@ -1,9 +1,11 @@
 // Package registry pulls images from registries (the Docker Registry HTTP
 // API v2, OCI distribution) into berth's image store, with
 // go-containerregistry for the protocol: token and basic auth, the
-// node's Docker credentials, retries. It only downloads: what it fetches
-// is written as an OCI image layout into the store's work area and added
-// by images.Store.ImportLayout, which verifies it exactly as an imported
+// node's Docker credentials, retries. It only downloads: each blob goes
+// to the store's partial area, where an interrupted download is kept for
+// the next attempt to continue, then, hashed whole to its digest, into an
+// OCI image layout in the store's work area, which
+// images.Store.ImportLayout adds, verifying it exactly as an imported
 // OCI-layout archive, so there is one verifying, unpacking path.
 package registry
 
@@ -77,7 +79,8 @@ type Options struct {
 }
 
 // Puller pulls images into one store. Concurrent pulls of the same
-// reference and platform share one download.
+// reference and platform share one download, and all its pulls together
+// download at most maxDownloads blobs at once.
 type Puller struct {
 	store *images.Store
 	kc    authn.Keychain
@@ -183,7 +186,8 @@ func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog 
 	imgs, err := p.store.ImportLayout(plat, func(dir string) error {
 		var errs []error
 		for i, ep := range eps {
-			// A failed endpoint's blobs are not trusted by the next.
+			// A failed endpoint's blobs are not trusted by the next
+			// (its partial downloads are continued, and verified whole).
 			if err := os.RemoveAll(filepath.Join(dir, "blobs")); err != nil {
 				return err
 			}
