@@ -35,6 +35,8 @@ func (f *fetch) blob(ctx context.Context, desc ocispec.Descriptor, layer bool) (
 		f.progress(func(pr Progress) { pr.Start(desc.Digest, desc.Size, true) })
 		return nil
 	}
+	// The whole size, kept bytes included: they are on the store's disk
+	// too.
 	if err := f.charge(desc.Size); err != nil {
 		return err
 	}
