@@ -86,6 +86,13 @@ func (g *imageGC) once(now time.Time) {
 		// Not before the manifests are read: they name images too.
 		return
 	}
+	// Whatever the usage: a pull that is never tried again would keep
+	// its partial blob downloads for ever.
+	if n, err := g.store.RemovePartials(images.PartialMaxAge, now); err != nil {
+		g.log.Warn("removing idle partial blob downloads", "err", err)
+	} else if n > 0 {
+		g.log.Info("removed idle partial blob downloads", "count", n, "idle_for", images.PartialMaxAge)
+	}
 	before, err := g.store.Usage()
 	if err == nil && before.Percent() <= g.policy.High {
 		// Below the threshold GC removes nothing: the pods' records

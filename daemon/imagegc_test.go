@@ -77,3 +77,32 @@ func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
 		t.Errorf("events: %+v", evs)
 	}
 }
+
+// A collection pass below the threshold still removes the partial blob
+// downloads no pull has written for a day, and keeps a recent one.
+func TestImageGCRemovesIdlePartials(t *testing.T) {
+	state := t.TempDir()
+	store, err := images.Open(filepath.Join(state, "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(store.Root(), "partial", "sha256")
+	now := time.Now()
+	for name, age := range map[string]time.Duration{"idle": 25 * time.Hour, "recent": time.Minute} {
+		p := filepath.Join(dir, strings.Repeat(name[:1], 64))
+		if err := os.WriteFile(p, []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := &imageGC{store: store, policy: images.GCPolicy{High: 100, Low: 100}, stateDir: state,
+		latest: func() *manifestdir.Snapshot { return &manifestdir.Snapshot{} }, events: newEventLog(100, slog.New(slog.DiscardHandler)),
+		log: slog.New(slog.DiscardHandler)}
+	g.once(now)
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 || ents[0].Name() != strings.Repeat("r", 64) {
+		t.Errorf("partials left %v, %v; want the recent one", ents, err)
+	}
+}

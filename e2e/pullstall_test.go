@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,31 +117,98 @@ func (s *blobStall) waitStalled(t *testing.T) {
 	}
 }
 
+// rangeBlobs serves a registry's blobs with byte ranges (go-containerregistry's
+// registry answers only "bytes=A-B") and records each blob GET: its
+// Range header and the bytes sent.
+type rangeBlobs struct {
+	mu   sync.Mutex
+	reqs []blobGet
+}
+
+type blobGet struct {
+	rng  string
+	sent int64
+}
+
+func (b *rangeBlobs) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		whole := r.Clone(r.Context())
+		whole.Header.Del("Range")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, whole)
+		if rec.Code != http.StatusOK {
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+			return
+		}
+		cw := &countWriter{ResponseWriter: w}
+		defer func() {
+			b.mu.Lock()
+			b.reqs = append(b.reqs, blobGet{rng: r.Header.Get("Range"), sent: cw.n})
+			b.mu.Unlock()
+		}()
+		http.ServeContent(cw, r, "", time.Time{}, bytes.NewReader(rec.Body.Bytes()))
+	})
+}
+
+// ranged returns the GETs that asked for a range.
+func (b *rangeBlobs) ranged() []blobGet {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []blobGet
+	for _, g := range b.reqs {
+		if g.rng != "" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// countWriter counts the bytes a response sends.
+type countWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	m, err := c.ResponseWriter.Write(p)
+	c.n += int64(m)
+	return m, err
+}
+
 // TestPullDaemonKilledMidPull: the daemon is SIGKILLed while it downloads
-// a pod's image, with part of a layer on disk; once restarted it pulls the
-// image again and the pod runs, and the store holds no partial blob or
-// work dir, every blob hashes to its name and every layer is one an image
-// record names.
+// a pod's image, with part of a layer kept in the store's partial area;
+// once restarted it continues that layer from where it stopped (a Range
+// request for the rest only) and the pod runs, and the store holds no
+// partial blob or work dir, every blob hashes to its name and every
+// layer is one an image record names.
 func TestPullDaemonKilledMidPull(t *testing.T) {
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // the daemon's too: the machine's credentials stay out
 	d := startDaemon(t)
 	const after = 256 << 10
 	stall := newBlobStall(t, after)
-	ref := serveWorkload(t, "demo:killed", stall.wrap) + "/demo:killed"
+	blobs := &rangeBlobs{}
+	ref := serveWorkload(t, "demo:killed", func(h http.Handler) http.Handler { return stall.wrap(blobs.wrap(h)) }) + "/demo:killed"
 	if err := os.WriteFile(filepath.Join(d.manifests, "killed.yaml"), []byte(sleeperPod("killed", ref)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	stall.waitStalled(t)
 	store := filepath.Join(d.state, "images")
 	var partial string
-	testutil.WaitFor(t, 30*time.Second, "the stalled layer's first bytes in the store's work area", func() bool {
-		partial = largeFile(t, filepath.Join(store, "tmp"), after)
+	testutil.WaitFor(t, 30*time.Second, "the stalled layer's first bytes in the store's partial area", func() bool {
+		partial = largeFile(t, filepath.Join(store, "partial"), after)
 		return partial != ""
 	})
 	d.stop(syscall.SIGKILL)
-	if _, err := os.Stat(partial); err != nil {
+	info, err := os.Stat(partial)
+	if err != nil {
 		t.Fatalf("the partial layer %s is gone before the restart: %v", partial, err)
 	}
+	kept := info.Size()
 
 	d.start()
 	testutil.WaitFor(t, 60*time.Second, "the pod of the image pulled after the restart to run", func() bool {
@@ -148,9 +218,20 @@ func TestPullDaemonKilledMidPull(t *testing.T) {
 	if _, err := os.Stat(partial); !os.IsNotExist(err) {
 		t.Errorf("the partial layer %s is still there: %v", partial, err)
 	}
-	if ents, err := os.ReadDir(filepath.Join(store, "tmp")); err != nil || len(ents) != 0 {
-		t.Errorf("work area after the restart: %v, %v", ents, err)
+	for _, dir := range []string{"tmp", "partial/sha256"} {
+		if ents, err := os.ReadDir(filepath.Join(store, dir)); err != nil || len(ents) != 0 {
+			t.Errorf("%s after the restart: %v, %v", dir, ents, err)
+		}
 	}
+	layer, err := os.Stat(filepath.Join(store, "blobs", "sha256", filepath.Base(partial)))
+	if err != nil {
+		t.Fatalf("the layer blob after the restart: %v", err)
+	}
+	ranged := blobs.ranged()
+	if want := (blobGet{rng: fmt.Sprintf("bytes=%d-", kept), sent: layer.Size() - kept}); len(ranged) != 1 || ranged[0] != want {
+		t.Errorf("range requests %+v, want one: %+v", ranged, want)
+	}
+	t.Logf("layer of %d bytes: %d kept across the kill, %d downloaded after the restart", layer.Size(), kept, layer.Size()-kept)
 	checkStoreComplete(t, store)
 	if ls := d.mustBerth("image", "ls"); !strings.Contains(ls, ref) {
 		t.Errorf("image ls lacks %s:\n%s", ref, ls)

@@ -16,6 +16,7 @@
 //	blobs/sha256/<hex>        every blob of an imported image, exactly as it came
 //	layers/<diffid-hex>/      one unpacked layer, shared by every image using it
 //	tmp/<random>/             private work dirs of running imports
+//	partial/sha256/<hex>      kept bytes of interrupted blob downloads (OpenPartial)
 //
 // An image ID is the sha256 digest of its config JSON (as in Docker); a
 // layer is named by its diff ID, the sha256 of its uncompressed tar. The
@@ -32,7 +33,12 @@
 // tmp/ that holds its own flock while in use; Open removes work dirs whose
 // lock is free (left by a crash). Finished layers and blobs are renamed
 // into layers/ and blobs/ under the store lock, so those hold only
-// complete content.
+// complete content. A registry pull downloads each blob into partial/,
+// locked while it writes, so that a failed, cancelled or killed pull
+// leaves the bytes it had for the next one to continue; a blob moves on
+// into the pull's work dir only once the downloader has hashed all of it
+// to its digest. GC removes partials no download has written for
+// PartialMaxAge, Prune every one no download holds.
 //
 // # References
 //

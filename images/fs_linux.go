@@ -41,6 +41,16 @@ func flockRetry(fd, how int) error {
 	}
 }
 
+// tryLock takes an exclusive flock on f without waiting; false when
+// another open file description holds one.
+func tryLock(f *os.File) (bool, error) {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // workDir is a private directory under tmp/ that holds an flock on itself
 // for as long as an import uses it.
 type workDir struct {

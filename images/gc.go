@@ -103,11 +103,15 @@ func (im Image) lastTouched() time.Time {
 	return im.Imported
 }
 
-// GC removes images no pod uses when the store's file system is fuller
-// than p.High percent, oldest used first, until it is at most p.Low
+// GC removes the partial blob downloads no pull has written for
+// PartialMaxAge, then images no pod uses when the store's file system is
+// fuller than p.High percent, oldest used first, until it is at most p.Low
 // percent full. inUse holds the IDs of the images pods use. It returns
-// what it removed.
+// the images it removed.
 func (s *Store) GC(p GCPolicy, inUse map[string]bool, now time.Time) ([]Image, error) {
+	if _, err := s.RemovePartials(PartialMaxAge, now); err != nil {
+		return nil, err
+	}
 	u, err := s.Usage()
 	if err != nil {
 		return nil, err
@@ -121,9 +125,12 @@ func (s *Store) GC(p GCPolicy, inUse map[string]bool, now time.Time) ([]Image, e
 	})
 }
 
-// Prune removes every image no pod uses (inUse holds their IDs) and
-// returns what it removed.
+// Prune removes every partial blob download no pull holds and every image
+// no pod uses (inUse holds their IDs), and returns the images it removed.
 func (s *Store) Prune(inUse map[string]bool, now time.Time) ([]Image, error) {
+	if _, err := s.RemovePartials(0, now); err != nil {
+		return nil, err
+	}
 	return s.prune(inUse, now, 0, func() (bool, error) { return false, nil })
 }
 

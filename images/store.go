@@ -150,7 +150,7 @@ func Open(root string, opts ...Option) (*Store, error) {
 	if err := os.Chmod(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("image store %s: %w", abs, err)
 	}
-	for _, d := range []string{"images", "layers", filepath.Join("blobs", "sha256"), "tmp"} {
+	for _, d := range []string{"images", "layers", filepath.Join("blobs", "sha256"), "tmp", filepath.Join("partial", "sha256")} {
 		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, fmt.Errorf("image store %s: %w", abs, err)
 		}

@@ -1,9 +1,11 @@
 // Package registry pulls images from registries (the Docker Registry HTTP
 // API v2, OCI distribution) into berth's image store, with
 // go-containerregistry for the protocol: token and basic auth, the
-// node's Docker credentials, retries. It only downloads: what it fetches
-// is written as an OCI image layout into the store's work area and added
-// by images.Store.ImportLayout, which verifies it exactly as an imported
+// node's Docker credentials, retries. It only downloads: each blob goes
+// to the store's partial area, where an interrupted download is kept for
+// the next attempt to continue, then, hashed whole to its digest, into an
+// OCI image layout in the store's work area, which
+// images.Store.ImportLayout adds, verifying it exactly as an imported
 // OCI-layout archive, so there is one verifying, unpacking path.
 package registry
 
@@ -12,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -42,8 +43,12 @@ const (
 // maxIndexDepth bounds nested indexes, as the import does.
 const maxIndexDepth = 4
 
-// layerJobs is how many blobs one pull downloads at once.
-const layerJobs = 3
+// layerJobs is how many blobs one pull downloads at once, and
+// maxDownloads how many all the Puller's pulls download at once.
+const (
+	layerJobs    = 3
+	maxDownloads = 6
+)
 
 // Progress hears about a pull's blob downloads. Calls for different blobs
 // may come from different goroutines at once.
@@ -74,7 +79,8 @@ type Options struct {
 }
 
 // Puller pulls images into one store. Concurrent pulls of the same
-// reference and platform share one download.
+// reference and platform share one download, and all its pulls together
+// download at most maxDownloads blobs at once.
 type Puller struct {
 	store *images.Store
 	kc    authn.Keychain
@@ -82,11 +88,13 @@ type Puller struct {
 	cfg   *Config
 	log   *slog.Logger
 	group singleflight.Group
+	// downloads holds a token per blob download under way.
+	downloads chan struct{}
 }
 
 // New returns a Puller for store.
 func New(store *images.Store, o Options) (*Puller, error) {
-	p := &Puller{store: store, kc: o.Keychain, cfg: o.Config, log: o.Log}
+	p := &Puller{store: store, kc: o.Keychain, cfg: o.Config, log: o.Log, downloads: make(chan struct{}, maxDownloads)}
 	if p.cfg == nil {
 		p.cfg = &Config{}
 	}
@@ -178,7 +186,8 @@ func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog 
 	imgs, err := p.store.ImportLayout(plat, func(dir string) error {
 		var errs []error
 		for i, ep := range eps {
-			// A failed endpoint's blobs are not trusted by the next.
+			// A failed endpoint's blobs are not trusted by the next
+			// (its partial downloads are continued, and verified whole).
 			if err := os.RemoveAll(filepath.Join(dir, "blobs")); err != nil {
 				return err
 			}
@@ -186,7 +195,7 @@ func (p *Puller) pull(ctx context.Context, t target, plat images.Platform, prog 
 				return err
 			}
 			f = &fetch{ctx: ctx, rp: rp, repo: ep, store: p.store, plat: plat, prog: prog,
-				budget: p.store.MaxBytes(), dir: dir}
+				budget: p.store.MaxBytes(), dir: dir, kc: kc, rt: p.rt, downloads: p.downloads, log: p.log}
 			var ref name.Reference = ep.Tag(t.remote.Identifier())
 			if _, ok := t.remote.(name.Digest); ok {
 				ref = ep.Digest(t.remote.Identifier())
@@ -231,9 +240,16 @@ type fetch struct {
 	plat  images.Platform
 	prog  Progress
 	dir   string
+	// For the blob downloads: the keychain and transport their client
+	// is made from, the Puller's download tokens.
+	kc        authn.Keychain
+	rt        http.RoundTripper
+	downloads chan struct{}
+	log       *slog.Logger
 
 	mu         sync.Mutex
-	budget     int64 // bytes left of the store's per-import cap
+	client     *http.Client // made by the first blob download
+	budget     int64        // bytes left of the store's per-import cap
 	downloaded int64
 }
 
@@ -277,7 +293,13 @@ func (f *fetch) all(ref name.Reference) (ocispec.Descriptor, error) {
 	}
 	g, ctx := errgroup.WithContext(f.ctx)
 	g.SetLimit(layerJobs)
+	seen := map[digest.Digest]bool{}
 	for _, l := range m.Layers {
+		// A blob listed twice (empty layers, say) is fetched once.
+		if seen[l.Digest] {
+			continue
+		}
+		seen[l.Digest] = true
 		g.Go(func() error {
 			if err := f.blob(ctx, l, true); err != nil {
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
@@ -320,56 +342,6 @@ func (f *fetch) manifest(ref name.Reference, want *ocispec.Descriptor) ([]byte, 
 		return nil, desc, err
 	}
 	return d.Manifest, desc, nil
-}
-
-// blob downloads a config or layer blob into the layout, unless it is a
-// layer the store has. At most desc.Size bytes are read; the content must
-// hash to desc.Digest.
-func (f *fetch) blob(ctx context.Context, desc ocispec.Descriptor, layer bool) (err error) {
-	if err := images.CheckDigest(desc.Digest); err != nil {
-		return err
-	}
-	if desc.Size < 0 {
-		return fmt.Errorf("blob %s has size %d: %w", desc.Digest, desc.Size, images.ErrInvalidImage)
-	}
-	if layer && f.store.HasBlob(desc.Digest) {
-		f.progress(func(pr Progress) { pr.Start(desc.Digest, desc.Size, true) })
-		return nil
-	}
-	if err := f.charge(desc.Size); err != nil {
-		return err
-	}
-	f.progress(func(pr Progress) { pr.Start(desc.Digest, desc.Size, false) })
-	defer f.progress(func(pr Progress) { pr.Done(desc.Digest, err) })
-	l, err := f.rp.Layer(ctx, f.repo.Digest(desc.Digest.String()))
-	if err != nil {
-		return fmt.Errorf("fetch blob: %w", err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return fmt.Errorf("fetch blob: %w", err)
-	}
-	defer rc.Close()
-	out, err := os.OpenFile(f.blobPath(desc.Digest), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	v := desc.Digest.Verifier()
-	n, err := io.Copy(io.MultiWriter(out, v, countWriter{f, desc.Digest}), io.LimitReader(rc, desc.Size+1))
-	switch {
-	case n > desc.Size:
-		return fmt.Errorf("registry sent more than the %d bytes the manifest says: %w", desc.Size, images.ErrDigestMismatch)
-	case n == desc.Size && !v.Verified():
-		// go-containerregistry's own check may have failed the read
-		// too; this is the clearer error.
-		return fmt.Errorf("registry sent content that does not hash to %s: %w", desc.Digest, images.ErrDigestMismatch)
-	case err != nil:
-		return fmt.Errorf("fetch blob: %w", err)
-	case n < desc.Size:
-		return fmt.Errorf("registry sent %d bytes, the manifest says %d: %w", n, desc.Size, images.ErrDigestMismatch)
-	}
-	return out.Close()
 }
 
 // charge takes n bytes from the pull's budget.

@@ -112,10 +112,10 @@ func newStore(t *testing.T, opts ...images.Option) *images.Store {
 var anonymous = Options{Keychain: emptyKeychain{}}
 
 // assertClean fails unless the store holds no image, layer, blob or work
-// dir: a refused pull leaves nothing behind.
+// dir or partial download: a refused pull leaves nothing behind.
 func assertClean(t *testing.T, s *images.Store) {
 	t.Helper()
-	for _, d := range []string{"images", "layers", "blobs/sha256", "tmp"} {
+	for _, d := range []string{"images", "layers", "blobs/sha256", "tmp", "partial/sha256"} {
 		ents, err := os.ReadDir(filepath.Join(s.Root(), d))
 		if err != nil {
 			t.Fatal(err)
