@@ -17,8 +17,8 @@ import (
 // OpKill, version 6 OpAttach and ContainerConfig's Stdin, StdinOnce and
 // TTY, version 7 sidecars (ContainerConfig's Sidecar and WaitStarted,
 // OpStarted, ContainerStatus.Started), PodConfig.ActiveDeadline and the
-// pod's Reason and Message.
-const ProtocolVersion = 7
+// pod's Reason and Message, version 8 OpWatch.
+const ProtocolVersion = 8
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -51,6 +51,10 @@ const (
 	// OpStarted says a sidecar's startupProbe passed for one run, which
 	// lets the init containers after it start.
 	OpStarted = "started"
+	// OpWatch turns the connection, after the response, into a stream of
+	// the pod's status: one more Response each time a container's run
+	// starts or ends or a sidecar's Started changes.
+	OpWatch = "watch"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
