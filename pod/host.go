@@ -90,6 +90,11 @@ type Infra interface {
 	// SidecarStarted says the startupProbe of sidecar ctr passed for its
 	// run that began at run: the init containers after it may start.
 	SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error
+	// WatchStatus calls fn with the pod's status at once and again each
+	// time a container's run starts or ends (infra.Client.Watch), until
+	// ctx ends or the stream breaks. An infra too old for it fails with an
+	// error wrapping infra.ErrUnsupported.
+	WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -164,6 +169,10 @@ func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace ti
 
 func (hostInfra) SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error {
 	return infra.NewClient(socket).Started(ctx, ctr, run)
+}
+
+func (hostInfra) WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error {
+	return infra.NewClient(socket).Watch(ctx, fn)
 }
 
 type launching struct{ *infra.Launching }

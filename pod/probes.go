@@ -15,14 +15,15 @@ import (
 	"github.com/berth-project/berth/probe"
 )
 
-// probePoll is how often a pod with probes asks its infra which of its
-// containers run: starts and exits reach the probe runners within it.
+// probePoll is how soon a prober opens its infra's status stream again
+// after it broke, and how often it asks an infra too old to push its
+// status which of its containers run.
 const probePoll = time.Second
 
 // prober runs the probes of one pod, in the daemon, for as long as the pod
 // exists: one probe.Runner per container with probes, and a loop that
-// tells them of their container's starts and exits from the infra's
-// status. Its http, tcp and grpc probes dial from the pod's network
+// tells them of their container's starts and exits from the status the
+// infra pushes. Its http, tcp and grpc probes dial from the pod's network
 // namespace, held open for the pod's life (the host's for a host-network
 // pod); exec probes run in the container as `berth exec` does
 // (Config.ExecProbe).
@@ -211,13 +212,25 @@ func (pr *prober) stop() {
 }
 
 // watch tells the runners of their containers' starts and exits, as the
-// infra's status shows them, until ctx ends.
+// infra's status shows them, until ctx ends: pushed by the infra on one
+// long-lived connection (WatchStatus), so that a pod whose containers
+// keep running costs nothing here. A broken stream (the infra restarts or
+// died) is opened again after probePoll; an infra too old to push is asked
+// for its status every probePoll instead.
 func (pr *prober) watch(ctx context.Context) {
+	observe := func(st infra.PodStatus) { pr.observe(slices.Concat(st.InitContainers, st.Containers)) }
+	push := true
 	t := time.NewTicker(probePoll)
 	defer t.Stop()
 	for {
-		if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
-			pr.observe(slices.Concat(st.InitContainers, st.Containers))
+		if push {
+			err := pr.m.cfg.Infra.WatchStatus(ctx, pr.socket, observe)
+			push = !errors.Is(err, infra.ErrUnsupported)
+		}
+		if !push {
+			if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
+				observe(st)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -294,7 +307,9 @@ func (pr *prober) report(pc *probed, r probe.Report) {
 
 // tellStarted tells the infra that sidecar name's startup probe passed for
 // its run that began at run, so that the init containers after it start.
-// A failure is logged; the watch tells it again.
+// A failure is logged; the watch tells it again with the next status it
+// gets (a call that failed on the socket most likely broke the stream
+// too, whose first status on reopening comes at once).
 func (pr *prober) tellStarted(name string, run time.Time) {
 	if err := pr.m.cfg.Infra.SidecarStarted(context.Background(), pr.socket, name, run); err != nil {
 		pr.m.cfg.Log.Warn("tell the infra a sidecar started", "pod", key(pr.pod), "container", name, "err", err)
