@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -135,9 +136,10 @@ func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Re
 	return res, b, nil
 }
 
-// timedOut is err, or errAwaitingHeaders when ctx's deadline passed.
+// timedOut is err, or errAwaitingHeaders when ctx's deadline passed (the
+// connection's, set to ctx's, may pass a moment before ctx's own timer).
 func timedOut(ctx context.Context, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return errAwaitingHeaders
 	}
 	return err
