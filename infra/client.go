@@ -169,6 +169,58 @@ func (c *Client) Update(ctx context.Context, ctrs []ContainerConfig, grace time.
 	return statusOf(resp), err
 }
 
+// Watch calls fn with the pod's status at once, then again each time a
+// container's run starts or ends, a sidecar's Started changes or the pod
+// begins stopping, on one connection, until ctx ends or the stream breaks
+// (the infra exited), and returns why. fn runs on the caller's goroutine;
+// while it runs, the infra keeps only the latest status for it. The first
+// status has ctx's deadline or CallTimeout; the stream has none. It wraps
+// ErrUnsupported for an infra older than protocol version 10.
+func (c *Client) Watch(ctx context.Context, fn func(PodStatus)) error {
+	dctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	conn, err := c.dial(dctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	wrap := func(err error) error {
+		return fmt.Errorf("infra %s %s: %w", c.socket, OpWatch, errors.Join(ctx.Err(), err))
+	}
+	deadline, _ := dctx.Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return wrap(err)
+	}
+	if err := writeFrame(conn, Request{Version: ProtocolVersion, Op: OpWatch}); err != nil {
+		return wrap(err)
+	}
+	for first := true; ; first = false {
+		var resp Response
+		if err := readFrame(conn, &resp); err != nil {
+			return wrap(err)
+		}
+		switch {
+		case resp.Error != "" && olderThan(resp, 10):
+			return fmt.Errorf("watch: infra protocol %d: %w", resp.Version, ErrUnsupported)
+		case resp.Error != "":
+			return fmt.Errorf("%w %s %s: %s", ErrRemote, c.socket, OpWatch, resp.Error)
+		}
+		if first {
+			// From now on only ctx ends the stream. Cleared after
+			// ctx's AfterFunc may have set it: look at ctx again.
+			if err := conn.SetDeadline(time.Time{}); err != nil {
+				return wrap(err)
+			}
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("infra %s %s: %w", c.socket, OpWatch, err)
+			}
+		}
+		fn(statusOf(resp))
+	}
+}
+
 // olderThan reports whether resp came from an infra of a protocol version
 // before v, which refuses the ops it does not know.
 func olderThan(resp Response, v int) bool { return resp.Version > 0 && resp.Version < v }

@@ -18,8 +18,9 @@ import (
 // TTY, version 7 sidecars (ContainerConfig's Sidecar and WaitStarted,
 // OpStarted, ContainerStatus.Started), PodConfig.ActiveDeadline and the
 // pod's Reason and Message, version 8 OpUpdate and ContainerConfig.Spec,
-// version 9 ContainerConfig.StopSignal and OpHoldRestarts.
-const ProtocolVersion = 9
+// version 9 ContainerConfig.StopSignal and OpHoldRestarts, version 10
+// OpWatch.
+const ProtocolVersion = 10
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -58,6 +59,10 @@ const (
 	// OpHoldRestarts ends restarts ahead of a Stop: the pod's preStop
 	// hooks run first, and a container that exits meanwhile stays exited.
 	OpHoldRestarts = "holdrestarts"
+	// OpWatch turns the connection, after the response, into a stream of
+	// the pod's status: one more Response each time a container's run
+	// starts or ends or a sidecar's Started changes.
+	OpWatch = "watch"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.

@@ -28,7 +28,15 @@ type server struct {
 	events chan func()
 	// exit is set on the loop to end it.
 	exit bool
+	// watchers are the OpWatch streams, and watchKey the runsKey of the
+	// status they were sent last; both belong to the loop.
+	watchers map[*watcher]struct{}
+	watchKey string
 }
+
+// watcher is one OpWatch stream: next holds the latest status not yet
+// written (a slow reader skips the statuses in between, never the last).
+type watcher struct{ next chan PodStatus }
 
 func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start startFunc, self PodStatus) *server {
 	s := &server{cfg: cfg, log: log, ln: ln, events: make(chan func())}
@@ -61,6 +69,7 @@ func (s *server) serve() {
 		case f := <-s.events:
 			f()
 		}
+		s.notifyWatchers()
 	}
 	s.close()
 }
@@ -167,6 +176,10 @@ func (s *server) handle(conn *net.UnixConn) {
 		s.attach(conn, req)
 		return
 	}
+	if req.Op == OpWatch && req.Version >= MinDaemonVersion {
+		s.watch(conn)
+		return
+	}
 	var resp Response
 	var after func()
 	if req.Version < MinDaemonVersion {
@@ -261,6 +274,76 @@ func (s *server) attach(conn *net.UnixConn, req Request) {
 	}
 	s.log.Info("attach session", "pod", s.cfg.Key, "container", req.Container, "stdin", req.Stdin, "tty", req.TTY)
 	rio.serve(a, conn)
+}
+
+// watch serves an OpWatch request: the pod's status at once, then again
+// whenever its runsKey changes (notifyWatchers), until the caller leaves
+// or a write fails. The caller sends nothing more: a read that returns
+// says it left.
+func (s *server) watch(conn *net.UnixConn) {
+	w := &watcher{next: make(chan PodStatus, 1)}
+	s.post(func() {
+		if s.watchers == nil {
+			s.watchers = map[*watcher]struct{}{}
+		}
+		s.watchers[w] = struct{}{}
+		st := s.sup.Status()
+		s.watchKey = runsKey(st)
+		w.send(st)
+	})
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		if conn.SetReadDeadline(time.Time{}) == nil {
+			var b [1]byte
+			conn.Read(b[:])
+		}
+	}()
+	for done := false; !done; {
+		select {
+		case st := <-w.next:
+			err := conn.SetWriteDeadline(time.Now().Add(requestTimeout))
+			if err == nil {
+				err = writeFrame(conn, Response{Version: ProtocolVersion, Status: &st})
+			}
+			if err != nil {
+				s.log.Debug("watch stream", "pod", s.cfg.Key, "err", err)
+				done = true
+			}
+		case <-gone:
+			done = true
+		}
+	}
+	conn.Close()
+	s.post(func() { delete(s.watchers, w) })
+}
+
+// send makes st the next status w writes, replacing one not yet written.
+// Only the loop sends, so the second send never blocks.
+func (w *watcher) send(st PodStatus) {
+	select {
+	case <-w.next:
+	default:
+	}
+	w.next <- st
+}
+
+// notifyWatchers sends the pod's status to every watch when its runsKey
+// changed since the last one sent. It runs on the loop after every event,
+// so no start or exit is missed; without watches it costs nothing.
+func (s *server) notifyWatchers() {
+	if len(s.watchers) == 0 {
+		return
+	}
+	st := s.sup.Status()
+	k := runsKey(st)
+	if k == s.watchKey {
+		return
+	}
+	s.watchKey = k
+	for w := range s.watchers {
+		w.send(st)
+	}
 }
 
 // start runs a Start request on the loop and replies once the first

@@ -460,6 +460,12 @@ func (h *fakeHost) Status(ctx context.Context, socket string) (infra.PodStatus, 
 	return infra.PodStatus{Started: p.started}, nil
 }
 
+// WatchStatus answers as an infra of protocol 7 would: the prober then
+// asks for the status every probePoll.
+func (h *fakeHost) WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error {
+	return fmt.Errorf("watch: infra protocol 7: %w", infra.ErrUnsupported)
+}
+
 func (h *fakeHost) Stop(ctx context.Context, socket string, grace time.Duration) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -448,3 +448,13 @@ func (m *Manager) preStopContainer(ctx context.Context, id, ctr string, grace ti
 	}
 	return h.preStop(ctx, specContainer(h.pod, ctr), grace)
 }
+
+// hasPostStart says whether any container of p has a postStart hook.
+func hasPostStart(p *manifests.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -242,13 +242,13 @@ func TestProbesWaitForPostStart(t *testing.T) {
 	defer cancel()
 	pc := &probed{runner: probe.NewRunner("app", probe.SystemClock{}, func(probe.Report) {})}
 	go pc.runner.Run(ctx)
-	pr := &prober{m: m, pod: p, socket: "/s", ctrs: map[string]*probed{"app": pc}}
-	pr.poll(ctx)
+	pr := &prober{m: m, pod: p, socket: "/s", ctx: t.Context(), ctrs: map[string]*probed{"app": pc}}
+	pr.observeStatus(fi.st)
 	if got := pr.statuses()["app"].run; !got.IsZero() {
 		t.Fatalf("the probes saw the run while its postStart hook runs")
 	}
 	h.runs["app"] = hookRun{run: run, done: true}
-	pr.poll(ctx)
+	pr.observeStatus(fi.st)
 	if got := pr.statuses()["app"].run; !got.Equal(run) {
 		t.Fatalf("the probes did not see the run once its hook succeeded: %v", got)
 	}

@@ -98,6 +98,11 @@ type Infra interface {
 	// daemon runs the pod's preStop hooks. An infra too old for it fails
 	// with an error wrapping infra.ErrUnsupported.
 	HoldRestarts(ctx context.Context, socket string) error
+	// WatchStatus calls fn with the pod's status at once and again each
+	// time a container's run starts or ends (infra.Client.Watch), until
+	// ctx ends or the stream breaks. An infra too old for it fails with an
+	// error wrapping infra.ErrUnsupported.
+	WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error
 }
 
 // Launching is an infra process that exists and is finishing its start in
@@ -183,6 +188,10 @@ func (hostInfra) SidecarStarted(ctx context.Context, socket, ctr string, run tim
 
 func (hostInfra) Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error) {
 	return infra.NewClient(socket).Update(ctx, ctrs, grace)
+}
+
+func (hostInfra) WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error {
+	return infra.NewClient(socket).Watch(ctx, fn)
 }
 
 type launching struct{ *infra.Launching }

@@ -15,14 +15,15 @@ import (
 	"github.com/berth-project/berth/probe"
 )
 
-// probePoll is how often a pod with probes asks its infra which of its
-// containers run: starts and exits reach the probe runners within it.
+// probePoll is how soon a prober opens its infra's status stream again
+// after it broke, and how often it asks an infra too old to push its
+// status which of its containers run.
 const probePoll = time.Second
 
 // prober runs the probes of one pod, in the daemon, for as long as the pod
 // exists: one probe.Runner per container with probes, and a loop that
-// tells them of their container's starts and exits from the infra's
-// status. Its http, tcp and grpc probes dial from the pod's network
+// tells them of their container's starts and exits from the status the
+// infra pushes. Its http, tcp and grpc probes dial from the pod's network
 // namespace, held open for the pod's life (the host's for a host-network
 // pod); exec probes run in the container as `berth exec` does
 // (Config.ExecProbe).
@@ -32,6 +33,8 @@ type prober struct {
 	uid    string
 	socket string
 	close  func() error
+	// ctx ends when the prober stops (cancel).
+	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -148,7 +151,7 @@ func (m *Manager) newProber(e *entry) (*prober, error) {
 	}
 	pr.close = closeNS
 	ctx, cancel := context.WithCancel(context.Background())
-	pr.cancel = cancel
+	pr.ctx, pr.cancel = ctx, cancel
 	for _, c := range sidecarsAndApps(&p.Spec) {
 		t := target
 		t.Ports = c.Ports
@@ -232,12 +235,53 @@ func (pr *prober) stop() {
 }
 
 // watch tells the runners of their containers' starts and exits, as the
-// infra's status shows them, until ctx ends.
+// infra's status shows them, until ctx ends: pushed by the infra on one
+// long-lived connection (WatchStatus), so that a pod whose containers
+// keep running costs nothing here. A broken stream (the infra restarts or
+// died) is opened again after probePoll; an infra too old to push is asked
+// for its status every probePoll instead.
 func (pr *prober) watch(ctx context.Context) {
+	var mu sync.Mutex
+	var last *infra.PodStatus
+	observe := func(st infra.PodStatus) {
+		mu.Lock()
+		defer mu.Unlock()
+		last = &st
+		pr.observeStatus(st)
+	}
+	if hasPostStart(pr.pod) {
+		// A postStart hook's end changes what a run shows (observeStatus)
+		// without a new status from the infra: look again at the last.
+		pr.wg.Go(func() {
+			t := time.NewTicker(probePoll)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				mu.Lock()
+				if last != nil {
+					pr.observeStatus(*last)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	push := true
 	t := time.NewTicker(probePoll)
 	defer t.Stop()
 	for {
-		pr.poll(ctx)
+		if push {
+			err := pr.m.cfg.Infra.WatchStatus(ctx, pr.socket, observe)
+			push = !errors.Is(err, infra.ErrUnsupported)
+		}
+		if !push {
+			if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
+				observe(st)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -246,14 +290,10 @@ func (pr *prober) watch(ctx context.Context) {
 	}
 }
 
-// poll passes on what the infra's status shows, with a run whose postStart
-// hook has not succeeded as not running yet: as on a kubelet, its probes
-// start once the hook is done.
-func (pr *prober) poll(ctx context.Context) {
-	st, err := pr.m.cfg.Infra.Status(ctx, pr.socket)
-	if err != nil {
-		return
-	}
+// observeStatus passes on what the infra's status shows, with a run whose
+// postStart hook has not succeeded as not running yet: as on a kubelet,
+// its probes start once the hook is done.
+func (pr *prober) observeStatus(st infra.PodStatus) {
 	shown := applyPostStart(&st, pr.m.postStartRuns(ID(pr.pod.Namespace, pr.pod.Name)))
 	pr.observe(slices.Concat(shown.InitContainers, shown.Containers))
 }
@@ -336,8 +376,9 @@ func (pr *prober) report(pc *probed, r probe.Report) {
 // tellStarted tells the infra, in the background, that sidecar name's
 // startup probe passed for its run that began at run, so that the init
 // containers after it start; unless a call for that run is in flight
-// already (the watch asks on every tick until the infra knows). A failure
-// is logged; the watch tells it again.
+// already. A failed call is logged and made again every probePoll while
+// that run is the container's and its probe passed; a status the infra
+// pushes without the news asks again too.
 func (pr *prober) tellStarted(pc *probed, name string, run time.Time) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
@@ -346,14 +387,31 @@ func (pr *prober) tellStarted(pc *probed, name string, run time.Time) {
 	}
 	pc.telling, pc.tellingRun = true, run
 	go func() {
-		if err := pr.m.cfg.Infra.SidecarStarted(context.Background(), pr.socket, name, run); err != nil {
+		defer func() {
+			pr.mu.Lock()
+			if pc.tellingRun.Equal(run) {
+				pc.telling = false
+			}
+			pr.mu.Unlock()
+		}()
+		for {
+			err := pr.m.cfg.Infra.SidecarStarted(pr.ctx, pr.socket, name, run)
+			if err == nil || pr.ctx.Err() != nil {
+				return
+			}
 			pr.m.cfg.Log.Warn("tell the infra a sidecar started", "pod", key(pr.pod), "container", name, "err", err)
+			select {
+			case <-pr.ctx.Done():
+				return
+			case <-time.After(probePoll):
+			}
+			pr.mu.Lock()
+			current := pc.status.run.Equal(run) && pc.status.started
+			pr.mu.Unlock()
+			if !current {
+				return
+			}
 		}
-		pr.mu.Lock()
-		if pc.tellingRun.Equal(run) {
-			pc.telling = false
-		}
-		pr.mu.Unlock()
 	}()
 }
 

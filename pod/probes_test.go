@@ -43,7 +43,7 @@ func TestProberSidecarStarted(t *testing.T) {
 	k := &killRecorder{kills: make(chan string, 4)}
 	m := NewManager(Config{Infra: k, Event: func(Event) {}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
-	pr := &prober{m: m, pod: p, socket: "/s", ctrs: map[string]*probed{}}
+	pr := &prober{m: m, pod: p, socket: "/s", ctx: t.Context(), ctrs: map[string]*probed{}}
 	run := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	pc := &probed{hasStartup: true, gate: true, status: probeStatus{run: run}}
 	pr.ctrs["proxy"] = pc
@@ -76,7 +76,7 @@ func TestProberReports(t *testing.T) {
 		}
 		var events []Event
 		m := NewManager(Config{Infra: k, Event: func(e Event) { events = append(events, e) }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		pr := &prober{m: m, pod: p, socket: "/s"}
+		pr := &prober{m: m, pod: p, socket: "/s", ctx: t.Context()}
 		run := time.Now()
 		pc := &probed{hasStartup: true, hasReadiness: true, status: probeStatus{run: run}}
 
@@ -211,7 +211,7 @@ func TestProberCountsRuns(t *testing.T) {
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
 	var runs []ProbeRun
 	m := NewManager(Config{ProbeRun: func(r ProbeRun) { runs = append(runs, r) }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	pr := &prober{m: m, pod: p, uid: "u1", socket: "/s"}
+	pr := &prober{m: m, pod: p, uid: "u1", socket: "/s", ctx: t.Context()}
 	pc := &probed{status: probeStatus{run: time.Now()}}
 	pr.report(pc, probe.Report{Container: "app", Type: probe.Readiness, Result: probe.Success, Ran: true, RunResult: probe.Failure})
 	pr.report(pc, probe.Report{Container: "app", Type: probe.Readiness, Result: probe.Failure, Changed: true})
@@ -236,14 +236,14 @@ func (b *blockedTeller) SidecarStarted(context.Context, string, string, time.Tim
 }
 
 // TestProberTellsStartedOnceAtATime: while the infra has not heard of a
-// sidecar's passed startup probe, the watch's ticks make one call in
-// flight for the run, not one more per tick; a call that failed is made
-// again.
+// sidecar's passed startup probe, the statuses that say so make one call
+// in flight for the run, not one more per status; a call that failed is
+// made again.
 func TestProberTellsStartedOnceAtATime(t *testing.T) {
 	b := &blockedTeller{release: make(chan struct{})}
 	m := NewManager(Config{Infra: b, Event: func(Event) {}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
-	pr := &prober{m: m, pod: p, socket: "/s", ctrs: map[string]*probed{}}
+	pr := &prober{m: m, pod: p, socket: "/s", ctx: t.Context(), ctrs: map[string]*probed{}}
 	run := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	pc := &probed{hasStartup: true, gate: true, status: probeStatus{run: run, started: true}}
 	pr.ctrs["proxy"] = pc

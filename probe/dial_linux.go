@@ -43,6 +43,9 @@ func HostDialer() Dialer {
 // is connected, read and closed from any goroutine, through Go's poller.
 type NetnsDialer struct {
 	ns netns.NsHandle
+	// home is the daemon's own network namespace, which every thread
+	// returns to after a socket(2) in ns: opened once, not per dial.
+	home netns.NsHandle
 }
 
 // OpenNetns opens the network namespace at path (/proc/PID/ns/net of the
@@ -54,11 +57,18 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
-	return &NetnsDialer{ns: ns}, nil
+	// The calling goroutine is not locked to its thread, so the thread is
+	// in the daemon's namespace: no goroutine runs elsewhere unlocked.
+	home, err := netns.Get()
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("open the daemon's network namespace: %w", err)
+	}
+	return &NetnsDialer{ns: ns, home: home}, nil
 }
 
-// Close releases the namespace.
-func (d *NetnsDialer) Close() error { return d.ns.Close() }
+// Close releases the namespaces.
+func (d *NetnsDialer) Close() error { return errors.Join(d.ns.Close(), d.home.Close()) }
 
 // DialContext connects to address ("host:port"; a name is resolved by the
 // daemon's resolver, as the kubelet resolves it on the node) from inside
@@ -81,7 +91,7 @@ func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) 
 	if err != nil {
 		return nil, opErr(err)
 	}
-	fd, err := socketIn(d.ns, family)
+	fd, err := socketIn(d.ns, d.home, family)
 	if err != nil {
 		return nil, opErr(err)
 	}
@@ -140,12 +150,13 @@ func sockaddr(network string, ap netip.AddrPort) (int, unix.Sockaddr, error) {
 
 // socketIn creates a non-blocking TCP socket of the family inside ns.
 //
-// Preconditions: none of the caller's; the work runs on a goroutine of its
-// own that locks its OS thread, enters ns for the socket(2) call only and
-// returns to the thread's namespace. The thread is unlocked only when that
-// return succeeded; otherwise the goroutine ends locked and Go ends the
-// thread with it, so that no goroutine ever runs in the pod's namespace.
-func socketIn(ns netns.NsHandle, family int) (int, error) {
+// Preconditions: home is the daemon's network namespace, where every
+// unlocked thread is. The work runs on a goroutine of its own that locks
+// its OS thread, enters ns for the socket(2) call only and returns to
+// home. The thread is unlocked only when that return succeeded; otherwise
+// the goroutine ends locked and Go ends the thread with it, so that no
+// goroutine ever runs in the pod's namespace.
+func socketIn(ns, home netns.NsHandle, family int) (int, error) {
 	type result struct {
 		fd  int
 		err error
@@ -153,13 +164,6 @@ func socketIn(ns netns.NsHandle, family int) (int, error) {
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, fmt.Errorf("open the thread's network namespace: %w", err)}
-			return
-		}
-		defer orig.Close()
 		if err := netns.Set(ns); err != nil {
 			// setns failed: the thread is where it was.
 			runtime.UnlockOSThread()
@@ -167,7 +171,7 @@ func socketIn(ns netns.NsHandle, family int) (int, error) {
 			return
 		}
 		fd, serr := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err := netns.Set(orig); err != nil {
+		if err := netns.Set(home); err != nil {
 			if serr == nil {
 				unix.Close(fd)
 			}

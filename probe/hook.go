@@ -3,8 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 
 	"github.com/berth-project/berth/manifests"
 )
@@ -15,9 +13,10 @@ const HookUserAgent = "kube-lifecycle/berth"
 
 // HTTPHook sends an httpGet lifecycle hook's GET as the kubelet does: the
 // request is built as a probe's (host the pod's IP, scheme HTTP, the path,
-// a named or numeric port, the headers) and dialed through t.Dialer. Only
-// a request that cannot be sent or answered fails it: the kubelet takes
-// any response, whatever its status code, as the hook having run. It ends
+// a named or numeric port, the headers), dialed through t.Dialer and
+// exchanged as a probe's, following redirects to the same host. Only a
+// request that cannot be sent or answered fails it: the kubelet takes any
+// response, whatever its status code, as the hook having run. It ends
 // with ctx.
 func HTTPHook(ctx context.Context, a manifests.HTTPGetAction, t Target) error {
 	if t.Dialer == nil {
@@ -35,12 +34,19 @@ func HTTPHook(ctx context.Context, a manifests.HTTPGetAction, t Target) error {
 		return err
 	}
 	c := newHTTPChecker(a, t)
-	client := &http.Client{Transport: c.transport, CheckRedirect: sameHostRedirects}
-	res, err := client.Do(req)
-	if err != nil {
-		return err
+	host := req.URL.Hostname()
+	for redirects := 0; ; redirects++ {
+		res, _, err := c.exchange(ctx, req)
+		if err != nil {
+			return err
+		}
+		next, loc := redirect(req, res)
+		if next == nil || next.URL.Hostname() != host {
+			return nil
+		}
+		if redirects+1 >= maxRedirects {
+			return fmt.Errorf("GET %s: stopped after %d redirects", loc, maxRedirects)
+		}
+		req = next
 	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxBody))
-	return nil
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,66 +26,149 @@ const maxBody = 10 << 10
 const maxRedirects = 10
 
 type httpChecker struct {
-	action    manifests.HTTPGetAction
-	target    Target
-	transport *http.Transport
+	action manifests.HTTPGetAction
+	target Target
 }
 
 func newHTTPChecker(a manifests.HTTPGetAction, t Target) *httpChecker {
-	return &httpChecker{action: a, target: t, transport: &http.Transport{
-		DialContext: t.Dialer.DialContext,
-		// As the kubelet: a probe checks that the server answers, not
-		// who it is.
-		TLSClientConfig:    &tls.Config{InsecureSkipVerify: true},
-		DisableKeepAlives:  true,
-		DisableCompression: true,
-		Proxy:              nil, // never a proxy from the daemon's environment
-	}}
+	return &httpChecker{action: a, target: t}
 }
+
+// errAwaitingHeaders is the error of a probe whose timeout passed before
+// the response's headers came, worded as the kubelet's (net/http's).
+var errAwaitingHeaders = errors.New("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
 
 // Check sends the GET. 2xx is a success, 3xx (a redirect not followed) a
 // warning, anything else a failure; a request that cannot be sent or
 // answered fails with the client's error.
+//
+// Each request is one exchange on a connection of its own, written and
+// read here (no net/http Transport, so no goroutines per connection):
+// the request with "Connection: close", then the response's headers and
+// at most maxBody of its body. Redirects to the same host (any port) are
+// followed up to maxRedirects; one to another host ends the probe with its
+// 3xx response, as the kubelet's client does.
 func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result, string) {
 	port, err := ResolvePort(c.action.Port, c.target.Ports)
 	if err != nil {
 		return Unknown, fmt.Sprintf("httpGet.port: %v", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	req, err := newHTTPRequest(ctx, c.action, c.target, port)
 	if err != nil {
 		return Unknown, err.Error()
 	}
-	client := &http.Client{Transport: c.transport, Timeout: timeout, CheckRedirect: sameHostRedirects}
-	res, err := client.Do(req)
-	if err != nil {
-		return Failure, err.Error()
+	host := req.URL.Hostname()
+	for redirects := 0; ; redirects++ {
+		res, body, err := c.exchange(ctx, req)
+		if err != nil {
+			var readErr *bodyError
+			if errors.As(err, &readErr) {
+				return Unknown, err.Error()
+			}
+			return Failure, (&url.Error{Op: "Get", URL: req.URL.Redacted(), Err: err}).Error()
+		}
+		if next, loc := redirect(req, res); next != nil && next.URL.Hostname() == host {
+			if redirects+1 >= maxRedirects {
+				return Failure, (&url.Error{Op: "Get", URL: loc, Err: fmt.Errorf("stopped after %d redirects", maxRedirects)}).Error()
+			}
+			req = next
+			continue
+		}
+		switch {
+		case res.StatusCode >= 200 && res.StatusCode < 300:
+			return Success, string(body)
+		case res.StatusCode >= 300 && res.StatusCode < 400:
+			return Warning, fmt.Sprintf("Probe terminated redirects, Response body: %s", body)
+		}
+		return Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
-	if err != nil {
-		return Unknown, fmt.Sprintf("read the response body: %v", err)
-	}
-	switch {
-	case res.StatusCode >= 200 && res.StatusCode < 300:
-		return Success, string(b)
-	case res.StatusCode >= 300 && res.StatusCode < 400:
-		return Warning, fmt.Sprintf("Probe terminated redirects, Response body: %s", b)
-	}
-	return Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode)
 }
 
-// sameHostRedirects follows redirects to the same host (any port) up to
-// maxRedirects, and stops at one to another host, whose 3xx response is
-// then the probe's answer: the kubelet's rule, so that a probe never
-// wanders off the pod.
-func sameHostRedirects(req *http.Request, via []*http.Request) error {
-	if req.URL.Hostname() != via[0].URL.Hostname() {
-		return http.ErrUseLastResponse
+// bodyError is a failure to read a response's body, once its headers came.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "read the response body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// exchange dials req's host (through the target's dialer), wraps the
+// connection in TLS for https (unverified, as the kubelet's probes), writes
+// req, and reads the response with at most maxBody of its body, all by
+// ctx's deadline. The connection is closed before it returns.
+func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+	addr := req.URL.Host
+	if req.URL.Port() == "" {
+		addr = net.JoinHostPort(req.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[req.URL.Scheme])
 	}
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	conn, err := c.target.Dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, timedOut(ctx, err)
 	}
-	return nil
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if req.URL.Scheme == "https" {
+		cfg := &tls.Config{InsecureSkipVerify: true}
+		if net.ParseIP(req.URL.Hostname()) == nil {
+			cfg.ServerName = req.URL.Hostname()
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, nil, timedOut(ctx, err)
+		}
+		conn = tc
+	}
+	if err := req.Write(conn); err != nil {
+		return nil, nil, timedOut(ctx, err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return nil, nil, timedOut(ctx, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return nil, nil, &bodyError{err}
+	}
+	return res, b, nil
+}
+
+// timedOut is err, or errAwaitingHeaders when ctx's deadline passed (the
+// connection's, set to ctx's, may pass a moment before ctx's own timer).
+func timedOut(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return errAwaitingHeaders
+	}
+	return err
+}
+
+// redirect returns the request a redirect response res asks for (301,
+// 302, 303, 307 and 308 with a Location, as Go's client follows them) and
+// the Location as given; nil when res is no such redirect. The request
+// keeps req's headers, and its Host header when the Location is relative.
+func redirect(req *http.Request, res *http.Response) (*http.Request, string) {
+	switch res.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return nil, ""
+	}
+	loc := res.Header.Get("Location")
+	if loc == "" {
+		return nil, ""
+	}
+	u, err := req.URL.Parse(loc)
+	if err != nil {
+		return nil, ""
+	}
+	next := req.Clone(req.Context())
+	next.URL = u
+	if rel, err := url.Parse(loc); err != nil || rel.IsAbs() {
+		next.Host = ""
+	}
+	return next, loc
 }
 
 // newHTTPRequest builds the probe's GET as the kubelet does: the scheme
@@ -128,5 +213,6 @@ func newHTTPRequest(ctx context.Context, a manifests.HTTPGetAction, t Target, po
 	}
 	req.Header = h
 	req.Host = h.Get("Host")
+	req.Close = true
 	return req, nil
 }

@@ -19,8 +19,28 @@ type SystemClock struct{}
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
 
-// Wake returns a channel that receives at t.
-func (SystemClock) Wake(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
+// WakeGrain is the grid SystemClock wakes on: multiples of it since the
+// zero time, the same for every runner. Probes due within one grain run on
+// one wake-up of the daemon rather than one each (probe periods are whole
+// seconds, so the probes of many pods, started at scattered instants, wake
+// it at most 1/WakeGrain times a second), and each runs at most a grain
+// after it is due: within the kubelet's own slack, whose workers tick
+// once a period.
+const WakeGrain = 200 * time.Millisecond
+
+// Wake returns a channel that receives at t rounded up to WakeGrain.
+func (SystemClock) Wake(t time.Time) <-chan time.Time {
+	return time.After(time.Until(ceilGrain(t)))
+}
+
+// ceilGrain is the first multiple of WakeGrain at or after t.
+func ceilGrain(t time.Time) time.Time {
+	at := t.Truncate(WakeGrain)
+	if at.Before(t) {
+		at = at.Add(WakeGrain)
+	}
+	return at
+}
 
 // Probe is one configured probe: its spec and the checker that runs it.
 type Probe struct {

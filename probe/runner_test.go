@@ -135,3 +135,19 @@ func TestRunner(t *testing.T) {
 		"Liveness=Success Liveness probe failed: HTTP probe failed with statuscode: 500",
 		"Readiness=Success!")
 }
+
+// TestCeilGrain: the system clock wakes on a grid shared by every runner,
+// never before the time asked.
+func TestCeilGrain(t *testing.T) {
+	base := time.Unix(1700000000, 0).Truncate(WakeGrain)
+	for _, tc := range []struct{ in, want time.Time }{
+		{base, base},
+		{base.Add(time.Nanosecond), base.Add(WakeGrain)},
+		{base.Add(WakeGrain - time.Nanosecond), base.Add(WakeGrain)},
+		{base.Add(WakeGrain + time.Millisecond), base.Add(2 * WakeGrain)},
+	} {
+		if got := ceilGrain(tc.in); !got.Equal(tc.want) {
+			t.Errorf("ceilGrain(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

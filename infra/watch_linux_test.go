@@ -1,0 +1,87 @@
+package infra
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/berth-project/berth/internal/testutil"
+)
+
+// TestInfraWatch: a watch gets the status at once, then a status for
+// each exit and new run of a container, without asking; the watch ends
+// when the caller's context does, and the infra drops it.
+func TestInfraWatch(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartAlways, []string{"app", "ignore-term"})
+	proc, c := launchPod(t, cfg)
+	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "app running", func() bool { return status(t, c).Containers[0].State.Running != nil })
+	wctx, cancel := context.WithCancel(ctx(t))
+	statuses := make(chan PodStatus, 16)
+	done := make(chan error, 1)
+	go func() { done <- c.Watch(wctx, func(st PodStatus) { statuses <- st }) }()
+	next := func(what string) PodStatus {
+		t.Helper()
+		select {
+		case st := <-statuses:
+			return st
+		case err := <-done:
+			t.Fatalf("%s: watch ended: %v", what, err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no status pushed", what)
+		}
+		return PodStatus{}
+	}
+	first := next("the first status").Containers[0].State.Running
+	if first == nil {
+		t.Fatal("first status: app not running")
+	}
+	if err := c.Kill(ctx(t), "app", 100*time.Millisecond, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var restarted bool
+	for !restarted {
+		r := next("after the kill").Containers[0].State.Running
+		restarted = r != nil && !r.StartedAt.Equal(first.StartedAt)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("watch after cancel = %v, want context.Canceled", err)
+	}
+	shutdown(t, c, proc.Pid, cfg.Socket)
+}
+
+// TestWatchFromAnOldInfra: an infra of protocol version 7 refuses the
+// op; the caller gets ErrUnsupported and falls back to asking.
+func TestWatchFromAnOldInfra(t *testing.T) {
+	testutil.RequireRoot(t) // the client insists on a root peer
+	sock := filepath.Join(t.TempDir(), "infra.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		var req Request
+		if readFrame(conn, &req) == nil {
+			writeFrame(conn, Response{Version: 9, Error: `unsupported op "` + req.Op + `" (infra protocol version 9)`})
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	called := false
+	if err := NewClient(sock).Watch(ctx, func(PodStatus) { called = true }); !errors.Is(err, ErrUnsupported) || called {
+		t.Errorf("Watch from a version 7 infra = %v (fn called: %v), want ErrUnsupported", err, called)
+	}
+}
