@@ -19,24 +19,7 @@ import (
 // before an upgrade keep theirs) answers the env op with "unsupported op",
 // which the client reports as ErrUnsupported so the caller can fall back.
 func TestEnvFromAnOldInfra(t *testing.T) {
-	testutil.RequireRoot(t) // the client insists on a root peer
-	sock := filepath.Join(t.TempDir(), "infra.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		var req Request
-		if readFrame(conn, &req) == nil {
-			writeFrame(conn, Response{Version: 1, Error: `unsupported op "` + req.Op + `" (infra protocol version 1)`})
-		}
-	}()
+	sock, _ := refusingInfra(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := NewClient(sock).Env(ctx, "app"); !errors.Is(err, ErrUnsupported) {
@@ -170,26 +153,7 @@ func TestProtocolVersionsOfDaemonAndInfra(t *testing.T) {
 // (started before OpKill existed) to kill a container gets ErrUnsupported,
 // so that it can log it and leave the pod running.
 func TestKillFromAnOldInfra(t *testing.T) {
-	testutil.RequireRoot(t) // the client insists on a root peer
-	sock := filepath.Join(t.TempDir(), "infra.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	got := make(chan Request, 1)
-	go func() {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		var req Request
-		if readFrame(conn, &req) == nil {
-			got <- req
-			writeFrame(conn, Response{Version: 3, Error: `unsupported op "` + req.Op + `" (infra protocol version 3)`})
-		}
-	}()
+	sock, got := refusingInfra(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := NewClient(sock).Kill(ctx, "app", time.Second, "why"); !errors.Is(err, ErrUnsupported) {
@@ -247,6 +211,34 @@ func TestAttachToAnOldInfra(t *testing.T) {
 // OpUpdate, which the client turns into ErrUnsupported (the daemon then
 // replaces the pod).
 func TestUpdateFromAnOldInfra(t *testing.T) {
+	sock, got := refusingInfra(t, 7)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := NewClient(sock).Update(ctx, []ContainerConfig{{Name: "app"}}, time.Second); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Update from a version 7 infra = %v, want ErrUnsupported", err)
+	}
+	if req := <-got; req.Op != OpUpdate || len(req.Containers) != 1 || req.GraceMillis != 1000 {
+		t.Errorf("request = %+v", req)
+	}
+}
+
+// TestHoldRestartsFromAnOldInfra: an infra of protocol 8 refuses the op,
+// and the daemon gets ErrUnsupported (its pod's preStop hooks run all the
+// same, with restarts possible meanwhile).
+func TestHoldRestartsFromAnOldInfra(t *testing.T) {
+	sock, _ := refusingInfra(t, 8)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := NewClient(sock).HoldRestarts(ctx); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("HoldRestarts from a version 8 infra = %v, want ErrUnsupported", err)
+	}
+}
+
+// refusingInfra listens on a socket of its own as an infra of protocol
+// version v, which answers the first request with its refusal of an op it
+// lacks; it returns the socket and the request it got.
+func refusingInfra(t *testing.T, v int) (string, <-chan Request) {
+	t.Helper()
 	testutil.RequireRoot(t) // the client insists on a root peer
 	sock := filepath.Join(t.TempDir(), "infra.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -264,44 +256,8 @@ func TestUpdateFromAnOldInfra(t *testing.T) {
 		var req Request
 		if readFrame(conn, &req) == nil {
 			got <- req
-			writeFrame(conn, Response{Version: 7, Error: `unsupported op "` + req.Op + `" (infra protocol version 7)`})
+			writeFrame(conn, Response{Version: v, Error: fmt.Sprintf("unsupported op %q (infra protocol version %d)", req.Op, v)})
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := NewClient(sock).Update(ctx, []ContainerConfig{{Name: "app"}}, time.Second); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Update from a version 7 infra = %v, want ErrUnsupported", err)
-	}
-	if req := <-got; req.Op != OpUpdate || len(req.Containers) != 1 || req.GraceMillis != 1000 {
-		t.Errorf("request = %+v", req)
-	}
-}
-
-// TestHoldRestartsFromAnOldInfra: an infra of protocol 8 refuses the op,
-// and the daemon gets ErrUnsupported (its pod's preStop hooks run all the
-// same, with restarts possible meanwhile).
-func TestHoldRestartsFromAnOldInfra(t *testing.T) {
-	testutil.RequireRoot(t) // the client insists on a root peer
-	sock := filepath.Join(t.TempDir(), "infra.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		var req Request
-		if readFrame(conn, &req) == nil {
-			writeFrame(conn, Response{Version: 8, Error: `unsupported op "` + req.Op + `" (infra protocol version 8)`})
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := NewClient(sock).HoldRestarts(ctx); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("HoldRestarts from a version 8 infra = %v, want ErrUnsupported", err)
-	}
+	return sock, got
 }

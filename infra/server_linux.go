@@ -350,25 +350,9 @@ func (s *server) notifyWatchers() {
 // starts are recorded, or after StartReplyWait (a stuck init stage is
 // killed at container.DefaultInitTimeout and retried, by the infra).
 func (s *server) start(req Request, reply func(error)) {
-	replied := false
-	var cancel func()
-	once := func(err error) {
-		if replied {
-			return
-		}
-		replied = true
-		if cancel != nil {
-			cancel()
-		}
-		reply(err)
-	}
-	if err := s.sup.Start(req.InitContainers, req.Containers, func() { once(nil) }); err != nil {
-		once(err)
-		return
-	}
-	if !replied {
-		cancel = s.procs.afterFunc(StartReplyWait, func() { once(nil) })
-	}
+	s.replyWithin(StartReplyWait, reply, func(done func()) error {
+		return s.sup.Start(req.InitContainers, req.Containers, done)
+	})
 }
 
 // update runs an Update request on the loop and replies once the
@@ -377,6 +361,14 @@ func (s *server) start(req Request, reply func(error)) {
 // the infra's to handle).
 func (s *server) update(req Request, reply func(error)) {
 	grace := time.Duration(req.GraceMillis) * time.Millisecond
+	s.replyWithin(grace+StartReplyWait, reply, func(done func()) error {
+		return s.sup.Update(req.Containers, grace, done)
+	})
+}
+
+// replyWithin runs op, which calls done once what it began is far enough,
+// and replies once: with op's error, at done, or after wait at the most.
+func (s *server) replyWithin(wait time.Duration, reply func(error), op func(done func()) error) {
 	replied := false
 	var cancel func()
 	once := func(err error) {
@@ -389,12 +381,12 @@ func (s *server) update(req Request, reply func(error)) {
 		}
 		reply(err)
 	}
-	if err := s.sup.Update(req.Containers, grace, func() { once(nil) }); err != nil {
+	if err := op(func() { once(nil) }); err != nil {
 		once(err)
 		return
 	}
 	if !replied {
-		cancel = s.procs.afterFunc(grace+StartReplyWait, func() { once(nil) })
+		cancel = s.procs.afterFunc(wait, func() { once(nil) })
 	}
 }
 

@@ -3,12 +3,8 @@ package infra
 import (
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/berth-project/berth/internal/testutil"
 )
 
 // TestInfraWatch: a watch gets the status at once, then a status for
@@ -57,31 +53,14 @@ func TestInfraWatch(t *testing.T) {
 	shutdown(t, c, proc.Pid, cfg.Socket)
 }
 
-// TestWatchFromAnOldInfra: an infra of protocol version 7 refuses the
+// TestWatchFromAnOldInfra: an infra of protocol version 9 refuses the
 // op; the caller gets ErrUnsupported and falls back to asking.
 func TestWatchFromAnOldInfra(t *testing.T) {
-	testutil.RequireRoot(t) // the client insists on a root peer
-	sock := filepath.Join(t.TempDir(), "infra.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		var req Request
-		if readFrame(conn, &req) == nil {
-			writeFrame(conn, Response{Version: 9, Error: `unsupported op "` + req.Op + `" (infra protocol version 9)`})
-		}
-	}()
+	sock, _ := refusingInfra(t, 9)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	called := false
 	if err := NewClient(sock).Watch(ctx, func(PodStatus) { called = true }); !errors.Is(err, ErrUnsupported) || called {
-		t.Errorf("Watch from a version 7 infra = %v (fn called: %v), want ErrUnsupported", err, called)
+		t.Errorf("Watch from a version 9 infra = %v (fn called: %v), want ErrUnsupported", err, called)
 	}
 }
