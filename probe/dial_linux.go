@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +43,11 @@ func HostDialer() Dialer {
 // the socket(2) call; the socket keeps its namespace for life, so that it
 // is connected, read and closed from any goroutine, through Go's poller.
 type NetnsDialer struct {
+	// mu is held for reading while a socket is made in ns, and for
+	// writing by Close: a dial that outlives its owner's Close (a preStop
+	// hook of a pod being removed) never enters a handle closed, whose
+	// number another file may have taken meanwhile.
+	mu sync.RWMutex
 	ns netns.NsHandle
 	// home is the daemon's own network namespace, which every thread
 	// returns to after a socket(2) in ns: opened once, not per dial.
@@ -67,8 +73,23 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	return &NetnsDialer{ns: ns, home: home}, nil
 }
 
-// Close releases the namespaces.
-func (d *NetnsDialer) Close() error { return errors.Join(d.ns.Close(), d.home.Close()) }
+// Close releases the namespaces; a dial after it fails.
+func (d *NetnsDialer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return errors.Join(d.ns.Close(), d.home.Close())
+}
+
+// socket creates a socket of the family in the namespace, unless the
+// dialer was closed.
+func (d *NetnsDialer) socket(family int) (int, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if !d.ns.IsOpen() || !d.home.IsOpen() {
+		return -1, net.ErrClosed
+	}
+	return socketIn(d.ns, d.home, family)
+}
 
 // DialContext connects to address ("host:port"; a name is resolved by the
 // daemon's resolver, as the kubelet resolves it on the node) from inside
@@ -91,7 +112,7 @@ func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) 
 	if err != nil {
 		return nil, opErr(err)
 	}
-	fd, err := socketIn(d.ns, d.home, family)
+	fd, err := d.socket(family)
 	if err != nil {
 		return nil, opErr(err)
 	}
