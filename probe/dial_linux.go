@@ -49,9 +49,34 @@ type NetnsDialer struct {
 	// number another file may have taken meanwhile.
 	mu sync.RWMutex
 	ns netns.NsHandle
-	// home is the daemon's own network namespace, which every thread
-	// returns to after a socket(2) in ns: opened once, not per dial.
+	// home is the daemon's own network namespace (daemonNetns), which
+	// every thread returns to after a socket(2) in ns.
 	home netns.NsHandle
+}
+
+// home holds the daemon's own network namespace, opened by the first
+// OpenNetns and kept for the daemon's life: one file descriptor for every
+// dialer, not one per pod.
+var home struct {
+	sync.Mutex
+	ns     netns.NsHandle
+	opened bool
+}
+
+// daemonNetns returns the daemon's own network namespace. Its caller is
+// not locked to its thread, so the thread is in that namespace: no
+// goroutine runs elsewhere unlocked.
+func daemonNetns() (netns.NsHandle, error) {
+	home.Lock()
+	defer home.Unlock()
+	if !home.opened {
+		ns, err := netns.Get()
+		if err != nil {
+			return netns.None(), err
+		}
+		home.ns, home.opened = ns, true
+	}
+	return home.ns, nil
 }
 
 // OpenNetns opens the network namespace at path (/proc/PID/ns/net of the
@@ -63,9 +88,7 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
-	// The calling goroutine is not locked to its thread, so the thread is
-	// in the daemon's namespace: no goroutine runs elsewhere unlocked.
-	home, err := netns.Get()
+	home, err := daemonNetns()
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("open the daemon's network namespace: %w", err)
@@ -73,11 +96,11 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	return &NetnsDialer{ns: ns, home: home}, nil
 }
 
-// Close releases the namespaces; a dial after it fails.
+// Close releases the pod's namespace; a dial after it fails.
 func (d *NetnsDialer) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return errors.Join(d.ns.Close(), d.home.Close())
+	return d.ns.Close()
 }
 
 // socket creates a socket of the family in the namespace, unless the
@@ -85,7 +108,7 @@ func (d *NetnsDialer) Close() error {
 func (d *NetnsDialer) socket(family int) (int, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	if !d.ns.IsOpen() || !d.home.IsOpen() {
+	if !d.ns.IsOpen() {
 		return -1, net.ErrClosed
 	}
 	return socketIn(d.ns, d.home, family)
