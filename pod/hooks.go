@@ -400,9 +400,10 @@ func applyPostStart(st *infra.PodStatus, runs map[string]hookRun) *infra.PodStat
 }
 
 // stopHooks ends the pod's postStart hooks, has the infra restart nothing
-// more, runs the preStop hooks of its running containers within grace, releases what the hooks held, and
-// returns what remains of grace for the containers' stop (stopGrace); a
-// pod without hooks keeps all of grace.
+// more, runs the preStop hooks of its running containers within grace,
+// releases what the hooks held, and returns what remains of grace for the
+// containers' stop (stopGrace); a pod without hooks keeps all of grace.
+// With grace 0 (the containers are gone) it only ends and releases.
 func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) time.Duration {
 	m.mu.Lock()
 	h := e.hooks
