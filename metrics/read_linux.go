@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -107,10 +108,21 @@ func (w *layerWalk) dir(fd, depth int) error {
 // readNetDev reads the counters of interface name in the network
 // namespace of process pid: <proc>/<pid>/net/dev shows that namespace's
 // interfaces, so no setns is needed.
+// At most maxNetDev bytes are read: the pod's interface comes first after
+// loopback (the file lists interfaces in the order they were made), and a
+// container with CAP_NET_ADMIN may make as many others as it likes.
 func readNetDev(proc string, pid int, name string) (Interface, bool, error) {
-	data, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "net", "dev"))
+	f, err := os.Open(filepath.Join(proc, strconv.Itoa(pid), "net", "dev"))
+	if err != nil {
+		return Interface{}, false, fmt.Errorf("read network counters of process %d: %w", pid, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxNetDev))
 	if err != nil {
 		return Interface{}, false, fmt.Errorf("read network counters of process %d: %w", pid, err)
 	}
 	return parseNetDev(string(data), name)
 }
+
+// maxNetDev bounds what readNetDev reads of a namespace's net/dev.
+const maxNetDev = 64 << 10

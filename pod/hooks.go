@@ -28,8 +28,8 @@ const postStartFile = "poststart-done"
 
 // hooker runs the lifecycle hooks of one pod, in the daemon, for as long as
 // the pod exists: each container's postStart hook once per run (the runs
-// the infra restarts on its own included: a watch asks the infra for its
-// status every probePoll), and, on demand, preStop hooks before a
+// the infra restarts on its own included: a watch follows the status the
+// infra pushes, as the prober's does), and, on demand, preStop hooks before a
 // container is stopped. exec hooks run in the container as `berth exec`
 // does (Config.ExecProbe); httpGet hooks dial from the pod's network
 // namespace, as probes do.
@@ -151,20 +151,9 @@ func (h *hooker) release() {
 }
 
 // watch runs the postStart hook of each new run of a container, as the
-// infra's status shows them, until ctx ends.
+// infra's status shows them (watchStatus), until ctx ends.
 func (h *hooker) watch(ctx context.Context) {
-	t := time.NewTicker(probePoll)
-	defer t.Stop()
-	for {
-		if st, err := h.m.cfg.Infra.Status(ctx, h.socket); err == nil {
-			h.observe(ctx, st.Containers)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	h.m.watchStatus(ctx, h.socket, func(st infra.PodStatus) { h.observe(ctx, st.Containers) })
 }
 
 // observe starts the postStart hook of every run it has not seen.
@@ -411,9 +400,10 @@ func applyPostStart(st *infra.PodStatus, runs map[string]hookRun) *infra.PodStat
 }
 
 // stopHooks ends the pod's postStart hooks, has the infra restart nothing
-// more, runs the preStop hooks of its running containers within grace, releases what the hooks held, and
-// returns what remains of grace for the containers' stop (stopGrace); a
-// pod without hooks keeps all of grace.
+// more, runs the preStop hooks of its running containers within grace,
+// releases what the hooks held, and returns what remains of grace for the
+// containers' stop (stopGrace); a pod without hooks keeps all of grace.
+// With grace 0 (the containers are gone) it only ends and releases.
 func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) time.Duration {
 	m.mu.Lock()
 	h := e.hooks

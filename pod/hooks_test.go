@@ -102,6 +102,12 @@ type hookInfra struct {
 
 func (f *hookInfra) Status(context.Context, string) (infra.PodStatus, error) { return f.st, nil }
 
+// WatchStatus answers as an infra of protocol 7 would: the hooker then
+// asks for the status every probePoll.
+func (f *hookInfra) WatchStatus(context.Context, string, func(infra.PodStatus)) error {
+	return fmt.Errorf("watch: infra protocol 7: %w", infra.ErrUnsupported)
+}
+
 func (f *hookInfra) KillContainer(_ context.Context, _, ctr string, grace time.Duration, msg string) error {
 	f.kills <- fmt.Sprintf("%s %s %s", ctr, msg, grace.Round(time.Second))
 	return nil

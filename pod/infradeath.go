@@ -51,6 +51,9 @@ func (m *Manager) infraDied(ctx context.Context, id string, e *entry) {
 	m.event(p, "", kube.EventNormal, kube.EventSandboxChanged,
 		fmt.Sprintf("Pod sandbox changed (infra process %d died), it will be killed and re-created.", e.rec.InfraPID))
 	m.stopProbes(e)
+	// Its containers are gone with it: no preStop hook runs (grace 0),
+	// but the hooks' watch and network namespace are let go.
+	m.stopHooks(ctx, e, 0)
 	cr := carryOver(e.rec, e.layout)
 	err := undoAll(ctx, m.createSteps(&podRun{id: id, rec: e.rec, l: e.layout, keepLogs: true}))
 	m.mu.Lock()

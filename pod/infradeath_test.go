@@ -244,3 +244,34 @@ func TestDeadInfraTeardownRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadInfraStopsHooks: the hooks of a pod whose infra died stop with
+// its teardown (their watch, the network namespace they dial from), also
+// when the pod is kept, ended.
+func TestDeadInfraStopsHooks(t *testing.T) {
+	ctx := context.Background()
+	h := newFakeHost(t.TempDir())
+	cfg := h.config()
+	cfg.InfraExited = func() {}
+	m := NewManager(cfg)
+	p := webPod(t)
+	p.Spec.RestartPolicy = infra.RestartNever
+	p.Spec.Containers[0].Lifecycle = &manifests.Lifecycle{PostStart: &manifests.LifecycleHandler{Sleep: &manifests.SleepAction{}}}
+	if err := m.Apply(ctx, createAction(p)); err != nil {
+		t.Fatal(err)
+	}
+	old := m.pods[ID(p.Namespace, p.Name)]
+	if old.hooks == nil {
+		t.Fatal("the pod's hooks did not start")
+	}
+	h.die(old.rec.InfraPID)
+	if _, err := m.ListPods(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	left := old.hooks
+	m.mu.Unlock()
+	if left != nil {
+		t.Error("the dead pod's hooks still run")
+	}
+}

@@ -237,9 +237,7 @@ func (pr *prober) stop() {
 // watch tells the runners of their containers' starts and exits, as the
 // infra's status shows them, until ctx ends: pushed by the infra on one
 // long-lived connection (WatchStatus), so that a pod whose containers
-// keep running costs nothing here. A broken stream (the infra restarts or
-// died) is opened again after probePoll; an infra too old to push is asked
-// for its status every probePoll instead.
+// keep running costs nothing here (watchStatus).
 func (pr *prober) watch(ctx context.Context) {
 	var mu sync.Mutex
 	var last *infra.PodStatus
@@ -269,17 +267,26 @@ func (pr *prober) watch(ctx context.Context) {
 			}
 		})
 	}
+	pr.m.watchStatus(ctx, pr.socket, observe)
+}
+
+// watchStatus calls fn with the status of the pod whose infra listens on
+// socket each time the infra pushes one (WatchStatus), until ctx ends. A
+// broken stream (the infra restarts or died) is opened again after
+// probePoll; an infra too old to push is asked for its status every
+// probePoll instead.
+func (m *Manager) watchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) {
 	push := true
 	t := time.NewTicker(probePoll)
 	defer t.Stop()
 	for {
 		if push {
-			err := pr.m.cfg.Infra.WatchStatus(ctx, pr.socket, observe)
+			err := m.cfg.Infra.WatchStatus(ctx, socket, fn)
 			push = !errors.Is(err, infra.ErrUnsupported)
 		}
 		if !push {
-			if st, err := pr.m.cfg.Infra.Status(ctx, pr.socket); err == nil {
-				observe(st)
+			if st, err := m.cfg.Infra.Status(ctx, socket); err == nil {
+				fn(st)
 			}
 		}
 		select {

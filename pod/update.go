@@ -262,7 +262,7 @@ func planLimits(old, new *manifests.Pod, names, restart []string) (limitPlan, er
 			return limitPlan{}, err
 		}
 		w := limitWrite{ctr: n.Name, res: nr}
-		if o := containerNamed(old, n.Name); o != nil && slices.Contains(restart, n.Name) {
+		if o := specContainer(old, n.Name); o != nil && slices.Contains(restart, n.Name) {
 			or, err := Resources(o)
 			if err != nil {
 				return limitPlan{}, err
@@ -385,21 +385,12 @@ func podResources(p *manifests.Pod) (cgroups.Resources, error) {
 	return r, nil
 }
 
-func containerNamed(p *manifests.Pod, name string) *manifests.Container {
-	for i := range p.Spec.Containers {
-		if p.Spec.Containers[i].Name == name {
-			return &p.Spec.Containers[i]
-		}
-	}
-	return nil
-}
-
 // probesChanged reports whether the probes of a restarted container, or
 // the ports they may name, differ: the pod's prober then starts afresh
 // from the new spec.
 func probesChanged(old, new *manifests.Pod, restart []string) bool {
 	for _, name := range restart {
-		o, n := containerNamed(old, name), containerNamed(new, name)
+		o, n := specContainer(old, name), specContainer(new, name)
 		if o == nil || n == nil {
 			return true
 		}

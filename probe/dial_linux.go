@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,10 +43,40 @@ func HostDialer() Dialer {
 // the socket(2) call; the socket keeps its namespace for life, so that it
 // is connected, read and closed from any goroutine, through Go's poller.
 type NetnsDialer struct {
+	// mu is held for reading while a socket is made in ns, and for
+	// writing by Close: a dial that outlives its owner's Close (a preStop
+	// hook of a pod being removed) never enters a handle closed, whose
+	// number another file may have taken meanwhile.
+	mu sync.RWMutex
 	ns netns.NsHandle
-	// home is the daemon's own network namespace, which every thread
-	// returns to after a socket(2) in ns: opened once, not per dial.
+	// home is the daemon's own network namespace (daemonNetns), which
+	// every thread returns to after a socket(2) in ns.
 	home netns.NsHandle
+}
+
+// home holds the daemon's own network namespace, opened by the first
+// OpenNetns and kept for the daemon's life: one file descriptor for every
+// dialer, not one per pod.
+var home struct {
+	sync.Mutex
+	ns     netns.NsHandle
+	opened bool
+}
+
+// daemonNetns returns the daemon's own network namespace. Its caller is
+// not locked to its thread, so the thread is in that namespace: no
+// goroutine runs elsewhere unlocked.
+func daemonNetns() (netns.NsHandle, error) {
+	home.Lock()
+	defer home.Unlock()
+	if !home.opened {
+		ns, err := netns.Get()
+		if err != nil {
+			return netns.None(), err
+		}
+		home.ns, home.opened = ns, true
+	}
+	return home.ns, nil
 }
 
 // OpenNetns opens the network namespace at path (/proc/PID/ns/net of the
@@ -57,9 +88,7 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
-	// The calling goroutine is not locked to its thread, so the thread is
-	// in the daemon's namespace: no goroutine runs elsewhere unlocked.
-	home, err := netns.Get()
+	home, err := daemonNetns()
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("open the daemon's network namespace: %w", err)
@@ -67,8 +96,23 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	return &NetnsDialer{ns: ns, home: home}, nil
 }
 
-// Close releases the namespaces.
-func (d *NetnsDialer) Close() error { return errors.Join(d.ns.Close(), d.home.Close()) }
+// Close releases the pod's namespace; a dial after it fails.
+func (d *NetnsDialer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ns.Close()
+}
+
+// socket creates a socket of the family in the namespace, unless the
+// dialer was closed.
+func (d *NetnsDialer) socket(family int) (int, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if !d.ns.IsOpen() {
+		return -1, net.ErrClosed
+	}
+	return socketIn(d.ns, d.home, family)
+}
 
 // DialContext connects to address ("host:port"; a name is resolved by the
 // daemon's resolver, as the kubelet resolves it on the node) from inside
@@ -91,7 +135,7 @@ func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) 
 	if err != nil {
 		return nil, opErr(err)
 	}
-	fd, err := socketIn(d.ns, d.home, family)
+	fd, err := d.socket(family)
 	if err != nil {
 		return nil, opErr(err)
 	}

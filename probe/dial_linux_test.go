@@ -3,6 +3,7 @@ package probe
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -410,5 +411,18 @@ func TestSockaddr(t *testing.T) {
 		if family != tt.family || gotErr != tt.wantErr {
 			t.Errorf("sockaddr(%s, %s) = %d, %q; want %d, %q", tt.network, tt.addr, family, gotErr, tt.family, tt.wantErr)
 		}
+	}
+}
+
+// TestNetnsDialerClosed: a dial after Close fails as a closed dialer's,
+// never entering the handles' old numbers, which other files may reuse.
+func TestNetnsDialerClosed(t *testing.T) {
+	tn := newTestNetns(t)
+	d := tn.dialer()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DialContext(context.Background(), "tcp", "127.0.0.1:1"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("dial after Close: %v, want %v", err, net.ErrClosed)
 	}
 }

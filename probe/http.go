@@ -25,6 +25,14 @@ const maxBody = 10 << 10
 // maxRedirects is how many same-host redirects an http probe follows.
 const maxRedirects = 10
 
+// maxHeader is how much of a response's status line and headers an http
+// probe or hook reads (net/http's DefaultMaxHeaderBytes): the server is the
+// container's, and headers without end must not grow the daemon's memory.
+const maxHeader = http.DefaultMaxHeaderBytes
+
+// errHeaderTooLong ends an exchange whose response headers exceed maxHeader.
+var errHeaderTooLong = fmt.Errorf("server response headers exceeded %d bytes; aborted", maxHeader)
+
 type httpChecker struct {
 	action manifests.HTTPGetAction
 	target Target
@@ -125,15 +133,41 @@ func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Re
 	if err := req.Write(conn); err != nil {
 		return nil, nil, timedOut(ctx, err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), req)
+	capped := &headerReader{r: conn, left: maxHeader}
+	res, err := http.ReadResponse(bufio.NewReader(capped), req)
 	if err != nil {
 		return nil, nil, timedOut(ctx, err)
 	}
+	// The body is read through a LimitReader, and net/http bounds its
+	// chunk lines and trailers: only the headers needed the cap.
+	capped.left = -1
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
 		return nil, nil, &bodyError{err}
 	}
 	return res, b, nil
+}
+
+// headerReader reads r until left bytes were read, then fails with
+// errHeaderTooLong; a negative left reads without a cap.
+type headerReader struct {
+	r    io.Reader
+	left int
+}
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	if h.left < 0 {
+		return h.r.Read(p)
+	}
+	if h.left == 0 {
+		return 0, errHeaderTooLong
+	}
+	if len(p) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.r.Read(p)
+	h.left -= n
+	return n, err
 }
 
 // timedOut is err, or errAwaitingHeaders when ctx's deadline passed (the

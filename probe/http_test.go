@@ -250,3 +250,35 @@ func TestResolvePort(t *testing.T) {
 		}
 	}
 }
+
+// A response whose headers never end fails the probe once maxHeader was
+// read, instead of growing the daemon's memory until the timeout.
+func TestHTTPCheckerEndlessHeaders(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Endless: "); err != nil {
+			return
+		}
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	port := int32(l.Addr().(*net.TCPAddr).Port)
+	got, out := check(t, manifests.ProbeHandler{HTTPGet: &manifests.HTTPGetAction{Port: manifests.FromInt(port)}},
+		Target{PodIP: "127.0.0.1"}, 10*time.Second)
+	if got != Failure || !strings.HasSuffix(out, errHeaderTooLong.Error()) {
+		t.Errorf("got %v %q, want a failure ending %q", got, out, errHeaderTooLong)
+	}
+}
