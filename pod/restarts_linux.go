@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"io"
 	"os"
+	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // statFile reads what tells a change of path's content; a path that is
@@ -23,12 +26,23 @@ func statFile(path string) fileState {
 }
 
 // hashFile adds the digest of the file's content, when it is small
-// enough; a FIFO swapped in meanwhile is never waited on.
+// enough. A container that can write the file's directory may swap in a
+// link to a device or a FIFO: the path is opened with O_PATH, which opens
+// nothing, and read only when that is the regular file statFile saw.
 func hashFile(path string, s *fileState) {
 	if s.missing || s.size > maxHashedFile {
 		return
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	pfd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pfd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || uint64(st.Dev) != s.dev || st.Ino != s.ino {
+		return
+	}
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(pfd), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return
 	}
