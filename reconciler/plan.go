@@ -183,7 +183,10 @@ func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, 
 		if g.on() {
 			if a, ok := holdFor(d, want, have, cycles); ok {
 				others = append(others, a)
-				wait = true
+				// Only a pod waiting for another's readiness needs
+				// another look; a cycle or a missing or invalid
+				// dependency changes with the files, which bring a pass.
+				wait = wait || a.Hold == HoldWaiting
 				continue
 			}
 		}

@@ -105,8 +105,9 @@ type Result struct {
 	// pod after its first failure are in Failed with ErrSkipped.
 	Done   []Action
 	Failed []Failure
-	// Waiting says a pod is held for its dependencies or its spec is on
-	// trial: Run passes again after RetryMin.
+	// Waiting says a pod waits for a dependency to be Ready or its spec
+	// is on trial: Run passes again after RetryMin. A pod held for a
+	// cycle or a missing dependency waits for a file to change instead.
 	Waiting bool
 }
 
@@ -155,8 +156,9 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}) error {
 		res := r.Pass(ctx)
 		switch {
 		case res.Waiting:
-			// A pod on trial or held is looked at again soon, even when
-			// actions failed (a trial's create may be what fails).
+			// A pod on trial or waiting for a dependency is looked at
+			// again soon, even when actions failed (a trial's create may
+			// be what fails).
 			retry.Reset(r.opts.RetryMin)
 		case len(res.Failed) > 0 || res.Err != nil:
 			backoff = min(max(2*backoff, r.opts.RetryMin), r.opts.RetryMax)

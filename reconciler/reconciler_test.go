@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -115,6 +116,20 @@ func (rt readyRuntime) Health(_ context.Context, keys []PodKey) map[PodKey]*Heal
 	out := map[PodKey]*Health{}
 	for _, k := range keys {
 		out[k] = &Health{Ready: true}
+	}
+	return out
+}
+
+// switchedReady reports every pod Ready once ready is set.
+type switchedReady struct {
+	*fakeRuntime
+	ready atomic.Bool
+}
+
+func (rt *switchedReady) Health(_ context.Context, keys []PodKey) map[PodKey]*Health {
+	out := map[PodKey]*Health{}
+	for _, k := range keys {
+		out[k] = &Health{Ready: rt.ready.Load()}
 	}
 	return out
 }
@@ -433,10 +448,12 @@ func TestRun(t *testing.T) {
 // dependency is Ready.
 func TestRunPassesAgainWhileWaiting(t *testing.T) {
 	src := &fakeSource{}
-	src.set(after(want("b", "/m/b.yaml", "i", nil), "a"), want("c", "/m/c.yaml", "i", nil))
-	fake := &fakeRuntime{fail: map[string][]error{"c": {errors.New("transient"), errors.New("transient"), errors.New("transient")}}}
+	src.set(want("a", "/m/a.yaml", "i", nil), after(want("b", "/m/b.yaml", "i", nil), "a"), want("c", "/m/c.yaml", "i", nil))
+	fake := &fakeRuntime{pods: []Observed{have("a", "u-a", "/m/a.yaml", "i", nil)},
+		fail: map[string][]error{"c": {errors.New("transient"), errors.New("transient"), errors.New("transient")}}}
+	rt := &switchedReady{fakeRuntime: fake}
 	passes := make(chan Result, 16)
-	r := New(src, readyRuntime{fake}, nil, Options{
+	r := New(src, rt, nil, Options{
 		RetryMin: time.Millisecond, RetryMax: time.Hour,
 		OnPass: func(res Result) { passes <- res },
 	})
@@ -448,12 +465,8 @@ func TestRunPassesAgainWhileWaiting(t *testing.T) {
 			t.Fatalf("pass %d = %+v, want waiting for a", i, res)
 		}
 	}
-	// a appears (Ready, as the fake reports every pod): b starts at the
-	// next pass, which nothing triggers.
-	fake.mu.Lock()
-	fake.pods = append(fake.pods, have("a", "u-a", "/m/a.yaml", "i", nil))
-	fake.mu.Unlock()
-	src.set(want("a", "/m/a.yaml", "i", nil), after(want("b", "/m/b.yaml", "i", nil), "a"), want("c", "/m/c.yaml", "i", nil))
+	// a becomes Ready: b starts at the next pass, which nothing triggers.
+	rt.ready.Store(true)
 	for {
 		res := nextPass(t, passes)
 		if slices.ContainsFunc(res.Done, func(a Action) bool { return a.Kind == Create && a.Key.Name == "b" }) {
