@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,10 +28,10 @@ import (
 )
 
 // kubeadmDir holds static pods in the shapes kubeadm writes to
-// /etc/kubernetes/manifests.
+// /etc/kubernetes/manifests; relative to the package's directory, where
+// tests run (the VM runner copies testdata there).
 func kubeadmDir() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "testdata", "kubeadm")
+	return filepath.Join("testdata", "kubeadm")
 }
 
 // kubeadmPod is one of the static pods as the test runs it.
