@@ -17,14 +17,16 @@ import (
 
 // pushInfra is the fake host's infra with a status the test sets (push),
 // pushed on every watch and answered to Status; break ends every watch
-// as a broken stream does. It counts the calls of each.
+// as a broken stream does. It counts the calls of each, and the statuses
+// a watcher took.
 type pushInfra struct {
 	*fakeHost
-	mu      sync.Mutex
-	latest  infra.PodStatus
-	streams map[chan infra.PodStatus]bool
-	watches int
-	polls   int
+	mu        sync.Mutex
+	latest    infra.PodStatus
+	streams   map[chan infra.PodStatus]bool
+	watches   int
+	polls     int
+	delivered int
 }
 
 func (s *pushInfra) WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error {
@@ -49,6 +51,9 @@ func (s *pushInfra) WatchStatus(ctx context.Context, socket string, fn func(infr
 				return fmt.Errorf("infra %s watch: %w", socket, io.EOF)
 			}
 			fn(st)
+			s.mu.Lock()
+			s.delivered++
+			s.mu.Unlock()
 		}
 	}
 }
@@ -193,7 +198,11 @@ func TestStatusCacheOldInfra(t *testing.T) {
 		if err := m.Apply(ctx, createAction(p)); err != nil {
 			t.Fatal(err)
 		}
-		testutil.WaitFor(t, 5*time.Second, "the watch opened", func() bool { w, _ := src.calls(); return w == 1 })
+		testutil.WaitFor(t, 5*time.Second, "the first status taken", func() bool {
+			src.mu.Lock()
+			defer src.mu.Unlock()
+			return src.delivered == 1
+		})
 		_, before := src.calls()
 		m.Pods(ctx)
 		if _, polls := src.calls(); polls != before+1 {
