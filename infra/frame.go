@@ -19,8 +19,9 @@ import (
 // OpStarted, ContainerStatus.Started), PodConfig.ActiveDeadline and the
 // pod's Reason and Message, version 8 OpUpdate and ContainerConfig.Spec,
 // version 9 ContainerConfig.StopSignal and OpHoldRestarts, version 10
-// OpWatch.
-const ProtocolVersion = 10
+// OpWatch, version 11 a watch that sends every change of the status but its
+// events (WatchAllVersion).
+const ProtocolVersion = 11
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what

@@ -28,7 +28,7 @@ type server struct {
 	events chan func()
 	// exit is set on the loop to end it.
 	exit bool
-	// watchers are the OpWatch streams, and watchKey the runsKey of the
+	// watchers are the OpWatch streams, and watchKey the key (watchKey) of the
 	// status they were sent last; both belong to the loop.
 	watchers map[*watcher]struct{}
 	watchKey string
@@ -277,7 +277,7 @@ func (s *server) attach(conn *net.UnixConn, req Request) {
 }
 
 // watch serves an OpWatch request: the pod's status at once, then again
-// whenever its runsKey changes (notifyWatchers), until the caller leaves
+// whenever its watchKey changes (notifyWatchers), until the caller leaves
 // or a write fails. The caller sends nothing more: a read that returns
 // says it left.
 func (s *server) watch(conn *net.UnixConn) {
@@ -288,7 +288,7 @@ func (s *server) watch(conn *net.UnixConn) {
 		}
 		s.watchers[w] = struct{}{}
 		st := s.sup.Status()
-		s.watchKey = runsKey(st)
+		s.watchKey = watchKey(st)
 		w.send(st)
 	})
 	gone := make(chan struct{})
@@ -328,7 +328,7 @@ func (w *watcher) send(st PodStatus) {
 	w.next <- st
 }
 
-// notifyWatchers sends the pod's status to every watch when its runsKey
+// notifyWatchers sends the pod's status to every watch when its watchKey
 // changed since the last one sent. It runs on the loop after every event,
 // so no start or exit is missed; without watches it costs nothing.
 func (s *server) notifyWatchers() {
@@ -336,7 +336,7 @@ func (s *server) notifyWatchers() {
 		return
 	}
 	st := s.sup.Status()
-	k := runsKey(st)
+	k := watchKey(st)
 	if k == s.watchKey {
 		return
 	}

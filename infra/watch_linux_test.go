@@ -3,8 +3,12 @@ package infra
 import (
 	"context"
 	"errors"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/kube"
 )
 
 // TestInfraWatch: a watch gets the status at once, then a status for
@@ -63,4 +67,42 @@ func TestWatchFromAnOldInfra(t *testing.T) {
 	if err := NewClient(sock).Watch(ctx, func(PodStatus) { called = true }); !errors.Is(err, ErrUnsupported) || called {
 		t.Errorf("Watch from a version 9 infra = %v (fn called: %v), want ErrUnsupported", err, called)
 	}
+}
+
+// TestInfraWatchPushesEveryChange: what a watch pushed last is the pod's
+// status as a fresh Status gives it, but for the events, also after a
+// change without a run starting or ending: the pod's deadline passing
+// while its container waits out a back-off.
+func TestInfraWatchPushesEveryChange(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartAlways, []string{"app", "exit:1"})
+	cfg.Backoff.Initial, cfg.Backoff.Max = time.Minute, time.Minute
+	cfg.ActiveDeadline = 2 * time.Second
+	proc, c := launchPod(t, cfg)
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	var mu sync.Mutex
+	var last PodStatus
+	go c.Watch(wctx, func(st PodStatus) {
+		mu.Lock()
+		last = st
+		mu.Unlock()
+	})
+	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	pushed := func() PodStatus {
+		mu.Lock()
+		defer mu.Unlock()
+		st := last
+		st.Events = nil
+		return st
+	}
+	waitFor(t, "the deadline pushed", func() bool { return pushed().Reason == kube.ReasonDeadlineExceeded })
+	fresh := status(t, c)
+	fresh.Events = nil
+	if got := pushed(); !reflect.DeepEqual(got, fresh) {
+		t.Errorf("pushed status\n%+v\ndiffers from a fresh one\n%+v", got, fresh)
+	}
+	shutdown(t, c, proc.Pid, cfg.Socket)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -74,8 +75,35 @@ type fakeProc struct {
 	// silent: it accepts calls and never answers, as an infra whose loop
 	// is stuck: every call fails at its deadline.
 	silent bool
-	// watchers are what Processes.Watch was given for it.
+	// watchers are what Processes.Watch was given for it, streams its
+	// status watches (WatchStatus), each holding the latest status not
+	// yet taken.
 	watchers []func()
+	streams  []chan infra.PodStatus
+}
+
+// status is what p answers to Status and pushes on its watches.
+func (p *fakeProc) status() infra.PodStatus {
+	return infra.PodStatus{Version: infra.ProtocolVersion, Started: p.started}
+}
+
+// push sends p's status to its watches; the caller holds h.mu.
+func (p *fakeProc) push() {
+	for _, ch := range p.streams {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- p.status()
+	}
+}
+
+// endStreams ends p's watches, as its exit does; the caller holds h.mu.
+func (p *fakeProc) endStreams() {
+	for _, ch := range p.streams {
+		close(ch)
+	}
+	p.streams = nil
 }
 
 func newFakeHost(root string) *fakeHost {
@@ -444,6 +472,7 @@ func (h *fakeHost) Start(ctx context.Context, socket string, inits, ctrs []infra
 		names = append(names, c.Name)
 	}
 	p.started, p.ctrs = true, slices.Concat(inits, ctrs)
+	p.push()
 	if err := h.op("infra start %s %s", p.key, strings.Join(names, ",")); err != nil {
 		return infra.PodStatus{}, err
 	}
@@ -457,13 +486,41 @@ func (h *fakeHost) Status(ctx context.Context, socket string) (infra.PodStatus, 
 	if err != nil {
 		return infra.PodStatus{}, err
 	}
-	return infra.PodStatus{Started: p.started}, nil
+	return p.status(), nil
 }
 
-// WatchStatus answers as an infra of protocol 7 would: the prober then
-// asks for the status every probePoll.
+// WatchStatus answers as an infra of this protocol: the status at once and
+// after each Start or Stop, until the infra exits or ctx ends. With
+// oldInfra it answers as an infra of protocol 7 would.
 func (h *fakeHost) WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error {
-	return fmt.Errorf("watch: infra protocol 7: %w", infra.ErrUnsupported)
+	h.mu.Lock()
+	if h.oldInfra {
+		h.mu.Unlock()
+		return fmt.Errorf("watch: infra protocol 7: %w", infra.ErrUnsupported)
+	}
+	p, err := h.infraAt(socket)
+	if err != nil {
+		h.mu.Unlock()
+		return err
+	}
+	ch := make(chan infra.PodStatus, 1)
+	ch <- p.status()
+	p.streams = append(p.streams, ch)
+	h.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			h.mu.Lock()
+			p.streams = slices.DeleteFunc(p.streams, func(c chan infra.PodStatus) bool { return c == ch })
+			h.mu.Unlock()
+			return ctx.Err()
+		case st, ok := <-ch:
+			if !ok {
+				return fmt.Errorf("infra %s watch: %w", socket, io.EOF)
+			}
+			fn(st)
+		}
+	}
 }
 
 func (h *fakeHost) Stop(ctx context.Context, socket string, grace time.Duration) error {
@@ -477,6 +534,7 @@ func (h *fakeHost) Stop(ctx context.Context, socket string, grace time.Duration)
 		return err
 	}
 	p.started = false
+	p.push()
 	return nil
 }
 
@@ -601,6 +659,7 @@ func (h fakeProcesses) Kill(pid int, start uint64) error {
 	}
 	if p, ok := h.procs[pid]; ok && p.start == start {
 		p.alive = false
+		p.endStreams()
 	}
 	return nil
 }
@@ -633,6 +692,7 @@ func (h *fakeHost) die(pid int) {
 	h.mu.Lock()
 	p := h.procs[pid]
 	p.alive = false
+	p.endStreams()
 	w := p.watchers
 	p.watchers = nil
 	h.mu.Unlock()

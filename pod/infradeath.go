@@ -17,8 +17,8 @@ import (
 // under restartPolicy Never, once containers have run, it makes nothing
 // and the pod ends Failed. berth does the same at each reconcile pass
 // (ListPods, which asks the process table, cheaply, for every pod's infra
-// by PID and start time) and, so that a pass comes at once, on a pidfd
-// watch of each infra (Config.InfraExited).
+// by PID and start time) and, so that a pass comes at once, when the
+// pod's status watch ends (statuscache.go, Config.InfraExited).
 
 // reapDead removes what is left of every pod whose infra died and that is
 // neither being torn down nor already ended. Its containers' last runs go
@@ -54,6 +54,7 @@ func (m *Manager) infraDied(ctx context.Context, id string, e *entry) {
 	// Its containers are gone with it: no preStop hook runs (grace 0),
 	// but the hooks' watch and network namespace are let go.
 	m.stopHooks(ctx, e, 0)
+	m.stopWatch(e)
 	cr := carryOver(e.rec, e.layout)
 	err := undoAll(ctx, m.createSteps(&podRun{id: id, rec: e.rec, l: e.layout, keepLogs: true}))
 	m.mu.Lock()
@@ -93,13 +94,4 @@ func endedStatus(cr *carried, rec *record) *infra.PodStatus {
 		st.Containers = append(st.Containers, ended(c.Name))
 	}
 	return st
-}
-
-// watchInfra asks for a pass (Config.InfraExited) when the pod's infra
-// exits, so that a dead one is made again at once rather than at the next
-// re-list. Without the watch, that pass still comes.
-func (m *Manager) watchInfra(rec *record) {
-	if err := m.cfg.Processes.Watch(rec.InfraPID, rec.InfraStart, m.cfg.InfraExited); err != nil {
-		m.cfg.Log.Warn("cannot watch the pod's infra; its death is seen at the next reconcile pass", "pod", key(rec.Pod), "pid", rec.InfraPID, "err", err)
-	}
 }

@@ -11,15 +11,16 @@ import (
 
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/crilog"
+	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )
 
 // TestDeadInfraIsMadeAgain kills a running pod's infra while the daemon
-// runs. The watch asks for a pass; the pass's ListPods removes what is
-// left of the pod and no longer lists it, so the reconciler creates it
-// again, which restarts its containers after their last runs with the
-// same UID. Under restartPolicy Never, a pod whose containers ran stays
+// runs. The end of its status watch asks for a pass; the pass's ListPods
+// removes what is left of the pod and no longer lists it, so the
+// reconciler creates it again, which restarts its containers after their
+// last runs with the same UID. Under restartPolicy Never, a pod whose containers ran stays
 // listed, Failed, holding nothing; one whose containers never ran is made
 // again.
 func TestDeadInfraIsMadeAgain(t *testing.T) {
@@ -59,14 +60,15 @@ func TestDeadInfraIsMadeAgain(t *testing.T) {
 				}
 			}
 			h.die(old.rec.InfraPID)
-			if passes.Load() != 1 {
-				t.Errorf("the infra's death asked for %d passes, want 1", passes.Load())
-			}
+			testutil.WaitFor(t, 5*time.Second, "a pass asked for by the infra's death", func() bool { return passes.Load() > 0 })
 			h.log()
 
 			obs, err := m.ListPods(ctx)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if passes.Load() != 1 {
+				t.Errorf("the infra's death asked for %d passes, want 1", passes.Load())
 			}
 			for _, op := range h.log() {
 				if strings.HasPrefix(op, "infra ") {

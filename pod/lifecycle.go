@@ -128,6 +128,11 @@ type entry struct {
 	reapRetry time.Duration
 	// hooks runs the pod's lifecycle hooks; nil when it has none.
 	hooks *hooker
+	// cached is the status the pod's infra pushed last on its watch,
+	// nil when there is none to trust (statuscache.go); unwatch ends the
+	// watch.
+	cached  *infra.PodStatus
+	unwatch func()
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.
@@ -283,7 +288,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 	// Hooks first: the probes of a run wait for its postStart hook.
 	m.startHooks(id, e)
 	m.startProbes(id, e)
-	m.watchInfra(rec)
+	m.watchInfra(e)
 	t.containers(c.status)
 	t.done()
 	m.event(p, "", kube.EventNormal, kube.EventCreated, "Created pod from "+d.File)
@@ -805,6 +810,7 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	}
 	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventKilling, "Stopping pod")
 	m.stopProbes(e)
+	m.stopWatch(e)
 	grace := m.stopHooks(ctx, e, gracePeriod(e.rec.Pod))
 	if err := m.teardown(ctx, id, e.rec, e.layout, grace); err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)

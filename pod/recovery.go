@@ -72,7 +72,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 			m.mu.Unlock()
 			m.startHooks(id, e)
 			m.startProbes(id, e)
-			m.watchInfra(f.rec)
+			m.watchInfra(e)
 			m.cfg.Log.Info("re-attached to pod", "pod", key(f.rec.Pod), "pid", f.rec.InfraPID)
 			continue
 		}

@@ -166,7 +166,7 @@ func (m *Manager) Health(ctx context.Context, keys []reconciler.PodKey) map[reco
 	}
 	m.mu.Unlock()
 	hostIP := m.hostIP()
-	for _, s := range m.statuses(ctx, func(id string) bool { return want[id] }) {
+	for _, s := range m.statuses(ctx, func(id string) bool { return want[id] }, false) {
 		if s.st == nil || s.terminating {
 			continue
 		}

@@ -149,13 +149,15 @@ func (m *Manager) Forget(keep func(namespace, name string) bool) {
 	}
 }
 
-// Pods returns the status of every pod, asking the infras in parallel, of
-// every pod being created, and of every pod whose creation failed.
+// Pods returns the status of every pod (the one its infra pushed last, or,
+// without one, asking the infras in parallel), of every pod being created,
+// and of every pod whose creation failed.
 func (m *Manager) Pods(ctx context.Context) []View {
 	return m.views(ctx, func(string) bool { return true })
 }
 
-// Pod returns the status of one pod, asking only its infra.
+// Pod returns the status of one pod, asking only its infra when it pushed
+// none.
 func (m *Manager) Pod(ctx context.Context, namespace, name string) (View, bool) {
 	id := ID(namespace, name)
 	out := m.views(ctx, func(other string) bool { return other == id })
@@ -193,7 +195,7 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	}
 	m.mu.Unlock()
 	hostIP := m.hostIP()
-	for _, s := range m.statuses(ctx, want) {
+	for _, s := range m.statuses(ctx, want, false) {
 		out = append(out, podView(s.rec, applyPostStart(s.st, s.hooks.postStartRuns()), s.terminating, hostIP, s.probes.statuses()))
 	}
 	return out
@@ -210,10 +212,11 @@ func (m *Manager) hostIP() string {
 }
 
 // Events returns the container events the infras of the existing pods
-// keep, oldest first per pod.
+// keep, oldest first per pod. Events change without a push: every infra is
+// asked.
 func (m *Manager) Events(ctx context.Context) []Event {
 	var out []Event
-	for _, s := range m.statuses(ctx, func(string) bool { return true }) {
+	for _, s := range m.statuses(ctx, func(string) bool { return true }, true) {
 		if s.st != nil {
 			out = append(out, podEvents(s.rec.Pod, s.st.Events)...)
 		}
@@ -231,8 +234,10 @@ type podState struct {
 	hooks       *hooker
 }
 
-// statuses asks every existing pod's infra for its status, in parallel.
-func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []podState {
+// statuses returns the status of every existing pod that want accepts:
+// the one its infra pushed last (statuscache.go) unless fresh, else asking
+// the infras, in parallel.
+func (m *Manager) statuses(ctx context.Context, want func(id string) bool, fresh bool) []podState {
 	m.mu.Lock()
 	var res []podState
 	var socks []string
@@ -240,7 +245,11 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 		if !want(id) {
 			continue
 		}
-		res = append(res, podState{rec: e.rec, st: e.ended, terminating: e.terminating, probes: e.probes, hooks: e.hooks})
+		st := e.ended
+		if st == nil && !fresh {
+			st = e.cached
+		}
+		res = append(res, podState{rec: e.rec, st: st, terminating: e.terminating, probes: e.probes, hooks: e.hooks})
 		socks = append(socks, e.layout.Socket())
 	}
 	m.mu.Unlock()
@@ -249,7 +258,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool) []pod
 	slots := make(chan struct{}, infraFanOut)
 	for i := range res {
 		if res[i].st != nil {
-			continue // ended: its infra is gone
+			continue // ended (its infra is gone), or pushed
 		}
 		wg.Add(1)
 		slots <- struct{}{}
