@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,14 +66,22 @@ var (
 	}
 )
 
-// collector reads everything at scrape time.
+// collector reads everything at scrape time, but the writable layers'
+// disk use, which it measures at most every layerUsageAge per layer.
 type collector struct {
 	src  Source
 	node Node
 	log  *slog.Logger
 	// proc is where /proc is mounted (tests point it at fixtures).
 	proc string
+	// layers caches layerUsage by layer directory.
+	layers layerCache
 }
+
+// collectWorkers is how many pods a scrape reads at once: their cgroup
+// and /proc files are independent, and a scrape of many pods would
+// otherwise wait on each read in turn.
+const collectWorkers = 4
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range containerCollectors {
@@ -93,9 +102,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- gauge(descScrapeError, 0)
 	c.collectPipeline(ch, pods)
-	for _, p := range pods {
-		c.collectPod(ch, p)
+	todo := make(chan Pod)
+	var wg sync.WaitGroup
+	for range min(collectWorkers, len(pods)) {
+		wg.Go(func() {
+			for p := range todo {
+				c.collectPod(ch, p)
+			}
+		})
 	}
+	for _, p := range pods {
+		todo <- p
+	}
+	close(todo)
+	wg.Wait()
+	c.layers.keepOnly(pods)
 }
 
 // collectPipeline reports pods by phase, containers by state and restarts.
@@ -140,7 +161,7 @@ func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
 			ch <- gauge(descStartTime, float64(ctr.StartedAt.UnixNano())/1e9, labels...)
 		}
 		if ctr.Layer != "" {
-			n, dev, err := layerUsage(ctr.Layer)
+			n, dev, err := c.layers.usage(ctr.Layer)
 			if err != nil {
 				c.log.Debug("metrics: writable layer usage", "pod", p.Namespace+"/"+p.Name, "container", ctr.Name, "err", err)
 				continue
