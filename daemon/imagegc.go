@@ -52,28 +52,35 @@ func (g *imageGC) run(ctx context.Context) {
 
 // ImagesInUse are the IDs of the images (of containers and image volumes)
 // of every pod that has a record under stateDir (running, or kept as the
-// last good version) and of every pod the manifests of snap want (snap may
-// be nil): what image garbage
-// collection and `berth image prune` never remove.
+// last good version), of the last good specs those records would roll
+// back to, and of every pod the manifests of snap want (snap may be nil):
+// what image garbage collection and `berth image prune` never remove.
 func ImagesInUse(store *images.Store, stateDir string, snap *manifestdir.Snapshot) (map[string]bool, error) {
 	ids, err := pod.ImagesInUse(stateDir)
 	if err != nil {
 		return nil, err
 	}
+	named, err := pod.LastGoodPods(stateDir)
+	if err != nil {
+		return nil, err
+	}
 	if snap != nil {
 		for _, d := range snap.Pods {
-			for _, c := range append(d.Pod.Spec.InitContainers, d.Pod.Spec.Containers...) {
-				if img, err := store.Get(c.Image); err == nil {
-					ids[img.ID] = true
-				}
+			named = append(named, d.Pod)
+		}
+	}
+	for _, p := range named {
+		for _, c := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+			if img, err := store.Get(c.Image); err == nil {
+				ids[img.ID] = true
 			}
-			for _, v := range d.Pod.Spec.Volumes {
-				if v.Image == nil {
-					continue
-				}
-				if img, err := store.Get(v.Image.Reference); err == nil {
-					ids[img.ID] = true
-				}
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.Image == nil {
+				continue
+			}
+			if img, err := store.Get(v.Image.Reference); err == nil {
+				ids[img.ID] = true
 			}
 		}
 	}

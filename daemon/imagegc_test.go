@@ -24,7 +24,7 @@ func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"wanted", "running", "unused", "mounted", "volume"} {
+	for _, name := range []string{"wanted", "running", "unused", "mounted", "volume", "lastgood"} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644); err != nil {
 			t.Fatal(err)
@@ -41,12 +41,14 @@ func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A pod record naming the running image, as the pod package writes it.
+	// A pod record naming the running image, as the pod package writes it,
+	// on trial with a last good spec naming another.
 	podDir := filepath.Join(state, "pods", "default_r")
 	if err := os.MkdirAll(podDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(podDir, "pod.json"), []byte(`{"version":1,"pod":{"metadata":{"name":"r"}},"imageIDs":{"main":"`+running.ID+`"},"volumeImageIDs":{"tools":"`+mounted.ID+`"}}`), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(podDir, "pod.json"), []byte(`{"version":1,"pod":{"metadata":{"name":"r"}},"imageIDs":{"main":"`+running.ID+`"},"volumeImageIDs":{"tools":"`+mounted.ID+`"},`+
+		`"rollout":{"trial":true,"lastGood":{"metadata":{"name":"r"},"spec":{"containers":[{"name":"main","image":"localhost/gc-lastgood:1"}]}}}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	snap := &manifestdir.Snapshot{Pods: []reconciler.Desired{{Pod: &manifests.Pod{Spec: manifests.PodSpec{
@@ -69,8 +71,8 @@ func TestImageGCKeepsWhatPodsAndManifestsName(t *testing.T) {
 		left = append(left, im.Refs...)
 	}
 	slices.Sort(left)
-	if strings.Join(left, ",") != "localhost/gc-mounted:1,localhost/gc-running:1,localhost/gc-volume:1,localhost/gc-wanted:1" {
-		t.Errorf("left %v, want the running, mounted and wanted images", left)
+	if strings.Join(left, ",") != "localhost/gc-lastgood:1,localhost/gc-mounted:1,localhost/gc-running:1,localhost/gc-volume:1,localhost/gc-wanted:1" {
+		t.Errorf("left %v, want the running, mounted, wanted and last good spec's images", left)
 	}
 	evs := events.since(time.Time{})
 	if len(evs) != 1 || evs[0].Reason != "ImageGCRemoved" || !strings.Contains(evs[0].Message, "localhost/gc-unused:1") {
