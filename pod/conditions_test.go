@@ -89,43 +89,6 @@ func TestConditions(t *testing.T) {
 	}
 }
 
-func TestQOSClass(t *testing.T) {
-	q := manifests.MustParseQuantity
-	res := func(kv ...string) map[string]manifests.Quantity {
-		m := map[string]manifests.Quantity{}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = q(kv[i+1])
-		}
-		return m
-	}
-	ctr := func(limits, requests map[string]manifests.Quantity) manifests.Container {
-		return manifests.Container{Resources: manifests.ResourceRequirements{Limits: limits, Requests: requests}}
-	}
-	for _, tt := range []struct {
-		name string
-		spec manifests.PodSpec
-		want string
-	}{
-		{"nothing set", manifests.PodSpec{Containers: []manifests.Container{ctr(nil, nil)}}, kube.QOSBestEffort},
-		{"only other resources", manifests.PodSpec{Containers: []manifests.Container{ctr(res("ephemeral-storage", "1Gi"), nil)}}, kube.QOSBestEffort},
-		{"zero request", manifests.PodSpec{Containers: []manifests.Container{ctr(nil, res("cpu", "0"))}}, kube.QOSBestEffort},
-		{"limits only: requests default to them", manifests.PodSpec{Containers: []manifests.Container{ctr(res("cpu", "1", "memory", "1Gi"), nil)}}, kube.QOSGuaranteed},
-		{"equal", manifests.PodSpec{Containers: []manifests.Container{ctr(res("cpu", "1", "memory", "1Gi"), res("cpu", "1000m", "memory", "1024Mi"))}}, kube.QOSGuaranteed},
-		{"request below limit", manifests.PodSpec{Containers: []manifests.Container{ctr(res("cpu", "1", "memory", "1Gi"), res("cpu", "500m"))}}, kube.QOSBurstable},
-		{"no memory limit", manifests.PodSpec{Containers: []manifests.Container{ctr(res("cpu", "1"), nil)}}, kube.QOSBurstable},
-		{"only a request", manifests.PodSpec{Containers: []manifests.Container{ctr(nil, res("memory", "64Mi"))}}, kube.QOSBurstable},
-		{"one container without", manifests.PodSpec{Containers: []manifests.Container{ctr(res("cpu", "1", "memory", "1Gi"), nil), ctr(nil, nil)}}, kube.QOSBurstable},
-		{"init container counts", manifests.PodSpec{
-			InitContainers: []manifests.Container{ctr(nil, nil)},
-			Containers:     []manifests.Container{ctr(res("cpu", "1", "memory", "1Gi"), nil)},
-		}, kube.QOSBurstable},
-	} {
-		if got := qosClass(&tt.spec); got != tt.want {
-			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
-		}
-	}
-}
-
 // TestConditionsWithSidecar: a sidecar is initialised once started, and
 // its readiness counts for the pod's.
 func TestConditionsWithSidecar(t *testing.T) {

@@ -45,12 +45,12 @@ func podView(rec *record, st *infra.PodStatus, terminating bool, hostIP string, 
 // the states berth knows.
 func podStatus(p *manifests.Pod, st *infra.PodStatus, imageIDs map[string]string) View {
 	if st == nil {
-		return View{Phase: kube.PodUnknown, Reason: kube.ReasonInfraUnreachable, Message: "the pod's infra process does not answer", QOSClass: qosClass(&p.Spec)}
+		return View{Phase: kube.PodUnknown, Reason: kube.ReasonInfraUnreachable, Message: "the pod's infra process does not answer", QOSClass: manifests.QOSClass(&p.Spec)}
 	}
 	out := View{
 		InitContainers: containerStatuses(p.Spec.InitContainers, st.InitContainers, st.Started, imageIDs, kube.ReasonPodInitializing),
 		Containers:     containerStatuses(p.Spec.Containers, st.Containers, st.Started, imageIDs, creatingReason(p)),
-		QOSClass:       qosClass(&p.Spec),
+		QOSClass:       manifests.QOSClass(&p.Spec),
 	}
 	if st.Started {
 		t := st.StartedAt
@@ -216,7 +216,7 @@ func failedPod(f failure) View {
 	p := f.pod
 	out := View{
 		Meta: p.ObjectMeta, Spec: p.Spec,
-		Phase: kube.PodPending, Reason: f.reason, Message: f.message, QOSClass: qosClass(&p.Spec),
+		Phase: kube.PodPending, Reason: f.reason, Message: f.message, QOSClass: manifests.QOSClass(&p.Spec),
 		File: f.file, Created: f.at,
 	}
 	out.Conditions = conditions(out, f.at)
@@ -232,7 +232,7 @@ func creatingPod(p *manifests.Pod, file string, at time.Time) View {
 		Phase:          kube.PodPending,
 		InitContainers: containerStatuses(p.Spec.InitContainers, nil, false, nil, kube.ReasonPodInitializing),
 		Containers:     containerStatuses(p.Spec.Containers, nil, false, nil, creatingReason(p)),
-		QOSClass:       qosClass(&p.Spec),
+		QOSClass:       manifests.QOSClass(&p.Spec),
 		File:           file, Created: at,
 	}
 	out.Conditions = conditions(out, at)

@@ -236,8 +236,10 @@ func DiffSpec(old, new *manifests.Pod) Change {
 	if c.Scope < ScopeContainers && len(c.Containers) > 0 {
 		c.Scope = ScopeContainers
 	}
-	if c.Scope == ScopeContainers && qosClass(o.Spec) != qosClass(n.Spec) {
-		c.Why = append(c.Why, fmt.Sprintf("the QoS class changes from %s to %s", qosClass(o.Spec), qosClass(n.Spec)))
+	// A resize never changes the QoS class in Kubernetes; berth runs a
+	// pod's cgroups and oom_score_adj by it.
+	if from, to := manifests.QOSClass(&o.Spec), manifests.QOSClass(&n.Spec); c.Scope == ScopeContainers && from != to {
+		c.Why = append(c.Why, fmt.Sprintf("the QoS class changes from %s to %s", from, to))
 	}
 	if len(c.Pod) > 0 || len(c.Why) > 0 {
 		c.Scope = ScopePod
@@ -477,27 +479,4 @@ func resizePolicy(c *manifests.Container, r string) string {
 		}
 	}
 	return "NotRequired"
-}
-
-// qosClass is the kubelet's QoS class of a spec. A resize never changes
-// it in Kubernetes; berth runs a pod's cgroups and oom_score_adj by it.
-func qosClass(s manifests.PodSpec) string {
-	some, all := false, true
-	for _, c := range slices.Concat(s.InitContainers, s.Containers) {
-		for _, r := range []string{"cpu", "memory"} {
-			l, hasLimit := c.Resources.Limits[r]
-			q, hasRequest := c.Resources.Requests[r]
-			some = some || hasLimit || hasRequest
-			if !hasLimit || hasRequest && q.Cmp(l) != 0 {
-				all = false
-			}
-		}
-	}
-	switch {
-	case !some:
-		return "BestEffort"
-	case all:
-		return "Guaranteed"
-	}
-	return "Burstable"
 }
