@@ -33,20 +33,12 @@ func HTTPHook(ctx context.Context, a manifests.HTTPGetAction, t Target) error {
 	if err != nil {
 		return err
 	}
-	c := newHTTPChecker(a, t)
-	host := req.URL.Hostname()
-	for redirects := 0; ; redirects++ {
-		res, _, err := c.exchange(ctx, req)
-		if err != nil {
-			return err
-		}
-		next, loc := redirect(req, res)
-		if next == nil || next.URL.Hostname() != host {
-			return nil
-		}
-		if redirects+1 >= maxRedirects {
-			return fmt.Errorf("GET %s: stopped after %d redirects", loc, maxRedirects)
-		}
-		req = next
+	_, _, _, stoppedAt, err := newHTTPChecker(a, t).follow(ctx, req)
+	switch {
+	case err != nil:
+		return err
+	case stoppedAt != "":
+		return fmt.Errorf("GET %s: stopped after %d redirects", stoppedAt, maxRedirects)
 	}
+	return nil
 }

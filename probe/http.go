@@ -67,30 +67,43 @@ func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result,
 	if err != nil {
 		return Unknown, err.Error()
 	}
+	req, res, body, stoppedAt, err := c.follow(ctx, req)
+	switch {
+	case err != nil:
+		var readErr *bodyError
+		if errors.As(err, &readErr) {
+			return Unknown, err.Error()
+		}
+		return Failure, (&url.Error{Op: "Get", URL: req.URL.Redacted(), Err: err}).Error()
+	case stoppedAt != "":
+		return Failure, (&url.Error{Op: "Get", URL: stoppedAt, Err: fmt.Errorf("stopped after %d redirects", maxRedirects)}).Error()
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		return Success, string(body)
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		return Warning, fmt.Sprintf("Probe terminated redirects, Response body: %s", body)
+	}
+	return Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode)
+}
+
+// follow exchanges req and follows the redirects to its host (any port),
+// up to maxRedirects: it returns the last request sent and its response,
+// or, past maxRedirects, the Location it stopped at. A redirect to another
+// host ends it with that 3xx response, as the kubelet's client does.
+func (c *httpChecker) follow(ctx context.Context, req *http.Request) (last *http.Request, res *http.Response, body []byte, stoppedAt string, err error) {
 	host := req.URL.Hostname()
 	for redirects := 0; ; redirects++ {
 		res, body, err := c.exchange(ctx, req)
 		if err != nil {
-			var readErr *bodyError
-			if errors.As(err, &readErr) {
-				return Unknown, err.Error()
-			}
-			return Failure, (&url.Error{Op: "Get", URL: req.URL.Redacted(), Err: err}).Error()
+			return req, nil, nil, "", err
 		}
-		if next, loc := redirect(req, res); next != nil && next.URL.Hostname() == host {
-			if redirects+1 >= maxRedirects {
-				return Failure, (&url.Error{Op: "Get", URL: loc, Err: fmt.Errorf("stopped after %d redirects", maxRedirects)}).Error()
-			}
-			req = next
-			continue
+		next, loc := redirect(req, res)
+		if next == nil || next.URL.Hostname() != host {
+			return req, res, body, "", nil
 		}
-		switch {
-		case res.StatusCode >= 200 && res.StatusCode < 300:
-			return Success, string(body)
-		case res.StatusCode >= 300 && res.StatusCode < 400:
-			return Warning, fmt.Sprintf("Probe terminated redirects, Response body: %s", body)
+		if redirects+1 >= maxRedirects {
+			return req, res, body, loc, nil
 		}
-		return Failure, fmt.Sprintf("HTTP probe failed with statuscode: %d", res.StatusCode)
+		req = next
 	}
 }
 
