@@ -176,25 +176,7 @@ func TestAttachToAnOldInfra(t *testing.T) {
 		{Response{Version: 5, Error: `unsupported op "attach" (infra protocol version 5)`}, ErrUnsupported},
 		{Response{Version: ProtocolVersion, Error: ErrAttachRefused.Error() + ": container app takes no input"}, ErrAttachRefused},
 	} {
-		sock := filepath.Join(t.TempDir(), "infra.sock")
-		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		got := make(chan Request, 1)
-		go func() {
-			conn, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			var req Request
-			if readFrame(conn, &req) == nil {
-				got <- req
-				writeFrame(conn, tc.resp)
-			}
-		}()
+		sock, got := answeringInfra(t, func(Request) Response { return tc.resp })
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		conn, err := NewClient(sock).Attach(ctx, "app", true, false)
 		cancel()
@@ -239,6 +221,15 @@ func TestHoldRestartsFromAnOldInfra(t *testing.T) {
 // lacks; it returns the socket and the request it got.
 func refusingInfra(t *testing.T, v int) (string, <-chan Request) {
 	t.Helper()
+	return answeringInfra(t, func(req Request) Response {
+		return Response{Version: v, Error: fmt.Sprintf("unsupported op %q (infra protocol version %d)", req.Op, v)}
+	})
+}
+
+// answeringInfra listens on a socket of its own and answers the first
+// request with answer's response; it returns the socket and the request.
+func answeringInfra(t *testing.T, answer func(Request) Response) (string, <-chan Request) {
+	t.Helper()
 	testutil.RequireRoot(t) // the client insists on a root peer
 	sock := filepath.Join(t.TempDir(), "infra.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -256,7 +247,7 @@ func refusingInfra(t *testing.T, v int) (string, <-chan Request) {
 		var req Request
 		if readFrame(conn, &req) == nil {
 			got <- req
-			writeFrame(conn, Response{Version: v, Error: fmt.Sprintf("unsupported op %q (infra protocol version %d)", req.Op, v)})
+			writeFrame(conn, answer(req))
 		}
 	}()
 	return sock, got
