@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -35,8 +36,11 @@ func TestKilledInfraIsMadeAgain(t *testing.T) {
 	}
 	var after api.Pod
 	testutil.WaitFor(t, 30*time.Second, "the pod to run again with a new infra", func() bool {
-		after = d.pod("again")
-		return after.Status.Phase == api.PodRunning && after.InfraPID() != before.InfraPID() &&
+		// Between the dead infra's teardown and the create of the same
+		// pass, the pod is not listed.
+		p, err := api.NewClient(d.sock).Pod(context.Background(), "default", "again")
+		after = p
+		return err == nil && after.Status.Phase == api.PodRunning && after.InfraPID() != before.InfraPID() &&
 			len(after.Status.ContainerStatuses) == 1 && after.Status.ContainerStatuses[0].State.Running != nil
 	})
 	testutil.WaitFor(t, 10*time.Second, "the dead infra's container to be gone", func() bool {
