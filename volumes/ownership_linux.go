@@ -26,7 +26,8 @@ func (o ownership) apply(dir string) error {
 	if err != nil {
 		return fmt.Errorf("fsGroup: open %s: %w", dir, err)
 	}
-	defer unix.Close(fd)
+	root := os.NewFile(uintptr(fd), dir)
+	defer root.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("fsGroup: stat %s: %w", dir, err)
@@ -34,25 +35,23 @@ func (o ownership) apply(dir string) error {
 	if o.skipWalk(st.Gid, st.Mode, true) {
 		return nil
 	}
-	if err := o.walkDir(fd, &st, 0); err != nil {
+	if err := o.walkDir(root, &st, 0); err != nil {
 		return fmt.Errorf("fsGroup %d on %s: %w", o.gid, dir, err)
 	}
 	return nil
 }
 
-// walkDir owns the directory fd (whose stat is st) and everything below.
-func (o ownership) walkDir(fd int, st *unix.Stat_t, depth int) error {
+// walkDir owns the directory dir (whose stat is st) and everything below.
+// Its one fd serves both the listing and the entries' openat: a level of
+// the walk holds one fd.
+func (o ownership) walkDir(dir *os.File, st *unix.Stat_t, depth int) error {
 	if depth > maxOwnershipDepth {
 		return fmt.Errorf("more than %d directory levels", maxOwnershipDepth)
 	}
+	fd := int(dir.Fd())
 	if err := o.own(fd, st); err != nil {
 		return err
 	}
-	dir, err := dupDir(fd)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
 	for {
 		// In batches: the volume is the container's, and a directory of
 		// millions of entries must not grow berth's memory with it.
@@ -83,21 +82,25 @@ func (o ownership) walkEntry(dirfd int, name string, depth int) error {
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	defer unix.Close(pfd)
 	var st unix.Stat_t
 	if err := unix.Fstat(pfd, &st); err != nil {
+		unix.Close(pfd)
 		return fmt.Errorf("stat: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		defer unix.Close(pfd)
 		return o.own(pfd, &st)
 	}
-	// Reopen the very directory the O_PATH fd holds, for reading.
+	// Reopen the very directory the O_PATH fd holds, for reading; the
+	// O_PATH fd is closed before the walk goes down.
 	dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	unix.Close(pfd)
 	if err != nil {
 		return fmt.Errorf("open directory: %w", err)
 	}
-	defer unix.Close(dfd)
-	return o.walkDir(dfd, &st, depth+1)
+	dir := os.NewFile(uintptr(dfd), name)
+	defer dir.Close()
+	return o.walkDir(dir, &st, depth+1)
 }
 
 // own gives the file fd (of any type, O_PATH included) the group and, unless
@@ -129,14 +132,4 @@ func (o ownership) own(fd int, st *unix.Stat_t) error {
 		return fmt.Errorf("chmod %#o: %w", want, err)
 	}
 	return nil
-}
-
-// dupDir opens the directory fd for listing through a duplicate, so that
-// fd stays open for the caller's openat calls.
-func dupDir(fd int) (*os.File, error) {
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("dup: %w", err)
-	}
-	return os.NewFile(uintptr(dup), "dir"), nil
 }

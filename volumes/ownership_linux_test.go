@@ -3,6 +3,7 @@ package volumes
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -155,6 +156,41 @@ func TestOwnershipOnRootMismatch(t *testing.T) {
 	}
 	if st := lstat(t, filepath.Join(vol, "later")); st.Gid != 2000 {
 		t.Errorf("OnRootMismatch with a mismatching root did not walk: gid %d", st.Gid)
+	}
+}
+
+// TestOwnershipWalkHoldsOneFdPerLevel: a container can nest directories
+// up to the walk's depth bound, and each level the walk goes down holds
+// its fds until it comes back up. Under an open-file limit with room for
+// one fd per level (and a few more), a deep tree is walked whole.
+func TestOwnershipWalkHoldsOneFdPerLevel(t *testing.T) {
+	needRoot(t)
+	const depth = 300
+	vol := t.TempDir()
+	deepest := vol + strings.Repeat("/d", depth)
+	writeTestFile(t, filepath.Join(deepest, "file"), 0o600)
+
+	open, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
+	lowered := old
+	lowered.Cur = uint64(len(open) + depth + 32)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Fatal(err)
+	}
+	walkErr := (ownership{gid: 2000}).apply(vol)
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	if walkErr != nil {
+		t.Fatalf("walk of %d levels under a limit of %d open files: %v", depth, lowered.Cur, walkErr)
+	}
+	if st := lstat(t, filepath.Join(deepest, "file")); st.Gid != 2000 {
+		t.Errorf("the deepest file has gid %d, want 2000", st.Gid)
 	}
 }
 
