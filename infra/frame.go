@@ -20,8 +20,9 @@ import (
 // pod's Reason and Message, version 8 OpUpdate and ContainerConfig.Spec,
 // version 9 ContainerConfig.StopSignal and OpHoldRestarts, version 10
 // OpWatch, version 11 a watch that sends every change of the status but its
-// events (WatchAllVersion).
-const ProtocolVersion = 11
+// events (WatchAllVersion), version 12 a sidecar's preStop hook at the pod's
+// end (ContainerConfig.PreStopHook, ContainerStatus.PreStop, OpPreStopped).
+const ProtocolVersion = 12
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
