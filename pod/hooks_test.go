@@ -458,6 +458,16 @@ func TestHookerSidecarPreStop(t *testing.T) {
 		t.Fatalf("the hook ran twice for one run: %q", <-fi.calls)
 	}
 
+	// A probe kill of the sidecar runs its preStop hook first.
+	e.hooks = h
+	m.pods[ID("default", "web")] = e
+	if left := m.preStopContainer(ctx, ID("default", "web"), "side", 5*time.Second); left > 5*time.Second || left < minStopGrace {
+		t.Errorf("left after the kill's preStop = %s", left)
+	}
+	if got := <-fi.calls; got != "hook /stop" {
+		t.Fatalf("call before a probe kill = %q, want the preStop hook", got)
+	}
+
 	// A removal: the watch stopHooks leaves answers the next run's wait.
 	h, err = m.newHooker(e)
 	if err != nil {
