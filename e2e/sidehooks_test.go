@@ -214,3 +214,48 @@ spec:
 		t.Errorf("order %q, want the sidecar's preStop hook, then its stop signal", got)
 	}
 }
+
+// TestSidecarPreStopOnLivenessKill: a sidecar its liveness probe kills
+// runs its preStop hook first, and is restarted.
+func TestSidecarPreStopOnLivenessKill(t *testing.T) {
+	d := startDaemon(t)
+	d.apply("sidelive.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: sidelive
+spec:
+  terminationGracePeriodSeconds: 10
+  initContainers:
+  - name: proxy
+    image: berth.test/demo:latest
+    restartPolicy: Always
+    command: ["/bin/demo", "--sigterm=log", "serve", "--port", "8080", "--unhealthy-file", "/tmp/unhealthy"]
+    livenessProbe:
+      httpGet: {path: /healthz, port: 8080}
+      periodSeconds: 1
+      failureThreshold: 2
+    lifecycle:
+      preStop:
+        exec:
+          command: ["/bin/demo", "write", "/proc/1/fd/1", "prestop ran\n"]
+  containers:
+  - name: main
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+`)
+	testutil.WaitFor(t, probeWait, "the sidecar handling stop signals", func() bool {
+		out, err := d.berth("logs", "sidelive", "-c", "proxy")
+		return err == nil && strings.Contains(out, "waiting for a stop signal")
+	})
+	testutil.WaitFor(t, probeWait, "the unhealthy file written", func() bool {
+		_, err := d.berth("exec", "sidelive", "-c", "proxy", "--", "/bin/demo", "write", "/tmp/unhealthy", "x")
+		return err == nil
+	})
+	testutil.WaitFor(t, probeWait, "the sidecar restarted after the liveness failure", func() bool {
+		c := namedStatus(d.pod("sidelive"), "proxy")
+		return c.RestartCount >= 1 && c.State.Running != nil
+	})
+	if out := d.mustBerth("logs", "sidelive", "-c", "proxy", "--previous"); !inOrder(out, "prestop ran", "got SIGTERM") {
+		t.Errorf("the killed sidecar's log does not show its preStop hook, then SIGTERM:\n%s", out)
+	}
+}
