@@ -262,6 +262,22 @@ func TestProbesWaitForPostStart(t *testing.T) {
 	if got := pr.statuses()["app"].run; !got.Equal(run) {
 		t.Fatalf("the probes did not see the run once its hook succeeded: %v", got)
 	}
+
+	// A sidecar's too: its startupProbe runs after its postStart hook.
+	side := &probed{runner: probe.NewRunner("side", probe.SystemClock{}, func(probe.Report) {}), hasStartup: true, gate: true}
+	go side.runner.Run(ctx)
+	pr.ctrs["side"] = side
+	fi.st.InitContainers = []infra.ContainerStatus{{Name: "side", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}}}
+	h.runs["side"] = hookRun{run: run}
+	pr.observeStatus(fi.st)
+	if got := pr.statuses()["side"].run; !got.IsZero() {
+		t.Fatalf("the sidecar's probes saw the run while its postStart hook runs")
+	}
+	h.runs["side"] = hookRun{run: run, done: true}
+	pr.observeStatus(fi.st)
+	if got := pr.statuses()["side"].run; !got.Equal(run) {
+		t.Fatalf("the sidecar's probes did not see the run once its hook succeeded: %v", got)
+	}
 }
 
 func TestSidecarWaits(t *testing.T) {
