@@ -145,6 +145,18 @@ func (c *Client) Started(ctx context.Context, ctr string, run time.Time) error {
 	return err
 }
 
+// PreStopped tells the infra that the preStop hook of sidecar ctr, whose
+// run that began at run waits for it at the pod's end (PreStop), ended:
+// the sidecar gets its stop signal. It wraps ErrUnsupported for an infra
+// older than protocol version 12, which never waits for one.
+func (c *Client) PreStopped(ctx context.Context, ctr string, run time.Time) error {
+	resp, err := c.call(ctx, c.timeout, Request{Op: OpPreStopped, Container: ctr, Run: run})
+	if err != nil && olderThan(resp, 12) {
+		return fmt.Errorf("sidecar %s preStop hook ended: infra protocol %d: %w", ctr, resp.Version, ErrUnsupported)
+	}
+	return err
+}
+
 // HoldRestarts makes the infra restart no container from now on (a Stop
 // follows, once the daemon ran the pod's preStop hooks). It wraps
 // ErrUnsupported for an infra older than protocol version 9.

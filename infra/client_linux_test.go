@@ -216,6 +216,22 @@ func TestHoldRestartsFromAnOldInfra(t *testing.T) {
 	}
 }
 
+// TestPreStoppedFromAnOldInfra: an infra of protocol 11 refuses the op,
+// and the daemon gets ErrUnsupported (such an infra never waits for a
+// sidecar's preStop hook: no pod of it has one).
+func TestPreStoppedFromAnOldInfra(t *testing.T) {
+	sock, got := refusingInfra(t, 11)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	run := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	if err := NewClient(sock).PreStopped(ctx, "side", run); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("PreStopped from a version 11 infra = %v, want ErrUnsupported", err)
+	}
+	if req := <-got; req.Op != OpPreStopped || req.Container != "side" || !req.Run.Equal(run) {
+		t.Errorf("request = %+v", req)
+	}
+}
+
 // refusingInfra listens on a socket of its own as an infra of protocol
 // version v, which answers the first request with its refusal of an op it
 // lacks; it returns the socket and the request it got.

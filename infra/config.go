@@ -146,9 +146,15 @@ type ContainerConfig struct {
 	// pod's policy while the pod runs, and it is stopped after the regular
 	// containers, last declared first.
 	Sidecar bool `json:"sidecar,omitempty"`
-	// WaitStarted, on a sidecar with a startupProbe, makes a run count as
-	// started only once the daemon says its probe passed (OpStarted).
+	// WaitStarted, on a sidecar with a startupProbe or a postStart hook,
+	// makes a run count as started only once the daemon says its hook
+	// succeeded and its probe passed (OpStarted).
 	WaitStarted bool `json:"waitStarted,omitempty"`
+	// PreStopHook, on a sidecar, says the daemon runs a preStop hook before
+	// its stop signal when the pod ends: at its turn (stopTurn) its run
+	// shows PreStop and gets the signal only once the daemon said the hook
+	// ended (OpPreStopped), or SIGKILL at the end of the grace period.
+	PreStopHook bool `json:"preStopHook,omitempty"`
 	// Spec is the container's spec the daemon made this config from,
 	// opaque to the infra: an Update whose Spec differs restarts the
 	// container even when its run would be the same (a probe changed, or
@@ -217,13 +223,16 @@ func validateContainers(key string, inits, ctrs []ContainerConfig) error {
 		errs = append(errs, fmt.Errorf("%w: pod %s: %s", ErrInvalidConfig, key, fmt.Sprintf(format, args...)))
 	}
 	for _, ctr := range ctrs {
-		if ctr.Sidecar || ctr.WaitStarted {
+		if ctr.Sidecar || ctr.WaitStarted || ctr.PreStopHook {
 			bad("container %s: only an init container can be a sidecar", ctr.Name)
 		}
 	}
 	for _, ctr := range inits {
 		if ctr.WaitStarted && !ctr.Sidecar {
 			bad("init container %s: waitStarted is for sidecars only", ctr.Name)
+		}
+		if ctr.PreStopHook && !ctr.Sidecar {
+			bad("init container %s: preStopHook is for sidecars only", ctr.Name)
 		}
 	}
 	seen := map[string]bool{}

@@ -20,8 +20,9 @@ import (
 // pod's Reason and Message, version 8 OpUpdate and ContainerConfig.Spec,
 // version 9 ContainerConfig.StopSignal and OpHoldRestarts, version 10
 // OpWatch, version 11 a watch that sends every change of the status but its
-// events (WatchAllVersion).
-const ProtocolVersion = 11
+// events (WatchAllVersion), version 12 a sidecar's preStop hook at the pod's
+// end (ContainerConfig.PreStopHook, ContainerStatus.PreStop, OpPreStopped).
+const ProtocolVersion = 12
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what
@@ -64,6 +65,10 @@ const (
 	// the pod's status: one more Response each time a container's run
 	// starts or ends or a sidecar's Started changes.
 	OpWatch = "watch"
+	// OpPreStopped says the preStop hook of a sidecar whose turn to stop
+	// came (ContainerStatus.PreStop) ended for one run: it gets its stop
+	// signal.
+	OpPreStopped = "prestopped"
 )
 
 // ErrFrameTooLarge is returned for a frame above MaxFrame.
@@ -81,10 +86,11 @@ type Request struct {
 	// the containers they name.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`
 	Containers     []ContainerConfig `json:"containers,omitempty"`
-	// Container names the container of OpEnv, OpKill, OpAttach and
-	// OpStarted.
+	// Container names the container of OpEnv, OpKill, OpAttach, OpStarted
+	// and OpPreStopped.
 	Container string `json:"container,omitempty"`
-	// Run, with OpStarted, is when the run its probe passed for began.
+	// Run, with OpStarted and OpPreStopped, is when the run the news is
+	// about began.
 	Run time.Time `json:"run,omitzero"`
 	// Message, with OpKill, is the Killing event's message.
 	Message string `json:"message,omitempty"`

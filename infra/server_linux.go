@@ -228,6 +228,8 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 		s.post(func() { ch <- answer(Response{}, s.sup.Kill(req.Container, grace, req.Message)) })
 	case OpStarted:
 		s.post(func() { ch <- answer(Response{}, s.sup.Started(req.Container, req.Run)) })
+	case OpPreStopped:
+		s.post(func() { ch <- answer(Response{}, s.sup.PreStopped(req.Container, req.Run)) })
 	case OpUpdate:
 		s.post(func() { s.update(req, reply) })
 	case OpHoldRestarts:

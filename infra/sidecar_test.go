@@ -301,3 +301,85 @@ func TestSupervisorSidecarLivenessKill(t *testing.T) {
 		t.Fatalf("setup ran again: %+v", setup)
 	}
 }
+
+// TestSupervisorSidecarPreStop: at the pod's end a sidecar with a preStop
+// hook gets no signal at its turn but shows PreStop, and gets its stop
+// signal once the daemon says its hook ended for that run; the sidecar
+// before it waits meanwhile, on a Stop as when a Job-shaped pod completes.
+func TestSupervisorSidecarPreStop(t *testing.T) {
+	for _, tt := range []struct {
+		policy string
+		end    func(s *supervisor)
+		// before: the signals before side2's preStop ended.
+		before []string
+	}{
+		{RestartAlways, func(s *supervisor) { s.Stop(time.Minute, func(error) {}) }, []string{"terminated 104"}},
+		{RestartNever, func(s *supervisor) {}, nil},
+	} {
+		t.Run(tt.policy, func(t *testing.T) {
+			cfg := sidecarPod(tt.policy, false)
+			cfg.InitContainers[2].PreStopHook = true
+			s, p := newTestSupervisor(cfg)
+			s.Start(nil, nil, func() {})
+			s.Exited(102, exitStatus(0))
+			if st := s.Status().InitContainers[2]; st.PreStop {
+				t.Fatalf("side2 shows PreStop while the pod runs: %+v", st)
+			}
+			tt.end(s)
+			s.Exited(104, exitStatus(0))
+			side2 := s.Status().InitContainers[2]
+			if !side2.PreStop || !reflect.DeepEqual(p.signalled, tt.before) {
+				t.Fatalf("side2 at its turn: %+v, signals %v, want %v", side2, p.signalled, tt.before)
+			}
+			run := side2.State.Running.StartedAt
+			if err := s.PreStopped("side2", run.Add(-time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.PreStopped("setup", run); err == nil {
+				t.Fatal("PreStopped accepted for an init container that is no sidecar")
+			}
+			if !s.Status().InitContainers[2].PreStop {
+				t.Fatal("news of another run ended the wait")
+			}
+			n := len(p.signalled)
+			if err := s.PreStopped("side2", run); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.signalled[n:]; !reflect.DeepEqual(got, []string{"terminated 103"}) || s.Status().InitContainers[2].PreStop {
+				t.Fatalf("signals after the preStop ended: %v, %+v", got, s.Status().InitContainers[2])
+			}
+			if err := s.PreStopped("side2", run); err != nil || len(p.signalled) != n+1 {
+				t.Fatalf("a repeated PreStopped: %v, signals %v", err, p.signalled)
+			}
+			s.Exited(103, signalStatus(syscall.SIGTERM))
+			if got := p.signalled[n+1:]; !reflect.DeepEqual(got, []string{"terminated 101"}) {
+				t.Fatalf("signals after side2 exited: %v", got)
+			}
+		})
+	}
+}
+
+// TestSupervisorSidecarPreStopKilled: a sidecar whose preStop hook never
+// ends is killed at the end of the grace period.
+func TestSupervisorSidecarPreStopKilled(t *testing.T) {
+	cfg := sidecarPod(RestartAlways, false)
+	cfg.InitContainers[0].PreStopHook = true
+	s, p := newTestSupervisor(cfg)
+	s.Start(nil, nil, func() {})
+	s.Exited(102, exitStatus(0))
+	var stopped bool
+	s.Stop(time.Minute, func(error) { stopped = true })
+	s.Exited(104, exitStatus(0))
+	s.Exited(103, exitStatus(0))
+	if st := s.Status().InitContainers[0]; !st.PreStop || !reflect.DeepEqual(p.signalled, []string{"terminated 104", "terminated 103"}) {
+		t.Fatalf("side1 at its turn: %+v, signals %v", st, p.signalled)
+	}
+	p.fire()
+	if !reflect.DeepEqual(p.signalled, []string{"terminated 104", "terminated 103", "killed 101"}) {
+		t.Fatalf("signals after the grace period: %v", p.signalled)
+	}
+	s.Exited(101, signalStatus(syscall.SIGKILL))
+	if st := s.Status().InitContainers[0]; !stopped || st.PreStop {
+		t.Fatalf("after the kill: stopped %v, %+v", stopped, st)
+	}
+}

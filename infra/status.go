@@ -44,6 +44,10 @@ type ContainerStatus struct {
 	// Started, for a sidecar, says its current run counts as started: it
 	// runs and, with WaitStarted, the daemon said its startupProbe passed.
 	Started bool `json:"started,omitempty"`
+	// PreStop, for a sidecar with PreStopHook, says the pod's end reached
+	// its current run, which waits for the daemon's preStop hook
+	// (OpPreStopped) before its stop signal.
+	PreStop bool `json:"preStop,omitempty"`
 	// LogPath is the current run's CRI log file.
 	LogPath string `json:"logPath,omitempty"`
 }

@@ -335,6 +335,26 @@ func (s *supervisor) Started(name string, run time.Time) error {
 	return nil
 }
 
+// PreStopped tells the infra that the preStop hook of sidecar name ended
+// for its run that began at run, which waits for it at the pod's end
+// (terminate): the run gets its stop signal now. News of another run, or
+// of a run that does not wait, is ignored.
+func (s *supervisor) PreStopped(name string, run time.Time) error {
+	c, err := s.byName(name)
+	if err != nil {
+		return err
+	}
+	if !c.sidecar {
+		return fmt.Errorf("container %s of pod %s is not a sidecar init container", name, s.cfg.Key)
+	}
+	if c.pid == 0 || !c.startedAt.Equal(run) || !c.status.PreStop {
+		return nil
+	}
+	c.status.PreStop = false
+	s.signalStop(c)
+	return nil
+}
+
 // run starts one run of each of cs, all at once, and records how each
 // start went when they are done (recordStart).
 func (s *supervisor) run(cs ...*ctr) {
@@ -395,6 +415,7 @@ func (s *supervisor) recordStart(c *ctr, r runStart) {
 	s.byPID[r.pid] = c
 	c.status.PID = r.pid
 	c.termSent = false
+	c.status.PreStop = false
 	c.status.State = kube.ContainerState{Running: &kube.StateRunning{StartedAt: c.startedAt, StartTimings: r.timings}}
 	s.event(c, kube.EventNormal, kube.EventCreated, "Created container "+c.cfg.Name)
 	s.event(c, kube.EventNormal, kube.EventStarted, "Started container "+c.cfg.Name)
@@ -464,6 +485,7 @@ func (s *supervisor) Exited(pid int, ws syscall.WaitStatus) {
 	c.pid = 0
 	c.status.PID = 0
 	c.status.Started = false
+	c.status.PreStop = false
 	t := &kube.StateTerminated{StartedAt: c.startedAt, FinishedAt: s.now()}
 	switch {
 	case ws.Signaled():
@@ -769,7 +791,13 @@ func (s *supervisor) Stop(grace time.Duration, done func(error)) {
 
 // terminate sends its stop signal to each running container whose turn
 // it is (stopTurn), each run once, with a Killing event. It is called
-// again after each exit while the pod ends.
+// again after each exit while the pod ends. A sidecar with a preStop hook
+// gets no signal yet: its status shows PreStop, which the daemon's watch
+// sees; the daemon runs the hook and says when it ended (PreStopped).
+// The sidecars' turns are decided here, so this is where their hooks are
+// asked for, whether the pod ends on a Stop or on its own (halt): a Job
+// whose containers completed, a deadline. Without a daemon to answer, the
+// sidecar waits for SIGKILL at the end of the grace period.
 func (s *supervisor) terminate() {
 	all := slices.Concat(s.inits, s.ctrs)
 	states := make([]stopState, len(all))
@@ -780,10 +808,20 @@ func (s *supervisor) terminate() {
 		c := all[i]
 		c.termSent = true
 		s.event(c, kube.EventNormal, kube.EventKilling, "Stopping container "+c.cfg.Name)
-		sig := c.cfg.stopSignal()
-		if err := s.os.signal(c.pid, sig); err != nil {
-			s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", c.pid, "signal", sig, "err", err)
+		if c.sidecar && c.cfg.PreStopHook {
+			s.log.Info("waiting for the sidecar's preStop hook", "pod", s.cfg.Key, "container", c.cfg.Name)
+			c.status.PreStop = true
+			continue
 		}
+		s.signalStop(c)
+	}
+}
+
+// signalStop sends c's running process its stop signal.
+func (s *supervisor) signalStop(c *ctr) {
+	sig := c.cfg.stopSignal()
+	if err := s.os.signal(c.pid, sig); err != nil {
+		s.log.Warn("signal container", "pod", s.cfg.Key, "container", c.cfg.Name, "pid", c.pid, "signal", sig, "err", err)
 	}
 }
 

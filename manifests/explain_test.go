@@ -25,6 +25,8 @@ func TestExplainExamples(t *testing.T) {
 		{"spec.containers.resources.limits", "spec.containers[].resources.limits", Partly},
 		{"spec.containers.lifecycle", "spec.containers[].lifecycle", Implemented},
 		{"spec.containers.lifecycle.preStop.tcpSocket", "spec.containers[].lifecycle.preStop.tcpSocket", NotSupported},
+		{"spec.initContainers.lifecycle.postStart", "spec.initContainers[].lifecycle.postStart", Implemented},
+		{"spec.initContainers.lifecycle.preStop.tcpSocket", "spec.initContainers[].lifecycle.preStop.tcpSocket", NotSupported},
 		{"spec.volumes.nfs.server", "spec.volumes[].nfs", NotSupported},
 		{"spec.nodeSelector", "spec.nodeSelector", ClusterOnly},
 		{"metadata.generateName", "metadata.generateName", NotAllowed},

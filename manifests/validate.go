@@ -95,10 +95,11 @@ func (v *validator) podSpec(s *PodSpec, path string) {
 		}
 		if IsSidecar(c) {
 			v.probes(c, cpath)
+			v.lifecycle(s, c, cpath)
 		} else {
 			v.noProbes(c, cpath)
+			v.noLifecycle(c, cpath)
 		}
-		v.noLifecycle(c, cpath)
 	}
 	for i := range s.Containers {
 		c, cpath := &s.Containers[i], joinIndex(joinField(path, "containers"), i)

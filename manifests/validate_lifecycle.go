@@ -5,8 +5,8 @@ import (
 	"strconv"
 )
 
-// lifecycle checks a regular container's postStart and preStop hooks and
-// its stop signal as Kubernetes' validation does.
+// lifecycle checks the postStart and preStop hooks and the stop signal of
+// a regular container or a sidecar as Kubernetes' validation does.
 func (v *validator) lifecycle(s *PodSpec, c *Container, path string) {
 	l := c.Lifecycle
 	if l == nil {
@@ -34,16 +34,10 @@ func (v *validator) lifecycle(s *PodSpec, c *Container, path string) {
 	}
 }
 
-// noLifecycle refuses hooks on an init container, which must run to
-// completion: Kubernetes allows them only on sidecars, whose hooks berth
-// does not run yet.
+// noLifecycle refuses hooks on an init container that is not a sidecar,
+// which must run to completion, as Kubernetes does.
 func (v *validator) noLifecycle(c *Container, path string) {
-	switch {
-	case c.Lifecycle == nil:
-	case IsSidecar(c):
-		v.add(Unsupported, joinField(path, "lifecycle"), "lifecycle hooks of a sidecar init container are not supported yet by berth: "+
-			"move the hooks to a regular container, or drop them")
-	default:
+	if c.Lifecycle != nil {
 		v.errf(joinField(path, "lifecycle"), "must not be set for an init container unless it is a sidecar (restartPolicy: Always)")
 	}
 }

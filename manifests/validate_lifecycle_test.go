@@ -54,6 +54,15 @@ func TestValidateLifecycle(t *testing.T) {
 		{"init container hook", func(p *Pod) {
 			p.Spec.InitContainers = []Container{{Name: "init", Image: "x", Lifecycle: &Lifecycle{PreStop: exec}}}
 		}, "spec.initContainers[0].lifecycle", Error},
+		{"sidecar hooks", func(p *Pod) {
+			p.Spec.InitContainers = []Container{{Name: "side", Image: "x", RestartPolicy: str("Always"), Lifecycle: &Lifecycle{PostStart: exec, PreStop: exec}}}
+		}, "", 0},
+		{"sidecar hook checked as a container's", func(p *Pod) {
+			p.Spec.InitContainers = []Container{{Name: "side", Image: "x", RestartPolicy: str("Always"), Lifecycle: &Lifecycle{PreStop: &LifecycleHandler{Sleep: &SleepAction{Seconds: 31}}}}}
+		}, "spec.initContainers[0].lifecycle.preStop.sleep.seconds", Error},
+		{"sidecar tcpSocket hook", func(p *Pod) {
+			p.Spec.InitContainers = []Container{{Name: "side", Image: "x", RestartPolicy: str("Always"), Lifecycle: &Lifecycle{PostStart: &LifecycleHandler{TCPSocket: &TCPSocketAction{Port: IntOrString{IntVal: 80}}}}}}
+		}, "spec.initContainers[0].lifecycle.postStart.tcpSocket", Unsupported},
 		{"stop signal", func(p *Pod) {
 			linux(p)
 			p.Spec.Containers[0].Lifecycle = &Lifecycle{StopSignal: str("SIGUSR1")}

@@ -107,6 +107,18 @@ func (m *Manager) containerConfigs(rec *record, l Layout, imgs map[string]images
 
 // infraContainer computes what the infra runs for container c of the pod
 // of rec, from its image, the pod's volumes and its cgroup placement.
+// sidecarWaits says whether c is a sidecar, and what the infra waits for
+// the daemon to say of it: that a run started (its postStart hook
+// succeeded and its startupProbe passed), and, at its turn to stop when
+// the pod ends, that its preStop hook ended.
+func sidecarWaits(c *manifests.Container) (sidecar, waitStarted, preStopHook bool) {
+	if !manifests.IsSidecar(c) {
+		return false, false, false
+	}
+	l := c.Lifecycle
+	return true, c.StartupProbe != nil || (l != nil && l.PostStart != nil), l != nil && l.PreStop != nil
+}
+
 func (m *Manager) infraContainer(rec *record, l Layout, c *manifests.Container, img images.Image, vols volumes.Set, objs Objects, pl cgroups.Placement) (infra.ContainerConfig, error) {
 	p := rec.Pod
 	env, vars, err := rec.envVars(c, img, objs, m.nodeName, m.cfg.Node)
@@ -136,10 +148,9 @@ func (m *Manager) infraContainer(rec *record, l Layout, c *manifests.Container, 
 		OOMEventsFile: oomFile, OOMFormat: oomFormat,
 		TerminationMessagePolicy: c.TerminationMessagePolicy,
 		Stdin:                    c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
-		Sidecar:     manifests.IsSidecar(c),
-		WaitStarted: manifests.IsSidecar(c) && c.StartupProbe != nil,
-		StopSignal:  stop,
+		StopSignal: stop,
 	}
+	out.Sidecar, out.WaitStarted, out.PreStopHook = sidecarWaits(c)
 	if c.TerminationMessagePath != "" {
 		out.TerminationMessageFile = l.TerminationMessageFile(c.Name)
 	}

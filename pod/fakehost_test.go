@@ -582,6 +582,16 @@ func (h *fakeHost) SidecarStarted(ctx context.Context, socket, ctr string, run t
 	return h.op("infra started %s %s", p.key, ctr)
 }
 
+func (h *fakeHost) PreStopped(ctx context.Context, socket, ctr string, run time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, err := h.infraAt(socket)
+	if err != nil {
+		return err
+	}
+	return h.op("infra prestopped %s %s", p.key, ctr)
+}
+
 // Update replaces the configs of the containers it names, then fails if it
 // is the operation to fail (a timeout after the infra did it), or refuses
 // them all with oldInfra.

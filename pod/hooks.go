@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,11 +28,13 @@ const minStopGrace = 2 * time.Second
 const postStartFile = "poststart-done"
 
 // hooker runs the lifecycle hooks of one pod, in the daemon, for as long as
-// the pod exists: each container's postStart hook once per run (the runs
-// the infra restarts on its own included: a watch follows the status the
-// infra pushes, as the prober's does), and, on demand, preStop hooks before a
-// container is stopped. exec hooks run in the container as `berth exec`
-// does (Config.ExecProbe); httpGet hooks dial from the pod's network
+// the pod exists: each container's and sidecar's postStart hook once per
+// run (the runs the infra restarts on its own included: a watch follows
+// the status the infra pushes, as the prober's does), on demand preStop
+// hooks before a container is stopped, and a sidecar's preStop hook when
+// the infra, ending the pod, shows that the sidecar's turn to stop came
+// (ContainerStatus.PreStop). exec hooks run in the container as `berth
+// exec` does (Config.ExecProbe); httpGet hooks dial from the pod's network
 // namespace, as probes do.
 type hooker struct {
 	m      *Manager
@@ -48,6 +51,10 @@ type hooker struct {
 	// runs holds, for each container with a postStart hook, the hook of
 	// its current run as far as the hooker knows it.
 	runs map[string]hookRun
+	// preStops holds, for each sidecar, the run whose preStop hook at the
+	// pod's end was begun; telling, for each sidecar the hooker says
+	// started (hookStarts), the run a SidecarStarted call is in flight for.
+	preStops, telling map[string]time.Time
 }
 
 // hookRun is the postStart hook of one run of a container.
@@ -59,10 +66,10 @@ type hookRun struct {
 	failed string
 }
 
-// hasHooks says whether any container of p has a postStart or preStop
-// hook.
+// hasHooks says whether any container or sidecar of p has a postStart or
+// preStop hook.
 func hasHooks(p *manifests.Pod) bool {
-	for _, c := range p.Spec.Containers {
+	for _, c := range sidecarsAndApps(&p.Spec) {
 		if l := c.Lifecycle; l != nil && (l.PostStart != nil || l.PreStop != nil) {
 			return true
 		}
@@ -70,9 +77,28 @@ func hasHooks(p *manifests.Pod) bool {
 	return false
 }
 
+// sidecarPreStops says whether a sidecar of p has a preStop hook, which
+// runs when the infra shows that its turn to stop came.
+func sidecarPreStops(p *manifests.Pod) bool {
+	for _, c := range manifests.Sidecars(&p.Spec) {
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// hookStarts says whether c is a sidecar the hooker says started
+// (SidecarStarted) once its run's postStart hook succeeded: one with a
+// postStart hook and no startupProbe. With a startupProbe, the prober says
+// it, once the probe passed, which it runs only after the hook succeeded.
+func hookStarts(c *manifests.Container) bool {
+	return manifests.IsSidecar(c) && c.StartupProbe == nil && c.Lifecycle != nil && c.Lifecycle.PostStart != nil
+}
+
 // needsDialer says whether a hook of p sends an HTTP request.
 func needsDialer(p *manifests.Pod) bool {
-	for _, c := range p.Spec.Containers {
+	for _, c := range sidecarsAndApps(&p.Spec) {
 		if l := c.Lifecycle; l != nil && ((l.PostStart != nil && l.PostStart.HTTPGet != nil) || (l.PreStop != nil && l.PreStop.HTTPGet != nil)) {
 			return true
 		}
@@ -109,7 +135,7 @@ func (m *Manager) startHooks(id string, e *entry) {
 func (m *Manager) newHooker(e *entry) (*hooker, error) {
 	rec := e.rec
 	h := &hooker{m: m, pod: rec.Pod, uid: rec.UID, socket: e.layout.Socket(), layout: e.layout,
-		close: func() error { return nil }, runs: map[string]hookRun{}}
+		close: func() error { return nil }, runs: map[string]hookRun{}, preStops: map[string]time.Time{}, telling: map[string]time.Time{}}
 	if needsDialer(rec.Pod) {
 		t, closeNS, err := m.podTarget(rec)
 		if err != nil {
@@ -117,7 +143,7 @@ func (m *Manager) newHooker(e *entry) (*hooker, error) {
 		}
 		h.target, h.close = t, closeNS
 	}
-	for _, c := range rec.Pod.Spec.Containers {
+	for _, c := range sidecarsAndApps(&rec.Pod.Spec) {
 		if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
 			continue
 		}
@@ -131,7 +157,7 @@ func (m *Manager) newHooker(e *entry) (*hooker, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	if len(h.runs) > 0 {
+	if len(h.runs) > 0 || sidecarPreStops(rec.Pod) {
 		h.wg.Go(func() { h.watch(ctx) })
 	}
 	return h, nil
@@ -150,38 +176,138 @@ func (h *hooker) release() {
 	}
 }
 
-// watch runs the postStart hook of each new run of a container, as the
+// watch runs the postStart hook of each new run of a container or sidecar
+// and the preStop hooks of the sidecars whose turn to stop came, as the
 // infra's status shows them (watchStatus), until ctx ends.
 func (h *hooker) watch(ctx context.Context) {
-	h.m.watchStatus(ctx, h.socket, func(st infra.PodStatus) { h.observe(ctx, st.Containers) })
+	h.m.watchStatus(ctx, h.socket, func(st infra.PodStatus) {
+		all := slices.Concat(st.InitContainers, st.Containers)
+		h.observe(ctx, all)
+		h.answerPreStops(ctx, all)
+	})
 }
 
-// observe starts the postStart hook of every run it has not seen.
+// observe starts the postStart hook of every run it has not seen, and
+// says again that a sidecar's run whose hook succeeded started when the
+// infra has not heard it (a failed call, a daemon restart in between).
 func (h *hooker) observe(ctx context.Context, st []infra.ContainerStatus) {
 	for _, cs := range st {
 		r := cs.State.Running
 		if r == nil {
 			continue
 		}
+		c := hookContainer(h.pod, cs.Name)
 		h.mu.Lock()
 		prev, ok := h.runs[cs.Name]
 		fresh := ok && !prev.run.Equal(r.StartedAt)
 		if fresh {
 			h.runs[cs.Name] = hookRun{run: r.StartedAt}
 		}
+		tell := ok && !fresh && prev.done && !cs.Started && hookStarts(c)
 		h.mu.Unlock()
-		if fresh {
-			c := specContainer(h.pod, cs.Name)
+		switch {
+		case fresh:
 			h.wg.Go(func() { h.postStart(ctx, c, r.StartedAt) })
+		case tell:
+			h.wg.Go(func() { h.tellStarted(ctx, c.Name, r.StartedAt) })
+		}
+	}
+}
+
+// answerPreStops runs, once per run, the preStop hook of each sidecar the
+// infra shows waiting for it (PreStop: the pod ends and the sidecar's turn
+// to stop came), within the pod's grace period, and then tells the infra
+// (PreStopped), which sends the sidecar its stop signal. A hook cut short
+// by ctx is begun again by the next watch that sees the wait (stopHooks'
+// own, during a removal).
+func (h *hooker) answerPreStops(ctx context.Context, st []infra.ContainerStatus) {
+	for _, cs := range st {
+		r := cs.State.Running
+		if !cs.PreStop || r == nil {
+			continue
+		}
+		c := hookContainer(h.pod, cs.Name)
+		h.mu.Lock()
+		begun := h.preStops[cs.Name].Equal(r.StartedAt)
+		h.preStops[cs.Name] = r.StartedAt
+		h.mu.Unlock()
+		if begun {
+			continue
+		}
+		h.wg.Go(func() { h.sidecarPreStop(ctx, c, r.StartedAt) })
+	}
+}
+
+// sidecarPreStop runs sidecar c's preStop hook for its run that began at
+// run and tells the infra it ended, again every probePoll while the call
+// fails, until ctx ends. An infra that does not know the call never waits
+// for a hook (it predates them), and none of its pods has a sidecar with
+// one: its daemon refused them.
+func (h *hooker) sidecarPreStop(ctx context.Context, c *manifests.Container, run time.Time) {
+	h.preStop(ctx, c, gracePeriod(h.pod))
+	for ctx.Err() == nil {
+		err := h.m.cfg.Infra.PreStopped(ctx, h.socket, c.Name, run)
+		if err == nil || errors.Is(err, infra.ErrUnsupported) {
+			return
+		}
+		h.m.cfg.Log.Warn("tell the infra a sidecar's preStop hook ended", "pod", key(h.pod), "container", c.Name, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(probePoll):
+		}
+	}
+	h.mu.Lock()
+	if h.preStops[c.Name].Equal(run) {
+		delete(h.preStops, c.Name)
+	}
+	h.mu.Unlock()
+}
+
+// tellStarted tells the infra that sidecar name's run that began at run
+// started, its postStart hook having succeeded (hookStarts), unless a
+// call for that run is in flight; a failed call is made again every
+// probePoll while that run is current, until ctx ends.
+func (h *hooker) tellStarted(ctx context.Context, name string, run time.Time) {
+	h.mu.Lock()
+	if t, ok := h.telling[name]; ok && t.Equal(run) {
+		h.mu.Unlock()
+		return
+	}
+	h.telling[name] = run
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		if h.telling[name].Equal(run) {
+			delete(h.telling, name)
+		}
+		h.mu.Unlock()
+	}()
+	for {
+		err := h.m.cfg.Infra.SidecarStarted(ctx, h.socket, name, run)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		h.m.cfg.Log.Warn("tell the infra a sidecar started", "pod", key(h.pod), "container", name, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(probePoll):
+		}
+		h.mu.Lock()
+		current := h.runs[name].run.Equal(run) && h.runs[name].done
+		h.mu.Unlock()
+		if !current {
+			return
 		}
 	}
 }
 
 // postStart runs c's postStart hook for the run that began at run. On
-// success the run is shown running and the success recorded on disk; on
-// failure a FailedPostStartHook event, then the container is killed as
-// the kubelet does (its preStop hook, its stop signal, the pod's grace
-// period), and its restart policy decides what follows.
+// success the run is shown running and the success recorded on disk, and
+// a sidecar that waited for it is said started (hookStarts); on failure a
+// FailedPostStartHook event, then the container is killed as the kubelet
+// does (its preStop hook, its stop signal, the pod's grace period), and
+// its restart policy decides what follows (a sidecar always restarts).
 func (h *hooker) postStart(ctx context.Context, c *manifests.Container, run time.Time) {
 	msg, err := h.run(ctx, c, c.Lifecycle.PostStart)
 	if ctx.Err() != nil {
@@ -200,6 +326,9 @@ func (h *hooker) postStart(ctx context.Context, c *manifests.Container, run time
 		file := filepath.Join(h.layout.ContainerDir(c.Name), postStartFile)
 		if werr := atomicfile.Replace(file, []byte(run.Format(time.RFC3339Nano)+"\n"), 0o600); werr != nil {
 			h.m.cfg.Log.Warn("record the postStart hook's success", "pod", key(h.pod), "container", c.Name, "err", werr)
+		}
+		if hookStarts(c) {
+			h.tellStarted(ctx, c.Name, run)
 		}
 		return
 	}
@@ -336,6 +465,17 @@ func formatPod(p *manifests.Pod, uid string) string {
 	return fmt.Sprintf("%s_%s(%s)", p.Name, p.Namespace, uid)
 }
 
+// hookContainer is p's regular container or sidecar called name, the
+// containers that may have hooks; nil when p has none.
+func hookContainer(p *manifests.Pod, name string) *manifests.Container {
+	for _, c := range sidecarsAndApps(&p.Spec) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
 // specContainer is p's regular container called name, nil when p has none.
 func specContainer(p *manifests.Pod, name string) *manifests.Container {
 	for i := range p.Spec.Containers {
@@ -373,9 +513,9 @@ func (m *Manager) postStartRuns(id string) map[string]hookRun {
 	return h.postStartRuns()
 }
 
-// applyPostStart shows a container with a postStart hook as not running
-// until its run's hook succeeded, as the kubelet does: waiting with
-// ContainerCreating while the hook runs, PostStartHookError with its
+// applyPostStart shows a container or sidecar with a postStart hook as not
+// running until its run's hook succeeded, as the kubelet does: waiting
+// with ContainerCreating while the hook runs, PostStartHookError with its
 // message once it failed (the kill is under way). It returns a copy of st
 // when it changes anything.
 func applyPostStart(st *infra.PodStatus, runs map[string]hookRun) *infra.PodStatus {
@@ -383,8 +523,15 @@ func applyPostStart(st *infra.PodStatus, runs map[string]hookRun) *infra.PodStat
 		return st
 	}
 	out := *st
-	out.Containers = append([]infra.ContainerStatus(nil), st.Containers...)
-	for i, cs := range out.Containers {
+	out.InitContainers = hidePostStarts(st.InitContainers, runs)
+	out.Containers = hidePostStarts(st.Containers, runs)
+	return &out
+}
+
+// hidePostStarts is applyPostStart for one list: a copy of list.
+func hidePostStarts(list []infra.ContainerStatus, runs map[string]hookRun) []infra.ContainerStatus {
+	out := append([]infra.ContainerStatus(nil), list...)
+	for i, cs := range out {
 		hr, ok := runs[cs.Name]
 		r := cs.State.Running
 		if !ok || r == nil || (hr.done && hr.run.Equal(r.StartedAt)) {
@@ -394,33 +541,51 @@ func applyPostStart(st *infra.PodStatus, runs map[string]hookRun) *infra.PodStat
 		if hr.failed != "" && hr.run.Equal(r.StartedAt) {
 			w = &kube.StateWaiting{Reason: kube.ReasonPostStartHookError, Message: hr.failed}
 		}
-		out.Containers[i].State = kube.ContainerState{Waiting: w}
+		out[i].State = kube.ContainerState{Waiting: w}
 	}
-	return &out
+	return out
 }
 
 // stopHooks ends the pod's postStart hooks, has the infra restart nothing
-// more, runs the preStop hooks of its running containers within grace,
-// releases what the hooks held, and returns what remains of grace for the
-// containers' stop (stopGrace); a pod without hooks keeps all of grace.
-// With grace 0 (the containers are gone) it only ends and releases.
-func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) time.Duration {
+// more, runs the preStop hooks of its running regular containers within
+// grace, and returns what remains of grace for the containers' stop
+// (stopGrace); a pod without hooks keeps all of grace. The sidecars'
+// preStop hooks come later, each at its turn in the infra's stop order,
+// within the pod's grace period: the infra decides the turns (its
+// terminate), so it asks, and a watch that stopHooks leaves running
+// answers them (answerPreStops) until done is called, once the infra
+// stopped its containers. done releases what the hooks held. With grace
+// 0 (the containers are gone) it only ends and releases.
+func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) (left time.Duration, done func()) {
 	m.mu.Lock()
 	h := e.hooks
 	e.hooks = nil
 	m.mu.Unlock()
 	if h == nil {
-		return grace
+		return grace, func() {}
 	}
 	h.stop()
-	defer h.release()
 	if grace <= 0 {
-		return grace
+		h.release()
+		return grace, func() {}
 	}
 	if err := m.cfg.Infra.HoldRestarts(ctx, h.socket); err != nil && !errors.Is(err, infra.ErrUnsupported) {
 		m.cfg.Log.Warn("hold the pod's restarts during its preStop hooks", "pod", key(h.pod), "err", err)
 	}
-	return h.preStopAll(ctx, grace)
+	left = h.preStopAll(ctx, grace)
+	if !sidecarPreStops(h.pod) {
+		h.release()
+		return left, func() {}
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	h.wg.Go(func() {
+		h.m.watchStatus(wctx, h.socket, func(st infra.PodStatus) { h.answerPreStops(wctx, st.InitContainers) })
+	})
+	return left, func() {
+		cancel()
+		h.wg.Wait()
+		h.release()
+	}
 }
 
 // preStopContainer runs the preStop hook of container ctr of pod id before
@@ -436,12 +601,13 @@ func (m *Manager) preStopContainer(ctx context.Context, id, ctr string, grace ti
 	if h == nil {
 		return grace
 	}
-	return h.preStop(ctx, specContainer(h.pod, ctr), grace)
+	return h.preStop(ctx, hookContainer(h.pod, ctr), grace)
 }
 
-// hasPostStart says whether any container of p has a postStart hook.
+// hasPostStart says whether any container or sidecar of p has a postStart
+// hook.
 func hasPostStart(p *manifests.Pod) bool {
-	for _, c := range p.Spec.Containers {
+	for _, c := range sidecarsAndApps(&p.Spec) {
 		if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 			return true
 		}

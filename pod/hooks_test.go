@@ -7,9 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -257,5 +261,251 @@ func TestProbesWaitForPostStart(t *testing.T) {
 	pr.observeStatus(fi.st)
 	if got := pr.statuses()["app"].run; !got.Equal(run) {
 		t.Fatalf("the probes did not see the run once its hook succeeded: %v", got)
+	}
+
+	// A sidecar's too: its startupProbe runs after its postStart hook.
+	side := &probed{runner: probe.NewRunner("side", probe.SystemClock{}, func(probe.Report) {}), hasStartup: true, gate: true}
+	go side.runner.Run(ctx)
+	pr.ctrs["side"] = side
+	fi.st.InitContainers = []infra.ContainerStatus{{Name: "side", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}}}
+	h.runs["side"] = hookRun{run: run}
+	pr.observeStatus(fi.st)
+	if got := pr.statuses()["side"].run; !got.IsZero() {
+		t.Fatalf("the sidecar's probes saw the run while its postStart hook runs")
+	}
+	h.runs["side"] = hookRun{run: run, done: true}
+	pr.observeStatus(fi.st)
+	if got := pr.statuses()["side"].run; !got.Equal(run) {
+		t.Fatalf("the sidecar's probes did not see the run once its hook succeeded: %v", got)
+	}
+}
+
+func TestSidecarWaits(t *testing.T) {
+	always := "Always"
+	hook := &manifests.LifecycleHandler{Sleep: &manifests.SleepAction{}}
+	probe := &manifests.Probe{ProbeHandler: manifests.ProbeHandler{Exec: &manifests.ExecAction{Command: []string{"true"}}}}
+	for _, tt := range []struct {
+		name                              string
+		c                                 manifests.Container
+		sidecar, waitStarted, preStopHook bool
+	}{
+		{"an ordinary init container", manifests.Container{}, false, false, false},
+		{"a sidecar", manifests.Container{RestartPolicy: &always}, true, false, false},
+		{"with a startupProbe", manifests.Container{RestartPolicy: &always, StartupProbe: probe}, true, true, false},
+		{"with a postStart hook", manifests.Container{RestartPolicy: &always, Lifecycle: &manifests.Lifecycle{PostStart: hook}}, true, true, false},
+		{"with a preStop hook", manifests.Container{RestartPolicy: &always, Lifecycle: &manifests.Lifecycle{PreStop: hook}}, true, false, true},
+		{"with both hooks and a probe", manifests.Container{RestartPolicy: &always, StartupProbe: probe, Lifecycle: &manifests.Lifecycle{PostStart: hook, PreStop: hook}}, true, true, true},
+	} {
+		s, w, p := sidecarWaits(&tt.c)
+		if s != tt.sidecar || w != tt.waitStarted || p != tt.preStopHook {
+			t.Errorf("%s: sidecarWaits = %v, %v, %v; want %v, %v, %v", tt.name, s, w, p, tt.sidecar, tt.waitStarted, tt.preStopHook)
+		}
+	}
+}
+
+// sidecarInfra is an Infra that shows a status it is given and records,
+// in order, the calls about sidecars.
+type sidecarInfra struct {
+	Infra
+	mu    sync.Mutex
+	st    infra.PodStatus
+	calls chan string
+}
+
+func (f *sidecarInfra) set(st infra.PodStatus) {
+	f.mu.Lock()
+	f.st = st
+	f.mu.Unlock()
+}
+
+func (f *sidecarInfra) Status(context.Context, string) (infra.PodStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st, nil
+}
+
+// WatchStatus answers as an infra of protocol 7 would: the hooker then
+// asks for the status every probePoll.
+func (f *sidecarInfra) WatchStatus(context.Context, string, func(infra.PodStatus)) error {
+	return fmt.Errorf("watch: infra protocol 7: %w", infra.ErrUnsupported)
+}
+
+func (f *sidecarInfra) HoldRestarts(context.Context, string) error { return nil }
+
+func (f *sidecarInfra) KillContainer(_ context.Context, _, ctr string, _ time.Duration, msg string) error {
+	f.calls <- "kill " + ctr + " " + msg
+	return nil
+}
+
+func (f *sidecarInfra) SidecarStarted(_ context.Context, _, ctr string, run time.Time) error {
+	f.calls <- "started " + ctr + " " + run.Format(time.RFC3339Nano)
+	return nil
+}
+
+func (f *sidecarInfra) PreStopped(_ context.Context, _, ctr string, run time.Time) error {
+	f.calls <- "prestopped " + ctr + " " + run.Format(time.RFC3339Nano)
+	return nil
+}
+
+// TestHookerSidecarPostStart: a sidecar's postStart hook runs for its run;
+// a sidecar without a startupProbe is then said started by the hooker,
+// again while the infra's status says it has not heard it, and one with a
+// startupProbe is left to the prober; a failed hook kills the sidecar.
+func TestHookerSidecarPostStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	always := "Always"
+	ok := &manifests.LifecycleHandler{Sleep: &manifests.SleepAction{}}
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
+	p.Spec.HostNetwork = true
+	p.Spec.InitContainers = []manifests.Container{
+		{Name: "side", RestartPolicy: &always, Lifecycle: &manifests.Lifecycle{PostStart: ok}},
+		{Name: "probed", RestartPolicy: &always, Lifecycle: &manifests.Lifecycle{PostStart: ok},
+			StartupProbe: &manifests.Probe{ProbeHandler: manifests.ProbeHandler{Exec: &manifests.ExecAction{Command: []string{"true"}}}}},
+		{Name: "bad", RestartPolicy: &always, Lifecycle: &manifests.Lifecycle{
+			PostStart: &manifests.LifecycleHandler{HTTPGet: &manifests.HTTPGetAction{Path: "/started", Port: manifests.FromInt(int32(closed))}}}},
+	}
+	p.Spec.Containers = []manifests.Container{{Name: "app"}}
+	run := time.Now().UTC().Truncate(time.Microsecond)
+	running := kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}
+	fi := &sidecarInfra{calls: make(chan string, 8)}
+	var events []Event
+	m := NewManager(Config{Infra: fi, Event: func(e Event) { events = append(events, e) }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	l := Layout{State: t.TempDir()}
+	for _, c := range p.Spec.InitContainers {
+		if err := os.MkdirAll(l.ContainerDir(c.Name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := m.newHooker(&entry{rec: &record{UID: "u1", Pod: p}, layout: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.stop() // the test drives observe itself
+	h.target = probe.Target{Dialer: probe.HostDialer(), PodIP: "127.0.0.1"}
+	st := infra.PodStatus{InitContainers: []infra.ContainerStatus{{Name: "side", State: running}, {Name: "probed", State: running}, {Name: "bad", State: running}}}
+	if got := applyPostStart(&st, h.postStartRuns()); got.InitContainers[0].State.Waiting == nil || got.InitContainers[2].State.Waiting == nil {
+		t.Fatalf("sidecars before their hooks ran: %+v", got.InitContainers)
+	}
+	ctx := context.Background()
+	h.observe(ctx, st.InitContainers)
+	h.wg.Wait()
+	close(fi.calls)
+	var calls []string
+	for c := range fi.calls {
+		calls = append(calls, c)
+	}
+	slices.Sort(calls)
+	want := []string{"kill bad FailedPostStartHook", "started side " + run.Format(time.RFC3339Nano)}
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls = %q, want %q", calls, want)
+	}
+	if len(events) != 1 || events[0].Reason != kube.EventFailedPostStartHook || events[0].Container != "bad" {
+		t.Errorf("events = %+v", events)
+	}
+	if got := applyPostStart(&st, h.postStartRuns()); got.InitContainers[0].State.Running == nil || got.InitContainers[1].State.Running == nil {
+		t.Errorf("sidecars after their hooks succeeded: %+v", got.InitContainers)
+	}
+
+	// The infra has not heard side started: told again; once it has, not.
+	fi.calls = make(chan string, 8)
+	h.observe(ctx, st.InitContainers)
+	h.wg.Wait()
+	if got := <-fi.calls; got != want[1] {
+		t.Errorf("call from the watch = %q, want %q", got, want[1])
+	}
+	st.InitContainers[0].Started = true
+	h.observe(ctx, st.InitContainers[:1])
+	h.wg.Wait()
+	if len(fi.calls) != 0 {
+		t.Errorf("told again once the infra heard it: %q", <-fi.calls)
+	}
+}
+
+// TestHookerSidecarPreStop: a sidecar the infra shows waiting for its
+// preStop hook gets it once per run, then the infra hears it ended; at a
+// removal, stopHooks leaves a watch that answers until done.
+func TestHookerSidecarPreStop(t *testing.T) {
+	fi := &sidecarInfra{calls: make(chan string, 8)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fi.calls <- "hook " + r.URL.Path
+	}))
+	t.Cleanup(srv.Close)
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	always := "Always"
+	grace := int64(5)
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
+	p.Spec.HostNetwork = true
+	p.Spec.TerminationGracePeriodSeconds = &grace
+	p.Spec.InitContainers = []manifests.Container{{Name: "side", RestartPolicy: &always, Lifecycle: &manifests.Lifecycle{
+		PreStop: &manifests.LifecycleHandler{HTTPGet: &manifests.HTTPGetAction{Path: "/stop", Port: manifests.FromInt(int32(port))}}}}}
+	p.Spec.Containers = []manifests.Container{{Name: "app"}}
+	m := NewManager(Config{Infra: fi, Event: func(Event) {}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e := &entry{rec: &record{UID: "u1", Pod: p}, layout: Layout{State: t.TempDir()}}
+	h, err := m.newHooker(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	h.target = probe.Target{Dialer: probe.HostDialer(), PodIP: "127.0.0.1"}
+	run := time.Now().UTC().Truncate(time.Microsecond)
+	side := infra.ContainerStatus{Name: "side", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}}
+	ctx := context.Background()
+	h.answerPreStops(ctx, []infra.ContainerStatus{side})
+	h.wg.Wait()
+	if len(fi.calls) != 0 {
+		t.Fatalf("a preStop hook ran while the sidecar does not wait for it: %q", <-fi.calls)
+	}
+	side.PreStop = true
+	h.answerPreStops(ctx, []infra.ContainerStatus{side})
+	h.answerPreStops(ctx, []infra.ContainerStatus{side})
+	h.wg.Wait()
+	want := []string{"hook /stop", "prestopped side " + run.Format(time.RFC3339Nano)}
+	for _, w := range want {
+		if got := <-fi.calls; got != w {
+			t.Fatalf("call = %q, want %q", got, w)
+		}
+	}
+	if len(fi.calls) != 0 {
+		t.Fatalf("the hook ran twice for one run: %q", <-fi.calls)
+	}
+
+	// A probe kill of the sidecar runs its preStop hook first.
+	e.hooks = h
+	m.pods[ID("default", "web")] = e
+	if left := m.preStopContainer(ctx, ID("default", "web"), "side", 5*time.Second); left > 5*time.Second || left < minStopGrace {
+		t.Errorf("left after the kill's preStop = %s", left)
+	}
+	if got := <-fi.calls; got != "hook /stop" {
+		t.Fatalf("call before a probe kill = %q, want the preStop hook", got)
+	}
+
+	// A removal: the watch stopHooks leaves answers the next run's wait.
+	h, err = m.newHooker(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.target = probe.Target{Dialer: probe.HostDialer(), PodIP: "127.0.0.1"}
+	e.hooks = h
+	left, done := m.stopHooks(ctx, e, 5*time.Second)
+	if left != 5*time.Second {
+		t.Errorf("left = %s, want the whole grace period (no regular container has a hook)", left)
+	}
+	run2 := run.Add(time.Minute)
+	side.State.Running.StartedAt = run2
+	fi.set(infra.PodStatus{InitContainers: []infra.ContainerStatus{side}})
+	want = []string{"hook /stop", "prestopped side " + run2.Format(time.RFC3339Nano)}
+	for _, w := range want {
+		if got := <-fi.calls; got != w {
+			t.Fatalf("call during the removal = %q, want %q", got, w)
+		}
+	}
+	done()
+	if e.hooks != nil {
+		t.Error("the pod's entry keeps its hooker after stopHooks")
 	}
 }

@@ -90,6 +90,11 @@ type Infra interface {
 	// SidecarStarted says the startupProbe of sidecar ctr passed for its
 	// run that began at run: the init containers after it may start.
 	SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error
+	// PreStopped says the preStop hook of sidecar ctr, whose run that began
+	// at run waits for it at the pod's end, ended: it gets its stop signal.
+	// An infra too old for it fails with an error wrapping
+	// infra.ErrUnsupported.
+	PreStopped(ctx context.Context, socket, ctr string, run time.Time) error
 	// Update restarts the containers ctrs name with these definitions, each
 	// stopped within grace (infra.Client.Update). An infra too old for it
 	// fails with an error wrapping infra.ErrUnsupported.
@@ -184,6 +189,10 @@ func (hostInfra) KillContainer(ctx context.Context, socket, ctr string, grace ti
 
 func (hostInfra) SidecarStarted(ctx context.Context, socket, ctr string, run time.Time) error {
 	return infra.NewClient(socket).Started(ctx, ctr, run)
+}
+
+func (hostInfra) PreStopped(ctx context.Context, socket, ctr string, run time.Time) error {
+	return infra.NewClient(socket).PreStopped(ctx, ctr, run)
 }
 
 func (hostInfra) Update(ctx context.Context, socket string, ctrs []infra.ContainerConfig, grace time.Duration) (infra.PodStatus, error) {

@@ -53,7 +53,8 @@ func (m *Manager) infraDied(ctx context.Context, id string, e *entry) {
 	m.stopProbes(e)
 	// Its containers are gone with it: no preStop hook runs (grace 0),
 	// but the hooks' watch and network namespace are let go.
-	m.stopHooks(ctx, e, 0)
+	_, done := m.stopHooks(ctx, e, 0)
+	done()
 	m.stopWatch(e)
 	cr := carryOver(e.rec, e.layout)
 	err := undoAll(ctx, m.createSteps(&podRun{id: id, rec: e.rec, l: e.layout, keepLogs: true}))

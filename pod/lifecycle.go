@@ -811,8 +811,10 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	m.event(e.rec.Pod, "", kube.EventNormal, kube.EventKilling, "Stopping pod")
 	m.stopProbes(e)
 	m.stopWatch(e)
-	grace := m.stopHooks(ctx, e, gracePeriod(e.rec.Pod))
-	if err := m.teardown(ctx, id, e.rec, e.layout, grace); err != nil {
+	grace, hooksDone := m.stopHooks(ctx, e, gracePeriod(e.rec.Pod))
+	err := m.teardown(ctx, id, e.rec, e.layout, grace)
+	hooksDone()
+	if err != nil {
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}
 	m.mu.Lock()

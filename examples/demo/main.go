@@ -58,8 +58,11 @@
 // sleeps after a sub-command that ends (write, read, ps, ...) instead of
 // exiting, so a pod's container keeps running; --mark-term=PATH,TEXT[,DELAY]
 // makes SIGTERM wait DELAY, then append a line TEXT to PATH before the exit
-// (the order in which a pod's containers were stopped). Global flags come
-// before the sub-command: `demo --sigterm=ignore sleep`.
+// (the order in which a pod's containers were stopped); --delay=DURATION
+// waits before the sub-command (a hook that takes a while, then acts);
+// --out=PATH appends the sub-command's output to PATH instead of stdout (a
+// hook that prints into its container's log: /proc/1/fd/1). Global flags
+// come before the sub-command: `demo --sigterm=ignore sleep`.
 package main
 
 import (
@@ -95,6 +98,24 @@ func main() {
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
 		if args[0] == "--then-sleep" {
 			thenSleep = true
+			args = args[1:]
+			continue
+		}
+		if v, ok := strings.CutPrefix(args[0], "--delay="); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				fail(fmt.Errorf("--delay: %w", err))
+			}
+			time.Sleep(d)
+			args = args[1:]
+			continue
+		}
+		if v, ok := strings.CutPrefix(args[0], "--out="); ok {
+			f, err := os.OpenFile(v, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				fail(fmt.Errorf("--out: %w", err))
+			}
+			os.Stdout = f
 			args = args[1:]
 			continue
 		}
