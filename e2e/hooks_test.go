@@ -227,10 +227,12 @@ func TestLifecyclePostStartExecSucceeds(t *testing.T) {
 // going up.
 func TestLifecyclePostStartFailureKills(t *testing.T) {
 	d := startDaemon(t)
-	d.place("fail.yaml", "fail", hookPodYAML("fail", 5, `["/bin/demo", "--sigterm=log", "sleep"]`, `    lifecycle:
+	// The hook fails once the workload wrote /tmp/up, after it set its
+	// SIGTERM handler: a PID 1 without one ignores SIGTERM.
+	d.place("fail.yaml", "fail", hookPodYAML("fail", 5, `["/bin/demo", "--sigterm=log", "--then-sleep", "write", "/tmp/up", "up"]`, `    lifecycle:
       postStart:
         exec:
-          command: ["/bin/demo", "read", "/no/such/file"]
+          command: ["/bin/demo", "--after=/tmp/up", "read", "/no/such/file"]
       preStop:
         exec:
           command: ["/bin/demo", "write", "/proc/1/fd/1", "prestop ran\n"]
@@ -238,7 +240,7 @@ func TestLifecyclePostStartFailureKills(t *testing.T) {
 	testutil.WaitFor(t, probeWait, "a restart after the failed hook", func() bool {
 		return ctrStatus(t, d.pod("fail"), "app").RestartCount >= 1
 	})
-	if !d.hasEvent("fail", "app", "FailedPostStartHook", `Exec lifecycle hook ([/bin/demo read /no/such/file]) for Container "app" in Pod "fail_default(`) ||
+	if !d.hasEvent("fail", "app", "FailedPostStartHook", `Exec lifecycle hook ([/bin/demo --after=/tmp/up read /no/such/file]) for Container "app" in Pod "fail_default(`) ||
 		!d.hasEvent("fail", "app", "FailedPostStartHook", "no such file or directory") {
 		t.Errorf("no FailedPostStartHook event with the hook's output: %s", toJSON(d.podEvents("fail")))
 	}

@@ -69,10 +69,11 @@ spec:
 	if p.Status.Phase != api.PodRunning {
 		t.Errorf("phase %s, want Running", p.Status.Phase)
 	}
-	// Delete while main runs a fresh run (it sleeps 5 s).
+	// Delete while main runs a fresh run (it sleeps 5 s), old enough to
+	// have set its SIGTERM handler: a PID 1 without one ignores SIGTERM.
 	testutil.WaitFor(t, 30*time.Second, "a fresh run of main", func() bool {
 		r := namedStatus(d.pod("side"), "main").State.Running
-		return r != nil && time.Since(r.StartedAt) < time.Second
+		return r != nil && time.Since(r.StartedAt) > time.Second && time.Since(r.StartedAt) < 3*time.Second
 	})
 	d.mustBerth("delete", "-f", filepath.Join(d.dir, "side.yaml"), "--timeout", "30s")
 	b, err := os.ReadFile(filepath.Join(out, "order"))

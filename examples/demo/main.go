@@ -60,6 +60,8 @@
 // makes SIGTERM wait DELAY, then append a line TEXT to PATH before the exit
 // (the order in which a pod's containers were stopped); --delay=DURATION
 // waits before the sub-command (a hook that takes a while, then acts);
+// --after=PATH waits until PATH exists (a hook that acts only once its
+// container wrote PATH, so after the container's signal handlers are set);
 // --out=PATH appends the sub-command's output to PATH instead of stdout (a
 // hook that prints into its container's log: /proc/1/fd/1). Global flags
 // come before the sub-command: `demo --sigterm=ignore sleep`.
@@ -107,6 +109,11 @@ func main() {
 				fail(fmt.Errorf("--delay: %w", err))
 			}
 			time.Sleep(d)
+			args = args[1:]
+			continue
+		}
+		if v, ok := strings.CutPrefix(args[0], "--after="); ok {
+			waitForFile(v)
 			args = args[1:]
 			continue
 		}
