@@ -33,7 +33,8 @@ func (l layout) statsDirs(rel ...string) StatsDirs {
 }
 
 // Files lists the files ReadStats reads, each under the directory that
-// holds it.
+// holds it; on v1, cpu.stat and cpu.cfs_period_us only with a CPU quota
+// (see quotaOnly).
 func (d StatsDirs) Files() []string {
 	var out []string
 	for _, g := range d.fileGroups() {
@@ -80,6 +81,27 @@ func (d StatsDirs) fileGroups() []fileGroup {
 	return out
 }
 
+// quotaOnly tells whether ReadStats reads the file name only when the
+// cgroup has a CPU quota: on v1, cpu.stat holds only the CFS periods and
+// cpu.cfs_period_us the period, which are reported with a quota only
+// (v2's cpu.stat holds the CPU time too). Most containers have no CPU
+// limit, and these are two of a cgroup's nine files.
+func quotaOnly(mode Mode, name string) bool {
+	return mode != V2 && (name == "cpu.stat" || name == "cpu.cfs_period_us")
+}
+
+// hasQuota tells whether files, read so far, show a v1 CPU quota. A quota
+// file that does not parse counts as one: the files are read and
+// ParseStats reports the error.
+func hasQuota(files map[string]string) bool {
+	q, ok := files["cpu.cfs_quota_us"]
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(q), 10, 64)
+	return err != nil || n > 0
+}
+
 // Stats are one cgroup's counters, with cAdvisor's meanings. A Has field is
 // false when the host does not provide the values it guards.
 type Stats struct {
@@ -90,7 +112,8 @@ type Stats struct {
 	// elapsed and those in which the cgroup hit its quota.
 	Periods, ThrottledPeriods uint64
 	// CPUQuota and CPUPeriod are the CFS quota and period in microseconds;
-	// CPUQuota is 0 without a quota.
+	// CPUQuota is 0 without a quota. Without a quota, ReadStats leaves
+	// CPUPeriod and the periods 0 on v1 (it does not read their files).
 	CPUQuota, CPUPeriod uint64
 
 	HasMemory bool

@@ -38,7 +38,7 @@ func ReadStats(d StatsDirs) (Stats, error) {
 	buf := readBufs.Get().(*[]byte)
 	defer readBufs.Put(buf)
 	for _, g := range d.fileGroups() {
-		if err := readGroup(g, files, buf); err != nil {
+		if err := readGroup(d.Mode, g, files, buf); err != nil {
 			return Stats{}, fmt.Errorf("read statistics of cgroup %s: %w", d.Path, err)
 		}
 	}
@@ -50,8 +50,9 @@ func ReadStats(d StatsDirs) (Stats, error) {
 }
 
 // readGroup reads the files of g into files, by name; a file this kernel
-// does not have is left out.
-func readGroup(g fileGroup, files map[string]string, buf *[]byte) error {
+// does not have is left out. The files only a CPU quota makes useful are
+// read last, and only with a quota (see quotaOnly).
+func readGroup(mode Mode, g fileGroup, files map[string]string, buf *[]byte) error {
 	dfd, err := retryEINTR(func() (int, error) {
 		return unix.Open(g.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	})
@@ -59,16 +60,39 @@ func readGroup(g fileGroup, files map[string]string, buf *[]byte) error {
 		return &os.PathError{Op: "open", Path: g.dir, Err: err}
 	}
 	defer unix.Close(dfd)
+	var laterBuf [2]string
+	later := laterBuf[:0]
 	for _, name := range g.names {
-		data, err := readSmallFile(dfd, name, buf)
-		if errors.Is(err, unix.ENOENT) {
+		if quotaOnly(mode, name) {
+			later = append(later, name)
 			continue
 		}
-		if err != nil {
-			return &os.PathError{Op: "read", Path: filepath.Join(g.dir, name), Err: err}
+		if err := readInto(dfd, g.dir, name, files, buf); err != nil {
+			return err
 		}
-		files[name] = data
 	}
+	if len(later) == 0 || !hasQuota(files) {
+		return nil
+	}
+	for _, name := range later {
+		if err := readInto(dfd, g.dir, name, files, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readInto reads the file name of directory dfd (dir) into files; a file
+// this kernel does not have is left out.
+func readInto(dfd int, dir, name string, files map[string]string, buf *[]byte) error {
+	data, err := readSmallFile(dfd, name, buf)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "read", Path: filepath.Join(dir, name), Err: err}
+	}
+	files[name] = data
 	return nil
 }
 
