@@ -63,10 +63,12 @@ func (m *Metrics) ObserveReconcile(d time.Duration) { m.reconcile.Observe(d.Seco
 // ObservePodStart records one pod's start duration.
 func (m *Metrics) ObservePodStart(d time.Duration) { m.podStart.Observe(d.Seconds()) }
 
-// Handler serves the registry in the Prometheus exposition formats.
+// Handler serves the registry in the Prometheus exposition formats,
+// compressed with gzipFast when the client accepts gzip.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-	})
+	return gzipFast(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:           slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		ErrorHandling:      promhttp.ContinueOnError,
+		DisableCompression: true,
+	}))
 }
