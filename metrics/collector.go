@@ -67,7 +67,8 @@ var (
 )
 
 // collector reads everything at scrape time, but the writable layers'
-// disk use, which it measures at most every layerUsageAge per layer.
+// disk use, which it measures at most every layerUsageAge per layer. It
+// keeps each cgroup's label pairs (labelCache) while its pod is listed.
 type collector struct {
 	src  Source
 	node Node
@@ -76,6 +77,8 @@ type collector struct {
 	proc string
 	// layers caches layerUsage by layer directory.
 	layers layerCache
+	// labels keeps each cgroup's label pairs.
+	labels labelCache
 }
 
 // collectWorkers is how many pods a scrape reads at once: their cgroup
@@ -117,6 +120,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	close(todo)
 	wg.Wait()
 	c.layers.keepOnly(pods)
+	c.labels.keepOnly(pods)
 }
 
 // collectPipeline reports pods by phase, containers by state and restarts.
@@ -138,87 +142,101 @@ func (c *collector) collectPipeline(ch chan<- prometheus.Metric, pods []Pod) {
 }
 
 func (c *collector) collectPod(ch chan<- prometheus.Metric, p Pod) {
-	podLabels := []string{"", p.Cgroup.Path, "", p.Namespace, p.Name}
-	podCgroup := p.Cgroup
-	podCgroup.Pids = "" // its processes are not reported: see collectCgroup
-	c.collectCgroup(ch, podCgroup, podLabels, false)
+	var ss samples
+	key := labelKey{values: [5]string{"", p.Cgroup.Path, "", p.Namespace, p.Name}}
+	var net Interface
+	hasNet := false
 	if p.NetPID > 0 {
-		i, ok, err := readNetDev(c.proc, p.NetPID, p.NetInterface)
+		var err error
+		net, hasNet, err = readNetDev(c.proc, p.NetPID, p.NetInterface)
 		if err != nil {
 			c.log.Debug("metrics: pod network counters", "pod", p.Namespace+"/"+p.Name, "err", err)
 		}
-		if ok {
-			ch <- counter(descNetReceive, float64(i.RxBytes), append(podLabels, i.Name)...)
-			ch <- counter(descNetTransmit, float64(i.TxBytes), append(podLabels, i.Name)...)
+		if hasNet {
+			key.extraName, key.extraValue = "interface", net.Name
 		}
 	}
+	labels := c.labels.get(key)
+	podCgroup := p.Cgroup
+	podCgroup.Pids = "" // its processes are not reported: see readCgroup
+	if s, ok := c.readCgroup(podCgroup); ok {
+		sendStats(ch, &ss, s, labels, false)
+	}
+	if hasNet {
+		ch <- ss.next(descNetReceive, labels.extra, true, float64(net.RxBytes))
+		ch <- ss.next(descNetTransmit, labels.extra, true, float64(net.TxBytes))
+	}
 	for _, ctr := range p.Containers {
-		labels := []string{ctr.Name, ctr.Cgroup.Path, ctr.Image, p.Namespace, p.Name}
-		if !c.collectCgroup(ch, ctr.Cgroup, labels, true) {
+		s, ok := c.readCgroup(ctr.Cgroup)
+		if !ok {
 			continue
 		}
-		if !ctr.StartedAt.IsZero() {
-			ch <- gauge(descStartTime, float64(ctr.StartedAt.UnixNano())/1e9, labels...)
-		}
+		key := labelKey{values: [5]string{ctr.Name, ctr.Cgroup.Path, ctr.Image, p.Namespace, p.Name}}
+		var layerBytes uint64
+		hasLayer := false
 		if ctr.Layer != "" {
 			n, dev, err := c.layers.usage(ctr.Layer)
 			if err != nil {
 				c.log.Debug("metrics: writable layer usage", "pod", p.Namespace+"/"+p.Name, "container", ctr.Name, "err", err)
-				continue
+			} else {
+				layerBytes, hasLayer = n, true
+				key.extraName, key.extraValue = "device", dev
 			}
-			ch <- gauge(descFSUsage, float64(n), append(labels, dev)...)
+		}
+		labels := c.labels.get(key)
+		sendStats(ch, &ss, s, labels, true)
+		if !ctr.StartedAt.IsZero() {
+			ch <- ss.next(descStartTime, labels.base, false, float64(ctr.StartedAt.UnixNano())/1e9)
+		}
+		if hasLayer {
+			ch <- ss.next(descFSUsage, labels.extra, false, float64(layerBytes))
 		}
 	}
 }
 
-// collectCgroup reports one cgroup's statistics and whether it exists.
-// Processes are counted for a container's cgroup only: a pod cgroup's own
-// cgroup.procs is empty, its processes are in the leaves below.
-func (c *collector) collectCgroup(ch chan<- prometheus.Metric, d cgroups.StatsDirs, labels []string, processes bool) bool {
+// readCgroup reads one cgroup's statistics, false when it does not
+// exist or cannot be read. Processes are counted for a container's
+// cgroup only: a pod cgroup's own cgroup.procs is empty, its processes
+// are in the leaves below.
+func (c *collector) readCgroup(d cgroups.StatsDirs) (cgroups.Stats, bool) {
 	if d.Path == "" {
-		return false
+		return cgroups.Stats{}, false
 	}
 	s, err := cgroups.ReadStats(d)
 	if errors.Is(err, os.ErrNotExist) {
-		return false // not created yet, or gone since the pod list was read
+		return cgroups.Stats{}, false // not created yet, or gone since the pod list was read
 	}
 	if err != nil {
 		c.log.Warn("metrics: cgroup statistics", "cgroup", d.Path, "err", err)
-		return false
+		return cgroups.Stats{}, false
 	}
-	for _, m := range statsMetrics(s, labels) {
-		ch <- m
-	}
-	if processes {
-		ch <- gauge(descProcesses, float64(s.Processes), labels...)
-	}
-	return true
+	return s, true
 }
 
-// statsMetrics maps one cgroup's Stats onto cAdvisor's series.
-func statsMetrics(s cgroups.Stats, labels []string) []prometheus.Metric {
-	var out []prometheus.Metric
+// sendStats maps one cgroup's Stats onto cAdvisor's series;
+// container_processes only when processes is true.
+func sendStats(ch chan<- prometheus.Metric, ss *samples, s cgroups.Stats, l *labelSet, processes bool) {
 	if s.HasCPUUsage {
-		out = append(out, counter(descCPUUsage, s.CPUUsage.Seconds(), append(labels, "total")...))
+		ch <- ss.next(descCPUUsage, l.cpu, true, s.CPUUsage.Seconds())
 	}
 	if s.CPUQuota > 0 {
-		out = append(out,
-			gauge(descCPUQuota, float64(s.CPUQuota), labels...),
-			gauge(descCPUPeriod, float64(s.CPUPeriod), labels...),
-			counter(descCFSPeriods, float64(s.Periods), labels...),
-			counter(descCFSThrottled, float64(s.ThrottledPeriods), labels...))
+		ch <- ss.next(descCPUQuota, l.base, false, float64(s.CPUQuota))
+		ch <- ss.next(descCPUPeriod, l.base, false, float64(s.CPUPeriod))
+		ch <- ss.next(descCFSPeriods, l.base, true, float64(s.Periods))
+		ch <- ss.next(descCFSThrottled, l.base, true, float64(s.ThrottledPeriods))
 	}
 	if s.HasMemory {
-		out = append(out,
-			gauge(descMemUsage, float64(s.MemoryUsage), labels...),
-			gauge(descMemWorkingSet, float64(s.WorkingSet), labels...),
-			gauge(descMemRSS, float64(s.RSS), labels...),
-			gauge(descMemLimit, float64(s.MemoryLimit), labels...))
+		ch <- ss.next(descMemUsage, l.base, false, float64(s.MemoryUsage))
+		ch <- ss.next(descMemWorkingSet, l.base, false, float64(s.WorkingSet))
+		ch <- ss.next(descMemRSS, l.base, false, float64(s.RSS))
+		ch <- ss.next(descMemLimit, l.base, false, float64(s.MemoryLimit))
 	}
 	if s.HasOOMKills {
-		out = append(out, counter(descOOMEvents, float64(s.OOMKills), labels...))
+		ch <- ss.next(descOOMEvents, l.base, true, float64(s.OOMKills))
 	}
-	return out
+	if processes {
+		ch <- ss.next(descProcesses, l.base, false, float64(s.Processes))
+	}
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
