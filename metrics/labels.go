@@ -5,14 +5,13 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
 // labelCache keeps the label pairs of each cgroup's series from one
 // scrape to the next: they change only with the container (its image,
-// say), while client_golang's MustNewConstMetric builds every series'
-// pairs anew, about a quarter of a scrape's allocations. A set is keyed
+// say); built anew for every series (as client_golang's const metrics
+// do), they were about a quarter of a scrape's allocations. A set is keyed
 // by its cgroup (cAdvisor's id label) and dropped by keepOnly once no pod
 // of a scrape has that cgroup. Safe for concurrent use: the workers of
 // one scrape, or two scrapes.
@@ -85,11 +84,11 @@ func (c *labelCache) len() int {
 func newLabelSet(key labelKey) *labelSet {
 	s := &labelSet{key: key}
 	for i := range containerLabels {
-		s.base = append(s.base, &dto.LabelPair{Name: &containerLabels[i], Value: &s.key.values[i]})
+		s.base = append(s.base, &dto.LabelPair{Name: &containerLabels[i], Value: validUTF8(s.key.values[i])})
 	}
 	sortPairs(s.base)
 	with := func(name, value string) []*dto.LabelPair {
-		out := append(slices.Clip(s.base), &dto.LabelPair{Name: &name, Value: &value})
+		out := append(slices.Clip(s.base), &dto.LabelPair{Name: &name, Value: validUTF8(value)})
 		sortPairs(out)
 		return out
 	}
@@ -104,38 +103,93 @@ func sortPairs(pairs []*dto.LabelPair) {
 	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
 }
 
-// sample is one value of a series whose label pairs a labelSet holds: a
-// prometheus.Metric that, unlike a const metric, builds no label pairs.
-type sample struct {
-	desc    *prometheus.Desc
-	labels  []*dto.LabelPair
-	counter bool
-	value   float64
+// labelPairs builds the label pairs of names and values, alternating.
+func labelPairs(nameValues ...string) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, 0, len(nameValues)/2)
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		out = append(out, &dto.LabelPair{Name: &nameValues[i], Value: validUTF8(nameValues[i+1])})
+	}
+	sortPairs(out)
+	return out
 }
 
-func (s *sample) Desc() *prometheus.Desc { return s.desc }
+// validUTF8 is a label value as the text format can carry it: names are
+// validated before they reach here, but the registry would have refused
+// a series with a value that is not UTF-8, and this package skips it.
+func validUTF8(v string) *string {
+	v = strings.ToValidUTF8(v, "\uFFFD")
+	return &v
+}
 
-func (s *sample) Write(out *dto.Metric) error {
-	out.Label = s.labels
-	if s.counter {
-		out.Counter = &dto.Counter{Value: &s.value}
+// point is one series of a scrape.
+type point struct {
+	fam family
+	m   *dto.Metric
+}
+
+// points are series of a scrape, their dto values allocated a few dozen
+// at a time rather than one by one.
+type points struct {
+	list  []point
+	cells []cell
+}
+
+// cell is the dto values of one series.
+type cell struct {
+	m dto.Metric
+	g dto.Gauge
+	c dto.Counter
+	v float64
+}
+
+// pointsPerBatch is about the series of a pod of one container.
+const pointsPerBatch = 32
+
+func (p *points) add(f family, labels []*dto.LabelPair, v float64) {
+	if len(p.cells) == cap(p.cells) {
+		p.cells = make([]cell, 0, pointsPerBatch) // the cells handed out stay where they are
+	}
+	p.cells = p.cells[:len(p.cells)+1]
+	c := &p.cells[len(p.cells)-1]
+	c.v = v
+	c.m.Label = labels
+	if families[f].typ == &typeCounter {
+		c.c.Value = &c.v
+		c.m.Counter = &c.c
 	} else {
-		out.Gauge = &dto.Gauge{Value: &s.value}
+		c.g.Value = &c.v
+		c.m.Gauge = &c.g
 	}
-	return nil
+	if p.list == nil {
+		p.list = make([]point, 0, pointsPerBatch)
+	}
+	p.list = append(p.list, point{fam: f, m: &c.m})
 }
 
-// samples hands out the samples of one pod from a few allocations rather
-// than one per series.
-type samples []sample
-
-// samplesPerPod is about the series of a pod of one container.
-const samplesPerPod = 32
-
-func (ss *samples) next(d *prometheus.Desc, labels []*dto.LabelPair, counter bool, v float64) *sample {
-	if len(*ss) == cap(*ss) {
-		*ss = make(samples, 0, samplesPerPod) // the samples handed out stay where they are
+// familiesOf gathers the series of all into their families, each
+// family's in the order of all; a family without series is left out.
+func familiesOf(all ...points) []*dto.MetricFamily {
+	var count [numFamilies]int
+	for _, p := range all {
+		for _, pt := range p.list {
+			count[pt.fam]++
+		}
 	}
-	*ss = append(*ss, sample{desc: d, labels: labels, counter: counter, value: v})
-	return &(*ss)[len(*ss)-1]
+	var byFamily [numFamilies]*dto.MetricFamily
+	var out []*dto.MetricFamily
+	for f, n := range count {
+		if n == 0 {
+			continue
+		}
+		d := &families[f]
+		byFamily[f] = &dto.MetricFamily{Name: &d.name, Help: &d.help, Type: d.typ, Metric: make([]*dto.Metric, 0, n)}
+		out = append(out, byFamily[f])
+	}
+	for _, p := range all {
+		for _, pt := range p.list {
+			mf := byFamily[pt.fam]
+			mf.Metric = append(mf.Metric, pt.m)
+		}
+	}
+	return out
 }

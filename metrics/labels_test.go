@@ -37,10 +37,10 @@ func (s *podsSource) set(pods ...Pod) {
 	s.pods = pods
 }
 
-// seriesOf scrapes reg once in the text format, parses it with
+// seriesOf gathers reg once, encodes it in the text format, parses it with
 // Prometheus' parser and returns each container_* series as its name and
 // sorted label pairs.
-func seriesOf(t *testing.T, reg *prometheus.Registry) []string {
+func seriesOf(t *testing.T, reg prometheus.Gatherer) []string {
 	t.Helper()
 	fams, err := reg.Gather()
 	if err != nil {
@@ -91,8 +91,7 @@ func TestCollectorRepeatedScrapes(t *testing.T) {
 	src := &podsSource{}
 	src.set(pod("a", "demo:1"), pod("b", "demo:1"))
 	c := &collector{src: src, node: Node{CPUs: 1}, log: slog.Default(), proc: filepath.Join("testdata", "proc")}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
+	reg := gatherer{reg: prometheus.NewRegistry(), c: c}
 
 	first := seriesOf(t, reg)
 	if len(first) == 0 {
@@ -128,5 +127,25 @@ func TestCollectorRepeatedScrapes(t *testing.T) {
 	seriesOf(t, reg)
 	if n := c.labels.len(); n != 0 {
 		t.Errorf("label sets of %d cgroups without pods, want 0", n)
+	}
+}
+
+// TestGathererNameClash: a registry family of the same name as one of
+// the collector's is an error, not two families of one name.
+func TestGathererNameClash(t *testing.T) {
+	g := gatherer{reg: prometheus.NewRegistry(), c: &collector{src: &podsSource{}, node: Node{CPUs: 1}, log: slog.Default()}}
+	g.reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "machine_cpu_cores", Help: "clash"}))
+	fams, err := g.Gather()
+	if err == nil {
+		t.Error("Gather with two machine_cpu_cores families: no error")
+	}
+	n := 0
+	for _, f := range fams {
+		if f.GetName() == "machine_cpu_cores" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d machine_cpu_cores families, want 1", n)
 	}
 }
