@@ -90,11 +90,11 @@ func quotaOnly(mode Mode, name string) bool {
 	return mode != V2 && (name == "cpu.stat" || name == "cpu.cfs_period_us")
 }
 
-// hasQuota tells whether files, read so far, show a v1 CPU quota. A quota
+// hasQuota tells whether v1's cpu.cfs_quota_us, with contents q (ok is
+// false when the kernel has no such file), sets a CPU quota. A quota
 // file that does not parse counts as one: the files are read and
 // ParseStats reports the error.
-func hasQuota(files map[string]string) bool {
-	q, ok := files["cpu.cfs_quota_us"]
+func hasQuota(q string, ok bool) bool {
 	if !ok {
 		return false
 	}

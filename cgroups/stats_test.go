@@ -160,11 +160,7 @@ func TestQuotaOnly(t *testing.T) {
 		{V2, "cpu.stat", "", true},
 		{V2, "cpu.max", "", true},
 	} {
-		files := map[string]string{}
-		if tt.quota != "" {
-			files["cpu.cfs_quota_us"] = tt.quota
-		}
-		if got := !quotaOnly(tt.mode, tt.name) || hasQuota(files); got != tt.want {
+		if got := !quotaOnly(tt.mode, tt.name) || hasQuota(tt.quota, tt.quota != ""); got != tt.want {
 			t.Errorf("%v %s with quota %q: read = %v, want %v", tt.mode, tt.name, tt.quota, got, tt.want)
 		}
 	}
