@@ -130,7 +130,7 @@ const collectWorkers = 4
 
 // gather reads one scrape's families, in no particular order.
 func (c *collector) gather() []*dto.MetricFamily {
-	var out points
+	out := points{arena: &arena{}}
 	out.add(famMachineCores, nil, float64(c.node.CPUs))
 	out.add(famMachineMemory, nil, float64(c.node.MemoryBytes))
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
@@ -148,7 +148,9 @@ func (c *collector) gather() []*dto.MetricFamily {
 	var wg sync.WaitGroup
 	for range min(collectWorkers, len(pods)) {
 		wg.Go(func() {
+			a := &arena{}
 			for i := range todo {
+				perPod[i].arena = a
 				c.collectPod(&perPod[i], pods[i])
 			}
 		})

@@ -127,43 +127,64 @@ type point struct {
 	m   *dto.Metric
 }
 
-// points are series of a scrape, their dto values allocated a few dozen
-// at a time rather than one by one.
+// points are series of a scrape, their dto values from an arena.
 type points struct {
 	list  []point
-	cells []cell
+	arena *arena
 }
 
-// cell is the dto values of one series.
-type cell struct {
+// pointsPerPod is about the series of a pod of one container.
+const pointsPerPod = 32
+
+func (p *points) add(f family, labels []*dto.LabelPair, v float64) {
+	if p.list == nil {
+		p.list = make([]point, 0, pointsPerPod)
+	}
+	p.list = append(p.list, point{fam: f, m: p.arena.metric(f, labels, v)})
+}
+
+// arena hands out the dto values of series a batch at a time rather than
+// one by one. One goroutine's.
+type arena struct {
+	gauges   []gaugeCell
+	counters []counterCell
+}
+
+// arenaBatch is how many series' values an arena allocates at once.
+const arenaBatch = 128
+
+// gaugeCell and counterCell are the dto values of one series.
+type gaugeCell struct {
 	m dto.Metric
 	g dto.Gauge
+	v float64
+}
+
+type counterCell struct {
+	m dto.Metric
 	c dto.Counter
 	v float64
 }
 
-// pointsPerBatch is about the series of a pod of one container.
-const pointsPerBatch = 32
-
-func (p *points) add(f family, labels []*dto.LabelPair, v float64) {
-	if len(p.cells) == cap(p.cells) {
-		p.cells = make([]cell, 0, pointsPerBatch) // the cells handed out stay where they are
-	}
-	p.cells = p.cells[:len(p.cells)+1]
-	c := &p.cells[len(p.cells)-1]
-	c.v = v
-	c.m.Label = labels
+// metric returns a series of family f. The values handed out stay where
+// they are: a new batch is a new slice.
+func (a *arena) metric(f family, labels []*dto.LabelPair, v float64) *dto.Metric {
 	if families[f].typ == &typeCounter {
-		c.c.Value = &c.v
-		c.m.Counter = &c.c
-	} else {
-		c.g.Value = &c.v
-		c.m.Gauge = &c.g
+		if len(a.counters) == cap(a.counters) {
+			a.counters = make([]counterCell, 0, arenaBatch)
+		}
+		a.counters = a.counters[:len(a.counters)+1]
+		c := &a.counters[len(a.counters)-1]
+		c.v, c.c.Value, c.m.Counter, c.m.Label = v, &c.v, &c.c, labels
+		return &c.m
 	}
-	if p.list == nil {
-		p.list = make([]point, 0, pointsPerBatch)
+	if len(a.gauges) == cap(a.gauges) {
+		a.gauges = make([]gaugeCell, 0, arenaBatch)
 	}
-	p.list = append(p.list, point{fam: f, m: &c.m})
+	a.gauges = a.gauges[:len(a.gauges)+1]
+	c := &a.gauges[len(a.gauges)-1]
+	c.v, c.g.Value, c.m.Gauge, c.m.Label = v, &c.v, &c.g, labels
+	return &c.m
 }
 
 // familiesOf gathers the series of all into their families, each
