@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,33 +52,42 @@ type fileGroup struct {
 	names []string
 }
 
+// The files ReadStats reads, by controller.
+var (
+	v2Files        = []string{"cpu.stat", "cpu.max", "memory.current", "memory.stat", "memory.max", "memory.events"}
+	v1CPUAcctFiles = []string{"cpuacct.usage"}
+	v1CPUFiles     = []string{"cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us"}
+	v1MemoryFiles  = []string{"memory.usage_in_bytes", "memory.stat", "memory.limit_in_bytes", "memory.oom_control"}
+	procsFiles     = []string{"cgroup.procs"}
+)
+
 // fileGroups lists the files ReadStats reads, by directory: each
 // directory is opened once and its files relative to it.
 func (d StatsDirs) fileGroups() []fileGroup {
-	var out []fileGroup
-	add := func(dir string, names ...string) {
+	out := make([]fileGroup, 0, 4)
+	add := func(dir string, names []string) {
 		if dir == "" {
 			return
 		}
 		if n := len(out); n > 0 && out[n-1].dir == dir {
-			out[n-1].names = append(out[n-1].names, names...)
+			out[n-1].names = append(slices.Clip(out[n-1].names), names...)
 			return
 		}
 		out = append(out, fileGroup{dir: dir, names: names})
 	}
 	if d.Mode == V2 {
-		add(d.CPU, "cpu.stat", "cpu.max", "memory.current", "memory.stat", "memory.max", "memory.events")
-		add(d.Pids, "cgroup.procs")
+		add(d.CPU, v2Files)
+		add(d.Pids, procsFiles)
 		return out
 	}
 	acct := d.CPUAcct
 	if acct == "" {
 		acct = d.CPU
 	}
-	add(acct, "cpuacct.usage")
-	add(d.CPU, "cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us")
-	add(d.Memory, "memory.usage_in_bytes", "memory.stat", "memory.limit_in_bytes", "memory.oom_control")
-	add(d.Pids, "cgroup.procs")
+	add(acct, v1CPUAcctFiles)
+	add(d.CPU, v1CPUFiles)
+	add(d.Memory, v1MemoryFiles)
+	add(d.Pids, procsFiles)
 	return out
 }
 
