@@ -128,6 +128,11 @@ func TestCollectorRepeatedScrapes(t *testing.T) {
 	if n := c.labels.len(); n != 0 {
 		t.Errorf("label sets of %d cgroups without pods, want 0", n)
 	}
+	c.layers.mu.Lock()
+	defer c.layers.mu.Unlock()
+	if n := len(c.layers.samples); n != 0 {
+		t.Errorf("disk use of %d layers kept without pods, want 0", n)
+	}
 }
 
 // TestGathererNameClash: a registry family of the same name as one of
