@@ -66,6 +66,12 @@ func (bn *bench) scrapeScenarios() ([]*Scenario, error) {
 	}
 	took.note("series_first", first.series)
 	took.note("series_last", prev.series)
+	// Means over the measured scrapes: the CPU counter moves in 10 ms
+	// ticks, so its median per scrape is coarse.
+	runs := float64(scrapeRuns - 1)
+	cpu.note("mean", (prev.cpuSeconds-first.cpuSeconds)*1000/runs)
+	allocs.note("mean", (prev.allocBytes-first.allocBytes)/1024/runs)
+	mallocs.note("mean", (prev.mallocs-first.mallocs)/runs)
 	allocs.note("heap_alloc_kb_first", first.heapAlloc/1024)
 	allocs.note("heap_alloc_kb_last", prev.heapAlloc/1024)
 	if _, err := bn.b.timedCLI("delete", "-f", multi, "--timeout", "10m"); err != nil {

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,8 @@ func (l layout) statsDirs(rel ...string) StatsDirs {
 }
 
 // Files lists the files ReadStats reads, each under the directory that
-// holds it.
+// holds it; on v1, cpu.stat and cpu.cfs_period_us only with a CPU quota
+// (see quotaOnly).
 func (d StatsDirs) Files() []string {
 	var out []string
 	for _, g := range d.fileGroups() {
@@ -50,34 +52,64 @@ type fileGroup struct {
 	names []string
 }
 
+// The files ReadStats reads, by controller.
+var (
+	v2Files        = []string{"cpu.stat", "cpu.max", "memory.current", "memory.stat", "memory.max", "memory.events"}
+	v1CPUAcctFiles = []string{"cpuacct.usage"}
+	v1CPUFiles     = []string{"cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us"}
+	v1MemoryFiles  = []string{"memory.usage_in_bytes", "memory.stat", "memory.limit_in_bytes", "memory.oom_control"}
+	procsFiles     = []string{"cgroup.procs"}
+)
+
 // fileGroups lists the files ReadStats reads, by directory: each
 // directory is opened once and its files relative to it.
 func (d StatsDirs) fileGroups() []fileGroup {
-	var out []fileGroup
-	add := func(dir string, names ...string) {
+	out := make([]fileGroup, 0, 4)
+	add := func(dir string, names []string) {
 		if dir == "" {
 			return
 		}
 		if n := len(out); n > 0 && out[n-1].dir == dir {
-			out[n-1].names = append(out[n-1].names, names...)
+			out[n-1].names = append(slices.Clip(out[n-1].names), names...)
 			return
 		}
 		out = append(out, fileGroup{dir: dir, names: names})
 	}
 	if d.Mode == V2 {
-		add(d.CPU, "cpu.stat", "cpu.max", "memory.current", "memory.stat", "memory.max", "memory.events")
-		add(d.Pids, "cgroup.procs")
+		add(d.CPU, v2Files)
+		add(d.Pids, procsFiles)
 		return out
 	}
 	acct := d.CPUAcct
 	if acct == "" {
 		acct = d.CPU
 	}
-	add(acct, "cpuacct.usage")
-	add(d.CPU, "cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us")
-	add(d.Memory, "memory.usage_in_bytes", "memory.stat", "memory.limit_in_bytes", "memory.oom_control")
-	add(d.Pids, "cgroup.procs")
+	add(acct, v1CPUAcctFiles)
+	add(d.CPU, v1CPUFiles)
+	add(d.Memory, v1MemoryFiles)
+	add(d.Pids, procsFiles)
 	return out
+}
+
+// quotaOnly tells whether ReadStats reads the file name only when the
+// cgroup has a CPU quota: on v1, cpu.stat holds only the CFS periods and
+// cpu.cfs_period_us the period, which are reported with a quota only
+// (v2's cpu.stat holds the CPU time too). Most containers have no CPU
+// limit, and these are two of a cgroup's nine files.
+func quotaOnly(mode Mode, name string) bool {
+	return mode != V2 && (name == "cpu.stat" || name == "cpu.cfs_period_us")
+}
+
+// hasQuota tells whether v1's cpu.cfs_quota_us, with contents q (ok is
+// false when the kernel has no such file), sets a CPU quota. A quota
+// file that does not parse counts as one: the files are read and
+// ParseStats reports the error.
+func hasQuota(q string, ok bool) bool {
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(q), 10, 64)
+	return err != nil || n > 0
 }
 
 // Stats are one cgroup's counters, with cAdvisor's meanings. A Has field is
@@ -90,7 +122,8 @@ type Stats struct {
 	// elapsed and those in which the cgroup hit its quota.
 	Periods, ThrottledPeriods uint64
 	// CPUQuota and CPUPeriod are the CFS quota and period in microseconds;
-	// CPUQuota is 0 without a quota.
+	// CPUQuota is 0 without a quota. Without a quota, ReadStats leaves
+	// CPUPeriod and the periods 0 on v1 (it does not read their files).
 	CPUQuota, CPUPeriod uint64
 
 	HasMemory bool

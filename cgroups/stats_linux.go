@@ -30,28 +30,62 @@ func (m *Manager) StatsDirs(pod, ctr string) (StatsDirs, error) {
 // call and reports a missing counter as 0, and with plain openat and read,
 // each directory opened once: os.ReadFile would walk the whole path for
 // every file and register every cgroup file, which supports poll, with
-// the runtime's epoll and remove it again, most of a scrape's cost. A
-// cgroup that does not exist (any more) is an error wrapping
-// os.ErrNotExist.
+// the runtime's epoll and remove it again, most of a scrape's cost. The
+// files are read one after the other into one pooled buffer, which
+// becomes one string for them all. A cgroup that does not exist (any
+// more) is an error wrapping os.ErrNotExist.
 func ReadStats(d StatsDirs) (Stats, error) {
-	files := make(map[string]string, 9)
-	buf := readBufs.Get().(*[]byte)
-	defer readBufs.Put(buf)
+	r := statsReaders.Get().(*statsReader)
+	defer statsReaders.Put(r)
+	r.reset()
 	for _, g := range d.fileGroups() {
-		if err := readGroup(g, files, buf); err != nil {
+		if err := r.readGroup(d.Mode, g); err != nil {
 			return Stats{}, fmt.Errorf("read statistics of cgroup %s: %w", d.Path, err)
 		}
 	}
-	s, err := ParseStats(d.Mode, files)
+	s, err := ParseStats(d.Mode, r.files())
 	if err != nil {
 		return Stats{}, fmt.Errorf("read statistics of cgroup %s: %w", d.Path, err)
 	}
 	return s, nil
 }
 
-// readGroup reads the files of g into files, by name; a file this kernel
-// does not have is left out.
-func readGroup(g fileGroup, files map[string]string, buf *[]byte) error {
+// statsReader is what ReadStats reads one cgroup's files with, kept from
+// one cgroup to the next.
+type statsReader struct {
+	buf   []byte
+	spans []fileSpan
+	m     map[string]string
+}
+
+// fileSpan is where one file's contents are in statsReader.buf.
+type fileSpan struct {
+	name       string
+	start, end int
+}
+
+var statsReaders = sync.Pool{New: func() any {
+	return &statsReader{buf: make([]byte, 0, 8192), m: make(map[string]string, 9)}
+}}
+
+func (r *statsReader) reset() {
+	r.buf, r.spans = r.buf[:0], r.spans[:0]
+	clear(r.m)
+}
+
+// files returns the files read, by name: valid until the next reset.
+func (r *statsReader) files() map[string]string {
+	all := string(r.buf)
+	for _, sp := range r.spans {
+		r.m[sp.name] = all[sp.start:sp.end]
+	}
+	return r.m
+}
+
+// readGroup reads the files of g; a file this kernel does not have is
+// left out. The files only a CPU quota makes useful are read last, and
+// only with a quota (see quotaOnly).
+func (r *statsReader) readGroup(mode Mode, g fileGroup) error {
 	dfd, err := retryEINTR(func() (int, error) {
 		return unix.Open(g.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	})
@@ -59,46 +93,65 @@ func readGroup(g fileGroup, files map[string]string, buf *[]byte) error {
 		return &os.PathError{Op: "open", Path: g.dir, Err: err}
 	}
 	defer unix.Close(dfd)
+	var laterBuf [2]string
+	later := laterBuf[:0]
 	for _, name := range g.names {
-		data, err := readSmallFile(dfd, name, buf)
-		if errors.Is(err, unix.ENOENT) {
+		if quotaOnly(mode, name) {
+			later = append(later, name)
 			continue
 		}
-		if err != nil {
-			return &os.PathError{Op: "read", Path: filepath.Join(g.dir, name), Err: err}
+		if err := r.read(dfd, g.dir, name); err != nil {
+			return err
 		}
-		files[name] = data
+	}
+	if len(later) == 0 || !hasQuota(r.file("cpu.cfs_quota_us")) {
+		return nil
+	}
+	for _, name := range later {
+		if err := r.read(dfd, g.dir, name); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// readBufs are ReadStats' read buffers, kept from one scrape to the next.
-var readBufs = sync.Pool{New: func() any {
-	b := make([]byte, 4096)
-	return &b
-}}
+// file returns the contents of the file name read so far, false if it
+// was not.
+func (r *statsReader) file(name string) (string, bool) {
+	for _, sp := range r.spans {
+		if sp.name == name {
+			return string(r.buf[sp.start:sp.end]), true
+		}
+	}
+	return "", false
+}
 
-// readSmallFile reads the file name in directory dfd whole, in *buf,
-// which it grows as needed and which the next call reuses.
-func readSmallFile(dfd int, name string, buf *[]byte) (string, error) {
+// read appends the file name of directory dfd (dir) whole to r.buf; a
+// file this kernel does not have is left out.
+func (r *statsReader) read(dfd int, dir, name string) error {
 	fd, err := retryEINTR(func() (int, error) { return unix.Openat(dfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
 	if err != nil {
-		return "", err
+		return &os.PathError{Op: "open", Path: filepath.Join(dir, name), Err: err}
 	}
 	defer unix.Close(fd)
-	n := 0
+	start := len(r.buf)
 	for {
-		if n == len(*buf) {
-			*buf = append(*buf, make([]byte, len(*buf))...)
+		if len(r.buf) == cap(r.buf) {
+			r.buf = append(r.buf, 0)[:len(r.buf)] // grow
 		}
-		m, err := retryEINTR(func() (int, error) { return unix.Read(fd, (*buf)[n:]) })
+		m, err := retryEINTR(func() (int, error) { return unix.Read(fd, r.buf[len(r.buf):cap(r.buf)]) })
 		if err != nil {
-			return "", err
+			r.buf = r.buf[:start]
+			return &os.PathError{Op: "read", Path: filepath.Join(dir, name), Err: err}
 		}
 		if m == 0 {
-			return string((*buf)[:n]), nil
+			r.spans = append(r.spans, fileSpan{name: name, start: start, end: len(r.buf)})
+			return nil
 		}
-		n += m
+		r.buf = r.buf[:len(r.buf)+m]
 	}
 }
 

@@ -74,3 +74,48 @@ func TestReadStats(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadStatsNoQuota: without a CPU quota, the CPU time and memory are
+// read, and on v1 the CFS files are not (their values stay 0).
+func TestReadStatsNoQuota(t *testing.T) {
+	m := newTestManager(t, DefaultRoot)
+	needAll(t, m)
+	pod := "default_statsnoquota"
+	c := Container{}
+	pr, err := ForPod([]Container{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := ForContainer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.EnsurePod(pod, pr); err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.EnsureContainer(pod, "spin", cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.StatsDirs(pod, "spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startHelper(t, "spin", p)
+	var s Stats
+	waitFor(t, 20*time.Second, "CPU time in "+d.Path, func() bool {
+		if s, err = ReadStats(d); err != nil {
+			t.Fatal(err)
+		}
+		return s.CPUUsage > 0
+	})
+	if !s.HasCPUUsage || !s.HasMemory || s.MemoryUsage == 0 || s.Processes != 1 || s.CPUQuota != 0 {
+		t.Errorf("stats %+v: want CPU time, memory, one process and no quota", s)
+	}
+	if d.Mode != V2 && (s.CPUPeriod != 0 || s.Periods != 0) {
+		t.Errorf("v1 stats without a quota: period %d, periods %d; want 0 (not read)", s.CPUPeriod, s.Periods)
+	}
+	if err := m.Kill(pod); err != nil {
+		t.Fatal(err)
+	}
+}

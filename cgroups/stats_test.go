@@ -140,3 +140,28 @@ func TestStatsDirs(t *testing.T) {
 		})
 	}
 }
+
+func TestQuotaOnly(t *testing.T) {
+	for _, tt := range []struct {
+		mode  Mode
+		name  string
+		quota string // "" for no cpu.cfs_quota_us
+		want  bool   // whether the file is read
+	}{
+		{V1, "cpu.stat", "-1\n", false},
+		{Hybrid, "cpu.cfs_period_us", "-1\n", false},
+		{V1, "cpu.stat", "50000\n", true},
+		{Hybrid, "cpu.cfs_period_us", "50000\n", true},
+		{V1, "cpu.stat", "", false},
+		{V1, "cpu.stat", "junk", true}, // read: ParseStats reports the junk
+		{V1, "cpu.cfs_quota_us", "-1\n", true},
+		{V1, "cpuacct.usage", "-1\n", true},
+		{V1, "memory.stat", "-1\n", true},
+		{V2, "cpu.stat", "", true},
+		{V2, "cpu.max", "", true},
+	} {
+		if got := !quotaOnly(tt.mode, tt.name) || hasQuota(tt.quota, tt.quota != ""); got != tt.want {
+			t.Errorf("%v %s with quota %q: read = %v, want %v", tt.mode, tt.name, tt.quota, got, tt.want)
+		}
+	}
+}
