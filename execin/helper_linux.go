@@ -180,8 +180,17 @@ func (h *Helper) Run(ctx context.Context, args []string, max int) (int, []byte, 
 		return 0, nil, fmt.Errorf("exec %s: %w", name, err)
 	}
 	h.max.Store(int64(max))
-	if !h.Usable() || !h.pending.CompareAndSwap(false, true) {
-		return 0, nil, fmt.Errorf("exec %s: %w", name, ErrHelperGone)
+	if h.broken.Load() {
+		// Killed or ending: its reason comes once it is reaped.
+		<-h.done
+	}
+	select {
+	case <-h.done:
+		return 0, nil, fmt.Errorf("exec %s: %w: %w", name, ErrHelperGone, h.exitReason())
+	default:
+	}
+	if !h.pending.CompareAndSwap(false, true) {
+		return 0, nil, fmt.Errorf("exec %s: a command already runs: %w", name, ErrHelperGone)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		h.conn.SetWriteDeadline(d)
