@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -22,6 +22,10 @@ const HelperName = "berth-probe"
 // at a time, each as exec-init runs its one (resolve, command). A failure
 // to enter is the reply to the first request, then it exits.
 //
+// Everything after the setup happens on this thread, in one poll(2) loop
+// over raw fds: no goroutine, so a request costs the fork and exec and
+// little of Go's scheduler.
+//
 // It exits when the daemon's end of conn closes (the daemon stopped or
 // died: EOF), when the container's process it entered exits (the run
 // ended; watched by a pidfd), or on a request it cannot parse; a command
@@ -29,112 +33,121 @@ const HelperName = "berth-probe"
 // the container's cgroup, which Cgroups.Kill empties (on v1 by signalling
 // every process listed in the pod's cgroups, on v2 by cgroup.kill).
 func serveMain(conn *os.File, cfg Config) int {
-	gone, err := setupHelper(cfg)
+	// Fd makes conn blocking; conn is kept reachable, or its finalizer
+	// would close the fd.
+	defer runtime.KeepAlive(conn)
+	c := fdConn(conn.Fd())
+	target, err := setupHelper(cfg)
 	if err != nil {
-		if _, rErr := readRequest(conn); rErr == nil {
-			conn.Write(encodeReply(reply{Setup: setupError(err)}))
+		if _, rErr := readRequest(c); rErr == nil {
+			c.Write(encodeReply(reply{Setup: setupError(err)}))
 		}
 		return ExitCannotRun
 	}
-	return serve(conn, cfg, gone)
+	return serve(c, cfg, target)
 }
 
-// setupHelper names the process, starts watching the target and enters
+// fdConn is the helper's socket as a raw fd: reads and writes block this
+// thread, outside Go's poller.
+type fdConn int
+
+func (c fdConn) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(c), b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(b) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (c fdConn) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := unix.Write(int(c), b[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// setupHelper names the process, opens a pidfd of the target and enters
 // and confines the container on this thread.
-func setupHelper(cfg Config) (gone <-chan struct{}, err error) {
+func setupHelper(cfg Config) (target int, err error) {
 	// Before entering: /proc/self is the container's after.
 	if err := step("set process name", func() error { return os.WriteFile("/proc/self/comm", []byte(HelperName), 0) }); err != nil {
-		return nil, err
+		return -1, err
 	}
-	if err := step("watch "+cfg.Target, func() (err error) { gone, err = watchTarget(cfg.PID, cfg.StartTime); return err }); err != nil {
-		return nil, err
+	if err := step("watch "+cfg.Target, func() (err error) { target, err = openTarget(cfg.PID, cfg.StartTime); return err }); err != nil {
+		return -1, err
 	}
 	lastCap, err := enter(cfg)
+	if err == nil {
+		err = confine(cfg, lastCap)
+	}
 	if err != nil {
-		return nil, err
+		unix.Close(target)
+		return -1, err
 	}
-	if err := confine(cfg, lastCap); err != nil {
-		return nil, err
-	}
-	return gone, nil
+	return target, nil
 }
 
-// watchTarget returns a channel closed when process pid, which started at
-// start, exits: a pidfd in Go's poller, checked to be that process after
-// it was opened.
-func watchTarget(pid int, start uint64) (<-chan struct{}, error) {
+// openTarget returns a pidfd (close-on-exec, readable once the process
+// exits) of process pid, checked after it was opened to be the one that
+// started at start.
+func openTarget(pid int, start uint64) (int, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return nil, fmt.Errorf("pidfd of process %d: %w", pid, err)
+		return -1, fmt.Errorf("pidfd of process %d: %w", pid, err)
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("pidfd of process %d: %w", pid, err)
-	}
-	f := os.NewFile(uintptr(fd), "pidfd")
 	if err := checkStart(pid, start); err != nil {
-		f.Close()
-		return nil, err
+		unix.Close(fd)
+		return -1, err
 	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("pidfd of process %d: %w", pid, err)
-	}
-	gone := make(chan struct{})
-	go func() {
-		defer f.Close()
-		// A pidfd is readable once its process exited: the first call
-		// waits for that, the second ends the wait.
-		waited := false
-		if err := rc.Read(func(uintptr) bool { done := waited; waited = true; return done }); err == nil {
-			close(gone)
-		}
-	}()
-	return gone, nil
+	return fd, nil
 }
 
-// serve runs the requests read from conn until conn ends or gone closes.
-func serve(conn *os.File, cfg Config, gone <-chan struct{}) int {
-	reqs := make(chan request)
-	stop := make(chan struct{})
-	var once sync.Once
-	end := func() { once.Do(func() { close(stop) }) }
-	go func() {
-		defer end()
-		for {
-			// EOF is the daemon's end closing; anything else a request
-			// not to be trusted: both end the helper.
-			req, err := readRequest(conn)
-			if err != nil {
-				return
-			}
-			select {
-			case reqs <- req:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	go func() {
-		select {
-		case <-gone:
-			end()
-		case <-stop:
-		}
-	}()
+// poll waits for events on fds, retrying after a signal; timeout in ms,
+// -1 for none.
+func poll(fds []unix.PollFd, timeout int) error {
 	for {
-		select {
-		case <-stop:
+		_, err := unix.Poll(fds, timeout)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// serve runs the requests read from conn until conn ends or the target
+// exits.
+func serve(conn fdConn, cfg Config, target int) int {
+	for {
+		fds := []unix.PollFd{{Fd: int32(conn), Events: unix.POLLIN}, {Fd: int32(target), Events: unix.POLLIN}}
+		if err := poll(fds, -1); err != nil || fds[1].Revents != 0 {
 			return 0
-		case req := <-reqs:
-			rp, ok := runRequest(cfg, req, stop)
-			if !ok {
-				return 0
-			}
-			if _, err := conn.Write(encodeReply(rp)); err != nil {
-				return 0
-			}
+		}
+		// EOF is the daemon's end closing; anything else a request not
+		// to be trusted: both end the helper.
+		req, err := readRequest(conn)
+		if err != nil {
+			return 0
+		}
+		rp, ok := runRequest(cfg, req, conn, target)
+		if !ok {
+			return 0
+		}
+		if _, err := conn.Write(encodeReply(rp)); err != nil {
+			return 0
 		}
 	}
 }
@@ -142,17 +155,20 @@ func serve(conn *os.File, cfg Config, gone <-chan struct{}) int {
 // runRequest runs one command as exec-init runs its own (the user and
 // program resolved in the container, forked from this thread) with its
 // stdout and stderr on one pipe, of which the first req.Max bytes are
-// kept. ok is false when stop closed while it ran: the command was killed.
-func runRequest(cfg Config, req request, stop <-chan struct{}) (rp reply, ok bool) {
+// kept, the rest read and dropped until the pipe's end or outputDrain
+// after the command's exit. ok is false when the daemon's end of conn
+// closed or the target exited while it ran: the command was killed.
+func runRequest(cfg Config, req request, conn fdConn, target int) (rp reply, ok bool) {
 	u, path, err := resolve(cfg, req.Args)
 	if err != nil {
 		return failedReply(err, req.Max), true
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return failedReply(step("output pipe", func() error { return err }), req.Max), true
 	}
-	defer outR.Close()
+	outR, outW := p[0], os.NewFile(uintptr(p[1]), "output")
+	defer unix.Close(outR)
 	cmd := command(cfg, req.Args, u, path)
 	cmd.Stdout, cmd.Stderr = outW, outW
 	err = step("start "+path, cmd.Start)
@@ -160,26 +176,58 @@ func runRequest(cfg Config, req request, stop <-chan struct{}) (rp reply, ok boo
 	if err != nil {
 		return failedReply(err, req.Max), true
 	}
-	read := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(io.LimitReader(outR, int64(req.Max)))
-		io.Copy(io.Discard, outR)
-		read <- b
-	}()
-	waited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(waited)
-	}()
-	select {
-	case <-waited:
-	case <-stop:
+	// The command is this process's unreaped child: its PID cannot be
+	// reused while the pidfd is opened.
+	child, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
 		cmd.Process.Kill()
-		<-waited
-		return reply{}, false
+		cmd.Wait()
+		return failedReply(step("watch "+path, func() error { return err }), req.Max), true
 	}
-	outR.SetReadDeadline(time.Now().Add(outputDrain))
-	out := <-read
+	defer unix.Close(child)
+	out := make([]byte, 0, min(req.Max, 4096))
+	buf := make([]byte, 4096)
+	exited, pipeOpen := false, true
+	var drainEnd time.Time
+	for pipeOpen || !exited {
+		timeout := -1
+		if exited {
+			left := time.Until(drainEnd)
+			if left <= 0 {
+				break
+			}
+			timeout = int(left.Milliseconds()) + 1
+		}
+		fds := []unix.PollFd{
+			{Fd: int32(conn), Events: unix.POLLRDHUP}, {Fd: int32(target), Events: unix.POLLIN},
+			{Fd: int32(child), Events: unix.POLLIN}, {Fd: -1},
+		}
+		if pipeOpen {
+			fds[3] = unix.PollFd{Fd: int32(outR), Events: unix.POLLIN}
+		}
+		if exited {
+			fds[2].Fd = -1
+		}
+		if err := poll(fds, timeout); err != nil || fds[0].Revents != 0 || fds[1].Revents != 0 {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return reply{}, false
+		}
+		if fds[3].Revents != 0 {
+			n, err := unix.Read(outR, buf)
+			switch {
+			case err == unix.EINTR || err == unix.EAGAIN:
+			case err != nil || n == 0:
+				pipeOpen = false
+			default:
+				out = append(out, buf[:min(n, req.Max-len(out))]...)
+			}
+		}
+		if fds[2].Revents != 0 {
+			exited, drainEnd = true, time.Now().Add(outputDrain)
+		}
+	}
+	cmd.Wait()
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	return reply{Status: ExitCode(ws.Exited(), ws.ExitStatus(), ws.Signaled(), int(ws.Signal())), Output: out}, true
 }
