@@ -24,12 +24,14 @@ const clockTick = 10 * time.Millisecond
 // moves from helpers to children).
 type berthCPU struct {
 	daemon, children, infras, helpers time.Duration
+	// helperCmds is the part of helpers its commands used.
+	helperCmds time.Duration
 }
 
 func (c berthCPU) total() time.Duration { return c.daemon + c.children + c.infras + c.helpers }
 
 func (c berthCPU) sub(o berthCPU) berthCPU {
-	return berthCPU{c.daemon - o.daemon, c.children - o.children, c.infras - o.infras, c.helpers - o.helpers}
+	return berthCPU{c.daemon - o.daemon, c.children - o.children, c.infras - o.infras, c.helpers - o.helpers, c.helperCmds - o.helperCmds}
 }
 
 func readBerthCPU(daemonPID int) (berthCPU, error) {
@@ -45,6 +47,7 @@ func readBerthCPU(daemonPID int) (berthCPU, error) {
 			c.infras += time.Duration(st.CPU) * clockTick
 		case execin.HelperName:
 			c.helpers += time.Duration(st.CPU+st.ChildCPU) * clockTick
+			c.helperCmds += time.Duration(st.ChildCPU) * clockTick
 		}
 	}
 	return c, nil
@@ -179,7 +182,7 @@ func (bn *bench) probeScenarios() ([]*Scenario, error) {
 		s.add("berth", pct(w.cpu.total(), w.took))
 		s.note("window_s", round3(w.took.Seconds()))
 		s.note("pods", len(names))
-		s.note("cpu_ms", map[string]float64{"daemon": ms(w.cpu.daemon), "children": ms(w.cpu.children), "infras": ms(w.cpu.infras), "helpers": ms(w.cpu.helpers)})
+		s.note("cpu_ms", map[string]float64{"daemon": ms(w.cpu.daemon), "children": ms(w.cpu.children), "infras": ms(w.cpu.infras), "helpers": ms(w.cpu.helpers), "helpers_commands": ms(w.cpu.helperCmds)})
 		s.note("net_before", net0)
 		s.note("net_after", net1)
 		if n, err := restarts(bn); err == nil {
