@@ -41,7 +41,7 @@ type target struct {
 
 // startTarget starts a target; the test's cleanup kills it and removes its
 // cgroup.
-func startTarget(t *testing.T) *target {
+func startTarget(t testing.TB) *target {
 	t.Helper()
 	testutil.RequireRoot(t)
 	base := "/sys/fs/cgroup/pids" // v1 or hybrid
@@ -89,7 +89,7 @@ func (tg *target) config(cwd string) Config {
 
 // startHelper starts a helper from the test binary; the test's cleanup
 // kills it and waits until it was reaped.
-func startHelper(t *testing.T, cfg Config) *Helper {
+func startHelper(t testing.TB, cfg Config) *Helper {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -103,7 +103,7 @@ func startHelper(t *testing.T, cfg Config) *Helper {
 	return h
 }
 
-func run(t *testing.T, h *Helper, max int, args ...string) (int, string) {
+func run(t testing.TB, h *Helper, max int, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -337,4 +337,32 @@ func TestFailedReplyIsOutputsReport(t *testing.T) {
 	if rp.Status != ExitCannotRun || string(rp.Output) != "find progr" {
 		t.Errorf("failedReply = %d, %q; want %d and the report cut at the cap", rp.Status, rp.Output, ExitCannotRun)
 	}
+}
+
+// BenchmarkHelperRun: the CPU a helper uses per command, apart from the
+// command's own (its children's, reaped by it), from its /proc stat.
+func BenchmarkHelperRun(b *testing.B) {
+	tg := startTarget(b)
+	h := startHelper(b, tg.config("/"))
+	run(b, h, 10, "true")
+	cpu := func() (own, children int64) {
+		raw, err := os.ReadFile("/proc/" + strconv.Itoa(h.PID()) + "/stat")
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+		n := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
+		// utime, stime, cutime, cstime: fields 14 to 17, from the state (3).
+		return n(11) + n(12), n(13) + n(14)
+	}
+	own0, ch0 := cpu()
+	b.ResetTimer()
+	for range b.N {
+		run(b, h, 10, "true")
+	}
+	b.StopTimer()
+	own1, ch1 := cpu()
+	tick := float64(10 * time.Millisecond / time.Microsecond)
+	b.ReportMetric(float64(own1-own0)*tick/float64(b.N), "helper-µs/op")
+	b.ReportMetric(float64(ch1-ch0)*tick/float64(b.N), "command-µs/op")
 }
