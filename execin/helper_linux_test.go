@@ -200,10 +200,17 @@ func children(pid int) []int {
 	return out
 }
 
-// gone says whether pid no longer is the process that started at start.
+// gone says whether pid no longer is the process that started at start,
+// or is a zombie: a command whose helper was killed with it is re-parented
+// to the target's init, which here reaps nothing.
 func gone(pid int, start uint64) bool {
 	st, err := procstat.StartTime(pid)
-	return err != nil || st != start
+	if err != nil || st != start {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	i := strings.LastIndexByte(string(b), ')')
+	return err != nil || i < 0 || strings.HasPrefix(string(b[i+1:]), " Z")
 }
 
 func TestHelperTimeoutKillsCommandAndHelper(t *testing.T) {
@@ -234,9 +241,7 @@ func TestHelperTimeoutKillsCommandAndHelper(t *testing.T) {
 		t.Errorf("Run at the end of its context = %v", err)
 	}
 	<-h.done
-	if !gone(cmdPID, cmdStart) {
-		t.Error("the command outlived the timeout")
-	}
+	testutil.WaitFor(t, 5*time.Second, "the command killed", func() bool { return gone(cmdPID, cmdStart) })
 	if h.Usable() {
 		t.Error("the helper is usable after a timeout")
 	}
