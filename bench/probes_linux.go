@@ -46,6 +46,11 @@ func readBerthCPU(daemonPID int) (berthCPU, error) {
 		case "berth-infra":
 			c.infras += time.Duration(st.CPU) * clockTick
 		case execin.HelperName:
+			// The daemon's child: a command the helper forked has its
+			// name until it execs, and its CPU comes with the helper's.
+			if st.PPID != daemonPID {
+				continue
+			}
 			c.helpers += time.Duration(st.CPU+st.ChildCPU) * clockTick
 			c.helperCmds += time.Duration(st.ChildCPU) * clockTick
 		}
@@ -71,7 +76,7 @@ func helperMemory(daemonPID int) map[string]int {
 	out := map[string]int{}
 	procs := processes()
 	for _, pid := range descendants(procs, daemonPID) {
-		if procs[pid].Comm != execin.HelperName {
+		if procs[pid].Comm != execin.HelperName || procs[pid].PPID != daemonPID {
 			continue
 		}
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
