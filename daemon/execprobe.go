@@ -64,6 +64,7 @@ func (e *execProber) probe(ctx context.Context, t pod.ExecTarget, cmd []string) 
 func (e *execProber) take(key string, t pod.ExecTarget) (*execin.Helper, error) {
 	e.mu.Lock()
 	var found *execin.Helper
+	var stale []*execin.Helper
 	for len(e.idle[key]) > 0 && found == nil {
 		hs := e.idle[key]
 		h := hs[len(hs)-1]
@@ -71,13 +72,17 @@ func (e *execProber) take(key string, t pod.ExecTarget) (*execin.Helper, error) 
 		if pid, start := h.Target(); pid == t.PID && start == t.StartTime && h.Usable() {
 			found = h
 		} else {
-			h.Close()
+			stale = append(stale, h)
 		}
 	}
 	if len(e.idle[key]) == 0 {
 		delete(e.idle, key)
 	}
 	e.mu.Unlock()
+	// Killing scans /proc: not under the lock.
+	for _, h := range stale {
+		h.Close()
+	}
 	if found != nil {
 		return found, nil
 	}
