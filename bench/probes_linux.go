@@ -6,25 +6,32 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-project/berth/api"
+	"github.com/berth-project/berth/execin"
 )
 
 // clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times.
 const clockTick = 10 * time.Millisecond
 
 // berthCPU is the CPU berth's processes have used: the daemon's own
-// threads (live or gone), the children it has reaped (exec-init and the
-// exec probes' commands it becomes), and every infra's own.
+// threads (live or gone), the children it has reaped (exec-init, the exec
+// helpers and the commands they ran), every infra's own, and every live
+// exec helper's with the commands it reaped (a helper the daemon reaps
+// moves from helpers to children).
 type berthCPU struct {
-	daemon, children, infras time.Duration
+	daemon, children, infras, helpers time.Duration
+	// helperCmds is the part of helpers its commands used.
+	helperCmds time.Duration
 }
 
-func (c berthCPU) total() time.Duration { return c.daemon + c.children + c.infras }
+func (c berthCPU) total() time.Duration { return c.daemon + c.children + c.infras + c.helpers }
 
 func (c berthCPU) sub(o berthCPU) berthCPU {
-	return berthCPU{c.daemon - o.daemon, c.children - o.children, c.infras - o.infras}
+	return berthCPU{c.daemon - o.daemon, c.children - o.children, c.infras - o.infras, c.helpers - o.helpers, c.helperCmds - o.helperCmds}
 }
 
 func readBerthCPU(daemonPID int) (berthCPU, error) {
@@ -33,9 +40,19 @@ func readBerthCPU(daemonPID int) (berthCPU, error) {
 		return berthCPU{}, fmt.Errorf("daemon stat: %w", err)
 	}
 	c := berthCPU{daemon: time.Duration(d.CPU) * clockTick, children: time.Duration(d.ChildCPU) * clockTick}
-	for _, pid := range infraPIDs(daemonPID) {
-		if st, err := readStat(pid); err == nil {
+	procs := processes()
+	for _, pid := range descendants(procs, daemonPID) {
+		switch st := procs[pid]; st.Comm {
+		case "berth-infra":
 			c.infras += time.Duration(st.CPU) * clockTick
+		case execin.HelperName:
+			// The daemon's child: a command the helper forked has its
+			// name until it execs, and its CPU comes with the helper's.
+			if st.PPID != daemonPID {
+				continue
+			}
+			c.helpers += time.Duration(st.CPU+st.ChildCPU) * clockTick
+			c.helperCmds += time.Duration(st.ChildCPU) * clockTick
 		}
 	}
 	return c, nil
@@ -48,6 +65,37 @@ func infraPIDs(daemonPID int) []int {
 	for _, pid := range descendants(procs, daemonPID) {
 		if procs[pid].Comm == "berth-infra" {
 			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// helperMemory sums the live exec helpers' memory from smaps_rollup, in
+// KiB: how many there are, their PSS and their private pages.
+func helperMemory(daemonPID int) map[string]int {
+	out := map[string]int{}
+	procs := processes()
+	for _, pid := range descendants(procs, daemonPID) {
+		if procs[pid].Comm != execin.HelperName || procs[pid].PPID != daemonPID {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+		if err != nil {
+			continue
+		}
+		out["count"]++
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			kib, _ := strconv.Atoi(f[1])
+			switch f[0] {
+			case "Pss:":
+				out["pss_kib"] += kib
+			case "Private_Clean:", "Private_Dirty:":
+				out["private_kib"] += kib
+			}
 		}
 	}
 	return out
@@ -139,11 +187,14 @@ func (bn *bench) probeScenarios() ([]*Scenario, error) {
 		s.add("berth", pct(w.cpu.total(), w.took))
 		s.note("window_s", round3(w.took.Seconds()))
 		s.note("pods", len(names))
-		s.note("cpu_ms", map[string]float64{"daemon": ms(w.cpu.daemon), "children": ms(w.cpu.children), "infras": ms(w.cpu.infras)})
+		s.note("cpu_ms", map[string]float64{"daemon": ms(w.cpu.daemon), "children": ms(w.cpu.children), "infras": ms(w.cpu.infras), "helpers": ms(w.cpu.helpers), "helpers_commands": ms(w.cpu.helperCmds)})
 		s.note("net_before", net0)
 		s.note("net_after", net1)
 		if n, err := restarts(bn); err == nil {
 			s.note("container_restarts", n)
+		}
+		if exec {
+			s.note("helpers", helperMemory(pid))
 		}
 	}
 	h, a := windows[0], windows[1]

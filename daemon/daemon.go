@@ -169,7 +169,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// Pulls start in creates, once b is set.
 		Pulled: func(res registry.Result, err error) { b.metrics.ObservePull(err == nil, res.Downloaded) },
 	})
-	execProbes := execProber{exe: exe.Path}
+	execProbes := newExecProber(exe.Path)
 	mgr := pod.NewManager(pod.Config{
 		StateDir: cfg.StateDir, RunDir: cfg.RunDir, LogDir: cfg.LogDir,
 		LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles,
@@ -181,7 +181,8 @@ func Run(ctx context.Context, cfg Config) error {
 		Objects:        func(ns string) pod.Objects { return objectsOf(loader.Latest(), ns) },
 		Event:          onEvent,
 		InfraExited:    poke,
-		ExecProbe:      execProbes.run,
+		ExecProbe:      execProbes.probe,
+		ExecHook:       execProbes.hook,
 		Log:            log,
 		Pull:           pull,
 		ProbeRun: func(r pod.ProbeRun) {

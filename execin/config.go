@@ -40,6 +40,10 @@ type Config struct {
 
 	// TTY makes stdin the command's controlling terminal (a new session).
 	TTY bool `json:"tty,omitempty"`
+	// Serve makes exec-init the container run's exec helper: once in the
+	// container, it runs the commands the daemon asks for on the sync fd,
+	// a socket, until it closes (Args is unused; see serve_linux.go).
+	Serve bool `json:"serve,omitempty"`
 }
 
 // Target is the container a command runs in, as the daemon names it
@@ -118,7 +122,10 @@ func (c Config) Validate() error {
 			bad("cgroup file %q is not an absolute path to a cgroup.procs file", p)
 		}
 	}
-	if len(c.Args) == 0 || c.Args[0] == "" {
+	switch {
+	case c.Serve && (len(c.Args) != 0 || c.TTY):
+		bad("an exec helper takes its commands from its socket, with no terminal")
+	case !c.Serve && (len(c.Args) == 0 || c.Args[0] == ""):
 		bad("no command")
 	}
 	if c.Cwd != "" && !strings.HasPrefix(c.Cwd, "/") {

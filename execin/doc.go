@@ -32,7 +32,11 @@
 // following window-size changes. Without -t the caller's stdio is handed
 // down as it is (stdin only with -i), so stdout and stderr stay separate.
 //
-// The daemon's exec probes run the same way (Output), from the lean init
+// The daemon's exec hooks run the same way (Output), from the lean init
 // binary, which links Main too: the package takes no API type (Target) so
-// that it links no HTTP or YAML code.
+// that it links no HTTP or YAML code. Its exec probes run through a
+// container run's exec helper (Helper): exec-init started once with
+// Config.Serve, which takes the same steps up to the fork and then forks
+// one command per request on its socket (serve_linux.go), so that a probe
+// every period costs a fork and exec, not a Go process's start.
 package execin

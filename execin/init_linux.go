@@ -48,7 +48,14 @@ func Main(args []string) {
 	unix.CloseOnExec(configFd)
 	unix.CloseOnExec(syncFd)
 	sync := os.NewFile(uintptr(syncFd), "sync")
-	cmd, err := start(os.NewFile(uintptr(configFd), "config"))
+	cfg, err := readConfig(os.NewFile(uintptr(configFd), "config"))
+	if err == nil && cfg.Serve {
+		os.Exit(serveMain(sync, cfg))
+	}
+	var cmd *exec.Cmd
+	if err == nil {
+		cmd, err = start(cfg)
+	}
 	if err != nil {
 		report(sync, err)
 		os.Exit(ExitCannotRun)
@@ -59,10 +66,7 @@ func Main(args []string) {
 
 // report sends err to Run as a SetupError.
 func report(sync *os.File, err error) {
-	var se SetupError
-	se.Step, se.Message = reexec.Describe(err, InitSubcommand)
-	se.NotFound = se.Step == "find program" && (errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist))
-	b, mErr := json.Marshal(se)
+	b, mErr := json.Marshal(setupError(err))
 	if mErr != nil {
 		b = []byte(`{"step":"report","message":"cannot encode error"}`)
 	}
@@ -71,54 +75,101 @@ func report(sync *os.File, err error) {
 	}
 }
 
-// start performs the steps of the package doc up to the command's start.
-func start(configFile *os.File) (*exec.Cmd, error) {
+// setupError is err, a failure before the command ran, as reported.
+func setupError(err error) *SetupError {
+	var se SetupError
+	se.Step, se.Message = reexec.Describe(err, InitSubcommand)
+	se.NotFound = se.Step == "find program" && (errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist))
+	return &se
+}
+
+// readConfig reads and validates the config.
+func readConfig(configFile *os.File) (Config, error) {
 	var cfg Config
 	if err := step("read config", func() error { return reexec.DecodeConfig(configFile, &cfg) }); err != nil {
-		return nil, err
+		return Config{}, err
 	}
 	if err := step("validate config", cfg.Validate); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// start performs the steps of the package doc up to the command's start.
+func start(cfg Config) (*exec.Cmd, error) {
+	lastCap, err := enter(cfg)
+	if err != nil {
 		return nil, err
 	}
+	// From here on, paths resolve in the container's root.
+	u, path, err := resolve(cfg, cfg.Args)
+	if err != nil {
+		return nil, err
+	}
+	if err := confine(cfg, lastCap); err != nil {
+		return nil, err
+	}
+	cmd := command(cfg, cfg.Args, u, path)
+	if err := step("start "+path, cmd.Start); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// enter joins the container's cgroups and namespaces on this thread and
+// returns the kernel's last capability, learnt before.
+func enter(cfg Config) (int, error) {
 	// Cgroup paths are host paths: join before entering the mount
 	// namespace. Every thread of this process moves, and the command
 	// forked later starts inside.
 	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
-		return nil, err
+		return 0, err
 	}
 	// Without CAP_SYS_RESOURCE a negative value cannot be set: the command
 	// then keeps the caller's, as the container keeps the infra's.
 	if err := step("set oom_score_adj", func() error { return container.SetOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil && !errors.Is(err, container.ErrOOMScoreAdjDenied) {
-		return nil, err
+		return 0, err
 	}
 	// Learnt before entering: nothing after setns may take a decision from
 	// the container's files (its /proc may be its own tmpfs).
 	var lastCap int
 	if err := step("learn the last capability", func() (err error) { lastCap, err = container.LastCap(); return err }); err != nil {
-		return nil, err
+		return 0, err
 	}
 	var fds []nsFile
 	if err := step("open namespaces of "+cfg.Target, func() (err error) { fds, err = openNamespaces(cfg.PID, cfg.StartTime); return err }); err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer closeAll(fds)
 	if err := step("unshare fs", func() error { return unix.Unshare(unix.CLONE_FS) }); err != nil {
-		return nil, err
+		return 0, err
 	}
 	for _, f := range fds {
 		if err := step("join "+f.name+" namespace", func() error { return unix.Setns(f.fd, f.flag) }); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
-	// From here on, paths resolve in the container's root.
+	return lastCap, nil
+}
+
+// resolve resolves the user and the program of args in the container.
+//
+// Preconditions: enter ran on this thread.
+func resolve(cfg Config, args []string) (container.ExecUser, string, error) {
 	u, err := resolveUser(cfg)
 	if err != nil {
-		return nil, err
+		return container.ExecUser{}, "", err
 	}
 	var path string
-	if err := step("find program", func() (err error) { path, err = container.LookPath(cfg.Args[0], cfg.Env); return err }); err != nil {
-		return nil, err
+	if err := step("find program", func() (err error) { path, err = container.LookPath(args[0], cfg.Env); return err }); err != nil {
+		return container.ExecUser{}, "", err
 	}
+	return u, path, nil
+}
+
+// confine limits this thread, and so every command it forks, as the
+// container's process is limited: bounding set, no_new_privs, seccomp.
+func confine(cfg Config, lastCap int) error {
 	// The seccomp filter goes on this thread only, as late as possible:
 	// right before the fork with no_new_privs, and before the capabilities
 	// are limited without it (loading then needs CAP_SYS_ADMIN).
@@ -127,38 +178,32 @@ func start(configFile *os.File) (*exec.Cmd, error) {
 	}
 	if cfg.Seccomp != nil && !cfg.NoNewPrivileges {
 		if err := loadSeccomp(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := step("limit capabilities", func() error { return container.LimitCapabilities(cfg.Capabilities, lastCap) }); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.NoNewPrivileges {
 		if err := step("set no_new_privs", func() error { return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Seccomp != nil && cfg.NoNewPrivileges {
-		if err := loadSeccomp(); err != nil {
-			return nil, err
-		}
+		return loadSeccomp()
 	}
-	cmd := command(cfg, u, path)
-	if err := step("start "+path, cmd.Start); err != nil {
-		return nil, err
-	}
-	return cmd, nil
+	return nil
 }
 
 // command describes the child: the credentials, the working directory and
 // the session are set by the fork between clone and execve.
-func command(cfg Config, u container.ExecUser, path string) *exec.Cmd {
+func command(cfg Config, args []string, u container.ExecUser, path string) *exec.Cmd {
 	cwd := cfg.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
 	cmd := &exec.Cmd{
-		Path: path, Args: cfg.Args, Env: container.EnvWithHome(cfg.Env, u.Home), Dir: cwd,
+		Path: path, Args: args, Env: container.EnvWithHome(cfg.Env, u.Home), Dir: cwd,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{

@@ -34,7 +34,7 @@ const postStartFile = "poststart-done"
 // hooks before a container is stopped, and a sidecar's preStop hook when
 // the infra, ending the pod, shows that the sidecar's turn to stop came
 // (ContainerStatus.PreStop). exec hooks run in the container as `berth
-// exec` does (Config.ExecProbe); httpGet hooks dial from the pod's network
+// exec` does (Config.ExecHook); httpGet hooks dial from the pod's network
 // namespace, as probes do.
 type hooker struct {
 	m      *Manager
@@ -420,14 +420,14 @@ func (h *hooker) run(ctx context.Context, c *manifests.Container, hk *manifests.
 // exec runs an exec hook's command in container name as `berth exec`
 // runs it; a non-zero exit is an error with the output.
 func (h *hooker) exec(ctx context.Context, name string, cmd []string) ([]byte, error) {
-	if h.m.cfg.ExecProbe == nil {
+	if h.m.cfg.ExecHook == nil {
 		return nil, errors.New("this daemon runs no exec hooks")
 	}
 	t, err := h.m.execTarget(ctx, h.pod.Namespace, h.pod.Name, name, true)
 	if err != nil {
 		return nil, err
 	}
-	code, out, err := h.m.cfg.ExecProbe(ctx, t, cmd)
+	code, out, err := h.m.cfg.ExecHook(ctx, t, cmd)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("command '%s' exited with %d: %s", strings.Join(cmd, " "), code, out)
 	}

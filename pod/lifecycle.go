@@ -66,6 +66,9 @@ type Config struct {
 	// exec` does, and returns its exit status and output; the process is
 	// killed when ctx ends. Without it, exec probes cannot run.
 	ExecProbe func(ctx context.Context, t ExecTarget, cmd []string) (exitCode int, output []byte, err error)
+	// ExecHook runs a lifecycle hook's command as ExecProbe runs a probe's.
+	// Without it, exec hooks cannot run.
+	ExecHook func(ctx context.Context, t ExecTarget, cmd []string) (exitCode int, output []byte, err error)
 	// Event records something that happened to a pod.
 	Event func(Event)
 	// InfraExited is called when a pod's infra process exits (removed,
