@@ -181,10 +181,9 @@ type StartTimings struct {
 	Clone time.Duration `json:"clone"`
 	// Runtime is the init binary's Go runtime and package start, up to Main.
 	Runtime time.Duration `json:"runtime"`
-	// Cgroups is reading the config and joining the v1 cgroups (nothing on
-	// v2, where the process was cloned into its cgroup): the write waits
-	// for an RCU grace period, shared with the infra's own join when that
-	// still runs.
+	// Cgroups is reading the config and setting oom_score_adj (the name is
+	// from when the init stage joined its v1 cgroups here; it is now
+	// forked into them, as it is cloned into its cgroup on v2).
 	Cgroups time.Duration `json:"cgroups"`
 	// Rootfs is the overlay, the system and volume mounts, and pivot_root.
 	Rootfs time.Duration `json:"rootfs"`

@@ -53,6 +53,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if err := os.MkdirAll(g.manifests, 0o755); err != nil {
 				return fmt.Errorf("create manifest directory: %w", err)
 			}
+			var placed []*atomicfile.Placed
 			for _, in := range ins {
 				dst := filepath.Join(g.manifests, in.name)
 				old, _ := os.ReadFile(dst)
@@ -63,21 +64,26 @@ func newApplyCmd(g *globals) *cobra.Command {
 						verb = "unchanged"
 					}
 				}
-				if err := atomicfile.WriteFile(dst, in.data, 0o644); err != nil {
-					return err
+				p, err := atomicfile.Place(dst, in.data, 0o644)
+				if err != nil {
+					return errors.Join(err, syncManifests(placed))
 				}
+				placed = append(placed, p)
 				for _, k := range podKeys(in.file) {
 					fmt.Fprintf(cmd.OutOrStdout(), "pod/%s %s\n", k.name, verb)
 				}
 			}
+			// The daemon reads the files from the page cache: its pass
+			// starts while they are made durable, and apply reports
+			// success only once both are done.
+			synced := make(chan error, 1)
+			go func() { synced <- syncManifests(placed) }()
 			c := api.NewClient(g.socket)
-			if err := c.Reconcile(cmd.Context()); err != nil {
-				return err
+			err = c.Reconcile(cmd.Context())
+			if err == nil && wait {
+				err = waitRunning(cmd.Context(), cmd.OutOrStdout(), c, ins, timeout)
 			}
-			if !wait {
-				return nil
-			}
-			return waitRunning(cmd.Context(), cmd.OutOrStdout(), c, ins, timeout)
+			return errors.Join(<-synced, err)
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin")
@@ -86,6 +92,20 @@ func newApplyCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only print what would change, as berth diff does")
 	cmd.MarkFlagRequired("filename")
 	return cmd
+}
+
+// syncPlaced makes one placed manifest durable (a variable for tests).
+var syncPlaced = (*atomicfile.Placed).Sync
+
+// syncManifests makes the placed manifests durable.
+func syncManifests(placed []*atomicfile.Placed) error {
+	var errs []error
+	for _, p := range placed {
+		if err := syncPlaced(p); err != nil {
+			errs = append(errs, fmt.Errorf("the manifest may not survive a power loss: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // waitRunning waits for every pod the inputs declare to settle and fails

@@ -4,7 +4,9 @@
 //
 // WriteFile also makes the result durable (fsync of the file before the
 // rename and of the directory after): for what must survive a power loss,
-// such as the user's manifests. Replace does not: for runtime state that
+// such as the user's manifests. Place does the same in two halves, so that
+// a reader of the directory may act on the new file while the disk
+// catches up. Replace does not: for runtime state that
 // describes processes, namespaces, cgroups and leases, which a reboot ends
 // anyway. A daemon crash still leaves old or new content (the page cache
 // survives it), and start-up recovery handles a record lost to a power
@@ -30,6 +32,77 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // waiting for the disk.
 func Replace(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, false)
+}
+
+// Placed is a file Place put in place whose content and name may not be
+// on disk yet.
+type Placed struct {
+	path string
+	f    *os.File // the file, open for its sync (nil: already synced)
+}
+
+// Place is WriteFile in two halves: it returns once path holds data for
+// any reader, and Sync returns once data and its name are on disk. A new
+// file is renamed into place before its content is synced: a power loss
+// before Sync returned leaves no file or a file that may be empty, never
+// another file's content lost. A file that replaces another is synced
+// before the rename, so that a power loss leaves the old content or the
+// new, as WriteFile does; only the directory's sync is left to Sync then.
+// The caller must call Sync, and report the write done only once it
+// returned nil.
+func Place(path string, data []byte, perm os.FileMode) (*Placed, error) {
+	_, err := os.Lstat(path)
+	replaces := err == nil
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+"*")
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if replaces {
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("sync %s: %w", path, err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("rename %s: %w", path, err)
+	}
+	ok = true
+	p := &Placed{path: path, f: f}
+	if replaces {
+		f.Close()
+		p.f = nil
+	}
+	return p, nil
+}
+
+// Sync makes the placed file durable: its content (unless Place synced
+// it already) and the directory entry that names it.
+func (p *Placed) Sync() error {
+	if p.f != nil {
+		err := p.f.Sync()
+		if cerr := p.f.Close(); err == nil {
+			err = cerr
+		}
+		p.f = nil
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", p.path, err)
+		}
+	}
+	return SyncDir(filepath.Dir(p.path))
 }
 
 // tempMarker is in the name of every temp file write makes:

@@ -12,6 +12,33 @@ var writers = []struct {
 }{
 	{"WriteFile", WriteFile},
 	{"Replace", Replace},
+	{"Place", placeAndSync},
+}
+
+func placeAndSync(path string, data []byte, perm os.FileMode) error {
+	p, err := Place(path, data, perm)
+	if err != nil {
+		return err
+	}
+	return p.Sync()
+}
+
+// TestPlaceIsReadableBeforeSync: a reader of the directory sees the new
+// content, new file or replacement, before Sync is called.
+func TestPlaceIsReadableBeforeSync(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pod.yaml")
+	for _, content := range []string{"new", "replaced"} {
+		pl, err := Place(p, []byte(content), 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(p); err != nil || string(got) != content {
+			t.Fatalf("before Sync read %q, %v; want %q", got, err, content)
+		}
+		if err := pl.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func TestReplacesAndLeavesNoTemp(t *testing.T) {

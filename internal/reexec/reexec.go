@@ -1,7 +1,8 @@
 // Package reexec holds what berth's re-executed entry points (container-init,
 // exec-init) share: their fd flags, config decoding, named setup steps
-// whose failure travels back to the parent, and joining v1 cgroups (which
-// the infra's launcher does for the infra too).
+// whose failure travels back to the parent, joining v1 cgroups (exec-init),
+// and forking a child into v1 cgroups (ForkInCgroups: the infra's launcher
+// and the container init's Start).
 package reexec
 
 import (
