@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -140,18 +141,98 @@ func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) 
 		return nil, opErr(err)
 	}
 	f := os.NewFile(uintptr(fd), "probe socket")
-	defer f.Close()
 	if err := resetOnClose(fd); err != nil {
+		f.Close()
 		return nil, opErr(err)
 	}
 	if err := connect(ctx, f, sa); err != nil {
+		f.Close()
 		return nil, opErr(err)
 	}
-	c, err := net.FileConn(f)
+	return &socketConn{f: f, raddr: raddr}, nil
+}
+
+// socketConn is a connected probe socket as a net.Conn: the *os.File that
+// holds it (read, written and closed through Go's poller, deadlines
+// included) with the net package's errors and addresses. It saves what
+// net.FileConn costs a connection used once: a dup of the socket, its
+// second registration with the poller, and the getsockopt, getsockname
+// and getpeername calls that name it.
+type socketConn struct {
+	f     *os.File
+	raddr *net.TCPAddr
+}
+
+func (c *socketConn) Read(b []byte) (int, error) {
+	n, err := c.f.Read(b)
+	if err != nil && err != io.EOF {
+		err = c.opError("read", err)
+	}
+	return n, err
+}
+
+func (c *socketConn) Write(b []byte) (int, error) {
+	n, err := c.f.Write(b)
 	if err != nil {
-		return nil, opErr(err)
+		err = c.opError("write", err)
 	}
-	return c, nil
+	return n, err
+}
+
+func (c *socketConn) Close() error {
+	if err := c.f.Close(); err != nil {
+		return c.opError("close", err)
+	}
+	return nil
+}
+
+// LocalAddr asks the kernel: a probe needs it only for an error's wording.
+// It is nil once the connection is closed.
+func (c *socketConn) LocalAddr() net.Addr {
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var sa unix.Sockaddr
+	var serr error
+	if err := rc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil || serr != nil {
+		return nil
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	}
+	return nil
+}
+
+func (c *socketConn) RemoteAddr() net.Addr { return c.raddr }
+
+func (c *socketConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
+func (c *socketConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
+func (c *socketConn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }
+
+// opError words err (the *os.File's) as the net package does: "read tcp
+// 10.0.0.1:40000->10.0.0.5:8080: read: connection reset by peer", "...:
+// i/o timeout", "use of closed network connection".
+func (c *socketConn) opError(op string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, os.ErrClosed):
+		err = net.ErrClosed
+	case errors.As(err, &errno):
+		err = os.NewSyscallError(op, errno)
+	}
+	var laddr net.Addr
+	if op != "close" {
+		laddr = c.LocalAddr()
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: laddr, Addr: c.raddr, Err: err}
 }
 
 // resolve returns the address to dial: an IP literal as it is, a name

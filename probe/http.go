@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-project/berth/manifests"
@@ -36,6 +38,43 @@ var errHeaderTooLong = fmt.Errorf("server response headers exceeded %d bytes; ab
 type httpChecker struct {
 	action manifests.HTTPGetAction
 	target Target
+
+	// first is the probe's request, the same at every run, built and
+	// written out once (prepare).
+	once  sync.Once
+	first *preparedRequest
+	err   error
+}
+
+// preparedRequest is a request and its bytes on the wire.
+type preparedRequest struct {
+	req  *http.Request
+	wire []byte
+}
+
+// prepare builds the probe's request, or the error of a probe that cannot
+// send one ("httpGet.port: ..."), once: its inputs, the action and the
+// target, do not change.
+func (c *httpChecker) prepare() (*preparedRequest, error) {
+	c.once.Do(func() {
+		port, err := ResolvePort(c.action.Port, c.target.Ports)
+		if err != nil {
+			c.err = fmt.Errorf("httpGet.port: %w", err)
+			return
+		}
+		req, err := newHTTPRequest(context.Background(), c.action, c.target, port)
+		if err != nil {
+			c.err = err
+			return
+		}
+		var b bytes.Buffer
+		if err := req.Write(&b); err != nil {
+			c.err = fmt.Errorf("httpGet: %w", err)
+			return
+		}
+		c.first = &preparedRequest{req: req, wire: b.Bytes()}
+	})
+	return c.first, c.err
 }
 
 func newHTTPChecker(a manifests.HTTPGetAction, t Target) *httpChecker {
@@ -57,17 +96,13 @@ var errAwaitingHeaders = errors.New("context deadline exceeded (Client.Timeout e
 // followed up to maxRedirects; one to another host ends the probe with its
 // 3xx response, as the kubelet's client does.
 func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result, string) {
-	port, err := ResolvePort(c.action.Port, c.target.Ports)
-	if err != nil {
-		return Unknown, fmt.Sprintf("httpGet.port: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := newHTTPRequest(ctx, c.action, c.target, port)
+	first, err := c.prepare()
 	if err != nil {
 		return Unknown, err.Error()
 	}
-	req, res, body, stoppedAt, err := c.follow(ctx, req)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, res, body, stoppedAt, err := c.follow(ctx, first.req, first.wire)
 	switch {
 	case err != nil:
 		var readErr *bodyError
@@ -88,14 +123,16 @@ func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result,
 // follow exchanges req and follows the redirects to its host (any port),
 // up to maxRedirects: it returns the last request sent and its response,
 // or, past maxRedirects, the Location it stopped at. A redirect to another
-// host ends it with that 3xx response, as the kubelet's client does.
-func (c *httpChecker) follow(ctx context.Context, req *http.Request) (last *http.Request, res *http.Response, body []byte, stoppedAt string, err error) {
+// host ends it with that 3xx response, as the kubelet's client does. wire
+// is req written out, when the caller has it already (nil otherwise).
+func (c *httpChecker) follow(ctx context.Context, req *http.Request, wire []byte) (last *http.Request, res *http.Response, body []byte, stoppedAt string, err error) {
 	host := req.URL.Hostname()
 	for redirects := 0; ; redirects++ {
-		res, body, err := c.exchange(ctx, req)
+		res, body, err := c.exchange(ctx, req, wire)
 		if err != nil {
 			return req, nil, nil, "", err
 		}
+		wire = nil
 		next, loc := redirect(req, res)
 		if next == nil || next.URL.Hostname() != host {
 			return req, res, body, "", nil
@@ -115,9 +152,10 @@ func (e *bodyError) Unwrap() error { return e.err }
 
 // exchange dials req's host (through the target's dialer), wraps the
 // connection in TLS for https (unverified, as the kubelet's probes), writes
-// req, and reads the response with at most maxBody of its body, all by
-// ctx's deadline. The connection is closed before it returns.
-func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+// req (wire, when not nil), and reads the response with at most maxBody of
+// its body, all by ctx's deadline. The connection is closed before it
+// returns.
+func (c *httpChecker) exchange(ctx context.Context, req *http.Request, wire []byte) (*http.Response, []byte, error) {
 	addr := req.URL.Host
 	if req.URL.Port() == "" {
 		addr = net.JoinHostPort(req.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[req.URL.Scheme])
@@ -143,7 +181,12 @@ func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Re
 		}
 		conn = tc
 	}
-	if err := req.Write(conn); err != nil {
+	if wire != nil {
+		_, err = conn.Write(wire)
+	} else {
+		err = req.Write(conn)
+	}
+	if err != nil {
 		return nil, nil, timedOut(ctx, err)
 	}
 	capped := &headerReader{r: conn, left: maxHeader}
