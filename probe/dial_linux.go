@@ -198,6 +198,12 @@ func (c *socketConn) LocalAddr() net.Addr {
 	if err := rc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil || serr != nil {
 		return nil
 	}
+	return tcpAddr(sa)
+}
+
+// tcpAddr is sa as the net package names a TCP endpoint; nil for another
+// kind of address.
+func tcpAddr(sa unix.Sockaddr) net.Addr {
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}

@@ -102,7 +102,12 @@ func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, res, body, stoppedAt, err := c.follow(ctx, first.req, first.wire)
+	return c.result(c.follow(ctx, first.req, first.wire))
+}
+
+// result is the probe's result and output for the last request sent, its
+// response, or the Location redirects stopped at, or the error.
+func (c *httpChecker) result(req *http.Request, res *http.Response, body []byte, stoppedAt string, err error) (Result, string) {
 	switch {
 	case err != nil:
 		var readErr *bodyError
@@ -126,13 +131,19 @@ func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result,
 // host ends it with that 3xx response, as the kubelet's client does. wire
 // is req written out, when the caller has it already (nil otherwise).
 func (c *httpChecker) follow(ctx context.Context, req *http.Request, wire []byte) (last *http.Request, res *http.Response, body []byte, stoppedAt string, err error) {
+	res, body, err = c.exchange(ctx, req, wire)
+	return c.onward(ctx, req, res, body, err)
+}
+
+// onward goes on from the first exchange of follow (req's response res
+// with its body, or its error): it exchanges again only for a redirect to
+// be followed.
+func (c *httpChecker) onward(ctx context.Context, req *http.Request, res *http.Response, body []byte, err error) (last *http.Request, _ *http.Response, _ []byte, stoppedAt string, _ error) {
 	host := req.URL.Hostname()
 	for redirects := 0; ; redirects++ {
-		res, body, err := c.exchange(ctx, req, wire)
 		if err != nil {
 			return req, nil, nil, "", err
 		}
-		wire = nil
 		next, loc := redirect(req, res)
 		if next == nil || next.URL.Hostname() != host {
 			return req, res, body, "", nil
@@ -141,7 +152,15 @@ func (c *httpChecker) follow(ctx context.Context, req *http.Request, wire []byte
 			return req, res, body, loc, nil
 		}
 		req = next
+		res, body, err = c.exchange(ctx, req, nil)
 	}
+}
+
+// followed says whether onward would exchange again after res, req's
+// response: a redirect to req's host.
+func followed(req *http.Request, res *http.Response) bool {
+	next, _ := redirect(req, res)
+	return next != nil && next.URL.Hostname() == req.URL.Hostname()
 }
 
 // bodyError is a failure to read a response's body, once its headers came.
@@ -189,10 +208,25 @@ func (c *httpChecker) exchange(ctx context.Context, req *http.Request, wire []by
 	if err != nil {
 		return nil, nil, timedOut(ctx, err)
 	}
-	capped := &headerReader{r: conn, left: maxHeader}
+	res, b, err := readResponse(conn, req)
+	if err != nil {
+		var readErr *bodyError
+		if !errors.As(err, &readErr) {
+			err = timedOut(ctx, err)
+		}
+		return nil, nil, err
+	}
+	return res, b, nil
+}
+
+// readResponse reads req's response from r: its headers (at most
+// maxHeader bytes) and at most maxBody of its body (a failure there is a
+// *bodyError).
+func readResponse(r io.Reader, req *http.Request) (*http.Response, []byte, error) {
+	capped := &headerReader{r: r, left: maxHeader}
 	res, err := http.ReadResponse(bufio.NewReader(capped), req)
 	if err != nil {
-		return nil, nil, timedOut(ctx, err)
+		return nil, nil, err
 	}
 	// The body is read through a LimitReader, and net/http bounds its
 	// chunk lines and trailers: only the headers needed the cap.
