@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -375,30 +373,4 @@ func (j *exchangeJob) ioError(op string, err error) error {
 		laddr = tcpAddr(sa)
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: laddr, Addr: j.raddr, Err: err}
-}
-
-// socketHere creates a socket of the family in d's namespace on the
-// calling thread, locked by the caller: err is the socket's failure (or
-// the dialer's close), homeErr a failure to return to the daemon's
-// namespace, after which the thread must end.
-func (d *NetnsDialer) socketHere(family int) (fd int, err, homeErr error) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if !d.ns.IsOpen() {
-		return -1, net.ErrClosed, nil
-	}
-	if err := netns.Set(d.ns); err != nil {
-		return -1, fmt.Errorf("enter the pod's network namespace: %w", err), nil
-	}
-	fd, serr := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err := netns.Set(d.home); err != nil {
-		if serr == nil {
-			unix.Close(fd)
-		}
-		return -1, nil, fmt.Errorf("return from the pod's network namespace: %w", err)
-	}
-	if serr != nil {
-		return -1, os.NewSyscallError("socket", serr), nil
-	}
-	return fd, nil, nil
 }

@@ -7,11 +7,15 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/manifests"
 )
@@ -278,4 +282,43 @@ func TestBatcherConcurrent(t *testing.T) {
 			t.Errorf("pod %d: %d TIME_WAIT sockets after %d probes, want 0", i, states[tcpTimeWait], probes)
 		}
 	}
+}
+
+// TestSocketHereReturnsHome: the thread that made a socket in the pod's
+// namespace is back in the daemon's after it, and the socket is in the
+// pod's (it reaches the pod's loopback server).
+func TestSocketHereReturnsHome(t *testing.T) {
+	tn := newTestNetns(t)
+	l := tn.listen("127.0.0.1:0")
+	d := tn.dialer()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	fd, err, homeErr := d.socketHere(unix.AF_INET)
+	if err != nil || homeErr != nil {
+		t.Fatalf("socketHere: %v, %v", err, homeErr)
+	}
+	defer unix.Close(fd)
+	after, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	if !after.Equal(before) {
+		t.Errorf("the thread is in %s after socketHere, was in %s", after, before)
+	}
+	sa := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: l.Addr().(*net.TCPAddr).Port}
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
+		t.Fatalf("connect to the pod's loopback server: %v", err)
+	}
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatalf("the pod's loopback server got no connection: %v", err)
+	}
+	c.Close()
 }

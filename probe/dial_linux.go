@@ -104,15 +104,59 @@ func (d *NetnsDialer) Close() error {
 	return d.ns.Close()
 }
 
-// socket creates a socket of the family in the namespace, unless the
-// dialer was closed.
+// socket creates a non-blocking socket of the family in the namespace,
+// unless the dialer was closed.
+//
+// Preconditions: home is the daemon's network namespace, where every
+// unlocked thread is. The work runs on a goroutine of its own that locks
+// its OS thread for socketHere. The thread is unlocked only when the
+// return to home succeeded; otherwise the goroutine ends locked and Go
+// ends the thread with it, so that no goroutine ever runs in the pod's
+// namespace.
 func (d *NetnsDialer) socket(family int) (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err, homeErr := d.socketHere(family)
+		if homeErr != nil {
+			ch <- result{-1, homeErr}
+			return // still locked: the thread ends with the goroutine
+		}
+		runtime.UnlockOSThread()
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	return r.fd, r.err
+}
+
+// socketHere creates a socket of the family in d's namespace on the
+// calling thread, locked by the caller: err is the socket's failure (or
+// the dialer's close), homeErr a failure to return to the daemon's
+// namespace, after which the thread must end.
+func (d *NetnsDialer) socketHere(family int) (fd int, err, homeErr error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if !d.ns.IsOpen() {
-		return -1, net.ErrClosed
+		return -1, net.ErrClosed, nil
 	}
-	return socketIn(d.ns, d.home, family)
+	if err := netns.Set(d.ns); err != nil {
+		return -1, fmt.Errorf("enter the pod's network namespace: %w", err), nil
+	}
+	fd, serr := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err := netns.Set(d.home); err != nil {
+		if serr == nil {
+			unix.Close(fd)
+		}
+		return -1, nil, fmt.Errorf("return from the pod's network namespace: %w", err)
+	}
+	if serr != nil {
+		return -1, os.NewSyscallError("socket", serr), nil
+	}
+	return fd, nil, nil
 }
 
 // DialContext connects to address ("host:port"; a name is resolved by the
@@ -277,47 +321,6 @@ func sockaddr(network string, ap netip.AddrPort) (int, unix.Sockaddr, error) {
 		return unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}, nil
 	}
 	return 0, nil, fmt.Errorf("address %s is not of network %s", ip, network)
-}
-
-// socketIn creates a non-blocking TCP socket of the family inside ns.
-//
-// Preconditions: home is the daemon's network namespace, where every
-// unlocked thread is. The work runs on a goroutine of its own that locks
-// its OS thread, enters ns for the socket(2) call only and returns to
-// home. The thread is unlocked only when that return succeeded; otherwise
-// the goroutine ends locked and Go ends the thread with it, so that no
-// goroutine ever runs in the pod's namespace.
-func socketIn(ns, home netns.NsHandle, family int) (int, error) {
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			// setns failed: the thread is where it was.
-			runtime.UnlockOSThread()
-			ch <- result{-1, fmt.Errorf("enter the pod's network namespace: %w", err)}
-			return
-		}
-		fd, serr := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err := netns.Set(home); err != nil {
-			if serr == nil {
-				unix.Close(fd)
-			}
-			ch <- result{-1, fmt.Errorf("return from the pod's network namespace: %w", err)}
-			return // still locked: the thread ends with the goroutine
-		}
-		runtime.UnlockOSThread()
-		if serr != nil {
-			ch <- result{-1, os.NewSyscallError("socket", serr)}
-			return
-		}
-		ch <- result{fd, nil}
-	}()
-	r := <-ch
-	return r.fd, r.err
 }
 
 // connect connects the non-blocking socket f to sa, waiting in Go's poller
