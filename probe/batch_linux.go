@@ -63,8 +63,15 @@ type exchangeJob struct {
 	fd      int
 	state   jobState
 	written int
-	buf     []byte
+	// buf holds what was read, in a buffer of readBufs (pooled) until it
+	// outgrows it.
+	buf    []byte
+	pooled *[]byte
 }
+
+// readBufs holds the batcher's read buffers between probes: what is read
+// is parsed (copied) by the probe's callback before its buffer goes back.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 type jobState int
 
@@ -313,6 +320,10 @@ func (j *exchangeJob) advance(active map[int32]*exchangeJob) {
 		}
 		j.state = jobReading
 	}
+	if j.pooled == nil {
+		j.pooled = readBufs.Get().(*[]byte)
+		j.buf = (*j.pooled)[:0]
+	}
 	for {
 		if len(j.buf) == cap(j.buf) {
 			j.buf = append(j.buf, make([]byte, max(4096, cap(j.buf)))...)[:len(j.buf)]
@@ -355,6 +366,10 @@ func (j *exchangeJob) finish(active map[int32]*exchangeJob, data []byte, end, er
 		j.fd = -1
 	}
 	j.done(data, end, err)
+	if j.pooled != nil {
+		readBufs.Put(j.pooled)
+		j.pooled, j.buf = nil, nil
+	}
 }
 
 func (j *exchangeJob) dialError(err error) error {

@@ -224,7 +224,18 @@ func (c *httpChecker) exchange(ctx context.Context, req *http.Request, wire []by
 // *bodyError).
 func readResponse(r io.Reader, req *http.Request) (*http.Response, []byte, error) {
 	capped := &headerReader{r: r, left: maxHeader}
-	res, err := http.ReadResponse(bufio.NewReader(capped), req)
+	br, _ := bufReaders.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReader(capped)
+	} else {
+		br.Reset(capped)
+	}
+	// The response's Body reads br: it is read here and never after.
+	defer func() {
+		br.Reset(nil)
+		bufReaders.Put(br)
+	}()
+	res, err := http.ReadResponse(br, req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -237,6 +248,9 @@ func readResponse(r io.Reader, req *http.Request) (*http.Response, []byte, error
 	}
 	return res, b, nil
 }
+
+// bufReaders holds readResponse's buffered readers between responses.
+var bufReaders sync.Pool
 
 // headerReader reads r until left bytes were read, then fails with
 // errHeaderTooLong; a negative left reads without a cap.
