@@ -49,7 +49,8 @@ type Probe struct {
 }
 
 // Runner probes one container: it drives a State on a Clock, runs each
-// due probe on a goroutine of its own (a slow liveness probe never delays
+// due probe through its checker's Start (the batcher) or else on a
+// goroutine of its own (either way a slow liveness probe never delays
 // readiness), and hands every Report to the report function, one at a
 // time, from its loop. The wiring tells it when the container starts and
 // stops; it probes nothing until the first start.
