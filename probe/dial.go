@@ -6,9 +6,10 @@ import (
 )
 
 // Dialer opens a probe's TCP connections. The http, tcp and grpc checkers
-// dial through it, and through nothing else, so that a probe reaches what
-// the pod's network namespace reaches and nothing more: `host: 127.0.0.1`
-// is the pod's loopback, never a service listening on the host's.
+// dial through it, and through nothing else (the batcher makes its
+// sockets in a NetnsDialer's namespace), so that a probe reaches what the
+// pod's network namespace reaches and nothing more: `host: 127.0.0.1` is
+// the pod's loopback, never a service listening on the host's.
 type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -103,15 +104,59 @@ func (d *NetnsDialer) Close() error {
 	return d.ns.Close()
 }
 
-// socket creates a socket of the family in the namespace, unless the
-// dialer was closed.
+// socket creates a non-blocking socket of the family in the namespace,
+// unless the dialer was closed.
+//
+// Preconditions: home is the daemon's network namespace, where every
+// unlocked thread is. The work runs on a goroutine of its own that locks
+// its OS thread for socketHere. The thread is unlocked only when the
+// return to home succeeded; otherwise the goroutine ends locked and Go
+// ends the thread with it, so that no goroutine ever runs in the pod's
+// namespace.
 func (d *NetnsDialer) socket(family int) (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err, homeErr := d.socketHere(family)
+		if homeErr != nil {
+			ch <- result{-1, homeErr}
+			return // still locked: the thread ends with the goroutine
+		}
+		runtime.UnlockOSThread()
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	return r.fd, r.err
+}
+
+// socketHere creates a socket of the family in d's namespace on the
+// calling thread, locked by the caller: err is the socket's failure (or
+// the dialer's close), homeErr a failure to return to the daemon's
+// namespace, after which the thread must end.
+func (d *NetnsDialer) socketHere(family int) (fd int, err, homeErr error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if !d.ns.IsOpen() {
-		return -1, net.ErrClosed
+		return -1, net.ErrClosed, nil
 	}
-	return socketIn(d.ns, d.home, family)
+	if err := netns.Set(d.ns); err != nil {
+		return -1, fmt.Errorf("enter the pod's network namespace: %w", err), nil
+	}
+	fd, serr := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err := netns.Set(d.home); err != nil {
+		if serr == nil {
+			unix.Close(fd)
+		}
+		return -1, nil, fmt.Errorf("return from the pod's network namespace: %w", err)
+	}
+	if serr != nil {
+		return -1, os.NewSyscallError("socket", serr), nil
+	}
+	return fd, nil, nil
 }
 
 // DialContext connects to address ("host:port"; a name is resolved by the
@@ -140,18 +185,104 @@ func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) 
 		return nil, opErr(err)
 	}
 	f := os.NewFile(uintptr(fd), "probe socket")
-	defer f.Close()
 	if err := resetOnClose(fd); err != nil {
+		f.Close()
 		return nil, opErr(err)
 	}
 	if err := connect(ctx, f, sa); err != nil {
+		f.Close()
 		return nil, opErr(err)
 	}
-	c, err := net.FileConn(f)
+	return &socketConn{f: f, raddr: raddr}, nil
+}
+
+// socketConn is a connected probe socket as a net.Conn: the *os.File that
+// holds it (read, written and closed through Go's poller, deadlines
+// included) with the net package's errors and addresses. It saves what
+// net.FileConn costs a connection used once: a dup of the socket, its
+// second registration with the poller, and the getsockopt, getsockname
+// and getpeername calls that name it.
+type socketConn struct {
+	f     *os.File
+	raddr *net.TCPAddr
+}
+
+func (c *socketConn) Read(b []byte) (int, error) {
+	n, err := c.f.Read(b)
+	if err != nil && err != io.EOF {
+		err = c.opError("read", err)
+	}
+	return n, err
+}
+
+func (c *socketConn) Write(b []byte) (int, error) {
+	n, err := c.f.Write(b)
 	if err != nil {
-		return nil, opErr(err)
+		err = c.opError("write", err)
 	}
-	return c, nil
+	return n, err
+}
+
+func (c *socketConn) Close() error {
+	if err := c.f.Close(); err != nil {
+		return c.opError("close", err)
+	}
+	return nil
+}
+
+// LocalAddr asks the kernel: a probe needs it only for an error's wording.
+// It is nil once the connection is closed.
+func (c *socketConn) LocalAddr() net.Addr {
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var sa unix.Sockaddr
+	var serr error
+	if err := rc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil || serr != nil {
+		return nil
+	}
+	return tcpAddr(sa)
+}
+
+// tcpAddr is sa as the net package names a TCP endpoint; nil for another
+// kind of address.
+func tcpAddr(sa unix.Sockaddr) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	}
+	return nil
+}
+
+func (c *socketConn) RemoteAddr() net.Addr { return c.raddr }
+
+func (c *socketConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
+func (c *socketConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
+func (c *socketConn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }
+
+// opError words err (the *os.File's) as the net package does: "read tcp
+// 10.0.0.1:40000->10.0.0.5:8080: read: connection reset by peer", "...:
+// i/o timeout", "use of closed network connection".
+func (c *socketConn) opError(op string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, os.ErrClosed):
+		err = net.ErrClosed
+	case errors.As(err, &errno):
+		err = os.NewSyscallError(op, errno)
+	}
+	var laddr net.Addr
+	if op != "close" {
+		laddr = c.LocalAddr()
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: laddr, Addr: c.raddr, Err: err}
 }
 
 // resolve returns the address to dial: an IP literal as it is, a name
@@ -190,47 +321,6 @@ func sockaddr(network string, ap netip.AddrPort) (int, unix.Sockaddr, error) {
 		return unix.AF_INET6, &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}, nil
 	}
 	return 0, nil, fmt.Errorf("address %s is not of network %s", ip, network)
-}
-
-// socketIn creates a non-blocking TCP socket of the family inside ns.
-//
-// Preconditions: home is the daemon's network namespace, where every
-// unlocked thread is. The work runs on a goroutine of its own that locks
-// its OS thread, enters ns for the socket(2) call only and returns to
-// home. The thread is unlocked only when that return succeeded; otherwise
-// the goroutine ends locked and Go ends the thread with it, so that no
-// goroutine ever runs in the pod's namespace.
-func socketIn(ns, home netns.NsHandle, family int) (int, error) {
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(ns); err != nil {
-			// setns failed: the thread is where it was.
-			runtime.UnlockOSThread()
-			ch <- result{-1, fmt.Errorf("enter the pod's network namespace: %w", err)}
-			return
-		}
-		fd, serr := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err := netns.Set(home); err != nil {
-			if serr == nil {
-				unix.Close(fd)
-			}
-			ch <- result{-1, fmt.Errorf("return from the pod's network namespace: %w", err)}
-			return // still locked: the thread ends with the goroutine
-		}
-		runtime.UnlockOSThread()
-		if serr != nil {
-			ch <- result{-1, os.NewSyscallError("socket", serr)}
-			return
-		}
-		ch <- result{fd, nil}
-	}()
-	r := <-ch
-	return r.fd, r.err
 }
 
 // connect connects the non-blocking socket f to sa, waiting in Go's poller

@@ -33,7 +33,7 @@ func HTTPHook(ctx context.Context, a manifests.HTTPGetAction, t Target) error {
 	if err != nil {
 		return err
 	}
-	_, _, _, stoppedAt, err := newHTTPChecker(a, t).follow(ctx, req)
+	_, _, _, stoppedAt, err := newHTTPChecker(a, t).follow(ctx, req, nil)
 	switch {
 	case err != nil:
 		return err

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-project/berth/manifests"
@@ -36,6 +38,43 @@ var errHeaderTooLong = fmt.Errorf("server response headers exceeded %d bytes; ab
 type httpChecker struct {
 	action manifests.HTTPGetAction
 	target Target
+
+	// first is the probe's request, the same at every run, built and
+	// written out once (prepare).
+	once  sync.Once
+	first *preparedRequest
+	err   error
+}
+
+// preparedRequest is a request and its bytes on the wire.
+type preparedRequest struct {
+	req  *http.Request
+	wire []byte
+}
+
+// prepare builds the probe's request, or the error of a probe that cannot
+// send one ("httpGet.port: ..."), once: its inputs, the action and the
+// target, do not change.
+func (c *httpChecker) prepare() (*preparedRequest, error) {
+	c.once.Do(func() {
+		port, err := ResolvePort(c.action.Port, c.target.Ports)
+		if err != nil {
+			c.err = fmt.Errorf("httpGet.port: %w", err)
+			return
+		}
+		req, err := newHTTPRequest(context.Background(), c.action, c.target, port)
+		if err != nil {
+			c.err = err
+			return
+		}
+		var b bytes.Buffer
+		if err := req.Write(&b); err != nil {
+			c.err = fmt.Errorf("httpGet: %w", err)
+			return
+		}
+		c.first = &preparedRequest{req: req, wire: b.Bytes()}
+	})
+	return c.first, c.err
 }
 
 func newHTTPChecker(a manifests.HTTPGetAction, t Target) *httpChecker {
@@ -57,17 +96,18 @@ var errAwaitingHeaders = errors.New("context deadline exceeded (Client.Timeout e
 // followed up to maxRedirects; one to another host ends the probe with its
 // 3xx response, as the kubelet's client does.
 func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result, string) {
-	port, err := ResolvePort(c.action.Port, c.target.Ports)
-	if err != nil {
-		return Unknown, fmt.Sprintf("httpGet.port: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := newHTTPRequest(ctx, c.action, c.target, port)
+	first, err := c.prepare()
 	if err != nil {
 		return Unknown, err.Error()
 	}
-	req, res, body, stoppedAt, err := c.follow(ctx, req)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return c.result(c.follow(ctx, first.req, first.wire))
+}
+
+// result is the probe's result and output for the last request sent, its
+// response, or the Location redirects stopped at, or the error.
+func (c *httpChecker) result(req *http.Request, res *http.Response, body []byte, stoppedAt string, err error) (Result, string) {
 	switch {
 	case err != nil:
 		var readErr *bodyError
@@ -88,11 +128,19 @@ func (c *httpChecker) Check(ctx context.Context, timeout time.Duration) (Result,
 // follow exchanges req and follows the redirects to its host (any port),
 // up to maxRedirects: it returns the last request sent and its response,
 // or, past maxRedirects, the Location it stopped at. A redirect to another
-// host ends it with that 3xx response, as the kubelet's client does.
-func (c *httpChecker) follow(ctx context.Context, req *http.Request) (last *http.Request, res *http.Response, body []byte, stoppedAt string, err error) {
+// host ends it with that 3xx response, as the kubelet's client does. wire
+// is req written out, when the caller has it already (nil otherwise).
+func (c *httpChecker) follow(ctx context.Context, req *http.Request, wire []byte) (last *http.Request, res *http.Response, body []byte, stoppedAt string, err error) {
+	res, body, err = c.exchange(ctx, req, wire)
+	return c.onward(ctx, req, res, body, err)
+}
+
+// onward goes on from the first exchange of follow (req's response res
+// with its body, or its error): it exchanges again only for a redirect to
+// be followed.
+func (c *httpChecker) onward(ctx context.Context, req *http.Request, res *http.Response, body []byte, err error) (last *http.Request, _ *http.Response, _ []byte, stoppedAt string, _ error) {
 	host := req.URL.Hostname()
 	for redirects := 0; ; redirects++ {
-		res, body, err := c.exchange(ctx, req)
 		if err != nil {
 			return req, nil, nil, "", err
 		}
@@ -104,7 +152,15 @@ func (c *httpChecker) follow(ctx context.Context, req *http.Request) (last *http
 			return req, res, body, loc, nil
 		}
 		req = next
+		res, body, err = c.exchange(ctx, req, nil)
 	}
+}
+
+// followed says whether onward would exchange again after res, req's
+// response: a redirect to req's host.
+func followed(req *http.Request, res *http.Response) bool {
+	next, _ := redirect(req, res)
+	return next != nil && next.URL.Hostname() == req.URL.Hostname()
 }
 
 // bodyError is a failure to read a response's body, once its headers came.
@@ -115,9 +171,10 @@ func (e *bodyError) Unwrap() error { return e.err }
 
 // exchange dials req's host (through the target's dialer), wraps the
 // connection in TLS for https (unverified, as the kubelet's probes), writes
-// req, and reads the response with at most maxBody of its body, all by
-// ctx's deadline. The connection is closed before it returns.
-func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Response, []byte, error) {
+// req (wire, when not nil), and reads the response with at most maxBody of
+// its body, all by ctx's deadline. The connection is closed before it
+// returns.
+func (c *httpChecker) exchange(ctx context.Context, req *http.Request, wire []byte) (*http.Response, []byte, error) {
 	addr := req.URL.Host
 	if req.URL.Port() == "" {
 		addr = net.JoinHostPort(req.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[req.URL.Scheme])
@@ -143,13 +200,44 @@ func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Re
 		}
 		conn = tc
 	}
-	if err := req.Write(conn); err != nil {
-		return nil, nil, timedOut(ctx, err)
+	if wire != nil {
+		_, err = conn.Write(wire)
+	} else {
+		err = req.Write(conn)
 	}
-	capped := &headerReader{r: conn, left: maxHeader}
-	res, err := http.ReadResponse(bufio.NewReader(capped), req)
 	if err != nil {
 		return nil, nil, timedOut(ctx, err)
+	}
+	res, b, err := readResponse(conn, req)
+	if err != nil {
+		var readErr *bodyError
+		if !errors.As(err, &readErr) {
+			err = timedOut(ctx, err)
+		}
+		return nil, nil, err
+	}
+	return res, b, nil
+}
+
+// readResponse reads req's response from r: its headers (at most
+// maxHeader bytes) and at most maxBody of its body (a failure there is a
+// *bodyError).
+func readResponse(r io.Reader, req *http.Request) (*http.Response, []byte, error) {
+	capped := &headerReader{r: r, left: maxHeader}
+	br, _ := bufReaders.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReader(capped)
+	} else {
+		br.Reset(capped)
+	}
+	// The response's Body reads br: it is read here and never after.
+	defer func() {
+		br.Reset(nil)
+		bufReaders.Put(br)
+	}()
+	res, err := http.ReadResponse(br, req)
+	if err != nil {
+		return nil, nil, err
 	}
 	// The body is read through a LimitReader, and net/http bounds its
 	// chunk lines and trailers: only the headers needed the cap.
@@ -160,6 +248,9 @@ func (c *httpChecker) exchange(ctx context.Context, req *http.Request) (*http.Re
 	}
 	return res, b, nil
 }
+
+// bufReaders holds readResponse's buffered readers between responses.
+var bufReaders sync.Pool
 
 // headerReader reads r until left bytes were read, then fails with
 // errHeaderTooLong; a negative left reads without a cap.

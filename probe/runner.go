@@ -49,7 +49,8 @@ type Probe struct {
 }
 
 // Runner probes one container: it drives a State on a Clock, runs each
-// due probe on a goroutine of its own (a slow liveness probe never delays
+// due probe through its checker's Start (the batcher) or else on a
+// goroutine of its own (either way a slow liveness probe never delays
 // readiness), and hands every Report to the report function, one at a
 // time, from its loop. The wiring tells it when the container starts and
 // stops; it probes nothing until the first start.
@@ -73,10 +74,12 @@ type checkResult struct {
 // NewRunner returns the runner of container's probes.
 func NewRunner(container string, clock Clock, report func(Report), probes ...Probe) *Runner {
 	r := &Runner{
-		clock:   clock,
-		report:  report,
-		events:  make(chan func() []Report),
-		results: make(chan checkResult),
+		clock:  clock,
+		report: report,
+		events: make(chan func() []Report),
+		// One a probe type: a started run's result waits here while the
+		// loop is busy.
+		results: make(chan checkResult, 3),
 		done:    make(chan struct{}),
 	}
 	specs := make([]Spec, 0, len(probes))
@@ -115,7 +118,7 @@ func (r *Runner) Run(ctx context.Context) {
 	for {
 		now := r.clock.Now()
 		for _, run := range r.state.Take(now) {
-			go r.check(ctx, run)
+			r.start(ctx, run)
 		}
 		var wake <-chan time.Time
 		if next, ok := r.state.Next(); ok {
@@ -137,10 +140,44 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
+// starter is a Checker that can run without a goroutine of its own: Start
+// begins a run that calls done once, from any goroutine, with what Check
+// would have returned; false when it cannot run this one so (Check then
+// runs it).
+type starter interface {
+	Start(ctx context.Context, timeout time.Duration, done func(Result, string)) bool
+}
+
+// start runs run: through its checker's Start when it has one and takes
+// it, else on a goroutine of its own.
+func (r *Runner) start(ctx context.Context, run Run) {
+	if s, ok := r.checkers[run.Type].(starter); ok && s.Start(ctx, r.timeouts[run.Type], func(res Result, out string) { r.deliver(ctx, checkResult{run, res, out}) }) {
+		return
+	}
+	go r.check(ctx, run)
+}
+
 func (r *Runner) check(ctx context.Context, run Run) {
 	res, out := r.checkers[run.Type].Check(ctx, r.timeouts[run.Type])
 	select {
 	case r.results <- checkResult{run, res, out}:
 	case <-ctx.Done():
+	}
+}
+
+// deliver hands a started run's result to the loop. It never waits: the
+// caller may be serving other probes (the batcher); a loop busy elsewhere
+// gets it from a goroutine.
+func (r *Runner) deliver(ctx context.Context, cr checkResult) {
+	select {
+	case r.results <- cr:
+	case <-ctx.Done():
+	default:
+		go func() {
+			select {
+			case r.results <- cr:
+			case <-ctx.Done():
+			}
+		}()
 	}
 }
