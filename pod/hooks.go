@@ -34,7 +34,9 @@ const postStartFile = "poststart-done"
 // does (Config.ExecProbe); httpGet hooks dial from the pod's network
 // namespace, as probes do.
 type hooker struct {
-	m      *Manager
+	m *Manager
+	// e is the pod's entry, whose status watch the hooker follows.
+	e      *entry
 	pod    *manifests.Pod
 	uid    string
 	socket string
@@ -108,7 +110,7 @@ func (m *Manager) startHooks(id string, e *entry) {
 
 func (m *Manager) newHooker(e *entry) (*hooker, error) {
 	rec := e.rec
-	h := &hooker{m: m, pod: rec.Pod, uid: rec.UID, socket: e.layout.Socket(), layout: e.layout,
+	h := &hooker{m: m, e: e, pod: rec.Pod, uid: rec.UID, socket: e.layout.Socket(), layout: e.layout,
 		close: func() error { return nil }, runs: map[string]hookRun{}}
 	if needsDialer(rec.Pod) {
 		t, closeNS, err := m.podTarget(rec)
@@ -151,9 +153,9 @@ func (h *hooker) release() {
 }
 
 // watch runs the postStart hook of each new run of a container, as the
-// infra's status shows them (watchStatus), until ctx ends.
+// infra's status shows them (followStatus), until ctx ends.
 func (h *hooker) watch(ctx context.Context) {
-	h.m.watchStatus(ctx, h.socket, func(st infra.PodStatus) { h.observe(ctx, st.Containers) })
+	h.m.followStatus(ctx, h.e, func(st infra.PodStatus) { h.observe(ctx, st.Containers) })
 }
 
 // observe starts the postStart hook of every run it has not seen.
