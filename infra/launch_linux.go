@@ -36,6 +36,9 @@ type Launching struct {
 	// Proc is the infra process. Its net namespace exists from the start,
 	// so the pod's network can be set up while the infra starts.
 	Proc *os.Process
+	// PID is Proc's pid, which it keeps after Reap released Proc (that
+	// sets Proc.Pid to -1).
+	PID int
 
 	readyDone chan struct{}
 	readyErr  error
@@ -116,7 +119,7 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	// Only the child may hold these ends, or EOF never comes.
 	configR.Close()
 	readyW.Close()
-	l := &Launching{Proc: proc, readyDone: make(chan struct{}), joinDone: make(chan struct{})}
+	l := &Launching{Proc: proc, PID: proc.Pid, readyDone: make(chan struct{}), joinDone: make(chan struct{})}
 	go func() {
 		l.joinErr = reexec.JoinCgroups(proc.Pid, opt.CgroupProcs)
 		close(l.joinDone)
