@@ -37,6 +37,9 @@ type Launching struct {
 	// Proc is the infra process. Its net namespace exists from the start,
 	// so the pod's network can be set up while the infra starts.
 	Proc *os.Process
+	// PID is Proc's pid, which it keeps after Reap released Proc (that
+	// sets Proc.Pid to -1).
+	PID int
 
 	readyDone chan struct{}
 	readyErr  error
@@ -114,7 +117,7 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	// Only the child may hold these ends, or EOF never comes.
 	configR.Close()
 	readyW.Close()
-	l := &Launching{Proc: proc, readyDone: make(chan struct{})}
+	l := &Launching{Proc: proc, PID: proc.Pid, readyDone: make(chan struct{})}
 	go func() {
 		err := handshake(payload, opt.ReadyTimeout, configW, readyR)
 		if err != nil {

@@ -308,6 +308,11 @@ func (s *server) watch(conn *net.UnixConn) {
 			if err == nil {
 				err = writeFrame(conn, Response{Version: ProtocolVersion, Status: &st})
 			}
+			if err == nil {
+				// A deadline left armed wakes the idle infra when it
+				// passes, 30 s after each push, for nothing.
+				err = conn.SetWriteDeadline(time.Time{})
+			}
 			if err != nil {
 				s.log.Debug("watch stream", "pod", s.cfg.Key, "err", err)
 				done = true

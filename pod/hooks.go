@@ -37,7 +37,9 @@ const postStartFile = "poststart-done"
 // exec` does (Config.ExecHook); httpGet hooks dial from the pod's network
 // namespace, as probes do.
 type hooker struct {
-	m      *Manager
+	m *Manager
+	// e is the pod's entry, whose status watch the hooker follows.
+	e      *entry
 	pod    *manifests.Pod
 	uid    string
 	socket string
@@ -134,7 +136,7 @@ func (m *Manager) startHooks(id string, e *entry) {
 
 func (m *Manager) newHooker(e *entry) (*hooker, error) {
 	rec := e.rec
-	h := &hooker{m: m, pod: rec.Pod, uid: rec.UID, socket: e.layout.Socket(), layout: e.layout,
+	h := &hooker{m: m, e: e, pod: rec.Pod, uid: rec.UID, socket: e.layout.Socket(), layout: e.layout,
 		close: func() error { return nil }, runs: map[string]hookRun{}, preStops: map[string]time.Time{}, telling: map[string]time.Time{}}
 	if needsDialer(rec.Pod) {
 		t, closeNS, err := m.podTarget(rec)
@@ -178,9 +180,9 @@ func (h *hooker) release() {
 
 // watch runs the postStart hook of each new run of a container or sidecar
 // and the preStop hooks of the sidecars whose turn to stop came, as the
-// infra's status shows them (watchStatus), until ctx ends.
+// infra's status shows them (followStatus), until ctx ends.
 func (h *hooker) watch(ctx context.Context) {
-	h.m.watchStatus(ctx, h.socket, func(st infra.PodStatus) {
+	h.m.followStatus(ctx, h.e, func(st infra.PodStatus) {
 		all := slices.Concat(st.InitContainers, st.Containers)
 		h.observe(ctx, all)
 		h.answerPreStops(ctx, all)
@@ -585,6 +587,33 @@ func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) 
 		cancel()
 		h.wg.Wait()
 		h.release()
+	}
+}
+
+// watchStatus calls fn with the status of the pod whose infra listens on
+// socket each time the infra pushes one (WatchStatus), until ctx ends: the
+// pod's own watch (followStatus) has ended when its removal began. A
+// broken stream is opened again after probePoll; an infra too old to push
+// is asked for its status every probePoll instead.
+func (m *Manager) watchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) {
+	push := true
+	t := time.NewTicker(probePoll)
+	defer t.Stop()
+	for {
+		if push {
+			err := m.cfg.Infra.WatchStatus(ctx, socket, fn)
+			push = !errors.Is(err, infra.ErrUnsupported)
+		}
+		if !push {
+			if st, err := m.cfg.Infra.Status(ctx, socket); err == nil {
+				fn(st)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

@@ -205,7 +205,7 @@ func (hostInfra) WatchStatus(ctx context.Context, socket string, fn func(infra.P
 
 type launching struct{ *infra.Launching }
 
-func (l launching) Pid() int { return l.Proc.Pid }
+func (l launching) Pid() int { return l.PID }
 
 // hostProcesses is the host's process table.
 type hostProcesses struct{}

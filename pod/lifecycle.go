@@ -136,6 +136,8 @@ type entry struct {
 	// watch.
 	cached  *infra.PodStatus
 	unwatch func()
+	// feed hands what the watch receives to the prober and the hooker.
+	feed statusFeed
 }
 
 // NewManager returns a Manager; call Recover before the first reconcile.

@@ -28,7 +28,9 @@ const probePoll = time.Second
 // pod); exec probes run in the container as `berth exec` does
 // (Config.ExecProbe).
 type prober struct {
-	m      *Manager
+	m *Manager
+	// e is the pod's entry, whose status watch the prober follows.
+	e      *entry
 	pod    *manifests.Pod
 	uid    string
 	socket string
@@ -144,7 +146,7 @@ func (m *Manager) stopProbes(e *entry) {
 func (m *Manager) newProber(e *entry) (*prober, error) {
 	rec := e.rec
 	p := rec.Pod
-	pr := &prober{m: m, pod: p, uid: e.rec.UID, socket: e.layout.Socket(), ctrs: map[string]*probed{}}
+	pr := &prober{m: m, e: e, pod: p, uid: e.rec.UID, socket: e.layout.Socket(), ctrs: map[string]*probed{}}
 	target, closeNS, err := m.podTarget(rec)
 	if err != nil {
 		return nil, err
@@ -235,9 +237,9 @@ func (pr *prober) stop() {
 }
 
 // watch tells the runners of their containers' starts and exits, as the
-// infra's status shows them, until ctx ends: pushed by the infra on one
-// long-lived connection (WatchStatus), so that a pod whose containers
-// keep running costs nothing here (watchStatus).
+// infra's status shows them, until ctx ends: pushed by the infra on the
+// pod's one watch, which the prober follows (followStatus), so that a pod
+// whose containers keep running costs nothing here.
 func (pr *prober) watch(ctx context.Context) {
 	var mu sync.Mutex
 	var last *infra.PodStatus
@@ -267,34 +269,7 @@ func (pr *prober) watch(ctx context.Context) {
 			}
 		})
 	}
-	pr.m.watchStatus(ctx, pr.socket, observe)
-}
-
-// watchStatus calls fn with the status of the pod whose infra listens on
-// socket each time the infra pushes one (WatchStatus), until ctx ends. A
-// broken stream (the infra restarts or died) is opened again after
-// probePoll; an infra too old to push is asked for its status every
-// probePoll instead.
-func (m *Manager) watchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) {
-	push := true
-	t := time.NewTicker(probePoll)
-	defer t.Stop()
-	for {
-		if push {
-			err := m.cfg.Infra.WatchStatus(ctx, socket, fn)
-			push = !errors.Is(err, infra.ErrUnsupported)
-		}
-		if !push {
-			if st, err := m.cfg.Infra.Status(ctx, socket); err == nil {
-				fn(st)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	pr.m.followStatus(ctx, pr.e, observe)
 }
 
 // observeStatus passes on what the infra's status shows, with a run whose

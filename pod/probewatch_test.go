@@ -65,20 +65,26 @@ func (s *statusSource) calls() (watches, polls int) {
 }
 
 // TestProberWatch: the prober learns of a container's runs and exits from
-// the status its infra pushes, on one stream and without asking; from an
-// infra too old to push, by asking every probePoll.
+// the status its infra pushes, on the pod's one stream (the status
+// cache's), which another follower (the hooker's place) shares: the infra
+// is watched once and never asked. From an infra too old to push, each
+// learns by asking every probePoll.
 func TestProberWatch(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	running := func(at time.Time) infra.PodStatus {
-		return infra.PodStatus{Containers: []infra.ContainerStatus{{Name: "app", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: at}}}}}
+		return infra.PodStatus{Version: infra.ProtocolVersion, Containers: []infra.ContainerStatus{{Name: "app", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: at}}}}}
 	}
-	exited := infra.PodStatus{Containers: []infra.ContainerStatus{{Name: "app", State: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1}}}}}
+	exited := infra.PodStatus{Version: infra.ProtocolVersion, Containers: []infra.ContainerStatus{{Name: "app", State: kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1}}}}}
 	for _, old := range []bool{false, true} {
 		t.Run(fmt.Sprintf("old=%v", old), func(t *testing.T) {
 			src := &statusSource{old: old, pushed: make(chan infra.PodStatus)}
-			m := NewManager(Config{Infra: src, Event: func(Event) {}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			m := NewManager(Config{Infra: src, Event: func(Event) {}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Processes: fakeProcesses{newFakeHost(t.TempDir())}})
 			p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
-			pr := &prober{m: m, pod: p, socket: "/s", ctx: t.Context(), ctrs: map[string]*probed{}}
+			e := &entry{rec: &record{Pod: p}, layout: Layout{Run: t.TempDir()}}
+			m.watchInfra(e)
+			t.Cleanup(func() { m.stopWatch(e) })
+			pr := &prober{m: m, e: e, pod: p, socket: "/s", ctx: t.Context(), ctrs: map[string]*probed{}}
 			pc := &probed{}
 			pc.runner = probe.NewRunner("app", probe.SystemClock{}, func(probe.Report) {})
 			pr.ctrs["app"] = pc
@@ -87,21 +93,37 @@ func TestProberWatch(t *testing.T) {
 			t.Cleanup(func() { cancel(); wg.Wait() })
 			wg.Go(func() { pc.runner.Run(ctx) })
 			wg.Go(func() { pr.watch(ctx) })
-			run := func() time.Time { return pr.statuses()["app"].run }
+			var mu sync.Mutex
+			var other time.Time
+			wg.Go(func() {
+				m.followStatus(ctx, e, func(st infra.PodStatus) {
+					mu.Lock()
+					defer mu.Unlock()
+					other = time.Time{}
+					if r := st.Containers[0].State.Running; r != nil {
+						other = r.StartedAt
+					}
+				})
+			})
+			seen := func(want time.Time) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return pr.statuses()["app"].run.Equal(want) && other.Equal(want)
+			}
 			for i, st := range []infra.PodStatus{running(t0), exited, running(t0.Add(time.Minute))} {
 				src.pushed <- st
 				want := time.Time{}
 				if r := st.Containers[0].State.Running; r != nil {
 					want = r.StartedAt
 				}
-				testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("status %d seen", i), func() bool { return run().Equal(want) })
+				testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("status %d seen by both", i), func() bool { return seen(want) })
 			}
 			watches, polls := src.calls()
 			if old && (watches != 1 || polls < 3) {
 				t.Errorf("old infra: %d watches, %d polls; want 1 watch, then polls", watches, polls)
 			}
 			if !old && (watches != 1 || polls != 0) {
-				t.Errorf("%d watches, %d polls; want one watch and no polls", watches, polls)
+				t.Errorf("%d watches, %d polls; want one watch, shared, and no polls", watches, polls)
 			}
 		})
 	}

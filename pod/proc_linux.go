@@ -27,7 +27,7 @@ func alive(pid int, start uint64) bool {
 // the daemon's children (infras adopted after a daemon restart).
 func waitExit(pid int, start uint64, timeout time.Duration) error {
 	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ESRCH) {
+	if gone(err) {
 		return nil
 	}
 	if err != nil {
@@ -61,7 +61,7 @@ func waitExit(pid int, start uint64, timeout time.Duration) error {
 // start (never to a reused PID).
 func killProcess(pid int, start uint64) error {
 	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ESRCH) {
+	if gone(err) {
 		return nil
 	}
 	if err != nil {
@@ -83,7 +83,7 @@ func killProcess(pid int, start uint64) error {
 // thread.
 func watchExit(pid int, start uint64, exited func()) error {
 	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ESRCH) {
+	if gone(err) {
 		go exited()
 		return nil
 	}
@@ -120,4 +120,11 @@ func watchExit(pid int, start uint64, exited func()) error {
 		exited()
 	}()
 	return nil
+}
+
+// gone says pidfd_open found no process to open: ESRCH, or ENOENT, which
+// a 6.x kernel was seen to answer for a pid whose process had just exited
+// and been reaped (a pod's removal failed on it, under load).
+func gone(err error) bool {
+	return errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT)
 }

@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/berth-project/berth/infra"
@@ -22,6 +23,11 @@ import (
 // push every change (before infra.WatchAllVersion) is asked for its
 // status at each listing, as before; one too old to watch at all
 // (infra.ErrUnsupported) is watched for its exit with a pidfd instead.
+//
+// The watch is the pod's only one: the pod's other readers of its status,
+// the prober and the hooker, follow it (followStatus, through the entry's
+// statusFeed), so that the infra pushes each change once, on one
+// connection, whoever reads it.
 
 // watchMinBackoff and watchMaxBackoff bound the back-off, doubling, before
 // a broken watch of a live infra is opened again. The first is short: an
@@ -70,14 +76,19 @@ func (m *Manager) cacheStatus(ctx context.Context, e *entry, rec *record) {
 			}
 			m.mu.Unlock()
 			backoff = 0
+			// Protocol 10's pushes miss changes the cache needs, but
+			// not the runs' starts and ends its followers look for.
+			e.feed.publish(st)
 		})
 		m.mu.Lock()
 		e.cached = nil
 		m.mu.Unlock()
+		e.feed.broke()
 		if ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, infra.ErrUnsupported) {
+			e.feed.cannotWatch()
 			if err := m.cfg.Processes.Watch(rec.InfraPID, rec.InfraStart, m.cfg.InfraExited); err != nil {
 				m.cfg.Log.Warn("cannot watch the pod's infra; its death is seen at the next reconcile pass", "pod", key(rec.Pod), "pid", rec.InfraPID, "err", err)
 			}
@@ -95,6 +106,131 @@ func (m *Manager) cacheStatus(ctx context.Context, e *entry, rec *record) {
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
+		}
+	}
+}
+
+// statusFeed hands the statuses the pod's watch receives to its
+// followers. The zero value is ready.
+type statusFeed struct {
+	mu        sync.Mutex
+	seq       uint64
+	last      *infra.PodStatus // the latest received; nil before the first and once the stream broke
+	followers map[*follower]bool
+	// unwatchable is closed once the infra answered that it cannot
+	// watch (before protocol 10): followers ask it instead.
+	unwatchable chan struct{}
+	cannot      bool
+}
+
+// follower is one reader of a feed; its calls never overlap and never
+// go back to an older status.
+type follower struct {
+	mu     sync.Mutex
+	seq    uint64
+	fn     func(infra.PodStatus)
+	closed bool
+}
+
+func (f *follower) deliver(seq uint64, st infra.PodStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || seq <= f.seq {
+		return
+	}
+	f.seq = seq
+	f.fn(st)
+}
+
+// publish hands st to every follower.
+func (f *statusFeed) publish(st infra.PodStatus) {
+	f.mu.Lock()
+	f.seq++
+	seq := f.seq
+	f.last = &st
+	fs := make([]*follower, 0, len(f.followers))
+	for fl := range f.followers {
+		fs = append(fs, fl)
+	}
+	f.mu.Unlock()
+	for _, fl := range fs {
+		fl.deliver(seq, st)
+	}
+}
+
+// broke forgets the latest status: the stream that brought it ended.
+func (f *statusFeed) broke() {
+	f.mu.Lock()
+	f.last = nil
+	f.mu.Unlock()
+}
+
+// cannotWatch says the infra cannot watch.
+func (f *statusFeed) cannotWatch() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.cannot {
+		f.cannot = true
+		close(f.unwatchableLocked())
+	}
+}
+
+func (f *statusFeed) unwatchableLocked() chan struct{} {
+	if f.unwatchable == nil {
+		f.unwatchable = make(chan struct{})
+	}
+	return f.unwatchable
+}
+
+// follow calls fn with the latest status, if any, and then with every
+// status published, until the returned stop, which waits for a call under
+// way. unwatchable is closed when the infra cannot watch.
+func (f *statusFeed) follow(fn func(infra.PodStatus)) (stop func(), unwatchable <-chan struct{}) {
+	fl := &follower{fn: fn}
+	f.mu.Lock()
+	if f.followers == nil {
+		f.followers = map[*follower]bool{}
+	}
+	f.followers[fl] = true
+	last, seq := f.last, f.seq
+	unwatchable = f.unwatchableLocked()
+	f.mu.Unlock()
+	if last != nil {
+		fl.deliver(seq, *last)
+	}
+	return func() {
+		f.mu.Lock()
+		delete(f.followers, fl)
+		f.mu.Unlock()
+		fl.mu.Lock()
+		fl.closed = true
+		fl.mu.Unlock()
+	}, unwatchable
+}
+
+// followStatus calls fn with the status of e's pod as its watch receives
+// it (the latest at once), until ctx ends: the pod's one stream, shared.
+// An infra that cannot watch (before protocol 10) is asked for its status
+// every probePoll instead.
+func (m *Manager) followStatus(ctx context.Context, e *entry, fn func(infra.PodStatus)) {
+	stop, unwatchable := e.feed.follow(fn)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-unwatchable:
+	}
+	socket := e.layout.Socket()
+	t := time.NewTicker(probePoll)
+	defer t.Stop()
+	for {
+		if st, err := m.cfg.Infra.Status(ctx, socket); err == nil {
+			fn(st)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/kube"
+	"github.com/berth-project/berth/manifests"
 )
 
 // pushInfra is the fake host's infra with a status the test sets (push),
@@ -234,4 +235,53 @@ func TestStatusCacheOldInfra(t *testing.T) {
 			t.Errorf("the infra's death asked for %d passes, want 1", passes.Load())
 		}
 	})
+}
+
+// TestStatusWatchOnePerPod: a pod with probes and a postStart hook holds
+// one status watch of its infra, whose pushes reach the status cache, the
+// prober and the hooker alike.
+func TestStatusWatchOnePerPod(t *testing.T) {
+	ctx := context.Background()
+	h := newFakeHost(t.TempDir())
+	src := &pushInfra{fakeHost: h, streams: map[chan infra.PodStatus]bool{}}
+	cfg := h.config()
+	cfg.Infra = src
+	m := NewManager(cfg)
+	p := webPod(t)
+	p.Spec.HostNetwork = true // the probes and hooks dial from the host: no namespace to open
+	p.Spec.Containers[0].Ports[0].HostPort = 0
+	p.Spec.Containers[0].ReadinessProbe = &manifests.Probe{ProbeHandler: manifests.ProbeHandler{TCPSocket: &manifests.TCPSocketAction{Port: manifests.FromInt(1)}}, PeriodSeconds: 3600}
+	p.Spec.Containers[0].Lifecycle = &manifests.Lifecycle{PostStart: &manifests.LifecycleHandler{Sleep: &manifests.SleepAction{}}}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	running := func(at time.Time) infra.PodStatus {
+		return infra.PodStatus{Version: infra.ProtocolVersion, Started: true, StartedAt: t0,
+			Containers: []infra.ContainerStatus{{Name: "web", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: at}}}}}
+	}
+	src.push(running(t0))
+	if err := m.Apply(ctx, createAction(p)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Apply(ctx, deleteAction(p)) })
+	e := m.pods[ID(p.Namespace, p.Name)]
+	if e.probes == nil || e.hooks == nil {
+		t.Fatalf("the pod has probes %v and hooks %v, want both", e.probes != nil, e.hooks != nil)
+	}
+	for i, at := range []time.Time{t0, t0.Add(time.Minute)} {
+		src.push(running(at))
+		testutil.WaitFor(t, 5*time.Second, fmt.Sprintf("run %d seen by the cache, the prober and the hooker", i), func() bool {
+			m.mu.Lock()
+			cached := e.cached != nil && e.cached.Containers[0].State.Running.StartedAt.Equal(at)
+			m.mu.Unlock()
+			e.hooks.mu.Lock()
+			hooked := e.hooks.runs["web"].run.Equal(at)
+			e.hooks.mu.Unlock()
+			return cached && hooked && e.probes.statuses()["web"].run.Equal(at)
+		})
+	}
+	src.mu.Lock()
+	watches, streams := src.watches, len(src.streams)
+	src.mu.Unlock()
+	if watches != 1 || streams != 1 {
+		t.Errorf("%d watches opened, %d open; want one, shared", watches, streams)
+	}
 }

@@ -180,11 +180,7 @@ func judge(g Gate, d *Desired, live *Observed) (a Action, ok, wait bool) {
 	if why == "" {
 		return Action{Kind: Accept, Key: d.Key, Desired: d, Observed: live, Reason: "containers ready"}, true, false
 	}
-	since := live.Rollout.Since
-	if g.Started.After(since) {
-		since = g.Started
-	}
-	if g.Now.Sub(since) < deadline {
+	if g.Now.Sub(later(live.Rollout.Since, g.Started)) < deadline {
 		return Action{}, false, true
 	}
 	good := live.Rollout.LastGood
@@ -200,6 +196,44 @@ func judge(g Gate, d *Desired, live *Observed) (a Action, ok, wait bool) {
 	}
 	a.Reason = "roll back: " + a.Rollback
 	return a, true, false
+}
+
+// recheck is when time alone can next change judge's "not yet" for a pod
+// on trial: the moment the last of its running containers without a
+// readiness probe has run for min-ready, or its deadline if sooner (when
+// there is a last good spec to return to). It is zero when only a change
+// of the pod's status can (a readiness probe not passing, a container not
+// running, no status): such a pod is looked at again after a short delay.
+func recheck(g Gate, d *Desired, live *Observed) time.Time {
+	h := live.Health
+	if h == nil {
+		return time.Time{}
+	}
+	minReady, _ := manifests.DurationAnnotation(d.Pod, manifests.AnnotationMinReady, cmp.Or(g.MinReady, DefaultMinReady))
+	var at time.Time
+	for _, c := range h.Containers {
+		switch {
+		case c.Completed:
+		case c.ReadinessProbe && !c.Ready, !c.ReadinessProbe && c.RunningSince.IsZero():
+			return time.Time{}
+		case !c.ReadinessProbe:
+			at = later(at, c.RunningSince.Add(minReady))
+		}
+	}
+	if live.Rollout.LastGood != nil {
+		deadline, _ := manifests.DurationAnnotation(d.Pod, manifests.AnnotationRolloutDeadline, cmp.Or(g.Deadline, DefaultRolloutDeadline))
+		if end := later(live.Rollout.Since, g.Started).Add(deadline); at.IsZero() || end.Before(at) {
+			at = end
+		}
+	}
+	return at
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // retryTrial decides for a pod on trial whose create failed: back to its

@@ -89,7 +89,8 @@ func TestPlanDependencies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			acts, wait := plan(gate, tt.desired, nil, tt.observed, manifests.SpecEqual)
+			acts, w := plan(gate, tt.desired, nil, tt.observed, manifests.SpecEqual)
+			wait := w.any()
 			if got := actionStrings(acts); !slices.Equal(got, tt.want) {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
@@ -226,7 +227,8 @@ func TestPlanRollout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := gate
 			g.Started = tt.started
-			acts, wait := plan(g, []Desired{tt.desired}, nil, []Observed{tt.observed}, manifests.SpecEqual)
+			acts, w := plan(g, []Desired{tt.desired}, nil, []Observed{tt.observed}, manifests.SpecEqual)
+			wait := w.any()
 			if got := actionStrings(acts); !slices.Equal(got, tt.want) {
 				t.Errorf("got  %q\nwant %q", got, tt.want)
 			}
@@ -262,8 +264,8 @@ func TestPlanJudgesATrialWhoseFileBroke(t *testing.T) {
 	}
 	young := failing
 	young.Rollout.Since = t0
-	if acts, wait := plan(gate, nil, held, []Observed{young}, manifests.SpecEqual); len(acts) != 0 || !wait {
-		t.Errorf("within the deadline: %q, wait %v; want nothing yet, and a pass back", actionStrings(acts), wait)
+	if acts, w := plan(gate, nil, held, []Observed{young}, manifests.SpecEqual); len(acts) != 0 || !w.any() {
+		t.Errorf("within the deadline: %q, wait %+v; want nothing yet, and a judgement back", actionStrings(acts), w)
 	}
 	if acts, _ := plan(gate, nil, held, []Observed{have("web", "u1", "/m/web.yaml", "img:1", nil)}, manifests.SpecEqual); len(acts) != 0 {
 		t.Errorf("a proven pod of a broken file: %q, want nothing", actionStrings(acts))

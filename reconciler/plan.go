@@ -128,10 +128,31 @@ func Plan(desired []Desired, held map[string]bool, observed []Observed) []Action
 	return actions
 }
 
+// waits is what of a plan must be looked at again even if nothing
+// changes: pass says a pass must come back (a pod held for another's
+// readiness, a create on trial that failed, a trial's metadata updated
+// first); trials are the pods on trial that judge left waiting, which the
+// Reconciler judges again on their own (Reconciler.judgeTrials) rather
+// than with a pass over every pod.
+type waits struct {
+	pass   bool
+	trials []trial
+}
+
+// any says a pass or a judgement must come back.
+func (w waits) any() bool { return w.pass || len(w.trials) > 0 }
+
+// trial is a pod on trial to judge again: at the time recheck gave, or,
+// when that is zero, after the Reconciler's RetryMin.
+type trial struct {
+	d    *Desired
+	live *Observed
+	at   time.Time
+}
+
 // plan is Plan with the gate and the spec comparison given (the Reconciler
-// memoises it). wait says a pod is held or on trial: a pass must come
-// back to it even if nothing changes.
-func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, specEqual func(a, b *manifests.Pod) bool) (actions []Action, wait bool) {
+// memoises it), and what must be looked at again.
+func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, specEqual func(a, b *manifests.Pod) bool) (actions []Action, w waits) {
 	want := make(map[PodKey]*Desired, len(desired))
 	for i := range desired {
 		if _, dup := want[desired[i].Key]; !dup {
@@ -162,18 +183,24 @@ func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, 
 			// Its file fails to load: the pod keeps its spec, and a
 			// spec on trial is still judged, as if the file asked for it.
 			if g.on() && live.Rollout.Trial {
-				a, ok, w := judge(g, &Desired{Key: key, File: live.File, Pod: live.Pod}, live)
+				d := &Desired{Key: key, File: live.File, Pod: live.Pod}
+				a, ok, wait := judge(g, d, live)
 				if ok {
 					others = append(others, a)
 				}
-				wait = wait || w
+				if wait {
+					w.trials = append(w.trials, trial{d: d, live: live, at: recheck(g, d, live)})
+				}
 			}
 		default:
-			a, ok, w := compare(g, d, live, specEqual)
-			if ok {
+			a, ok, wait := compare(g, d, live, specEqual)
+			switch {
+			case ok:
 				others = append(others, a)
+				w.pass = w.pass || wait
+			case wait:
+				w.trials = append(w.trials, trial{d: d, live: live, at: recheck(g, d, live)})
 			}
-			wait = wait || w
 		}
 	}
 	for key, d := range want {
@@ -186,7 +213,7 @@ func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, 
 				// Only a pod waiting for another's readiness needs
 				// another look; a cycle or a missing or invalid
 				// dependency changes with the files, which bring a pass.
-				wait = wait || a.Hold == HoldWaiting
+				w.pass = w.pass || a.Hold == HoldWaiting
 				continue
 			}
 		}
@@ -195,7 +222,7 @@ func plan(g Gate, desired []Desired, held map[string]bool, observed []Observed, 
 	}
 	sortActions(deletes)
 	sortActions(others)
-	return append(deletes, others...), wait
+	return append(deletes, others...), w
 }
 
 // groupObserved indexes observed pods by key, keeping the runtime's order.

@@ -106,8 +106,10 @@ type Result struct {
 	Done   []Action
 	Failed []Failure
 	// Waiting says a pod waits for a dependency to be Ready or its spec
-	// is on trial: Run passes again after RetryMin. A pod held for a
-	// cycle or a missing dependency waits for a file to change instead.
+	// is on trial and its create failed: Run passes again after RetryMin.
+	// A pod held for a cycle or a missing dependency waits for a file to
+	// change instead. A pod on trial that is not ready yet is not waiting
+	// in this sense: Run judges it again without a pass.
 	Waiting bool
 }
 
@@ -125,6 +127,11 @@ type Reconciler struct {
 	passMu sync.Mutex // one pass at a time
 	errs   *errorLog  // guarded by passMu
 	specs  specMemo   // guarded by passMu
+	// trials are the pods on trial the last pass left waiting, by key,
+	// each with when to judge it again; judged is when judgeTrials last
+	// ran. Guarded by passMu.
+	trials map[PodKey]trial
+	judged time.Time
 
 	mu       sync.Mutex // guards problems
 	problems []error
@@ -144,28 +151,43 @@ func New(src Source, rt Runtime, log *slog.Logger, opts Options) *Reconciler {
 // Run does a pass at once, then one per receive on trigger, until ctx
 // ends (it returns ctx.Err()) or trigger is closed (it returns nil). A
 // pass with failed actions is repeated after a capped exponential back-off
-// even without a trigger. Triggers that arrive during a pass are
+// even without a trigger, and so is one with a pod held for another's
+// readiness, after RetryMin. The pods on trial that a pass left waiting
+// are judged again on their own (judgeTrials) when time can decide them,
+// or after RetryMin when only their status can: not with a pass over
+// every pod each time, which would make N pods on trial after a burst
+// cost N passes of N pods. Triggers that arrive during a pass are
 // coalesced by the sender: use a channel with a buffer of one and a
 // non-blocking send.
 func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}) error {
 	retry := time.NewTimer(0)
 	retry.Stop()
 	defer retry.Stop()
+	judge := time.NewTimer(0)
+	judge.Stop()
+	defer judge.Stop()
 	backoff := time.Duration(0)
-	for {
-		res := r.Pass(ctx)
-		switch {
-		case res.Waiting:
-			// A pod on trial or waiting for a dependency is looked at
-			// again soon, even when actions failed (a trial's create may
-			// be what fails).
-			retry.Reset(r.opts.RetryMin)
-		case len(res.Failed) > 0 || res.Err != nil:
-			backoff = min(max(2*backoff, r.opts.RetryMin), r.opts.RetryMax)
-			retry.Reset(backoff)
-		default:
-			backoff = 0
-			retry.Stop()
+	for pass := true; ; {
+		if pass {
+			res := r.Pass(ctx)
+			switch {
+			case res.Waiting:
+				// A pod waiting for a dependency, or on trial with a
+				// failed create, is looked at again soon, even when
+				// actions failed (a trial's create may be what fails).
+				retry.Reset(r.opts.RetryMin)
+			case len(res.Failed) > 0 || res.Err != nil:
+				backoff = min(max(2*backoff, r.opts.RetryMin), r.opts.RetryMax)
+				retry.Reset(backoff)
+			default:
+				backoff = 0
+				retry.Stop()
+			}
+		}
+		pass = true
+		judge.Stop()
+		if at, ok := r.nextJudgement(); ok {
+			judge.Reset(time.Until(at))
 		}
 		select {
 		case <-ctx.Done():
@@ -175,6 +197,8 @@ func (r *Reconciler) Run(ctx context.Context, trigger <-chan struct{}) error {
 				return nil
 			}
 		case <-retry.C:
+		case <-judge.C:
+			pass = r.judgeTrials(ctx)
 		}
 	}
 }
@@ -216,7 +240,8 @@ func (r *Reconciler) pass(ctx context.Context) Result {
 	actions, wait := plan(gate, desired, held, observed, r.specs.equal)
 	r.specs.endPass()
 	res := execute(ctx, r.rt, actions, r.opts.Parallel)
-	res.Planned, res.Waiting = len(actions), wait
+	res.Planned, res.Waiting = len(actions), wait.pass
+	r.setTrials(wait.trials, gate.Now)
 	all := slices.Clone(problems)
 	for _, f := range res.Failed {
 		all = append(all, f)
