@@ -53,34 +53,15 @@ type Placed struct {
 func Place(path string, data []byte, perm os.FileMode) (*Placed, error) {
 	_, err := os.Lstat(path)
 	replaces := err == nil
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+"*")
+	f, err := tempWith(path, data, perm, replaces)
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return nil, err
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
-	}
-	if replaces {
-		if err := f.Sync(); err != nil {
-			return nil, fmt.Errorf("sync %s: %w", path, err)
-		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(f.Name(), path); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, fmt.Errorf("rename %s: %w", path, err)
 	}
-	ok = true
 	p := &Placed{path: path, f: f}
 	if replaces {
 		f.Close()
@@ -138,41 +119,50 @@ func RemoveStale(dir string) error {
 }
 
 func write(path string, data []byte, perm os.FileMode, durable bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempMarker+"*")
+	f, err := tempWith(path, data, perm, durable)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
 	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if durable {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", path, err)
-		}
-	}
 	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("close %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
-	ok = true
 	if !durable {
 		return nil
 	}
-	return SyncDir(dir)
+	return SyncDir(filepath.Dir(path))
+}
+
+// tempWith makes the temp file beside path that will become it, holding
+// data with perm, synced when sync is set, and returns it open. On an
+// error it leaves nothing behind.
+func tempWith(path string, data []byte, perm os.FileMode, sync bool) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+tempMarker+"*")
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err != nil {
+		err = fmt.Errorf("write %s: %w", path, err)
+	} else if sync {
+		if err = f.Sync(); err != nil {
+			err = fmt.Errorf("sync %s: %w", path, err)
+		}
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
 }
 
 // SyncDir makes the renames and creations in dir durable (fsync of the
