@@ -596,23 +596,16 @@ func (m *Manager) stopHooks(ctx context.Context, e *entry, grace time.Duration) 
 // broken stream is opened again after probePoll; an infra too old to push
 // is asked for its status every probePoll instead.
 func (m *Manager) watchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) {
-	push := true
-	t := time.NewTicker(probePoll)
-	defer t.Stop()
 	for {
-		if push {
-			err := m.cfg.Infra.WatchStatus(ctx, socket, fn)
-			push = !errors.Is(err, infra.ErrUnsupported)
-		}
-		if !push {
-			if st, err := m.cfg.Infra.Status(ctx, socket); err == nil {
-				fn(st)
-			}
+		err := m.cfg.Infra.WatchStatus(ctx, socket, fn)
+		if errors.Is(err, infra.ErrUnsupported) {
+			m.pollStatus(ctx, socket, fn)
+			return
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(probePoll):
 		}
 	}
 }

@@ -220,7 +220,12 @@ func (m *Manager) followStatus(ctx context.Context, e *entry, fn func(infra.PodS
 		return
 	case <-unwatchable:
 	}
-	socket := e.layout.Socket()
+	m.pollStatus(ctx, e.layout.Socket(), fn)
+}
+
+// pollStatus asks the infra listening on socket for its status every
+// probePoll and calls fn with each answer, until ctx ends.
+func (m *Manager) pollStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) {
 	t := time.NewTicker(probePoll)
 	defer t.Stop()
 	for {
