@@ -446,6 +446,7 @@ func (l fakeLaunching) Wait() error {
 	return nil
 }
 
+
 func (l fakeLaunching) Reap() {}
 
 // infraAt is the live infra listening on socket; the caller holds h.mu.
