@@ -157,28 +157,6 @@ func (l layout) procsFiles(rel ...string) []string {
 	return dirs
 }
 
-// ownProcs returns the cgroup.procs file, in every hierarchy (keys order),
-// of the cgroup a /proc/PID/cgroup file (content) names for that
-// hierarchy's controller; a hierarchy it does not name maps to the
-// hierarchy's root.
-func ownProcs(l layout, content string) []string {
-	paths := map[string]string{}
-	for _, line := range strings.Split(content, "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			paths[c] = parts[2]
-		}
-	}
-	var out []string
-	for _, k := range l.keys() {
-		out = append(out, filepath.Join(l.hierarchies[k], paths[k], "cgroup.procs"))
-	}
-	return out
-}
-
 // cgroupPath is the path of the cgroup at rel as /proc/PID/cgroup shows it
 // (relative to the hierarchy root).
 func (l layout) cgroupPath(rel ...string) string {

@@ -91,25 +91,3 @@ func TestLayout(t *testing.T) {
 		}
 	}
 }
-
-func TestOwnProcs(t *testing.T) {
-	l := layout{mode: Hybrid, parent: "berth", hierarchies: map[string]string{
-		CPU: "/sys/fs/cgroup/cpu", Memory: "/sys/fs/cgroup/memory", Pids: "/sys/fs/cgroup/pids", Devices: "/sys/fs/cgroup/devices",
-	}}
-	self := "12:pids:/system.slice/berth.service\n" +
-		"7:cpu,cpuacct:/system.slice\n" +
-		"5:memory:/system.slice/berth.service\n" +
-		"1:name=systemd:/system.slice/berth.service\n" +
-		"0::/system.slice/berth.service\n"
-	got := ownProcs(l, self)
-	want := []string{
-		"/sys/fs/cgroup/cpu/system.slice/cgroup.procs",
-		"/sys/fs/cgroup/memory/system.slice/berth.service/cgroup.procs",
-		"/sys/fs/cgroup/pids/system.slice/berth.service/cgroup.procs",
-		// Not named by the file: the hierarchy's root.
-		"/sys/fs/cgroup/devices/cgroup.procs",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ownProcs =\n  %q\nwant\n  %q", got, want)
-	}
-}

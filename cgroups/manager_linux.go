@@ -172,22 +172,6 @@ func (m *Manager) ensure(r Resources, container bool, rel ...string) error {
 	return m.ensureV1(r, rel...)
 }
 
-// Own returns where the calling process itself is, in the form of a pod's
-// placement: on v1 and hybrid hosts the cgroup.procs file of its cgroup in
-// each hierarchy berth uses, in the order of every placement's Procs;
-// nothing on v2. A thread that forked a pod's process into the pod's
-// cgroups returns there (reexec.ForkInCgroups).
-func (m *Manager) Own() (Placement, error) {
-	if m.mode == V2 {
-		return Placement{}, nil
-	}
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return Placement{}, fmt.Errorf("read own cgroups: %w", err)
-	}
-	return Placement{Procs: ownProcs(m.l, string(data))}, nil
-}
-
 // Open opens the v2 cgroup directory for SysProcAttr.CgroupFD. The caller
 // closes the file after the child has started.
 func (p Placement) Open() (*os.File, error) {

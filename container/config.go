@@ -68,11 +68,9 @@ type Config struct {
 	MaskedPaths   []string `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
 
-	// CgroupProcs are the cgroup.procs files of the container's v1 cgroups:
-	// Start forks the init stage into them, so that everything of the
-	// container is charged to them from its first instruction (on v2 the
-	// process is cloned straight into its cgroup and this is empty). The
-	// init stage never sees them.
+	// CgroupProcs are cgroup.procs files the init writes its own PID into
+	// before anything of the container runs (cgroup v1; on v2 the process is
+	// cloned straight into its cgroup and this is empty).
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
 }
 

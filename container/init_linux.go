@@ -76,10 +76,14 @@ func run(configFile, sync *os.File, p progress) error {
 	if err := step("validate config", func() error { return validate(cfg) }); err != nil {
 		return err
 	}
-	// The init stage was forked into the container's cgroups (Start):
-	// everything it makes (the rootfs mounts' kernel memory above all,
-	// which lives as long as the container) is charged to the container,
-	// not to the pod's infra.
+	// Into the container's cgroups first: everything the init stage makes
+	// from here on (the rootfs mounts' kernel memory above all, which
+	// lives as long as the container) is charged to the container, not to
+	// the pod's infra. On v1 the write waits for an RCU grace period,
+	// usually the one the pod's infra is already waiting for.
+	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
+		return err
+	}
 	if err := step("set oom_score_adj", func() error { return setOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil {
 		return err
 	}

@@ -595,27 +595,14 @@ func TestStartsInsideCgroup(t *testing.T) {
 			t.Errorf("/proc/%d/cgroup = %q, want a line %q", pid, got, want)
 		}
 	})
-	t.Run("v1 forked into its cgroup", func(t *testing.T) {
+	t.Run("v1 join before exec", func(t *testing.T) {
 		dir := testCgroup(t, "/sys/fs/cgroup/pids")
-		var home string
-		for _, line := range strings.Split(readFile(t, "/proc/self/cgroup"), "\n") {
-			if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && parts[1] == "pids" {
-				home = filepath.Join("/sys/fs/cgroup/pids", parts[2], "cgroup.procs")
-			}
-		}
 		cfg := r.config()
 		cfg.CgroupProcs = []string{filepath.Join(dir, "cgroup.procs")}
-		pid := running(t, cfg, StartOptions{HomeCgroups: []string{home}})
+		pid := running(t, cfg, StartOptions{})
 		want := "pids:/" + filepath.Base(dir)
 		if got := readFile(t, fmt.Sprintf("/proc/%d/cgroup", pid)); !strings.Contains(got, want+"\n") {
 			t.Errorf("/proc/%d/cgroup = %q, want a line ending %q", pid, got, want)
-		}
-		// The thread that forked it went home: every task left is one of
-		// the container's threads.
-		for _, tid := range strings.Fields(readFile(t, filepath.Join(dir, "tasks"))) {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%s", pid, tid)); err != nil {
-				t.Errorf("the container's cgroup holds task %s, not a thread of the container %d", tid, pid)
-			}
 		}
 	})
 }

@@ -47,12 +47,9 @@ type StartOptions struct {
 	SharePID bool
 
 	// CgroupDir is a cgroup v2 directory the process is cloned straight into
-	// (CLONE_INTO_CGROUP). Empty on cgroup v1, where the process is forked
-	// into the cgroups of Config.CgroupProcs from a thread moved there
-	// (reexec.ForkInCgroups), which then returns to HomeCgroups: the
-	// caller's own cgroup.procs files, one per hierarchy.
-	CgroupDir   string
-	HomeCgroups []string
+	// (CLONE_INTO_CGROUP). Empty on cgroup v1, where Config.CgroupProcs is
+	// used instead.
+	CgroupDir string
 
 	// Timings, when set, receives the breakdown of a successful start.
 	Timings *kube.StartTimings

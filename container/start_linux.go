@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/berth-project/berth/internal/reexec"
 )
 
 // Start forks and execs the init stage of the container described by cfg
@@ -25,11 +23,11 @@ import (
 //	Start (infra)                          Main (container init)
 //	  pipe(config), pipe(sync)
 //	  clone NEWNS [NEWPID] [NEWUTS]
-//	  into its cgroups, exec  ---------->  berth container-init
+//	  into cgroup v2, exec  ------------>  berth container-init
 //	                                         --config-fd=3 --sync-fd=4
 //	  write Config JSON, close --[fd 3]-->  read until EOF
-//	                                        rootfs, mounts,
-//	                                        pivot_root, creds
+//	                                        join v1 cgroups, rootfs,
+//	                                        mounts, pivot_root, creds
 //	  read fd 4 until EOF  <-----[fd 4]---  failure: InitError JSON, exit 1
 //	                                        success: progress JSON (when
 //	                                        each step began), then
@@ -50,9 +48,6 @@ import (
 // (Pdeathsig), so do not call Start from a goroutine that locked its thread
 // and lets it die.
 func Start(cfg Config, opt StartOptions) (pid int, err error) {
-	// On v1 the init is forked into its cgroups: it never joins them.
-	procs := cfg.CgroupProcs
-	cfg.CgroupProcs = nil
 	payload, err := json.Marshal(cfg)
 	if err != nil {
 		return 0, fmt.Errorf("encode config of container %s: %w", cfg.ID, err)
@@ -83,19 +78,10 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 	defer closeCgroup()
 
 	forked := monotonic()
-	err = reexec.ForkInCgroups(procs, opt.HomeCgroups, func() error {
-		var ferr error
-		pid, ferr = syscall.ForkExec(opt.exe(), initArgs(), attr)
-		return ferr
-	})
+	pid, err = syscall.ForkExec(opt.exe(), initArgs(), attr)
 	execd := monotonic()
 	if err != nil {
-		err = fmt.Errorf("start init of container %s from %s: %w", cfg.ID, opt.exe(), err)
-		if pid > 0 {
-			// Forked, but its thread could not return home.
-			err = errors.Join(err, kill(pid))
-		}
-		return 0, err
+		return 0, fmt.Errorf("start init of container %s from %s: %w", cfg.ID, opt.exe(), err)
 	}
 	// Only the child may hold these ends, or EOF never comes.
 	configR.Close()

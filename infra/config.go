@@ -75,11 +75,6 @@ type PodConfig struct {
 	// DeadlineExceeded and its containers are stopped for good.
 	ActiveDeadline time.Duration `json:"activeDeadline,omitempty"`
 
-	// CgroupProcs are the infra's own v1 cgroup.procs files, one per
-	// hierarchy (empty on v2): the thread that forks a container into the
-	// container's cgroups returns there (container.StartOptions.HomeCgroups).
-	CgroupProcs []string `json:"cgroupProcs,omitempty"`
-
 	// InitContainers and Containers may be left empty at launch and given
 	// with Start instead.
 	InitContainers []ContainerConfig `json:"initContainers,omitempty"`

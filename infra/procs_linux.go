@@ -108,14 +108,13 @@ func (p *procsLinux) startOne(c *ContainerConfig, run int, timings *kube.StartTi
 	init.Terminal = c.TTY
 	var term container.Terminal
 	pid, startErr := p.startFn(init, container.StartOptions{
-		Stdin:       st.childIn,
-		Stdout:      st.childOut,
-		Stderr:      st.childErr,
-		Terminal:    &term,
-		SharePID:    p.cfg.SharePID || p.cfg.HostPID,
-		CgroupDir:   c.CgroupDir,
-		HomeCgroups: p.cfg.CgroupProcs,
-		Timings:     timings,
+		Stdin:     st.childIn,
+		Stdout:    st.childOut,
+		Stderr:    st.childErr,
+		Terminal:  &term,
+		SharePID:  p.cfg.SharePID || p.cfg.HostPID,
+		CgroupDir: c.CgroupDir,
+		Timings:   timings,
 	})
 	// The child holds its own copies; EOF comes when the last one closes.
 	st.closeChild()

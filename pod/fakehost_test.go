@@ -225,10 +225,6 @@ func (h *fakeHost) EnsureInfra(pod string) (cgroups.Placement, error) {
 	return cgroups.Placement{Dir: "/cgroup/" + pod + "/_infra"}, h.ensure(pod+"/_infra", 0)
 }
 
-// Own is the fake host's v2 answer: the daemon's own cgroup matters on v1
-// only.
-func (h *fakeHost) Own() (cgroups.Placement, error) { return cgroups.Placement{}, nil }
-
 func (h *fakeHost) EnsureContainer(pod, ctr string, r cgroups.Resources) (cgroups.Placement, error) {
 	return cgroups.Placement{Dir: "/cgroup/" + pod + "/" + ctr}, h.ensure(pod+"/"+ctr, r.MemoryMax)
 }
@@ -446,6 +442,7 @@ func (l fakeLaunching) Wait() error {
 	return nil
 }
 
+func (l fakeLaunching) Joined() error { return nil }
 
 func (l fakeLaunching) Reap() {}
 

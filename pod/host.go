@@ -41,8 +41,6 @@ type Cgroups interface {
 	EnsurePod(pod string, r cgroups.Resources) error
 	EnsureInfra(pod string) (cgroups.Placement, error)
 	EnsureContainer(pod, ctr string, r cgroups.Resources) (cgroups.Placement, error)
-	// Own is where the daemon itself is (cgroups.Manager.Own).
-	Own() (cgroups.Placement, error)
 	OOMEventsFile(pod, ctr string) (file, format string)
 	Kill(pod string) error
 	Remove(pod string) error
@@ -119,7 +117,9 @@ type Launching interface {
 	// Wait returns once the infra is ready, or with why not (it was then
 	// killed and reaped).
 	Wait() error
-	// Reap waits for the process's exit.
+	// Joined returns once the infra is in its cgroups.
+	Joined() error
+	// Reap waits for the process's exit; call it after Joined.
 	Reap()
 }
 

@@ -375,6 +375,9 @@ func (m *Manager) createSteps(c *podRun) []step {
 		{name: "containers", phase: "containers",
 			do:   func(ctx context.Context) error { return m.startContainers(ctx, c) },
 			undo: func(ctx context.Context) error { return m.stopContainers(ctx, c) }},
+		// Usually long done: the containers' own v1 joins waited for the
+		// same grace period.
+		{name: "infra-joined", do: func(context.Context) error { return c.joined() }},
 	}
 }
 
@@ -462,20 +465,11 @@ func (m *Manager) removeCgroups(c *podRun) error {
 	return errors.Join(errs...)
 }
 
-// launchInfra clones the infra into its cgroups and returns: sending its
-// config and reading its ready record (waitInfra) go on in the background.
-// On v1 the infra and, from the infra, each container are forked into
-// their cgroups from a thread moved there (reexec.ForkInCgroups): no
-// process joins a v1 cgroup, which would wait for an RCU grace period.
+// launchInfra clones the infra and returns: sending its config and reading
+// its ready record (waitInfra), and on v1 joining its cgroups (joined), go
+// on in the background.
 func (m *Manager) launchInfra(c *podRun) error {
-	home, err := m.cfg.Cgroups.Own()
-	if err != nil {
-		return fmt.Errorf("start infra: %w", err)
-	}
-	cfg := m.infraConfig(c.rec, c.l)
-	cfg.CgroupProcs = c.cg.infra.Procs
-	la, err := m.cfg.Infra.Launch(cfg, infra.LaunchOptions{Exe: m.cfg.Exe,
-		CgroupDir: c.cg.infra.Dir, CgroupProcs: c.cg.infra.Procs, HomeCgroups: home.Procs})
+	la, err := m.cfg.Infra.Launch(m.infraConfig(c.rec, c.l), infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: c.cg.infra.Dir, CgroupProcs: c.cg.infra.Procs})
 	if err != nil {
 		return fmt.Errorf("start infra: %w", err)
 	}
@@ -490,12 +484,23 @@ func (m *Manager) waitInfra(c *podRun) error {
 	if err := la.Wait(); err != nil {
 		return fmt.Errorf("start infra: %w", err)
 	}
-	// Reap our child when it exits (after a restart init does).
-	go la.Reap()
+	go func() {
+		// Reap our child when it exits (after a restart init does), but
+		// not before its pid was written to its cgroups.
+		la.Joined()
+		la.Reap()
+	}()
 	c.rec.InfraPID = la.Pid()
 	var err error
 	if c.rec.InfraStart, err = m.cfg.Processes.StartTime(la.Pid()); err != nil {
 		return fmt.Errorf("read infra start time: %w", err)
+	}
+	return nil
+}
+
+func (c *podRun) joined() error {
+	if err := c.la.Joined(); err != nil {
+		return fmt.Errorf("move infra into its cgroups: %w", err)
 	}
 	return nil
 }
