@@ -182,24 +182,6 @@ func TestHelperReportsSetupFailure(t *testing.T) {
 	}
 }
 
-// children returns the PIDs whose parent is pid.
-func children(pid int) []int {
-	var out []int
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, st := range stats {
-		b, err := os.ReadFile(st)
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if f := strings.Fields(string(b[i+1:])); len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			c, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // gone says whether pid no longer is the process that started at start,
 // or is a zombie: a command whose helper was killed with it is re-parented
 // to the target's init, which here reaps nothing.
@@ -226,7 +208,7 @@ func TestHelperTimeoutKillsCommandAndHelper(t *testing.T) {
 	}()
 	var cmdPID int
 	testutil.WaitFor(t, 10*time.Second, "the command to run", func() bool {
-		c := children(h.PID())
+		c := childrenOf(h.PID())
 		if len(c) == 1 {
 			cmdPID = c[0]
 		}
@@ -283,7 +265,7 @@ func TestHelperExitsOnEOF(t *testing.T) {
 		go h.Run(context.Background(), []string{"sleep", "1000"}, 10)
 		var cmdPID int
 		testutil.WaitFor(t, 10*time.Second, "the command to run", func() bool {
-			if c := children(h.PID()); len(c) == 1 {
+			if c := childrenOf(h.PID()); len(c) == 1 {
 				cmdPID = c[0]
 			}
 			return cmdPID != 0

@@ -77,10 +77,19 @@ func Output(ctx context.Context, exe string, cfg Config, max int) (int, []byte, 
 
 // killTree kills exec-init's children (the command, forked into the
 // container's pid namespace, which SIGKILL to exec-init would not reach),
-// then exec-init. The children are found by their parent PID in /proc:
-// /proc/PID/task/TID/children needs a kernel option not every host has.
-// It runs at a timeout only.
+// then exec-init. It runs at a timeout only.
 func killTree(pid int) {
+	for _, child := range childrenOf(pid) {
+		syscall.Kill(child, syscall.SIGKILL)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// childrenOf returns the PIDs whose parent is pid, found by their parent
+// PID in /proc: /proc/PID/task/TID/children needs a kernel option not
+// every host has.
+func childrenOf(pid int) []int {
+	var out []int
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, st := range stats {
 		b, err := os.ReadFile(st)
@@ -91,9 +100,9 @@ func killTree(pid int) {
 		i := strings.LastIndexByte(string(b), ')')
 		if f := strings.Fields(string(b[i+1:])); i >= 0 && len(f) > 1 && f[1] == strconv.Itoa(pid) {
 			if child, err := strconv.Atoi(filepath.Base(filepath.Dir(st))); err == nil {
-				syscall.Kill(child, syscall.SIGKILL)
+				out = append(out, child)
 			}
 		}
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
+	return out
 }
