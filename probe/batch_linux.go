@@ -60,8 +60,10 @@ type exchangeJob struct {
 	// dial or write error, else data and end as complete last saw them.
 	done func(data []byte, end error, err error)
 
-	fd      int
-	state   jobState
+	fd    int
+	state jobState
+	// watched: fd is in the batcher's epoll.
+	watched bool
 	written int
 	// buf holds what was read, in a buffer of readBufs (pooled) until it
 	// outgrows it.
@@ -150,11 +152,15 @@ func (b *batcher) serve() {
 		b.failAll(nil, err)
 		return
 	}
+	// gathered: the jobs under way have had their gathering pause since
+	// the last wait or start.
+	gathered := false
 	for {
 		b.mu.Lock()
 		queued := b.queue
 		b.queue = nil
-		b.waiting = len(queued) == 0
+		gather := len(queued) == 0 && len(active) > 0 && !gathered
+		b.waiting = len(queued) == 0 && !gather
 		b.mu.Unlock()
 		for i, j := range queued {
 			if err := b.start(j, active); err != nil {
@@ -163,8 +169,15 @@ func (b *batcher) serve() {
 			}
 		}
 		if len(queued) > 0 {
+			gathered = false
 			continue
 		}
+		if gather {
+			time.Sleep(min(gatherPause, waitFor(active)))
+			gathered = true
+			continue
+		}
+		b.watchReading(active)
 		n := 0
 		var werr error
 		if len(active) == 0 {
@@ -179,6 +192,7 @@ func (b *batcher) serve() {
 		b.mu.Lock()
 		b.waiting = false
 		b.mu.Unlock()
+		gathered = false
 		if err == nil && werr != nil && werr != unix.EINTR {
 			err = os.NewSyscallError("epoll_wait", werr)
 		}
@@ -231,6 +245,11 @@ func (b *batcher) failAll(jobs []*exchangeJob, err error) {
 	}
 }
 
+// gatherPause is how long the batcher lets the replies to the jobs it
+// started come in before it reads any: the probes due at one grid wake-up
+// are read on one wake-up of the daemon, not one each.
+const gatherPause = 10 * time.Millisecond
+
 // waitFor is how long to wait for the epoll: until the earliest
 // deadline, at most a second (a cancelled probe is seen within it).
 func waitFor(active map[int32]*exchangeJob) time.Duration {
@@ -270,13 +289,40 @@ func (b *batcher) start(j *exchangeJob, active map[int32]*exchangeJob) error {
 		j.finish(nil, nil, nil, j.dialError(os.NewSyscallError("connect", err)))
 		return nil
 	}
-	if err := unix.EpollCtl(b.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}); err != nil {
-		j.finish(nil, nil, nil, j.dialError(os.NewSyscallError("epoll_ctl", err)))
-		return nil
-	}
 	active[int32(fd)] = j
+	// A connection inside the host is mostly made before connect returns:
+	// the request goes at once.
 	j.advance(active)
+	if active[int32(fd)] == j && j.state != jobReading {
+		b.watch(j, active)
+	}
 	return nil
+}
+
+// watch adds j's socket to the epoll, which tells of its every step from
+// then on. A job waiting for its reply is added only after the gathering
+// pause (watchReading): a socket in the epoll wakes the daemon's poller
+// thread with each event, whether or not the batcher waits.
+func (b *batcher) watch(j *exchangeJob, active map[int32]*exchangeJob) {
+	if err := unix.EpollCtl(b.epfd, unix.EPOLL_CTL_ADD, j.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(j.fd)}); err != nil {
+		j.finish(active, nil, nil, j.dialError(os.NewSyscallError("epoll_ctl", err)))
+		return
+	}
+	j.watched = true
+}
+
+// watchReading reads what has come for the jobs not in the epoll yet,
+// and adds those still waiting for their reply.
+func (b *batcher) watchReading(active map[int32]*exchangeJob) {
+	for fd, j := range active {
+		if j.watched {
+			continue
+		}
+		j.advance(active)
+		if active[fd] == j {
+			b.watch(j, active)
+		}
+	}
 }
 
 // advance moves j on as far as its socket lets it without waiting. The
