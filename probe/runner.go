@@ -9,6 +9,10 @@ import (
 // tests.
 type Clock interface {
 	Now() time.Time
+	// Round returns when a probe due at t runs: t itself, or a later
+	// instant of a grid that many probes share; settled says the probe's
+	// result is settled (see State.Upcoming).
+	Round(t time.Time, settled bool) time.Time
 	// Wake returns a channel that receives once the clock reaches t.
 	Wake(t time.Time) <-chan time.Time
 }
@@ -19,25 +23,44 @@ type SystemClock struct{}
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
 
-// WakeGrain is the grid SystemClock wakes on: multiples of it since the
-// zero time, the same for every runner. Probes due within one grain run on
-// one wake-up of the daemon rather than one each (probe periods are whole
-// seconds, so the probes of many pods, started at scattered instants, wake
-// it at most 1/WakeGrain times a second), and each runs at most a grain
-// after it is due: within the kubelet's own slack, whose workers tick
-// once a period.
-const WakeGrain = 200 * time.Millisecond
+// The grids SystemClock rounds to: multiples of the grain since the zero
+// time, the same for every runner, so that the probes due within one
+// grain run on one wake-up of the daemon rather than one each. What a
+// wake-up costs (the daemon's threads and the Go runtime waking, each
+// switch paying the scheduler's walk of every pod's cgroups) is most of
+// what probes cost beside their own connections, so a settled probe, the
+// steady state of a healthy pod, waits for the one-second grid: every
+// such probe of every pod then runs on one wake-up a second, each at most
+// a second after it is due and still every period (probe periods are
+// whole seconds, so it keeps its place on the grid). A probe whose result
+// is not settled (a startup probe, a readiness probe that has not
+// succeeded yet, a failure counting towards its threshold) runs on the
+// 200 ms grid, so that a pod becomes ready, and a failing container is
+// found out, as soon as with a wake-up per probe.
+const (
+	WakeGrain    = 200 * time.Millisecond
+	SettledGrain = time.Second
+)
 
-// Wake returns a channel that receives at t rounded up to WakeGrain.
-func (SystemClock) Wake(t time.Time) <-chan time.Time {
-	return time.After(time.Until(ceilGrain(t)))
+// Round returns t rounded up to SettledGrain when settled, else to
+// WakeGrain.
+func (SystemClock) Round(t time.Time, settled bool) time.Time {
+	if settled {
+		return ceilGrain(t, SettledGrain)
+	}
+	return ceilGrain(t, WakeGrain)
 }
 
-// ceilGrain is the first multiple of WakeGrain at or after t.
-func ceilGrain(t time.Time) time.Time {
-	at := t.Truncate(WakeGrain)
+// Wake returns a channel that receives at t.
+func (SystemClock) Wake(t time.Time) <-chan time.Time {
+	return time.After(time.Until(t))
+}
+
+// ceilGrain is the first multiple of grain at or after t.
+func ceilGrain(t time.Time, grain time.Duration) time.Time {
+	at := t.Truncate(grain)
 	if at.Before(t) {
-		at = at.Add(WakeGrain)
+		at = at.Add(grain)
 	}
 	return at
 }
@@ -121,7 +144,7 @@ func (r *Runner) Run(ctx context.Context) {
 			r.start(ctx, run)
 		}
 		var wake <-chan time.Time
-		if next, ok := r.state.Next(); ok {
+		if next, ok := r.next(); ok {
 			wake = r.clock.Wake(next)
 		}
 		select {
@@ -138,6 +161,20 @@ func (r *Runner) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// next is when the loop wakes next: the earliest instant a due probe runs
+// at, each rounded as the clock rounds it; false when none is due until
+// something changes.
+func (r *Runner) next() (time.Time, bool) {
+	var next time.Time
+	found := false
+	r.state.Upcoming(func(due time.Time, settled bool) {
+		if at := r.clock.Round(due, settled); !found || at.Before(next) {
+			next, found = at, true
+		}
+	})
+	return next, found
 }
 
 // starter is a Checker that can run without a goroutine of its own: Start

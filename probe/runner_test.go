@@ -27,6 +27,8 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+func (c *fakeClock) Round(t time.Time, _ bool) time.Time { return t }
+
 func (c *fakeClock) Wake(t time.Time) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -136,18 +138,26 @@ func TestRunner(t *testing.T) {
 		"Readiness=Success!")
 }
 
-// TestCeilGrain: the system clock wakes on a grid shared by every runner,
-// never before the time asked.
-func TestCeilGrain(t *testing.T) {
-	base := time.Unix(1700000000, 0).Truncate(WakeGrain)
-	for _, tc := range []struct{ in, want time.Time }{
-		{base, base},
-		{base.Add(time.Nanosecond), base.Add(WakeGrain)},
-		{base.Add(WakeGrain - time.Nanosecond), base.Add(WakeGrain)},
-		{base.Add(WakeGrain + time.Millisecond), base.Add(2 * WakeGrain)},
+// TestSystemClockRound: the system clock wakes on grids shared by every
+// runner, a coarser one for settled probes, never before the time asked.
+func TestSystemClockRound(t *testing.T) {
+	base := time.Unix(1700000000, 0).Truncate(SettledGrain)
+	for _, tc := range []struct {
+		in      time.Time
+		settled bool
+		want    time.Time
+	}{
+		{base, false, base},
+		{base, true, base},
+		{base.Add(time.Nanosecond), false, base.Add(WakeGrain)},
+		{base.Add(time.Nanosecond), true, base.Add(SettledGrain)},
+		{base.Add(WakeGrain - time.Nanosecond), false, base.Add(WakeGrain)},
+		{base.Add(WakeGrain + time.Millisecond), false, base.Add(2 * WakeGrain)},
+		{base.Add(WakeGrain + time.Millisecond), true, base.Add(SettledGrain)},
+		{base.Add(SettledGrain + time.Millisecond), true, base.Add(2 * SettledGrain)},
 	} {
-		if got := ceilGrain(tc.in); !got.Equal(tc.want) {
-			t.Errorf("ceilGrain(%v) = %v, want %v", tc.in, got, tc.want)
+		if got := (SystemClock{}).Round(tc.in, tc.settled); !got.Equal(tc.want) {
+			t.Errorf("Round(%v, %v) = %v, want %v", tc.in, tc.settled, got, tc.want)
 		}
 	}
 }

@@ -38,6 +38,8 @@ type probeState struct {
 	onHold   bool
 	inFlight bool
 	next     time.Time
+	// succeeded: a run succeeded in this run of the container.
+	succeeded bool
 }
 
 // Run names a probe run that Take handed out.
@@ -156,17 +158,16 @@ func (s *State) Take(now time.Time) []Run {
 	return runs
 }
 
-// Next returns when the next probe is due, false when none will be until
-// something changes (a start, or a run in flight coming back).
-func (s *State) Next() (time.Time, bool) {
-	var next time.Time
-	found := false
+// Upcoming calls f with the due time of each probe that will run unless
+// something changes, and whether its result is settled: it has succeeded
+// in this run of the container and its last run agreed with its result,
+// so that its next run is most likely one more of the same.
+func (s *State) Upcoming(f func(due time.Time, settled bool)) {
 	for _, p := range s.probes {
-		if s.active(p) && (!found || p.next.Before(next)) {
-			next, found = p.next, true
+		if s.active(p) {
+			f(p.next, p.succeeded && p.last == p.result)
 		}
 	}
-	return next, found
 }
 
 // Record applies the result of run r, finished at now, and returns its
@@ -193,6 +194,7 @@ func (s *State) Record(now time.Time, r Run, result Result, output string) (rep 
 	if result == Warning {
 		result = Success
 	}
+	p.succeeded = p.succeeded || result == Success
 	if result == p.last {
 		p.run++
 	} else {

@@ -175,7 +175,30 @@ func TestState(t *testing.T) {
 			{0, "start", 0, 0, ""},
 			{0, "take", 0, 0, "Liveness"},
 			{25, "record", Liveness, Success, "Success"},
-			{25, "next", 0, 0, "25"},
+			{25, "next", 0, 0, "25 settled"},
+		}},
+		{"readiness settles once it has succeeded and its runs agree with its result", []Spec{readiness2}, []step{
+			{0, "start", 0, 0, ""},
+			{0, "next", 0, 0, "0"},
+			{0, "take", 0, 0, "Readiness"},
+			{0, "next", 0, 0, "none"},
+			{0, "record", Readiness, Failure, "Failure"},
+			{0, "next", 0, 0, "10"},
+			{10, "take", 0, 0, "Readiness"},
+			{10, "record", Readiness, Success, "Failure"},
+			{10, "next", 0, 0, "20"},
+			{20, "take", 0, 0, "Readiness"},
+			{20, "record", Readiness, Success, "Success!"},
+			{20, "next", 0, 0, "30 settled"},
+			{30, "take", 0, 0, "Readiness"},
+			{30, "record", Readiness, Failure, "Success"},
+			{30, "next", 0, 0, "40"},
+			{40, "take", 0, 0, "Readiness"},
+			{40, "record", Readiness, Success, "Success"},
+			{40, "next", 0, 0, "50 settled"},
+			{45, "stop", 0, 0, "Readiness=Failure"},
+			{46, "start", 0, 0, ""},
+			{46, "next", 0, 0, "46"},
 		}},
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -206,9 +229,17 @@ func TestState(t *testing.T) {
 				case "started":
 					got = fmt.Sprint(s.Started())
 				case "next":
-					got = "none"
-					if n, ok := s.Next(); ok {
-						got = fmt.Sprint(int(n.Sub(base) / time.Second))
+					var due []string
+					s.Upcoming(func(at time.Time, settled bool) {
+						d := fmt.Sprint(int(at.Sub(base) / time.Second))
+						if settled {
+							d += " settled"
+						}
+						due = append(due, d)
+					})
+					got = strings.Join(due, ",")
+					if got == "" {
+						got = "none"
 					}
 				}
 				if got != st.want {
