@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -13,11 +14,18 @@ type Clock interface {
 	// instant of a grid that many probes share; settled says the probe's
 	// result is settled (see State.Upcoming).
 	Round(t time.Time, settled bool) time.Time
-	// Wake returns a channel that receives once the clock reaches t.
+}
+
+// A Waker is a Clock that wakes each runner's own loop (a test's): Wake
+// returns a channel that receives once the clock reaches t. A runner on
+// any other clock is woken by the grid's one timer.
+type Waker interface {
+	Clock
 	Wake(t time.Time) <-chan time.Time
 }
 
-// SystemClock is the system's time.
+// SystemClock is the system's time. Runners on it are woken by the grid's
+// one timer.
 type SystemClock struct{}
 
 // Now returns time.Now().
@@ -51,11 +59,6 @@ func (SystemClock) Round(t time.Time, settled bool) time.Time {
 	return ceilGrain(t, WakeGrain)
 }
 
-// Wake returns a channel that receives at t.
-func (SystemClock) Wake(t time.Time) <-chan time.Time {
-	return time.After(time.Until(t))
-}
-
 // ceilGrain is the first multiple of grain at or after t.
 func ceilGrain(t time.Time, grain time.Duration) time.Time {
 	at := t.Truncate(grain)
@@ -75,35 +78,48 @@ type Probe struct {
 // due probe through its checker's Start (the batcher) or else on a
 // goroutine of its own (either way a slow liveness probe never delays
 // readiness), and hands every Report to the report function, one at a
-// time, from its loop. The wiring tells it when the container starts and
-// stops; it probes nothing until the first start.
+// time (under its lock), from whichever goroutine has the news: its loop
+// for a start or stop, the check's for a result. On the SystemClock its
+// due probes are started by the grid's one shared timer, so that 100
+// runners' probes wake the daemon about once a grid tick plus once per
+// batch, not twice per probe; on a Waker its loop waits for Wake. A
+// report is made on the batcher's goroutine too, so the report function
+// must not wait: the daemon's sets the prober's status, counts the run,
+// records the event in memory, and kills or calls the infra on goroutines
+// of its own. The wiring tells it when the container starts and stops;
+// it probes nothing until the first start.
 type Runner struct {
-	state    *State
 	checkers [3]Checker
 	timeouts [3]time.Duration
 	clock    Clock
-	report   func(Report)
-	events   chan func() []Report
-	results  chan checkResult
-	done     chan struct{}
-}
+	// waker is clock when it wakes the runner's loop; nil on the grid.
+	waker  Waker
+	report func(Report)
+	events chan func() []Report
+	// kick tells the loop (off the grid) that a result came back: its
+	// next wake-up may have changed.
+	kick chan struct{}
+	done chan struct{}
 
-type checkResult struct {
-	run    Run
-	result Result
-	output string
+	mu      sync.Mutex
+	state   *State
+	ctx     context.Context
+	stopped bool
+	// slot is the grid tick the runner waits for (zero: none), kept by
+	// the grid under its lock.
+	slot int64
 }
 
 // NewRunner returns the runner of container's probes.
 func NewRunner(container string, clock Clock, report func(Report), probes ...Probe) *Runner {
+	waker, _ := clock.(Waker)
 	r := &Runner{
 		clock:  clock,
+		waker:  waker,
 		report: report,
 		events: make(chan func() []Report),
-		// One a probe type: a started run's result waits here while the
-		// loop is busy.
-		results: make(chan checkResult, 3),
-		done:    make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
 	}
 	specs := make([]Spec, 0, len(probes))
 	for _, p := range probes {
@@ -135,37 +151,76 @@ func (r *Runner) send(ev func() []Report) {
 }
 
 // Run probes until ctx is done; it is called once. Checks in flight then
-// see ctx done and their results are dropped.
+// see ctx done and their results are dropped: no report follows Run's
+// return.
 func (r *Runner) Run(ctx context.Context) {
 	defer close(r.done)
+	r.mu.Lock()
+	r.ctx = ctx
+	r.mu.Unlock()
+	r.poll()
 	for {
-		now := r.clock.Now()
-		for _, run := range r.state.Take(now) {
-			r.start(ctx, run)
-		}
 		var wake <-chan time.Time
-		if next, ok := r.next(); ok {
-			wake = r.clock.Wake(next)
+		if r.waker != nil {
+			r.mu.Lock()
+			if next, ok := r.next(); ok {
+				wake = r.waker.Wake(next)
+			}
+			r.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
+			r.mu.Lock()
+			r.stopped = true
+			r.mu.Unlock()
+			grid.cancel(r)
 			return
 		case <-wake:
+		case <-r.kick:
 		case ev := <-r.events:
+			r.mu.Lock()
 			for _, rep := range ev() {
 				r.report(rep)
 			}
-		case res := <-r.results:
-			if rep, ok := r.state.Record(r.clock.Now(), res.run, res.result, res.output); ok {
-				r.report(rep)
-			}
+			r.mu.Unlock()
 		}
+		r.poll()
 	}
 }
 
-// next is when the loop wakes next: the earliest instant a due probe runs
-// at, each rounded as the clock rounds it; false when none is due until
-// something changes.
+// poll starts the probes due now and, on the grid, asks for a wake-up
+// when the next is due.
+func (r *Runner) poll() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	ctx := r.ctx
+	runs := r.state.Take(r.clock.Now())
+	r.schedule()
+	r.mu.Unlock()
+	// Started outside the lock: a run that fails at once records its
+	// result from here.
+	for _, run := range runs {
+		r.start(ctx, run)
+	}
+}
+
+// schedule asks the grid for a wake-up at the next due probe; r.mu is
+// held.
+func (r *Runner) schedule() {
+	if r.waker != nil {
+		return
+	}
+	if next, ok := r.next(); ok {
+		grid.at(r, next)
+	}
+}
+
+// next is when the runner wakes next: the earliest instant a due probe
+// runs at, each rounded as the clock rounds it; false when none is due
+// until something changes. r.mu is held.
 func (r *Runner) next() (time.Time, bool) {
 	var next time.Time
 	found := false
@@ -188,33 +243,33 @@ type starter interface {
 // start runs run: through its checker's Start when it has one and takes
 // it, else on a goroutine of its own.
 func (r *Runner) start(ctx context.Context, run Run) {
-	if s, ok := r.checkers[run.Type].(starter); ok && s.Start(ctx, r.timeouts[run.Type], func(res Result, out string) { r.deliver(ctx, checkResult{run, res, out}) }) {
+	if s, ok := r.checkers[run.Type].(starter); ok && s.Start(ctx, r.timeouts[run.Type], func(res Result, out string) { r.record(ctx, run, res, out) }) {
 		return
 	}
-	go r.check(ctx, run)
+	go func() {
+		res, out := r.checkers[run.Type].Check(ctx, r.timeouts[run.Type])
+		r.record(ctx, run, res, out)
+	}()
 }
 
-func (r *Runner) check(ctx context.Context, run Run) {
-	res, out := r.checkers[run.Type].Check(ctx, r.timeouts[run.Type])
-	select {
-	case r.results <- checkResult{run, res, out}:
-	case <-ctx.Done():
+// record applies a run's result and reports it, on the goroutine that has
+// it (the batcher's, or the check's): the runner's loop is not woken for
+// it on the grid.
+func (r *Runner) record(ctx context.Context, run Run, res Result, out string) {
+	r.mu.Lock()
+	if r.stopped || ctx.Err() != nil {
+		r.mu.Unlock()
+		return
 	}
-}
-
-// deliver hands a started run's result to the loop. It never waits: the
-// caller may be serving other probes (the batcher); a loop busy elsewhere
-// gets it from a goroutine.
-func (r *Runner) deliver(ctx context.Context, cr checkResult) {
-	select {
-	case r.results <- cr:
-	case <-ctx.Done():
-	default:
-		go func() {
-			select {
-			case r.results <- cr:
-			case <-ctx.Done():
-			}
-		}()
+	if rep, ok := r.state.Record(r.clock.Now(), run, res, out); ok {
+		r.report(rep)
+	}
+	r.schedule()
+	r.mu.Unlock()
+	if r.waker != nil {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/internal/testutil"
 )
 
 // fakeClock moves only when the test advances it.
@@ -159,5 +161,47 @@ func TestSystemClockRound(t *testing.T) {
 		if got := (SystemClock{}).Round(tc.in, tc.settled); !got.Equal(tc.want) {
 			t.Errorf("Round(%v, %v) = %v, want %v", tc.in, tc.settled, got, tc.want)
 		}
+	}
+}
+
+// TestRunnerOnTheGrid: on the system clock the shared grid timer keeps
+// starting a runner's due probes, each result is reported, and none is
+// reported once Run has returned.
+func TestRunnerOnTheGrid(t *testing.T) {
+	var mu sync.Mutex
+	var got []Report
+	returned := false
+	r := NewRunner("app", SystemClock{}, func(rep Report) {
+		mu.Lock()
+		defer mu.Unlock()
+		if returned {
+			t.Errorf("a report after Run returned: %+v", rep)
+		}
+		got = append(got, rep)
+	}, Probe{Spec{Type: Readiness, Period: WakeGrain, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 3},
+		fixedChecker{Success, "ok"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	r.ContainerStarted(time.Now())
+	testutil.WaitFor(t, 10*time.Second, "three readiness reports", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 3
+	})
+	cancel()
+	<-done
+	mu.Lock()
+	returned = true
+	first := got[0]
+	mu.Unlock()
+	if first.Type != Readiness || first.Result != Success || !first.Changed {
+		t.Errorf("first report %+v, want readiness becoming Success", first)
+	}
+	r.mu.Lock()
+	stopped := r.stopped
+	r.mu.Unlock()
+	if !stopped {
+		t.Error("the runner is not marked stopped after Run returned")
 	}
 }
