@@ -40,8 +40,9 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // steady state of a healthy pod, waits for the one-second grid: every
 // such probe of every pod then runs on one wake-up a second, each at most
 // a second after it is due and still every period (probe periods are
-// whole seconds, so it keeps its place on the grid). A probe whose result
-// is not settled (a startup probe, a readiness probe that has not
+// whole seconds, so it keeps its place on the grid). Only probes the
+// batcher runs settle so (see Runner.next). A probe whose result is not
+// settled (a startup probe, a readiness probe that has not
 // succeeded yet, a failure counting towards its threshold) runs on the
 // 200 ms grid, so that a pod becomes ready, and a failing container is
 // found out, as soon as with a wake-up per probe.
@@ -220,12 +221,15 @@ func (r *Runner) schedule() {
 
 // next is when the runner wakes next: the earliest instant a due probe
 // runs at, each rounded as the clock rounds it; false when none is due
-// until something changes. r.mu is held.
+// until something changes. r.mu is held. Only a probe the batcher runs
+// counts as settled: the coarser grid would start every other probe of
+// every pod (an exec probe's process above all) at one instant.
 func (r *Runner) next() (time.Time, bool) {
 	var next time.Time
 	found := false
-	r.state.Upcoming(func(due time.Time, settled bool) {
-		if at := r.clock.Round(due, settled); !found || at.Before(next) {
+	r.state.Upcoming(func(t Type, due time.Time, settled bool) {
+		_, batched := r.checkers[t].(starter)
+		if at := r.clock.Round(due, settled && batched); !found || at.Before(next) {
 			next, found = at, true
 		}
 	})

@@ -205,3 +205,52 @@ func TestRunnerOnTheGrid(t *testing.T) {
 		t.Error("the runner is not marked stopped after Run returned")
 	}
 }
+
+// coarseClock puts a settled probe an hour after it is due, so that a
+// test sees which probes the runner counts as settled.
+type coarseClock struct{}
+
+func (coarseClock) Now() time.Time { return time.Time{} }
+
+func (coarseClock) Round(t time.Time, settled bool) time.Time {
+	if settled {
+		return t.Add(time.Hour)
+	}
+	return t
+}
+
+// startChecker is a checker the batcher could run (it has Start).
+type startChecker struct{ fixedChecker }
+
+func (startChecker) Start(context.Context, time.Duration, func(Result, string)) bool { return false }
+
+// TestRunnerSettledOnlyWhenBatched: only a settled probe the batcher runs
+// waits for the coarser grid; an exec probe's process, or a settling
+// probe, keeps the finer one.
+func TestRunnerSettledOnlyWhenBatched(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	spec := Spec{Type: Readiness, Period: time.Second, Timeout: time.Second, SuccessThreshold: 1, FailureThreshold: 3}
+	for _, tc := range []struct {
+		name    string
+		checker Checker
+		result  Result
+		want    time.Time
+	}{
+		{"batched, settled", startChecker{fixedChecker{Success, ""}}, Success, base.Add(time.Second + time.Hour)},
+		{"batched, not yet succeeded", startChecker{fixedChecker{Failure, ""}}, Failure, base.Add(time.Second)},
+		{"not batched, settled", fixedChecker{Success, ""}, Success, base.Add(time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRunner("app", coarseClock{}, func(Report) {}, Probe{spec, tc.checker})
+			r.state.ContainerStarted(base)
+			runs := r.state.Take(base)
+			if len(runs) != 1 {
+				t.Fatalf("take: %v", runs)
+			}
+			r.state.Record(base, runs[0], tc.result, "")
+			if got, ok := r.next(); !ok || !got.Equal(tc.want) {
+				t.Errorf("next = %v, %v; want %v", got, ok, tc.want)
+			}
+		})
+	}
+}

@@ -158,14 +158,15 @@ func (s *State) Take(now time.Time) []Run {
 	return runs
 }
 
-// Upcoming calls f with the due time of each probe that will run unless
-// something changes, and whether its result is settled: it has succeeded
-// in this run of the container and its last run agreed with its result,
-// so that its next run is most likely one more of the same.
-func (s *State) Upcoming(f func(due time.Time, settled bool)) {
+// Upcoming calls f with the type and due time of each probe that will
+// run unless something changes, and whether its result is settled: it
+// has succeeded in this run of the container and its last run agreed
+// with its result, so that its next run is most likely one more of the
+// same.
+func (s *State) Upcoming(f func(t Type, due time.Time, settled bool)) {
 	for _, p := range s.probes {
 		if s.active(p) {
-			f(p.next, p.succeeded && p.last == p.result)
+			f(p.spec.Type, p.next, p.succeeded && p.last == p.result)
 		}
 	}
 }

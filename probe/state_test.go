@@ -230,7 +230,7 @@ func TestState(t *testing.T) {
 					got = fmt.Sprint(s.Started())
 				case "next":
 					var due []string
-					s.Upcoming(func(at time.Time, settled bool) {
+					s.Upcoming(func(_ Type, at time.Time, settled bool) {
 						d := fmt.Sprint(int(at.Sub(base) / time.Second))
 						if settled {
 							d += " settled"
