@@ -1,8 +1,7 @@
-// Package reexec holds what berth's re-executed entry points (container-init,
-// exec-init) share: their fd flags, config decoding, named setup steps
-// whose failure travels back to the parent, joining v1 cgroups (exec-init),
-// and forking a child into v1 cgroups (ForkInCgroups: the infra's launcher
-// and the container init's Start).
+// Package reexec holds what berth's re-executed entry points (infra,
+// container-init, exec-init) share: their fd flags, config decoding, named
+// setup steps whose failure travels back to the parent, and joining v1
+// cgroups (cgroups_linux.go).
 package reexec
 
 import (
