@@ -61,6 +61,12 @@ type PodConfig struct {
 	HostPID     bool `json:"hostPID,omitempty"`
 	SharePID    bool `json:"sharePID,omitempty"`
 
+	// CgroupProcs are the cgroup.procs files of the infra's v1 cgroups,
+	// which it joins itself, every thread, before it reports ready (so
+	// before any container starts: they are cloned in them). Empty on v2,
+	// where it is cloned into its cgroup.
+	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+
 	// Sysctls are written, in order, in the infra's own namespaces before
 	// it reports ready, so before any container starts.
 	Sysctls []Sysctl `json:"sysctls,omitempty"`
@@ -202,6 +208,11 @@ func (c *PodConfig) Validate() error {
 	}
 	if c.ActiveDeadline < 0 {
 		bad("activeDeadline %s is negative", c.ActiveDeadline)
+	}
+	for _, p := range c.CgroupProcs {
+		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/cgroup.procs") || strings.Contains(p, "/../") {
+			bad("cgroup file %q is not an absolute path to a cgroup.procs file", p)
+		}
 	}
 	for _, s := range c.Sysctls {
 		if !validSysctlPath(s.Path) || strings.ContainsAny(s.Value, "\n\r\x00") {

@@ -582,3 +582,42 @@ func TestInfraKill(t *testing.T) {
 	}
 	shutdown(t, c, proc.Pid, cfg.Socket)
 }
+
+// TestInfraJoinsItsV1Cgroups launches an infra with a v1 cgroup to join
+// and finds every thread of it there once it reported ready. (This test
+// binary links cgo, so the infra joins by its pid here; the e2e tests run
+// berth's own static binary, whose threads move themselves.)
+func TestInfraJoinsItsV1Cgroups(t *testing.T) {
+	needRoot(t)
+	const pids = "/sys/fs/cgroup/pids"
+	var st unix.Statfs_t
+	if err := unix.Statfs(pids, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skip("no cgroup v1 pids hierarchy: on v2 the infra is cloned into its cgroup")
+	}
+	dir := filepath.Join(pids, "berth-infra-test-"+randSuffix(t))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		testutil.WaitFor(t, 10*time.Second, "the test cgroup to empty and go", func() bool {
+			return os.Remove(dir) == nil
+		})
+	})
+	cfg := testPod(t, RestartNever)
+	cfg.CgroupProcs = []string{filepath.Join(dir, "cgroup.procs")}
+	proc, _ := launchPod(t, cfg)
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", proc.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pids:/" + filepath.Base(dir) + "\n"
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/cgroup", proc.Pid, task.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("infra thread %s is in %q, want a line %q", task.Name(), b, want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/procstat"
+	"github.com/berth-project/berth/internal/reexec"
 )
 
 // Subcommand is the hidden subcommand cmd/berth dispatches to Main before
@@ -125,6 +126,10 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	cfg, err := readConfig(configFd)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Into the pod's infra cgroups as soon as it knows them.
+	if err := reexec.JoinProcess(cfg.CgroupProcs); err != nil {
+		return nil, nil, fmt.Errorf("move infra of pod %s into its cgroups: %w", cfg.Key, err)
 	}
 	// Until here failures travel on the ready fd; from now on the infra
 	// logs to its file in the pod's log directory.

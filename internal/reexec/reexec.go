@@ -11,9 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-
-	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // MaxConfig bounds the config a parent hands over.
@@ -71,19 +68,6 @@ func DecodeConfig(f *os.File, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decode config: %w", err)
-	}
-	return nil
-}
-
-// JoinCgroups moves process pid, with all its threads, into the cgroup of
-// each v1 hierarchy by writing it to the cgroup's procs file; pid 0 is the
-// calling process.
-func JoinCgroups(pid int, procs []string) error {
-	s := strconv.Itoa(pid)
-	for _, p := range procs {
-		if err := sysfile.WriteExisting(p, s); err != nil {
-			return fmt.Errorf("join %s: %w", p, err)
-		}
 	}
 	return nil
 }
