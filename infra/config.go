@@ -62,9 +62,10 @@ type PodConfig struct {
 	SharePID    bool `json:"sharePID,omitempty"`
 
 	// CgroupProcs are the cgroup.procs files of the infra's v1 cgroups,
-	// which it joins itself, every thread, before it reports ready (so
-	// before any container starts: they are cloned in them). Empty on v2,
-	// where it is cloned into its cgroup.
+	// which it joins itself, every thread, as soon as it has read this
+	// config; a Start or Update waits for the join (containers are cloned
+	// in the infra's cgroups) and fails with it. Empty on v2, where it is
+	// cloned into its cgroup.
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
 
 	// Sysctls are written, in order, in the infra's own namespaces before

@@ -24,7 +24,8 @@
 //	                                          non-dumpable, subreaper,
 //	                                          close inherited fds,
 //	                                          v1: every thread joins the
-//	                                          cgroups (0 to tasks),
+//	                                          cgroups (0 to tasks) in the
+//	                                          background, Start waits,
 //	                                          sethostname, listen(Socket)
 //	  read until EOF  <-------------[fd 4]--- {"pid":N} or {"error":"..."}
 //

@@ -41,9 +41,9 @@ type Launching struct {
 	readyErr  error
 }
 
-// Wait returns once the infra listens on its socket, in its cgroups, and
-// can be asked to start containers, or with why not; the infra has then
-// been killed and reaped.
+// Wait returns once the infra listens on its socket and can be asked to
+// start containers, or with why not; the infra has then been killed and
+// reaped.
 func (l *Launching) Wait() error {
 	<-l.readyDone
 	return l.readyErr
@@ -52,10 +52,11 @@ func (l *Launching) Wait() error {
 // Launch starts the infra of the pod described by cfg and returns as soon
 // as the process exists; sending the config and waiting for the ready
 // record go on until Wait returns. On v2 the infra is cloned into its
-// cgroup; on v1 it joins its cgroups itself before it reports ready, every
-// thread moving itself (reexec.JoinProcess): the daemon writing its pid to
-// cgroup.procs would wait for an RCU grace period (5 to 20 ms measured
-// here) holding the cgroup mutex, which the containers' own joins need.
+// cgroup; on v1 it joins its cgroups itself as soon as it has read its
+// config, every thread moving itself (reexec.JoinProcess), and clones no
+// container before: the daemon writing its pid to cgroup.procs would wait
+// for an RCU grace period (5 to 20 ms measured here) holding the cgroup
+// mutex, which the containers' own joins need.
 //
 // The infra is the daemon's child, but nothing ties its life to the
 // daemon's: it has its own session, and when the daemon exits (restart,

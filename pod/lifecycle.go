@@ -464,8 +464,8 @@ func (m *Manager) removeCgroups(c *podRun) error {
 
 // launchInfra clones the infra and returns: sending its config and reading
 // its ready record (waitInfra) go on in the background. On v2 it is cloned
-// into its cgroup; on v1 it joins its cgroups itself before it reports
-// ready, so the daemon never moves a process (see infra.Launch).
+// into its cgroup; on v1 it joins its cgroups itself, before it starts the
+// containers, so the daemon never moves a process (see infra.Launch).
 func (m *Manager) launchInfra(c *podRun) error {
 	cfg := m.infraConfig(c.rec, c.l)
 	cfg.CgroupProcs = c.cg.infra.Procs
