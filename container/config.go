@@ -68,9 +68,11 @@ type Config struct {
 	MaskedPaths   []string `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
 
-	// CgroupProcs are cgroup.procs files the init writes its own PID into
-	// before anything of the container runs (cgroup v1; on v2 the process is
-	// cloned straight into its cgroup and this is empty).
+	// CgroupProcs are the cgroup.procs files of the v1 cgroups the init
+	// joins before anything of the container runs: its main thread moves
+	// (0 written to the tasks file beside each), and execs the workload.
+	// On v2 the process is cloned straight into its cgroup and this is
+	// empty.
 	CgroupProcs []string `json:"cgroupProcs,omitempty"`
 }
 

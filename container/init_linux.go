@@ -20,6 +20,18 @@ import (
 // step runs fn and names its failure, which travels to Start.
 var step = reexec.Step
 
+// The init stage's main goroutine runs on the process's main thread from
+// the start: an init function's LockOSThread keeps it there through main
+// (the runtime runs package init on the main thread, locked). The v1
+// cgroup join moves that thread alone (reexec.JoinThread), and only the
+// thread group leader may, so it must be the leader: it is also the
+// thread that execs.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == InitSubcommand {
+		runtime.LockOSThread()
+	}
+}
+
 // Main is the container init stage, `berth container-init --config-fd=N
 // --sync-fd=M`; args are the arguments after the subcommand name. It never
 // returns: on success it has become the user's program, on failure it
@@ -30,7 +42,10 @@ var step = reexec.Step
 func Main(args []string) {
 	started := monotonic()
 	// Mounts, pivot_root, the bounding set and capset act on this thread;
-	// it is never unlocked, and execve replaces the whole process.
+	// it is never unlocked, and execve replaces the whole process. Locked
+	// by init already when Main runs as the entry point; this lock is for
+	// a caller that did not dispatch on os.Args (JoinThread then refuses a
+	// thread that is not the main one).
 	runtime.LockOSThread()
 	// Non-dumpable before anything else, so the container cannot reach
 	// this binary through /proc/PID/exe (CVE-2019-5736).
@@ -79,9 +94,20 @@ func run(configFile, sync *os.File, p progress) error {
 	// Into the container's cgroups first: everything the init stage makes
 	// from here on (the rootfs mounts' kernel memory above all, which
 	// lives as long as the container) is charged to the container, not to
-	// the pod's infra. On v1 the write waits for an RCU grace period,
-	// usually the one the pod's infra is already waiting for.
-	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
+	// the pod's infra. On v1 this thread moves alone, without the kernel's
+	// global lock and its RCU grace period: it is the main thread, which
+	// execs, and execve ends every other thread, so the workload runs
+	// wholly in the container's cgroups; memory is charged to the main
+	// thread's. Until execve the Go runtime's other threads stay in the
+	// infra's cgroups, where this process was cloned. That is harmless:
+	// they are the same pod's, the infra's cgroup already held the whole
+	// init stage until this join, and the workload exists only after
+	// execve. Meanwhile the process is listed in both cgroups' cgroup.procs:
+	// the pod's kill (its teardown) lists every cgroup of the pod and
+	// reaches the process whole, the metrics count it in the container's
+	// cgroup from this join on as before, and nothing else reads the
+	// infra's cgroup.procs.
+	if err := step("join cgroups", func() error { return reexec.JoinThread(cfg.CgroupProcs) }); err != nil {
 		return err
 	}
 	if err := step("set oom_score_adj", func() error { return setOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil {

@@ -121,8 +121,12 @@ func start(cfg Config) (*exec.Cmd, error) {
 func enter(cfg Config) (int, error) {
 	// Cgroup paths are host paths: join before entering the mount
 	// namespace. Every thread of this process moves, and the command
-	// forked later starts inside.
-	if err := step("join cgroups", func() error { return reexec.JoinCgroups(0, cfg.CgroupProcs) }); err != nil {
+	// forked later starts inside. Not the main thread alone, as the
+	// container's init stage does: this process never execs and lives on
+	// (waiting for the command, or serving probes), so its other threads
+	// would stay in the daemon's cgroups for its whole life. Each thread
+	// moves itself (reexec.JoinProcess), without the v1 grace period.
+	if err := step("join cgroups", func() error { return reexec.JoinProcess(cfg.CgroupProcs) }); err != nil {
 		return 0, err
 	}
 	// Without CAP_SYS_RESOURCE a negative value cannot be set: the command

@@ -116,7 +116,7 @@ func TestProtocolVersionsOfDaemonAndInfra(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := validConfig()
-	s := newServer(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln, nil, PodStatus{PID: 7})
+	s := newServer(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln, nil, PodStatus{PID: 7}, startJoin(cfg.Key, nil))
 	done := make(chan struct{})
 	go s.accept()
 	go func() {

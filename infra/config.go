@@ -61,6 +61,13 @@ type PodConfig struct {
 	HostPID     bool `json:"hostPID,omitempty"`
 	SharePID    bool `json:"sharePID,omitempty"`
 
+	// CgroupProcs are the cgroup.procs files of the infra's v1 cgroups,
+	// which it joins itself, every thread, as soon as it has read this
+	// config; a Start or Update waits for the join (containers are cloned
+	// in the infra's cgroups) and fails with it. Empty on v2, where it is
+	// cloned into its cgroup.
+	CgroupProcs []string `json:"cgroupProcs,omitempty"`
+
 	// Sysctls are written, in order, in the infra's own namespaces before
 	// it reports ready, so before any container starts.
 	Sysctls []Sysctl `json:"sysctls,omitempty"`
@@ -202,6 +209,11 @@ func (c *PodConfig) Validate() error {
 	}
 	if c.ActiveDeadline < 0 {
 		bad("activeDeadline %s is negative", c.ActiveDeadline)
+	}
+	for _, p := range c.CgroupProcs {
+		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/cgroup.procs") || strings.Contains(p, "/../") {
+			bad("cgroup file %q is not an absolute path to a cgroup.procs file", p)
+		}
 	}
 	for _, s := range c.Sysctls {
 		if !validSysctlPath(s.Path) || strings.ContainsAny(s.Value, "\n\r\x00") {

@@ -19,10 +19,13 @@
 //	  pipe(config), pipe(ready)
 //	  clone(NEWNET|NEWIPC|NEWUTS[|NEWPID],
 //	        setsid, into cgroup v2) ------> exec berth infra
-//	  v1: write pid to cgroup.procs           --config-fd=3 --ready-fd=4
+//	                                          --config-fd=3 --ready-fd=4
 //	  write PodConfig JSON, close --[fd 3]--> read until EOF
 //	                                          non-dumpable, subreaper,
 //	                                          close inherited fds,
+//	                                          v1: every thread joins the
+//	                                          cgroups (0 to tasks) in the
+//	                                          background, Start waits,
 //	                                          sethostname, listen(Socket)
 //	  read until EOF  <-------------[fd 4]--- {"pid":N} or {"error":"..."}
 //

@@ -38,5 +38,5 @@ func launchWait(cfg PodConfig, opt LaunchOptions, subcommand string) (*os.Proces
 	if err := l.Wait(); err != nil {
 		return nil, err
 	}
-	return l.Proc, l.Joined()
+	return l.Proc, nil
 }

@@ -582,3 +582,63 @@ func TestInfraKill(t *testing.T) {
 	}
 	shutdown(t, c, proc.Pid, cfg.Socket)
 }
+
+// TestInfraJoinsItsV1Cgroups launches an infra with a v1 cgroup to join
+// and finds every thread of it there once Start, which waits for the
+// join, returned. (This test binary links cgo, so the infra joins by its
+// pid here; the e2e tests run berth's own static binary, whose threads
+// move themselves.)
+func TestInfraJoinsItsV1Cgroups(t *testing.T) {
+	needRoot(t)
+	const pids = "/sys/fs/cgroup/pids"
+	var st unix.Statfs_t
+	if err := unix.Statfs(pids, &st); err != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		t.Skip("no cgroup v1 pids hierarchy: on v2 the infra is cloned into its cgroup")
+	}
+	dir := filepath.Join(pids, "berth-infra-test-"+randSuffix(t))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		testutil.WaitFor(t, 10*time.Second, "the test cgroup to empty and go", func() bool {
+			return os.Remove(dir) == nil
+		})
+	})
+	cfg := testPod(t, RestartNever, []string{"app", "exit", "0"})
+	cfg.CgroupProcs = []string{filepath.Join(dir, "cgroup.procs")}
+	proc, c := launchPod(t, cfg)
+	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", proc.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pids:/" + filepath.Base(dir) + "\n"
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/cgroup", proc.Pid, task.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("infra thread %s is in %q, want a line %q", task.Name(), b, want)
+		}
+	}
+}
+
+// TestInfraJoinFailureFailsStart gives the infra a cgroup it cannot join:
+// it still reports ready, and Start fails with the join's error, before
+// any container is cloned.
+func TestInfraJoinFailureFailsStart(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartNever, []string{"app", "exit", "0"})
+	cfg.CgroupProcs = []string{filepath.Join(t.TempDir(), "missing", "cgroup.procs")}
+	_, c := launchPod(t, cfg)
+	_, err := c.Start(ctx(t), nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "move infra of pod "+cfg.Key+" into its cgroups") {
+		t.Fatalf("start = %v, want the join's failure", err)
+	}
+	if st := status(t, c); len(st.Containers) != 1 || st.Containers[0].State.Running != nil || st.Containers[0].State.Terminated != nil {
+		t.Errorf("containers after the failed Start: %s, want none run", jsonMarshal(t, st.Containers))
+	}
+}

@@ -178,6 +178,10 @@ func TestValidate(t *testing.T) {
 			c.HostNetwork = true
 			c.Sysctls = []Sysctl{{Name: "kernel.shmmax", Path: "kernel/shmmax", Value: "1", Namespace: "ipc"}}
 		}, true},
+		{"v1 cgroups", func(c *PodConfig) { c.CgroupProcs = []string{"/sys/fs/cgroup/pids/berth/p/_infra/cgroup.procs"} }, true},
+		{"relative cgroup", func(c *PodConfig) { c.CgroupProcs = []string{"pids/berth/cgroup.procs"} }, false},
+		{"not cgroup.procs", func(c *PodConfig) { c.CgroupProcs = []string{"/sys/fs/cgroup/pids/berth/tasks"} }, false},
+		{"dotdot cgroup", func(c *PodConfig) { c.CgroupProcs = []string{"/sys/fs/cgroup/../../etc/cgroup.procs"} }, false},
 		{"sysctl of no namespace", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "vm.swappiness", Path: "vm/swappiness", Value: "1"}} }, false},
 		{"sysctl path with ..", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "net/../../etc/passwd", Value: "1"}} }, false},
 		{"absolute sysctl path", func(c *PodConfig) { c.Sysctls = []Sysctl{{Name: "x", Path: "/etc/passwd", Value: "1"}} }, false},

@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/berth-project/berth/internal/reexec"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,11 +17,9 @@ type LaunchOptions struct {
 	// Exe is the sealed berth binary (docs/security.md rule 4).
 	Exe string
 	// CgroupDir is the pod's infra cgroup on v2: the infra is cloned into
-	// it. Empty on v1.
+	// it. Empty on v1, where the infra joins its cgroups itself
+	// (PodConfig.CgroupProcs).
 	CgroupDir string
-	// CgroupProcs are v1 cgroup.procs files the infra's pid is written to
-	// right after clone, while it starts (Launching.Joined).
-	CgroupProcs []string
 	// ReadyTimeout bounds the wait for the ready record; 0 is 30s.
 	ReadyTimeout time.Duration
 }
@@ -42,41 +39,31 @@ type Launching struct {
 
 	readyDone chan struct{}
 	readyErr  error
-	joinDone  chan struct{}
-	joinErr   error
 }
 
 // Wait returns once the infra listens on its socket and can be asked to
 // start containers, or with why not; the infra has then been killed and
-// reaped. It may still be joining its v1 cgroups: see Joined.
+// reaped.
 func (l *Launching) Wait() error {
 	<-l.readyDone
 	return l.readyErr
 }
 
-// Joined returns once the infra's pid was written to its v1 cgroups (at
-// once on v2, where it was cloned into its cgroup), or with why not. Reap
-// Proc only after Joined returned: until then the pid may still be
-// written, and a reaped pid can name another process.
-func (l *Launching) Joined() error {
-	<-l.joinDone
-	return l.joinErr
-}
-
 // Launch starts the infra of the pod described by cfg and returns as soon
 // as the process exists; sending the config and waiting for the ready
-// record go on until Wait returns, joining the v1 cgroups until Joined
-// does. The v1 cgroup join is the slow part on a hybrid host: moving a
-// process waits for an RCU grace period (5 to 20 ms measured here), so it
-// runs while the infra starts, the network is set up and the containers'
-// init stages build their root filesystems.
+// record go on until Wait returns. On v2 the infra is cloned into its
+// cgroup; on v1 it joins its cgroups itself as soon as it has read its
+// config, every thread moving itself (reexec.JoinProcess), and clones no
+// container before: the daemon writing its pid to cgroup.procs would wait
+// for an RCU grace period (5 to 20 ms measured here) holding the cgroup
+// mutex, which the containers' own joins need.
 //
 // The infra is the daemon's child, but nothing ties its life to the
 // daemon's: it has its own session, and when the daemon exits (restart,
 // upgrade, crash) it is re-parented to init or the nearest subreaper and
 // keeps running; the next daemon re-attaches with NewClient. While the daemon
-// lives, it must reap the process once Wait succeeded: call Joined, then
-// Reap, in a goroutine.
+// lives, it must reap the process once Wait succeeded: call Reap in a
+// goroutine.
 func Launch(cfg PodConfig, opt LaunchOptions) (*Launching, error) {
 	return launch(cfg, opt, Subcommand)
 }
@@ -119,18 +106,12 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	// Only the child may hold these ends, or EOF never comes.
 	configR.Close()
 	readyW.Close()
-	l := &Launching{Proc: proc, PID: proc.Pid, readyDone: make(chan struct{}), joinDone: make(chan struct{})}
-	go func() {
-		l.joinErr = reexec.JoinCgroups(l.PID, opt.CgroupProcs)
-		close(l.joinDone)
-	}()
+	l := &Launching{Proc: proc, PID: proc.Pid, readyDone: make(chan struct{})}
 	go func() {
 		err := handshake(payload, opt.ReadyTimeout, configW, readyR)
 		if err != nil {
-			// Never leave a half-started infra behind, and never reap it
-			// while its pid may still be written to a cgroup.
+			// Never leave a half-started infra behind.
 			proc.Kill()
-			<-l.joinDone
 			proc.Wait()
 			err = fmt.Errorf("infra of pod %s (pid %d): %w", cfg.Key, proc.Pid, err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/procstat"
+	"github.com/berth-project/berth/internal/reexec"
 )
 
 // Subcommand is the hidden subcommand cmd/berth dispatches to Main before
@@ -126,6 +127,9 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	if err != nil {
 		return nil, nil, err
 	}
+	// Into the pod's infra cgroups as soon as it knows them, while it
+	// finishes its start and the daemon reads the ready record.
+	join := startJoin(cfg.Key, cfg.CgroupProcs)
 	// Until here failures travel on the ready fd; from now on the infra
 	// logs to its file in the pod's log directory.
 	if w, err := openInfraLog(cfg.LogDir); err == nil {
@@ -149,7 +153,34 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	if err != nil {
 		return nil, nil, fmt.Errorf("control socket of pod %s: %w", cfg.Key, err)
 	}
-	return cfg, newServer(cfg, log, ln, start, self), nil
+	return cfg, newServer(cfg, log, ln, start, self, join), nil
+}
+
+// cgroupJoin is the infra's own move into its v1 cgroups, every thread of
+// it (reexec.JoinProcess): in the background from its start, and waited
+// for before it clones a container (Start, Update), which must start in
+// the pod's cgroups, never in the daemon's. A failure fails those
+// requests, so the daemon's create fails with it.
+type cgroupJoin struct {
+	done chan struct{}
+	err  error
+}
+
+func startJoin(pod string, procs []string) *cgroupJoin {
+	j := &cgroupJoin{done: make(chan struct{})}
+	go func() {
+		if err := reexec.JoinProcess(procs); err != nil {
+			j.err = fmt.Errorf("move infra of pod %s into its cgroups: %w", pod, err)
+		}
+		close(j.done)
+	}()
+	return j
+}
+
+// wait returns once the join ended, with its failure.
+func (j *cgroupJoin) wait() error {
+	<-j.done
+	return j.err
 }
 
 // chdirRoot leaves whatever directory was inherited (CVE-2024-21626) and

@@ -14,7 +14,7 @@ import (
 )
 
 // Reap waits until the infra exited and reaps it; call it after Wait
-// succeeded and Joined returned, in a goroutine.
+// succeeded, in a goroutine.
 //
 // It holds no file descriptor while it waits. os.Process.Wait would keep
 // the process's pidfd open for the infra's whole life: one fd per pod in

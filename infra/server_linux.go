@@ -24,6 +24,9 @@ type server struct {
 	ln    *net.UnixListener
 	sup   *supervisor
 	procs *procsLinux
+	// join is the infra's own cgroup join, waited for before a request
+	// that clones containers.
+	join *cgroupJoin
 	// events carries closures onto the loop: requests and timers.
 	events chan func()
 	// exit is set on the loop to end it.
@@ -38,8 +41,8 @@ type server struct {
 // written (a slow reader skips the statuses in between, never the last).
 type watcher struct{ next chan PodStatus }
 
-func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start startFunc, self PodStatus) *server {
-	s := &server{cfg: cfg, log: log, ln: ln, events: make(chan func())}
+func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start startFunc, self PodStatus, join *cgroupJoin) *server {
+	s := &server{cfg: cfg, log: log, ln: ln, join: join, events: make(chan func())}
 	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post, drains: map[int]chan struct{}{}, ios: map[string]*runIO{}}
 	s.procs = p
 	s.sup = newSupervisor(cfg, log, p, time.Now, self)
@@ -215,7 +218,14 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpStatus:
 		s.post(func() { reply(nil) })
 	case OpStart:
-		s.post(func() { s.start(req, reply) })
+		err := s.join.wait()
+		s.post(func() {
+			if err != nil {
+				reply(err)
+				return
+			}
+			s.start(req, reply)
+		})
 	case OpSetEnv:
 		s.post(func() { ch <- answer(Response{}, s.sup.SetEnv(req.Envs)) })
 	case OpEnv:
@@ -231,7 +241,14 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpPreStopped:
 		s.post(func() { ch <- answer(Response{}, s.sup.PreStopped(req.Container, req.Run)) })
 	case OpUpdate:
-		s.post(func() { s.update(req, reply) })
+		err := s.join.wait()
+		s.post(func() {
+			if err != nil {
+				reply(err)
+				return
+			}
+			s.update(req, reply)
+		})
 	case OpHoldRestarts:
 		s.post(func() { s.sup.HoldRestarts(); reply(nil) })
 	case OpStop:

@@ -442,8 +442,6 @@ func (l fakeLaunching) Wait() error {
 	return nil
 }
 
-func (l fakeLaunching) Joined() error { return nil }
-
 func (l fakeLaunching) Reap() {}
 
 // infraAt is the live infra listening on socket; the caller holds h.mu.

@@ -117,9 +117,7 @@ type Launching interface {
 	// Wait returns once the infra is ready, or with why not (it was then
 	// killed and reaped).
 	Wait() error
-	// Joined returns once the infra is in its cgroups.
-	Joined() error
-	// Reap waits for the process's exit; call it after Joined.
+	// Reap waits for the process's exit; call it after Wait succeeded.
 	Reap()
 }
 

@@ -375,9 +375,6 @@ func (m *Manager) createSteps(c *podRun) []step {
 		{name: "containers", phase: "containers",
 			do:   func(ctx context.Context) error { return m.startContainers(ctx, c) },
 			undo: func(ctx context.Context) error { return m.stopContainers(ctx, c) }},
-		// Usually long done: the containers' own v1 joins waited for the
-		// same grace period.
-		{name: "infra-joined", do: func(context.Context) error { return c.joined() }},
 	}
 }
 
@@ -466,10 +463,13 @@ func (m *Manager) removeCgroups(c *podRun) error {
 }
 
 // launchInfra clones the infra and returns: sending its config and reading
-// its ready record (waitInfra), and on v1 joining its cgroups (joined), go
-// on in the background.
+// its ready record (waitInfra) go on in the background. On v2 it is cloned
+// into its cgroup; on v1 it joins its cgroups itself, before it starts the
+// containers, so the daemon never moves a process (see infra.Launch).
 func (m *Manager) launchInfra(c *podRun) error {
-	la, err := m.cfg.Infra.Launch(m.infraConfig(c.rec, c.l), infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: c.cg.infra.Dir, CgroupProcs: c.cg.infra.Procs})
+	cfg := m.infraConfig(c.rec, c.l)
+	cfg.CgroupProcs = c.cg.infra.Procs
+	la, err := m.cfg.Infra.Launch(cfg, infra.LaunchOptions{Exe: m.cfg.Exe, CgroupDir: c.cg.infra.Dir})
 	if err != nil {
 		return fmt.Errorf("start infra: %w", err)
 	}
@@ -484,23 +484,12 @@ func (m *Manager) waitInfra(c *podRun) error {
 	if err := la.Wait(); err != nil {
 		return fmt.Errorf("start infra: %w", err)
 	}
-	go func() {
-		// Reap our child when it exits (after a restart init does), but
-		// not before its pid was written to its cgroups.
-		la.Joined()
-		la.Reap()
-	}()
+	// Reap our child when it exits (after a restart init does).
+	go la.Reap()
 	c.rec.InfraPID = la.Pid()
 	var err error
 	if c.rec.InfraStart, err = m.cfg.Processes.StartTime(la.Pid()); err != nil {
 		return fmt.Errorf("read infra start time: %w", err)
-	}
-	return nil
-}
-
-func (c *podRun) joined() error {
-	if err := c.la.Joined(); err != nil {
-		return fmt.Errorf("move infra into its cgroups: %w", err)
 	}
 	return nil
 }

@@ -1,8 +1,7 @@
-// Package reexec holds what berth's re-executed entry points (container-init,
-// exec-init) share: their fd flags, config decoding, named setup steps
-// whose failure travels back to the parent, joining v1 cgroups (exec-init),
-// and forking a child into v1 cgroups (ForkInCgroups: the infra's launcher
-// and the container init's Start).
+// Package reexec holds what berth's re-executed entry points (infra,
+// container-init, exec-init) share: their fd flags, config decoding, named
+// setup steps whose failure travels back to the parent, and joining v1
+// cgroups (cgroups_linux.go).
 package reexec
 
 import (
@@ -12,9 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-
-	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // MaxConfig bounds the config a parent hands over.
@@ -72,19 +68,6 @@ func DecodeConfig(f *os.File, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decode config: %w", err)
-	}
-	return nil
-}
-
-// JoinCgroups moves process pid, with all its threads, into the cgroup of
-// each v1 hierarchy by writing it to the cgroup's procs file; pid 0 is the
-// calling process.
-func JoinCgroups(pid int, procs []string) error {
-	s := strconv.Itoa(pid)
-	for _, p := range procs {
-		if err := sysfile.WriteExisting(p, s); err != nil {
-			return fmt.Errorf("join %s: %w", p, err)
-		}
 	}
 	return nil
 }

@@ -54,22 +54,3 @@ func TestDecodeConfigIsStrict(t *testing.T) {
 		}
 	}
 }
-
-func TestJoinCgroupsWritesThePID(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "cgroup.procs")
-	if err := JoinCgroups(0, []string{p}); err == nil {
-		t.Fatal("JoinCgroups created a missing cgroup.procs")
-	}
-	for _, tc := range []struct {
-		pid  int
-		want string
-	}{{0, "0"}, {4242, "4242"}} {
-		os.WriteFile(p, nil, 0o600)
-		if err := JoinCgroups(tc.pid, []string{p}); err != nil {
-			t.Fatal(err)
-		}
-		if b, _ := os.ReadFile(p); string(b) != tc.want {
-			t.Errorf("JoinCgroups(%d) wrote %q, want %q", tc.pid, b, tc.want)
-		}
-	}
-}
