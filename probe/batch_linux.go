@@ -207,7 +207,7 @@ func (b *batcher) serve() {
 				continue
 			}
 			if j := active[ev.Fd]; j != nil {
-				j.advance(active)
+				j.advance(active, true)
 			}
 		}
 		now := time.Now()
@@ -292,7 +292,7 @@ func (b *batcher) start(j *exchangeJob, active map[int32]*exchangeJob) error {
 	active[int32(fd)] = j
 	// A connection inside the host is mostly made before connect returns:
 	// the request goes at once.
-	j.advance(active)
+	j.advance(active, false)
 	if active[int32(fd)] == j && j.state != jobReading {
 		b.watch(j, active)
 	}
@@ -318,35 +318,32 @@ func (b *batcher) watchReading(active map[int32]*exchangeJob) {
 		if j.watched {
 			continue
 		}
-		j.advance(active)
+		j.advance(active, true)
 		if active[fd] == j {
 			b.watch(j, active)
 		}
 	}
 }
 
-// advance moves j on as far as its socket lets it without waiting. The
-// socket is registered edge-triggered for both directions: each step
-// runs until EAGAIN before the next wait.
-func (j *exchangeJob) advance(active map[int32]*exchangeJob) {
+// advance moves j on as far as its socket lets it without waiting, up to
+// the reply when read is false (the reply is read after the gathering
+// pause). The socket is registered edge-triggered for both directions:
+// each step runs until EAGAIN before the next wait.
+func (j *exchangeJob) advance(active map[int32]*exchangeJob, read bool) {
 	if j.state == jobConnecting {
-		v, err := unix.GetsockoptInt(j.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		// A write says whether the connection is made, without a
+		// getsockopt and getpeername: EAGAIN while the handshake goes on,
+		// the connect's own error if it failed. A tcp probe writes
+		// nothing.
+		n, err := unix.Write(j.fd, j.request)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return
+		}
 		if err != nil {
-			j.finish(active, nil, nil, j.dialError(os.NewSyscallError("getsockopt", err)))
+			j.finish(active, nil, nil, j.dialError(os.NewSyscallError("connect", err)))
 			return
 		}
-		switch e := syscall.Errno(v); e {
-		case 0:
-			if _, err := unix.Getpeername(j.fd); err != nil {
-				return // not connected yet
-			}
-		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
-			return
-		default:
-			j.finish(active, nil, nil, j.dialError(os.NewSyscallError("connect", e)))
-			return
-		}
-		j.state = jobWriting
+		j.written, j.state = n, jobWriting
 	}
 	if j.state == jobWriting {
 		if j.request == nil {
@@ -365,6 +362,9 @@ func (j *exchangeJob) advance(active map[int32]*exchangeJob) {
 			j.written += n
 		}
 		j.state = jobReading
+	}
+	if !read {
+		return
 	}
 	if j.pooled == nil {
 		j.pooled = readBufs.Get().(*[]byte)
