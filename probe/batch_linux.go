@@ -265,21 +265,26 @@ func waitFor(active map[int32]*exchangeJob) time.Duration {
 // error only when the thread could not return to the daemon's namespace;
 // any other failure ends j.
 func (b *batcher) start(j *exchangeJob, active map[int32]*exchangeJob) error {
-	runtime.LockOSThread()
-	fd, err, homeErr := j.d.socketHere(j.family)
-	if homeErr != nil {
-		return homeErr
-	}
-	runtime.UnlockOSThread()
-	if err != nil {
-		j.done(nil, nil, j.dialError(err))
-		return nil
+	fd, idle := j.d.takeIdle(j.family)
+	if !idle {
+		runtime.LockOSThread()
+		var err, homeErr error
+		fd, err, homeErr = j.d.socketHere(j.family)
+		if homeErr != nil {
+			return homeErr
+		}
+		runtime.UnlockOSThread()
+		if err != nil {
+			j.done(nil, nil, j.dialError(err))
+			return nil
+		}
+		if err := resetOnClose(fd); err != nil {
+			unix.Close(fd)
+			j.done(nil, nil, j.dialError(err))
+			return nil
+		}
 	}
 	j.fd = fd
-	if err := resetOnClose(fd); err != nil {
-		j.finish(nil, nil, nil, j.dialError(err))
-		return nil
-	}
 	switch err := unix.Connect(fd, j.sa); err {
 	case nil:
 		j.state = jobWriting
@@ -403,12 +408,22 @@ func (j *exchangeJob) expire(active map[int32]*exchangeJob) {
 	j.finish(active, nil, nil, j.dialError(os.ErrDeadlineExceeded))
 }
 
-// finish closes j's socket (a reset: SO_LINGER 0) and hands its outcome
-// to done.
+// finish ends j's connection with a reset and hands its outcome to done.
+// After a clean exchange (the reply read whole, or a tcp probe's
+// connection made) the socket is disconnected and kept by j's dialer for
+// its next probe (putIdle); after anything else it is closed (SO_LINGER
+// 0).
 func (j *exchangeJob) finish(active map[int32]*exchangeJob, data []byte, end, err error) {
 	if j.fd >= 0 {
 		delete(active, int32(j.fd))
-		unix.Close(j.fd)
+		if err == nil && (end == nil || end == io.EOF) {
+			if j.watched {
+				unix.EpollCtl(batch.epfd, unix.EPOLL_CTL_DEL, j.fd, nil)
+			}
+			j.d.putIdle(j.fd, j.family)
+		} else {
+			unix.Close(j.fd)
+		}
 		j.fd = -1
 	}
 	j.done(data, end, err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,6 +282,89 @@ func TestBatcherConcurrent(t *testing.T) {
 		if states[tcpTimeWait] != 0 {
 			t.Errorf("pod %d: %d TIME_WAIT sockets after %d probes, want 0", i, states[tcpTimeWait], probes)
 		}
+	}
+}
+
+// TestBatcherReusesSockets: a socket whose exchange ended cleanly is
+// disconnected and kept by its dialer, and the pod's next probe uses it:
+// one socket made for probes one after the other, each a connection of
+// its own to the server, no TIME_WAIT; a failed exchange's socket is
+// closed; the dialer's Close lets go of what it keeps.
+func TestBatcherReusesSockets(t *testing.T) {
+	tn := newTestNetns(t)
+	l := tn.listen("127.0.0.1:0")
+	var mu sync.Mutex
+	conns := 0
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				mu.Lock()
+				conns++
+				mu.Unlock()
+			}
+		},
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	port := l.Addr().(*net.TCPAddr).Port
+	d := tn.dialer()
+	c, err := NewChecker(manifests.ProbeHandler{HTTPGet: &manifests.HTTPGetAction{Port: manifests.FromInt(int32(port))}},
+		Target{PodIP: "127.0.0.1", Dialer: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := func() []idleSocket {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return slices.Clone(d.idle)
+	}
+	const probes = 5
+	var kept []idleSocket
+	for k := range probes {
+		if res, out, ok := start(t, c, 5*time.Second); !ok || res != Success || out != "ok" {
+			t.Fatalf("probe %d: %v %v %q", k, ok, res, out)
+		}
+		now := idle()
+		if len(now) != 1 || (kept != nil && now[0] != kept[0]) {
+			t.Fatalf("probe %d: the dialer keeps %v, before it %v: want the one socket, reused", k, now, kept)
+		}
+		kept = now
+	}
+	mu.Lock()
+	if conns != probes {
+		t.Errorf("the server saw %d connections for %d probes", conns, probes)
+	}
+	mu.Unlock()
+	var states map[string]int
+	if err := tn.do(func() (err error) { states, err = tcpStates(port); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if states[tcpTimeWait] != 0 {
+		t.Errorf("%d TIME_WAIT sockets after %d probes on one socket, want 0", states[tcpTimeWait], probes)
+	}
+
+	closedL := tn.listen("127.0.0.1:0")
+	refused := closedL.Addr().(*net.TCPAddr).Port
+	closedL.Close()
+	cr, err := NewChecker(manifests.ProbeHandler{TCPSocket: &manifests.TCPSocketAction{Port: manifests.FromInt(int32(refused))}},
+		Target{PodIP: "127.0.0.1", Dialer: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, out, _ := start(t, cr, 5*time.Second); res != Failure || !strings.Contains(out, "connection refused") {
+		t.Errorf("refused: %v %q", res, out)
+	}
+	if now := idle(); len(now) != 0 {
+		t.Errorf("the refused probe's socket was kept: %v", now)
+	}
+
+	if res, _, _ := start(t, c, 5*time.Second); res != Success {
+		t.Fatalf("probe after the refused one: %v", res)
+	}
+	d.Close()
+	if now := idle(); len(now) != 0 {
+		t.Errorf("Close left %v", now)
 	}
 }
 

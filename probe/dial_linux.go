@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -53,7 +54,19 @@ type NetnsDialer struct {
 	// home is the daemon's own network namespace (daemonNetns), which
 	// every thread returns to after a socket(2) in ns.
 	home netns.NsHandle
+	// idle holds the batcher's sockets made in ns and disconnected after
+	// a clean exchange, for its next probes of the pod (see takeIdle), at
+	// most maxIdle of them; closed by Close. Under mu, for writing.
+	idle []idleSocket
 }
+
+// idleSocket is one of a dialer's disconnected sockets and its family.
+type idleSocket struct{ fd, family int }
+
+// maxIdle is how many disconnected sockets a dialer keeps: a pod's
+// probes due at one tick (one a container and probe type, mostly one or
+// two) each find one. The batcher holds as many open while they run.
+const maxIdle = 4
 
 // home holds the daemon's own network namespace, opened by the first
 // OpenNetns and kept for the daemon's life: one file descriptor for every
@@ -97,11 +110,61 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	return &NetnsDialer{ns: ns, home: home}, nil
 }
 
-// Close releases the pod's namespace; a dial after it fails.
+// Close releases the pod's namespace and its idle sockets; a dial after
+// it fails.
 func (d *NetnsDialer) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for _, s := range d.idle {
+		unix.Close(s.fd)
+	}
+	d.idle = nil
 	return d.ns.Close()
+}
+
+// takeIdle returns a disconnected socket of the family made in the
+// namespace, false when the dialer has none (or was closed).
+func (d *NetnsDialer) takeIdle(family int) (int, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := len(d.idle) - 1; i >= 0; i-- {
+		if s := d.idle[i]; s.family == family {
+			d.idle = append(d.idle[:i], d.idle[i+1:]...)
+			return s.fd, true
+		}
+	}
+	return -1, false
+}
+
+// putIdle disconnects fd, a socket made in the namespace whose exchange
+// ended cleanly, and keeps it for takeIdle; or closes it, when the dialer
+// was closed, keeps maxIdle already, or the disconnect fails. The
+// disconnect is connect(2) to AF_UNSPEC: a reset to the peer, as the
+// close with SO_LINGER 0 would send (no TIME_WAIT on either side), and
+// the socket is as new, its local port given back. It saves the next
+// probe of the pod a setns(2) there and back, a socket(2) and a
+// setsockopt(2), and the kernel the socket's freeing and making.
+func (d *NetnsDialer) putIdle(fd, family int) {
+	unspec := unix.RawSockaddrAny{}
+	unspec.Addr.Family = unix.AF_UNSPEC
+	_, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec))
+	if errno == 0 {
+		// The reset left ECONNRESET as the socket's pending error, which
+		// the next send would report: reading SO_ERROR clears it.
+		_, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		if err == nil {
+			d.mu.Lock()
+			keep := d.ns.IsOpen() && len(d.idle) < maxIdle
+			if keep {
+				d.idle = append(d.idle, idleSocket{fd, family})
+			}
+			d.mu.Unlock()
+			if keep {
+				return
+			}
+		}
+	}
+	unix.Close(fd)
 }
 
 // socket creates a non-blocking socket of the family in the namespace,
