@@ -60,18 +60,23 @@ func (g *wakeGrid) arm(tick int64) {
 	g.timer.Reset(d)
 }
 
-// fire polls the runners of every tick that has come, and sets the timer
-// for the next.
+// fire polls the runners of every tick that has come, each at its tick
+// (the timer's lateness does not shift their schedules), and sets the
+// timer for the next.
 func (g *wakeGrid) fire() {
 	now := time.Now().UnixNano()
-	var due []*Runner
+	type polled struct {
+		r    *Runner
+		tick int64
+	}
+	var due []polled
 	g.mu.Lock()
 	for len(g.ticks) > 0 && g.ticks[0] <= now {
 		tick := heap.Pop(&g.ticks).(int64)
 		for _, r := range g.slots[tick] {
 			if r.slot == tick {
 				r.slot = 0
-				due = append(due, r)
+				due = append(due, polled{r, tick})
 			}
 		}
 		delete(g.slots, tick)
@@ -81,8 +86,8 @@ func (g *wakeGrid) fire() {
 		g.arm(g.ticks[0])
 	}
 	g.mu.Unlock()
-	for _, r := range due {
-		r.poll()
+	for _, p := range due {
+		p.r.poll(time.Unix(0, p.tick))
 	}
 }
 

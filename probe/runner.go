@@ -159,7 +159,7 @@ func (r *Runner) Run(ctx context.Context) {
 	r.mu.Lock()
 	r.ctx = ctx
 	r.mu.Unlock()
-	r.poll()
+	r.poll(r.clock.Now())
 	for {
 		var wake <-chan time.Time
 		if r.waker != nil {
@@ -185,20 +185,20 @@ func (r *Runner) Run(ctx context.Context) {
 			}
 			r.mu.Unlock()
 		}
-		r.poll()
+		r.poll(r.clock.Now())
 	}
 }
 
 // poll starts the probes due now and, on the grid, asks for a wake-up
 // when the next is due.
-func (r *Runner) poll() {
+func (r *Runner) poll(now time.Time) {
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()
 		return
 	}
 	ctx := r.ctx
-	runs := r.state.Take(r.clock.Now())
+	runs := r.state.Take(now)
 	r.schedule()
 	r.mu.Unlock()
 	// Started outside the lock: a run that fails at once records its

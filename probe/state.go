@@ -38,6 +38,8 @@ type probeState struct {
 	onHold   bool
 	inFlight bool
 	next     time.Time
+	// taken is when the run in flight, or the last, was taken.
+	taken time.Time
 	// succeeded: a run succeeded in this run of the container.
 	succeeded bool
 }
@@ -151,7 +153,7 @@ func (s *State) Take(now time.Time) []Run {
 	var runs []Run
 	for _, p := range s.probes {
 		if s.active(p) && !now.Before(p.next) {
-			p.inFlight = true
+			p.inFlight, p.taken = true, now
 			runs = append(runs, Run{Type: p.spec.Type, gen: s.gen})
 		}
 	}
@@ -181,9 +183,10 @@ func (s *State) Record(now time.Time, r Run, result Result, output string) (rep 
 	}
 	wasStarted := s.Started()
 	p.inFlight = false
-	// The next run is a period after this one was due, or now if this
-	// one took longer than that.
-	p.next = p.next.Add(p.spec.Period)
+	// The next run is a period after this one was taken, or now if this
+	// one took longer than that: a run taken late (on a grid's tick) sets
+	// the schedule, so that only one run is ever late for it.
+	p.next = p.taken.Add(p.spec.Period)
 	if p.next.Before(now) {
 		p.next = now
 	}

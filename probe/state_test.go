@@ -177,6 +177,15 @@ func TestState(t *testing.T) {
 			{25, "record", Liveness, Success, "Success"},
 			{25, "next", 0, 0, "25 settled"},
 		}},
+		{"a run taken late (on a grid's tick) sets the schedule: one late run, not every one", []Spec{liveness}, []step{
+			{0, "start", 0, 0, ""},
+			{4, "take", 0, 0, "Liveness"},
+			{4, "record", Liveness, Success, "Success"},
+			{4, "next", 0, 0, "14 settled"},
+			{14, "take", 0, 0, "Liveness"},
+			{14, "record", Liveness, Success, "Success"},
+			{14, "next", 0, 0, "24 settled"},
+		}},
 		{"readiness settles once it has succeeded and its runs agree with its result", []Spec{readiness2}, []step{
 			{0, "start", 0, 0, ""},
 			{0, "next", 0, 0, "0"},
