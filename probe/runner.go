@@ -37,11 +37,11 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // wake-up costs (the daemon's threads and the Go runtime waking, each
 // switch paying the scheduler's walk of every pod's cgroups) is most of
 // what probes cost beside their own connections, so a settled probe, the
-// steady state of a healthy pod, waits for the one-second grid: every
-// such probe of every pod then runs on one wake-up a second, each at most
-// a second after it is due and still every period (probe periods are
-// whole seconds, so it keeps its place on the grid). Only probes the
-// batcher runs settle so (see Runner.next). A probe whose result is not
+// steady state of a healthy pod, runs on the one-second grid: every such
+// probe of every pod then runs on one wake-up a second, each at most half
+// a second away from its due time and still every period (probe periods
+// are whole seconds, so it keeps its place on the grid). Only probes the
+// batcher runs settle so (see Runner.at). A probe whose result is not
 // settled (a startup probe, a readiness probe that has not
 // succeeded yet, a failure counting towards its threshold) runs on the
 // 200 ms grid, so that a pod becomes ready, and a failing container is
@@ -51,11 +51,14 @@ const (
 	SettledGrain = time.Second
 )
 
-// Round returns t rounded up to SettledGrain when settled, else to
-// WakeGrain.
+// Round returns t rounded to the nearest multiple of SettledGrain (half
+// up) when settled, else up to WakeGrain. A settled probe's schedule is
+// on the one-second grid once it has run there (see State.Record), so
+// the nearest tick moves only its first run there: by half a second at
+// most, earlier or later, instead of up to a second later.
 func (SystemClock) Round(t time.Time, settled bool) time.Time {
 	if settled {
-		return ceilGrain(t, SettledGrain)
+		return t.Add(SettledGrain / 2).Truncate(SettledGrain)
 	}
 	return ceilGrain(t, WakeGrain)
 }
@@ -198,7 +201,7 @@ func (r *Runner) poll(now time.Time) {
 		return
 	}
 	ctx := r.ctx
-	runs := r.state.Take(now)
+	runs := r.state.Take(now, r.at)
 	r.schedule()
 	r.mu.Unlock()
 	// Started outside the lock: a run that fails at once records its
@@ -220,20 +223,26 @@ func (r *Runner) schedule() {
 }
 
 // next is when the runner wakes next: the earliest instant a due probe
-// runs at, each rounded as the clock rounds it; false when none is due
-// until something changes. r.mu is held. Only a probe the batcher runs
-// counts as settled: the coarser grid would start every other probe of
-// every pod (an exec probe's process above all) at one instant.
+// runs at (at); false when none is due until something changes. r.mu is
+// held.
 func (r *Runner) next() (time.Time, bool) {
 	var next time.Time
 	found := false
 	r.state.Upcoming(func(t Type, due time.Time, settled bool) {
-		_, batched := r.checkers[t].(starter)
-		if at := r.clock.Round(due, settled && batched); !found || at.Before(next) {
+		if at := r.at(t, due, settled); !found || at.Before(next) {
 			next, found = at, true
 		}
 	})
 	return next, found
+}
+
+// at is when a probe of type t due at due runs: due as the clock rounds
+// it. Only a probe the batcher runs counts as settled: the coarser grid
+// would start every other probe of every pod (an exec probe's process
+// above all) at one instant.
+func (r *Runner) at(t Type, due time.Time, settled bool) time.Time {
+	_, batched := r.checkers[t].(starter)
+	return r.clock.Round(due, settled && batched)
 }
 
 // starter is a Checker that can run without a goroutine of its own: Start

@@ -141,7 +141,8 @@ func TestRunner(t *testing.T) {
 }
 
 // TestSystemClockRound: the system clock wakes on grids shared by every
-// runner, a coarser one for settled probes, never before the time asked.
+// runner: a settling probe at the next 200 ms tick, never before the time
+// asked; a settled one at the nearest one-second tick.
 func TestSystemClockRound(t *testing.T) {
 	base := time.Unix(1700000000, 0).Truncate(SettledGrain)
 	for _, tc := range []struct {
@@ -152,11 +153,13 @@ func TestSystemClockRound(t *testing.T) {
 		{base, false, base},
 		{base, true, base},
 		{base.Add(time.Nanosecond), false, base.Add(WakeGrain)},
-		{base.Add(time.Nanosecond), true, base.Add(SettledGrain)},
+		{base.Add(time.Nanosecond), true, base},
 		{base.Add(WakeGrain - time.Nanosecond), false, base.Add(WakeGrain)},
 		{base.Add(WakeGrain + time.Millisecond), false, base.Add(2 * WakeGrain)},
-		{base.Add(WakeGrain + time.Millisecond), true, base.Add(SettledGrain)},
-		{base.Add(SettledGrain + time.Millisecond), true, base.Add(2 * SettledGrain)},
+		{base.Add(WakeGrain + time.Millisecond), true, base},
+		{base.Add(SettledGrain/2 - time.Nanosecond), true, base},
+		{base.Add(SettledGrain / 2), true, base.Add(SettledGrain)},
+		{base.Add(SettledGrain + time.Millisecond), true, base.Add(SettledGrain)},
 	} {
 		if got := (SystemClock{}).Round(tc.in, tc.settled); !got.Equal(tc.want) {
 			t.Errorf("Round(%v, %v) = %v, want %v", tc.in, tc.settled, got, tc.want)
@@ -243,7 +246,7 @@ func TestRunnerSettledOnlyWhenBatched(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewRunner("app", coarseClock{}, func(Report) {}, Probe{spec, tc.checker})
 			r.state.ContainerStarted(base)
-			runs := r.state.Take(base)
+			runs := r.state.Take(base, exact)
 			if len(runs) != 1 {
 				t.Fatalf("take: %v", runs)
 			}

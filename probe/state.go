@@ -148,11 +148,14 @@ func (s *State) active(p *probeState) bool {
 }
 
 // Take returns the probe runs due at now and marks them in flight; each
-// must come back through Record.
-func (s *State) Take(now time.Time) []Run {
+// must come back through Record. A probe is due once now reaches at of
+// its type, due time and whether it is settled (as Upcoming gives them):
+// the instant its runner wakes for it, which may be a grid's tick before
+// or after its due time.
+func (s *State) Take(now time.Time, at func(t Type, due time.Time, settled bool) time.Time) []Run {
 	var runs []Run
 	for _, p := range s.probes {
-		if s.active(p) && !now.Before(p.next) {
+		if s.active(p) && !now.Before(at(p.spec.Type, p.next, s.settled(p))) {
 			p.inFlight, p.taken = true, now
 			runs = append(runs, Run{Type: p.spec.Type, gen: s.gen})
 		}
@@ -168,10 +171,12 @@ func (s *State) Take(now time.Time) []Run {
 func (s *State) Upcoming(f func(t Type, due time.Time, settled bool)) {
 	for _, p := range s.probes {
 		if s.active(p) {
-			f(p.spec.Type, p.next, p.succeeded && p.last == p.result)
+			f(p.spec.Type, p.next, s.settled(p))
 		}
 	}
 }
+
+func (s *State) settled(p *probeState) bool { return p.succeeded && p.last == p.result }
 
 // Record applies the result of run r, finished at now, and returns its
 // report; ok is false for a run of an earlier container run, which is

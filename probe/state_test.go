@@ -225,7 +225,7 @@ func TestState(t *testing.T) {
 					got = describeReports(s.ContainerStopped())
 				case "take":
 					var parts []string
-					for _, r := range s.Take(now) {
+					for _, r := range s.Take(now, exact) {
 						taken[r.Type] = r
 						parts = append(parts, r.Type.String())
 					}
@@ -258,6 +258,9 @@ func TestState(t *testing.T) {
 		})
 	}
 }
+
+// exact wakes for a probe at its due time.
+func exact(_ Type, due time.Time, _ bool) time.Time { return due }
 
 func describeReports(reports []Report) string {
 	var parts []string
@@ -299,7 +302,7 @@ func TestStateEvents(t *testing.T) {
 		{Success, "fine", nil},
 	}
 	for _, tt := range tests {
-		runs := s.Take(now)
+		runs := s.Take(now, exact)
 		if len(runs) != 1 {
 			t.Fatalf("take: %v", runs)
 		}
@@ -311,5 +314,29 @@ func TestStateEvents(t *testing.T) {
 			t.Errorf("%v: report %+v", tt.res, rep)
 		}
 		now = now.Add(time.Second)
+	}
+}
+
+// TestTakeAtAnEarlierTick: a probe whose runner wakes at a tick before its
+// due time (the nearest one-second tick) is taken then, and its next run
+// is a period after that tick.
+func TestTakeAtAnEarlierTick(t *testing.T) {
+	s := NewState("app", Spec{Type: Liveness, Period: time.Second, SuccessThreshold: 1, FailureThreshold: 3})
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.ContainerStarted(base)
+	early := func(_ Type, due time.Time, _ bool) time.Time { return due.Add(-300 * time.Millisecond) }
+	tick := base.Add(-300 * time.Millisecond)
+	if runs := s.Take(tick.Add(-time.Nanosecond), early); len(runs) != 0 {
+		t.Fatalf("taken before its tick: %v", runs)
+	}
+	runs := s.Take(tick, early)
+	if len(runs) != 1 {
+		t.Fatalf("not taken at its tick: %v", runs)
+	}
+	s.Record(base, runs[0], Success, "")
+	var due []time.Time
+	s.Upcoming(func(_ Type, at time.Time, _ bool) { due = append(due, at) })
+	if want := tick.Add(time.Second); len(due) != 1 || !due[0].Equal(want) {
+		t.Errorf("next due %v, want %v", due, want)
 	}
 }
