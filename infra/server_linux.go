@@ -41,6 +41,19 @@ type server struct {
 // written (a slow reader skips the statuses in between, never the last).
 type watcher struct{ next chan PodStatus }
 
+// afterJoin posts clone, a request that clones containers, onto the loop
+// once the infra's cgroup join ended; a failed join is its reply.
+func (s *server) afterJoin(reply func(error), clone func()) {
+	err := s.join.wait()
+	s.post(func() {
+		if err != nil {
+			reply(err)
+			return
+		}
+		clone()
+	})
+}
+
 func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start startFunc, self PodStatus, join *cgroupJoin) *server {
 	s := &server{cfg: cfg, log: log, ln: ln, join: join, events: make(chan func())}
 	p := &procsLinux{cfg: cfg, log: log, startFn: start, post: s.post, drains: map[int]chan struct{}{}, ios: map[string]*runIO{}}
@@ -218,14 +231,7 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpStatus:
 		s.post(func() { reply(nil) })
 	case OpStart:
-		err := s.join.wait()
-		s.post(func() {
-			if err != nil {
-				reply(err)
-				return
-			}
-			s.start(req, reply)
-		})
+		s.afterJoin(reply, func() { s.start(req, reply) })
 	case OpSetEnv:
 		s.post(func() { ch <- answer(Response{}, s.sup.SetEnv(req.Envs)) })
 	case OpEnv:
@@ -241,14 +247,7 @@ func (s *server) dispatch(req Request) (resp Response, after func()) {
 	case OpPreStopped:
 		s.post(func() { ch <- answer(Response{}, s.sup.PreStopped(req.Container, req.Run)) })
 	case OpUpdate:
-		err := s.join.wait()
-		s.post(func() {
-			if err != nil {
-				reply(err)
-				return
-			}
-			s.update(req, reply)
-		})
+		s.afterJoin(reply, func() { s.update(req, reply) })
 	case OpHoldRestarts:
 		s.post(func() { s.sup.HoldRestarts(); reply(nil) })
 	case OpStop:

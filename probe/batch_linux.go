@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -440,13 +439,5 @@ func (j *exchangeJob) dialError(err error) error {
 // ioError words a read or write error as the net package does: "read tcp
 // 10.0.0.1:40000->10.0.0.5:8080: read: connection reset by peer".
 func (j *exchangeJob) ioError(op string, err error) error {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		err = os.NewSyscallError(op, errno)
-	}
-	var laddr net.Addr
-	if sa, serr := unix.Getsockname(j.fd); serr == nil {
-		laddr = tcpAddr(sa)
-	}
-	return &net.OpError{Op: op, Net: "tcp", Source: laddr, Addr: j.raddr, Err: err}
+	return netError(op, localAddr(j.fd), j.raddr, err)
 }

@@ -300,9 +300,18 @@ func (c *socketConn) LocalAddr() net.Addr {
 	if err != nil {
 		return nil
 	}
-	var sa unix.Sockaddr
-	var serr error
-	if err := rc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil || serr != nil {
+	var laddr net.Addr
+	if err := rc.Control(func(fd uintptr) { laddr = localAddr(int(fd)) }); err != nil {
+		return nil
+	}
+	return laddr
+}
+
+// localAddr is the local address of socket fd, nil when the kernel has
+// none to give.
+func localAddr(fd int) net.Addr {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
 		return nil
 	}
 	return tcpAddr(sa)
@@ -334,18 +343,25 @@ func (c *socketConn) opError(op string, err error) error {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	var errno syscall.Errno
-	switch {
-	case errors.Is(err, os.ErrClosed):
+	if errors.Is(err, os.ErrClosed) {
 		err = net.ErrClosed
-	case errors.As(err, &errno):
-		err = os.NewSyscallError(op, errno)
 	}
 	var laddr net.Addr
 	if op != "close" {
 		laddr = c.LocalAddr()
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: laddr, Addr: c.raddr, Err: err}
+	return netError(op, laddr, c.raddr, err)
+}
+
+// netError is err of op on a probe's connection as the net package words
+// it: an errno as op's system call error, inside a *net.OpError naming
+// both ends.
+func netError(op string, laddr net.Addr, raddr *net.TCPAddr, err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		err = os.NewSyscallError(op, errno)
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: laddr, Addr: raddr, Err: err}
 }
 
 // resolve returns the address to dial: an IP literal as it is, a name

@@ -237,9 +237,9 @@ func (r *Runner) next() (time.Time, bool) {
 }
 
 // at is when a probe of type t due at due runs: due as the clock rounds
-// it. Only a probe the batcher runs counts as settled: the coarser grid
-// would start every other probe of every pod (an exec probe's process
-// above all) at one instant.
+// it. Only an http or tcp probe (its checker has the batcher's Start)
+// counts as settled: the coarser grid would start every other probe of
+// every pod (an exec probe's process above all) at one instant.
 func (r *Runner) at(t Type, due time.Time, settled bool) time.Time {
 	_, batched := r.checkers[t].(starter)
 	return r.clock.Round(due, settled && batched)
