@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/execin"
+	"github.com/berth-project/berth/infra"
 )
 
 // clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times.
@@ -43,7 +44,7 @@ func readBerthCPU(daemonPID int) (berthCPU, error) {
 	procs := processes()
 	for _, pid := range descendants(procs, daemonPID) {
 		switch st := procs[pid]; st.Comm {
-		case "berth-infra":
+		case infra.ProcessName:
 			c.infras += time.Duration(st.CPU) * clockTick
 		case execin.HelperName:
 			// The daemon's child: a command the helper forked has its
@@ -63,7 +64,7 @@ func infraPIDs(daemonPID int) []int {
 	procs := processes()
 	var out []int
 	for _, pid := range descendants(procs, daemonPID) {
-		if procs[pid].Comm == "berth-infra" {
+		if procs[pid].Comm == infra.ProcessName {
 			out = append(out, pid)
 		}
 	}

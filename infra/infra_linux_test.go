@@ -290,8 +290,8 @@ func TestInfraPodLifecycle(t *testing.T) {
 		t.Fatalf("before Start: %+v", st)
 	}
 	// ps and a shared pid namespace show the thread group leader's name.
-	if comm, err := os.ReadFile("/proc/" + pid + "/comm"); err != nil || string(comm) != processName+"\n" {
-		t.Errorf("infra's comm %q (%v), want %s", comm, err, processName)
+	if comm, err := os.ReadFile("/proc/" + pid + "/comm"); err != nil || string(comm) != ProcessName+"\n" {
+		t.Errorf("infra's comm %q (%v), want %s", comm, err, ProcessName)
 	}
 
 	if _, err := c.Start(ctx(t), nil, nil); err != nil {

@@ -88,8 +88,8 @@ func parseFlags(args []string) (configFd, readyFd int, err error) {
 	return configFd, readyFd, nil
 }
 
-// processName is the infra's comm.
-const processName = "berth-infra"
+// ProcessName is the infra's comm, as ps and /proc/PID/comm show it.
+const ProcessName = "berth-infra"
 
 // setup makes the process a safe pause process and returns the server that
 // is ready to serve. Each step is one call; errors name it.
@@ -103,7 +103,7 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	// it for ps and for the containers of a shared pid namespace. Not
 	// PR_SET_NAME: that names the calling thread, which under Go's
 	// scheduler need not be the thread group leader ps shows.
-	if err := os.WriteFile("/proc/self/comm", []byte(processName), 0); err != nil {
+	if err := os.WriteFile("/proc/self/comm", []byte(ProcessName), 0); err != nil {
 		return nil, nil, fmt.Errorf("set process name: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/hostclean"
 	"github.com/berth-project/berth/internal/mountinfo"
 	"github.com/berth-project/berth/internal/procstat"
@@ -35,6 +36,17 @@ type proc struct {
 	start uint64
 	pod   string // the pod cgroup's name (pod.KernelID)
 	leaf  string // cgroups.InfraName or the container's name
+}
+
+// isInfra says whether p is its pod's infra: in the infra's cgroup and
+// named as the infra names itself. A container's init stage starts in the
+// infra's cgroup and moves to its own a moment later; it is no infra.
+func (p proc) isInfra() bool {
+	if p.leaf != cgroups.InfraName {
+		return false
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid))
+	return err == nil && strings.TrimSpace(string(comm)) == infra.ProcessName
 }
 
 // procsRoot is the run's cgroup parent in the hierarchy that lists its

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/hostclean"
 	"github.com/berth-project/berth/internal/testutil"
 )
@@ -98,5 +99,44 @@ func TestLeakCheckFindsLeftovers(t *testing.T) {
 	}
 	if err := r.kill(ps[0]); err == nil {
 		t.Error("a second kill of the same process succeeded")
+	}
+}
+
+// TestIsInfraByName checks that an infra victim is a process in the
+// infra's cgroup that names itself as the infra does, not a container's
+// init stage still in that cgroup.
+func TestIsInfraByName(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), infra.ProcessName)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := func(path string) int {
+		cmd := exec.Command(path, "60")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd.Process.Pid
+	}
+	named, other := start(bin), start(sleep)
+	for _, tc := range []struct {
+		p    proc
+		want bool
+	}{
+		{proc{pid: named, leaf: cgroups.InfraName}, true},
+		{proc{pid: other, leaf: cgroups.InfraName}, false},
+		{proc{pid: named, leaf: "main"}, false},
+	} {
+		if got := tc.p.isInfra(); got != tc.want {
+			t.Errorf("isInfra(pid %d in %s) = %v, want %v", tc.p.pid, tc.p.leaf, got, tc.want)
+		}
 	}
 }

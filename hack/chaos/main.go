@@ -45,7 +45,6 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/api"
-	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/hostclean"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/pod"
@@ -330,7 +329,7 @@ func (c *chaos) killOne() error {
 			// Only pods whose policy restarts them: under Never a killed
 			// container, or all of them with their infra, ends the pod
 			// Failed, as the kubelet's would, not Running.
-			if (what == "infra") != (p.leaf == cgroups.InfraName) {
+			if (what == "infra") != p.isInfra() {
 				continue
 			}
 			if s := c.slotOf(p.pod); s != nil && s.present && s.restarts() {
