@@ -4,7 +4,7 @@
 // addressed), in one run with the runs interleaved, and prints a table plus
 // one JSON line per scenario.
 //
-//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-podman auto|off] [-podman-runtime runc|crun] [-only start-1,...,update,pull,probes,scale,scrape] [-scale 100,1000]
+//	go run ./bench [-n 10] [-warmup 2] [-burst 100] [-burst-n 3] [-idle 30s] [-probe-window 1m] [-probe-windows 1] [-podman auto|off] [-podman-runtime runc|crun] [-only start-1,...,update,pull,probes,scale,scrape] [-scale 100,1000]
 //
 // It needs root (namespaces, cgroups, veths). It builds berth and the
 // examples/demo workload from this module, imports the workload into a
@@ -45,6 +45,7 @@ type options struct {
 	podman, runtime, only, repo      string
 	berth, scale                     string
 	scalePodman, daemonNofile        int
+	probeWindows                     int
 }
 
 func parseFlags() options {
@@ -56,6 +57,7 @@ func parseFlags() options {
 	flag.IntVar(&o.relist, "relist", 1000, "manifests in the no-op re-list scenario")
 	flag.DurationVar(&o.idle, "idle", 30*time.Second, "how long idle CPU is measured with the burst's pods up")
 	flag.DurationVar(&o.probeWindow, "probe-window", time.Minute, "how long the probe scenarios measure CPU, each")
+	flag.IntVar(&o.probeWindows, "probe-windows", 1, "how many windows the probe scenarios measure, each")
 	flag.DurationVar(&o.settle, "settle", 2*time.Second, "pause after a burst is up before memory is read")
 	flag.StringVar(&o.podman, "podman", "auto", "measure podman: auto (install if missing), off")
 	flag.StringVar(&o.runtime, "podman-runtime", "runc", "OCI runtime podman uses: runc or crun (on a hybrid cgroup host whose cgroup2 mount holds hugetlb, the harness mounts a v1 hugetlb hierarchy for crun while it runs)")
@@ -71,6 +73,9 @@ func parseFlags() options {
 
 func mainErr(log *slog.Logger) error {
 	o := parseFlags()
+	if o.probeWindows < 1 {
+		return fmt.Errorf("-probe-windows must be at least 1, not %d", o.probeWindows)
+	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("bench must run as root: it creates namespaces, cgroups and veths")
 	}
@@ -94,7 +99,7 @@ func mainErr(log *slog.Logger) error {
 		}
 	}
 	bn := &bench{e: e, log: log, warmup: o.warmup, n: o.n, burst: o.burst, burstN: o.burstN,
-		idle: o.idle, settle: o.settle, probeWindow: o.probeWindow, files: filepath.Join(dir, "yaml")}
+		idle: o.idle, settle: o.settle, probeWindow: o.probeWindow, probeWindows: o.probeWindows, files: filepath.Join(dir, "yaml")}
 	if err := os.MkdirAll(bn.files, 0o755); err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ type berthCPU struct {
 
 func (c berthCPU) total() time.Duration { return c.daemon + c.children + c.infras + c.helpers }
 
+func (c berthCPU) add(o berthCPU) berthCPU {
+	return berthCPU{c.daemon + o.daemon, c.children + o.children, c.infras + o.infras, c.helpers + o.helpers, c.helperCmds + o.helperCmds}
+}
+
 func (c berthCPU) sub(o berthCPU) berthCPU {
 	return berthCPU{c.daemon - o.daemon, c.children - o.children, c.infras - o.infras, c.helpers - o.helpers, c.helperCmds - o.helperCmds}
 }
@@ -127,11 +131,13 @@ func readNetSnapshot(daemonPID int) netSnapshot {
 
 // probeScenarios (berth only, -only probes) measure what probes cost:
 // bn.burst pods with an httpGet readiness probe every second, CPU of
-// berth's processes over bn.probeWindow; the same pods with an exec
-// liveness probe every second added, CPU over the same window again; the
-// difference per exec probe run; TIME_WAIT and conntrack entries before
-// and after each window. Then probe-restart: a liveness failure until the
-// container runs again.
+// berth's processes over bn.probeWindows windows of bn.probeWindow each;
+// the same pods with an exec liveness probe every second added, CPU over
+// as many windows again; per exec probe run, an exec window's CPU less
+// the http windows' median rate, split into berth's processes (the daemon,
+// the exec helpers, the infras) and the commands the helpers ran;
+// TIME_WAIT and conntrack entries before and after each window. Then
+// probe-restart: a liveness failure until the container runs again.
 func (bn *bench) probeScenarios() ([]*Scenario, error) {
 	dir := filepath.Join(bn.b.dir, "probes")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -149,11 +155,7 @@ func (bn *bench) probeScenarios() ([]*Scenario, error) {
 		// One file name: the second apply replaces the first's pods.
 		return bn.writeFile("probes.yaml", multiDoc(docs))
 	}
-	var windows [2]struct {
-		cpu   berthCPU
-		execs int64
-		took  time.Duration
-	}
+	var windows [2][]probeWindow
 	for i, exec := range []bool{false, true} {
 		f, err := write(exec)
 		if err != nil {
@@ -166,31 +168,27 @@ func (bn *bench) probeScenarios() ([]*Scenario, error) {
 			return nil, fmt.Errorf("probes: %w", err)
 		}
 		time.Sleep(bn.settle)
-		pid := bn.b.cmd.Process.Pid
-		net0, execs0 := readNetSnapshot(pid), dirBytes(dir)
-		cpu0, err := readBerthCPU(pid)
-		if err != nil {
-			return nil, err
-		}
-		t0 := time.Now()
-		time.Sleep(bn.probeWindow)
-		cpu1, err := readBerthCPU(pid)
-		if err != nil {
-			return nil, err
-		}
-		w := &windows[i]
-		w.took, w.cpu, w.execs = time.Since(t0), cpu1.sub(cpu0), dirBytes(dir)-execs0
-		net1 := readNetSnapshot(pid)
 		s := httpCPU
 		if exec {
 			s = allCPU
 		}
-		s.add("berth", pct(w.cpu.total(), w.took))
-		s.note("window_s", round3(w.took.Seconds()))
+		pid := bn.b.cmd.Process.Pid
+		for k := range bn.probeWindows {
+			w, err := bn.measureProbes(pid, dir)
+			if err != nil {
+				return nil, err
+			}
+			windows[i] = append(windows[i], w)
+			s.add("berth", pct(w.cpu.total(), w.took))
+			if k == 0 {
+				s.note("net_before", w.netBefore)
+			}
+			s.note("net_after", w.netAfter)
+		}
+		s.note("window_s", round3(bn.probeWindow.Seconds()))
+		s.note("windows", bn.probeWindows)
 		s.note("pods", len(names))
-		s.note("cpu_ms", map[string]float64{"daemon": ms(w.cpu.daemon), "children": ms(w.cpu.children), "infras": ms(w.cpu.infras), "helpers": ms(w.cpu.helpers), "helpers_commands": ms(w.cpu.helperCmds)})
-		s.note("net_before", net0)
-		s.note("net_after", net1)
+		s.note("cpu_ms", windowCPU(windows[i]))
 		if n, err := restarts(bn); err == nil {
 			s.note("container_restarts", n)
 		}
@@ -198,22 +196,32 @@ func (bn *bench) probeScenarios() ([]*Scenario, error) {
 			s.note("helpers", helperMemory(pid))
 		}
 	}
-	h, a := windows[0], windows[1]
-	if a.execs == 0 {
-		return nil, fmt.Errorf("probes: no exec probe ran in %s", a.took)
+	// The http windows' median rate is what the pods cost without their
+	// exec probes.
+	var httpRates []float64
+	for _, w := range windows[0] {
+		httpRates = append(httpRates, float64(w.cpu.total())/w.took.Seconds())
 	}
-	// The exec window's CPU less the http window's, at the same rate.
-	extra := a.cpu.total() - time.Duration(float64(h.cpu.total())*a.took.Seconds()/h.took.Seconds())
-	perExec.add("berth", ms(extra)/float64(a.execs))
-	perExec.note("exec_probes_run", a.execs)
-	perExec.note("exec_probes_per_s", round3(float64(a.execs)/a.took.Seconds()))
-	perExec.note("children_ms_per_probe", round3(ms(a.cpu.children)/float64(a.execs)))
+	httpRate := Summarize(httpRates).Median
+	var execs int64
+	for _, w := range windows[1] {
+		if w.execs == 0 {
+			return nil, fmt.Errorf("probes: no exec probe ran in %s", w.took)
+		}
+		execs += w.execs
+		extra := w.cpu.total() - time.Duration(httpRate*w.took.Seconds())
+		perExec.add("berth", ms(extra-w.cpu.helperCmds)/float64(w.execs))
+		perExec.add("berth+command", ms(extra)/float64(w.execs))
+		perExec.add("command", ms(w.cpu.helperCmds)/float64(w.execs))
+	}
+	perExec.note("exec_probes_run", execs)
+	perExec.note("exec_probes_per_s", round3(float64(execs)/(bn.probeWindow.Seconds()*float64(bn.probeWindows))))
 	cmd, err := commandCPU(bn.e.demoBin, filepath.Join(bn.b.dir, "append-direct"), 100)
 	if err != nil {
 		return nil, err
 	}
 	perExec.note("command_alone_ms", round3(Summarize(cmd).Median))
-	allCPU.note("exec_probes_run", a.execs)
+	allCPU.note("exec_probes_run", execs)
 	if _, err := bn.b.cli("delete", "-f", filepath.Join(bn.files, "probes.yaml"), "--timeout", "10m"); err != nil {
 		return nil, err
 	}
@@ -222,6 +230,46 @@ func (bn *bench) probeScenarios() ([]*Scenario, error) {
 		return nil, err
 	}
 	return []*Scenario{httpCPU, allCPU, perExec, restart}, nil
+}
+
+// probeWindow is one window of the probe scenarios: the CPU berth's
+// processes used in it, the exec probes that ran (their appends) and the
+// sockets before and after.
+type probeWindow struct {
+	cpu                 berthCPU
+	execs               int64
+	took                time.Duration
+	netBefore, netAfter netSnapshot
+}
+
+// measureProbes measures one window of bn.probeWindow.
+func (bn *bench) measureProbes(daemonPID int, dir string) (probeWindow, error) {
+	w := probeWindow{netBefore: readNetSnapshot(daemonPID)}
+	execs0 := dirBytes(dir)
+	cpu0, err := readBerthCPU(daemonPID)
+	if err != nil {
+		return w, err
+	}
+	t0 := time.Now()
+	time.Sleep(bn.probeWindow)
+	cpu1, err := readBerthCPU(daemonPID)
+	if err != nil {
+		return w, err
+	}
+	w.took, w.cpu, w.execs = time.Since(t0), cpu1.sub(cpu0), dirBytes(dir)-execs0
+	w.netAfter = readNetSnapshot(daemonPID)
+	return w, nil
+}
+
+// windowCPU is the CPU of each part of berth in windows, ms, each summed
+// over the windows. A helper the daemon reaps within a window moves with
+// its commands into children, where they cannot be told apart.
+func windowCPU(windows []probeWindow) map[string]float64 {
+	var sum berthCPU
+	for _, w := range windows {
+		sum = sum.add(w.cpu)
+	}
+	return map[string]float64{"daemon": ms(sum.daemon), "children": ms(sum.children), "infras": ms(sum.infras), "helpers": ms(sum.helpers), "helpers_commands": ms(sum.helperCmds)}
 }
 
 // readyCount counts the pods whose containers are all ready and, when

@@ -28,6 +28,8 @@ type bench struct {
 	files  string // where the scenario YAML files are written
 	// probeWindow is how long the probe scenarios measure CPU, each.
 	probeWindow time.Duration
+	// probeWindows is how many windows each probe scenario measures.
+	probeWindows int
 }
 
 // podmanStall is the lock stall podman kube down often ends with here (a
