@@ -129,6 +129,12 @@ type entry struct {
 	// reapRetry is the back-off before the teardown of a pod whose infra
 	// died is tried again, after it failed.
 	reapRetry time.Duration
+	// removeRetry is the back-off before the teardown of a pod whose
+	// removal failed is tried again (removal.go), removeAt when; removing
+	// says a try is under way.
+	removeRetry time.Duration
+	removeAt    time.Time
+	removing    bool
 	// hooks runs the pod's lifecycle hooks; nil when it has none.
 	hooks *hooker
 	// cached is the status the pod's infra pushed last on its watch,
@@ -172,9 +178,12 @@ func NewManager(cfg Config) *Manager {
 }
 
 // ListPods implements reconciler.Runtime. A pod whose infra died is
-// removed first and not listed, so the pass makes it again (reapDead).
+// removed first and not listed, so the pass makes it again (reapDead); a
+// pod whose removal failed is torn down again once its back-off has
+// passed (retryRemovals).
 func (m *Manager) ListPods(ctx context.Context) ([]reconciler.Observed, error) {
 	m.reapDead(ctx)
+	m.retryRemovals(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]reconciler.Observed, 0, len(m.pods))
@@ -809,6 +818,7 @@ func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
 	err := m.teardown(ctx, id, e.rec, e.layout, grace)
 	hooksDone()
 	if err != nil {
+		m.removalFailed(e)
 		return fmt.Errorf("remove pod %s: %w", o.Key, err)
 	}
 	m.mu.Lock()
