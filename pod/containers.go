@@ -43,8 +43,7 @@ func cgroupContainer(c *manifests.Container) cgroups.Container {
 	}
 }
 
-// ensureCgroups creates the pod's cgroup, with the infra's and each
-// container's below it.
+// ensureCgroups creates the pod's cgroup, with the infra's below it.
 func (m *Manager) ensureCgroups(c *podRun) error {
 	p := c.rec.Pod
 	podRes, err := podResources(p)
@@ -59,7 +58,14 @@ func (m *Manager) ensureCgroups(c *podRun) error {
 	if c.cg.infra, err = m.cfg.Cgroups.EnsureInfra(kid); err != nil {
 		return fmt.Errorf("create infra cgroup: %w", err)
 	}
-	for _, ctr := range allContainers(p) {
+	return nil
+}
+
+// ensureContainerCgroups makes the cgroups of the pod's containers, below
+// the pod's (ensureCgroups), whose removal removes them.
+func (m *Manager) ensureContainerCgroups(c *podRun) error {
+	kid := KernelID(c.id)
+	for _, ctr := range allContainers(c.rec.Pod) {
 		r, err := Resources(ctr)
 		if err != nil {
 			return err

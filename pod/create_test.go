@@ -52,10 +52,10 @@ var goldenCreate = []string{
 	"volumes prepare state/pods/default_web/volumes",
 	"cgroup ensure default_web",
 	"cgroup ensure default_web/_infra",
-	"cgroup ensure default_web/init",
-	"cgroup ensure default_web/web",
 	"infra launch default/web",
 	"net setup default_web",
+	"cgroup ensure default_web/init",
+	"cgroup ensure default_web/web",
 	"infra start default/web init,web",
 }
 

@@ -349,8 +349,10 @@ type podRun struct {
 // directory, so that a crash at any point leaves the pod for Recover to
 // find and finish.
 //
-// The network is set up while the infra finishes its start: its net
-// namespace exists from the clone.
+// The network is set up, and the containers' cgroups made, while the
+// infra finishes its start: its net namespace exists from the clone, and
+// only its own cgroup must exist before it (the pod's removal removes the
+// containers' with it).
 func (m *Manager) createSteps(c *podRun) []step {
 	return []step{
 		{name: "images", phase: "images", do: func(context.Context) error { return m.resolveImages(c) }},
@@ -376,6 +378,7 @@ func (m *Manager) createSteps(c *podRun) []step {
 					do:      func(context.Context) error { return m.setupNetwork(c) },
 					undo:    func(context.Context) error { return m.teardownNetwork(c) },
 					details: c.networkTimings},
+				{name: "container cgroups", phase: "configs", do: func(context.Context) error { return m.ensureContainerCgroups(c) }},
 				{name: "configs", phase: "configs", do: func(context.Context) error { return m.prepareContainers(c) }},
 			},
 			{{name: "infra-wait", do: func(context.Context) error { return m.waitInfra(c) }}},
