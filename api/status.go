@@ -33,6 +33,52 @@ func Settled(p Pod) bool {
 	return false
 }
 
+// HasReadinessProbe says whether a container of p, a sidecar included,
+// has a readiness probe: apply then waits for the pod to be Ready, as
+// `kubectl wait --for=condition=Ready` does.
+func HasReadinessProbe(p Pod) bool {
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].ReadinessProbe != nil {
+			return true
+		}
+	}
+	for i := range p.Spec.InitContainers {
+		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) && c.ReadinessProbe != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// IsReady says whether p's Ready condition is True.
+func IsReady(p Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == PodReady {
+			return c.Status == ConditionTrue
+		}
+	}
+	return false
+}
+
+// ReadySettled says whether waiting for p to be Ready is over: it is
+// Ready, it is no longer running (it ended, or never started), or a
+// container of it failed in a way waiting does not mend (Settled's
+// reasons, such as CrashLoopBackOff).
+func ReadySettled(p Pod) bool {
+	if !Settled(p) {
+		return false
+	}
+	if p.Status.Phase != PodRunning || IsReady(p) || isFailureReason(p.Status.Reason) {
+		return true
+	}
+	for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+		if c.State.Waiting != nil && isFailureReason(c.State.Waiting.Reason) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reasons that mean "this will not become Running by waiting" (kube's).
 const (
 	ReasonInvalidManifest   = kube.ReasonInvalidManifest

@@ -62,3 +62,51 @@ func TestDisplayStatusAndSettled(t *testing.T) {
 		}
 	}
 }
+
+// TestReadySettled: waiting for Ready ends at Ready, at the pod's end or
+// at a failure waiting does not mend, and goes on while a running pod's
+// readiness probe has not succeeded, a container restarting included.
+func TestReadySettled(t *testing.T) {
+	run := kube.ContainerState{Running: &kube.StateRunning{}}
+	probed := func(phase string, ready bool, states ...kube.ContainerState) Pod {
+		p := Pod{Status: PodStatus{Phase: phase}}
+		p.Spec.Containers = []manifests.Container{{Name: "web", ReadinessProbe: &manifests.Probe{}}}
+		for _, st := range states {
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, ContainerStatus{Name: "web", Ready: ready, State: st})
+		}
+		status := ConditionFalse
+		if ready {
+			status = ConditionTrue
+		}
+		p.Status.Conditions = []PodCondition{{Type: PodReady, Status: status}}
+		return p
+	}
+	for _, tc := range []struct {
+		name                 string
+		pod                  Pod
+		probe, ready, doneAt bool
+	}{
+		{"running, not ready", probed(PodRunning, false, run), true, false, false},
+		{"ready", probed(PodRunning, true, run), true, true, true},
+		{"starting", probed(PodPending, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}), true, false, false},
+		{"restarting", probed(PodRunning, false, kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1}}), true, false, false},
+		{"crash loop", probed(PodRunning, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: ReasonCrashLoopBackOff}}), true, false, true},
+		{"ended", probed(PodSucceeded, false, kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}), true, false, true},
+		{"no probe", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: run}}}}, false, false, false},
+		{"sidecar probe", withSidecar(PodRunning, true, run), false, false, false},
+	} {
+		if tc.name == "sidecar probe" {
+			tc.pod.Spec.InitContainers[0].ReadinessProbe = &manifests.Probe{}
+			tc.probe = true
+		}
+		if got := HasReadinessProbe(tc.pod); got != tc.probe {
+			t.Errorf("%s: HasReadinessProbe %v, want %v", tc.name, got, tc.probe)
+		}
+		if got := IsReady(tc.pod); got != tc.ready {
+			t.Errorf("%s: IsReady %v, want %v", tc.name, got, tc.ready)
+		}
+		if got := ReadySettled(tc.pod); got != tc.doneAt {
+			t.Errorf("%s: ReadySettled %v, want %v", tc.name, got, tc.doneAt)
+		}
+	}
+}

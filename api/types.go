@@ -166,6 +166,7 @@ const (
 	EventBackOff          = kube.EventBackOff
 	EventFailedValidation = kube.EventFailedValidation
 	EventImageNotFound    = kube.EventImageNotFound
+	EventUnhealthy        = kube.EventUnhealthy
 )
 
 // PodObject is the Object of a pod's events.

@@ -169,14 +169,28 @@ func (d *daemon) mustBerth(args ...string) string {
 	return out
 }
 
-// apply writes a manifest through `berth apply` and waits for it.
+// apply writes a manifest through `berth apply` and waits for it (for
+// a pod with a readiness probe, until it is Ready).
 func (d *daemon) apply(name, yaml string) {
+	d.t.Helper()
+	d.mustBerth("apply", "-f", d.file(name, yaml), "--timeout", "60s")
+}
+
+// applyNoWait writes a manifest through `berth apply --wait=false`: for a
+// pod the test keeps from being Ready.
+func (d *daemon) applyNoWait(name, yaml string) {
+	d.t.Helper()
+	d.mustBerth("apply", "-f", d.file(name, yaml), "--wait=false")
+}
+
+// file writes yaml to the test's directory as name and returns its path.
+func (d *daemon) file(name, yaml string) string {
 	d.t.Helper()
 	p := filepath.Join(d.dir, name)
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		d.t.Fatal(err)
 	}
-	d.mustBerth("apply", "-f", p, "--timeout", "60s")
+	return p
 }
 
 func (d *daemon) pod(name string) api.Pod {

@@ -213,6 +213,40 @@ func TestProbeStartupHoldsLiveness(t *testing.T) {
 	}
 }
 
+// TestApplyWaitsForReady: `berth apply` of a pod with a readiness probe
+// returns once the pod is Ready, as kubectl wait --for=condition=Ready
+// would, not when its containers start; one that does not get Ready
+// within --timeout fails apply, naming the container and its probe's
+// last failure.
+func TestApplyWaitsForReady(t *testing.T) {
+	d := startDaemon(t)
+	probe := `    readinessProbe:
+      httpGet:
+        path: /healthz
+        port: 8080
+      periodSeconds: 1
+`
+	start := time.Now()
+	d.apply("late.yaml", probePodYAML("late", `  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "serve", "--port", "8080", "--healthy-after", "2s"]
+`+probe))
+	if took := time.Since(start); took < 2*time.Second {
+		t.Errorf("apply returned after %s, before the probe could pass", took)
+	}
+	d.checkPodReady("late", true)
+
+	out, err := d.berth("apply", "-f", d.file("never.yaml", probePodYAML("never", `  - name: app
+    image: berth.test/demo:latest
+    command: ["/bin/demo", "sleep"]
+`+probe)), "--timeout", "4s")
+	want := `pod/never: not Ready after 4s: container app: Readiness probe failed: Get "http://`
+	if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "connection refused") {
+		t.Fatalf("apply of a pod that never gets Ready: %v, want a failure saying %q ... connection refused:\n%s", err, want, out)
+	}
+	d.checkPodReady("never", false)
+}
+
 // TestProbeHostLoopbackIsNotThePods: `host: 127.0.0.1` is the pod's
 // loopback. A port open only on the host's loopback fails the probe; the
 // same port served inside a pod passes it.
@@ -233,7 +267,7 @@ func TestProbeHostLoopbackIsNotThePods(t *testing.T) {
         port: %d
       periodSeconds: 1
 `, port)
-	d.apply("hostlo.yaml", probePodYAML("hostlo", `  - name: app
+	d.applyNoWait("hostlo.yaml", probePodYAML("hostlo", `  - name: app
     image: berth.test/demo:latest
     command: ["/bin/demo", "sleep"]
 `+probe))
@@ -258,7 +292,7 @@ func TestProbeHostLoopbackIsNotThePods(t *testing.T) {
 // and as a liveness probe restarts its container.
 func TestProbeTCPGRPCExec(t *testing.T) {
 	d := startDaemon(t)
-	d.apply("kinds.yaml", probePodYAML("kinds", `  - name: tcp
+	d.applyNoWait("kinds.yaml", probePodYAML("kinds", `  - name: tcp
     image: berth.test/demo:latest
     command: ["/bin/demo", "echo-tcp", "7000"]
     readinessProbe:

@@ -82,7 +82,7 @@ func (h helperProc) alive() bool {
 // pod's delete ends.
 func TestProbeExecHelper(t *testing.T) {
 	d := startDaemon(t)
-	d.apply("helper.yaml", probePodYAML("helper", `  - name: app
+	d.applyNoWait("helper.yaml", probePodYAML("helper", `  - name: app
     image: berth.test/demo:latest
     command: ["/bin/demo", "sleep"]
     workingDir: /tmp

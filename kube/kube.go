@@ -143,6 +143,9 @@ const (
 	// lifecycle hook failed, with the kubelet's message.
 	EventFailedPostStartHook = "FailedPostStartHook"
 	EventFailedPreStopHook   = "FailedPreStopHook"
+	// EventUnhealthy (Warning): a probe failed, "<Kind> probe failed:
+	// <output>", as the kubelet words it.
+	EventUnhealthy = "Unhealthy"
 	// EventStartTimings breaks a pod's start down by phase (daemon flag
 	// --timing-events).
 	EventStartTimings = "StartTimings"

@@ -1,6 +1,10 @@
 package probe
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/berth-project/berth/kube"
+)
 
 // Result is the outcome of one probe run, or a probe's current result.
 type Result int
@@ -55,7 +59,7 @@ func (t Type) String() string {
 
 // The kubelet's event reasons for probe runs.
 const (
-	ReasonUnhealthy    = "Unhealthy"
+	ReasonUnhealthy    = kube.EventUnhealthy
 	ReasonProbeWarning = "ProbeWarning"
 )
 

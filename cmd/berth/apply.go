@@ -32,7 +32,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR|-",
-		Short: "Validate manifests, place them in the manifest directory and wait for their pods to run",
+		Short: "Validate manifests, place them in the manifest directory and wait for their pods to run (and be Ready)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ins, err := readInputs(files, cmd.InOrStdin())
@@ -87,7 +87,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin")
-	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the pods run (or say why they do not)")
+	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the pods run, and those with a readiness probe are Ready (or say why they do not)")
 	cmd.Flags().DurationVar(&timeout, "timeout", waitTimeout, "how long to wait")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only print what would change, as berth diff does")
 	cmd.MarkFlagRequired("filename")
@@ -108,19 +108,30 @@ func syncManifests(placed []*atomicfile.Placed) error {
 	return errors.Join(errs...)
 }
 
-// waitRunning waits for every pod the inputs declare to settle and fails
-// with the reason of any that did not start.
+// waitRunning waits for every pod the inputs declare to settle, and for
+// one with a readiness probe to be Ready, and fails with the reason of any
+// that did not get there.
 func waitRunning(ctx context.Context, w io.Writer, c *api.Client, ins []input, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var failed []string
 	for _, in := range ins {
 		for _, k := range podKeys(in.file) {
 			p, timedOut, err := c.WaitSettled(ctx, k.namespace, k.name, time.Until(deadline))
+			probed := err == nil && p.Status.Phase == api.PodRunning && api.HasReadinessProbe(p)
+			if probed && !timedOut {
+				p, timedOut, err = waitReady(ctx, c, k, p, deadline)
+			}
 			if err != nil {
 				return fmt.Errorf("wait for pod %s/%s: %w", k.namespace, k.name, err)
 			}
 			status := api.DisplayStatus(p)
 			switch {
+			case probed && p.Status.Phase == api.PodRunning && !api.IsReady(p):
+				if timedOut {
+					failed = append(failed, fmt.Sprintf("pod/%s: not Ready after %s%s", k.name, timeout, notReady(ctx, c, p)))
+				} else {
+					failed = append(failed, fmt.Sprintf("pod/%s: %s%s", k.name, status, why(p)))
+				}
 			case timedOut:
 				failed = append(failed, fmt.Sprintf("pod/%s: still %s after %s", k.name, status, timeout))
 			case p.Status.Phase == api.PodRunning || p.Status.Phase == api.PodSucceeded:
@@ -137,6 +148,68 @@ func waitRunning(ctx context.Context, w io.Writer, c *api.Client, ins []input, t
 		return errors.New(strings.Join(failed, "\n"))
 	}
 	return nil
+}
+
+// readyPoll is how often apply asks whether a pod with a readiness probe
+// is Ready yet. It asks with plain GETs, which every daemon answers, not
+// with a wait mode an older daemon would not know.
+const readyPoll = 50 * time.Millisecond
+
+// waitReady waits, from p, until pod k is api.ReadySettled or the deadline
+// passes; timedOut tells which.
+func waitReady(ctx context.Context, c *api.Client, k podKey, p api.Pod, deadline time.Time) (_ api.Pod, timedOut bool, err error) {
+	for !api.ReadySettled(p) {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return p, true, nil
+		}
+		t := time.NewTimer(min(readyPoll, wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return p, false, ctx.Err()
+		case <-t.C:
+		}
+		if p, err = c.Pod(ctx, k.namespace, k.name); err != nil {
+			return p, false, err
+		}
+	}
+	return p, false, nil
+}
+
+// notReady names the containers of p whose readiness probe has not
+// succeeded, each with its probe's last failure (its last Unhealthy event
+// of a readiness probe), as ": container web: Readiness probe failed:
+// ...".
+func notReady(ctx context.Context, c *api.Client, p api.Pod) string {
+	probed := map[string]bool{}
+	for i := range p.Spec.Containers {
+		probed[p.Spec.Containers[i].Name] = p.Spec.Containers[i].ReadinessProbe != nil
+	}
+	for i := range p.Spec.InitContainers {
+		if ctr := &p.Spec.InitContainers[i]; manifests.IsSidecar(ctr) {
+			probed[ctr.Name] = ctr.ReadinessProbe != nil
+		}
+	}
+	events, _ := c.Events(ctx, time.Time{}, api.PodObject(p.Metadata.Namespace, p.Metadata.Name))
+	last := map[string]string{}
+	for _, e := range events {
+		if e.Reason == api.EventUnhealthy && strings.HasPrefix(e.Message, "Readiness probe") {
+			last[e.Container] = e.Message
+		}
+	}
+	var out strings.Builder
+	for _, s := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+		if s.Ready || !probed[s.Name] {
+			continue
+		}
+		msg, ok := last[s.Name]
+		if !ok {
+			msg = "its readiness probe has not succeeded yet"
+		}
+		fmt.Fprintf(&out, ": container %s: %s", s.Name, msg)
+	}
+	return out.String()
 }
 
 // why is the first explanation a pod's status holds.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/internal/atomicfile"
+	"github.com/berth-project/berth/kube"
+	"github.com/berth-project/berth/manifests"
 )
 
 // applyDaemon answers apply as a daemon whose pod is running at once: its
@@ -41,7 +43,7 @@ func (d *applyDaemon) Pod(_ context.Context, ns, name string) (api.Pod, bool, er
 }
 
 // startApplyDaemon serves d on a socket of its own and returns its path.
-func startApplyDaemon(t *testing.T, d *applyDaemon) string {
+func startApplyDaemon(t *testing.T, d api.Backend) string {
 	t.Helper()
 	sockDir, err := os.MkdirTemp("", "berth-apply-")
 	if err != nil {
@@ -125,5 +127,68 @@ func TestApplyFailsWhenTheManifestIsNotDurable(t *testing.T) {
 	out, code := run(t, "--manifests", dir, "--socket", sock, "apply", "-f", f)
 	if code == 0 || !strings.Contains(out, "may not survive a power loss: disk on fire") {
 		t.Fatalf("apply exited %d, want a failure naming the sync:\n%s", code, out)
+	}
+}
+
+// readyDaemon answers apply as a daemon whose pod runs at once, with a
+// readiness probe that succeeds from the readyAt-th look at the pod on
+// (never when 0), and whose events hold the probe's failures.
+type readyDaemon struct {
+	api.Backend // the rest is never called
+	readyAt     int32
+	looks       atomic.Int32
+}
+
+func (d *readyDaemon) Reconcile(context.Context) error { return nil }
+
+func (d *readyDaemon) Pod(_ context.Context, ns, name string) (api.Pod, bool, error) {
+	ready := d.readyAt > 0 && d.looks.Add(1) >= d.readyAt
+	p := api.Pod{Status: api.PodStatus{Phase: api.PodRunning}}
+	p.Metadata.Namespace, p.Metadata.Name = ns, name
+	p.Spec.Containers = []manifests.Container{{Name: "main", ReadinessProbe: &manifests.Probe{}}}
+	p.Status.ContainerStatuses = []api.ContainerStatus{{Name: "main", Ready: ready, State: kube.ContainerState{Running: &kube.StateRunning{}}}}
+	cond := api.PodCondition{Type: api.PodReady, Status: api.ConditionFalse}
+	if ready {
+		cond.Status = api.ConditionTrue
+	}
+	p.Status.Conditions = []api.PodCondition{cond}
+	return p, true, nil
+}
+
+func (d *readyDaemon) Events(context.Context, time.Time) ([]api.Event, error) {
+	obj := api.PodObject("default", "web")
+	return []api.Event{
+		{Reason: api.EventUnhealthy, Object: obj, Container: "main", Message: "Readiness probe failed: HTTP probe failed with statuscode: 500"},
+		{Reason: api.EventUnhealthy, Object: obj, Container: "main", Message: "Readiness probe failed: HTTP probe failed with statuscode: 503"},
+		{Reason: api.EventUnhealthy, Object: obj, Container: "main", Message: "Liveness probe failed: connection refused"},
+		{Reason: api.EventUnhealthy, Object: api.PodObject("default", "other"), Container: "main", Message: "Readiness probe failed: not this pod"},
+	}, nil
+}
+
+// TestApplyWaitsForReady: a running pod with a readiness probe is waited
+// for until it is Ready, as kubectl wait --for=condition=Ready does.
+func TestApplyWaitsForReady(t *testing.T) {
+	d := &readyDaemon{readyAt: 4}
+	sock := startApplyDaemon(t, d)
+	f := write(t, t.TempDir(), "pod.yaml", validPod)
+	out, code := run(t, "--manifests", t.TempDir(), "--socket", sock, "apply", "-f", f)
+	if code != 0 {
+		t.Fatalf("apply exited %d:\n%s", code, out)
+	}
+	if n := d.looks.Load(); n < d.readyAt {
+		t.Errorf("apply returned after %d looks at the pod, before it was Ready (look %d)", n, d.readyAt)
+	}
+}
+
+// TestApplyNamesTheFailingReadinessProbe: a pod that does not get Ready
+// within --timeout fails apply, naming the container and its readiness
+// probe's last failure.
+func TestApplyNamesTheFailingReadinessProbe(t *testing.T) {
+	sock := startApplyDaemon(t, &readyDaemon{})
+	f := write(t, t.TempDir(), "pod.yaml", validPod)
+	out, code := run(t, "--manifests", t.TempDir(), "--socket", sock, "apply", "-f", f, "--timeout", "300ms")
+	want := "pod/web: not Ready after 300ms: container main: Readiness probe failed: HTTP probe failed with statuscode: 503"
+	if code == 0 || !strings.Contains(out, want) {
+		t.Fatalf("apply exited %d, want a failure saying %q:\n%s", code, want, out)
 	}
 }
