@@ -33,22 +33,27 @@ func Settled(p Pod) bool {
 	return false
 }
 
+// ReadinessProbed names the containers of p, its sidecars included, that
+// have a readiness probe.
+func ReadinessProbed(p Pod) []string {
+	var out []string
+	for i := range p.Spec.InitContainers {
+		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) && c.ReadinessProbe != nil {
+			out = append(out, c.Name)
+		}
+	}
+	for i := range p.Spec.Containers {
+		if c := &p.Spec.Containers[i]; c.ReadinessProbe != nil {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
 // HasReadinessProbe says whether a container of p, a sidecar included,
 // has a readiness probe: apply then waits for the pod to be Ready, as
 // `kubectl wait --for=condition=Ready` does.
-func HasReadinessProbe(p Pod) bool {
-	for i := range p.Spec.Containers {
-		if p.Spec.Containers[i].ReadinessProbe != nil {
-			return true
-		}
-	}
-	for i := range p.Spec.InitContainers {
-		if c := &p.Spec.InitContainers[i]; manifests.IsSidecar(c) && c.ReadinessProbe != nil {
-			return true
-		}
-	}
-	return false
-}
+func HasReadinessProbe(p Pod) bool { return len(ReadinessProbed(p)) > 0 }
 
 // IsReady says whether p's Ready condition is True.
 func IsReady(p Pod) bool {

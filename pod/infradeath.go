@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/kube"
@@ -62,8 +61,7 @@ func (m *Manager) infraDied(ctx context.Context, id string, e *entry) {
 	defer m.mu.Unlock()
 	e.terminating = false
 	if err != nil {
-		e.reapRetry = min(max(2*e.reapRetry, time.Second), time.Minute)
-		time.AfterFunc(e.reapRetry, m.cfg.InfraExited)
+		e.reapRetry = m.retryTeardown(e.reapRetry)
 		m.cfg.Log.Error("remove pod whose infra died", "pod", key(p), "err", err, "retry_in", e.reapRetry)
 		return
 	}

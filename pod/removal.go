@@ -22,10 +22,19 @@ import (
 func (m *Manager) removalFailed(e *entry) time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e.removeRetry = min(max(2*e.removeRetry, time.Second), time.Minute)
+	e.removeRetry = m.retryTeardown(e.removeRetry)
 	e.removeAt = time.Now().Add(e.removeRetry)
-	time.AfterFunc(e.removeRetry, m.cfg.InfraExited)
 	return e.removeRetry
+}
+
+// retryTeardown returns the back-off before a failed teardown is tried
+// again, after one of prev (1 s, doubling up to a minute), and asks for a
+// pass once it has passed: a dead infra's (infradeath.go) and a failed
+// removal's.
+func (m *Manager) retryTeardown(prev time.Duration) time.Duration {
+	d := min(max(2*prev, time.Second), time.Minute)
+	time.AfterFunc(d, m.cfg.InfraExited)
+	return d
 }
 
 // retryRemovals tears down again every pod whose removal failed and whose

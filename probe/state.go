@@ -176,6 +176,7 @@ func (s *State) Upcoming(f func(t Type, due time.Time, settled bool)) {
 	}
 }
 
+// settled says whether p's result is settled, as Upcoming tells it.
 func (s *State) settled(p *probeState) bool { return p.succeeded && p.last == p.result }
 
 // Record applies the result of run r, finished at now, and returns its

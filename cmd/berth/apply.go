@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,15 +183,7 @@ func waitReady(ctx context.Context, c *api.Client, k podKey, p api.Pod, deadline
 // of a readiness probe), as ": container web: Readiness probe failed:
 // ...".
 func notReady(ctx context.Context, c *api.Client, p api.Pod) string {
-	probed := map[string]bool{}
-	for i := range p.Spec.Containers {
-		probed[p.Spec.Containers[i].Name] = p.Spec.Containers[i].ReadinessProbe != nil
-	}
-	for i := range p.Spec.InitContainers {
-		if ctr := &p.Spec.InitContainers[i]; manifests.IsSidecar(ctr) {
-			probed[ctr.Name] = ctr.ReadinessProbe != nil
-		}
-	}
+	probed := api.ReadinessProbed(p)
 	events, _ := c.Events(ctx, time.Time{}, api.PodObject(p.Metadata.Namespace, p.Metadata.Name))
 	last := map[string]string{}
 	for _, e := range events {
@@ -200,7 +193,7 @@ func notReady(ctx context.Context, c *api.Client, p api.Pod) string {
 	}
 	var out strings.Builder
 	for _, s := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-		if s.Ready || !probed[s.Name] {
+		if s.Ready || !slices.Contains(probed, s.Name) {
 			continue
 		}
 		msg, ok := last[s.Name]
