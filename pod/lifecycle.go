@@ -138,6 +138,7 @@ type entry struct {
 	// hooks runs the pod's lifecycle hooks; nil when it has none.
 	hooks *hooker
 	// cached is the status the pod's infra pushed last on its watch,
+	// or answered to the create's Start until the watch's first push;
 	// nil when there is none to trust (statuscache.go); unwatch ends the
 	// watch.
 	cached  *infra.PodStatus
@@ -291,7 +292,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 	m.mu.Lock()
 	// The volumes and environment were made from c.objs: Refresh has
 	// nothing to do until one of those documents changes.
-	e := &entry{rec: rec, layout: l,
+	e := &entry{rec: rec, layout: l, cached: startReplyStatus(c.status),
 		vol: refreshState{refs: volumeRefs(p, c.objs)}, env: refreshState{refs: envRefs(p, c.objs)}}
 	m.pods[id] = e
 	delete(m.failed, id)

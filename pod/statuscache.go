@@ -37,6 +37,18 @@ const (
 	watchMaxBackoff = 30 * time.Second
 )
 
+// startReplyStatus is what a created pod's listings show until its watch's
+// first push: the status the infra answered Start with, taken after the
+// first runs were recorded. Without it, the listing that follows a create
+// (apply's wait) would ask the infra while its containers start. A status
+// the cache would not keep (infra.WatchAllVersion) is not used either.
+func startReplyStatus(st infra.PodStatus) *infra.PodStatus {
+	if st.Version < infra.WatchAllVersion {
+		return nil
+	}
+	return &st
+}
+
 // watchInfra starts the status watch of e's infra; stopWatch ends it.
 func (m *Manager) watchInfra(e *entry) {
 	ctx, cancel := context.WithCancel(context.Background())

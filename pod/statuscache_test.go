@@ -19,20 +19,41 @@ import (
 // pushInfra is the fake host's infra with a status the test sets (push),
 // pushed on every watch and answered to Status; break ends every watch
 // as a broken stream does. It counts the calls of each, and the statuses
-// a watcher took.
+// a watcher took. With answerStart it answers Start with its status too,
+// as an infra does; a watch pushes nothing before hold is closed, when
+// set.
 type pushInfra struct {
 	*fakeHost
-	mu        sync.Mutex
-	latest    infra.PodStatus
-	streams   map[chan infra.PodStatus]bool
-	watches   int
-	polls     int
-	delivered int
+	answerStart bool
+	hold        chan struct{}
+	mu          sync.Mutex
+	latest      infra.PodStatus
+	streams     map[chan infra.PodStatus]bool
+	watches     int
+	polls       int
+	delivered   int
+}
+
+func (s *pushInfra) Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
+	st, err := s.fakeHost.Start(ctx, socket, inits, ctrs)
+	if err != nil || !s.answerStart {
+		return st, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latest, nil
 }
 
 func (s *pushInfra) WatchStatus(ctx context.Context, socket string, fn func(infra.PodStatus)) error {
 	if _, err := s.fakeHost.Status(ctx, socket); err != nil {
 		return err
+	}
+	if s.hold != nil {
+		select {
+		case <-s.hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	ch := make(chan infra.PodStatus, 1)
 	s.mu.Lock()
@@ -181,6 +202,48 @@ func TestStatusCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkEmpty(t, h)
+}
+
+// TestStatusCacheFromStart: until its watch's first push, a created pod
+// shows the status its infra answered Start with, without asking the infra
+// again (apply's wait comes right after the create); one of an infra whose
+// pushes the cache would not keep is asked for, as before.
+func TestStatusCacheFromStart(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		version   int
+		wantPolls int
+	}{
+		{infra.ProtocolVersion, 0},
+		{infra.WatchAllVersion - 1, 1},
+	} {
+		t.Run(fmt.Sprint("protocol ", tc.version), func(t *testing.T) {
+			h := newFakeHost(t.TempDir())
+			src := &pushInfra{fakeHost: h, streams: map[chan infra.PodStatus]bool{}, answerStart: true, hold: make(chan struct{})}
+			cfg := h.config()
+			cfg.Infra = src
+			m := NewManager(cfg)
+			p := webPod(t)
+			src.push(infra.PodStatus{Version: tc.version, Started: true, StartedAt: t0,
+				Containers: []infra.ContainerStatus{{Name: "web", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: t0}}}}})
+			if err := m.Apply(ctx, createAction(p)); err != nil {
+				t.Fatal(err)
+			}
+			v, ok := m.Pod(ctx, p.Namespace, p.Name)
+			if !ok || len(v.Containers) != 1 || v.Containers[0].State.Running == nil {
+				t.Errorf("the created pod shows %+v, want its container running", v)
+			}
+			if _, polls := src.calls(); polls != tc.wantPolls {
+				t.Errorf("the listing after the create asked the infra %d times, want %d", polls, tc.wantPolls)
+			}
+			close(src.hold)
+			if err := m.Apply(ctx, deleteAction(p)); err != nil {
+				t.Fatal(err)
+			}
+			checkEmpty(t, h)
+		})
+	}
 }
 
 // TestStatusCacheOldInfra: an infra whose watch misses changes (protocol
