@@ -101,12 +101,36 @@ func (c *Client) Events(ctx context.Context, since time.Time, object string) ([]
 
 // Reconcile asks the daemon for a pass now and waits for it.
 func (c *Client) Reconcile(ctx context.Context) error {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/reconcile")
+	_, err := c.ReconcileFor(ctx, nil)
+	return err
+}
+
+// PodKey names a pod.
+type PodKey struct{ Namespace, Name string }
+
+// ReconcileFor runs a reconcile pass, as Reconcile does, and returns the
+// named pods that exist as the pass left them: a caller waiting for pods
+// the pass created needs no second request when they are settled. A
+// daemon older than this answers with none, and the caller asks for each.
+func (c *Client) ReconcileFor(ctx context.Context, pods []PodKey) ([]Pod, error) {
+	q := url.Values{}
+	for _, k := range pods {
+		q.Add("pod", k.Namespace+"/"+k.Name)
+	}
+	path := "/v1/reconcile"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	resp, err := c.do(ctx, http.MethodPost, path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	return decode(resp, nil)
+	var l PodList
+	if err := decode(resp, &l); err != nil {
+		return nil, err
+	}
+	return l.Items, nil
 }
 
 func (c *Client) get(ctx context.Context, path string, v any) error {

@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,7 +47,9 @@ const (
 //	                                       204 once it is absent)
 //	GET  /v1/events[?since=RFC3339Nano&object=pod/ns/name]
 //	                                       []Event, oldest first
-//	POST /v1/reconcile                     runs a pass, 204 when done
+//	POST /v1/reconcile[?pod=ns/name...]   runs a pass, 204 when done; with
+//	                                       pods named, PodList of those that
+//	                                       exist after it
 //	GET  /v1/pods/{ns}/{name}/exec-target[?container=C]
 //	                                       ExecTarget (404 no such pod or
 //	                                       container, 409 not running)
@@ -169,11 +172,35 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) reconcile(w http.ResponseWriter, r *http.Request) {
+	var named []PodKey
+	for _, k := range r.URL.Query()["pod"] {
+		ns, name, ok := strings.Cut(k, "/")
+		if !ok || ns == "" || name == "" {
+			s.fail(w, http.StatusBadRequest, fmt.Errorf("pod %q: want namespace/name", k))
+			return
+		}
+		named = append(named, PodKey{Namespace: ns, Name: name})
+	}
 	if err := s.b.Reconcile(r.Context()); err != nil {
 		s.fail(w, http.StatusInternalServerError, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if len(named) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	pods := []Pod{}
+	for _, k := range named {
+		p, found, err := s.find(r.Context(), k.Namespace, k.Name)
+		if err != nil {
+			s.fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		if found {
+			pods = append(pods, p)
+		}
+	}
+	writeJSON(w, PodList{APIVersion: "v1", Kind: "List", Items: pods})
 }
 
 type errorBody struct {

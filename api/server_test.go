@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -161,6 +162,48 @@ func TestClientWithoutDaemonSaysWhatToDo(t *testing.T) {
 
 func metaOf(ns, name string) ObjectMeta {
 	return ObjectMeta{ObjectMeta: manifests.ObjectMeta{Namespace: ns, Name: name}}
+}
+
+// TestReconcileFor: the pass's answer holds the named pods that exist; a
+// malformed name is refused before any pass is run; a daemon that answers
+// a pass with no content (one older than ReconcileFor) gives no pods.
+func TestReconcileFor(t *testing.T) {
+	ctx := context.Background()
+	b := &fakeBackend{}
+	c := serve(t, b)
+	web := Pod{Metadata: metaOf("default", "web"), Status: PodStatus{Phase: PodRunning}}
+	b.set([]Pod{web, {Metadata: metaOf("default", "db")}})
+	pods, err := c.ReconcileFor(ctx, []PodKey{{"default", "web"}, {"default", "gone"}})
+	if err != nil || len(pods) != 1 || pods[0].Metadata.Name != "web" || pods[0].Status.Phase != PodRunning || b.passes != 1 {
+		t.Fatalf("ReconcileFor = %+v, %v after %d passes, want web running after 1", pods, err, b.passes)
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/v1/reconcile?pod=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || b.passes != 1 {
+		t.Errorf("a pod named without its namespace: %s after %d passes, want 400 and no pass", resp.Status, b.passes)
+	}
+	if pods, err := c.ReconcileFor(ctx, nil); err != nil || pods != nil || b.passes != 2 {
+		t.Errorf("ReconcileFor naming no pod = %+v, %v after %d passes, want none after 2", pods, err, b.passes)
+	}
+
+	sock := filepath.Join(t.TempDir(), "old.sock")
+	l, err := Listen(sock, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		Serve(sctx, l, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+		close(done)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	if pods, err := NewClient(sock).ReconcileFor(ctx, []PodKey{{"default", "web"}}); err != nil || pods != nil {
+		t.Errorf("ReconcileFor against an older daemon = %+v, %v, want no pods and no error", pods, err)
+	}
 }
 
 func (f *fakeBackend) Pod(ctx context.Context, ns, name string) (Pod, bool, error) {

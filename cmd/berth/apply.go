@@ -71,7 +71,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 				}
 				placed = append(placed, p)
 				for _, k := range podKeys(in.file) {
-					fmt.Fprintf(cmd.OutOrStdout(), "pod/%s %s\n", k.name, verb)
+					fmt.Fprintf(cmd.OutOrStdout(), "pod/%s %s\n", k.Name, verb)
 				}
 			}
 			// The daemon reads the files from the page cache: its pass
@@ -80,9 +80,13 @@ func newApplyCmd(g *globals) *cobra.Command {
 			synced := make(chan error, 1)
 			go func() { synced <- syncManifests(placed) }()
 			c := api.NewClient(g.socket)
-			err = c.Reconcile(cmd.Context())
+			var keys []api.PodKey
+			for _, in := range ins {
+				keys = append(keys, podKeys(in.file)...)
+			}
+			passed, err := c.ReconcileFor(cmd.Context(), keys)
 			if err == nil && wait {
-				err = waitRunning(cmd.Context(), cmd.OutOrStdout(), c, ins, timeout)
+				err = waitRunning(cmd.Context(), c, ins, passed, timeout)
 			}
 			return errors.Join(<-synced, err)
 		},
@@ -111,37 +115,38 @@ func syncManifests(placed []*atomicfile.Placed) error {
 
 // waitRunning waits for every pod the inputs declare to settle, and for
 // one with a readiness probe to be Ready, and fails with the reason of any
-// that did not get there.
-func waitRunning(ctx context.Context, w io.Writer, c *api.Client, ins []input, timeout time.Duration) error {
+// that did not get there. passed is what the reconcile pass answered: a
+// pod settled in it is not asked for again.
+func waitRunning(ctx context.Context, c *api.Client, ins []input, passed []api.Pod, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var failed []string
 	for _, in := range ins {
 		for _, k := range podKeys(in.file) {
-			p, timedOut, err := c.WaitSettled(ctx, k.namespace, k.name, time.Until(deadline))
+			p, timedOut, err := settledAfter(ctx, c, passed, k, time.Until(deadline))
 			probed := err == nil && p.Status.Phase == api.PodRunning && api.HasReadinessProbe(p)
 			if probed && !timedOut {
 				p, timedOut, err = waitReady(ctx, c, k, p, deadline)
 			}
 			if err != nil {
-				return fmt.Errorf("wait for pod %s/%s: %w", k.namespace, k.name, err)
+				return fmt.Errorf("wait for pod %s/%s: %w", k.Namespace, k.Name, err)
 			}
 			status := api.DisplayStatus(p)
 			switch {
 			case probed && p.Status.Phase == api.PodRunning && !api.IsReady(p):
 				if timedOut {
-					failed = append(failed, fmt.Sprintf("pod/%s: not Ready after %s%s", k.name, timeout, notReady(ctx, c, p)))
+					failed = append(failed, fmt.Sprintf("pod/%s: not Ready after %s%s", k.Name, timeout, notReady(ctx, c, p)))
 				} else {
-					failed = append(failed, fmt.Sprintf("pod/%s: %s%s", k.name, status, why(p)))
+					failed = append(failed, fmt.Sprintf("pod/%s: %s%s", k.Name, status, why(p)))
 				}
 			case timedOut:
-				failed = append(failed, fmt.Sprintf("pod/%s: still %s after %s", k.name, status, timeout))
+				failed = append(failed, fmt.Sprintf("pod/%s: still %s after %s", k.Name, status, timeout))
 			case p.Status.Phase == api.PodRunning || p.Status.Phase == api.PodSucceeded:
 				if !strings.Contains(status, "BackOff") {
 					continue
 				}
 				fallthrough
 			default:
-				failed = append(failed, fmt.Sprintf("pod/%s: %s%s", k.name, status, why(p)))
+				failed = append(failed, fmt.Sprintf("pod/%s: %s%s", k.Name, status, why(p)))
 			}
 		}
 	}
@@ -151,6 +156,17 @@ func waitRunning(ctx context.Context, w io.Writer, c *api.Client, ins []input, t
 	return nil
 }
 
+// settledAfter returns pod k as the pass answered it when it is settled
+// there, else waits for it to settle (or timeout to pass).
+func settledAfter(ctx context.Context, c *api.Client, passed []api.Pod, k api.PodKey, timeout time.Duration) (api.Pod, bool, error) {
+	for _, p := range passed {
+		if p.Metadata.Namespace == k.Namespace && p.Metadata.Name == k.Name && api.Settled(p) {
+			return p, false, nil
+		}
+	}
+	return c.WaitSettled(ctx, k.Namespace, k.Name, timeout)
+}
+
 // readyPoll is how often apply asks whether a pod with a readiness probe
 // is Ready yet. It asks with plain GETs, which every daemon answers, not
 // with a wait mode an older daemon would not know.
@@ -158,7 +174,7 @@ const readyPoll = 50 * time.Millisecond
 
 // waitReady waits, from p, until pod k is api.ReadySettled or the deadline
 // passes; timedOut tells which.
-func waitReady(ctx context.Context, c *api.Client, k podKey, p api.Pod, deadline time.Time) (_ api.Pod, timedOut bool, err error) {
+func waitReady(ctx context.Context, c *api.Client, k api.PodKey, p api.Pod, deadline time.Time) (_ api.Pod, timedOut bool, err error) {
 	for !api.ReadySettled(p) {
 		wait := time.Until(deadline)
 		if wait <= 0 {
@@ -171,7 +187,7 @@ func waitReady(ctx context.Context, c *api.Client, k podKey, p api.Pod, deadline
 			return p, false, ctx.Err()
 		case <-t.C:
 		}
-		if p, err = c.Pod(ctx, k.namespace, k.name); err != nil {
+		if p, err = c.Pod(ctx, k.Namespace, k.Name); err != nil {
 			return p, false, err
 		}
 	}
@@ -224,13 +240,11 @@ func why(p api.Pod) string {
 	return ""
 }
 
-type podKey struct{ namespace, name string }
-
-func podKeys(f *manifests.File) []podKey {
-	var out []podKey
+func podKeys(f *manifests.File) []api.PodKey {
+	var out []api.PodKey
 	for _, d := range f.Docs {
 		if d.Pod != nil {
-			out = append(out, podKey{d.Pod.Namespace, d.Pod.Name})
+			out = append(out, api.PodKey{Namespace: d.Pod.Namespace, Name: d.Pod.Name})
 		}
 	}
 	return out
@@ -313,7 +327,7 @@ func countedFiles(dir string) ([]string, error) {
 // manifest directory already declares: the daemon would keep the other one
 // and report this one as a duplicate.
 func checkOwnership(dir string, ins []input) error {
-	owners := map[podKey]string{}
+	owners := map[api.PodKey]string{}
 	files, err := countedFiles(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -331,7 +345,7 @@ func checkOwnership(dir string, ins []input) error {
 		for _, k := range podKeys(in.file) {
 			if o, ok := owners[k]; ok && o != in.name {
 				return fmt.Errorf("pod %s/%s is already declared by %s: delete that file first (berth delete -f) or apply it instead",
-					k.namespace, k.name, filepath.Join(dir, o))
+					k.Namespace, k.Name, filepath.Join(dir, o))
 			}
 		}
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +47,12 @@ func (d *applyDaemon) Pod(_ context.Context, ns, name string) (api.Pod, bool, er
 // startApplyDaemon serves d on a socket of its own and returns its path.
 func startApplyDaemon(t *testing.T, d api.Backend) string {
 	t.Helper()
+	return startHandler(t, api.Handler(d, slog.New(slog.DiscardHandler)))
+}
+
+// startHandler serves h on a socket of its own and returns its path.
+func startHandler(t *testing.T, h http.Handler) string {
+	t.Helper()
 	sockDir, err := os.MkdirTemp("", "berth-apply-")
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +67,57 @@ func startApplyDaemon(t *testing.T, d api.Backend) string {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		api.Serve(ctx, l, api.Handler(d, slog.New(slog.DiscardHandler)))
+		api.Serve(ctx, l, h)
 	}()
 	t.Cleanup(func() { cancel(); <-served })
 	return sock
+}
+
+// countingDaemon runs its pod at once and counts the looks at it.
+type countingDaemon struct {
+	api.Backend // the rest is never called
+	looks       atomic.Int32
+}
+
+func (d *countingDaemon) Reconcile(context.Context) error { return nil }
+
+func (d *countingDaemon) Pod(_ context.Context, ns, name string) (api.Pod, bool, error) {
+	d.looks.Add(1)
+	p := api.Pod{Status: api.PodStatus{Phase: api.PodRunning}}
+	p.Metadata.Namespace, p.Metadata.Name = ns, name
+	return p, true, nil
+}
+
+// TestApplyTakesThePodFromThePass: a pod the pass left settled is taken
+// from the pass's answer, with no request more; a daemon that answers the
+// pass with no pods (one older than the answer) is asked for the pod.
+func TestApplyTakesThePodFromThePass(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		t.Run(fmt.Sprint("older daemon ", old), func(t *testing.T) {
+			d := &countingDaemon{}
+			var h http.Handler = api.Handler(d, slog.New(slog.DiscardHandler))
+			var requests atomic.Int32
+			sock := startHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				if old && r.URL.Path == "/v1/reconcile" {
+					r.URL.RawQuery = ""
+				}
+				h.ServeHTTP(w, r)
+			}))
+			f := write(t, t.TempDir(), "pod.yaml", validPod)
+			out, code := run(t, "--manifests", t.TempDir(), "--socket", sock, "apply", "-f", f)
+			if code != 0 {
+				t.Fatalf("apply exited %d:\n%s", code, out)
+			}
+			wantRequests := int32(1)
+			if old {
+				wantRequests = 2
+			}
+			if got := requests.Load(); got != wantRequests || d.looks.Load() != 1 {
+				t.Errorf("apply made %d requests and %d looks at the pod, want %d and 1", got, d.looks.Load(), wantRequests)
+			}
+		})
+	}
 }
 
 // withSync replaces the durable half of apply's write for one test.

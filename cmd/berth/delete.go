@@ -46,10 +46,10 @@ func newDeleteCmd(g *globals) *cobra.Command {
 			if err := removeFromDir(cmd.OutOrStdout(), g.manifests, objs); err != nil {
 				return err
 			}
-			var keys []podKey
+			var keys []api.PodKey
 			for _, o := range objs {
 				if o.kind == "Pod" {
-					keys = append(keys, podKey{o.namespace, o.name})
+					keys = append(keys, api.PodKey{Namespace: o.namespace, Name: o.name})
 				}
 			}
 			c := api.NewClient(g.socket)
@@ -61,12 +61,12 @@ func newDeleteCmd(g *globals) *cobra.Command {
 			}
 			deadline := time.Now().Add(timeout)
 			for _, k := range keys {
-				gone, err := c.WaitGone(cmd.Context(), k.namespace, k.name, time.Until(deadline))
+				gone, err := c.WaitGone(cmd.Context(), k.Namespace, k.Name, time.Until(deadline))
 				if err != nil {
-					return fmt.Errorf("wait for pod %s/%s to go: %w", k.namespace, k.name, err)
+					return fmt.Errorf("wait for pod %s/%s to go: %w", k.Namespace, k.Name, err)
 				}
 				if !gone {
-					return fmt.Errorf("pod %s/%s is still there after %s", k.namespace, k.name, timeout)
+					return fmt.Errorf("pod %s/%s is still there after %s", k.Namespace, k.Name, timeout)
 				}
 			}
 			return nil
