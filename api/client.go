@@ -109,10 +109,11 @@ func (c *Client) Reconcile(ctx context.Context) error {
 type PodKey struct{ Namespace, Name string }
 
 // ReconcileFor runs a reconcile pass, as Reconcile does, and returns the
-// named pods that exist as the pass left them: a caller waiting for pods
-// the pass created needs no second request when they are settled. A
-// daemon older than this answers with none, and the caller asks for each.
-func (c *Client) ReconcileFor(ctx context.Context, pods []PodKey) ([]Pod, error) {
+// brief of each named pod that exists as the pass left it: a caller
+// waiting for pods the pass created needs no second request when they
+// arrived. A daemon older than this answers with none, and the caller
+// asks for each.
+func (c *Client) ReconcileFor(ctx context.Context, pods []PodKey) ([]PodBrief, error) {
 	q := url.Values{}
 	for _, k := range pods {
 		q.Add("pod", k.Namespace+"/"+k.Name)
@@ -126,11 +127,11 @@ func (c *Client) ReconcileFor(ctx context.Context, pods []PodKey) ([]Pod, error)
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var l PodList
-	if err := decode(resp, &l); err != nil {
+	var briefs []PodBrief
+	if err := decode(resp, &briefs); err != nil {
 		return nil, err
 	}
-	return l.Items, nil
+	return briefs, nil
 }
 
 func (c *Client) get(ctx context.Context, path string, v any) error {

@@ -48,8 +48,8 @@ const (
 //	GET  /v1/events[?since=RFC3339Nano&object=pod/ns/name]
 //	                                       []Event, oldest first
 //	POST /v1/reconcile[?pod=ns/name...]   runs a pass, 204 when done; with
-//	                                       pods named, PodList of those that
-//	                                       exist after it
+//	                                       pods named, []PodBrief of those
+//	                                       that exist after it
 //	GET  /v1/pods/{ns}/{name}/exec-target[?container=C]
 //	                                       ExecTarget (404 no such pod or
 //	                                       container, 409 not running)
@@ -189,7 +189,7 @@ func (s *server) reconcile(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	pods := []Pod{}
+	briefs := []PodBrief{}
 	for _, k := range named {
 		p, found, err := s.find(r.Context(), k.Namespace, k.Name)
 		if err != nil {
@@ -197,10 +197,10 @@ func (s *server) reconcile(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if found {
-			pods = append(pods, p)
+			briefs = append(briefs, Brief(p))
 		}
 	}
-	writeJSON(w, PodList{APIVersion: "v1", Kind: "List", Items: pods})
+	writeJSON(w, briefs)
 }
 
 type errorBody struct {

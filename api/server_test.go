@@ -174,8 +174,8 @@ func TestReconcileFor(t *testing.T) {
 	web := Pod{Metadata: metaOf("default", "web"), Status: PodStatus{Phase: PodRunning}}
 	b.set([]Pod{web, {Metadata: metaOf("default", "db")}})
 	pods, err := c.ReconcileFor(ctx, []PodKey{{"default", "web"}, {"default", "gone"}})
-	if err != nil || len(pods) != 1 || pods[0].Metadata.Name != "web" || pods[0].Status.Phase != PodRunning || b.passes != 1 {
-		t.Fatalf("ReconcileFor = %+v, %v after %d passes, want web running after 1", pods, err, b.passes)
+	if err != nil || len(pods) != 1 || pods[0] != Brief(web) || !pods[0].Arrived() || b.passes != 1 {
+		t.Fatalf("ReconcileFor = %+v, %v after %d passes, want web's brief, arrived, after 1", pods, err, b.passes)
 	}
 	resp, err := c.do(ctx, http.MethodPost, "/v1/reconcile?pod=web")
 	if err != nil {

@@ -36,29 +36,33 @@ func TestDisplayStatusAndSettled(t *testing.T) {
 		pod     Pod
 		status  string
 		settled bool
+		arrived bool
 	}{
-		{"running", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: run}}}}, "Running", true},
-		{"creating", Pod{Status: PodStatus{Phase: PodPending, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}}}}}, "ContainerCreating", false},
-		{"crash loop", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: ReasonCrashLoopBackOff}}}}}}, "CrashLoopBackOff", true},
-		{"invalid manifest", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonInvalidManifest}}, "InvalidManifest", true},
-		{"completed", Pod{Status: PodStatus{Phase: PodSucceeded, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}}}}}, "Completed", true},
-		{"oom", Pod{Status: PodStatus{Phase: PodFailed, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}}}, "OOMKilled", true},
-		{"init running", Pod{Status: PodStatus{Phase: PodPending, InitContainerStatuses: []ContainerStatus{{State: run}}, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}}}}}, "Init:0/1", false},
-		{"terminating", Pod{Status: PodStatus{Phase: PodRunning, Reason: "Terminating"}}, "Terminating", true},
-		{"sidecar not started", withSidecar(PodPending, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}), "Init:0/1", false},
-		{"sidecar started", withSidecar(PodRunning, true, run), "Running", true},
-		{"job done, sidecar stopped", withSidecar(PodSucceeded, false, kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}), "Completed", true},
-		{"deadline", Pod{Status: PodStatus{Phase: PodFailed, Reason: "DeadlineExceeded"}}, "DeadlineExceeded", true},
-		{"waiting for a dependency", Pod{Status: PodStatus{Phase: PodPending, Reason: kube.ReasonWaitingForDependency}}, "WaitingForDependency", false},
-		{"dependency cycle", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyCycle}}, "DependencyCycle", true},
-		{"dependency missing", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyMissing}}, "DependencyMissing", true},
-		{"rolled back", Pod{Status: PodStatus{Phase: PodRunning, Reason: kube.ReasonRolledBack, ContainerStatuses: []ContainerStatus{{State: run}}}}, "RolledBack", true},
+		{"running", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: run}}}}, "Running", true, true},
+		{"creating", Pod{Status: PodStatus{Phase: PodPending, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}}}}}, "ContainerCreating", false, false},
+		{"crash loop", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: ReasonCrashLoopBackOff}}}}}}, "CrashLoopBackOff", true, false},
+		{"invalid manifest", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonInvalidManifest}}, "InvalidManifest", true, false},
+		{"completed", Pod{Status: PodStatus{Phase: PodSucceeded, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}}}}}, "Completed", true, true},
+		{"oom", Pod{Status: PodStatus{Phase: PodFailed, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "OOMKilled", ExitCode: 137}}}}}}, "OOMKilled", true, false},
+		{"init running", Pod{Status: PodStatus{Phase: PodPending, InitContainerStatuses: []ContainerStatus{{State: run}}, ContainerStatuses: []ContainerStatus{{State: kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}}}}}, "Init:0/1", false, false},
+		{"terminating", Pod{Status: PodStatus{Phase: PodRunning, Reason: "Terminating"}}, "Terminating", true, true},
+		{"sidecar not started", withSidecar(PodPending, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "PodInitializing"}}), "Init:0/1", false, false},
+		{"sidecar started", withSidecar(PodRunning, true, run), "Running", true, true},
+		{"job done, sidecar stopped", withSidecar(PodSucceeded, false, kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}), "Completed", true, true},
+		{"deadline", Pod{Status: PodStatus{Phase: PodFailed, Reason: "DeadlineExceeded"}}, "DeadlineExceeded", true, false},
+		{"waiting for a dependency", Pod{Status: PodStatus{Phase: PodPending, Reason: kube.ReasonWaitingForDependency}}, "WaitingForDependency", false, false},
+		{"dependency cycle", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyCycle}}, "DependencyCycle", true, false},
+		{"dependency missing", Pod{Status: PodStatus{Phase: PodPending, Reason: ReasonDependencyMissing}}, "DependencyMissing", true, false},
+		{"rolled back", Pod{Status: PodStatus{Phase: PodRunning, Reason: kube.ReasonRolledBack, ContainerStatuses: []ContainerStatus{{State: run}}}}, "RolledBack", true, true},
 	} {
 		if got := DisplayStatus(tc.pod); got != tc.status {
 			t.Errorf("%s: status %q, want %q", tc.name, got, tc.status)
 		}
 		if got := Settled(tc.pod); got != tc.settled {
 			t.Errorf("%s: settled %v, want %v", tc.name, got, tc.settled)
+		}
+		if got := Brief(tc.pod).Arrived(); got != tc.arrived {
+			t.Errorf("%s: arrived %v, want %v", tc.name, got, tc.arrived)
 		}
 	}
 }
@@ -85,15 +89,16 @@ func TestReadySettled(t *testing.T) {
 		name                 string
 		pod                  Pod
 		probe, ready, doneAt bool
+		arrived              bool
 	}{
-		{"running, not ready", probed(PodRunning, false, run), true, false, false},
-		{"ready", probed(PodRunning, true, run), true, true, true},
-		{"starting", probed(PodPending, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}), true, false, false},
-		{"restarting", probed(PodRunning, false, kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1}}), true, false, false},
-		{"crash loop", probed(PodRunning, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: ReasonCrashLoopBackOff}}), true, false, true},
-		{"ended", probed(PodSucceeded, false, kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}), true, false, true},
-		{"no probe", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: run}}}}, false, false, false},
-		{"sidecar probe", withSidecar(PodRunning, true, run), false, false, false},
+		{"running, not ready", probed(PodRunning, false, run), true, false, false, false},
+		{"ready", probed(PodRunning, true, run), true, true, true, true},
+		{"starting", probed(PodPending, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: "ContainerCreating"}}), true, false, false, false},
+		{"restarting", probed(PodRunning, false, kube.ContainerState{Terminated: &kube.StateTerminated{ExitCode: 1}}), true, false, false, false},
+		{"crash loop", probed(PodRunning, false, kube.ContainerState{Waiting: &kube.StateWaiting{Reason: ReasonCrashLoopBackOff}}), true, false, true, false},
+		{"ended", probed(PodSucceeded, false, kube.ContainerState{Terminated: &kube.StateTerminated{Reason: "Completed"}}), true, false, true, true},
+		{"no probe", Pod{Status: PodStatus{Phase: PodRunning, ContainerStatuses: []ContainerStatus{{State: run}}}}, false, false, false, true},
+		{"sidecar probe", withSidecar(PodRunning, true, run), false, false, false, false},
 	} {
 		if tc.name == "sidecar probe" {
 			tc.pod.Spec.InitContainers[0].ReadinessProbe = &manifests.Probe{}
@@ -107,6 +112,9 @@ func TestReadySettled(t *testing.T) {
 		}
 		if got := ReadySettled(tc.pod); got != tc.doneAt {
 			t.Errorf("%s: ReadySettled %v, want %v", tc.name, got, tc.doneAt)
+		}
+		if got := Brief(tc.pod).Arrived(); got != tc.arrived {
+			t.Errorf("%s: arrived %v, want %v", tc.name, got, tc.arrived)
 		}
 	}
 }

@@ -116,13 +116,16 @@ func syncManifests(placed []*atomicfile.Placed) error {
 // waitRunning waits for every pod the inputs declare to settle, and for
 // one with a readiness probe to be Ready, and fails with the reason of any
 // that did not get there. passed is what the reconcile pass answered: a
-// pod settled in it is not asked for again.
-func waitRunning(ctx context.Context, c *api.Client, ins []input, passed []api.Pod, timeout time.Duration) error {
+// pod that arrived there is not asked for again.
+func waitRunning(ctx context.Context, c *api.Client, ins []input, passed []api.PodBrief, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var failed []string
 	for _, in := range ins {
 		for _, k := range podKeys(in.file) {
-			p, timedOut, err := settledAfter(ctx, c, passed, k, time.Until(deadline))
+			if arrived(passed, k) {
+				continue
+			}
+			p, timedOut, err := c.WaitSettled(ctx, k.Namespace, k.Name, time.Until(deadline))
 			probed := err == nil && p.Status.Phase == api.PodRunning && api.HasReadinessProbe(p)
 			if probed && !timedOut {
 				p, timedOut, err = waitReady(ctx, c, k, p, deadline)
@@ -132,6 +135,8 @@ func waitRunning(ctx context.Context, c *api.Client, ins []input, passed []api.P
 			}
 			status := api.DisplayStatus(p)
 			switch {
+			case api.Brief(p).Arrived():
+				continue
 			case probed && p.Status.Phase == api.PodRunning && !api.IsReady(p):
 				if timedOut {
 					failed = append(failed, fmt.Sprintf("pod/%s: not Ready after %s%s", k.Name, timeout, notReady(ctx, c, p)))
@@ -140,11 +145,6 @@ func waitRunning(ctx context.Context, c *api.Client, ins []input, passed []api.P
 				}
 			case timedOut:
 				failed = append(failed, fmt.Sprintf("pod/%s: still %s after %s", k.Name, status, timeout))
-			case p.Status.Phase == api.PodRunning || p.Status.Phase == api.PodSucceeded:
-				if !strings.Contains(status, "BackOff") {
-					continue
-				}
-				fallthrough
 			default:
 				failed = append(failed, fmt.Sprintf("pod/%s: %s%s", k.Name, status, why(p)))
 			}
@@ -156,15 +156,15 @@ func waitRunning(ctx context.Context, c *api.Client, ins []input, passed []api.P
 	return nil
 }
 
-// settledAfter returns pod k as the pass answered it when it is settled
-// there, else waits for it to settle (or timeout to pass).
-func settledAfter(ctx context.Context, c *api.Client, passed []api.Pod, k api.PodKey, timeout time.Duration) (api.Pod, bool, error) {
-	for _, p := range passed {
-		if p.Metadata.Namespace == k.Namespace && p.Metadata.Name == k.Name && api.Settled(p) {
-			return p, false, nil
+// arrived says whether pod k arrived (api.PodBrief.Arrived) in the pass's
+// answer.
+func arrived(passed []api.PodBrief, k api.PodKey) bool {
+	for _, b := range passed {
+		if b.Namespace == k.Namespace && b.Name == k.Name {
+			return b.Arrived()
 		}
 	}
-	return c.WaitSettled(ctx, k.Namespace, k.Name, timeout)
+	return false
 }
 
 // readyPoll is how often apply asks whether a pod with a readiness probe
