@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,7 +47,7 @@ func (s metricsSource) Pods(ctx context.Context) ([]metrics.Pod, error) {
 // no longer be its infra's.
 func (s metricsSource) pod(v pod.View) metrics.Pod {
 	m := v.Meta
-	cgName := pod.KernelID(pod.ID(m.Namespace, m.Name))
+	cgName := podid.KernelID(podid.ID(m.Namespace, m.Name))
 	out := metrics.Pod{Namespace: m.Namespace, Name: m.Name, UID: m.UID, Phase: v.Phase}
 	out.Cgroup, _ = s.cg.StatsDirs(cgName, "") // an invalid name has no cgroup: Path stays ""
 	if !v.Spec.HostNetwork && v.Phase != kube.PodUnknown {

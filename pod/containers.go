@@ -3,6 +3,7 @@ package pod
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
@@ -50,7 +51,7 @@ func (m *Manager) ensureCgroups(c *podRun) error {
 	if err != nil {
 		return err
 	}
-	kid := KernelID(c.id)
+	kid := podid.KernelID(c.id)
 	if err := m.cfg.Cgroups.EnsurePod(kid, podRes); err != nil {
 		return fmt.Errorf("create pod cgroup: %w", err)
 	}
@@ -64,7 +65,7 @@ func (m *Manager) ensureCgroups(c *podRun) error {
 // ensureContainerCgroups makes the cgroups of the pod's containers, below
 // the pod's (ensureCgroups), whose removal removes them.
 func (m *Manager) ensureContainerCgroups(c *podRun) error {
-	kid := KernelID(c.id)
+	kid := podid.KernelID(c.id)
 	for _, ctr := range allContainers(c.rec.Pod) {
 		r, err := Resources(ctr)
 		if err != nil {
@@ -148,7 +149,7 @@ func (m *Manager) infraContainer(rec *record, l Layout, c *manifests.Container, 
 	if err != nil {
 		return infra.ContainerConfig{}, fmt.Errorf("container %s: %w", c.Name, err)
 	}
-	oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(KernelID(ID(p.Namespace, p.Name)), c.Name)
+	oomFile, oomFormat := m.cfg.Cgroups.OOMEventsFile(podid.KernelID(podid.ID(p.Namespace, p.Name)), c.Name)
 	out := infra.ContainerConfig{
 		Name: c.Name, Init: cfg, CgroupDir: pl.Dir, Spec: spec,
 		OOMEventsFile: oomFile, OOMFormat: oomFormat,

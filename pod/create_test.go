@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"os"
@@ -128,7 +129,7 @@ func TestCreateAndRemoveOperations(t *testing.T) {
 	if !slices.Equal(keys, phases) || !strings.Contains(logBuf.String(), `msg="pod created"`) {
 		t.Errorf("logged %q, want the phases %q", logBuf.String(), phases)
 	}
-	e := m.pods[ID(p.Namespace, p.Name)]
+	e := m.pods[podid.ID(p.Namespace, p.Name)]
 	if e == nil || e.rec.IP != "10.88.0.2" || e.rec.InfraPID != 100 || e.rec.ImageIDs["web"] != "sha256:1d" {
 		t.Fatalf("created pod's record: %+v", e)
 	}
@@ -213,7 +214,7 @@ func TestCreateFailingAfterEachStep(t *testing.T) {
 			m := newTestManager(h)
 			p := webPod(t)
 			h.notReady = name == "infra not ready"
-			c := &podRun{id: ID(p.Namespace, p.Name), rec: &record{UID: "u1", File: "web.yaml", Pod: p}, l: m.layout(p, "u1")}
+			c := &podRun{id: podid.ID(p.Namespace, p.Name), rec: &record{UID: "u1", File: "web.yaml", Pod: p}, l: m.layout(p, "u1")}
 			steps := m.createSteps(c)
 			failAfter(steps, name)
 			r := newRunner(nil)
@@ -269,7 +270,7 @@ func TestRecoverAfterCrashAfterEachStep(t *testing.T) {
 			h := newFakeHost(t.TempDir())
 			p := webPod(t)
 			crashed := newTestManager(h)
-			c := &podRun{id: ID(p.Namespace, p.Name), rec: &record{UID: "u1", File: "web.yaml", Pod: p}, l: crashed.layout(p, "u1")}
+			c := &podRun{id: podid.ID(p.Namespace, p.Name), rec: &record{UID: "u1", File: "web.yaml", Pod: p}, l: crashed.layout(p, "u1")}
 			if err := newRunner(nil).run(context.Background(), crashed.createSteps(c)[:k]); err != nil {
 				t.Fatal(err)
 			}
@@ -317,10 +318,10 @@ func TestRecoverKeepsSilentInfra(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	silentPID := crashed.pods[ID(silent.Namespace, silent.Name)].rec.InfraPID
+	silentPID := crashed.pods[podid.ID(silent.Namespace, silent.Name)].rec.InfraPID
 	h.mu.Lock()
 	h.procs[silentPID].silent = true
-	h.procs[crashed.pods[ID(dead.Namespace, dead.Name)].rec.InfraPID].alive = false
+	h.procs[crashed.pods[podid.ID(dead.Namespace, dead.Name)].rec.InfraPID].alive = false
 	h.mu.Unlock()
 	h.log()
 
@@ -473,7 +474,7 @@ func TestRecoverCarriesDeadPodToItsSuccessor(t *testing.T) {
 			if err := crashed.Apply(ctx, createAction(p)); err != nil {
 				t.Fatal(err)
 			}
-			old := crashed.pods[ID(p.Namespace, p.Name)]
+			old := crashed.pods[podid.ID(p.Namespace, p.Name)]
 			logFile := crilog.Path(old.layout.Logs, "web", 2)
 			if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
 				t.Fatal(err)
@@ -499,7 +500,7 @@ func TestRecoverCarriesDeadPodToItsSuccessor(t *testing.T) {
 			if err := m.Apply(ctx, createAction(next)); err != nil {
 				t.Fatal(err)
 			}
-			e := m.pods[ID(p.Namespace, p.Name)]
+			e := m.pods[podid.ID(p.Namespace, p.Name)]
 			_, logErr := os.Stat(logFile)
 			if got := e.rec.UID == old.rec.UID; got == changed || (logErr == nil) == changed {
 				t.Errorf("new pod's uid %s (dead one's %s), dead one's log: %v", e.rec.UID, old.rec.UID, logErr)

@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"net"
@@ -74,7 +75,7 @@ func TestSilentInfraHoldsNothing(t *testing.T) {
 	if !m.adopt(ctx, rec, l) {
 		t.Fatal("a live infra that did not answer in time was not adopted")
 	}
-	m.pods[ID(p.Namespace, p.Name)] = &entry{rec: rec, layout: l}
+	m.pods[podid.ID(p.Namespace, p.Name)] = &entry{rec: rec, layout: l}
 	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	pods := m.Pods(ctx)

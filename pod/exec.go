@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -60,7 +61,7 @@ func (m *Manager) ExecTarget(ctx context.Context, namespace, name, ctr string) (
 // execTarget is ExecTarget; inTeardown also finds a container of a pod
 // being removed, for its preStop hook.
 func (m *Manager) execTarget(ctx context.Context, namespace, name, ctr string, inTeardown bool) (ExecTarget, error) {
-	key, id := namespace+"/"+name, ID(namespace, name)
+	key, id := namespace+"/"+name, podid.ID(namespace, name)
 	rc, err := m.runningContainer(ctx, namespace, name, ctr, inTeardown)
 	if err != nil {
 		return ExecTarget{}, err
@@ -104,7 +105,7 @@ type runningCtr struct {
 func (m *Manager) runningContainer(ctx context.Context, namespace, name, ctr string, inTeardown bool) (runningCtr, error) {
 	key := namespace + "/" + name
 	m.mu.Lock()
-	e, ok := m.pods[ID(namespace, name)]
+	e, ok := m.pods[podid.ID(namespace, name)]
 	var rec *record
 	var l Layout
 	var terminating, ended bool
@@ -177,7 +178,7 @@ func (m *Manager) containerProcs(id string, c *manifests.Container) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	pl, err := m.cfg.Cgroups.EnsureContainer(KernelID(id), c.Name, r)
+	pl, err := m.cfg.Cgroups.EnsureContainer(podid.KernelID(id), c.Name, r)
 	if err != nil {
 		return nil, err
 	}

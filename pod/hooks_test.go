@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"net"
@@ -247,7 +248,7 @@ func TestProbesWaitForPostStart(t *testing.T) {
 	m := NewManager(Config{Infra: fi, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
 	h := &hooker{m: m, pod: p, runs: map[string]hookRun{"app": {run: run}}}
-	m.pods[ID("default", "web")] = &entry{rec: &record{Pod: p}, hooks: h}
+	m.pods[podid.ID("default", "web")] = &entry{rec: &record{Pod: p}, hooks: h}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pc := &probed{runner: probe.NewRunner("app", probe.SystemClock{}, func(probe.Report) {})}
@@ -476,8 +477,8 @@ func TestHookerSidecarPreStop(t *testing.T) {
 
 	// A probe kill of the sidecar runs its preStop hook first.
 	e.hooks = h
-	m.pods[ID("default", "web")] = e
-	if left := m.preStopContainer(ctx, ID("default", "web"), "side", 5*time.Second); left > 5*time.Second || left < minStopGrace {
+	m.pods[podid.ID("default", "web")] = e
+	if left := m.preStopContainer(ctx, podid.ID("default", "web"), "side", 5*time.Second); left > 5*time.Second || left < minStopGrace {
 		t.Errorf("left after the kill's preStop = %s", left)
 	}
 	if got := <-fi.calls; got != "hook /stop" {

@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"github.com/berth-project/berth/internal/podid"
 	"log/slog"
 	"slices"
 	"strings"
@@ -62,7 +63,7 @@ func TestImageVolume(t *testing.T) {
 	if got := h.log(); !isSubsequence(want, got) {
 		t.Errorf("create did\n  %s\nwant in order\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	e := m.pods[ID(p.Namespace, p.Name)]
+	e := m.pods[podid.ID(p.Namespace, p.Name)]
 	if e == nil || e.rec.VolumeImageIDs["tools"] != "sha256:1d" {
 		t.Fatalf("record: %+v, want the volume's image ID", e)
 	}
@@ -153,7 +154,7 @@ func TestImageVolumeFailuresAndCrashes(t *testing.T) {
 			h := newFakeHost(t.TempDir())
 			p := toolsPod(t)
 			crashed := newTestManager(h)
-			c := &podRun{id: ID(p.Namespace, p.Name), rec: &record{UID: "u1", File: "tools.yaml", Pod: p}, l: crashed.layout(p, "u1")}
+			c := &podRun{id: podid.ID(p.Namespace, p.Name), rec: &record{UID: "u1", File: "tools.yaml", Pod: p}, l: crashed.layout(p, "u1")}
 			if err := newRunner(nil).run(context.Background(), crashed.createSteps(c)[:k]); err != nil {
 				t.Fatal(err)
 			}

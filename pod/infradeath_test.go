@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"github.com/berth-project/berth/internal/podid"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,7 @@ func TestDeadInfraIsMadeAgain(t *testing.T) {
 			if err := m.Apply(ctx, createAction(p)); err != nil {
 				t.Fatal(err)
 			}
-			old := m.pods[ID(p.Namespace, p.Name)]
+			old := m.pods[podid.ID(p.Namespace, p.Name)]
 			logFile := crilog.Path(old.layout.Logs, "web", 3)
 			if tc.ran {
 				if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
@@ -112,7 +113,7 @@ func TestDeadInfraIsMadeAgain(t *testing.T) {
 			if err := m.Apply(ctx, createAction(p)); err != nil {
 				t.Fatal(err)
 			}
-			e := m.pods[ID(p.Namespace, p.Name)]
+			e := m.pods[podid.ID(p.Namespace, p.Name)]
 			if e.rec.UID != old.rec.UID {
 				t.Errorf("the pod made again has uid %s, want its own %s", e.rec.UID, old.rec.UID)
 			}
@@ -162,14 +163,14 @@ func TestRecoverRemovesLogsLeftByACrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadLogs := crashed.pods[ID(dead.Namespace, dead.Name)].layout.Logs
-	liveLogs := crashed.pods[ID(live.Namespace, live.Name)].layout.Logs
+	deadLogs := crashed.pods[podid.ID(dead.Namespace, dead.Name)].layout.Logs
+	liveLogs := crashed.pods[podid.ID(live.Namespace, live.Name)].layout.Logs
 	for _, d := range []string{deadLogs, liveLogs} {
 		if err := os.MkdirAll(filepath.Join(d, "web"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	h.die(crashed.pods[ID(dead.Namespace, dead.Name)].rec.InfraPID)
+	h.die(crashed.pods[podid.ID(dead.Namespace, dead.Name)].rec.InfraPID)
 	if _, err := crashed.ListPods(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func TestDeadInfraTeardownRetried(t *testing.T) {
 	if err := m.Apply(ctx, createAction(p)); err != nil {
 		t.Fatal(err)
 	}
-	h.die(m.pods[ID(p.Namespace, p.Name)].rec.InfraPID)
+	h.die(m.pods[podid.ID(p.Namespace, p.Name)].rec.InfraPID)
 	<-pokes
 	h.log()
 	h.mu.Lock()
@@ -262,7 +263,7 @@ func TestDeadInfraStopsHooks(t *testing.T) {
 	if err := m.Apply(ctx, createAction(p)); err != nil {
 		t.Fatal(err)
 	}
-	old := m.pods[ID(p.Namespace, p.Name)]
+	old := m.pods[podid.ID(p.Namespace, p.Name)]
 	if old.hooks == nil {
 		t.Fatal("the pod's hooks did not start")
 	}

@@ -1,18 +1,12 @@
 package pod
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"github.com/berth-project/berth/internal/podid"
 	"path/filepath"
 	"strings"
 
 	"github.com/berth-project/berth/manifests"
 )
-
-// ID is a pod's stable identity on this host, derived from namespace and
-// name only, so that cleanup after a crash can find everything a pod held
-// (directories, cgroups, veth, lease) without any saved state.
-func ID(namespace, name string) string { return namespace + "_" + name }
 
 // key is a pod's "namespace/name", as errors name it and as logs spell the
 // "pod" attribute everywhere.
@@ -43,44 +37,20 @@ type Layout struct {
 
 // NewLayout derives a pod's directories from the daemon's.
 func NewLayout(stateDir, runDir, logDir, namespace, name, uid string) Layout {
-	id := ID(namespace, name)
+	id := podid.ID(namespace, name)
 	logs := namespace + "_" + name + "_" + uid
 	if len(logs) > maxFileName {
-		logs = KernelID(id) + "_" + uid
+		logs = podid.KernelID(id) + "_" + uid
 	}
 	return Layout{
-		State: filepath.Join(stateDir, "pods", KernelID(id)),
-		Run:   filepath.Join(runDir, "pods", RunKey(id)),
+		State: filepath.Join(stateDir, "pods", podid.KernelID(id)),
+		Run:   filepath.Join(runDir, "pods", podid.RunKey(id)),
 		Logs:  filepath.Join(logDir, logs),
 	}
 }
 
 // maxFileName is the longest name of one directory entry (NAME_MAX).
 const maxFileName = 255
-
-// maxKernelID is the longest pod identity used as it is where the kernel
-// and the file system hold it: nftables rule comments, interface aliases,
-// cgroup and state directory names.
-const maxKernelID = 100
-
-// KernelID is the pod's identity in those places: the identity itself, or,
-// when it is too long, its first 83 bytes, '-' and a 16-character hash of
-// the whole (RunKey), so that it stays unique and derivable without saved
-// state.
-func KernelID(id string) string {
-	if len(id) <= maxKernelID {
-		return id
-	}
-	return id[:maxKernelID-17] + "-" + RunKey(id)
-}
-
-// RunKey names a pod's runtime directory: a hash of its identity, because a
-// unix socket path must fit in 108 bytes and a pod's namespace and name
-// together may take 317.
-func RunKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:8])
-}
 
 // ContainerDir holds a container's overlay upper, work and mount-point dirs.
 func (l Layout) ContainerDir(name string) string { return filepath.Join(l.State, "containers", name) }

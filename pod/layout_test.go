@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"github.com/berth-project/berth/internal/podid"
 	"strings"
 	"testing"
 
@@ -13,20 +14,8 @@ func TestRunKeyFitsSocketPaths(t *testing.T) {
 	if len(l.Socket()) > 107 {
 		t.Errorf("socket path of %d bytes", len(l.Socket()))
 	}
-	if RunKey(long) == RunKey("default_web") {
+	if podid.RunKey(long) == podid.RunKey("default_web") {
 		t.Error("run keys collide")
-	}
-}
-
-func TestKernelID(t *testing.T) {
-	short := "default_web"
-	if KernelID(short) != short {
-		t.Errorf("KernelID(%q) = %q, want it unchanged", short, KernelID(short))
-	}
-	a := strings.Repeat("n", 63) + "_" + strings.Repeat("p", 253)
-	b := strings.Repeat("n", 63) + "_" + strings.Repeat("p", 252) + "q"
-	if len(KernelID(a)) > maxKernelID || KernelID(a) == KernelID(b) {
-		t.Errorf("long identities: %q (%d bytes) and %q", KernelID(a), len(KernelID(a)), KernelID(b))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -256,7 +257,7 @@ func (m *Manager) layout(p *manifests.Pod, uid string) Layout {
 // gate's state the pod's record starts with.
 func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout) error {
 	p := d.Pod
-	id := ID(p.Namespace, p.Name)
+	id := podid.ID(p.Namespace, p.Name)
 	t := newPhaseTimer(m.cfg.Log, key(p))
 	t.seen(d.Seen, d.Parsed)
 	uid := newUID()
@@ -399,7 +400,7 @@ func (m *Manager) checkPorts(c *podRun) error {
 	if p.Spec.HostNetwork {
 		return nil
 	}
-	if err := m.cfg.Net.CheckPorts(KernelID(c.id), portMappings(p)); err != nil {
+	if err := m.cfg.Net.CheckPorts(podid.KernelID(c.id), portMappings(p)); err != nil {
 		return fmt.Errorf("set up network: %w", err)
 	}
 	return nil
@@ -466,10 +467,10 @@ func (m *Manager) removeVolumes(c *podRun) error {
 
 func (m *Manager) removeCgroups(c *podRun) error {
 	var errs []error
-	if err := m.cfg.Cgroups.Kill(KernelID(c.id)); err != nil {
+	if err := m.cfg.Cgroups.Kill(podid.KernelID(c.id)); err != nil {
 		errs = append(errs, fmt.Errorf("kill cgroup: %w", err))
 	}
-	if err := m.cfg.Cgroups.Remove(KernelID(c.id)); err != nil {
+	if err := m.cfg.Cgroups.Remove(podid.KernelID(c.id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
 	}
 	return errors.Join(errs...)
@@ -739,7 +740,7 @@ func (m *Manager) setupNetwork(c *podRun) error {
 	if p.Spec.HostNetwork {
 		return nil
 	}
-	pn, err := m.cfg.Net.Setup(KernelID(c.id), fmt.Sprintf("/proc/%d/ns/net", c.la.Pid()), portMappings(p))
+	pn, err := m.cfg.Net.Setup(podid.KernelID(c.id), fmt.Sprintf("/proc/%d/ns/net", c.la.Pid()), portMappings(p))
 	if err != nil {
 		return fmt.Errorf("set up network: %w", err)
 	}
@@ -760,7 +761,7 @@ func (c *podRun) networkTimings() []slog.Attr {
 // teardownNetwork removes the pod's veth, hostPort rules and lease; a host
 // network pod has none, and that is not an error.
 func (m *Manager) teardownNetwork(c *podRun) error {
-	if err := m.cfg.Net.Teardown(KernelID(c.id)); err != nil {
+	if err := m.cfg.Net.Teardown(podid.KernelID(c.id)); err != nil {
 		return fmt.Errorf("tear down network: %w", err)
 	}
 	return nil
@@ -805,7 +806,7 @@ func gracePeriod(p *manifests.Pod) time.Duration {
 // their stop signal and what remains of it (hooks.go), then everything the
 // pod held goes.
 func (m *Manager) remove(ctx context.Context, o *reconciler.Observed) error {
-	id := ID(o.Key.Namespace, o.Key.Name)
+	id := podid.ID(o.Key.Namespace, o.Key.Name)
 	m.mu.Lock()
 	e, ok := m.pods[id]
 	if ok {
@@ -840,7 +841,7 @@ func (m *Manager) teardown(ctx context.Context, id string, rec *record, l Layout
 }
 
 func (m *Manager) updateMetadata(d *reconciler.Desired) error {
-	id := ID(d.Pod.Namespace, d.Pod.Name)
+	id := podid.ID(d.Pod.Namespace, d.Pod.Name)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.pods[id]

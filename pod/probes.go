@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"slices"
 	"strings"
 	"sync"
@@ -276,7 +277,7 @@ func (pr *prober) watch(ctx context.Context) {
 // postStart hook has not succeeded as not running yet: as on a kubelet,
 // its probes start once the hook is done.
 func (pr *prober) observeStatus(st infra.PodStatus) {
-	shown := applyPostStart(&st, pr.m.postStartRuns(ID(pr.pod.Namespace, pr.pod.Name)))
+	shown := applyPostStart(&st, pr.m.postStartRuns(podid.ID(pr.pod.Namespace, pr.pod.Name)))
 	pr.observe(slices.Concat(shown.InitContainers, shown.Containers))
 }
 
@@ -407,7 +408,7 @@ func (pr *prober) kill(r probe.Report) {
 		grace = time.Duration(*g) * time.Second
 	}
 	msg := fmt.Sprintf("Container %s failed %s probe, will be restarted", r.Container, strings.ToLower(r.Type.String()))
-	grace = pr.m.preStopContainer(context.Background(), ID(pr.pod.Namespace, pr.pod.Name), r.Container, grace)
+	grace = pr.m.preStopContainer(context.Background(), podid.ID(pr.pod.Namespace, pr.pod.Name), r.Container, grace)
 	err := pr.m.cfg.Infra.KillContainer(context.Background(), pr.socket, r.Container, grace, msg)
 	switch {
 	case errors.Is(err, infra.ErrUnsupported):
@@ -488,6 +489,6 @@ func (e *execProbe) targetOf(ctx context.Context) (ExecTarget, error) {
 func (m *Manager) terminating(p *manifests.Pod) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.pods[ID(p.Namespace, p.Name)]
+	e, ok := m.pods[podid.ID(p.Namespace, p.Name)]
 	return !ok || e.terminating
 }

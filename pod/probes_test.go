@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"runtime"
@@ -150,7 +151,7 @@ func TestExecProbeKeepsTargetPerRun(t *testing.T) {
 			return 0, nil, nil
 		}})
 	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "web"}}
-	m.pods[ID("default", "web")] = &entry{}
+	m.pods[podid.ID("default", "web")] = &entry{}
 	next := ExecTarget{PID: 100, StartTime: 1}
 	var finds int
 	var findErr error
@@ -198,7 +199,7 @@ func TestExecProbeKeepsTargetPerRun(t *testing.T) {
 		t.Errorf("after a failed look-up: %v, %d look-ups, ran in %v", err, finds, ran)
 	}
 	// A terminating pod's container is looked up again (and refused there).
-	m.pods[ID("default", "web")].terminating = true
+	m.pods[podid.ID("default", "web")].terminating = true
 	exec()
 	if finds != 5 {
 		t.Errorf("terminating pod: %d look-ups, want 5", finds)

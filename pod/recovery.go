@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,11 +62,11 @@ func (m *Manager) Recover(ctx context.Context) error {
 			remove(f.name, nil, Layout{State: f.dir}, false)
 			continue
 		}
-		id := ID(f.rec.Pod.Namespace, f.rec.Pod.Name)
+		id := podid.ID(f.rec.Pod.Namespace, f.rec.Pod.Name)
 		keptLogs[f.layout.Logs] = true
 		if f.adopt {
 			live[id] = true
-			liveRun[RunKey(id)] = true
+			liveRun[podid.RunKey(id)] = true
 			e := &entry{rec: f.rec, layout: f.layout}
 			m.mu.Lock()
 			m.pods[id] = e
@@ -138,7 +139,7 @@ func (m *Manager) collectGarbage(live, liveRun map[string]bool) error {
 	var errs []error
 	liveKernel := map[string]bool{}
 	for id := range live {
-		liveKernel[KernelID(id)] = true
+		liveKernel[podid.KernelID(id)] = true
 	}
 	cgs, err := m.cfg.Cgroups.Pods()
 	if err != nil {

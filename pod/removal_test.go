@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"github.com/berth-project/berth/internal/podid"
 	"slices"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestRemovalFailingAtEachOperation(t *testing.T) {
 				t.Fatalf("removal: %v, want the failure of %q", err, goldenTeardown[k-1])
 			}
 			h.log()
-			e := m.pods[ID(p.Namespace, p.Name)]
+			e := m.pods[podid.ID(p.Namespace, p.Name)]
 			backOffPassed := func() {
 				m.mu.Lock()
 				e.removeAt = time.Now()

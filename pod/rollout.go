@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"time"
 
 	"github.com/berth-project/berth/kube"
@@ -91,7 +92,7 @@ func (m *Manager) failedTrials() []reconciler.Observed {
 // manifest came back to the spec a rollback kept: the spec is its last
 // good one from now on.
 func (m *Manager) accept(a reconciler.Action) error {
-	id := ID(a.Key.Namespace, a.Key.Name)
+	id := podid.ID(a.Key.Namespace, a.Key.Name)
 	m.mu.Lock()
 	e, ok := m.pods[id]
 	if !ok || e.rec.UID != a.Observed.UID {
@@ -124,7 +125,7 @@ type hold struct {
 // hold records why a pod waits; a new reason is also an event (a
 // Warning unless the pod just waits for another to be Ready).
 func (m *Manager) hold(a reconciler.Action) {
-	id := ID(a.Key.Namespace, a.Key.Name)
+	id := podid.ID(a.Key.Namespace, a.Key.Name)
 	m.mu.Lock()
 	prev, had := m.held[id]
 	changed := !had || prev.reason != a.Hold || prev.message != a.Reason
@@ -155,7 +156,7 @@ func heldPod(h hold) View {
 func (m *Manager) Health(ctx context.Context, keys []reconciler.PodKey) map[reconciler.PodKey]*reconciler.Health {
 	want := make(map[string]bool, len(keys))
 	for _, k := range keys {
-		want[ID(k.Namespace, k.Name)] = true
+		want[podid.ID(k.Namespace, k.Name)] = true
 	}
 	out := make(map[reconciler.PodKey]*reconciler.Health, len(keys))
 	m.mu.Lock()

@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"github.com/berth-project/berth/internal/podid"
 	"slices"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func testRolloutThroughApply(t *testing.T, inPlace bool) {
 		t.Fatalf("changed: rollout %+v, want a trial returning to v1, begun after %s", o.Rollout, accepted)
 	}
 	// The last good spec survives a daemon restart: it is in the record.
-	e := m.pods[ID(v1.Namespace, v1.Name)]
+	e := m.pods[podid.ID(v1.Namespace, v1.Name)]
 	onDisk, err := readRecord(e.layout.State)
 	if err != nil || !onDisk.Rollout.Trial || onDisk.Rollout.LastGood == nil || onDisk.Rollout.LastGood.Spec.Containers[0].Image != v1.Spec.Containers[0].Image {
 		t.Fatalf("record on disk %+v, %v: want the trial and v1", onDisk, err)

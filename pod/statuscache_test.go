@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"reflect"
 	"sync"
@@ -148,7 +149,7 @@ func TestStatusCache(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "the pushed status cached", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return m.pods[ID(p.Namespace, p.Name)].cached != nil
+		return m.pods[podid.ID(p.Namespace, p.Name)].cached != nil
 	})
 	_, before := src.calls()
 	if st := state(); st.Running == nil {
@@ -172,7 +173,7 @@ func TestStatusCache(t *testing.T) {
 	cached := m.Pods(ctx)
 
 	// Without its watch, a listing asks the infra, and shows the same.
-	e := m.pods[ID(p.Namespace, p.Name)]
+	e := m.pods[podid.ID(p.Namespace, p.Name)]
 	m.stopWatch(e)
 	_, before = src.calls()
 	fresh := m.Pods(ctx)
@@ -284,7 +285,7 @@ func TestStatusCacheOldInfra(t *testing.T) {
 		if err := m.Apply(ctx, createAction(p)); err != nil {
 			t.Fatal(err)
 		}
-		pid := m.pods[ID(p.Namespace, p.Name)].rec.InfraPID
+		pid := m.pods[podid.ID(p.Namespace, p.Name)].rec.InfraPID
 		testutil.WaitFor(t, 5*time.Second, "the pidfd watch", func() bool {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -325,7 +326,7 @@ func TestStatusWatchOnePerPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Apply(ctx, deleteAction(p)) })
-	e := m.pods[ID(p.Namespace, p.Name)]
+	e := m.pods[podid.ID(p.Namespace, p.Name)]
 	if e.probes == nil || e.hooks == nil {
 		t.Fatalf("the pod has probes %v and hooks %v, want both", e.probes != nil, e.hooks != nil)
 	}

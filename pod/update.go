@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"log/slog"
 	"maps"
 	"reflect"
@@ -42,7 +43,7 @@ var errReplace = errors.New("the pod must be replaced")
 // cannot be had (imageUnavailable).
 func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout) error {
 	d := a.Desired
-	id := ID(d.Pod.Namespace, d.Pod.Name)
+	id := podid.ID(d.Pod.Namespace, d.Pod.Name)
 	m.mu.Lock()
 	e, ok := m.pods[id]
 	running := ok && !e.terminating
@@ -302,7 +303,7 @@ func loosest(a, b cgroups.Resources) cgroups.Resources {
 
 // writeLimits writes ws in order, and notes the containers' placements.
 func (m *Manager) writeLimits(c *podRun, ws []limitWrite) error {
-	kid := KernelID(c.id)
+	kid := podid.KernelID(c.id)
 	for _, w := range ws {
 		if w.ctr == "" {
 			if err := m.cfg.Cgroups.EnsurePod(kid, w.res); err != nil {

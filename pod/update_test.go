@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"slices"
 	"strings"
 	"testing"
@@ -123,7 +124,7 @@ func TestUpdateInPlace(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := newFakeHost(t.TempDir())
 			m, old := startTwo(t, h)
-			e := m.pods[ID("default", "two")]
+			e := m.pods[podid.ID("default", "two")]
 			pid := e.rec.InfraPID
 			p := twoPod(t, edit)
 			if err := m.Apply(context.Background(), replaceAction(old, p)); err != nil {
@@ -136,7 +137,7 @@ func TestUpdateInPlace(t *testing.T) {
 			if err != nil || !manifests.SpecEqual(onDisk.Pod, p) || onDisk.InfraPID != pid || onDisk.IP != e.rec.IP {
 				t.Errorf("record on disk %+v, %v: want the new spec, the same infra and IP", onDisk, err)
 			}
-			if got := m.pods[ID("default", "two")].rec.Pod; !manifests.SpecEqual(got, p) {
+			if got := m.pods[podid.ID("default", "two")].rec.Pod; !manifests.SpecEqual(got, p) {
 				t.Error("the manager still holds the old spec")
 			}
 			cfg, _ := h.ctrConfig(e.layout.Socket(), "a")
@@ -172,7 +173,7 @@ func TestUpdateFailingAtEachOperation(t *testing.T) {
 				m, old := startTwo(t, h)
 				var events []Event
 				m.cfg.Event = func(e Event) { events = append(events, e) }
-				e := m.pods[ID("default", "two")]
+				e := m.pods[podid.ID("default", "two")]
 				before := h.leftovers()
 				p := twoPod(t, edit)
 				h.failAt = k
@@ -190,7 +191,7 @@ func TestUpdateFailingAtEachOperation(t *testing.T) {
 					t.Errorf("host after the failure %q, was %q", after, before)
 				}
 				onDisk, err := readRecord(e.layout.State)
-				if err != nil || !manifests.SpecEqual(onDisk.Pod, old) || !manifests.SpecEqual(m.pods[ID("default", "two")].rec.Pod, old) {
+				if err != nil || !manifests.SpecEqual(onDisk.Pod, old) || !manifests.SpecEqual(m.pods[podid.ID("default", "two")].rec.Pod, old) {
 					t.Errorf("after the failure the record (%v) or the manager holds a new spec", err)
 				}
 				if a, b := h.memoryOf("default_two/a"), h.memoryOf("default_two/b"); a != 64*mi || b != 64*mi {
@@ -218,7 +219,7 @@ func TestUpdateFailingAtEachOperation(t *testing.T) {
 func TestUpdateAfterCrash(t *testing.T) {
 	h := newFakeHost(t.TempDir())
 	crashed, old := startTwo(t, h)
-	e := crashed.pods[ID("default", "two")]
+	e := crashed.pods[podid.ID("default", "two")]
 	p := twoPod(t, changedCommand)
 	if err := crashed.Apply(context.Background(), replaceAction(old, p)); err != nil {
 		t.Fatal(err)
@@ -252,7 +253,7 @@ func TestUpdateAfterCrash(t *testing.T) {
 func TestUpdateReplacesWhenItCannot(t *testing.T) {
 	h := newFakeHost(t.TempDir())
 	m, old := startTwo(t, h)
-	pid := m.pods[ID("default", "two")].rec.InfraPID
+	pid := m.pods[podid.ID("default", "two")].rec.InfraPID
 	h.oldInfra = true
 	p := twoPod(t, changedCommand)
 	if err := m.Apply(context.Background(), replaceAction(old, p)); err != nil {
@@ -262,7 +263,7 @@ func TestUpdateReplacesWhenItCannot(t *testing.T) {
 	if !slices.Contains(ops, "infra update default/two a (refused)") || !slices.Contains(ops, "infra launch default/two") {
 		t.Errorf("an old infra: did %q, want the refused update, then a new pod", ops)
 	}
-	if got := m.pods[ID("default", "two")].rec; got.InfraPID == pid || !manifests.SpecEqual(got.Pod, p) {
+	if got := m.pods[podid.ID("default", "two")].rec; got.InfraPID == pid || !manifests.SpecEqual(got.Pod, p) {
 		t.Errorf("after the replace: %+v", got)
 	}
 
@@ -396,7 +397,7 @@ func TestUpdateCrashAfterEachStep(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/after %d steps", name, k), func(t *testing.T) {
 				h := newFakeHost(t.TempDir())
 				crashed, old := startTwo(t, h)
-				pid := crashed.pods[ID("default", "two")].rec.InfraPID
+				pid := crashed.pods[podid.ID("default", "two")].rec.InfraPID
 				p := twoPod(t, edit)
 				steps := crashed.updateSteps(newPodUpdate(t, crashed, old, p))
 				if err := newRunner(nil).run(context.Background(), steps[:k]); err != nil {
@@ -417,7 +418,7 @@ func TestUpdateCrashAfterEachStep(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				e := m.pods[ID("default", "two")]
+				e := m.pods[podid.ID("default", "two")]
 				if e == nil || e.rec.InfraPID != pid || !manifests.SpecEqual(e.rec.Pod, p) {
 					t.Fatalf("after the next pass: %+v, want the new spec on infra %d", e, pid)
 				}
@@ -436,7 +437,7 @@ func TestUpdateCrashAfterEachStep(t *testing.T) {
 // Manager.update prepares it.
 func newPodUpdate(t *testing.T, m *Manager, old, new *manifests.Pod) *podUpdate {
 	t.Helper()
-	id := ID(new.Namespace, new.Name)
+	id := podid.ID(new.Namespace, new.Name)
 	u, err := newUpdate(id, m.pods[id], &reconciler.Desired{Pod: new, File: "two.yaml"}, reconciler.DiffSpec(old, new), rollout{})
 	if err != nil {
 		t.Fatal(err)
@@ -461,14 +462,14 @@ func TestUpdateToAnImageItCannotHave(t *testing.T) {
 			h := newFakeHost(t.TempDir())
 			m, old := startTwo(t, h)
 			t.Cleanup(func() { m.Apply(context.Background(), deleteAction(old)) })
-			pid := m.pods[ID("default", "two")].rec.InfraPID
+			pid := m.pods[podid.ID("default", "two")].rec.InfraPID
 			p := twoPod(t, func(p *manifests.Pod) { p.Spec.Containers[0].Image = "berth.test/demo:2" })
 			h.pulls["berth.test/demo:2"] = tc.reason
 			err := m.Apply(context.Background(), replaceAction(old, p))
 			if err == nil || failureReason(err) != tc.reason {
 				t.Fatalf("update: %v, want a failure with reason %s", err, tc.reason)
 			}
-			e, running := m.pods[ID("default", "two")]
+			e, running := m.pods[podid.ID("default", "two")]
 			if kept := running && e.rec.InfraPID == pid && manifests.SpecEqual(e.rec.Pod, old); kept == tc.replaced {
 				t.Errorf("old pod kept running: %v, want %v", kept, !tc.replaced)
 			}

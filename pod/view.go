@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"errors"
+	"github.com/berth-project/berth/internal/podid"
 	"sync"
 	"time"
 
@@ -91,7 +92,7 @@ type Event struct {
 // as an event.
 func (m *Manager) setFailed(p *manifests.Pod, file string, ro rollout, err error) {
 	m.mu.Lock()
-	m.failed[ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now(), rollout: ro}
+	m.failed[podid.ID(p.Namespace, p.Name)] = failure{pod: p, file: file, reason: failureReason(err), message: err.Error(), at: time.Now(), rollout: ro}
 	m.mu.Unlock()
 	if r := failedEventReason(failureReason(err)); r != "" {
 		m.event(p, "", kube.EventWarning, r, err.Error())
@@ -159,7 +160,7 @@ func (m *Manager) Pods(ctx context.Context) []View {
 // Pod returns the status of one pod, asking only its infra when it pushed
 // none.
 func (m *Manager) Pod(ctx context.Context, namespace, name string) (View, bool) {
-	id := ID(namespace, name)
+	id := podid.ID(namespace, name)
 	out := m.views(ctx, func(other string) bool { return other == id })
 	if len(out) == 0 {
 		return View{}, false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 	"github.com/berth-project/berth/internal/atomicfile"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
-	"github.com/berth-project/berth/pod"
 )
 
 // input is one manifest file given to apply or delete.
@@ -293,7 +293,7 @@ func stdinName(f *manifests.File) string {
 	for _, d := range f.Docs {
 		switch {
 		case d.Pod != nil:
-			return pod.KernelID(pod.ID(d.Pod.Namespace, d.Pod.Name)) + ".yaml"
+			return podid.KernelID(podid.ID(d.Pod.Namespace, d.Pod.Name)) + ".yaml"
 		case d.ConfigMap != nil:
 			return "configmap_" + d.ConfigMap.Namespace + "_" + d.ConfigMap.Name + ".yaml"
 		case d.Secret != nil:

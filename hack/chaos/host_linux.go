@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -27,14 +28,13 @@ import (
 	"github.com/berth-project/berth/internal/mountinfo"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/netsetup"
-	"github.com/berth-project/berth/pod"
 )
 
 // proc is a process of the run, named for good by PID and start time.
 type proc struct {
 	pid   int
 	start uint64
-	pod   string // the pod cgroup's name (pod.KernelID)
+	pod   string // the pod cgroup's name (podid.KernelID)
 	leaf  string // cgroups.InfraName or the container's name
 }
 
@@ -170,7 +170,7 @@ func (r *run) podLeaks(w *witness, names []string) []string {
 		}
 	}
 	for _, n := range names {
-		if l, err := netlink.LinkByName(netsetup.VethName(pod.ID("default", n))); err == nil {
+		if l, err := netlink.LinkByName(netsetup.VethName(podid.ID("default", n))); err == nil {
 			out = append(out, fmt.Sprintf("veth %s of pod %s", l.Attrs().Name, n))
 		}
 	}
@@ -189,7 +189,7 @@ func (r *run) podLeaks(w *witness, names []string) []string {
 
 // extraPodObjects names the pod cgroups, pod state dirs, veths on the
 // bridge and IP leases of pods not in want (pod identities, as
-// pod.KernelID gives them): what a running daemon holds for pods it no
+// podid.KernelID gives them): what a running daemon holds for pods it no
 // longer runs.
 func (r *run) extraPodObjects(want map[string]bool) []string {
 	var out []string

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/berth-project/berth/internal/podid"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -47,7 +48,6 @@ import (
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/internal/hostclean"
 	"github.com/berth-project/berth/manifests"
-	"github.com/berth-project/berth/pod"
 )
 
 const image = "berth.test/chaos:latest"
@@ -354,7 +354,7 @@ func (c *chaos) killOne() error {
 // slotOf is the slot whose pod has the cgroup name kid.
 func (c *chaos) slotOf(kid string) *slot {
 	for _, s := range c.slots {
-		if pod.KernelID(pod.ID("default", s.name)) == kid {
+		if podid.KernelID(podid.ID("default", s.name)) == kid {
 			return s
 		}
 	}
@@ -406,7 +406,7 @@ func (c *chaos) divergence(ctx context.Context) []string {
 			}
 			continue
 		}
-		want[pod.KernelID(pod.ID("default", s.name))] = true
+		want[podid.KernelID(podid.ID("default", s.name))] = true
 		if !ok {
 			out = append(out, s.name+": missing")
 			continue
