@@ -11,7 +11,8 @@ export CGO_ENABLED = 0
 
 .PHONY: build demo-image run test vet install bench clean
 
-# hack/build embeds the lean init binary (cmd/berth-init, see internal/initbin).
+# hack/build makes the lean CLI with the full build and the lean init binary
+# embedded (see internal/embedbin).
 build:
 	GO=$(GO) hack/build $(BIN) -trimpath -ldflags '$(LDFLAGS)'
 
@@ -35,6 +36,7 @@ test:
 vet:
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
+	$(GO) vet -tags berthlean ./cmd/berth
 
 # Install the binary and the systemd unit (its ExecStart follows PREFIX),
 # then: systemctl daemon-reload && systemctl enable --now berth

@@ -22,7 +22,7 @@ import (
 	"github.com/berth-project/berth/hostcheck"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
-	"github.com/berth-project/berth/internal/initbin"
+	"github.com/berth-project/berth/internal/embedbin"
 	"github.com/berth-project/berth/internal/sealed"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifestdir"
@@ -279,9 +279,9 @@ func Run(ctx context.Context, cfg Config) error {
 // from: the lean one embedded by hack/build, or else berth itself, which has
 // the same entry points.
 func sealInit(fallbackDir string, log *slog.Logger) (*sealed.Binary, error) {
-	if lean, size, ok := initbin.Open(); ok {
+	if lean, size, ok := embedbin.Open(embedbin.Init); ok {
 		defer lean.Close()
-		exe, err := sealed.SealReader("berth-init", lean, fallbackDir)
+		exe, err := sealed.SealReader(embedbin.Init, lean, fallbackDir)
 		if err != nil {
 			return nil, fmt.Errorf("seal embedded init binary: %w", err)
 		}

@@ -56,7 +56,8 @@ func binary() (string, func(), error) {
 	}
 	_, self, _, _ := runtime.Caller(0)
 	out := filepath.Join(dir, "berth")
-	// hack/build embeds the lean init binary, as every real build does.
+	// hack/build makes berth as every real build is made: the lean CLI, with
+	// the full build and its lean init binary embedded.
 	cmd := exec.Command("bash", "hack/build", out, "-trimpath")
 	cmd.Dir = filepath.Join(filepath.Dir(self), "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,14 +16,40 @@ import (
 // initSizeRE finds the size the daemon logs for the embedded init binary.
 var initSizeRE = regexp.MustCompile(`msg="init binary" source=embedded size=(\d+)`)
 
+// TestLeanCLIRunsTheFullBuild fails when berth, as hack/build makes it,
+// stops being the lean build of the client verbs that runs the daemon
+// (and the other verbs) from the full build it embeds.
+func TestLeanCLIRunsTheFullBuild(t *testing.T) {
+	d := startDaemon(t)
+	if out := d.mustBerth("version"); !strings.Contains(out, "\nfull: embedded (") {
+		t.Fatalf("berth version does not report an embedded full build:\n%s", out)
+	}
+	pid := d.cmd.Process.Pid
+	target, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(target, "/memfd:berth-full") {
+		t.Errorf("the daemon %d runs %q, want the sealed memfd berth-full", pid, target)
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if want := filepath.Base(berthBin); err != nil || string(comm) != want[:min(len(want), 15)]+"\n" {
+		t.Errorf("the daemon is named %q (%v), want %q as it was started", comm, err, want)
+	}
+	// A verb of the full build's, flags and help included.
+	if out := d.mustBerth("image", "ls"); !strings.Contains(out, d.image) {
+		t.Errorf("berth image ls does not list %s:\n%s", d.image, out)
+	}
+	if out := d.mustBerth("volume", "--help"); !strings.Contains(out, "Usage:\n  berth volume [command]") {
+		t.Errorf("berth volume --help:\n%s", out)
+	}
+}
+
 // TestInitBinaryIsEmbeddedAndRunsTheInfra fails when the lean init binary
 // (cmd/berth-init, embedded by hack/build) stops being embedded or stops
 // being what a pod's infra process runs.
 func TestInitBinaryIsEmbeddedAndRunsTheInfra(t *testing.T) {
 	d := startDaemon(t)
-	if out := d.mustBerth("version"); !strings.Contains(out, "\ninit: embedded (") {
-		t.Fatalf("berth version does not report an embedded init binary:\n%s", out)
-	}
 	m := initSizeRE.FindStringSubmatch(d.logBuf.String())
 	if m == nil {
 		t.Fatalf("daemon did not log the embedded init binary:\n%s", d.logBuf.String())

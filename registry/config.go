@@ -17,10 +17,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// DefaultConfigFile is where berth looks for its registries configuration
-// when no other file is named; it need not exist.
-const DefaultConfigFile = "/etc/berth/registries.yaml"
-
 // Config is berth's registries configuration (registries.yaml), in the
 // spirit of containerd's hosts.toml and podman's registries.conf:
 //
@@ -64,13 +60,10 @@ type Host struct {
 	CA []string `yaml:"ca"`
 }
 
-// LoadConfig reads a registries configuration. path "" reads
-// DefaultConfigFile if it exists, and is the empty configuration if not.
-func LoadConfig(path string) (*Config, error) {
-	file, optional := path, path == ""
-	if optional {
-		file = DefaultConfigFile
-	}
+// LoadConfig reads the registries configuration in file. One that does not
+// exist is the empty configuration when optional (the default file), and
+// an error when not.
+func LoadConfig(file string, optional bool) (*Config, error) {
 	b, err := os.ReadFile(file)
 	if optional && errors.Is(err, fs.ErrNotExist) {
 		return &Config{}, nil

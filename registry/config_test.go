@@ -175,13 +175,17 @@ func TestLoadConfig(t *testing.T) {
 		if err := os.WriteFile(p, []byte(tc.yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadConfig(p)
+		_, err := LoadConfig(p, false)
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
 		}
 	}
-	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.yaml")); err == nil {
+	none := filepath.Join(t.TempDir(), "none.yaml")
+	if _, err := LoadConfig(none, false); err == nil {
 		t.Error("a named file that does not exist is accepted")
+	}
+	if c, err := LoadConfig(none, true); err != nil || len(c.Registries) != 0 {
+		t.Errorf("an optional file that does not exist: %+v, %v, want the empty configuration", c, err)
 	}
 }
 

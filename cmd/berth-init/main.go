@@ -2,8 +2,8 @@
 // per-pod pause and supervisor), the container-init stage and exec-init
 // (which the daemon's exec probes run, every period), without the
 // CLI, YAML, HTTP or nftables code of cmd/berth. It is never installed on its
-// own: hack/build embeds it into berth (internal/initbin), and the daemon
-// runs it from a sealed memfd. Linking only these entry points makes its
+// own: hack/build embeds it into berth's full build (internal/embedbin), and
+// the daemon runs it from a sealed memfd. Linking only these entry points makes its
 // start about twice as fast as berth's and halves the infra's private memory.
 //
 // The infra starts its containers' init stage by re-executing

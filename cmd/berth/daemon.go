@@ -1,3 +1,5 @@
+//go:build !berthlean
+
 package main
 
 import (
@@ -19,7 +21,6 @@ import (
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"
 	"github.com/berth-project/berth/reconciler"
-	"github.com/berth-project/berth/registry"
 )
 
 func newDaemonCmd(g *globals) *cobra.Command {
@@ -27,10 +28,11 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	var backoffInitial, backoffMax, backoffReset time.Duration
 	var logMaxSize string
 	cmd := &cobra.Command{
-		Use:   "daemon",
-		Short: "Run the pods of the manifest directory and serve the local API",
+		Use:   daemonVerb.use,
+		Short: daemonVerb.short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			nameFromLean()
 			log, err := newLogger(g.logLevel)
 			if err != nil {
 				return err
@@ -38,7 +40,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			cfg.ManifestDir, cfg.StateDir, cfg.RunDir, cfg.LogDir, cfg.Socket = g.manifests, g.stateDir, g.runDir, g.logDir, g.socket
 			cfg.Backoff = infra.BackoffConfig{Initial: backoffInitial, Max: backoffMax, ResetAfter: backoffReset}
 			cfg.Log = log
-			if cfg.Registries, err = registry.LoadConfig(g.registries); err != nil {
+			if cfg.Registries, err = g.registriesConfig(); err != nil {
 				return err
 			}
 			if err := cfg.ImageGC.Check(); err != nil {

@@ -1,3 +1,5 @@
+//go:build !berthlean
+
 package main
 
 import (
@@ -19,7 +21,7 @@ import (
 )
 
 func newImageCmd(g *globals) *cobra.Command {
-	img := &cobra.Command{Use: "image", Short: "Manage the local image store (no daemon needed)"}
+	img := &cobra.Command{Use: imageVerb.use, Short: imageVerb.short}
 	open := func() (*images.Store, error) { return images.Open(filepath.Join(g.stateDir, "images")) }
 
 	var rootfs string
@@ -87,7 +89,7 @@ HTTP; all others are HTTPS unless set insecure there.`,
 			}
 			out := cmd.OutOrStdout()
 			prog := newPullProgress(out, isTerminal(out))
-			rc, err := registry.LoadConfig(g.registries)
+			rc, err := g.registriesConfig()
 			if err != nil {
 				return err
 			}

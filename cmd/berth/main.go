@@ -1,14 +1,19 @@
 // Command berth is the one binary: the CLI verbs, `berth daemon`, and the
 // hidden re-exec entry points of the infra and container-init processes.
+//
+// It is built twice. The full build (this package without build tags; a
+// plain `go build ./cmd/berth`) has every verb and entry point. The lean
+// build (tag berthlean, full.go against lean.go) links only the client
+// verbs and the exec helper's entry point, and embeds the full build
+// (internal/embedbin), which it executes for the daemon and the other
+// verbs; hack/build makes the berth users run that way, so that a verb
+// like apply or get does not pay, at every start, the package
+// initialisation of the daemon's dependencies.
 package main
 
 import (
 	"fmt"
 	"os"
-
-	"github.com/berth-project/berth/container"
-	"github.com/berth-project/berth/execin"
-	"github.com/berth-project/berth/infra"
 )
 
 func main() {
@@ -16,15 +21,8 @@ func main() {
 	// set-up, so that these processes stay small and their arguments cannot
 	// be confused with user flags.
 	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case infra.Subcommand:
-			infra.Main(os.Args[2:])
-			return
-		case container.InitSubcommand:
-			container.Main(os.Args[2:])
-			return
-		case execin.InitSubcommand:
-			execin.Main(os.Args[2:])
+		if entry, ok := entryPoints[os.Args[1]]; ok {
+			entry(os.Args[2:])
 			return
 		}
 	}

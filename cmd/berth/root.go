@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/berth-project/berth/registry"
 )
 
 // Default paths, a contract users script against (docs/design.md).
@@ -17,6 +15,8 @@ const (
 	defaultRunDir    = "/run/berth"
 	defaultLogDir    = "/var/log/berth/pods"
 	defaultSocket    = "/run/berth/berth.sock"
+	// defaultRegistries need not exist.
+	defaultRegistries = "/etc/berth/registries.yaml"
 )
 
 // globals are the flags every verb shares.
@@ -27,8 +27,7 @@ type globals struct {
 	logDir    string
 	socket    string
 	logLevel  string
-	// registries is the registries config file ("" for the default,
-	// which need not exist).
+	// registries is the registries config file.
 	registries string
 }
 
@@ -51,10 +50,10 @@ func newRootCmd() *cobra.Command {
 	}
 	pf.StringVar(&g.socket, "socket", sock, "daemon API socket (env BERTH_SOCKET)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	pf.StringVar(&g.registries, "registries-config", "", "registries config: mirrors, insecure hosts, CAs, credentials file (default "+registry.DefaultConfigFile+" if it exists)")
+	pf.StringVar(&g.registries, "registries-config", defaultRegistries, "registries config: mirrors, insecure hosts, CAs, credentials file (the default need not exist)")
 
+	root.AddCommand(fullVerbs(g)...)
 	root.AddCommand(
-		newDaemonCmd(g),
 		newApplyCmd(g),
 		newDiffCmd(g),
 		newDeleteCmd(g),
@@ -63,9 +62,6 @@ func newRootCmd() *cobra.Command {
 		newGetCmd(g),
 		newDescribeCmd(g),
 		newLogsCmd(g),
-		newTopCmd(g),
-		newImageCmd(g),
-		newVolumeCmd(g),
 		newValidateCmd(g),
 		newExplainCmd(),
 		newVersionCmd(),

@@ -1,3 +1,5 @@
+//go:build !berthlean
+
 package main
 
 import (
@@ -17,7 +19,7 @@ import (
 const topWindow = time.Second
 
 func newTopCmd(g *globals) *cobra.Command {
-	top := &cobra.Command{Use: "top", Short: "Display CPU and memory use (like kubectl top)"}
+	top := &cobra.Command{Use: topVerb.use, Short: topVerb.short}
 	var namespace, sortBy string
 	var all, containers bool
 	pods := &cobra.Command{

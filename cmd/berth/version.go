@@ -6,8 +6,6 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-
-	"github.com/berth-project/berth/internal/initbin"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,17 +26,17 @@ func newVersionCmd() *cobra.Command {
 				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "berth %s%s %s %s/%s\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-			fmt.Fprintf(cmd.OutOrStdout(), "init: %s\n", initDescription(initbin.Size()))
+			fmt.Fprintln(cmd.OutOrStdout(), embedded())
 			return nil
 		},
 	}
 }
 
-// initDescription says what pods' infra and container-init processes run:
-// the lean binary hack/build embeds (of size bytes), or berth itself.
-func initDescription(size int64) string {
+// describeEmbedded says what an embedded binary is: embedded, of size
+// bytes, or, when absent, what runs instead.
+func describeEmbedded(size int64, instead string) string {
 	if size == 0 {
-		return "berth itself (built without hack/build)"
+		return instead + " (built without hack/build)"
 	}
 	return fmt.Sprintf("embedded (%.1f MB)", float64(size)/1e6)
 }

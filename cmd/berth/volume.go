@@ -1,3 +1,5 @@
+//go:build !berthlean
+
 package main
 
 import (
@@ -21,8 +23,8 @@ type volumeView struct {
 
 func newVolumeCmd(g *globals) *cobra.Command {
 	vol := &cobra.Command{
-		Use:   "volume",
-		Short: "Manage the claims' local volumes (no daemon needed)",
+		Use:   volumeVerb.use,
+		Short: volumeVerb.short,
 		Long: `A persistentVolumeClaim volume is a directory of the state directory,
 <state-dir>/volumes/<namespace>/<claim>, made on a pod's first use of the
 claim and kept when the pod goes. A volume is in use while a pod's record

@@ -2,7 +2,7 @@
 // container-init processes re-execute that no container can modify
 // (CVE-2019-5736: a container overwriting the host runtime through
 // /proc/PID/exe). The copy is either berth itself (Seal) or the lean init
-// binary embedded in it (SealReader, see internal/initbin). It lives in a
+// binary embedded in it (SealReader, see internal/embedbin). It lives in a
 // sealed memfd, made once per daemon start and shared by every infra it
 // launches; where the kernel refuses to execute memfds (vm.memfd_noexec), a
 // read-only copy in a root-only directory is used instead.
