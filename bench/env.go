@@ -71,7 +71,8 @@ func newEnv(repo, dir, berthBin string, log *slog.Logger) (*env, error) {
 }
 
 // buildBerth builds berth as `make build` does: with hack/build, which
-// embeds the lean init binary the pods' infra processes run.
+// makes the lean CLI users run, with the full build (the daemon) and the
+// lean init binary the pods' infra processes run embedded.
 func buildBerth(repo, out string) error {
 	cmd := exec.Command("bash", "hack/build", out, "-trimpath", "-ldflags", "-s -w")
 	cmd.Dir = repo
