@@ -9,8 +9,10 @@
 package sealed
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,7 +114,12 @@ func sealMemfd(name string, src io.Reader) (*Binary, error) {
 // and an infra starts its containers' init from /proc/self/exe, which
 // names that inode, not the path.
 func copyToDir(name string, src io.Reader, dir string) (*Binary, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// Missing parents get the mode the daemon gives its run directory, in
+	// which the API socket's group must be able to reach the socket.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {

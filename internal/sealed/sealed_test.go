@@ -2,6 +2,7 @@ package sealed
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,5 +158,25 @@ func TestFallbackCopy(t *testing.T) {
 	}
 	if err := b.Close(); err != nil {
 		t.Errorf("Close of a directory copy: %v", err)
+	}
+
+	// A missing parent (the run directory, before any daemon made it) is
+	// made as the daemon makes it, 0755, so that the API socket's group
+	// can still reach the socket in it.
+	run := filepath.Join(t.TempDir(), "run")
+	if _, err := self.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := copyToDir("berth-full", self, filepath.Join(run, "bin")); err != nil {
+		t.Fatal(err)
+	}
+	for path, mode := range map[string]os.FileMode{run: 0o755 | os.ModeDir, filepath.Join(run, "bin"): 0o700 | os.ModeDir} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode() != mode {
+			t.Errorf("%s has mode %v, want %v", path, st.Mode(), mode)
+		}
 	}
 }
