@@ -123,6 +123,11 @@ type entry struct {
 	files map[string]fileState
 	// probes runs the pod's probes; nil when it has none.
 	probes *prober
+	// probesPending: the pod has probes and startProbes has not yet tried
+	// to start them (right after its create or recovery, or while an
+	// update restarts them); its probed containers show neither started
+	// nor ready meanwhile (podState.probeStatuses).
+	probesPending bool
 	// ended is the final status of a pod whose infra died under
 	// restartPolicy Never (infradeath.go): nothing of it is left on the
 	// host, and it is not made again.
@@ -293,7 +298,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 	m.mu.Lock()
 	// The volumes and environment were made from c.objs: Refresh has
 	// nothing to do until one of those documents changes.
-	e := &entry{rec: rec, layout: l, cached: startReplyStatus(c.status),
+	e := &entry{rec: rec, layout: l, cached: startReplyStatus(c.status), probesPending: hasProbes(p),
 		vol: refreshState{refs: volumeRefs(p, c.objs)}, env: refreshState{refs: envRefs(p, c.objs)}}
 	m.pods[id] = e
 	delete(m.failed, id)

@@ -114,11 +114,15 @@ func (m *Manager) startProbes(id string, e *entry) {
 	}
 	pr, err := m.newProber(e)
 	if err != nil {
+		m.mu.Lock()
+		e.probesPending = false
+		m.mu.Unlock()
 		m.cfg.Log.Error("pod's probes cannot run", "pod", key(p), "err", err)
 		m.event(p, "", kube.EventWarning, kube.EventFailed, "probes cannot run: "+err.Error())
 		return
 	}
 	m.mu.Lock()
+	e.probesPending = false
 	// The pod may have been removed meanwhile.
 	kept := m.pods[id] == e && !e.terminating && e.probes == nil
 	if kept {

@@ -172,7 +172,7 @@ func (m *Manager) Health(ctx context.Context, keys []reconciler.PodKey) map[reco
 			continue
 		}
 		p := s.rec.Pod
-		probed := s.probes.statuses()
+		probed := s.probeStatuses()
 		v := podView(s.rec, s.st, s.terminating, hostIP, probed)
 		out[reconciler.PodKey{Namespace: p.Namespace, Name: p.Name}] = podHealth(p, v, probed)
 	}

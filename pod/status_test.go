@@ -177,6 +177,40 @@ func TestApplyProbes(t *testing.T) {
 	}
 }
 
+// TestProbeStatusesWhilePending: until its prober runs (right after the
+// create, which shows the pod at once), a container with probes is
+// neither started nor ready, one without is; once startProbes gave up, the
+// pod shows as it would without probes.
+func TestProbeStatusesWhilePending(t *testing.T) {
+	always := "Always"
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "gate"}}
+	p.Spec.RestartPolicy = "Always"
+	p.Spec.InitContainers = []manifests.Container{{Name: "proxy", RestartPolicy: &always, StartupProbe: &manifests.Probe{}}}
+	p.Spec.Containers = []manifests.Container{{Name: "web", ReadinessProbe: &manifests.Probe{}}, {Name: "plain"}}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	running := func(name string) infra.ContainerStatus {
+		return infra.ContainerStatus{Name: name, State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: t0}}}
+	}
+	st := &infra.PodStatus{Started: true, StartedAt: t0, InitContainers: []infra.ContainerStatus{running("proxy")},
+		Containers: []infra.ContainerStatus{running("web"), running("plain")}}
+	rec := &record{Pod: p}
+	for _, tc := range []struct {
+		name    string
+		pending bool
+		want    map[string]bool // ready by container
+	}{
+		{"prober pending", true, map[string]bool{"proxy": false, "web": false, "plain": true}},
+		{"probes could not start", false, map[string]bool{"proxy": true, "web": true, "plain": true}},
+	} {
+		v := podView(rec, st, false, "", podState{rec: rec, probesPending: tc.pending}.probeStatuses())
+		for _, c := range append(v.InitContainers, v.Containers...) {
+			if c.Ready != tc.want[c.Name] || c.Started != nil && *c.Started != tc.want[c.Name] {
+				t.Errorf("%s: %s ready %v started %v, want %v", tc.name, c.Name, c.Ready, c.Started, tc.want[c.Name])
+			}
+		}
+	}
+}
+
 // TestPhaseWithSidecars: sidecars must have started for the pod to leave
 // Pending, and then count for nothing: the regular containers decide,
 // so a Job-shaped pod completes while its sidecar still runs.

@@ -92,6 +92,9 @@ func (m *Manager) update(ctx context.Context, a reconciler.Action, next rollout)
 		m.startHooks(id, e)
 	}
 	if probesChanged(old.Pod, d.Pod, u.restart) {
+		m.mu.Lock()
+		e.probesPending = hasProbes(d.Pod)
+		m.mu.Unlock()
 		m.stopProbes(e)
 		m.startProbes(id, e)
 	}

@@ -197,7 +197,7 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	m.mu.Unlock()
 	hostIP := m.hostIP()
 	for _, s := range m.statuses(ctx, want, false) {
-		out = append(out, podView(s.rec, applyPostStart(s.st, s.hooks.postStartRuns()), s.terminating, hostIP, s.probes.statuses()))
+		out = append(out, podView(s.rec, applyPostStart(s.st, s.hooks.postStartRuns()), s.terminating, hostIP, s.probeStatuses()))
 	}
 	return out
 }
@@ -232,7 +232,29 @@ type podState struct {
 	st          *infra.PodStatus
 	terminating bool
 	probes      *prober
-	hooks       *hooker
+	// probesPending is the entry's: its prober is not yet running.
+	probesPending bool
+	hooks         *hooker
+}
+
+// probeStatuses is what the pod's probes said of its containers; while
+// its prober is not yet running (probesPending), a container with probes
+// has no result yet, so it shows neither started nor ready, as when the
+// prober has just started.
+func (s podState) probeStatuses() map[string]probeStatus {
+	probed := s.probes.statuses()
+	if !s.probesPending {
+		return probed
+	}
+	for _, c := range sidecarsAndApps(&s.rec.Pod.Spec) {
+		if _, ok := probed[c.Name]; !ok && (c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil) {
+			if probed == nil {
+				probed = map[string]probeStatus{}
+			}
+			probed[c.Name] = probeStatus{}
+		}
+	}
+	return probed
 }
 
 // statuses returns the status of every existing pod that want accepts:
@@ -250,7 +272,7 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool, fresh
 		if st == nil && !fresh {
 			st = e.cached
 		}
-		res = append(res, podState{rec: e.rec, st: st, terminating: e.terminating, probes: e.probes, hooks: e.hooks})
+		res = append(res, podState{rec: e.rec, st: st, terminating: e.terminating, probes: e.probes, probesPending: e.probesPending, hooks: e.hooks})
 		socks = append(socks, e.layout.Socket())
 	}
 	m.mu.Unlock()
