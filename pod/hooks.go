@@ -114,15 +114,22 @@ func needsDialer(p *manifests.Pod) bool {
 func (m *Manager) startHooks(id string, e *entry) {
 	p := e.rec.Pod
 	if !hasHooks(p) {
+		m.mu.Lock()
+		e.hooksPending = false
+		m.mu.Unlock()
 		return
 	}
 	h, err := m.newHooker(e)
 	if err != nil {
+		m.mu.Lock()
+		e.hooksPending = false
+		m.mu.Unlock()
 		m.cfg.Log.Error("pod's lifecycle hooks cannot run", "pod", key(p), "err", err)
 		m.event(p, "", kube.EventWarning, kube.EventFailed, "lifecycle hooks cannot run: "+err.Error())
 		return
 	}
 	m.mu.Lock()
+	e.hooksPending = false
 	kept := m.pods[id] == e && !e.terminating && e.hooks == nil
 	if kept {
 		e.hooks = h

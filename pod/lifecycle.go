@@ -126,8 +126,10 @@ type entry struct {
 	// probesPending: the pod has probes and startProbes has not yet tried
 	// to start them (right after its create or recovery, or while an
 	// update restarts them); its probed containers show neither started
-	// nor ready meanwhile (podState.probeStatuses).
-	probesPending bool
+	// nor ready meanwhile (podState.probeStatuses). hooksPending is the
+	// same for its postStart hooks and startHooks: a container with one
+	// shows as created, not running, meanwhile (podState.postStartRuns).
+	probesPending, hooksPending bool
 	// ended is the final status of a pod whose infra died under
 	// restartPolicy Never (infradeath.go): nothing of it is left on the
 	// host, and it is not made again.
@@ -298,7 +300,7 @@ func (m *Manager) create(ctx context.Context, d *reconciler.Desired, ro rollout)
 	m.mu.Lock()
 	// The volumes and environment were made from c.objs: Refresh has
 	// nothing to do until one of those documents changes.
-	e := &entry{rec: rec, layout: l, cached: startReplyStatus(c.status), probesPending: hasProbes(p),
+	e := &entry{rec: rec, layout: l, cached: startReplyStatus(c.status), probesPending: hasProbes(p), hooksPending: hasHooks(p),
 		vol: refreshState{refs: volumeRefs(p, c.objs)}, env: refreshState{refs: envRefs(p, c.objs)}}
 	m.pods[id] = e
 	delete(m.failed, id)

@@ -67,7 +67,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 		if f.adopt {
 			live[id] = true
 			liveRun[podid.RunKey(id)] = true
-			e := &entry{rec: f.rec, layout: f.layout, probesPending: hasProbes(f.rec.Pod)}
+			e := &entry{rec: f.rec, layout: f.layout, probesPending: hasProbes(f.rec.Pod), hooksPending: hasHooks(f.rec.Pod)}
 			m.mu.Lock()
 			m.pods[id] = e
 			m.mu.Unlock()

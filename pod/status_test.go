@@ -211,6 +211,38 @@ func TestProbeStatusesWhilePending(t *testing.T) {
 	}
 }
 
+// TestPostStartRunsWhilePending: until its hooker runs, a container with
+// a postStart hook shows as created, not running; once startHooks gave
+// up, the pod shows as it would without hooks.
+func TestPostStartRunsWhilePending(t *testing.T) {
+	p := &manifests.Pod{ObjectMeta: manifests.ObjectMeta{Namespace: "default", Name: "hooked"}}
+	p.Spec.RestartPolicy = "Always"
+	p.Spec.Containers = []manifests.Container{
+		{Name: "web", Lifecycle: &manifests.Lifecycle{PostStart: &manifests.LifecycleHandler{}}}, {Name: "plain"}}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	running := func(name string) infra.ContainerStatus {
+		return infra.ContainerStatus{Name: name, State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: t0}}}
+	}
+	st := &infra.PodStatus{Started: true, StartedAt: t0, Containers: []infra.ContainerStatus{running("web"), running("plain")}}
+	rec := &record{Pod: p}
+	for _, tc := range []struct {
+		name    string
+		pending bool
+		want    map[string]bool // running by container
+	}{
+		{"hooker pending", true, map[string]bool{"web": false, "plain": true}},
+		{"hooks could not start", false, map[string]bool{"web": true, "plain": true}},
+	} {
+		s := podState{rec: rec, hooksPending: tc.pending}
+		v := podView(rec, applyPostStart(st, s.postStartRuns()), false, "", nil)
+		for _, c := range v.Containers {
+			if got := c.State.Running != nil; got != tc.want[c.Name] {
+				t.Errorf("%s: %s running %v, want %v (%+v)", tc.name, c.Name, got, tc.want[c.Name], c.State)
+			}
+		}
+	}
+}
+
 // TestPhaseWithSidecars: sidecars must have started for the pod to leave
 // Pending, and then count for nothing: the regular containers decide,
 // so a Job-shaped pod completes while its sidecar still runs.

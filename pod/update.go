@@ -116,6 +116,7 @@ func (m *Manager) stopHooksForUpdate(ctx context.Context, u *podUpdate, grace ti
 	m.mu.Lock()
 	h := u.e.hooks
 	u.e.hooks = nil
+	u.e.hooksPending = true
 	m.mu.Unlock()
 	u.hooksStopped = true
 	if h == nil {

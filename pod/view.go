@@ -197,7 +197,7 @@ func (m *Manager) views(ctx context.Context, want func(id string) bool) []View {
 	m.mu.Unlock()
 	hostIP := m.hostIP()
 	for _, s := range m.statuses(ctx, want, false) {
-		out = append(out, podView(s.rec, applyPostStart(s.st, s.hooks.postStartRuns()), s.terminating, hostIP, s.probeStatuses()))
+		out = append(out, podView(s.rec, applyPostStart(s.st, s.postStartRuns()), s.terminating, hostIP, s.probeStatuses()))
 	}
 	return out
 }
@@ -232,9 +232,29 @@ type podState struct {
 	st          *infra.PodStatus
 	terminating bool
 	probes      *prober
-	// probesPending is the entry's: its prober is not yet running.
-	probesPending bool
-	hooks         *hooker
+	// probesPending and hooksPending are the entry's: its prober or its
+	// hooker is not yet running.
+	probesPending, hooksPending bool
+	hooks                       *hooker
+}
+
+// postStartRuns is what the pod's hooker knows of its postStart hooks;
+// while it is not yet running (hooksPending), a container with one has no
+// run whose hook succeeded, as when the hooker has just started.
+func (s podState) postStartRuns() map[string]hookRun {
+	runs := s.hooks.postStartRuns()
+	if !s.hooksPending {
+		return runs
+	}
+	for _, c := range sidecarsAndApps(&s.rec.Pod.Spec) {
+		if _, ok := runs[c.Name]; !ok && c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+			if runs == nil {
+				runs = map[string]hookRun{}
+			}
+			runs[c.Name] = hookRun{}
+		}
+	}
+	return runs
 }
 
 // probeStatuses is what the pod's probes said of its containers; while
@@ -272,7 +292,8 @@ func (m *Manager) statuses(ctx context.Context, want func(id string) bool, fresh
 		if st == nil && !fresh {
 			st = e.cached
 		}
-		res = append(res, podState{rec: e.rec, st: st, terminating: e.terminating, probes: e.probes, probesPending: e.probesPending, hooks: e.hooks})
+		res = append(res, podState{rec: e.rec, st: st, terminating: e.terminating,
+			probes: e.probes, probesPending: e.probesPending, hooks: e.hooks, hooksPending: e.hooksPending})
 		socks = append(socks, e.layout.Socket())
 	}
 	m.mu.Unlock()
