@@ -3,11 +3,11 @@ package pod
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/volumes"
 )

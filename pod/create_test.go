@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/internal/crilog"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"

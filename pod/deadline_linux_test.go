@@ -2,7 +2,6 @@ package pod
 
 import (
 	"context"
-	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/kube"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/manifests"
 )
 

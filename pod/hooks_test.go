@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/probe"

@@ -2,12 +2,12 @@ package pod
 
 import (
 	"context"
-	"github.com/berth-project/berth/internal/podid"
 	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 )

@@ -2,7 +2,6 @@ package pod
 
 import (
 	"context"
-	"github.com/berth-project/berth/internal/podid"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/crilog"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"

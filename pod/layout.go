@@ -1,10 +1,10 @@
 package pod
 
 import (
-	"github.com/berth-project/berth/internal/podid"
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/manifests"
 )
 

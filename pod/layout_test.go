@@ -1,10 +1,10 @@
 package pod
 
 import (
-	"github.com/berth-project/berth/internal/podid"
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/manifests"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"log/slog"
 	"runtime"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"

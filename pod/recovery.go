@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/berth-project/berth/internal/podid"
 )
 
 // Recover rebuilds what the manager knows from the kernel and the state

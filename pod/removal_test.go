@@ -2,12 +2,12 @@ package pod
 
 import (
 	"context"
-	"github.com/berth-project/berth/internal/podid"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/reconciler"
 )
 

@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"time"
 
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/reconciler"

@@ -3,7 +3,6 @@ package pod
 import (
 	"context"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"reflect"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"

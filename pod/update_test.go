@@ -3,12 +3,12 @@ package pod
 import (
 	"context"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/reconciler"

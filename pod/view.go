@@ -3,13 +3,13 @@ package pod
 import (
 	"context"
 	"errors"
-	"github.com/berth-project/berth/internal/podid"
 	"sync"
 	"time"
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/images"
 	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/kube"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/netsetup"

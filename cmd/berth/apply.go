@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/internal/atomicfile"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/manifestdir"
 	"github.com/berth-project/berth/manifests"
 )

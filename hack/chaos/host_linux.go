@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/hostclean"
 	"github.com/berth-project/berth/internal/mountinfo"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/netsetup"
 )

@@ -32,7 +32,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/berth-project/berth/internal/podid"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -47,6 +46,7 @@ import (
 
 	"github.com/berth-project/berth/api"
 	"github.com/berth-project/berth/internal/hostclean"
+	"github.com/berth-project/berth/internal/podid"
 	"github.com/berth-project/berth/manifests"
 )
 
