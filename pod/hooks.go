@@ -95,7 +95,7 @@ func sidecarPreStops(p *manifests.Pod) bool {
 // postStart hook and no startupProbe. With a startupProbe, the prober says
 // it, once the probe passed, which it runs only after the hook succeeded.
 func hookStarts(c *manifests.Container) bool {
-	return manifests.IsSidecar(c) && c.StartupProbe == nil && c.Lifecycle != nil && c.Lifecycle.PostStart != nil
+	return manifests.IsSidecar(c) && c.StartupProbe == nil && hasPostStartHook(c)
 }
 
 // needsDialer says whether a hook of p sends an HTTP request.
@@ -113,29 +113,23 @@ func needsDialer(p *manifests.Pod) bool {
 // nothing. A failure is logged and leaves the pod without hooks.
 func (m *Manager) startHooks(id string, e *entry) {
 	p := e.rec.Pod
-	if !hasHooks(p) {
-		m.mu.Lock()
-		e.hooksPending = false
-		m.mu.Unlock()
-		return
-	}
-	h, err := m.newHooker(e)
-	if err != nil {
-		m.mu.Lock()
-		e.hooksPending = false
-		m.mu.Unlock()
-		m.cfg.Log.Error("pod's lifecycle hooks cannot run", "pod", key(p), "err", err)
-		m.event(p, "", kube.EventWarning, kube.EventFailed, "lifecycle hooks cannot run: "+err.Error())
-		return
+	var h *hooker
+	var err error
+	if hasHooks(p) {
+		h, err = m.newHooker(e)
 	}
 	m.mu.Lock()
 	e.hooksPending = false
-	kept := m.pods[id] == e && !e.terminating && e.hooks == nil
+	kept := h != nil && m.pods[id] == e && !e.terminating && e.hooks == nil
 	if kept {
 		e.hooks = h
 	}
 	m.mu.Unlock()
-	if !kept {
+	switch {
+	case err != nil:
+		m.cfg.Log.Error("pod's lifecycle hooks cannot run", "pod", key(p), "err", err)
+		m.event(p, "", kube.EventWarning, kube.EventFailed, "lifecycle hooks cannot run: "+err.Error())
+	case h != nil && !kept:
 		h.stop()
 		h.release()
 	}
@@ -153,7 +147,7 @@ func (m *Manager) newHooker(e *entry) (*hooker, error) {
 		h.target, h.close = t, closeNS
 	}
 	for _, c := range sidecarsAndApps(&rec.Pod.Spec) {
-		if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
+		if !hasPostStartHook(c) {
 			continue
 		}
 		var r hookRun
@@ -636,10 +630,10 @@ func (m *Manager) preStopContainer(ctx context.Context, id, ctr string, grace ti
 // hasPostStart says whether any container or sidecar of p has a postStart
 // hook.
 func hasPostStart(p *manifests.Pod) bool {
-	for _, c := range sidecarsAndApps(&p.Spec) {
-		if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(sidecarsAndApps(&p.Spec), hasPostStartHook)
+}
+
+// hasPostStartHook says whether container c has a postStart hook.
+func hasPostStartHook(c *manifests.Container) bool {
+	return c.Lifecycle != nil && c.Lifecycle.PostStart != nil
 }

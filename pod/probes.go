@@ -84,12 +84,12 @@ type ProbeRun struct {
 
 // hasProbes says whether any container of p has a probe.
 func hasProbes(p *manifests.Pod) bool {
-	for _, c := range sidecarsAndApps(&p.Spec) {
-		if c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(sidecarsAndApps(&p.Spec), hasProbe)
+}
+
+// hasProbe says whether container c has a probe.
+func hasProbe(c *manifests.Container) bool {
+	return c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil
 }
 
 // sidecarsAndApps are the containers of spec that run beside each other
@@ -109,27 +109,24 @@ func sidecarsAndApps(spec *manifests.PodSpec) []*manifests.Container {
 // as it would without them.
 func (m *Manager) startProbes(id string, e *entry) {
 	p := e.rec.Pod
-	if !hasProbes(p) {
-		return
-	}
-	pr, err := m.newProber(e)
-	if err != nil {
-		m.mu.Lock()
-		e.probesPending = false
-		m.mu.Unlock()
-		m.cfg.Log.Error("pod's probes cannot run", "pod", key(p), "err", err)
-		m.event(p, "", kube.EventWarning, kube.EventFailed, "probes cannot run: "+err.Error())
-		return
+	var pr *prober
+	var err error
+	if hasProbes(p) {
+		pr, err = m.newProber(e)
 	}
 	m.mu.Lock()
 	e.probesPending = false
 	// The pod may have been removed meanwhile.
-	kept := m.pods[id] == e && !e.terminating && e.probes == nil
+	kept := pr != nil && m.pods[id] == e && !e.terminating && e.probes == nil
 	if kept {
 		e.probes = pr
 	}
 	m.mu.Unlock()
-	if !kept {
+	switch {
+	case err != nil:
+		m.cfg.Log.Error("pod's probes cannot run", "pod", key(p), "err", err)
+		m.event(p, "", kube.EventWarning, kube.EventFailed, "probes cannot run: "+err.Error())
+	case pr != nil && !kept:
 		pr.stop()
 	}
 }

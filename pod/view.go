@@ -246,15 +246,7 @@ func (s podState) postStartRuns() map[string]hookRun {
 	if !s.hooksPending {
 		return runs
 	}
-	for _, c := range sidecarsAndApps(&s.rec.Pod.Spec) {
-		if _, ok := runs[c.Name]; !ok && c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
-			if runs == nil {
-				runs = map[string]hookRun{}
-			}
-			runs[c.Name] = hookRun{}
-		}
-	}
-	return runs
+	return withNoResult(s.rec.Pod, runs, hasPostStartHook)
 }
 
 // probeStatuses is what the pod's probes said of its containers; while
@@ -262,19 +254,27 @@ func (s podState) postStartRuns() map[string]hookRun {
 // has no result yet, so it shows neither started nor ready, as when the
 // prober has just started.
 func (s podState) probeStatuses() map[string]probeStatus {
-	probed := s.probes.statuses()
+	statuses := s.probes.statuses()
 	if !s.probesPending {
-		return probed
+		return statuses
 	}
-	for _, c := range sidecarsAndApps(&s.rec.Pod.Spec) {
-		if _, ok := probed[c.Name]; !ok && (c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil) {
-			if probed == nil {
-				probed = map[string]probeStatus{}
+	return withNoResult(s.rec.Pod, statuses, hasProbe)
+}
+
+// withNoResult gives each sidecar and regular container of p that has
+// what its follower (prober, hooker) acts on, and of which got holds
+// nothing, the zero value: no result yet.
+func withNoResult[V any](p *manifests.Pod, got map[string]V, has func(*manifests.Container) bool) map[string]V {
+	for _, c := range sidecarsAndApps(&p.Spec) {
+		if _, ok := got[c.Name]; !ok && has(c) {
+			if got == nil {
+				got = map[string]V{}
 			}
-			probed[c.Name] = probeStatus{}
+			var none V
+			got[c.Name] = none
 		}
 	}
-	return probed
+	return got
 }
 
 // statuses returns the status of every existing pod that want accepts:
