@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/reexec"
 )
 
 // HelperName is an exec helper's comm, for ps and the bench.
@@ -85,7 +87,7 @@ func (c fdConn) Write(b []byte) (int, error) {
 // and confines the container on this thread.
 func setupHelper(cfg Config) (target int, err error) {
 	// Before entering: /proc/self is the container's after.
-	if err := step("set process name", func() error { return os.WriteFile("/proc/self/comm", []byte(HelperName), 0) }); err != nil {
+	if err := step("set process name", func() error { return reexec.NameProcess(HelperName) }); err != nil {
 		return -1, err
 	}
 	if err := step("watch "+cfg.Target, func() (err error) { target, err = openTarget(cfg.PID, cfg.StartTime); return err }); err != nil {

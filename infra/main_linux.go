@@ -100,11 +100,9 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 		return nil, nil, fmt.Errorf("set infra non-dumpable: %w", err)
 	}
 	// The binary runs from a memfd, so its name would be a fd number: name
-	// it for ps and for the containers of a shared pid namespace. Not
-	// PR_SET_NAME: that names the calling thread, which under Go's
-	// scheduler need not be the thread group leader ps shows.
-	if err := os.WriteFile("/proc/self/comm", []byte(ProcessName), 0); err != nil {
-		return nil, nil, fmt.Errorf("set process name: %w", err)
+	// it for ps and for the containers of a shared pid namespace.
+	if err := reexec.NameProcess(ProcessName); err != nil {
+		return nil, nil, err
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, nil, fmt.Errorf("become child subreaper: %w", err)

@@ -6,15 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unsafe"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/execin"
 	"github.com/berth-project/berth/infra"
 	"github.com/berth-project/berth/internal/embedbin"
+	"github.com/berth-project/berth/internal/reexec"
 	"github.com/berth-project/berth/registry"
 )
 
@@ -33,13 +32,11 @@ func fullVerbs(g *globals) []*cobra.Command {
 // nameFromLean names this process as the command it was started as when
 // the lean build executed it from a memfd: the kernel names a process
 // after the file it executes, here "/proc/self/fd/N", and ps, top, pidof
-// and the journal would show "N" for the daemon.
+// and the journal would show "N" for the daemon. A failure leaves that
+// name: it is cosmetic.
 func nameFromLean() {
-	if exe, err := os.Readlink("/proc/self/exe"); err != nil || !strings.HasPrefix(exe, "/memfd:"+embedbin.Full) {
-		return
-	}
-	if name, err := unix.BytePtrFromString(filepath.Base(os.Args[0])); err == nil {
-		unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)), 0, 0, 0)
+	if exe, err := os.Readlink("/proc/self/exe"); err == nil && strings.HasPrefix(exe, "/memfd:"+embedbin.Full) {
+		reexec.NameProcess(filepath.Base(os.Args[0]))
 	}
 }
 

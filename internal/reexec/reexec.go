@@ -71,3 +71,16 @@ func DecodeConfig(f *os.File, v any) error {
 	}
 	return nil
 }
+
+// NameProcess names the calling process name (the kernel keeps its first
+// 15 bytes), as ps, top, pidof and the journal show it. A process run from
+// a memfd or an fd path would otherwise be named after the fd's number.
+// It writes /proc/self/comm, which names the thread group leader, not
+// PR_SET_NAME, which names the calling thread: under Go's scheduler that
+// need not be the leader.
+func NameProcess(name string) error {
+	if err := os.WriteFile("/proc/self/comm", []byte(name), 0); err != nil {
+		return fmt.Errorf("set process name %q: %w", name, err)
+	}
+	return nil
+}

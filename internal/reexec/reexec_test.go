@@ -2,8 +2,11 @@ package reexec
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +55,31 @@ func TestDecodeConfigIsStrict(t *testing.T) {
 		if err := DecodeConfig(f, &c); (err == nil) != tc.ok {
 			t.Errorf("DecodeConfig(%s) = %v", tc.in, err)
 		}
+	}
+}
+
+// TestNameProcess: the name is the process's, as ps shows it (the thread
+// group leader's comm), whichever thread sets it.
+func TestNameProcess(t *testing.T) {
+	leader := func() string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", os.Getpid(), os.Getpid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	was := leader()
+	t.Cleanup(func() { NameProcess(was) })
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		done <- NameProcess("berth-named-process")
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := leader(); got != "berth-named-pro" {
+		t.Errorf("the process is named %q, want the name's first 15 bytes", got)
 	}
 }
