@@ -3,9 +3,11 @@ package netsetup
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -18,7 +20,7 @@ import (
 const PodInterface = "eth0"
 
 // ensureBridge creates the bridge if missing, and gives it the gateway
-// address and brings it up either way.
+// address, turns its IPv6 off and brings it up either way.
 func (n *Network) ensureBridge() error {
 	name := n.plan.bridge
 	attrs := netlink.NewLinkAttrs()
@@ -36,6 +38,9 @@ func (n *Network) ensureBridge() error {
 	addr := &netlink.Addr{IPNet: n.ipNet(n.plan.gateway)}
 	if err := netlink.AddrReplace(br, addr); err != nil {
 		return fmt.Errorf("set address %s on bridge %s: %w", addr.IPNet, name, err)
+	}
+	if err := disableIPv6(name); err != nil {
+		return fmt.Errorf("bridge %s: %w", name, err)
 	}
 	if err := netlink.LinkSetUp(br); err != nil {
 		return fmt.Errorf("bring up bridge %s: %w", name, err)
@@ -56,6 +61,68 @@ func ensureSysctl(path string) error {
 		return fmt.Errorf("set sysctl %s=1: %w", path, err)
 	}
 	return nil
+}
+
+// disableIPv6 turns IPv6 off on the interface of the calling thread's
+// network namespace. The pod network is IPv4 only, and an interface left
+// with IPv6 on takes a link-local address and listens for router
+// advertisements on a link every pod can send to: a pod with CAP_NET_RAW
+// could give the host, or every other pod, an IPv6 route through itself
+// (CVE-2020-13401, CVE-2024-32473; Docker turns IPv6 off on IPv4-only
+// interfaces too). Each interface coming up would also send its duplicate
+// address detection, router solicitation and multicast listener reports,
+// which the bridge floods to every pod: with N pods on the bridge a burst
+// of N pods costs N² packet deliveries. A kernel without IPv6 has nothing
+// to turn off.
+func disableIPv6(ifname string) error {
+	path := "/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6"
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat("/proc/sys/net/ipv6"); errors.Is(serr, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("turn off IPv6 on %s (/proc/sys/net must be writable): %w", ifname, err)
+	}
+	_, err = f.Write([]byte("1"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("turn off IPv6 on %s: %w", ifname, err)
+	}
+	return nil
+}
+
+// runInNetns runs fn on an OS thread of its own inside ns. Every other
+// daemon thread stays in the daemon's namespace: the thread is unlocked
+// only once it is back there, and otherwise ends with its goroutine.
+func runInNetns(ns netns.NsHandle, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open the daemon's network namespace: %w", err)
+			return
+		}
+		defer home.Close()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter network namespace: %w", err)
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(home); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("return to the daemon's network namespace: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
 }
 
 // ipNet is ip with the pod network's prefix length.
@@ -89,9 +156,9 @@ func (n *Network) createVeth(podID, veth string, ip netip.Addr, ns netns.NsHandl
 	return nil
 }
 
-// configurePod addresses eth0 inside the pod, brings lo and eth0 up and adds
-// the default route via the gateway, through a netlink handle bound to the
-// pod's netns (no setns of any daemon thread).
+// configurePod addresses eth0 inside the pod, turns its IPv6 off, brings lo
+// and eth0 up and adds the default route via the gateway, through a netlink
+// handle bound to the pod's netns. lo keeps IPv6 (::1), as in any pod.
 func (n *Network) configurePod(podID string, ns netns.NsHandle, ip netip.Addr) error {
 	// Route netlink only: without a family list the library also opens
 	// NETLINK_XFRM and NETLINK_NETFILTER sockets, and a kernel without the
@@ -112,6 +179,9 @@ func (n *Network) configurePod(podID string, ns netns.NsHandle, ip netip.Addr) e
 	if err != nil {
 		return fmt.Errorf("find %s of pod %s: %w", PodInterface, podID, err)
 	}
+	if err := runInNetns(ns, func() error { return disableIPv6(PodInterface) }); err != nil {
+		return fmt.Errorf("pod %s: %w", podID, err)
+	}
 	addr := &netlink.Addr{IPNet: n.ipNet(ip)}
 	if err := h.AddrReplace(eth, addr); err != nil {
 		return fmt.Errorf("set address %s on %s of pod %s: %w", addr.IPNet, PodInterface, podID, err)
@@ -128,8 +198,8 @@ func (n *Network) configurePod(podID string, ns netns.NsHandle, ip netip.Addr) e
 }
 
 // attachHostEnd enslaves the host end to the bridge with hairpin mode (a pod
-// reaching its own hostPort gets the reply back through the same port) and
-// brings it up.
+// reaching its own hostPort gets the reply back through the same port),
+// turns its IPv6 off and brings it up.
 func (n *Network) attachHostEnd(podID, veth string) error {
 	br, err := netlink.LinkByName(n.plan.bridge)
 	if err != nil {
@@ -144,6 +214,9 @@ func (n *Network) attachHostEnd(podID, veth string) error {
 	}
 	if err := netlink.LinkSetHairpin(link, true); err != nil {
 		return fmt.Errorf("set hairpin on veth %s of pod %s: %w", veth, podID, err)
+	}
+	if err := disableIPv6(veth); err != nil {
+		return fmt.Errorf("pod %s: %w", podID, err)
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bring up veth %s of pod %s: %w", veth, podID, err)

@@ -55,7 +55,7 @@ func (n *Network) Close() error {
 func (n *Network) Gateway() net.IP { return net.IP(n.plan.gateway.AsSlice()) }
 
 // EnsureHost makes the host side ready and is idempotent: the bridge up with
-// the gateway address, ip_forward and route_localnet (bridge only) enabled,
+// the gateway address and no IPv6, ip_forward and route_localnet (bridge only) enabled,
 // and berth's nftables table with its chains (see basePlan). Per-pod
 // hostPort rules already in the table are kept.
 func (n *Network) EnsureHost() error {

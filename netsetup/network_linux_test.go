@@ -83,41 +83,14 @@ func newTestNetwork(t *testing.T, cfg Config) *Network {
 	return n
 }
 
-// inNetns runs fn on a locked OS thread inside the netns at path (the
-// pattern of containernetworking/plugins pkg/ns). If the thread cannot be
-// moved back it stays locked, so Go discards it with the goroutine.
+// inNetns runs fn on a locked OS thread inside the netns at path.
 func inNetns(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore netns: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	target, err := netns.GetFromPath(path)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return runInNetns(target, fn)
 }
 
 // newNetns creates a named netns, deleted in cleanup.
@@ -706,4 +679,63 @@ func otherInputChains(t *testing.T, c *nftables.Conn, own string) []string {
 		}
 	}
 	return out
+}
+
+// TestNoIPv6OnThePodNetwork: the bridge, the host ends and the pods' eth0
+// have IPv6 off, so none takes a link-local address, listens for router
+// advertisements or floods the bridge with its neighbour discovery; lo
+// in the pod keeps ::1.
+func TestNoIPv6OnThePodNetwork(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+		t.Skip("no IPv6 in this kernel")
+	}
+	cfg := testConfig(t, 24)
+	n := newTestNetwork(t, cfg)
+	a, pathA := newPod(t, n, "t_v6a", nil)
+	b, _ := newPod(t, n, "t_v6b", nil)
+
+	// ipv6State is called inside the pod's netns too, off the test's
+	// goroutine: it reports failures, it does not stop the test.
+	ipv6State := func(ifname string) (off string, addrs []netlink.Addr, err error) {
+		v, err := os.ReadFile("/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6")
+		if err != nil {
+			return "", nil, err
+		}
+		link, err := netlink.LinkByName(ifname)
+		if err != nil {
+			return "", nil, err
+		}
+		addrs, err = netlink.AddrList(link, netlink.FAMILY_V6)
+		return strings.TrimSpace(string(v)), addrs, err
+	}
+	for _, name := range []string{cfg.Bridge, a.Veth, b.Veth} {
+		off, addrs, err := ipv6State(name)
+		if err != nil {
+			t.Fatalf("host interface %s: %v", name, err)
+		}
+		if off != "1" || len(addrs) != 0 {
+			t.Errorf("host interface %s: disable_ipv6=%s, IPv6 addresses %v", name, off, addrs)
+		}
+	}
+	err := inNetns(pathA, func() error {
+		off, addrs, err := ipv6State(PodInterface)
+		if err != nil {
+			return err
+		}
+		if off != "1" || len(addrs) != 0 {
+			t.Errorf("pod's %s: disable_ipv6=%s, IPv6 addresses %v", PodInterface, off, addrs)
+		}
+		off, addrs, err = ipv6State("lo")
+		if err != nil {
+			return err
+		}
+		if off != "0" || len(addrs) != 1 || !addrs[0].IP.Equal(net.IPv6loopback) {
+			t.Errorf("pod's lo: disable_ipv6=%s, IPv6 addresses %v, want ::1 only", off, addrs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
