@@ -3,6 +3,8 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -145,6 +147,17 @@ func (l layout) dir(k string, rel ...string) string {
 		return ""
 	}
 	return filepath.Join(append([]string{h, l.parent}, rel...)...)
+}
+
+// absent reports whether the cgroup at rel is in no hierarchy yet. A
+// directory that cannot be looked up counts as present.
+func (l layout) absent(rel ...string) bool {
+	for _, d := range l.dirs(rel...) {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // procsFiles returns the cgroup.procs file of the cgroup at rel in every

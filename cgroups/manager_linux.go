@@ -151,7 +151,12 @@ func (m *Manager) placement(rel ...string) Placement {
 }
 
 // ensure checks that r only limits usable controllers (and, on v1, that
-// device access can be limited), then applies it.
+// device access can be limited), then applies it. A cgroup ensure makes
+// (fresh) already holds the kernel's defaults, so the unlimited values
+// are not written to it: each write of a CPU bandwidth (cpu.max, or v1's
+// cfs_period_us and cfs_quota_us) makes the kernel check the bandwidth of
+// every cgroup of the host, and with three cgroups a pod, a pod's create
+// grew with the number of pods.
 func (m *Manager) ensure(r Resources, container bool, rel ...string) error {
 	asks := map[string]bool{
 		CPU:    r.CPUQuota > 0 || r.CPUShares > 0 || r.CPUWeight > 0,
@@ -166,10 +171,11 @@ func (m *Manager) ensure(r Resources, container bool, rel ...string) error {
 	if r.Devices == DevicesDefault && m.mode != V2 && m.l.devicesDir() == "" {
 		return fmt.Errorf("%w: %s", ErrControllerMissing, missingReason(m.mode, m.root, m.l.parent, Devices))
 	}
+	fresh := m.l.absent(rel...)
 	if m.mode == V2 {
-		return m.ensureV2(r, container, rel...)
+		return m.ensureV2(r, container, fresh, rel...)
 	}
-	return m.ensureV1(r, rel...)
+	return m.ensureV1(r, fresh, rel...)
 }
 
 // Open opens the v2 cgroup directory for SysProcAttr.CgroupFD. The caller

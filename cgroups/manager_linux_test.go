@@ -114,6 +114,44 @@ func TestLimitsWrittenAndReset(t *testing.T) {
 	})
 }
 
+// TestFreshCgroupStartsUnlimited: a cgroup ensure makes is not told the
+// unlimited values (see ensure), so the kernel's own defaults for a new
+// cgroup must be exactly berth's unlimited ones, on v1 and on v2.
+func TestFreshCgroupStartsUnlimited(t *testing.T) {
+	m := newTestManager(t, DefaultRoot)
+	needAll(t, m)
+	pod, ctr := "default_fresh", "app"
+	if err := m.EnsurePod(pod, Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.EnsureContainer(pod, ctr, Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	assertFiles(t, m, pod, ctr, map[string]map[string]string{
+		"v1": {
+			"cpu/cpu.cfs_quota_us":             "-1",
+			"cpu/cpu.cfs_period_us":            "100000",
+			"cpu/cpu.shares":                   "1024",
+			"memory/memory.limit_in_bytes":     "9223372036854771712",
+			"pids/pids.max":                    "max",
+			"pod:cpu/cpu.cfs_quota_us":         "-1",
+			"pod:cpu/cpu.shares":               "1024",
+			"pod:memory/memory.limit_in_bytes": "9223372036854771712",
+			"pod:pids/pids.max":                "max",
+		},
+		"v2": {
+			"cpu/cpu.max":             "max 100000",
+			"cpu/cpu.weight":          "100",
+			"memory/memory.max":       "max",
+			"memory/memory.oom.group": "1",
+			"pids/pids.max":           "max",
+			"pod:cpu/cpu.max":         "max 100000",
+			"pod:memory/memory.max":   "max",
+			"pod:pids/pids.max":       "max",
+		},
+	})
+}
+
 // assertFiles reads back "[pod:]controller/file" entries for the host's
 // mode (v1 tables serve hybrid hosts too).
 func assertFiles(t *testing.T, m *Manager, pod, ctr string, want map[string]map[string]string) {
