@@ -39,8 +39,10 @@ func (n *Network) ensureBridge() error {
 	if err := netlink.AddrReplace(br, addr); err != nil {
 		return fmt.Errorf("set address %s on bridge %s: %w", addr.IPNet, name, err)
 	}
-	if err := disableIPv6(name); err != nil {
-		return fmt.Errorf("bridge %s: %w", name, err)
+	if n.ipv6Conf != nil {
+		if err := disableIPv6At(n.ipv6Conf, name); err != nil {
+			return fmt.Errorf("bridge %s: %w", name, err)
+		}
 	}
 	if err := netlink.LinkSetUp(br); err != nil {
 		return fmt.Errorf("bring up bridge %s: %w", name, err)
@@ -63,24 +65,50 @@ func ensureSysctl(path string) error {
 	return nil
 }
 
-// disableIPv6 turns IPv6 off on the interface of the calling thread's
-// network namespace. The pod network is IPv4 only, and an interface left
-// with IPv6 on takes a link-local address and listens for router
-// advertisements on a link every pod can send to: a pod with CAP_NET_RAW
-// could give the host, or every other pod, an IPv6 route through itself
-// (CVE-2020-13401, CVE-2024-32473; Docker turns IPv6 off on IPv4-only
-// interfaces too). Each interface coming up would also send its duplicate
-// address detection, router solicitation and multicast listener reports,
-// which the bridge floods to every pod: with N pods on the bridge a burst
-// of N pods costs N² packet deliveries. A kernel without IPv6 has nothing
-// to turn off.
-func disableIPv6(ifname string) error {
-	path := "/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6"
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+// The pod network is IPv4 only, and an interface left with IPv6 on takes
+// a link-local address and listens for router advertisements on a link
+// every pod can send to: a pod with CAP_NET_RAW could give the host, or
+// every other pod, an IPv6 route through itself (CVE-2020-13401,
+// CVE-2024-32473; Docker turns IPv6 off on IPv4-only interfaces too). Each
+// interface coming up would also send its duplicate address detection,
+// router solicitation and multicast listener reports, which the bridge
+// floods to every pod: with N pods on the bridge a burst of N pods costs
+// N² packet deliveries. So the bridge, the host ends and the pods' eth0
+// have IPv6 turned off before they come up.
+
+const ipv6ConfDir = "/proc/sys/net/ipv6/conf"
+
+// hostIPv6Conf opens the host's /proc/sys/net/ipv6/conf, nil when the
+// kernel has no IPv6 (and so nothing to turn off).
+// The kernel keeps the sysctl directories of every network namespace
+// under one /proc/sys/net entry, so a walk from /proc/sys takes a step
+// per pod; from this directory it takes none.
+func hostIPv6Conf() (*os.File, error) {
+	f, err := os.Open(ipv6ConfDir)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat("/proc/sys/net/ipv6"); errors.Is(serr, fs.ErrNotExist) {
-			return nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", ipv6ConfDir, err)
+	}
+	return f, nil
+}
+
+// disableIPv6At turns IPv6 off on the interface ifname, through the conf
+// directory open at dir, or when dir is nil through /proc/sys in the
+// calling thread's network namespace.
+func disableIPv6At(dir *os.File, ifname string) error {
+	name := ifname + "/disable_ipv6"
+	var f *os.File
+	var err error
+	if dir != nil {
+		var fd int
+		fd, err = unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			f = os.NewFile(uintptr(fd), name)
 		}
+	} else {
+		f, err = os.OpenFile(ipv6ConfDir+"/"+name, os.O_WRONLY, 0)
 	}
 	if err != nil {
 		return fmt.Errorf("turn off IPv6 on %s (/proc/sys/net must be writable): %w", ifname, err)
@@ -179,8 +207,11 @@ func (n *Network) configurePod(podID string, ns netns.NsHandle, ip netip.Addr) e
 	if err != nil {
 		return fmt.Errorf("find %s of pod %s: %w", PodInterface, podID, err)
 	}
-	if err := runInNetns(ns, func() error { return disableIPv6(PodInterface) }); err != nil {
-		return fmt.Errorf("pod %s: %w", podID, err)
+	if n.ipv6Conf != nil {
+		// A walk from /proc/sys: the pod's namespace has no open directory.
+		if err := runInNetns(ns, func() error { return disableIPv6At(nil, PodInterface) }); err != nil {
+			return fmt.Errorf("pod %s: %w", podID, err)
+		}
 	}
 	addr := &netlink.Addr{IPNet: n.ipNet(ip)}
 	if err := h.AddrReplace(eth, addr); err != nil {
@@ -215,8 +246,10 @@ func (n *Network) attachHostEnd(podID, veth string) error {
 	if err := netlink.LinkSetHairpin(link, true); err != nil {
 		return fmt.Errorf("set hairpin on veth %s of pod %s: %w", veth, podID, err)
 	}
-	if err := disableIPv6(veth); err != nil {
-		return fmt.Errorf("pod %s: %w", podID, err)
+	if n.ipv6Conf != nil {
+		if err := disableIPv6At(n.ipv6Conf, veth); err != nil {
+			return fmt.Errorf("pod %s: %w", podID, err)
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bring up veth %s of pod %s: %w", veth, podID, err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -23,6 +24,9 @@ type Network struct {
 	// is never handed out twice.
 	mu    sync.Mutex
 	store *leaseStore
+
+	// ipv6Conf is the host's /proc/sys/net/ipv6/conf, nil without IPv6.
+	ipv6Conf *os.File
 }
 
 // New validates cfg and opens (and locks) the IPAM state in cfg.StateDir. It
@@ -33,21 +37,31 @@ func New(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	conf, err := hostIPv6Conf()
+	if err != nil {
+		return nil, err
+	}
 	store, err := openStore(cfg.StateDir, plan.pool)
 	if err != nil {
+		if conf != nil {
+			conf.Close()
+		}
 		return nil, err
 	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Network{plan: plan, log: log.With("bridge", plan.bridge), store: store}, nil
+	return &Network{plan: plan, log: log.With("bridge", plan.bridge), store: store, ipv6Conf: conf}, nil
 }
 
 // Close releases the IPAM lock. Pods keep their network.
 func (n *Network) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.ipv6Conf != nil {
+		n.ipv6Conf.Close()
+	}
 	return n.store.close()
 }
 
