@@ -468,10 +468,40 @@ func listen(path string) (*net.UnixListener, error) {
 	// The socket is created 0600 (umask), not chmod'ed after bind. The
 	// infra is single-goroutine here, so the process-wide umask is safe.
 	old := syscall.Umask(0o177)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	ln, err := listenUnix(path)
 	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
+	return ln, nil
+}
+
+// listenUnix is net.ListenUnix without its read of the kernel's
+// somaxconn: the kernel caps the backlog at it anyway, and the walk to
+// /proc/sys/net/core takes a step per network namespace on the host (the
+// sysctl directories of every namespace hang off one /proc/sys/net entry),
+// which made each infra's start grow with the pods up. The listener
+// unlinks the socket on close, as ListenUnix's does.
+func listenUnix(path string) (*net.UnixListener, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return nil, err
+	}
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	l, err := net.FileListener(f)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	ln := l.(*net.UnixListener)
+	ln.SetUnlinkOnClose(true)
 	return ln, nil
 }
