@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/earlyjoin"
 	"github.com/berth-project/berth/internal/ptyio"
 	"github.com/berth-project/berth/internal/reexec"
 	"github.com/berth-project/berth/internal/seccompload"
@@ -94,20 +95,24 @@ func run(configFile, sync *os.File, p progress) error {
 	// Into the container's cgroups first: everything the init stage makes
 	// from here on (the rootfs mounts' kernel memory above all, which
 	// lives as long as the container) is charged to the container, not to
-	// the pod's infra. On v1 this thread moves alone, without the kernel's
-	// global lock and its RCU grace period: it is the main thread, which
-	// execs, and execve ends every other thread, so the workload runs
-	// wholly in the container's cgroups; memory is charged to the main
-	// thread's. Until execve the Go runtime's other threads stay in the
-	// infra's cgroups, where this process was cloned. That is harmless:
-	// they are the same pod's, the infra's cgroup already held the whole
-	// init stage until this join, and the workload exists only after
-	// execve. Meanwhile the process is listed in both cgroups' cgroup.procs:
-	// the pod's kill (its teardown) lists every cgroup of the pod and
-	// reaches the process whole, the metrics count it in the container's
-	// cgroup from this join on as before, and nothing else reads the
-	// infra's cgroup.procs.
-	if err := step("join cgroups", func() error { return reexec.JoinThread(cfg.CgroupProcs) }); err != nil {
+	// the pod's infra. On v1 the binary's entry point has usually done it,
+	// for the whole process, before the runtime started
+	// (internal/earlyjoin). Otherwise this thread moves alone, without the
+	// kernel's global lock and its RCU grace period: it is the main
+	// thread, which execs, and execve ends every other thread, so the
+	// workload runs wholly in the container's cgroups; memory is charged
+	// to the main thread's. Until execve the Go runtime's other threads
+	// stay in the infra's cgroups, where this process was cloned. That is
+	// harmless: they are the same pod's, the infra's cgroup already held
+	// the whole init stage until this join, and the workload exists only
+	// after execve. Meanwhile the process is listed in both cgroups'
+	// cgroup.procs: the pod's kill (its teardown) lists every cgroup of
+	// the pod and reaches the process whole, the metrics count it in the
+	// container's cgroup from this join on as before, and nothing else
+	// reads the infra's cgroup.procs.
+	if earlyjoin.Joined(len(cfg.CgroupProcs)) {
+		earlyjoin.Close()
+	} else if err := step("join cgroups", func() error { return reexec.JoinThread(cfg.CgroupProcs) }); err != nil {
 		return err
 	}
 	if err := step("set oom_score_adj", func() error { return setOOMScoreAdj(cfg.OOMScoreAdj) }); err != nil {

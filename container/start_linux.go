@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/earlyjoin"
 )
 
 // Start forks and execs the init stage of the container described by cfg
@@ -71,7 +73,20 @@ func Start(cfg Config, opt StartOptions) (pid int, err error) {
 	defer syncR.Close()
 	defer syncW.Close()
 
-	attr, closeCgroup, err := procAttr(opt, cfg.Hostname != "", append(files, configR.Fd(), syncW.Fd()))
+	files = append(files, configR.Fd(), syncW.Fd())
+	if opt.CgroupDir == "" {
+		// v1: the init's entry point joins them before its runtime starts;
+		// where it cannot, the init joins the usual way.
+		if tasks, err := earlyjoin.Open(cfg.CgroupProcs); err == nil {
+			defer earlyjoin.CloseFiles(tasks)
+			fds := make([]uintptr, len(tasks))
+			for i, f := range tasks {
+				fds[i] = f.Fd()
+			}
+			files = earlyjoin.Place(files, fds, ^uintptr(0))
+		}
+	}
+	attr, closeCgroup, err := procAttr(opt, cfg.Hostname != "", files)
 	if err != nil {
 		return 0, fmt.Errorf("container %s: %w", cfg.ID, err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/earlyjoin"
 )
 
 // LaunchOptions are the daemon-side settings of Launch.
@@ -52,11 +54,13 @@ func (l *Launching) Wait() error {
 // Launch starts the infra of the pod described by cfg and returns as soon
 // as the process exists; sending the config and waiting for the ready
 // record go on until Wait returns. On v2 the infra is cloned into its
-// cgroup; on v1 it joins its cgroups itself as soon as it has read its
-// config, every thread moving itself (reexec.JoinProcess), and clones no
-// container before: the daemon writing its pid to cgroup.procs would wait
-// for an RCU grace period (5 to 20 ms measured here) holding the cgroup
-// mutex, which the containers' own joins need.
+// cgroup; on v1 it joins its cgroups itself, and clones no container
+// before: the daemon writing its pid to cgroup.procs would wait for an RCU
+// grace period (5 to 20 ms measured here) holding the cgroup mutex, which
+// the containers' own joins need. The infra gets its tasks files and
+// joins from its entry point, before the Go runtime starts
+// (internal/earlyjoin); a build without that entry point joins once it
+// has read its config, every thread moving itself (reexec.JoinProcess).
 //
 // The infra is the daemon's child, but nothing ties its life to the
 // daemon's: it has its own session, and when the daemon exits (restart,
@@ -156,6 +160,7 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 			c()
 		}
 	}
+	files := []*os.File{null, null, null, configR, readyW}
 	if opt.CgroupDir != "" {
 		fd, err := unix.Open(opt.CgroupDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -164,11 +169,17 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 		}
 		sys.UseCgroupFD, sys.CgroupFD = true, fd
 		closers = append(closers, func() error { return unix.Close(fd) })
+	} else if tasks, err := earlyjoin.Open(cfg.CgroupProcs); err == nil {
+		// v1: the entry point joins them before the runtime starts. Where
+		// it cannot (a hierarchy without tasks files), the infra joins
+		// the usual way and reports what fails.
+		files = earlyjoin.Place(files, tasks, nil)
+		closers = append(closers, func() error { earlyjoin.CloseFiles(tasks); return nil })
 	}
 	return &os.ProcAttr{
 		Dir:   "/",
 		Env:   infraEnv,
-		Files: []*os.File{null, null, null, configR, readyW},
+		Files: files,
 		Sys:   sys,
 	}, closeAll, nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/internal/earlyjoin"
 	"github.com/berth-project/berth/internal/procstat"
 	"github.com/berth-project/berth/internal/reexec"
 )
@@ -155,7 +156,8 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 }
 
 // cgroupJoin is the infra's own move into its v1 cgroups, every thread of
-// it (reexec.JoinProcess): in the background from its start, and waited
+// it: done by the entry point before the runtime started, or else
+// (reexec.JoinProcess) in the background from its start, and waited
 // for before it clones a container (Start, Update), which must start in
 // the pod's cgroups, never in the daemon's. A failure fails those
 // requests, so the daemon's create fails with it.
@@ -166,6 +168,12 @@ type cgroupJoin struct {
 
 func startJoin(pod string, procs []string) *cgroupJoin {
 	j := &cgroupJoin{done: make(chan struct{})}
+	if earlyjoin.Joined(len(procs)) {
+		// Joined before the runtime started; closeInheritedFds closed the
+		// tasks files.
+		close(j.done)
+		return j
+	}
 	go func() {
 		if err := reexec.JoinProcess(procs); err != nil {
 			j.err = fmt.Errorf("move infra of pod %s into its cgroups: %w", pod, err)
