@@ -453,6 +453,26 @@ func TestResetWritableLayer(t *testing.T) {
 	if fi, err := os.Stat(work); err != nil || !fi.IsDir() {
 		t.Fatalf("work not created: %v", err)
 	}
+	// An empty upper dir is kept, and a link in its place is replaced.
+	before, err := os.Stat(upper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(work); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(upper, work); err != nil {
+		t.Fatal(err)
+	}
+	if err := resetWritableLayer(upper, work); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(upper); err != nil || !os.SameFile(before, after) {
+		t.Errorf("empty upper dir replaced: %v", err)
+	}
+	if fi, err := os.Lstat(work); err != nil || !fi.IsDir() {
+		t.Errorf("work left a link: %v %v", fi.Mode(), err)
+	}
 }
 
 func TestSupervisorStartTakesContainers(t *testing.T) {

@@ -57,7 +57,7 @@ func run(args []string, start startFunc) int {
 		return 2
 	}
 	ready := os.NewFile(uintptr(readyFd), "ready")
-	cfg, srv, err := setup(configFd, readyFd, log, start)
+	cfg, srv, oomErr, err := setup(configFd, readyFd, log, start)
 	if err != nil {
 		sendReady(ready, readyRecord{Error: err.Error()})
 		return 1
@@ -66,6 +66,11 @@ func run(args []string, start startFunc) int {
 		srv.log.Error("infra readiness", "pod", cfg.Key, "err", err)
 		srv.close()
 		return 1
+	}
+	// Logged only now: the pod waits for the ready record, not for the
+	// logger's first line.
+	if oomErr != nil {
+		srv.log.Warn("infra keeps the daemon's oom_score_adj", "pod", cfg.Key, "err", oomErr)
 	}
 	srv.log.Info("infra ready", "pod", cfg.Key, "pid", srv.sup.self.PID)
 	srv.serve()
@@ -93,38 +98,39 @@ func parseFlags(args []string) (configFd, readyFd int, err error) {
 const ProcessName = "berth-infra"
 
 // setup makes the process a safe pause process and returns the server that
-// is ready to serve. Each step is one call; errors name it.
-func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig, *server, error) {
+// is ready to serve. Each step is one call; errors name it. oomErr is a
+// lowering of oom_score_adj the kernel refused, which the infra survives.
+func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (_ *PodConfig, _ *server, oomErr, err error) {
 	// Non-dumpable first: with shareProcessNamespace the containers can see
 	// this process, and /proc/PID/exe must not lead to the berth binary.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return nil, nil, fmt.Errorf("set infra non-dumpable: %w", err)
+		return nil, nil, nil, fmt.Errorf("set infra non-dumpable: %w", err)
 	}
 	// The binary runs from a memfd, so its name would be a fd number: name
 	// it for ps and for the containers of a shared pid namespace.
 	if err := reexec.NameProcess(ProcessName); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, nil, fmt.Errorf("become child subreaper: %w", err)
+		return nil, nil, nil, fmt.Errorf("become child subreaper: %w", err)
 	}
 	// Under memory pressure the kernel should kill a container before the
 	// infra, whose end ends the pod; each container's init sets its own.
 	switch err := container.SetOOMScoreAdj(OOMScoreAdj); {
 	case errors.Is(err, container.ErrOOMScoreAdjDenied):
-		log.Warn("infra keeps the daemon's oom_score_adj", "err", err)
+		oomErr = err
 	case err != nil:
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := chdirRoot(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := closeInheritedFds(configFd, readyFd); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg, err := readConfig(configFd)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Into the pod's infra cgroups as soon as it knows them, while it
 	// finishes its start and the daemon reads the ready record.
@@ -138,21 +144,21 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (*PodConfig
 	}
 	if !cfg.HostNetwork && cfg.Hostname != "" {
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-			return nil, nil, fmt.Errorf("set hostname %q of pod %s: %w", cfg.Hostname, cfg.Key, err)
+			return nil, nil, nil, fmt.Errorf("set hostname %q of pod %s: %w", cfg.Hostname, cfg.Key, err)
 		}
 	}
 	if err := writeSysctls(cfg.Sysctls); err != nil {
-		return nil, nil, fmt.Errorf("pod %s: %w", cfg.Key, err)
+		return nil, nil, nil, fmt.Errorf("pod %s: %w", cfg.Key, err)
 	}
 	self, err := selfIdentity()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ln, err := listen(cfg.Socket)
 	if err != nil {
-		return nil, nil, fmt.Errorf("control socket of pod %s: %w", cfg.Key, err)
+		return nil, nil, nil, fmt.Errorf("control socket of pod %s: %w", cfg.Key, err)
 	}
-	return cfg, newServer(cfg, log, ln, start, self, join), nil
+	return cfg, newServer(cfg, log, ln, start, self, join), oomErr, nil
 }
 
 // cgroupJoin is the infra's own move into its v1 cgroups, every thread of

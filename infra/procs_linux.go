@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -266,9 +267,11 @@ func (p *procsLinux) copyLogs(name string, logW *crilog.Writer, rio *runIO, stre
 // resetWritableLayer gives a run an empty overlay upper and work dir, as
 // Kubernetes gives every restarted container a fresh writable layer. The
 // upper dir keeps its mode, since it becomes the mode of the rootfs "/".
+// An empty one (a first run's, which the daemon just made) is kept as it
+// is.
 func resetWritableLayer(upper, work string) error {
 	for _, dir := range []string{upper, work} {
-		if dir == "" {
+		if dir == "" || emptyDir(dir) {
 			continue
 		}
 		mode := os.FileMode(0o755)
@@ -286,6 +289,19 @@ func resetWritableLayer(upper, work string) error {
 		}
 	}
 	return nil
+}
+
+// emptyDir reports whether dir is a directory (not a link to one) with
+// nothing in it.
+func emptyDir(dir string) bool {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(fd), dir)
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return err == io.EOF
 }
 
 func (p *procsLinux) signal(pid int, sig syscall.Signal) error {
