@@ -38,7 +38,7 @@ func JoinThread(procs []string) error {
 		return fmt.Errorf("thread %d of process %d is not its main thread: only the main thread may move alone", tid, pid)
 	}
 	for _, p := range procs {
-		if err := sysfile.WriteExisting(tasksFile(p), "0"); err != nil {
+		if err := sysfile.WriteExisting(TasksFile(p), "0"); err != nil {
 			return fmt.Errorf("join %s: %w", filepath.Dir(p), err)
 		}
 	}
@@ -55,7 +55,7 @@ func JoinThread(procs []string) error {
 // cgroup has no tasks file and gets the pid too.
 func JoinProcess(procs []string) error {
 	for _, p := range procs {
-		err := allThreadsWrite(tasksFile(p), "0")
+		err := allThreadsWrite(TasksFile(p), "0")
 		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, os.ErrNotExist) {
 			err = sysfile.WriteExisting(p, strconv.Itoa(os.Getpid()))
 		}
@@ -66,8 +66,8 @@ func JoinProcess(procs []string) error {
 	return nil
 }
 
-// tasksFile is the tasks file of the v1 cgroup whose cgroup.procs is procs.
-func tasksFile(procs string) string { return filepath.Join(filepath.Dir(procs), "tasks") }
+// TasksFile is the tasks file of the v1 cgroup whose cgroup.procs is procs.
+func TasksFile(procs string) string { return filepath.Join(filepath.Dir(procs), "tasks") }
 
 // allThreadsWrite writes s to path once from every thread of the process.
 func allThreadsWrite(path, s string) error {

@@ -22,9 +22,10 @@ package earlyjoin
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/reexec"
 )
 
 const (
@@ -70,7 +71,7 @@ func Open(procs []string) ([]*os.File, error) {
 	}
 	var out []*os.File
 	for _, p := range procs {
-		f, err := os.OpenFile(filepath.Join(filepath.Dir(p), "tasks"), os.O_WRONLY, 0)
+		f, err := os.OpenFile(reexec.TasksFile(p), os.O_WRONLY, 0)
 		if err != nil {
 			CloseFiles(out)
 			return nil, err

@@ -1,5 +1,5 @@
 package earlyjoin
 
 // entry is the process's first code when linked with -E EntrySymbol; see
-// entry_amd64.s. It is never called from Go.
+// entry_linux_amd64.s. It is never called from Go.
 func entry()
