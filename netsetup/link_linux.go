@@ -13,6 +13,9 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/homenetns"
+	"github.com/berth-project/berth/internal/sysfile"
 )
 
 // PodInterface is the name of the pod's end of its veth pair, its
@@ -99,26 +102,14 @@ func hostIPv6Conf() (*os.File, error) {
 // calling thread's network namespace.
 func disableIPv6At(dir *os.File, ifname string) error {
 	name := ifname + "/disable_ipv6"
-	var f *os.File
 	var err error
 	if dir != nil {
-		var fd int
-		fd, err = unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if err == nil {
-			f = os.NewFile(uintptr(fd), name)
-		}
+		err = sysfile.WriteExistingAt(dir, name, "1")
 	} else {
-		f, err = os.OpenFile(ipv6ConfDir+"/"+name, os.O_WRONLY, 0)
+		err = sysfile.WriteExisting(ipv6ConfDir+"/"+name, "1")
 	}
 	if err != nil {
 		return fmt.Errorf("turn off IPv6 on %s (/proc/sys/net must be writable): %w", ifname, err)
-	}
-	_, err = f.Write([]byte("1"))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("turn off IPv6 on %s: %w", ifname, err)
 	}
 	return nil
 }
@@ -129,14 +120,12 @@ func disableIPv6At(dir *os.File, ifname string) error {
 func runInNetns(ns netns.NsHandle, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread()
-		home, err := netns.Get()
+		home, err := homenetns.Get()
 		if err != nil {
-			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("open the daemon's network namespace: %w", err)
 			return
 		}
-		defer home.Close()
+		runtime.LockOSThread()
 		if err := netns.Set(ns); err != nil {
 			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("enter network namespace: %w", err)

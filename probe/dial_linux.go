@@ -17,6 +17,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/homenetns"
 )
 
 // resetOnClose makes close(2) of the socket send a reset (SO_LINGER on,
@@ -51,7 +53,7 @@ type NetnsDialer struct {
 	// number another file may have taken meanwhile.
 	mu sync.RWMutex
 	ns netns.NsHandle
-	// home is the daemon's own network namespace (daemonNetns), which
+	// home is the daemon's own network namespace (homenetns), which
 	// every thread returns to after a socket(2) in ns.
 	home netns.NsHandle
 	// idle holds the batcher's sockets made in ns and disconnected after
@@ -68,31 +70,6 @@ type idleSocket struct{ fd, family int }
 // two) each find one. The batcher holds as many open while they run.
 const maxIdle = 4
 
-// home holds the daemon's own network namespace, opened by the first
-// OpenNetns and kept for the daemon's life: one file descriptor for every
-// dialer, not one per pod.
-var home struct {
-	sync.Mutex
-	ns     netns.NsHandle
-	opened bool
-}
-
-// daemonNetns returns the daemon's own network namespace. Its caller is
-// not locked to its thread, so the thread is in that namespace: no
-// goroutine runs elsewhere unlocked.
-func daemonNetns() (netns.NsHandle, error) {
-	home.Lock()
-	defer home.Unlock()
-	if !home.opened {
-		ns, err := netns.Get()
-		if err != nil {
-			return netns.None(), err
-		}
-		home.ns, home.opened = ns, true
-	}
-	return home.ns, nil
-}
-
 // OpenNetns opens the network namespace at path (/proc/PID/ns/net of the
 // pod's infra, or a bind mount of it) for dialing. Holding the namespace
 // open keeps it alive and pins it: an infra PID reused later cannot
@@ -102,7 +79,7 @@ func OpenNetns(path string) (*NetnsDialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
-	home, err := daemonNetns()
+	home, err := homenetns.Get()
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("open the daemon's network namespace: %w", err)

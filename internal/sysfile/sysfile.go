@@ -2,10 +2,7 @@
 // files that exist already and take one value per write.
 package sysfile
 
-import (
-	"fmt"
-	"os"
-)
+import "os"
 
 // WriteExisting writes s to path in one write, as cgroupfs and procfs
 // expect, without creating or truncating the file.
@@ -14,12 +11,5 @@ func WriteExisting(path, s string) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteString(s)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeClose(f, path, s)
 }
