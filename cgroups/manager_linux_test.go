@@ -90,12 +90,7 @@ func TestLimitsWrittenAndReset(t *testing.T) {
 	assertFiles(t, m, pod, ctr, want)
 
 	// Re-ensuring with no limits converges to unlimited.
-	if err := m.EnsurePod(pod, Resources{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.EnsureContainer(pod, ctr, Resources{}); err != nil {
-		t.Fatal(err)
-	}
+	ensureUnlimited(t, m, pod, ctr)
 	assertFiles(t, m, pod, ctr, map[string]map[string]string{
 		"v1": {
 			"cpu/cpu.cfs_quota_us":         "-1",
@@ -121,12 +116,7 @@ func TestFreshCgroupStartsUnlimited(t *testing.T) {
 	m := newTestManager(t, DefaultRoot)
 	needAll(t, m)
 	pod, ctr := "default_fresh", "app"
-	if err := m.EnsurePod(pod, Resources{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.EnsureContainer(pod, ctr, Resources{}); err != nil {
-		t.Fatal(err)
-	}
+	ensureUnlimited(t, m, pod, ctr)
 	assertFiles(t, m, pod, ctr, map[string]map[string]string{
 		"v1": {
 			"cpu/cpu.cfs_quota_us":             "-1",
@@ -150,6 +140,18 @@ func TestFreshCgroupStartsUnlimited(t *testing.T) {
 			"pod:pids/pids.max":       "max",
 		},
 	})
+}
+
+// ensureUnlimited ensures the pod's and the container's cgroups with no
+// limits.
+func ensureUnlimited(t *testing.T, m *Manager, pod, ctr string) {
+	t.Helper()
+	if err := m.EnsurePod(pod, Resources{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.EnsureContainer(pod, ctr, Resources{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // assertFiles reads back "[pod:]controller/file" entries for the host's
