@@ -39,6 +39,10 @@ type fakeHost struct {
 	mu     sync.Mutex
 	ops    []string
 	failAt int // 1-based index of the operation that fails; 0: none
+	// failOn is the operation that fails, by its text; "": none. Steps
+	// that run beside each other (lanes) make the index of an operation
+	// vary from run to run; its text does not.
+	failOn string
 	// notReady makes every infra fail its start (Launching.Wait).
 	notReady bool
 	// portOwner holds every host port for another pod, from CheckPorts
@@ -122,9 +126,11 @@ func (h *fakeHost) config() Config {
 // op records an operation and fails it if it is the one to fail; the
 // caller holds h.mu.
 func (h *fakeHost) op(format string, args ...any) error {
-	h.ops = append(h.ops, fmt.Sprintf(format, args...))
-	if len(h.ops) == h.failAt {
-		return fmt.Errorf("fake host: %s failed", h.ops[len(h.ops)-1])
+	op := fmt.Sprintf(format, args...)
+	h.ops = append(h.ops, op)
+	if len(h.ops) == h.failAt || op == h.failOn {
+		h.failOn = ""
+		return fmt.Errorf("fake host: %s failed", op)
 	}
 	return nil
 }
@@ -136,6 +142,7 @@ func (h *fakeHost) log() []string {
 	out := h.ops
 	h.ops = nil
 	h.failAt = 0
+	h.failOn = ""
 	return out
 }
 

@@ -140,7 +140,7 @@ func TestImageVolumeFailuresAndCrashes(t *testing.T) {
 		t.Run("failing at "+ops[k-1], func(t *testing.T) {
 			h := newFakeHost(t.TempDir())
 			m := newTestManager(h)
-			h.failAt = k
+			h.failOn = ops[k-1]
 			if err := m.Apply(context.Background(), createAction(toolsPod(t))); err == nil || !strings.Contains(err.Error(), ops[k-1]+" failed") {
 				t.Fatalf("create: %v, want the failure of %q", err, ops[k-1])
 			}
@@ -149,7 +149,7 @@ func TestImageVolumeFailuresAndCrashes(t *testing.T) {
 	}
 	all := newTestManager(newFakeHost(t.TempDir())).createSteps(&podRun{})
 	for k := 1; k <= len(all); k++ {
-		whole := slices.ContainsFunc(all[:k], func(s step) bool { return s.name == "containers" })
+		whole := slices.ContainsFunc(flatten(all[:k]), func(s step) bool { return s.name == "containers" })
 		t.Run("crash after "+all[k-1].name, func(t *testing.T) {
 			h := newFakeHost(t.TempDir())
 			p := toolsPod(t)

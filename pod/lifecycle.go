@@ -358,30 +358,38 @@ type podRun struct {
 // directory, so that a crash at any point leaves the pod for Recover to
 // find and finish.
 //
-// The network is set up, and the containers' cgroups made, while the
-// infra finishes its start: its net namespace exists from the clone, and
-// only its own cgroup must exist before it (the pod's removal removes the
-// containers' with it).
+// Steps that need nothing of each other run in lanes, side by side: the
+// pod's cgroups are made while its directories and volumes are; the
+// network is set up, and the containers' cgroups made, while the infra
+// finishes its start (its net namespace exists from the clone, and only
+// its own cgroup must exist before it; the pod's removal removes the
+// containers' with it); the record names the infra while the containers
+// start (a crash in between leaves a record without it: a half-made pod,
+// which Recover removes, containers and all, by the pod's cgroups).
 func (m *Manager) createSteps(c *podRun) []step {
 	return []step{
 		{name: "images", phase: "images", do: func(context.Context) error { return m.resolveImages(c) }},
 		{name: "ports", phase: "images", do: func(context.Context) error { return m.checkPorts(c) }},
-		{name: "record", phase: "volumes",
+		{name: "record",
 			do:   func(context.Context) error { return createRecord(c.l.State, c.rec) },
 			undo: func(context.Context) error { return m.removeRecord(c) }},
-		{name: "dirs", phase: "volumes",
-			do:   func(context.Context) error { return makeDirs(c.l, c.rec.Pod) },
-			undo: func(context.Context) error { return removeDirs(c.l, c.keepLogs) }},
-		{name: "volumes", phase: "volumes",
-			do:   func(context.Context) error { return m.prepareVolumes(c) },
-			undo: func(context.Context) error { return m.removeVolumes(c) }},
-		{name: "cgroups", phase: "cgroups",
-			do:   func(context.Context) error { return m.ensureCgroups(c) },
-			undo: func(context.Context) error { return m.removeCgroups(c) }},
+		{name: "dirs+cgroups", phase: "cgroups", lanes: [][]step{
+			{
+				{name: "dirs", phase: "volumes",
+					do:   func(context.Context) error { return makeDirs(c.l, c.rec.Pod) },
+					undo: func(context.Context) error { return removeDirs(c.l, c.keepLogs) }},
+				{name: "volumes", phase: "volumes",
+					do:   func(context.Context) error { return m.prepareVolumes(c) },
+					undo: func(context.Context) error { return m.removeVolumes(c) }},
+			},
+			{{name: "cgroups",
+				do:   func(context.Context) error { return m.ensureCgroups(c) },
+				undo: func(context.Context) error { return m.removeCgroups(c) }}},
+		}},
 		{name: "infra", phase: "infra",
 			do:   func(context.Context) error { return m.launchInfra(c) },
 			undo: func(ctx context.Context) error { return m.stopInfra(ctx, c) }},
-		{name: "network+ready", lanes: [][]step{
+		{name: "network+ready", phase: "infra-ready", lanes: [][]step{
 			{
 				{name: "network", phase: "network",
 					do:      func(context.Context) error { return m.setupNetwork(c) },
@@ -392,10 +400,12 @@ func (m *Manager) createSteps(c *podRun) []step {
 			},
 			{{name: "infra-wait", do: func(context.Context) error { return m.waitInfra(c) }}},
 		}},
-		{name: "infra-ready", phase: "infra-ready", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }},
-		{name: "containers", phase: "containers",
-			do:   func(ctx context.Context) error { return m.startContainers(ctx, c) },
-			undo: func(ctx context.Context) error { return m.stopContainers(ctx, c) }},
+		{name: "containers+record", lanes: [][]step{
+			{{name: "containers", phase: "containers",
+				do:   func(ctx context.Context) error { return m.startContainers(ctx, c) },
+				undo: func(ctx context.Context) error { return m.stopContainers(ctx, c) }}},
+			{{name: "infra-ready", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }}},
+		}},
 	}
 }
 
@@ -580,11 +590,14 @@ func (m *Manager) prepareContainers(c *podRun) error {
 		m.event(p, "", kube.EventWarning, kube.EventDNSConfigForming, w)
 	}
 	c.initCtrs, c.ctrs, err = m.containerConfigs(c.rec, c.l, c.imgs, c.vols, c.objs, c.cg)
-	if err == nil && c.carried != nil {
+	if err != nil {
+		return err
+	}
+	if c.carried != nil {
 		c.carried.apply(c.initCtrs)
 		c.carried.apply(c.ctrs)
 	}
-	return err
+	return writeFilterFiles(c.l, c.initCtrs, c.ctrs)
 }
 
 func (m *Manager) objects(ns string) Objects {

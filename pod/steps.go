@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 )
 
@@ -36,15 +37,22 @@ type step struct {
 }
 
 // runner runs a pod's steps, times their phases and, when one fails,
-// undoes every step begun, the failed one included, in the reverse of the
-// order they began.
+// undoes every step begun, the failed one included, last in the list
+// first: the teardown's order (undoAll), whichever of two lanes began
+// first.
 // Like a cleanup stack, it keeps the undos of what ran until the caller
 // decides: rollback after a failure; nothing after success, because what
 // was made now belongs to the pod.
 type runner struct {
 	timer *phaseTimer
 	mu    sync.Mutex
-	begun []step
+	begun []begunStep
+}
+
+// begunStep is a step that began, and its place in the flattened list.
+type begunStep struct {
+	pos int
+	step
 }
 
 // newRunner returns a runner that marks phases on t (nil: untimed).
@@ -52,18 +60,22 @@ func newRunner(t *phaseTimer) *runner { return &runner{timer: t} }
 
 // run runs steps in order and returns the first failure.
 func (r *runner) run(ctx context.Context, steps []step) error {
-	return r.sequence(ctx, steps, r.timer)
+	return r.sequence(ctx, steps, r.timer, 0)
 }
 
-func (r *runner) sequence(ctx context.Context, steps []step, t *phaseTimer) error {
+// sequence runs steps in order, the first at position pos of the
+// flattened list.
+func (r *runner) sequence(ctx context.Context, steps []step, t *phaseTimer, pos int) error {
 	for i, s := range steps {
 		var err error
 		if s.lanes != nil {
-			err = r.together(ctx, s.lanes, t)
+			err = r.together(ctx, s.lanes, t, pos)
+			pos += len(flatten(steps[i : i+1]))
 		} else {
 			r.mu.Lock()
-			r.begun = append(r.begun, s)
+			r.begun = append(r.begun, begunStep{pos, s})
 			r.mu.Unlock()
+			pos++
 			err = s.do(ctx)
 		}
 		if err != nil {
@@ -82,30 +94,39 @@ func (r *runner) sequence(ctx context.Context, steps []step, t *phaseTimer) erro
 	return nil
 }
 
-// together runs lanes at the same time and waits for all of them.
-func (r *runner) together(ctx context.Context, lanes [][]step, t *phaseTimer) error {
+// together runs lanes at the same time and waits for all of them; the
+// first lane's first step is at position pos of the flattened list, the
+// others follow in order.
+func (r *runner) together(ctx context.Context, lanes [][]step, t *phaseTimer, pos int) error {
 	errs := make([]error, len(lanes))
 	var wg sync.WaitGroup
+	next := pos + len(flatten(lanes[0]))
 	for i := 1; i < len(lanes); i++ {
 		wg.Add(1)
-		go func() {
+		go func(pos int) {
 			defer wg.Done()
-			errs[i] = r.sequence(ctx, lanes[i], nil)
-		}()
+			errs[i] = r.sequence(ctx, lanes[i], nil, pos)
+		}(next)
+		next += len(flatten(lanes[i]))
 	}
-	errs[0] = r.sequence(ctx, lanes[0], t)
+	errs[0] = r.sequence(ctx, lanes[0], t, pos)
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
-// rollback undoes every step begun, last first, and forgets them. It runs
-// every undo even when one fails, and returns their errors.
+// rollback undoes every step begun, last in the list first, and forgets
+// them. It runs every undo even when one fails, and returns their errors.
 func (r *runner) rollback(ctx context.Context) error {
 	r.mu.Lock()
 	begun := r.begun
 	r.begun = nil
 	r.mu.Unlock()
-	return undo(ctx, begun)
+	slices.SortFunc(begun, func(a, b begunStep) int { return a.pos - b.pos })
+	steps := make([]step, len(begun))
+	for i, b := range begun {
+		steps[i] = b.step
+	}
+	return undo(ctx, steps)
 }
 
 // undoAll undoes every step of steps (lanes included), last first,

@@ -56,23 +56,24 @@ func testSteps(j *journal, fail string) []step {
 func TestRunnerUndoesWhatBeganInReverse(t *testing.T) {
 	cases := []struct {
 		fail string
-		// want is the journal; the lanes c and d run in either order.
+		// want is the journal; the lanes c and d begin in either order,
+		// and are undone in the list's.
 		want [][]string
 	}{
-		{"", [][]string{{"do a", "do b", "do c", "do d", "do e", "do f"}}},
+		{"", [][]string{{"do a", "do b", "do c", "do d", "do e", "do f"}, {"do a", "do b", "do d", "do c", "do e", "do f"}}},
 		{"a", [][]string{{"do a", "undo a"}}},
 		{"b", [][]string{{"do a", "do b", "undo b", "undo a"}}},
 		{"c", [][]string{
 			{"do a", "do b", "do c", "do d", "undo d", "undo c", "undo b", "undo a"},
-			{"do a", "do b", "do d", "do c", "undo c", "undo d", "undo b", "undo a"},
+			{"do a", "do b", "do d", "do c", "undo d", "undo c", "undo b", "undo a"},
 		}},
 		{"d", [][]string{
 			{"do a", "do b", "do c", "do d", "undo d", "undo c", "undo b", "undo a"},
-			{"do a", "do b", "do d", "do c", "undo c", "undo d", "undo b", "undo a"},
+			{"do a", "do b", "do d", "do c", "undo d", "undo c", "undo b", "undo a"},
 		}},
 		{"f", [][]string{
 			{"do a", "do b", "do c", "do d", "do e", "do f", "undo f", "undo e", "undo d", "undo c", "undo b", "undo a"},
-			{"do a", "do b", "do d", "do c", "do e", "do f", "undo f", "undo e", "undo c", "undo d", "undo b", "undo a"},
+			{"do a", "do b", "do d", "do c", "do e", "do f", "undo f", "undo e", "undo d", "undo c", "undo b", "undo a"},
 		}},
 	}
 	for _, tc := range cases {

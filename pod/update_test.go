@@ -254,7 +254,9 @@ func TestUpdateReplacesWhenItCannot(t *testing.T) {
 	h := newFakeHost(t.TempDir())
 	m, old := startTwo(t, h)
 	pid := m.pods[podid.ID("default", "two")].rec.InfraPID
+	h.mu.Lock()
 	h.oldInfra = true
+	h.mu.Unlock()
 	p := twoPod(t, changedCommand)
 	if err := m.Apply(context.Background(), replaceAction(old, p)); err != nil {
 		t.Fatal(err)
