@@ -2,7 +2,6 @@ package container
 
 import (
 	"fmt"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,19 +56,8 @@ func setCredentials(u execUser, caps []string, lastCap int, allHeld bool) error 
 	if err := dropBounding(mask, lastCap); err != nil {
 		return err
 	}
-	groups := make([]int, len(u.Groups))
-	for i, g := range u.Groups {
-		groups[i] = int(g)
-	}
-	// The syscall package applies these to every thread of the process.
-	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("setgroups %v: %w", u.Groups, err)
-	}
-	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("setgid %d: %w", u.GID, err)
-	}
-	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	if err := setThreadIDs(u); err != nil {
+		return err
 	}
 	if u.UID != 0 {
 		mask = 0
@@ -79,6 +67,32 @@ func setCredentials(u execUser, caps []string, lastCap int, allHeld bool) error 
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// setThreadIDs sets the calling thread's supplementary groups, gid and
+// uid (real, effective and saved) to u's, as the raw system calls do.
+// The syscall package's Setuid and friends would stop every thread of
+// the process to change each one's credentials, for nothing: the thread
+// that execs is the only one that outlives execve, and the program it
+// runs starts with that thread's credentials (runc sets them per thread
+// too). Nothing else runs in the process after it: the Go runtime's
+// threads keep root's credentials until execve ends them.
+func setThreadIDs(u execUser) error {
+	groups := make([]int, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = int(g)
+	}
+	// x/sys's Setgroups is the raw system call.
+	if err := unix.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups %v: %w", u.Groups, err)
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); errno != 0 {
+		return fmt.Errorf("setgid %d: %w", u.GID, errno)
+	}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); errno != 0 {
+		return fmt.Errorf("setuid %d: %w", u.UID, errno)
 	}
 	return nil
 }
