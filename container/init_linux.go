@@ -92,6 +92,12 @@ func run(configFile, sync *os.File, p progress) error {
 	if err := step("validate config", func() error { return validate(cfg) }); err != nil {
 		return err
 	}
+	// The filter's file is a host path: read before the rootfs is entered.
+	if cfg.Seccomp != nil {
+		if err := step("read seccomp filter", cfg.Seccomp.ReadProgram); err != nil {
+			return err
+		}
+	}
 	// Into the container's cgroups first: everything the init stage makes
 	// from here on (the rootfs mounts' kernel memory above all, which
 	// lives as long as the container) is charged to the container, not to

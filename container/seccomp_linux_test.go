@@ -1,9 +1,13 @@
 package container
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/berth-project/berth/internal/seccompload"
 	"github.com/berth-project/berth/internal/testutil"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -25,18 +29,27 @@ func TestSeccompRuntimeDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The daemon gives a pod's containers the program as a file.
+	file := filepath.Join(t.TempDir(), "filter.bpf")
+	if err := os.WriteFile(file, filter.Program, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromFile := &seccompload.Filter{File: file, Flags: filter.Flags}
 	for _, tc := range []struct {
-		name string
-		user string
-		nnp  bool
+		name   string
+		user   string
+		nnp    bool
+		filter *seccompload.Filter
 	}{
-		{"root", "", false},
-		{"root, no_new_privs", "", true},
-		{"uid 1000", "1000", false},
-		{"uid 1000, no_new_privs", "1000", true},
+		{"root", "", false, filter},
+		{"root, no_new_privs", "", true, filter},
+		{"uid 1000", "1000", false, filter},
+		{"uid 1000, no_new_privs", "1000", true, filter},
+		{"root, from a file", "", false, fromFile},
+		{"uid 1000, no_new_privs, from a file", "1000", true, fromFile},
 	} {
 		cfg := r.config("syscalls")
-		cfg.User, cfg.NoNewPrivileges, cfg.Seccomp = tc.user, tc.nnp, filter
+		cfg.User, cfg.NoNewPrivileges, cfg.Seccomp = tc.user, tc.nnp, tc.filter
 		out := mustRun(t, cfg)
 		if mode := statusField(out, "Seccomp"); mode != "2" {
 			t.Errorf("%s: Seccomp: %q, want 2\n%s", tc.name, mode, out)
@@ -46,6 +59,20 @@ func TestSeccompRuntimeDefault(t *testing.T) {
 				t.Errorf("%s: no %q in\n%s", tc.name, want, out)
 			}
 		}
+	}
+}
+
+// A filter file the init stage cannot read fails the start: the program
+// never runs without its filter.
+func TestSeccompFileMissing(t *testing.T) {
+	testutil.RequireRoot(t)
+	r := newRootfs(t)
+	cfg := r.config("syscalls")
+	cfg.Seccomp = &seccompload.Filter{File: filepath.Join(t.TempDir(), "absent.bpf")}
+	_, err := Start(cfg, StartOptions{})
+	var ie *InitError
+	if !errors.As(err, &ie) || ie.Step != "read seccomp filter" {
+		t.Fatalf("start: %v, want the init stage's failure to read the filter", err)
 	}
 }
 

@@ -140,6 +140,11 @@ func enter(cfg Config) (int, error) {
 	if err := step("learn the last capability", func() (err error) { lastCap, err = container.LastCap(); return err }); err != nil {
 		return 0, err
 	}
+	if cfg.Seccomp != nil {
+		if err := step("read seccomp filter", cfg.Seccomp.ReadProgram); err != nil {
+			return 0, err
+		}
+	}
 	var fds []nsFile
 	if err := step("open namespaces of "+cfg.Target, func() (err error) { fds, err = openNamespaces(cfg.PID, cfg.StartTime); return err }); err != nil {
 		return 0, err

@@ -21,8 +21,10 @@ import (
 // version 9 ContainerConfig.StopSignal and OpHoldRestarts, version 10
 // OpWatch, version 11 a watch that sends every change of the status but its
 // events (WatchAllVersion), version 12 a sidecar's preStop hook at the pod's
-// end (ContainerConfig.PreStopHook, ContainerStatus.PreStop, OpPreStopped).
-const ProtocolVersion = 12
+// end (ContainerConfig.PreStopHook, ContainerStatus.PreStop, OpPreStopped),
+// version 13 a seccomp filter given as a file (seccompload.Filter.File),
+// which a daemon sends only in the Start of an infra it launched itself.
+const ProtocolVersion = 13
 
 // MinDaemonVersion is the oldest protocol whose requests an infra serves.
 // Fields are only added, so every versioned daemon's requests mean what

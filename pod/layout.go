@@ -67,5 +67,11 @@ func (l Layout) EtcDir() string { return filepath.Join(l.State, "etc") }
 // VolumesDir is the root of the pod's volumes.
 func (l Layout) VolumesDir() string { return filepath.Join(l.State, "volumes") }
 
+// SeccompFile holds a compiled seccomp program the pod's containers start
+// with, named by its digest (writeFilterFiles).
+func (l Layout) SeccompFile(digest string) string {
+	return filepath.Join(l.Run, "seccomp", digest+".bpf")
+}
+
 // Socket is the infra's API socket.
 func (l Layout) Socket() string { return filepath.Join(l.Run, "infra.sock") }

@@ -1,9 +1,18 @@
 package pod
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/berth-project/berth/container"
+	"github.com/berth-project/berth/infra"
+	"github.com/berth-project/berth/internal/atomicfile"
+	"github.com/berth-project/berth/internal/seccompload"
 	"github.com/berth-project/berth/manifests"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -70,4 +79,36 @@ func (m *Manager) containerConfig(in ContainerInput) (container.Config, error) {
 		return container.Config{}, fmt.Errorf("container %s: seccomp profile %s: %w", in.Container.Name, prof.Type, err)
 	}
 	return cfg, nil
+}
+
+// writeFilterFiles writes each container's seccomp program to a file in
+// the pod's run directory, named by its digest (once for the containers
+// that share it), and leaves the config naming the file: the infra keeps
+// and forwards the path, and the init stage reads the program from it
+// (seccompload.Filter.File). Only a create's configs go so, to the infra
+// it has just launched, which speaks this daemon's protocol; an update's
+// keep the program inline, which an infra of any version forwards.
+func writeFilterFiles(l Layout, lists ...[]infra.ContainerConfig) error {
+	for _, list := range lists {
+		for i := range list {
+			f := list[i].Init.Seccomp
+			if f == nil || len(f.Program) == 0 {
+				continue
+			}
+			sum := sha256.Sum256(f.Program)
+			path := l.SeccompFile(hex.EncodeToString(sum[:]))
+			if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					return fmt.Errorf("seccomp filter of container %s: %w", list[i].Name, err)
+				}
+				if err := atomicfile.Replace(path, f.Program, 0o600); err != nil {
+					return fmt.Errorf("seccomp filter of container %s: %w", list[i].Name, err)
+				}
+			} else if err != nil {
+				return fmt.Errorf("seccomp filter of container %s: %w", list[i].Name, err)
+			}
+			list[i].Init.Seccomp = &seccompload.Filter{File: path, Flags: f.Flags}
+		}
+	}
+	return nil
 }
