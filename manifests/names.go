@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/berth-project/berth/internal/lazyre"
@@ -23,23 +24,39 @@ const (
 )
 
 var (
-	dns1123LabelRE     = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dns1123SubdomainRE = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	qualifiedNameRE    = lazyre.New(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
-	ianaSvcNameRE      = lazyre.New(`^[-a-z0-9]+$`)
-	configKeyRE        = lazyre.New(`^[-._a-zA-Z0-9]+$`)
-	sysctlNameRE       = lazyre.New(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
+	qualifiedNameRE = lazyre.New(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	ianaSvcNameRE   = lazyre.New(`^[-a-z0-9]+$`)
+	configKeyRE     = lazyre.New(`^[-._a-zA-Z0-9]+$`)
+	sysctlNameRE    = lazyre.New(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
 )
 
+// isDNS1123Label reports whether s matches [a-z0-9]([-a-z0-9]*[a-z0-9])?,
+// without a length limit. Names are checked on every apply, by the CLI
+// too, where compiling the regular expression would cost more than the
+// rest of the validation.
+func isDNS1123Label(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func notDNS1123Label(s string) bool { return !isDNS1123Label(s) }
+
 func checkDNS1123Label(s string) string {
-	if len(s) > dns1123LabelMax || !dns1123LabelRE().MatchString(s) {
+	if len(s) > dns1123LabelMax || !isDNS1123Label(s) {
 		return fmt.Sprintf("%q is not a valid DNS-1123 label: use at most %d lowercase letters, digits and '-', starting and ending with a letter or digit", clip(s), dns1123LabelMax)
 	}
 	return ""
 }
 
 func checkDNS1123Subdomain(s string) string {
-	if len(s) > dns1123SubdomainMax || !dns1123SubdomainRE().MatchString(s) {
+	if len(s) > dns1123SubdomainMax || slices.ContainsFunc(strings.Split(s, "."), notDNS1123Label) {
 		return fmt.Sprintf("%q is not a valid DNS-1123 subdomain: use at most %d lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", clip(s), dns1123SubdomainMax)
 	}
 	return ""

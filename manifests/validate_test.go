@@ -15,10 +15,10 @@ func TestNameRules(t *testing.T) {
 	}{
 		{"DNS-1123 label", checkDNS1123Label,
 			[]string{"a", "web-1", "0abc", strings.Repeat("a", 63)},
-			[]string{"", "A", "a_b", "-a", "a-", "a.b", strings.Repeat("a", 64)}},
+			[]string{"", "A", "a_b", "-a", "a-", "a.b", "é", "a\x00", strings.Repeat("a", 64)}},
 		{"DNS-1123 subdomain", checkDNS1123Subdomain,
 			[]string{"a", "a.b-c.d", strings.Repeat("a.", 126) + "a"},
-			[]string{"", "a..b", ".a", "a.", "A.b", strings.Repeat("a", 254)}},
+			[]string{"", "a..b", ".a", "a.", "A.b", "a-.b", "a.-b", "a.b_c", strings.Repeat("a", 254)}},
 		{"port name", checkPortName,
 			[]string{"http", "web-8080", "a1", strings.Repeat("a", 15)},
 			[]string{"8080", "-http", "http-", "h--p", "HTTP", "h_p", strings.Repeat("a", 16)}},
