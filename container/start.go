@@ -64,6 +64,15 @@ type Terminal struct {
 	Master *os.File
 }
 
+// InitEnv is the whole environment of an init stage (container-init,
+// exec-init): one P. A stage is one locked thread making system calls, and
+// a Go runtime that starts with one P per CPU starts threads it never uses
+// on every container's start: the lean init binary took 1.31 to 1.70 ms of
+// CPU and 1.9 to 2.1 ms from fork to exit with two, 1.15 ms and 1.5 to 1.7
+// ms with one, on this 2-CPU machine. The program a stage runs never sees
+// it: execve gives it the container's environment.
+func InitEnv() []string { return []string{"GOMAXPROCS=1"} }
+
 // DefaultInitTimeout is how long the init stage may take before Start kills
 // it. A start takes milliseconds; only a stuck step (an image file that
 // blocks on open, a hung mount) comes near it.

@@ -168,7 +168,7 @@ func openStdio(opt StartOptions) ([]uintptr, func(), error) {
 }
 
 // procAttr builds the clone attributes: new mount (and pid) namespace, own
-// session, SIGKILL on the parent's death, an empty environment, and the
+// session, SIGKILL on the parent's death, InitEnv as the environment, and the
 // cgroup v2 directory to be cloned into. A container with its own hostname
 // gets its own UTS namespace (newUTS), so setting it never renames the pod
 // or the host.
@@ -194,7 +194,7 @@ func procAttr(opt StartOptions, newUTS bool, files []uintptr) (*syscall.ProcAttr
 		sys.CgroupFD = fd
 		closeCgroup = func() { unix.Close(fd) }
 	}
-	return &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}, closeCgroup, nil
+	return &syscall.ProcAttr{Env: InitEnv(), Files: files, Sys: sys}, closeCgroup, nil
 }
 
 // syncRecords splits what came back on the sync pipe into the init

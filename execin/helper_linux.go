@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/container"
 )
 
 // Helper is a container run's exec helper, the daemon's side: exec-init
@@ -77,7 +79,7 @@ func StartHelper(exe string, cfg Config, exited func(*Helper)) (*Helper, error) 
 	// exits when the daemon's end of the socket closes instead.
 	cmd := &exec.Cmd{
 		Path: exe, Args: []string{"berth", InitSubcommand, "--config-fd=3", "--sync-fd=4"},
-		Env: []string{}, ExtraFiles: []*os.File{cfgR, peer},
+		Env: container.InitEnv(), ExtraFiles: []*os.File{cfgR, peer},
 	}
 	err = cmd.Start()
 	cfgR.Close()

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/container"
 	"github.com/berth-project/berth/internal/ptyio"
 	"github.com/berth-project/berth/internal/sealed"
 )
@@ -126,7 +127,7 @@ func startInit(exe string, o Options, term *terminal) (cmd *exec.Cmd, cfgW, sync
 	defer syncW.Close()
 	cmd = &exec.Cmd{
 		Path: exe, Args: []string{"berth", InitSubcommand, "--config-fd=3", "--sync-fd=4"},
-		Env: []string{}, ExtraFiles: []*os.File{cfgR, syncW},
+		Env: container.InitEnv(), ExtraFiles: []*os.File{cfgR, syncW},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
 	switch {
