@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -16,21 +14,25 @@ import (
 // ErrNotFound is returned when the daemon does not know a pod.
 var ErrNotFound = errors.New("not found")
 
-// Client talks to the daemon over its unix socket.
+// Wait conditions for GET /v1/pods/{ns}/{name}?wait=...
+const (
+	WaitSettled = "settled" // running, finished, or failed to start
+	WaitGone    = "gone"    // no longer exists
+)
+
+// errorBody is the JSON of an error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// Client talks to the daemon over its unix socket (http.go).
 type Client struct {
 	socket string
-	hc     *http.Client
 }
 
 // NewClient returns a client for the daemon listening on socket.
 func NewClient(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+	return &Client{socket: socket}
 }
 
 // Pods lists the daemon's pods.
@@ -53,7 +55,7 @@ func (c *Client) Pod(ctx context.Context, namespace, name string) (Pod, error) {
 // returns its last state; timedOut tells which.
 func (c *Client) WaitSettled(ctx context.Context, namespace, name string, timeout time.Duration) (p Pod, timedOut bool, err error) {
 	q := url.Values{"wait": {WaitSettled}, "timeout": {durationParam(timeout)}}
-	resp, err := c.do(ctx, http.MethodGet, podPath(namespace, name)+"?"+q.Encode())
+	resp, err := c.do(ctx, "GET", podPath(namespace, name)+"?"+q.Encode())
 	if err != nil {
 		return Pod{}, false, err
 	}
@@ -68,12 +70,12 @@ func (c *Client) WaitSettled(ctx context.Context, namespace, name string, timeou
 // timeout passed first.
 func (c *Client) WaitGone(ctx context.Context, namespace, name string, timeout time.Duration) (bool, error) {
 	q := url.Values{"wait": {WaitGone}, "timeout": {durationParam(timeout)}}
-	resp, err := c.do(ctx, http.MethodGet, podPath(namespace, name)+"?"+q.Encode())
+	resp, err := c.do(ctx, "GET", podPath(namespace, name)+"?"+q.Encode())
 	if err != nil {
 		return false, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
+	if resp.StatusCode == statusNoContent {
 		return true, nil
 	}
 	return false, decode(resp, &Pod{})
@@ -122,7 +124,7 @@ func (c *Client) ReconcileFor(ctx context.Context, pods []PodKey) ([]PodBrief, e
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	resp, err := c.do(ctx, http.MethodPost, path)
+	resp, err := c.do(ctx, "POST", path)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +137,7 @@ func (c *Client) ReconcileFor(ctx context.Context, pods []PodKey) ([]PodBrief, e
 }
 
 func (c *Client) get(ctx context.Context, path string, v any) error {
-	resp, err := c.do(ctx, http.MethodGet, path)
+	resp, err := c.do(ctx, "GET", path)
 	if err != nil {
 		return err
 	}
@@ -143,31 +145,23 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	return decode(resp, v)
 }
 
-func (c *Client) do(ctx context.Context, method, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://berth"+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("talk to the berth daemon at %s (is `berth daemon` running? set --socket or BERTH_SOCKET): %w", c.socket, err)
-	}
-	return resp, nil
+func (c *Client) do(ctx context.Context, method, path string) (*response, error) {
+	return c.roundTrip(ctx, method, path, nil)
 }
 
-func decode(resp *http.Response, v any) error {
+func decode(resp *response, v any) error {
 	if resp.StatusCode >= 300 {
 		var e errorBody
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			if resp.StatusCode == http.StatusNotFound {
+			if resp.StatusCode == statusNotFound {
 				return fmt.Errorf("%s: %w", e.Error, ErrNotFound)
 			}
 			return errors.New(e.Error)
 		}
 		return fmt.Errorf("daemon answered %s", resp.Status)
 	}
-	if v == nil || resp.StatusCode == http.StatusNoContent {
+	if v == nil || resp.StatusCode == statusNoContent {
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {

@@ -1,3 +1,5 @@
+//go:build !berthlean
+
 package api
 
 import (

@@ -1,3 +1,5 @@
+//go:build !berthlean
+
 package api
 
 import (
@@ -32,12 +34,6 @@ type Backend interface {
 	ExecBackend
 	AttachBackend
 }
-
-// Wait conditions for GET /v1/pods/{ns}/{name}?wait=...
-const (
-	WaitSettled = "settled" // running, finished, or failed to start
-	WaitGone    = "gone"    // no longer exists
-)
 
 // Handler serves the API:
 //
@@ -201,10 +197,6 @@ func (s *server) reconcile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, briefs)
-}
-
-type errorBody struct {
-	Error string `json:"error"`
 }
 
 func (s *server) fail(w http.ResponseWriter, code int, err error) {

@@ -1,3 +1,5 @@
+//go:build !berthlean
+
 package main
 
 import (

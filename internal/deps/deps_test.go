@@ -95,8 +95,11 @@ var rules = []rule{
 		tags: "berthlean",
 		why: "the lean build runs the client verbs, and each of their starts pays the package " +
 			"initialisation of everything it links: the runtime, the daemon, the image store and the " +
-			"metrics are the full build's, which it executes for the other verbs",
+			"metrics are the full build's, which it executes for the other verbs; net/http (and with it " +
+			"crypto/tls, x509 and HTTP/2) is the API server's, the client speaks HTTP/1.1 itself",
 		never: []string{
+			"net/http",
+			"crypto/tls",
 			module + "/pod",
 			module + "/daemon",
 			module + "/images",
