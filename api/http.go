@@ -57,7 +57,9 @@ func (r *response) upgraded(ctx context.Context) (net.Conn, *bufio.Reader, error
 }
 
 // roundTrip sends method path (with header, no body) on a connection of
-// its own and reads the answer's status and headers. Until the body is
+// its own, closed after the answer unless header names another
+// Connection (an attach's Upgrade), and reads the answer's status and
+// headers. Until the body is
 // closed, ctx's end cuts the connection, so that a read of a streamed
 // answer (logs -f) returns.
 func (c *Client) roundTrip(ctx context.Context, method, path string, header map[string]string) (*response, error) {
@@ -75,9 +77,12 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, header map[
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	var req strings.Builder
-	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth\r\nConnection: close\r\n", method, path)
+	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth\r\n", method, path)
 	if method != "GET" {
 		req.WriteString("Content-Length: 0\r\n")
+	}
+	if _, ok := header["Connection"]; !ok {
+		req.WriteString("Connection: close\r\n")
 	}
 	for k, v := range header {
 		fmt.Fprintf(&req, "%s: %s\r\n", k, v)
