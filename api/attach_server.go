@@ -43,18 +43,8 @@ func (s *server) attach(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	infraConn, err := s.b.Attach(ctx, r.PathValue("ns"), r.PathValue("name"), q.Get("container"), stdin, tty)
 	cancel()
-	switch {
-	case errors.Is(err, ErrNotFound):
-		s.fail(w, http.StatusNotFound, err)
-		return
-	case errors.Is(err, ErrNotRunning):
-		s.fail(w, http.StatusConflict, err)
-		return
-	case errors.Is(err, ErrAttachRefused):
-		s.fail(w, http.StatusBadRequest, err)
-		return
-	case err != nil:
-		s.fail(w, http.StatusInternalServerError, err)
+	if err != nil {
+		s.failWith(w, err)
 		return
 	}
 	defer infraConn.Close()

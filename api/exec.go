@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/url"
 
 	"github.com/berth-project/berth/container"
@@ -52,12 +50,7 @@ func (c *Client) ExecTarget(ctx context.Context, namespace, name, ctr string) (E
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == statusConflict {
-		var e errorBody
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = resp.Status
-		}
-		return ExecTarget{}, &remoteError{msg: e.Error, is: ErrNotRunning}
+		return ExecTarget{}, &remoteError{msg: decode(resp, nil).Error(), is: ErrNotRunning}
 	}
 	var t ExecTarget
 	if err := decode(resp, &t); err != nil {

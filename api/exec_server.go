@@ -27,14 +27,9 @@ func (s *server) execTarget(w http.ResponseWriter, r *http.Request) {
 	}
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	t, err := s.b.ExecTarget(r.Context(), ns, name, r.URL.Query().Get("container"))
-	switch {
-	case errors.Is(err, ErrNotFound):
-		s.fail(w, http.StatusNotFound, err)
-	case errors.Is(err, ErrNotRunning):
-		s.fail(w, http.StatusConflict, err)
-	case err != nil:
-		s.fail(w, http.StatusInternalServerError, err)
-	default:
-		writeJSON(w, t)
+	if err != nil {
+		s.failWith(w, err)
+		return
 	}
+	writeJSON(w, t)
 }

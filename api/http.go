@@ -59,9 +59,8 @@ func (r *response) upgraded(ctx context.Context) (net.Conn, *bufio.Reader, error
 // roundTrip sends method path (with header, no body) on a connection of
 // its own, closed after the answer unless header names another
 // Connection (an attach's Upgrade), and reads the answer's status and
-// headers. Until the body is
-// closed, ctx's end cuts the connection, so that a read of a streamed
-// answer (logs -f) returns.
+// headers. Until the body is closed, ctx's end cuts the connection, so
+// that a read of a streamed answer (logs -f) returns.
 func (c *Client) roundTrip(ctx context.Context, method, path string, header map[string]string) (*response, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.socket)
@@ -97,11 +96,11 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, header map[
 		return fail(err)
 	}
 	resp.conn, resp.r, resp.stop = conn, r, stop
-	body, err := bodyReader(resp, r)
+	body, err := bodyReader(resp)
 	if err != nil {
 		return fail(err)
 	}
-	resp.Body = &connBody{Reader: body, conn: conn, stop: stop}
+	resp.Body = &connBody{Reader: body, resp: resp}
 	return resp, nil
 }
 
@@ -129,11 +128,13 @@ func readResponseHead(r *bufio.Reader) (*response, error) {
 	return &response{StatusCode: code, Status: status, Header: h}, nil
 }
 
-// bodyReader reads resp's body from r: chunked, of a Content-Length, or
-// up to the connection's end (every request says Connection: close).
-func bodyReader(resp *response, r *bufio.Reader) (io.Reader, error) {
+// bodyReader reads resp's body from what follows its head: chunked, of a
+// Content-Length, or up to the connection's end (a request says
+// Connection: close but for an upgrade, whose 101 has no body).
+func bodyReader(resp *response) (io.Reader, error) {
+	r := resp.r
 	switch {
-	case resp.StatusCode == statusSwitchingProtocols || resp.StatusCode == statusNoContent || resp.StatusCode == 304:
+	case resp.StatusCode == statusSwitchingProtocols || resp.StatusCode == statusNoContent:
 		return strings.NewReader(""), nil
 	case strings.EqualFold(resp.Header.Get("Transfer-Encoding"), "chunked"):
 		return &chunkedReader{r: r}, nil
@@ -150,13 +151,12 @@ func bodyReader(resp *response, r *bufio.Reader) (io.Reader, error) {
 // connBody is a response's body; Close ends the connection.
 type connBody struct {
 	io.Reader
-	conn net.Conn
-	stop func() bool
+	resp *response
 }
 
 func (b *connBody) Close() error {
-	b.stop()
-	return b.conn.Close()
+	b.resp.stop()
+	return b.resp.conn.Close()
 }
 
 // chunkedReader decodes the chunked transfer coding (RFC 9112, section

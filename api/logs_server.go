@@ -48,15 +48,8 @@ func (s *server) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	st, err := lb.Logs(r.Context(), ns, name, opts)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		s.fail(w, http.StatusNotFound, err)
-		return
-	case errors.Is(err, ErrBadRequest):
-		s.fail(w, http.StatusBadRequest, err)
-		return
-	case err != nil:
-		s.fail(w, http.StatusInternalServerError, err)
+	if err != nil {
+		s.failWith(w, err)
 		return
 	}
 	defer st.Close()

@@ -199,6 +199,21 @@ func (s *server) reconcile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, briefs)
 }
 
+// failWith answers err with the status its sentinel stands for: a backend
+// error that is none of them is the daemon's (500).
+func (s *server) failWith(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, ErrNotRunning):
+		code = http.StatusConflict
+	case errors.Is(err, ErrAttachRefused), errors.Is(err, ErrBadRequest):
+		code = http.StatusBadRequest
+	}
+	s.fail(w, code, err)
+}
+
 func (s *server) fail(w http.ResponseWriter, code int, err error) {
 	if code >= 500 {
 		s.log.Error("api request failed", "err", err)
