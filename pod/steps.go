@@ -70,7 +70,7 @@ func (r *runner) sequence(ctx context.Context, steps []step, t *phaseTimer, pos 
 		var err error
 		if s.lanes != nil {
 			err = r.together(ctx, s.lanes, t, pos)
-			pos += len(flatten(steps[i : i+1]))
+			pos += count(s.lanes...)
 		} else {
 			r.mu.Lock()
 			r.begun = append(r.begun, begunStep{pos, s})
@@ -100,14 +100,14 @@ func (r *runner) sequence(ctx context.Context, steps []step, t *phaseTimer, pos 
 func (r *runner) together(ctx context.Context, lanes [][]step, t *phaseTimer, pos int) error {
 	errs := make([]error, len(lanes))
 	var wg sync.WaitGroup
-	next := pos + len(flatten(lanes[0]))
+	next := pos + count(lanes[0])
 	for i := 1; i < len(lanes); i++ {
 		wg.Add(1)
 		go func(pos int) {
 			defer wg.Done()
 			errs[i] = r.sequence(ctx, lanes[i], nil, pos)
 		}(next)
-		next += len(flatten(lanes[i]))
+		next += count(lanes[i])
 	}
 	errs[0] = r.sequence(ctx, lanes[0], t, pos)
 	wg.Wait()
@@ -143,6 +143,22 @@ func undo(ctx context.Context, steps []step) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// count is how many steps the lists hold, the lanes' included: their
+// length once flattened.
+func count(lists ...[]step) int {
+	n := 0
+	for _, l := range lists {
+		for _, s := range l {
+			if s.lanes == nil {
+				n++
+			} else {
+				n += count(s.lanes...)
+			}
+		}
+	}
+	return n
 }
 
 // flatten lists steps in the order they begin, a group's lanes one after
