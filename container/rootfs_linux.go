@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,24 +40,13 @@ func (r rootDir) Close() error { return r.f.Close() }
 
 // open resolves an existing path in-root and returns an O_PATH handle.
 func (r rootDir) open(p string) (*os.File, error) {
-	return pathrs.OpenatInRoot(r.f, p)
+	return openInRoot(r.f, p, 0)
 }
 
-// mkdirAll creates p in-root and returns an O_PATH handle to it. Dangling
-// symlinks on the way (an image's `/etc -> /host/etc`) are first followed
-// lexically inside the root, as runc does, so their targets are created
-// inside the root instead of failing; the creation itself is done by
-// pathrs, which never leaves the root even if the tree changes meanwhile.
+// mkdirAll creates p in-root and returns an O_PATH handle to it (see
+// mkdirAllInRoot).
 func (r rootDir) mkdirAll(p string) (*os.File, error) {
-	full, err := securejoin.SecureJoin(r.path, p)
-	if err != nil {
-		return nil, fmt.Errorf("resolve %s in %s: %w", p, r.path, err)
-	}
-	rel, err := filepath.Rel(r.path, full)
-	if err != nil {
-		return nil, fmt.Errorf("resolve %s in %s: %w", p, r.path, err)
-	}
-	return pathrs.MkdirAllHandle(r.f, rel, 0o755)
+	return mkdirAllInRoot(r, p)
 }
 
 // makeRootSlave stops mounts made here from propagating to the host, while
@@ -418,7 +405,7 @@ func openBindSource(m Mount) (*os.File, error) {
 		}
 		return f, nil
 	}
-	f, err := pathrs.OpenInRoot(m.Source, m.SubPath)
+	f, err := openInRootPath(m.Source, m.SubPath)
 	if errors.Is(err, os.ErrNotExist) {
 		f, err = makeSubPath(m)
 	}
@@ -636,7 +623,7 @@ func maskPaths(paths []string) error {
 // openDevNull opens the (pivoted) root's /dev/null and checks that it is
 // the null device.
 func openDevNull() (*os.File, error) {
-	f, err := pathrs.OpenInRoot("/", "/dev/null")
+	f, err := openInRootPath("/", "/dev/null")
 	if err != nil {
 		return nil, fmt.Errorf("open the container's /dev/null: %w", err)
 	}
@@ -667,7 +654,7 @@ func readonlyPaths(paths []string) error {
 // remountReadonlyInRoot resolves path in the (pivoted) root and remounts
 // the mount there read-only.
 func remountReadonlyInRoot(path string) error {
-	f, err := pathrs.OpenInRoot("/", path)
+	f, err := openInRootPath("/", path)
 	if err != nil {
 		return err
 	}
@@ -679,7 +666,7 @@ func remountReadonlyInRoot(path string) error {
 // exists in the current root; missing paths are skipped.
 func eachExistingInRoot(paths []string, fn func(path string, f *os.File, isDir bool) error) error {
 	for _, p := range paths {
-		f, err := pathrs.OpenInRoot("/", p)
+		f, err := openInRootPath("/", p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
