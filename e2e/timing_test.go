@@ -30,7 +30,7 @@ spec:
 			line = l
 		}
 	}
-	phases := []string{"parse", "queue", "images", "volumes", "cgroups", "infra", "net_ipam", "net_link", "network", "configs", "infra-ready", "containers",
+	phases := []string{"parse", "queue", "images", "volumes", "cgroups", "infra", "net_ipam", "net_link", "network", "configs", "containers",
 		"ctr_clone", "ctr_runtime", "ctr_cgroups", "ctr_rootfs", "ctr_setup", "ctr_exec"}
 	for _, p := range phases {
 		if !strings.Contains(line, " "+p+"=") {

@@ -51,8 +51,14 @@ func NewClient(socket string) *Client { return &Client{socket: socket, timeout: 
 // Start asks the infra to run the pod's containers (those given here, or
 // else those of the launch config); it returns once the first ones were
 // started. A repeated Start is a no-op.
-func (c *Client) Start(ctx context.Context, inits, ctrs []ContainerConfig) (PodStatus, error) {
-	resp, err := c.call(ctx, StartReplyWait+c.timeout, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
+//
+// ready, when not nil, is the launcher's wait for an infra still starting
+// (Launching.Wait): the request is sent at once to the socket the
+// launcher made, where it waits until the infra serves, and the reply is
+// waited for from when ready returned. ready's failure (the infra did not
+// start) is Start's.
+func (c *Client) Start(ctx context.Context, ready func() error, inits, ctrs []ContainerConfig) (PodStatus, error) {
+	resp, err := c.callWhenReady(ctx, ready, StartReplyWait+c.timeout, Request{Op: OpStart, InitContainers: inits, Containers: ctrs})
 	return statusOf(resp), err
 }
 
@@ -269,19 +275,41 @@ func statusOf(resp Response) PodStatus {
 // timeout (or ctx's earlier deadline). The response is returned with an
 // error the infra reported too.
 func (c *Client) call(ctx context.Context, timeout time.Duration, req Request) (Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	return c.callWhenReady(ctx, nil, timeout, req)
+}
+
+// callWhenReady is call with ready, when not nil, waited for between
+// sending the request and reading the response: timeout runs from when it
+// returned, and its failure is the call's.
+func (c *Client) callWhenReady(ctx context.Context, ready func() error, timeout time.Duration, req Request) (Response, error) {
 	req.Version = ProtocolVersion
+	if ready == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	conn, err := c.dial(ctx)
 	if err != nil {
+		if ready != nil {
+			err = errors.Join(ready(), err)
+		}
 		return Response{}, err
 	}
 	defer conn.Close()
 	// Unblock reads and writes when ctx ends.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	var resp Response
+	unblock := func() { conn.SetDeadline(time.Unix(1, 0)) }
+	defer context.AfterFunc(ctx, unblock)()
 	err = writeFrame(conn, req)
+	if ready != nil {
+		if err := ready(); err != nil {
+			return Response{}, err
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+		defer context.AfterFunc(ctx, unblock)()
+	}
+	var resp Response
 	if err == nil {
 		err = readFrame(conn, &resp)
 	}

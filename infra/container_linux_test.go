@@ -65,7 +65,7 @@ func TestInfraRealContainers(t *testing.T) {
 	if _, err := c.Status(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	started, err := c.Start(ctx(t), nil, nil)
+	started, err := c.Start(ctx(t), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 // side of talking to it.
 //
 // One infra runs per pod. It is berth re-executed as `berth infra
-// --config-fd=3 --ready-fd=4` (see Launch), created in the pod's new net, ipc
+// --config-fd=3 --ready-fd=4 --listen-fd=5` (see Launch), created in the pod's new net, ipc
 // and uts namespaces (and pid namespace with shareProcessNamespace). It holds
 // those namespaces, sets the hostname, reaps zombies like kubernetes'
 // pause.c, and is the parent of the pod's containers: it starts them, keeps
@@ -13,21 +13,30 @@
 // therefore restart or be upgraded without touching any running pod, log
 // line or exit code; it re-attaches by dialing the pod's socket again.
 //
-// Launch handshake (daemon -> infra), on two inherited pipes:
+// Launch handshake (daemon -> infra), on two inherited pipes and the
+// control socket, which the daemon makes and the infra serves:
 //
 //	Launch (daemon)                          Main (infra)
+//	  bind+listen(Socket), 0600
 //	  pipe(config), pipe(ready)
 //	  clone(NEWNET|NEWIPC|NEWUTS[|NEWPID],
 //	        setsid, into cgroup v2) ------> exec berth infra
 //	                                          --config-fd=3 --ready-fd=4
+//	                                          --listen-fd=5
 //	  write PodConfig JSON, close --[fd 3]--> read until EOF
 //	                                          non-dumpable, subreaper,
 //	                                          close inherited fds,
 //	                                          v1: every thread joins the
 //	                                          cgroups (0 to tasks) in the
 //	                                          background, Start waits,
-//	                                          sethostname, listen(Socket)
+//	                                          sethostname, sysctls
+//	  connect, Start request ------[fd 5]--> (queued on the socket)
 //	  read until EOF  <-------------[fd 4]--- {"pid":N} or {"error":"..."}
+//	                                          serve fd 5: the Start first
+//
+// The daemon sends the Start while the infra starts, so that it waits on
+// the socket, not the infra on the daemon; it reads the answer once the
+// ready record came (Client.Start's ready).
 //
 // Control protocol (daemon <-> infra), over the pod's path-based unix socket
 // (0600, in a 0700 root directory; the infra checks SO_PEERCRED uid 0 on

@@ -294,7 +294,7 @@ func TestInfraPodLifecycle(t *testing.T) {
 		t.Errorf("infra's comm %q (%v), want %s", comm, err, ProcessName)
 	}
 
-	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "crasher restarted", func() bool {
@@ -443,7 +443,7 @@ func TestInfraNeverAndGrace(t *testing.T) {
 	if nsLink(t, strconv.Itoa(proc.Pid), "pid") == nsLink(t, "self", "pid") {
 		t.Error("SharePID infra has no pid namespace of its own")
 	}
-	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "done completed and stubborn running", func() bool {
@@ -501,7 +501,7 @@ func TestInfraOutlivesDaemon(t *testing.T) {
 	if _, err := c.Status(ctx(t)); err != nil {
 		t.Fatalf("re-attach: %v", err)
 	}
-	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "app running", func() bool { return status(t, c).Containers[0].State.Running != nil })
@@ -514,7 +514,8 @@ func TestInfraOutlivesDaemon(t *testing.T) {
 func TestLaunchReportsInfraError(t *testing.T) {
 	needRoot(t)
 	cfg := testPod(t, RestartAlways, []string{"app", "wait-term"})
-	// A socket directory others can enter is refused by the infra itself.
+	// A socket directory others can enter is refused before the infra
+	// starts (controlSocket).
 	if err := os.Chmod(filepath.Dir(cfg.Socket), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +537,7 @@ func TestInfraKill(t *testing.T) {
 	needRoot(t)
 	cfg := testPod(t, RestartAlways, []string{"stubborn", "ignore-term"}, []string{"other", "ignore-term"})
 	proc, c := launchPod(t, cfg)
-	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	stubbornLog := filepath.Join(cfg.LogDir, "stubborn", "0.log")
@@ -607,7 +608,7 @@ func TestInfraJoinsItsV1Cgroups(t *testing.T) {
 	cfg := testPod(t, RestartNever, []string{"app", "exit", "0"})
 	cfg.CgroupProcs = []string{filepath.Join(dir, "cgroup.procs")}
 	proc, c := launchPod(t, cfg)
-	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil, nil); err != nil {
 		t.Fatalf("start: %v", err)
 	}
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", proc.Pid))
@@ -634,11 +635,90 @@ func TestInfraJoinFailureFailsStart(t *testing.T) {
 	cfg := testPod(t, RestartNever, []string{"app", "exit", "0"})
 	cfg.CgroupProcs = []string{filepath.Join(t.TempDir(), "missing", "cgroup.procs")}
 	_, c := launchPod(t, cfg)
-	_, err := c.Start(ctx(t), nil, nil)
+	_, err := c.Start(ctx(t), nil, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "move infra of pod "+cfg.Key+" into its cgroups") {
 		t.Fatalf("start = %v, want the join's failure", err)
 	}
 	if st := status(t, c); len(st.Containers) != 1 || st.Containers[0].State.Running != nil || st.Containers[0].State.Terminated != nil {
 		t.Errorf("containers after the failed Start: %s, want none run", jsonMarshal(t, st.Containers))
+	}
+}
+
+// TestStartBeforeReady: the Start goes to the control socket as soon as
+// the infra is cloned, waits there while it starts, and is answered once
+// the containers started, as after a Wait.
+func TestStartBeforeReady(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartAlways, []string{"app", "wait-term"})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := launch(cfg, LaunchOptions{Exe: exe}, execInfra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reaped := make(chan struct{})
+	go func() {
+		if l.Wait() == nil {
+			l.Proc.Wait()
+		}
+		close(reaped)
+	}()
+	t.Cleanup(func() { l.Proc.Kill(); <-reaped })
+	c := NewClient(cfg.Socket)
+	st, err := c.Start(ctx(t), l.Wait, nil, nil)
+	if err != nil {
+		t.Fatalf("Start before the infra was ready: %v", err)
+	}
+	if len(st.Containers) != 1 || st.Containers[0].State.Running == nil {
+		t.Fatalf("Start answered %+v, want app running", st.Containers)
+	}
+	shutdown(t, c, l.PID, cfg.Socket)
+}
+
+// TestStartWhenLaunchFails: a Start sent to an infra that then fails to
+// start ends with the launch's error, not the broken connection's, and the
+// socket the launcher made is gone.
+func TestStartWhenLaunchFails(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartNever, []string{"app", "wait-term"})
+	cfg.Sysctls = []Sysctl{{Name: "net.ipv4.no_such_sysctl", Path: "net/ipv4/no_such_sysctl", Value: "1", Namespace: "net"}}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := launch(cfg, LaunchOptions{Exe: exe}, execInfra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewClient(cfg.Socket).Start(ctx(t), l.Wait, nil, nil)
+	if !errors.Is(err, ErrLaunch) || !strings.Contains(err.Error(), "no_such_sysctl") {
+		t.Fatalf("Start = %v, want the launch's failure", err)
+	}
+	if _, err := os.Lstat(cfg.Socket); !os.IsNotExist(err) {
+		t.Errorf("socket left behind: %v", err)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want launchFds
+		ok   bool
+	}{
+		{[]string{"--config-fd=3", "--ready-fd=4", "--listen-fd=5"}, launchFds{3, 4, 5}, true},
+		{[]string{Subcommand, "--listen-fd=3", "--config-fd=7", "--ready-fd=4"}, launchFds{7, 4, 3}, true},
+		{[]string{"--config-fd=3", "--ready-fd=4"}, launchFds{}, false},
+		{[]string{"--config-fd=3", "--ready-fd=4", "--listen-fd=4"}, launchFds{}, false},
+		{[]string{"--config-fd=5", "--ready-fd=4", "--listen-fd=5"}, launchFds{}, false},
+		{[]string{"--config-fd=2", "--ready-fd=4", "--listen-fd=5"}, launchFds{}, false},
+		{[]string{"--config-fd=3", "--ready-fd=4", "--listen-fd=5", "--other"}, launchFds{}, false},
+	}
+	for _, tt := range tests {
+		got, err := parseFlags(tt.args)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseFlags(%q) = %+v, %v; want %+v, ok %v", tt.args, got, err, tt.want, tt.ok)
+		}
 	}
 }

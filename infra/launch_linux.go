@@ -43,9 +43,9 @@ type Launching struct {
 	readyErr  error
 }
 
-// Wait returns once the infra listens on its socket and can be asked to
-// start containers, or with why not; the infra has then been killed and
-// reaped.
+// Wait returns once the infra is ready and serves its socket (requests
+// sent before, such as the Start, wait there until it does), or with why
+// not; the infra has then been killed and reaped.
 func (l *Launching) Wait() error {
 	<-l.readyDone
 	return l.readyErr
@@ -81,30 +81,41 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	if err != nil {
 		return nil, fmt.Errorf("encode config of pod %s: %w", cfg.Key, err)
 	}
+	sock, err := controlSocket(cfg.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("infra of pod %s: %w", cfg.Key, err)
+	}
+	// The infra's copy is the one that serves; it unlinks the path when it
+	// closes, and a failed launch removes it here.
+	defer sock.Close()
 	configR, configW, err := os.Pipe()
 	if err != nil {
+		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("config pipe of pod %s: %w", cfg.Key, err)
 	}
 	defer configR.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		configW.Close()
+		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("ready pipe of pod %s: %w", cfg.Key, err)
 	}
 	defer readyW.Close()
 
-	attr, closeAttr, err := infraProcAttr(cfg, opt, configR, readyW)
+	attr, closeAttr, err := infraProcAttr(cfg, opt, configR, readyW, sock)
 	if err != nil {
 		configW.Close()
 		readyR.Close()
+		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("infra of pod %s: %w", cfg.Key, err)
 	}
 	defer closeAttr()
-	args := []string{"berth", subcommand, "--config-fd=3", "--ready-fd=4"}
+	args := []string{"berth", subcommand, "--config-fd=3", "--ready-fd=4", "--listen-fd=5"}
 	proc, err := os.StartProcess(opt.Exe, args, attr)
 	if err != nil {
 		configW.Close()
 		readyR.Close()
+		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("start infra of pod %s from %s: %w", cfg.Key, opt.Exe, err)
 	}
 	// Only the child may hold these ends, or EOF never comes.
@@ -114,9 +125,10 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	go func() {
 		err := handshake(payload, opt.ReadyTimeout, configW, readyR)
 		if err != nil {
-			// Never leave a half-started infra behind.
+			// Never leave a half-started infra behind, nor its socket.
 			proc.Kill()
 			proc.Wait()
+			os.Remove(cfg.Socket)
 			err = fmt.Errorf("infra of pod %s (pid %d): %w", cfg.Key, proc.Pid, err)
 		}
 		l.readyErr = err
@@ -135,8 +147,9 @@ var infraEnv = []string{"GOMAXPROCS=1"}
 
 // infraProcAttr builds the clone attributes: new namespaces, own session,
 // /dev/null stdio (the infra logs to a file in the pod's log directory),
-// the v2 cgroup and infraEnv.
-func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (*os.ProcAttr, func(), error) {
+// the config, ready and control socket fds (3, 4, 5), the v2 cgroup and
+// infraEnv.
+func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW, sock *os.File) (*os.ProcAttr, func(), error) {
 	var flags uintptr
 	if !cfg.HostNetwork {
 		flags |= unix.CLONE_NEWNET | unix.CLONE_NEWUTS
@@ -160,7 +173,7 @@ func infraProcAttr(cfg PodConfig, opt LaunchOptions, configR, readyW *os.File) (
 			c()
 		}
 	}
-	files := []*os.File{null, null, null, configR, readyW}
+	files := []*os.File{null, null, null, configR, readyW, sock}
 	if opt.CgroupDir != "" {
 		fd, err := unix.Open(opt.CgroupDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"syscall"
 
@@ -33,10 +34,10 @@ type readyRecord struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Main is the infra process: `berth infra --config-fd=N --ready-fd=M`
-// (args without the subcommand; a leading "infra" is accepted too). It does
-// not return: it exits when the pod was shut down, or on SIGTERM after
-// stopping the containers.
+// Main is the infra process: `berth infra --config-fd=N --ready-fd=M
+// --listen-fd=L` (args without the subcommand; a leading "infra" is
+// accepted too). It does not return: it exits when the pod was shut down,
+// or on SIGTERM after stopping the containers.
 func Main(args []string) {
 	os.Exit(run(args, container.Start))
 }
@@ -51,13 +52,13 @@ func run(args []string, start startFunc) int {
 	// config is read, the log goes to the pod's log directory.
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
-	configFd, readyFd, err := parseFlags(args)
+	fds, err := parseFlags(args)
 	if err != nil {
 		log.Error("infra arguments", "err", err)
 		return 2
 	}
-	ready := os.NewFile(uintptr(readyFd), "ready")
-	cfg, srv, oomErr, err := setup(configFd, readyFd, log, start)
+	ready := os.NewFile(uintptr(fds.ready), "ready")
+	cfg, srv, oomErr, err := setup(fds, log, start)
 	if err != nil {
 		sendReady(ready, readyRecord{Error: err.Error()})
 		return 1
@@ -77,21 +78,29 @@ func run(args []string, start startFunc) int {
 	return 0
 }
 
-func parseFlags(args []string) (configFd, readyFd int, err error) {
+// launchFds are the fds the launcher passes: the config to read, the ready
+// record to write, the control socket to serve.
+type launchFds struct{ config, ready, listen int }
+
+func parseFlags(args []string) (launchFds, error) {
 	if len(args) > 0 && args[0] == Subcommand {
 		args = args[1:]
 	}
+	var fds launchFds
 	fs := flag.NewFlagSet(Subcommand, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.IntVar(&configFd, "config-fd", -1, "fd to read the PodConfig JSON from")
-	fs.IntVar(&readyFd, "ready-fd", -1, "fd to write the ready record to")
+	fs.IntVar(&fds.config, "config-fd", -1, "fd to read the PodConfig JSON from")
+	fs.IntVar(&fds.ready, "ready-fd", -1, "fd to write the ready record to")
+	fs.IntVar(&fds.listen, "listen-fd", -1, "fd of the listening control socket")
 	if err := fs.Parse(args); err != nil {
-		return 0, 0, fmt.Errorf("parse infra flags: %w", err)
+		return launchFds{}, fmt.Errorf("parse infra flags: %w", err)
 	}
-	if configFd < 3 || readyFd < 3 || configFd == readyFd {
-		return 0, 0, fmt.Errorf("infra needs distinct --config-fd and --ready-fd >= 3, got %d and %d", configFd, readyFd)
+	all := []int{fds.config, fds.ready, fds.listen}
+	slices.Sort(all)
+	if all[0] < 3 || all[0] == all[1] || all[1] == all[2] {
+		return launchFds{}, fmt.Errorf("infra needs distinct --config-fd, --ready-fd and --listen-fd >= 3, got %d, %d and %d", fds.config, fds.ready, fds.listen)
 	}
-	return configFd, readyFd, nil
+	return fds, nil
 }
 
 // ProcessName is the infra's comm, as ps and /proc/PID/comm show it.
@@ -100,7 +109,7 @@ const ProcessName = "berth-infra"
 // setup makes the process a safe pause process and returns the server that
 // is ready to serve. Each step is one call; errors name it. oomErr is a
 // lowering of oom_score_adj the kernel refused, which the infra survives.
-func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (_ *PodConfig, _ *server, oomErr, err error) {
+func setup(fds launchFds, log *slog.Logger, start startFunc) (_ *PodConfig, _ *server, oomErr, err error) {
 	// Non-dumpable first: with shareProcessNamespace the containers can see
 	// this process, and /proc/PID/exe must not lead to the berth binary.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
@@ -125,10 +134,10 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (_ *PodConf
 	if err := chdirRoot(); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := closeInheritedFds(configFd, readyFd); err != nil {
+	if err := closeInheritedFds(fds.config, fds.ready, fds.listen); err != nil {
 		return nil, nil, nil, err
 	}
-	cfg, err := readConfig(configFd)
+	cfg, err := readConfig(fds.config)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -154,7 +163,7 @@ func setup(configFd, readyFd int, log *slog.Logger, start startFunc) (_ *PodConf
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ln, err := listen(cfg.Socket)
+	ln, err := inheritedListener(fds.listen)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("control socket of pod %s: %w", cfg.Key, err)
 	}

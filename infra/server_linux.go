@@ -443,11 +443,17 @@ func peerUID(conn *net.UnixConn) (uint32, error) {
 // errUnsafeSocketDir refuses a socket directory others could reach.
 var errUnsafeSocketDir = errors.New("socket directory must be a root-owned directory with mode 0700")
 
-// listen binds the path-based control socket (never abstract: an abstract
-// socket would be reachable from inside the pod's network namespace) with
-// mode 0600 in a root-only directory, replacing a stale socket file left by
-// a dead infra.
-func listen(path string) (*net.UnixListener, error) {
+// controlSocket makes the pod's path-based control socket (never abstract:
+// an abstract socket would be reachable from inside the pod's network
+// namespace), mode 0600 in a root-only directory, replacing a stale socket
+// file left by a dead infra, and returns it listening, for the launcher to
+// hand to the infra: connections queue from then on, and the first
+// requests (the Start) wait there while the infra finishes its start. The
+// mode is set between bind and listen, when nothing can connect yet. The
+// backlog is the kernel's cap, not net.Listen's read of somaxconn: that
+// walk to /proc/sys/net/core takes a step per network namespace on the
+// host, which made each start grow with the pods up.
+func controlSocket(path string) (*os.File, error) {
 	dir := filepath.Dir(path)
 	fi, err := os.Lstat(dir)
 	if err != nil {
@@ -465,43 +471,41 @@ func listen(path string) (*net.UnixListener, error) {
 			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
 		}
 	}
-	// The socket is created 0600 (umask), not chmod'ed after bind. The
-	// infra is single-goroutine here, so the process-wide umask is safe.
-	old := syscall.Umask(0o177)
-	ln, err := listenUnix(path)
-	syscall.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	return ln, nil
-}
-
-// listenUnix is net.ListenUnix without its read of the kernel's
-// somaxconn: the kernel caps the backlog at it anyway, and the walk to
-// /proc/sys/net/core takes a step per network namespace on the host (the
-// sysctl directories of every namespace hang off one /proc/sys/net entry),
-// which made each infra's start grow with the pods up. The listener
-// unlinks the socket on close, as ListenUnix's does.
-func listenUnix(path string) (*net.UnixListener, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	f := os.NewFile(uintptr(fd), path)
+	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+	if err == nil {
+		if err = unix.Chmod(path, 0o600); err == nil {
+			err = unix.Listen(fd, unix.SOMAXCONN)
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// inheritedListener is the control socket the launcher made, as the
+// infra's listener, which unlinks the socket when it closes.
+func inheritedListener(fd int) (*net.UnixListener, error) {
+	f := os.NewFile(uintptr(fd), "control socket")
 	defer f.Close()
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
-		return nil, err
-	}
-	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
-		os.Remove(path)
-		return nil, err
-	}
 	l, err := net.FileListener(f)
 	if err != nil {
-		os.Remove(path)
-		return nil, err
+		return nil, fmt.Errorf("control socket from fd %d: %w", fd, err)
 	}
-	ln := l.(*net.UnixListener)
+	ln, ok := l.(*net.UnixListener)
+	if !ok {
+		l.Close()
+		return nil, fmt.Errorf("control socket from fd %d is not a unix socket", fd)
+	}
 	ln.SetUnlinkOnClose(true)
 	return ln, nil
 }

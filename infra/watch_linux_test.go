@@ -18,7 +18,7 @@ func TestInfraWatch(t *testing.T) {
 	needRoot(t)
 	cfg := testPod(t, RestartAlways, []string{"app", "ignore-term"})
 	proc, c := launchPod(t, cfg)
-	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "app running", func() bool { return status(t, c).Containers[0].State.Running != nil })
@@ -88,7 +88,7 @@ func TestInfraWatchPushesEveryChange(t *testing.T) {
 		last = st
 		mu.Unlock()
 	})
-	if _, err := c.Start(ctx(t), nil, nil); err != nil {
+	if _, err := c.Start(ctx(t), nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	pushed := func() PodStatus {

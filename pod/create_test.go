@@ -152,7 +152,7 @@ func TestCreateAndRemoveOperations(t *testing.T) {
 			keys = append(keys, k)
 		}
 	}
-	phases := []string{"total", "images", "volumes", "cgroups", "infra", "net_ipam", "net_link", "network", "configs", "infra-ready", "containers"}
+	phases := []string{"total", "images", "volumes", "cgroups", "infra", "net_ipam", "net_link", "network", "configs", "containers"}
 	if !slices.Equal(keys, phases) || !strings.Contains(logBuf.String(), `msg="pod created"`) {
 		t.Errorf("logged %q, want the phases %q", logBuf.String(), phases)
 	}

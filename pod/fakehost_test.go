@@ -465,7 +465,12 @@ func (h *fakeHost) infraAt(socket string) (*fakeProc, error) {
 	return nil, fmt.Errorf("dial %s: %w", socket, fs.ErrNotExist)
 }
 
-func (h *fakeHost) Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
+func (h *fakeHost) Start(ctx context.Context, socket string, ready func() error, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
+	if ready != nil {
+		if err := ready(); err != nil {
+			return infra.PodStatus{}, err
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p, err := h.infraAt(socket)

@@ -78,7 +78,10 @@ type Volumes interface {
 // time fails it with an error that wraps context.DeadlineExceeded.
 type Infra interface {
 	Launch(cfg infra.PodConfig, opt infra.LaunchOptions) (Launching, error)
-	Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error)
+	// Start starts the pod's containers (infra.Client.Start): the request
+	// goes at once, and ready is the launch's Wait, after which the infra
+	// answers.
+	Start(ctx context.Context, socket string, ready func() error, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error)
 	Status(ctx context.Context, socket string) (infra.PodStatus, error)
 	Stop(ctx context.Context, socket string, grace time.Duration) error
 	Shutdown(ctx context.Context, socket string) error
@@ -161,8 +164,8 @@ func (hostInfra) Launch(cfg infra.PodConfig, opt infra.LaunchOptions) (Launching
 	return launching{la}, nil
 }
 
-func (hostInfra) Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
-	return infra.NewClient(socket).Start(ctx, inits, ctrs)
+func (hostInfra) Start(ctx context.Context, socket string, ready func() error, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
+	return infra.NewClient(socket).Start(ctx, ready, inits, ctrs)
 }
 
 func (hostInfra) Status(ctx context.Context, socket string) (infra.PodStatus, error) {

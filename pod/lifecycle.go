@@ -360,13 +360,18 @@ type podRun struct {
 //
 // Steps that need nothing of each other run in lanes, side by side: the
 // pod's cgroups are made while its directories and volumes are; the
-// network is set up, and the containers' cgroups made, while the infra
-// finishes its start (its net namespace exists from the clone, and only
-// its own cgroup must exist before it; the pod's removal removes the
-// containers' with it); the record names the infra while the containers
-// start (a crash in between leaves a record without it: a half-made pod,
-// which Recover removes, containers and all, by the pod's cgroups).
+// network is set up, the containers' cgroups and configs made, and the
+// Start sent, while the infra finishes its start (its net namespace exists
+// from the clone, only its own cgroup must exist before it, the pod's
+// removal removes the containers' with it, and the Start waits on the
+// control socket until the infra serves it); the record names the infra
+// once it is ready and the network is set up, while the containers start
+// (a crash in between leaves a record without it: a half-made pod, which
+// Recover removes, containers and all, by the pod's cgroups).
 func (m *Manager) createSteps(c *podRun) []step {
+	// The record names the pod's IP as well as its infra: its step waits
+	// for the network's, in the other lane.
+	networked := make(chan error, 1)
 	return []step{
 		{name: "images", phase: "images", do: func(context.Context) error { return m.resolveImages(c) }},
 		{name: "ports", phase: "images", do: func(context.Context) error { return m.checkPorts(c) }},
@@ -389,22 +394,31 @@ func (m *Manager) createSteps(c *podRun) []step {
 		{name: "infra", phase: "infra",
 			do:   func(context.Context) error { return m.launchInfra(c) },
 			undo: func(ctx context.Context) error { return m.stopInfra(ctx, c) }},
-		{name: "network+ready", phase: "infra-ready", lanes: [][]step{
+		{name: "network+ready", lanes: [][]step{
 			{
 				{name: "network", phase: "network",
-					do:      func(context.Context) error { return m.setupNetwork(c) },
+					do: func(context.Context) error {
+						err := m.setupNetwork(c)
+						networked <- err
+						return err
+					},
 					undo:    func(context.Context) error { return m.teardownNetwork(c) },
 					details: c.networkTimings},
 				{name: "container cgroups", phase: "configs", do: func(context.Context) error { return m.ensureContainerCgroups(c) }},
 				{name: "configs", phase: "configs", do: func(context.Context) error { return m.prepareContainers(c) }},
+				{name: "containers", phase: "containers",
+					do:   func(ctx context.Context) error { return m.startContainers(ctx, c) },
+					undo: func(ctx context.Context) error { return m.stopContainers(ctx, c) }},
 			},
-			{{name: "infra-wait", do: func(context.Context) error { return m.waitInfra(c) }}},
-		}},
-		{name: "containers+record", lanes: [][]step{
-			{{name: "containers", phase: "containers",
-				do:   func(ctx context.Context) error { return m.startContainers(ctx, c) },
-				undo: func(ctx context.Context) error { return m.stopContainers(ctx, c) }}},
-			{{name: "infra-ready", do: func(context.Context) error { return writeRecord(c.l.State, c.rec) }}},
+			{
+				{name: "infra-wait", do: func(context.Context) error { return m.waitInfra(c) }},
+				{name: "infra-ready", do: func(context.Context) error {
+					if <-networked != nil {
+						return nil // the network's lane fails the create
+					}
+					return writeRecord(c.l.State, c.rec)
+				}},
+			},
 		}},
 	}
 }
@@ -549,12 +563,19 @@ func (m *Manager) stopInfra(ctx context.Context, c *podRun) error {
 }
 
 // startContainers is one exchange: a failure to reach the infra shows as
-// Start's error. The infra answers once the first starts are recorded or
-// after infra.StartReplyWait: a container whose init stage hangs holds
-// neither this create nor the reconcile pass (it shows as
-// CreateContainerError when the infra gives up on it).
+// Start's error, and an infra that did not start as its launch's. The
+// request goes as soon as the configs are made, while the infra finishes
+// its start, and waits on its socket until it serves. The infra answers
+// once the first starts are recorded or after infra.StartReplyWait: a
+// container whose init stage hangs holds neither this create nor the
+// reconcile pass (it shows as CreateContainerError when the infra gives up
+// on it).
 func (m *Manager) startContainers(ctx context.Context, c *podRun) error {
-	st, err := m.cfg.Infra.Start(ctx, c.l.Socket(), c.initCtrs, c.ctrs)
+	st, err := m.cfg.Infra.Start(ctx, c.l.Socket(), c.la.Wait, c.initCtrs, c.ctrs)
+	if err != nil && c.la.Wait() != nil {
+		// The infra did not start: infra-wait, beside, says why, once.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("start containers: %w", err)
 	}

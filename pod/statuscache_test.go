@@ -35,8 +35,8 @@ type pushInfra struct {
 	delivered   int
 }
 
-func (s *pushInfra) Start(ctx context.Context, socket string, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
-	st, err := s.fakeHost.Start(ctx, socket, inits, ctrs)
+func (s *pushInfra) Start(ctx context.Context, socket string, ready func() error, inits, ctrs []infra.ContainerConfig) (infra.PodStatus, error) {
+	st, err := s.fakeHost.Start(ctx, socket, ready, inits, ctrs)
 	if err != nil || !s.answerStart {
 		return st, err
 	}
