@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,7 +96,7 @@ func sealMemfd(name string, src io.Reader) (*Binary, error) {
 		return nil, fmt.Errorf("copy %s to memfd: %w", name, err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+	if err := addSealsRetrying(mem, seals); err != nil {
 		mem.Close()
 		return nil, fmt.Errorf("seal memfd %s: %w", name, err)
 	}
@@ -106,6 +107,37 @@ func sealMemfd(name string, src io.Reader) (*Binary, error) {
 	}
 	f := os.NewFile(uintptr(high), "memfd:"+name)
 	return &Binary{Path: fmt.Sprintf("/proc/self/fd/%d", high), file: f}, nil
+}
+
+// addSeals adds seals to the memfd f (a variable for tests).
+var addSeals = func(f *os.File, seals int) error {
+	_, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals)
+	return err
+}
+
+// sealRetries and sealRetryWait bound the retries of a seal the kernel
+// refused with EBUSY. F_SEAL_WRITE waits a while for every page of the
+// memfd to be free of extra references and fails when one keeps one: a
+// page being migrated, or looked at by khugepaged or DAMON, holds it for a
+// moment (seen once in five CI runs, the daemon then failing to start). A
+// refused F_ADD_SEALS adds none of the seals, so it can be asked again.
+const (
+	sealRetries   = 5
+	sealRetryWait = 10 * time.Millisecond
+)
+
+// addSealsRetrying is addSeals, tried again after a pause, doubled each
+// time, while the kernel answers EBUSY.
+func addSealsRetrying(f *os.File, seals int) error {
+	wait := sealRetryWait
+	for i := 0; ; i++ {
+		err := addSeals(f, seals)
+		if !errors.Is(err, unix.EBUSY) || i == sealRetries {
+			return err
+		}
+		time.Sleep(wait)
+		wait *= 2
+	}
 }
 
 // copyToDir writes src to dir/<name>.<pid>, read-only and executable by

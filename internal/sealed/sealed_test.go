@@ -2,6 +2,7 @@ package sealed
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -177,6 +178,42 @@ func TestFallbackCopy(t *testing.T) {
 		}
 		if st.Mode() != mode {
 			t.Errorf("%s has mode %v, want %v", path, st.Mode(), mode)
+		}
+	}
+}
+
+// TestSealRetriedWhileBusy: a seal the kernel refuses with EBUSY (a page
+// of the memfd briefly referenced elsewhere) is asked again, and the copy
+// ends up sealed; one refused past the retries fails with EBUSY.
+func TestSealRetriedWhileBusy(t *testing.T) {
+	orig := addSeals
+	t.Cleanup(func() { addSeals = orig })
+	for _, tt := range []struct {
+		busy int
+		ok   bool
+	}{{busy: 2, ok: true}, {busy: sealRetries + 1, ok: false}} {
+		calls := 0
+		addSeals = func(f *os.File, seals int) error {
+			calls++
+			if calls <= tt.busy {
+				return unix.EBUSY
+			}
+			return orig(f, seals)
+		}
+		b, err := SealReader("busy", bytes.NewReader([]byte("#!/bin/true\n")), t.TempDir())
+		if !tt.ok {
+			if !errors.Is(err, unix.EBUSY) || calls != sealRetries+1 {
+				t.Errorf("busy %d times: %v after %d calls, want EBUSY after %d", tt.busy, err, calls, sealRetries+1)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("busy %d times: %v", tt.busy, err)
+		}
+		checkSealed(t, b)
+		b.Close()
+		if calls != tt.busy+1 {
+			t.Errorf("busy %d times: %d calls, want %d", tt.busy, calls, tt.busy+1)
 		}
 	}
 }
