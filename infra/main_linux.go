@@ -63,6 +63,11 @@ func run(args []string, start startFunc) int {
 		sendReady(ready, readyRecord{Error: err.Error()})
 		return 1
 	}
+	// Connections are taken, and their requests read, from now on: the
+	// daemon sent the Start while this infra started, and it is read and
+	// decoded while the ready record goes out. What a request asks is
+	// done on the loop (serve).
+	go srv.accept()
 	if err := sendReady(ready, readyRecord{PID: srv.sup.self.PID}); err != nil {
 		srv.log.Error("infra readiness", "pod", cfg.Key, "err", err)
 		srv.close()

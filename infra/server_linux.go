@@ -70,12 +70,11 @@ func newServer(cfg *PodConfig, log *slog.Logger, ln *net.UnixListener, start sta
 // post runs f on the loop. It blocks until the loop takes it.
 func (s *server) post(f func()) { s.events <- f }
 
-// serve runs the accept loop and the supervisor loop until Shutdown, or
-// until the containers stopped after SIGTERM.
+// serve runs the supervisor loop until Shutdown, or until the containers
+// stopped after SIGTERM; the accept loop (accept) runs from before it.
 func (s *server) serve() {
 	sigs := make(chan os.Signal, 8)
 	notifySignals(sigs)
-	go s.accept()
 	// Children that exited before the handler was installed.
 	s.reap()
 	for !s.exit {
