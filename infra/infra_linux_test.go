@@ -644,12 +644,10 @@ func TestInfraJoinFailureFailsStart(t *testing.T) {
 	}
 }
 
-// TestStartBeforeReady: the Start goes to the control socket as soon as
-// the infra is cloned, waits there while it starts, and is answered once
-// the containers started, as after a Wait.
-func TestStartBeforeReady(t *testing.T) {
-	needRoot(t)
-	cfg := testPod(t, RestartAlways, []string{"app", "wait-term"})
+// launchNoWait launches cfg's infra from the test binary and returns at
+// once, as the pod manager does.
+func launchNoWait(t *testing.T, cfg PodConfig) *Launching {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -658,6 +656,16 @@ func TestStartBeforeReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// TestStartBeforeReady: the Start goes to the control socket as soon as
+// the infra is cloned, waits there while it starts, and is answered once
+// the containers started, as after a Wait.
+func TestStartBeforeReady(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartAlways, []string{"app", "wait-term"})
+	l := launchNoWait(t, cfg)
 	reaped := make(chan struct{})
 	go func() {
 		if l.Wait() == nil {
@@ -684,15 +692,8 @@ func TestStartWhenLaunchFails(t *testing.T) {
 	needRoot(t)
 	cfg := testPod(t, RestartNever, []string{"app", "wait-term"})
 	cfg.Sysctls = []Sysctl{{Name: "net.ipv4.no_such_sysctl", Path: "net/ipv4/no_such_sysctl", Value: "1", Namespace: "net"}}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := launch(cfg, LaunchOptions{Exe: exe}, execInfra)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = NewClient(cfg.Socket).Start(ctx(t), l.Wait, nil, nil)
+	l := launchNoWait(t, cfg)
+	_, err := NewClient(cfg.Socket).Start(ctx(t), l.Wait, nil, nil)
 	if !errors.Is(err, ErrLaunch) || !strings.Contains(err.Error(), "no_such_sysctl") {
 		t.Fatalf("Start = %v, want the launch's failure", err)
 	}
