@@ -723,3 +723,16 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestLaunchWithoutInfraLeavesNoSocket: when the infra cannot even be
+// started, the control socket the launcher made is removed.
+func TestLaunchWithoutInfraLeavesNoSocket(t *testing.T) {
+	needRoot(t)
+	cfg := testPod(t, RestartNever, []string{"app", "wait-term"})
+	if _, err := launch(cfg, LaunchOptions{Exe: filepath.Join(t.TempDir(), "missing")}, execInfra); err == nil {
+		t.Fatal("launch of a missing binary succeeded")
+	}
+	if _, err := os.Lstat(cfg.Socket); !os.IsNotExist(err) {
+		t.Errorf("socket left behind: %v", err)
+	}
+}

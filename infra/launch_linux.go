@@ -86,18 +86,22 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 		return nil, fmt.Errorf("infra of pod %s: %w", cfg.Key, err)
 	}
 	// The infra's copy is the one that serves; it unlinks the path when it
-	// closes, and a failed launch removes it here.
+	// closes. Without an infra the path is removed here.
 	defer sock.Close()
+	started := false
+	defer func() {
+		if !started {
+			os.Remove(cfg.Socket)
+		}
+	}()
 	configR, configW, err := os.Pipe()
 	if err != nil {
-		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("config pipe of pod %s: %w", cfg.Key, err)
 	}
 	defer configR.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		configW.Close()
-		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("ready pipe of pod %s: %w", cfg.Key, err)
 	}
 	defer readyW.Close()
@@ -106,7 +110,6 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	if err != nil {
 		configW.Close()
 		readyR.Close()
-		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("infra of pod %s: %w", cfg.Key, err)
 	}
 	defer closeAttr()
@@ -115,9 +118,9 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 	if err != nil {
 		configW.Close()
 		readyR.Close()
-		os.Remove(cfg.Socket)
 		return nil, fmt.Errorf("start infra of pod %s from %s: %w", cfg.Key, opt.Exe, err)
 	}
+	started = true
 	// Only the child may hold these ends, or EOF never comes.
 	configR.Close()
 	readyW.Close()
