@@ -356,11 +356,10 @@ type podRun struct {
 // its name at once), then the infra exits and the cgroups, volumes and
 // directories are removed. The record comes first and goes last, with its
 // directory, so that a crash at any point leaves the pod for Recover to
-// find and finish; only the pod's cgroups are made beside it, which
-// Recover removes when no record names their pod.
+// find and finish.
 //
 // Steps that need nothing of each other run in lanes, side by side: the
-// pod's cgroups are made while its record, directories and volumes are; the
+// pod's cgroups are made while its directories and volumes are; the
 // network is set up, the containers' cgroups and configs made, and the
 // Start sent, while the infra finishes its start (its net namespace exists
 // from the clone, only its own cgroup must exist before it, the pod's
@@ -376,11 +375,11 @@ func (m *Manager) createSteps(c *podRun) []step {
 	return []step{
 		{name: "images", phase: "images", do: func(context.Context) error { return m.resolveImages(c) }},
 		{name: "ports", phase: "images", do: func(context.Context) error { return m.checkPorts(c) }},
+		{name: "record",
+			do:   func(context.Context) error { return createRecord(c.l.State, c.rec) },
+			undo: func(context.Context) error { return m.removeRecord(c) }},
 		{name: "dirs+cgroups", phase: "cgroups", lanes: [][]step{
 			{
-				{name: "record",
-					do:   func(context.Context) error { return createRecord(c.l.State, c.rec) },
-					undo: func(context.Context) error { return m.removeRecord(c) }},
 				{name: "dirs", phase: "volumes",
 					do:   func(context.Context) error { return makeDirs(c.l, c.rec.Pod) },
 					undo: func(context.Context) error { return removeDirs(c.l, c.keepLogs) }},
