@@ -38,13 +38,18 @@ func openat2(dir int, p string, how *unix.OpenHow) (int, error) {
 	}
 }
 
-// openInRoot opens p inside root as an O_PATH handle, with extra open
-// flags (O_DIRECTORY to ask for a directory).
-func openInRoot(root *os.File, p string, flags int) (*os.File, error) {
-	fd, err := openat2(int(root.Fd()), p, &unix.OpenHow{
+// openAtInRoot is openat2 of p inside the root dir, as an O_PATH handle
+// with extra open flags (O_DIRECTORY to ask for a directory).
+func openAtInRoot(dir int, p string, flags int) (int, error) {
+	return openat2(dir, p, &unix.OpenHow{
 		Flags:   uint64(unix.O_PATH | unix.O_CLOEXEC | flags),
 		Resolve: inRootResolve,
 	})
+}
+
+// openInRoot opens p inside root as an O_PATH handle.
+func openInRoot(root *os.File, p string) (*os.File, error) {
+	fd, err := openAtInRoot(int(root.Fd()), p, 0)
 	if err == unix.ENOSYS {
 		return pathrs.OpenatInRoot(root, p)
 	}
@@ -61,7 +66,7 @@ func openInRootPath(root, p string) (*os.File, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return openInRoot(r, p, 0)
+	return openInRoot(r, p)
 }
 
 // mkdirAllInRoot creates the directory p inside the root r and returns an
@@ -73,10 +78,7 @@ func openInRootPath(root, p string) (*os.File, error) {
 // following a symlink or crossing a mount, so a component swapped in
 // meanwhile is refused, never followed.
 func mkdirAllInRoot(r rootDir, p string) (*os.File, error) {
-	fd, err := openat2(int(r.f.Fd()), p, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: inRootResolve,
-	})
+	fd, err := openAtInRoot(int(r.f.Fd()), p, unix.O_DIRECTORY)
 	if err == nil {
 		return os.NewFile(uintptr(fd), filepath.Join(r.path, p)), nil
 	}
@@ -125,10 +127,7 @@ func deepestInRoot(root *os.File, rel string) (int, []string, error) {
 		end = 0
 	}
 	for {
-		dir, err := openat2(int(root.Fd()), "/"+rel[:end], &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: inRootResolve,
-		})
+		dir, err := openAtInRoot(int(root.Fd()), "/"+rel[:end], unix.O_DIRECTORY)
 		if err == nil {
 			rest := strings.FieldsFunc(rel[end:], func(c rune) bool { return c == '/' })
 			for _, part := range rest {

@@ -36,14 +36,29 @@ func inRootTree(t *testing.T) (root, outside string) {
 	return root, outside
 }
 
-// realPath says where an O_PATH handle really is.
-func realPath(t *testing.T, f *os.File) string {
+// wantAt checks one lookup's result: wantErr, or else a handle that
+// really is at root/want (read back through procfs). It returns the handle
+// when there is one, for the caller to look at further and close.
+func wantAt(t *testing.T, call string, f *os.File, err, wantErr error, root, want string) *os.File {
 	t.Helper()
-	p, err := os.Readlink(fdPath(f))
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("%s = %v, want %v", call, err, wantErr)
+		}
+		return nil
+	}
 	if err != nil {
+		t.Fatalf("%s: %v", call, err)
+	}
+	got, err := os.Readlink(fdPath(f))
+	if err != nil {
+		f.Close()
 		t.Fatal(err)
 	}
-	return p
+	if got != filepath.Join(root, want) {
+		t.Errorf("%s is at %s, want %s", call, got, filepath.Join(root, want))
+	}
+	return f
 }
 
 func TestMkdirAllInRoot(t *testing.T) {
@@ -69,19 +84,10 @@ func TestMkdirAllInRoot(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			f, err := r.mkdirAll(tt.path)
-			if tt.err != nil {
-				if !errors.Is(err, tt.err) {
-					t.Fatalf("mkdirAll(%s) = %v, want %v", tt.path, err, tt.err)
-				}
+			if f = wantAt(t, "mkdirAll("+tt.path+")", f, err, tt.err, root, tt.want); f == nil {
 				return
 			}
-			if err != nil {
-				t.Fatalf("mkdirAll(%s): %v", tt.path, err)
-			}
 			defer f.Close()
-			if got := realPath(t, f); got != filepath.Join(root, tt.want) {
-				t.Errorf("mkdirAll(%s) is at %s, want %s", tt.path, got, filepath.Join(root, tt.want))
-			}
 			var st unix.Stat_t
 			if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 				t.Errorf("mkdirAll(%s) gave mode %#o (%v), want a directory", tt.path, st.Mode, err)
@@ -113,18 +119,8 @@ func TestOpenInRoot(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			f, err := r.open(tt.path)
-			if tt.err != nil {
-				if !errors.Is(err, tt.err) {
-					t.Fatalf("open(%s) = %v, want %v", tt.path, err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("open(%s): %v", tt.path, err)
-			}
-			defer f.Close()
-			if got := realPath(t, f); got != filepath.Join(root, tt.want) {
-				t.Errorf("open(%s) is at %s, want %s", tt.path, got, filepath.Join(root, tt.want))
+			if f = wantAt(t, "open("+tt.path+")", f, err, tt.err, root, tt.want); f != nil {
+				f.Close()
 			}
 		})
 	}

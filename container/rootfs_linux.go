@@ -40,7 +40,7 @@ func (r rootDir) Close() error { return r.f.Close() }
 
 // open resolves an existing path in-root and returns an O_PATH handle.
 func (r rootDir) open(p string) (*os.File, error) {
-	return openInRoot(r.f, p, 0)
+	return openInRoot(r.f, p)
 }
 
 // mkdirAll creates p in-root and returns an O_PATH handle to it (see
@@ -607,12 +607,17 @@ func pivotRoot(rootfs string) error {
 // null device, as runc checks: a volume or image file there would
 // otherwise be what the masked files show.
 func maskPaths(paths []string) error {
-	null, err := openDevNull()
+	root, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	null, err := openDevNull(root)
 	if err != nil {
 		return err
 	}
 	defer null.Close()
-	return eachExistingInRoot(paths, func(_ string, f *os.File, isDir bool) error {
+	return eachExistingInRoot(root, paths, func(_ string, f *os.File, isDir bool) error {
 		if isDir {
 			return unix.Mount("tmpfs", fdPath(f), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		}
@@ -622,8 +627,8 @@ func maskPaths(paths []string) error {
 
 // openDevNull opens the (pivoted) root's /dev/null and checks that it is
 // the null device.
-func openDevNull() (*os.File, error) {
-	f, err := openInRootPath("/", "/dev/null")
+func openDevNull(root rootDir) (*os.File, error) {
+	f, err := root.open("/dev/null")
 	if err != nil {
 		return nil, fmt.Errorf("open the container's /dev/null: %w", err)
 	}
@@ -641,20 +646,25 @@ func openDevNull() (*os.File, error) {
 
 // readonlyPaths bind-mounts each existing path on itself read-only.
 func readonlyPaths(paths []string) error {
-	return eachExistingInRoot(paths, func(path string, f *os.File, _ bool) error {
+	root, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return eachExistingInRoot(root, paths, func(path string, f *os.File, _ bool) error {
 		p := fdPath(f)
 		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return err
 		}
 		// The bind sits on top of f; name it by a fresh in-root handle.
-		return remountReadonlyInRoot(path)
+		return remountReadonlyInRoot(root, path)
 	})
 }
 
-// remountReadonlyInRoot resolves path in the (pivoted) root and remounts
-// the mount there read-only.
-func remountReadonlyInRoot(path string) error {
-	f, err := openInRootPath("/", path)
+// remountReadonlyInRoot resolves path in root and remounts the mount there
+// read-only.
+func remountReadonlyInRoot(root rootDir, path string) error {
+	f, err := root.open(path)
 	if err != nil {
 		return err
 	}
@@ -663,10 +673,10 @@ func remountReadonlyInRoot(path string) error {
 }
 
 // eachExistingInRoot calls fn with an O_PATH handle of each path that
-// exists in the current root; missing paths are skipped.
-func eachExistingInRoot(paths []string, fn func(path string, f *os.File, isDir bool) error) error {
+// exists in root; missing paths are skipped.
+func eachExistingInRoot(root rootDir, paths []string, fn func(path string, f *os.File, isDir bool) error) error {
 	for _, p := range paths {
-		f, err := openInRootPath("/", p)
+		f, err := root.open(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
