@@ -2,16 +2,16 @@
 // side of talking to it.
 //
 // One infra runs per pod. It is berth re-executed as `berth infra
-// --config-fd=3 --ready-fd=4 --listen-fd=5` (see Launch), created in the pod's new net, ipc
-// and uts namespaces (and pid namespace with shareProcessNamespace). It holds
-// those namespaces, sets the hostname, reaps zombies like kubernetes'
-// pause.c, and is the parent of the pod's containers: it starts them, keeps
-// their stdio (stdout/stderr pipes, a stdin pipe with stdin: true, a pty
-// with tty: true; attach sessions join them) and writes the CRI log
-// files, records exit codes, and restarts them per restartPolicy with
-// back-off. The daemon can
-// therefore restart or be upgraded without touching any running pod, log
-// line or exit code; it re-attaches by dialing the pod's socket again.
+// --config-fd=3 --ready-fd=4 --listen-fd=5` (see Launch), created in the
+// pod's new net, ipc and uts namespaces (and pid namespace with
+// shareProcessNamespace). It holds those namespaces, sets the hostname,
+// reaps zombies like kubernetes' pause.c, and is the parent of the pod's
+// containers: it starts them, keeps their stdio (stdout/stderr pipes, a
+// stdin pipe with stdin: true, a pty with tty: true; attach sessions join
+// them) and writes the CRI log files, records exit codes, and restarts them
+// per restartPolicy with back-off. The daemon can therefore restart or be
+// upgraded without touching any running pod, log line or exit code; it
+// re-attaches by dialing the pod's socket again.
 //
 // Launch handshake (daemon -> infra), on two inherited pipes and the
 // control socket, which the daemon makes and the infra serves:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -138,6 +139,58 @@ func launch(cfg PodConfig, opt LaunchOptions, subcommand string) (*Launching, er
 		close(l.readyDone)
 	}()
 	return l, nil
+}
+
+// errUnsafeSocketDir refuses a socket directory others could reach.
+var errUnsafeSocketDir = errors.New("socket directory must be a root-owned directory with mode 0700")
+
+// controlSocket makes the pod's path-based control socket (never abstract:
+// an abstract socket would be reachable from inside the pod's network
+// namespace), mode 0600 in a root-only directory, replacing a stale socket
+// file left by a dead infra, and returns it listening, for the launcher to
+// hand to the infra: connections queue from then on, and the first
+// requests (the Start) wait there while the infra finishes its start. The
+// mode is set between bind and listen, when nothing can connect yet. The
+// backlog is the kernel's cap, not net.Listen's read of somaxconn: that
+// walk to /proc/sys/net/core takes a step per network namespace on the
+// host, which made each start grow with the pods up.
+func controlSocket(path string) (*os.File, error) {
+	dir := filepath.Dir(path)
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("socket directory %s: %w", dir, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || st.Uid != 0 || fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s (%s): %w", dir, fi.Mode(), errUnsafeSocketDir)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("socket path %s exists and is not a socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+	if err == nil {
+		if err = unix.Chmod(path, 0o600); err == nil {
+			err = unix.Listen(fd, unix.SOMAXCONN)
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // infraEnv is the infra's whole environment. The Go runtime sizes its
