@@ -55,6 +55,13 @@ func TestProberSidecarStarted(t *testing.T) {
 		t.Fatalf("call = %q, want %q", got, want)
 	}
 	pr.report(pc, probe.Report{Container: "proxy", Type: probe.Startup, Result: probe.Success})
+	// The call returned; until its goroutine ends, a repeat for the same
+	// run is taken for the call still under way and not made.
+	testutil.WaitFor(t, 10*time.Second, "the first call's end", func() bool {
+		pr.mu.Lock()
+		defer pr.mu.Unlock()
+		return !pc.telling
+	})
 	running := infra.ContainerStatus{Name: "proxy", State: kube.ContainerState{Running: &kube.StateRunning{StartedAt: run}}}
 	pr.observe([]infra.ContainerStatus{running})
 	if got := <-k.kills; got != want {
